@@ -1,0 +1,160 @@
+import * as path from 'node:path';
+
+/**
+ * The one place that reads process.env. Every value is parsed and checked at boot; a bad or
+ * missing value stops the process with one message listing every problem, not the first.
+ */
+export type Role = 'all' | 'api' | 'worker';
+
+export interface ApiKeyEntry {
+  name: string;
+  role: 'viewer' | 'operator' | 'admin';
+  /** Lower-case hex SHA-256 of the key; the key itself is never configured or stored. */
+  sha256: string;
+}
+
+export class AppConfig {
+  nodeEnv!: string;
+  port!: number;
+  host!: string;
+  role!: Role;
+  redisUrl!: string;
+  /** Unset means the embedded PGlite database in `pgliteDir`. */
+  databaseUrl!: string | undefined;
+  pgliteDir!: string;
+  runbooksDir!: string;
+  apiKeys!: ApiKeyEntry[];
+  /** Where a generated development admin key is written (never logged). */
+  stateDir!: string;
+  awsRegion!: string;
+  /** Sandbox endpoints the SDK picks up itself; kept here to say so at boot. */
+  awsEndpoints!: Record<string, string>;
+  awsMaxAttempts!: number;
+  queuePrefix!: string;
+  workerConcurrency!: number;
+  /** BullMQ lock: how long before a dead worker's run is picked up by another. */
+  workerLockMs!: number;
+  workerStalledIntervalMs!: number;
+  reconcileIntervalMs!: number;
+  /** Default run timeout when a runbook sets none. */
+  defaultRunTimeoutSeconds!: number;
+  logFormat!: 'text' | 'json';
+  logLevel!: 'error' | 'warn' | 'log' | 'debug';
+
+  get isProduction(): boolean {
+    return this.nodeEnv === 'production';
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string): string => {
+    const v = env[name];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
+    const v = str(name, fallback);
+    if (!(allowed as readonly string[]).includes(v)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+      return fallback;
+    }
+    return v as T;
+  };
+  const url = (name: string, fallback: string | undefined, protocols: string[]): string | undefined => {
+    const v = env[name] === '' ? undefined : (env[name] ?? fallback);
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) problems.push(`${name} must use ${protocols.join(' or ')}, got "${u.protocol}"`);
+    } catch {
+      problems.push(`${name} is not a URL`);
+    }
+    return v;
+  };
+
+  const c = new AppConfig();
+  c.nodeEnv = str('NODE_ENV', 'development');
+  c.port = int('PORT', 3000, 0, 65535);
+  c.host = str('HOST', '0.0.0.0');
+  c.role = oneOf<Role>('RUNBOOKD_ROLE', 'all', ['all', 'api', 'worker']);
+  c.redisUrl = url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379';
+  c.databaseUrl = url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']);
+  c.stateDir = path.resolve(str('RUNBOOKD_STATE_DIR', './.runbookd'));
+  c.pgliteDir = path.resolve(str('RUNBOOKD_PGLITE_DIR', path.join(c.stateDir, 'db')));
+  c.runbooksDir = path.resolve(str('RUNBOOKD_RUNBOOKS_DIR', './runbooks'));
+  c.apiKeys = parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', problems);
+  c.awsRegion = str('AWS_REGION', str('AWS_DEFAULT_REGION', 'us-east-1'));
+  if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(c.awsRegion)) problems.push(`AWS_REGION "${c.awsRegion}" is not a region code such as eu-west-1`);
+  c.awsEndpoints = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v && (k === 'AWS_ENDPOINT_URL' || k.startsWith('AWS_ENDPOINT_URL_'))) {
+      url(k, undefined, ['http:', 'https:']);
+      c.awsEndpoints[k] = v;
+    }
+  }
+  c.awsMaxAttempts = int('RUNBOOKD_AWS_MAX_ATTEMPTS', 5, 1, 20);
+  c.queuePrefix = str('RUNBOOKD_QUEUE_PREFIX', 'runbookd');
+  if (!/^[A-Za-z0-9_-]+$/.test(c.queuePrefix)) problems.push('RUNBOOKD_QUEUE_PREFIX may hold letters, digits, _ and - only');
+  c.workerConcurrency = int('RUNBOOKD_WORKER_CONCURRENCY', 10, 1, 500);
+  c.workerLockMs = int('RUNBOOKD_WORKER_LOCK_MS', 30_000, 500, 600_000);
+  c.workerStalledIntervalMs = int('RUNBOOKD_WORKER_STALLED_INTERVAL_MS', 30_000, 200, 600_000);
+  c.reconcileIntervalMs = int('RUNBOOKD_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000);
+  c.defaultRunTimeoutSeconds = int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400);
+  c.logFormat = oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']);
+  c.logLevel = oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']);
+
+  if (c.isProduction && c.apiKeys.length === 0) {
+    problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return c;
+}
+
+function parseApiKeys(raw: string, problems: string[]): ApiKeyEntry[] {
+  const entries: ApiKeyEntry[] = [];
+  const names = new Set<string>();
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .forEach((item, i) => {
+      const [name, role, sha256, ...rest] = item.split(':');
+      const where = `RUNBOOKD_API_KEYS entry ${i + 1}`;
+      if (rest.length > 0 || !name || !role || !sha256) {
+        problems.push(`${where} must be name:role:sha256hex`);
+        return;
+      }
+      if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) problems.push(`${where}: name "${name}" may hold letters, digits and . _ @ - only`);
+      if (names.has(name)) problems.push(`${where}: name "${name}" is used twice`);
+      names.add(name);
+      if (role !== 'viewer' && role !== 'operator' && role !== 'admin') {
+        problems.push(`${where} ("${name}"): role must be viewer, operator or admin, got "${role}"`);
+        return;
+      }
+      if (!/^[0-9a-fA-F]{64}$/.test(sha256)) {
+        problems.push(`${where} ("${name}"): the third part must be the 64-hex-digit SHA-256 of the key, not the key`);
+        return;
+      }
+      entries.push({ name, role, sha256: sha256.toLowerCase() });
+    });
+  return entries;
+}
