@@ -1,0 +1,171 @@
+import { Injectable } from '@nestjs/common';
+import type { RunRecord, RunState, StepResultRecord } from '../engine/run.types';
+import { Database, Queryable } from './database';
+
+type Row = Record<string, any>;
+
+export interface NewRun {
+  id: string;
+  runbookId: string;
+  runbookDigest: string;
+  definition: unknown;
+  parameters: Record<string, unknown>;
+  dryRun: boolean;
+  reason: string | null;
+  trigger: Record<string, unknown>;
+  actor: string;
+  dedupeKey: string | null;
+  requestHash: string | null;
+  concurrencyKey: string | null;
+  expiresAt: Date;
+}
+
+export interface RunListFilter {
+  runbookId?: string;
+  state?: RunState;
+  /** Exclusive position: runs strictly older than this (createdAt, id). */
+  before?: { createdAt: string; id: string };
+  limit: number;
+}
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+
+/** All SQL about runs and their step results. Stateless; every method may take a transaction. */
+@Injectable()
+export class RunsRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(run: NewRun, q: Queryable = this.db): Promise<RunRecord> {
+    const rows = await q.query<Row>(
+      `INSERT INTO runs (id, runbook_id, runbook_digest, definition, parameters, dry_run, reason, trigger, actor,
+         dedupe_key, request_hash, concurrency_key, state, expires_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'queued',$13) RETURNING *`,
+      [run.id, run.runbookId, run.runbookDigest, json(run.definition), json(run.parameters), run.dryRun, run.reason,
+        json(run.trigger), run.actor, run.dedupeKey, run.requestHash, run.concurrencyKey, run.expiresAt.toISOString()],
+    );
+    return toRun(rows[0]);
+  }
+
+  async get(id: string, q: Queryable = this.db): Promise<RunRecord | null> {
+    const rows = await q.query<Row>('SELECT * FROM runs WHERE id = $1', [id]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  async getForUpdate(id: string, q: Queryable): Promise<RunRecord | null> {
+    const rows = await q.query<Row>('SELECT * FROM runs WHERE id = $1 FOR UPDATE', [id]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  async findByDedupeKey(key: string, q: Queryable = this.db): Promise<RunRecord | null> {
+    const rows = await q.query<Row>('SELECT * FROM runs WHERE dedupe_key = $1', [key]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  async findActiveByConcurrencyKey(key: string, q: Queryable = this.db): Promise<RunRecord | null> {
+    const rows = await q.query<Row>(
+      `SELECT * FROM runs WHERE concurrency_key = $1 AND state IN ('queued','running','waiting')`,
+      [key],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  async list(filter: RunListFilter): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.runbookId) where.push(`runbook_id = $${params.push(filter.runbookId)}`);
+    if (filter.state) where.push(`state = $${params.push(filter.state)}`);
+    if (filter.before) {
+      where.push(`(created_at, id) < ($${params.push(filter.before.createdAt)}::timestamptz, $${params.push(filter.before.id)})`);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY created_at DESC, id DESC LIMIT $${params.push(filter.limit)}`;
+    return (await this.db.query<Row>(sql, params)).map(toRun);
+  }
+
+  /** Runs not yet finished, oldest first: what the reconciler checks against the queue. */
+  async listUnfinished(limit: number): Promise<RunRecord[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM runs WHERE state IN ('queued','running','waiting') ORDER BY updated_at ASC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toRun);
+  }
+
+  async update(
+    id: string,
+    fields: Partial<Pick<RunRecord, 'state' | 'phase' | 'outcome' | 'error' | 'startedAt' | 'endedAt' | 'timeoutAt' | 'report'>>,
+    q: Queryable = this.db,
+  ): Promise<void> {
+    const sets: string[] = ['updated_at = now()'];
+    const params: unknown[] = [id];
+    const col: Record<string, string> = {
+      state: 'state', phase: 'phase', outcome: 'outcome', error: 'error', startedAt: 'started_at',
+      endedAt: 'ended_at', timeoutAt: 'timeout_at', report: 'report',
+    };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      const v = value instanceof Date ? value.toISOString() : key === 'error' || key === 'report' ? json(value) : value;
+      sets.push(`${col[key]} = $${params.push(v)}`);
+    }
+    await q.query(`UPDATE runs SET ${sets.join(', ')} WHERE id = $1`, params);
+  }
+
+  /** Marks a cancel request; returns false when the run had already ended. */
+  async requestCancel(id: string, actor: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE runs SET cancel_requested_at = COALESCE(cancel_requested_at, now()),
+         cancel_requested_by = COALESCE(cancel_requested_by, $2), updated_at = now()
+       WHERE id = $1 AND state IN ('queued','running','waiting') RETURNING id`,
+      [id, actor],
+    );
+    return rows.length > 0;
+  }
+
+  async isCancelRequested(id: string): Promise<boolean> {
+    const rows = await this.db.query<Row>('SELECT cancel_requested_at FROM runs WHERE id = $1', [id]);
+    return !!rows[0]?.cancel_requested_at;
+  }
+
+  async steps(runId: string, q: Queryable = this.db): Promise<StepResultRecord[]> {
+    const rows = await q.query<Row>(
+      `SELECT * FROM step_results WHERE run_id = $1 ORDER BY CASE phase WHEN 'main' THEN 0 ELSE 1 END, position`,
+      [runId],
+    );
+    return rows.map(toStep);
+  }
+
+  async upsertStep(s: StepResultRecord, q: Queryable = this.db): Promise<void> {
+    await q.query(
+      `INSERT INTO step_results (run_id, step_id, phase, position, uses, mutates, state, attempts, started_at, ended_at,
+         input, output, error, memory, note)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+       ON CONFLICT (run_id, step_id) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+         ended_at = EXCLUDED.ended_at, input = EXCLUDED.input, output = EXCLUDED.output, error = EXCLUDED.error,
+         memory = EXCLUDED.memory, note = EXCLUDED.note`,
+      [s.runId, s.stepId, s.phase, s.position, s.uses, s.mutates, s.state, s.attempts, s.startedAt.toISOString(),
+        s.endedAt?.toISOString() ?? null, json(s.input), json(s.output), json(s.error), json(s.memory), s.note],
+    );
+  }
+}
+
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+
+function toRun(r: Row): RunRecord {
+  return {
+    id: r.id, runbookId: r.runbook_id, runbookDigest: r.runbook_digest, definition: r.definition,
+    parameters: r.parameters, dryRun: r.dry_run, reason: r.reason, trigger: r.trigger, actor: r.actor,
+    dedupeKey: r.dedupe_key, requestHash: r.request_hash, concurrencyKey: r.concurrency_key, state: r.state,
+    phase: r.phase, outcome: r.outcome, error: r.error, cancelRequestedAt: date(r.cancel_requested_at),
+    cancelRequestedBy: r.cancel_requested_by, createdAt: date(r.created_at)!, startedAt: date(r.started_at),
+    endedAt: date(r.ended_at), updatedAt: date(r.updated_at)!, timeoutAt: date(r.timeout_at),
+    expiresAt: date(r.expires_at)!, report: r.report,
+  };
+}
+
+function toStep(r: Row): StepResultRecord {
+  return {
+    runId: r.run_id, stepId: r.step_id, phase: r.phase, position: r.position, uses: r.uses, mutates: r.mutates,
+    state: r.state, attempts: r.attempts, startedAt: date(r.started_at)!, endedAt: date(r.ended_at), input: r.input,
+    output: r.output, error: r.error, memory: r.memory ?? {}, note: r.note,
+  };
+}
