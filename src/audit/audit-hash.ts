@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json';
+import type { AuditKind } from './audit.types';
+
+/** The `prevHash` of record 1: there is no previous record. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What a record's hash covers: everything stored except the hashes themselves. */
+export interface AuditHashContent {
+  /**
+   * Part of the content so a record cannot be moved: renumbering rows to hide a removal or to
+   * make room for an inserted one changes every renumbered record's hash.
+   */
+  seq: number;
+  at: string;
+  kind: AuditKind;
+  runId: string | null;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * SHA-256 (lower-case hex) of the previous record's hash and this record's canonical content.
+ * Chaining on `prevHash` means a changed record breaks its own hash and an inserted or removed
+ * one breaks the link of the record after it.
+ */
+export function hashRecord(prevHash: string, content: AuditHashContent): string {
+  const { seq, at, kind, runId, actor, data } = content;
+  return createHash('sha256')
+    .update(`${prevHash}\n${canonicalJson({ seq, at, kind, runId, actor, data })}`, 'utf8')
+    .digest('hex');
+}
+
+/**
+ * The value as it will come back from a jsonb column (Dates become strings, `undefined` goes,
+ * NaN becomes null), so the hash computed before the insert equals the one recomputed on read.
+ * Strings PostgreSQL's jsonb refuses (NUL, unpaired surrogates) get U+FFFD instead, so odd input
+ * cannot make an audit append, and with it the caller's transaction, fail.
+ */
+export function asStoredJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableString(v) : v))) as T;
+}
+
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function storableString(s: string): string {
+  return s.replace(UNSTORABLE, '\ufffd');
+}
