@@ -1,0 +1,109 @@
+import { Injectable } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import type { AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
+import { AuditService } from '../audit/audit.service';
+import { redact } from '../common/redact';
+import type { AwsCallContext } from '../engine/step.contract';
+import { AwsStepError, toAwsStepError } from './aws.error';
+
+/** Any SDK v3 client: `send` is all the caller needs. */
+export interface AwsSdkClient {
+  // `any` because each SDK client's send() is generic over its own commands; the adapter names O.
+  send(command: any): Promise<any>;
+}
+
+/** Any SDK v3 command: its `input` is what gets audited. */
+export interface AwsSdkCommand {
+  readonly input: object;
+}
+
+export interface AwsCallMeta {
+  /** Lower-case service name as used in audit records and planned calls, e.g. `rds`. */
+  service: string;
+  /** The API operation, e.g. `FailoverDBCluster`. */
+  operation: string;
+  /** True when the call changes anything in AWS: it is audited and refused in dry-run. */
+  mutates: boolean;
+  region: string;
+}
+
+interface SdkOutput {
+  $metadata?: { requestId?: string; httpStatusCode?: number };
+}
+
+/**
+ * The one door to AWS. Every adapter sends through here, so the rules hold for all services:
+ * errors become AwsStepError, mutating calls are audited on both sides, and a mutating call
+ * in a dry-run is refused even if a step forgot to plan instead of run.
+ */
+@Injectable()
+export class AwsCallerService {
+  constructor(private readonly audit: AuditService) {}
+
+  async send<O>(ctx: AwsCallContext, client: AwsSdkClient, command: AwsSdkCommand, meta: AwsCallMeta): Promise<O> {
+    const where = { service: meta.service, operation: meta.operation };
+    if (!meta.mutates) {
+      try {
+        return (await client.send(command)) as O;
+      } catch (err) {
+        throw toAwsStepError(err, where);
+      }
+    }
+
+    if (ctx.dryRun) {
+      throw new AwsStepError(
+        'AWS_DRY_RUN_VIOLATION',
+        `${meta.service}:${meta.operation} changes state and the run is a dry run; the step must plan, not run`,
+        { ...where, stepId: ctx.stepId },
+      );
+    }
+
+    // Written before sending, so a process that dies mid-call still leaves evidence of the attempt.
+    // If this write fails the call is not made: no mutating call goes unrecorded.
+    const request: AwsRequestAuditData = {
+      stepId: ctx.stepId,
+      service: meta.service,
+      operation: meta.operation,
+      region: meta.region,
+      input: redact({ ...command.input } as Record<string, unknown>),
+    };
+    await this.audit.append({ kind: 'aws.request', runId: ctx.runId, actor: ctx.actor, data: { ...request } });
+
+    const started = performance.now();
+    let output: O | undefined;
+    let failure: AwsStepError | undefined;
+    try {
+      output = (await client.send(command)) as O;
+    } catch (err) {
+      failure = toAwsStepError(err, where);
+    }
+    const durationMs = Math.round(performance.now() - started);
+
+    const metadata = (output as SdkOutput | undefined)?.$metadata;
+    const response: AwsResponseAuditData & { awsCode?: string } = failure
+      ? {
+          stepId: ctx.stepId,
+          ...where,
+          outcome: 'error',
+          requestId: failure.details.requestId ?? null,
+          ...(typeof failure.details.httpStatus === 'number' ? { httpStatus: failure.details.httpStatus } : {}),
+          errorCode: failure.code,
+          awsCode: failure.details.awsCode,
+          durationMs,
+        }
+      : {
+          stepId: ctx.stepId,
+          ...where,
+          outcome: 'ok',
+          requestId: metadata?.requestId ?? null,
+          ...(typeof metadata?.httpStatusCode === 'number' ? { httpStatus: metadata.httpStatusCode } : {}),
+          durationMs,
+        };
+    // A failed audit write surfaces even after a successful call: the log is required evidence,
+    // and steps are written to be repeated safely.
+    await this.audit.append({ kind: 'aws.response', runId: ctx.runId, actor: ctx.actor, data: { ...response } });
+
+    if (failure) throw failure;
+    return output as O;
+  }
+}
