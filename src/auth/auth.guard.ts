@@ -1,0 +1,74 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiKeyService } from './api-key.service';
+import { AuthError } from './auth.error';
+import { type Principal, type Role, roleAllows, rolesSatisfying } from './principal';
+import { PUBLIC_ROUTE_KEY, REQUIRED_ROLE_KEY, type RequiredRole } from './roles.decorator';
+
+/** The parts of a Fastify (or Express) request the guard reads and writes. */
+export interface AuthenticatedRequest {
+  headers: Record<string, string | string[] | undefined>;
+  method?: string;
+  url?: string;
+  routeOptions?: { url?: string };
+  principal?: Principal;
+}
+
+/**
+ * A route that forgets `@RequireRole` needs `admin`: a missing decorator then shows up as a 403
+ * in testing rather than as a mutating endpoint any viewer key can call in production.
+ */
+export const DEFAULT_REQUIRED_ROLE: Role = 'admin';
+
+/**
+ * Registered globally (APP_GUARD), so every route is authenticated unless marked `@Public()`.
+ * Only HTTP is served with API keys; any other transport is refused until it is thought through.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeyService,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE_KEY, targets) === true) return true;
+
+    if (context.getType() !== 'http') {
+      throw new AuthError('FORBIDDEN', `API key authentication covers HTTP only; ${context.getType()} handlers must be marked @Public()`);
+    }
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const principal = this.apiKeys.authenticate(singleHeader(request.headers.authorization));
+    request.principal = principal;
+
+    const required = this.reflector.getAllAndOverride<RequiredRole | undefined>(REQUIRED_ROLE_KEY, targets) ?? {
+      role: DEFAULT_REQUIRED_ROLE,
+    };
+    if (!roleAllows(principal.role, required.role)) {
+      const action = required.action ?? `call ${describeRoute(request)}`;
+      throw new AuthError(
+        'FORBIDDEN',
+        `this API key's role ${principal.role} cannot ${action}; ${rolesSatisfying(required.role).join(' or ')} is required`,
+        { role: principal.role, requiredRole: required.role },
+      );
+    }
+    return true;
+  }
+}
+
+/** Node folds repeated Authorization headers into one string; an array here means something odd, so refuse it. */
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  if (Array.isArray(value)) {
+    throw new AuthError('UNAUTHENTICATED', 'send exactly one Authorization header: Authorization: Bearer <api key>', {
+      reason: 'malformed',
+    });
+  }
+  return value;
+}
+
+/** The route pattern, not the URL: a query string may carry anything. */
+function describeRoute(request: AuthenticatedRequest): string {
+  const route = request.routeOptions?.url ?? request.url?.split('?')[0] ?? '';
+  return `${request.method ?? ''} ${route}`.trim();
+}
