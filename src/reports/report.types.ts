@@ -1,0 +1,132 @@
+import type { Finding, PlannedCall } from '../engine/step.contract';
+
+/**
+ * What a run report is built from (the `runs` and `step_results` rows, as the caller read them)
+ * and what it becomes. The report is stored with the run (`runs.report`) and served as JSON, so
+ * `RunReport` stays plain JSON: strings, numbers, booleans, null, arrays and objects.
+ */
+
+/** ISO-8601 text; a `Date` (as `pg` returns timestamptz) is accepted and turned into ISO text. */
+export type ReportTimestamp = string | Date | null;
+
+export type RunState = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+export type RunOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+export type StepState = 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'planned';
+export type StepPhase = 'main' | 'cleanup';
+
+export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set<RunState>(['succeeded', 'failed', 'aborted', 'cancelled']);
+
+export interface ReportError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface ReportTrigger {
+  kind: string;
+  actor: string;
+  [k: string]: unknown;
+}
+
+export interface ReportRunInput {
+  id: string;
+  runbookId: string;
+  runbookTitle: string;
+  state: RunState;
+  outcome: RunOutcome | null;
+  dryRun: boolean;
+  reason: string | null;
+  trigger: ReportTrigger;
+  /** Already redacted by the caller (it knows the runbook's `writeOnly` properties). */
+  parameters: Record<string, unknown>;
+  error: ReportError | null;
+  createdAt: ReportTimestamp;
+  startedAt: ReportTimestamp;
+  endedAt: ReportTimestamp;
+}
+
+export interface ReportStepInput {
+  stepId: string;
+  name?: string;
+  uses: string;
+  phase: StepPhase;
+  position: number;
+  mutates: boolean;
+  state: StepState;
+  attempts: number;
+  startedAt: ReportTimestamp;
+  endedAt: ReportTimestamp;
+  /** May carry `findings`, `figures` and (dry-run) `plannedCalls` arrays besides the step's own fields. */
+  output: Record<string, unknown> | null;
+  error: ReportError | null;
+  /** The last `wait()` note, e.g. "restore 40% done". */
+  note: string | null;
+  /** The step type's `summarize(output)`, computed by the caller. */
+  summary?: string | null;
+}
+
+export type FigureValue = string | number | boolean | null;
+
+/** A key number of the run (old writer, switch seconds, RTO), as a step reported it. */
+export interface ReportFigure {
+  id: string;
+  label: string;
+  value: FigureValue;
+  unit?: string;
+  stepId: string;
+}
+
+export interface ReportFinding extends Finding {
+  stepId: string;
+}
+
+export interface ReportPlannedCall extends PlannedCall {
+  stepId: string;
+}
+
+export interface ReportTimelineEntry {
+  stepId: string;
+  name: string;
+  uses: string;
+  phase: StepPhase;
+  state: StepState;
+  mutates: boolean;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationSeconds: number | null;
+  attempts: number;
+  summary: string | null;
+  /** The last wait note; says what an unfinished step is waiting for. */
+  note: string | null;
+  error: ReportError | null;
+}
+
+export interface RunReport {
+  schemaVersion: 1;
+  /** True once the run is in a terminal state; a non-final report is a snapshot of a run in progress. */
+  final: boolean;
+  run: {
+    id: string;
+    runbook: string;
+    title: string;
+    state: RunState;
+    /** How the main phase ended; set before cleanup runs, so it can be known while the run is still running. */
+    outcome: RunOutcome | null;
+    dryRun: boolean;
+    reason: string | null;
+    trigger: ReportTrigger;
+    actor: string;
+    parameters: Record<string, unknown>;
+    acceptedAt: string | null;
+    startedAt: string | null;
+    endedAt: string | null;
+    durationSeconds: number | null;
+    error: ReportError | null;
+  };
+  figures: ReportFigure[];
+  findings: ReportFinding[];
+  plannedCalls: ReportPlannedCall[];
+  timeline: ReportTimelineEntry[];
+  cleanup: { ran: number; failed: string[] };
+  generatedAt: string;
+}
