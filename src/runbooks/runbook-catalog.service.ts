@@ -1,0 +1,82 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import Ajv, { ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { AppConfig } from '../config/app.config';
+import { StepRegistry } from '../engine/step-registry';
+import { describeAjvError, loadRunbooks, pointerToPath } from './runbook-loader';
+import { RunbookError } from './runbook.error';
+import type { LoadedRunbook, RunbookDefinition } from './runbook.types';
+
+interface Entry {
+  loaded: LoadedRunbook;
+  validate: ValidateFunction;
+  secretKeys: Set<string>;
+}
+
+/** The runbooks this process serves, loaded and fully checked at boot (a bad file stops boot). */
+@Injectable()
+export class RunbookCatalog implements OnModuleInit {
+  private readonly logger = new Logger('Runbooks');
+  private entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly steps: StepRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    const loaded = loadRunbooks(this.config.runbooksDir, this.steps);
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    addFormats(ajv);
+    this.entries = new Map(
+      loaded.map((l) => [
+        l.definition.id,
+        { loaded: l, validate: ajv.compile(l.definition.parameters), secretKeys: secretKeysOf(l.definition) },
+      ]),
+    );
+    this.logger.log(`loaded ${loaded.length} runbook(s) from ${this.config.runbooksDir}: ${[...this.entries.keys()].join(', ')}`);
+  }
+
+  list(): LoadedRunbook[] {
+    return [...this.entries.values()].map((e) => e.loaded);
+  }
+
+  get(id: string): LoadedRunbook {
+    const e = this.entries.get(id);
+    if (!e) throw new RunbookError('RUNBOOK_NOT_FOUND', `no runbook "${id}"`, { runbookId: id, known: [...this.entries.keys()] });
+    return e.loaded;
+  }
+
+  /** Checks parameters against the runbook's schema; returns them with schema defaults filled in. */
+  validateParameters(id: string, parameters: unknown): Record<string, unknown> {
+    const e = this.entries.get(id);
+    if (!e) throw new RunbookError('RUNBOOK_NOT_FOUND', `no runbook "${id}"`, { runbookId: id });
+    const copy = structuredClone(parameters ?? {});
+    if (!e.validate(copy)) {
+      const errors = (e.validate.errors ?? []).map((err) => {
+        const base = pointerToPath(err.instancePath);
+        const p = err.params as Record<string, unknown>;
+        const field = err.keyword === 'required' ? [base, p.missingProperty].filter(Boolean).join('.')
+          : err.keyword === 'additionalProperties' ? [base, p.additionalProperty].filter(Boolean).join('.')
+          : base || '(parameters)';
+        return { field, message: describeAjvError(err) };
+      });
+      throw new RunbookError(
+        'PARAMETERS_INVALID',
+        `invalid parameters for ${id}: ${errors.map((x) => `${x.field}: ${x.message}`).join('; ')}`,
+        { errors },
+      );
+    }
+    return copy as Record<string, unknown>;
+  }
+
+  secretKeys(definition: RunbookDefinition): Set<string> {
+    return this.entries.get(definition.id)?.secretKeys ?? secretKeysOf(definition);
+  }
+}
+
+/** Parameters the runbook marks `writeOnly: true` are secrets. */
+export function secretKeysOf(def: RunbookDefinition): Set<string> {
+  const props = ((def.parameters as { properties?: Record<string, { writeOnly?: boolean }> }).properties ?? {});
+  return new Set(Object.entries(props).filter(([, s]) => s?.writeOnly === true).map(([k]) => k));
+}

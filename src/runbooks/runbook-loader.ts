@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import Ajv, { ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parseDocument } from 'yaml';
+import type { StepRegistry } from '../engine/step-registry';
+import { parseDuration } from './duration';
+import { ExpressionSyntaxError, expressionsDeep, expressionsIn, ParsedExpression } from './expressions';
+import { DefinitionProblem, definitionError } from './runbook.error';
+import type { LoadedRunbook, RunbookDefinition, StepDefinition } from './runbook.types';
+
+/**
+ * Reads every `*.yaml` in the runbooks folder and checks it completely: the JSON Schema in
+ * `schema.json`, then what a schema cannot say (step types exist, expression paths lead
+ * somewhere, parameter schemas compile). All problems in all files are reported together.
+ */
+export function loadRunbooks(dir: string, registry: StepRegistry): LoadedRunbook[] {
+  const schemaFile = path.join(dir, 'schema.json');
+  let schema: object;
+  try {
+    schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
+  } catch (err) {
+    throw definitionError([{ file: schemaFile, path: '', reason: `cannot read the runbook schema: ${(err as Error).message}` }]);
+  }
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validateShape = ajv.compile(schema);
+  const problems: DefinitionProblem[] = [];
+  const loaded: LoadedRunbook[] = [];
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+
+  for (const name of files) {
+    const file = path.join(dir, name);
+    const text = readFileSync(file, 'utf8');
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const at = e.linePos?.[0];
+        problems.push({ file, path: at ? `line ${at.line}, column ${at.col}` : '', reason: e.message.split('\n')[0] });
+      }
+      continue;
+    }
+    const value = doc.toJS() as unknown;
+    if (!validateShape(value)) {
+      for (const e of validateShape.errors ?? []) problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
+      continue;
+    }
+    const def = normalise(value as RunbookDefinition);
+    const before = problems.length;
+    checkSemantics(def, file, registry, problems);
+    if (path.basename(name).replace(/\.ya?ml$/, '') !== def.id) {
+      problems.push({ file, path: 'id', reason: `id "${def.id}" must match the file name (${def.id}.yaml)` });
+    }
+    const dup = loaded.find((l) => l.definition.id === def.id);
+    if (dup) problems.push({ file, path: 'id', reason: `id "${def.id}" is also used by ${dup.file}` });
+    if (problems.length === before) {
+      loaded.push({ definition: def, file, digest: createHash('sha256').update(text).digest('hex') });
+    }
+  }
+  if (problems.length > 0) throw definitionError(problems);
+  return loaded;
+}
+
+function normalise(def: RunbookDefinition): RunbookDefinition {
+  const params = (def.parameters ?? { type: 'object', properties: {} }) as Record<string, unknown>;
+  // A misspelt parameter should be refused, not silently ignored, unless the author says otherwise.
+  if (!('additionalProperties' in params)) params.additionalProperties = false;
+  if (!('type' in params)) params.type = 'object';
+  const step = (s: StepDefinition): StepDefinition => ({ ...s, with: s.with ?? {} });
+  return {
+    ...def,
+    parameters: params,
+    guards: def.guards ?? {},
+    steps: def.steps.map(step),
+    cleanup: (def.cleanup ?? []).map(step),
+    triggers: def.triggers ?? [{ manual: {} }],
+  };
+}
+
+function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegistry, problems: DefinitionProblem[]): void {
+  const add = (p: string, reason: string) => problems.push({ file, path: p, reason });
+  const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {}) as object));
+  try {
+    new Ajv({ strict: false }).compile(def.parameters);
+  } catch (err) {
+    add('parameters', `not a valid JSON Schema: ${(err as Error).message}`);
+  }
+
+  const checkExpr = (where: string, e: ParsedExpression, visibleSteps: Map<string, StepDefinition> | null) => {
+    for (const t of e.terms) {
+      if (t.kind !== 'path') continue;
+      const [root, a, b] = t.path;
+      if (root === 'params') {
+        if (!a) add(where, `\${{ ${e.source} }}: name a parameter, e.g. params.${[...paramNames][0] ?? 'name'}`);
+        else if (!paramNames.has(a)) add(where, `\${{ ${e.source} }}: no parameter "${a}" (declared: ${[...paramNames].join(', ') || 'none'})`);
+      } else if (root === 'steps') {
+        if (!visibleSteps) {
+          add(where, `\${{ ${e.source} }}: step outputs are not known here`);
+          continue;
+        }
+        const target = a ? visibleSteps.get(a) : undefined;
+        if (!target) {
+          add(where, `\${{ ${e.source} }}: no earlier step "${a ?? ''}" (visible: ${[...visibleSteps.keys()].join(', ') || 'none'})`);
+          continue;
+        }
+        const outputs = registry.get(target.uses)?.outputs ?? [];
+        if (!b) add(where, `\${{ ${e.source} }}: name an output of step "${a}" (${outputs.join(', ')})`);
+        else if (!outputs.includes(b) && !outputs.includes('*')) {
+          add(where, `\${{ ${e.source} }}: step "${a}" (${target.uses}) has no output "${b}" (it has: ${outputs.join(', ')})`);
+        }
+      } else if (root === 'run') {
+        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt'].includes(a ?? '')) add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt`);
+      } else if (root === 'defaults') {
+        if (a !== 'region') add(where, `\${{ ${e.source} }}: defaults has region`);
+      } else {
+        add(where, `\${{ ${e.source} }}: unknown root "${root}" (use params, steps, run or defaults)`);
+      }
+    }
+  };
+  const scan = (where: string, value: unknown, visible: Map<string, StepDefinition> | null) => {
+    try {
+      for (const [at, e] of expressionsDeep(value)) checkExpr(at ? `${where}.${at}` : where, e, visible);
+    } catch (err) {
+      if (err instanceof ExpressionSyntaxError) add(where, err.message);
+      else throw err;
+    }
+  };
+
+  if (def.guards.concurrency) scan('guards.concurrency', def.guards.concurrency, null);
+  if (def.guards.stopConditions) scan('guards.stopConditions', def.guards.stopConditions, null);
+  if (def.guards.timeout && !parseDuration(def.guards.timeout)) add('guards.timeout', 'must be longer than zero');
+
+  const seen = new Map<string, StepDefinition>();
+  const walk = (list: StepDefinition[], key: 'steps' | 'cleanup') => {
+    list.forEach((s, i) => {
+      const where = `${key}[${i}]`;
+      if (seen.has(s.id)) add(`${where}.id`, `step id "${s.id}" is used twice`);
+      if (!registry.get(s.uses)) add(`${where}.uses`, `unknown step type "${s.uses}" (known: ${registry.names().join(', ')})`);
+      scan(`${where}.with`, s.with, seen);
+      if (s.if !== undefined) {
+        if (expressionsIn(s.if).length === 0) add(`${where}.if`, 'must be a ${{ }} expression');
+        scan(`${where}.if`, s.if, seen);
+      }
+      if (s.timeout !== undefined && !parseDuration(s.timeout)) add(`${where}.timeout`, 'must be longer than zero');
+      seen.set(s.id, s);
+    });
+  };
+  walk(def.steps, 'steps');
+  walk(def.cleanup, 'cleanup');
+}
+
+/** "/steps/2/uses" → "steps[2].uses", the form a person finds in the YAML. */
+function pointerToPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}
+
+export function describeAjvError(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown property "${String(p.additionalProperty)}"`;
+    case 'required':
+      return `missing required property "${String(p.missingProperty)}"`;
+    case 'enum':
+      return `${e.message}: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return e.message ?? e.keyword;
+  }
+}
+
+export { pointerToPath };

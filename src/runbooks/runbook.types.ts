@@ -1,0 +1,44 @@
+import type { JsonSchema } from '../engine/step.contract';
+
+/** A runbook as written in `runbooks/<id>.yaml`, after schema validation. */
+export interface RunbookDefinition {
+  id: string;
+  title: string;
+  description?: string;
+  /** JSON Schema of the run's parameters; validated before a run is accepted. */
+  parameters: JsonSchema;
+  guards: RunbookGuards;
+  steps: StepDefinition[];
+  cleanup: StepDefinition[];
+  triggers: TriggerDefinition[];
+}
+
+export interface RunbookGuards {
+  /** An expression-bearing string; a second run resolving to the same key is refused. */
+  concurrency?: string;
+  /** CloudWatch alarm names (may hold expressions); any in ALARM aborts the run. */
+  stopConditions?: { alarms: string[]; region?: string };
+  /** Whole run, e.g. "15m". */
+  timeout?: string;
+}
+
+export interface StepDefinition {
+  id: string;
+  uses: string;
+  name?: string;
+  with: Record<string, unknown>;
+  /** Expression; the step runs only when it resolves truthy. */
+  if?: string;
+  timeout?: string;
+  retry?: { attempts: number; backoffSeconds?: number };
+}
+
+export type TriggerDefinition = { manual: { roles?: Array<'operator' | 'admin'> } };
+
+/** A definition as loaded, with where it came from (for errors and the API). */
+export interface LoadedRunbook {
+  definition: RunbookDefinition;
+  file: string;
+  /** SHA-256 of the file's text: a run records which version it ran. */
+  digest: string;
+}
