@@ -1,0 +1,22 @@
+import { CodedError } from '../common/coded-error';
+
+export type EngineErrorCode =
+  | 'RUN_NOT_FOUND'
+  | 'CONCURRENCY_CONFLICT'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'RUN_NOT_CANCELLABLE'
+  | 'STEP_INPUT_INVALID'
+  | 'STEP_TIMEOUT'
+  | 'STEP_CRASHED'
+  | 'RUN_TIMEOUT'
+  | 'STOP_CONDITION'
+  | 'STOP_CONDITION_CHECK_FAILED'
+  | 'CANCELLED'
+  | 'CLEANUP_FAILED'
+  | 'FINDINGS_FAILED'
+  | 'PRECONDITION_FAILED'
+  | 'DEPENDENCY_UNAVAILABLE';
+
+export class EngineError extends CodedError<EngineErrorCode> {
+  readonly area = 'engine';
+}

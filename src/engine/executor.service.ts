@@ -1,0 +1,351 @@
+import { Injectable, Logger } from '@nestjs/common';
+import Ajv, { ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { AuditService } from '../audit/audit.service';
+import { CodedError } from '../common/coded-error';
+import { Clock } from '../common/clock';
+import { redact } from '../common/redact';
+import { AppConfig } from '../config/app.config';
+import { RunsRepository } from '../persistence/runs.repository';
+import { buildRunReport } from '../reports/run-report.builder';
+import { parseDuration } from '../runbooks/duration';
+import { isTruthy, referencedSteps, resolveValue, Scope, UnresolvedExpression } from '../runbooks/expressions';
+import { secretKeysOf } from '../runbooks/runbook-catalog.service';
+import type { StepDefinition } from '../runbooks/runbook.types';
+import { EngineError } from './engine.error';
+import { toReportInputs } from './report-inputs';
+import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
+import type { AwsCallContext, Finding, StepContext, StepType } from './step.contract';
+import { StepRegistry } from './step-registry';
+import { StopConditionsService } from './stop-conditions.service';
+
+export type AdvanceResult = { kind: 'finished' } | { kind: 'wait'; afterMs: number };
+
+type StepRun = { kind: 'done' } | { kind: 'wait'; afterMs: number } | { kind: 'failed'; error: RunError };
+
+/** Default limit on one step's total time (all its waits and retries) when the runbook sets none. */
+const DEFAULT_STEP_TIMEOUT_S = 30 * 60;
+const MAX_RETRY_BACKOFF_S = 300;
+/** Reserved memory key: how many times this step failed with a retryable error. */
+const FAILURES = '$failures';
+
+/**
+ * Walks a run's steps from the first unfinished one. Each step's outcome is written before the
+ * next starts, so whoever calls `advance` next (this worker after a wait, another after a crash)
+ * continues where the record says. Returns when the run ends or a step asks to be looked at later.
+ */
+@Injectable()
+export class ExecutorService {
+  private readonly logger = new Logger('Executor');
+  private readonly ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true }));
+  private readonly inputValidators = new Map<string, ValidateFunction>();
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly registry: StepRegistry,
+    private readonly audit: AuditService,
+    private readonly stopConditions: StopConditionsService,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async advance(runId: string): Promise<AdvanceResult> {
+    let run = await this.runs.get(runId);
+    if (!run) {
+      this.logger.warn(`job for unknown run ${runId} ignored`);
+      return { kind: 'finished' };
+    }
+    if (run.phase === 'done') return { kind: 'finished' };
+    run = await this.markRunning(run);
+    const steps = new Map((await this.runs.steps(runId)).map((s) => [s.stepId, s]));
+
+    if (run.phase === 'main') {
+      const mainResult = await this.runPhase(run, 'main', steps);
+      if (mainResult.kind === 'wait') return mainResult;
+      run = (await this.runs.get(runId))!;
+    }
+    const cleanupResult = await this.runPhase(run, 'cleanup', steps);
+    if (cleanupResult.kind === 'wait') return cleanupResult;
+    await this.finish(runId);
+    return { kind: 'finished' };
+  }
+
+  private async markRunning(run: RunRecord): Promise<RunRecord> {
+    const now = this.clock.now();
+    if (!run.startedAt) {
+      const timeoutS = parseDuration(run.definition.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+      const timeoutAt = new Date(now.getTime() + timeoutS * 1000);
+      await this.runs.update(run.id, { state: 'running', startedAt: now, timeoutAt });
+      await this.audit.append({ kind: 'run.started', runId: run.id, actor: run.actor, data: { timeoutAt: timeoutAt.toISOString() } });
+      return { ...run, state: 'running', startedAt: now, timeoutAt };
+    }
+    if (run.state === 'running') {
+      // Running with no live worker means the previous one died mid-run: say so in the audit.
+      await this.audit.append({ kind: 'run.resumed', runId: run.id, actor: run.actor, data: { phase: run.phase } });
+    } else if (run.state === 'waiting') {
+      await this.runs.update(run.id, { state: 'running' });
+    }
+    return { ...run, state: 'running' };
+  }
+
+  private async runPhase(run: RunRecord, phase: 'main' | 'cleanup', steps: Map<string, StepResultRecord>): Promise<{ kind: 'done' } | { kind: 'wait'; afterMs: number }> {
+    const list = phase === 'main' ? run.definition.steps : run.definition.cleanup;
+    for (let i = 0; i < list.length; i++) {
+      const def = list[i];
+      const existing = steps.get(def.id);
+      if (existing && ['succeeded', 'skipped', 'planned', 'failed'].includes(existing.state)) continue;
+
+      if (phase === 'main') {
+        const stop = await this.interruption(run, def, existing);
+        if (stop) {
+          await this.endMain(run, stop.outcome, stop.error, steps);
+          return { kind: 'done' };
+        }
+      }
+      const result = await this.runStep(run, def, i, phase, existing, steps);
+      if (result.kind === 'wait') {
+        await this.runs.update(run.id, { state: 'waiting' });
+        return result;
+      }
+      if (result.kind === 'failed' && phase === 'main') {
+        await this.endMain(run, 'failed', result.error, steps);
+        return { kind: 'done' };
+      }
+    }
+    if (phase === 'main') await this.endMain(run, 'succeeded', null, steps);
+    return { kind: 'done' };
+  }
+
+  /** Cancel, run timeout and guard alarms, checked before each main step and each look during a wait. */
+  private async interruption(run: RunRecord, def: StepDefinition, existing: StepResultRecord | undefined): Promise<{ outcome: RunOutcome; error: RunError } | null> {
+    const fresh = await this.runs.get(run.id);
+    if (fresh?.cancelRequestedAt) {
+      return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${fresh.cancelRequestedBy ?? 'unknown'}` } };
+    }
+    if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
+      return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.defaultRunTimeoutSeconds}s`})` } };
+    }
+    const type = this.registry.get(def.uses);
+    const waiting = existing?.state === 'waiting' || existing?.state === 'running';
+    if (!run.dryRun && run.definition.guards.stopConditions && (type?.mutates || waiting)) {
+      const { alarms, region } = this.resolveStopConditions(run);
+      const err = await this.stopConditions.check(this.awsContext(run, def.id), region, alarms);
+      if (err) return { outcome: 'aborted', error: err.toJSON() };
+    }
+    return null;
+  }
+
+  private resolveStopConditions(run: RunRecord): { alarms: string[]; region: string } {
+    const sc = run.definition.guards.stopConditions!;
+    const scope = this.scope(run, new Map());
+    const alarms = (resolveValue(sc.alarms, scope) as unknown[]).flat().filter((a): a is string => typeof a === 'string' && a !== '');
+    const region = (sc.region ? resolveValue(sc.region, scope) : run.parameters.region) as string | undefined;
+    return { alarms, region: region || this.config.awsRegion };
+  }
+
+  private async runStep(
+    run: RunRecord,
+    def: StepDefinition,
+    position: number,
+    phase: 'main' | 'cleanup',
+    existing: StepResultRecord | undefined,
+    steps: Map<string, StepResultRecord>,
+  ): Promise<StepRun> {
+    const type = this.registry.get(def.uses);
+    const now = this.clock.now();
+    const base: StepResultRecord = existing ?? {
+      runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!type?.mutates, state: 'running',
+      attempts: 0, startedAt: now, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
+    };
+    let current = base;
+    const record = async (patch: Partial<StepResultRecord>) => {
+      current = { ...current, ...patch };
+      await this.runs.upsertStep(current);
+      steps.set(def.id, current);
+      return current;
+    };
+    const end = async (patch: Partial<StepResultRecord>): Promise<void> => {
+      const ended = this.clock.now();
+      const next = await record({ ...patch, endedAt: ended });
+      await this.audit.append({
+        kind: 'step.ended', runId: run.id, actor: run.actor,
+        data: { stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
+          durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note },
+      });
+    };
+    if (!type) {
+      // Cannot happen for a definition checked at boot, unless a deploy removed a step type mid-run.
+      const error = { code: 'STEP_INPUT_INVALID', message: `step type ${def.uses} is not known to this worker` };
+      await end({ state: 'failed', error });
+      return { kind: 'failed', error };
+    }
+
+    const scope = this.scope(run, steps);
+    // A step that needs an output of a step that did not succeed (skipped, only planned in a dry
+    // run, failed before cleanup) is skipped, saying which.
+    for (const dep of referencedSteps([def.with, def.if])) {
+      const d = steps.get(dep);
+      if (d?.state !== 'succeeded') {
+        const why = d?.state === 'planned' ? 'was only planned (dry run)' : d ? `ended ${d.state}` : 'did not run';
+        await end({ state: 'skipped', note: `needs step "${dep}", which ${why}` });
+        return { kind: 'done' };
+      }
+    }
+    let input: Record<string, unknown>;
+    try {
+      if (def.if !== undefined && !isTruthy(resolveValue(def.if, scope))) {
+        await end({ state: 'skipped', note: `condition ${def.if} is false` });
+        return { kind: 'done' };
+      }
+      input = resolveValue(def.with, scope) as Record<string, unknown>;
+    } catch (err) {
+      if (!(err instanceof UnresolvedExpression)) throw err;
+      const error = { code: 'STEP_INPUT_INVALID', message: err.message };
+      await end({ state: 'failed', error });
+      return { kind: 'failed', error };
+    }
+    const validate = this.validatorFor(type);
+    if (!validate(input)) {
+      const error = {
+        code: 'STEP_INPUT_INVALID',
+        message: `input for ${def.uses}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(input)'} ${e.message}`).join('; ')}`,
+      };
+      await end({ state: 'failed', input, error });
+      return { kind: 'failed', error };
+    }
+
+    const timeoutS = parseDuration(def.timeout ?? '') ?? DEFAULT_STEP_TIMEOUT_S;
+    if (existing && now.getTime() - existing.startedAt.getTime() > timeoutS * 1000) {
+      const error = { code: 'STEP_TIMEOUT', message: `step ${def.id} did not finish within ${def.timeout ?? `${timeoutS}s`}` };
+      await end({ state: 'failed', error });
+      return { kind: 'failed', error };
+    }
+
+    const attempt = base.attempts + 1;
+    let memory = base.memory ?? {};
+    await record({ state: 'running', attempts: attempt, input, note: null });
+    if (!existing) {
+      await this.audit.append({
+        kind: 'step.started', runId: run.id, actor: run.actor,
+        data: { stepId: def.id, uses: def.uses, phase, mutates: type.mutates, input: redact(input, secretKeysOf(run.definition)) },
+      });
+    }
+    const ctx: StepContext = {
+      runId: run.id, runbookId: run.runbookId, stepId: def.id, attempt, startedAt: base.startedAt,
+      memory: Object.fromEntries(Object.entries(memory).filter(([k]) => !k.startsWith('$'))),
+      checkpoint: async (m) => {
+        memory = { ...memory, ...m };
+        await record({ memory });
+      },
+      dryRun: run.dryRun, expiresAt: run.expiresAt, aws: this.awsContext(run, def.id),
+      log: new Logger(`${run.id}/${def.id}`),
+    };
+
+    try {
+      if (run.dryRun && type.mutates) {
+        const plannedCalls = await type.plan!(input, ctx);
+        await end({ state: 'planned', output: { dryRun: true, plannedCalls } });
+        return { kind: 'done' };
+      }
+      const outcome = await type.run(input, ctx);
+      if (outcome.kind === 'wait') {
+        const afterS = Math.max(0, outcome.afterSeconds);
+        await record({ state: 'waiting', memory: { ...pick$(memory), ...(outcome.memory ?? {}) }, note: outcome.note ?? null });
+        return { kind: 'wait', afterMs: afterS * 1000 };
+      }
+      const output = outcome.output as Record<string, unknown>;
+      await end({ state: 'succeeded', output, error: null, note: type.summarize?.(output) ?? null });
+      return { kind: 'done' };
+    } catch (err) {
+      const error = toRunError(err);
+      const retryable = err instanceof CodedError && err.retryable;
+      const failures = Number(memory[FAILURES] ?? 0) + 1;
+      const allowed = def.retry?.attempts ?? (retryable ? 3 : 1);
+      if (retryable && failures < allowed) {
+        const backoffS = Math.min(MAX_RETRY_BACKOFF_S, (def.retry?.backoffSeconds ?? 2) * 2 ** (failures - 1));
+        await record({ state: 'waiting', memory: { ...memory, [FAILURES]: failures }, error, note: `retry ${failures + 1}/${allowed} in ${backoffS}s after ${error.code}` });
+        return { kind: 'wait', afterMs: backoffS * 1000 };
+      }
+      if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${(err as Error).stack ?? err}`);
+      await end({ state: 'failed', error });
+      return { kind: 'failed', error };
+    }
+  }
+
+  private validatorFor(type: StepType<any, any>): ValidateFunction {
+    let v = this.inputValidators.get(type.uses);
+    if (!v) {
+      v = this.ajv.compile(type.input);
+      this.inputValidators.set(type.uses, v);
+    }
+    return v;
+  }
+
+  /** Ends the main phase: the outcome is fixed now, and cleanup runs next whatever it is. */
+  private async endMain(run: RunRecord, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>): Promise<void> {
+    if (error) {
+      // A step caught mid-wait by a cancel, timeout or guard alarm ends with the reason it stopped.
+      for (const s of steps.values()) {
+        if (s.phase === 'main' && (s.state === 'waiting' || s.state === 'running')) {
+          const ended = { ...s, state: 'failed' as const, endedAt: this.clock.now(), error, note: `interrupted: ${error.code}` };
+          await this.runs.upsertStep(ended);
+          steps.set(s.stepId, ended);
+        }
+      }
+    }
+    await this.runs.update(run.id, { phase: 'cleanup', outcome, error: error ?? undefined });
+    run.phase = 'cleanup';
+    run.outcome = outcome;
+  }
+
+  private async finish(runId: string): Promise<void> {
+    const run = (await this.runs.get(runId))!;
+    const steps = await this.runs.steps(runId);
+    let state: RunOutcome = run.outcome ?? 'failed';
+    let error = run.error;
+    const cleanupFailed = steps.filter((s) => s.phase === 'cleanup' && s.state === 'failed').map((s) => s.stepId);
+    const failedFindings = steps.flatMap((s) => ((s.output?.findings as Finding[] | undefined) ?? []).filter((f) => !f.passed).map((f) => f.id));
+    if (state === 'succeeded' && cleanupFailed.length > 0) {
+      state = 'failed';
+      error = { code: 'CLEANUP_FAILED', message: `cleanup step(s) failed: ${cleanupFailed.join(', ')}`, details: { steps: cleanupFailed } };
+    } else if (state === 'succeeded' && failedFindings.length > 0) {
+      state = 'failed';
+      error = { code: 'FINDINGS_FAILED', message: `check(s) failed: ${failedFindings.join(', ')}`, details: { findings: failedFindings } };
+    } else if (error && cleanupFailed.length > 0) {
+      error = { ...error, details: { ...(error.details ?? {}), cleanupFailed } };
+    }
+    const endedAt = this.clock.now();
+    const finished: RunRecord = { ...run, state, error, endedAt, phase: 'done' };
+    const report = buildRunReport(...toReportInputs(finished, steps, this.registry), endedAt);
+    await this.runs.update(runId, { state, phase: 'done', error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> });
+    await this.audit.append({
+      kind: 'run.ended', runId, actor: run.actor,
+      data: { state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed },
+    });
+    this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
+  }
+
+  private scope(run: RunRecord, steps: Map<string, StepResultRecord>): Scope {
+    const outputs: Record<string, unknown> = {};
+    for (const [id, s] of steps) if (s.state === 'succeeded') outputs[id] = s.output ?? {};
+    return {
+      params: run.parameters,
+      steps: outputs,
+      run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString() },
+      defaults: { region: this.config.awsRegion },
+    };
+  }
+
+  private awsContext(run: RunRecord, stepId: string): AwsCallContext {
+    return { runId: run.id, runbookId: run.runbookId, stepId, actor: run.actor, dryRun: run.dryRun, expiresAt: run.expiresAt };
+  }
+}
+
+function pick$(memory: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(memory).filter(([k]) => k.startsWith('$')));
+}
+
+function toRunError(err: unknown): RunError {
+  if (err instanceof CodedError) return { code: err.code, message: err.message, details: err.details };
+  return { code: 'STEP_CRASHED', message: `unexpected error: ${(err as Error)?.message ?? String(err)}` };
+}

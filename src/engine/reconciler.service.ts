@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../config/app.config';
+import { RunsRepository } from '../persistence/runs.repository';
+import { RunQueue } from './run-queue.adapter';
+
+/** A run younger than this may still be between its commit and its enqueue. */
+const SETTLE_MS = 5_000;
+
+/**
+ * Closes the gap between Postgres (the truth) and Redis (the queue): an accepted, unfinished run
+ * with no live job — Redis lost its data, or the process died between commit and enqueue — is
+ * queued again. One replica does it per round, under a Redis lock.
+ */
+@Injectable()
+export class ReconcilerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Reconciler');
+  private timer?: NodeJS.Timeout;
+  private readonly owner = randomUUID();
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly queue: RunQueue,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const tick = () => void this.reconcile().catch((err) => this.logger.warn(`reconcile failed: ${(err as Error).message}`));
+    setTimeout(tick, 500).unref();
+    this.timer = setInterval(tick, this.config.reconcileIntervalMs);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Returns the ids of the runs it re-queued. */
+  async reconcile(): Promise<string[]> {
+    const lockKey = `${this.config.queuePrefix}:reconciler-lock`;
+    const got = await this.queue.connection.set(lockKey, this.owner, 'PX', Math.max(1000, this.config.reconcileIntervalMs - 100), 'NX');
+    if (got !== 'OK') return [];
+    const requeued: string[] = [];
+    for (const run of await this.runs.listUnfinished(1000)) {
+      if (Date.now() - run.updatedAt.getTime() < SETTLE_MS && run.state === 'queued') continue;
+      const state = await this.queue.jobState(run.id);
+      if (state === 'missing') {
+        await this.queue.enqueue(run.id);
+      } else if (state === 'failed' || state === 'completed') {
+        // The job gave up (infrastructure errors) or ended without ending the run: start it afresh.
+        const job = await this.queue.job(run.id);
+        await job?.remove().catch(() => undefined);
+        await this.queue.enqueue(run.id);
+      } else {
+        continue;
+      }
+      requeued.push(run.id);
+      this.logger.warn(`run ${run.id} (${run.state}) had ${state === 'missing' ? 'no job' : `a ${state} job`}; queued it again`);
+    }
+    return requeued;
+  }
+}

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { canonicalJson } from '../common/canonical-json';
+import { Clock } from '../common/clock';
+import { redact } from '../common/redact';
+import { AppConfig } from '../config/app.config';
+import { UNIQUE_VIOLATION, constraintName, sqlState } from '../persistence/database';
+import { Database } from '../persistence/database';
+import { RunsRepository } from '../persistence/runs.repository';
+import { parseDuration } from '../runbooks/duration';
+import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
+import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
+import { RunbookError } from '../runbooks/runbook.error';
+import { EngineError } from './engine.error';
+import { newRunId } from './run-id';
+import { RunQueue } from './run-queue.adapter';
+import type { RunRecord, RunTrigger } from './run.types';
+
+export interface AcceptRunCommand {
+  runbookId: string;
+  parameters: unknown;
+  dryRun: boolean;
+  reason: string | null;
+  trigger: RunTrigger;
+  /** Makes a repeat of the same trigger a no-op: Idempotency-Key, SNS MessageId, schedule tick. */
+  dedupeKey: string | null;
+}
+
+export interface AcceptedRun {
+  run: RunRecord;
+  /** False when the dedupe key matched an existing run and nothing new was started. */
+  created: boolean;
+}
+
+/** How long past its own deadline a resource a run created counts as abandoned. */
+const EXPIRY_GRACE_SECONDS = 24 * 3600;
+
+/**
+ * Turns a trigger into a run. The run row (and its audit record) is committed before anything
+ * is acknowledged; the queue job comes after, and the reconciler covers a crash in between.
+ */
+@Injectable()
+export class RunAcceptanceService {
+  private readonly logger = new Logger('RunAcceptance');
+
+  constructor(
+    private readonly db: Database,
+    private readonly runs: RunsRepository,
+    private readonly catalog: RunbookCatalog,
+    private readonly audit: AuditService,
+    private readonly queue: RunQueue,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
+    const loaded = this.catalog.get(cmd.runbookId);
+    const def = loaded.definition;
+    this.checkTriggerAllowed(cmd);
+    const parameters = this.catalog.validateParameters(def.id, cmd.parameters);
+    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
+    const secretKeys = this.catalog.secretKeys(def);
+
+    if (cmd.dedupeKey) {
+      const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
+      if (existing) return this.deduplicated(existing, cmd, requestHash);
+    }
+
+    const id = newRunId(this.clock.nowMs());
+    const concurrencyKey = this.resolveGuardKey(def.guards.concurrency, parameters, id);
+    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+    const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
+
+    let run: RunRecord;
+    try {
+      run = await this.db.transaction(async (tx) => {
+        const inserted = await this.runs.insert(
+          {
+            id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters, dryRun: cmd.dryRun,
+            reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
+            requestHash, concurrencyKey, expiresAt,
+          },
+          tx,
+        );
+        await this.audit.append(
+          {
+            kind: 'run.accepted',
+            runId: id,
+            actor: cmd.trigger.actor,
+            data: {
+              runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
+              parameters: redact(parameters, secretKeys), dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
+            },
+          },
+          tx,
+        );
+        return inserted;
+      });
+    } catch (err) {
+      if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
+      const constraint = constraintName(err) ?? '';
+      if (cmd.dedupeKey && (constraint.includes('dedupe') || !constraint)) {
+        const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
+        if (existing) return this.deduplicated(existing, cmd, requestHash);
+      }
+      if (concurrencyKey) {
+        const holder = await this.runs.findActiveByConcurrencyKey(concurrencyKey);
+        if (holder) throw this.conflict(concurrencyKey, holder);
+      }
+      throw err;
+    }
+
+    await this.enqueue(run.id);
+    this.logger.log(`accepted ${run.id} (${def.id}${cmd.dryRun ? ', dry run' : ''}) from ${cmd.trigger.kind}:${cmd.trigger.actor}`);
+    return { run, created: true };
+  }
+
+  /** Enqueue after commit; if Redis is away the run stays accepted and the reconciler enqueues it. */
+  async enqueue(runId: string): Promise<void> {
+    try {
+      await this.queue.enqueue(runId);
+    } catch (err) {
+      this.logger.warn(`run ${runId} is recorded but not yet queued (${(err as Error).message}); the reconciler will queue it`);
+    }
+  }
+
+  private async deduplicated(existing: RunRecord, cmd: AcceptRunCommand, requestHash: string): Promise<AcceptedRun> {
+    if (existing.requestHash && existing.requestHash !== requestHash && cmd.trigger.kind === 'rest') {
+      throw new EngineError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `this Idempotency-Key was already used for run ${existing.id} with different parameters; use a new key for a new request`,
+        { runId: existing.id },
+      );
+    }
+    await this.audit.append({
+      kind: 'run.deduplicated',
+      runId: existing.id,
+      actor: cmd.trigger.actor,
+      data: { dedupeKey: cmd.dedupeKey, trigger: cmd.trigger },
+    });
+    return { run: existing, created: false };
+  }
+
+  private conflict(key: string, holder: RunRecord): EngineError {
+    return new EngineError(
+      'CONCURRENCY_CONFLICT',
+      `run ${holder.id} (${holder.runbookId}, ${holder.state}) already holds "${key}"; wait for it to end or cancel it`,
+      { concurrencyKey: key, holder: { runId: holder.id, runbookId: holder.runbookId, state: holder.state, actor: holder.actor } },
+    );
+  }
+
+  private resolveGuardKey(template: string | undefined, params: Record<string, unknown>, runId: string): string | null {
+    if (!template) return null;
+    try {
+      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.awsRegion } });
+      return v === undefined || v === '' ? null : String(v);
+    } catch (err) {
+      if (err instanceof UnresolvedExpression) {
+        throw new RunbookError('PARAMETERS_INVALID', `the concurrency guard needs ${err.expression}`, {
+          errors: [{ field: err.path.slice(1).join('.') || err.expression, message: 'required by the concurrency guard' }],
+        });
+      }
+      throw err;
+    }
+  }
+
+  private checkTriggerAllowed(cmd: AcceptRunCommand): void {
+    if (cmd.trigger.kind !== 'rest' && cmd.trigger.kind !== 'cli') return;
+    const def = this.catalog.get(cmd.runbookId).definition;
+    const manual = def.triggers.find((t) => 'manual' in t);
+    const role = cmd.trigger.role as string | undefined;
+    if (!manual) {
+      throw new RunbookError('TRIGGER_NOT_ALLOWED', `runbook ${def.id} cannot be started by hand (it has no manual trigger)`);
+    }
+    const roles = manual.manual.roles;
+    if (roles && roles.length > 0 && role && !roles.includes(role as 'operator' | 'admin')) {
+      throw new RunbookError('TRIGGER_NOT_ALLOWED', `runbook ${def.id} may be started by ${roles.join(' or ')} only`);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Job, Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { AppConfig } from '../config/app.config';
+
+export const RUN_QUEUE = 'runs';
+export interface RunJobData {
+  runId: string;
+}
+export type RunJobState = 'missing' | 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
+
+/**
+ * The BullMQ queue of runs. Redis is only a coordinator: Postgres holds the truth, and the
+ * reconciler re-enqueues any accepted run whose job was lost, so a failed `enqueue` after the
+ * run is recorded is logged, not fatal.
+ */
+@Injectable()
+export class RunQueue implements OnModuleDestroy {
+  private readonly logger = new Logger('RunQueue');
+  readonly connection: IORedis;
+  readonly queue: Queue<RunJobData>;
+
+  constructor(private readonly config: AppConfig) {
+    // Fail fast instead of queueing commands while Redis is away: the API must answer.
+    this.connection = new IORedis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+    this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
+    this.queue = new Queue<RunJobData>(RUN_QUEUE, { connection: this.connection, prefix: config.queuePrefix });
+  }
+
+  async enqueue(runId: string): Promise<void> {
+    await this.queue.add('run', { runId }, {
+      jobId: runId,
+      // Infrastructure failures (database away) are retried; step failures never reach BullMQ.
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 5000 },
+      removeOnComplete: { age: 24 * 3600, count: 5000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async jobState(runId: string): Promise<RunJobState> {
+    const job = await this.queue.getJob(runId);
+    if (!job) return 'missing';
+    return (await job.getState()) as RunJobState;
+  }
+
+  async job(runId: string): Promise<Job<RunJobData> | undefined> {
+    return this.queue.getJob(runId);
+  }
+
+  /** Makes a waiting run look again now (used by cancel, so it does not sit out its delay). */
+  async wake(runId: string): Promise<void> {
+    const job = await this.queue.getJob(runId);
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.connection.ping()) === 'PONG';
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,70 @@
+import type { RunbookDefinition } from '../runbooks/runbook.types';
+
+export const RUN_STATES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+export type RunOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+export const ACTIVE_STATES: readonly RunState[] = ['queued', 'running', 'waiting'];
+
+export function isTerminal(state: RunState): boolean {
+  return !ACTIVE_STATES.includes(state);
+}
+
+export interface RunTrigger {
+  kind: 'rest' | 'cli' | 'alarm' | 'schedule';
+  actor: string;
+  [key: string]: unknown;
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface RunRecord {
+  id: string;
+  runbookId: string;
+  runbookDigest: string;
+  definition: RunbookDefinition;
+  parameters: Record<string, unknown>;
+  dryRun: boolean;
+  reason: string | null;
+  trigger: RunTrigger;
+  actor: string;
+  dedupeKey: string | null;
+  requestHash: string | null;
+  concurrencyKey: string | null;
+  state: RunState;
+  phase: 'main' | 'cleanup' | 'done';
+  outcome: RunOutcome | null;
+  error: RunError | null;
+  cancelRequestedAt: Date | null;
+  cancelRequestedBy: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  updatedAt: Date;
+  timeoutAt: Date | null;
+  expiresAt: Date;
+  report: Record<string, unknown> | null;
+}
+
+export type StepState = 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'planned';
+
+export interface StepResultRecord {
+  runId: string;
+  stepId: string;
+  phase: 'main' | 'cleanup';
+  position: number;
+  uses: string;
+  mutates: boolean;
+  state: StepState;
+  attempts: number;
+  startedAt: Date;
+  endedAt: Date | null;
+  input: Record<string, unknown> | null;
+  output: Record<string, unknown> | null;
+  error: RunError | null;
+  memory: Record<string, unknown>;
+  note: string | null;
+}

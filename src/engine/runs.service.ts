@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { Clock } from '../common/clock';
+import { RequestError } from '../common/coded-error';
+import { redact } from '../common/redact';
+import { RunsRepository } from '../persistence/runs.repository';
+import { buildRunReport } from '../reports/run-report.builder';
+import type { RunReport } from '../reports/report.types';
+import { secretKeysOf } from '../runbooks/runbook-catalog.service';
+import { EngineError } from './engine.error';
+import { toReportInputs } from './report-inputs';
+import { RunQueue } from './run-queue.adapter';
+import { RUN_STATES, RunRecord, RunState, StepResultRecord } from './run.types';
+import { StepRegistry } from './step-registry';
+
+export interface RunView {
+  id: string;
+  runbookId: string;
+  runbookDigest: string;
+  state: RunState;
+  phase: string;
+  dryRun: boolean;
+  reason: string | null;
+  trigger: Record<string, unknown>;
+  actor: string;
+  parameters: Record<string, unknown>;
+  concurrencyKey: string | null;
+  error: unknown;
+  cancelRequestedAt: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  links: { self: string; report: string; audit: string };
+  steps?: StepView[];
+}
+
+export interface StepView {
+  id: string;
+  uses: string;
+  phase: string;
+  mutates: boolean;
+  state: string;
+  attempts: number;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  note: string | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** Reading and cancelling runs; the view hides secrets the runbook marks writeOnly. */
+@Injectable()
+export class RunsService {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly audit: AuditService,
+    private readonly queue: RunQueue,
+    private readonly registry: StepRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  async get(id: string): Promise<RunRecord> {
+    const run = await this.runs.get(id);
+    if (!run) throw new EngineError('RUN_NOT_FOUND', `no run "${id}"`, { runId: id });
+    return run;
+  }
+
+  async view(id: string): Promise<RunView> {
+    const run = await this.get(id);
+    return this.toView(run, await this.runs.steps(id));
+  }
+
+  async list(q: { runbook?: string; state?: string; cursor?: string; limit?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
+    if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) {
+      throw new RequestError('INVALID_REQUEST', `state must be one of ${RUN_STATES.join(', ')}`, { field: 'state' });
+    }
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+      throw new RequestError('INVALID_REQUEST', 'limit must be an integer from 1 to 200', { field: 'limit' });
+    }
+    const before = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const rows = await this.runs.list({ runbookId: q.runbook, state: q.state as RunState | undefined, before, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => this.toView(r)),
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  async cancel(id: string, actor: string): Promise<RunView> {
+    const run = await this.get(id);
+    if (!(await this.runs.requestCancel(id, actor))) {
+      throw new EngineError('RUN_NOT_CANCELLABLE', `run ${id} already ended (${run.state})`, { runId: id, state: run.state });
+    }
+    await this.audit.append({ kind: 'run.cancel-requested', runId: id, actor, data: { stateAtRequest: run.state } });
+    // A waiting run would otherwise notice only at its next look.
+    await this.queue.wake(id).catch(() => undefined);
+    return this.view(id);
+  }
+
+  /** The stored report of an ended run; for a run in progress, one built now from what is recorded. */
+  async report(id: string): Promise<RunReport> {
+    const run = await this.get(id);
+    if (run.report && run.phase === 'done') return run.report as unknown as RunReport;
+    return buildRunReport(...toReportInputs(run, await this.runs.steps(id), this.registry), this.clock.now());
+  }
+
+  private toView(run: RunRecord, steps?: StepResultRecord[]): RunView {
+    const secrets = secretKeysOf(run.definition);
+    return {
+      id: run.id, runbookId: run.runbookId, runbookDigest: run.runbookDigest, state: run.state, phase: run.phase,
+      dryRun: run.dryRun, reason: run.reason, trigger: redact(run.trigger, secrets), actor: run.actor,
+      parameters: redact(run.parameters, secrets), concurrencyKey: run.concurrencyKey, error: run.error,
+      cancelRequestedAt: iso(run.cancelRequestedAt), createdAt: run.createdAt.toISOString(), startedAt: iso(run.startedAt),
+      endedAt: iso(run.endedAt),
+      links: { self: `/v1/runs/${run.id}`, report: `/v1/runs/${run.id}/report`, audit: `/v1/audit?runId=${run.id}` },
+      steps: steps?.map((s) => ({
+        id: s.stepId, uses: s.uses, phase: s.phase, mutates: s.mutates, state: s.state, attempts: s.attempts,
+        startedAt: s.startedAt.toISOString(), endedAt: iso(s.endedAt),
+        durationMs: s.endedAt ? s.endedAt.getTime() - s.startedAt.getTime() : null,
+        input: s.input ? redact(s.input, secrets) : null, output: s.output ? redact(s.output, secrets) : null,
+        error: s.error, note: s.note,
+      })),
+    };
+  }
+}
+
+function encodeCursor(run: RunRecord): string {
+  return Buffer.from(`${run.createdAt.toISOString()}|${run.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) {
+    throw new RequestError('INVALID_REQUEST', 'cursor is not one this API returned', { field: 'cursor' });
+  }
+  return { createdAt, id };
+}

@@ -1,0 +1,92 @@
+import type { Logger } from '@nestjs/common';
+
+/**
+ * The step contract. A step is one AWS thing or one wait, with declared input and output.
+ * It ends one of three ways: `done(output)`, `wait(seconds)` (look again later: the worker is
+ * freed meanwhile), or it throws a CodedError (`retryable` decides whether the engine retries).
+ *
+ * A step may be run again after a crash (the worker died mid-call), so a mutating step must be
+ * safe to repeat: derive names from the run id, pass ClientTokens, or look before acting. The
+ * `memory` it hands to `wait()` is checkpointed and given back on the next look.
+ */
+export type JsonSchema = Record<string, unknown>;
+
+export interface StepType<I = Record<string, unknown>, O extends Record<string, unknown> = Record<string, unknown>> {
+  /** Name used by runbooks: `<service>.<verb-noun>`, e.g. `rds.failover`. */
+  readonly uses: string;
+  readonly description: string;
+  /** True when the step changes anything outside runbookd; such steps are planned, not run, in dry-run. */
+  readonly mutates: boolean;
+  /** JSON Schema of the resolved `with:` input, checked before every call. */
+  readonly input: JsonSchema;
+  /** Output fields later steps may reference as `steps.<id>.<field>`; checked when runbooks load. */
+  readonly outputs: readonly string[];
+  run(input: I, ctx: StepContext): Promise<StepOutcome<O>>;
+  /** Required when `mutates`: the exact AWS calls `run` would make, computed without making them. */
+  plan?(input: I, ctx: StepContext): Promise<PlannedCall[]>;
+  /** One line for the report's timeline. */
+  summarize?(output: O): string;
+}
+
+export interface PlannedCall {
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+  region?: string;
+}
+
+export interface Finding {
+  id: string;
+  title: string;
+  passed: boolean;
+  /** What was measured, e.g. 4.2 (seconds) or "orders-1 → orders-2". */
+  measured?: string | number | boolean | null;
+  target?: string | number | null;
+  unit?: string;
+  detail?: string;
+}
+
+export type StepOutcome<O> =
+  | { kind: 'done'; output: O }
+  | { kind: 'wait'; afterSeconds: number; memory?: Record<string, unknown>; note?: string };
+
+export function done<O>(output: O): StepOutcome<O> {
+  return { kind: 'done', output };
+}
+
+export function wait<O = never>(afterSeconds: number, memory?: Record<string, unknown>, note?: string): StepOutcome<O> {
+  return { kind: 'wait', afterSeconds, memory, note };
+}
+
+/** What a step knows about the run it is part of. */
+export interface StepContext {
+  runId: string;
+  runbookId: string;
+  stepId: string;
+  /** 1 on the first call; grows on every retry, resume after a crash and look after a wait. */
+  attempt: number;
+  /** When this step was first started (survives waits and crashes). */
+  startedAt: Date;
+  /** What the step handed to `wait()` last time; empty on the first call. */
+  memory: Record<string, unknown>;
+  /**
+   * Saves memory now, before a call that must not be repeated blindly: a step resumed after a
+   * crash finds it in `memory` and knows the call may already have gone out (look before acting).
+   */
+  checkpoint(memory: Record<string, unknown>): Promise<void>;
+  dryRun: boolean;
+  /** When resources this run creates should be considered abandoned (tag `runbookd:expires-at`). */
+  expiresAt: Date;
+  /** Bound to this run and step, so every AWS call it makes is audited under them. */
+  aws: AwsCallContext;
+  log: Pick<Logger, 'log' | 'warn' | 'debug'>;
+}
+
+export interface AwsCallContext {
+  runId: string;
+  runbookId: string;
+  stepId: string;
+  actor: string;
+  dryRun: boolean;
+  expiresAt: Date;
+}

@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { CloudWatchAdapter } from '../aws/cloudwatch.adapter';
+import type { AwsCallContext } from './step.contract';
+import { EngineError } from './engine.error';
+
+/**
+ * Guard alarms: a run stops as `aborted` when any is in ALARM. It fails closed: an alarm that
+ * does not exist or cannot be read aborts too, because a guard that cannot be checked guards nothing.
+ */
+@Injectable()
+export class StopConditionsService {
+  constructor(private readonly cloudwatch: CloudWatchAdapter) {}
+
+  /** Returns the error to abort with, or null when every guard alarm is quiet. */
+  async check(ctx: AwsCallContext, region: string, alarmNames: string[]): Promise<EngineError | null> {
+    if (alarmNames.length === 0) return null;
+    let result: Awaited<ReturnType<CloudWatchAdapter['alarmStates']>>;
+    try {
+      result = await this.cloudwatch.alarmStates(ctx, region, alarmNames);
+    } catch (err) {
+      return new EngineError('STOP_CONDITION_CHECK_FAILED', `could not read guard alarms: ${(err as Error).message}`, { alarms: alarmNames });
+    }
+    if (result.missing.length > 0) {
+      return new EngineError('STOP_CONDITION_CHECK_FAILED', `guard alarm(s) not found in ${region}: ${result.missing.join(', ')}`, {
+        missing: result.missing,
+      });
+    }
+    const firing = result.alarms.filter((a) => a.state === 'ALARM');
+    if (firing.length === 0) return null;
+    return new EngineError(
+      'STOP_CONDITION',
+      `stopped: guard alarm ${firing.map((a) => a.name).join(', ')} is in ALARM`,
+      { alarms: firing.map((a) => ({ name: a.name, reason: a.reason, since: a.updatedAt })) },
+    );
+  }
+}

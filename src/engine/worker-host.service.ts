@@ -1,0 +1,57 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DelayedError, Job, Worker } from 'bullmq';
+import IORedis from 'ioredis';
+import { AppConfig } from '../config/app.config';
+import { ExecutorService } from './executor.service';
+import { RUN_QUEUE, RunJobData } from './run-queue.adapter';
+
+/**
+ * Hosts the BullMQ worker. A step that waits moves its job to `delayed` and releases the slot;
+ * a worker that dies leaves a stalled job that another worker picks up after the lock expires,
+ * and the executor resumes it at the first unfinished step.
+ */
+@Injectable()
+export class WorkerHostService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Worker');
+  private worker?: Worker<RunJobData>;
+  private connection?: IORedis;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly executor: ExecutorService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // Workers block on Redis: BullMQ requires maxRetriesPerRequest null on their connection.
+    this.connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
+    this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
+    this.worker = new Worker<RunJobData>(RUN_QUEUE, (job, token) => this.process(job, token), {
+      connection: this.connection,
+      prefix: this.config.queuePrefix,
+      concurrency: this.config.workerConcurrency,
+      lockDuration: this.config.workerLockMs,
+      stalledInterval: this.config.workerStalledIntervalMs,
+      // Resuming is safe (checkpointed, idempotent steps), so a run survives several dead workers.
+      maxStalledCount: 10,
+    });
+    this.worker.on('failed', (job, err) => {
+      if (!(err instanceof DelayedError)) this.logger.error(`job ${job?.id} failed: ${err.message}`);
+    });
+    this.worker.on('error', (err) => this.logger.error(`worker: ${err.message}`));
+    this.logger.log(`worker started (concurrency ${this.config.workerConcurrency}, lock ${this.config.workerLockMs} ms)`);
+  }
+
+  private async process(job: Job<RunJobData>, token?: string): Promise<void> {
+    const result = await this.executor.advance(job.data.runId);
+    if (result.kind === 'wait') {
+      await job.moveToDelayed(Date.now() + result.afterMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // close() lets active jobs reach their next checkpoint; a kill instead costs a resume.
+    await this.worker?.close().catch(() => undefined);
+    this.connection?.disconnect();
+  }
+}
