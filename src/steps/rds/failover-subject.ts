@@ -1,0 +1,39 @@
+import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { AwsCallContext } from '../../engine/step.contract';
+
+/**
+ * What a failover test acts on: an Aurora cluster (the writer is an instance) or a Multi-AZ
+ * instance (the "writer" is the primary's availability zone, which a failover moves).
+ */
+export interface FailoverSubject {
+  kind: 'cluster' | 'instance';
+  identifier: string;
+  region?: string;
+}
+
+export const subjectProperties = {
+  kind: { enum: ['cluster', 'instance'] },
+  identifier: { type: 'string', minLength: 1 },
+  region: { type: 'string' },
+} as const;
+
+export interface WriterObservation {
+  status: string;
+  /** Cluster: writer instance id. Instance: primary availability zone. */
+  writer: string | null;
+  members: string[];
+}
+
+export async function observeWriter(rds: RdsAdapter, ctx: AwsCallContext, region: string, s: FailoverSubject): Promise<WriterObservation> {
+  if (s.kind === 'cluster') {
+    const c = await rds.describeCluster(ctx, region, s.identifier);
+    return { status: c.status, writer: c.writer, members: c.members.map((m) => m.instanceId) };
+  }
+  const i = await rds.describeInstance(ctx, region, s.identifier);
+  return { status: i.status, writer: i.availabilityZone, members: [i.availabilityZone, i.secondaryAvailabilityZone].filter((z): z is string => !!z) };
+}
+
+/** RDS event messages that say a failover finished (cluster: RDS-EVENT-0071, instance: RDS-EVENT-0049). */
+export const FAILOVER_COMPLETED = /failover.*(completed|complete)/i;
+/** Any sign that a failover was started. */
+export const FAILOVER_STARTED = /failover/i;

@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { RdsAdapter } from '../../aws/rds.adapter';
+import { Clock } from '../../common/clock';
+import { AppConfig } from '../../config/app.config';
+import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
+import { FAILOVER_STARTED, FailoverSubject, observeWriter, subjectProperties } from './failover-subject';
+
+interface Input extends FailoverSubject {
+  targetInstance?: string;
+  /** The writer the precheck saw; a different writer now means the failover already happened. */
+  expectedWriter: string;
+}
+
+interface Output extends Record<string, unknown> {
+  requestedAt: string;
+  requestedAtMs: number;
+  previousWriter: string;
+  operation: string;
+  requestId: string | null;
+  /** True when a previous attempt's call had already taken effect and none was sent again. */
+  resumed: boolean;
+}
+
+/**
+ * Starts the failover: FailoverDBCluster for Aurora, RebootDBInstance with ForceFailover for a
+ * Multi-AZ instance. Never twice: the time of the call is checkpointed before it is sent, and an
+ * attempt that finds such a checkpoint (its worker died mid-call) first looks at the subject.
+ */
+@Injectable()
+export class FailoverStep implements StepType<Input, Output> {
+  readonly uses = 'rds.failover';
+  readonly description = 'Fails an Aurora cluster or Multi-AZ instance over to its standby (once)';
+  readonly mutates = true;
+  readonly input = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', 'identifier', 'expectedWriter'],
+    properties: { ...subjectProperties, targetInstance: { type: 'string', minLength: 1 }, expectedWriter: { type: 'string', minLength: 1 } },
+  };
+  readonly outputs = ['requestedAt', 'requestedAtMs', 'previousWriter', 'operation', 'requestId', 'resumed'];
+
+  constructor(
+    private readonly rds: RdsAdapter,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async plan(input: Input): Promise<PlannedCall[]> {
+    const region = input.region || this.config.awsRegion;
+    return [
+      input.kind === 'cluster'
+        ? this.rds.planFailoverCluster(region, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
+        : this.rds.planRebootWithFailover(region, input.identifier),
+    ];
+  }
+
+  async run(input: Input, ctx: StepContext) {
+    const region = input.region || this.config.awsRegion;
+    const operation = input.kind === 'cluster' ? 'FailoverDBCluster' : 'RebootDBInstance';
+    const earlier = typeof ctx.memory.requestedAtMs === 'number' ? ctx.memory.requestedAtMs : null;
+    if (earlier !== null && (await this.alreadyStarted(input, ctx, region, earlier))) {
+      ctx.log.warn(`${operation} was already sent by an earlier attempt at ${new Date(earlier).toISOString()}; not sending it again`);
+      return done<Output>({
+        requestedAt: new Date(earlier).toISOString(), requestedAtMs: earlier, previousWriter: input.expectedWriter,
+        operation, requestId: null, resumed: true,
+      });
+    }
+    const requestedAtMs = this.clock.nowMs();
+    await ctx.checkpoint({ requestedAtMs });
+    const receipt =
+      input.kind === 'cluster'
+        ? await this.rds.failoverCluster(ctx.aws, region, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
+        : await this.rds.rebootWithFailover(ctx.aws, region, input.identifier);
+    return done<Output>({
+      requestedAt: new Date(requestedAtMs).toISOString(), requestedAtMs, previousWriter: input.expectedWriter,
+      operation, requestId: receipt.requestId, resumed: false,
+    });
+  }
+
+  /** Did an earlier attempt's call take effect? A new writer, a failover in progress, or an RDS event says so. */
+  private async alreadyStarted(input: Input, ctx: StepContext, region: string, sinceMs: number): Promise<boolean> {
+    const now = await observeWriter(this.rds, ctx.aws, region, input);
+    if (now.writer !== input.expectedWriter) return true;
+    if (/failing-over|rebooting|modifying/.test(now.status)) return true;
+    const events = await this.rds.describeRecentEvents(ctx.aws, region, {
+      sourceType: input.kind === 'cluster' ? 'db-cluster' : 'db-instance',
+      sourceId: input.identifier,
+      since: new Date(sinceMs - 1000),
+    });
+    return events.some((e) => FAILOVER_STARTED.test(e.message));
+  }
+
+  summarize(o: Output): string {
+    return o.resumed ? `${o.operation} had already been sent at ${o.requestedAt}; not repeated` : `${o.operation} sent at ${o.requestedAt}`;
+  }
+}
