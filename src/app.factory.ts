@@ -1,0 +1,51 @@
+import { ConsoleLogger, LogLevel, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ApiModule } from './api.module';
+import { AppConfig } from './config/app.config';
+import { InfrastructureModule } from './infrastructure.module';
+import { HttpErrorFilter } from './triggers/rest/http-error.filter';
+import { WorkerModule } from './worker.module';
+
+/** Request bodies are small JSON documents; anything larger is refused with 413. */
+const BODY_LIMIT_BYTES = 256 * 1024;
+
+const LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  log: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/** Builds the application for this process's role: api, worker, or all (both). */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const hasApi = config.role !== 'worker';
+  const hasWorker = config.role !== 'api';
+
+  @Module({
+    imports: [InfrastructureModule.forRoot(config), ...(hasApi ? [ApiModule] : []), ...(hasWorker ? [WorkerModule] : [])],
+  })
+  class RootModule {}
+
+  const logger = new ConsoleLogger({ json: config.logFormat === 'json', logLevels: LEVELS[config.logLevel], prefix: 'runbookd' });
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule, new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES }), {
+    logger,
+    abortOnError: false,
+  });
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.enableShutdownHooks();
+  if (hasApi) {
+    const doc = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('runbookd')
+        .setDescription('Durable, audited runbooks against AWS. Authenticate with Authorization: Bearer <API key>.')
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+  }
+  return app;
+}

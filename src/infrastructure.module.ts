@@ -1,0 +1,64 @@
+import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
+import { AuditRepository } from './audit/audit.repository';
+import { AuditService } from './audit/audit.service';
+import { AwsCallerService } from './aws/aws-caller.service';
+import { AwsClientFactory } from './aws/aws-client.factory';
+import { CloudWatchAdapter } from './aws/cloudwatch.adapter';
+import { RdsAdapter } from './aws/rds.adapter';
+import { Clock } from './common/clock';
+import { AppConfig } from './config/app.config';
+import { ExecutorService } from './engine/executor.service';
+import { RunAcceptanceService } from './engine/run-acceptance.service';
+import { RunQueue } from './engine/run-queue.adapter';
+import { RunsService } from './engine/runs.service';
+import { StepRegistry } from './engine/step-registry';
+import { StopConditionsService } from './engine/stop-conditions.service';
+import { Database } from './persistence/database';
+import { databaseProvider } from './persistence/database.provider';
+import { RunsRepository } from './persistence/runs.repository';
+import { RunbookCatalog } from './runbooks/runbook-catalog.service';
+import { STEP_CLASSES } from './steps/step-catalog';
+
+/**
+ * What both the API and the worker need: configuration, the database, the queue, AWS adapters,
+ * the audit log, the step types and the runbook catalog.
+ */
+@Global()
+@Module({})
+export class InfrastructureModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const providers: Provider[] = [
+      { provide: AppConfig, useValue: config },
+      databaseProvider,
+      Clock,
+      RunsRepository,
+      AuditRepository,
+      AuditService,
+      AwsClientFactory,
+      AwsCallerService,
+      RdsAdapter,
+      CloudWatchAdapter,
+      ...STEP_CLASSES,
+      { provide: StepRegistry, inject: [...STEP_CLASSES], useFactory: (...steps) => new StepRegistry(steps) },
+      RunbookCatalog,
+      RunQueue,
+      RunAcceptanceService,
+      RunsService,
+      StopConditionsService,
+      ExecutorService,
+    ];
+    return {
+      module: InfrastructureModule,
+      providers: [...providers, { provide: 'DATABASE_CLOSER', inject: [Database], useFactory: (db: Database) => new DatabaseCloser(db) }],
+      exports: providers,
+    };
+  }
+}
+
+/** Closes the database last, after the worker and queue have let go of it. */
+class DatabaseCloser {
+  constructor(private readonly db: Database) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.close().catch(() => undefined);
+  }
+}

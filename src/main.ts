@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { ConfigError, loadConfig } from './config/app.config';
+
+async function main(): Promise<void> {
+  const logger = new Logger('Boot');
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.error(err.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  for (const [name, url] of Object.entries(config.awsEndpoints)) logger.warn(`${name}=${url}: AWS calls go to this endpoint, not AWS`);
+  try {
+    const app = await createApp(config);
+    if (config.role === 'worker') {
+      await app.init();
+      logger.log('runbookd worker started');
+    } else {
+      await app.listen(config.port, config.host);
+      logger.log(`runbookd (${config.role}) listening on ${await app.getUrl()}`);
+    }
+  } catch (err) {
+    // A bad runbook, an unreachable database: say exactly what, and stop.
+    logger.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  }
+}
+
+void main();

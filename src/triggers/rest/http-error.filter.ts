@@ -1,0 +1,106 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { AuthError } from '../../auth/auth.error';
+import { AwsStepError } from '../../aws/aws.error';
+import { CodedError, RequestError } from '../../common/coded-error';
+import { EngineError } from '../../engine/engine.error';
+import { RunbookError } from '../../runbooks/runbook.error';
+
+type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError;
+
+/**
+ * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
+ * adding a code anywhere without a status here does not compile.
+ */
+export function httpStatusOf(error: AnyCodedError): number {
+  const code = error.code;
+  switch (code) {
+    case 'INVALID_REQUEST':
+    case 'PARAMETERS_INVALID':
+    case 'EXPRESSION_UNRESOLVED':
+      return 400;
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'FORBIDDEN':
+    case 'TRIGGER_NOT_ALLOWED':
+      return 403;
+    case 'NOT_FOUND':
+    case 'RUNBOOK_NOT_FOUND':
+    case 'RUN_NOT_FOUND':
+      return 404;
+    case 'CONCURRENCY_CONFLICT':
+    case 'RUN_NOT_CANCELLABLE':
+      return 409;
+    case 'PAYLOAD_TOO_LARGE':
+      return 413;
+    case 'IDEMPOTENCY_KEY_REUSED':
+      return 422;
+    case 'AWS_THROTTLED':
+      return 429;
+    case 'AWS_NOT_FOUND':
+    case 'AWS_INVALID_INPUT':
+    case 'AWS_INVALID_STATE':
+    case 'AWS_ACCESS_DENIED':
+    case 'AWS_UNAVAILABLE':
+    case 'AWS_FAILED':
+      return 502;
+    case 'DEPENDENCY_UNAVAILABLE':
+      return 503;
+    // Codes that describe how a run ended; they reach HTTP only through a bug.
+    case 'RUNBOOK_INVALID':
+    case 'AWS_DRY_RUN_VIOLATION':
+    case 'STEP_INPUT_INVALID':
+    case 'STEP_TIMEOUT':
+    case 'STEP_CRASHED':
+    case 'RUN_TIMEOUT':
+    case 'STOP_CONDITION':
+    case 'STOP_CONDITION_CHECK_FAILED':
+    case 'CANCELLED':
+    case 'CLEANUP_FAILED':
+    case 'FINDINGS_FAILED':
+    case 'PRECONDITION_FAILED':
+      return 500;
+    default: {
+      const unreachable: never = code;
+      return unreachable;
+    }
+  }
+}
+
+/** Every error leaves as `{ error: { code, message, details } }`; a 5xx never carries internals. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    let status: number;
+    let body: { code: string; message: string; details: Record<string, unknown> };
+    if (exception instanceof CodedError) {
+      const e = exception as AnyCodedError;
+      status = httpStatusOf(e);
+      body = { code: e.code, message: e.message, details: e.details };
+      if (e.code === 'UNAUTHENTICATED') {
+        reply.header('WWW-Authenticate', e.details.reason === 'missing' ? 'Bearer realm="runbookd"' : 'Bearer realm="runbookd", error="invalid_token"');
+      }
+    } else if (exception instanceof HttpException) {
+      // Framework-level rejections (unknown route, unparsable JSON, body too large).
+      status = exception.getStatus();
+      const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'INVALID_REQUEST' : 'INTERNAL';
+      body = { code, message: exception.message, details: {} };
+    } else if (isFastifyClientError(exception)) {
+      status = exception.statusCode;
+      body = { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST', message: exception.message, details: {} };
+    } else {
+      status = 500;
+      body = { code: 'INTERNAL', message: 'internal error; see the service log', details: {} };
+    }
+    if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    void reply.status(status).send({ error: body });
+  }
+}
+
+function isFastifyClientError(e: unknown): e is { statusCode: number; message: string } {
+  const s = (e as { statusCode?: unknown })?.statusCode;
+  return typeof s === 'number' && s >= 400 && s < 500;
+}

@@ -1,0 +1,78 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal } from '../../auth/principal.decorator';
+import type { Principal } from '../../auth/principal';
+import { RequireRole } from '../../auth/roles.decorator';
+import { RequestError } from '../../common/coded-error';
+import { RunAcceptanceService } from '../../engine/run-acceptance.service';
+import { RunsService } from '../../engine/runs.service';
+import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
+import { JsonSchemaPipe } from './json-schema.pipe';
+
+interface CreateRunBody {
+  parameters?: Record<string, unknown>;
+  dryRun?: boolean;
+  reason?: string;
+}
+
+const createRunSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    parameters: { type: 'object' },
+    dryRun: { type: 'boolean' },
+    reason: { type: 'string', maxLength: 2000 },
+  },
+};
+
+@ApiTags('runbooks')
+@ApiBearerAuth()
+@Controller('v1/runbooks')
+export class RunbooksController {
+  constructor(
+    private readonly catalog: RunbookCatalog,
+    private readonly acceptance: RunAcceptanceService,
+    private readonly runs: RunsService,
+  ) {}
+
+  @Get()
+  @RequireRole('viewer')
+  list() {
+    return { items: this.catalog.list().map((l) => summary(l.definition, l.digest)) };
+  }
+
+  @Get(':id')
+  @RequireRole('viewer')
+  get(@Param('id') id: string) {
+    const l = this.catalog.get(id);
+    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, steps: l.definition.steps, cleanup: l.definition.cleanup, triggers: l.definition.triggers };
+  }
+
+  /** 202 with the new run; 200 with the existing one when the Idempotency-Key was seen before. */
+  @Post(':id/runs')
+  @HttpCode(202)
+  @RequireRole('operator', 'trigger runs')
+  async create(
+    @Param('id') id: string,
+    @Body(new JsonSchemaPipe<CreateRunBody>(createRunSchema)) body: CreateRunBody,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
+      throw new RequestError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 200 visible ASCII characters', { field: 'Idempotency-Key' });
+    }
+    const { run, created } = await this.acceptance.accept({
+      runbookId: id,
+      parameters: body.parameters ?? {},
+      dryRun: body.dryRun ?? false,
+      reason: body.reason ?? null,
+      trigger: { kind: 'rest', actor: principal.name, role: principal.role },
+      dedupeKey: idempotencyKey ? `rest:${id}:${idempotencyKey}` : null,
+    });
+    return { ...(await this.runs.view(run.id)), deduplicated: !created };
+  }
+}
+
+function summary(def: { id: string; title: string; description?: string }, digest: string) {
+  return { id: def.id, title: def.title, description: def.description ?? null, digest, links: { runs: `/v1/runs?runbook=${def.id}` } };
+}

@@ -1,0 +1,55 @@
+import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../auth/principal';
+import { CurrentPrincipal } from '../../auth/principal.decorator';
+import { RequireRole } from '../../auth/roles.decorator';
+import { RequestError } from '../../common/coded-error';
+import { RunsService } from '../../engine/runs.service';
+import { renderHtml } from '../../reports/report-html.renderer';
+import { renderMarkdown } from '../../reports/report-markdown.renderer';
+
+@ApiTags('runs')
+@ApiBearerAuth()
+@Controller('v1/runs')
+export class RunsController {
+  constructor(private readonly runs: RunsService) {}
+
+  @Get()
+  @RequireRole('viewer')
+  list(@Query('runbook') runbook?: string, @Query('state') state?: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+    return this.runs.list({ runbook, state, cursor, limit });
+  }
+
+  @Get(':id')
+  @RequireRole('viewer')
+  get(@Param('id') id: string) {
+    return this.runs.view(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @RequireRole('operator', 'cancel runs')
+  cancel(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.runs.cancel(id, principal.name);
+  }
+
+  @Get(':id/report')
+  @RequireRole('viewer')
+  async report(@Param('id') id: string, @Query('format') format: string | undefined, @Res() reply: FastifyReply) {
+    const f = format ?? 'json';
+    if (!['json', 'md', 'html'].includes(f)) {
+      throw new RequestError('INVALID_REQUEST', 'format must be json, md or html', { field: 'format' });
+    }
+    const report = await this.runs.report(id);
+    if (f === 'md') return reply.type('text/markdown; charset=utf-8').send(renderMarkdown(report));
+    if (f === 'html') {
+      // The page is self-contained: no scripts, no outside assets.
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+        .send(renderHtml(report));
+    }
+    return reply.type('application/json; charset=utf-8').send(report);
+  }
+}
