@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+
+# The full dependency tree (Nest CLI, TypeScript, SWC), for compiling and for the seeder.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json nest-cli.json ./
+
+FROM deps AS build
+COPY src ./src
+RUN npm run build
+
+# The sandbox seeder runs TypeScript directly, so it keeps the dev dependencies; never shipped.
+FROM deps AS sandbox-tools
+COPY scripts ./scripts
+ENV AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+CMD ["node", "-r", "@swc-node/register", "scripts/sandbox/seed.ts"]
+
+# Production dependencies only, installed apart so no compiler or test tool reaches the image.
+FROM node:20-bookworm-slim AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    RUNBOOKD_STATE_DIR=/var/lib/runbookd \
+    RUNBOOKD_RUNBOOKS_DIR=/app/runbooks
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY runbooks ./runbooks
+# The state dir holds PGlite data (when DATABASE_URL is unset) and the generated dev key.
+RUN mkdir -p /var/lib/runbookd && chown node:node /var/lib/runbookd
+USER node
+VOLUME ["/var/lib/runbookd"]
+EXPOSE 3000
+CMD ["node", "dist/main.js"]
