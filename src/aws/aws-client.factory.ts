@@ -11,6 +11,7 @@ export interface AwsClientSettings {
   /** Lower case: the SDK compares it to 'adaptive' exactly and quietly falls back to standard otherwise. */
   retryMode: 'adaptive';
   credentials?: ReturnType<typeof fromTemporaryCredentials>;
+  endpoint?: string;
 }
 
 export interface DestroyableClient {
@@ -54,13 +55,18 @@ export class AwsClientFactory implements OnModuleDestroy {
     const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}`;
     const cached = this.clients.get(key);
     if (cached) return cached as C;
-    const client = new Client(this.settings(resolvedRegion, roleArn));
+    const client = new Client(this.settings(resolvedRegion, roleArn, service));
     this.clients.set(key, client);
     return client;
   }
 
-  settings(region: string, roleArn?: string): AwsClientSettings {
+  settings(region: string, roleArn?: string, service?: string): AwsClientSettings {
     const settings: AwsClientSettings = { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive' };
+    // Sandbox endpoints come from the validated config (the SDK would also read them from the
+    // environment itself, but then two places would decide where AWS calls go).
+    const endpoints = this.config.awsEndpoints ?? {};
+    const endpoint = (service && endpoints[`AWS_ENDPOINT_URL_${service.toUpperCase()}`]) || endpoints.AWS_ENDPOINT_URL;
+    if (endpoint) settings.endpoint = endpoint;
     if (roleArn) {
       settings.credentials = fromTemporaryCredentials({
         params: { RoleArn: roleArn, RoleSessionName: RUNBOOKD_ROLE_SESSION_NAME },

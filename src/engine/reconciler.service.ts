@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app.config';
 import { RunsRepository } from '../persistence/runs.repository';
 import { RunQueue } from './run-queue.adapter';
@@ -13,10 +13,11 @@ const SETTLE_MS = 5_000;
  * queued again. One replica does it per round, under a Redis lock.
  */
 @Injectable()
-export class ReconcilerService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Reconciler');
   private timer?: NodeJS.Timeout;
   private readonly owner = randomUUID();
+  private stopping = false;
 
   constructor(
     private readonly runs: RunsRepository,
@@ -25,18 +26,26 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
-    const tick = () => void this.reconcile().catch((err) => this.logger.warn(`reconcile failed: ${(err as Error).message}`));
+    const tick = () =>
+      void this.reconcile().catch((err) => {
+        if (!this.stopping) this.logger.warn(`reconcile failed: ${(err as Error).message}`);
+      });
     setTimeout(tick, 500).unref();
     this.timer = setInterval(tick, this.config.reconcileIntervalMs);
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+  }
+
+  onApplicationShutdown(): void {
   }
 
   /** Returns the ids of the runs it re-queued. */
   async reconcile(): Promise<string[]> {
+    if (this.stopping) return [];
     const lockKey = `${this.config.queuePrefix}:reconciler-lock`;
     const got = await this.queue.connection.set(lockKey, this.owner, 'PX', Math.max(1000, this.config.reconcileIntervalMs - 100), 'NX');
     if (got !== 'OK') return [];

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Pool, types } from 'pg';
 import { Database, Queryable } from './database';
 
@@ -11,6 +12,8 @@ export class PgDatabase extends Database {
   constructor(url: string, max = 10) {
     super();
     this.pool = new Pool({ connectionString: url, max });
+    // An idle connection the server drops emits 'error' on the pool; unhandled, it would kill the process.
+    this.pool.on('error', (err) => new Logger('Database').warn(`idle connection lost: ${err.message}`));
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {

@@ -15,8 +15,10 @@ import type { LoadedRunbook, RunbookDefinition, StepDefinition } from './runbook
  * `schema.json`, then what a schema cannot say (step types exist, expression paths lead
  * somewhere, parameter schemas compile). All problems in all files are reported together.
  */
-export function loadRunbooks(dir: string, registry: StepRegistry): LoadedRunbook[] {
-  const schemaFile = path.join(dir, 'schema.json');
+/** The schema ships with runbookd (next to the bundled runbooks), whatever folder runbooks load from. */
+export const RUNBOOK_SCHEMA_FILE = path.resolve(__dirname, '..', '..', 'runbooks', 'schema.json');
+
+export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = RUNBOOK_SCHEMA_FILE): LoadedRunbook[] {
   let schema: object;
   try {
     schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
