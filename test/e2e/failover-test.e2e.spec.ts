@@ -1,0 +1,42 @@
+import { Harness } from '../support/runbookd';
+
+describe('failover-test over HTTP against moto (all-in-one process)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start({ role: 'all' });
+  });
+  afterAll(async () => h?.close());
+
+  it('fails the Aurora cluster over, measures the switch and reports old and new writer', async () => {
+    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'quarterly failover test' },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.state).toBe('queued');
+    const run = await h.waitForRun(res.body.id);
+    expect(run.state).toBe('succeeded');
+    expect(run.actor).toBe('otto');
+
+    const cluster = await h.request('GET', `/v1/runs/${run.id}`);
+    const verify = cluster.body.steps.find((s: any) => s.id === 'verify');
+    expect(verify.output.writer).toBe('orders-aurora-2');
+    expect(h.proxy.count('FailoverDBCluster')).toBe(1);
+
+    const report = (await h.request('GET', `/v1/runs/${run.id}/report`)).body;
+    expect(report.final).toBe(true);
+    const figure = (id: string) => report.figures.find((f: any) => f.id === id)?.value;
+    expect(figure('previous-writer')).toBe('orders-aurora-1');
+    expect(figure('new-writer')).toBe('orders-aurora-2');
+    expect(figure('max-switch-seconds')).toBe(60);
+    expect(typeof figure('switch-seconds')).toBe('number');
+    expect(report.findings.every((f: any) => f.passed)).toBe(true);
+
+    const md = await h.request('GET', `/v1/runs/${run.id}/report?format=md`);
+    expect(md.headers.get('content-type')).toContain('text/markdown');
+    expect(md.text).toContain('orders-aurora-1');
+    expect(md.text).toContain('orders-aurora-2');
+    const html = await h.request('GET', `/v1/runs/${run.id}/report?format=html`);
+    expect(html.text).toContain('<svg');
+  });
+});
