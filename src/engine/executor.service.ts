@@ -6,6 +6,7 @@ import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
 import { redact } from '../common/redact';
 import { AppConfig } from '../config/app.config';
+import { Database } from '../persistence/database';
 import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
 import { parseDuration } from '../runbooks/duration';
@@ -41,6 +42,7 @@ export class ExecutorService {
   private readonly inputValidators = new Map<string, ValidateFunction>();
 
   constructor(
+    private readonly db: Database,
     private readonly runs: RunsRepository,
     private readonly registry: StepRegistry,
     private readonly audit: AuditService,
@@ -105,6 +107,10 @@ export class ExecutorService {
       const result = await this.runStep(run, def, i, phase, existing, steps);
       if (result.kind === 'wait') {
         await this.runs.update(run.id, { state: 'waiting' });
+        // Look again no later than the run's deadline, so the timeout ends the run on time, not at the step's next look.
+        if (phase === 'main' && run.timeoutAt) {
+          return { kind: 'wait', afterMs: Math.max(0, Math.min(result.afterMs, run.timeoutAt.getTime() - this.clock.nowMs() + 1)) };
+        }
         return result;
       }
       if (result.kind === 'failed' && phase === 'main') {
@@ -118,9 +124,9 @@ export class ExecutorService {
 
   /** Cancel, run timeout and guard alarms, checked before each main step and each look during a wait. */
   private async interruption(run: RunRecord, def: StepDefinition, existing: StepResultRecord | undefined): Promise<{ outcome: RunOutcome; error: RunError } | null> {
-    const fresh = await this.runs.get(run.id);
-    if (fresh?.cancelRequestedAt) {
-      return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${fresh.cancelRequestedBy ?? 'unknown'}` } };
+    const cancel = await this.runs.cancelRequest(run.id);
+    if (cancel) {
+      return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` } };
     }
     if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
       return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.defaultRunTimeoutSeconds}s`})` } };
@@ -164,14 +170,23 @@ export class ExecutorService {
       steps.set(def.id, current);
       return current;
     };
+    // The step's final record and its audit record commit together: neither exists without the other.
     const end = async (patch: Partial<StepResultRecord>): Promise<void> => {
       const ended = this.clock.now();
-      const next = await record({ ...patch, endedAt: ended });
-      await this.audit.append({
-        kind: 'step.ended', runId: run.id, actor: run.actor,
-        data: { stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
-          durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note },
+      const next: StepResultRecord = { ...current, ...patch, endedAt: ended };
+      await this.db.transaction(async (tx) => {
+        await this.runs.upsertStep(next, tx);
+        await this.audit.append(
+          {
+            kind: 'step.ended', runId: run.id, actor: run.actor,
+            data: { stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
+              durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note },
+          },
+          tx,
+        );
       });
+      current = next;
+      steps.set(def.id, next);
     };
     if (!type) {
       // Cannot happen for a definition checked at boot, unless a deploy removed a step type mid-run.

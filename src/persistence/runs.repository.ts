@@ -121,9 +121,10 @@ export class RunsRepository {
     return rows.length > 0;
   }
 
-  async isCancelRequested(id: string): Promise<boolean> {
-    const rows = await this.db.query<Row>('SELECT cancel_requested_at FROM runs WHERE id = $1', [id]);
-    return !!rows[0]?.cancel_requested_at;
+  /** Who asked to cancel the run, or null; a narrow read, done before every step. */
+  async cancelRequest(id: string): Promise<{ at: Date; by: string | null } | null> {
+    const rows = await this.db.query<Row>('SELECT cancel_requested_at, cancel_requested_by FROM runs WHERE id = $1', [id]);
+    return rows[0]?.cancel_requested_at ? { at: new Date(rows[0].cancel_requested_at), by: rows[0].cancel_requested_by } : null;
   }
 
   async steps(runId: string, q: Queryable = this.db): Promise<StepResultRecord[]> {

@@ -1,5 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal } from '../../auth/principal.decorator';
 import type { Principal } from '../../auth/principal';
 import { RequireRole } from '../../auth/roles.decorator';
@@ -57,6 +58,7 @@ export class RunbooksController {
     @Body(new JsonSchemaPipe<CreateRunBody>(createRunSchema)) body: CreateRunBody,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
       throw new RequestError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 200 visible ASCII characters', { field: 'Idempotency-Key' });
@@ -69,6 +71,7 @@ export class RunbooksController {
       trigger: { kind: 'rest', actor: principal.name, role: principal.role },
       dedupeKey: idempotencyKey ? `rest:${id}:${idempotencyKey}` : null,
     });
+    if (!created) reply.status(200);
     return { ...(await this.runs.view(run.id)), deduplicated: !created };
   }
 }
