@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import type { AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
-import { redact } from '../common/redact';
+import { redact, redactValues } from '../common/redact';
 import type { AwsCallContext } from '../engine/step.contract';
 import { AwsStepError, toAwsStepError } from './aws.error';
 
@@ -65,7 +65,7 @@ export class AwsCallerService {
       service: meta.service,
       operation: meta.operation,
       region: meta.region,
-      input: redact({ ...command.input } as Record<string, unknown>),
+      input: redactValues(redact({ ...command.input } as Record<string, unknown>), ctx.secretValues ?? []),
     };
     await this.audit.append({ kind: 'aws.request', runId: ctx.runId, actor: ctx.actor, data: { ...request } });
 

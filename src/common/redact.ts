@@ -30,3 +30,33 @@ function walk(value: unknown, extra: ReadonlySet<string>): unknown {
   }
   return value;
 }
+
+/** Shorter secret values are hidden only where they are a whole string, so they cannot blank out ordinary text. */
+const MIN_EMBEDDED_SECRET_LENGTH = 6;
+
+/**
+ * Hides secret values wherever they occur in strings, whatever the key: a runbook may hand a
+ * `writeOnly` parameter on to a step (`with: { url: "https://hooks/${{ params.token }}" }`), and
+ * the step's input and output then hold it under keys that look harmless.
+ */
+export function redactValues<T>(value: T, secrets: readonly string[]): T {
+  const list = secrets.filter((s) => s !== '');
+  return list.length === 0 ? value : (walkValues(value, list) as T);
+}
+
+function walkValues(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') {
+    let out = value;
+    for (const s of secrets) {
+      if (out === s) return REDACTED;
+      if (s.length >= MIN_EMBEDDED_SECRET_LENGTH && out.includes(s)) out = out.split(s).join(REDACTED);
+    }
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v) => walkValues(v, secrets));
+  if (value instanceof Date) return value;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walkValues(v, secrets)]));
+  }
+  return value;
+}

@@ -4,17 +4,16 @@ import addFormats from 'ajv-formats';
 import { AuditService } from '../audit/audit.service';
 import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
-import { redact } from '../common/redact';
 import { AppConfig } from '../config/app.config';
 import { Database } from '../persistence/database';
 import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue, Scope, UnresolvedExpression } from '../runbooks/expressions';
-import { secretKeysOf } from '../runbooks/runbook-catalog.service';
 import type { StepDefinition } from '../runbooks/runbook.types';
 import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
+import { redactorFor } from './run-redactor';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
 import type { AwsCallContext, Finding, StepContext, StepType } from './step.contract';
 import { StepRegistry } from './step-registry';
@@ -70,6 +69,10 @@ export class ExecutorService {
     if (cleanupResult.kind === 'wait') return cleanupResult;
     await this.finish(runId);
     return { kind: 'finished' };
+  }
+
+  async cancelRequested(runId: string): Promise<boolean> {
+    return (await this.runs.cancelRequest(runId)) !== null;
   }
 
   private async markRunning(run: RunRecord): Promise<RunRecord> {
@@ -179,8 +182,8 @@ export class ExecutorService {
         await this.audit.append(
           {
             kind: 'step.ended', runId: run.id, actor: run.actor,
-            data: { stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
-              durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note },
+            data: redactorFor(run).apply({ stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
+              durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note }),
           },
           tx,
         );
@@ -242,7 +245,9 @@ export class ExecutorService {
     if (!existing) {
       await this.audit.append({
         kind: 'step.started', runId: run.id, actor: run.actor,
-        data: { stepId: def.id, uses: def.uses, phase, mutates: type.mutates, input: redact(input, secretKeysOf(run.definition)) },
+        // By value too: a secret parameter passed on to a step sits under the step's own input keys.
+        data: { stepId: def.id, uses: def.uses, phase, mutates: type.mutates,
+          input: redactorFor(run).apply(input) },
       });
     }
     const ctx: StepContext = {
@@ -335,7 +340,7 @@ export class ExecutorService {
     await this.runs.update(runId, { state, phase: 'done', error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> });
     await this.audit.append({
       kind: 'run.ended', runId, actor: run.actor,
-      data: { state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed },
+      data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
     });
     this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
   }
@@ -352,7 +357,10 @@ export class ExecutorService {
   }
 
   private awsContext(run: RunRecord, stepId: string): AwsCallContext {
-    return { runId: run.id, runbookId: run.runbookId, stepId, actor: run.actor, dryRun: run.dryRun, expiresAt: run.expiresAt };
+    return {
+      runId: run.id, runbookId: run.runbookId, stepId, actor: run.actor, dryRun: run.dryRun, expiresAt: run.expiresAt,
+      secretValues: redactorFor(run).values,
+    };
   }
 }
 

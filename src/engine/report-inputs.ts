@@ -1,17 +1,15 @@
-import { redact } from '../common/redact';
 import type { ReportRunInput, ReportStepInput } from '../reports/report.types';
-import { secretKeysOf } from '../runbooks/runbook-catalog.service';
+import { redactorFor } from './run-redactor';
 import type { RunRecord, StepResultRecord } from './run.types';
 import type { StepRegistry } from './step-registry';
 
 /** What the report builder sees of a run: recorded facts only, secrets already redacted. */
 export function toReportInputs(run: RunRecord, steps: StepResultRecord[], registry: StepRegistry): [ReportRunInput, ReportStepInput[]] {
-  const secrets = secretKeysOf(run.definition);
   const names = new Map([...run.definition.steps, ...run.definition.cleanup].map((s) => [s.id, s.name]));
-  return [
+  return redactorFor(run).apply<[ReportRunInput, ReportStepInput[]]>([
     {
       id: run.id, runbookId: run.runbookId, runbookTitle: run.definition.title, state: run.state, outcome: run.outcome,
-      dryRun: run.dryRun, reason: run.reason, trigger: redact(run.trigger, secrets), parameters: redact(run.parameters, secrets),
+      dryRun: run.dryRun, reason: run.reason, trigger: run.trigger, parameters: run.parameters,
       error: run.error, createdAt: run.createdAt, startedAt: run.startedAt, endedAt: run.endedAt,
     },
     steps.map((s) => {
@@ -27,8 +25,8 @@ export function toReportInputs(run: RunRecord, steps: StepResultRecord[], regist
       return {
         stepId: s.stepId, name: names.get(s.stepId), uses: s.uses, phase: s.phase, position: s.position, mutates: s.mutates,
         state: s.state, attempts: s.attempts, startedAt: s.startedAt, endedAt: s.endedAt,
-        output: s.output ? redact(s.output, secrets) : null, error: s.error, note: s.note, summary,
+        output: s.output, error: s.error, note: s.note, summary,
       };
     }),
-  ];
+  ]);
 }

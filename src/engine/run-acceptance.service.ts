@@ -3,7 +3,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
-import { redact } from '../common/redact';
 import { AppConfig } from '../config/app.config';
 import { UNIQUE_VIOLATION, constraintName, sqlState } from '../persistence/database';
 import { Database } from '../persistence/database';
@@ -15,6 +14,7 @@ import { RunbookError } from '../runbooks/runbook.error';
 import { EngineError } from './engine.error';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
+import { RunRedactor } from './run-redactor';
 import type { RunRecord, RunTrigger } from './run.types';
 
 export interface AcceptRunCommand {
@@ -60,7 +60,6 @@ export class RunAcceptanceService {
     this.checkTriggerAllowed(cmd);
     const parameters = this.catalog.validateParameters(def.id, cmd.parameters);
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
-    const secretKeys = this.catalog.secretKeys(def);
 
     if (cmd.dedupeKey) {
       const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
@@ -88,10 +87,10 @@ export class RunAcceptanceService {
             kind: 'run.accepted',
             runId: id,
             actor: cmd.trigger.actor,
-            data: {
+            data: new RunRedactor(def, parameters).apply({
               runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
-              parameters: redact(parameters, secretKeys), dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
-            },
+              parameters, dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
+            }),
           },
           tx,
         );

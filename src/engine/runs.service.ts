@@ -2,14 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { RequestError } from '../common/coded-error';
-import { redact } from '../common/redact';
 import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
 import type { RunReport } from '../reports/report.types';
-import { secretKeysOf } from '../runbooks/runbook-catalog.service';
 import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
+import { redactorFor } from './run-redactor';
 import { RUN_STATES, RunRecord, RunState, StepResultRecord } from './run.types';
 import { StepRegistry } from './step-registry';
 
@@ -111,11 +110,11 @@ export class RunsService {
   }
 
   private toView(run: RunRecord, steps?: StepResultRecord[]): RunView {
-    const secrets = secretKeysOf(run.definition);
-    return {
+    // A secret parameter handed on to a step turns up under other keys (step input, output, errors).
+    return redactorFor(run).apply<RunView>({
       id: run.id, runbookId: run.runbookId, runbookDigest: run.runbookDigest, state: run.state, phase: run.phase,
-      dryRun: run.dryRun, reason: run.reason, trigger: redact(run.trigger, secrets), actor: run.actor,
-      parameters: redact(run.parameters, secrets), concurrencyKey: run.concurrencyKey, error: run.error,
+      dryRun: run.dryRun, reason: run.reason, trigger: run.trigger, actor: run.actor,
+      parameters: run.parameters, concurrencyKey: run.concurrencyKey, error: run.error,
       cancelRequestedAt: iso(run.cancelRequestedAt), createdAt: run.createdAt.toISOString(), startedAt: iso(run.startedAt),
       endedAt: iso(run.endedAt),
       links: { self: `/v1/runs/${run.id}`, report: `/v1/runs/${run.id}/report`, audit: `/v1/audit?runId=${run.id}` },
@@ -123,10 +122,10 @@ export class RunsService {
         id: s.stepId, uses: s.uses, phase: s.phase, mutates: s.mutates, state: s.state, attempts: s.attempts,
         startedAt: s.startedAt.toISOString(), endedAt: iso(s.endedAt),
         durationMs: s.endedAt ? s.endedAt.getTime() - s.startedAt.getTime() : null,
-        input: s.input ? redact(s.input, secrets) : null, output: s.output ? redact(s.output, secrets) : null,
+        input: s.input, output: s.output,
         error: s.error, note: s.note,
       })),
-    };
+    });
   }
 }
 

@@ -89,4 +89,6 @@ export interface AwsCallContext {
   actor: string;
   dryRun: boolean;
   expiresAt: Date;
+  /** The run's secret parameter values, so records of AWS calls can hide them wherever they appear. */
+  secretValues?: readonly string[];
 }

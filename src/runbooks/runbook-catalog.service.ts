@@ -10,7 +10,6 @@ import type { LoadedRunbook, RunbookDefinition } from './runbook.types';
 interface Entry {
   loaded: LoadedRunbook;
   validate: ValidateFunction;
-  secretKeys: Set<string>;
 }
 
 /** The runbooks this process serves, loaded and fully checked at boot (a bad file stops boot). */
@@ -31,7 +30,7 @@ export class RunbookCatalog implements OnModuleInit {
     this.entries = new Map(
       loaded.map((l) => [
         l.definition.id,
-        { loaded: l, validate: ajv.compile(l.definition.parameters), secretKeys: secretKeysOf(l.definition) },
+        { loaded: l, validate: ajv.compile(l.definition.parameters) },
       ]),
     );
     this.logger.log(`loaded ${loaded.length} runbook(s) from ${this.config.runbooksDir}: ${[...this.entries.keys()].join(', ')}`);
@@ -70,13 +69,23 @@ export class RunbookCatalog implements OnModuleInit {
     return copy as Record<string, unknown>;
   }
 
-  secretKeys(definition: RunbookDefinition): Set<string> {
-    return this.entries.get(definition.id)?.secretKeys ?? secretKeysOf(definition);
-  }
 }
 
 /** Parameters the runbook marks `writeOnly: true` are secrets. */
 export function secretKeysOf(def: RunbookDefinition): Set<string> {
   const props = ((def.parameters as { properties?: Record<string, { writeOnly?: boolean }> }).properties ?? {});
   return new Set(Object.entries(props).filter(([, s]) => s?.writeOnly === true).map(([k]) => k));
+}
+
+/** The values of a run's secret parameters (every string inside them), which redaction hides wherever they turn up. */
+export function secretValuesOf(def: RunbookDefinition, parameters: Record<string, unknown> | null | undefined): string[] {
+  const out: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string') out.push(v);
+    else if (typeof v === 'number' || typeof v === 'bigint') out.push(String(v));
+    else if (Array.isArray(v)) v.forEach(collect);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  for (const key of secretKeysOf(def)) collect(parameters?.[key]);
+  return out;
 }
