@@ -45,6 +45,9 @@ export class WorkerHostService implements OnApplicationBootstrap, OnApplicationS
     const result = await this.executor.advance(job.data.runId);
     if (result.kind === 'wait') {
       await job.moveToDelayed(Date.now() + result.afterMs, token);
+      // A cancel that arrived after the executor's last check found the job still active and could
+      // not wake it; it set its flag first, so looking now closes that gap.
+      if (await this.executor.cancelRequested(job.data.runId)) await job.promote().catch(() => undefined);
       throw new DelayedError();
     }
   }
