@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/app.config';
+
+const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+
+/** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not). */
+function problems(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected loadConfig to refuse this configuration');
+}
+
+describe('loadConfig', () => {
+  it('needs nothing to start in development, with safe defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      nodeEnv: 'development', port: 3000, role: 'all', redisUrl: 'redis://127.0.0.1:6379', databaseUrl: undefined,
+      apiKeys: [], queuePrefix: 'runbookd', awsRegion: 'us-east-1', logFormat: 'text', logLevel: 'log',
+    });
+    expect(path.isAbsolute(c.runbooksDir)).toBe(true);
+    expect(c.isProduction).toBe(false);
+  });
+
+  it('reads and parses every value it is given', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production', PORT: '8080', RUNBOOKD_ROLE: 'worker', DATABASE_URL: 'postgres://db/runbookd',
+      RUNBOOKD_API_KEYS: `ops:operator:${sha('k1').toUpperCase()}, dash:viewer:${sha('k2')}`,
+      AWS_REGION: 'eu-west-1', RUNBOOKD_WORKER_CONCURRENCY: '4', AWS_ENDPOINT_URL_RDS: 'http://localhost:5000',
+    });
+    expect(c).toMatchObject({ port: 8080, role: 'worker', databaseUrl: 'postgres://db/runbookd', awsRegion: 'eu-west-1', workerConcurrency: 4 });
+    expect(c.apiKeys).toEqual([
+      { name: 'ops', role: 'operator', sha256: sha('k1') },
+      { name: 'dash', role: 'viewer', sha256: sha('k2') },
+    ]);
+    expect(c.awsEndpoints).toEqual({ AWS_ENDPOINT_URL_RDS: 'http://localhost:5000' });
+    expect(c.isProduction).toBe(true);
+  });
+
+  it('lists every problem at once, not the first', () => {
+    const rawKey = 'rbd_live_4f9d2c7e1a0b';
+    const err = problems({
+      PORT: 'eighty',
+      RUNBOOKD_ROLE: 'scheduler',
+      RUNBOOKD_API_KEYS: `ci:operator:${rawKey},ok:viewer:${sha('fine')}`,
+      REDIS_URL: 'http://127.0.0.1:6379',
+    });
+    expect(err.problems).toHaveLength(4);
+    expect(err.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT must be an integer from 0 to 65535, got "eighty"/),
+        expect.stringMatching(/^RUNBOOKD_ROLE must be one of all, api, worker, got "scheduler"/),
+        expect.stringMatching(/^RUNBOOKD_API_KEYS entry 1 \("ci"\): .*SHA-256 of the key, not the key/),
+        expect.stringMatching(/^REDIS_URL must use redis: or rediss:/),
+      ]),
+    );
+    // The message printed at boot lists them all.
+    for (const p of err.problems) expect(err.message).toContain(p);
+    // A key pasted where its hash belongs is never repeated back into the log.
+    expect(err.message).not.toContain(rawKey);
+  });
+
+  it.each([
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['RUNBOOKD_WORKER_CONCURRENCY', '0'],
+    ['RUNBOOKD_LOG_LEVEL', 'verbose'],
+    ['AWS_REGION', 'Ireland'],
+    ['DATABASE_URL', 'mysql://db/x'],
+    ['DATABASE_URL', 'not a url'],
+    ['RUNBOOKD_QUEUE_PREFIX', 'runs:{x}'],
+    ['AWS_ENDPOINT_URL', 'ftp://moto'],
+  ])('refuses %s=%p, naming the variable', (name, value) => {
+    const err = problems({ [name]: value });
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]).toContain(name);
+  });
+
+  it.each([
+    ['a name without role and hash', 'justaname'],
+    ['a fourth part', `x:viewer:${sha('a')}:extra`],
+    ['an unknown role', `x:root:${sha('a')}`],
+    ['a bad name', `bad name:viewer:${sha('a')}`],
+    ['the same name twice', `x:viewer:${sha('a')},x:admin:${sha('b')}`],
+  ])('refuses API keys with %s', (_what, keys) => {
+    expect(problems({ RUNBOOKD_API_KEYS: keys }).problems[0]).toMatch(/^RUNBOOKD_API_KEYS entry \d/);
+  });
+
+  it('refuses production without API keys, and says what to set', () => {
+    const err = problems({ NODE_ENV: 'production' });
+    expect(err.problems).toEqual(['RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production']);
+    // A key list whose only entry is invalid leaves production without keys: both are said.
+    const bad = problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: 'ops:operator:not-a-hash' });
+    expect(bad.problems).toHaveLength(2);
+    expect(bad.problems.join('\n')).toMatch(/not the key[\s\S]*must name at least one key/);
+  });
+
+  it('reads only the env it is given', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = 'not-a-port';
+    try {
+      expect(loadConfig({ PORT: '4000' }).port).toBe(4000);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+});
