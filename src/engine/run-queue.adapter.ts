@@ -7,6 +7,9 @@ export const RUN_QUEUE = 'runs';
 export interface RunJobData {
   runId: string;
 }
+/** How long an enqueue waits for a (re)connecting Redis before giving the run to the reconciler. */
+const READY_WAIT_MS = 1_000;
+
 export type RunJobState = 'missing' | 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
 
 /**
@@ -25,9 +28,12 @@ export class RunQueue implements OnModuleDestroy {
     this.connection = new IORedis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
     this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
     this.queue = new Queue<RunJobData>(RUN_QUEUE, { connection: this.connection, prefix: config.queuePrefix });
+    // Without a listener BullMQ prints every connection error to stderr itself.
+    this.queue.on('error', (err) => this.logger.warn(`queue: ${err.message}`));
   }
 
   async enqueue(runId: string): Promise<void> {
+    await this.whenReady();
     await this.queue.add('run', { runId }, {
       jobId: runId,
       // Infrastructure failures (database away) are retried; step failures never reach BullMQ.
@@ -50,8 +56,29 @@ export class RunQueue implements OnModuleDestroy {
 
   /** Makes a waiting run look again now (used by cancel, so it does not sit out its delay). */
   async wake(runId: string): Promise<void> {
+    await this.whenReady();
     const job = await this.queue.getJob(runId);
     if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+
+  /**
+   * BullMQ waits for its connection to become ready however long that takes (enableOfflineQueue
+   * does not apply to that wait), so with Redis away a call would hang the request; fail instead.
+   */
+  private async whenReady(): Promise<void> {
+    if (this.connection.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.connection.off('ready', onReady);
+        reject(new Error(`redis is not connected (${this.connection.status})`));
+      }, READY_WAIT_MS);
+      timer.unref();
+      this.connection.once('ready', onReady);
+    });
   }
 
   async ping(): Promise<boolean> {
