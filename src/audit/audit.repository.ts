@@ -45,28 +45,44 @@ export class AuditRepository {
    * default): the head is read after the lock is taken and must see the previous append.
    */
   async append(input: AuditEventInput, tx?: Queryable): Promise<AuditRecord> {
-    if (tx) return this.appendIn(tx, input);
-    return this.db.transaction((own) => this.appendIn(own, input));
+    return (await this.appendMany([input], tx))[0];
   }
 
-  private async appendIn(q: Queryable, input: AuditEventInput): Promise<AuditRecord> {
-    const data = asStoredJson(redact(input.data, input.secretKeys));
+  /**
+   * Appends several records in order under one lock, one head read and one INSERT: the engine
+   * writes a step's start and end together, and each round trip is on its hot path.
+   */
+  async appendMany(inputs: readonly AuditEventInput[], tx?: Queryable): Promise<AuditRecord[]> {
+    if (inputs.length === 0) return [];
+    if (tx) return this.appendIn(tx, inputs);
+    return this.db.transaction((own) => this.appendIn(own, inputs));
+  }
+
+  private async appendIn(q: Queryable, inputs: readonly AuditEventInput[]): Promise<AuditRecord[]> {
     await q.query(`SELECT pg_advisory_xact_lock(${AUDIT_APPEND_LOCK_KEY}::bigint)`);
     const [head] = await q.query<{ seq: string | number; hash: string }>(
       'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
     );
-    const seq = head ? Number(head.seq) + 1 : 1;
-    const prevHash = head ? head.hash : GENESIS_HASH;
+    let seq = head ? Number(head.seq) : 0;
+    let prevHash = head ? head.hash : GENESIS_HASH;
     // Taken under the lock so `at` never goes backwards along the chain within one clock.
     const at = this.clock.now().toISOString();
-    const record = { seq, at, kind: input.kind, runId: input.runId ?? null, actor: input.actor, data };
-    const hash = hashRecord(prevHash, record);
-    await q.query(
-      `INSERT INTO audit_events (seq, at, kind, run_id, actor, data, prev_hash, hash)
-       VALUES ($1, $2::timestamptz, $3, $4, $5, $6::jsonb, $7, $8)`,
-      [seq, at, record.kind, record.runId, record.actor, JSON.stringify(data), prevHash, hash],
-    );
-    return { ...record, prevHash, hash };
+    const records: AuditRecord[] = [];
+    const params: unknown[] = [];
+    const rows: string[] = [];
+    for (const input of inputs) {
+      const data = asStoredJson(redact(input.data, input.secretKeys));
+      seq += 1;
+      const record = { seq, at, kind: input.kind, runId: input.runId ?? null, actor: input.actor, data };
+      const hash = hashRecord(prevHash, record);
+      const n = params.length;
+      rows.push(`($${n + 1}, $${n + 2}::timestamptz, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}::jsonb, $${n + 7}, $${n + 8})`);
+      params.push(seq, at, record.kind, record.runId, record.actor, JSON.stringify(data), prevHash, hash);
+      records.push({ ...record, prevHash, hash });
+      prevHash = hash;
+    }
+    await q.query(`INSERT INTO audit_events (seq, at, kind, run_id, actor, data, prev_hash, hash) VALUES ${rows.join(', ')}`, params);
+    return records;
   }
 
   async list(query: AuditListQuery): Promise<AuditRecord[]> {

@@ -24,6 +24,10 @@ export class AuditService {
     return this.repository.append(input, tx);
   }
 
+  appendMany(inputs: readonly AuditEventInput[], tx?: Queryable): Promise<AuditRecord[]> {
+    return this.repository.appendMany(inputs, tx);
+  }
+
   list(query: AuditListQuery): Promise<AuditRecord[]> {
     return this.repository.list(query);
   }

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AuditService } from '../audit/audit.service';
+import type { AuditEventInput } from '../audit/audit.types';
 import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
@@ -60,6 +61,11 @@ export class ExecutorService {
     run = await this.markRunning(run);
     const steps = new Map((await this.runs.steps(runId)).map((s) => [s.stepId, s]));
 
+    if (run.phase === 'main') {
+      // Once per pick-up as well: a run cancelled while queued stops before its first step.
+      const cancel = await this.runs.cancelRequest(runId);
+      if (cancel) await this.endMain(run, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` }, steps);
+    }
     if (run.phase === 'main') {
       const mainResult = await this.runPhase(run, 'main', steps);
       if (mainResult.kind === 'wait') return mainResult;
@@ -125,18 +131,23 @@ export class ExecutorService {
     return { kind: 'done' };
   }
 
-  /** Cancel, run timeout and guard alarms, checked before each main step and each look during a wait. */
+  /**
+   * Run timeout (before every main step), cancel and guard alarms (before a step that changes
+   * something and at every look during a wait or a resume). A run of quick read-only steps is not
+   * stopped between them: nothing they do needs undoing, and it keeps the per-step cost down.
+   */
   private async interruption(run: RunRecord, def: StepDefinition, existing: StepResultRecord | undefined): Promise<{ outcome: RunOutcome; error: RunError } | null> {
-    const cancel = await this.runs.cancelRequest(run.id);
-    if (cancel) {
-      return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` } };
-    }
     if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
       return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.defaultRunTimeoutSeconds}s`})` } };
     }
     const type = this.registry.get(def.uses);
     const waiting = existing?.state === 'waiting' || existing?.state === 'running';
-    if (!run.dryRun && run.definition.guards.stopConditions && (type?.mutates || waiting)) {
+    if (!type?.mutates && !waiting) return null;
+    const cancel = await this.runs.cancelRequest(run.id);
+    if (cancel) {
+      return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` } };
+    }
+    if (!run.dryRun && run.definition.guards.stopConditions) {
       const { alarms, region } = this.resolveStopConditions(run);
       const err = await this.stopConditions.check(this.awsContext(run, def.id), region, alarms);
       if (err) return { outcome: 'aborted', error: err.toJSON() };
@@ -167,29 +178,33 @@ export class ExecutorService {
       attempts: 0, startedAt: now, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
     };
     let current = base;
-    const record = async (patch: Partial<StepResultRecord>) => {
+    // The 'step.started' audit record not yet written (null once written, or for a step never started).
+    let pendingStart: AuditEventInput | null = null;
+    /** Writes the step's record, with the pending start record in the same transaction. */
+    const record = async (patch: Partial<StepResultRecord>, endEvent?: AuditEventInput) => {
       current = { ...current, ...patch };
-      await this.runs.upsertStep(current);
+      const events = [...(pendingStart ? [pendingStart] : []), ...(endEvent ? [endEvent] : [])];
+      if (events.length === 0) {
+        await this.runs.upsertStep(current);
+      } else {
+        const row = current;
+        await this.db.transaction(async (tx) => {
+          await this.runs.upsertStep(row, tx);
+          await this.audit.appendMany(events, tx);
+        });
+      }
+      pendingStart = null;
       steps.set(def.id, current);
-      return current;
     };
     // The step's final record and its audit record commit together: neither exists without the other.
     const end = async (patch: Partial<StepResultRecord>): Promise<void> => {
       const ended = this.clock.now();
-      const next: StepResultRecord = { ...current, ...patch, endedAt: ended };
-      await this.db.transaction(async (tx) => {
-        await this.runs.upsertStep(next, tx);
-        await this.audit.append(
-          {
-            kind: 'step.ended', runId: run.id, actor: run.actor,
-            data: redactorFor(run).apply({ stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
-              durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note }),
-          },
-          tx,
-        );
+      const next = { ...current, ...patch, endedAt: ended };
+      await record({ ...patch, endedAt: ended }, {
+        kind: 'step.ended', runId: run.id, actor: run.actor,
+        data: redactorFor(run).apply({ stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
+          durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note }),
       });
-      current = next;
-      steps.set(def.id, next);
     };
     if (!type) {
       // Cannot happen for a definition checked at boot, unless a deploy removed a step type mid-run.
@@ -241,14 +256,20 @@ export class ExecutorService {
 
     const attempt = base.attempts + 1;
     let memory = base.memory ?? {};
-    await record({ state: 'running', attempts: attempt, input, note: null });
     if (!existing) {
-      await this.audit.append({
+      pendingStart = {
         kind: 'step.started', runId: run.id, actor: run.actor,
-        // By value too: a secret parameter passed on to a step sits under the step's own input keys.
-        data: { stepId: def.id, uses: def.uses, phase, mutates: type.mutates,
-          input: redactorFor(run).apply(input) },
-      });
+        data: redactorFor(run).apply({ stepId: def.id, uses: def.uses, phase, mutates: type.mutates, startedAt: base.startedAt.toISOString(), input }),
+      };
+    }
+    const running: Partial<StepResultRecord> = { state: 'running', attempts: attempt, input, note: null };
+    if (type.mutates || existing) {
+      // Recorded before the step runs: a mutating step's start (and attempt count) must survive a crash mid-call.
+      await record(running);
+    } else {
+      // A read-only step that dies mid-run is simply run again, so its start is written with its
+      // outcome, in one transaction: the engine's per-step cost is one commit.
+      current = { ...current, ...running };
     }
     const ctx: StepContext = {
       runId: run.id, runbookId: run.runbookId, stepId: def.id, attempt, startedAt: base.startedAt,
