@@ -189,6 +189,10 @@ export class ExecutorService {
       } else {
         const row = current;
         await this.db.transaction(async (tx) => {
+          // A read-only step's records need not wait for the WAL flush: if PostgreSQL itself crashed
+          // before flushing, the step would just run again, and the next durable commit (a mutating
+          // step, the run's end) flushes them first anyway, so the audit chain keeps no gap.
+          if (!type?.mutates) await tx.query('SET LOCAL synchronous_commit = off');
           await this.runs.upsertStep(row, tx);
           await this.audit.appendMany(events, tx);
         });
