@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory';
@@ -27,6 +28,8 @@ export interface HarnessOptions {
   runbooksDir?: string;
   env?: Record<string, string>;
   seed?: boolean;
+  /** Run on the embedded PGlite database (the default when DATABASE_URL is unset) instead of PostgreSQL. */
+  pglite?: boolean;
 }
 
 /**
@@ -61,7 +64,7 @@ export class Harness {
     const sha = (k: string) => createHash('sha256').update(k).digest('hex');
     this.env = {
       NODE_ENV: 'test',
-      DATABASE_URL: this.db.url,
+      ...(opts.pglite ? { RUNBOOKD_PGLITE_DIR: path.join(ROOT, '.runbookd', 'test', this.prefix, 'db') } : { DATABASE_URL: this.db.url }),
       REDIS_URL,
       RUNBOOKD_QUEUE_PREFIX: this.prefix,
       RUNBOOKD_RUNBOOKS_DIR: opts.runbooksDir ?? path.join(ROOT, 'runbooks'),
@@ -142,6 +145,7 @@ export class Harness {
     await this.moto?.stop().catch(() => undefined);
     await flushPrefix(REDIS_URL, this.prefix).catch(() => undefined);
     await this.db?.drop().catch(() => undefined);
+    await rm(path.join(ROOT, '.runbookd', 'test', this.prefix), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
