@@ -12,7 +12,6 @@ import { buildRunReport } from '../reports/run-report.builder';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue, Scope, UnresolvedExpression } from '../runbooks/expressions';
 import type { StepDefinition } from '../runbooks/runbook.types';
-import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
 import { redactorFor } from './run-redactor';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';

@@ -23,7 +23,7 @@ export class RunQueue implements OnModuleDestroy {
   readonly connection: IORedis;
   readonly queue: Queue<RunJobData>;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(config: AppConfig) {
     // Fail fast instead of queueing commands while Redis is away: the API must answer.
     this.connection = new IORedis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
     this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import type { StepRegistry } from '../engine/step-registry';
 import { parseDuration } from './duration';

@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
@@ -8,7 +7,7 @@ import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app.config';
 import { RUN_QUEUE } from '../../src/engine/run-queue.adapter';
 import { freePort } from '../support/moto';
-import { eventually, Harness, REDIS_URL, REGION } from '../support/runbookd';
+import { eventually, exited, Harness, REDIS_URL, REGION } from '../support/runbookd';
 
 /**
  * Postgres is the truth and Redis only the queue: an accepted run whose job is gone (Redis lost
@@ -16,24 +15,7 @@ import { eventually, Harness, REDIS_URL, REGION } from '../support/runbookd';
  * reconciler and runs to the end.
  */
 
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await once(child, 'exit');
-}
 
-async function startWorker(h: Harness, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = h.spawnWorker(env);
-  try {
-    // A worker that exits during boot (a bad build, a config error) fails the test at once.
-    const died = once(child, 'exit').then(() => Promise.reject(new Error('worker exited during boot')));
-    died.catch(() => undefined);
-    await Promise.race([h.workerReady(child), died]);
-  } catch (err) {
-    const status = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'still running';
-    throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(h.workerLogs.get(child) ?? []).join('')}`);
-  }
-  return child;
-}
 
 const logOf = (h: Harness, child: ChildProcess) => (h.workerLogs.get(child) ?? []).join('');
 
@@ -78,7 +60,7 @@ describe('reconciler re-queues accepted runs that have no job', () => {
     expect(await queue.getJob(runId)).toBeUndefined();
     expect((await h.request('GET', `/v1/runs/${runId}`)).body.state).toBe('queued');
 
-    const w = await startWorker(h);
+    const w = await h.startWorker();
     const run = await h.waitForRun(runId, undefined, 45_000);
     expect(run.state).toBe('succeeded');
     expect(logOf(h, w)).toContain(`run ${runId} (queued) had no job; queued it again`);
@@ -119,7 +101,7 @@ describe('reconciler re-queues accepted runs that have no job', () => {
       expect(await queue.getJob(runId)).toBeUndefined();
       expect((await h.request('GET', `/v1/runs/${runId}`)).body.state).toBe('queued');
 
-      const w = await startWorker(h);
+      const w = await h.startWorker();
       const run = await h.waitForRun(runId, undefined, 45_000);
       expect(run.state).toBe('succeeded');
       expect(logOf(h, w)).toContain(`run ${runId} (queued) had no job; queued it again`);

@@ -1,8 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import * as path from 'node:path';
 import { seedSandbox } from '../../scripts/sandbox/seed-estate';
-import { eventually, Harness, REGION } from '../support/runbookd';
+import { eventually, exited, Harness, REGION } from '../support/runbookd';
 
 /**
  * Durability across dead workers: the test process is the API only, workers are child processes
@@ -10,25 +8,7 @@ import { eventually, Harness, REGION } from '../support/runbookd';
  * resumed run never repeats a mutating AWS call.
  */
 
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await once(child, 'exit');
-}
 
-/** Starts a worker process and waits until it consumes the queue; says what it logged if it never does. */
-async function startWorker(h: Harness, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = h.spawnWorker(env);
-  try {
-    // A worker that exits during boot (a bad build, a config error) fails the test at once.
-    const died = once(child, 'exit').then(() => Promise.reject(new Error('worker exited during boot')));
-    died.catch(() => undefined);
-    await Promise.race([h.workerReady(child), died]);
-  } catch (err) {
-    const status = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'still running';
-    throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(h.workerLogs.get(child) ?? []).join('')}`);
-  }
-  return child;
-}
 
 /** SIGKILLs every worker this harness started that is still alive, and waits until each is gone. */
 async function killWorkers(h: Harness): Promise<void> {
@@ -72,7 +52,7 @@ describe('resume after a worker is SIGKILLed (API in the test process, workers a
   afterEach(async () => killWorkers(h));
 
   it('a worker killed inside FailoverDBCluster (after AWS acted, before it heard) is resumed without a second call', async () => {
-    const a = await startWorker(h);
+    const a = await h.startWorker();
     let armed = true;
     // 'answered': moto has failed the cluster over; A dies before it reads the response.
     h.proxy.onRequest(
@@ -90,7 +70,7 @@ describe('resume after a worker is SIGKILLed (API in the test process, workers a
     expect(a.signalCode).toBe('SIGKILL');
     expect(h.proxy.count('FailoverDBCluster')).toBe(1);
 
-    const b = await startWorker(h);
+    await h.startWorker();
     const run = await h.waitForRun(runId, undefined, 50_000);
     expect(run.state).toBe('succeeded');
     expect(h.proxy.count('FailoverDBCluster')).toBe(1);
@@ -116,7 +96,7 @@ describe('resume after a worker is SIGKILLed (API in the test process, workers a
   }, 60_000);
 
   it('a worker killed between steps is resumed at the first unfinished step', async () => {
-    const a = await startWorker(h);
+    const a = await h.startWorker();
     let armed = true;
     // The first cluster read after the failover call is the `switch` step's: by then the
     // failover step's success has been written (the executor records a step before the next one).
@@ -139,7 +119,7 @@ describe('resume after a worker is SIGKILLed (API in the test process, workers a
     expect(stepOf(between, 'failover').state).toBe('succeeded');
     expect(stepOf(between, 'verify')).toBeUndefined();
 
-    const b = await startWorker(h);
+    await h.startWorker();
     const run = await h.waitForRun(runId, undefined, 50_000);
     expect(run.state).toBe('succeeded');
     expect(h.proxy.count('FailoverDBCluster')).toBe(1);
@@ -167,7 +147,7 @@ describe('a waiting step frees its worker slot', () => {
   afterAll(async () => h?.close(), 60_000);
 
   it('with one slot, a second run starts while the first is sleeping, and both succeed', async () => {
-    const w = await startWorker(h, { RUNBOOKD_WORKER_CONCURRENCY: '1' });
+    await h.startWorker({ RUNBOOKD_WORKER_CONCURRENCY: '1' });
 
     const [r1, r2] = await Promise.all(
       [1, 2].map(() => h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { reason: 'slot e2e' } })),

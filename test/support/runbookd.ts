@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -110,6 +111,21 @@ export class Harness {
     await eventually(() => ((this.workerLogs.get(child) ?? []).join('').includes('runbookd worker started') ? true : undefined), timeoutMs);
   }
 
+  /** Starts a worker process and waits until it consumes the queue; says what it logged if it never does. */
+  async startWorker(env: Record<string, string> = {}): Promise<ChildProcess> {
+    const child = this.spawnWorker(env);
+    try {
+      // A worker that exits during boot (a bad build, a config error) fails the test at once.
+      const died = once(child, 'exit').then(() => Promise.reject(new Error('worker exited during boot')));
+      died.catch(() => undefined);
+      await Promise.race([this.workerReady(child), died]);
+    } catch (err) {
+      const status = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'still running';
+      throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(this.workerLogs.get(child) ?? []).join('')}`);
+    }
+    return child;
+  }
+
   kill(child: ChildProcess): void {
     child.kill('SIGKILL');
   }
@@ -147,6 +163,12 @@ export class Harness {
     await this.db?.drop().catch(() => undefined);
     await rm(path.join(ROOT, '.runbookd', 'test', this.prefix), { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** Resolves when the process has exited (at once if it already has). */
+export async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await once(child, 'exit');
 }
 
 /** Retries `probe` until it returns something other than undefined. */
