@@ -39,4 +39,7 @@ RUN mkdir -p /var/lib/runbookd && chown node:node /var/lib/runbookd
 USER node
 VOLUME ["/var/lib/runbookd"]
 EXPOSE 3000
+# Ready means PostgreSQL and Redis answer (a worker-only container has no HTTP: override this there).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/main.js"]
