@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal } from '../../auth/principal.decorator';
 import type { Principal } from '../../auth/principal';
@@ -16,7 +16,7 @@ interface CreateRunBody {
   reason?: string;
 }
 
-const createRunSchema = {
+const createRunSchema: Record<string, any> = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -53,6 +53,12 @@ export class RunbooksController {
   @Post(':id/runs')
   @HttpCode(202)
   @RequireRole('operator', 'trigger runs')
+  @ApiBody({ schema: createRunSchema })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key returns the same run (200)' })
+  @ApiResponse({ status: 202, description: 'Accepted: the run is recorded and queued' })
+  @ApiResponse({ status: 400, description: 'Bad parameters: each bad field is named; nothing is queued' })
+  @ApiResponse({ status: 409, description: 'Another unfinished run holds the concurrency key (named in details.holder)' })
+  @ApiResponse({ status: 422, description: 'The Idempotency-Key was used with different parameters' })
   async create(
     @Param('id') id: string,
     @Body(new JsonSchemaPipe<CreateRunBody>(createRunSchema)) body: CreateRunBody,

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../auth/principal';
 import { CurrentPrincipal } from '../../auth/principal.decorator';
@@ -17,6 +17,10 @@ export class RunsController {
 
   @Get()
   @RequireRole('viewer')
+  @ApiQuery({ name: 'runbook', required: false })
+  @ApiQuery({ name: 'state', required: false, enum: ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled'] })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 50' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   list(@Query('runbook') runbook?: string, @Query('state') state?: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
     return this.runs.list({ runbook, state, cursor, limit });
   }
@@ -36,6 +40,7 @@ export class RunsController {
 
   @Get(':id/report')
   @RequireRole('viewer')
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html'] })
   async report(@Param('id') id: string, @Query('format') format: string | undefined, @Res() reply: FastifyReply) {
     const f = format ?? 'json';
     if (!['json', 'md', 'html'].includes(f)) {
