@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import Ajv, { ValidateFunction } from 'ajv';
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppConfig } from '../config/app.config';
 import { StepRegistry } from '../engine/step-registry';
@@ -25,7 +25,8 @@ export class RunbookCatalog implements OnModuleInit {
 
   onModuleInit(): void {
     const loaded = loadRunbooks(this.config.runbooksDir, this.steps);
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    // verbose: errors carry the schema they failed, so a oneOf of `required` lists can be said plainly.
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
     addFormats(ajv);
     this.entries = new Map(
       loaded.map((l) => [
@@ -52,14 +53,7 @@ export class RunbookCatalog implements OnModuleInit {
     if (!e) throw new RunbookError('RUNBOOK_NOT_FOUND', `no runbook "${id}"`, { runbookId: id });
     const copy = structuredClone(parameters ?? {});
     if (!e.validate(copy)) {
-      const errors = (e.validate.errors ?? []).map((err) => {
-        const base = pointerToPath(err.instancePath);
-        const p = err.params as Record<string, unknown>;
-        const field = err.keyword === 'required' ? [base, p.missingProperty].filter(Boolean).join('.')
-          : err.keyword === 'additionalProperties' ? [base, p.additionalProperty].filter(Boolean).join('.')
-          : base || '(parameters)';
-        return { field, message: describeAjvError(err) };
-      });
+      const errors = describeParameterErrors(e.validate.errors ?? []);
       throw new RunbookError(
         'PARAMETERS_INVALID',
         `invalid parameters for ${id}: ${errors.map((x) => `${x.field}: ${x.message}`).join('; ')}`,
@@ -69,6 +63,34 @@ export class RunbookCatalog implements OnModuleInit {
     return copy as Record<string, unknown>;
   }
 
+}
+
+/**
+ * One entry per bad field, in words a caller can act on. A oneOf/anyOf whose branches only list
+ * required properties ("cluster or instance") becomes "give exactly one of: a, b" instead of
+ * ajv's branch-by-branch failures.
+ */
+export function describeParameterErrors(raw: readonly ErrorObject[]): Array<{ field: string; message: string }> {
+  const choices = raw.filter((err) => (err.keyword === 'oneOf' || err.keyword === 'anyOf') && requiredOnlyBranches(err.schema));
+  const hidden = (err: ErrorObject) => choices.some((c) => err !== c && err.schemaPath.startsWith(`${c.schemaPath}/`));
+  return raw
+    .filter((err) => !hidden(err))
+    .map((err) => {
+      const base = pointerToPath(err.instancePath);
+      const p = err.params as Record<string, unknown>;
+      if (choices.includes(err)) {
+        const options = (err.schema as Array<{ required: string[] }>).map((b) => b.required.join(' + ')).join(', ');
+        return { field: base || '(parameters)', message: `give ${err.keyword === 'oneOf' ? 'exactly one' : 'at least one'} of: ${options}` };
+      }
+      const field = err.keyword === 'required' ? [base, p.missingProperty].filter(Boolean).join('.')
+        : err.keyword === 'additionalProperties' ? [base, p.additionalProperty].filter(Boolean).join('.')
+        : base || '(parameters)';
+      return { field, message: describeAjvError(err) };
+    });
+}
+
+function requiredOnlyBranches(schema: unknown): boolean {
+  return Array.isArray(schema) && schema.length > 0 && schema.every((b) => b && typeof b === 'object' && Object.keys(b).length === 1 && Array.isArray((b as { required?: unknown }).required));
 }
 
 /** Parameters the runbook marks `writeOnly: true` are secrets. */
