@@ -64,16 +64,21 @@ export class AwsClientFactory implements OnModuleDestroy {
     const settings: AwsClientSettings = { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive' };
     // Sandbox endpoints come from the validated config (the SDK would also read them from the
     // environment itself, but then two places would decide where AWS calls go).
-    const endpoints = this.config.awsEndpoints ?? {};
-    const endpoint = (service && endpoints[`AWS_ENDPOINT_URL_${service.toUpperCase()}`]) || endpoints.AWS_ENDPOINT_URL;
+    const endpoint = this.endpointFor(service);
     if (endpoint) settings.endpoint = endpoint;
     if (roleArn) {
+      const stsEndpoint = this.endpointFor('sts');
       settings.credentials = fromTemporaryCredentials({
         params: { RoleArn: roleArn, RoleSessionName: RUNBOOKD_ROLE_SESSION_NAME },
-        clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive' },
+        clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive', ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
       });
     }
     return settings;
+  }
+
+  private endpointFor(service: string | undefined): string | undefined {
+    const endpoints = this.config.awsEndpoints ?? {};
+    return (service && endpoints[`AWS_ENDPOINT_URL_${service.toUpperCase()}`]) || endpoints.AWS_ENDPOINT_URL;
   }
 
   destroy(): void {

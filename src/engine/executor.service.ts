@@ -147,19 +147,20 @@ export class ExecutorService {
       return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` } };
     }
     if (!run.dryRun && run.definition.guards.stopConditions) {
-      const { alarms, region } = this.resolveStopConditions(run);
-      const err = await this.stopConditions.check(this.awsContext(run, def.id), region, alarms);
+      const { alarms, target } = this.resolveStopConditions(run);
+      const err = await this.stopConditions.check(this.awsContext(run, def.id), target, alarms);
       if (err) return { outcome: 'aborted', error: err.toJSON() };
     }
     return null;
   }
 
-  private resolveStopConditions(run: RunRecord): { alarms: string[]; region: string } {
+  private resolveStopConditions(run: RunRecord): { alarms: string[]; target: { region: string; roleArn?: string } } {
     const sc = run.definition.guards.stopConditions!;
     const scope = this.scope(run, new Map());
     const alarms = (resolveValue(sc.alarms, scope) as unknown[]).flat().filter((a): a is string => typeof a === 'string' && a !== '');
     const region = (sc.region ? resolveValue(sc.region, scope) : run.parameters.region) as string | undefined;
-    return { alarms, region: region || this.config.awsRegion };
+    const roleArn = (sc.roleArn ? resolveValue(sc.roleArn, scope) : undefined) as string | undefined;
+    return { alarms, target: { region: region || this.config.awsRegion, ...(roleArn ? { roleArn } : {}) } };
   }
 
   private async runStep(

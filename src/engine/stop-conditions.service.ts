@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AwsTarget, resolveTarget } from '../aws/aws-client.factory';
 import { CloudWatchAdapter } from '../aws/cloudwatch.adapter';
 import type { AwsCallContext } from './step.contract';
 import { EngineError } from './engine.error';
@@ -12,16 +13,16 @@ export class StopConditionsService {
   constructor(private readonly cloudwatch: CloudWatchAdapter) {}
 
   /** Returns the error to abort with, or null when every guard alarm is quiet. */
-  async check(ctx: AwsCallContext, region: string, alarmNames: string[]): Promise<EngineError | null> {
+  async check(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<EngineError | null> {
     if (alarmNames.length === 0) return null;
     let result: Awaited<ReturnType<CloudWatchAdapter['alarmStates']>>;
     try {
-      result = await this.cloudwatch.alarmStates(ctx, region, alarmNames);
+      result = await this.cloudwatch.alarmStates(ctx, target, alarmNames);
     } catch (err) {
       return new EngineError('STOP_CONDITION_CHECK_FAILED', `could not read guard alarms: ${(err as Error).message}`, { alarms: alarmNames });
     }
     if (result.missing.length > 0) {
-      return new EngineError('STOP_CONDITION_CHECK_FAILED', `guard alarm(s) not found in ${region}: ${result.missing.join(', ')}`, {
+      return new EngineError('STOP_CONDITION_CHECK_FAILED', `guard alarm(s) not found in ${resolveTarget(target).region}: ${result.missing.join(', ')}`, {
         missing: result.missing,
       });
     }

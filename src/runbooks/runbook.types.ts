@@ -17,7 +17,7 @@ export interface RunbookGuards {
   /** An expression-bearing string; a second run resolving to the same key is refused. */
   concurrency?: string;
   /** CloudWatch alarm names (may hold expressions); any in ALARM aborts the run. */
-  stopConditions?: { alarms: string[]; region?: string };
+  stopConditions?: { alarms: string[]; region?: string; roleArn?: string };
   /** Whole run, e.g. "15m". */
   timeout?: string;
 }

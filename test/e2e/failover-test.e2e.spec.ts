@@ -40,3 +40,33 @@ describe('failover-test over HTTP against moto (all-in-one process)', () => {
     expect(html.text).toContain('<svg');
   });
 });
+
+describe('failover-test in another account, through an assumed role', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start({ role: 'all' });
+  });
+  afterAll(async () => h?.close());
+
+  it('assumes the role once and makes every RDS and guard-alarm call with it', async () => {
+    const roleArn = 'arn:aws:iam::123456789012:role/runbookd-drill';
+    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora', roleArn, stopAlarms: ['orders-aurora-replica-lag-high'] } },
+    });
+    expect(res.status).toBe(202);
+    const run = await h.waitForRun(res.body.id);
+    expect(run.state).toBe('succeeded');
+    expect(h.proxy.count('AssumeRole')).toBeGreaterThanOrEqual(1);
+    expect(h.proxy.count('FailoverDBCluster')).toBe(1);
+    // Credentials are cached per role: not one AssumeRole per call.
+    expect(h.proxy.count('AssumeRole')).toBeLessThan(h.proxy.count('DescribeDBClusters'));
+
+    const bad = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora', roleArn: 'runbookd-drill' } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.errors[0].field).toBe('roleArn');
+  });
+});

@@ -3,11 +3,13 @@ import { RdsAdapter } from '../../aws/rds.adapter';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
+import { ROLE_ARN_SCHEMA, targetOf } from './failover-subject';
 
 interface Input {
   clusterIdentifier?: string;
   dbInstanceIdentifier?: string;
   region?: string;
+  roleArn?: string;
   targetInstance?: string;
 }
 
@@ -36,6 +38,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
       clusterIdentifier: { type: 'string', minLength: 1 },
       dbInstanceIdentifier: { type: 'string', minLength: 1 },
       region: { type: 'string' },
+      roleArn: ROLE_ARN_SCHEMA,
       targetInstance: { type: 'string', minLength: 1 },
     },
     oneOf: [{ required: ['clusterIdentifier'] }, { required: ['dbInstanceIdentifier'] }],
@@ -48,10 +51,11 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const region = input.region || this.config.awsRegion;
+    const target = targetOf(input, this.config);
+    const region = target.region;
     const refuse = (message: string, details: Record<string, unknown> = {}) => new EngineError('PRECONDITION_FAILED', message, details);
     if (input.clusterIdentifier) {
-      const c = await this.rds.describeCluster(ctx.aws, region, input.clusterIdentifier);
+      const c = await this.rds.describeCluster(ctx.aws, target, input.clusterIdentifier);
       if (c.status !== 'available') throw refuse(`cluster ${c.identifier} is ${c.status}, not available`, { status: c.status });
       if (c.members.length < 2) throw refuse(`cluster ${c.identifier} has ${c.members.length} instance(s); a failover needs a reader to promote`);
       if (!c.writer) throw refuse(`cluster ${c.identifier} reports no writer`);
@@ -65,7 +69,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
       });
     }
     if (input.targetInstance) throw refuse('targetInstance applies to Aurora clusters only');
-    const i = await this.rds.describeInstance(ctx.aws, region, input.dbInstanceIdentifier!);
+    const i = await this.rds.describeInstance(ctx.aws, target, input.dbInstanceIdentifier!);
     if (i.status !== 'available') throw refuse(`instance ${i.identifier} is ${i.status}, not available`, { status: i.status });
     if (!i.multiAZ) throw refuse(`instance ${i.identifier} is not Multi-AZ: a forced failover would only reboot it`);
     if (i.clusterIdentifier) throw refuse(`instance ${i.identifier} belongs to cluster ${i.clusterIdentifier}: test the cluster instead`);

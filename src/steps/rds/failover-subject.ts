@@ -1,4 +1,6 @@
+import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { AppConfig } from '../../config/app.config';
 import type { AwsCallContext } from '../../engine/step.contract';
 
 /**
@@ -9,13 +11,23 @@ export interface FailoverSubject {
   kind: 'cluster' | 'instance';
   identifier: string;
   region?: string;
+  /** An IAM role to assume for this target (another account); the default credentials otherwise. */
+  roleArn?: string;
 }
+
+export const ROLE_ARN_SCHEMA = { type: 'string', pattern: '^arn:aws[a-z-]*:iam::\\d{12}:role/.+$' } as const;
 
 export const subjectProperties = {
   kind: { enum: ['cluster', 'instance'] },
   identifier: { type: 'string', minLength: 1 },
   region: { type: 'string' },
+  roleArn: ROLE_ARN_SCHEMA,
 } as const;
+
+/** Where the subject's AWS calls go: its region (or the default) and its role, if any. */
+export function targetOf(input: { region?: string; roleArn?: string }, config: AppConfig): { region: string; roleArn?: string } {
+  return { region: input.region || config.awsRegion, ...(input.roleArn ? { roleArn: input.roleArn } : {}) };
+}
 
 export interface WriterObservation {
   status: string;
@@ -24,12 +36,12 @@ export interface WriterObservation {
   members: string[];
 }
 
-export async function observeWriter(rds: RdsAdapter, ctx: AwsCallContext, region: string, s: FailoverSubject): Promise<WriterObservation> {
+export async function observeWriter(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget, s: FailoverSubject): Promise<WriterObservation> {
   if (s.kind === 'cluster') {
-    const c = await rds.describeCluster(ctx, region, s.identifier);
+    const c = await rds.describeCluster(ctx, target, s.identifier);
     return { status: c.status, writer: c.writer, members: c.members.map((m) => m.instanceId) };
   }
-  const i = await rds.describeInstance(ctx, region, s.identifier);
+  const i = await rds.describeInstance(ctx, target, s.identifier);
   return { status: i.status, writer: i.availabilityZone, members: [i.availabilityZone, i.secondaryAvailabilityZone].filter((z): z is string => !!z) };
 }
 

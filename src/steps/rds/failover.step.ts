@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { AwsTarget } from '../../aws/aws-client.factory';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { FAILOVER_STARTED, FailoverSubject, observeWriter, subjectProperties } from './failover-subject';
+import { FAILOVER_STARTED, FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
 
 interface Input extends FailoverSubject {
   targetInstance?: string;
@@ -46,19 +47,19 @@ export class FailoverStep implements StepType<Input, Output> {
   ) {}
 
   async plan(input: Input): Promise<PlannedCall[]> {
-    const region = input.region || this.config.awsRegion;
+    const target = targetOf(input, this.config);
     return [
       input.kind === 'cluster'
-        ? this.rds.planFailoverCluster(region, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
-        : this.rds.planRebootWithFailover(region, input.identifier),
+        ? this.rds.planFailoverCluster(target, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
+        : this.rds.planRebootWithFailover(target, input.identifier),
     ];
   }
 
   async run(input: Input, ctx: StepContext) {
-    const region = input.region || this.config.awsRegion;
+    const target = targetOf(input, this.config);
     const operation = input.kind === 'cluster' ? 'FailoverDBCluster' : 'RebootDBInstance';
     const earlier = typeof ctx.memory.requestedAtMs === 'number' ? ctx.memory.requestedAtMs : null;
-    if (earlier !== null && (await this.alreadyStarted(input, ctx, region, earlier))) {
+    if (earlier !== null && (await this.alreadyStarted(input, ctx, target, earlier))) {
       ctx.log.warn(`${operation} was already sent by an earlier attempt at ${new Date(earlier).toISOString()}; not sending it again`);
       return done<Output>({
         requestedAt: new Date(earlier).toISOString(), requestedAtMs: earlier, previousWriter: input.expectedWriter,
@@ -69,8 +70,8 @@ export class FailoverStep implements StepType<Input, Output> {
     await ctx.checkpoint({ requestedAtMs });
     const receipt =
       input.kind === 'cluster'
-        ? await this.rds.failoverCluster(ctx.aws, region, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
-        : await this.rds.rebootWithFailover(ctx.aws, region, input.identifier);
+        ? await this.rds.failoverCluster(ctx.aws, target, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
+        : await this.rds.rebootWithFailover(ctx.aws, target, input.identifier);
     return done<Output>({
       requestedAt: new Date(requestedAtMs).toISOString(), requestedAtMs, previousWriter: input.expectedWriter,
       operation, requestId: receipt.requestId, resumed: false,
@@ -78,11 +79,11 @@ export class FailoverStep implements StepType<Input, Output> {
   }
 
   /** Did an earlier attempt's call take effect? A new writer, a failover in progress, or an RDS event says so. */
-  private async alreadyStarted(input: Input, ctx: StepContext, region: string, sinceMs: number): Promise<boolean> {
-    const now = await observeWriter(this.rds, ctx.aws, region, input);
+  private async alreadyStarted(input: Input, ctx: StepContext, target: AwsTarget, sinceMs: number): Promise<boolean> {
+    const now = await observeWriter(this.rds, ctx.aws, target, input);
     if (now.writer !== input.expectedWriter) return true;
     if (/failing-over|rebooting|modifying/.test(now.status)) return true;
-    const events = await this.rds.describeRecentEvents(ctx.aws, region, {
+    const events = await this.rds.describeRecentEvents(ctx.aws, target, {
       sourceType: input.kind === 'cluster' ? 'db-cluster' : 'db-instance',
       sourceId: input.identifier,
       since: new Date(sinceMs - 1000),

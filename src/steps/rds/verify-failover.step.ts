@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
-import { FailoverSubject, observeWriter, subjectProperties } from './failover-subject';
+import { FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
 
 interface Input extends FailoverSubject {
   previousWriter: string;
@@ -50,8 +50,8 @@ export class VerifyFailoverStep implements StepType<Input, Output> {
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const region = input.region || this.config.awsRegion;
-    const now = await observeWriter(this.rds, ctx.aws, region, input);
+    const target = targetOf(input, this.config);
+    const now = await observeWriter(this.rds, ctx.aws, target, input);
     const what = input.kind === 'cluster' ? 'writer' : 'primary zone';
     const findings: Finding[] = [
       {

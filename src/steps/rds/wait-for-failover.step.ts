@@ -3,7 +3,7 @@ import { RdsAdapter } from '../../aws/rds.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
-import { FAILOVER_COMPLETED, FailoverSubject, observeWriter, subjectProperties } from './failover-subject';
+import { FAILOVER_COMPLETED, FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
 
 interface Input extends FailoverSubject {
   previousWriter: string;
@@ -54,14 +54,14 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const region = input.region || this.config.awsRegion;
+    const target = targetOf(input, this.config);
     const observedAtMs = this.clock.nowMs();
-    const now = await observeWriter(this.rds, ctx.aws, region, input);
+    const now = await observeWriter(this.rds, ctx.aws, target, input);
     const switched = now.writer !== null && now.writer !== input.previousWriter && (!input.expectedWriter || now.writer === input.expectedWriter);
     if (!switched || now.status !== 'available') {
       return wait<Output>(input.pollSeconds ?? 2, { lastStatus: now.status }, `status ${now.status}, writer ${now.writer ?? 'none'}`);
     }
-    const events = await this.rds.describeRecentEvents(ctx.aws, region, {
+    const events = await this.rds.describeRecentEvents(ctx.aws, target, {
       sourceType: input.kind === 'cluster' ? 'db-cluster' : 'db-instance',
       sourceId: input.identifier,
       since: new Date(input.requestedAtMs - 1000),
