@@ -5,13 +5,31 @@
  */
 export const REDACTED = '[REDACTED]';
 
-const SECRET_KEY = /(pass(word|phrase)?|secret|token|credential|authori[sz]ation|api[-_]?key|private[-_]?key|session[-_]?key|cookie)/i;
+/**
+ * Judged by whole words of the key (camelCase, snake_case, kebab-case and dotted keys are split),
+ * never by substring: `passed`, `bypass` or `tokenizer` are not secrets, `MasterUserPassword`,
+ * `x-api-key` and `SessionToken` are.
+ */
+const SECRET_WORDS = new Set([
+  'password', 'passwd', 'passphrase', 'pwd', 'pass', 'secret', 'secrets', 'token', 'tokens', 'credential', 'credentials',
+  'authorization', 'authorisation', 'cookie', 'cookies', 'apikey', 'privatekey',
+]);
+const SECRET_PAIRS = new Set(['api key', 'private key', 'session key', 'signing key']);
 
 /** Keys that look secret by name but carry no secret; listed so redaction stays strict elsewhere. */
 const NOT_SECRET = new Set(['ClientToken', 'NextToken', 'nextToken', 'Marker', 'tokenUrl', 'ManageMasterUserPassword']);
 
+export function keyWords(key: string): string[] {
+  return key
+    .split(/(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w.toLowerCase());
+}
+
 export function isSecretKey(key: string): boolean {
-  return !NOT_SECRET.has(key) && SECRET_KEY.test(key);
+  if (NOT_SECRET.has(key)) return false;
+  const words = keyWords(key);
+  return words.some((w, i) => SECRET_WORDS.has(w) || (i > 0 && SECRET_PAIRS.has(`${words[i - 1]} ${w}`)));
 }
 
 export function redact<T>(value: T, extraSecretKeys: ReadonlySet<string> = new Set()): T {

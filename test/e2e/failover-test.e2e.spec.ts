@@ -30,7 +30,12 @@ describe('failover-test over HTTP against moto (all-in-one process)', () => {
     expect(figure('new-writer')).toBe('orders-aurora-2');
     expect(figure('max-switch-seconds')).toBe(60);
     expect(typeof figure('switch-seconds')).toBe('number');
-    expect(report.findings.every((f: any) => f.passed)).toBe(true);
+    expect(report.findings.map((f: any) => [f.id, f.passed])).toEqual([
+      ['writer-changed', true],
+      ['available', true],
+      ['switch-time', true],
+    ]);
+    expect(report.findings.find((f: any) => f.id === 'switch-time')).toMatchObject({ target: 60, unit: 's' });
 
     const md = await h.request('GET', `/v1/runs/${run.id}/report?format=md`);
     expect(md.headers.get('content-type')).toContain('text/markdown');
