@@ -46,6 +46,32 @@ describe('failover-test over HTTP against moto (all-in-one process)', () => {
   });
 });
 
+describe('failover-test held to a target it misses', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start({ role: 'all' });
+  });
+  afterAll(async () => h?.close());
+
+  it('fails the run on the missed switch-time check, but only after failing back', async () => {
+    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora', failback: true, maxSwitchSeconds: 0.000001 } },
+    });
+    const run = await h.waitForRun(res.body.id);
+    expect(run.state).toBe('failed');
+    expect(run.error).toMatchObject({ code: 'FINDINGS_FAILED', details: { findings: ['switch-time'] } });
+    const state = (id: string) => run.steps.find((s: any) => s.id === id)?.state;
+    expect(state('failback')).toBe('succeeded');
+    expect(state('failback-switch')).toBe('succeeded');
+    expect(h.proxy.count('FailoverDBCluster')).toBe(2);
+
+    const md = (await h.request('GET', `/v1/runs/${run.id}/report?format=md`)).text;
+    expect(md).toMatch(/Switch time within target/);
+    expect(md).toMatch(/fail/i);
+  });
+});
+
 describe('failover-test in another account, through an assumed role', () => {
   let h: Harness;
   beforeAll(async () => {
