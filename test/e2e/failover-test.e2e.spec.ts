@@ -37,6 +37,10 @@ describe('failover-test over HTTP against moto (all-in-one process)', () => {
     ]);
     expect(report.findings.find((f: any) => f.id === 'switch-time')).toMatchObject({ target: 60, unit: 's' });
 
+    // This runbook has no secrets: over-eager redaction would hide facts the owner needs.
+    const audit = await h.request('GET', `/v1/audit?runId=${run.id}`);
+    for (const body of [cluster.text, JSON.stringify(report), audit.text]) expect(body).not.toContain('[REDACTED]');
+
     const md = await h.request('GET', `/v1/runs/${run.id}/report?format=md`);
     expect(md.headers.get('content-type')).toContain('text/markdown');
     expect(md.text).toContain('orders-aurora-1');
