@@ -85,8 +85,11 @@ export class ExecutorService {
     if (!run.startedAt) {
       const timeoutS = parseDuration(run.definition.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
       const timeoutAt = new Date(now.getTime() + timeoutS * 1000);
-      await this.runs.update(run.id, { state: 'running', startedAt: now, timeoutAt });
-      await this.audit.append({ kind: 'run.started', runId: run.id, actor: run.actor, data: { timeoutAt: timeoutAt.toISOString() } });
+      // One transaction: a crash between the two would leave a started run whose start is never audited.
+      await this.db.transaction(async (tx) => {
+        await this.runs.update(run.id, { state: 'running', startedAt: now, timeoutAt }, tx);
+        await this.audit.append({ kind: 'run.started', runId: run.id, actor: run.actor, data: { timeoutAt: timeoutAt.toISOString() } }, tx);
+      });
       return { ...run, state: 'running', startedAt: now, timeoutAt };
     }
     if (run.state === 'running') {
@@ -362,10 +365,16 @@ export class ExecutorService {
     const endedAt = this.clock.now();
     const finished: RunRecord = { ...run, state, error, endedAt, phase: 'done' };
     const report = buildRunReport(...toReportInputs(finished, steps, this.registry), endedAt);
-    await this.runs.update(runId, { state, phase: 'done', error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> });
-    await this.audit.append({
-      kind: 'run.ended', runId, actor: run.actor,
-      data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
+    // One transaction: an ended run always has its 'run.ended' record, and the record its run.
+    await this.db.transaction(async (tx) => {
+      await this.runs.update(runId, { state, phase: 'done', error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> }, tx);
+      await this.audit.append(
+        {
+          kind: 'run.ended', runId, actor: run.actor,
+          data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
+        },
+        tx,
+      );
     });
     this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
   }
