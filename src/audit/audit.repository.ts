@@ -85,6 +85,12 @@ export class AuditRepository {
     return records;
   }
 
+  /** The newest record's seq and hash (0 and null for an empty log). */
+  async head(): Promise<{ seq: number; hash: string | null }> {
+    const [row] = await this.db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+    return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: null };
+  }
+
   async list(query: AuditListQuery): Promise<AuditRecord[]> {
     const limit = Math.min(Math.max(1, Math.floor(query.limit)), AUDIT_LIST_MAX_LIMIT);
     const params: unknown[] = [query.afterSeq ?? 0];

@@ -28,6 +28,10 @@ export class AuditService {
     return this.repository.appendMany(inputs, tx);
   }
 
+  head(): Promise<{ seq: number; hash: string | null }> {
+    return this.repository.head();
+  }
+
   list(query: AuditListQuery): Promise<AuditRecord[]> {
     return this.repository.list(query);
   }

@@ -81,6 +81,11 @@ export class RunQueue implements OnModuleDestroy {
     });
   }
 
+  async jobCounts(): Promise<Record<string, number>> {
+    await this.whenReady();
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+  }
+
   async ping(): Promise<boolean> {
     return (await this.connection.ping()) === 'PONG';
   }

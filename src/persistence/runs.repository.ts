@@ -91,6 +91,20 @@ export class RunsRepository {
     return rows.map(toRun);
   }
 
+  /** Cluster-wide figures for /metrics, read from the source of truth. */
+  async stats(): Promise<{ byState: Array<{ runbookId: string; state: string; count: number }>; oldestActiveSeconds: number | null }> {
+    const [byState, oldest] = await Promise.all([
+      this.db.query<Row>('SELECT runbook_id, state, count(*)::int AS n FROM runs GROUP BY runbook_id, state ORDER BY runbook_id, state'),
+      this.db.query<Row>(
+        `SELECT EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 AS age FROM runs WHERE state IN ('queued','running','waiting')`,
+      ),
+    ]);
+    return {
+      byState: byState.map((r) => ({ runbookId: r.runbook_id, state: r.state, count: Number(r.n) })),
+      oldestActiveSeconds: oldest[0]?.age === null || oldest[0]?.age === undefined ? null : Number(oldest[0].age),
+    };
+  }
+
   async update(
     id: string,
     fields: Partial<Pick<RunRecord, 'state' | 'phase' | 'outcome' | 'error' | 'startedAt' | 'endedAt' | 'timeoutAt' | 'report'>>,

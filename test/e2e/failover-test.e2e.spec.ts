@@ -47,6 +47,17 @@ describe('failover-test over HTTP against moto (all-in-one process)', () => {
     expect(md.text).toContain('orders-aurora-2');
     const html = await h.request('GET', `/v1/runs/${run.id}/report?format=html`);
     expect(html.text).toContain('<svg');
+
+    // Cluster-wide figures from the database and the queue, for a viewer key only.
+    expect((await h.request('GET', '/metrics', { key: null })).status).toBe(401);
+    const metrics = await h.request('GET', '/metrics', { key: h.keys.viewer });
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(metrics.text).toContain('runbookd_runs{state="succeeded"} 1');
+    expect(metrics.text).toContain('runbookd_runs_by_runbook{runbook="failover-test",state="succeeded"} 1');
+    expect(metrics.text).toContain('runbookd_oldest_active_run_age_seconds 0');
+    expect(metrics.text).toContain('runbookd_queue_up 1');
+    const auditRecords = Number(/runbookd_audit_records (\d+)/.exec(metrics.text)?.[1]);
+    expect(auditRecords).toBe((await h.request('GET', '/v1/audit/verify')).body.records);
   });
 });
 
