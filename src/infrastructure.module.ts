@@ -1,10 +1,7 @@
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { AuditRepository } from './audit/audit.repository';
 import { AuditService } from './audit/audit.service';
-import { AwsCallerService } from './aws/aws-caller.service';
-import { AwsClientFactory } from './aws/aws-client.factory';
-import { CloudWatchAdapter } from './aws/cloudwatch.adapter';
-import { RdsAdapter } from './aws/rds.adapter';
+import { AWS_PROVIDERS } from './aws/aws.providers';
 import { Clock } from './common/clock';
 import { AppConfig } from './config/app.config';
 import { ExecutorService } from './engine/executor.service';
@@ -34,10 +31,7 @@ export class InfrastructureModule {
       RunsRepository,
       AuditRepository,
       AuditService,
-      AwsClientFactory,
-      AwsCallerService,
-      RdsAdapter,
-      CloudWatchAdapter,
+      ...AWS_PROVIDERS,
       ...STEP_CLASSES,
       { provide: StepRegistry, inject: [...STEP_CLASSES], useFactory: (...steps) => new StepRegistry(steps) },
       RunbookCatalog,

@@ -1,23 +1,16 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json';
-import type { AuditKind } from './audit.types';
+import type { AuditRecord } from './audit.types';
 
 /** The `prevHash` of record 1: there is no previous record. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** What a record's hash covers: everything stored except the hashes themselves. */
-export interface AuditHashContent {
-  /**
-   * Part of the content so a record cannot be moved: renumbering rows to hide a removal or to
-   * make room for an inserted one changes every renumbered record's hash.
-   */
-  seq: number;
-  at: string;
-  kind: AuditKind;
-  runId: string | null;
-  actor: string;
-  data: Record<string, unknown>;
-}
+/**
+ * What a record's hash covers: everything stored except the hashes themselves. `seq` is part of
+ * it so a record cannot be moved: renumbering rows to hide a removal or to make room for an
+ * inserted one changes every renumbered record's hash.
+ */
+export type AuditHashContent = Omit<AuditRecord, 'prevHash' | 'hash'>;
 
 /**
  * SHA-256 (lower-case hex) of the previous record's hash and this record's canonical content.

@@ -14,8 +14,7 @@ export type AuditKind =
   | 'step.started'
   | 'step.ended'
   | 'aws.request'
-  | 'aws.response'
-  | 'auth.denied';
+  | 'aws.response';
 
 export interface AuditEventInput {
   kind: AuditKind;

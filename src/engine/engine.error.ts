@@ -14,8 +14,7 @@ export type EngineErrorCode =
   | 'CANCELLED'
   | 'CLEANUP_FAILED'
   | 'FINDINGS_FAILED'
-  | 'PRECONDITION_FAILED'
-  | 'DEPENDENCY_UNAVAILABLE';
+  | 'PRECONDITION_FAILED';
 
 export class EngineError extends CodedError<EngineErrorCode> {
   readonly area = 'engine';

@@ -4,8 +4,7 @@ export type RunbookErrorCode =
   | 'RUNBOOK_NOT_FOUND'
   | 'RUNBOOK_INVALID'
   | 'PARAMETERS_INVALID'
-  | 'TRIGGER_NOT_ALLOWED'
-  | 'EXPRESSION_UNRESOLVED';
+  | 'TRIGGER_NOT_ALLOWED';
 
 export class RunbookError extends CodedError<RunbookErrorCode> {
   readonly area = 'runbook';

@@ -17,7 +17,6 @@ export function httpStatusOf(error: AnyCodedError): number {
   switch (code) {
     case 'INVALID_REQUEST':
     case 'PARAMETERS_INVALID':
-    case 'EXPRESSION_UNRESOLVED':
       return 400;
     case 'UNAUTHENTICATED':
       return 401;
@@ -44,8 +43,6 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'AWS_UNAVAILABLE':
     case 'AWS_FAILED':
       return 502;
-    case 'DEPENDENCY_UNAVAILABLE':
-      return 503;
     // Codes that describe how a run ended; they reach HTTP only through a bug.
     case 'RUNBOOK_INVALID':
     case 'AWS_DRY_RUN_VIOLATION':
