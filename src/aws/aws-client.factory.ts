@@ -1,6 +1,9 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { AppConfig } from '../config/app.config';
 
@@ -49,7 +52,19 @@ export class AwsClientFactory implements OnModuleDestroy {
     return this.client('cloudwatch', CloudWatchClient, region, roleArn);
   }
 
-  /** The extension point: a new service is `ecs(r, role) { return this.client('ecs', ECSClient, r, role); }`. */
+  ecs(region?: string, roleArn?: string): ECSClient {
+    return this.client('ecs', ECSClient, region, roleArn);
+  }
+
+  sns(region?: string, roleArn?: string): SNSClient {
+    return this.client('sns', SNSClient, region, roleArn);
+  }
+
+  backup(region?: string, roleArn?: string): BackupClient {
+    return this.client('backup', BackupClient, region, roleArn);
+  }
+
+  /** The extension point: a new service is `xyz(r, role) { return this.client('xyz', XyzClient, r, role); }`. */
   client<C extends DestroyableClient>(service: string, Client: AwsClientConstructor<C>, region?: string, roleArn?: string): C {
     const resolvedRegion = region || this.config.awsRegion;
     const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}`;

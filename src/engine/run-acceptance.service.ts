@@ -11,6 +11,7 @@ import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 import { RunbookError } from '../runbooks/runbook.error';
+import type { ManualTrigger } from '../runbooks/runbook.types';
 import { EngineError } from './engine.error';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
@@ -167,7 +168,7 @@ export class RunAcceptanceService {
   private checkTriggerAllowed(cmd: AcceptRunCommand): void {
     if (cmd.trigger.kind !== 'rest' && cmd.trigger.kind !== 'cli') return;
     const def = this.catalog.get(cmd.runbookId).definition;
-    const manual = def.triggers.find((t) => 'manual' in t);
+    const manual = def.triggers.find((t): t is { manual: ManualTrigger } => 'manual' in t);
     const role = cmd.trigger.role as string | undefined;
     if (!manual) {
       throw new RunbookError('TRIGGER_NOT_ALLOWED', `runbook ${def.id} cannot be started by hand (it has no manual trigger)`);

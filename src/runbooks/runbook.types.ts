@@ -33,7 +33,33 @@ export interface StepDefinition {
   retry?: { attempts: number; backoffSeconds?: number };
 }
 
-export type TriggerDefinition = { manual: { roles?: Array<'operator' | 'admin'> } };
+export type TriggerDefinition = { manual: ManualTrigger } | { alarm: AlarmTrigger } | { schedule: ScheduleTrigger };
+
+export interface ManualTrigger {
+  roles?: Array<'operator' | 'admin'>;
+}
+
+/** A CloudWatch alarm state change delivered through SNS. */
+export interface AlarmTrigger {
+  topicArn?: string;
+  /** Regular expression over the alarm name. */
+  alarmName?: string;
+  state?: 'ALARM' | 'OK' | 'INSUFFICIENT_DATA';
+  /** Dimension name → regular expression over its value. */
+  dimensions?: Record<string, string>;
+  /** Run parameters; may use `${{ alarm.* }}`. */
+  parameters?: Record<string, unknown>;
+}
+
+/** A cron schedule, run by a BullMQ job scheduler. */
+export interface ScheduleTrigger {
+  id?: string;
+  cron: string;
+  timezone?: string;
+  /** Duration, default 1h. */
+  catchUp?: string;
+  parameters?: Record<string, unknown>;
+}
 
 /** A definition as loaded, with where it came from (for errors and the API). */
 export interface LoadedRunbook {
