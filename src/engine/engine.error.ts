@@ -14,7 +14,9 @@ export type EngineErrorCode =
   | 'CANCELLED'
   | 'CLEANUP_FAILED'
   | 'FINDINGS_FAILED'
-  | 'PRECONDITION_FAILED';
+  | 'PRECONDITION_FAILED'
+  | 'RESTORE_FAILED'
+  | 'PREFLIGHT_FAILED';
 
 export class EngineError extends CodedError<EngineErrorCode> {
   readonly area = 'engine';

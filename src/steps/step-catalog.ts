@@ -1,10 +1,20 @@
 import type { Type } from '@nestjs/common';
 import type { StepType } from '../engine/step.contract';
+import { CheckRestorePointStep } from './backup/check-restore-point.step';
+import { PutRestoreValidationStep } from './backup/put-restore-validation.step';
+import { StartRestoreStep } from './backup/start-restore.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
 import { DescribeFailoverTargetStep } from './rds/describe-failover-target.step';
 import { FailoverStep } from './rds/failover.step';
+import { CheckRestoreWindowStep } from './rds/check-restore-window.step';
+import { DeleteRestoredStep } from './rds/delete-restored.step';
+import { DescribeRestoreSourceStep } from './rds/describe-restore-source.step';
+import { RestoreToPointInTimeStep } from './rds/restore-to-point-in-time.step';
+import { TagRestoredStep } from './rds/tag-restored.step';
 import { VerifyFailoverStep } from './rds/verify-failover.step';
+import { VerifyRestoredStep } from './rds/verify-restored.step';
+import { WaitForRestoredStep } from './rds/wait-for-restored.step';
 import { WaitForFailoverStep } from './rds/wait-for-failover.step';
 
 /** Every step type, in one list: adding a step type is writing its class and naming it here. */
@@ -15,4 +25,14 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   FailoverStep,
   WaitForFailoverStep,
   VerifyFailoverStep,
+  DescribeRestoreSourceStep,
+  CheckRestoreWindowStep,
+  CheckRestorePointStep,
+  StartRestoreStep,
+  RestoreToPointInTimeStep,
+  WaitForRestoredStep,
+  TagRestoredStep,
+  VerifyRestoredStep,
+  PutRestoreValidationStep,
+  DeleteRestoredStep,
 ];
