@@ -74,7 +74,12 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
       const before = await observeRestored(this.rds, ctx.aws, target, input);
       if (!before.exists) return finish('absent', 'absent', true, 'never created or already gone');
       if (!before.ours) {
-        return finish('not-deleted', before.status, false, `left alone: not created by this run`, `${name} does not carry this run's tag; delete it by hand if it is a leftover`);
+        // Not this run's: it is no resource the run created, so it stays out of `resources`.
+        return done<Output>({
+          outcome: 'not-deleted',
+          findings: [{ id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed: false, measured: 'left alone: not created by this run', target: 'gone or deleting', detail: `${name} does not carry this run's tag; this run restored nothing under that name` }],
+          resources: [],
+        });
       }
       const step = await this.deleteOnce(ctx, target, input);
       if (step === 'busy') return wait<Output>(input.pollSeconds ?? 30, {}, `${name}: waiting for its instance to go before deleting the cluster`);
