@@ -64,7 +64,10 @@ describe('point-in-time-restore against moto', () => {
     const refused = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery' });
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe('PARAMETERS_INVALID');
-    expect(refused.body.error.details.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'confirm' })]));
+    expect(refused.body.error.message).toBe('invalid parameters for point-in-time-restore: confirm: missing required property "confirm"');
+    const unconfirmed = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: false });
+    expect(unconfirmed.status).toBe(400);
+    expect(unconfirmed.body.error.details.errors).toEqual([{ field: 'confirm', message: 'must be true' }]);
 
     const res = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: true, targetIdentifier: 'billing-postgres-recovered' });
     expect(res.status).toBe(202);
