@@ -63,7 +63,7 @@ describe('RDS restore operations (moto)', () => {
     };
     expect(await createRestoredResource.run(rds, c, region, spec, 1)).toBe(false);
     expect(await createRestoredResource.run(rds, c, region, spec, 1)).toBe(true);
-    const made = await rds.describeInstance(c.aws, region, 'rbd-r0one');
+    const made = await rds.describeInstanceDetail(c.aws, region, 'rbd-r0one');
     expect(made.tags).toEqual(expect.arrayContaining([{ Key: 'runbookd:run-id', Value: 'r0one' }, { Key: 'runbookd:expires-at', Value: expiresAt.toISOString() }]));
     expect(made.vpcSecurityGroupIds).toEqual(['sg-0a1b2c3d']);
     expect(made.publiclyAccessible).toBe(false);
