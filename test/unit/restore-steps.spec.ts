@@ -179,7 +179,7 @@ describe('cleanup of a restored copy', () => {
   it('a delete AWS refuses becomes a failed finding naming the copy (the run then fails)', async () => {
     rdsMock.on(DescribeDBInstancesCommand).resolves(copy);
     rdsMock.on(DeleteDBInstanceCommand).rejects(failure('InvalidParameterCombination'));
-    const out = await new DeleteRestoredStep(rds, config).run({ kind: 'instance', identifier: 'rbd-r0abc' }, ctx());
+    const out = await new DeleteRestoredStep(rds, config, clock).run({ kind: 'instance', identifier: 'rbd-r0abc' }, ctx());
     if (out.kind !== 'done') throw new Error('expected done');
     expect(out.output.outcome).toBe('not-deleted');
     expect(out.output.findings[0]).toMatchObject({ id: 'restored-copy-deleted', passed: false, title: 'Restored instance rbd-r0abc (eu-west-1) is deleted' });
@@ -188,17 +188,21 @@ describe('cleanup of a restored copy', () => {
     expect(rdsMock.commandCalls(DeleteDBInstanceCommand)[0].args[0].input).toEqual({ DBInstanceIdentifier: 'rbd-r0abc', SkipFinalSnapshot: true, DeleteAutomatedBackups: true });
   });
 
-  it('a copy that is busy is looked at again later instead of failing at once', async () => {
+  it('a copy that is busy (still being created) is looked at again later, and given up with a finding after 90 minutes', async () => {
     rdsMock.on(DescribeDBInstancesCommand).resolves(copy);
     rdsMock.on(DeleteDBInstanceCommand).rejects(failure('InvalidDBInstanceStateFault'));
-    const out = await new DeleteRestoredStep(rds, config).run({ kind: 'instance', identifier: 'rbd-r0abc', pollSeconds: 5 }, ctx());
+    const step = new DeleteRestoredStep(rds, config, clock);
+    const out = await step.run({ kind: 'instance', identifier: 'rbd-r0abc', pollSeconds: 5 }, ctx());
     expect(out).toMatchObject({ kind: 'wait', afterSeconds: 5 });
+    const late = { ...ctx({}, 40), startedAt: new Date(NOW - 91 * 60_000) };
+    const given = await step.run({ kind: 'instance', identifier: 'rbd-r0abc', pollSeconds: 5 }, late);
+    expect(given).toMatchObject({ kind: 'done', output: { outcome: 'not-deleted', findings: [{ passed: false, measured: 'AWS_INVALID_STATE' }] } });
   });
 
   it('confirms a copy that is still deleting', async () => {
     rdsMock.on(DescribeDBInstancesCommand).resolvesOnce(copy).resolves({ DBInstances: [{ ...copy.DBInstances[0], DBInstanceStatus: 'deleting' }] });
     rdsMock.on(DeleteDBInstanceCommand).resolves({});
-    const out = await new DeleteRestoredStep(rds, config).run({ kind: 'instance', identifier: 'rbd-r0abc' }, ctx());
+    const out = await new DeleteRestoredStep(rds, config, clock).run({ kind: 'instance', identifier: 'rbd-r0abc' }, ctx());
     if (out.kind !== 'done') throw new Error('expected done');
     expect(out.output).toMatchObject({ outcome: 'deleting', findings: [{ passed: true, measured: 'deleting' }] });
   });
