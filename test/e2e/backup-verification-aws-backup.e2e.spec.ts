@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-backup';
 import { CreateDBInstanceCommand, RDSClient, RestoreDBInstanceFromDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { seedBackups } from '../../scripts/sandbox/seed-backups';
-import { Harness, REGION } from '../support/runbookd';
+import { eventually, Harness, REGION } from '../support/runbookd';
 
 /**
  * The AWS Backup source of backup-verification. moto has no restore jobs, so AWS Backup is
@@ -112,6 +112,32 @@ describe('backup-verification with source aws-backup', () => {
     expect(validation).toHaveLength(1);
     expect(validation[0].args[0].input).toMatchObject({ RestoreJobId: 'job-mismatch', ValidationStatus: 'FAILED' });
     expect(validation[0].args[0].input.ValidationStatusMessage).toContain('engine-version-matches (measured 15.2, expected 16.3)');
+    expect(stepOf(run, 'delete-copy').output.outcome).toBe('deleted');
+    expect(h.proxy.count('DeleteDBInstance')).toBe(1);
+  });
+
+  it('a run cancelled while the restore job runs: cleanup lets the job end, then deletes the copy it made', async () => {
+    let jobStatus = 'RUNNING';
+    let copy = '';
+    backup.on(StartRestoreJobCommand).callsFake(async (input) => {
+      copy = input.Metadata.DBInstanceIdentifier;
+      return { RestoreJobId: 'job-slow' };
+    });
+    backup.on(DescribeRestoreJobCommand).callsFake(async () => ({ RestoreJobId: 'job-slow', Status: jobStatus }));
+    const runId = await start();
+    await h.waitForRun(runId, ['waiting']);
+    expect((await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator })).status).toBe(202);
+    // Cleanup is now waiting on the job; AWS Backup finishes the copy only afterwards.
+    await eventually(async () => {
+      const r = (await h.request('GET', `/v1/runs/${runId}`)).body;
+      return r.phase === 'cleanup' && stepOf(r, 'settle-job')?.state === 'waiting' ? r : undefined;
+    }, 20_000, 'cleanup to wait on the restore job');
+    expect(h.proxy.count('DeleteDBInstance')).toBe(0);
+    await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: 'billing-postgres-manual', DBInstanceIdentifier: copy }));
+    jobStatus = 'COMPLETED';
+    const run = await h.waitForRun(runId);
+    expect(run.state).toBe('cancelled');
+    expect(stepOf(run, 'settle-job').output.status).toBe('COMPLETED');
     expect(stepOf(run, 'delete-copy').output.outcome).toBe('deleted');
     expect(h.proxy.count('DeleteDBInstance')).toBe(1);
   });
