@@ -46,6 +46,22 @@ export interface Finding {
   detail?: string;
 }
 
+/**
+ * A resource a step created or saw change, for the report's "Resources created" section: a step
+ * output may carry `resources: CreatedResource[]`. Entries are merged by type, region and
+ * identifier in step order: the first to name `createdByStepId` says who made it, the last
+ * record gives its final state (e.g. restore `creating`, wait `available`, cleanup `deleted`).
+ */
+export interface CreatedResource {
+  /** `<service>:<resource type>`, e.g. `rds:db-instance`. */
+  type: string;
+  identifier: string;
+  region: string;
+  arn?: string;
+  state: string;
+  createdByStepId?: string;
+}
+
 export type StepOutcome<O> =
   | { kind: 'done'; output: O }
   | { kind: 'wait'; afterSeconds: number; memory?: Record<string, unknown>; note?: string };

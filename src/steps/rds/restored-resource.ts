@@ -1,7 +1,7 @@
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
 import { createdByRun, runResourceName } from '../../aws/resource-tags';
-import type { AwsCallContext } from '../../engine/step.contract';
+import type { AwsCallContext, CreatedResource } from '../../engine/step.contract';
 import { ROLE_ARN_SCHEMA } from './failover-subject';
 
 /**
@@ -30,15 +30,8 @@ export const restoredRefProperties = {
   roleArn: ROLE_ARN_SCHEMA,
 } as const;
 
-/** One entry of a step output's `resources`: the report's "resources created and their final state". */
-export interface ResourceRecord {
-  type: string;
-  identifier: string;
-  region: string;
-  arn?: string;
-  state: string;
-  createdByStepId?: string;
-}
+/** One entry of a step output's `resources` (see the step contract). */
+export type ResourceRecord = CreatedResource;
 
 export const RDS_INSTANCE_TYPE = 'rds:db-instance';
 export const RDS_CLUSTER_TYPE = 'rds:db-cluster';
