@@ -1,4 +1,5 @@
 import { redact } from '../common/redact';
+import { readCapacitySection } from './capacity-section';
 import type {
   FigureValue,
   ReportError,
@@ -24,6 +25,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
   const figures: ReportFigure[] = [];
   const findings: ReportFinding[] = [];
   const plannedCalls: ReportPlannedCall[] = [];
+  let capacity: RunReport['capacity'];
 
   for (const step of ordered) {
     const output = isRecord(step.output) ? step.output : null;
@@ -31,6 +33,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     figures.push(...readFigures(output.figures, step.stepId));
     findings.push(...readFindings(output.findings, step.stepId));
     if (run.dryRun || step.state === 'planned') plannedCalls.push(...readPlannedCalls(output.plannedCalls, step.stepId));
+    capacity = readCapacitySection(output.capacity) ?? capacity;
   }
 
   const timeline = ordered.map(toTimelineEntry);
@@ -68,6 +71,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
       ran: cleanupSteps.filter((s) => s.state === 'succeeded' || s.state === 'failed').length,
       failed: cleanupSteps.filter((s) => s.state === 'failed').map((s) => s.stepId),
     },
+    ...(capacity ? { capacity } : {}),
     generatedAt: now.toISOString(),
   };
 }

@@ -2,6 +2,8 @@ import type { Type } from '@nestjs/common';
 import type { StepType } from '../engine/step.contract';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
+import { AnalyzeCapacityStep } from './capacity/analyze-capacity.step';
+import { DiscoverCapacityResourcesStep } from './capacity/discover-capacity-resources.step';
 import { DescribeFailoverTargetStep } from './rds/describe-failover-target.step';
 import { FailoverStep } from './rds/failover.step';
 import { VerifyFailoverStep } from './rds/verify-failover.step';
@@ -15,4 +17,6 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   FailoverStep,
   WaitForFailoverStep,
   VerifyFailoverStep,
+  DiscoverCapacityResourcesStep,
+  AnalyzeCapacityStep,
 ];
