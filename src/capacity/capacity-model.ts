@@ -217,8 +217,9 @@ export function chartedMetrics(r: ResourceAnalysis): MetricKey[] {
 export function chartFor(resourceId: string, analysis: MetricAnalysis, points: readonly Point[], window: SeriesWindow & { forecastDays: number }): CapacityChart {
   const forecast: Point[] = [];
   if (analysis.slopePerDay !== null && analysis.trendNow !== null) {
-    const days = Math.min(analysis.daysToThreshold ?? window.forecastDays, window.forecastDays);
-    const horizon = Math.max(days, 1);
+    // To the crossing when there is one within the forecast; otherwise as far ahead as the lookback reaches back, so the measured part stays readable.
+    const lookbackDays = (window.endMs - window.startMs) / DAY_MS;
+    const horizon = Math.max(1, Math.min(analysis.daysToThreshold ?? lookbackDays, window.forecastDays));
     forecast.push({ t: window.endMs, v: analysis.trendNow }, { t: window.endMs + horizon * DAY_MS, v: round(analysis.trendNow + analysis.slopePerDay * horizon) });
   }
   return {
@@ -231,4 +232,10 @@ export function chartFor(resourceId: string, analysis: MetricAnalysis, points: r
     threshold: analysis.threshold,
     thresholdLabel: analysis.threshold === null ? null : `threshold ${analysis.threshold}${analysis.unit === '%' ? '%' : ` ${analysis.unit}`}`,
   };
+}
+
+/** "$0.00024", "$1.35": small costs keep two significant digits rather than rounding to $0.0000. */
+export function formatUsd(usd: number): string {
+  if (usd === 0) return '$0';
+  return usd < 0.01 ? `$${Number(usd.toPrecision(2))}` : `$${usd.toFixed(2)}`;
 }

@@ -1,3 +1,4 @@
+import { formatUsd } from '../capacity/capacity-model';
 import type { CapacityChart, CapacitySection, ResourceAnalysis, ResourceStatus } from '../capacity/capacity.types';
 import { badge, dataTable, figureCards, html, keyValueList, paragraph, type PageSection, type SafeHtml } from './html-page';
 import { formatNumber, formatTimestamp, type Tone } from './report-format';
@@ -51,7 +52,7 @@ function callsLine(cap: CapacitySection): string {
 
 function costLine(cap: CapacitySection): string {
   const c = cap.cost;
-  return `$${c.usd.toFixed(4)} — ${c.metricsRequested} metric(s) requested in ${c.getMetricDataCalls} GetMetricData call(s); ${c.assumption}.`;
+  return `${formatUsd(c.usd)} — ${c.metricsRequested} metric(s) requested in ${c.getMetricDataCalls} GetMetricData call(s); ${c.assumption}.`;
 }
 
 // ---- HTML ----
@@ -66,7 +67,7 @@ export function capacityHtmlSections(cap: CapacitySection): PageSection[] {
         { label: 'At risk', value: String(cap.counts.atRisk) },
         { label: 'Over-provisioned', value: String(cap.counts.overProvisioned) },
         { label: 'Insufficient data', value: String(cap.counts.insufficientData) },
-        { label: 'CloudWatch cost', value: `$${cap.cost.usd.toFixed(4)}`, hint: `${cap.cost.metricsRequested} metrics, ${cap.cost.getMetricDataCalls} call(s)` },
+        { label: 'CloudWatch cost', value: formatUsd(cap.cost.usd), hint: `${cap.cost.metricsRequested} metrics, ${cap.cost.getMetricDataCalls} call(s)` },
       ])}${keyValueList([
         ['Region', html`<code>${cap.region}</code>`],
         ['Window', `${formatTimestamp(cap.window.start)} → ${formatTimestamp(cap.window.end)} (${cap.window.lookbackDays} days, ${cap.window.periodSeconds} s periods)`],

@@ -8,6 +8,7 @@ import {
   chartedMetrics,
   chartFor,
   compareResources,
+  formatUsd,
   isIdle,
   judgeResource,
   MAX_CHARTS,
@@ -173,7 +174,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
         getMetricDataCalls: data.calls,
         metricsRequested: data.metricsRequested,
         usdPerThousandMetrics: USD_PER_THOUSAND_METRICS,
-        usd: round(usd, 4),
+        usd: round(usd, 6),
         assumption: `GetMetricData billed at $${USD_PER_THOUSAND_METRICS} per 1,000 metrics requested (AWS list price in most regions; each page of a batch bills its metrics again); the List/Describe calls are free`,
       },
       notes,
@@ -186,7 +187,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
         { id: 'over-provisioned', label: 'Over-provisioned', value: capacity.counts.overProvisioned },
         { id: 'insufficient-data', label: 'Insufficient data', value: capacity.counts.insufficientData },
         { id: 'get-metric-data-calls', label: 'GetMetricData calls', value: data.calls },
-        { id: 'cloudwatch-cost', label: 'CloudWatch cost of this report', value: `$${usd.toFixed(4)}` },
+        { id: 'cloudwatch-cost', label: 'CloudWatch cost of this report', value: formatUsd(usd) },
       ],
     });
   }
