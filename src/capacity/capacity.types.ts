@@ -92,6 +92,8 @@ export interface CapacityChart {
 
 export interface CapacityCost {
   getMetricDataCalls: number;
+  /** Batches of at most 500 queries: ceil(queries / 500). Calls ÷ batches is the pages each took. */
+  batches: number;
   metricsRequested: number;
   usdPerThousandMetrics: number;
   usd: number;

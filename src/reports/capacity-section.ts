@@ -23,10 +23,11 @@ export function readCapacitySection(value: unknown): CapacitySection | undefined
 }
 
 const STATUS: Record<ResourceStatus, { tone: Tone; text: string }> = {
-  'at-risk': { tone: 'bad', text: '🔴 at risk' },
-  'over-provisioned': { tone: 'info', text: '🔵 over-provisioned' },
-  'insufficient-data': { tone: 'warn', text: '⚪ insufficient data' },
-  ok: { tone: 'ok', text: '🟢 ok' },
+  // Words, not emoji: a print or a headless browser without an emoji font shows empty boxes.
+  'at-risk': { tone: 'bad', text: 'at risk' },
+  'over-provisioned': { tone: 'info', text: 'over-provisioned' },
+  'insufficient-data': { tone: 'warn', text: 'insufficient data' },
+  ok: { tone: 'ok', text: 'ok' },
 };
 
 function days(d: number | null): string {
@@ -133,7 +134,7 @@ export function chartSvg(c: CapacityChart): SafeHtml {
 
 function chartCaption(cap: CapacitySection, c: CapacityChart): string {
   const r = cap.resources.find((x) => x.id === c.resourceId);
-  const status = r ? STATUS[r.status].text.replace(/^\S+ /, '') : '';
+  const status = r ? STATUS[r.status].text : '';
   return `${c.title}${status ? ` (${status})` : ''}: ${r?.metrics.find((m) => m.metric === c.metric)?.reason ?? ''}${r?.suggestion ? `. Suggest: ${r.suggestion}` : ''}`;
 }
 

@@ -172,6 +172,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
       awsCalls,
       cost: {
         getMetricDataCalls: data.calls,
+        batches: data.batches,
         metricsRequested: data.metricsRequested,
         usdPerThousandMetrics: USD_PER_THOUSAND_METRICS,
         usd: round(usd, 6),
