@@ -138,6 +138,12 @@ describe('capacity-report against moto', () => {
     expect(cap.cost.assumption).toContain('$0.01 per 1,000 metrics');
   });
 
+  it('refuses a period CloudWatch does not offer here, naming the parameter', async () => {
+    const bad = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { parameters: { period: 60 } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.errors[0].field).toBe('period');
+  });
+
   it('renders Markdown with the summary table, and HTML with charts that a browser draws', async () => {
     const md = (await h.request('GET', `/v1/runs/${runId}/report?format=md`)).text;
     expect(md).toContain('## Capacity');
