@@ -10,6 +10,7 @@ import {
   type ListServicesCommandOutput,
   type Service,
 } from '@aws-sdk/client-ecs';
+import { mapLimit } from '../common/concurrency';
 import type { AwsCallContext } from '../engine/step.contract';
 import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
@@ -39,6 +40,8 @@ export interface EcsTaskSize {
 
 /** DescribeServices takes at most 10 services per request. */
 export const DESCRIBE_SERVICES_BATCH = 10;
+/** DescribeServices requests in flight at once: well under ECS's describe rate limits, and 4× faster than one by one. */
+const DESCRIBE_CONCURRENCY = 4;
 /** A guard against an endpoint that hands back the same NextToken forever. */
 const MAX_PAGES = 1000;
 
@@ -83,18 +86,14 @@ export class EcsAdapter {
 
   /** The named services of one cluster, in batches of 10; services ECS does not find are left out. */
   async describeServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, services: readonly string[], tally?: CallTally): Promise<EcsServiceSummary[]> {
-    const out: EcsServiceSummary[] = [];
-    for (let i = 0; i < services.length; i += DESCRIBE_SERVICES_BATCH) {
+    const batches: string[][] = [];
+    for (let i = 0; i < services.length; i += DESCRIBE_SERVICES_BATCH) batches.push(services.slice(i, i + DESCRIBE_SERVICES_BATCH));
+    const pages = await mapLimit(batches, DESCRIBE_CONCURRENCY, async (batch) => {
       countCall(tally, 'ecs:DescribeServices');
-      const res = await this.read<DescribeServicesCommandOutput>(
-        ctx,
-        target,
-        'DescribeServices',
-        new DescribeServicesCommand({ cluster, services: services.slice(i, i + DESCRIBE_SERVICES_BATCH) }),
-      );
-      out.push(...(res.services ?? []).map((s) => toService(s, cluster)));
-    }
-    return out;
+      const res = await this.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
+      return (res.services ?? []).map((s) => toService(s, cluster));
+    });
+    return pages.flat();
   }
 
   /** The task-level size of a task definition (DescribeTaskDefinition). */

@@ -138,6 +138,20 @@ describe('capacity-report against moto', () => {
     expect(cap.cost.assumption).toContain('$0.01 per 1,000 metrics');
   });
 
+  it('covers only the scope, and lists scope names that match nothing', async () => {
+    const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
+      key: h.keys.operator,
+      body: { parameters: { lookbackDays: 3, scope: { ecsClusters: ['shop', 'no-such-cluster'], rdsInstances: ['billing-postgres', 'ghost-db'] } } },
+    });
+    const run = await h.waitForRun(res.body.id, undefined, 90_000);
+    expect(run.state).toBe('succeeded');
+    const cap = (await h.request('GET', `/v1/runs/${run.id}/report`)).body.capacity;
+    expect(cap.resources.map((r: any) => r.id).sort()).toEqual(['billing-postgres', 'shop/catalog', 'shop/checkout', 'shop/reports', 'shop/search']);
+    expect(cap.notes).toEqual(expect.arrayContaining(['Named in the scope but not found: ecs cluster no-such-cluster.', 'Named in the scope but not found: rds instance ghost-db.']));
+    // A named cluster needs no ListClusters.
+    expect(cap.awsCalls['ecs:ListClusters']).toBeUndefined();
+  });
+
   it('refuses a period CloudWatch does not offer here, naming the parameter', async () => {
     const bad = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { parameters: { period: 60 } } });
     expect(bad.status).toBe(400);

@@ -50,10 +50,15 @@ describe('CloudWatchAdapter.getMetricData', () => {
     const calls = cwMock.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input);
     expect(calls).toHaveLength(6);
     expect(res).toMatchObject({ calls: 6, batches: 3 });
-    expect(calls.map((c) => c.MetricDataQueries!.length)).toEqual([500, 500, 500, 500, 200, 200]);
-    // The second call of each batch carries that batch's token and the same queries.
-    expect(calls.map((c) => c.NextToken)).toEqual([undefined, 'next-q0', undefined, 'next-q500', undefined, 'next-q1000']);
-    expect(calls[1].MetricDataQueries).toEqual(calls[0].MetricDataQueries);
+    // Batches go out side by side; within each, the second call carries that batch's token and the same queries.
+    const byBatch = new Map<string, typeof calls>();
+    for (const c of calls) byBatch.set(c.MetricDataQueries![0].Id!, [...(byBatch.get(c.MetricDataQueries![0].Id!) ?? []), c]);
+    expect([...byBatch.keys()].sort()).toEqual(['q0', 'q1000', 'q500']);
+    for (const [first, pages] of byBatch) {
+      expect(pages.map((c) => c.MetricDataQueries!.length)).toEqual(first === 'q1000' ? [200, 200] : [500, 500]);
+      expect(pages.map((c) => c.NextToken)).toEqual([undefined, `next-${first}`]);
+      expect(pages[1].MetricDataQueries).toEqual(pages[0].MetricDataQueries);
+    }
     expect(tally).toEqual({ 'cloudwatch:GetMetricData': 6 });
     // Billed per metric requested, on every page.
     expect(res.metricsRequested).toBe(2400);

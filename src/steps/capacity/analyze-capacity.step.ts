@@ -138,7 +138,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
       resources.push(j.analysis);
       const wanted = chartedMetrics(j.analysis);
       if (wanted.length === 0) continue;
-      if (charts.length >= MAX_CHARTS) {
+      if (charts.length + wanted.length > MAX_CHARTS) {
         chartsOmitted++;
         continue;
       }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AwsStepError } from '../../aws/aws.error';
 import type { CallTally } from '../../aws/call-tally';
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { RdsAdapter } from '../../aws/rds.adapter';
@@ -108,16 +109,16 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     const out: EcsServiceResource[] = [];
     for (const [cluster, names] of [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       let list = names;
-      if (list === null) {
-        try {
-          list = (await this.ecs.listServices(ctx.aws, target, cluster, calls)).map(lastPart);
-        } catch (err) {
-          if (everything || (err as { code?: string }).code !== 'AWS_NOT_FOUND') throw err;
-          missing.push(`ecs cluster ${cluster}`);
-          continue;
-        }
+      let found;
+      try {
+        if (list === null) list = (await this.ecs.listServices(ctx.aws, target, cluster, calls)).map(lastPart);
+        found = await this.ecs.describeServices(ctx.aws, target, cluster, list, calls);
+      } catch (err) {
+        // A cluster named in the scope that does not exist is reported, not fatal: the rest is still worth a report.
+        if (everything || !(err instanceof AwsStepError) || err.code !== 'AWS_NOT_FOUND') throw err;
+        missing.push(`ecs cluster ${cluster}`);
+        continue;
       }
-      const found = await this.ecs.describeServices(ctx.aws, target, cluster, list, calls);
       const foundNames = new Set(found.map((s) => s.name));
       for (const n of list) if (!foundNames.has(n)) missing.push(`ecs service ${cluster}/${n}`);
       for (const s of found) {
