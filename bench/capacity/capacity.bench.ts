@@ -8,7 +8,7 @@
  *
  * What runs where: ECS (clusters, services, task definitions) is moto, and the whole metric
  * history is written into moto with PutMetricData (timed: the seeding cost). GetMetricData is
- * answered by bench/capacity/cloudwatch-stand-in.ts from the same series, with CloudWatch's
+ * answered by bench/capacity/cloudwatch-stand-in.ts (a process of its own, as CloudWatch is remote) from the same series, with CloudWatch's
  * limits (500 queries per call, 100,800 data points per response, NextToken): moto's
  * GetMetricData scans every stored point for every query and period, so at this size it would
  * take hours (the bench measures that scaling at small sizes and prints it).
@@ -29,10 +29,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { createEcsServices, hourlyPoints, putMetricHistory, type MetricHistory, type SandboxService } from '../../scripts/sandbox/seed-metrics';
+import { createEcsServices, putMetricHistory } from '../../scripts/sandbox/seed-metrics';
 import { Harness, REGION } from '../../test/support/runbookd';
 import { writeDocSection } from '../engine/doc-section';
-import { startCloudWatchStandIn } from './cloudwatch-stand-in';
+import { forkCloudWatchStandIn } from './cloudwatch-stand-in';
+import { CLUSTERS, metricsFor, scenarioSeries, scenarioServices } from './scenario';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -41,19 +42,17 @@ const TARGET = { wallSeconds: 5, callsPerPage: 2 };
 
 const SERVICES = intEnv('BENCH_SERVICES', 500, 1);
 const DAYS = intEnv('BENCH_DAYS', 14, 1);
-const RUNS = intEnv('BENCH_RUNS', 3, 1);
+const RUNS = intEnv('BENCH_RUNS', 5, 1);
 const PROBE = (process.env.BENCH_MOTO_PROBE ?? '2,5,10').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
 const SEED_MOTO_METRICS = process.env.BENCH_SEED_MOTO_METRICS !== '0';
 const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0';
-const CLUSTERS = 5;
-const SIZES = [
-  { cpu: 512, memoryMiB: 1024 },
-  { cpu: 1024, memoryMiB: 2048 },
-  { cpu: 2048, memoryMiB: 4096 },
-];
 
 interface RunFigures {
   wallSeconds: number;
+  /** CPU the bench process (API, worker, engine, report; not moto, not PostgreSQL) spent on the run. */
+  appCpuSeconds: number;
+  /** 1-minute load average when the run ended: the machine is shared, and a busy one stretches wall time. */
+  loadAvg1m: number;
   discoverSeconds: number;
   analyzeSeconds: number;
   htmlSeconds: number;
@@ -71,16 +70,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   const now = Date.now();
   const hours = DAYS * 24;
-  const services: SandboxService[] = Array.from({ length: SERVICES }, (_, i) => ({
-    cluster: `bench-${i % CLUSTERS}`,
-    service: `svc-${String(i).padStart(4, '0')}`,
-    ...SIZES[i % SIZES.length],
-  }));
-  const series = services.flatMap((s, i) => metricsFor(s, i, now, hours));
+  const scenario = { services: SERVICES, hours, now };
+  const services = scenarioServices(scenario);
+  const series = scenarioSeries(scenario);
   const points = series.reduce((n, s) => n + s.points.length, 0);
   console.log(`capacity bench: ${SERVICES} services × 2 metrics × ${hours} h = ${points} points`);
 
-  const standIn = await startCloudWatchStandIn(series);
+  const standIn = await forkCloudWatchStandIn(scenario);
   const h = await Harness.start({ role: 'all', seed: false, env: {
       AWS_ENDPOINT_URL_CLOUDWATCH: standIn.endpoint,
       RUNBOOKD_LOG_LEVEL: 'warn',
@@ -107,16 +103,17 @@ async function main(): Promise<void> {
     const runs: RunFigures[] = [];
     let warmUpSeconds = 0;
     for (let i = 0; i < RUNS + 1; i++) {
-      const before = standIn.stats().requests;
+      const before = (await standIn.stats()).requests;
       const fig = await oneRun(h);
-      if (fig.getMetricDataCalls !== standIn.stats().requests - before) throw new Error(`report says ${fig.getMetricDataCalls} GetMetricData calls, CloudWatch answered ${standIn.stats().requests - before}`);
+      const answered = (await standIn.stats()).requests - before;
+      if (fig.getMetricDataCalls !== answered) throw new Error(`report says ${fig.getMetricDataCalls} GetMetricData calls, CloudWatch answered ${answered}`);
       if (i === 0) {
         warmUpSeconds = fig.wallSeconds;
         console.log(`warm-up: ${fig.wallSeconds.toFixed(2)} s`);
         continue;
       }
       runs.push(fig);
-      console.log(`run ${i}: ${fig.wallSeconds.toFixed(2)} s (discover ${fig.discoverSeconds.toFixed(2)} s, analyze ${fig.analyzeSeconds.toFixed(2)} s); ${fig.getMetricDataCalls} GetMetricData calls; HTML ${fig.htmlSeconds.toFixed(2)} s`);
+      console.log(`run ${i}: ${fig.wallSeconds.toFixed(2)} s, app CPU ${fig.appCpuSeconds} s, load ${fig.loadAvg1m} (discover ${fig.discoverSeconds.toFixed(2)} s, analyze ${fig.analyzeSeconds.toFixed(2)} s); ${fig.getMetricDataCalls} GetMetricData calls; HTML ${fig.htmlSeconds.toFixed(2)} s`);
     }
 
     const probe: Array<{ services: number; points: number; seconds: number }> = [];
@@ -142,7 +139,9 @@ async function main(): Promise<void> {
       runs,
       summary: {
         wallSecondsMedian: round(wall, 2),
+        wallSecondsMin: round(Math.min(...runs.map((r) => r.wallSeconds)), 2),
         wallSecondsMax: round(Math.max(...runs.map((r) => r.wallSeconds)), 2),
+        appCpuSecondsMedian: round(median(runs.map((r) => r.appCpuSeconds)), 2),
         getMetricDataCalls: first.getMetricDataCalls,
         batches: first.batches,
         pagesPerBatch: pages,
@@ -166,33 +165,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** Rising (at risk), idle (over-provisioned) and steady services, in a fixed mix. */
-function metricsFor(s: SandboxService, i: number, now: number, hours: number): MetricHistory[] {
-  const dims = { ClusterName: s.cluster, ServiceName: s.service };
-  const wobble = (d: number) => Math.sin(d * 2 * Math.PI + i) * 3;
-  let cpu: (d: number) => number;
-  let mem: (d: number) => number;
-  if (i % 20 === 0) {
-    cpu = (d) => 35 + 2.5 * d + wobble(d);
-    mem = () => 50;
-  } else if (i % 10 === 5) {
-    cpu = (d) => 8 + wobble(d) / 3;
-    mem = () => 20;
-  } else {
-    cpu = (d) => 30 + (i % 17) + wobble(d);
-    mem = (d) => 40 + (i % 13) + wobble(d) / 2;
-  }
-  return [
-    { namespace: 'AWS/ECS', metricName: 'CPUUtilization', unit: 'Percent', dimensions: dims, points: hourlyPoints(now, hours, cpu) },
-    { namespace: 'AWS/ECS', metricName: 'MemoryUtilization', unit: 'Percent', dimensions: dims, points: hourlyPoints(now, hours, mem) },
-  ];
-}
-
 async function oneRun(h: Harness): Promise<RunFigures> {
+  const cpu0 = process.cpuUsage();
   const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { parameters: { lookbackDays: DAYS, period: 3600 } } });
   if (res.status !== 202) throw new Error(`run not accepted: ${res.status} ${res.text}`);
   const run = await h.waitForRun(res.body.id, undefined, 120_000);
   if (run.state !== 'succeeded') throw new Error(`run ${run.id} ${run.state}: ${JSON.stringify(run.error)}`);
+  const cpu = process.cpuUsage(cpu0);
+  const loadAvg1m = round(os.loadavg()[0], 2);
   const step = (id: string) => run.steps.find((s: any) => s.id === id);
   const analyze = step('analyze');
   const cap = analyze.output.capacity;
@@ -201,6 +181,8 @@ async function oneRun(h: Harness): Promise<RunFigures> {
   const htmlSeconds = (performance.now() - t) / 1000;
   return {
     wallSeconds: (Date.parse(run.endedAt) - Date.parse(run.createdAt)) / 1000,
+    appCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+    loadAvg1m,
     discoverSeconds: (step('discover').durationMs ?? 0) / 1000,
     analyzeSeconds: (analyze.durationMs ?? 0) / 1000,
     htmlSeconds: round(htmlSeconds, 3),
@@ -239,7 +221,7 @@ async function probeMoto(endpoint: string, n: number, now: number, hours: number
 function docSection(r: any): string {
   const s = r.summary;
   const runsTable = r.runs
-    .map((x: RunFigures, i: number) => `| ${i + 1} | ${x.wallSeconds.toFixed(2)} s | ${x.discoverSeconds.toFixed(2)} s | ${x.analyzeSeconds.toFixed(2)} s | ${x.getMetricDataCalls} | ${x.htmlSeconds.toFixed(2)} s (${Math.round(x.htmlBytes / 1024)} KiB) | ${Math.round(x.storedOutputBytes / 1024)} KiB |`)
+    .map((x: RunFigures, i: number) => `| ${i + 1} | ${x.wallSeconds.toFixed(2)} s | ${x.appCpuSeconds} s | ${x.loadAvg1m} | ${x.discoverSeconds.toFixed(2)} s | ${x.analyzeSeconds.toFixed(2)} s | ${x.getMetricDataCalls} | ${x.htmlSeconds.toFixed(2)} s (${Math.round(x.htmlBytes / 1024)} KiB) | ${Math.round(x.storedOutputBytes / 1024)} KiB |`)
     .join('\n');
   const first: RunFigures = r.runs[0];
   const probe = r.motoGetMetricDataProbe as Array<{ services: number; points: number; seconds: number }>;
@@ -253,15 +235,18 @@ function docSection(r: any): string {
     '',
     `- **Date:** ${r.date.slice(0, 10)} (commit ${r.commit}); bench took ${r.benchSeconds} s`,
     `- **Machine:** ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGiB} GiB, ${r.machine.os}; Node ${r.machine.node}; load average at the end ${r.machine.loadAvg1m}`,
-    `- **AWS:** ECS in moto (${r.scenario.services} services in ${CLUSTERS} clusters, seeded in ${r.seeding.ecsSeconds} s); the metric history written into moto too${r.seeding.metrics ? ` (${r.seeding.metrics.requests} PutMetricData requests of 1,000 data points, ${r.seeding.metrics.seconds} s, ${r.seeding.metrics.pointsPerSecond.toLocaleString('en-US')} points/s)` : ' (skipped in this run)'}. **GetMetricData is answered by a stand-in** (\`bench/capacity/cloudwatch-stand-in.ts\`) from the same series, with CloudWatch's limits: 500 queries per call, 100,800 data points per response, NextToken — see below for why not moto.`,
+    `- **AWS:** ECS in moto (${r.scenario.services} services in ${CLUSTERS} clusters, seeded in ${r.seeding.ecsSeconds} s); the metric history written into moto too${r.seeding.metrics ? ` (${r.seeding.metrics.requests} PutMetricData requests of 1,000 data points, ${r.seeding.metrics.seconds} s, ${r.seeding.metrics.pointsPerSecond.toLocaleString('en-US')} points/s)` : ' (skipped in this run)'}. **GetMetricData is answered by a stand-in** (\`bench/capacity/cloudwatch-stand-in.ts\`, in a process of its own, as CloudWatch is remote) from the same series, with CloudWatch's limits: 500 queries per call, 100,800 data points per response, NextToken — see below for why not moto.`,
     `- **Method:** one warm-up run (${r.warmUpSeconds} s: first use of the code paths, the JIT, the connection pools), then ${r.runs.length} measured runs; wall time is the run's recorded acceptance to its recorded end (discovery, metric fetch, analysis, every checkpoint and audit record, the stored report).`,
     `- **Targets:** wall time ≤ ${r.target.wallSeconds} s; ${r.target.callsPerPage} GetMetricData calls per page`,
     '',
-    '| run | wall time | discover step | analyze step | GetMetricData calls | HTML report (GET) | stored step outputs |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
+    '| run | wall time | app CPU¹ | load² | discover step | analyze step | GetMetricData calls | HTML report (GET) | stored step outputs |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     runsTable,
     '',
-    `**Wall time: median ${s.wallSecondsMedian} s, max ${s.wallSecondsMax} s — target ≤ ${r.target.wallSeconds} s ${s.wallTarget}.**`,
+    '',
+    '¹ CPU time of the bench process (API, queue client, worker, engine, report) during the run; moto and PostgreSQL are separate processes. ² 1-minute load average at the run\'s end, on 2 cores shared with PostgreSQL, Redis, moto and whatever else runs: a busy machine stretches wall time, so compare runs on a quiet one.',
+    '',
+    `**Wall time: median ${s.wallSecondsMedian} s (min ${s.wallSecondsMin} s, max ${s.wallSecondsMax} s) — target ≤ ${r.target.wallSeconds} s ${s.wallTarget} by the median.** The app itself needed ${s.appCpuSecondsMedian} s of CPU per report (median).`,
     `**GetMetricData: ${s.getMetricDataCalls} calls = ${s.callsPerPage} per page × ${s.pagesPerBatch} pages — target ${r.target.callsPerPage} per page ${s.callsTarget}.** ` +
       `${r.scenario.queries} queries make ${s.callsPerPage} batches of ≤ 500; each batch returns 500 × ${r.scenario.days * 24} = ${(500 * r.scenario.days * 24).toLocaleString('en-US')} data points, over CloudWatch's 100,800 per response, so each batch takes ${s.pagesPerBatch} pages.`,
     '',

@@ -1,6 +1,8 @@
+import { fork } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MetricHistory } from '../../scripts/sandbox/seed-metrics';
+import { scenarioSeries, type Scenario } from './scenario';
 
 /**
  * GetMetricData as CloudWatch answers it (AWS JSON 1.0, the protocol SDK v3 speaks to
@@ -9,10 +11,17 @@ import type { MetricHistory } from '../../scripts/sandbox/seed-metrics';
  * history from here because moto's GetMetricData scans every stored point for every query and
  * every period (see bench/capacity/capacity.bench.ts); everything else in the bench is moto.
  */
+export interface StandInStats {
+  requests: number;
+  queries: number;
+  datapoints: number;
+  rejected: number;
+}
+
 export interface CloudWatchStandIn {
   endpoint: string;
   /** GetMetricData requests answered, and queries they carried. */
-  stats(): { requests: number; queries: number; datapoints: number; rejected: number };
+  stats(): StandInStats;
   stop(): Promise<void>;
 }
 
@@ -114,4 +123,42 @@ function bucket(q: Query, byKey: Map<string, MetricHistory>, startMs: number, en
 
 function key(namespace: string, metricName: string, dims: Record<string, string>): string {
   return `${namespace}|${metricName}|${Object.entries(dims).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',')}`;
+}
+
+/**
+ * The stand-in in a process of its own, as CloudWatch is remote: its JSON encoding must not
+ * share the app's CPU and event loop, or the bench would charge the app for the fake's work.
+ */
+export function forkCloudWatchStandIn(scenario: Scenario): Promise<{ endpoint: string; stats(): Promise<StandInStats>; stop(): Promise<void> }> {
+  const child = fork(__filename, [], { execArgv: ['-r', '@swc-node/register'], env: { ...process.env, CAPACITY_STAND_IN: JSON.stringify(scenario) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pending: Array<(s: StandInStats) => void> = [];
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`CloudWatch stand-in exited (${code}) before it was ready`)));
+    child.on('message', (m: { endpoint?: string; stats?: StandInStats }) => {
+      if (m.stats) pending.shift()?.(m.stats);
+      if (m.endpoint) {
+        child.removeAllListeners('exit');
+        resolve({
+          endpoint: m.endpoint,
+          stats: () => new Promise<StandInStats>((res) => {
+            pending.push(res);
+            child.send('stats');
+          }),
+          stop: () => new Promise<void>((res) => {
+            child.once('exit', () => res());
+            child.kill('SIGTERM');
+          }),
+        });
+      }
+    });
+  });
+}
+
+if (process.env.CAPACITY_STAND_IN && process.send) {
+  const scenario = JSON.parse(process.env.CAPACITY_STAND_IN) as Scenario;
+  void startCloudWatchStandIn(scenarioSeries(scenario)).then((s) => {
+    process.on('message', () => process.send!({ stats: s.stats() }));
+    process.send!({ endpoint: s.endpoint });
+  });
 }

@@ -17,8 +17,12 @@ export const DAY_MS = 86_400_000;
 
 /** Linear-interpolation percentile (the "type 7" estimator spreadsheets use); null for no values. */
 export function percentile(values: readonly number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+  return percentileOfSorted(Float64Array.from(values).sort(), p);
+}
+
+/** The same, over values already in ascending order (sort once, read many percentiles). */
+export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number | null {
+  if (sorted.length === 0) return null;
   if (sorted.length === 1) return sorted[0];
   const rank = (p / 100) * (sorted.length - 1);
   const lo = Math.floor(rank);
@@ -107,13 +111,14 @@ export function analyzeSeries(raw: readonly Point[], window: SeriesWindow, rules
   const points = raw.filter((p) => Number.isFinite(p.v) && Number.isFinite(p.t)).sort((a, b) => a.t - b.t);
   const expected = Math.max(1, Math.floor((window.endMs - window.startMs) / (window.periodSeconds * 1000)));
   const coverage = Math.min(1, points.length / expected);
-  const values = points.map((p) => p.v);
+  // A typed array sorts numerically and fast; one sort serves every percentile and the max.
+  const sorted = Float64Array.from(points, (p) => p.v).sort();
   const base = {
     points: points.length,
     coverage: round(coverage, 3),
-    p50: roundOrNull(percentile(values, 50)),
-    p95: roundOrNull(percentile(values, 95)),
-    max: values.length ? round(Math.max(...values)) : null,
+    p50: roundOrNull(percentileOfSorted(sorted, 50)),
+    p95: roundOrNull(percentileOfSorted(sorted, 95)),
+    max: sorted.length ? round(sorted[sorted.length - 1]) : null,
     threshold: rules.threshold,
   };
   if (points.length < MIN_POINTS || coverage < MIN_COVERAGE) {
