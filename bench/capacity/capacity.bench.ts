@@ -80,10 +80,11 @@ async function main(): Promise<void> {
   const h = await Harness.start({ role: 'all', seed: false, env: {
       AWS_ENDPOINT_URL_CLOUDWATCH: standIn.endpoint,
       RUNBOOKD_LOG_LEVEL: 'warn',
-      // Production lock settings: the harness's 2 s (for fast crash tests) would count a busy
-      // machine's GC pause as a dead worker and re-run the step.
+      // Production lock and reconcile settings: the harness's 1–2 s (for fast crash tests) would
+      // count a busy machine's GC pause as a dead worker and re-run the step.
       RUNBOOKD_WORKER_LOCK_MS: '30000',
       RUNBOOKD_WORKER_STALLED_INTERVAL_MS: '30000',
+      RUNBOOKD_RECONCILE_INTERVAL_MS: '30000',
     },
   });
   try {
