@@ -3,6 +3,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import type { CallTally } from '../../aws/call-tally';
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { RdsAdapter } from '../../aws/rds.adapter';
+import { mapLimit } from '../../common/concurrency';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
@@ -31,6 +32,9 @@ interface Output extends Record<string, unknown> {
   missing: string[];
   figures: Array<{ id: string; label: string; value: number }>;
 }
+
+/** Clusters discovered at once (each then describes its services 4 at a time): well under ECS's rate limits. */
+const CLUSTER_CONCURRENCY = 3;
 
 const NAMES = { type: 'array', items: { type: 'string', minLength: 1 } };
 
@@ -106,8 +110,9 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
       if (current === null) continue;
       wanted.set(cluster, [...(current ?? []), service]);
     }
-    const out: EcsServiceResource[] = [];
-    for (const [cluster, names] of [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const clusters = [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b));
+    const perCluster = await mapLimit(clusters, CLUSTER_CONCURRENCY, async ([cluster, names]) => {
+      const out: EcsServiceResource[] = [];
       let list = names;
       let found;
       try {
@@ -117,7 +122,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
         // A cluster named in the scope that does not exist is reported, not fatal: the rest is still worth a report.
         if (everything || !(err instanceof AwsStepError) || err.code !== 'AWS_NOT_FOUND') throw err;
         missing.push(`ecs cluster ${cluster}`);
-        continue;
+        return out;
       }
       const foundNames = new Set(found.map((s) => s.name));
       for (const n of list) if (!foundNames.has(n)) missing.push(`ecs service ${cluster}/${n}`);
@@ -125,8 +130,10 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
         if (s.status !== 'ACTIVE') continue;
         out.push({ kind: 'ecs-service', id: `${cluster}/${s.name}`, cluster, service: s.name, taskDefinition: s.taskDefinition, launchType: s.launchType, desiredCount: s.desiredCount });
       }
-    }
-    return out;
+      return out;
+    });
+    missing.sort();
+    return perCluster.flat();
   }
 
   private async rdsInstances(ctx: StepContext, target: { region: string; roleArn?: string }, scope: CapacityScope, everything: boolean, calls: CallTally, missing: string[]): Promise<RdsInstanceResource[]> {
