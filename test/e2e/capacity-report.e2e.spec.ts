@@ -67,7 +67,8 @@ describe('capacity-report against moto', () => {
 
     const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
       key: h.keys.operator,
-      body: { parameters: { lookbackDays: 3, period: 3600 }, reason: 'weekly capacity look' },
+      // Scoped to what this file seeded, so resources other suites add to the sandbox estate cannot change the answer.
+      body: { parameters: { lookbackDays: 3, period: 3600, scope: { ecsClusters: ['shop'], rdsClusters: ['orders-aurora'], rdsInstances: ['billing-postgres'] } }, reason: 'weekly capacity look' },
     });
     expect(res.status).toBe(202);
     runId = res.body.id;
@@ -129,6 +130,8 @@ describe('capacity-report against moto', () => {
     // The proxy names services by their SigV4 signing name: CloudWatch signs as "monitoring".
     for (const [op, n] of Object.entries(cap.awsCalls)) expect([op, h.proxy.count(op.replace(/^cloudwatch:/, 'monitoring:'))]).toEqual([op, n]);
     expect(cap.awsCalls['cloudwatch:GetMetricData']).toBe(1);
+    // A named cluster needs no ListClusters.
+    expect(cap.awsCalls['ecs:ListClusters']).toBeUndefined();
     expect(cap.awsCalls['ecs:DescribeServices']).toBe(1);
     // one task definition read: only catalog looked idle
     expect(cap.awsCalls['ecs:DescribeTaskDefinition']).toBe(1);
@@ -138,18 +141,27 @@ describe('capacity-report against moto', () => {
     expect(cap.cost.assumption).toContain('$0.01 per 1,000 metrics');
   });
 
-  it('covers only the scope, and lists scope names that match nothing', async () => {
+  it('with no scope covers everything discovered in the region', async () => {
+    const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { parameters: { lookbackDays: 3 } } });
+    const run = await h.waitForRun(res.body.id, undefined, 90_000);
+    expect(run.state).toBe('succeeded');
+    const cap = (await h.request('GET', `/v1/runs/${run.id}/report`)).body.capacity;
+    const ids = cap.resources.map((r: any) => r.id);
+    expect(ids).toEqual(expect.arrayContaining(['shop/checkout', 'shop/catalog', 'shop/search', 'shop/reports', 'billing-postgres', 'orders-aurora-1', 'orders-aurora-2']));
+    expect(cap.resources.find((r: any) => r.id === 'shop/checkout').status).toBe('at-risk');
+    expect(cap.awsCalls['ecs:ListClusters']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lists scope names that match nothing, and still reports the rest', async () => {
     const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
       key: h.keys.operator,
-      body: { parameters: { lookbackDays: 3, scope: { ecsClusters: ['shop', 'no-such-cluster'], rdsInstances: ['billing-postgres', 'ghost-db'] } } },
+      body: { parameters: { lookbackDays: 3, scope: { ecsClusters: ['no-such-cluster'], rdsInstances: ['billing-postgres', 'ghost-db'] } } },
     });
     const run = await h.waitForRun(res.body.id, undefined, 90_000);
     expect(run.state).toBe('succeeded');
     const cap = (await h.request('GET', `/v1/runs/${run.id}/report`)).body.capacity;
-    expect(cap.resources.map((r: any) => r.id).sort()).toEqual(['billing-postgres', 'shop/catalog', 'shop/checkout', 'shop/reports', 'shop/search']);
+    expect(cap.resources.map((r: any) => r.id)).toEqual(['billing-postgres']);
     expect(cap.notes).toEqual(expect.arrayContaining(['Named in the scope but not found: ecs cluster no-such-cluster.', 'Named in the scope but not found: rds instance ghost-db.']));
-    // A named cluster needs no ListClusters.
-    expect(cap.awsCalls['ecs:ListClusters']).toBeUndefined();
   });
 
   it('refuses a period CloudWatch does not offer here, naming the parameter', async () => {
