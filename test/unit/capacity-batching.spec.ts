@@ -7,6 +7,7 @@ import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import type { CallTally } from '../../src/aws/call-tally';
 import { CloudWatchAdapter, type MetricQuery } from '../../src/aws/cloudwatch.adapter';
 import { EcsAdapter } from '../../src/aws/ecs.adapter';
+import { mapLimit } from '../../src/common/concurrency';
 import { AppConfig } from '../../src/config/app.config';
 import type { AwsCallContext } from '../../src/engine/step.contract';
 
@@ -96,5 +97,21 @@ describe('EcsAdapter discovery', () => {
     expect(described.map((s) => s.name)).toEqual(names.map((n) => n.split('/').pop()));
     expect(ecsMock.commandCalls(DescribeServicesCommand).map((c) => c.args[0].input.services!.length)).toEqual([10, 10, 3]);
     expect(tally).toEqual({ 'ecs:ListClusters': 2, 'ecs:ListServices': 2, 'ecs:DescribeServices': 3 });
+  });
+});
+
+describe('mapLimit', () => {
+  it('keeps at most `limit` calls in flight and returns results in input order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const out = await mapLimit([30, 5, 20, 1, 10, 2], 3, async (ms, i) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, ms));
+      inFlight--;
+      return i;
+    });
+    expect(out).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(most).toBe(3);
   });
 });
