@@ -3,10 +3,11 @@ import { AwsCallerService } from './aws-caller.service';
 import { AwsClientFactory } from './aws-client.factory';
 import { BackupAdapter } from './backup.adapter';
 import { CloudWatchAdapter } from './cloudwatch.adapter';
+import { EcsAdapter } from './ecs.adapter';
 import { RdsAdapter } from './rds.adapter';
 
 /**
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside. A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, BackupAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, BackupAdapter, EcsAdapter];

@@ -1,3 +1,4 @@
+import { capacityHtmlSections } from './capacity-section';
 import {
   badge,
   codeBlock,
@@ -36,6 +37,7 @@ export function renderHtml(report: RunReport): string {
     summarySection(report),
     ...figuresSection(report),
     ...findingsSection(report),
+    ...(report.capacity ? capacityHtmlSections(report.capacity) : []),
     ...plannedCallsSection(report),
     timelineSection(report),
     ...resourcesSection(report),

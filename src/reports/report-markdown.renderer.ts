@@ -1,3 +1,4 @@
+import { capacityMarkdownBlocks } from './capacity-section';
 import {
   findingsSummary,
   formatDuration,
@@ -25,6 +26,7 @@ export function renderMarkdown(report: RunReport): string {
     detailList(report),
     ...figuresBlock(report),
     ...findingsBlock(report),
+    ...(report.capacity ? capacityMarkdownBlocks(report.capacity) : []),
     ...plannedCallsBlock(report),
     ...timelineBlock(report),
     ...resourcesBlock(report),

@@ -1,3 +1,4 @@
+import type { CapacitySection } from '../capacity/capacity.types';
 import type { Finding, PlannedCall } from '../engine/step.contract';
 
 /**
@@ -147,5 +148,7 @@ export interface RunReport {
   resources?: ReportResource[];
   timeline: ReportTimelineEntry[];
   cleanup: { ran: number; failed: string[] };
+  /** A capacity report's section (from a step output's `capacity`); absent for other runbooks. */
+  capacity?: CapacitySection;
   generatedAt: string;
 }

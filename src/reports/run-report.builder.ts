@@ -1,4 +1,5 @@
 import { redact } from '../common/redact';
+import { readCapacitySection } from './capacity-section';
 import type {
   FigureValue,
   ReportError,
@@ -26,6 +27,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
   const findings: ReportFinding[] = [];
   const plannedCalls: ReportPlannedCall[] = [];
   const resources = new Map<string, ReportResource>();
+  let capacity: RunReport['capacity'];
 
   for (const step of ordered) {
     const output = isRecord(step.output) ? step.output : null;
@@ -34,6 +36,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     findings.push(...readFindings(output.findings, step.stepId));
     if (run.dryRun || step.state === 'planned') plannedCalls.push(...readPlannedCalls(output.plannedCalls, step.stepId));
     mergeResources(resources, output.resources, step.stepId);
+    capacity = readCapacitySection(output.capacity) ?? capacity;
   }
 
   const timeline = ordered.map(toTimelineEntry);
@@ -72,6 +75,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
       ran: cleanupSteps.filter((s) => s.state === 'succeeded' || s.state === 'failed').length,
       failed: cleanupSteps.filter((s) => s.state === 'failed').map((s) => s.stepId),
     },
+    ...(capacity ? { capacity } : {}),
     generatedAt: now.toISOString(),
   };
 }

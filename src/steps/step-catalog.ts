@@ -6,6 +6,8 @@ import { SettleRestoreJobStep } from './backup/settle-restore-job.step';
 import { StartRestoreStep } from './backup/start-restore.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
+import { AnalyzeCapacityStep } from './capacity/analyze-capacity.step';
+import { DiscoverCapacityResourcesStep } from './capacity/discover-capacity-resources.step';
 import { DescribeFailoverTargetStep } from './rds/describe-failover-target.step';
 import { FailoverStep } from './rds/failover.step';
 import { CheckRestoreWindowStep } from './rds/check-restore-window.step';
@@ -37,4 +39,6 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   PutRestoreValidationStep,
   SettleRestoreJobStep,
   DeleteRestoredStep,
+  DiscoverCapacityResourcesStep,
+  AnalyzeCapacityStep,
 ];
