@@ -6,6 +6,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
+import { Database, Queryable } from '../../persistence/database';
 import { SnsMessagesRepository } from '../../persistence/sns-messages.repository';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { AlarmEvent, alarmChangeKey, alarmScope, parseAlarmEvent } from './alarm-event';
@@ -47,6 +48,7 @@ export class SnsWebhookService {
     private readonly verifier: SnsSignatureVerifier,
     private readonly router: AlarmRouter,
     private readonly acceptance: RunAcceptanceService,
+    private readonly db: Database,
     private readonly messages: SnsMessagesRepository,
     private readonly sns: SnsAdapter,
     private readonly audit: AuditService,
@@ -108,8 +110,7 @@ export class SnsWebhookService {
     }
     const alarm = parseAlarmEvent(m.Message, m.TopicArn);
     if (!alarm) {
-      await this.remember(m, null, 'not-an-alarm', [], receivedAt);
-      await this.record(m, 'not-an-alarm', {});
+      await this.remember(m, null, 'not-an-alarm', [], receivedAt, {});
       return { type: m.Type, messageId: m.MessageId, outcome: 'not-an-alarm', runs: [] };
     }
     const key = alarmChangeKey(alarm);
@@ -120,8 +121,9 @@ export class SnsWebhookService {
 
     const outcome = routes.length === 0 ? 'no-match' : results.some((r) => r.outcome === 'accepted') ? 'accepted' : 'duplicate';
     const runIds = results.map((r) => r.runId).filter((id): id is string => id !== null);
-    await this.remember(m, key, outcome, runIds, receivedAt);
-    await this.record(m, outcome, { alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results });
+    await this.remember(m, key, outcome, runIds, receivedAt, {
+      alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
+    });
     return { type: m.Type, messageId: m.MessageId, outcome, runs: results };
   }
 
@@ -155,19 +157,23 @@ export class SnsWebhookService {
     }
   }
 
-  private remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date): Promise<void> {
-    return this.messages.record({ messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt });
+  /** The message's row and its audit record commit together: one commit, and neither without the other. */
+  private remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): Promise<void> {
+    return this.db.transaction(async (tx) => {
+      await this.messages.record({ messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt }, tx);
+      await this.record(m, outcome, audit, tx);
+    });
   }
 
   /** One audit record per message received; what a sender controls is clipped so it cannot bloat or break the log. */
-  private async record(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>): Promise<void> {
+  private async record(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>, tx?: Queryable): Promise<void> {
     const verified = outcome !== 'rejected';
     await this.audit.append({
       kind: 'sns.received',
       runId: null,
       actor: verified && m ? `sns:${m.TopicArn}` : 'sns:unverified',
       data: clip({ outcome, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null, timestamp: m?.Timestamp ?? null, ...extra }) as Record<string, unknown>,
-    });
+    }, tx);
   }
 }
 
