@@ -207,4 +207,18 @@ describe('rolling back', () => {
     expect(await step.run(input, ctx())).toMatchObject({ output: { tagged: false, reason: 'api-5xx is ALARM' } });
     expect(ecsMock.commandCalls(TagResourceCommand)).toHaveLength(1);
   });
+
+  it('bakes the revision the service ran at the first look when none is named, and does not tag a replaced one', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves(service(TD(5)));
+    const clock = new FixedClock(T0);
+    const step = new MarkKnownGoodStep(ecs, cloudwatch, config, clock);
+    const first = await step.run({ ...subject, bakeSeconds: 60 }, ctx());
+    expect(first).toMatchObject({ kind: 'wait', memory: { taskDefinition: TD(5) } });
+    ecsMock.on(DescribeServicesCommand).resolves(service(TD(6)));
+    clock.ms = T0 + 60_000;
+    expect(await step.run({ ...subject, bakeSeconds: 60 }, ctx({ taskDefinition: TD(5) }))).toMatchObject({
+      output: { taskDefinition: TD(5), tagged: false, reason: 'the service no longer runs api:5' },
+    });
+    expect(ecsMock.commandCalls(TagResourceCommand)).toHaveLength(0);
+  });
 });

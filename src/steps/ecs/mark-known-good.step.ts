@@ -9,7 +9,8 @@ import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, KNOWN_GOOD_TAG } from './ecs-subject';
 
 interface Input extends EcsSubject {
-  taskDefinition: string;
+  /** The revision to vouch for; by default the one the service runs when the bake starts. */
+  taskDefinition?: string;
   /** How long the service must stay on the task definition with its alarms OK first. */
   bakeSeconds?: number;
   alarmNames?: string[];
@@ -35,7 +36,7 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
   readonly input = {
     type: 'object',
     additionalProperties: false,
-    required: ['cluster', 'service', 'taskDefinition'],
+    required: ['cluster', 'service'],
     properties: {
       ...ecsSubjectProperties,
       taskDefinition: { type: 'string', minLength: 1 },
@@ -53,19 +54,31 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
   ) {}
 
   async plan(input: Input): Promise<PlannedCall[]> {
-    return [this.ecs.planTagResource(targetOf(input, this.config), input.taskDefinition, { [KNOWN_GOOD_TAG]: '<time of tagging>' })];
+    const td = input.taskDefinition ?? '<the task definition the service runs>';
+    return [this.ecs.planTagResource(targetOf(input, this.config), td, { [KNOWN_GOOD_TAG]: '<time of tagging>' })];
   }
 
   async run(input: Input, ctx: StepContext) {
     const target = targetOf(input, this.config);
     const bakeMs = (input.bakeSeconds ?? 300) * 1000;
+    const observe = async () => {
+      const { services } = await this.ecs.describeServices(ctx.aws, target, input.cluster, [input.service]);
+      return services[0];
+    };
+    // Fixed at the first look, so the revision that baked is the one tagged.
+    let taskDefinition = input.taskDefinition ?? (typeof ctx.memory.taskDefinition === 'string' ? ctx.memory.taskDefinition : undefined);
+    if (!taskDefinition) {
+      const first = await observe();
+      if (!first) return done<Output>({ taskDefinition: '', tagged: false, reason: `service ${input.service} not found`, taggedAt: null });
+      taskDefinition = first.taskDefinition;
+    }
     const left = ctx.startedAt.getTime() + bakeMs - this.clock.nowMs();
-    if (left > 0) return wait<Output>(left / 1000, {}, `baking ${shortName(input.taskDefinition)} for ${Math.ceil(left / 1000)}s more`);
+    if (left > 0) return wait<Output>(left / 1000, { taskDefinition }, `baking ${shortName(taskDefinition)} for ${Math.ceil(left / 1000)}s more`);
 
-    const { services } = await this.ecs.describeServices(ctx.aws, target, input.cluster, [input.service]);
-    const s = services[0];
-    const notYet = (reason: string) => done<Output>({ taskDefinition: input.taskDefinition, tagged: false, reason, taggedAt: null });
-    if (!s || s.taskDefinition !== input.taskDefinition) return notYet(`the service no longer runs ${shortName(input.taskDefinition)}`);
+    const s = await observe();
+    const td = taskDefinition;
+    const notYet = (reason: string) => done<Output>({ taskDefinition: td, tagged: false, reason, taggedAt: null });
+    if (!s || s.taskDefinition !== td) return notYet(`the service no longer runs ${shortName(td)}`);
     if (s.deployments.length > 1 || s.runningCount !== s.desiredCount) return notYet(`the service is not steady (${s.runningCount}/${s.desiredCount} running)`);
     const names = input.alarmNames ?? [];
     if (names.length > 0) {
@@ -74,8 +87,8 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
       if (missing.length > 0 || bad.length > 0) return notYet([...bad, ...missing.map((m) => `${m} does not exist`)].join('; '));
     }
     const taggedAt = this.clock.now().toISOString();
-    await this.ecs.tagResource(ctx.aws, target, input.taskDefinition, { [KNOWN_GOOD_TAG]: taggedAt, 'runbookd:run-id': ctx.runId });
-    return done<Output>({ taskDefinition: input.taskDefinition, tagged: true, reason: `steady with alarms OK for ${input.bakeSeconds ?? 300}s`, taggedAt });
+    await this.ecs.tagResource(ctx.aws, target, td, { [KNOWN_GOOD_TAG]: taggedAt, 'runbookd:run-id': ctx.runId });
+    return done<Output>({ taskDefinition: td, tagged: true, reason: `steady with alarms OK for ${input.bakeSeconds ?? 300}s`, taggedAt });
   }
 
   summarize(o: Output): string {
