@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
+import { Client } from 'pg';
 import { cloudWatchAlarmMessage, createTestSnsSigner } from '../../scripts/sandbox/sns-signer';
 import { writeDocSection } from '../engine/doc-section';
 import { createScratchDatabase, flushPrefix, REDIS_URL, uniqueQueuePrefix } from '../engine/services';
@@ -197,18 +198,28 @@ async function main(): Promise<void> {
     }
 
     // Burst: as fast as INFLIGHT concurrent senders go, then raw Queue.add on the same Redis the same way.
-    const burstStart = nowMs();
-    let accepted = 0;
-    let next = 0;
-    await Promise.all(Array.from({ length: INFLIGHT }, async () => {
-      while (next < BURST) {
-        next++;
-        const r = await post(`burst-${n++}`);
-        if (r.status === 200 && r.outcome === 'accepted') accepted++;
-      }
-    }));
-    const burstSeconds = (nowMs() - burstStart) / 1000;
+    const burst = async (label: string) => {
+      const t0 = nowMs();
+      let ok = 0;
+      let next = 0;
+      await Promise.all(Array.from({ length: INFLIGHT }, async () => {
+        while (next < BURST) {
+          next++;
+          const r = await post(`${label}-${n++}`);
+          if (r.status === 200 && r.outcome === 'accepted') ok++;
+        }
+      }));
+      return { accepted: ok, seconds: (nowMs() - t0) / 1000 };
+    };
+    const withWorker = await burst('burst');
+    const accepted = withWorker.accepted;
+    const burstSeconds = withWorker.seconds;
     const acceptedPerSec = accepted / burstSeconds;
+    // The same burst with the worker process stopped: what the webhook alone accepts, for comparison.
+    const worker = children[1];
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    const apiOnly = await burst('burst-api-only');
 
     const rawPrefix = uniqueQueuePrefix();
     const connection = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -227,6 +238,12 @@ async function main(): Promise<void> {
     connection.disconnect();
     await flushPrefix(rawPrefix);
 
+    // What one alarm costs the database: every audit record is appended under one cluster-wide lock.
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    const counts = (await pg.query(`SELECT (SELECT count(*) FROM audit_events)::int AS audit, (SELECT count(*) FROM runs WHERE state = 'succeeded')::int AS done,
+      (SELECT count(*) FROM audit_events WHERE run_id IN (SELECT id FROM runs WHERE state = 'succeeded'))::int AS done_audit`)).rows[0];
+    await pg.end();
     const at200 = rates.find((r) => r.offeredPerSec === 200);
     const result = {
       benchmark: 'alarm-to-action',
@@ -234,8 +251,12 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', node: process.version, loadavg: os.loadavg().map((l) => round(l)) },
       setup: { processes: 'api + worker', workerConcurrency: WORKER_CONCURRENCY, secondsPerRate: SECONDS, burst: BURST, inflight: INFLIGHT, database: 'PostgreSQL (local)', queue: 'Redis (local)', aws: 'local stand-in for ECS and CloudWatch' },
       rates,
-      burst: { notifications: BURST, accepted, seconds: round(burstSeconds, 3), acceptedPerSec: round(acceptedPerSec), rawQueueAddPerSec: round(rawPerSec), ratio: round(acceptedPerSec / rawPerSec, 3) },
+      burst: {
+        notifications: BURST, accepted, seconds: round(burstSeconds, 3), acceptedPerSec: round(acceptedPerSec), rawQueueAddPerSec: round(rawPerSec), ratio: round(acceptedPerSec / rawPerSec, 3),
+        workerStopped: { accepted: apiOnly.accepted, acceptedPerSec: round(apiOnly.accepted / apiOnly.seconds), ratio: round(apiOnly.accepted / apiOnly.seconds / rawPerSec, 3) },
+      },
       awsCalls: Object.fromEntries(fake.calls),
+      database: { auditRecords: counts.audit, succeededRuns: counts.done, auditRecordsPerSucceededRun: counts.done ? round(counts.done_audit / counts.done, 1) : null },
       targets: {
         p99MsAt200: { target: TARGET.p99MsAt200, measured: at200?.notificationToUpdateServiceMs.p99 ?? null, met: at200 ? at200.notificationToUpdateServiceMs.p99 <= TARGET.p99MsAt200 : null },
         ratio: { target: TARGET.ratio, measured: round(acceptedPerSec / rawPerSec, 3), met: acceptedPerSec / rawPerSec >= TARGET.ratio },
@@ -247,6 +268,7 @@ async function main(): Promise<void> {
     if (WRITE_DOCS) writeDocSection('bench:alarm-to-action', docSection(result));
   } finally {
     for (const child of children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
@@ -264,7 +286,7 @@ function print(r: any): void {
     const s = x.notificationToUpdateServiceMs;
     console.log(`  ${x.offeredPerSec}/s: ${x.accepted}/${x.sent} accepted, p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms (webhook answer p50 ${x.httpAnswerMs.p50} ms, p99 ${x.httpAnswerMs.p99} ms)${x.missing ? `, ${x.missing} never reached UpdateService` : ''}`);
   }
-  console.log(`  burst: ${r.burst.acceptedPerSec} accepted/s vs raw Queue.add ${r.burst.rawQueueAddPerSec}/s → ratio ${r.burst.ratio}`);
+  console.log(`  burst: ${r.burst.acceptedPerSec} accepted/s vs raw Queue.add ${r.burst.rawQueueAddPerSec}/s → ratio ${r.burst.ratio} (worker stopped: ${r.burst.workerStopped.acceptedPerSec}/s, ratio ${r.burst.workerStopped.ratio})`);
   console.log(`  targets: p99 at 200/s ≤ ${TARGET.p99MsAt200} ms: ${r.targets.p99MsAt200.met ? 'met' : 'NOT met'} (${r.targets.p99MsAt200.measured} ms); ratio ≥ ${TARGET.ratio}: ${r.targets.ratio.met ? 'met' : 'NOT met'} (${r.targets.ratio.measured})`);
   console.log(`  results: ${path.relative(ROOT, RESULTS_FILE)}`);
 }
@@ -284,11 +306,13 @@ function docSection(r: any): string {
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Burst of ${r.burst.notifications} notifications, ${r.setup.inflight} in flight: **${r.burst.acceptedPerSec} accepted/s**; raw BullMQ \`Queue.add\` on the same Redis, ${r.setup.inflight} in flight: ${r.burst.rawQueueAddPerSec}/s; **ratio ${r.burst.ratio}**.`,
+    `Burst of ${r.burst.notifications} notifications, ${r.setup.inflight} in flight, with the worker running the rollbacks they start: **${r.burst.acceptedPerSec} accepted/s**; raw BullMQ \`Queue.add\` on the same Redis, ${r.setup.inflight} in flight: ${r.burst.rawQueueAddPerSec}/s; **ratio ${r.burst.ratio}**. The same burst with the worker process stopped (the webhook alone): ${r.burst.workerStopped.acceptedPerSec} accepted/s, ratio ${r.burst.workerStopped.ratio}.`,
     '',
     `Targets: p99 ≤ ${TARGET.p99MsAt200} ms at 200/s — **${r.targets.p99MsAt200.met ? 'met' : 'not met'}** (${r.targets.p99MsAt200.measured} ms); ratio ≥ ${TARGET.ratio} — **${r.targets.ratio.met ? 'met' : 'not met'}** (${r.targets.ratio.measured}).`,
     '',
-    'Latency runs from the moment the benchmark sends the notification (so it includes HTTP, signature check, the committed run + audit records, the queue hop to a worker, and the two steps before the rollback call) to the moment the stand-in ECS receives UpdateService. Each run carries on after that (steady state, alarm OK, then a 5-minute bake held as a delayed job), so the workers are busy with earlier runs while later notifications arrive.',
+    `Each alarm that ends in a completed rollback leaves ${r.database.auditRecordsPerSucceededRun} audit records on its run (plus one \`sns.received\`), each appended under the audit chain's one cluster-wide advisory lock, most in a synchronously committed transaction.`,
+    '',
+    'Latency runs from the moment the benchmark sends the notification (so it includes HTTP, signature check, the committed run + audit records, the queue hop to a worker, and the two steps before the rollback call) to the moment the stand-in ECS receives UpdateService. Each run carries on after that (steady state, alarm OK), so the worker is busy with earlier runs while later notifications arrive.',
   ].join('\n');
 }
 
