@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config/app.config';
@@ -8,9 +11,10 @@ import { resolveValue } from '../../src/runbooks/expressions';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import type { DefinitionProblem } from '../../src/runbooks/runbook.error';
 import { alarmChangeKey, alarmScope, parseAlarmEvent } from '../../src/triggers/sns/alarm-event';
-import { DirectorySnsCertificateFetcher } from '../../src/triggers/sns/sns-certificate.fetcher';
+import { Clock } from '../../src/common/clock';
+import { DirectorySnsCertificateFetcher, HttpsSnsCertificateFetcher, MAX_CERT_BYTES, SnsCertificateFetcher } from '../../src/triggers/sns/sns-certificate.fetcher';
 import { parseSnsMessage, stringToSign } from '../../src/triggers/sns/sns-message';
-import { checkSigningCertUrl } from '../../src/triggers/sns/sns-signature.verifier';
+import { checkSigningCertUrl, SnsSignatureVerifier } from '../../src/triggers/sns/sns-signature.verifier';
 
 const SAMPLES = '/work/shared/samples';
 const sample = (name: string) => {
@@ -175,5 +179,60 @@ describe('webhook configuration', () => {
     expect(c.snsTopics).toHaveLength(2);
     expect(c.snsCertsDir).toBe(path.resolve('certs'));
     expect(c.snsMaxMessageAgeSeconds).toBe(3600);
+  });
+});
+
+describe('the HTTPS certificate fetcher', () => {
+  let dir: string;
+  let server: https.Server;
+  let base: string;
+  let key: string;
+  let cert: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fetch-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    key = readFileSync(path.join(dir, 'k.pem'), 'utf8');
+    cert = readFileSync(path.join(dir, 'c.pem'), 'utf8');
+    server = https.createServer({ key, cert }, (req, res) => {
+      if (req.url === '/ok.pem') res.end(cert);
+      else if (req.url === '/big.pem') res.end('x'.repeat(MAX_CERT_BYTES + 1));
+      else if (req.url === '/slow.pem') setTimeout(() => res.end(cert), 2000).unref();
+      else if (req.url === '/broken.pem') res.writeHead(500).end();
+      else if (req.url === '/moved.pem') res.writeHead(302, { location: 'https://evil.example/x.pem' }).end();
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const fetcher = () => new HttpsSnsCertificateFetcher(300, { ca: cert, checkServerIdentity: () => undefined });
+
+  it('returns the PEM; a missing one is a bad signature; a large one is refused; no redirect is followed', async () => {
+    await expect(fetcher().fetch(new URL(`${base}/ok.pem`))).resolves.toBe(cert);
+    await expect(fetcher().fetch(new URL(`${base}/nope.pem`))).rejects.toMatchObject({ code: 'SNS_SIGNATURE_INVALID' });
+    await expect(fetcher().fetch(new URL(`${base}/big.pem`))).rejects.toMatchObject({ code: 'SNS_SIGNATURE_INVALID', message: expect.stringMatching(/larger than/) });
+    await expect(fetcher().fetch(new URL(`${base}/moved.pem`))).rejects.toMatchObject({ code: 'SNS_CERT_UNAVAILABLE' });
+  });
+
+  it('gives up after the timeout, and on a server error, with a retryable 503 code', async () => {
+    const started = Date.now();
+    await expect(fetcher().fetch(new URL(`${base}/slow.pem`))).rejects.toMatchObject({ code: 'SNS_CERT_UNAVAILABLE', retryable: true });
+    expect(Date.now() - started).toBeLessThan(1500);
+    await expect(fetcher().fetch(new URL(`${base}/broken.pem`))).rejects.toMatchObject({ code: 'SNS_CERT_UNAVAILABLE' });
+  });
+
+  it('is never asked for a URL the host rule refuses (the verifier checks first)', async () => {
+    const fetch = jest.fn();
+    const verifier = new SnsSignatureVerifier({ fetch } as unknown as SnsCertificateFetcher, new Clock());
+    const m = parseSnsMessage(JSON.stringify({
+      Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:eu-west-1:123456789012:t', Message: 'x', Timestamp: new Date().toISOString(),
+      SignatureVersion: '2', Signature: 'AA==', SigningCertURL: `${base}/ok.pem`,
+    }), {});
+    await expect(verifier.verify(m)).rejects.toMatchObject({ code: 'SNS_CERT_URL_REJECTED' });
+    expect(fetch).not.toHaveBeenCalled();
   });
 });

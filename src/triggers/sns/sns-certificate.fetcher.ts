@@ -18,13 +18,17 @@ export abstract class SnsCertificateFetcher {
 
 /** The real one: one GET, no redirects, a timeout and a size cap. */
 export class HttpsSnsCertificateFetcher extends SnsCertificateFetcher {
-  constructor(private readonly timeoutMs: number) {
+  constructor(
+    private readonly timeoutMs: number,
+    /** TLS settings on top of the defaults (tests trust a local server with it); production passes none. */
+    private readonly tls: Pick<https.RequestOptions, 'ca' | 'checkServerIdentity'> = {},
+  ) {
     super();
   }
 
   fetch(url: URL): Promise<string> {
     return new Promise((resolve, reject) => {
-      const req = https.get(url, { timeout: this.timeoutMs, headers: { accept: 'application/x-pem-file' } }, (res) => {
+      const req = https.get(url, { ...this.tls, timeout: this.timeoutMs, headers: { accept: 'application/x-pem-file' } }, (res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {
           res.resume();
