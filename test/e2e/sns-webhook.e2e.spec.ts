@@ -161,6 +161,20 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     expect(audit.some((r: any) => r.data.runs?.[0]?.outcome === 'already-handled')).toBe(true);
   });
 
+  it('answers 200 without a run for notifications it cannot act on, saying why', async () => {
+    const before = (await runs()).length;
+    const notAlarm = await post(signer.notification(TOPIC, 'the nightly backup finished'));
+    expect(notAlarm.body).toMatchObject({ outcome: 'not-an-alarm', runs: [] });
+    const noMatch = await post(signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: 'disk-space-low', cluster: 'shop', service: 'x', region: 'eu-west-1', accountId: ACCOUNT })));
+    expect(noMatch.body).toMatchObject({ outcome: 'no-match', runs: [] });
+    // Matches canary-rollback, but its mapped `reason` is longer than the runbook allows: a definition problem SNS retries cannot fix.
+    const refused = await post(signer.notification(TOPIC, alarm('long-api', { alarmName: `${'x'.repeat(600)}-5xx` })));
+    expect(refused.status).toBe(200);
+    expect(refused.body).toMatchObject({ outcome: 'parameters-invalid', runs: [{ runbookId: 'canary-rollback', outcome: 'parameters-invalid', runId: null }] });
+    expect(refused.body.runs[0].message).toMatch(/reason/);
+    expect((await runs()).length).toBe(before);
+  });
+
   it('never answers 5xx and never starts a run, whatever the body and headers (fast-check)', async () => {
     const before = (await runs()).length;
     const template = signer.notification(TOPIC, alarm('fuzz-api'));

@@ -6,6 +6,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
+import type { RunRecord } from '../../engine/run.types';
 import { Database, Queryable } from '../../persistence/database';
 import { SnsMessagesRepository } from '../../persistence/sns-messages.repository';
 import { RunbookError } from '../../runbooks/runbook.error';
@@ -30,7 +31,7 @@ export interface RouteResult {
 export interface SnsWebhookResult {
   type: SnsMessage['Type'];
   messageId: string;
-  outcome: 'accepted' | 'duplicate' | 'no-match' | 'not-an-alarm' | 'subscription-confirmed' | 'unsubscribe-noted';
+  outcome: 'accepted' | 'duplicate' | 'parameters-invalid' | 'no-match' | 'not-an-alarm' | 'subscription-confirmed' | 'unsubscribe-noted';
   runs: RouteResult[];
 }
 
@@ -116,18 +117,37 @@ export class SnsWebhookService {
     const key = alarmChangeKey(alarm);
     const scope = alarmScope(alarm, { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() });
     const routes = this.router.route(alarm, m.TopicArn, scope);
+    const summary = (results: RouteResult[]) => ({
+      alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
+    });
+    if (routes.length === 1) {
+      // The usual case, one runbook: the message's record commits with the run it started.
+      const [route] = routes;
+      const result = await this.start(route.runbookId, route.parameters, m, alarm, key, async (tx, run) => {
+        const accepted: RouteResult = { runbookId: route.runbookId, outcome: 'accepted', runId: run.id };
+        await this.remember(m, key, 'accepted', [run.id], receivedAt, summary([accepted]), tx);
+      });
+      const outcome = overall([result]);
+      if (result.outcome !== 'accepted') await this.remember(m, key, outcome, result.runId ? [result.runId] : [], receivedAt, summary([result]));
+      return { type: m.Type, messageId: m.MessageId, outcome, runs: [result] };
+    }
     const results: RouteResult[] = [];
     for (const route of routes) results.push(await this.start(route.runbookId, route.parameters, m, alarm, key));
 
-    const outcome = routes.length === 0 ? 'no-match' : results.some((r) => r.outcome === 'accepted') ? 'accepted' : 'duplicate';
+    const outcome = routes.length === 0 ? 'no-match' : overall(results);
     const runIds = results.map((r) => r.runId).filter((id): id is string => id !== null);
-    await this.remember(m, key, outcome, runIds, receivedAt, {
-      alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
-    });
+    await this.remember(m, key, outcome, runIds, receivedAt, summary(results));
     return { type: m.Type, messageId: m.MessageId, outcome, runs: results };
   }
 
-  private async start(runbookId: string, parameters: Record<string, unknown>, m: SnsMessage, alarm: AlarmEvent, key: string): Promise<RouteResult> {
+  private async start(
+    runbookId: string,
+    parameters: Record<string, unknown>,
+    m: SnsMessage,
+    alarm: AlarmEvent,
+    key: string,
+    alsoInTransaction?: (tx: Queryable, run: RunRecord) => Promise<void>,
+  ): Promise<RouteResult> {
     try {
       const { run, created } = await this.acceptance.accept({
         runbookId,
@@ -140,6 +160,7 @@ export class SnsWebhookService {
         },
         // Per runbook, so one alarm may start several runbooks, each once.
         dedupeKey: `sns-alarm:${runbookId}:${createHash('sha256').update(key).digest('hex')}`,
+        alsoInTransaction,
       });
       return { runbookId, outcome: created ? 'accepted' : 'duplicate', runId: run.id };
     } catch (err) {
@@ -158,11 +179,13 @@ export class SnsWebhookService {
   }
 
   /** The message's row and its audit record commit together: one commit, and neither without the other. */
-  private remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): Promise<void> {
-    return this.db.transaction(async (tx) => {
+  private async remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>, inTx?: Queryable): Promise<void> {
+    const write = async (tx: Queryable) => {
       await this.messages.record({ messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt }, tx);
       await this.record(m, outcome, audit, tx);
-    });
+    };
+    if (inTx) await write(inTx);
+    else await this.db.transaction(write);
   }
 
   /** One audit record per message received; what a sender controls is clipped so it cannot bloat or break the log. */
@@ -175,6 +198,13 @@ export class SnsWebhookService {
       data: clip({ outcome, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null, timestamp: m?.Timestamp ?? null, ...extra }) as Record<string, unknown>,
     }, tx);
   }
+}
+
+/** Accepted if any run started; a duplicate if every runbook already had its run; else the parameters were refused. */
+function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters-invalid' {
+  if (results.some((r) => r.outcome === 'accepted')) return 'accepted';
+  if (results.every((r) => r.outcome === 'duplicate' || r.outcome === 'already-handled')) return 'duplicate';
+  return 'parameters-invalid';
 }
 
 function clip(v: unknown): unknown {
