@@ -11,7 +11,7 @@
  * Writes bench/results/alarm-to-action-latest.json, prints the figures and rewrites its section
  * of docs/performance.md. A benchmark, not a test: a missed target is reported, not an error.
  *
- * Knobs: BENCH_RATES ("50,200" per second), BENCH_SECONDS (3 per rate), BENCH_BURST (300),
+ * Knobs: BENCH_RATES ("5,50,200" per second; 5/s shows the uncontended floor), BENCH_SECONDS (3 per rate), BENCH_BURST (300),
  * BENCH_INFLIGHT (32), BENCH_WORKER_CONCURRENCY (50), BENCH_WRITE_DOCS (1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,7 +36,7 @@ const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:bench-alarms`;
 const TARGET = { p99MsAt200: 25, ratio: 0.5 };
-const RATES = (process.env.BENCH_RATES ?? '50,200').split(',').map((s) => Number(s.trim()));
+const RATES = (process.env.BENCH_RATES ?? '5,50,200').split(',').map((s) => Number(s.trim()));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const BURST = Number(process.env.BENCH_BURST ?? 300);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 32);
