@@ -161,6 +161,13 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     expect(audit.some((r: any) => r.data.runs?.[0]?.outcome === 'already-handled')).toBe(true);
   });
 
+  it('routes the alarm\'s return to OK to ecs-mark-known-good, not to a rollback', async () => {
+    const res = await post(signer.notification(TOPIC, alarm('wallet-api', { state: 'OK' })));
+    expect(res.body).toMatchObject({ outcome: 'accepted', runs: [{ runbookId: 'ecs-mark-known-good', outcome: 'accepted' }] });
+    const run = (await h.request('GET', `/v1/runs/${res.body.runs[0].runId}`)).body;
+    expect(run.parameters).toMatchObject({ cluster: 'shop', service: 'wallet-api', alarmName: 'wallet-api-5xx', bakeSeconds: 300 });
+  });
+
   it('answers 200 without a run for notifications it cannot act on, saying why', async () => {
     const before = (await runs()).length;
     const notAlarm = await post(signer.notification(TOPIC, 'the nightly backup finished'));
