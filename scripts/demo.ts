@@ -1,12 +1,20 @@
 /**
  * Runs the demo against the sandbox: seeds moto, starts runbookd (embedded PGlite, local Redis),
  * triggers the failover test on the sandbox Aurora cluster over HTTP as an operator would, waits
- * for it and prints the report. `--keep` leaves the service running afterwards.
+ * for it and prints the report. Then a bad canary is deployed to the sandbox ECS service, its 5xx
+ * alarm fires, and a signed SNS alarm notification (a test key pair and certificate made now,
+ * served through RUNBOOKD_SNS_CERTS_DIR) rolls it back; that report is printed too.
+ * `--keep` leaves the service running afterwards.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DeregisterTaskDefinitionCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { checkoutTaskDefinition, SANDBOX_CANARY } from './sandbox/seed-canary';
 import { seedSandbox, SANDBOX_ESTATE } from './sandbox/seed-estate';
+import { cloudWatchAlarmMessage, createTestSnsSigner } from './sandbox/sns-signer';
 
 const ROOT = path.resolve(__dirname, '..');
 const endpoint = process.env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${process.env.MOTO_PORT ?? 5000}`;
@@ -18,6 +26,12 @@ async function main(): Promise<void> {
   const credentials = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' };
   const seeded = await seedSandbox({ endpoint, region, credentials });
   console.log(`sandbox ${endpoint} (${region}): ${seeded.created.length} created, ${seeded.existing.length} already there`);
+
+  // moto's default account; the topic the sandbox alarm posts to.
+  const topicArn = `arn:aws:sns:${region}:123456789012:${SANDBOX_CANARY.topic}`;
+  const snsDir = path.join(ROOT, '.runbookd', 'demo', 'sns');
+  mkdirSync(snsDir, { recursive: true });
+  const signer = createTestSnsSigner(snsDir, region);
 
   // A fresh operator key for this demo; runbookd stores only its hash.
   const key = `rbd_demo_${randomBytes(16).toString('hex')}`;
@@ -37,6 +51,8 @@ async function main(): Promise<void> {
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      RUNBOOKD_SNS_TOPICS: topicArn,
+      RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
     },
   });
   const stop = () => {
@@ -70,6 +86,7 @@ async function main(): Promise<void> {
     }, 120_000, 'the run to end');
     console.log(`← run ${run.id} ended ${run.state}\n`);
     console.log((await api('GET', `/v1/runs/${run.id}/report?format=md`)).text);
+    const rollback = await canaryRollback({ base, api, signer, topicArn, credentials });
     const verify = (await api('GET', '/v1/audit/verify')).json();
     console.log(`audit chain: ${verify.ok ? 'intact' : 'BROKEN'} (${verify.records} records)`);
     console.log(`HTML report: ${base}/v1/runs/${run.id}/report?format=html  ·  API docs: ${base}/docs`);
@@ -77,9 +94,52 @@ async function main(): Promise<void> {
       console.log(`\nrunbookd keeps running on ${base} (Ctrl-C to stop). API key for this session: ${key}`);
       await new Promise(() => undefined);
     }
-    process.exitCode = run.state === 'succeeded' ? 0 : 1;
+    process.exitCode = run.state === 'succeeded' && rollback ? 0 : 1;
   } finally {
     if (!keep) stop();
+  }
+}
+
+type Api = (method: string, url: string, body?: unknown) => Promise<{ status: number; text: string; json: () => any }>;
+
+/**
+ * The second act: deploy a bad canary to the sandbox ECS service, let its alarm fire, and send the
+ * alarm's SNS notification, signed, to the webhook. canary-rollback puts the previous revision
+ * back; once the alarm is OK again the run ends and its report is printed.
+ */
+async function canaryRollback(o: { base: string; api: Api; signer: ReturnType<typeof createTestSnsSigner>; topicArn: string; credentials: { accessKeyId: string; secretAccessKey: string } }): Promise<boolean> {
+  const clientConfig = { endpoint, region, credentials: o.credentials };
+  const ecs = new ECSClient(clientConfig);
+  const cloudwatch = new CloudWatchClient(clientConfig);
+  const c = SANDBOX_CANARY;
+  try {
+    const stable = (await ecs.send(new DescribeServicesCommand({ cluster: c.cluster, services: [c.service] }))).services![0].taskDefinition!;
+    const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-canary')))).taskDefinition!.taskDefinitionArn!;
+    await ecs.send(new UpdateServiceCommand({ cluster: c.cluster, service: c.service, taskDefinition: canary }));
+    console.log(`\n→ deployed canary ${canary.split('/').pop()} to ${c.cluster}/${c.service} (was ${stable.split('/').pop()})`);
+    await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: c.alarm, StateValue: 'ALARM', StateReason: 'Threshold Crossed: 5xx from the canary' }));
+    const message = o.signer.notification(o.topicArn, cloudWatchAlarmMessage({ alarmName: c.alarm, cluster: c.cluster, service: c.service, region, accountId: '123456789012' }));
+    console.log(`→ alarm ${c.alarm} is ALARM; POST /v1/webhooks/sns (SNS Notification ${message.MessageId}, SignatureVersion 2)`);
+    const res = await fetch(`${o.base}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: JSON.stringify(message) });
+    const answer = (await res.json()) as any;
+    console.log(`← ${res.status} ${answer.outcome}: ${(answer.runs ?? []).map((r: any) => `${r.runbookId} run ${r.runId} (${r.outcome})`).join(', ')}`);
+    const runId = answer.runs?.[0]?.runId;
+    if (!runId) return false;
+    await until(async () => (await ecs.send(new DescribeServicesCommand({ cluster: c.cluster, services: [c.service] }))).services![0].taskDefinition === stable, 60_000, 'the rollback');
+    console.log(`← ${c.service} is back on ${stable.split('/').pop()}; the canary's errors stop`);
+    await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: c.alarm, StateValue: 'OK', StateReason: 'Rolled back' }));
+    const run = await until(async () => {
+      const r = (await o.api('GET', `/v1/runs/${runId}`)).json();
+      return ['succeeded', 'failed', 'aborted', 'cancelled'].includes(r.state) ? r : undefined;
+    }, 120_000, 'the alarm to return to OK');
+    console.log(`← run ${runId} ended ${run.state}\n`);
+    console.log((await o.api('GET', `/v1/runs/${runId}/report?format=md`)).text);
+    // The bad build is withdrawn, as a team would: the next canary rolls back to the good one again.
+    await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: canary }));
+    return run.state === 'succeeded';
+  } finally {
+    ecs.destroy();
+    cloudwatch.destroy();
   }
 }
 

@@ -8,10 +8,25 @@ import { MetricsService } from './observability/metrics.service';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
 import { RunsController } from './triggers/rest/runs.controller';
+import { SnsMessagesRepository } from './persistence/sns-messages.repository';
+import { AlarmRouter } from './triggers/sns/alarm-router.service';
+import { snsCertificateFetcherProvider } from './triggers/sns/sns-certificate.provider';
+import { SnsSignatureVerifier } from './triggers/sns/sns-signature.verifier';
+import { SnsWebhookController } from './triggers/sns/sns-webhook.controller';
+import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController],
-  providers: [ApiKeyService, MetricsService, { provide: APP_GUARD, useClass: AuthGuard }],
+  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SnsWebhookController],
+  providers: [
+    ApiKeyService,
+    MetricsService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    SnsMessagesRepository,
+    AlarmRouter,
+    snsCertificateFetcherProvider,
+    SnsSignatureVerifier,
+    SnsWebhookService,
+  ],
 })
 export class ApiModule {}

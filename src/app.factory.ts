@@ -6,6 +6,7 @@ import { ApiModule } from './api.module';
 import { AppConfig } from './config/app.config';
 import { InfrastructureModule } from './infrastructure.module';
 import { HttpErrorFilter } from './triggers/rest/http-error.filter';
+import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
 import { WorkerModule } from './worker.module';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
@@ -34,6 +35,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalFilters(new HttpErrorFilter());
+  if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
   app.enableShutdownHooks();
   if (hasApi) {
     const doc = SwaggerModule.createDocument(

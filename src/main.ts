@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (config.snsCertsDir) logger.warn(`RUNBOOKD_SNS_CERTS_DIR=${config.snsCertsDir}: SNS signing certificates are served from this folder (sandbox only)`);
   for (const [name, url] of Object.entries(config.awsEndpoints)) logger.warn(`${name}=${url}: AWS calls go to this endpoint, not AWS`);
   try {
     const app = await createApp(config);

@@ -14,6 +14,7 @@ import {
   type CreateDBClusterCommandInput,
   type CreateDBInstanceCommandInput,
 } from '@aws-sdk/client-rds';
+import { seedCanary } from './seed-canary';
 
 /**
  * The sandbox estate: what an operator would find in a small production account, so runbooks
@@ -155,6 +156,7 @@ export async function seedSandbox(options: SeedOptions): Promise<SeedResult> {
     for (const alarm of alarms) {
       note(await ensureAlarm(cloudwatch, alarm), `alarm ${alarm.AlarmName}`);
     }
+    await seedCanary(clientConfig, note);
   } finally {
     rds.destroy();
     cloudwatch.destroy();

@@ -14,7 +14,9 @@ export type AuditKind =
   | 'step.started'
   | 'step.ended'
   | 'aws.request'
-  | 'aws.response';
+  | 'aws.response'
+  /** Anything POSTed to the SNS webhook: accepted, duplicate, confirmed or rejected with the reason. */
+  | 'sns.received';
 
 export interface AuditEventInput {
   kind: AuditKind;

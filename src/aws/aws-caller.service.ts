@@ -67,7 +67,8 @@ export class AwsCallerService {
       region: meta.region,
       input: redactValues(redact({ ...command.input } as Record<string, unknown>), ctx.secretValues ?? []),
     };
-    await this.audit.append({ kind: 'aws.request', runId: ctx.runId, actor: ctx.actor, data: { ...request } });
+    // Calls made outside any run (the SNS webhook confirming a subscription) carry an empty run id.
+    await this.audit.append({ kind: 'aws.request', runId: ctx.runId || null, actor: ctx.actor, data: { ...request } });
 
     const started = performance.now();
     let output: O | undefined;
@@ -101,7 +102,7 @@ export class AwsCallerService {
         };
     // A failed audit write surfaces even after a successful call: the log is required evidence,
     // and steps are written to be repeated safely.
-    await this.audit.append({ kind: 'aws.response', runId: ctx.runId, actor: ctx.actor, data: { ...response } });
+    await this.audit.append({ kind: 'aws.response', runId: ctx.runId || null, actor: ctx.actor, data: { ...response } });
 
     if (failure) throw failure;
     return output as O;

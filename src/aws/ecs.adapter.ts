@@ -1,34 +1,93 @@
 import { Injectable } from '@nestjs/common';
 import {
+  DescribeServiceRevisionsCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   ListClustersCommand,
+  ListServiceDeploymentsCommand,
   ListServicesCommand,
+  ListTagsForResourceCommand,
+  ListTaskDefinitionsCommand,
+  TagResourceCommand,
+  UpdateServiceCommand,
+  type DescribeServiceRevisionsCommandOutput,
   type DescribeServicesCommandOutput,
   type DescribeTaskDefinitionCommandOutput,
   type ListClustersCommandOutput,
+  type ListServiceDeploymentsCommandOutput,
   type ListServicesCommandOutput,
+  type ListTagsForResourceCommandOutput,
+  type ListTaskDefinitionsCommandOutput,
   type Service,
+  type TagResourceCommandInput,
+  type UpdateServiceCommandInput,
+  type UpdateServiceCommandOutput,
 } from '@aws-sdk/client-ecs';
 import { mapLimit } from '../common/concurrency';
-import type { AwsCallContext } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
 import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { countCall, type CallTally } from './call-tally';
 
 export const ECS_SERVICE = 'ecs';
 
-export interface EcsServiceSummary {
-  arn: string;
+export interface EcsDeployment {
+  id: string;
+  status: string;
+  taskDefinition: string | null;
+  rolloutState: string | null;
+  desiredCount: number;
+  runningCount: number;
+  createdAt: string | null;
+}
+
+/** A service as runbooks see it: plain JSON, ready for step outputs. */
+export interface EcsService {
   name: string;
+  arn: string;
+  cluster: string;
   clusterArn: string;
   status: string;
   taskDefinition: string;
   desiredCount: number;
   runningCount: number;
+  pendingCount: number;
   launchType: string | null;
+  deployments: EcsDeployment[];
+  createdAt: string | null;
 }
 
+export interface EcsServiceLookup {
+  services: EcsService[];
+  /** Names ECS reported as failures (MISSING, usually). */
+  missing: string[];
+}
+
+export interface EcsTaskDefinition {
+  arn: string;
+  family: string;
+  revision: number;
+  status: string;
+  registeredAt: string | null;
+}
+
+/** One entry of the service's deployment history (ListServiceDeployments). */
+export interface EcsServiceDeployment {
+  arn: string;
+  status: string;
+  targetServiceRevisionArn: string | null;
+  sourceServiceRevisionArns: string[];
+  createdAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface UpdateServiceParams {
+  cluster: string;
+  service: string;
+  taskDefinition: string;
+}
+
+/** The task-level size of a task definition, as a capacity report judges it. */
 export interface EcsTaskSize {
   arn: string;
   family: string;
@@ -38,16 +97,18 @@ export interface EcsTaskSize {
   requiresFargate: boolean;
 }
 
-/** DescribeServices takes at most 10 services per request. */
+/** DescribeServices takes at most 10 services per call. */
 export const DESCRIBE_SERVICES_BATCH = 10;
 /** DescribeServices requests in flight at once: well under ECS's describe rate limits, and 4× faster than one by one. */
 const DESCRIBE_CONCURRENCY = 4;
-/** A guard against an endpoint that hands back the same NextToken forever. */
+/** A guard against an endpoint that hands back the same nextToken forever. */
 const MAX_PAGES = 1000;
 
+const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
+
 /**
- * ECS as the steps need it: small typed calls returning plain objects, never SDK shapes. Reads
- * that page follow nextToken to the end and count every request into the caller's tally.
+ * ECS through the one door (AwsCallerService). Every mutating call has a pure `planX` built from
+ * the same input function as `x`, so a dry run shows exactly the request a real run would send.
  */
 @Injectable()
 export class EcsAdapter {
@@ -84,16 +145,20 @@ export class EcsAdapter {
     return arns;
   }
 
-  /** The named services of one cluster, in batches of 10; services ECS does not find are left out. */
-  async describeServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, services: readonly string[], tally?: CallTally): Promise<EcsServiceSummary[]> {
+  /** The named services of one cluster, 10 per call and a few calls at once; names ECS does not find are listed as missing. */
+  async describeServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, services: readonly string[], tally?: CallTally): Promise<EcsServiceLookup> {
     const batches: string[][] = [];
     for (let i = 0; i < services.length; i += DESCRIBE_SERVICES_BATCH) batches.push(services.slice(i, i + DESCRIBE_SERVICES_BATCH));
     const pages = await mapLimit(batches, DESCRIBE_CONCURRENCY, async (batch) => {
       countCall(tally, 'ecs:DescribeServices');
-      const res = await this.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
-      return (res.services ?? []).map((s) => toService(s, cluster));
+      return this.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
     });
-    return pages.flat();
+    const out: EcsServiceLookup = { services: [], missing: [] };
+    for (const res of pages) {
+      out.services.push(...(res.services ?? []).map(toService));
+      for (const f of res.failures ?? []) out.missing.push((f.arn ?? '').split('/').pop() || f.arn || '?');
+    }
+    return out;
   }
 
   /** The task-level size of a task definition (DescribeTaskDefinition). */
@@ -111,21 +176,145 @@ export class EcsAdapter {
     };
   }
 
+  async describeTaskDefinition(ctx: AwsCallContext, target: AwsTarget, taskDefinition: string): Promise<EcsTaskDefinition> {
+    const res = await this.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
+    const td = res.taskDefinition ?? {};
+    return {
+      arn: td.taskDefinitionArn ?? taskDefinition,
+      family: td.family ?? familyOf(td.taskDefinitionArn ?? taskDefinition),
+      revision: td.revision ?? revisionOf(td.taskDefinitionArn ?? taskDefinition),
+      status: td.status ?? 'UNKNOWN',
+      registeredAt: iso(td.registeredAt),
+    };
+  }
+
+  /** Revision ARNs of a family, newest first. */
+  async listTaskDefinitions(ctx: AwsCallContext, target: AwsTarget, family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', limit = 100): Promise<string[]> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_PAGES && arns.length < limit; page++) {
+      const res = await this.read<ListTaskDefinitionsCommandOutput>(
+        ctx, target, 'ListTaskDefinitions',
+        new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', maxResults: 100, nextToken }),
+      );
+      // familyPrefix is a prefix: "api" also lists "api-worker".
+      arns.push(...(res.taskDefinitionArns ?? []).filter((a) => familyOf(a) === family));
+      nextToken = res.nextToken;
+      if (!nextToken) break;
+    }
+    // Sorted by revision ourselves: not every ECS (moto) honours sort.
+    return arns.sort((a, b) => revisionOf(b) - revisionOf(a)).slice(0, limit);
+  }
+
+  /** The service's deployment history, newest first. */
+  async listServiceDeployments(ctx: AwsCallContext, target: AwsTarget, cluster: string, service: string): Promise<EcsServiceDeployment[]> {
+    const res = await this.read<ListServiceDeploymentsCommandOutput>(
+      ctx, target, 'ListServiceDeployments', new ListServiceDeploymentsCommand({ cluster, service, maxResults: 20 }),
+    );
+    return (res.serviceDeployments ?? [])
+      .map((d) => ({
+        arn: d.serviceDeploymentArn ?? '',
+        status: d.status ?? 'UNKNOWN',
+        targetServiceRevisionArn: d.targetServiceRevisionArn ?? null,
+        sourceServiceRevisionArns: [],
+        createdAt: iso(d.createdAt ?? d.startedAt),
+        finishedAt: iso(d.finishedAt),
+      }))
+      .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+  }
+
+  /** Service revision ARN → the task definition it ran. */
+  async serviceRevisionTaskDefinitions(ctx: AwsCallContext, target: AwsTarget, revisionArns: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < revisionArns.length; i += 20) {
+      const res = await this.read<DescribeServiceRevisionsCommandOutput>(
+        ctx, target, 'DescribeServiceRevisions', new DescribeServiceRevisionsCommand({ serviceRevisionArns: revisionArns.slice(i, i + 20) }),
+      );
+      for (const r of res.serviceRevisions ?? []) if (r.serviceRevisionArn && r.taskDefinition) out.set(r.serviceRevisionArn, r.taskDefinition);
+    }
+    return out;
+  }
+
+  async tagsOf(ctx: AwsCallContext, target: AwsTarget, resourceArn: string): Promise<Record<string, string>> {
+    const res = await this.read<ListTagsForResourceCommandOutput>(ctx, target, 'ListTagsForResource', new ListTagsForResourceCommand({ resourceArn }));
+    return Object.fromEntries((res.tags ?? []).filter((t) => t.key).map((t) => [t.key!, t.value ?? '']));
+  }
+
+  planUpdateService(target: AwsTarget, p: UpdateServiceParams): PlannedCall {
+    return plan(target, 'UpdateService', updateServiceInput(p));
+  }
+
+  async updateService(ctx: AwsCallContext, target: AwsTarget, p: UpdateServiceParams): Promise<{ requestId: string | null; service: EcsService | null }> {
+    const res = await this.mutate<UpdateServiceCommandOutput>(ctx, target, 'UpdateService', new UpdateServiceCommand(updateServiceInput(p)));
+    return { requestId: res.$metadata?.requestId ?? null, service: res.service ? toService(res.service) : null };
+  }
+
+  planTagResource(target: AwsTarget, resourceArn: string, tags: Record<string, string>): PlannedCall {
+    return plan(target, 'TagResource', tagInput(resourceArn, tags));
+  }
+
+  async tagResource(ctx: AwsCallContext, target: AwsTarget, resourceArn: string, tags: Record<string, string>): Promise<void> {
+    await this.mutate(ctx, target, 'TagResource', new TagResourceCommand(tagInput(resourceArn, tags)));
+  }
+
   private read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
+    return this.send<O>(ctx, target, operation, command, false);
+  }
+
+  private mutate<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
+    return this.send<O>(ctx, target, operation, command, true);
+  }
+
+  private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
     const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clients.ecs(region, roleArn), command, { service: ECS_SERVICE, operation, mutates: false, region });
+    return this.caller.send<O>(ctx, this.clients.ecs(region, roleArn), command, { service: ECS_SERVICE, operation, mutates, region });
   }
 }
 
-function toService(s: Service, cluster: string): EcsServiceSummary {
+function updateServiceInput(p: UpdateServiceParams): UpdateServiceCommandInput {
+  return { cluster: p.cluster, service: p.service, taskDefinition: p.taskDefinition };
+}
+
+function tagInput(resourceArn: string, tags: Record<string, string>): TagResourceCommandInput {
+  return { resourceArn, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
+}
+
+function plan(target: AwsTarget, operation: string, input: object): PlannedCall {
+  return { service: ECS_SERVICE, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
+}
+
+function toService(s: Service): EcsService {
   return {
-    arn: s.serviceArn ?? '',
     name: s.serviceName ?? '',
-    clusterArn: s.clusterArn ?? cluster,
+    arn: s.serviceArn ?? '',
+    cluster: (s.clusterArn ?? '').split('/').pop() ?? '',
+    clusterArn: s.clusterArn ?? '',
     status: s.status ?? 'UNKNOWN',
     taskDefinition: s.taskDefinition ?? '',
     desiredCount: s.desiredCount ?? 0,
     runningCount: s.runningCount ?? 0,
+    pendingCount: s.pendingCount ?? 0,
     launchType: s.launchType ?? (s.capacityProviderStrategy?.length ? 'CAPACITY_PROVIDER' : null),
+    deployments: (s.deployments ?? []).map((d) => ({
+      id: d.id ?? '',
+      status: d.status ?? 'UNKNOWN',
+      taskDefinition: d.taskDefinition ?? null,
+      rolloutState: d.rolloutState ?? null,
+      desiredCount: d.desiredCount ?? 0,
+      runningCount: d.runningCount ?? 0,
+      createdAt: iso(d.createdAt),
+    })),
+    createdAt: iso(s.createdAt),
   };
+}
+
+/** `arn:aws:ecs:r:a:task-definition/api:7` or `api:7` → `api`. */
+export function familyOf(taskDefinition: string): string {
+  return taskDefinition.split('/').pop()!.split(':')[0];
+}
+
+/** `...task-definition/api:7` → 7 (0 when the reference names no revision). */
+export function revisionOf(taskDefinition: string): number {
+  const n = Number(taskDefinition.split('/').pop()!.split(':')[1]);
+  return Number.isInteger(n) ? n : 0;
 }

@@ -40,6 +40,15 @@ export class AppConfig {
   defaultRunTimeoutSeconds!: number;
   logFormat!: 'text' | 'json';
   logLevel!: 'error' | 'warn' | 'log' | 'debug';
+  /** SNS topics the webhook accepts besides those named by runbook `alarm` triggers. */
+  snsTopics!: string[];
+  /** Sandbox/demo only: PEM files here answer for SigningCertURLs by file name (host rule still applies). */
+  snsCertsDir!: string | undefined;
+  /** Messages whose Timestamp is older than this are refused (replays). */
+  snsMaxMessageAgeSeconds!: number;
+  /** Largest webhook body accepted; SNS messages are at most 256 KB plus the envelope. */
+  snsBodyLimitBytes!: number;
+  snsCertTimeoutMs!: number;
 
   get isProduction(): boolean {
     return this.nodeEnv === 'production';
@@ -54,6 +63,8 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/;
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const problems: string[] = [];
@@ -121,6 +132,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.defaultRunTimeoutSeconds = int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400);
   c.logFormat = oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']);
   c.logLevel = oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']);
+
+  c.snsTopics = str('RUNBOOKD_SNS_TOPICS', '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of c.snsTopics) {
+    if (!SNS_TOPIC_ARN.test(t)) problems.push(`RUNBOOKD_SNS_TOPICS: "${t}" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)`);
+  }
+  c.snsCertsDir = env.RUNBOOKD_SNS_CERTS_DIR ? path.resolve(env.RUNBOOKD_SNS_CERTS_DIR) : undefined;
+  if (c.snsCertsDir && c.isProduction) {
+    problems.push('RUNBOOKD_SNS_CERTS_DIR serves test signing certificates and is refused when NODE_ENV=production');
+  }
+  c.snsMaxMessageAgeSeconds = int('RUNBOOKD_SNS_MAX_MESSAGE_AGE_SECONDS', 3600, 1, 7 * 86400);
+  c.snsBodyLimitBytes = int('RUNBOOKD_SNS_BODY_LIMIT_BYTES', 320 * 1024, 1024, 1024 * 1024);
+  c.snsCertTimeoutMs = int('RUNBOOKD_SNS_CERT_TIMEOUT_MS', 3000, 100, 60_000);
 
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');

@@ -5,7 +5,7 @@ import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
 import { UNIQUE_VIOLATION, constraintName, sqlState } from '../persistence/database';
-import { Database } from '../persistence/database';
+import { Database, type Queryable } from '../persistence/database';
 import { RunsRepository } from '../persistence/runs.repository';
 import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
@@ -27,6 +27,11 @@ export interface AcceptRunCommand {
   trigger: RunTrigger;
   /** Makes a repeat of the same trigger a no-op: Idempotency-Key, SNS MessageId, schedule tick. */
   dedupeKey: string | null;
+  /**
+   * The trigger's own record of the new run, committed in the run's transaction (the SNS webhook
+   * records the message there): one commit instead of two, and neither without the other.
+   */
+  alsoInTransaction?: (tx: Queryable, run: RunRecord) => Promise<void>;
 }
 
 export interface AcceptedRun {
@@ -101,6 +106,7 @@ export class RunAcceptanceService {
           tx,
         );
         for (const step of preflight) await this.runs.upsertStep(step, tx);
+        if (cmd.alsoInTransaction) await cmd.alsoInTransaction(tx, inserted);
         return inserted;
       });
     } catch (err) {

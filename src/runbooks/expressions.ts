@@ -51,6 +51,15 @@ export function* expressionsDeep(value: unknown, where = ''): Generator<[string,
 
 export type Scope = Record<string, unknown>;
 
+/**
+ * Fields of the `alarm` root, known only while an alarm trigger maps a CloudWatch alarm to run
+ * parameters (`${{ alarm.dimensions.ServiceName }}`); the webhook builds that scope.
+ */
+export const ALARM_EXPRESSION_FIELDS = [
+  'name', 'arn', 'state', 'previousState', 'stateChangeTime', 'reason', 'description', 'region', 'accountId',
+  'dimensions', 'topicArn', 'messageId', 'receivedAt',
+] as const;
+
 /** Raised when a path leads nowhere where a value is required. */
 export class UnresolvedExpression extends Error {
   constructor(readonly expression: string, readonly path: string[]) {

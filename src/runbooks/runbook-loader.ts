@@ -5,7 +5,7 @@ import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import type { StepRegistry } from '../engine/step-registry';
 import { parseDuration } from './duration';
-import { ExpressionSyntaxError, expressionsDeep, expressionsIn, ParsedExpression } from './expressions';
+import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, expressionsIn, ParsedExpression } from './expressions';
 import { DefinitionProblem, definitionError } from './runbook.error';
 import type { LoadedRunbook, RunbookDefinition, StepDefinition } from './runbook.types';
 
@@ -89,11 +89,18 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
     add('parameters', `not a valid JSON Schema: ${(err as Error).message}`);
   }
 
-  const checkExpr = (where: string, e: ParsedExpression, visibleSteps: Map<string, StepDefinition> | null) => {
+  const checkExpr = (where: string, e: ParsedExpression, visibleSteps: Map<string, StepDefinition> | null, inAlarmTrigger = false) => {
     for (const t of e.terms) {
       if (t.kind !== 'path') continue;
       const [root, a, b] = t.path;
-      if (root === 'params') {
+      if (inAlarmTrigger && root !== 'alarm') {
+        add(where, `\${{ ${e.source} }}: an alarm trigger's parameters can use alarm.* only (the run does not exist yet)`);
+      } else if (root === 'alarm') {
+        const fields = ALARM_EXPRESSION_FIELDS as readonly string[];
+        if (!inAlarmTrigger) add(where, `\${{ ${e.source} }}: alarm.* is known only inside an alarm trigger's parameters`);
+        else if (!a || !fields.includes(a)) add(where, `\${{ ${e.source} }}: alarm has ${fields.join(', ')}`);
+        else if (a === 'dimensions' && !b) add(where, `\${{ ${e.source} }}: name a dimension, e.g. alarm.dimensions.ServiceName`);
+      } else if (root === 'params') {
         if (!a) add(where, `\${{ ${e.source} }}: name a parameter, e.g. params.${[...paramNames][0] ?? 'name'}`);
         else if (!paramNames.has(a)) add(where, `\${{ ${e.source} }}: no parameter "${a}" (declared: ${[...paramNames].join(', ') || 'none'})`);
       } else if (root === 'steps') {
@@ -116,13 +123,13 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       } else if (root === 'defaults') {
         if (a !== 'region') add(where, `\${{ ${e.source} }}: defaults has region`);
       } else {
-        add(where, `\${{ ${e.source} }}: unknown root "${root}" (use params, steps, run or defaults)`);
+        add(where, `\${{ ${e.source} }}: unknown root "${root}" (use params, steps, run or defaults; alarm inside alarm triggers)`);
       }
     }
   };
-  const scan = (where: string, value: unknown, visible: Map<string, StepDefinition> | null) => {
+  const scan = (where: string, value: unknown, visible: Map<string, StepDefinition> | null, inAlarmTrigger = false) => {
     try {
-      for (const [at, e] of expressionsDeep(value)) checkExpr(at ? `${where}.${at}` : where, e, visible);
+      for (const [at, e] of expressionsDeep(value)) checkExpr(at ? `${where}.${at}` : where, e, visible, inAlarmTrigger);
     } catch (err) {
       if (err instanceof ExpressionSyntaxError) add(where, err.message);
       else throw err;
@@ -130,6 +137,27 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   };
 
   if (def.guards.concurrency) scan('guards.concurrency', def.guards.concurrency, null);
+  const closedParams = (def.parameters as { additionalProperties?: unknown }).additionalProperties === false;
+  def.triggers.forEach((t, i) => {
+    if (!('alarm' in t)) return;
+    const alarm = t.alarm ?? {};
+    const where = `triggers[${i}].alarm`;
+    const patterns: Array<[string, string]> = [
+      ...(alarm.alarmName ? [[`${where}.alarmName`, alarm.alarmName] as [string, string]] : []),
+      ...Object.entries(alarm.dimensions ?? {}).map(([k, p]) => [`${where}.dimensions.${k}`, p] as [string, string]),
+    ];
+    for (const [at, pattern] of patterns) {
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        add(at, `not a regular expression: ${(err as Error).message}`);
+      }
+    }
+    for (const key of Object.keys(alarm.parameters ?? {})) {
+      if (closedParams && !paramNames.has(key)) add(`${where}.parameters.${key}`, `no parameter "${key}" (declared: ${[...paramNames].join(', ') || 'none'})`);
+    }
+    scan(`${where}.parameters`, alarm.parameters ?? {}, null, true);
+  });
   if (def.guards.stopConditions) scan('guards.stopConditions', def.guards.stopConditions, null);
   if (def.guards.timeout && !parseDuration(def.guards.timeout)) add('guards.timeout', 'must be longer than zero');
 

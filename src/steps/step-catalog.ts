@@ -8,6 +8,11 @@ import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
 import { AnalyzeCapacityStep } from './capacity/analyze-capacity.step';
 import { DiscoverCapacityResourcesStep } from './capacity/discover-capacity-resources.step';
+import { WaitForAlarmStateStep } from './cloudwatch/wait-for-alarm-state.step';
+import { MarkKnownGoodStep } from './ecs/mark-known-good.step';
+import { ResolveRollbackTargetStep } from './ecs/resolve-rollback-target.step';
+import { UpdateServiceTaskDefinitionStep } from './ecs/update-service-task-definition.step';
+import { WaitForSteadyStateStep } from './ecs/wait-for-steady-state.step';
 import { DescribeFailoverTargetStep } from './rds/describe-failover-target.step';
 import { FailoverStep } from './rds/failover.step';
 import { CheckRestoreWindowStep } from './rds/check-restore-window.step';
@@ -41,4 +46,9 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   DeleteRestoredStep,
   DiscoverCapacityResourcesStep,
   AnalyzeCapacityStep,
+  ResolveRollbackTargetStep,
+  UpdateServiceTaskDefinitionStep,
+  WaitForSteadyStateStep,
+  WaitForAlarmStateStep,
+  MarkKnownGoodStep,
 ];

@@ -94,7 +94,7 @@ describe('EcsAdapter discovery', () => {
     const arns = await ecs.listServices(aws, 'eu-west-1', 'a', tally);
     expect(arns).toHaveLength(23);
     const described = await ecs.describeServices(aws, 'eu-west-1', 'a', arns, tally);
-    expect(described.map((s) => s.name)).toEqual(names.map((n) => n.split('/').pop()));
+    expect(described.services.map((s) => s.name)).toEqual(names.map((n) => n.split('/').pop()));
     expect(ecsMock.commandCalls(DescribeServicesCommand).map((c) => c.args[0].input.services!.length)).toEqual([10, 10, 3]);
     expect(tally).toEqual({ 'ecs:ListClusters': 2, 'ecs:ListServices': 2, 'ecs:DescribeServices': 3 });
   });

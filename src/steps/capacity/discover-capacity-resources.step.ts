@@ -117,7 +117,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
       let found;
       try {
         if (list === null) list = (await this.ecs.listServices(ctx.aws, target, cluster, calls)).map(lastPart);
-        found = await this.ecs.describeServices(ctx.aws, target, cluster, list, calls);
+        found = (await this.ecs.describeServices(ctx.aws, target, cluster, list, calls)).services;
       } catch (err) {
         // A cluster named in the scope that does not exist is reported, not fatal: the rest is still worth a report.
         if (everything || !(err instanceof AwsStepError) || err.code !== 'AWS_NOT_FOUND') throw err;

@@ -5,8 +5,9 @@ import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
 import { EngineError } from '../../engine/engine.error';
 import { RunbookError } from '../../runbooks/runbook.error';
+import { SnsError } from '../sns/sns.error';
 
-type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError;
+type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -19,11 +20,16 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'PARAMETERS_INVALID':
     // A runbook's preflight refused the request (e.g. a restore point outside the restorable window).
     case 'PREFLIGHT_FAILED':
+    case 'SNS_MESSAGE_INVALID':
+    case 'SNS_CERT_URL_REJECTED':
+    case 'SNS_MESSAGE_STALE':
       return 400;
     case 'UNAUTHENTICATED':
       return 401;
     case 'FORBIDDEN':
     case 'TRIGGER_NOT_ALLOWED':
+    case 'SNS_SIGNATURE_INVALID':
+    case 'SNS_TOPIC_NOT_ACCEPTED':
       return 403;
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
@@ -45,6 +51,9 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'AWS_UNAVAILABLE':
     case 'AWS_FAILED':
       return 502;
+    // SNS retries a delivery answered 5xx: right when AWS's certificate could not be fetched just now.
+    case 'SNS_CERT_UNAVAILABLE':
+      return 503;
     // Codes that describe how a run ended; they reach HTTP only through a bug.
     case 'RUNBOOK_INVALID':
     case 'AWS_DRY_RUN_VIOLATION':

@@ -1,0 +1,16 @@
+import { Logger, type Provider } from '@nestjs/common';
+import { AppConfig } from '../../config/app.config';
+import { DirectorySnsCertificateFetcher, HttpsSnsCertificateFetcher, SnsCertificateFetcher } from './sns-certificate.fetcher';
+
+/** HTTPS to AWS, or (sandbox and demo, never production: the config refuses it) a folder of PEM files. */
+export const snsCertificateFetcherProvider: Provider = {
+  provide: SnsCertificateFetcher,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig): SnsCertificateFetcher => {
+    if (config.snsCertsDir) {
+      new Logger('SnsWebhook').warn(`SNS signing certificates are read from ${config.snsCertsDir} (RUNBOOKD_SNS_CERTS_DIR, sandbox only)`);
+      return new DirectorySnsCertificateFetcher(config.snsCertsDir);
+    }
+    return new HttpsSnsCertificateFetcher(config.snsCertTimeoutMs);
+  },
+};

@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../../audit/audit.service';
+import { SnsAdapter } from '../../aws/sns.adapter';
+import { Clock } from '../../common/clock';
+import { AppConfig } from '../../config/app.config';
+import { EngineError } from '../../engine/engine.error';
+import { RunAcceptanceService } from '../../engine/run-acceptance.service';
+import type { RunRecord } from '../../engine/run.types';
+import { Database, Queryable } from '../../persistence/database';
+import { SnsMessagesRepository } from '../../persistence/sns-messages.repository';
+import { RunbookError } from '../../runbooks/runbook.error';
+import { AlarmEvent, alarmChangeKey, alarmScope, parseAlarmEvent } from './alarm-event';
+import { AlarmRouter } from './alarm-router.service';
+import { parseSnsMessage, SnsMessage } from './sns-message';
+import { checkSigningCertUrl, SnsSignatureVerifier } from './sns-signature.verifier';
+import { SnsError } from './sns.error';
+
+/** A message may be a little ahead of our clock; more than this is as suspicious as an old one. */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
+export type RouteOutcome = 'accepted' | 'duplicate' | 'already-handled' | 'parameters-invalid';
+
+export interface RouteResult {
+  runbookId: string;
+  outcome: RouteOutcome;
+  runId: string | null;
+  message?: string;
+}
+
+export interface SnsWebhookResult {
+  type: SnsMessage['Type'];
+  messageId: string;
+  outcome: 'accepted' | 'duplicate' | 'parameters-invalid' | 'no-match' | 'not-an-alarm' | 'subscription-confirmed' | 'unsubscribe-noted';
+  runs: RouteResult[];
+}
+
+/**
+ * POST /v1/webhooks/sns, without HTTP: check the envelope, the cert URL (before any fetch), the
+ * topic, the age and the signature; then confirm a subscription or route an alarm to runbooks.
+ * Every message is audited with what became of it. A run is accepted (committed) before the
+ * caller answers 200, and a repeat — same MessageId, or same alarm state change — starts nothing.
+ */
+@Injectable()
+export class SnsWebhookService {
+  private readonly logger = new Logger('SnsWebhook');
+
+  constructor(
+    private readonly verifier: SnsSignatureVerifier,
+    private readonly router: AlarmRouter,
+    private readonly acceptance: RunAcceptanceService,
+    private readonly db: Database,
+    private readonly messages: SnsMessagesRepository,
+    private readonly sns: SnsAdapter,
+    private readonly audit: AuditService,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async receive(body: unknown, headers: Record<string, string | string[] | undefined>): Promise<SnsWebhookResult> {
+    const receivedAt = this.clock.now();
+    let m: SnsMessage | null = null;
+    try {
+      m = parseSnsMessage(body, headers);
+      checkSigningCertUrl(m.SigningCertURL);
+      if (!this.router.acceptsTopic(m.TopicArn)) {
+        throw new SnsError('SNS_TOPIC_NOT_ACCEPTED', `topic ${m.TopicArn} is named by no runbook alarm trigger and not in RUNBOOKD_SNS_TOPICS`, { topicArn: m.TopicArn });
+      }
+      const age = receivedAt.getTime() - Date.parse(m.Timestamp);
+      if (age > this.config.snsMaxMessageAgeSeconds * 1000 || age < -FUTURE_SKEW_MS) {
+        throw new SnsError('SNS_MESSAGE_STALE', `message timestamp ${m.Timestamp} is outside the ${this.config.snsMaxMessageAgeSeconds}s freshness window`, { timestamp: m.Timestamp });
+      }
+      await this.verifier.verify(m);
+    } catch (err) {
+      if (err instanceof SnsError) await this.record(m, 'rejected', { code: err.code, reason: err.message });
+      throw err;
+    }
+
+    switch (m.Type) {
+      case 'SubscriptionConfirmation':
+        return this.confirm(m);
+      case 'UnsubscribeConfirmation':
+        // Someone unsubscribed this endpoint; re-subscribing is a person's decision, so it is only noted.
+        await this.record(m, 'unsubscribe-noted', {});
+        return { type: m.Type, messageId: m.MessageId, outcome: 'unsubscribe-noted', runs: [] };
+      case 'Notification':
+        return this.notification(m, receivedAt);
+    }
+  }
+
+  private async confirm(m: SnsMessage): Promise<SnsWebhookResult> {
+    const region = m.TopicArn.split(':')[3];
+    const { subscriptionArn } = await this.sns.confirmSubscription(
+      { runId: '', runbookId: '', stepId: 'sns-webhook', actor: `sns:${m.TopicArn}`, dryRun: false, expiresAt: this.clock.now() },
+      region,
+      { topicArn: m.TopicArn, token: m.Token! },
+    );
+    await this.record(m, 'subscription-confirmed', { subscriptionArn });
+    this.logger.log(`confirmed the subscription to ${m.TopicArn}`);
+    return { type: m.Type, messageId: m.MessageId, outcome: 'subscription-confirmed', runs: [] };
+  }
+
+  private async notification(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
+    const seen = await this.messages.get(m.MessageId);
+    if (seen) {
+      await this.record(m, 'duplicate', { firstReceivedAt: seen.receivedAt.toISOString(), firstOutcome: seen.outcome, runIds: seen.runIds });
+      return {
+        type: m.Type, messageId: m.MessageId, outcome: 'duplicate',
+        runs: seen.runIds.map((runId) => ({ runbookId: '', outcome: 'duplicate', runId })),
+      };
+    }
+    const alarm = parseAlarmEvent(m.Message, m.TopicArn);
+    if (!alarm) {
+      await this.remember(m, null, 'not-an-alarm', [], receivedAt, {});
+      return { type: m.Type, messageId: m.MessageId, outcome: 'not-an-alarm', runs: [] };
+    }
+    const key = alarmChangeKey(alarm);
+    const scope = alarmScope(alarm, { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() });
+    const routes = this.router.route(alarm, m.TopicArn, scope);
+    const summary = (results: RouteResult[]) => ({
+      alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
+    });
+    if (routes.length === 1) {
+      // The usual case, one runbook: the message's record commits with the run it started.
+      const [route] = routes;
+      const result = await this.start(route.runbookId, route.parameters, m, alarm, key, async (tx, run) => {
+        const accepted: RouteResult = { runbookId: route.runbookId, outcome: 'accepted', runId: run.id };
+        await this.remember(m, key, 'accepted', [run.id], receivedAt, summary([accepted]), tx);
+      });
+      const outcome = overall([result]);
+      if (result.outcome !== 'accepted') await this.remember(m, key, outcome, result.runId ? [result.runId] : [], receivedAt, summary([result]));
+      return { type: m.Type, messageId: m.MessageId, outcome, runs: [result] };
+    }
+    const results: RouteResult[] = [];
+    for (const route of routes) results.push(await this.start(route.runbookId, route.parameters, m, alarm, key));
+
+    const outcome = routes.length === 0 ? 'no-match' : overall(results);
+    const runIds = results.map((r) => r.runId).filter((id): id is string => id !== null);
+    await this.remember(m, key, outcome, runIds, receivedAt, summary(results));
+    return { type: m.Type, messageId: m.MessageId, outcome, runs: results };
+  }
+
+  private async start(
+    runbookId: string,
+    parameters: Record<string, unknown>,
+    m: SnsMessage,
+    alarm: AlarmEvent,
+    key: string,
+    alsoInTransaction?: (tx: Queryable, run: RunRecord) => Promise<void>,
+  ): Promise<RouteResult> {
+    try {
+      const { run, created } = await this.acceptance.accept({
+        runbookId,
+        parameters,
+        dryRun: false,
+        reason: `alarm ${alarm.name} went ${alarm.state} at ${alarm.stateChangeTime}`,
+        trigger: {
+          kind: 'alarm', actor: `sns:${m.TopicArn}`, topicArn: m.TopicArn, messageId: m.MessageId,
+          alarmName: alarm.name, alarmArn: alarm.arn, state: alarm.state, stateChangeTime: alarm.stateChangeTime,
+        },
+        // Per runbook, so one alarm may start several runbooks, each once.
+        dedupeKey: `sns-alarm:${runbookId}:${createHash('sha256').update(key).digest('hex')}`,
+        alsoInTransaction,
+      });
+      return { runbookId, outcome: created ? 'accepted' : 'duplicate', runId: run.id };
+    } catch (err) {
+      if (err instanceof EngineError && err.code === 'CONCURRENCY_CONFLICT') {
+        // Another alarm about the same subject already started the same runbook: that run handles this one too.
+        const holder = (err.details.holder as { runId?: string } | undefined)?.runId ?? null;
+        return { runbookId, outcome: 'already-handled', runId: holder, message: err.message };
+      }
+      if (err instanceof RunbookError && err.code === 'PARAMETERS_INVALID') {
+        // The runbook's trigger maps this alarm to parameters it refuses: a definition problem SNS retries cannot fix.
+        this.logger.warn(`alarm ${alarm.name} matched ${runbookId} but ${err.message}`);
+        return { runbookId, outcome: 'parameters-invalid', runId: null, message: err.message };
+      }
+      throw err;
+    }
+  }
+
+  /** The message's row and its audit record commit together: one commit, and neither without the other. */
+  private async remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>, inTx?: Queryable): Promise<void> {
+    const write = async (tx: Queryable) => {
+      await this.messages.record({ messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt }, tx);
+      await this.record(m, outcome, audit, tx);
+    };
+    if (inTx) await write(inTx);
+    else await this.db.transaction(write);
+  }
+
+  /** One audit record per message received; what a sender controls is clipped so it cannot bloat or break the log. */
+  private async record(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>, tx?: Queryable): Promise<void> {
+    const verified = outcome !== 'rejected';
+    await this.audit.append({
+      kind: 'sns.received',
+      runId: null,
+      actor: verified && m ? `sns:${m.TopicArn}` : 'sns:unverified',
+      data: clip({ outcome, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null, timestamp: m?.Timestamp ?? null, ...extra }) as Record<string, unknown>,
+    }, tx);
+  }
+}
+
+/** Accepted if any run started; a duplicate if every runbook already had its run; else the parameters were refused. */
+function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters-invalid' {
+  if (results.some((r) => r.outcome === 'accepted')) return 'accepted';
+  if (results.every((r) => r.outcome === 'duplicate' || r.outcome === 'already-handled')) return 'duplicate';
+  return 'parameters-invalid';
+}
+
+function clip(v: unknown): unknown {
+  if (typeof v === 'string') {
+    // PostgreSQL's jsonb refuses \u0000; other control characters are kept escaped by JSON.
+    const s = v.replace(/\u0000/g, '');
+    return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+  }
+  if (Array.isArray(v)) return v.slice(0, 20).map(clip);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clip(x)]));
+  return v;
+}
