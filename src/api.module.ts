@@ -7,11 +7,13 @@ import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
+import { ReportsController } from './triggers/rest/reports.controller';
 import { RunsController } from './triggers/rest/runs.controller';
+import { SchedulesController } from './triggers/rest/schedules.controller';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController],
+  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController],
   providers: [ApiKeyService, MetricsService, { provide: APP_GUARD, useClass: AuthGuard }],
 })
 export class ApiModule {}

@@ -14,7 +14,13 @@ export type AuditKind =
   | 'step.started'
   | 'step.ended'
   | 'aws.request'
-  | 'aws.response';
+  | 'aws.response'
+  | 'schedule.tick-skipped'
+  | 'schedule.paused'
+  | 'schedule.resumed'
+  | 'schedule.removed'
+  | 'notification.sent'
+  | 'notification.failed';
 
 export interface AuditEventInput {
   kind: AuditKind;

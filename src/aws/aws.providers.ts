@@ -3,9 +3,10 @@ import { AwsCallerService } from './aws-caller.service';
 import { AwsClientFactory } from './aws-client.factory';
 import { CloudWatchAdapter } from './cloudwatch.adapter';
 import { RdsAdapter } from './rds.adapter';
+import { SnsAdapter } from './sns.adapter';
 
 /**
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside. A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, SnsAdapter];

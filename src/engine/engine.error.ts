@@ -14,7 +14,8 @@ export type EngineErrorCode =
   | 'CANCELLED'
   | 'CLEANUP_FAILED'
   | 'FINDINGS_FAILED'
-  | 'PRECONDITION_FAILED';
+  | 'PRECONDITION_FAILED'
+  | 'CHILD_RUN_FAILED';
 
 export class EngineError extends CodedError<EngineErrorCode> {
   readonly area = 'engine';

@@ -22,6 +22,7 @@ import {
   stepStatus,
   triggerLabel,
 } from './report-format';
+import { drillHtmlSections } from './drill-evidence';
 import type { ReportError, RunReport } from './report.types';
 import { chartFigure, timelineSvg } from './svg-charts';
 
@@ -36,6 +37,7 @@ export function renderHtml(report: RunReport): string {
     summarySection(report),
     ...figuresSection(report),
     ...findingsSection(report),
+    ...(report.drill ? drillHtmlSections(report.drill) : []),
     ...plannedCallsSection(report),
     timelineSection(report),
     ...cleanupSection(report),

@@ -11,6 +11,7 @@ import {
   triggerLabel,
 } from './report-format';
 import type { ReportError, RunReport } from './report.types';
+import { drillMarkdown } from './drill-evidence';
 
 /**
  * A run report as Markdown, for pasting into a ticket or a chat and for reading in a terminal.
@@ -25,6 +26,7 @@ export function renderMarkdown(report: RunReport): string {
     detailList(report),
     ...figuresBlock(report),
     ...findingsBlock(report),
+    ...(report.drill ? drillMarkdown(report.drill, mdText) : []),
     ...plannedCallsBlock(report),
     ...timelineBlock(report),
     ...cleanupBlock(report),

@@ -1,4 +1,5 @@
 import type { Finding, PlannedCall } from '../engine/step.contract';
+import type { DrillEvidence } from './drill-evidence';
 
 /**
  * What a run report is built from (the `runs` and `step_results` rows, as the caller read them)
@@ -128,5 +129,7 @@ export interface RunReport {
   plannedCalls: ReportPlannedCall[];
   timeline: ReportTimelineEntry[];
   cleanup: { ran: number; failed: string[] };
+  /** DR drill objectives and their trend, when a step recorded them (composite drills). */
+  drill?: DrillEvidence;
   generatedAt: string;
 }

@@ -5,8 +5,9 @@ import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
 import { EngineError } from '../../engine/engine.error';
 import { RunbookError } from '../../runbooks/runbook.error';
+import { ScheduleError } from '../schedules/schedule.error';
 
-type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError;
+type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | ScheduleError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -26,6 +27,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
     case 'RUN_NOT_FOUND':
+    case 'SCHEDULE_NOT_FOUND':
       return 404;
     case 'CONCURRENCY_CONFLICT':
     case 'RUN_NOT_CANCELLABLE':
@@ -56,6 +58,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'CLEANUP_FAILED':
     case 'FINDINGS_FAILED':
     case 'PRECONDITION_FAILED':
+    case 'CHILD_RUN_FAILED':
       return 500;
     default: {
       const unreachable: never = code;

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { ConfirmSubscriptionCommand, type ConfirmSubscriptionCommandOutput, PublishCommand, type PublishCommandOutput } from '@aws-sdk/client-sns';
+import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import { AwsCallerService } from './aws-caller.service';
+import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
+
+export const SNS_SERVICE = 'sns';
+
+export interface PublishParams {
+  topicArn: string;
+  /** At most 100 characters (SNS refuses longer); e-mail subscribers see it as the subject. */
+  subject?: string;
+  message: string;
+}
+
+export interface ConfirmSubscriptionParams {
+  topicArn: string;
+  token: string;
+}
+
+/** SNS calls runbookd makes. The webhook confirms subscriptions; notification steps publish. */
+@Injectable()
+export class SnsAdapter {
+  constructor(
+    private readonly clients: AwsClientFactory,
+    private readonly caller: AwsCallerService,
+  ) {}
+
+  planConfirmSubscription(target: AwsTarget, p: ConfirmSubscriptionParams): PlannedCall {
+    // The token is a credential for the subscription: never planned or recorded in the clear.
+    return { service: SNS_SERVICE, operation: 'ConfirmSubscription', input: { TopicArn: p.topicArn, Token: '[REDACTED]' }, region: resolveTarget(target).region };
+  }
+
+  /**
+   * Confirms through the API (TopicArn + Token) rather than by fetching SubscribeURL: the URL is
+   * whatever the message says, the API endpoint is ours.
+   */
+  async confirmSubscription(ctx: AwsCallContext, target: AwsTarget, p: ConfirmSubscriptionParams): Promise<{ subscriptionArn: string | null }> {
+    const { region, roleArn } = resolveTarget(target);
+    const out = await this.caller.send<ConfirmSubscriptionCommandOutput>(
+      { ...ctx, secretValues: [...(ctx.secretValues ?? []), p.token] },
+      this.clients.sns(region, roleArn),
+      new ConfirmSubscriptionCommand({ TopicArn: p.topicArn, Token: p.token }),
+      { service: SNS_SERVICE, operation: 'ConfirmSubscription', mutates: true, region },
+    );
+    return { subscriptionArn: out.SubscriptionArn ?? null };
+  }
+
+  /** Publishes a message to a topic (run notifications). The region is the topic's own. */
+  async publish(ctx: AwsCallContext, p: PublishParams): Promise<{ messageId: string | null }> {
+    const region = regionOfTopic(p.topicArn);
+    const out = await this.caller.send<PublishCommandOutput>(
+      ctx,
+      this.clients.sns(region),
+      new PublishCommand({ TopicArn: p.topicArn, Message: p.message, ...(p.subject ? { Subject: p.subject.slice(0, 100) } : {}) }),
+      { service: SNS_SERVICE, operation: 'Publish', mutates: true, region },
+    );
+    return { messageId: out.MessageId ?? null };
+  }
+}
+
+/** arn:aws:sns:<region>:<account>:<name> → region. */
+export function regionOfTopic(topicArn: string): string {
+  return topicArn.split(':')[3] ?? '';
+}

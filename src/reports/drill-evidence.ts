@@ -1,0 +1,241 @@
+import { badge, dataTable, html, type PageSection, type SafeHtml } from './html-page';
+import { formatNumber, formatTimestamp, formatValue } from './report-format';
+import type { FigureValue, RunReport } from './report.types';
+import { chartFigure, linearScale } from './svg-charts';
+
+/**
+ * DR drill evidence: each objective (RPO, RTO, failover switch time, retention, encryption,
+ * cleanup) with its measured value, target and verdict, taken from the findings the drill's
+ * child runs recorded, and the same objectives over the last drills. Stored in the drill step's
+ * output under `drill`, so the report reads it like any other recorded fact.
+ */
+export type ObjectiveStatus = 'pass' | 'fail' | 'not-measured';
+
+export interface DrillObjective {
+  id: string;
+  title: string;
+  measured: FigureValue;
+  target: string | number | null;
+  unit?: string;
+  /** How measured is held to target. */
+  comparison: '<=' | '>=' | '=';
+  status: ObjectiveStatus;
+  /** The child run and finding it was read from. */
+  source: { runId: string; runbookId: string; findingId: string } | null;
+  detail?: string;
+}
+
+export interface DrillTrendEntry {
+  runId: string;
+  at: string;
+  state: string;
+  objectives: Record<string, { measured: number | null; target: number | null; status: ObjectiveStatus }>;
+}
+
+export interface DrillEvidence {
+  objectives: DrillObjective[];
+  /** Oldest first, this drill last. */
+  trend: DrillTrendEntry[];
+}
+
+export interface DrillTargets {
+  rpoTargetMinutes: number;
+  rtoTargetMinutes: number;
+  maxSwitchSeconds: number;
+  retentionDays: number;
+}
+
+export interface ChildEvidence {
+  runId: string;
+  runbookId: string;
+  state: string;
+  report: Pick<RunReport, 'findings' | 'figures' | 'cleanup'> | null;
+}
+
+interface ObjectiveSpec {
+  id: string;
+  title: string;
+  /** Which child runbook records it. */
+  runbook: RegExp;
+  /** Finding ids that carry it, most specific first. */
+  findings: RegExp[];
+  unit: string;
+  comparison: '<=' | '>=' | '=';
+  target: (t: DrillTargets) => number | string;
+}
+
+const OBJECTIVES: readonly ObjectiveSpec[] = [
+  { id: 'rpo-newest-backup-age', title: 'RPO: age of the newest backup', runbook: /backup-verification/, unit: 'min', comparison: '<=',
+    findings: [/^(newest|latest)-(snapshot|backup|recovery-point)(-age)?$/, /^rpo(-newest)?(-backup)?(-age)?$/, /(newest|latest).*age|backup-age|snapshot-age|^rpo$/], target: (t) => t.rpoTargetMinutes },
+  { id: 'rpo-cross-region-copy-age', title: 'RPO: age of the cross-region copy', runbook: /backup-verification/, unit: 'min', comparison: '<=',
+    findings: [/^(cross-region|dr)-copy(-age)?$/, /cross-region|dr-region|copy/], target: (t) => t.rpoTargetMinutes },
+  { id: 'rto-restore-to-available', title: 'RTO: restore until available', runbook: /point-in-time-restore|backup-verification/, unit: 'min', comparison: '<=',
+    findings: [/^rto$/, /^restore-(duration|time)$/, /rto|restore.*(duration|time)/], target: (t) => t.rtoTargetMinutes },
+  { id: 'failover-switch-time', title: 'Failover switch time', runbook: /failover-test/, unit: 's', comparison: '<=',
+    findings: [/^switch-time$/, /switch/], target: (t) => t.maxSwitchSeconds },
+  { id: 'retention', title: 'Backup retention', runbook: /backup-verification/, unit: 'days', comparison: '>=',
+    findings: [/^retention(-days)?$/, /retention/], target: (t) => t.retentionDays },
+  { id: 'encryption', title: 'Backups encrypted', runbook: /backup-verification/, unit: '', comparison: '=',
+    findings: [/^(snapshot-)?encrypt(ed|ion)$/, /encrypt/], target: () => 'encrypted' },
+];
+
+const UNIT_FACTORS: Record<string, Record<string, number>> = {
+  min: { s: 1 / 60, sec: 1 / 60, seconds: 1 / 60, min: 1, minutes: 1, h: 60, hours: 60 },
+  s: { ms: 1 / 1000, s: 1, sec: 1, seconds: 1, min: 60, minutes: 60 },
+  days: { days: 1, d: 1 },
+};
+
+/** `measured` in `to` units when the finding's unit is known to convert; otherwise as recorded. */
+function convert(measured: FigureValue | undefined, from: string | undefined, to: string): FigureValue {
+  if (typeof measured !== 'number') return measured ?? null;
+  const f = from ? UNIT_FACTORS[to]?.[from] : undefined;
+  return f === undefined ? measured : Math.round(measured * f * 1000) / 1000;
+}
+
+function compare(measured: FigureValue, target: number | string, comparison: DrillObjective['comparison']): boolean {
+  if (typeof measured === 'number' && typeof target === 'number') return comparison === '<=' ? measured <= target : comparison === '>=' ? measured >= target : measured === target;
+  return false;
+}
+
+export function evaluateObjectives(children: readonly ChildEvidence[], targets: DrillTargets): DrillObjective[] {
+  const objectives: DrillObjective[] = OBJECTIVES.map((spec) => {
+    const target = spec.target(targets);
+    for (const child of children.filter((c) => spec.runbook.test(c.runbookId))) {
+      const findings = child.report?.findings ?? [];
+      for (const pattern of spec.findings) {
+        const f = findings.find((x) => pattern.test(x.id));
+        if (!f) continue;
+        const measured = convert(f.measured, f.unit, spec.unit);
+        // A verdict-only finding (encryption: true/false, or a measured value in a unit that does
+        // not convert) keeps the child's verdict; a number is held to the drill's own target.
+        const passed = typeof measured === 'number' && typeof target === 'number' ? compare(measured, target, spec.comparison) : f.passed;
+        return {
+          id: spec.id, title: spec.title, measured, target, ...(spec.unit ? { unit: spec.unit } : {}), comparison: spec.comparison,
+          status: passed ? 'pass' : 'fail', source: { runId: child.runId, runbookId: child.runbookId, findingId: f.id },
+          ...(f.detail ? { detail: f.detail } : {}),
+        } satisfies DrillObjective;
+      }
+    }
+    const ran = children.filter((c) => spec.runbook.test(c.runbookId));
+    return {
+      id: spec.id, title: spec.title, measured: null, target, ...(spec.unit ? { unit: spec.unit } : {}), comparison: spec.comparison,
+      status: 'not-measured', source: null,
+      detail: ran.length === 0 ? 'the child run that measures it did not run' : `child run ${ran.map((c) => `${c.runId} (${c.state})`).join(', ')} recorded no such finding`,
+    } satisfies DrillObjective;
+  });
+  // Cleanup complete: every child that ran cleaned up (its cleanup steps all succeeded).
+  const withReports = children.filter((c) => c.report);
+  const failedCleanup = withReports.flatMap((c) => (c.report!.cleanup.failed ?? []).map((s) => `${c.runbookId}/${s}`));
+  objectives.push({
+    id: 'cleanup-complete', title: 'Cleanup complete (drill resources removed)', measured: failedCleanup.length === 0 ? 'complete' : `failed: ${failedCleanup.join(', ')}`,
+    target: 'complete', comparison: '=', status: withReports.length === 0 ? 'not-measured' : failedCleanup.length === 0 ? 'pass' : 'fail', source: null,
+    detail: `${withReports.length} child run(s) checked`,
+  });
+  return objectives;
+}
+
+export function trendEntry(runId: string, at: string, state: string, objectives: readonly DrillObjective[]): DrillTrendEntry {
+  return {
+    runId, at, state,
+    objectives: Object.fromEntries(objectives.map((o) => [o.id, {
+      measured: typeof o.measured === 'number' ? o.measured : null,
+      target: typeof o.target === 'number' ? o.target : null,
+      status: o.status,
+    }])),
+  };
+}
+
+/** Reads `drill` from a step output, checking its shape (stored JSON of any version). */
+export function readDrillEvidence(value: unknown): DrillEvidence | null {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const v = value as Partial<DrillEvidence>;
+  if (!Array.isArray(v.objectives) || !Array.isArray(v.trend)) return null;
+  return { objectives: v.objectives.filter((o) => o && typeof o.id === 'string' && typeof o.status === 'string'), trend: v.trend.filter((t) => t && typeof t.runId === 'string') };
+}
+
+const STATUS_LABEL: Record<ObjectiveStatus, string> = { pass: '✅ pass', fail: '❌ fail', 'not-measured': '⚠️ not measured' };
+const target = (o: DrillObjective) => (o.target === null ? '—' : `${o.comparison === '=' ? '' : `${o.comparison} `}${formatValue(o.target, typeof o.target === 'number' ? o.unit : undefined)}`);
+
+export function drillMarkdown(drill: DrillEvidence, cell: (text: string) => string): string[] {
+  const blocks = [
+    '## DR objectives',
+    table(['Result', 'Objective', 'Measured', 'Target', 'Source'], drill.objectives.map((o) => [
+      STATUS_LABEL[o.status], cell(o.title), cell(formatValue(o.measured, o.unit)), cell(target(o)),
+      o.source ? `\`${o.source.runbookId}\` run \`${o.source.runId}\`` : cell(o.detail ?? '—'),
+    ])),
+  ];
+  if (drill.trend.length > 0) {
+    const ids = drill.objectives.map((o) => o.id);
+    blocks.push(`## Trend (last ${drill.trend.length} drill${drill.trend.length === 1 ? '' : 's'})`);
+    blocks.push(table(['Drill', ...drill.objectives.map((o) => cell(o.title))], drill.trend.map((t) => [
+      `${formatTimestamp(t.at)} (${t.state})`,
+      ...ids.map((id) => trendCell(t.objectives[id])),
+    ])));
+  }
+  return blocks;
+}
+
+function trendCell(v: DrillTrendEntry['objectives'][string] | undefined): string {
+  if (!v) return '—';
+  const mark = v.status === 'pass' ? '✅' : v.status === 'fail' ? '❌' : '⚠️';
+  return v.measured === null ? mark : `${mark} ${formatNumber(v.measured)}`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function drillHtmlSections(drill: DrillEvidence): PageSection[] {
+  const sections: PageSection[] = [{
+    id: 'objectives',
+    title: `DR objectives — ${drill.objectives.filter((o) => o.status === 'pass').length} of ${drill.objectives.length} met`,
+    body: dataTable(['Result', 'Objective', { label: 'Measured', numeric: true }, { label: 'Target', numeric: true }, 'Source'],
+      drill.objectives.map((o) => [
+        badge(o.status === 'pass' ? 'ok' : o.status === 'fail' ? 'bad' : 'warn', STATUS_LABEL[o.status]),
+        html`${o.title}${o.detail ? html`<span class="sub">${o.detail}</span>` : ''}`,
+        formatValue(o.measured, o.unit),
+        target(o),
+        o.source ? html`<code>${o.source.runbookId}</code> <a href="/v1/runs/${o.source.runId}/report?format=html">${o.source.runId}</a>` : '—',
+      ])),
+  }];
+  if (drill.trend.length > 0) {
+    const ids = drill.objectives.map((o) => o.id);
+    sections.push({
+      id: 'trend',
+      title: `Trend — last ${drill.trend.length} drill${drill.trend.length === 1 ? '' : 's'}`,
+      body: html`${chartFigure(trendChartSvg(drill), 'Each measured objective as a share of its target (100% = at the target; lower is better, except retention)')}${dataTable(
+        ['Drill', ...drill.objectives.map((o) => o.title)],
+        drill.trend.map((t) => [html`<a href="/v1/runs/${t.runId}/report?format=html">${formatTimestamp(t.at)}</a> ${t.state}`, ...ids.map((id) => trendCell(t.objectives[id]))]),
+      )}`,
+    });
+  }
+  return sections;
+}
+
+const SERIES_COLOURS = ['#0969da', '#8250df', '#bf8700', '#1a7f37', '#cf222e', '#57606a'];
+
+/** One line per numeric objective, as measured/target in percent, with the 100% line marked. */
+export function trendChartSvg(drill: DrillEvidence, width = 760): SafeHtml {
+  const height = 240;
+  const left = 48, right = width - 150, top = 12, bottom = height - 28;
+  const series = drill.objectives
+    .map((o, i) => ({
+      o, colour: SERIES_COLOURS[i % SERIES_COLOURS.length],
+      points: drill.trend.map((t, x) => {
+        const v = t.objectives[o.id];
+        return v && v.measured !== null && v.target ? { x, pct: (v.measured / v.target) * 100 } : null;
+      }),
+    }))
+    .filter((s) => s.points.some((p) => p !== null));
+  const maxPct = Math.max(120, ...series.flatMap((s) => s.points.map((p) => p?.pct ?? 0)));
+  const x = linearScale([0, Math.max(1, drill.trend.length - 1)], [left, right]);
+  const y = linearScale([0, maxPct], [bottom, top]);
+  const r = (n: number) => Math.round(n * 10) / 10;
+  const lines = series.map((s) => {
+    const pts = s.points.filter((p): p is { x: number; pct: number } => p !== null);
+    return html`<g class="series"><title>${s.o.title}</title><polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${pts.map((p) => `${r(x(p.x))},${r(y(p.pct))}`).join(' ')}"/>${pts.map((p) => html`<circle cx="${r(x(p.x))}" cy="${r(y(p.pct))}" r="3" fill="${s.colour}"/>`)}</g>`;
+  });
+  const legend = series.map((s, i) => html`<g><rect x="${right + 12}" y="${top + i * 18}" width="10" height="10" fill="${s.colour}"/><text x="${right + 26}" y="${top + i * 18 + 9}">${s.o.id}</text></g>`);
+  const labels = drill.trend.map((t, i) => html`<text x="${r(x(i))}" y="${bottom + 16}" text-anchor="middle">${t.at.slice(0, 10)}</text>`);
+  return html`<svg class="chart trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="Drill objectives over the last ${drill.trend.length} drills"><line x1="${left}" x2="${right}" y1="${r(y(100))}" y2="${r(y(100))}" stroke="#cf222e" stroke-dasharray="4 3"/><text x="${left - 4}" y="${r(y(100)) + 4}" text-anchor="end">100%</text><text x="${left - 4}" y="${bottom}" text-anchor="end">0</text>${lines}${labels}${legend}</svg>`;
+}
