@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { AwsCallerService } from './aws-caller.service';
 import { AwsClientFactory } from './aws-client.factory';
+import { BackupAdapter } from './backup.adapter';
 import { CloudWatchAdapter } from './cloudwatch.adapter';
 import { RdsAdapter } from './rds.adapter';
 import { SnsAdapter } from './sns.adapter';
@@ -9,4 +10,4 @@ import { SnsAdapter } from './sns.adapter';
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside. A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, SnsAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, BackupAdapter, SnsAdapter];

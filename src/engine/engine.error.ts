@@ -15,6 +15,8 @@ export type EngineErrorCode =
   | 'CLEANUP_FAILED'
   | 'FINDINGS_FAILED'
   | 'PRECONDITION_FAILED'
+  | 'RESTORE_FAILED'
+  | 'PREFLIGHT_FAILED'
   | 'CHILD_RUN_FAILED';
 
 export class EngineError extends CodedError<EngineErrorCode> {

@@ -401,7 +401,7 @@ export class ExecutorService {
     return {
       params: run.parameters,
       steps: outputs,
-      run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString() },
+      run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
       defaults: { region: this.config.awsRegion },
     };
   }

@@ -5,7 +5,7 @@ import type { StepRegistry } from './step-registry';
 
 /** What the report builder sees of a run: recorded facts only, secrets already redacted. */
 export function toReportInputs(run: RunRecord, steps: StepResultRecord[], registry: StepRegistry): [ReportRunInput, ReportStepInput[]] {
-  const names = new Map([...run.definition.steps, ...run.definition.cleanup].map((s) => [s.id, s.name]));
+  const names = new Map([...(run.definition.preflight ?? []), ...run.definition.steps, ...run.definition.cleanup].map((s) => [s.id, s.name]));
   return redactorFor(run).apply<[ReportRunInput, ReportStepInput[]]>([
     {
       id: run.id, runbookId: run.runbookId, runbookTitle: run.definition.title, state: run.state, outcome: run.outcome,

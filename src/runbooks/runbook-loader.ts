@@ -83,6 +83,7 @@ function normalise(def: RunbookDefinition): RunbookDefinition {
     ...def,
     parameters: params,
     guards: def.guards ?? {},
+    preflight: (def.preflight ?? []).map(step),
     steps: def.steps.map(step),
     cleanup: (def.cleanup ?? []).map(step),
     triggers: def.triggers ?? [{ manual: {} }],
@@ -93,7 +94,8 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   const add = (p: string, reason: string) => problems.push({ file, path: p, reason });
   const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {}) as object));
   try {
-    new Ajv({ strict: false }).compile(def.parameters);
+    // Formats are checked when parameters are validated (the catalog adds them); here only the schema itself.
+    new Ajv({ strict: false, validateFormats: false }).compile(def.parameters);
   } catch (err) {
     add('parameters', `not a valid JSON Schema: ${(err as Error).message}`);
   }
@@ -121,7 +123,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
           add(where, `\${{ ${e.source} }}: step "${a}" (${target.uses}) has no output "${b}" (it has: ${outputs.join(', ')})`);
         }
       } else if (root === 'run') {
-        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt'].includes(a ?? '')) add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt`);
+        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt', 'acceptedAt'].includes(a ?? '')) add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt, acceptedAt`);
       } else if (root === 'defaults') {
         if (a !== 'region') add(where, `\${{ ${e.source} }}: defaults has region`);
       } else {
@@ -155,11 +157,13 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   });
 
   const seen = new Map<string, StepDefinition>();
-  const walk = (list: StepDefinition[], key: 'steps' | 'cleanup') => {
+  const walk = (list: StepDefinition[], key: 'preflight' | 'steps' | 'cleanup') => {
     list.forEach((s, i) => {
       const where = `${key}[${i}]`;
       if (seen.has(s.id)) add(`${where}.id`, `step id "${s.id}" is used twice`);
       if (!registry.get(s.uses)) add(`${where}.uses`, `unknown step type "${s.uses}" (known: ${registry.names().join(', ')})`);
+      // Preflight runs while a request is being answered, before any run exists to audit a change.
+      else if (key === 'preflight' && registry.get(s.uses)!.mutates) add(`${where}.uses`, `preflight steps must be read-only; ${s.uses} changes state`);
       scan(`${where}.with`, s.with, seen);
       if (s.if !== undefined) {
         if (expressionsIn(s.if).length === 0) add(`${where}.if`, 'must be a ${{ }} expression');
@@ -169,6 +173,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       seen.set(s.id, s);
     });
   };
+  walk(def.preflight ?? [], 'preflight');
   walk(def.steps, 'steps');
   walk(def.cleanup, 'cleanup');
 }

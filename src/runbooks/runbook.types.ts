@@ -8,6 +8,13 @@ export interface RunbookDefinition {
   /** JSON Schema of the run's parameters; validated before a run is accepted. */
   parameters: JsonSchema;
   guards: RunbookGuards;
+  /**
+   * Read-only steps run while the run is being accepted, before it is recorded: a failed finding
+   * or error refuses the request with a 400 (nothing recorded, nothing changed). Their outputs
+   * are recorded with the run and visible to later steps as `steps.<id>.<output>`. Optional
+   * because definitions stored with older runs have none.
+   */
+  preflight?: StepDefinition[];
   steps: StepDefinition[];
   cleanup: StepDefinition[];
   triggers: TriggerDefinition[];

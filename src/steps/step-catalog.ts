@@ -1,11 +1,21 @@
 import type { Type } from '@nestjs/common';
 import type { StepType } from '../engine/step.contract';
+import { CheckRestorePointStep } from './backup/check-restore-point.step';
+import { PutRestoreValidationStep } from './backup/put-restore-validation.step';
+import { StartRestoreStep } from './backup/start-restore.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
 import { EvaluateDrillObjectivesStep } from './drill/evaluate-objectives.step';
 import { DescribeFailoverTargetStep } from './rds/describe-failover-target.step';
 import { FailoverStep } from './rds/failover.step';
+import { CheckRestoreWindowStep } from './rds/check-restore-window.step';
+import { DeleteRestoredStep } from './rds/delete-restored.step';
+import { DescribeRestoreSourceStep } from './rds/describe-restore-source.step';
+import { RestoreToPointInTimeStep } from './rds/restore-to-point-in-time.step';
+import { TagRestoredStep } from './rds/tag-restored.step';
 import { VerifyFailoverStep } from './rds/verify-failover.step';
+import { VerifyRestoredStep } from './rds/verify-restored.step';
+import { WaitForRestoredStep } from './rds/wait-for-restored.step';
 import { WaitForFailoverStep } from './rds/wait-for-failover.step';
 import { RunRunbookStep } from './runbook/run-runbook.step';
 
@@ -17,6 +27,16 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   FailoverStep,
   WaitForFailoverStep,
   VerifyFailoverStep,
+  DescribeRestoreSourceStep,
+  CheckRestoreWindowStep,
+  CheckRestorePointStep,
+  StartRestoreStep,
+  RestoreToPointInTimeStep,
+  WaitForRestoredStep,
+  TagRestoredStep,
+  VerifyRestoredStep,
+  PutRestoreValidationStep,
+  DeleteRestoredStep,
   RunRunbookStep,
   EvaluateDrillObjectivesStep,
 ];

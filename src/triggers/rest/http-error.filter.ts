@@ -18,6 +18,8 @@ export function httpStatusOf(error: AnyCodedError): number {
   switch (code) {
     case 'INVALID_REQUEST':
     case 'PARAMETERS_INVALID':
+    // A runbook's preflight refused the request (e.g. a restore point outside the restorable window).
+    case 'PREFLIGHT_FAILED':
       return 400;
     case 'UNAUTHENTICATED':
       return 401;
@@ -58,6 +60,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'CLEANUP_FAILED':
     case 'FINDINGS_FAILED':
     case 'PRECONDITION_FAILED':
+    case 'RESTORE_FAILED':
     case 'CHILD_RUN_FAILED':
       return 500;
     default: {

@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import type { AwsTarget } from '../../aws/aws-client.factory';
+import { AwsStepError } from '../../aws/aws.error';
+import { RdsAdapter } from '../../aws/rds.adapter';
+import { AppConfig } from '../../config/app.config';
+import { done, Finding, PlannedCall, StepContext, StepType, wait } from '../../engine/step.contract';
+import { targetOf } from './failover-subject';
+import { instanceIdOf, observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
+
+interface Input extends RestoredRef {
+  /** `recovery` keeps the copy: it is the point of the run. */
+  mode?: 'drill' | 'recovery';
+  pollSeconds?: number;
+}
+
+interface Output extends Record<string, unknown> {
+  outcome: 'deleted' | 'deleting' | 'absent' | 'kept' | 'not-deleted';
+  findings: Finding[];
+  resources: ResourceRecord[];
+}
+
+/** Attempts (looks) after which a delete that keeps being refused as "busy" is given up and reported. */
+const MAX_BUSY_LOOKS = 20;
+
+/**
+ * Cleanup of a restore test: deletes the restored copy without a final snapshot (a cluster's
+ * instance first, then the cluster) and confirms it is gone or deleting. Only a copy this run
+ * made is deleted. A delete that fails is a failed finding naming the resource, so the run ends
+ * failed and says what was left behind.
+ */
+@Injectable()
+export class DeleteRestoredStep implements StepType<Input, Output> {
+  readonly uses = 'rds.delete-restored';
+  readonly description = 'Deletes a restored copy (no final snapshot) and confirms it is gone or deleting';
+  readonly mutates = true;
+  readonly input = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', 'identifier'],
+    properties: {
+      ...restoredRefProperties,
+      mode: { enum: ['drill', 'recovery'] },
+      pollSeconds: { type: 'number', minimum: 0.2, maximum: 600, default: 30 },
+    },
+  };
+  readonly outputs = ['outcome', 'findings', 'resources'];
+
+  constructor(
+    private readonly rds: RdsAdapter,
+    private readonly config: AppConfig,
+  ) {}
+
+  async plan(input: Input): Promise<PlannedCall[]> {
+    if (input.mode === 'recovery') return [];
+    const target = targetOf(input, this.config);
+    return input.kind === 'cluster'
+      ? [this.rds.planDeleteInstance(target, instanceIdOf(input)), this.rds.planDeleteCluster(target, input.identifier)]
+      : [this.rds.planDeleteInstance(target, input.identifier)];
+  }
+
+  async run(input: Input, ctx: StepContext) {
+    const target = targetOf(input, this.config);
+    const name = `${input.kind} ${input.identifier} (${target.region})`;
+    const finish = (outcome: Output['outcome'], state: string, passed: boolean, measured: string, detail?: string) =>
+      done<Output>({
+        outcome,
+        findings: [{ id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed, measured, target: 'gone or deleting', ...(detail ? { detail } : {}) }],
+        resources: resourceRecords(input, target.region, state),
+      });
+    if (input.mode === 'recovery') {
+      return done<Output>({ outcome: 'kept', findings: [], resources: resourceRecords(input, target.region, 'kept (recovery)') });
+    }
+    try {
+      const before = await observeRestored(this.rds, ctx.aws, target, input);
+      if (!before.exists) return finish('absent', 'absent', true, 'never created or already gone');
+      if (!before.ours) {
+        return finish('not-deleted', before.status, false, `left alone: not created by this run`, `${name} does not carry this run's tag; delete it by hand if it is a leftover`);
+      }
+      const step = await this.deleteOnce(ctx, target, input);
+      if (step === 'busy') return wait<Output>(input.pollSeconds ?? 30, {}, `${name}: waiting for its instance to go before deleting the cluster`);
+      const after = await observeRestored(this.rds, ctx.aws, target, input);
+      if (!after.exists) return finish('deleted', 'deleted', true, 'gone');
+      if (after.status === 'deleting') return finish('deleting', 'deleting', true, 'deleting');
+      return finish('not-deleted', after.status, false, after.status, `${name} is still ${after.status} after DeleteDB${input.kind === 'cluster' ? 'Cluster' : 'Instance'}`);
+    } catch (err) {
+      if (!(err instanceof AwsStepError)) throw err;
+      if (err.retryable && ctx.attempt < MAX_BUSY_LOOKS) return wait<Output>(input.pollSeconds ?? 30, {}, `${name}: ${err.code}, trying again`);
+      return finish('not-deleted', 'delete-failed', false, err.code, `could not delete ${name}: ${err.message}`);
+    }
+  }
+
+  /** Sends what deletion still needs; 'busy' while a cluster's instance is on its way out. */
+  private async deleteOnce(ctx: StepContext, target: AwsTarget, input: Input): Promise<'sent' | 'busy'> {
+    if (input.kind === 'instance') {
+      const i = await this.rds.findInstance(ctx.aws, target, input.identifier);
+      if (i && i.status !== 'deleting') await this.rds.deleteInstance(ctx.aws, target, input.identifier);
+      return 'sent';
+    }
+    const i = await this.rds.findInstance(ctx.aws, target, instanceIdOf(input));
+    if (i && i.status !== 'deleting') await this.rds.deleteInstance(ctx.aws, target, instanceIdOf(input));
+    if (i && (await this.rds.findInstance(ctx.aws, target, instanceIdOf(input)))) return 'busy';
+    const c = await this.rds.findCluster(ctx.aws, target, input.identifier);
+    if (c && c.status !== 'deleting') await this.rds.deleteCluster(ctx.aws, target, input.identifier);
+    return 'sent';
+  }
+
+  summarize(o: Output): string {
+    const f = o.findings[0];
+    return o.outcome === 'kept' ? 'kept (recovery mode)' : `${o.outcome}${f && !f.passed && f.detail ? `: ${f.detail}` : ''}`;
+  }
+}

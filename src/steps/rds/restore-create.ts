@@ -1,0 +1,101 @@
+import type { AwsTarget } from '../../aws/aws-client.factory';
+import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { ResourceTag } from '../../aws/resource-tags';
+import { EngineError } from '../../engine/engine.error';
+import type { PlannedCall, StepContext } from '../../engine/step.contract';
+import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoreKind } from './restored-resource';
+
+/** Where a restored copy lives: never publicly accessible, in the given subnet group and security groups. */
+export interface IsolationInput {
+  instanceClass?: string;
+  dbSubnetGroupName?: string;
+  vpcSecurityGroupIds?: string[];
+}
+
+export const isolationProperties = {
+  instanceClass: { type: 'string', pattern: '^db\\.[a-z0-9]+\\.[a-z0-9]+$' },
+  dbSubnetGroupName: { type: 'string', minLength: 1 },
+  vpcSecurityGroupIds: { type: 'array', items: { type: 'string', pattern: '^sg-[0-9a-f]+$' } },
+} as const;
+
+export type CreateFrom =
+  | { from: 'snapshot'; snapshotIdentifier: string }
+  | { from: 'point-in-time'; sourceIdentifier: string; sourceAutomatedBackupsArn?: string; restoreTime?: string; useLatestRestorableTime?: boolean };
+
+export interface CreateSpec {
+  kind: RestoreKind;
+  identifier: string;
+  instanceIdentifier: string;
+  engine?: string;
+  isolation: IsolationInput;
+  tags: ResourceTag[];
+  create: CreateFrom;
+}
+
+/**
+ * Creates a restored copy, look before act: the copy's name is fixed in advance, so an attempt
+ * that finds it (made by this run) does not call again; the intent is checkpointed before each
+ * call, so a crash mid-call leaves a record of the attempt. A name held by something this run
+ * did not make is never touched.
+ */
+export const createRestoredResource = {
+  plan(rds: RdsAdapter, target: AwsTarget, spec: CreateSpec): PlannedCall[] {
+    const base = baseOf(spec);
+    const c = spec.create;
+    if (spec.kind === 'instance') {
+      return [
+        c.from === 'snapshot'
+          ? rds.planRestoreInstanceFromSnapshot(target, { ...base, snapshotIdentifier: c.snapshotIdentifier })
+          : rds.planRestoreInstanceToPointInTime(target, { ...base, ...c }),
+      ];
+    }
+    const { instanceClass: _unused, ...clusterBase } = base;
+    return [
+      c.from === 'snapshot'
+        ? rds.planRestoreClusterFromSnapshot(target, { ...clusterBase, snapshotIdentifier: c.snapshotIdentifier, engine: spec.engine ?? '' })
+        : rds.planRestoreClusterToPointInTime(target, { ...clusterBase, ...c }),
+      rds.planCreateClusterInstance(target, clusterInstance(spec)),
+    ];
+  },
+
+  /** Returns true when the copy already existed (an earlier attempt made it) and nothing was sent for it. */
+  async run(rds: RdsAdapter, ctx: StepContext, target: AwsTarget, spec: CreateSpec, requestedAtMs: number): Promise<boolean> {
+    const ref = { kind: spec.kind, identifier: spec.identifier, instanceIdentifier: spec.instanceIdentifier };
+    const now = await observeRestored(rds, ctx.aws, target, ref);
+    if (now.exists && !now.ours) {
+      throw new EngineError('PRECONDITION_FAILED', `${spec.kind} ${spec.identifier} already exists and was not created by this run; choose another target name`, { identifier: spec.identifier });
+    }
+    const existed = now.exists;
+    if (!existed) {
+      await ctx.checkpoint({ requestedAtMs });
+      const base = baseOf(spec);
+      const c = spec.create;
+      if (spec.kind === 'instance') {
+        if (c.from === 'snapshot') await rds.restoreInstanceFromSnapshot(ctx.aws, target, { ...base, snapshotIdentifier: c.snapshotIdentifier });
+        else await rds.restoreInstanceToPointInTime(ctx.aws, target, { ...base, ...c });
+      } else {
+        const { instanceClass: _unused, ...clusterBase } = base;
+        if (c.from === 'snapshot') await rds.restoreClusterFromSnapshot(ctx.aws, target, { ...clusterBase, snapshotIdentifier: c.snapshotIdentifier, engine: spec.engine ?? '' });
+        else await rds.restoreClusterToPointInTime(ctx.aws, target, { ...clusterBase, ...c });
+      }
+    }
+    if (spec.kind === 'cluster' && now.instanceStatus === null) {
+      await ctx.checkpoint({ requestedAtMs, clusterInstanceRequested: true });
+      await rds.createClusterInstance(ctx.aws, target, clusterInstance(spec));
+    }
+    return existed;
+  },
+};
+
+/** Only the isolation fields: callers hand their whole step input in as `isolation`. */
+function baseOf(spec: CreateSpec) {
+  const { instanceClass, dbSubnetGroupName, vpcSecurityGroupIds } = spec.isolation;
+  return { identifier: spec.identifier, instanceClass, dbSubnetGroupName, vpcSecurityGroupIds, tags: spec.tags };
+}
+
+function clusterInstance(spec: CreateSpec) {
+  return {
+    identifier: spec.instanceIdentifier, clusterIdentifier: spec.identifier, engine: spec.engine ?? '',
+    instanceClass: spec.isolation.instanceClass ?? DEFAULT_CLUSTER_INSTANCE_CLASS, tags: spec.tags,
+  };
+}
