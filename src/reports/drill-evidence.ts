@@ -55,8 +55,8 @@ export interface ChildEvidence {
 interface ObjectiveSpec {
   id: string;
   title: string;
-  /** Which child runbook records it. */
-  runbook: RegExp;
+  /** Which child runbooks record it, preferred first. */
+  runbooks: RegExp[];
   /** Finding ids that carry it, most specific first. */
   findings: RegExp[];
   unit: string;
@@ -65,18 +65,18 @@ interface ObjectiveSpec {
 }
 
 const OBJECTIVES: readonly ObjectiveSpec[] = [
-  { id: 'rpo-newest-backup-age', title: 'RPO: age of the newest backup', runbook: /backup-verification/, unit: 'min', comparison: '<=',
-    findings: [/^(newest|latest)-(snapshot|backup|recovery-point)(-age)?$/, /^rpo(-newest)?(-backup)?(-age)?$/, /(newest|latest).*age|backup-age|snapshot-age|^rpo$/], target: (t) => t.rpoTargetMinutes },
-  { id: 'rpo-cross-region-copy-age', title: 'RPO: age of the cross-region copy', runbook: /backup-verification/, unit: 'min', comparison: '<=',
-    findings: [/^(cross-region|dr)-copy(-age)?$/, /cross-region|dr-region|copy/], target: (t) => t.rpoTargetMinutes },
-  { id: 'rto-restore-to-available', title: 'RTO: restore until available', runbook: /point-in-time-restore|backup-verification/, unit: 'min', comparison: '<=',
-    findings: [/^rto$/, /^restore-(duration|time)$/, /rto|restore.*(duration|time)/], target: (t) => t.rtoTargetMinutes },
-  { id: 'failover-switch-time', title: 'Failover switch time', runbook: /failover-test/, unit: 's', comparison: '<=',
-    findings: [/^switch-time$/, /switch/], target: (t) => t.maxSwitchSeconds },
-  { id: 'retention', title: 'Backup retention', runbook: /backup-verification/, unit: 'days', comparison: '>=',
-    findings: [/^retention(-days)?$/, /retention/], target: (t) => t.retentionDays },
-  { id: 'encryption', title: 'Backups encrypted', runbook: /backup-verification/, unit: '', comparison: '=',
-    findings: [/^(snapshot-)?encrypt(ed|ion)$/, /encrypt/], target: () => 'encrypted' },
+  { id: 'rpo-newest-backup-age', title: 'RPO: age of the newest backup', runbooks: [/^backup-verification$/], unit: 'min', comparison: '<=',
+    findings: [/^newest-backup-age$/, /^(newest|latest)-(snapshot|backup|recovery-point)(-age)?$/], target: (t) => t.rpoTargetMinutes },
+  { id: 'rpo-cross-region-copy-age', title: 'RPO: age of the cross-region copy', runbooks: [/^backup-verification$/], unit: 'min', comparison: '<=',
+    findings: [/^dr-copy-age$/, /^(cross-region|dr)-copy(-age)?$/], target: (t) => t.rpoTargetMinutes },
+  { id: 'rto-restore-to-available', title: 'RTO: restore until available', runbooks: [/^point-in-time-restore$/, /^backup-verification$/], unit: 'min', comparison: '<=',
+    findings: [/^rto$/], target: (t) => t.rtoTargetMinutes },
+  { id: 'failover-switch-time', title: 'Failover switch time', runbooks: [/^failover-test$/], unit: 's', comparison: '<=',
+    findings: [/^switch-time$/], target: (t) => t.maxSwitchSeconds },
+  { id: 'retention', title: 'Backup retention', runbooks: [/^backup-verification$/], unit: 'days', comparison: '>=',
+    findings: [/^backup-retention$/, /^retention(-days)?$/], target: (t) => t.retentionDays },
+  { id: 'encryption', title: 'Backups encrypted', runbooks: [/^backup-verification$/], unit: '', comparison: '=',
+    findings: [/^backup-encrypted$/], target: () => 'encrypted' },
 ];
 
 const UNIT_FACTORS: Record<string, Record<string, number>> = {
@@ -100,7 +100,8 @@ function compare(measured: FigureValue, target: number | string, comparison: Dri
 export function evaluateObjectives(children: readonly ChildEvidence[], targets: DrillTargets): DrillObjective[] {
   const objectives: DrillObjective[] = OBJECTIVES.map((spec) => {
     const target = spec.target(targets);
-    for (const child of children.filter((c) => spec.runbook.test(c.runbookId))) {
+    const candidates = spec.runbooks.flatMap((re) => children.filter((c) => re.test(c.runbookId)));
+    for (const child of candidates) {
       const findings = child.report?.findings ?? [];
       for (const pattern of spec.findings) {
         const f = findings.find((x) => pattern.test(x.id));
@@ -116,7 +117,7 @@ export function evaluateObjectives(children: readonly ChildEvidence[], targets: 
         } satisfies DrillObjective;
       }
     }
-    const ran = children.filter((c) => spec.runbook.test(c.runbookId));
+    const ran = candidates;
     return {
       id: spec.id, title: spec.title, measured: null, target, ...(spec.unit ? { unit: spec.unit } : {}), comparison: spec.comparison,
       status: 'not-measured', source: null,
