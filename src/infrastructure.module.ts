@@ -5,6 +5,7 @@ import { AWS_PROVIDERS } from './aws/aws.providers';
 import { Clock } from './common/clock';
 import { AppConfig } from './config/app.config';
 import { ExecutorService } from './engine/executor.service';
+import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
@@ -40,6 +41,7 @@ export class InfrastructureModule {
       { provide: StepRegistry, inject: [...STEP_CLASSES], useFactory: (...steps) => new StepRegistry(steps) },
       RunbookCatalog,
       RunQueue,
+      PreflightService,
       RunAcceptanceService,
       RunsService,
       StopConditionsService,

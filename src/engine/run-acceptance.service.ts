@@ -13,6 +13,7 @@ import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 import { RunbookError } from '../runbooks/runbook.error';
 import type { ManualTrigger } from '../runbooks/runbook.types';
 import { EngineError } from './engine.error';
+import { PreflightService } from './preflight.service';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
@@ -53,6 +54,7 @@ export class RunAcceptanceService {
     private readonly queue: RunQueue,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly preflight: PreflightService,
   ) {}
 
   async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
@@ -71,6 +73,8 @@ export class RunAcceptanceService {
     const concurrencyKey = this.resolveGuardKey(def.guards.concurrency, parameters, id);
     const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
     const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
+    // Before anything is recorded: a refused preflight leaves no run, no audit record, no AWS change.
+    const preflight = await this.preflight.run({ definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt });
 
     let run: RunRecord;
     try {
@@ -92,10 +96,12 @@ export class RunAcceptanceService {
             data: new RunRedactor(def, parameters).apply({
               runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
               parameters, dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
+              ...(preflight.length > 0 ? { preflight: preflight.map((p) => ({ stepId: p.stepId, state: p.state, note: p.note })) } : {}),
             }),
           },
           tx,
         );
+        for (const step of preflight) await this.runs.upsertStep(step, tx);
         return inserted;
       });
     } catch (err) {

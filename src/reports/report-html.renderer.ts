@@ -40,6 +40,7 @@ export function renderHtml(report: RunReport): string {
     ...(report.drill ? drillHtmlSections(report.drill) : []),
     ...plannedCallsSection(report),
     timelineSection(report),
+    ...resourcesSection(report),
     ...cleanupSection(report),
     ...errorSection(report.run.error),
     ...parametersSection(report),
@@ -151,6 +152,28 @@ function timelineSection(report: RunReport): PageSection {
       ]),
     )}<p class="muted">✎ changes state in AWS.</p>`,
   };
+}
+
+function resourcesSection(report: RunReport): PageSection[] {
+  const resources = report.resources ?? [];
+  if (resources.length === 0) return [];
+  return [
+    {
+      id: 'resources',
+      title: 'Resources created',
+      body: dataTable(
+        ['Resource', 'Type', 'Region', 'Final state', 'Created by', 'State from'],
+        resources.map((r) => [
+          html`<code>${r.identifier}</code>${r.arn ? html`<span class="sub">${r.arn}</span>` : ''}`,
+          r.type,
+          r.region ?? '—',
+          r.state,
+          r.createdByStepId ? html`<code>${r.createdByStepId}</code>` : '—',
+          html`<code>${r.stateStepId}</code>`,
+        ]),
+      ),
+    },
+  ];
 }
 
 function cleanupSection(report: RunReport): PageSection[] {

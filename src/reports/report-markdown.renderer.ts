@@ -29,6 +29,7 @@ export function renderMarkdown(report: RunReport): string {
     ...(report.drill ? drillMarkdown(report.drill, mdText) : []),
     ...plannedCallsBlock(report),
     ...timelineBlock(report),
+    ...resourcesBlock(report),
     ...cleanupBlock(report),
     ...errorBlock('Error', report.run.error),
     ...parametersBlock(report),
@@ -130,6 +131,18 @@ function timelineBlock(report: RunReport): string[] {
       ]),
     ),
     '✎ changes state in AWS.',
+  ];
+}
+
+function resourcesBlock(report: RunReport): string[] {
+  const resources = report.resources ?? [];
+  if (resources.length === 0) return [];
+  return [
+    '## Resources created',
+    table(
+      ['Resource', 'Type', 'Region', 'Final state', 'Created by', 'State from'],
+      resources.map((r) => [r.arn ? `${r.identifier}\n${r.arn}` : r.identifier, r.type, r.region ?? '—', r.state, r.createdByStepId ?? '—', r.stateStepId]),
+    ),
   ];
 }
 

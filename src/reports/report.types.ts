@@ -57,7 +57,7 @@ export interface ReportStepInput {
   attempts: number;
   startedAt: ReportTimestamp;
   endedAt: ReportTimestamp;
-  /** May carry `findings`, `figures` and (dry-run) `plannedCalls` arrays besides the step's own fields. */
+  /** May carry `findings`, `figures`, `resources` and (dry-run) `plannedCalls` arrays besides the step's own fields. */
   output: Record<string, unknown> | null;
   error: ReportError | null;
   /** The last `wait()` note, e.g. "restore 40% done". */
@@ -83,6 +83,23 @@ export interface ReportFinding extends Finding {
 
 export interface ReportPlannedCall extends PlannedCall {
   stepId: string;
+}
+
+/**
+ * A resource the run created and the last state a step recorded for it (steps' `resources`
+ * output arrays, merged by type, region and identifier in step order): "what did this run leave
+ * behind" answered from the record, not from AWS.
+ */
+export interface ReportResource {
+  type: string;
+  identifier: string;
+  region: string | null;
+  arn?: string;
+  state: string;
+  /** The step that created it, when a step said so. */
+  createdByStepId?: string;
+  /** The step whose record gave the final state. */
+  stateStepId: string;
 }
 
 export interface ReportTimelineEntry {
@@ -127,6 +144,8 @@ export interface RunReport {
   figures: ReportFigure[];
   findings: ReportFinding[];
   plannedCalls: ReportPlannedCall[];
+  /** Absent from reports stored before resources were recorded. */
+  resources?: ReportResource[];
   timeline: ReportTimelineEntry[];
   cleanup: { ran: number; failed: string[] };
   /** DR drill objectives and their trend, when a step recorded them (composite drills). */

@@ -5,6 +5,7 @@ import type {
   ReportFigure,
   ReportFinding,
   ReportPlannedCall,
+  ReportResource,
   ReportRunInput,
   ReportStepInput,
   ReportTimelineEntry,
@@ -26,6 +27,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
   const findings: ReportFinding[] = [];
   const plannedCalls: ReportPlannedCall[] = [];
   let drill: DrillEvidence | null = null;
+  const resources = new Map<string, ReportResource>();
 
   for (const step of ordered) {
     const output = isRecord(step.output) ? step.output : null;
@@ -34,6 +36,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     figures.push(...readFigures(output.figures, step.stepId));
     findings.push(...readFindings(output.findings, step.stepId));
     if (run.dryRun || step.state === 'planned') plannedCalls.push(...readPlannedCalls(output.plannedCalls, step.stepId));
+    mergeResources(resources, output.resources, step.stepId);
   }
 
   const timeline = ordered.map(toTimelineEntry);
@@ -66,6 +69,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     figures,
     findings,
     plannedCalls,
+    resources: [...resources.values()],
     timeline,
     cleanup: {
       ran: cleanupSteps.filter((s) => s.state === 'succeeded' || s.state === 'failed').length,
@@ -145,6 +149,23 @@ function readFindings(value: unknown, stepId: string): ReportFinding[] {
     out.push(finding);
   }
   return out;
+}
+
+/** Later records of the same resource update its state; the first says who created it. */
+function mergeResources(into: Map<string, ReportResource>, value: unknown, stepId: string): void {
+  if (!Array.isArray(value)) return;
+  for (const item of value) {
+    if (!isRecord(item) || typeof item.type !== 'string' || typeof item.identifier !== 'string' || typeof item.state !== 'string') continue;
+    const region = typeof item.region === 'string' && item.region ? item.region : null;
+    const key = `${item.type}\u0000${region ?? ''}\u0000${item.identifier}`;
+    const known = into.get(key);
+    const next: ReportResource = known
+      ? { ...known, state: item.state, stateStepId: stepId }
+      : { type: item.type, identifier: item.identifier, region, state: item.state, stateStepId: stepId };
+    if (typeof item.arn === 'string' && item.arn) next.arn = item.arn;
+    if (!next.createdByStepId && typeof item.createdByStepId === 'string' && item.createdByStepId) next.createdByStepId = item.createdByStepId;
+    into.set(key, next);
+  }
 }
 
 function readPlannedCalls(value: unknown, stepId: string): ReportPlannedCall[] {

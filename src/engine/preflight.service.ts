@@ -1,0 +1,139 @@
+import { Injectable, Logger } from '@nestjs/common';
+import Ajv, { ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { AwsStepError } from '../aws/aws.error';
+import { CodedError } from '../common/coded-error';
+import { Clock } from '../common/clock';
+import { AppConfig } from '../config/app.config';
+import { isTruthy, resolveValue, UnresolvedExpression } from '../runbooks/expressions';
+import type { RunbookDefinition, StepDefinition } from '../runbooks/runbook.types';
+import { EngineError } from './engine.error';
+import { RunRedactor } from './run-redactor';
+import type { StepResultRecord } from './run.types';
+import type { Finding, StepContext, StepType } from './step.contract';
+import { StepRegistry } from './step-registry';
+
+export interface PreflightRequest {
+  definition: RunbookDefinition;
+  /** Validated, with defaults filled in. */
+  parameters: Record<string, unknown>;
+  /** The id the run will get if preflight lets it through (names derived from it stay stable). */
+  runId: string;
+  actor: string;
+  dryRun: boolean;
+  expiresAt: Date;
+}
+
+/**
+ * Runs a runbook's `preflight:` steps while a request is being answered, before the run is
+ * recorded: a check that can refuse a request with a 400 (a restore point outside the
+ * restorable window) instead of starting a run that can only fail. Preflight steps are read-only
+ * (the loader refuses others), so they run the same way in a dry run. Their results are returned
+ * for the caller to record with the run, so later steps read them as `steps.<id>.<output>`.
+ */
+@Injectable()
+export class PreflightService {
+  private readonly logger = new Logger('Preflight');
+  private readonly ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true }));
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(
+    private readonly registry: StepRegistry,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async run(req: PreflightRequest): Promise<StepResultRecord[]> {
+    const list = req.definition.preflight ?? [];
+    const results: StepResultRecord[] = [];
+    const outputs: Record<string, unknown> = {};
+    const acceptedAt = this.clock.now();
+    const secretValues = new RunRedactor(req.definition, req.parameters).values;
+    for (let i = 0; i < list.length; i++) {
+      const def = list[i];
+      const startedAt = this.clock.now();
+      const scope = {
+        params: req.parameters,
+        steps: outputs,
+        run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: acceptedAt.toISOString() },
+        defaults: { region: this.config.awsRegion },
+      };
+      const base: StepResultRecord = {
+        runId: req.runId, stepId: def.id, phase: 'main', position: i - list.length, uses: def.uses, mutates: false, state: 'succeeded',
+        attempts: 1, startedAt, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
+      };
+      const type = this.registry.get(def.uses);
+      if (!type) throw refused(def, `step type ${def.uses} is not known to this process`);
+      let input: Record<string, unknown>;
+      try {
+        if (def.if !== undefined && !isTruthy(resolveValue(def.if, scope))) {
+          results.push({ ...base, state: 'skipped', endedAt: this.clock.now(), note: `condition ${def.if} is false` });
+          continue;
+        }
+        input = resolveValue(def.with, scope) as Record<string, unknown>;
+      } catch (err) {
+        if (err instanceof UnresolvedExpression) throw refused(def, err.message);
+        throw err;
+      }
+      const validate = this.validatorFor(type);
+      if (!validate(input)) {
+        throw refused(def, `input for ${def.uses}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(input)'} ${e.message}`).join('; ')}`);
+      }
+      const ctx: StepContext = {
+        runId: req.runId, runbookId: req.definition.id, stepId: def.id, attempt: 1, startedAt, memory: {},
+        // Nothing to save: a preflight step is read-only and simply runs again on a retried request.
+        checkpoint: async () => undefined,
+        dryRun: req.dryRun, expiresAt: req.expiresAt,
+        aws: { runId: req.runId, runbookId: req.definition.id, stepId: def.id, actor: req.actor, dryRun: req.dryRun, expiresAt: req.expiresAt, secretValues },
+        log: new Logger(`${req.runId}/${def.id}`),
+      };
+      let output: Record<string, unknown>;
+      try {
+        const outcome = await type.run(input, ctx);
+        if (outcome.kind === 'wait') throw refused(def, `${def.uses} asked to wait; a preflight step must answer at once`);
+        output = outcome.output as Record<string, unknown>;
+      } catch (err) {
+        // AWS being slow or away is not the caller's mistake: it keeps its own status (429, 502).
+        if (err instanceof AwsStepError && err.retryable) throw err;
+        if (err instanceof EngineError && err.code === 'PREFLIGHT_FAILED') throw err;
+        if (err instanceof CodedError) throw refused(def, err.message, { cause: { code: err.code, message: err.message } });
+        throw err;
+      }
+      const failed = ((output.findings as Finding[] | undefined) ?? []).filter((f) => f && f.passed === false);
+      if (failed.length > 0) {
+        throw refused(def, failed.map(describeFinding).join('; '), { findings: failed });
+      }
+      outputs[def.id] = output;
+      results.push({ ...base, endedAt: this.clock.now(), input, output, note: safeSummary(type, output) });
+    }
+    if (results.length > 0) this.logger.debug(`preflight of ${req.definition.id} passed: ${results.map((r) => r.stepId).join(', ')}`);
+    return results;
+  }
+
+  private validatorFor(type: StepType<any, any>): ValidateFunction {
+    let v = this.validators.get(type.uses);
+    if (!v) {
+      v = this.ajv.compile(type.input);
+      this.validators.set(type.uses, v);
+    }
+    return v;
+  }
+}
+
+function refused(def: StepDefinition, why: string, details: Record<string, unknown> = {}): EngineError {
+  return new EngineError('PREFLIGHT_FAILED', `preflight "${def.id}" refused the run: ${why}`, { stepId: def.id, uses: def.uses, ...details });
+}
+
+function describeFinding(f: Finding): string {
+  if (f.detail) return f.detail;
+  const unit = f.unit ? ` ${f.unit}` : '';
+  return `${f.title} (measured ${String(f.measured ?? '—')}${unit}, target ${String(f.target ?? '—')}${unit})`;
+}
+
+function safeSummary(type: StepType<any, any>, output: Record<string, unknown>): string | null {
+  try {
+    return type.summarize?.(output) ?? null;
+  } catch {
+    return null;
+  }
+}
