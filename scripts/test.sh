@@ -6,6 +6,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNBOOKD_NEED_POSTGRES=1 bash scripts/sandbox/ensure-services.sh
+# The HTML report test opens reports in Debian's Chromium (playwright-core drives /usr/bin/chromium).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: /usr/bin/chromium is missing; installing Debian's chromium" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+  else
+    echo "test.sh: /usr/bin/chromium is missing: the browser test needs it. Install it with" >&2
+    echo "  sudo apt-get install -y --no-install-recommends chromium" >&2
+    exit 1
+  fi
+fi
 npm run --silent build
 npx tsc -p tsconfig.check.json
 

@@ -1,8 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { DescribeAlarmsCommand, type DescribeAlarmsCommandOutput } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type DescribeAlarmsCommandOutput,
+  type GetMetricDataCommandOutput,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
 import type { AwsCallContext } from '../engine/step.contract';
 import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
+import { countCall, type CallTally } from './call-tally';
 
 export const CLOUDWATCH_SERVICE = 'cloudwatch';
 
@@ -22,6 +29,47 @@ export interface AlarmStates {
   /** Names that match no alarm: a guard on a missing alarm guards nothing, so callers must see it. */
   missing: string[];
 }
+
+/** One metric to fetch: MetricStat only (math expressions are not billed or paged the same way). */
+export interface MetricQuery {
+  /** Unique within the request; AWS wants ^[a-z][a-zA-Z0-9_]*$. */
+  id: string;
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+  /** Average, Maximum, Minimum, Sum, SampleCount or a percentile such as p95. */
+  stat: string;
+  periodSeconds: number;
+}
+
+export interface MetricDataRequest {
+  queries: readonly MetricQuery[];
+  start: Date;
+  end: Date;
+}
+
+export interface MetricPoint {
+  /** Epoch milliseconds. */
+  t: number;
+  v: number;
+}
+
+export interface MetricDataResult {
+  /** Points by query id, oldest first; a query with no data maps to []. */
+  series: Record<string, MetricPoint[]>;
+  /** GetMetricData requests sent (every page of every batch). */
+  calls: number;
+  /** Batches of at most 500 queries; pages = calls / batches when every batch pages alike. */
+  batches: number;
+  /** Metrics requested summed over every call: what GetMetricData is billed on. */
+  metricsRequested: number;
+  /** Messages AWS attached (e.g. a query that hit a limit), with the query id when it names one. */
+  messages: string[];
+}
+
+/** GetMetricData accepts at most 500 queries per request. */
+export const METRIC_QUERIES_PER_CALL = 500;
+const MAX_METRIC_PAGES = 200;
 
 /** DescribeAlarms accepts at most 100 names per request. */
 const NAMES_PER_REQUEST = 100;
@@ -69,6 +117,55 @@ export class CloudWatchAdapter {
       else missing.push(name);
     }
     return { alarms, missing };
+  }
+
+  /**
+   * Fetches many metrics with as few requests as GetMetricData allows: queries go in batches of
+   * 500, and each batch follows NextToken (AWS pages once a response would exceed 100,800 data
+   * points), so N queries cost ceil(N / 500) requests per page rather than N.
+   */
+  async getMetricData(ctx: AwsCallContext, target: AwsTarget, request: MetricDataRequest, tally?: CallTally): Promise<MetricDataResult> {
+    const result: MetricDataResult = { series: {}, calls: 0, batches: 0, metricsRequested: 0, messages: [] };
+    for (const q of request.queries) result.series[q.id] = [];
+    for (let i = 0; i < request.queries.length; i += METRIC_QUERIES_PER_CALL) {
+      const batch = request.queries.slice(i, i + METRIC_QUERIES_PER_CALL);
+      const queries: MetricDataQuery[] = batch.map((q) => ({
+        Id: q.id,
+        ReturnData: true,
+        MetricStat: {
+          Metric: { Namespace: q.namespace, MetricName: q.metricName, Dimensions: Object.entries(q.dimensions).map(([Name, Value]) => ({ Name, Value })) },
+          Period: q.periodSeconds,
+          Stat: q.stat,
+        },
+      }));
+      result.batches++;
+      let nextToken: string | undefined;
+      for (let page = 0; page < MAX_METRIC_PAGES; page++) {
+        countCall(tally, 'cloudwatch:GetMetricData');
+        result.calls++;
+        result.metricsRequested += batch.length;
+        const out = await this.read<GetMetricDataCommandOutput>(
+          ctx,
+          target,
+          'GetMetricData',
+          new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: request.start, EndTime: request.end, ScanBy: 'TimestampAscending', NextToken: nextToken }),
+        );
+        for (const r of out.MetricDataResults ?? []) {
+          if (!r.Id || !(r.Id in result.series)) continue;
+          const ts = r.Timestamps ?? [];
+          const vs = r.Values ?? [];
+          const into = result.series[r.Id];
+          for (let k = 0; k < Math.min(ts.length, vs.length); k++) into.push({ t: ts[k].getTime(), v: vs[k] });
+          for (const m of r.Messages ?? []) result.messages.push(`${r.Id}: ${m.Code ?? ''} ${m.Value ?? ''}`.trim());
+        }
+        for (const m of out.Messages ?? []) result.messages.push(`${m.Code ?? ''} ${m.Value ?? ''}`.trim());
+        nextToken = out.NextToken;
+        if (!nextToken) break;
+      }
+    }
+    // Pages may split one series anywhere; callers get each series whole and in time order.
+    for (const points of Object.values(result.series)) points.sort((a, b) => a.t - b.t);
+    return result;
   }
 
   private read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {

@@ -46,6 +46,7 @@ import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError } from './aws.error';
 import type { ResourceTag } from './resource-tags';
+import { countCall, type CallTally } from './call-tally';
 
 export const RDS_SERVICE = 'rds';
 
@@ -204,6 +205,26 @@ export interface MutationReceipt {
   requestId: string | null;
 }
 
+/** An instance as a capacity report sizes it. */
+export interface RdsInstanceSize {
+  identifier: string;
+  instanceClass: string;
+  engine: string;
+  status: string;
+  /** GiB; null for Aurora, whose storage is the cluster volume. */
+  allocatedStorageGiB: number | null;
+  clusterIdentifier: string | null;
+}
+
+export interface RdsClusterSummary {
+  identifier: string;
+  engine: string;
+  members: string[];
+}
+
+/** A guard against an endpoint that hands back the same Marker forever. */
+const MAX_LIST_PAGES = 1000;
+
 /** Event pages to read before giving up; 100 events each is more than a failover produces. */
 const MAX_EVENT_PAGES = 20;
 const MAX_SNAPSHOT_PAGES = 20;
@@ -293,6 +314,46 @@ export class RdsAdapter {
       new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: instanceIdentifier }),
     );
     return (out.DBInstanceAutomatedBackups ?? []).filter((b) => b.DBInstanceIdentifier === instanceIdentifier).map(toAutomatedBackup);
+  }
+
+  /** Every DB instance in the region (DescribeDBInstances, 100 per page). */
+  async listInstances(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<RdsInstanceSize[]> {
+    const out: RdsInstanceSize[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      countCall(tally, 'rds:DescribeDBInstances');
+      const res = await this.read<DescribeDBInstancesCommandOutput>(ctx, target, 'DescribeDBInstances', new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: marker }));
+      for (const i of res.DBInstances ?? []) {
+        const engine = i.Engine ?? '';
+        out.push({
+          identifier: i.DBInstanceIdentifier ?? '',
+          instanceClass: i.DBInstanceClass ?? '',
+          engine,
+          status: i.DBInstanceStatus ?? 'unknown',
+          allocatedStorageGiB: engine.startsWith('aurora') || !i.AllocatedStorage ? null : i.AllocatedStorage,
+          clusterIdentifier: i.DBClusterIdentifier ?? null,
+        });
+      }
+      marker = res.Marker;
+      if (!marker) break;
+    }
+    return out;
+  }
+
+  /** Every DB cluster in the region with its member instances (DescribeDBClusters, 100 per page). */
+  async listClusters(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<RdsClusterSummary[]> {
+    const out: RdsClusterSummary[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      countCall(tally, 'rds:DescribeDBClusters');
+      const res = await this.read<DescribeDBClustersCommandOutput>(ctx, target, 'DescribeDBClusters', new DescribeDBClustersCommand({ MaxRecords: 100, Marker: marker }));
+      for (const c of res.DBClusters ?? []) {
+        out.push({ identifier: c.DBClusterIdentifier ?? '', engine: c.Engine ?? '', members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean) });
+      }
+      marker = res.Marker;
+      if (!marker) break;
+    }
+    return out;
   }
 
   /** Events of one cluster or instance since a moment, oldest first. */

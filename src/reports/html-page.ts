@@ -194,6 +194,7 @@ dl.kv dd { margin: 0; word-break: break-word; }
 .card-label { color: var(--muted); font-size: .85rem; }
 .card-value { font-size: 1.35rem; font-weight: 600; font-variant-numeric: tabular-nums; word-break: break-word; }
 .card-hint { color: var(--muted); font-size: .8rem; }
+table.capacity-summary td:last-child { min-width: 18rem; }
 figure.chart { margin: 0 0 1rem; }
 figure.chart svg { width: 100%; height: auto; display: block; }
 figure.chart figcaption { color: var(--muted); font-size: .85rem; }

@@ -1,3 +1,4 @@
+import { capacityHtmlSections } from './capacity-section';
 import {
   badge,
   codeBlock,
@@ -38,6 +39,7 @@ export function renderHtml(report: RunReport): string {
     ...figuresSection(report),
     ...findingsSection(report),
     ...(report.drill ? drillHtmlSections(report.drill) : []),
+    ...(report.capacity ? capacityHtmlSections(report.capacity) : []),
     ...plannedCallsSection(report),
     timelineSection(report),
     ...resourcesSection(report),

@@ -1,3 +1,4 @@
+import { capacityMarkdownBlocks } from './capacity-section';
 import {
   findingsSummary,
   formatDuration,
@@ -27,6 +28,7 @@ export function renderMarkdown(report: RunReport): string {
     ...figuresBlock(report),
     ...findingsBlock(report),
     ...(report.drill ? drillMarkdown(report.drill, mdText) : []),
+    ...(report.capacity ? capacityMarkdownBlocks(report.capacity) : []),
     ...plannedCallsBlock(report),
     ...timelineBlock(report),
     ...resourcesBlock(report),

@@ -1,3 +1,4 @@
+import type { CapacitySection } from '../capacity/capacity.types';
 import type { Finding, PlannedCall } from '../engine/step.contract';
 import type { DrillEvidence } from './drill-evidence';
 
@@ -150,5 +151,7 @@ export interface RunReport {
   cleanup: { ran: number; failed: string[] };
   /** DR drill objectives and their trend, when a step recorded them (composite drills). */
   drill?: DrillEvidence;
+  /** A capacity report's section (from a step output's `capacity`); absent for other runbooks. */
+  capacity?: CapacitySection;
   generatedAt: string;
 }

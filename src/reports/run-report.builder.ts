@@ -1,4 +1,5 @@
 import { redact } from '../common/redact';
+import { readCapacitySection } from './capacity-section';
 import type {
   FigureValue,
   ReportError,
@@ -28,6 +29,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
   const plannedCalls: ReportPlannedCall[] = [];
   let drill: DrillEvidence | null = null;
   const resources = new Map<string, ReportResource>();
+  let capacity: RunReport['capacity'];
 
   for (const step of ordered) {
     const output = isRecord(step.output) ? step.output : null;
@@ -37,6 +39,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     findings.push(...readFindings(output.findings, step.stepId));
     if (run.dryRun || step.state === 'planned') plannedCalls.push(...readPlannedCalls(output.plannedCalls, step.stepId));
     mergeResources(resources, output.resources, step.stepId);
+    capacity = readCapacitySection(output.capacity) ?? capacity;
   }
 
   const timeline = ordered.map(toTimelineEntry);
@@ -76,6 +79,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
       failed: cleanupSteps.filter((s) => s.state === 'failed').map((s) => s.stepId),
     },
     ...(drill ? { drill } : {}),
+    ...(capacity ? { capacity } : {}),
     generatedAt: now.toISOString(),
   };
 }

@@ -134,3 +134,136 @@ function px(value: number): number {
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+// ---- Line chart: a metric over time, with threshold lines and a dashed forecast ----
+
+export interface ChartPoint {
+  /** Epoch milliseconds. */
+  t: number;
+  v: number;
+}
+
+export interface LineSeries {
+  label: string;
+  points: readonly ChartPoint[];
+  /** Drawn dashed: a forecast or any projected (not measured) line. */
+  dashed?: boolean;
+  /** Extra CSS class on the path (`line-<class>`), e.g. to colour one series differently. */
+  className?: string;
+}
+
+export interface ThresholdLine {
+  value: number;
+  label: string;
+}
+
+export interface LineChartOptions {
+  /** What the chart shows, for screen readers and the SVG's <title>. */
+  title: string;
+  series: readonly LineSeries[];
+  /** Horizontal lines across the plot, each labelled at its right end. */
+  thresholds?: readonly ThresholdLine[];
+  /** Unit of the values: "%" is written after the number, anything else after a space. */
+  unit?: string;
+  width?: number;
+  height?: number;
+  /** Fix the value axis; by default it spans the data, the thresholds and zero. */
+  yMin?: number;
+  yMax?: number;
+}
+
+const LINE_COLOURS = ['#0969da', '#8250df', '#1a7f37', '#9a6700'];
+
+/**
+ * A time-series line chart as inline SVG: one path per series (dashed ones for forecasts),
+ * threshold lines with labels, a date axis and a value axis with round ticks and the unit.
+ * Points need not be evenly spaced; gaps longer than three times the series' usual spacing break
+ * the line, so missing data is seen as missing rather than drawn as a straight line across.
+ * Used by the capacity report (metric, threshold, forecast) and the DR drill trend (RTO over months).
+ */
+export function lineChartSvg(options: LineChartOptions): SafeHtml {
+  const width = options.width ?? 760;
+  const height = options.height ?? 240;
+  const margin = { top: 12, right: 110, bottom: 26, left: 56 };
+  const all = options.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v));
+  const thresholds = (options.thresholds ?? []).filter((t) => Number.isFinite(t.value));
+  const unit = options.unit ?? '';
+  const fmt = (v: number) => (unit === '%' ? `${formatNumber(v)}%` : unit ? `${formatNumber(v)} ${unit}` : formatNumber(v));
+  if (all.length === 0) {
+    return html`<svg class="chart line-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}: no data"><title>${options.title}</title><text x="${margin.left}" y="${height / 2}">No data points.</text></svg>`;
+  }
+  const t0 = Math.min(...all.map((p) => p.t));
+  const t1 = Math.max(t0 + 1, ...all.map((p) => p.t));
+  const values = [...all.map((p) => p.v), ...thresholds.map((t) => t.value)];
+  const [y0, y1, yStep] = niceRange(options.yMin ?? Math.min(0, ...values), options.yMax ?? Math.max(...values));
+  const x = linearScale([t0, t1], [margin.left, width - margin.right]);
+  const y = linearScale([y0, y1], [height - margin.bottom, margin.top]);
+
+  const yTicks: number[] = [];
+  for (let v = y0; v <= y1 + yStep / 1e6; v += yStep) yTicks.push(Number(v.toPrecision(12)));
+  const yAxis = yTicks.map(
+    (v) => html`<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(v))}" y2="${px(y(v))}" stroke="#d0d7de"/><text x="${margin.left - 6}" y="${px(y(v)) + 4}" text-anchor="end">${fmt(v)}</text>`,
+  );
+  const xAxis = dateTicks(t0, t1).map(
+    (t) => html`<line class="grid" x1="${px(x(t))}" x2="${px(x(t))}" y1="${margin.top}" y2="${height - margin.bottom}" stroke="#d0d7de" stroke-opacity="0.5"/><text x="${px(x(t))}" y="${height - margin.bottom + 16}" text-anchor="middle">${formatDateTick(t, t1 - t0)}</text>`,
+  );
+  const lines = options.series.map((s, i) => {
+    const colour = LINE_COLOURS[i % LINE_COLOURS.length];
+    const d = pathFor(s.points, x, y);
+    if (!d) return html``;
+    const cls = ['line', s.dashed ? 'dashed' : '', s.className ? `line-${s.className}` : ''].filter(Boolean).join(' ');
+    return html`<path class="${cls}" d="${d}" fill="none" stroke="${colour}" stroke-width="${s.dashed ? 1.5 : 1.8}"${s.dashed ? html` stroke-dasharray="6 4"` : ''}><title>${s.label}</title></path>`;
+  });
+  const limits = thresholds.map(
+    (t) => html`<g class="threshold"><line x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(t.value))}" y2="${px(y(t.value))}" stroke="#cf222e" stroke-width="1.5"/><text class="label threshold-label" x="${width - margin.right + 4}" y="${px(y(t.value)) + 4}" fill="#cf222e">${t.label}</text></g>`,
+  );
+  const legend = options.series.map(
+    (s, i) => html`<text class="label" x="${width - margin.right + 4}" y="${margin.top + 12 + i * 14}" fill="${LINE_COLOURS[i % LINE_COLOURS.length]}">${s.dashed ? '┄ ' : '— '}${truncate(s.label, 16)}</text>`,
+  );
+  return html`<svg class="chart line-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}"><title>${options.title}</title>${yAxis}${xAxis}${limits}${lines}${legend}</svg>`;
+}
+
+/** Path data with a break wherever a gap is more than three times the median spacing. */
+function pathFor(points: readonly ChartPoint[], x: Scale, y: Scale): string {
+  const pts = points.filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
+  if (pts.length === 0) return '';
+  const gaps = pts.slice(1).map((p, i) => p.t - pts[i].t).sort((a, b) => a - b);
+  const usual = gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0;
+  let d = '';
+  pts.forEach((p, i) => {
+    const move = i === 0 || (usual > 0 && p.t - pts[i - 1].t > usual * 3);
+    d += `${move ? 'M' : 'L'}${px(x(p.t))},${px(y(p.v))}`;
+  });
+  // A single point (or an isolated one after a gap) still shows: a zero-length segment with round caps is invisible, so draw a dot-sized step.
+  if (pts.length === 1) d += `h2`;
+  return d;
+}
+
+/** A round axis range covering [lo, hi] and its tick step (1, 2 or 5 × 10ⁿ, about 5 ticks). */
+export function niceRange(lo: number, hi: number): [number, number, number] {
+  if (!(hi > lo)) hi = lo + 1;
+  const raw = (hi - lo) / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  return [Math.floor(lo / step) * step, Math.ceil(hi / step) * step, step];
+}
+
+const HOUR_MS = 3_600_000;
+const DATE_STEPS = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, 24 * HOUR_MS, 2 * 24 * HOUR_MS, 7 * 24 * HOUR_MS, 14 * 24 * HOUR_MS, 30 * 24 * HOUR_MS, 91 * 24 * HOUR_MS];
+
+/** Tick instants at midnight/hour boundaries (UTC), about 6 across the span. */
+export function dateTicks(t0: number, t1: number, maxTicks = 7): number[] {
+  const span = t1 - t0;
+  const step = DATE_STEPS.find((s) => span / s <= maxTicks) ?? Math.ceil(span / maxTicks / (365 * 24 * HOUR_MS)) * 365 * 24 * HOUR_MS;
+  const first = Math.ceil(t0 / step) * step;
+  const ticks: number[] = [];
+  for (let t = first; t <= t1; t += step) ticks.push(t);
+  return ticks;
+}
+
+function formatDateTick(t: number, span: number): string {
+  const iso = new Date(t).toISOString();
+  if (span <= 2 * 24 * HOUR_MS) return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+  if (span > 400 * 24 * HOUR_MS) return iso.slice(0, 7);
+  return iso.slice(5, 10);
+}

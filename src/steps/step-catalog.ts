@@ -6,6 +6,8 @@ import { StartRestoreStep } from './backup/start-restore.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
 import { EvaluateDrillObjectivesStep } from './drill/evaluate-objectives.step';
+import { AnalyzeCapacityStep } from './capacity/analyze-capacity.step';
+import { DiscoverCapacityResourcesStep } from './capacity/discover-capacity-resources.step';
 import { DescribeFailoverTargetStep } from './rds/describe-failover-target.step';
 import { FailoverStep } from './rds/failover.step';
 import { CheckRestoreWindowStep } from './rds/check-restore-window.step';
@@ -39,4 +41,6 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   DeleteRestoredStep,
   RunRunbookStep,
   EvaluateDrillObjectivesStep,
+  DiscoverCapacityResourcesStep,
+  AnalyzeCapacityStep,
 ];

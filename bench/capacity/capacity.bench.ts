@@ -1,0 +1,300 @@
+/**
+ * Capacity report benchmark: 500 ECS services × 2 metrics (CPU, memory) over 14 days hourly
+ * (336,000 data points), the capacity-report runbook run end to end by the real app (role all:
+ * API, queue, engine, PostgreSQL, report rendering). Measures the report's wall time and the
+ * GetMetricData calls it needed. Targets: ≤ 5 s, 2 calls per page.
+ *
+ *   npm run bench:capacity
+ *
+ * What runs where: ECS (clusters, services, task definitions) is moto, and the whole metric
+ * history is written into moto with PutMetricData (timed: the seeding cost). GetMetricData is
+ * answered by bench/capacity/cloudwatch-stand-in.ts from the same series, with CloudWatch's
+ * limits (500 queries per call, 100,800 data points per response, NextToken): moto's
+ * GetMetricData scans every stored point for every query and period, so at this size it would
+ * take hours (the bench measures that scaling at small sizes and prints it).
+ *
+ * Writes bench/results/capacity-<timestamp>.json and capacity-latest.json and rewrites the
+ * "Capacity report" section of docs/performance.md. A benchmark, not a test: exits 0 when a
+ * target is missed (and says so), non-zero only when the bench itself fails.
+ *
+ * Knobs (environment): BENCH_SERVICES (500), BENCH_DAYS (14), BENCH_RUNS (3 measured, after one
+ * warm-up), BENCH_MOTO_PROBE ("2,5,10" services; "" skips), BENCH_SEED_MOTO_METRICS (1; 0 skips
+ * writing the history into moto), BENCH_WRITE_DOCS (1).
+ */
+import 'reflect-metadata';
+import '../../test/support/jest-setup';
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { createEcsServices, hourlyPoints, putMetricHistory, type MetricHistory, type SandboxService } from '../../scripts/sandbox/seed-metrics';
+import { Harness, REGION } from '../../test/support/runbookd';
+import { writeDocSection } from '../engine/doc-section';
+import { startCloudWatchStandIn } from './cloudwatch-stand-in';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+const DOC_SECTION_ID = 'bench:capacity';
+const TARGET = { wallSeconds: 5, callsPerPage: 2 };
+
+const SERVICES = intEnv('BENCH_SERVICES', 500, 1);
+const DAYS = intEnv('BENCH_DAYS', 14, 1);
+const RUNS = intEnv('BENCH_RUNS', 3, 1);
+const PROBE = (process.env.BENCH_MOTO_PROBE ?? '2,5,10').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+const SEED_MOTO_METRICS = process.env.BENCH_SEED_MOTO_METRICS !== '0';
+const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0';
+const CLUSTERS = 5;
+const SIZES = [
+  { cpu: 512, memoryMiB: 1024 },
+  { cpu: 1024, memoryMiB: 2048 },
+  { cpu: 2048, memoryMiB: 4096 },
+];
+
+interface RunFigures {
+  wallSeconds: number;
+  discoverSeconds: number;
+  analyzeSeconds: number;
+  htmlSeconds: number;
+  htmlBytes: number;
+  storedOutputBytes: number;
+  getMetricDataCalls: number;
+  batches: number;
+  awsCalls: Record<string, number>;
+  counts: Record<string, number>;
+  charts: number;
+  costUsd: number;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const now = Date.now();
+  const hours = DAYS * 24;
+  const services: SandboxService[] = Array.from({ length: SERVICES }, (_, i) => ({
+    cluster: `bench-${i % CLUSTERS}`,
+    service: `svc-${String(i).padStart(4, '0')}`,
+    ...SIZES[i % SIZES.length],
+  }));
+  const series = services.flatMap((s, i) => metricsFor(s, i, now, hours));
+  const points = series.reduce((n, s) => n + s.points.length, 0);
+  console.log(`capacity bench: ${SERVICES} services × 2 metrics × ${hours} h = ${points} points`);
+
+  const standIn = await startCloudWatchStandIn(series);
+  const h = await Harness.start({ role: 'all', seed: false, env: { AWS_ENDPOINT_URL_CLOUDWATCH: standIn.endpoint, RUNBOOKD_LOG_LEVEL: 'warn' } });
+  try {
+    const target = { endpoint: h.moto.endpoint, region: REGION };
+    let t = performance.now();
+    await createEcsServices(target, services);
+    const ecsSeedSeconds = (performance.now() - t) / 1000;
+    let metricSeed: { seconds: number; requests: number; pointsPerSecond: number } | null = null;
+    if (SEED_MOTO_METRICS) {
+      t = performance.now();
+      const requests = await putMetricHistory(target, series);
+      const seconds = (performance.now() - t) / 1000;
+      metricSeed = { seconds: round(seconds, 1), requests, pointsPerSecond: Math.round(points / seconds) };
+      console.log(`seeded moto: ECS ${ecsSeedSeconds.toFixed(1)} s; ${points} points in ${requests} PutMetricData requests, ${seconds.toFixed(1)} s`);
+    }
+
+    const runs: RunFigures[] = [];
+    for (let i = 0; i < RUNS + 1; i++) {
+      const before = standIn.stats().requests;
+      const fig = await oneRun(h);
+      if (fig.getMetricDataCalls !== standIn.stats().requests - before) throw new Error(`report says ${fig.getMetricDataCalls} GetMetricData calls, CloudWatch answered ${standIn.stats().requests - before}`);
+      if (i === 0) {
+        console.log(`warm-up: ${fig.wallSeconds.toFixed(2)} s`);
+        continue;
+      }
+      runs.push(fig);
+      console.log(`run ${i}: ${fig.wallSeconds.toFixed(2)} s (discover ${fig.discoverSeconds.toFixed(2)} s, analyze ${fig.analyzeSeconds.toFixed(2)} s); ${fig.getMetricDataCalls} GetMetricData calls; HTML ${fig.htmlSeconds.toFixed(2)} s`);
+    }
+
+    const probe: Array<{ services: number; points: number; seconds: number }> = [];
+    for (const n of PROBE) {
+      await h.moto.reset();
+      probe.push(await probeMoto(h.moto.endpoint, n, now, hours));
+      console.log(`moto GetMetricData, ${n} services (${n * 2} queries, ${n * 2 * hours} points): ${probe[probe.length - 1].seconds.toFixed(2)} s`);
+    }
+
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const wall = median(runs.map((r) => r.wallSeconds));
+    const first = runs[0];
+    const pages = first.getMetricDataCalls / first.batches;
+    const result = {
+      bench: 'capacity',
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      benchSeconds: round((performance.now() - started) / 1000, 1),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memoryGiB: round(os.totalmem() / 1024 ** 3, 1), os: `${os.type()} ${os.release()} ${os.arch()}`, node: process.version, loadAvg1m: round(os.loadavg()[0], 2) },
+      scenario: { services: SERVICES, metrics: 2, days: DAYS, periodSeconds: 3600, points, queries: SERVICES * 2 },
+      seeding: { ecsSeconds: round(ecsSeedSeconds, 1), metrics: metricSeed },
+      runs,
+      summary: {
+        wallSecondsMedian: round(wall, 2),
+        wallSecondsMax: round(Math.max(...runs.map((r) => r.wallSeconds)), 2),
+        getMetricDataCalls: first.getMetricDataCalls,
+        batches: first.batches,
+        pagesPerBatch: pages,
+        callsPerPage: first.batches,
+        wallTarget: wall <= TARGET.wallSeconds ? 'met' : 'not met',
+        callsTarget: first.batches <= TARGET.callsPerPage ? 'met' : 'not met',
+      },
+      motoGetMetricDataProbe: probe,
+      target: TARGET,
+    };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const stamp = result.date.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+    writeFileSync(path.join(RESULTS_DIR, `capacity-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(path.join(RESULTS_DIR, 'capacity-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    if (WRITE_DOCS) writeDocSection(DOC_SECTION_ID, docSection(result));
+    console.log(`\nwall time median ${wall.toFixed(2)} s (target ≤ ${TARGET.wallSeconds} s: ${result.summary.wallTarget}); ` +
+      `${first.getMetricDataCalls} GetMetricData calls = ${first.batches} per page × ${pages} pages (target ${TARGET.callsPerPage} per page: ${result.summary.callsTarget})`);
+  } finally {
+    await h.close();
+    await standIn.stop();
+  }
+}
+
+/** Rising (at risk), idle (over-provisioned) and steady services, in a fixed mix. */
+function metricsFor(s: SandboxService, i: number, now: number, hours: number): MetricHistory[] {
+  const dims = { ClusterName: s.cluster, ServiceName: s.service };
+  const wobble = (d: number) => Math.sin(d * 2 * Math.PI + i) * 3;
+  let cpu: (d: number) => number;
+  let mem: (d: number) => number;
+  if (i % 20 === 0) {
+    cpu = (d) => 35 + 2.5 * d + wobble(d);
+    mem = () => 50;
+  } else if (i % 10 === 5) {
+    cpu = (d) => 8 + wobble(d) / 3;
+    mem = () => 20;
+  } else {
+    cpu = (d) => 30 + (i % 17) + wobble(d);
+    mem = (d) => 40 + (i % 13) + wobble(d) / 2;
+  }
+  return [
+    { namespace: 'AWS/ECS', metricName: 'CPUUtilization', unit: 'Percent', dimensions: dims, points: hourlyPoints(now, hours, cpu) },
+    { namespace: 'AWS/ECS', metricName: 'MemoryUtilization', unit: 'Percent', dimensions: dims, points: hourlyPoints(now, hours, mem) },
+  ];
+}
+
+async function oneRun(h: Harness): Promise<RunFigures> {
+  const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { parameters: { lookbackDays: DAYS, period: 3600 } } });
+  if (res.status !== 202) throw new Error(`run not accepted: ${res.status} ${res.text}`);
+  const run = await h.waitForRun(res.body.id, undefined, 120_000);
+  if (run.state !== 'succeeded') throw new Error(`run ${run.id} ${run.state}: ${JSON.stringify(run.error)}`);
+  const step = (id: string) => run.steps.find((s: any) => s.id === id);
+  const analyze = step('analyze');
+  const cap = analyze.output.capacity;
+  const t = performance.now();
+  const html = await h.request('GET', `/v1/runs/${run.id}/report?format=html`);
+  const htmlSeconds = (performance.now() - t) / 1000;
+  return {
+    wallSeconds: (Date.parse(run.endedAt) - Date.parse(run.createdAt)) / 1000,
+    discoverSeconds: (step('discover').durationMs ?? 0) / 1000,
+    analyzeSeconds: (analyze.durationMs ?? 0) / 1000,
+    htmlSeconds: round(htmlSeconds, 3),
+    htmlBytes: Buffer.byteLength(html.text),
+    storedOutputBytes: Buffer.byteLength(JSON.stringify(analyze.output)) + Buffer.byteLength(JSON.stringify(step('discover').output)),
+    getMetricDataCalls: cap.cost.getMetricDataCalls,
+    batches: cap.cost.batches,
+    awsCalls: cap.awsCalls,
+    counts: cap.counts,
+    charts: cap.charts.length,
+    costUsd: cap.cost.usd,
+  };
+}
+
+/** moto's own GetMetricData over n services' full history: the reason the bench does not use it at 500. */
+async function probeMoto(endpoint: string, n: number, now: number, hours: number): Promise<{ services: number; points: number; seconds: number }> {
+  const series = Array.from({ length: n }, (_, i) => metricsFor({ cluster: 'probe', service: `p${i}`, cpu: 256, memoryMiB: 512 }, i, now, hours)).flat();
+  await putMetricHistory({ endpoint, region: REGION }, series);
+  const cw = new CloudWatchClient({ endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const end = Math.floor(now / 3_600_000) * 3_600_000;
+  const t = performance.now();
+  try {
+    await cw.send(
+      new GetMetricDataCommand({
+        StartTime: new Date(end - hours * 3_600_000),
+        EndTime: new Date(end),
+        MetricDataQueries: series.map((s, i) => ({ Id: `q${i}`, MetricStat: { Metric: { Namespace: s.namespace, MetricName: s.metricName, Dimensions: Object.entries(s.dimensions).map(([Name, Value]) => ({ Name, Value })) }, Period: 3600, Stat: 'Average' } })),
+      }),
+    );
+  } finally {
+    cw.destroy();
+  }
+  return { services: n, points: series.length * hours, seconds: round((performance.now() - t) / 1000, 2) };
+}
+
+function docSection(r: any): string {
+  const s = r.summary;
+  const runsTable = r.runs
+    .map((x: RunFigures, i: number) => `| ${i + 1} | ${x.wallSeconds.toFixed(2)} s | ${x.discoverSeconds.toFixed(2)} s | ${x.analyzeSeconds.toFixed(2)} s | ${x.getMetricDataCalls} | ${x.htmlSeconds.toFixed(2)} s (${Math.round(x.htmlBytes / 1024)} KiB) | ${Math.round(x.storedOutputBytes / 1024)} KiB |`)
+    .join('\n');
+  const first: RunFigures = r.runs[0];
+  const probe = r.motoGetMetricDataProbe as Array<{ services: number; points: number; seconds: number }>;
+  const last = probe[probe.length - 1];
+  // Cost grows with queries × stored points (periods are fixed), i.e. with services².
+  const extrapolated = last ? (last.seconds * (r.scenario.services / last.services) ** 2) / 3600 : null;
+  return [
+    '## Capacity report',
+    '',
+    `The \`capacity-report\` runbook over ${r.scenario.services} ECS services × ${r.scenario.metrics} metrics (CPU, memory), ${r.scenario.days} days hourly (${r.scenario.points.toLocaleString('en-US')} data points, ${r.scenario.queries} metric queries), run end to end by the real app: API, queue, engine, PostgreSQL, report. \`npm run bench:capacity\` (\`bench/capacity/\`).`,
+    '',
+    `- **Date:** ${r.date.slice(0, 10)} (commit ${r.commit}); bench took ${r.benchSeconds} s`,
+    `- **Machine:** ${r.machine.cpus} cores (${r.machine.model}), ${r.machine.memoryGiB} GiB, ${r.machine.os}; Node ${r.machine.node}; load average at the end ${r.machine.loadAvg1m}`,
+    `- **AWS:** ECS in moto (${r.scenario.services} services in ${CLUSTERS} clusters, seeded in ${r.seeding.ecsSeconds} s); the metric history written into moto too${r.seeding.metrics ? ` (${r.seeding.metrics.requests} PutMetricData requests of 1,000 data points, ${r.seeding.metrics.seconds} s, ${r.seeding.metrics.pointsPerSecond.toLocaleString('en-US')} points/s)` : ' (skipped in this run)'}. **GetMetricData is answered by a stand-in** (\`bench/capacity/cloudwatch-stand-in.ts\`) from the same series, with CloudWatch's limits: 500 queries per call, 100,800 data points per response, NextToken — see below for why not moto.`,
+    `- **Method:** one warm-up run, then ${r.runs.length} measured runs; wall time is the run's recorded acceptance to its recorded end (discovery, metric fetch, analysis, every checkpoint and audit record, the stored report).`,
+    `- **Targets:** wall time ≤ ${r.target.wallSeconds} s; ${r.target.callsPerPage} GetMetricData calls per page`,
+    '',
+    '| run | wall time | discover step | analyze step | GetMetricData calls | HTML report (GET) | stored step outputs |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    runsTable,
+    '',
+    `**Wall time: median ${s.wallSecondsMedian} s, max ${s.wallSecondsMax} s — target ≤ ${r.target.wallSeconds} s ${s.wallTarget}.**`,
+    `**GetMetricData: ${s.getMetricDataCalls} calls = ${s.callsPerPage} per page × ${s.pagesPerBatch} pages — target ${r.target.callsPerPage} per page ${s.callsTarget}.** ` +
+      `${r.scenario.queries} queries make ${s.callsPerPage} batches of ≤ 500; each batch returns 500 × ${r.scenario.days * 24} = ${(500 * r.scenario.days * 24).toLocaleString('en-US')} data points, over CloudWatch's 100,800 per response, so each batch takes ${s.pagesPerBatch} pages.`,
+    '',
+    `Other calls per report: ${Object.entries(first.awsCalls).map(([k, v]) => `${k} ×${v}`).join(', ')}. Findings: ${first.counts.atRisk} at risk, ${first.counts.overProvisioned} over-provisioned, ${first.counts.ok} ok (the seeded mix); ${first.charts} charts (capped). CloudWatch cost of one report: $${first.costUsd} (metrics requested × $0.01 / 1,000, every page billed).`,
+    '',
+    probe.length
+      ? [
+          "Why GetMetricData is not moto's here: moto answers it by scanning every stored data point for every query and every period, so its time grows with queries × stored points (with the services squared). Measured on this machine, full 14-day hourly history:",
+          '',
+          '| services | queries | stored points | moto GetMetricData |',
+          '|---:|---:|---:|---:|',
+          ...probe.map((p) => `| ${p.services} | ${p.services * 2} | ${p.points.toLocaleString('en-US')} | ${p.seconds} s |`),
+          '',
+          extrapolated !== null ? `Extrapolated to ${r.scenario.services} services: about ${extrapolated.toFixed(1)} hours for one report, which measures moto, not runbookd.` : '',
+        ].join('\n')
+      : '',
+  ].join('\n');
+}
+
+function gitCommit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+function round(v: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
