@@ -1,7 +1,7 @@
 import { badge, dataTable, html, type PageSection, type SafeHtml } from './html-page';
 import { formatNumber, formatTimestamp, formatValue } from './report-format';
 import type { FigureValue, RunReport } from './report.types';
-import { chartFigure, linearScale } from './svg-charts';
+import { chartFigure, type LineSeries, lineChartSvg } from './svg-charts';
 
 /**
  * DR drill evidence: each objective (RPO, RTO, failover switch time, retention, encryption,
@@ -213,30 +213,21 @@ export function drillHtmlSections(drill: DrillEvidence): PageSection[] {
   return sections;
 }
 
-const SERIES_COLOURS = ['#0969da', '#8250df', '#bf8700', '#1a7f37', '#cf222e', '#57606a'];
-
-/** One line per numeric objective, as measured/target in percent, with the 100% line marked. */
-export function trendChartSvg(drill: DrillEvidence, width = 760): SafeHtml {
-  const height = 240;
-  const left = 48, right = width - 150, top = 12, bottom = height - 28;
-  const series = drill.objectives
-    .map((o, i) => ({
-      o, colour: SERIES_COLOURS[i % SERIES_COLOURS.length],
-      points: drill.trend.map((t, x) => {
+/** One line per numeric objective, as measured/target in percent, with the 100% (at target) line. */
+export function trendChartSvg(drill: DrillEvidence): SafeHtml {
+  const series: LineSeries[] = drill.objectives
+    .map((o) => ({
+      label: o.id,
+      points: drill.trend.flatMap((t) => {
         const v = t.objectives[o.id];
-        return v && v.measured !== null && v.target ? { x, pct: (v.measured / v.target) * 100 } : null;
+        return v && v.measured !== null && v.target ? [{ t: Date.parse(t.at), v: Math.round((v.measured / v.target) * 1000) / 10 }] : [];
       }),
     }))
-    .filter((s) => s.points.some((p) => p !== null));
-  const maxPct = Math.max(120, ...series.flatMap((s) => s.points.map((p) => p?.pct ?? 0)));
-  const x = linearScale([0, Math.max(1, drill.trend.length - 1)], [left, right]);
-  const y = linearScale([0, maxPct], [bottom, top]);
-  const r = (n: number) => Math.round(n * 10) / 10;
-  const lines = series.map((s) => {
-    const pts = s.points.filter((p): p is { x: number; pct: number } => p !== null);
-    return html`<g class="series"><title>${s.o.title}</title><polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${pts.map((p) => `${r(x(p.x))},${r(y(p.pct))}`).join(' ')}"/>${pts.map((p) => html`<circle cx="${r(x(p.x))}" cy="${r(y(p.pct))}" r="3" fill="${s.colour}"/>`)}</g>`;
+    .filter((s) => s.points.length > 0);
+  return lineChartSvg({
+    title: `DR objectives over the last ${drill.trend.length} drill(s), as a share of their targets`,
+    series,
+    thresholds: [{ value: 100, label: 'target' }],
+    unit: '%',
   });
-  const legend = series.map((s, i) => html`<g><rect x="${right + 12}" y="${top + i * 18}" width="10" height="10" fill="${s.colour}"/><text x="${right + 26}" y="${top + i * 18 + 9}">${s.o.id}</text></g>`);
-  const labels = drill.trend.map((t, i) => html`<text x="${r(x(i))}" y="${bottom + 16}" text-anchor="middle">${t.at.slice(0, 10)}</text>`);
-  return html`<svg class="chart trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="Drill objectives over the last ${drill.trend.length} drills"><line x1="${left}" x2="${right}" y1="${r(y(100))}" y2="${r(y(100))}" stroke="#cf222e" stroke-dasharray="4 3"/><text x="${left - 4}" y="${r(y(100)) + 4}" text-anchor="end">100%</text><text x="${left - 4}" y="${bottom}" text-anchor="end">0</text>${lines}${labels}${legend}</svg>`;
 }
