@@ -155,7 +155,8 @@ export function readDrillEvidence(value: unknown): DrillEvidence | null {
 }
 
 const STATUS_LABEL: Record<ObjectiveStatus, string> = { pass: '✅ pass', fail: '❌ fail', 'not-measured': '⚠️ not measured' };
-const target = (o: DrillObjective) => (o.target === null ? '—' : `${o.comparison === '=' ? '' : `${o.comparison} `}${formatValue(o.target, typeof o.target === 'number' ? o.unit : undefined)}`);
+const COMPARISON_SIGN = { '<=': '≤ ', '>=': '≥ ', '=': '' } as const;
+const target = (o: DrillObjective) => (o.target === null ? '—' : `${COMPARISON_SIGN[o.comparison]}${formatValue(o.target, typeof o.target === 'number' ? o.unit : undefined)}`);
 
 export function drillMarkdown(drill: DrillEvidence, cell: (text: string) => string): string[] {
   const blocks = [
