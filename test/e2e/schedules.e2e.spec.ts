@@ -1,8 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
 import { Client } from 'pg';
-import { eventually, exited, Harness, ROOT } from '../support/runbookd';
+import { SCHEDULE_QUEUE } from '../../src/triggers/schedules/schedule-queue.adapter';
+import { eventually, exited, Harness, REDIS_URL, ROOT } from '../support/runbookd';
 
 /**
  * Schedules are BullMQ job schedulers; what each tick became is decided once in PostgreSQL.
@@ -51,6 +54,29 @@ describe('a schedule firing every second, three worker processes', () => {
     const run = (await h.request('GET', `/v1/runs/${runs[0].id}`)).body;
     expect(run.trigger).toMatchObject({ kind: 'schedule', actor: 'schedule:tick-every-second.each-second', scheduleId: 'tick-every-second.each-second' });
     expect(run.parameters).toEqual({ label: 'fast' });
+
+    // A tick job that runs again (a retry after a crash between the tick's decision and its run)
+    // names the same tick, so the dedupe key hands back the run that exists.
+    const tick = ticks[5];
+    await sql(h, 'UPDATE schedule_ticks SET run_id = NULL WHERE schedule_id = $1 AND tick_at = $2', ['tick-every-second.each-second', tick.tick_at]);
+    const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: h.prefix });
+    try {
+      await queue.add('tick', { scheduleId: 'tick-every-second.each-second' }, { jobId: `retried-${new Date(tick.tick_at).getTime()}`, timestamp: new Date(tick.tick_at).getTime() });
+      await eventually(async () => {
+        const [row] = await sql(h, 'SELECT run_id FROM schedule_ticks WHERE schedule_id = $1 AND tick_at = $2', ['tick-every-second.each-second', tick.tick_at]);
+        return row.run_id ? row : undefined;
+      }, 10_000, 'the retried tick to find its run');
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    const again = await sql(h, `SELECT id FROM runs WHERE trigger->>'tickAt' = $1`, [new Date(tick.tick_at).toISOString()]);
+    expect(again).toEqual([{ id: tick.run_id }]);
+    const audit = (await h.request('GET', `/v1/audit?runId=${tick.run_id}`)).body.items as any[];
+    expect(audit.filter((e) => e.kind === 'run.deduplicated').map((e) => e.data.dedupeKey)).toEqual([
+      `schedule:tick-every-second:each-second:${new Date(tick.tick_at).toISOString()}`,
+    ]);
   }, 90_000);
 
   it('lists the schedule with its next fire time; pause and resume are for operators and audited', async () => {
