@@ -74,9 +74,11 @@ describe('a schedule firing every second, three worker processes', () => {
     const again = await sql(h, `SELECT id FROM runs WHERE trigger->>'tickAt' = $1`, [new Date(tick.tick_at).toISOString()]);
     expect(again).toEqual([{ id: tick.run_id }]);
     const audit = (await h.request('GET', `/v1/audit?runId=${tick.run_id}`)).body.items as any[];
-    expect(audit.filter((e) => e.kind === 'run.deduplicated').map((e) => e.data.dedupeKey)).toEqual([
-      `schedule:tick-every-second:each-second:${new Date(tick.tick_at).toISOString()}`,
-    ]);
+    // The retried job, and any other tick of the schedule that saw the run-less tick meanwhile,
+    // asked again: each got the existing run back.
+    const dedupes = audit.filter((e) => e.kind === 'run.deduplicated').map((e) => e.data.dedupeKey);
+    expect(dedupes.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(dedupes)).toEqual(new Set([`schedule:tick-every-second:each-second:${new Date(tick.tick_at).toISOString()}`]));
   }, 90_000);
 
   it('lists the schedule with its next fire time; pause and resume are for operators and audited', async () => {

@@ -14,6 +14,7 @@ import { ScheduleQueue } from './schedule-queue.adapter';
 
 /** Default catch-up window for a missed tick. */
 export const DEFAULT_CATCH_UP_SECONDS = 3600;
+const MAX_CATCH_UP_TICKS = 1000;
 
 export interface ScheduleDefinition {
   /** `<runbook>.<schedule>`: the job scheduler id and the id in the API. */
@@ -124,7 +125,8 @@ export class SchedulesService {
       const state = await this.repo.lock(d.id, tx);
       if (!state || state.pausedAt) return [];
       const after = state.lastTickAt && state.lastTickAt > state.registeredAt ? state.lastTickAt : state.registeredAt;
-      const missed = ticksBetween(d.cron, d.timezone, after, now);
+      // The newest 1000 at most: a fast schedule down for days is recorded in bounded form.
+      const missed = ticksBetween(d.cron, d.timezone, after, now, MAX_CATCH_UP_TICKS);
       const out: ScheduleTickRecord[] = [];
       for (const [i, tick] of missed.entries()) {
         const newest = i === missed.length - 1;
