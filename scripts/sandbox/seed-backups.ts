@@ -34,7 +34,7 @@ export async function seedBackups(options: SeedOptions & { drRegion?: string }):
       created.push(`snapshot ${SANDBOX_BACKUPS.instanceSnapshot}`);
     }
     if (!(await snapshotArn(dr, SANDBOX_BACKUPS.drCopy))) {
-      await dr.send(new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: arn, TargetDBSnapshotIdentifier: SANDBOX_BACKUPS.drCopy, SourceRegion: options.region }));
+      await dr.send(new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: arn, TargetDBSnapshotIdentifier: SANDBOX_BACKUPS.drCopy }));
       created.push(`snapshot ${SANDBOX_BACKUPS.drCopy} (${drRegion})`);
     }
     const clusterSnaps = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: SANDBOX_ESTATE.cluster }));

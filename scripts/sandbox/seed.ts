@@ -3,6 +3,7 @@
  *   node -r @swc-node/register scripts/sandbox/seed.ts
  * Env: AWS_ENDPOINT_URL (default http://127.0.0.1:5000), AWS_REGION (default eu-west-1).
  */
+import { seedBackups } from './seed-backups';
 import { seedSandbox } from './seed-estate';
 
 async function main(): Promise<void> {
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   const result = await seedSandbox({ endpoint, region, credentials });
   console.log(`sandbox ${endpoint} (${region}): ${result.created.length} created, ${result.existing.length} already there`);
   for (const what of result.created) console.log(`  + ${what}`);
+  // Snapshots and a DR-region copy, so the restore runbooks have current backups to test.
+  for (const what of await seedBackups({ endpoint, region, credentials })) console.log(`  + ${what}`);
 }
 
 main().catch((e: unknown) => {

@@ -68,6 +68,10 @@ export interface RdsCluster {
   arn: string;
   endpoint: string | null;
   readerEndpoint: string | null;
+}
+
+/** What restores compare against and look at, besides the failover view. */
+export interface RdsClusterDetail extends RdsCluster {
   /** ISO 8601; the point-in-time restore window. */
   earliestRestorableTime: string | null;
   latestRestorableTime: string | null;
@@ -91,6 +95,9 @@ export interface RdsInstance {
   multiAZ: boolean;
   clusterIdentifier: string | null;
   arn: string;
+}
+
+export interface RdsInstanceDetail extends RdsInstance {
   instanceClass: string | null;
   allocatedStorage: number | null;
   storageType: string | null;
@@ -245,6 +252,10 @@ export class RdsAdapter {
   // --- reads -------------------------------------------------------------------------------
 
   async describeCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<RdsCluster> {
+    return toCluster(await this.rawCluster(ctx, target, clusterIdentifier));
+  }
+
+  private async rawCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<DBCluster> {
     const out = await this.read<DescribeDBClustersCommandOutput>(
       ctx,
       target,
@@ -253,10 +264,14 @@ export class RdsAdapter {
     );
     const cluster = out.DBClusters?.[0];
     if (!cluster) throw notFound('DescribeDBClusters', 'DBClusterNotFoundFault', `DB cluster ${clusterIdentifier} not found`);
-    return toCluster(cluster);
+    return cluster;
   }
 
   async describeInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstance> {
+    return toInstance(await this.rawInstance(ctx, target, instanceIdentifier));
+  }
+
+  private async rawInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<DBInstance> {
     const out = await this.read<DescribeDBInstancesCommandOutput>(
       ctx,
       target,
@@ -265,16 +280,25 @@ export class RdsAdapter {
     );
     const instance = out.DBInstances?.[0];
     if (!instance) throw notFound('DescribeDBInstances', 'DBInstanceNotFoundFault', `DB instance ${instanceIdentifier} not found`);
-    return toInstance(instance);
+    return instance;
   }
 
-  /** Like describeCluster, but null when there is no such cluster (look before act). */
-  async findCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<RdsCluster | null> {
-    return orNull(this.describeCluster(ctx, target, clusterIdentifier));
+  /** The cluster with its restore window, backup, encryption, network and tags. */
+  async describeClusterDetail(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<RdsClusterDetail> {
+    return toClusterDetail(await this.rawCluster(ctx, target, clusterIdentifier));
   }
 
-  async findInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstance | null> {
-    return orNull(this.describeInstance(ctx, target, instanceIdentifier));
+  async describeInstanceDetail(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstanceDetail> {
+    return toInstanceDetail(await this.rawInstance(ctx, target, instanceIdentifier));
+  }
+
+  /** Like describeClusterDetail, but null when there is no such cluster (look before act). */
+  async findCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<RdsClusterDetail | null> {
+    return orNull(this.describeClusterDetail(ctx, target, clusterIdentifier));
+  }
+
+  async findInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstanceDetail | null> {
+    return orNull(this.describeInstanceDetail(ctx, target, instanceIdentifier));
   }
 
   /** Snapshots of one instance or cluster in the target's region, newest first. */
@@ -667,6 +691,12 @@ function toCluster(c: DBCluster): RdsCluster {
     arn: c.DBClusterArn ?? '',
     endpoint: c.Endpoint ?? null,
     readerEndpoint: c.ReaderEndpoint ?? null,
+  };
+}
+
+function toClusterDetail(c: DBCluster): RdsClusterDetail {
+  return {
+    ...toCluster(c),
     earliestRestorableTime: iso(c.EarliestRestorableTime),
     latestRestorableTime: iso(c.LatestRestorableTime),
     backupRetentionPeriod: c.BackupRetentionPeriod ?? null,
@@ -690,6 +720,12 @@ function toInstance(i: DBInstance): RdsInstance {
     multiAZ: i.MultiAZ === true,
     clusterIdentifier: i.DBClusterIdentifier ?? null,
     arn: i.DBInstanceArn ?? '',
+  };
+}
+
+function toInstanceDetail(i: DBInstance): RdsInstanceDetail {
+  return {
+    ...toInstance(i),
     instanceClass: i.DBInstanceClass ?? null,
     allocatedStorage: i.AllocatedStorage ?? null,
     storageType: i.StorageType ?? null,

@@ -86,8 +86,10 @@ export class RunbookCatalog implements OnModuleInit {
 export function describeParameterErrors(raw: readonly ErrorObject[]): Array<{ field: string; message: string }> {
   const choices = raw.filter((err) => (err.keyword === 'oneOf' || err.keyword === 'anyOf') && requiredOnlyBranches(err.schema));
   const hidden = (err: ErrorObject) => choices.some((c) => err !== c && err.schemaPath.startsWith(`${c.schemaPath}/`));
+  // "must match \"then\" schema" only repeats what the errors inside the `then` already say.
+  const echoesThen = (err: ErrorObject) => err.keyword === 'if' && raw.some((o) => o.schemaPath.startsWith(err.schemaPath.replace(/\/if$/, '/then')));
   return raw
-    .filter((err) => !hidden(err))
+    .filter((err) => !hidden(err) && !echoesThen(err))
     .map((err) => {
       const base = pointerToPath(err.instancePath);
       const p = err.params as Record<string, unknown>;

@@ -194,6 +194,8 @@ export function describeAjvError(e: ErrorObject): string {
       return `unknown property "${String(p.additionalProperty)}"`;
     case 'required':
       return `missing required property "${String(p.missingProperty)}"`;
+    case 'const':
+      return `must be ${JSON.stringify(p.allowedValue)}`;
     case 'enum':
       return `${e.message}: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default:

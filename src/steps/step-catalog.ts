@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import type { StepType } from '../engine/step.contract';
 import { CheckRestorePointStep } from './backup/check-restore-point.step';
 import { PutRestoreValidationStep } from './backup/put-restore-validation.step';
+import { SettleRestoreJobStep } from './backup/settle-restore-job.step';
 import { StartRestoreStep } from './backup/start-restore.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
@@ -38,6 +39,7 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   TagRestoredStep,
   VerifyRestoredStep,
   PutRestoreValidationStep,
+  SettleRestoreJobStep,
   DeleteRestoredStep,
   RunRunbookStep,
   EvaluateDrillObjectivesStep,

@@ -1,3 +1,4 @@
+import { ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { seedBackups } from '../../scripts/sandbox/seed-backups';
 import { Harness, REGION } from '../support/runbookd';
 
@@ -110,6 +111,30 @@ describe('backup-verification against moto (RDS snapshots)', () => {
     expect(stepOf(run, 'delete-copy').output.outcome).toBe('deleted');
     const md = (await h.request('GET', `/v1/runs/${runId}/report?format=md`)).text;
     expect(md).toMatch(/❌ fail \| The newest snapshot is within the RPO target<br>billing-postgres-manual, taken [^|]+ \| [\d.]+ min \| 0\.01 min/);
+  });
+
+  it('a cleanup that fails leaves the run failed, naming the copy that was left behind', async () => {
+    // Someone turns deletion protection on while the test runs: the delete is refused.
+    const rds = new RDSClient({ endpoint: h.moto.endpoint, region: REGION, credentials: CREDS });
+    let armed = true;
+    h.proxy.onRequest('RestoreDBInstanceFromDBSnapshot', async (info) => {
+      if (!armed) return;
+      armed = false;
+      const id = /DBInstanceIdentifier=([^&]+)/.exec(info.body.toString())![1];
+      await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: decodeURIComponent(id), DeletionProtection: true, ApplyImmediately: true }));
+    }, 'answered');
+    const runId = await start(h, { dbInstanceIdentifier: 'billing-postgres', drRegion: '' });
+    const run = await h.waitForRun(runId);
+    armed = false;
+    expect(run.state).toBe('failed');
+    expect(run.error).toMatchObject({ code: 'FINDINGS_FAILED', details: { findings: ['restored-copy-deleted'] } });
+    const report = (await h.request('GET', `/v1/runs/${runId}/report`)).body;
+    const left = finding(report, 'restored-copy-deleted');
+    expect(left).toMatchObject({ passed: false, title: `Restored instance rbd-${runId} (${REGION}) is deleted`, measured: 'AWS_INVALID_INPUT' });
+    expect(left.detail).toContain('Cannot delete protected DB Instance');
+    expect(report.resources).toEqual([expect.objectContaining({ identifier: `rbd-${runId}`, state: 'delete-failed', stateStepId: 'delete-copy' })]);
+    await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: `rbd-${runId}`, DeletionProtection: false, ApplyImmediately: true }));
+    rds.destroy();
   });
 
   it('a dry run plans the restore and the cleanup delete and changes nothing', async () => {

@@ -37,7 +37,10 @@ interface Output extends Record<string, unknown> {
   requestedAtMs: number;
   /** AWS Backup's job id; absent for an RDS snapshot restore. */
   restoreJobId: string | null;
-  /** True when an earlier attempt had already started the restore and nothing was sent again. */
+  /**
+   * RDS: an earlier attempt had already made the copy and nothing was sent again. AWS Backup: an
+   * earlier attempt may have started the job; the repeat carried the same idempotency token.
+   */
   resumed: boolean;
   resources: ResourceRecord[];
 }
@@ -132,7 +135,9 @@ export class StartRestoreStep implements StepType<Input, Output> {
   }
 
   summarize(o: Output): string {
-    const what = o.restoreJobId ? `AWS Backup restore job ${o.restoreJobId}` : `restore of ${o.kind} ${o.identifier}`;
-    return o.resumed ? `${what} had already been started; not repeated` : `${what} started at ${o.requestedAt}`;
+    if (o.restoreJobId) {
+      return `AWS Backup restore job ${o.restoreJobId} for ${o.kind} ${o.identifier}${o.resumed ? ' (asked again after a restart: the idempotency token returned the same job)' : ''}`;
+    }
+    return o.resumed ? `restore of ${o.kind} ${o.identifier} had already been started; not repeated` : `restore of ${o.kind} ${o.identifier} started at ${o.requestedAt}`;
   }
 }

@@ -90,7 +90,7 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
    */
   private async localWindow(ctx: StepContext, target: AwsTarget, s: SourceFacts): Promise<Window> {
     if (s.kind === 'cluster') {
-      const c = await this.rds.describeCluster(ctx.aws, target, s.identifier);
+      const c = await this.rds.describeClusterDetail(ctx.aws, target, s.identifier);
       return { earliest: c.earliestRestorableTime, latest: c.latestRestorableTime, automatedBackupsArn: null };
     }
     const backups = (await this.rds.describeAutomatedBackups(ctx.aws, target, s.identifier)).filter((b) => !b.sourceRegion || b.sourceRegion === s.region);

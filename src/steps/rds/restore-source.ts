@@ -51,7 +51,7 @@ export const sourceInputProperties = {
 export async function describeSource(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget & { region: string }, input: SourceInput): Promise<SourceFacts> {
   const region = target.region;
   if (input.clusterIdentifier) {
-    const c = await rds.describeCluster(ctx, target, input.clusterIdentifier);
+    const c = await rds.describeClusterDetail(ctx, target, input.clusterIdentifier);
     const names = restoreNames(ctx.runId, 'cluster', input.targetIdentifier);
     return {
       kind: 'cluster', identifier: c.identifier, region, arn: c.arn, status: c.status, engine: c.engine, engineVersion: c.engineVersion,
@@ -60,7 +60,7 @@ export async function describeSource(rds: RdsAdapter, ctx: AwsCallContext, targe
       restoreIdentifier: names.identifier, restoreInstanceIdentifier: names.instanceIdentifier,
     };
   }
-  const i = await rds.describeInstance(ctx, target, input.dbInstanceIdentifier!);
+  const i = await rds.describeInstanceDetail(ctx, target, input.dbInstanceIdentifier!);
   const names = restoreNames(ctx.runId, 'instance', input.targetIdentifier);
   return {
     kind: 'instance', identifier: i.identifier, region, arn: i.arn, status: i.status, engine: i.engine, engineVersion: i.engineVersion,

@@ -46,7 +46,7 @@ export class RunbooksController {
   @RequireRole('viewer')
   get(@Param('id') id: string) {
     const l = this.catalog.get(id);
-    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, steps: l.definition.steps, cleanup: l.definition.cleanup, triggers: l.definition.triggers };
+    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, preflight: l.definition.preflight ?? [], steps: l.definition.steps, cleanup: l.definition.cleanup, triggers: l.definition.triggers };
   }
 
   /** 202 with the new run; 200 with the existing one when the Idempotency-Key was seen before. */
@@ -56,7 +56,7 @@ export class RunbooksController {
   @ApiBody({ schema: createRunSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key returns the same run (200)' })
   @ApiResponse({ status: 202, description: 'Accepted: the run is recorded and queued' })
-  @ApiResponse({ status: 400, description: 'Bad parameters: each bad field is named; nothing is queued' })
+  @ApiResponse({ status: 400, description: 'Bad parameters (each bad field is named) or a preflight check refused the run (PREFLIGHT_FAILED, naming what failed); nothing is recorded or queued' })
   @ApiResponse({ status: 409, description: 'Another unfinished run holds the concurrency key (named in details.holder)' })
   @ApiResponse({ status: 422, description: 'The Idempotency-Key was used with different parameters' })
   async create(
