@@ -82,6 +82,17 @@ describe('composite runbooks (runbook.run)', () => {
     expect(parent.steps.find((s: any) => s.id === 'failover').state).toBe('succeeded');
   }, 60_000);
 
+  it('a dry-run parent starts dry-run children: the failover is planned, not sent', async () => {
+    const before = h.proxy.count('FailoverDBCluster');
+    const res = await h.request('POST', '/v1/runbooks/composite-pair/runs', { key: h.keys.operator, body: { parameters: {}, dryRun: true } });
+    const parent = await h.waitForRun(res.body.id);
+    expect(parent.state).toBe('succeeded');
+    const child = (await h.request('GET', `/v1/runs/${parent.children[0].runId}`)).body;
+    expect(child.dryRun).toBe(true);
+    expect(child.steps.find((s: any) => s.id === 'failover').state).toBe('planned');
+    expect(h.proxy.count('FailoverDBCluster')).toBe(before);
+  }, 60_000);
+
   it('cancelling the parent cancels its active child', async () => {
     const id = await start('composite-long');
     const childId = await eventually(async () => {

@@ -146,7 +146,19 @@ steps:
   }, 60_000);
 
   it('runs the tick once on restart inside the catch-up window, and records it skipped outside it', async () => {
+    // A scheduler left in Redis by a schedule since removed from the YAML goes at the next boot.
+    const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: h.prefix });
+    await queue.upsertJobScheduler('retired-runbook.nightly', { pattern: '0 2 * * *', tz: 'UTC' }, { name: 'tick', data: { scheduleId: 'retired-runbook.nightly' } });
     const first = await h.startWorker();
+    try {
+      expect((await queue.getJobSchedulers(0, -1)).map((s) => s.key).sort()).toEqual(['tick-narrow.minutely', 'tick-wide.minutely']);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    const removed = (await h.request('GET', '/v1/audit?limit=1000')).body.items.filter((e: any) => e.kind === 'schedule.removed');
+    expect(removed.map((e: any) => e.data.scheduleId)).toEqual(['retired-runbook.nightly']);
     h.kill(first);
     await exited(first);
     if (Date.now() > tickAt - 500) throw new Error('the worker took too long to boot: the tick was not missed; rerun');
