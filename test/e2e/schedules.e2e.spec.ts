@@ -93,25 +93,29 @@ describe('a schedule firing every second, three worker processes', () => {
     expect((await h.request('POST', '/v1/schedules/tick-every-second.each-second/pause', { key: h.keys.viewer })).status).toBe(403);
     expect((await h.request('POST', '/v1/schedules/nope.nope/pause', { key: h.keys.operator })).status).toBe(404);
 
+    const pausedAt = Date.now();
     const paused = await h.request('POST', '/v1/schedules/tick-every-second.each-second/pause', { key: h.keys.operator });
     expect(paused.status).toBe(200);
     expect(paused.body).toMatchObject({ paused: true, pausedBy: 'otto', nextFireAt: null });
-    // A tick already in flight may still land; after that nothing new is decided.
-    await sleep(1500);
-    const [{ n: before }] = await sql(h, 'SELECT count(*)::int AS n FROM schedule_ticks');
-    await sleep(2500);
-    const [{ n: after }] = await sql(h, 'SELECT count(*)::int AS n FROM schedule_ticks');
-    expect(after).toBe(before);
+    await sleep(3000);
+    // A tick job already taken when the pause came may still be decided (as skipped: paused);
+    // nothing runs after the pause, and no tick later than that one is decided at all.
+    const during = await sql(h, 'SELECT tick_at, decision, reason FROM schedule_ticks WHERE tick_at > $1', [new Date(pausedAt)]);
+    expect(during.filter((t) => t.decision === 'run')).toEqual([]);
+    expect(during.filter((t) => new Date(t.tick_at).getTime() > pausedAt + 1500)).toEqual([]);
 
+    const resumedAt = Date.now();
     const resumed = await h.request('POST', '/v1/schedules/tick-every-second.each-second/resume', { key: h.keys.operator });
     expect(resumed.body).toMatchObject({ paused: false, pausedBy: null });
     await eventually(async () => {
-      const [{ n }] = await sql(h, 'SELECT count(*)::int AS n FROM schedule_ticks');
-      return n >= after + 2 ? true : undefined;
+      const [{ n }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at > $1 AND decision = 'run'`, [new Date(resumedAt)]);
+      return n >= 2 ? true : undefined;
     }, 10_000, 'ticks after resume');
-    // Ticks that fell into the pause were not "missed": none was recorded as skipped.
-    const [{ n: skipped }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE decision = 'skipped'`);
-    expect(skipped).toBe(0);
+    // Ticks that fell into the pause were not "missed": none was caught up or recorded skipped.
+    const skipped = await sql(h, `SELECT tick_at, reason FROM schedule_ticks WHERE decision = 'skipped' AND reason NOT LIKE 'schedule paused%'`);
+    expect(skipped).toEqual([]);
+    const [{ n: caughtUp }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at > $1 AND tick_at < $2 AND decision = 'run'`, [new Date(pausedAt + 1500), new Date(resumedAt)]);
+    expect(caughtUp).toBe(0);
 
     const audit = (await h.request('GET', '/v1/audit?limit=1000')).body.items as any[];
     expect(audit.filter((e) => e.kind === 'schedule.paused').map((e) => [e.actor, e.data.scheduleId])).toEqual([['otto', 'tick-every-second.each-second']]);
