@@ -7,7 +7,9 @@ import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
+import { ReportsController } from './triggers/rest/reports.controller';
 import { RunsController } from './triggers/rest/runs.controller';
+import { SchedulesController } from './triggers/rest/schedules.controller';
 import { SnsMessagesRepository } from './persistence/sns-messages.repository';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
 import { snsCertificateFetcherProvider } from './triggers/sns/sns-certificate.provider';
@@ -17,7 +19,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SnsWebhookController],
+  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController],
   providers: [
     ApiKeyService,
     MetricsService,

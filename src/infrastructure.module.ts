@@ -14,8 +14,12 @@ import { StopConditionsService } from './engine/stop-conditions.service';
 import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
 import { RunsRepository } from './persistence/runs.repository';
+import { NotificationsRepository } from './persistence/notifications.repository';
+import { SchedulesRepository } from './persistence/schedules.repository';
 import { RunbookCatalog } from './runbooks/runbook-catalog.service';
 import { STEP_CLASSES } from './steps/step-catalog';
+import { ScheduleQueue } from './triggers/schedules/schedule-queue.adapter';
+import { SchedulesService } from './triggers/schedules/schedules.service';
 
 /**
  * What both the API and the worker need: configuration, the database, the queue, AWS adapters,
@@ -42,6 +46,10 @@ export class InfrastructureModule {
       RunsService,
       StopConditionsService,
       ExecutorService,
+      SchedulesRepository,
+      NotificationsRepository,
+      ScheduleQueue,
+      SchedulesService,
     ];
     return {
       module: InfrastructureModule,

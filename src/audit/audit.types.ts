@@ -16,7 +16,13 @@ export type AuditKind =
   | 'aws.request'
   | 'aws.response'
   /** Anything POSTed to the SNS webhook: accepted, duplicate, confirmed or rejected with the reason. */
-  | 'sns.received';
+  | 'sns.received'
+  | 'schedule.tick-skipped'
+  | 'schedule.paused'
+  | 'schedule.resumed'
+  | 'schedule.removed'
+  | 'notification.sent'
+  | 'notification.failed';
 
 export interface AuditEventInput {
   kind: AuditKind;

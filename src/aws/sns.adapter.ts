@@ -1,10 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { ConfirmSubscriptionCommand, type ConfirmSubscriptionCommandOutput } from '@aws-sdk/client-sns';
+import { ConfirmSubscriptionCommand, type ConfirmSubscriptionCommandOutput, PublishCommand, type PublishCommandOutput } from '@aws-sdk/client-sns';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
 import { AwsCallerService } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 
 export const SNS_SERVICE = 'sns';
+
+export interface PublishParams {
+  topicArn: string;
+  /** At most 100 characters (SNS refuses longer); e-mail subscribers see it as the subject. */
+  subject?: string;
+  message: string;
+}
 
 export interface ConfirmSubscriptionParams {
   topicArn: string;
@@ -38,4 +45,21 @@ export class SnsAdapter {
     );
     return { subscriptionArn: out.SubscriptionArn ?? null };
   }
+
+  /** Publishes a message to a topic (run notifications). The region is the topic's own. */
+  async publish(ctx: AwsCallContext, p: PublishParams): Promise<{ messageId: string | null }> {
+    const region = regionOfTopic(p.topicArn);
+    const out = await this.caller.send<PublishCommandOutput>(
+      ctx,
+      this.clients.sns(region),
+      new PublishCommand({ TopicArn: p.topicArn, Message: p.message, ...(p.subject ? { Subject: p.subject.slice(0, 100) } : {}) }),
+      { service: SNS_SERVICE, operation: 'Publish', mutates: true, region },
+    );
+    return { messageId: out.MessageId ?? null };
+  }
+}
+
+/** arn:aws:sns:<region>:<account>:<name> → region. */
+export function regionOfTopic(topicArn: string): string {
+  return topicArn.split(':')[3] ?? '';
 }

@@ -38,6 +38,14 @@ export class AppConfig {
   reconcileIntervalMs!: number;
   /** Default run timeout when a runbook sets none. */
   defaultRunTimeoutSeconds!: number;
+  /** Base URL people reach the API at: links to reports in notifications. */
+  publicUrl!: string;
+  /** How often workers look for notifications due. */
+  notifyIntervalMs!: number;
+  /** First retry delay of a failed notification; doubles per attempt (capped at 10 minutes). */
+  notifyBackoffMs!: number;
+  notifyMaxAttempts!: number;
+  notifyTimeoutMs!: number;
   logFormat!: 'text' | 'json';
   logLevel!: 'error' | 'warn' | 'log' | 'debug';
   /** SNS topics the webhook accepts besides those named by runbook `alarm` triggers. */
@@ -130,6 +138,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.workerStalledIntervalMs = int('RUNBOOKD_WORKER_STALLED_INTERVAL_MS', 30_000, 200, 600_000);
   c.reconcileIntervalMs = int('RUNBOOKD_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000);
   c.defaultRunTimeoutSeconds = int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400);
+  c.publicUrl = (url('RUNBOOKD_PUBLIC_URL', `http://127.0.0.1:${c.port}`, ['http:', 'https:']) ?? '').replace(/\/+$/, '');
+  c.notifyIntervalMs = int('RUNBOOKD_NOTIFY_INTERVAL_MS', 2000, 100, 600_000);
+  c.notifyBackoffMs = int('RUNBOOKD_NOTIFY_BACKOFF_MS', 5000, 10, 3_600_000);
+  c.notifyMaxAttempts = int('RUNBOOKD_NOTIFY_MAX_ATTEMPTS', 8, 1, 50);
+  c.notifyTimeoutMs = int('RUNBOOKD_NOTIFY_TIMEOUT_MS', 10_000, 100, 120_000);
   c.logFormat = oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']);
   c.logLevel = oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']);
 

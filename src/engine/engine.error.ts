@@ -16,7 +16,8 @@ export type EngineErrorCode =
   | 'FINDINGS_FAILED'
   | 'PRECONDITION_FAILED'
   | 'RESTORE_FAILED'
-  | 'PREFLIGHT_FAILED';
+  | 'PREFLIGHT_FAILED'
+  | 'CHILD_RUN_FAILED';
 
 export class EngineError extends CodedError<EngineErrorCode> {
   readonly area = 'engine';

@@ -7,12 +7,15 @@ import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
 import { Database } from '../persistence/database';
+import { NotificationsRepository } from '../persistence/notifications.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue, Scope, UnresolvedExpression } from '../runbooks/expressions';
 import type { StepDefinition } from '../runbooks/runbook.types';
 import { toReportInputs } from './report-inputs';
+import { RunQueue } from './run-queue.adapter';
+import { RunsService } from './runs.service';
 import { redactorFor } from './run-redactor';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
 import type { AwsCallContext, Finding, StepContext, StepType } from './step.contract';
@@ -48,6 +51,9 @@ export class ExecutorService {
     private readonly stopConditions: StopConditionsService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly notifications: NotificationsRepository,
+    private readonly queue: RunQueue,
+    private readonly runsService: RunsService,
   ) {}
 
   async advance(runId: string): Promise<AdvanceResult> {
@@ -375,8 +381,18 @@ export class ExecutorService {
         },
         tx,
       );
+      // In the same transaction as the end: a run that ended is notified even if this process dies now.
+      const notify = run.definition.notify;
+      if (notify && (notify.on ?? ['failed', 'aborted']).includes(state)) {
+        if (notify.sns) await this.notifications.enqueue(runId, 'sns', notify.sns, tx);
+        if (notify.webhook) await this.notifications.enqueue(runId, 'webhook', notify.webhook, tx);
+      }
     });
     this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
+    // A composite parent waiting on this child looks again now instead of at its next poll.
+    if (run.parentRunId) await this.queue.wake(run.parentRunId).catch(() => undefined);
+    // A composite run that ended (cancelled, timed out, failed) no longer waits for its children: stop them.
+    if (state !== 'succeeded') await this.runsService.cancelChildren(runId, `run:${runId}`).catch((err) => this.logger.warn(`cancelling children of ${runId}: ${(err as Error).message}`));
   }
 
   private scope(run: RunRecord, steps: Map<string, StepResultRecord>): Scope {

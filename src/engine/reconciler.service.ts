@@ -1,21 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app.config';
 import { RunsRepository } from '../persistence/runs.repository';
 import { RunQueue } from './run-queue.adapter';
 
 /** A run younger than this may still be between its commit and its enqueue. */
 const SETTLE_MS = 5_000;
+const INTERVAL_NAME = 'reconciler';
 
 /**
+ * In-process housekeeping on @nestjs/schedule's registry (the interval comes from config, so it
+ * is registered at boot rather than by decorator); each round is still guarded by the Redis lock.
+ *
  * Closes the gap between Postgres (the truth) and Redis (the queue): an accepted, unfinished run
  * with no live job — Redis lost its data, or the process died between commit and enqueue — is
  * queued again. One replica does it per round, under a Redis lock.
  */
 @Injectable()
-export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Reconciler');
-  private timer?: NodeJS.Timeout;
   private readonly owner = randomUUID();
   private stopping = false;
 
@@ -23,6 +27,7 @@ export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicat
     private readonly runs: RunsRepository,
     private readonly queue: RunQueue,
     private readonly config: AppConfig,
+    private readonly scheduler: SchedulerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -30,17 +35,18 @@ export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicat
       void this.reconcile().catch((err) => {
         if (!this.stopping) this.logger.warn(`reconcile failed: ${(err as Error).message}`);
       });
-    setTimeout(tick, 500).unref();
-    this.timer = setInterval(tick, this.config.reconcileIntervalMs);
-    this.timer.unref();
+    const first = setTimeout(tick, 500);
+    first.unref();
+    this.scheduler.addTimeout(`${INTERVAL_NAME}-first`, first);
+    const timer = setInterval(tick, this.config.reconcileIntervalMs);
+    timer.unref();
+    this.scheduler.addInterval(INTERVAL_NAME, timer);
   }
 
   beforeApplicationShutdown(): void {
     this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  onApplicationShutdown(): void {
+    if (this.scheduler.doesExist('interval', INTERVAL_NAME)) this.scheduler.deleteInterval(INTERVAL_NAME);
+    if (this.scheduler.doesExist('timeout', `${INTERVAL_NAME}-first`)) this.scheduler.deleteTimeout(`${INTERVAL_NAME}-first`);
   }
 
   /** Returns the ids of the runs it re-queued. */

@@ -89,6 +89,7 @@ export class RunAcceptanceService {
             id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters, dryRun: cmd.dryRun,
             reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
             requestHash, concurrencyKey, expiresAt,
+            parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
           },
           tx,
         );

@@ -10,7 +10,8 @@ export function isTerminal(state: RunState): boolean {
 }
 
 export interface RunTrigger {
-  kind: 'rest' | 'cli' | 'alarm' | 'schedule';
+  /** `parent`: a child run started by a composite runbook's `runbook.run` step (`parentRunId`, `parentStepId`). */
+  kind: 'rest' | 'cli' | 'alarm' | 'schedule' | 'parent';
   actor: string;
   [key: string]: unknown;
 }
@@ -47,6 +48,8 @@ export interface RunRecord {
   timeoutAt: Date | null;
   expiresAt: Date;
   report: Record<string, unknown> | null;
+  /** The composite run that started this one (trigger kind `parent`). */
+  parentRunId?: string | null;
 }
 
 export type StepState = 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'planned';

@@ -9,7 +9,7 @@ import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
-import { RUN_STATES, RunRecord, RunState, StepResultRecord } from './run.types';
+import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord } from './run.types';
 import { StepRegistry } from './step-registry';
 
 export interface RunView {
@@ -30,7 +30,25 @@ export interface RunView {
   startedAt: string | null;
   endedAt: string | null;
   links: { self: string; report: string; audit: string };
+  /** The composite run that started this one. */
+  parent?: { runId: string; stepId: string | null; link: string } | null;
+  /** Runs this one started (composite runbooks), oldest first. */
+  children?: Array<{ runId: string; runbookId: string; stepId: string | null; state: RunState; link: string }>;
   steps?: StepView[];
+}
+
+export interface ReportListItem {
+  runId: string;
+  runbookId: string;
+  state: RunState;
+  dryRun: boolean;
+  trigger: string;
+  createdAt: string;
+  endedAt: string | null;
+  findings: { passed: number; failed: number };
+  /** Drill objectives (composite drills only). */
+  objectives?: { passed: number; failed: number; notMeasured: number };
+  links: { report: string; html: string; markdown: string; run: string };
 }
 
 export interface StepView {
@@ -70,7 +88,50 @@ export class RunsService {
 
   async view(id: string): Promise<RunView> {
     const run = await this.get(id);
-    return this.toView(run, await this.runs.steps(id));
+    const [steps, children] = await Promise.all([this.runs.steps(id), this.runs.children(id)]);
+    const view = this.toView(run, steps);
+    view.parent = run.parentRunId
+      ? { runId: run.parentRunId, stepId: (run.trigger.parentStepId as string | undefined) ?? null, link: `/v1/runs/${run.parentRunId}` }
+      : null;
+    view.children = children.map((c) => ({
+      runId: c.id, runbookId: c.runbookId, stepId: (c.trigger.parentStepId as string | undefined) ?? null, state: c.state, link: `/v1/runs/${c.id}`,
+    }));
+    return view;
+  }
+
+  /** Reports of a runbook's runs, newest first, paged like the run list. */
+  async reports(q: { runbook?: string; cursor?: string; limit?: string }): Promise<{ items: ReportListItem[]; nextCursor: string | null }> {
+    if (!q.runbook) throw new RequestError('INVALID_REQUEST', 'runbook is required, e.g. /v1/reports?runbook=monthly-dr-drill', { field: 'runbook' });
+    const limit = q.limit === undefined ? 20 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+      throw new RequestError('INVALID_REQUEST', 'limit must be an integer from 1 to 200', { field: 'limit' });
+    }
+    const before = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const rows = await this.runs.list({ runbookId: q.runbook, before, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((run) => {
+        const report = run.report as unknown as RunReport | null;
+        const findings = report?.findings ?? [];
+        const objectives = (report as { drill?: { objectives?: Array<{ status: string }> } } | null)?.drill?.objectives;
+        return {
+          runId: run.id, runbookId: run.runbookId, state: run.state, dryRun: run.dryRun, trigger: run.trigger.kind,
+          createdAt: run.createdAt.toISOString(), endedAt: iso(run.endedAt),
+          findings: { passed: findings.filter((f) => f.passed).length, failed: findings.filter((f) => !f.passed).length },
+          ...(objectives ? { objectives: {
+            passed: objectives.filter((o) => o.status === 'pass').length,
+            failed: objectives.filter((o) => o.status === 'fail').length,
+            notMeasured: objectives.filter((o) => o.status === 'not-measured').length,
+          } } : {}),
+          links: {
+            report: `/v1/runs/${run.id}/report`, html: `/v1/runs/${run.id}/report?format=html`,
+            markdown: `/v1/runs/${run.id}/report?format=md`, run: `/v1/runs/${run.id}`,
+          },
+        };
+      }),
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
   }
 
   async list(q: { runbook?: string; state?: string; cursor?: string; limit?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
@@ -99,7 +160,19 @@ export class RunsService {
     await this.audit.append({ kind: 'run.cancel-requested', runId: id, actor, data: { stateAtRequest: run.state } });
     // A waiting run would otherwise notice only at its next look.
     await this.queue.wake(id).catch(() => undefined);
+    await this.cancelChildren(id, actor);
     return this.view(id);
+  }
+
+  /** A cancelled composite run cancels the children it started that are still going (and theirs). */
+  async cancelChildren(parentRunId: string, actor: string): Promise<void> {
+    for (const child of await this.runs.children(parentRunId)) {
+      if (isTerminal(child.state)) continue;
+      if (!(await this.runs.requestCancel(child.id, actor))) continue;
+      await this.audit.append({ kind: 'run.cancel-requested', runId: child.id, actor, data: { stateAtRequest: child.state, parentRunId } });
+      await this.queue.wake(child.id).catch(() => undefined);
+      await this.cancelChildren(child.id, actor);
+    }
   }
 
   /** The stored report of an ended run; for a run in progress, one built now from what is recorded. */

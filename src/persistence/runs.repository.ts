@@ -18,6 +18,8 @@ export interface NewRun {
   requestHash: string | null;
   concurrencyKey: string | null;
   expiresAt: Date;
+  /** Set for a child run started by a composite runbook's step. */
+  parentRunId?: string | null;
 }
 
 export interface RunListFilter {
@@ -38,10 +40,11 @@ export class RunsRepository {
   async insert(run: NewRun, q: Queryable = this.db): Promise<RunRecord> {
     const rows = await q.query<Row>(
       `INSERT INTO runs (id, runbook_id, runbook_digest, definition, parameters, dry_run, reason, trigger, actor,
-         dedupe_key, request_hash, concurrency_key, state, expires_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'queued',$13) RETURNING *`,
+         dedupe_key, request_hash, concurrency_key, state, expires_at, parent_run_id)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'queued',$13,$14) RETURNING *`,
       [run.id, run.runbookId, run.runbookDigest, json(run.definition), json(run.parameters), run.dryRun, run.reason,
-        json(run.trigger), run.actor, run.dedupeKey, run.requestHash, run.concurrencyKey, run.expiresAt.toISOString()],
+        json(run.trigger), run.actor, run.dedupeKey, run.requestHash, run.concurrencyKey, run.expiresAt.toISOString(),
+        run.parentRunId ?? null],
     );
     return toRun(rows[0]);
   }
@@ -80,6 +83,22 @@ export class RunsRepository {
     const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY created_at DESC, id DESC LIMIT $${params.push(filter.limit)}`;
     return (await this.db.query<Row>(sql, params)).map(toRun);
+  }
+
+  /** Child runs a composite run started, oldest first. */
+  async children(parentRunId: string): Promise<RunRecord[]> {
+    const rows = await this.db.query<Row>('SELECT * FROM runs WHERE parent_run_id = $1 ORDER BY created_at, id', [parentRunId]);
+    return rows.map(toRun);
+  }
+
+  /** The newest ended, non-dry runs of a runbook with their stored reports (drill trends). */
+  async endedWithReports(runbookId: string, limit: number, q: Queryable = this.db): Promise<RunRecord[]> {
+    const rows = await q.query<Row>(
+      `SELECT * FROM runs WHERE runbook_id = $1 AND phase = 'done' AND dry_run = false AND report IS NOT NULL
+       ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [runbookId, limit],
+    );
+    return rows.map(toRun);
   }
 
   /** Runs not yet finished, oldest first: what the reconciler checks against the queue. */
@@ -173,7 +192,7 @@ function toRun(r: Row): RunRecord {
     phase: r.phase, outcome: r.outcome, error: r.error, cancelRequestedAt: date(r.cancel_requested_at),
     cancelRequestedBy: r.cancel_requested_by, createdAt: date(r.created_at)!, startedAt: date(r.started_at),
     endedAt: date(r.ended_at), updatedAt: date(r.updated_at)!, timeoutAt: date(r.timeout_at),
-    expiresAt: date(r.expires_at)!, report: r.report,
+    expiresAt: date(r.expires_at)!, report: r.report, parentRunId: r.parent_run_id ?? null,
   };
 }
 

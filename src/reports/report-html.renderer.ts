@@ -23,6 +23,7 @@ import {
   stepStatus,
   triggerLabel,
 } from './report-format';
+import { drillHtmlSections } from './drill-evidence';
 import type { ReportError, RunReport } from './report.types';
 import { chartFigure, timelineSvg } from './svg-charts';
 
@@ -37,6 +38,7 @@ export function renderHtml(report: RunReport): string {
     summarySection(report),
     ...figuresSection(report),
     ...findingsSection(report),
+    ...(report.drill ? drillHtmlSections(report.drill) : []),
     ...(report.capacity ? capacityHtmlSections(report.capacity) : []),
     ...plannedCallsSection(report),
     timelineSection(report),

@@ -12,6 +12,7 @@ import {
   triggerLabel,
 } from './report-format';
 import type { ReportError, RunReport } from './report.types';
+import { drillMarkdown } from './drill-evidence';
 
 /**
  * A run report as Markdown, for pasting into a ticket or a chat and for reading in a terminal.
@@ -26,6 +27,7 @@ export function renderMarkdown(report: RunReport): string {
     detailList(report),
     ...figuresBlock(report),
     ...findingsBlock(report),
+    ...(report.drill ? drillMarkdown(report.drill, mdText) : []),
     ...(report.capacity ? capacityMarkdownBlocks(report.capacity) : []),
     ...plannedCallsBlock(report),
     ...timelineBlock(report),

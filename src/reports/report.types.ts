@@ -1,5 +1,6 @@
 import type { CapacitySection } from '../capacity/capacity.types';
 import type { Finding, PlannedCall } from '../engine/step.contract';
+import type { DrillEvidence } from './drill-evidence';
 
 /**
  * What a run report is built from (the `runs` and `step_results` rows, as the caller read them)
@@ -148,6 +149,8 @@ export interface RunReport {
   resources?: ReportResource[];
   timeline: ReportTimelineEntry[];
   cleanup: { ran: number; failed: string[] };
+  /** DR drill objectives and their trend, when a step recorded them (composite drills). */
+  drill?: DrillEvidence;
   /** A capacity report's section (from a step output's `capacity`); absent for other runbooks. */
   capacity?: CapacitySection;
   generatedAt: string;

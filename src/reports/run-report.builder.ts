@@ -14,6 +14,7 @@ import type {
   RunReport,
 } from './report.types';
 import { TERMINAL_RUN_STATES } from './report.types';
+import { type DrillEvidence, readDrillEvidence } from './drill-evidence';
 
 /**
  * Builds a run's report from what the run recorded, and nothing else: no AWS call, no clock but
@@ -26,12 +27,14 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
   const figures: ReportFigure[] = [];
   const findings: ReportFinding[] = [];
   const plannedCalls: ReportPlannedCall[] = [];
+  let drill: DrillEvidence | null = null;
   const resources = new Map<string, ReportResource>();
   let capacity: RunReport['capacity'];
 
   for (const step of ordered) {
     const output = isRecord(step.output) ? step.output : null;
     if (!output) continue;
+    drill = readDrillEvidence(output.drill) ?? drill;
     figures.push(...readFigures(output.figures, step.stepId));
     findings.push(...readFindings(output.findings, step.stepId));
     if (run.dryRun || step.state === 'planned') plannedCalls.push(...readPlannedCalls(output.plannedCalls, step.stepId));
@@ -75,6 +78,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
       ran: cleanupSteps.filter((s) => s.state === 'succeeded' || s.state === 'failed').length,
       failed: cleanupSteps.filter((s) => s.state === 'failed').map((s) => s.stepId),
     },
+    ...(drill ? { drill } : {}),
     ...(capacity ? { capacity } : {}),
     generatedAt: now.toISOString(),
   };

@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats';
 import { AppConfig } from '../config/app.config';
 import { StepRegistry } from '../engine/step-registry';
 import { describeAjvError, loadRunbooks, pointerToPath } from './runbook-loader';
-import { RunbookError } from './runbook.error';
+import { DefinitionProblem, definitionError, RunbookError } from './runbook.error';
 import type { LoadedRunbook, RunbookDefinition } from './runbook.types';
 
 interface Entry {
@@ -34,6 +34,19 @@ export class RunbookCatalog implements OnModuleInit {
         { loaded: l, validate: ajv.compile(l.definition.parameters) },
       ]),
     );
+    // A schedule whose parameters the runbook refuses would be refused at every tick: stop boot instead.
+    const problems: DefinitionProblem[] = [];
+    for (const { loaded: l, validate } of this.entries.values()) {
+      l.definition.triggers.forEach((t, i) => {
+        if (!('schedule' in t)) return;
+        const copy = structuredClone(t.schedule.parameters ?? {});
+        if (validate(copy)) return;
+        for (const e of describeParameterErrors(validate.errors ?? [])) {
+          problems.push({ file: l.file, path: `triggers[${i}].schedule.parameters`, reason: `${e.field}: ${e.message}` });
+        }
+      });
+    }
+    if (problems.length > 0) throw definitionError(problems);
     this.logger.log(`loaded ${loaded.length} runbook(s) from ${this.config.runbooksDir}: ${[...this.entries.keys()].join(', ')}`);
   }
 

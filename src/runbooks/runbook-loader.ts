@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import type { StepRegistry } from '../engine/step-registry';
+import { cronProblem } from '../triggers/schedules/cron-ticks';
 import { parseDuration } from './duration';
 import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, expressionsIn, ParsedExpression } from './expressions';
 import { DefinitionProblem, definitionError } from './runbook.error';
@@ -57,6 +58,16 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
     if (problems.length === before) {
       loaded.push({ definition: def, file, digest: createHash('sha256').update(text).digest('hex') });
     }
+  }
+  // A composite step naming a runbook that is not loaded would fail every run: say so at boot.
+  const ids = new Set(loaded.map((l) => l.definition.id));
+  for (const l of loaded) {
+    [...l.definition.steps, ...l.definition.cleanup].forEach((s) => {
+      const child = s.with?.runbook;
+      if (s.uses === 'runbook.run' && typeof child === 'string' && !child.includes('${{') && !ids.has(child)) {
+        problems.push({ file: l.file, path: `steps.${s.id}.with.runbook`, reason: `no runbook "${child}" is loaded (loaded: ${[...ids].join(', ')})` });
+      }
+    });
   }
   if (problems.length > 0) throw definitionError(problems);
   return loaded;
@@ -160,6 +171,18 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   });
   if (def.guards.stopConditions) scan('guards.stopConditions', def.guards.stopConditions, null);
   if (def.guards.timeout && !parseDuration(def.guards.timeout)) add('guards.timeout', 'must be longer than zero');
+
+  const scheduleIds = new Set<string>();
+  def.triggers.forEach((t, i) => {
+    if (!('schedule' in t)) return;
+    const where = `triggers[${i}].schedule`;
+    const problem = cronProblem(t.schedule.cron, t.schedule.timezone ?? 'UTC');
+    if (problem) add(where, problem);
+    if (t.schedule.catchUp !== undefined && parseDuration(t.schedule.catchUp) === undefined) add(`${where}.catchUp`, 'must be a duration such as 30m or 1h');
+    const id = t.schedule.id ?? `schedule-${i}`;
+    if (scheduleIds.has(id)) add(`${where}.id`, `schedule id "${id}" is used twice in this runbook`);
+    scheduleIds.add(id);
+  });
 
   const seen = new Map<string, StepDefinition>();
   const walk = (list: StepDefinition[], key: 'preflight' | 'steps' | 'cleanup') => {

@@ -18,6 +18,19 @@ export interface RunbookDefinition {
   steps: StepDefinition[];
   cleanup: StepDefinition[];
   triggers: TriggerDefinition[];
+  /** Who hears about the run's end. */
+  notify?: NotifySettings;
+}
+
+export type NotifyOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+
+export interface NotifySettings {
+  /** Outcomes that notify; default failed and aborted. */
+  on?: NotifyOutcome[];
+  /** SNS topic ARN to Publish to. */
+  sns?: string;
+  /** URL that receives a Slack-compatible JSON POST. */
+  webhook?: string;
 }
 
 export interface RunbookGuards {

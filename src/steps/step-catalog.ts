@@ -6,6 +6,7 @@ import { SettleRestoreJobStep } from './backup/settle-restore-job.step';
 import { StartRestoreStep } from './backup/start-restore.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
+import { EvaluateDrillObjectivesStep } from './drill/evaluate-objectives.step';
 import { AnalyzeCapacityStep } from './capacity/analyze-capacity.step';
 import { DiscoverCapacityResourcesStep } from './capacity/discover-capacity-resources.step';
 import { WaitForAlarmStateStep } from './cloudwatch/wait-for-alarm-state.step';
@@ -24,6 +25,7 @@ import { VerifyFailoverStep } from './rds/verify-failover.step';
 import { VerifyRestoredStep } from './rds/verify-restored.step';
 import { WaitForRestoredStep } from './rds/wait-for-restored.step';
 import { WaitForFailoverStep } from './rds/wait-for-failover.step';
+import { RunRunbookStep } from './runbook/run-runbook.step';
 
 /** Every step type, in one list: adding a step type is writing its class and naming it here. */
 export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
@@ -51,4 +53,6 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   WaitForSteadyStateStep,
   WaitForAlarmStateStep,
   MarkKnownGoodStep,
+  RunRunbookStep,
+  EvaluateDrillObjectivesStep,
 ];

@@ -111,3 +111,15 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('loadConfig: notifications', () => {
+  it('defaults the report link base to this listener and reads the delivery settings', () => {
+    expect(loadConfig({ PORT: '8080' })).toMatchObject({ publicUrl: 'http://127.0.0.1:8080', notifyIntervalMs: 2000, notifyBackoffMs: 5000, notifyMaxAttempts: 8, notifyTimeoutMs: 10_000 });
+    expect(loadConfig({ RUNBOOKD_PUBLIC_URL: 'https://runbookd.example.com/', RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '3' })).toMatchObject({ publicUrl: 'https://runbookd.example.com', notifyMaxAttempts: 3 });
+  });
+
+  it('refuses a public URL that is not http(s) and attempts out of range, naming both', () => {
+    const e = problems({ RUNBOOKD_PUBLIC_URL: 'ftp://x', RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '0' });
+    expect(e.problems).toEqual(['RUNBOOKD_PUBLIC_URL must use http: or https:, got "ftp:"', 'RUNBOOKD_NOTIFY_MAX_ATTEMPTS must be an integer from 1 to 50, got "0"']);
+  });
+});

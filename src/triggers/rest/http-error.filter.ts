@@ -5,9 +5,10 @@ import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
 import { EngineError } from '../../engine/engine.error';
 import { RunbookError } from '../../runbooks/runbook.error';
+import { ScheduleError } from '../schedules/schedule.error';
 import { SnsError } from '../sns/sns.error';
 
-type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError;
+type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -34,6 +35,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
     case 'RUN_NOT_FOUND':
+    case 'SCHEDULE_NOT_FOUND':
       return 404;
     case 'CONCURRENCY_CONFLICT':
     case 'RUN_NOT_CANCELLABLE':
@@ -68,6 +70,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'FINDINGS_FAILED':
     case 'PRECONDITION_FAILED':
     case 'RESTORE_FAILED':
+    case 'CHILD_RUN_FAILED':
       return 500;
     default: {
       const unreachable: never = code;

@@ -1,0 +1,64 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Job, Worker } from 'bullmq';
+import IORedis from 'ioredis';
+import { AppConfig } from '../../config/app.config';
+import { SCHEDULE_QUEUE, ScheduleJobData } from './schedule-queue.adapter';
+import { SchedulesService } from './schedules.service';
+
+/**
+ * Boot: write the schedulers, catch up missed ticks, then consume tick jobs. The catch-up runs
+ * after the upsert because an upsert replaces a scheduler's pending job, so a tick that was due
+ * but not yet taken is then only found by the catch-up.
+ */
+@Injectable()
+export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('ScheduleWorker');
+  private worker?: Worker<ScheduleJobData>;
+  private connection?: IORedis;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly schedules: SchedulesService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.schedules.sync();
+      await this.schedules.catchUpAll();
+    } catch (err) {
+      // Redis away at boot: tick jobs resume once it is back; the next boot catches up what was missed.
+      this.logger.warn(`schedules not synchronised at boot: ${(err as Error).message}`);
+    }
+    this.connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
+    this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
+    this.worker = new Worker<ScheduleJobData>(SCHEDULE_QUEUE, (job) => this.process(job), {
+      connection: this.connection,
+      prefix: this.config.queuePrefix,
+      concurrency: 5,
+    });
+    this.worker.on('error', (err) => this.logger.warn(`schedule worker: ${err.message}`));
+    this.worker.on('failed', (job, err) => this.logger.warn(`tick ${job?.id} failed (attempt ${job?.attemptsMade}): ${err.message}`));
+  }
+
+  private async process(job: Job<ScheduleJobData>): Promise<void> {
+    await this.schedules.onTick(job.data.scheduleId, new Date(tickMillis(job)));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close().catch(() => undefined);
+    this.connection?.disconnect();
+  }
+}
+
+/**
+ * The tick a job stands for: its scheduled time, not the clock when it ran, so a late, retried
+ * or stalled job still names the same tick (and dedupe key). BullMQ names scheduler jobs
+ * `repeat:<scheduler id>:<millis>` and keeps the same millis in `opts.prevMillis`.
+ */
+export function tickMillis(job: Pick<Job, 'id' | 'opts' | 'timestamp' | 'delay'>): number {
+  const fromId = Number(/:(\d+)$/.exec(job.id ?? '')?.[1]);
+  if (Number.isFinite(fromId) && fromId > 0) return fromId;
+  const prev = (job.opts as { prevMillis?: number }).prevMillis;
+  if (typeof prev === 'number') return prev;
+  return job.timestamp + (job.delay ?? 0);
+}
