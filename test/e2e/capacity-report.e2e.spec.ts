@@ -8,7 +8,8 @@ import { Harness, REGION, ROOT } from '../support/runbookd';
 
 /**
  * The capacity report end to end: moto holds the sandbox estate (an Aurora cluster and a
- * Multi-AZ PostgreSQL instance), four ECS services and three days of hourly metric history
+ * Multi-AZ PostgreSQL instance), four ECS services in a cluster of its own (the sandbox's own ECS
+ * service lives in `shop`) and three days of hourly metric history
  * written with PutMetricData; a run goes through the API, the queue and the engine, and the
  * report must name exactly what was seeded. Three days, not fourteen: moto's GetMetricData
  * scans every stored point for every query and period, so a long history makes it slow without
@@ -27,15 +28,15 @@ describe('capacity-report against moto', () => {
     h = await Harness.start({ role: 'all' });
     const target = { endpoint: h.moto.endpoint, region: REGION };
     await createEcsServices(target, [
-      { cluster: 'shop', service: 'checkout', cpu: 1024, memoryMiB: 2048 },
-      { cluster: 'shop', service: 'catalog', cpu: 1024, memoryMiB: 4096 },
-      { cluster: 'shop', service: 'search', cpu: 512, memoryMiB: 1024 },
-      { cluster: 'shop', service: 'reports', cpu: 256, memoryMiB: 512 },
+      { cluster: 'retail', service: 'checkout', cpu: 1024, memoryMiB: 2048 },
+      { cluster: 'retail', service: 'catalog', cpu: 1024, memoryMiB: 4096 },
+      { cluster: 'retail', service: 'search', cpu: 512, memoryMiB: 1024 },
+      { cluster: 'retail', service: 'reports', cpu: 256, memoryMiB: 512 },
     ]);
     const now = Date.now();
     const hours = 72;
     const ecs = (service: string, metricName: string, f: (d: number) => number): MetricHistory => ({
-      namespace: 'AWS/ECS', metricName, unit: 'Percent', dimensions: { ClusterName: 'shop', ServiceName: service }, points: hourlyPoints(now, hours, f),
+      namespace: 'AWS/ECS', metricName, unit: 'Percent', dimensions: { ClusterName: 'retail', ServiceName: service }, points: hourlyPoints(now, hours, f),
     });
     const rds = (id: string, metricName: string, f: (d: number) => number): MetricHistory => ({
       namespace: 'AWS/RDS', metricName, dimensions: { DBInstanceIdentifier: id }, points: hourlyPoints(now, hours, f),
@@ -68,7 +69,7 @@ describe('capacity-report against moto', () => {
     const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
       key: h.keys.operator,
       // Scoped to what this file seeded, so resources other suites add to the sandbox estate cannot change the answer.
-      body: { parameters: { lookbackDays: 3, period: 3600, scope: { ecsClusters: ['shop'], rdsClusters: ['orders-aurora'], rdsInstances: ['billing-postgres'] } }, reason: 'weekly capacity look' },
+      body: { parameters: { lookbackDays: 3, period: 3600, scope: { ecsClusters: ['retail'], rdsClusters: ['orders-aurora'], rdsInstances: ['billing-postgres'] } }, reason: 'weekly capacity look' },
     });
     expect(res.status).toBe(202);
     runId = res.body.id;
@@ -83,17 +84,17 @@ describe('capacity-report against moto', () => {
     const cap = report.capacity;
     const status = Object.fromEntries(cap.resources.map((r: any) => [r.id, r.status]));
     expect(status).toEqual({
-      'shop/checkout': 'at-risk',
-      'shop/catalog': 'over-provisioned',
-      'shop/search': 'ok',
-      'shop/reports': 'insufficient-data',
+      'retail/checkout': 'at-risk',
+      'retail/catalog': 'over-provisioned',
+      'retail/search': 'ok',
+      'retail/reports': 'insufficient-data',
       'billing-postgres': 'at-risk',
       'orders-aurora-1': 'over-provisioned',
       'orders-aurora-2': 'insufficient-data',
     });
     const byId = (id: string) => cap.resources.find((r: any) => r.id === id);
 
-    const checkout = byId('shop/checkout');
+    const checkout = byId('retail/checkout');
     expect(checkout.metric).toBe('cpu');
     // The hour the run starts in shifts the window end by under an hour: 3 days, give or take a little.
     expect(checkout.daysToThreshold).toBeGreaterThan(2.8);
@@ -110,17 +111,17 @@ describe('capacity-report against moto', () => {
     expect(conn.threshold).toBe(721);
     expect(conn.thresholdBasis).toContain('LEAST({DBInstanceClassMemory/9531392},5000)');
 
-    expect(byId('shop/catalog').suggestion).toBe('1 vCPU / 4 GB → 0.25 vCPU / 1 GB (task cpu 256, memory 1024)');
-    expect(byId('shop/catalog').size).toBe('1 vCPU / 4 GB');
+    expect(byId('retail/catalog').suggestion).toBe('1 vCPU / 4 GB → 0.25 vCPU / 1 GB (task cpu 256, memory 1024)');
+    expect(byId('retail/catalog').size).toBe('1 vCPU / 4 GB');
     expect(byId('orders-aurora-1').suggestion).toMatch(/no smaller r6g class/);
-    expect(byId('shop/reports').detail).toMatch(/no data points/);
+    expect(byId('retail/reports').detail).toMatch(/no data points/);
     // Insufficient data comes with no invented figure.
     expect(byId('orders-aurora-2').metrics.every((m: any) => m.p95 === null && m.daysToThreshold === null)).toBe(true);
 
     // Sorted by days to threshold: the two at risk lead, soonest first.
-    expect(cap.resources.slice(0, 2).map((r: any) => r.id)).toEqual(['shop/checkout', 'billing-postgres']);
+    expect(cap.resources.slice(0, 2).map((r: any) => r.id)).toEqual(['retail/checkout', 'billing-postgres']);
     expect(cap.findings.map((f: any) => [f.resourceId, f.finding])).toEqual(
-      expect.arrayContaining([['shop/checkout', 'at-risk'], ['billing-postgres', 'at-risk'], ['shop/catalog', 'over-provisioned'], ['shop/reports', 'insufficient-data']]),
+      expect.arrayContaining([['retail/checkout', 'at-risk'], ['billing-postgres', 'at-risk'], ['retail/catalog', 'over-provisioned'], ['retail/reports', 'insufficient-data']]),
     );
     expect(cap.findings).toHaveLength(6);
   });
@@ -147,8 +148,8 @@ describe('capacity-report against moto', () => {
     expect(run.state).toBe('succeeded');
     const cap = (await h.request('GET', `/v1/runs/${run.id}/report`)).body.capacity;
     const ids = cap.resources.map((r: any) => r.id);
-    expect(ids).toEqual(expect.arrayContaining(['shop/checkout', 'shop/catalog', 'shop/search', 'shop/reports', 'billing-postgres', 'orders-aurora-1', 'orders-aurora-2']));
-    expect(cap.resources.find((r: any) => r.id === 'shop/checkout').status).toBe('at-risk');
+    expect(ids).toEqual(expect.arrayContaining(['retail/checkout', 'retail/catalog', 'retail/search', 'retail/reports', 'billing-postgres', 'orders-aurora-1', 'orders-aurora-2']));
+    expect(cap.resources.find((r: any) => r.id === 'retail/checkout').status).toBe('at-risk');
     expect(cap.awsCalls['ecs:ListClusters']).toBeGreaterThanOrEqual(1);
   });
 
@@ -173,7 +174,7 @@ describe('capacity-report against moto', () => {
   it('renders Markdown with the summary table, and HTML with charts that a browser draws', async () => {
     const md = (await h.request('GET', `/v1/runs/${runId}/report?format=md`)).text;
     expect(md).toContain('## Capacity');
-    expect(md).toMatch(/\| shop\/checkout \|.*at risk/);
+    expect(md).toMatch(/\| retail\/checkout \|.*at risk/);
     expect(md).toContain('GetMetricData ×1');
 
     const page = (await h.request('GET', `/v1/runs/${runId}/report?format=html`)).text;
@@ -200,7 +201,7 @@ describe('capacity-report against moto', () => {
       const charts = tab.locator('#capacity-charts svg.line-chart');
       expect(await charts.count()).toBe(6);
       const first = charts.first();
-      expect(await first.getAttribute('aria-label')).toBe('shop/checkout — CPU');
+      expect(await first.getAttribute('aria-label')).toBe('retail/checkout — CPU');
       expect(await first.locator('.threshold line').count()).toBe(1);
       expect(await first.locator('.threshold-label').textContent()).toBe('threshold 70%');
       expect(await first.locator('path.dashed').count()).toBe(1);
@@ -208,7 +209,7 @@ describe('capacity-report against moto', () => {
       expect(box!.width).toBeGreaterThan(600);
       expect(box!.height).toBeGreaterThan(150);
       // The summary table leads with the soonest to run out.
-      expect(await tab.locator('table.capacity-summary tbody tr').first().locator('code').textContent()).toBe('shop/checkout');
+      expect(await tab.locator('table.capacity-summary tbody tr').first().locator('code').textContent()).toBe('retail/checkout');
       expect(requests).toEqual([]);
       await tab.screenshot({ path: path.join(ARTIFACTS, 'capacity-report.png'), fullPage: true });
     } finally {
