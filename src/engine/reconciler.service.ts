@@ -4,6 +4,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app.config';
 import { RunsRepository } from '../persistence/runs.repository';
 import { RunQueue } from './run-queue.adapter';
+import { isTerminal } from './run.types';
 
 /** A run younger than this may still be between its commit and its enqueue. */
 const SETTLE_MS = 5_000;
@@ -59,19 +60,25 @@ export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicat
     for (const run of await this.runs.listUnfinished(1000)) {
       if (Date.now() - run.updatedAt.getTime() < SETTLE_MS && run.state === 'queued') continue;
       const state = await this.queue.jobState(run.id);
-      if (state === 'missing') {
-        await this.queue.enqueue(run.id);
-      } else if (state === 'failed' || state === 'completed') {
+      // A live job (waiting, delayed, active) will carry the run on; nothing to do.
+      if (state !== 'missing' && state !== 'failed' && state !== 'completed') continue;
+      // The run was listed before its job was looked at: one that ended in between has a
+      // completed job and is no longer unfinished. Read it again before queueing it anew.
+      if (!(await this.stillUnfinished(run.id))) continue;
+      if (state !== 'missing') {
         // The job gave up (infrastructure errors) or ended without ending the run: start it afresh.
         const job = await this.queue.job(run.id);
         await job?.remove().catch(() => undefined);
-        await this.queue.enqueue(run.id);
-      } else {
-        continue;
       }
+      await this.queue.enqueue(run.id);
       requeued.push(run.id);
       this.logger.warn(`run ${run.id} (${run.state}) had ${state === 'missing' ? 'no job' : `a ${state} job`}; queued it again`);
     }
     return requeued;
+  }
+
+  private async stillUnfinished(runId: string): Promise<boolean> {
+    const now = await this.runs.get(runId);
+    return now !== null && !isTerminal(now.state);
   }
 }

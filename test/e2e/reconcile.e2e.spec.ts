@@ -5,7 +5,11 @@ import IORedis from 'ioredis';
 import { seedSandbox } from '../../scripts/sandbox/seed-estate';
 import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app.config';
-import { RUN_QUEUE } from '../../src/engine/run-queue.adapter';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { AppConfig } from '../../src/config/app.config';
+import { ReconcilerService } from '../../src/engine/reconciler.service';
+import { RUN_QUEUE, RunQueue } from '../../src/engine/run-queue.adapter';
+import { RunsRepository } from '../../src/persistence/runs.repository';
 import { freePort } from '../support/moto';
 import { eventually, exited, Harness, REDIS_URL, REGION } from '../support/runbookd';
 
@@ -72,6 +76,35 @@ describe('reconciler re-queues accepted runs that have no job', () => {
     expect(audit.filter((e) => e.kind === 'run.accepted')).toHaveLength(1);
     expect(audit.filter((e) => e.kind === 'run.started')).toHaveLength(1);
     expect(audit.filter((e) => e.kind === 'run.ended')).toHaveLength(1);
+  }, 60_000);
+
+  it('a run that ends between the reconciler listing it and looking at its job is not queued again', async () => {
+    const w = await h.startWorker();
+    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'reconcile e2e: ended while listed' },
+    });
+    const runId = res.body.id as string;
+    expect((await h.waitForRun(runId, undefined, 45_000)).state).toBe('succeeded');
+    await eventually(async () => ((await (await queue.getJob(runId))?.getState()) === 'completed' ? true : undefined), 10_000, 'the job to complete');
+    h.kill(w);
+    await exited(w);
+
+    // The listing saw the run still running; by the time its job is looked at, job and run have ended.
+    const runs = h.app.get(RunsRepository);
+    const ended = (await runs.get(runId))!;
+    const listed = jest.spyOn(runs, 'listUnfinished').mockResolvedValueOnce([{ ...ended, state: 'running', updatedAt: new Date(0) }]);
+    const config = h.app.get(AppConfig);
+    await redis.del(`${config.queuePrefix}:reconciler-lock`);
+    const reconciler = new ReconcilerService(runs, h.app.get(RunQueue), config, new SchedulerRegistry());
+    try {
+      expect(await reconciler.reconcile()).toEqual([]);
+      expect(listed).toHaveBeenCalled();
+    } finally {
+      listed.mockRestore();
+    }
+    expect(await (await queue.getJob(runId))?.getState()).toBe('completed');
+    expect(h.proxy.count('FailoverDBCluster')).toBe(1);
   }, 60_000);
 
   describe('with a second API process that cannot reach Redis', () => {
