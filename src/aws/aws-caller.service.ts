@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
 import { redact, redactValues } from '../common/redact';
-import type { AwsCallContext } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import { resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';
 
 /** Any SDK v3 client: `send` is all the caller needs. */
@@ -39,6 +40,11 @@ interface SdkOutput {
 @Injectable()
 export class AwsCallerService {
   constructor(private readonly audit: AuditService) {}
+
+  /** One service's calls through this door, for an adapter to hold (see AwsServiceCalls). */
+  forService(service: string, clientFor: (region: string, roleArn?: string) => AwsSdkClient): AwsServiceCalls {
+    return new AwsServiceCalls(this, service, clientFor);
+  }
 
   async send<O>(ctx: AwsCallContext, client: AwsSdkClient, command: AwsSdkCommand, meta: AwsCallMeta): Promise<O> {
     const where = { service: meta.service, operation: meta.operation };
@@ -106,5 +112,35 @@ export class AwsCallerService {
 
     if (failure) throw failure;
     return output as O;
+  }
+}
+
+/**
+ * What every adapter needs for its service: the client a target's region and role use, reads,
+ * audited mutations, and the planned-call shape a dry run records (built from the same input
+ * function as the real call, so a plan shows exactly what a run would send).
+ */
+export class AwsServiceCalls {
+  constructor(
+    private readonly caller: AwsCallerService,
+    readonly service: string,
+    private readonly clientFor: (region: string, roleArn?: string) => AwsSdkClient,
+  ) {}
+
+  read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
+    return this.send<O>(ctx, target, operation, command, false);
+  }
+
+  mutate<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
+    return this.send<O>(ctx, target, operation, command, true);
+  }
+
+  plan(target: AwsTarget, operation: string, input: object): PlannedCall {
+    return { service: this.service, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
+  }
+
+  private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
+    const { region, roleArn } = resolveTarget(target);
+    return this.caller.send<O>(ctx, this.clientFor(region, roleArn), command, { service: this.service, operation, mutates, region });
   }
 }

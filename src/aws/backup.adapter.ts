@@ -13,8 +13,8 @@ import {
   type StartRestoreJobCommandOutput,
 } from '@aws-sdk/client-backup';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
-import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
+import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 
 export const BACKUP_SERVICE = 'backup';
 
@@ -63,17 +63,21 @@ const MAX_RECOVERY_POINT_PAGES = 20;
 /** AWS Backup as the restore-test steps need it; `planX` twins share the input builders with `x`. */
 @Injectable()
 export class BackupAdapter {
+  private readonly calls: AwsServiceCalls;
+
   constructor(
-    private readonly clients: AwsClientFactory,
-    private readonly caller: AwsCallerService,
-  ) {}
+    clients: AwsClientFactory,
+    caller: AwsCallerService,
+  ) {
+    this.calls = caller.forService(BACKUP_SERVICE, (region, roleArn) => clients.backup(region, roleArn));
+  }
 
   /** Recovery points of one resource, newest first. */
   async listRecoveryPoints(ctx: AwsCallContext, target: AwsTarget, resourceArn: string): Promise<RecoveryPoint[]> {
     const out: RecoveryPoint[] = [];
     let token: string | undefined;
     for (let page = 0; page < MAX_RECOVERY_POINT_PAGES; page++) {
-      const res = await this.read<ListRecoveryPointsByResourceCommandOutput>(
+      const res = await this.calls.read<ListRecoveryPointsByResourceCommandOutput>(
         ctx, target, 'ListRecoveryPointsByResource',
         new ListRecoveryPointsByResourceCommand({ ResourceArn: resourceArn, MaxResults: 100, NextToken: token }),
       );
@@ -91,7 +95,7 @@ export class BackupAdapter {
   }
 
   async describeRecoveryPoint(ctx: AwsCallContext, target: AwsTarget, vaultName: string, recoveryPointArn: string): Promise<RecoveryPointDetail> {
-    const p = await this.read<DescribeRecoveryPointCommandOutput>(
+    const p = await this.calls.read<DescribeRecoveryPointCommandOutput>(
       ctx, target, 'DescribeRecoveryPoint',
       new DescribeRecoveryPointCommand({ BackupVaultName: vaultName, RecoveryPointArn: recoveryPointArn }),
     );
@@ -103,7 +107,7 @@ export class BackupAdapter {
   }
 
   async describeRestoreJob(ctx: AwsCallContext, target: AwsTarget, restoreJobId: string): Promise<RestoreJob> {
-    const j = await this.read<DescribeRestoreJobCommandOutput>(ctx, target, 'DescribeRestoreJob', new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }));
+    const j = await this.calls.read<DescribeRestoreJobCommandOutput>(ctx, target, 'DescribeRestoreJob', new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }));
     return {
       id: j.RestoreJobId ?? restoreJobId, status: j.Status ?? 'UNKNOWN', statusMessage: j.StatusMessage ?? null, percentDone: j.PercentDone ?? null,
       createdResourceArn: j.CreatedResourceArn ?? null, createdAt: j.CreationDate?.toISOString() ?? null,
@@ -112,34 +116,24 @@ export class BackupAdapter {
   }
 
   planStartRestoreJob(target: AwsTarget, params: StartRestoreJobParams): PlannedCall {
-    return plan(target, 'StartRestoreJob', startRestoreJobInput(params));
+    return this.calls.plan(target, 'StartRestoreJob', startRestoreJobInput(params));
   }
 
   async startRestoreJob(ctx: AwsCallContext, target: AwsTarget, params: StartRestoreJobParams): Promise<{ restoreJobId: string; requestId: string | null }> {
-    const out = await this.mutate<StartRestoreJobCommandOutput>(ctx, target, 'StartRestoreJob', new StartRestoreJobCommand(startRestoreJobInput(params)));
+    const out = await this.calls.mutate<StartRestoreJobCommandOutput>(ctx, target, 'StartRestoreJob', new StartRestoreJobCommand(startRestoreJobInput(params)));
     return { restoreJobId: out.RestoreJobId ?? '', requestId: out.$metadata?.requestId ?? null };
   }
 
   planPutRestoreValidationResult(target: AwsTarget, restoreJobId: string, status: RestoreValidationStatus, message: string): PlannedCall {
-    return plan(target, 'PutRestoreValidationResult', restoreValidationInput(restoreJobId, status, message));
+    return this.calls.plan(target, 'PutRestoreValidationResult', restoreValidationInput(restoreJobId, status, message));
   }
 
   async putRestoreValidationResult(ctx: AwsCallContext, target: AwsTarget, restoreJobId: string, status: RestoreValidationStatus, message: string): Promise<void> {
-    await this.mutate(ctx, target, 'PutRestoreValidationResult', new PutRestoreValidationResultCommand(restoreValidationInput(restoreJobId, status, message)));
+    await this.calls.mutate(ctx, target, 'PutRestoreValidationResult', new PutRestoreValidationResultCommand(restoreValidationInput(restoreJobId, status, message)));
   }
 
-  private read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    return this.send<O>(ctx, target, operation, command, false);
-  }
 
-  private mutate<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    return this.send<O>(ctx, target, operation, command, true);
-  }
 
-  private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
-    const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clients.backup(region, roleArn), command, { service: BACKUP_SERVICE, operation, mutates, region });
-  }
 }
 
 export function startRestoreJobInput(p: StartRestoreJobParams): StartRestoreJobCommandInput {
@@ -159,6 +153,3 @@ export function restoreValidationInput(restoreJobId: string, status: RestoreVali
   return { RestoreJobId: restoreJobId, ValidationStatus: status, ValidationStatusMessage: message.slice(0, MAX_VALIDATION_MESSAGE) };
 }
 
-function plan(target: AwsTarget, operation: string, input: object): PlannedCall {
-  return { service: BACKUP_SERVICE, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
-}

@@ -8,8 +8,8 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { mapLimit } from '../common/concurrency';
 import type { AwsCallContext } from '../engine/step.contract';
-import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
-import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
+import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { countCall, type CallTally } from './call-tally';
 
 export const CLOUDWATCH_SERVICE = 'cloudwatch';
@@ -80,10 +80,14 @@ const MAX_PAGES_PER_BATCH = 20;
 
 @Injectable()
 export class CloudWatchAdapter {
+  private readonly calls: AwsServiceCalls;
+
   constructor(
-    private readonly clients: AwsClientFactory,
-    private readonly caller: AwsCallerService,
-  ) {}
+    clients: AwsClientFactory,
+    caller: AwsCallerService,
+  ) {
+    this.calls = caller.forService(CLOUDWATCH_SERVICE, (region, roleArn) => clients.cloudwatch(region, roleArn));
+  }
 
   async alarmStates(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<AlarmStates> {
     const wanted = [...new Set(alarmNames)];
@@ -92,7 +96,7 @@ export class CloudWatchAdapter {
       const batch = wanted.slice(i, i + NAMES_PER_REQUEST);
       let nextToken: string | undefined;
       for (let page = 0; page < MAX_PAGES_PER_BATCH; page++) {
-        const out = await this.read<DescribeAlarmsCommandOutput>(
+        const out = await this.calls.read<DescribeAlarmsCommandOutput>(
           ctx,
           target,
           'DescribeAlarms',
@@ -149,7 +153,7 @@ export class CloudWatchAdapter {
         countCall(tally, 'cloudwatch:GetMetricData');
         result.calls++;
         result.metricsRequested += batch.length;
-        const out = await this.read<GetMetricDataCommandOutput>(
+        const out = await this.calls.read<GetMetricDataCommandOutput>(
           ctx,
           target,
           'GetMetricData',
@@ -173,13 +177,4 @@ export class CloudWatchAdapter {
     return result;
   }
 
-  private read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clients.cloudwatch(region, roleArn), command, {
-      service: CLOUDWATCH_SERVICE,
-      operation,
-      mutates: false,
-      region,
-    });
-  }
 }

@@ -25,8 +25,8 @@ import {
 } from '@aws-sdk/client-ecs';
 import { mapLimit } from '../common/concurrency';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
-import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
+import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { countCall, type CallTally } from './call-tally';
 
 export const ECS_SERVICE = 'ecs';
@@ -112,10 +112,14 @@ const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
  */
 @Injectable()
 export class EcsAdapter {
+  private readonly calls: AwsServiceCalls;
+
   constructor(
-    private readonly clients: AwsClientFactory,
-    private readonly caller: AwsCallerService,
-  ) {}
+    clients: AwsClientFactory,
+    caller: AwsCallerService,
+  ) {
+    this.calls = caller.forService(ECS_SERVICE, (region, roleArn) => clients.ecs(region, roleArn));
+  }
 
   /** Every cluster ARN in the region (ListClusters, 100 per page). */
   async listClusters(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<string[]> {
@@ -123,7 +127,7 @@ export class EcsAdapter {
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       countCall(tally, 'ecs:ListClusters');
-      const out = await this.read<ListClustersCommandOutput>(ctx, target, 'ListClusters', new ListClustersCommand({ maxResults: 100, nextToken }));
+      const out = await this.calls.read<ListClustersCommandOutput>(ctx, target, 'ListClusters', new ListClustersCommand({ maxResults: 100, nextToken }));
       arns.push(...(out.clusterArns ?? []));
       nextToken = out.nextToken;
       if (!nextToken) break;
@@ -137,7 +141,7 @@ export class EcsAdapter {
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       countCall(tally, 'ecs:ListServices');
-      const out = await this.read<ListServicesCommandOutput>(ctx, target, 'ListServices', new ListServicesCommand({ cluster, maxResults: 100, nextToken }));
+      const out = await this.calls.read<ListServicesCommandOutput>(ctx, target, 'ListServices', new ListServicesCommand({ cluster, maxResults: 100, nextToken }));
       arns.push(...(out.serviceArns ?? []));
       nextToken = out.nextToken;
       if (!nextToken) break;
@@ -151,7 +155,7 @@ export class EcsAdapter {
     for (let i = 0; i < services.length; i += DESCRIBE_SERVICES_BATCH) batches.push(services.slice(i, i + DESCRIBE_SERVICES_BATCH));
     const pages = await mapLimit(batches, DESCRIBE_CONCURRENCY, async (batch) => {
       countCall(tally, 'ecs:DescribeServices');
-      return this.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
+      return this.calls.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
     });
     const out: EcsServiceLookup = { services: [], missing: [] };
     for (const res of pages) {
@@ -164,7 +168,7 @@ export class EcsAdapter {
   /** The task-level size of a task definition (DescribeTaskDefinition). */
   async describeTaskSize(ctx: AwsCallContext, target: AwsTarget, taskDefinition: string, tally?: CallTally): Promise<EcsTaskSize> {
     countCall(tally, 'ecs:DescribeTaskDefinition');
-    const out = await this.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
+    const out = await this.calls.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
     const td = out.taskDefinition;
     const num = (v: string | undefined) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
     return {
@@ -177,7 +181,7 @@ export class EcsAdapter {
   }
 
   async describeTaskDefinition(ctx: AwsCallContext, target: AwsTarget, taskDefinition: string): Promise<EcsTaskDefinition> {
-    const res = await this.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
+    const res = await this.calls.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
     const td = res.taskDefinition ?? {};
     return {
       arn: td.taskDefinitionArn ?? taskDefinition,
@@ -193,7 +197,7 @@ export class EcsAdapter {
     const arns: string[] = [];
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_PAGES && arns.length < limit; page++) {
-      const res = await this.read<ListTaskDefinitionsCommandOutput>(
+      const res = await this.calls.read<ListTaskDefinitionsCommandOutput>(
         ctx, target, 'ListTaskDefinitions',
         new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', maxResults: 100, nextToken }),
       );
@@ -208,7 +212,7 @@ export class EcsAdapter {
 
   /** The service's deployment history, newest first. */
   async listServiceDeployments(ctx: AwsCallContext, target: AwsTarget, cluster: string, service: string): Promise<EcsServiceDeployment[]> {
-    const res = await this.read<ListServiceDeploymentsCommandOutput>(
+    const res = await this.calls.read<ListServiceDeploymentsCommandOutput>(
       ctx, target, 'ListServiceDeployments', new ListServiceDeploymentsCommand({ cluster, service, maxResults: 20 }),
     );
     return (res.serviceDeployments ?? [])
@@ -227,7 +231,7 @@ export class EcsAdapter {
   async serviceRevisionTaskDefinitions(ctx: AwsCallContext, target: AwsTarget, revisionArns: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (let i = 0; i < revisionArns.length; i += 20) {
-      const res = await this.read<DescribeServiceRevisionsCommandOutput>(
+      const res = await this.calls.read<DescribeServiceRevisionsCommandOutput>(
         ctx, target, 'DescribeServiceRevisions', new DescribeServiceRevisionsCommand({ serviceRevisionArns: revisionArns.slice(i, i + 20) }),
       );
       for (const r of res.serviceRevisions ?? []) if (r.serviceRevisionArn && r.taskDefinition) out.set(r.serviceRevisionArn, r.taskDefinition);
@@ -236,39 +240,29 @@ export class EcsAdapter {
   }
 
   async tagsOf(ctx: AwsCallContext, target: AwsTarget, resourceArn: string): Promise<Record<string, string>> {
-    const res = await this.read<ListTagsForResourceCommandOutput>(ctx, target, 'ListTagsForResource', new ListTagsForResourceCommand({ resourceArn }));
+    const res = await this.calls.read<ListTagsForResourceCommandOutput>(ctx, target, 'ListTagsForResource', new ListTagsForResourceCommand({ resourceArn }));
     return Object.fromEntries((res.tags ?? []).filter((t) => t.key).map((t) => [t.key!, t.value ?? '']));
   }
 
   planUpdateService(target: AwsTarget, p: UpdateServiceParams): PlannedCall {
-    return plan(target, 'UpdateService', updateServiceInput(p));
+    return this.calls.plan(target, 'UpdateService', updateServiceInput(p));
   }
 
   async updateService(ctx: AwsCallContext, target: AwsTarget, p: UpdateServiceParams): Promise<{ requestId: string | null; service: EcsService | null }> {
-    const res = await this.mutate<UpdateServiceCommandOutput>(ctx, target, 'UpdateService', new UpdateServiceCommand(updateServiceInput(p)));
+    const res = await this.calls.mutate<UpdateServiceCommandOutput>(ctx, target, 'UpdateService', new UpdateServiceCommand(updateServiceInput(p)));
     return { requestId: res.$metadata?.requestId ?? null, service: res.service ? toService(res.service) : null };
   }
 
   planTagResource(target: AwsTarget, resourceArn: string, tags: Record<string, string>): PlannedCall {
-    return plan(target, 'TagResource', tagInput(resourceArn, tags));
+    return this.calls.plan(target, 'TagResource', tagInput(resourceArn, tags));
   }
 
   async tagResource(ctx: AwsCallContext, target: AwsTarget, resourceArn: string, tags: Record<string, string>): Promise<void> {
-    await this.mutate(ctx, target, 'TagResource', new TagResourceCommand(tagInput(resourceArn, tags)));
+    await this.calls.mutate(ctx, target, 'TagResource', new TagResourceCommand(tagInput(resourceArn, tags)));
   }
 
-  private read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    return this.send<O>(ctx, target, operation, command, false);
-  }
 
-  private mutate<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    return this.send<O>(ctx, target, operation, command, true);
-  }
 
-  private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
-    const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clients.ecs(region, roleArn), command, { service: ECS_SERVICE, operation, mutates, region });
-  }
 }
 
 function updateServiceInput(p: UpdateServiceParams): UpdateServiceCommandInput {
@@ -279,9 +273,6 @@ function tagInput(resourceArn: string, tags: Record<string, string>): TagResourc
   return { resourceArn, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
 }
 
-function plan(target: AwsTarget, operation: string, input: object): PlannedCall {
-  return { service: ECS_SERVICE, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
-}
 
 function toService(s: Service): EcsService {
   return {

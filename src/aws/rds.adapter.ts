@@ -42,7 +42,7 @@ import {
   type RebootDBInstanceCommandOutput,
 } from '@aws-sdk/client-rds';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { AwsCallerService, type AwsSdkCommand } from './aws-caller.service';
+import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError } from './aws.error';
 import type { ResourceTag } from './resource-tags';
@@ -244,10 +244,14 @@ const MAX_SNAPSHOT_PAGES = 20;
  */
 @Injectable()
 export class RdsAdapter {
+  private readonly calls: AwsServiceCalls;
+
   constructor(
-    private readonly clients: AwsClientFactory,
-    private readonly caller: AwsCallerService,
-  ) {}
+    clients: AwsClientFactory,
+    caller: AwsCallerService,
+  ) {
+    this.calls = caller.forService(RDS_SERVICE, (region, roleArn) => clients.rds(region, roleArn));
+  }
 
   // --- reads -------------------------------------------------------------------------------
 
@@ -256,7 +260,7 @@ export class RdsAdapter {
   }
 
   private async rawCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<DBCluster> {
-    const out = await this.read<DescribeDBClustersCommandOutput>(
+    const out = await this.calls.read<DescribeDBClustersCommandOutput>(
       ctx,
       target,
       'DescribeDBClusters',
@@ -272,7 +276,7 @@ export class RdsAdapter {
   }
 
   private async rawInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<DBInstance> {
-    const out = await this.read<DescribeDBInstancesCommandOutput>(
+    const out = await this.calls.read<DescribeDBInstancesCommandOutput>(
       ctx,
       target,
       'DescribeDBInstances',
@@ -308,14 +312,14 @@ export class RdsAdapter {
     let marker: string | undefined;
     for (let page = 0; page < MAX_SNAPSHOT_PAGES; page++) {
       if (source.kind === 'instance') {
-        const res = await this.read<DescribeDBSnapshotsCommandOutput>(
+        const res = await this.calls.read<DescribeDBSnapshotsCommandOutput>(
           ctx, target, 'DescribeDBSnapshots',
           new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: source.identifier, MaxRecords: 100, Marker: marker }),
         );
         out.push(...(res.DBSnapshots ?? []).map((x) => toSnapshot(x, region)));
         marker = res.Marker;
       } else {
-        const res = await this.read<DescribeDBClusterSnapshotsCommandOutput>(
+        const res = await this.calls.read<DescribeDBClusterSnapshotsCommandOutput>(
           ctx, target, 'DescribeDBClusterSnapshots',
           new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: source.identifier, MaxRecords: 100, Marker: marker }),
         );
@@ -333,7 +337,7 @@ export class RdsAdapter {
    * backups replicated there from another region (a restore in the DR region starts from these).
    */
   async describeAutomatedBackups(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsAutomatedBackup[]> {
-    const out = await this.read<DescribeDBInstanceAutomatedBackupsCommandOutput>(
+    const out = await this.calls.read<DescribeDBInstanceAutomatedBackupsCommandOutput>(
       ctx, target, 'DescribeDBInstanceAutomatedBackups',
       new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: instanceIdentifier }),
     );
@@ -346,7 +350,7 @@ export class RdsAdapter {
     let marker: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       countCall(tally, 'rds:DescribeDBInstances');
-      const res = await this.read<DescribeDBInstancesCommandOutput>(ctx, target, 'DescribeDBInstances', new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: marker }));
+      const res = await this.calls.read<DescribeDBInstancesCommandOutput>(ctx, target, 'DescribeDBInstances', new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: marker }));
       for (const i of res.DBInstances ?? []) {
         const engine = i.Engine ?? '';
         out.push({
@@ -370,7 +374,7 @@ export class RdsAdapter {
     let marker: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       countCall(tally, 'rds:DescribeDBClusters');
-      const res = await this.read<DescribeDBClustersCommandOutput>(ctx, target, 'DescribeDBClusters', new DescribeDBClustersCommand({ MaxRecords: 100, Marker: marker }));
+      const res = await this.calls.read<DescribeDBClustersCommandOutput>(ctx, target, 'DescribeDBClusters', new DescribeDBClustersCommand({ MaxRecords: 100, Marker: marker }));
       for (const c of res.DBClusters ?? []) {
         out.push({ identifier: c.DBClusterIdentifier ?? '', engine: c.Engine ?? '', members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean) });
       }
@@ -385,7 +389,7 @@ export class RdsAdapter {
     const events: RdsEvent[] = [];
     let marker: string | undefined;
     for (let page = 0; page < MAX_EVENT_PAGES; page++) {
-      const out = await this.read<DescribeEventsCommandOutput>(
+      const out = await this.calls.read<DescribeEventsCommandOutput>(
         ctx,
         target,
         'DescribeEvents',
@@ -411,11 +415,11 @@ export class RdsAdapter {
   // --- mutations ---------------------------------------------------------------------------
 
   planFailoverCluster(target: AwsTarget, params: FailoverClusterParams): PlannedCall {
-    return plan(target, 'FailoverDBCluster', failoverClusterInput(params));
+    return this.calls.plan(target, 'FailoverDBCluster', failoverClusterInput(params));
   }
 
   async failoverCluster(ctx: AwsCallContext, target: AwsTarget, params: FailoverClusterParams): Promise<MutationReceipt> {
-    const out = await this.mutate<FailoverDBClusterCommandOutput>(
+    const out = await this.calls.mutate<FailoverDBClusterCommandOutput>(
       ctx,
       target,
       'FailoverDBCluster',
@@ -425,12 +429,12 @@ export class RdsAdapter {
   }
 
   planRebootWithFailover(target: AwsTarget, instanceIdentifier: string): PlannedCall {
-    return plan(target, 'RebootDBInstance', rebootWithFailoverInput(instanceIdentifier));
+    return this.calls.plan(target, 'RebootDBInstance', rebootWithFailoverInput(instanceIdentifier));
   }
 
   /** Multi-AZ instance failover: a reboot that forces the standby to take over. */
   async rebootWithFailover(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<MutationReceipt> {
-    const out = await this.mutate<RebootDBInstanceCommandOutput>(
+    const out = await this.calls.mutate<RebootDBInstanceCommandOutput>(
       ctx,
       target,
       'RebootDBInstance',
@@ -440,87 +444,76 @@ export class RdsAdapter {
   }
 
   planRestoreInstanceFromSnapshot(target: AwsTarget, params: RestoreFromSnapshotParams): PlannedCall {
-    return plan(target, 'RestoreDBInstanceFromDBSnapshot', restoreInstanceFromSnapshotInput(params));
+    return this.calls.plan(target, 'RestoreDBInstanceFromDBSnapshot', restoreInstanceFromSnapshotInput(params));
   }
 
   async restoreInstanceFromSnapshot(ctx: AwsCallContext, target: AwsTarget, params: RestoreFromSnapshotParams): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'RestoreDBInstanceFromDBSnapshot', new RestoreDBInstanceFromDBSnapshotCommand(restoreInstanceFromSnapshotInput(params))));
+    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBInstanceFromDBSnapshot', new RestoreDBInstanceFromDBSnapshotCommand(restoreInstanceFromSnapshotInput(params))));
   }
 
   planRestoreClusterFromSnapshot(target: AwsTarget, params: RestoreClusterFromSnapshotParams): PlannedCall {
-    return plan(target, 'RestoreDBClusterFromSnapshot', restoreClusterFromSnapshotInput(params));
+    return this.calls.plan(target, 'RestoreDBClusterFromSnapshot', restoreClusterFromSnapshotInput(params));
   }
 
   async restoreClusterFromSnapshot(ctx: AwsCallContext, target: AwsTarget, params: RestoreClusterFromSnapshotParams): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'RestoreDBClusterFromSnapshot', new RestoreDBClusterFromSnapshotCommand(restoreClusterFromSnapshotInput(params))));
+    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBClusterFromSnapshot', new RestoreDBClusterFromSnapshotCommand(restoreClusterFromSnapshotInput(params))));
   }
 
   planRestoreInstanceToPointInTime(target: AwsTarget, params: RestoreInstanceToPointInTimeParams): PlannedCall {
-    return plan(target, 'RestoreDBInstanceToPointInTime', restoreInstanceToPointInTimeInput(params));
+    return this.calls.plan(target, 'RestoreDBInstanceToPointInTime', restoreInstanceToPointInTimeInput(params));
   }
 
   async restoreInstanceToPointInTime(ctx: AwsCallContext, target: AwsTarget, params: RestoreInstanceToPointInTimeParams): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'RestoreDBInstanceToPointInTime', new RestoreDBInstanceToPointInTimeCommand(restoreInstanceToPointInTimeInput(params))));
+    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBInstanceToPointInTime', new RestoreDBInstanceToPointInTimeCommand(restoreInstanceToPointInTimeInput(params))));
   }
 
   planRestoreClusterToPointInTime(target: AwsTarget, params: RestoreClusterToPointInTimeParams): PlannedCall {
-    return plan(target, 'RestoreDBClusterToPointInTime', restoreClusterToPointInTimeInput(params));
+    return this.calls.plan(target, 'RestoreDBClusterToPointInTime', restoreClusterToPointInTimeInput(params));
   }
 
   async restoreClusterToPointInTime(ctx: AwsCallContext, target: AwsTarget, params: RestoreClusterToPointInTimeParams): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'RestoreDBClusterToPointInTime', new RestoreDBClusterToPointInTimeCommand(restoreClusterToPointInTimeInput(params))));
+    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBClusterToPointInTime', new RestoreDBClusterToPointInTimeCommand(restoreClusterToPointInTimeInput(params))));
   }
 
   /** A restored Aurora cluster has no instances; one is needed before anything can connect. */
   planCreateClusterInstance(target: AwsTarget, params: ClusterInstanceParams): PlannedCall {
-    return plan(target, 'CreateDBInstance', clusterInstanceInput(params));
+    return this.calls.plan(target, 'CreateDBInstance', clusterInstanceInput(params));
   }
 
   async createClusterInstance(ctx: AwsCallContext, target: AwsTarget, params: ClusterInstanceParams): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'CreateDBInstance', new CreateDBInstanceCommand(clusterInstanceInput(params))));
+    return receipt(await this.calls.mutate(ctx, target, 'CreateDBInstance', new CreateDBInstanceCommand(clusterInstanceInput(params))));
   }
 
   planDeleteInstance(target: AwsTarget, instanceIdentifier: string): PlannedCall {
-    return plan(target, 'DeleteDBInstance', deleteInstanceInput(instanceIdentifier));
+    return this.calls.plan(target, 'DeleteDBInstance', deleteInstanceInput(instanceIdentifier));
   }
 
   /** Without a final snapshot: only for resources a run restored for a test. */
   async deleteInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'DeleteDBInstance', new DeleteDBInstanceCommand(deleteInstanceInput(instanceIdentifier))));
+    return receipt(await this.calls.mutate(ctx, target, 'DeleteDBInstance', new DeleteDBInstanceCommand(deleteInstanceInput(instanceIdentifier))));
   }
 
   planDeleteCluster(target: AwsTarget, clusterIdentifier: string): PlannedCall {
-    return plan(target, 'DeleteDBCluster', deleteClusterInput(clusterIdentifier));
+    return this.calls.plan(target, 'DeleteDBCluster', deleteClusterInput(clusterIdentifier));
   }
 
   async deleteCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'DeleteDBCluster', new DeleteDBClusterCommand(deleteClusterInput(clusterIdentifier))));
+    return receipt(await this.calls.mutate(ctx, target, 'DeleteDBCluster', new DeleteDBClusterCommand(deleteClusterInput(clusterIdentifier))));
   }
 
   planAddTags(target: AwsTarget, resourceArn: string, tags: ResourceTag[]): PlannedCall {
-    return plan(target, 'AddTagsToResource', addTagsInput(resourceArn, tags));
+    return this.calls.plan(target, 'AddTagsToResource', addTagsInput(resourceArn, tags));
   }
 
   /** Idempotent by nature: tagging again with the same values changes nothing. */
   async addTags(ctx: AwsCallContext, target: AwsTarget, resourceArn: string, tags: ResourceTag[]): Promise<MutationReceipt> {
-    return receipt(await this.mutate(ctx, target, 'AddTagsToResource', new AddTagsToResourceCommand(addTagsInput(resourceArn, tags))));
+    return receipt(await this.calls.mutate(ctx, target, 'AddTagsToResource', new AddTagsToResourceCommand(addTagsInput(resourceArn, tags))));
   }
 
   // --- plumbing ----------------------------------------------------------------------------
 
-  private read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    return this.send<O>(ctx, target, operation, command, false);
-  }
 
-  private mutate<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
-    return this.send<O>(ctx, target, operation, command, true);
-  }
 
-  private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
-    const { region, roleArn } = resolveTarget(target);
-    const client = this.clients.rds(region, roleArn);
-    return this.caller.send<O>(ctx, client, command, { service: RDS_SERVICE, operation, mutates, region });
-  }
 }
 
 // Input builders: the single source of what a mutating call sends, shared by plan and run.
@@ -624,9 +617,6 @@ export function addTagsInput(resourceArn: string, tags: ResourceTag[]): AddTagsT
   return { ResourceName: resourceArn, Tags: tagList(tags) };
 }
 
-function plan(target: AwsTarget, operation: string, input: object): PlannedCall {
-  return { service: RDS_SERVICE, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
-}
 
 function receipt(out: { $metadata?: { requestId?: string } }): MutationReceipt {
   return { requestId: out.$metadata?.requestId ?? null };

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ConfirmSubscriptionCommand, type ConfirmSubscriptionCommandOutput, PublishCommand, type PublishCommandOutput } from '@aws-sdk/client-sns';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { AwsCallerService } from './aws-caller.service';
-import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
+import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 
 export const SNS_SERVICE = 'sns';
 
@@ -21,14 +21,15 @@ export interface ConfirmSubscriptionParams {
 /** SNS calls runbookd makes. The webhook confirms subscriptions; notification steps publish. */
 @Injectable()
 export class SnsAdapter {
-  constructor(
-    private readonly clients: AwsClientFactory,
-    private readonly caller: AwsCallerService,
-  ) {}
+  private readonly calls: AwsServiceCalls;
+
+  constructor(clients: AwsClientFactory, caller: AwsCallerService) {
+    this.calls = caller.forService(SNS_SERVICE, (region, roleArn) => clients.sns(region, roleArn));
+  }
 
   planConfirmSubscription(target: AwsTarget, p: ConfirmSubscriptionParams): PlannedCall {
     // The token is a credential for the subscription: never planned or recorded in the clear.
-    return { service: SNS_SERVICE, operation: 'ConfirmSubscription', input: { TopicArn: p.topicArn, Token: '[REDACTED]' }, region: resolveTarget(target).region };
+    return this.calls.plan(target, 'ConfirmSubscription', { TopicArn: p.topicArn, Token: '[REDACTED]' });
   }
 
   /**
@@ -36,24 +37,22 @@ export class SnsAdapter {
    * whatever the message says, the API endpoint is ours.
    */
   async confirmSubscription(ctx: AwsCallContext, target: AwsTarget, p: ConfirmSubscriptionParams): Promise<{ subscriptionArn: string | null }> {
-    const { region, roleArn } = resolveTarget(target);
-    const out = await this.caller.send<ConfirmSubscriptionCommandOutput>(
+    const out = await this.calls.mutate<ConfirmSubscriptionCommandOutput>(
       { ...ctx, secretValues: [...(ctx.secretValues ?? []), p.token] },
-      this.clients.sns(region, roleArn),
+      target,
+      'ConfirmSubscription',
       new ConfirmSubscriptionCommand({ TopicArn: p.topicArn, Token: p.token }),
-      { service: SNS_SERVICE, operation: 'ConfirmSubscription', mutates: true, region },
     );
     return { subscriptionArn: out.SubscriptionArn ?? null };
   }
 
   /** Publishes a message to a topic (run notifications). The region is the topic's own. */
   async publish(ctx: AwsCallContext, p: PublishParams): Promise<{ messageId: string | null }> {
-    const region = regionOfTopic(p.topicArn);
-    const out = await this.caller.send<PublishCommandOutput>(
+    const out = await this.calls.mutate<PublishCommandOutput>(
       ctx,
-      this.clients.sns(region),
+      regionOfTopic(p.topicArn),
+      'Publish',
       new PublishCommand({ TopicArn: p.topicArn, Message: p.message, ...(p.subject ? { Subject: p.subject.slice(0, 100) } : {}) }),
-      { service: SNS_SERVICE, operation: 'Publish', mutates: true, region },
     );
     return { messageId: out.MessageId ?? null };
   }
