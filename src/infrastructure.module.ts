@@ -4,7 +4,11 @@ import { AuditService } from './audit/audit.service';
 import { AWS_PROVIDERS } from './aws/aws.providers';
 import { Clock } from './common/clock';
 import { AppConfig } from './config/app.config';
+import { FaultInjector } from './common/fault-injector';
 import { ExecutorService } from './engine/executor.service';
+import { RunFinisherService } from './engine/run-finisher.service';
+import { RunLeaseService } from './engine/run-lease.service';
+import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
 import { RunQueue } from './engine/run-queue.adapter';
@@ -45,6 +49,10 @@ export class InfrastructureModule {
       RunAcceptanceService,
       RunsService,
       StopConditionsService,
+      FaultInjector,
+      RunLeaseService,
+      StepRunnerService,
+      RunFinisherService,
       ExecutorService,
       SchedulesRepository,
       NotificationsRepository,

@@ -22,7 +22,8 @@ export type AuditKind =
   | 'schedule.resumed'
   | 'schedule.removed'
   | 'notification.sent'
-  | 'notification.failed';
+  | 'notification.failed'
+  | 'run.dead-lettered';
 
 export interface AuditEventInput {
   kind: AuditKind;

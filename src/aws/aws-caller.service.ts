@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import type { AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
+import type { AuditEventInput, AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
 import { redact, redactValues } from '../common/redact';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { resolveTarget, type AwsTarget } from './aws-client.factory';
+import { FaultInjector } from '../common/fault-injector';
+import { resolveTarget, type AwsTarget, type CallKind } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';
 
 /** Any SDK v3 client: `send` is all the caller needs. */
@@ -39,10 +40,14 @@ interface SdkOutput {
  */
 @Injectable()
 export class AwsCallerService {
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    // Optional so unit tests can build the door with an audit alone.
+    @Optional() private readonly faults?: FaultInjector,
+  ) {}
 
   /** One service's calls through this door, for an adapter to hold (see AwsServiceCalls). */
-  forService(service: string, clientFor: (region: string, roleArn?: string) => AwsSdkClient): AwsServiceCalls {
+  forService(service: string, clientFor: (region: string, roleArn: string | undefined, kind: CallKind) => AwsSdkClient): AwsServiceCalls {
     return new AwsServiceCalls(this, service, clientFor);
   }
 
@@ -65,7 +70,8 @@ export class AwsCallerService {
     }
 
     // Written before sending, so a process that dies mid-call still leaves evidence of the attempt.
-    // If this write fails the call is not made: no mutating call goes unrecorded.
+    // If this write fails the call is not made: no mutating call goes unrecorded. Inside a run it
+    // commits under the run's lease: an executor that lost the run stops here.
     const request: AwsRequestAuditData = {
       stepId: ctx.stepId,
       service: meta.service,
@@ -74,17 +80,23 @@ export class AwsCallerService {
       input: redactValues(redact({ ...command.input } as Record<string, unknown>), ctx.secretValues ?? []),
     };
     // Calls made outside any run (the SNS webhook confirming a subscription) carry an empty run id.
-    await this.audit.append({ kind: 'aws.request', runId: ctx.runId || null, actor: ctx.actor, data: { ...request } });
+    const requestEvent: AuditEventInput = { kind: 'aws.request', runId: ctx.runId || null, actor: ctx.actor, data: { ...request } };
+    if (ctx.fence) await ctx.fence.recordIntent(requestEvent);
+    else await this.audit.append(requestEvent);
+    this.faults?.at(`aws:${meta.operation}:before-send`);
 
     const started = performance.now();
     let output: O | undefined;
     let failure: AwsStepError | undefined;
+    // Nothing awaits between this check and the send: a process frozen before it finds its lease gone.
+    ctx.fence?.assertHeld();
     try {
       output = (await client.send(command)) as O;
     } catch (err) {
       failure = toAwsStepError(err, where);
     }
     const durationMs = Math.round(performance.now() - started);
+    this.faults?.at(`aws:${meta.operation}:after-answer`);
 
     const metadata = (output as SdkOutput | undefined)?.$metadata;
     const response: AwsResponseAuditData & { awsCode?: string } = failure
@@ -106,9 +118,13 @@ export class AwsCallerService {
           ...(typeof metadata?.httpStatusCode === 'number' ? { httpStatus: metadata.httpStatusCode } : {}),
           durationMs,
         };
-    // A failed audit write surfaces even after a successful call: the log is required evidence,
-    // and steps are written to be repeated safely.
-    await this.audit.append({ kind: 'aws.response', runId: ctx.runId || null, actor: ctx.actor, data: { ...response } });
+    // AWS has acted (or refused): the record of its answer is retried through a database that is
+    // briefly away rather than lost, and a process that dies meanwhile leaves the step's look-before-act
+    // to find the effect. It is recorded even by an executor that has just lost the run: it is what AWS did.
+    const responseEvent: AuditEventInput = { kind: 'aws.response', runId: ctx.runId || null, actor: ctx.actor, data: { ...response } };
+    if (ctx.fence) await ctx.fence.recordOutcome(responseEvent);
+    else await this.audit.append(responseEvent);
+    this.faults?.at(`aws:${meta.operation}:after-record`);
 
     if (failure) throw failure;
     return output as O;
@@ -124,7 +140,7 @@ export class AwsServiceCalls {
   constructor(
     private readonly caller: AwsCallerService,
     readonly service: string,
-    private readonly clientFor: (region: string, roleArn?: string) => AwsSdkClient,
+    private readonly clientFor: (region: string, roleArn: string | undefined, kind: CallKind) => AwsSdkClient,
   ) {}
 
   read<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand): Promise<O> {
@@ -141,6 +157,6 @@ export class AwsServiceCalls {
 
   private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
     const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clientFor(region, roleArn), command, { service: this.service, operation, mutates, region });
+    return this.caller.send<O>(ctx, this.clientFor(region, roleArn, mutates ? 'mutate' : 'read'), command, { service: this.service, operation, mutates, region });
   }
 }

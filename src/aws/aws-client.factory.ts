@@ -10,12 +10,21 @@ import { AppConfig } from '../config/app.config';
 /** The settings every client gets; each SDK client's own config type accepts them. */
 export interface AwsClientSettings {
   region: string;
+  /** 1 for the clients that send mutating calls: the SDK never repeats a change blindly. */
   maxAttempts: number;
   /** Lower case: the SDK compares it to 'adaptive' exactly and quietly falls back to standard otherwise. */
   retryMode: 'adaptive';
+  /**
+   * Connect and request timeouts for every call. `throwOnRequestTimeout` is required: without it
+   * the SDK only logs a warning when the request timeout passes and keeps waiting.
+   */
+  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true };
   credentials?: ReturnType<typeof fromTemporaryCredentials>;
   endpoint?: string;
 }
+
+/** Which of a target's two clients: reads retry adaptively; mutations are sent once per attempt the engine decides. */
+export type CallKind = 'read' | 'mutate';
 
 export interface DestroyableClient {
   destroy(): void;
@@ -25,6 +34,30 @@ export type AwsClientConstructor<C extends DestroyableClient> = new (settings: A
 
 export const RUNBOOKD_ROLE_SESSION_NAME = 'runbookd';
 
+type TemporaryCredentials = ReturnType<typeof fromTemporaryCredentials>;
+type Credentials = Awaited<ReturnType<TemporaryCredentials>>;
+
+/**
+ * Each SDK client memoizes its credentials on its own; a target's two clients (read, mutate)
+ * share one session instead, assumed once and renewed five minutes before it expires.
+ */
+function sharedUntilExpiry(provider: TemporaryCredentials): TemporaryCredentials {
+  let current: Promise<Credentials> | undefined;
+  let expiresAt = 0;
+  return (async (options?: Parameters<TemporaryCredentials>[0]) => {
+    if (!current || Date.now() > expiresAt - 5 * 60_000) {
+      const next = provider(options);
+      current = next;
+      // Until it answers, callers share the request in flight.
+      expiresAt = Number.MAX_SAFE_INTEGER;
+      next.then((c) => (expiresAt = c.expiration?.getTime() ?? Number.MAX_SAFE_INTEGER)).catch(() => {
+        if (current === next) current = undefined;
+      });
+    }
+    return current;
+  }) as TemporaryCredentials;
+}
+
 /** Where an adapter call goes: a region, or a region plus the role to assume there (cross-account targets). */
 export type AwsTarget = string | { region: string; roleArn?: string };
 
@@ -33,62 +66,80 @@ export function resolveTarget(target: AwsTarget): { region: string; roleArn?: st
 }
 
 /**
- * One SDK client per (service, region, role), made on first use and kept: clients hold
+ * One SDK client per (service, region, role, call kind), made on first use and kept: clients hold
  * connection pools, credential caches and the adaptive retry token bucket, which only help when
- * shared. Endpoints are not set here: the SDK reads AWS_ENDPOINT_URL and
+ * shared. Mutating calls go through a client of their own with `maxAttempts: 1`: after a timeout
+ * or a 5xx the SDK cannot know whether AWS acted, so the step looks before it tries again. Endpoints are not set here: the SDK reads AWS_ENDPOINT_URL and
  * AWS_ENDPOINT_URL_<SERVICE> itself (that is how tests and the sandbox reach moto).
  */
 @Injectable()
 export class AwsClientFactory implements OnModuleDestroy {
   private readonly clients = new Map<string, DestroyableClient>();
+  /** One assumed-role session per (region, role), shared by a target's read and mutate clients. */
+  private readonly roleCredentials = new Map<string, ReturnType<typeof fromTemporaryCredentials>>();
 
   constructor(private readonly config: AppConfig) {}
 
-  rds(region?: string, roleArn?: string): RDSClient {
-    return this.client('rds', RDSClient, region, roleArn);
+  rds(region?: string, roleArn?: string, kind: CallKind = 'read'): RDSClient {
+    return this.client('rds', RDSClient, region, roleArn, kind);
   }
 
-  cloudwatch(region?: string, roleArn?: string): CloudWatchClient {
-    return this.client('cloudwatch', CloudWatchClient, region, roleArn);
+  cloudwatch(region?: string, roleArn?: string, kind: CallKind = 'read'): CloudWatchClient {
+    return this.client('cloudwatch', CloudWatchClient, region, roleArn, kind);
   }
 
-  ecs(region?: string, roleArn?: string): ECSClient {
-    return this.client('ecs', ECSClient, region, roleArn);
+  ecs(region?: string, roleArn?: string, kind: CallKind = 'read'): ECSClient {
+    return this.client('ecs', ECSClient, region, roleArn, kind);
   }
 
-  sns(region?: string, roleArn?: string): SNSClient {
-    return this.client('sns', SNSClient, region, roleArn);
+  sns(region?: string, roleArn?: string, kind: CallKind = 'read'): SNSClient {
+    return this.client('sns', SNSClient, region, roleArn, kind);
   }
 
-  backup(region?: string, roleArn?: string): BackupClient {
-    return this.client('backup', BackupClient, region, roleArn);
+  backup(region?: string, roleArn?: string, kind: CallKind = 'read'): BackupClient {
+    return this.client('backup', BackupClient, region, roleArn, kind);
   }
 
-  /** The extension point: a new service is `xyz(r, role) { return this.client('xyz', XyzClient, r, role); }`. */
-  client<C extends DestroyableClient>(service: string, Client: AwsClientConstructor<C>, region?: string, roleArn?: string): C {
+  /** The extension point: a new service is `xyz(r, role, kind) { return this.client('xyz', XyzClient, r, role, kind); }`. */
+  client<C extends DestroyableClient>(service: string, Client: AwsClientConstructor<C>, region?: string, roleArn?: string, kind: CallKind = 'read'): C {
     const resolvedRegion = region || this.config.awsRegion;
-    const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}`;
+    const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}\u0000${kind}`;
     const cached = this.clients.get(key);
     if (cached) return cached as C;
-    const client = new Client(this.settings(resolvedRegion, roleArn, service));
+    const client = new Client(this.settings(resolvedRegion, roleArn, service, kind));
     this.clients.set(key, client);
     return client;
   }
 
-  settings(region: string, roleArn?: string, service?: string): AwsClientSettings {
-    const settings: AwsClientSettings = { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive' };
+  settings(region: string, roleArn?: string, service?: string, kind: CallKind = 'read'): AwsClientSettings {
+    const settings: AwsClientSettings = {
+      region,
+      maxAttempts: kind === 'mutate' ? 1 : this.config.awsMaxAttempts,
+      retryMode: 'adaptive',
+      requestHandler: { connectionTimeout: this.config.awsConnectTimeoutMs, requestTimeout: this.config.awsRequestTimeoutMs, throwOnRequestTimeout: true },
+    };
     // Sandbox endpoints come from the validated config (the SDK would also read them from the
     // environment itself, but then two places would decide where AWS calls go).
     const endpoint = this.endpointFor(service);
     if (endpoint) settings.endpoint = endpoint;
-    if (roleArn) {
-      const stsEndpoint = this.endpointFor('sts');
-      settings.credentials = fromTemporaryCredentials({
-        params: { RoleArn: roleArn, RoleSessionName: RUNBOOKD_ROLE_SESSION_NAME },
-        clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive', ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
-      });
-    }
+    if (roleArn) settings.credentials = this.credentialsFor(region, roleArn, settings.requestHandler);
     return settings;
+  }
+
+  private credentialsFor(region: string, roleArn: string, requestHandler: AwsClientSettings['requestHandler']): ReturnType<typeof fromTemporaryCredentials> {
+    const key = `${region}\u0000${roleArn}`;
+    let credentials = this.roleCredentials.get(key);
+    if (!credentials) {
+      const stsEndpoint = this.endpointFor('sts');
+      credentials = sharedUntilExpiry(
+        fromTemporaryCredentials({
+          params: { RoleArn: roleArn, RoleSessionName: RUNBOOKD_ROLE_SESSION_NAME },
+          clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive', requestHandler, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
+        }),
+      );
+      this.roleCredentials.set(key, credentials);
+    }
+    return credentials;
   }
 
   private endpointFor(service: string | undefined): string | undefined {
@@ -99,6 +150,7 @@ export class AwsClientFactory implements OnModuleDestroy {
   destroy(): void {
     for (const client of this.clients.values()) client.destroy();
     this.clients.clear();
+    this.roleCredentials.clear();
   }
 
   onModuleDestroy(): void {

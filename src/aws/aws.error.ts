@@ -7,6 +7,8 @@ export type AwsErrorCode =
   | 'AWS_ACCESS_DENIED'
   | 'AWS_INVALID_INPUT'
   | 'AWS_UNAVAILABLE'
+  /** No answer within the configured connect or request timeout: AWS may or may not have acted. */
+  | 'AWS_TIMEOUT'
   | 'AWS_DRY_RUN_VIOLATION'
   | 'AWS_FAILED';
 
@@ -25,7 +27,7 @@ export interface AwsErrorDetails {
 }
 
 /** Worth trying the same call again later: the resource is busy or AWS asked us to slow down. */
-const RETRYABLE: ReadonlySet<AwsErrorCode> = new Set<AwsErrorCode>(['AWS_THROTTLED', 'AWS_INVALID_STATE', 'AWS_UNAVAILABLE']);
+const RETRYABLE: ReadonlySet<AwsErrorCode> = new Set<AwsErrorCode>(['AWS_THROTTLED', 'AWS_INVALID_STATE', 'AWS_UNAVAILABLE', 'AWS_TIMEOUT']);
 
 export class AwsStepError extends CodedError<AwsErrorCode> {
   readonly area = 'aws';
@@ -62,10 +64,10 @@ const ACCESS_DENIED_NAMES = new Set([
 
 const INVALID_INPUT_NAMES = new Set(['ValidationError', 'ValidationException', 'MissingParameter', 'InvalidAction', 'MalformedQueryString']);
 
+/** The SDK's own connect/request timeouts (NodeHttpHandler), and AWS's word for the same. */
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+
 const UNAVAILABLE_NAMES = new Set([
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
   'NetworkingError',
   'ServiceUnavailable',
   'ServiceUnavailableException',
@@ -96,6 +98,7 @@ function classify(name: string, status: number | undefined, e: SdkErrorLike): Aw
   }
   if (name.includes('NotFound')) return 'AWS_NOT_FOUND';
   if (INVALID_INPUT_NAMES.has(name) || name.startsWith('InvalidParameter')) return 'AWS_INVALID_INPUT';
+  if (TIMEOUT_NAMES.has(name) || networkCodeOf(e) === 'ETIMEDOUT') return 'AWS_TIMEOUT';
   if (UNAVAILABLE_NAMES.has(name) || isNetworkError(e) || e.$fault === 'server' || (status !== undefined && status >= 500)) {
     return 'AWS_UNAVAILABLE';
   }

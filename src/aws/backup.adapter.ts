@@ -69,7 +69,7 @@ export class BackupAdapter {
     clients: AwsClientFactory,
     caller: AwsCallerService,
   ) {
-    this.calls = caller.forService(BACKUP_SERVICE, (region, roleArn) => clients.backup(region, roleArn));
+    this.calls = caller.forService(BACKUP_SERVICE, (region, roleArn, kind) => clients.backup(region, roleArn, kind));
   }
 
   /** Recovery points of one resource, newest first. */

@@ -86,7 +86,7 @@ export class CloudWatchAdapter {
     clients: AwsClientFactory,
     caller: AwsCallerService,
   ) {
-    this.calls = caller.forService(CLOUDWATCH_SERVICE, (region, roleArn) => clients.cloudwatch(region, roleArn));
+    this.calls = caller.forService(CLOUDWATCH_SERVICE, (region, roleArn, kind) => clients.cloudwatch(region, roleArn, kind));
   }
 
   async alarmStates(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<AlarmStates> {

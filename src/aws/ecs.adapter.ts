@@ -118,7 +118,7 @@ export class EcsAdapter {
     clients: AwsClientFactory,
     caller: AwsCallerService,
   ) {
-    this.calls = caller.forService(ECS_SERVICE, (region, roleArn) => clients.ecs(region, roleArn));
+    this.calls = caller.forService(ECS_SERVICE, (region, roleArn, kind) => clients.ecs(region, roleArn, kind));
   }
 
   /** Every cluster ARN in the region (ListClusters, 100 per page). */

@@ -250,7 +250,7 @@ export class RdsAdapter {
     clients: AwsClientFactory,
     caller: AwsCallerService,
   ) {
-    this.calls = caller.forService(RDS_SERVICE, (region, roleArn) => clients.rds(region, roleArn));
+    this.calls = caller.forService(RDS_SERVICE, (region, roleArn, kind) => clients.rds(region, roleArn, kind));
   }
 
   // --- reads -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ export class SnsAdapter {
   private readonly calls: AwsServiceCalls;
 
   constructor(clients: AwsClientFactory, caller: AwsCallerService) {
-    this.calls = caller.forService(SNS_SERVICE, (region, roleArn) => clients.sns(region, roleArn));
+    this.calls = caller.forService(SNS_SERVICE, (region, roleArn, kind) => clients.sns(region, roleArn, kind));
   }
 
   planConfirmSubscription(target: AwsTarget, p: ConfirmSubscriptionParams): PlannedCall {

@@ -29,7 +29,19 @@ export class AppConfig {
   awsRegion!: string;
   /** Sandbox endpoints the SDK picks up itself; kept here to say so at boot. */
   awsEndpoints!: Record<string, string>;
+  /** Attempts for read-only AWS calls (adaptive retry). Mutating calls always get exactly one. */
   awsMaxAttempts!: number;
+  /** Time to open a connection to an AWS endpoint before the call fails (retryable). */
+  awsConnectTimeoutMs!: number;
+  /** Time an AWS call may go without an answer before it fails with AWS_TIMEOUT (retryable). */
+  awsRequestTimeoutMs!: number;
+  /** A run whose executions failed (threw, died mid-run, re-queued) this many times is dead-lettered. */
+  runMaxFailedExecutions!: number;
+  /**
+   * Test-only: named points where this process kills or freezes itself (the fault suite). Refused
+   * when NODE_ENV=production, so a production process has none.
+   */
+  faultPoints!: FaultPoint[];
   queuePrefix!: string;
   workerConcurrency!: number;
   /** BullMQ lock: how long before a dead worker's run is picked up by another. */
@@ -62,6 +74,15 @@ export class AppConfig {
     return this.nodeEnv === 'production';
   }
 }
+
+export interface FaultPoint {
+  /** What the process does there: die at once, freeze itself (SIGSTOP), or throw an infrastructure error. */
+  action: 'crash' | 'stall' | 'throw';
+  /** e.g. `step:failover:before`, `aws:FailoverDBCluster:after-answer`. */
+  point: string;
+}
+
+const FAULT_POINT = /^(crash|stall|throw)@((?:step|aws|run):[A-Za-z0-9._-]+:(?:before|after|before-send|after-answer|after-record|take))$/;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -131,6 +152,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }
   }
   c.awsMaxAttempts = int('RUNBOOKD_AWS_MAX_ATTEMPTS', 5, 1, 20);
+  c.awsConnectTimeoutMs = int('RUNBOOKD_AWS_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000);
+  c.awsRequestTimeoutMs = int('RUNBOOKD_AWS_REQUEST_TIMEOUT_MS', 60_000, 200, 900_000);
+  c.runMaxFailedExecutions = int('RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS', 10, 1, 1000);
+  c.faultPoints = [];
+  for (const item of str('RUNBOOKD_FAULT_INJECT', '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = FAULT_POINT.exec(item);
+    if (!m) problems.push(`RUNBOOKD_FAULT_INJECT: "${item}" is not <crash|stall|throw>@<step|aws|run>:<name>:<when>`);
+    else c.faultPoints.push({ action: m[1] as FaultPoint['action'], point: m[2] });
+  }
   c.queuePrefix = str('RUNBOOKD_QUEUE_PREFIX', 'runbookd');
   if (!/^[A-Za-z0-9_-]+$/.test(c.queuePrefix)) problems.push('RUNBOOKD_QUEUE_PREFIX may hold letters, digits, _ and - only');
   c.workerConcurrency = int('RUNBOOKD_WORKER_CONCURRENCY', 10, 1, 500);
@@ -161,6 +191,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.snsBodyLimitBytes = int('RUNBOOKD_SNS_BODY_LIMIT_BYTES', 320 * 1024, 1024, 1024 * 1024);
   c.snsCertTimeoutMs = int('RUNBOOKD_SNS_CERT_TIMEOUT_MS', 3000, 100, 60_000);
 
+  if (c.isProduction && c.faultPoints.length > 0) {
+    problems.push('RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production');
+  }
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');
   }

@@ -17,7 +17,13 @@ export type EngineErrorCode =
   | 'PRECONDITION_FAILED'
   | 'RESTORE_FAILED'
   | 'PREFLIGHT_FAILED'
-  | 'CHILD_RUN_FAILED';
+  | 'CHILD_RUN_FAILED'
+  /** A newer executor took the run (fencing epoch moved on): this one stops and records nothing. */
+  | 'LEASE_LOST'
+  /** The run's executions failed too often (RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS): it ends instead of looping. */
+  | 'RUN_DEAD_LETTERED'
+  /** PostgreSQL refused a record for longer than the recording retries last (retryable: the run resumes). */
+  | 'RECORDING_FAILED';
 
 export class EngineError extends CodedError<EngineErrorCode> {
   readonly area = 'engine';

@@ -50,6 +50,10 @@ export interface RunRecord {
   report: Record<string, unknown> | null;
   /** The composite run that started this one (trigger kind `parent`). */
   parentRunId?: string | null;
+  /** Fencing token: moves on each time an executor takes the run. */
+  epoch?: number;
+  /** Executions that ended without progress; the dead letter's count. */
+  failedExecutions?: number;
 }
 
 export type StepState = 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'planned';

@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import type { CallFence } from '../aws/call-fence';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -107,4 +108,6 @@ export interface AwsCallContext {
   expiresAt: Date;
   /** The run's secret parameter values, so records of AWS calls can hide them wherever they appear. */
   secretValues?: readonly string[];
+  /** The executor's lease on the run: mutating calls are recorded and sent only while it holds. Absent outside runs (preflight, webhook). */
+  fence?: CallFence;
 }

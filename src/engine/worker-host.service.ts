@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { DelayedError, Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { AppConfig } from '../config/app.config';
+import { EngineError } from './engine.error';
 import { ExecutorService } from './executor.service';
 import { RUN_QUEUE, RunJobData } from './run-queue.adapter';
 
@@ -35,7 +36,10 @@ export class WorkerHostService implements OnApplicationBootstrap, OnApplicationS
       maxStalledCount: 10,
     });
     this.worker.on('failed', (job, err) => {
-      if (!(err instanceof DelayedError)) this.logger.error(`job ${job?.id} failed: ${err.message}`);
+      if (err instanceof DelayedError) return;
+      // A newer executor holds the run: this one stopped without recording, which is the fence working.
+      if (err instanceof EngineError && err.code === 'LEASE_LOST') this.logger.warn(`job ${job?.id}: ${err.message}`);
+      else this.logger.error(`job ${job?.id} failed: ${err.message}`);
     });
     this.worker.on('error', (err) => this.logger.error(`worker: ${err.message}`));
     this.logger.log(`worker started (concurrency ${this.config.workerConcurrency}, lock ${this.config.workerLockMs} ms)`);

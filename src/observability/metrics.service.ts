@@ -55,6 +55,11 @@ export class MetricsService {
         help: 'Age of the oldest run not yet ended (0 when none): alert when it exceeds your longest runbook.',
         samples: [{ value: stats.oldestActiveSeconds ?? 0 }],
       },
+      {
+        name: 'runbookd_runs_dead_lettered', type: 'counter',
+        help: 'Runs dead-lettered after too many failed executions (RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS); the main phase ends failed with RUN_DEAD_LETTERED.',
+        samples: [{ value: stats.deadLettered }],
+      },
       { name: 'runbookd_audit_records', type: 'counter', help: 'Records in the audit log (the chain head sequence number).', samples: [{ value: head.seq }] },
       {
         name: 'runbookd_queue_up', type: 'gauge', help: '1 when the queue (Redis) answered this scrape.',

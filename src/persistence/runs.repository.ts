@@ -111,16 +111,18 @@ export class RunsRepository {
   }
 
   /** Cluster-wide figures for /metrics, read from the source of truth. */
-  async stats(): Promise<{ byState: Array<{ runbookId: string; state: string; count: number }>; oldestActiveSeconds: number | null }> {
-    const [byState, oldest] = await Promise.all([
+  async stats(): Promise<{ byState: Array<{ runbookId: string; state: string; count: number }>; oldestActiveSeconds: number | null; deadLettered: number }> {
+    const [byState, oldest, dead] = await Promise.all([
       this.db.query<Row>('SELECT runbook_id, state, count(*)::int AS n FROM runs GROUP BY runbook_id, state ORDER BY runbook_id, state'),
       this.db.query<Row>(
         `SELECT EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 AS age FROM runs WHERE state IN ('queued','running','waiting')`,
       ),
+      this.db.query<Row>(`SELECT count(*)::int AS n FROM runs WHERE error->>'code' = 'RUN_DEAD_LETTERED'`),
     ]);
     return {
       byState: byState.map((r) => ({ runbookId: r.runbook_id, state: r.state, count: Number(r.n) })),
       oldestActiveSeconds: oldest[0]?.age === null || oldest[0]?.age === undefined ? null : Number(oldest[0].age),
+      deadLettered: Number(dead[0]?.n ?? 0),
     };
   }
 
@@ -141,6 +143,61 @@ export class RunsRepository {
       sets.push(`${col[key]} = $${params.push(v)}`);
     }
     await q.query(`UPDATE runs SET ${sets.join(', ')} WHERE id = $1`, params);
+  }
+
+  /**
+   * Takes the run for one executor: the epoch moves on (fencing every earlier holder), the lease
+   * runs for `leaseMs`, and a run found `running` (its last executor died or threw mid-run) counts
+   * one more failed execution. Refused (null) while another holder's lease is still running, or
+   * when the run has ended.
+   */
+  async take(id: string, owner: string, leaseMs: number): Promise<RunRecord | null> {
+    const rows = await this.db.query<Row>(
+      `UPDATE runs SET epoch = epoch + 1, lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond',
+         failed_executions = failed_executions + CASE WHEN state = 'running' THEN 1 ELSE 0 END
+       WHERE id = $1 AND phase <> 'done' AND (lease_until IS NULL OR lease_until <= now())
+       RETURNING *`,
+      [id, owner, leaseMs],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /** How long another executor's lease still runs (ms), or null when the run has ended or is free. */
+  async leaseRemainingMs(id: string): Promise<number | null> {
+    const rows = await this.db.query<Row>(
+      `SELECT phase, GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::float8 AS remaining FROM runs WHERE id = $1`,
+      [id],
+    );
+    if (!rows[0] || rows[0].phase === 'done' || rows[0].remaining === null) return null;
+    return Number(rows[0].remaining);
+  }
+
+  /**
+   * The fence every record of an executor passes: true (and the lease renewed) only while the run
+   * is still at `epoch`. Inside a transaction it also holds the run's row, so a successor's take
+   * waits for this transaction and then sees what it wrote.
+   */
+  async holdLease(id: string, epoch: number, leaseMs: number, q: Queryable = this.db): Promise<boolean> {
+    const rows = await q.query(
+      `UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond' WHERE id = $1 AND epoch = $2 RETURNING 1`,
+      [id, epoch, leaseMs],
+    );
+    return rows.length > 0;
+  }
+
+  /** Gives the lease back (a wait, an end, a failed execution) so the next take need not wait it out. */
+  async releaseLease(id: string, epoch: number, q: Queryable = this.db): Promise<void> {
+    await q.query(`UPDATE runs SET lease_until = NULL, lease_owner = NULL WHERE id = $1 AND epoch = $2`, [id, epoch]);
+  }
+
+  /** A fresh budget of failed executions (the dead-lettered main phase's cleanup gets its own). */
+  async resetFailedExecutions(id: string, q: Queryable = this.db): Promise<void> {
+    await q.query(`UPDATE runs SET failed_executions = 0 WHERE id = $1`, [id]);
+  }
+
+  /** Counts a re-queue by the reconciler as a failed execution (the job gave up or vanished). */
+  async countFailedExecution(id: string): Promise<void> {
+    await this.db.query(`UPDATE runs SET failed_executions = failed_executions + 1 WHERE id = $1 AND phase <> 'done'`, [id]);
   }
 
   /** Marks a cancel request; returns false when the run had already ended. */
@@ -193,6 +250,7 @@ function toRun(r: Row): RunRecord {
     cancelRequestedBy: r.cancel_requested_by, createdAt: date(r.created_at)!, startedAt: date(r.started_at),
     endedAt: date(r.ended_at), updatedAt: date(r.updated_at)!, timeoutAt: date(r.timeout_at),
     expiresAt: date(r.expires_at)!, report: r.report, parentRunId: r.parent_run_id ?? null,
+    epoch: r.epoch ?? 0, failedExecutions: r.failed_executions ?? 0,
   };
 }
 

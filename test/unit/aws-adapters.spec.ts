@@ -27,7 +27,7 @@ const REGION = 'eu-west-1';
 const CANARY = 'canary-Secret-7f3a9c!';
 
 function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
-  return Object.assign(new AppConfig(), { awsRegion: 'us-east-2', awsMaxAttempts: 4, awsEndpoints: {} }, overrides);
+  return Object.assign(new AppConfig(), { awsRegion: 'us-east-2', awsMaxAttempts: 4, awsEndpoints: {}, awsConnectTimeoutMs: 5000, awsRequestTimeoutMs: 60000 }, overrides);
 }
 
 function ctx(overrides: Partial<AwsCallContext> = {}): AwsCallContext {
@@ -115,7 +115,7 @@ describe('toAwsStepError', () => {
     ['InvalidParameterValue', 'AWS_INVALID_INPUT', false],
     ['InvalidParameterCombination', 'AWS_INVALID_INPUT', false],
     ['MissingParameter', 'AWS_INVALID_INPUT', false],
-    ['TimeoutError', 'AWS_UNAVAILABLE', true],
+    ['TimeoutError', 'AWS_TIMEOUT', true],
     ['DBClusterAlreadyExistsFault', 'AWS_FAILED', false],
   ])('%s → %s (retryable %s)', (name, code, retryable) => {
     const e = toAwsStepError(sdkError(name), where);
@@ -208,7 +208,10 @@ describe('AwsClientFactory', () => {
       destroy(): void {}
     }
     const c = factory.client('ecs', FakeClient, REGION);
-    expect(c.settings).toEqual({ region: REGION, maxAttempts: 4, retryMode: 'adaptive' });
+    expect(c.settings).toEqual({
+      region: REGION, maxAttempts: 4, retryMode: 'adaptive',
+      requestHandler: { connectionTimeout: 5000, requestTimeout: 60000, throwOnRequestTimeout: true },
+    });
     expect(factory.client('ecs', FakeClient, REGION)).toBe(c);
   });
 });

@@ -53,6 +53,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'AWS_UNAVAILABLE':
     case 'AWS_FAILED':
       return 502;
+    case 'AWS_TIMEOUT':
+      return 504;
     // SNS retries a delivery answered 5xx: right when AWS's certificate could not be fetched just now.
     case 'SNS_CERT_UNAVAILABLE':
       return 503;
@@ -71,6 +73,9 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'PRECONDITION_FAILED':
     case 'RESTORE_FAILED':
     case 'CHILD_RUN_FAILED':
+    case 'LEASE_LOST':
+    case 'RUN_DEAD_LETTERED':
+    case 'RECORDING_FAILED':
       return 500;
     default: {
       const unreachable: never = code;

@@ -1,0 +1,39 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app.config';
+
+/** Thrown at a `throw@…` fault point: stands for an infrastructure failure (not a step's). */
+export class InjectedFault extends Error {
+  constructor(readonly point: string) {
+    super(`injected fault at ${point}`);
+    this.name = 'InjectedFault';
+  }
+}
+
+/**
+ * The fault suite's hook into a real process: at a named point it kills or freezes this process,
+ * or throws, exactly as a crash, a GC pause or a broken dependency would. The points come from
+ * config (`RUNBOOKD_FAULT_INJECT`), which refuses them in production; with none configured,
+ * `at()` is a lookup in an empty list. Each point fires once per process.
+ */
+@Injectable()
+export class FaultInjector {
+  private readonly logger = new Logger('FaultInjector');
+  private readonly armed: Map<string, 'crash' | 'stall' | 'throw'>;
+
+  constructor(config: AppConfig) {
+    this.armed = new Map((config.faultPoints ?? []).map((f) => [f.point, f.action]));
+  }
+
+  at(point: string): void {
+    if (this.armed.size === 0) return;
+    const action = this.armed.get(point);
+    if (!action) return;
+    this.armed.delete(point);
+    // Written synchronously, so the test reading the log knows where the process stopped.
+    process.stderr.write(`fault-injector: ${action} at ${point}\n`);
+    if (action === 'crash') process.kill(process.pid, 'SIGKILL');
+    if (action === 'stall') process.kill(process.pid, 'SIGSTOP');
+    if (action === 'throw') throw new InjectedFault(point);
+    this.logger.warn(`resumed after ${action} at ${point}`);
+  }
+}

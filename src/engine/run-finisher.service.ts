@@ -1,0 +1,98 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import { Clock } from '../common/clock';
+import { Queryable } from '../persistence/database';
+import { NotificationsRepository } from '../persistence/notifications.repository';
+import { RunsRepository } from '../persistence/runs.repository';
+import { buildRunReport } from '../reports/run-report.builder';
+import { toReportInputs } from './report-inputs';
+import { Lease, RunLeaseService } from './run-lease.service';
+import { RunQueue } from './run-queue.adapter';
+import { redactorFor } from './run-redactor';
+import { RunsService } from './runs.service';
+import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
+import type { Finding } from './step.contract';
+import { StepRegistry } from './step-registry';
+
+/**
+ * The end of a run, its outcome outbox: the final state (from the main phase's outcome, failed
+ * steps, cleanup and findings), the report built from what was recorded, `run.ended` and the
+ * notifications to send, all in one transaction under the lease; then the composite relatives.
+ */
+@Injectable()
+export class RunFinisherService {
+  private readonly logger = new Logger('Executor');
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly notifications: NotificationsRepository,
+    private readonly queue: RunQueue,
+    private readonly runsService: RunsService,
+    private readonly registry: StepRegistry,
+    private readonly leases: RunLeaseService,
+  ) {}
+
+  async finish(runId: string, lease: Lease, extra?: { error: RunError }): Promise<void> {
+    const run = (await this.runs.get(runId))!;
+    const steps = await this.runs.steps(runId);
+    const { state, error, cleanupFailed } = finalState(run, steps, extra?.error);
+    const endedAt = this.clock.now();
+    const finished: RunRecord = { ...run, state, error, endedAt, phase: 'done' };
+    const report = buildRunReport(...toReportInputs(finished, steps, this.registry), endedAt);
+    // One transaction: an ended run always has its 'run.ended' record, and the record its run.
+    await this.leases.record(lease, async (tx) => {
+      await this.runs.update(runId, { state, phase: 'done', error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> }, tx);
+      await this.runs.releaseLease(runId, lease.epoch, tx);
+      await this.audit.append(
+        {
+          kind: 'run.ended', runId, actor: run.actor,
+          data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
+        },
+        tx,
+      );
+      await this.enqueueNotifications(run, state, tx);
+    });
+    this.leases.stop(lease);
+    this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
+    // A composite parent waiting on this child looks again now instead of at its next poll.
+    if (run.parentRunId) await this.queue.wake(run.parentRunId).catch(() => undefined);
+    // A composite run that ended (cancelled, timed out, failed) no longer waits for its children: stop them.
+    if (state !== 'succeeded') await this.runsService.cancelChildren(runId, `run:${runId}`).catch((err) => this.logger.warn(`cancelling children of ${runId}: ${(err as Error).message}`));
+  }
+
+  // In the same transaction as the end: a run that ended is notified even if this process dies now.
+  private async enqueueNotifications(run: RunRecord, state: RunOutcome, tx: Queryable): Promise<void> {
+    const notify = run.definition.notify;
+    if (!notify || !(notify.on ?? ['failed', 'aborted']).includes(state)) return;
+    if (notify.sns) await this.notifications.enqueue(run.id, 'sns', notify.sns, tx);
+    if (notify.webhook) await this.notifications.enqueue(run.id, 'webhook', notify.webhook, tx);
+  }
+}
+
+/**
+ * A run ends succeeded only if its main phase did, no main step failed, cleanup did not fail and
+ * no finding failed; otherwise the first reason found is the run's error.
+ */
+export function finalState(run: RunRecord, steps: StepResultRecord[], forced?: RunError): { state: RunOutcome; error: RunError | null; cleanupFailed: string[] } {
+  let state: RunOutcome = forced ? 'failed' : (run.outcome ?? 'failed');
+  let error = forced ?? run.error;
+  const cleanupFailed = steps.filter((s) => s.phase === 'cleanup' && s.state === 'failed').map((s) => s.stepId);
+  const mainFailed = steps.filter((s) => s.phase === 'main' && s.state === 'failed');
+  const failedFindings = steps.flatMap((s) => ((s.output?.findings as Finding[] | undefined) ?? []).filter((f) => !f.passed).map((f) => f.id));
+  if (state === 'succeeded' && mainFailed.length > 0) {
+    // Only reachable if the main phase's outcome was recorded apart from a step's failure: never succeed past it.
+    state = 'failed';
+    error = mainFailed[0].error ?? { code: 'STEP_CRASHED', message: `step ${mainFailed[0].stepId} failed`, details: { steps: mainFailed.map((s) => s.stepId) } };
+  } else if (state === 'succeeded' && cleanupFailed.length > 0) {
+    state = 'failed';
+    error = { code: 'CLEANUP_FAILED', message: `cleanup step(s) failed: ${cleanupFailed.join(', ')}`, details: { steps: cleanupFailed } };
+  } else if (state === 'succeeded' && failedFindings.length > 0) {
+    state = 'failed';
+    error = { code: 'FINDINGS_FAILED', message: `check(s) failed: ${failedFindings.join(', ')}`, details: { findings: failedFindings } };
+  } else if (error && cleanupFailed.length > 0) {
+    error = { ...error, details: { ...(error.details ?? {}), cleanupFailed } };
+  }
+  return { state, error, cleanupFailed };
+}

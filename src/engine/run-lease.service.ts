@@ -1,0 +1,179 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
+import type { AuditEventInput } from '../audit/audit.types';
+import type { CallFence } from '../aws/call-fence';
+import { AppConfig } from '../config/app.config';
+import { Database, isTransientDatabaseError, Queryable } from '../persistence/database';
+import { RunsRepository } from '../persistence/runs.repository';
+import { EngineError } from './engine.error';
+import type { RunRecord } from './run.types';
+
+/** Longest pause between two tries of a record the database refused for a moment. */
+const MAX_RECORD_BACKOFF_MS = 5_000;
+
+/**
+ * One executor's hold on one run. `epoch` is the fencing token it took; `deadlineMs` is when the
+ * lease runs out by this process's clock (renewed by every record and by a timer), with a margin
+ * so the database's lease ends after this process has stopped believing in it.
+ */
+export class Lease {
+  lost = false;
+  deadlineMs: number;
+  timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly runId: string,
+    readonly epoch: number,
+    deadlineMs: number,
+  ) {
+    this.deadlineMs = deadlineMs;
+  }
+}
+
+export type TakeResult =
+  | { kind: 'taken'; lease: Lease; run: RunRecord }
+  | { kind: 'ended' }
+  /** Another executor's lease still runs: look again after it. */
+  | { kind: 'held'; retryAfterMs: number };
+
+/**
+ * Recording under the lease. Taking a run bumps its epoch; every record an executor writes goes
+ * through `record()`, whose first statement renews the lease only if the epoch is still the one
+ * taken (and holds the run's row until commit, so a successor's take waits for it). An executor
+ * whose epoch moved on gets LEASE_LOST and stops: it records nothing and calls nothing more.
+ *
+ * A record the database refuses for a moment (connection lost, failover, lock or statement
+ * timeout) is tried again with backoff for up to `workerLockMs`: a database hiccup is not the
+ * step's failure. Past that, RECORDING_FAILED (retryable) ends this execution, and the run resumes
+ * from what was recorded.
+ */
+@Injectable()
+export class RunLeaseService {
+  private readonly logger = new Logger('RunLease');
+  /** Who holds a lease, for people reading the runs table; fencing uses the epoch only. */
+  readonly owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+
+  constructor(
+    private readonly db: Database,
+    private readonly runs: RunsRepository,
+    private readonly audit: AuditService,
+    private readonly config: AppConfig,
+  ) {}
+
+  private get leaseMs(): number {
+    return this.config.workerLockMs;
+  }
+
+  /** The part of the lease this process does not count on, for clock drift and the renewal's own latency. */
+  private get marginMs(): number {
+    return Math.min(1_000, Math.floor(this.leaseMs / 4));
+  }
+
+  async take(runId: string): Promise<TakeResult> {
+    const started = Date.now();
+    const run = await this.retrying(() => this.runs.take(runId, this.owner, this.leaseMs));
+    if (!run) {
+      const remaining = await this.runs.leaseRemainingMs(runId);
+      if (remaining === null) return { kind: 'ended' };
+      return { kind: 'held', retryAfterMs: Math.ceil(remaining) + 50 };
+    }
+    const lease = new Lease(runId, run.epoch ?? 0, started + this.leaseMs - this.marginMs);
+    // Renewed while the executor works between records (a long read-only step, a slow AWS call);
+    // a frozen process renews nothing, which is the point.
+    lease.timer = setInterval(() => void this.renew(lease), Math.max(100, Math.floor(this.leaseMs / 3)));
+    lease.timer.unref();
+    return { kind: 'taken', lease, run };
+  }
+
+  /**
+   * Runs `fn` in one transaction that first proves the lease still holds. Transient database
+   * errors are tried again; LEASE_LOST is not.
+   */
+  async record<T>(lease: Lease, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    this.assertHeld(lease, false);
+    return this.retrying(() =>
+      this.db.transaction(async (tx) => {
+        const started = Date.now();
+        if (!(await this.runs.holdLease(lease.runId, lease.epoch, this.leaseMs, tx))) this.lose(lease);
+        const result = await fn(tx);
+        lease.deadlineMs = Math.max(lease.deadlineMs, started + this.leaseMs - this.marginMs);
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * Throws LEASE_LOST when a newer executor took the run, or (with `byClock`) when this process's
+   * lease has run out by its own clock: it was frozen or starved, and a successor may be acting.
+   */
+  assertHeld(lease: Lease, byClock = true): void {
+    if (lease.lost) this.lose(lease);
+    if (byClock && Date.now() >= lease.deadlineMs) {
+      throw new EngineError('LEASE_LOST', `the lease on run ${lease.runId} ran out (this process was stalled); not acting on it`, { runId: lease.runId, epoch: lease.epoch }, false);
+    }
+  }
+
+  /** Gives the run back; best effort, since a lease that is not released simply runs out. */
+  async release(lease: Lease, q?: Queryable): Promise<void> {
+    this.stop(lease);
+    if (lease.lost) return;
+    if (q) await this.runs.releaseLease(lease.runId, lease.epoch, q);
+    else await this.runs.releaseLease(lease.runId, lease.epoch).catch(() => undefined);
+  }
+
+  stop(lease: Lease): void {
+    if (lease.timer) clearInterval(lease.timer);
+    lease.timer = undefined;
+  }
+
+  /** What a mutating AWS call made for this run needs: intent under the lease, a last look, a kept outcome. */
+  fenceFor(lease: Lease): CallFence {
+    return {
+      recordIntent: (event: AuditEventInput) => this.record(lease, (tx) => this.audit.append(event, tx)).then(() => undefined),
+      assertHeld: () => this.assertHeld(lease, true),
+      recordOutcome: (event: AuditEventInput) => this.retrying(() => this.audit.append(event)).then(() => undefined),
+    };
+  }
+
+  /** Tries `fn` again while the database is briefly away, for up to the lease's length. */
+  async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.leaseMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isTransientDatabaseError(err)) throw err;
+        if (Date.now() >= deadline) {
+          throw new EngineError('RECORDING_FAILED', `the database refused a record for ${this.leaseMs} ms: ${(err as Error).message}`, {}, true);
+        }
+        const backoff = Math.min(MAX_RECORD_BACKOFF_MS, 100 * 2 ** (attempt - 1));
+        this.logger.warn(`database unavailable (${(err as Error).message}); recording again in ${backoff} ms`);
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  }
+
+  private async renew(lease: Lease): Promise<void> {
+    if (lease.lost) return this.stop(lease);
+    const started = Date.now();
+    try {
+      if (await this.runs.holdLease(lease.runId, lease.epoch, this.leaseMs)) {
+        lease.deadlineMs = Math.max(lease.deadlineMs, started + this.leaseMs - this.marginMs);
+      } else {
+        lease.lost = true;
+        this.stop(lease);
+        this.logger.warn(`run ${lease.runId}: a newer executor took the run (epoch ${lease.epoch} is gone)`);
+      }
+    } catch {
+      // The next record tries again; the lease meanwhile runs out by the clock if the database stays away.
+    }
+  }
+
+  private lose(lease: Lease): never {
+    lease.lost = true;
+    this.stop(lease);
+    throw new EngineError('LEASE_LOST', `run ${lease.runId} was taken by a newer executor (epoch ${lease.epoch} is gone); stopping without recording`, { runId: lease.runId, epoch: lease.epoch }, false);
+  }
+}
