@@ -13,7 +13,7 @@ export class InjectedFault extends Error {
  * The fault suite's hook into a real process: at a named point it kills or freezes this process,
  * or throws, exactly as a crash, a GC pause or a broken dependency would. The points come from
  * config (`RUNBOOKD_FAULT_INJECT`), which refuses them in production; with none configured,
- * `at()` is a lookup in an empty list. Each point fires once per process.
+ * `at()` returns at once. A crash or stall fires once per process; a throw every time.
  */
 @Injectable()
 export class FaultInjector {
@@ -28,7 +28,8 @@ export class FaultInjector {
     if (this.armed.size === 0) return;
     const action = this.armed.get(point);
     if (!action) return;
-    this.armed.delete(point);
+    // A thrown fault stays armed: it stands for a dependency that keeps failing (the dead letter's case).
+    if (action !== 'throw') this.armed.delete(point);
     // Written synchronously, so the test reading the log knows where the process stopped.
     process.stderr.write(`fault-injector: ${action} at ${point}\n`);
     if (action === 'crash') process.kill(process.pid, 'SIGKILL');

@@ -50,6 +50,7 @@ export class ExecutorService {
     try {
       return await this.advanceHeld(taken.run, lease);
     } catch (err) {
+      this.logger.warn(`run ${runId}: this execution stopped (${err instanceof EngineError ? err.code : (err as Error).name}): ${(err as Error).message}`);
       // Give the run back at once so the next try need not wait the lease out; its state stays
       // 'running', so that try counts this execution as failed (the dead letter's count).
       if (!(err instanceof EngineError && err.code === 'LEASE_LOST')) await this.leases.release(lease);

@@ -17,7 +17,21 @@ export interface RecordedCall {
   at: number;
   /** Upstream status once it answered; undefined while in flight or when the upstream failed. */
   status?: number;
+  /** False when an injected fault answered without passing the request on: it never reached AWS. */
+  forwarded: boolean;
 }
+
+/**
+ * A fault the proxy plays instead of a clean answer, for the next `times` calls of an action:
+ * - `error` before forwarding: AWS refused without acting (throttling, 503);
+ * - `error` after forwarding: AWS acted, but the client hears an error (a 500 after the change);
+ * - `reset` after forwarding: AWS acted, and the connection dies before the answer.
+ */
+export type ProxyFault =
+  | { kind: 'error'; when: 'before-forward' | 'after-forward'; status: number; code: string; times?: number }
+  | { kind: 'reset'; when: 'after-forward'; times?: number }
+  /** AWS acted; its answer reaches the client only after `ms` (past the client's request timeout). */
+  | { kind: 'slow'; when: 'after-forward'; ms: number; times?: number };
 
 export interface RequestInfo {
   action: string;
@@ -41,8 +55,10 @@ export type RequestPhase = 'received' | 'answered';
 export interface RecordingProxy {
   endpoint: string;
   calls(): RecordedCall[];
-  /** Forwarded calls of an operation; `service:Action` (e.g. `rds:CreateDBInstance`) narrows by service, `*` is any action. */
+  /** Calls of an operation that reached the upstream; `service:Action` (e.g. `rds:CreateDBInstance`) narrows by service, `*` is any action. */
   count(action: string): number;
+  /** Plays `fault` for the next calls of `action` (once unless `times` says more). */
+  injectFault(action: string, fault: ProxyFault): void;
   /** Forward at once but hold the upstream's answer to the client for ms; 0 stops holding. */
   holdResponses(action: string, ms: number): void;
   onRequest(action: string, cb: (info: RequestInfo) => void | Promise<void>, phase?: RequestPhase): void;
@@ -67,6 +83,13 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
   const agent = new http.Agent({ keepAlive: true });
   const recorded: RecordedCall[] = [];
   const holds = new Map<string, number>();
+  const faults: Array<{ action: string; fault: ProxyFault; left: number }> = [];
+  const takeFault = (call: { action: string; service?: string }, when: ProxyFault['when']): ProxyFault | undefined => {
+    const f = faults.find((x) => x.left > 0 && x.fault.when === when && matches(x.action, call));
+    if (!f) return undefined;
+    f.left--;
+    return f.fault;
+  };
   const listeners: Array<{ action: string; phase: RequestPhase; cb: (info: RequestInfo) => void | Promise<void> }> = [];
   const pending = new Set<Promise<unknown>>();
   const timers = new Set<NodeJS.Timeout>();
@@ -108,9 +131,16 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
       // The body was buffered, so its length is known even if the client streamed it chunked.
       if (body.length > 0 || method !== 'GET') headers['content-length'] = String(body.length);
 
-      const call: RecordedCall = { action, service, at: Date.now() };
+      const call: RecordedCall = { action, service, at: Date.now(), forwarded: true };
       recorded.push(call);
       const info: RequestInfo = { action, service, at: call.at, method, path, headers: req.headers, body };
+
+      const refuse = takeFault(call, 'before-forward');
+      if (refuse?.kind === 'error') {
+        call.forwarded = false;
+        return answerError(res, req.headers, refuse.status, refuse.code);
+      }
+      const afterFault = takeFault(call, 'after-forward');
 
       // Forwarded even if the client has gone: AWS would have the request by now, and a worker
       // killed mid-call must leave the same trace in the sandbox as it would in an account.
@@ -133,6 +163,8 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
             call.status = status;
             // Awaited, so a test can kill the caller knowing it never sees this answer.
             await notify('answered', { ...info, status });
+            if (afterFault?.kind === 'reset') return void req.socket.destroy();
+            if (afterFault?.kind === 'error') return answerError(res, req.headers, afterFault.status, afterFault.code);
             const payload = Buffer.concat(out);
             const resHeaders: http.OutgoingHttpHeaders = {};
             for (const [k, v] of Object.entries(upstreamRes.headers)) {
@@ -144,7 +176,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
               res.writeHead(status, upstreamRes.statusMessage, resHeaders);
               res.end(payload);
             };
-            const hold = holdFor(action, service);
+            const hold = afterFault?.kind === 'slow' ? afterFault.ms : holdFor(action, service);
             if (hold <= 0) return send();
             const timer = setTimeout(() => {
               timers.delete(timer);
@@ -181,7 +213,10 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls: () => recorded.map((c) => ({ ...c })),
-    count: (action) => recorded.filter((c) => matches(action, c)).length,
+    count: (action) => recorded.filter((c) => c.forwarded && matches(action, c)).length,
+    injectFault(action, fault) {
+      faults.push({ action, fault, left: fault.times ?? 1 });
+    },
     holdResponses(action, ms) {
       if (ms > 0) holds.set(action, ms);
       else holds.delete(action);
@@ -191,6 +226,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     },
     clear() {
       recorded.length = 0;
+      faults.length = 0;
     },
     async stop() {
       holds.clear();
@@ -206,6 +242,21 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
       agent.destroy();
     },
   };
+}
+
+/** An AWS error answer in the request's own protocol: JSON for X-Amz-Target APIs, XML for query APIs. */
+function answerError(res: http.ServerResponse, headers: http.IncomingHttpHeaders, status: number, code: string): void {
+  if (res.destroyed || res.headersSent) return;
+  const message = `injected by the recording proxy (${status} ${code})`;
+  if (typeof headers['x-amz-target'] === 'string') {
+    const body = JSON.stringify({ __type: code, message });
+    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code, 'x-amzn-requestid': 'injected', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  const body = `<ErrorResponse><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>`;
+  res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': 'injected', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /**
