@@ -123,3 +123,25 @@ describe('loadConfig: notifications', () => {
     expect(e.problems).toEqual(['RUNBOOKD_PUBLIC_URL must use http: or https:, got "ftp:"', 'RUNBOOKD_NOTIFY_MAX_ATTEMPTS must be an integer from 1 to 50, got "0"']);
   });
 });
+
+describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
+  it('reads the AWS timeouts and the dead-letter limit, with defaults', () => {
+    expect(loadConfig({})).toMatchObject({ awsConnectTimeoutMs: 5000, awsRequestTimeoutMs: 60_000, runMaxFailedExecutions: 10, faultPoints: [] });
+    expect(loadConfig({ RUNBOOKD_AWS_REQUEST_TIMEOUT_MS: '1500', RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS: '2' })).toMatchObject({ awsRequestTimeoutMs: 1500, runMaxFailedExecutions: 2 });
+  });
+
+  it('parses fault points and names a malformed one', () => {
+    expect(loadConfig({ RUNBOOKD_FAULT_INJECT: 'crash@aws:FailoverDBCluster:after-answer, stall@step:failover:before' }).faultPoints).toEqual([
+      { action: 'crash', point: 'aws:FailoverDBCluster:after-answer' },
+      { action: 'stall', point: 'step:failover:before' },
+    ]);
+    expect(problems({ RUNBOOKD_FAULT_INJECT: 'explode@somewhere' }).problems).toEqual([
+      'RUNBOOKD_FAULT_INJECT: "explode@somewhere" is not <crash|stall|throw>@<step|aws|run>:<name>:<when>',
+    ]);
+  });
+
+  it('refuses fault points in production: a production process has none', () => {
+    const e = problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: `a:admin:${'a'.repeat(64)}`, RUNBOOKD_FAULT_INJECT: 'crash@step:x:before' });
+    expect(e.problems).toEqual(['RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production']);
+  });
+});
