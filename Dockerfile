@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 
+# Every stage on the same Node.js LTS, the one CI runs the suite on (README: Requirements).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
 # The full dependency tree (Nest CLI, TypeScript, SWC), for compiling and for the seeder.
-FROM node:20-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,16 +17,15 @@ RUN npm run build
 # The sandbox seeder runs TypeScript directly, so it keeps the dev dependencies; never shipped.
 FROM deps AS sandbox-tools
 COPY scripts ./scripts
-ENV AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 CMD ["node", "-r", "@swc-node/register", "scripts/sandbox/seed.ts"]
 
 # Production dependencies only, installed apart so no compiler or test tool reaches the image.
-FROM node:20-bookworm-slim AS prod-deps
+FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

@@ -2,9 +2,13 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { ConfigError, loadConfig } from './config/app.config';
+import { nodeRelease, nodeReleaseLogLine } from './common/node-release';
 
 async function main(): Promise<void> {
   const logger = new Logger('Boot');
+  // First, so even a boot that fails on its config says which runtime it was on.
+  const runtime = nodeReleaseLogLine(nodeRelease(process.version, new Date()));
+  logger[runtime.level](runtime.message);
   let config;
   try {
     config = loadConfig();
