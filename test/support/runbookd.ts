@@ -107,7 +107,7 @@ export class Harness {
   }
 
   /** Resolves when a worker process says it is consuming the queue. */
-  async workerReady(child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  async workerReady(child: ChildProcess, timeoutMs = 60_000): Promise<void> {
     await eventually(() => ((this.workerLogs.get(child) ?? []).join('').includes('runbookd worker started') ? true : undefined), timeoutMs);
   }
 
