@@ -6,7 +6,11 @@ import { PgDatabase } from './pg.database';
 import { PgliteDatabase } from './pglite.database';
 
 export async function openDatabase(config: AppConfig): Promise<Database> {
-  const db: Database = config.databaseUrl ? new PgDatabase(config.databaseUrl) : await PgliteDatabase.open(config.pgliteDir);
+  const db: Database = config.databaseUrl
+    ? new PgDatabase(config.databaseUrl, {
+        max: config.dbPoolMax, statementTimeoutMs: config.dbStatementTimeoutMs, lockTimeoutMs: config.dbLockTimeoutMs, connectTimeoutMs: config.dbConnectTimeoutMs,
+      })
+    : await PgliteDatabase.open(config.pgliteDir);
   const applied = await migrate(db);
   const logger = new Logger('Database');
   logger.log(`${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL'}; migrations applied: ${applied.length ? applied.join(', ') : 'none pending'}`);

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/app.config';
+import { ConfigError, derivedPoolMax, loadConfig } from '../../src/config/app.config';
+import { DatabaseError, toDatabaseError } from '../../src/persistence/database.error';
+import { httpStatusOf } from '../../src/triggers/rest/http-error.filter';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
 
@@ -121,5 +123,33 @@ describe('loadConfig: notifications', () => {
   it('refuses a public URL that is not http(s) and attempts out of range, naming both', () => {
     const e = problems({ RUNBOOKD_PUBLIC_URL: 'ftp://x', RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '0' });
     expect(e.problems).toEqual(['RUNBOOKD_PUBLIC_URL must use http: or https:, got "ftp:"', 'RUNBOOKD_NOTIFY_MAX_ATTEMPTS must be an integer from 1 to 50, got "0"']);
+  });
+});
+
+describe('loadConfig: PostgreSQL pool and timeouts', () => {
+  it('derives the pool from the worker concurrency (10 + 1 per 5 runs, at most 50) and sets both timeouts by default', () => {
+    expect(loadConfig({})).toMatchObject({ workerConcurrency: 10, dbPoolMax: 12, dbStatementTimeoutMs: 30_000, dbLockTimeoutMs: 10_000, dbConnectTimeoutMs: 10_000 });
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '100' }).dbPoolMax).toBe(30);
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500' }).dbPoolMax).toBe(50);
+    expect(derivedPoolMax(1)).toBe(11);
+  });
+
+  it('takes an explicit pool size and timeouts; 0 turns a timeout off', () => {
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500', RUNBOOKD_DB_POOL_MAX: '120', RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '0', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '2000' }))
+      .toMatchObject({ dbPoolMax: 120, dbStatementTimeoutMs: 0, dbLockTimeoutMs: 2000 });
+  });
+
+  it('refuses a pool of one, a negative timeout, and a lock timeout longer than the statement timeout', () => {
+    const e = problems({ RUNBOOKD_DB_POOL_MAX: '1', RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '-5' });
+    expect(e.problems.join('\n')).toContain('RUNBOOKD_DB_POOL_MAX must be an integer from 2 to 1000, got "1"');
+    expect(e.problems.join('\n')).toContain('RUNBOOKD_DB_STATEMENT_TIMEOUT_MS must be an integer from 0');
+    expect(problems({ RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '1000', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '5000' }).problems[0]).toMatch(/RUNBOOKD_DB_LOCK_TIMEOUT_MS \(5000\) must not exceed/);
+  });
+
+  it('answers database trouble with 503 (retry later), from the one HTTP filter', () => {
+    expect(httpStatusOf(new DatabaseError('DB_TIMEOUT', 'statement timeout'))).toBe(503);
+    expect(httpStatusOf(new DatabaseError('DB_UNAVAILABLE', 'connection lost'))).toBe(503);
+    expect(toDatabaseError(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toMatchObject({ code: 'DB_TIMEOUT', retryable: true });
+    expect(toDatabaseError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBeUndefined();
   });
 });
