@@ -47,6 +47,13 @@ export class AppConfig {
   notifyMaxAttempts!: number;
   notifyTimeoutMs!: number;
   logFormat!: 'text' | 'json';
+  // Schedules.
+  /** Declaration heartbeat, pruning of undeclared schedulers and catch-up of missed ticks, per replica. */
+  scheduleHousekeepingIntervalMs!: number;
+  /** Attempts of a tick job whose database or queue work fails (catch-up covers what they do not). */
+  scheduleTickAttempts!: number;
+  /** First retry delay of a failed tick job; doubles per attempt, capped at `SCHEDULE_TICK_BACKOFF_CAP_MS`. */
+  scheduleTickBackoffMs!: number;
   // PostgreSQL connections (unused with PGlite).
   /** Pool size per process: RUNBOOKD_DB_POOL_MAX, else derived from the worker concurrency (`derivedPoolMax`). */
   dbPoolMax!: number;
@@ -152,6 +159,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.notifyBackoffMs = int('RUNBOOKD_NOTIFY_BACKOFF_MS', 5000, 10, 3_600_000);
   c.notifyMaxAttempts = int('RUNBOOKD_NOTIFY_MAX_ATTEMPTS', 8, 1, 50);
   c.notifyTimeoutMs = int('RUNBOOKD_NOTIFY_TIMEOUT_MS', 10_000, 100, 120_000);
+  c.scheduleHousekeepingIntervalMs = int('RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS', 60_000, 200, 3_600_000);
+  c.scheduleTickAttempts = int('RUNBOOKD_SCHEDULE_TICK_ATTEMPTS', 12, 1, 100);
+  c.scheduleTickBackoffMs = int('RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS', 1000, 10, 600_000);
   c.dbPoolMax = int('RUNBOOKD_DB_POOL_MAX', derivedPoolMax(c.workerConcurrency), 2, 1000);
   c.dbStatementTimeoutMs = int('RUNBOOKD_DB_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000);
   c.dbLockTimeoutMs = int('RUNBOOKD_DB_LOCK_TIMEOUT_MS', 10_000, 0, 3_600_000);
@@ -182,6 +192,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
+}
+
+/** Longest wait between two attempts of a tick job. */
+export const SCHEDULE_TICK_BACKOFF_CAP_MS = 60_000;
+
+/** Wait before attempt `attemptsMade + 1` of a tick job: doubling from the base, capped. */
+export function scheduleTickBackoff(baseMs: number, attemptsMade: number): number {
+  return Math.min(SCHEDULE_TICK_BACKOFF_CAP_MS, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+/** How long a failing tick job keeps being retried in all (defaults: 1+2+4+8+16+32+60×5 s ≈ 6 min). */
+export function scheduleTickRetryBudgetMs(c: Pick<AppConfig, 'scheduleTickAttempts' | 'scheduleTickBackoffMs'>): number {
+  let total = 0;
+  for (let made = 1; made < c.scheduleTickAttempts; made++) total += scheduleTickBackoff(c.scheduleTickBackoffMs, made);
+  return total;
 }
 
 /**
