@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { ConfigError, derivedPoolMax, loadConfig } from '../../src/config/app.config';
+import { ConfigError, derivedPoolMax, loadConfig, SCHEDULE_TICK_BACKOFF_CAP_MS, scheduleTickBackoff, scheduleTickRetryBudgetMs } from '../../src/config/app.config';
 import { DatabaseError, toDatabaseError } from '../../src/persistence/database.error';
 import { httpStatusOf } from '../../src/triggers/rest/http-error.filter';
 
@@ -151,5 +151,28 @@ describe('loadConfig: PostgreSQL pool and timeouts', () => {
     expect(httpStatusOf(new DatabaseError('DB_UNAVAILABLE', 'connection lost'))).toBe(503);
     expect(toDatabaseError(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toMatchObject({ code: 'DB_TIMEOUT', retryable: true });
     expect(toDatabaseError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBeUndefined();
+  });
+});
+
+describe('loadConfig: schedules', () => {
+  it('retries a failing tick job for minutes, long enough to outlive a database failover (was 5 attempts, ~31 s)', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ scheduleHousekeepingIntervalMs: 60_000, scheduleTickAttempts: 12, scheduleTickBackoffMs: 1000 });
+    // 1 + 2 + 4 + 8 + 16 + 32 + 60 × 5 s: an RDS Multi-AZ failover takes one to two minutes.
+    expect(scheduleTickRetryBudgetMs(c)).toBe(363_000);
+    expect(scheduleTickRetryBudgetMs(c)).toBeGreaterThan(5 * 60_000);
+    // No wait between attempts grows past a minute: a tick retried after the outage is still on time.
+    expect(scheduleTickBackoff(1000, 11)).toBe(SCHEDULE_TICK_BACKOFF_CAP_MS);
+    expect(scheduleTickBackoff(1000, 1)).toBe(1000);
+  });
+
+  it('reads the schedule settings and refuses values out of range', () => {
+    expect(loadConfig({ RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '5000', RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '3', RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS: '200' }))
+      .toMatchObject({ scheduleHousekeepingIntervalMs: 5000, scheduleTickAttempts: 3, scheduleTickBackoffMs: 200 });
+    const e = problems({ RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '0', RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '10' });
+    expect(e.problems).toEqual(expect.arrayContaining([
+      expect.stringContaining('RUNBOOKD_SCHEDULE_TICK_ATTEMPTS must be an integer from 1'),
+      expect.stringContaining('RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS must be an integer from 200'),
+    ]));
   });
 });
