@@ -14,10 +14,6 @@ export async function migrate(db: Database, migrations: readonly Migration[] = M
   const applied: number[] = [];
   for (const m of migrations) {
     const did = await db.transaction(async (tx) => {
-      // A migration may rewrite a large table, and a replica booting alongside waits for the
-      // lock: neither is the slow statement the per-connection timeouts are there to stop.
-      await tx.query('SET LOCAL statement_timeout = 0');
-      await tx.query('SET LOCAL lock_timeout = 0');
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       const done = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (done.length > 0) return false;
