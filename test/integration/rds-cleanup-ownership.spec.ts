@@ -9,6 +9,7 @@ import { Clock } from '../../src/common/clock';
 import { loadConfig } from '../../src/config/app.config';
 import type { StepContext } from '../../src/engine/step.contract';
 import { DeleteRestoredStep } from '../../src/steps/rds/delete-restored.step';
+import { TagRestoredStep } from '../../src/steps/rds/tag-restored.step';
 import { createRestoredResource } from '../../src/steps/rds/restore-create';
 import { SANDBOX_BACKUPS, seedBackups } from '../../scripts/sandbox/seed-backups';
 import { SANDBOX_ESTATE, seedSandbox } from '../../scripts/sandbox/seed-estate';
@@ -106,6 +107,17 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
     expect(out.outcome).toBe('not-deleted');
     expect(out.findings.filter((f) => !f.passed).map((f) => f.detail).join(' ')).toMatch(/drill-b-1.*not created by this run/);
     expect(out.resources.map((r) => r.identifier)).toEqual(['drill-b']);
+  });
+
+  it('tagging a restored cluster does not adopt a stranger\'s standalone `<id>-1` instance, so cleanup still leaves it', async () => {
+    expect(await restoreCluster('r0rune', 'drill-e')).toBe(false);
+    await rds.deleteInstance(ctx('r0rune').aws, region, 'drill-e-1');
+    await foreignInstance('drill-e-1', []);
+    const tagged = await new TagRestoredStep(rds, loadConfig({ AWS_REGION: region })).run({ kind: 'cluster', identifier: 'drill-e', instanceIdentifier: 'drill-e-1', region }, ctx('r0rune', 'tag'));
+    expect(tagged.kind === 'done' && tagged.output.tagged.some((arn) => arn.endsWith(':db:drill-e-1'))).toBe(false);
+    const out = await cleanup('r0rune', 'drill-e');
+    expect(out.outcome).toBe('not-deleted');
+    expect(await instanceIds()).toContain('drill-e-1');
   });
 
   it('a restore refuses a cluster whose `<id>-1` name another holds, before creating anything', async () => {
