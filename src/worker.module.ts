@@ -4,6 +4,7 @@ import { ReconcilerService } from './engine/reconciler.service';
 import { WorkerHostService } from './engine/worker-host.service';
 import { NotificationDispatcherService } from './notifications/notification-dispatcher.service';
 import { WebhookAdapter } from './notifications/webhook.adapter';
+import { ScheduleHousekeepingService } from './triggers/schedules/schedule-housekeeping.service';
 import { ScheduleWorkerService } from './triggers/schedules/schedule-worker.service';
 
 /**
@@ -12,6 +13,6 @@ import { ScheduleWorkerService } from './triggers/schedules/schedule-worker.serv
  */
 @Module({
   imports: [ScheduleModule.forRoot()],
-  providers: [WorkerHostService, ReconcilerService, ScheduleWorkerService, NotificationDispatcherService, WebhookAdapter],
+  providers: [WorkerHostService, ReconcilerService, ScheduleWorkerService, ScheduleHousekeepingService, NotificationDispatcherService, WebhookAdapter],
 })
 export class WorkerModule {}

@@ -59,6 +59,22 @@ export class AppConfig {
   notifyMaxAttempts!: number;
   notifyTimeoutMs!: number;
   logFormat!: 'text' | 'json';
+  // Schedules.
+  /** Declaration heartbeat, pruning of undeclared schedulers and catch-up of missed ticks, per replica. */
+  scheduleHousekeepingIntervalMs!: number;
+  /** Attempts of a tick job whose database or queue work fails (catch-up covers what they do not). */
+  scheduleTickAttempts!: number;
+  /** First retry delay of a failed tick job; doubles per attempt, capped at `SCHEDULE_TICK_BACKOFF_CAP_MS`. */
+  scheduleTickBackoffMs!: number;
+  // PostgreSQL connections (unused with PGlite).
+  /** Pool size per process: RUNBOOKD_DB_POOL_MAX, else derived from the worker concurrency (`derivedPoolMax`). */
+  dbPoolMax!: number;
+  /** statement_timeout of every connection; a statement cancelled by it is a retryable DB_TIMEOUT. */
+  dbStatementTimeoutMs!: number;
+  /** lock_timeout of every connection (row, table and advisory locks); DB_TIMEOUT as well. */
+  dbLockTimeoutMs!: number;
+  /** Wait for a connection (new, or free in the pool) before DB_UNAVAILABLE. */
+  dbConnectTimeoutMs!: number;
   logLevel!: 'error' | 'warn' | 'log' | 'debug';
   /** SNS topics the webhook accepts besides those named by runbook `alarm` triggers. */
   snsTopics!: string[];
@@ -173,6 +189,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.notifyBackoffMs = int('RUNBOOKD_NOTIFY_BACKOFF_MS', 5000, 10, 3_600_000);
   c.notifyMaxAttempts = int('RUNBOOKD_NOTIFY_MAX_ATTEMPTS', 8, 1, 50);
   c.notifyTimeoutMs = int('RUNBOOKD_NOTIFY_TIMEOUT_MS', 10_000, 100, 120_000);
+  c.scheduleHousekeepingIntervalMs = int('RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS', 60_000, 200, 3_600_000);
+  c.scheduleTickAttempts = int('RUNBOOKD_SCHEDULE_TICK_ATTEMPTS', 12, 1, 100);
+  c.scheduleTickBackoffMs = int('RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS', 1000, 10, 600_000);
+  c.dbPoolMax = int('RUNBOOKD_DB_POOL_MAX', derivedPoolMax(c.workerConcurrency), 2, 1000);
+  c.dbStatementTimeoutMs = int('RUNBOOKD_DB_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000);
+  c.dbLockTimeoutMs = int('RUNBOOKD_DB_LOCK_TIMEOUT_MS', 10_000, 0, 3_600_000);
+  c.dbConnectTimeoutMs = int('RUNBOOKD_DB_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000);
+  if (c.dbStatementTimeoutMs > 0 && c.dbLockTimeoutMs > c.dbStatementTimeoutMs) {
+    problems.push(`RUNBOOKD_DB_LOCK_TIMEOUT_MS (${c.dbLockTimeoutMs}) must not exceed RUNBOOKD_DB_STATEMENT_TIMEOUT_MS (${c.dbStatementTimeoutMs}): the statement timeout would fire first`);
+  }
   c.logFormat = oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']);
   c.logLevel = oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']);
 
@@ -199,6 +225,31 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
+}
+
+/** Longest wait between two attempts of a tick job. */
+export const SCHEDULE_TICK_BACKOFF_CAP_MS = 60_000;
+
+/** Wait before attempt `attemptsMade + 1` of a tick job: doubling from the base, capped. */
+export function scheduleTickBackoff(baseMs: number, attemptsMade: number): number {
+  return Math.min(SCHEDULE_TICK_BACKOFF_CAP_MS, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+/** How long a failing tick job keeps being retried in all (defaults: 1+2+4+8+16+32+60×5 s ≈ 6 min). */
+export function scheduleTickRetryBudgetMs(c: Pick<AppConfig, 'scheduleTickAttempts' | 'scheduleTickBackoffMs'>): number {
+  let total = 0;
+  for (let made = 1; made < c.scheduleTickAttempts; made++) total += scheduleTickBackoff(c.scheduleTickBackoffMs, made);
+  return total;
+}
+
+/**
+ * Default PostgreSQL pool size: 10 for the API, reconciler, schedules and notifications, plus one
+ * per 5 runs a worker may execute at once (a run holds a connection only for the short writes
+ * between AWS calls, never across one), capped at 50 so a few replicas stay within PostgreSQL's
+ * default max_connections of 100. Concurrency 10 -> 12, 100 -> 30, 200 and up -> 50.
+ */
+export function derivedPoolMax(workerConcurrency: number): number {
+  return Math.min(50, 10 + Math.ceil(workerConcurrency / 5));
 }
 
 function parseApiKeys(raw: string, problems: string[]): ApiKeyEntry[] {

@@ -5,7 +5,8 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { CallFence } from '../aws/call-fence';
 import { AppConfig } from '../config/app.config';
-import { Database, isTransientDatabaseError, Queryable } from '../persistence/database';
+import { Database, Queryable } from '../persistence/database';
+import { toDatabaseError } from '../persistence/database.error';
 import { RunsRepository } from '../persistence/runs.repository';
 import { EngineError } from './engine.error';
 import type { RunRecord } from './run.types';
@@ -144,7 +145,7 @@ export class RunLeaseService {
       try {
         return await fn();
       } catch (err) {
-        if (!isTransientDatabaseError(err)) throw err;
+        if (toDatabaseError(err) === undefined) throw err;
         if (Date.now() >= deadline) {
           throw new EngineError('RECORDING_FAILED', `the database refused a record for ${this.leaseMs} ms: ${(err as Error).message}`, {}, true);
         }

@@ -7,7 +7,8 @@ import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
 import { FaultInjector, InjectedFault } from '../common/fault-injector';
 import { AppConfig } from '../config/app.config';
-import { isTransientDatabaseError, Queryable } from '../persistence/database';
+import { Queryable } from '../persistence/database';
+import { toDatabaseError } from '../persistence/database.error';
 import { RunsRepository } from '../persistence/runs.repository';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue, UnresolvedExpression } from '../runbooks/expressions';
@@ -220,7 +221,7 @@ export class StepRunnerService {
 export function isInfrastructureError(err: unknown): boolean {
   if (err instanceof InjectedFault) return true;
   if (err instanceof EngineError && (err.code === 'LEASE_LOST' || err.code === 'RECORDING_FAILED')) return true;
-  return isTransientDatabaseError(err) && !(err instanceof CodedError);
+  return toDatabaseError(err) !== undefined;
 }
 
 function pick$(memory: Record<string, unknown>): Record<string, unknown> {

@@ -11,14 +11,30 @@ import { describeWebhook, WebhookAdapter } from './webhook.adapter';
 
 const INTERVAL_NAME = 'notification-dispatcher';
 const MAX_BACKOFF_MS = 10 * 60_000;
-/** How long a claimed notification is held before another worker may retry it (a dead dispatcher). */
-const LEASE_MS = 60_000;
+/** Most sends per round; each is claimed on its own, just before it is sent. */
+const MAX_PER_ROUND = 20;
+/** Scheduling slack on top of the bounded parts of one claim. */
+const LEASE_SLACK_MS = 5_000;
+/** The outcome write's bound when statement_timeout is off (PGlite, or configured 0). */
+const UNBOUNDED_WRITE_MS = 30_000;
+
+/**
+ * How long one claim holds its row: the send (bounded by the notify timeout), then the outcome
+ * write (bounded by the statement timeout), plus slack. Only after that may another dispatcher
+ * take the row, so a row is never sent by two while its holder can still be sending it.
+ */
+export function notificationLeaseMs(config: Pick<AppConfig, 'notifyTimeoutMs' | 'dbStatementTimeoutMs'>): number {
+  return config.notifyTimeoutMs + (config.dbStatementTimeoutMs > 0 ? config.dbStatementTimeoutMs : UNBOUNDED_WRITE_MS) + LEASE_SLACK_MS;
+}
 
 /**
  * Delivers the notifications outbox: rows written in the transaction that ended a run. Any
- * worker may deliver; a row is claimed with SKIP LOCKED and a lease, so replicas never send the
- * same attempt twice and a worker that dies mid-delivery leaves it to be retried. A failed
- * delivery is retried with exponential backoff and audited; it never touches the run.
+ * worker may deliver. One claim covers one send: a row is claimed (SKIP LOCKED, a lease longer
+ * than the send can take, a fresh token) right before it is sent, and its outcome is recorded
+ * only under that token. So replicas never send one attempt twice, a long round cannot outlive
+ * the claims of rows it has not reached yet (they are not claimed), and a worker that dies
+ * mid-delivery leaves its row to be retried after the lease. A failed delivery is retried with
+ * exponential backoff and audited; it never touches the run.
  */
 @Injectable()
 export class NotificationDispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -54,15 +70,22 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
     if (this.stopping || this.busy) return 0;
     this.busy = true;
     try {
-      const due = await this.outbox.claimDue(20, LEASE_MS);
-      for (const n of due) await this.deliver(n);
-      return due.length;
+      const leaseMs = notificationLeaseMs(this.config);
+      let attempted = 0;
+      while (attempted < MAX_PER_ROUND && !this.stopping) {
+        const n = await this.outbox.claimNext(leaseMs);
+        if (!n) break;
+        attempted++;
+        await this.deliver(n);
+      }
+      return attempted;
     } finally {
       this.busy = false;
     }
   }
 
   private async deliver(n: NotificationRecord): Promise<void> {
+    const token = n.claimToken!;
     const run = await this.runs.get(n.runId);
     if (!run) return;
     const message = notificationMessage(run, this.config.publicUrl);
@@ -75,19 +98,24 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
       } else {
         await this.webhook.postJson(n.target, redact.apply(message.slack));
       }
-      await this.outbox.markSent(n.id);
+      if (!(await this.outbox.markSent(n.id, token))) this.lostClaim(n);
       await this.audit.append({ kind: 'notification.sent', runId: run.id, actor: 'system', data: { channel: n.channel, target, attempt: n.attempts, state: run.state } });
     } catch (err) {
       const error = redact.apply({ message: (err as Error).message }).message as string;
       const willRetry = n.attempts < this.config.notifyMaxAttempts;
       const delayMs = Math.min(MAX_BACKOFF_MS, this.config.notifyBackoffMs * 2 ** (n.attempts - 1));
-      if (willRetry) await this.outbox.markRetry(n.id, error, delayMs);
-      else await this.outbox.markFailed(n.id, error);
+      const recorded = willRetry ? await this.outbox.markRetry(n.id, token, error, delayMs) : await this.outbox.markFailed(n.id, token, error);
+      if (!recorded) this.lostClaim(n);
       await this.audit.append({
         kind: 'notification.failed', runId: run.id, actor: 'system',
         data: { channel: n.channel, target, attempt: n.attempts, maxAttempts: this.config.notifyMaxAttempts, error, willRetry, ...(willRetry ? { retryInMs: delayMs } : {}) },
       });
       this.logger.warn(`notification ${n.channel} for run ${run.id} failed (attempt ${n.attempts}/${this.config.notifyMaxAttempts}): ${error}${willRetry ? `; retry in ${delayMs} ms` : '; giving up'}`);
     }
+  }
+
+  /** Only when a send outlived the lease (a timeout the lease does not cover, a long pause): say so, record nothing. */
+  private lostClaim(n: NotificationRecord): void {
+    this.logger.warn(`notification ${n.id} (${n.channel}, run ${n.runId}): claim lost before its outcome was recorded; another dispatcher holds the row`);
   }
 }

@@ -6,8 +6,25 @@ import { PgDatabase } from './pg.database';
 import { PgliteDatabase } from './pglite.database';
 
 export async function openDatabase(config: AppConfig): Promise<Database> {
-  const db: Database = config.databaseUrl ? new PgDatabase(config.databaseUrl) : await PgliteDatabase.open(config.pgliteDir);
-  const applied = await migrate(db);
+  let db: Database;
+  let applied: number[];
+  if (config.databaseUrl) {
+    // Migrations get a connection of their own without the per-connection timeouts: rewriting a
+    // large table, or waiting for another replica's migration, is not the slow statement those
+    // timeouts are there to stop (and the client-side read timeout cannot be lifted by SET LOCAL).
+    const migrator = new PgDatabase(config.databaseUrl, { max: 1, connectTimeoutMs: config.dbConnectTimeoutMs });
+    try {
+      applied = await migrate(migrator);
+    } finally {
+      await migrator.close();
+    }
+    db = new PgDatabase(config.databaseUrl, {
+      max: config.dbPoolMax, statementTimeoutMs: config.dbStatementTimeoutMs, lockTimeoutMs: config.dbLockTimeoutMs, connectTimeoutMs: config.dbConnectTimeoutMs,
+    });
+  } else {
+    db = await PgliteDatabase.open(config.pgliteDir);
+    applied = await migrate(db);
+  }
   const logger = new Logger('Database');
   logger.log(`${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL'}; migrations applied: ${applied.length ? applied.join(', ') : 'none pending'}`);
   return db;

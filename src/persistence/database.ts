@@ -27,17 +27,3 @@ export function constraintName(error: unknown): string | undefined {
     : undefined;
 }
 
-/**
- * Errors that say the database was away or busy for a moment, not that the statement was wrong:
- * connection loss, a server shutting down or failing over, a statement or lock timeout, a
- * serialization failure or deadlock. Worth writing again after a pause.
- */
-const TRANSIENT_SQLSTATE = /^(08|57P0|53|40001|40P01|57014|55P03)/;
-const TRANSIENT_NETWORK = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated|connection .*(closed|ended)|Client has encountered a connection error|timeout exceeded when trying to connect/i;
-
-export function isTransientDatabaseError(error: unknown): boolean {
-  const state = sqlState(error);
-  if (state && TRANSIENT_SQLSTATE.test(state)) return true;
-  const message = typeof error === 'object' && error !== null && 'message' in error ? String((error as { message: unknown }).message) : '';
-  return TRANSIENT_NETWORK.test(message) || (state !== undefined && /^E[A-Z]+$/.test(state) && TRANSIENT_NETWORK.test(state));
-}

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Database, Queryable } from './database';
 
@@ -16,6 +17,8 @@ export interface NotificationRecord {
   lastError: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  /** The current claim's token: only its holder's outcome is recorded. */
+  claimToken: string | null;
 }
 
 /** The notifications outbox: rows written with the run's end, delivered and retried by workers. */
@@ -31,34 +34,46 @@ export class NotificationsRepository {
   }
 
   /**
-   * Claims due notifications by pushing their next attempt out by `leaseMs`: a dispatcher that
-   * dies mid-delivery leaves the row to be retried after the lease, and replicas never claim
-   * the same row at once (SKIP LOCKED).
+   * Claims the next due notification for one send: pushes its next attempt out by `leaseMs` and
+   * stamps a fresh claim token. The lease must outlast the send (its timeout plus a margin), so
+   * no one else takes the row while its holder may still be sending; a holder that dies leaves
+   * it to whoever looks after the lease. Replicas never claim the same row at once (SKIP LOCKED).
    */
-  async claimDue(limit: number, leaseMs: number): Promise<NotificationRecord[]> {
+  async claimNext(leaseMs: number): Promise<NotificationRecord | null> {
     const rows = await this.db.query<Row>(
-      `UPDATE notifications SET next_attempt_at = now() + ($2::text || ' milliseconds')::interval, attempts = attempts + 1
-       WHERE id IN (SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= now()
-                    ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+      `UPDATE notifications SET next_attempt_at = now() + ($1::text || ' milliseconds')::interval, attempts = attempts + 1, claim_token = $2
+       WHERE id = (SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= now()
+                   ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [limit, String(leaseMs)],
+      [String(leaseMs), randomUUID()],
     );
-    return rows.map(toRecord);
+    return rows.length > 0 ? toRecord(rows[0]) : null;
   }
 
-  async markSent(id: number, q: Queryable = this.db): Promise<void> {
-    await q.query(`UPDATE notifications SET state = 'sent', sent_at = now(), last_error = NULL WHERE id = $1`, [id]);
-  }
-
-  async markRetry(id: number, error: string, delayMs: number, q: Queryable = this.db): Promise<void> {
-    await q.query(
-      `UPDATE notifications SET last_error = $2, next_attempt_at = now() + ($3::text || ' milliseconds')::interval WHERE id = $1`,
-      [id, error, String(delayMs)],
+  /** The outcome of one claim; false when the claim was lost (its lease ran out and another took the row). */
+  async markSent(id: number, claimToken: string, q: Queryable = this.db): Promise<boolean> {
+    const rows = await q.query(
+      `UPDATE notifications SET state = 'sent', sent_at = now(), last_error = NULL, claim_token = NULL WHERE id = $1 AND claim_token = $2 RETURNING id`,
+      [id, claimToken],
     );
+    return rows.length > 0;
   }
 
-  async markFailed(id: number, error: string, q: Queryable = this.db): Promise<void> {
-    await q.query(`UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1`, [id, error]);
+  async markRetry(id: number, claimToken: string, error: string, delayMs: number, q: Queryable = this.db): Promise<boolean> {
+    const rows = await q.query(
+      `UPDATE notifications SET last_error = $3, claim_token = NULL, next_attempt_at = now() + ($4::text || ' milliseconds')::interval
+       WHERE id = $1 AND claim_token = $2 RETURNING id`,
+      [id, claimToken, error, String(delayMs)],
+    );
+    return rows.length > 0;
+  }
+
+  async markFailed(id: number, claimToken: string, error: string, q: Queryable = this.db): Promise<boolean> {
+    const rows = await q.query(
+      `UPDATE notifications SET state = 'failed', last_error = $3, claim_token = NULL WHERE id = $1 AND claim_token = $2 RETURNING id`,
+      [id, claimToken, error],
+    );
+    return rows.length > 0;
   }
 
   async forRun(runId: string): Promise<NotificationRecord[]> {
@@ -72,5 +87,6 @@ function toRecord(r: Row): NotificationRecord {
   return {
     id: Number(r.id), runId: r.run_id, channel: r.channel, target: r.target, state: r.state, attempts: r.attempts,
     nextAttemptAt: date(r.next_attempt_at)!, lastError: r.last_error, createdAt: date(r.created_at)!, sentAt: date(r.sent_at),
+    claimToken: r.claim_token ?? null,
   };
 }

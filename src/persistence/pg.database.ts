@@ -1,41 +1,89 @@
 import { Logger } from '@nestjs/common';
 import { Pool, types } from 'pg';
 import { Database, Queryable } from './database';
+import { toDatabaseError } from './database.error';
 
 // bigint (int8) as a JS number: sequence numbers and counts stay far below 2^53.
 types.setTypeParser(20, (v) => Number(v));
+
+export interface PgPoolOptions {
+  /** Most connections this process opens (see `dbPoolMax` in the config for the formula). */
+  max: number;
+  /** Server-side limit per statement; 0 turns it off. */
+  statementTimeoutMs: number;
+  /** Server-side limit on waiting for any lock (row, table, advisory); 0 turns it off. */
+  lockTimeoutMs: number;
+  /** How long to wait for a connection, new or from the pool, before DB_UNAVAILABLE. */
+  connectTimeoutMs: number;
+}
+
+/**
+ * Slack on top of statement_timeout before the client gives up on an answer itself: the server
+ * cancels first; the client timeout only catches a server that stopped answering at all (a
+ * partition), which statement_timeout, being the server's, cannot.
+ */
+const CLIENT_READ_SLACK_MS = 5_000;
 
 export class PgDatabase extends Database {
   readonly kind = 'postgres' as const;
   private readonly pool: Pool;
 
-  constructor(url: string, max = 10) {
+  /** A bare number is the pool size alone (tools and benches); the service passes every option from its config. */
+  constructor(url: string, options: Partial<PgPoolOptions> | number = {}) {
     super();
-    this.pool = new Pool({ connectionString: url, max });
+    const opts: PgPoolOptions = { max: 10, statementTimeoutMs: 0, lockTimeoutMs: 0, connectTimeoutMs: 0, ...(typeof options === 'number' ? { max: options } : options) };
+    this.pool = new Pool({
+      connectionString: url,
+      max: opts.max,
+      ...(opts.connectTimeoutMs > 0 ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}),
+      // Sent as startup parameters: every connection the pool opens carries them, and a SET in
+      // one transaction cannot leak them away (SET LOCAL ends with its transaction).
+      ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs, query_timeout: opts.statementTimeoutMs + CLIENT_READ_SLACK_MS } : {}),
+      ...(opts.lockTimeoutMs > 0 ? { lock_timeout: opts.lockTimeoutMs } : {}),
+    });
     // An idle connection the server drops emits 'error' on the pool; unhandled, it would kill the process.
     this.pool.on('error', (err) => new Logger('Database').warn(`idle connection lost: ${err.message}`));
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const res = await this.pool.query(sql, params as unknown[]);
-    return res.rows as T[];
+    try {
+      const res = await this.pool.query(sql, params as unknown[]);
+      return res.rows as T[];
+    } catch (err) {
+      throw toDatabaseError(err) ?? err;
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toDatabaseError(err) ?? err;
+    }
+    let broken: unknown;
     try {
       await client.query('BEGIN');
       const tx: Queryable = {
-        query: async <R>(sql: string, params: readonly unknown[] = []) => (await client.query(sql, params as unknown[])).rows as R[],
+        query: async <R>(sql: string, params: readonly unknown[] = []) => {
+          try {
+            return (await client.query(sql, params as unknown[])).rows as R[];
+          } catch (err) {
+            const coded = toDatabaseError(err);
+            // A connection that failed under a statement goes back destroyed, not to the pool.
+            if (coded?.code === 'DB_UNAVAILABLE') broken = err;
+            throw coded ?? err;
+          }
+        },
       };
       const result = await fn(tx);
-      await client.query('COMMIT');
+      await tx.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      await client.query('ROLLBACK').catch((e: unknown) => (broken ??= e));
+      throw toDatabaseError(err) ?? err;
     } finally {
-      client.release();
+      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
     }
   }
 

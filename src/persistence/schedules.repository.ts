@@ -84,12 +84,45 @@ export class SchedulesRepository {
   }
 
   async markSkipped(scheduleId: string, tickAt: Date, reason: string): Promise<void> {
-    await this.db.query(`UPDATE schedule_ticks SET decision = 'skipped', reason = $3 WHERE schedule_id = $1 AND tick_at = $2`, [scheduleId, tickAt.toISOString(), reason]);
+    await this.db.query(`UPDATE schedule_ticks SET decision = 'skipped', reason = $3 WHERE schedule_id = $1 AND tick_at = $2 AND run_id IS NULL`, [scheduleId, tickAt.toISOString(), reason]);
   }
 
   async recentTicks(scheduleId: string, limit: number): Promise<ScheduleTickRecord[]> {
     const rows = await this.db.query<Row>('SELECT * FROM schedule_ticks WHERE schedule_id = $1 ORDER BY tick_at DESC LIMIT $2', [scheduleId, limit]);
     return rows.map(toTick);
+  }
+
+  /**
+   * This replica's heartbeat: it declares (still) naming these schedules now. Rows of schedules it
+   * no longer names are dropped, so its declaration is exactly its runbook files'.
+   */
+  async declare(replicaId: string, scheduleIds: string[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('DELETE FROM schedule_declarations WHERE replica_id = $1 AND NOT (schedule_id = ANY($2::text[]))', [replicaId, scheduleIds]);
+      if (scheduleIds.length > 0) {
+        await tx.query(
+          `INSERT INTO schedule_declarations (replica_id, schedule_id, seen_at) SELECT $1, unnest($2::text[]), now()
+           ON CONFLICT (replica_id, schedule_id) DO UPDATE SET seen_at = now()`,
+          [replicaId, scheduleIds],
+        );
+      }
+    });
+  }
+
+  /** A replica that stops says so: its schedules are no longer kept alive by it. */
+  async withdraw(replicaId: string): Promise<void> {
+    await this.db.query('DELETE FROM schedule_declarations WHERE replica_id = $1', [replicaId]);
+  }
+
+  /** Schedule ids some replica declared within the last `liveMs` (the database's clock). */
+  async declaredByLiveReplicas(liveMs: number): Promise<Set<string>> {
+    const rows = await this.db.query<Row>(
+      `SELECT DISTINCT schedule_id FROM schedule_declarations WHERE seen_at > now() - ($1::text || ' milliseconds')::interval`,
+      [String(liveMs)],
+    );
+    // Declarations of replicas long gone are only history: dropped as they are passed over.
+    await this.db.query(`DELETE FROM schedule_declarations WHERE seen_at < now() - ($1::text || ' milliseconds')::interval`, [String(liveMs * 10)]);
+    return new Set(rows.map((r) => r.schedule_id as string));
   }
 
   async setPaused(id: string, by: string | null, tx: Queryable = this.db): Promise<void> {

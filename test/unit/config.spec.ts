@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/app.config';
+import { ConfigError, derivedPoolMax, loadConfig, SCHEDULE_TICK_BACKOFF_CAP_MS, scheduleTickBackoff, scheduleTickRetryBudgetMs } from '../../src/config/app.config';
+import { DatabaseError, toDatabaseError } from '../../src/persistence/database.error';
+import { httpStatusOf } from '../../src/triggers/rest/http-error.filter';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
 
@@ -143,5 +145,56 @@ describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
   it('refuses fault points in production: a production process has none', () => {
     const e = problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: `a:admin:${'a'.repeat(64)}`, RUNBOOKD_FAULT_INJECT: 'crash@step:x:before' });
     expect(e.problems).toEqual(['RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production']);
+  });
+});
+
+describe('loadConfig: PostgreSQL pool and timeouts', () => {
+  it('derives the pool from the worker concurrency (10 + 1 per 5 runs, at most 50) and sets both timeouts by default', () => {
+    expect(loadConfig({})).toMatchObject({ workerConcurrency: 10, dbPoolMax: 12, dbStatementTimeoutMs: 30_000, dbLockTimeoutMs: 10_000, dbConnectTimeoutMs: 10_000 });
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '100' }).dbPoolMax).toBe(30);
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500' }).dbPoolMax).toBe(50);
+    expect(derivedPoolMax(1)).toBe(11);
+  });
+
+  it('takes an explicit pool size and timeouts; 0 turns a timeout off', () => {
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500', RUNBOOKD_DB_POOL_MAX: '120', RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '0', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '2000' }))
+      .toMatchObject({ dbPoolMax: 120, dbStatementTimeoutMs: 0, dbLockTimeoutMs: 2000 });
+  });
+
+  it('refuses a pool of one, a negative timeout, and a lock timeout longer than the statement timeout', () => {
+    const e = problems({ RUNBOOKD_DB_POOL_MAX: '1', RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '-5' });
+    expect(e.problems.join('\n')).toContain('RUNBOOKD_DB_POOL_MAX must be an integer from 2 to 1000, got "1"');
+    expect(e.problems.join('\n')).toContain('RUNBOOKD_DB_STATEMENT_TIMEOUT_MS must be an integer from 0');
+    expect(problems({ RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '1000', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '5000' }).problems[0]).toMatch(/RUNBOOKD_DB_LOCK_TIMEOUT_MS \(5000\) must not exceed/);
+  });
+
+  it('answers database trouble with 503 (retry later), from the one HTTP filter', () => {
+    expect(httpStatusOf(new DatabaseError('DB_TIMEOUT', 'statement timeout'))).toBe(503);
+    expect(httpStatusOf(new DatabaseError('DB_UNAVAILABLE', 'connection lost'))).toBe(503);
+    expect(toDatabaseError(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toMatchObject({ code: 'DB_TIMEOUT', retryable: true });
+    expect(toDatabaseError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBeUndefined();
+  });
+});
+
+describe('loadConfig: schedules', () => {
+  it('retries a failing tick job for minutes, long enough to outlive a database failover (was 5 attempts, ~31 s)', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ scheduleHousekeepingIntervalMs: 60_000, scheduleTickAttempts: 12, scheduleTickBackoffMs: 1000 });
+    // 1 + 2 + 4 + 8 + 16 + 32 + 60 × 5 s: an RDS Multi-AZ failover takes one to two minutes.
+    expect(scheduleTickRetryBudgetMs(c)).toBe(363_000);
+    expect(scheduleTickRetryBudgetMs(c)).toBeGreaterThan(5 * 60_000);
+    // No wait between attempts grows past a minute: a tick retried after the outage is still on time.
+    expect(scheduleTickBackoff(1000, 11)).toBe(SCHEDULE_TICK_BACKOFF_CAP_MS);
+    expect(scheduleTickBackoff(1000, 1)).toBe(1000);
+  });
+
+  it('reads the schedule settings and refuses values out of range', () => {
+    expect(loadConfig({ RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '5000', RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '3', RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS: '200' }))
+      .toMatchObject({ scheduleHousekeepingIntervalMs: 5000, scheduleTickAttempts: 3, scheduleTickBackoffMs: 200 });
+    const e = problems({ RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '0', RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '10' });
+    expect(e.problems).toEqual(expect.arrayContaining([
+      expect.stringContaining('RUNBOOKD_SCHEDULE_TICK_ATTEMPTS must be an integer from 1'),
+      expect.stringContaining('RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS must be an integer from 200'),
+    ]));
   });
 });

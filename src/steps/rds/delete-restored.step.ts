@@ -30,8 +30,8 @@ const GIVE_UP_AFTER_MS = 90 * 60_000;
 
 /**
  * Cleanup of a restore test: deletes the restored copy without a final snapshot (a cluster's
- * instance first, then the cluster) and confirms it is gone or deleting. Only a copy this run
- * made is deleted. A delete that fails is a failed finding naming the resource, so the run ends
+ * instance first, then the cluster) and confirms it is gone or deleting. Only what this run
+ * made is deleted, each resource checked on its own (see `observeRestored`). A delete that fails is a failed finding naming the resource, so the run ends
  * failed and says what was left behind.
  */
 @Injectable()
@@ -88,9 +88,33 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
           resources: [],
         });
       }
-      const step = await this.deleteOnce(ctx, target, input);
+      // A cluster's `<id>-1` instance is checked on its own: someone else's instance under that
+      // name stays, and is reported as not deleted; a cluster that still holds it cannot go either.
+      const strangerId = input.kind === 'cluster' && before.instanceStatus !== null && !before.instanceOurs ? instanceIdOf(input) : null;
+      if (strangerId !== null && before.instanceClusterId === input.identifier) {
+        return done<Output>({
+          outcome: 'not-deleted',
+          findings: [{
+            id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed: false, measured: 'left alone: holds an instance not created by this run', target: 'gone or deleting',
+            detail: `instance ${strangerId} in ${name} was not created by this run (no runbookd:run-id tag of this run) and was left alone; the cluster cannot be deleted while it holds it`,
+          }],
+          resources: resourceRecords(input, target.region, 'not-deleted').filter((r) => r.identifier !== strangerId),
+        });
+      }
+      const step = await this.deleteOnce(ctx, target, input, strangerId === null);
       if (step === 'busy') return wait<Output>(input.pollSeconds ?? 30, {}, `${name}: waiting for its instance to go before deleting the cluster`);
       const after = await observeRestored(this.rds, ctx.aws, target, input);
+      if (strangerId !== null) {
+        const clusterState = !after.exists ? 'deleted' : after.status;
+        return done<Output>({
+          outcome: 'not-deleted',
+          findings: [{
+            id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed: false, measured: `cluster ${clusterState}; instance ${strangerId} left alone`, target: 'gone or deleting',
+            detail: `instance ${strangerId} was not created by this run (no runbookd:run-id tag of this run) and was not deleted; cluster ${input.identifier} is ${clusterState}`,
+          }],
+          resources: resourceRecords(input, target.region, clusterState).filter((r) => r.identifier !== strangerId),
+        });
+      }
       if (!after.exists) return finish('deleted', 'deleted', true, 'gone');
       if (after.status === 'deleting') return finish('deleting', 'deleting', true, 'deleting');
       return finish('not-deleted', after.status, false, after.status, `${name} is still ${after.status} after DeleteDB${input.kind === 'cluster' ? 'Cluster' : 'Instance'}`);
@@ -101,14 +125,18 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
     }
   }
 
-  /** Sends what deletion still needs; 'busy' while a cluster's instance is on its way out. */
-  private async deleteOnce(ctx: StepContext, target: AwsTarget, input: Input): Promise<'sent' | 'busy'> {
+  /**
+   * Sends what deletion still needs; 'busy' while a cluster's instance is on its way out.
+   * `withInstance` false: the instance under the cluster's `<id>-1` name is not this run's, so
+   * it is neither deleted nor waited for.
+   */
+  private async deleteOnce(ctx: StepContext, target: AwsTarget, input: Input, withInstance = true): Promise<'sent' | 'busy'> {
     if (input.kind === 'instance') {
       const i = await this.rds.findInstance(ctx.aws, target, input.identifier);
       if (i && i.status !== 'deleting') await this.rds.deleteInstance(ctx.aws, target, input.identifier);
       return 'sent';
     }
-    const i = await this.rds.findInstance(ctx.aws, target, instanceIdOf(input));
+    const i = withInstance ? await this.rds.findInstance(ctx.aws, target, instanceIdOf(input)) : null;
     if (i && i.status !== 'deleting') await this.rds.deleteInstance(ctx.aws, target, instanceIdOf(input));
     if (i && (await this.rds.findInstance(ctx.aws, target, instanceIdOf(input)))) return 'busy';
     const c = await this.rds.findCluster(ctx.aws, target, input.identifier);

@@ -1,6 +1,6 @@
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
-import type { ResourceTag } from '../../aws/resource-tags';
+import { createdByRun, runResourceName, type ResourceTag } from '../../aws/resource-tags';
 import { EngineError } from '../../engine/engine.error';
 import type { PlannedCall, StepContext } from '../../engine/step.contract';
 import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoreKind } from './restored-resource';
@@ -65,6 +65,14 @@ export const createRestoredResource = {
     if (now.exists && !now.ours) {
       throw new EngineError('PRECONDITION_FAILED', `${spec.kind} ${spec.identifier} already exists and was not created by this run; choose another target name`, { identifier: spec.identifier });
     }
+    // The cluster's instance is judged on its own: a name already held by someone else's
+    // instance is refused before anything is created, never adopted (cleanup would delete it).
+    const stranger = spec.kind === 'cluster' && (now.exists
+      ? now.instanceStatus !== null && !now.instanceOurs
+      : await instanceHeldByAnother(rds, ctx, target, spec.instanceIdentifier));
+    if (stranger) {
+      throw new EngineError('PRECONDITION_FAILED', `instance ${spec.instanceIdentifier} already exists and was not created by this run; choose another target name`, { identifier: spec.instanceIdentifier });
+    }
     const existed = now.exists;
     if (!existed) {
       await ctx.checkpoint({ requestedAtMs });
@@ -86,6 +94,12 @@ export const createRestoredResource = {
     return existed;
   },
 };
+
+/** True when an instance by that name exists and is not this run's (by tag or derived name). */
+async function instanceHeldByAnother(rds: RdsAdapter, ctx: StepContext, target: AwsTarget, id: string): Promise<boolean> {
+  const i = await rds.findInstance(ctx.aws, target, id);
+  return !!i && id !== `${runResourceName(ctx.runId)}-1` && !createdByRun(i.tags, ctx.runId);
+}
 
 /** Only the isolation fields: callers hand their whole step input in as `isolation`. */
 function baseOf(spec: CreateSpec) {

@@ -59,6 +59,13 @@ export interface RestoredState {
   endpoint: string | null;
   /** The run-id tag says this run made it (or the name is the one derived from this run's id). */
   ours: boolean;
+  /**
+   * The same, for the instance on its own (a cluster's `<id>-1`): the cluster being this run's
+   * says nothing about an instance under that name. False when there is no instance.
+   */
+  instanceOurs: boolean;
+  /** The cluster the instance belongs to (null: standalone, or no instance). */
+  instanceClusterId: string | null;
   engine: string | null;
   engineVersion: string | null;
   allocatedStorage: number | null;
@@ -69,27 +76,38 @@ export interface RestoredState {
 
 const ABSENT: RestoredState = {
   exists: false, status: 'absent', instanceStatus: null, arn: null, instanceArn: null, endpoint: null, ours: false,
+  instanceOurs: false, instanceClusterId: null,
   engine: null, engineVersion: null, allocatedStorage: null, storageEncrypted: null, kmsKeyId: null, publiclyAccessible: null,
 };
 
-/** What exists now under the restore's names. */
+/**
+ * What exists now under the restore's names, with the ownership of each resource judged on its
+ * own: its `runbookd:run-id` tag is this run's, or its own name is the one derived from this
+ * run's id (`rbd-<run id>`, `rbd-<run id>-1`: no one else names things after a run id, and an
+ * AWS Backup copy carries no tags until the run's tag step has run).
+ */
 export async function observeRestored(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget, ref: RestoredRef): Promise<RestoredState> {
-  const derived = ref.identifier === runResourceName(ctx.runId);
+  const derivedName = runResourceName(ctx.runId);
+  const derived = ref.identifier === derivedName;
   if (ref.kind === 'instance') {
     const i = await rds.findInstance(ctx, target, ref.identifier);
     if (!i) return ABSENT;
+    const ours = derived || createdByRun(i.tags, ctx.runId);
     return {
       exists: true, status: i.status, instanceStatus: i.status, arn: i.arn, instanceArn: i.arn, endpoint: i.endpoint,
-      ours: derived || createdByRun(i.tags, ctx.runId), engine: i.engine, engineVersion: i.engineVersion,
+      ours, instanceOurs: ours, instanceClusterId: i.clusterIdentifier, engine: i.engine, engineVersion: i.engineVersion,
       allocatedStorage: i.allocatedStorage, storageEncrypted: i.storageEncrypted, kmsKeyId: i.kmsKeyId, publiclyAccessible: i.publiclyAccessible,
     };
   }
   const c = await rds.findCluster(ctx, target, ref.identifier);
   if (!c) return ABSENT;
-  const i = await rds.findInstance(ctx, target, instanceIdOf(ref));
+  const instanceId = instanceIdOf(ref);
+  const i = await rds.findInstance(ctx, target, instanceId);
   return {
     exists: true, status: c.status, instanceStatus: i?.status ?? null, arn: c.arn, instanceArn: i?.arn ?? null,
-    endpoint: c.endpoint, ours: derived || createdByRun(c.tags, ctx.runId), engine: c.engine, engineVersion: c.engineVersion,
+    endpoint: c.endpoint, ours: derived || createdByRun(c.tags, ctx.runId),
+    instanceOurs: !!i && (instanceId === `${derivedName}-1` || createdByRun(i.tags, ctx.runId)),
+    instanceClusterId: i?.clusterIdentifier ?? null, engine: c.engine, engineVersion: c.engineVersion,
     allocatedStorage: c.allocatedStorage, storageEncrypted: c.storageEncrypted, kmsKeyId: c.kmsKeyId,
     publiclyAccessible: i ? i.publiclyAccessible : null,
   };

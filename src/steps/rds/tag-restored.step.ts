@@ -40,7 +40,11 @@ export class TagRestoredStep implements StepType<RestoredRef, Output> {
     const target = targetOf(input, this.config);
     const now = await observeRestored(this.rds, ctx.aws, target, input);
     if (!now.exists || !now.arn) throw new EngineError('PRECONDITION_FAILED', `${input.kind} ${input.identifier} does not exist: nothing to tag`);
-    const arns = [now.arn, ...(input.kind === 'cluster' && now.instanceArn ? [now.instanceArn] : [])];
+    // The instance under the cluster's `<id>-1` name is tagged only as a member of this cluster:
+    // tagging a stranger's standalone instance would make it look like this run's, and cleanup
+    // would then delete it.
+    const member = input.kind === 'cluster' && now.instanceArn && now.instanceClusterId === input.identifier;
+    const arns = [now.arn, ...(member ? [now.instanceArn!] : [])];
     for (const arn of arns) await this.rds.addTags(ctx.aws, target, arn, runResourceTags(ctx));
     return done<Output>({ tagged: arns });
   }

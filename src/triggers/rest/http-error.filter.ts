@@ -4,11 +4,12 @@ import { AuthError } from '../../auth/auth.error';
 import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
 import { EngineError } from '../../engine/engine.error';
+import { DatabaseError } from '../../persistence/database.error';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { ScheduleError } from '../schedules/schedule.error';
 import { SnsError } from '../sns/sns.error';
 
-type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError;
+type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -57,6 +58,9 @@ export function httpStatusOf(error: AnyCodedError): number {
       return 504;
     // SNS retries a delivery answered 5xx: right when AWS's certificate could not be fetched just now.
     case 'SNS_CERT_UNAVAILABLE':
+    // The database timed out or is away (failover): the same request may well succeed shortly.
+    case 'DB_TIMEOUT':
+    case 'DB_UNAVAILABLE':
       return 503;
     // Codes that describe how a run ended; they reach HTTP only through a bug.
     case 'RUNBOOK_INVALID':

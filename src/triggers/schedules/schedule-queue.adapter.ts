@@ -4,6 +4,8 @@ import { AppConfig } from '../../config/app.config';
 import { RunQueue } from '../../engine/run-queue.adapter';
 
 export const SCHEDULE_QUEUE = 'schedules';
+/** The tick jobs' backoff type: doubling, capped (`scheduleTickBackoff`); the schedule worker defines it. */
+export const TICK_BACKOFF_TYPE = 'capped-exponential';
 
 export interface ScheduleJobData {
   /** `<runbook>.<schedule>`, also the job scheduler's id. */
@@ -18,7 +20,10 @@ export interface ScheduleJobData {
 export class ScheduleQueue implements OnModuleDestroy {
   readonly queue: Queue<ScheduleJobData>;
 
-  constructor(config: AppConfig, runQueue: RunQueue) {
+  constructor(
+    private readonly config: AppConfig,
+    runQueue: RunQueue,
+  ) {
     // A Queue (unlike a Worker) may share the run queue's non-blocking connection.
     this.queue = new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: runQueue.connection, prefix: config.queuePrefix });
     this.queue.on('error', () => undefined);
@@ -29,9 +34,11 @@ export class ScheduleQueue implements OnModuleDestroy {
       name: 'tick',
       data: { scheduleId: id },
       opts: {
-        // A tick job that failed on an infrastructure error is retried; its dedupe key keeps it to one run.
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1000 },
+        // A tick job that failed on an infrastructure error (the database failing over, AWS
+        // throttling its preflight) is retried for minutes, not seconds; its dedupe key keeps it
+        // to one run, and the periodic catch-up covers a tick whose attempts all failed.
+        attempts: this.config.scheduleTickAttempts,
+        backoff: { type: TICK_BACKOFF_TYPE, delay: this.config.scheduleTickBackoffMs },
         removeOnComplete: { count: 200 },
         removeOnFail: { count: 1000 },
       },

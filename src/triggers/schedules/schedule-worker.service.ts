@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
-import { AppConfig } from '../../config/app.config';
-import { SCHEDULE_QUEUE, ScheduleJobData } from './schedule-queue.adapter';
+import { AppConfig, scheduleTickBackoff } from '../../config/app.config';
+import { SCHEDULE_QUEUE, ScheduleJobData, TICK_BACKOFF_TYPE } from './schedule-queue.adapter';
 import { SchedulesService } from './schedules.service';
 
 /**
@@ -26,7 +26,8 @@ export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicat
       await this.schedules.sync();
       await this.schedules.catchUpAll();
     } catch (err) {
-      // Redis away at boot: tick jobs resume once it is back; the next boot catches up what was missed.
+      // Redis or the database away at boot: tick jobs resume once it is back, and the periodic
+      // housekeeping (ScheduleHousekeepingService) declares, prunes and catches up then.
       this.logger.warn(`schedules not synchronised at boot: ${(err as Error).message}`);
     }
     this.connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
@@ -35,6 +36,11 @@ export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicat
       connection: this.connection,
       prefix: this.config.queuePrefix,
       concurrency: 5,
+      settings: {
+        // BullMQ's own types (exponential, fixed) keep their built-in strategies; this is ours.
+        backoffStrategy: (attemptsMade: number, type?: string) =>
+          type === TICK_BACKOFF_TYPE ? scheduleTickBackoff(this.config.scheduleTickBackoffMs, attemptsMade) : this.config.scheduleTickBackoffMs,
+      },
     });
     this.worker.on('error', (err) => this.logger.warn(`schedule worker: ${err.message}`));
     this.worker.on('failed', (job, err) => this.logger.warn(`tick ${job?.id} failed (attempt ${job?.attemptsMade}): ${err.message}`));

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../../audit/audit.service';
 import { CodedError } from '../../common/coded-error';
 import { Clock } from '../../common/clock';
+import { AppConfig } from '../../config/app.config';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { Database } from '../../persistence/database';
 import { SchedulesRepository, ScheduleTickRecord } from '../../persistence/schedules.repository';
@@ -70,6 +73,8 @@ export function scheduleDefinitions(catalog: RunbookCatalog): ScheduleDefinition
 @Injectable()
 export class SchedulesService {
   private readonly logger = new Logger('Schedules');
+  /** This process, as it declares its schedules (one per boot: a restarted replica is a new one). */
+  readonly replicaId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   constructor(
     private readonly catalog: RunbookCatalog,
@@ -79,62 +84,110 @@ export class SchedulesService {
     private readonly acceptance: RunAcceptanceService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly config: AppConfig,
   ) {}
+
+  /** A replica whose heartbeat is older than this is taken for gone: three missed rounds. */
+  get declarationLiveMs(): number {
+    return 3 * this.config.scheduleHousekeepingIntervalMs;
+  }
 
   definitions(): ScheduleDefinition[] {
     return scheduleDefinitions(this.catalog);
   }
 
-  /** The one place schedulers are written at boot: upsert the YAML's, remove the rest. */
+  /**
+   * Boot: declare this replica's schedules, upsert their schedulers (removed while paused), then
+   * remove the schedulers no live replica declares. Removal goes by declarations, not by this
+   * replica's files alone: during a rolling deploy, replicas with two runbook sets run at once,
+   * and each must keep the other's schedules.
+   */
   async sync(): Promise<void> {
     const defs = this.definitions();
+    await this.repo.declare(this.replicaId, defs.map((d) => d.id));
     for (const d of defs) {
       await this.repo.ensure(d.id, d.runbookId, d.scheduleId);
       const state = await this.repo.get(d.id);
       if (state?.pausedAt) await this.queue.remove(d.id);
       else await this.queue.upsert(d.id, d.cron, d.timezone);
     }
-    const wanted = new Set(defs.map((d) => d.id));
-    for (const id of (await this.queue.schedulers()).keys()) {
-      if (wanted.has(id)) continue;
-      if (await this.queue.remove(id)) {
-        await this.audit.append({ kind: 'schedule.removed', actor: 'system', data: { scheduleId: id, reason: 'no longer in any runbook' } });
-        this.logger.log(`schedule ${id} removed: no longer in any runbook`);
-      }
-    }
+    await this.prune();
+  }
+
+  /** Heartbeat: this replica still declares its schedules. Every replica, every housekeeping round. */
+  async heartbeat(): Promise<void> {
+    await this.repo.declare(this.replicaId, this.definitions().map((d) => d.id));
+  }
+
+  /** On shutdown: the schedules stop being kept alive by this replica at once, not after its heartbeat ages. */
+  async withdraw(): Promise<void> {
+    await this.repo.withdraw(this.replicaId);
   }
 
   /**
-   * Boot catch-up: ticks since the newest decided one (or since the schedule was first loaded)
-   * that no replica handled. The newest runs if it is within the schedule's catch-up window;
-   * the others are recorded as skipped: a service down for a day should not start 24 drills.
+   * Removes every scheduler in Redis that no live replica declares (this one included), audited.
+   * Also puts back this replica's own schedulers that Redis lost (a failover that dropped keys).
    */
-  async catchUpAll(): Promise<void> {
+  async prune(): Promise<string[]> {
+    const own = this.definitions();
+    const live = await this.repo.declaredByLiveReplicas(this.declarationLiveMs);
+    for (const d of own) live.add(d.id);
+    const inRedis = await this.queue.schedulers();
+    const removed: string[] = [];
+    for (const id of inRedis.keys()) {
+      if (live.has(id)) continue;
+      if (await this.queue.remove(id)) {
+        removed.push(id);
+        await this.audit.append({ kind: 'schedule.removed', actor: 'system', data: { scheduleId: id, reason: 'declared by no live replica' } });
+        this.logger.log(`schedule ${id} removed: declared by no live replica`);
+      }
+    }
+    for (const d of own) {
+      if (inRedis.has(d.id)) continue;
+      const state = await this.repo.get(d.id);
+      if (state && !state.pausedAt) {
+        await this.queue.upsert(d.id, d.cron, d.timezone);
+        this.logger.warn(`schedule ${d.id}: its scheduler was missing from Redis and is back`);
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Catch-up: ticks since the newest decided one (or since the schedule was first loaded) that
+   * no replica handled. The newest runs if it is within the schedule's catch-up window; the
+   * others are recorded as skipped: a service down for a day should not start 24 drills. At
+   * boot (`graceMs` 0) up to now; in the periodic rounds only ticks older than `graceMs`, so a
+   * tick whose job is merely queued or being retried is left to it.
+   */
+  async catchUpAll(graceMs = 0): Promise<void> {
     for (const d of this.definitions()) {
       try {
-        await this.catchUp(d);
+        await this.catchUp(d, graceMs);
       } catch (err) {
         this.logger.warn(`catch-up of ${d.id} failed: ${(err as Error).message}`);
       }
     }
   }
 
-  async catchUp(d: ScheduleDefinition): Promise<void> {
+  async catchUp(d: ScheduleDefinition, graceMs = 0): Promise<void> {
     const now = this.clock.now();
+    const upTo = new Date(now.getTime() - graceMs);
+    const when = graceMs > 0 ? 'by the periodic catch-up' : 'on boot';
     const skipped = await this.db.transaction(async (tx) => {
       const state = await this.repo.lock(d.id, tx);
       if (!state || state.pausedAt) return [];
       const after = state.lastTickAt && state.lastTickAt > state.registeredAt ? state.lastTickAt : state.registeredAt;
       // The newest 1000 at most: a fast schedule down for days is recorded in bounded form.
-      const missed = ticksBetween(d.cron, d.timezone, after, now, MAX_CATCH_UP_TICKS);
+      const missed = ticksBetween(d.cron, d.timezone, after, upTo, MAX_CATCH_UP_TICKS);
       const out: ScheduleTickRecord[] = [];
       for (const [i, tick] of missed.entries()) {
         const newest = i === missed.length - 1;
         const inWindow = now.getTime() - tick.getTime() <= d.catchUpSeconds * 1000;
         const decision = newest && inWindow ? 'run' : 'skipped';
-        const reason = decision === 'run' ? 'missed tick caught up on boot'
-          : !inWindow ? `missed while no worker ran; older than the catch-up window (${d.catchUpSeconds}s)`
-          : 'missed while no worker ran; only the newest missed tick is caught up';
+        const reason = decision === 'run' ? `missed tick caught up ${when}`
+          : !inWindow ? `missed (no worker took it, or its job failed); older than the catch-up window (${d.catchUpSeconds}s)`
+          : 'missed (no worker took it, or its job failed); only the newest missed tick is caught up';
         const { tick: t, created } = await this.repo.decide(d.id, tick, decision, reason, tx);
         if (created && t.decision === 'skipped') out.push(t);
       }
@@ -182,10 +235,17 @@ export class SchedulesService {
         await this.repo.setRunId(d.id, tick.tickAt, run.id);
       } catch (err) {
         if (!(err instanceof CodedError)) throw err;
+        // AWS throttled or away during preflight, the database timed out: not a refusal. The tick
+        // stays 'run' without a run; the job's retry or a later catch-up starts it, until the
+        // catch-up window has passed (then it is skipped, with the last error as the reason).
+        if (err.retryable && this.clock.nowMs() - tick.tickAt.getTime() <= d.catchUpSeconds * 1000) throw err;
         // Refused for good (parameters no longer valid, the previous run still holds the guard):
         // the tick is skipped, with the reason on record.
-        await this.repo.markSkipped(d.id, tick.tickAt, `run refused: ${err.code}: ${err.message}`);
-        await this.auditSkipped(d, [{ ...tick, decision: 'skipped', reason: `run refused: ${err.code}: ${err.message}` }]);
+        const reason = err.retryable
+          ? `run not started within the catch-up window (${d.catchUpSeconds}s): ${err.code}: ${err.message}`
+          : `run refused: ${err.code}: ${err.message}`;
+        await this.repo.markSkipped(d.id, tick.tickAt, reason);
+        await this.auditSkipped(d, [{ ...tick, decision: 'skipped', reason }]);
       }
     }
   }
