@@ -137,14 +137,19 @@ describe('web console in a browser', () => {
 
     // Mark the document: a reload or navigation away would lose the mark.
     await page.evaluate('window.__sameDocument = true');
+    // moto's answer to the failover is held a few seconds, so the page surely opens on a run in progress.
+    h.proxy.holdResponses('FailoverDBCluster', 4000);
     await run.click();
     await page.waitForURL(/#\/runs\/r/);
     const runId = /#\/runs\/([^/?]+)/.exec(page.url())![1];
     // The steps turn succeeded on the page as the run goes, over the event stream.
     const steps = page.getByRole('list', { name: 'Steps' });
+    await steps.locator('[data-step="verify"][data-state="not-reached"]').waitFor();
+    expect(requested.some((u) => u.endsWith(`/v1/runs/${runId}/events`))).toBe(true);
     await steps.locator('[data-step="verify"][data-state="succeeded"]').waitFor({ timeout: 45_000 });
     await page.locator('h1 .badge.state-succeeded').waitFor({ timeout: 20_000 });
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    h.proxy.holdResponses('FailoverDBCluster', 0);
     expect(h.proxy.count('FailoverDBCluster')).toBe(1);
     const recorded = await h.request('GET', `/v1/runs/${runId}`);
     expect(recorded.body).toMatchObject({ state: 'succeeded', dryRun: false, actor: 'otto', reason: 'console failover test' });
