@@ -36,7 +36,7 @@ describe('web console in a browser', () => {
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
     });
-  });
+  }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await h?.close();
@@ -192,7 +192,7 @@ describe('web console in a browser', () => {
     await shot(page, 'schedules');
     await expectAccessible(page, 'schedules');
     await context.close();
-  });
+  }, 120_000);
 
   it('cancels a long run from its page and shows it end cancelled', async () => {
     const started = await h.request('POST', '/v1/runbooks/long-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 120 }, reason: 'to be cancelled' } });
@@ -207,6 +207,12 @@ describe('web console in a browser', () => {
     expect((await h.request('GET', `/v1/runs/${started.body.id}`)).body.state).toBe('cancelled');
     await shot(page, 'run-phone-cancelled');
     await expectAccessible(page, 'run (phone)');
+    // Re-run opens the form with the same parameters and says where they came from.
+    await page.getByRole('button', { name: 'Re-run' }).click();
+    await page.getByRole('heading', { name: 'Start a run' }).waitFor();
+    await page.getByText(`Parameters of run ${started.body.id}`).waitFor();
+    expect(await page.getByLabel('seconds').inputValue()).toBe('120');
+    expect(await page.getByLabel('Reason').inputValue()).toBe(`re-run of ${started.body.id}: to be cancelled`);
     await context.close();
   });
 

@@ -113,6 +113,9 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
                 <code className="error-code">{run.error.code}</code> {run.error.message}
               </div>
             )}
+            <p>
+              <a href={`#/audit?runId=${encodeURIComponent(run.id)}`}>Audit records of this run</a>
+            </p>
             <h3>Parameters</h3>
             <Json value={run.parameters} label="Parameters" />
           </Section>
