@@ -1,5 +1,8 @@
 import { Client } from 'pg';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { createApp } from '../../src/app.factory';
+import { loadConfig } from '../../src/config/app.config';
 import { Harness, ROOT } from '../support/runbookd';
 
 /**
@@ -131,6 +134,28 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
 
     const bearer = await h.request('GET', '/v1/runs', { key: h.keys.viewer, headers: { cookie: s.cookie } });
     expect(bearer.status).toBe(200);
+  });
+
+  it('lets a session made on one API replica work on another, and ends the sessions of a key taken out of the configuration', async () => {
+    const operator = await signIn(h.keys.operator);
+    const viewer = await signIn(h.keys.viewer);
+    // A second API process on the same database whose configuration no longer lists the operator key.
+    const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+    const config = loadConfig({ ...h.env, RUNBOOKD_ROLE: 'api', RUNBOOKD_API_KEYS: `vera:viewer:${sha(h.keys.viewer)}` });
+    const other = await createApp(config);
+    await other.listen(0, '127.0.0.1');
+    try {
+      const base = await other.getUrl();
+      const get = (cookie: string) => fetch(`${base}/v1/runs`, { headers: { cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      expect((await get(viewer.cookie)).status).toBe(200);
+      const gone = await get(operator.cookie);
+      expect(gone.status).toBe(401);
+      expect(gone.body.error.message).toContain('no longer configured');
+      // The replica that still lists the key accepts it.
+      expect((await withCookie('GET', '/v1/runs', operator.cookie)).status).toBe(200);
+    } finally {
+      await other.close();
+    }
   });
 
   it('streams a run\'s state and step changes as Server-Sent Events and ends when the run ends', async () => {
