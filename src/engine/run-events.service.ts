@@ -78,6 +78,11 @@ export class RunEventsService implements OnModuleDestroy {
     }
   }
 
+  /** Streams open now (each polls the database). */
+  get openStreams(): number {
+    return this.open.size;
+  }
+
   onModuleDestroy(): void {
     for (const c of this.open) c.abort();
   }

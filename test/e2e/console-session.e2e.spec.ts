@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app.config';
-import { Harness, ROOT } from '../support/runbookd';
+import { RunEventsService } from '../../src/engine/run-events.service';
+import { eventually, Harness, ROOT } from '../support/runbookd';
 
 /**
  * The console's session cookie and the run event stream, over plain HTTP: what a browser (or a
@@ -179,6 +180,21 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     expect(events[events.length - 1]).toEqual({ type: 'end', data: { id: run.body.id, state: 'succeeded' } });
     // A run event carries no steps (they come one by one).
     expect(events.find((e) => e.type === 'run')!.data.steps).toBeUndefined();
+  });
+
+  it('stops polling for a stream whose client went away while the run goes on', async () => {
+    const events = h.app.get(RunEventsService);
+    const run = await h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { parameters: {} } });
+    const gone = new AbortController();
+    const res = await fetch(`${h.baseUrl}/v1/runs/${run.body.id}/events`, { headers: { authorization: `Bearer ${h.keys.viewer}` }, signal: gone.signal });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: run');
+    expect(events.openStreams).toBe(1);
+    gone.abort();
+    await eventually(() => (events.openStreams === 0 ? true : undefined), 2000, 'the stream to be let go');
+    // It was the client leaving, not the run ending, that ended it.
+    expect((await h.request('GET', `/v1/runs/${run.body.id}`)).body.state).not.toBe('succeeded');
+    await h.waitForRun(run.body.id);
   });
 
   it('answers the stream of an unknown run with a JSON 404, and no key with 401', async () => {

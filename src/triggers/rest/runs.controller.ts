@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../auth/principal';
 import { CurrentPrincipal } from '../../auth/principal.decorator';
 import { RequireRole } from '../../auth/roles.decorator';
@@ -48,10 +48,11 @@ export class RunsController {
   /** Server-Sent Events of the run's state and step changes, ending when the run ends (README, "Live run events"). */
   @Get(':id/events')
   @RequireRole('viewer')
-  async streamEvents(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async streamEvents(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     await this.runs.get(id); // an unknown run is a plain 404, before the stream starts
     const closed = new AbortController();
-    request.raw.on('close', () => closed.abort());
+    // The response's close (not the request's, which may fire once its empty body is read) is the client going away.
+    reply.raw.on('close', () => closed.abort());
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -59,7 +59,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // The caller lists what `load` depends on, as with useEffect.
   const run = useCallback(load, deps);
   useEffect(() => {
     let live = true;

@@ -131,7 +131,7 @@ export function SchemaFields({
           control = (
             <input
               {...common}
-              type={s.writeOnly ? 'password' : kind === 'number' || kind === 'integer' ? 'text' : 'text'}
+              type={s.writeOnly ? 'password' : 'text'}
               inputMode={kind === 'number' || kind === 'integer' ? 'decimal' : undefined}
               autoComplete={s.writeOnly ? 'new-password' : 'off'}
               required={required.has(name)}

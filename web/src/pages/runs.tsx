@@ -20,7 +20,7 @@ export function RunsPage() {
   const qs = query.toString();
   const { data, error, reload } = useLoad(() => api<{ items: RunView[]; nextCursor: string | null }>('GET', `/v1/runs?${qs}`), [qs]);
   // States change without a reload: the page is read again every few seconds while it is open.
-  const refresh = useCallback(() => reload(), [qs]); // eslint-disable-line react-hooks/exhaustive-deps
+  const refresh = useCallback(() => reload(), [qs]);
   useInterval(refresh, 3000);
 
   const set = (k: 'runbook' | 'state' | 'trigger', v: string) => {
