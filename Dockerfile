@@ -12,6 +12,7 @@ COPY tsconfig.json nest-cli.json ./
 
 FROM deps AS build
 COPY src ./src
+COPY web ./web
 RUN npm run build
 
 # The sandbox seeder runs TypeScript directly, so it keeps the dev dependencies; never shipped.

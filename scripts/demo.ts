@@ -92,6 +92,8 @@ async function main(): Promise<void> {
     console.log(`HTML report: ${base}/v1/runs/${run.id}/report?format=html  ·  API docs: ${base}/docs`);
     if (keep) {
       console.log(`\nrunbookd keeps running on ${base} (Ctrl-C to stop). API key for this session: ${key}`);
+      // The report links above open in the same browser once signed in (the session cookie).
+      console.log(`Web console: ${base}/  (sign in with the API key above; then ${base}/#/runs/${run.id} shows the failover test)`);
       await new Promise(() => undefined);
     }
     process.exitCode = run.state === 'succeeded' && rollback ? 0 : 1;

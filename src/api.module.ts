@@ -2,6 +2,10 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyService } from './auth/api-key.service';
 import { AuthGuard } from './auth/auth.guard';
+import { SessionService } from './auth/session.service';
+import { RunEventsService } from './engine/run-events.service';
+import { SessionsRepository } from './persistence/sessions.repository';
+import { SessionController } from './triggers/rest/session.controller';
 import { HealthController } from './observability/health.controller';
 import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
@@ -19,9 +23,12 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController],
+  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController],
   providers: [
     ApiKeyService,
+    SessionsRepository,
+    SessionService,
+    RunEventsService,
     MetricsService,
     { provide: APP_GUARD, useClass: AuthGuard },
     SnsMessagesRepository,

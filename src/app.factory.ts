@@ -6,6 +6,7 @@ import { ApiModule } from './api.module';
 import { AppConfig } from './config/app.config';
 import { InfrastructureModule } from './infrastructure.module';
 import { HttpErrorFilter } from './triggers/rest/http-error.filter';
+import { serveWebConsole } from './triggers/rest/web-console';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
 import { WorkerModule } from './worker.module';
 
@@ -36,6 +37,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   });
   app.useGlobalFilters(new HttpErrorFilter());
   if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
+  if (hasApi) serveWebConsole(app, logger);
   app.enableShutdownHooks();
   if (hasApi) {
     const doc = SwaggerModule.createDocument(

@@ -69,6 +69,16 @@ export class ApiKeyService implements OnModuleInit {
     }
     return { name: match.name, role: match.role };
   }
+
+  /**
+   * The principal of a key known by its SHA-256 (a console session stores that, never the key);
+   * undefined once no configured key has it. The digest comes from our own session table.
+   */
+  principalForDigest(digest: Buffer): Principal | undefined {
+    if (this.keys === undefined) throw new Error('ApiKeyService.principalForDigest called before onModuleInit');
+    const match = this.keys.find((k) => k.digest.length === digest.length && timingSafeEqual(k.digest, digest));
+    return match === undefined ? undefined : { name: match.name, role: match.role };
+  }
 }
 
 function parseBearer(header: string | undefined): string {

@@ -1,9 +1,11 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiKeyService } from './api-key.service';
 import { AuthError } from './auth.error';
 import { type Principal, type Role, roleAllows, rolesSatisfying } from './principal';
 import { PUBLIC_ROUTE_KEY, REQUIRED_ROLE_KEY, type RequiredRole } from './roles.decorator';
+import { CSRF_HEADER, sessionTokenOf } from './session-cookie';
+import { SessionService } from './session.service';
 
 /** The parts of a Fastify (or Express) request the guard reads and writes. */
 export interface AuthenticatedRequest {
@@ -29,9 +31,11 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyService,
+    // Absent (unit tests of bearer keys), only the Authorization header is looked at.
+    @Optional() private readonly sessions?: SessionService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE_KEY, targets) === true) return true;
 
@@ -39,7 +43,17 @@ export class AuthGuard implements CanActivate {
       throw new AuthError('FORBIDDEN', `API key authentication covers HTTP only; ${context.getType()} handlers must be marked @Public()`);
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const principal = this.apiKeys.authenticate(singleHeader(request.headers.authorization));
+    // A bearer header wins, so API clients behave as before; the web console's session cookie otherwise.
+    const sessionToken = request.headers.authorization === undefined ? sessionTokenOf(request.headers.cookie) : undefined;
+    if (this.sessions !== undefined && sessionToken !== undefined) {
+      return this.sessions
+        .authenticate(sessionToken, request.method ?? 'GET', singleHeader(request.headers[CSRF_HEADER]))
+        .then((session) => this.authorize(targets, request, session.principal));
+    }
+    return this.authorize(targets, request, this.apiKeys.authenticate(singleHeader(request.headers.authorization)));
+  }
+
+  private authorize(targets: Array<ReturnType<ExecutionContext['getHandler']>>, request: AuthenticatedRequest, principal: Principal): boolean {
     request.principal = principal;
 
     const required = this.reflector.getAllAndOverride<RequiredRole | undefined>(REQUIRED_ROLE_KEY, targets) ?? {

@@ -85,6 +85,10 @@ export class AppConfig {
   /** Largest webhook body accepted; SNS messages are at most 256 KB plus the envelope. */
   snsBodyLimitBytes!: number;
   snsCertTimeoutMs!: number;
+  /** Web console: how long a sign-in lasts (the session cookie's lifetime). */
+  sessionTtlSeconds!: number;
+  /** How often an open `GET /v1/runs/:id/events` stream looks at its run in the database. */
+  runEventsPollMs!: number;
 
   get isProduction(): boolean {
     return this.nodeEnv === 'production';
@@ -216,6 +220,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.snsMaxMessageAgeSeconds = int('RUNBOOKD_SNS_MAX_MESSAGE_AGE_SECONDS', 3600, 1, 7 * 86400);
   c.snsBodyLimitBytes = int('RUNBOOKD_SNS_BODY_LIMIT_BYTES', 320 * 1024, 1024, 1024 * 1024);
   c.snsCertTimeoutMs = int('RUNBOOKD_SNS_CERT_TIMEOUT_MS', 3000, 100, 60_000);
+  c.sessionTtlSeconds = int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400);
+  c.runEventsPollMs = int('RUNBOOKD_EVENTS_POLL_MS', 1000, 100, 60_000);
 
   if (c.isProduction && c.faultPoints.length > 0) {
     problems.push('RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production');

@@ -9,9 +9,11 @@ export function isTerminal(state: RunState): boolean {
   return !ACTIVE_STATES.includes(state);
 }
 
+export const TRIGGER_KINDS = ['rest', 'cli', 'alarm', 'schedule', 'parent'] as const;
+
 export interface RunTrigger {
   /** `parent`: a child run started by a composite runbook's `runbook.run` step (`parentRunId`, `parentStepId`). */
-  kind: 'rest' | 'cli' | 'alarm' | 'schedule' | 'parent';
+  kind: (typeof TRIGGER_KINDS)[number];
   actor: string;
   [key: string]: unknown;
 }

@@ -9,7 +9,7 @@ import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
-import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord } from './run.types';
+import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord, TRIGGER_KINDS } from './run.types';
 import { StepRegistry } from './step-registry';
 
 export interface RunView {
@@ -134,16 +134,19 @@ export class RunsService {
     };
   }
 
-  async list(q: { runbook?: string; state?: string; cursor?: string; limit?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
+  async list(q: { runbook?: string; state?: string; trigger?: string; cursor?: string; limit?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
     if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) {
       throw new RequestError('INVALID_REQUEST', `state must be one of ${RUN_STATES.join(', ')}`, { field: 'state' });
+    }
+    if (q.trigger && !(TRIGGER_KINDS as readonly string[]).includes(q.trigger)) {
+      throw new RequestError('INVALID_REQUEST', `trigger must be one of ${TRIGGER_KINDS.join(', ')}`, { field: 'trigger' });
     }
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
       throw new RequestError('INVALID_REQUEST', 'limit must be an integer from 1 to 200', { field: 'limit' });
     }
     const before = q.cursor ? decodeCursor(q.cursor) : undefined;
-    const rows = await this.runs.list({ runbookId: q.runbook, state: q.state as RunState | undefined, before, limit: limit + 1 });
+    const rows = await this.runs.list({ runbookId: q.runbook, state: q.state as RunState | undefined, triggerKind: q.trigger, before, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {

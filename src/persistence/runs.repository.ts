@@ -25,6 +25,8 @@ export interface NewRun {
 export interface RunListFilter {
   runbookId?: string;
   state?: RunState;
+  /** The trigger's kind (rest, cli, alarm, schedule, parent). */
+  triggerKind?: string;
   /** Exclusive position: runs strictly older than this (createdAt, id). */
   before?: { createdAt: string; id: string };
   limit: number;
@@ -77,6 +79,7 @@ export class RunsRepository {
     const params: unknown[] = [];
     if (filter.runbookId) where.push(`runbook_id = $${params.push(filter.runbookId)}`);
     if (filter.state) where.push(`state = $${params.push(filter.state)}`);
+    if (filter.triggerKind) where.push(`trigger->>'kind' = $${params.push(filter.triggerKind)}`);
     if (filter.before) {
       where.push(`(created_at, id) < ($${params.push(filter.before.createdAt)}::timestamptz, $${params.push(filter.before.id)})`);
     }

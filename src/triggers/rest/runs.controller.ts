@@ -1,10 +1,11 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../../auth/principal';
 import { CurrentPrincipal } from '../../auth/principal.decorator';
 import { RequireRole } from '../../auth/roles.decorator';
 import { RequestError } from '../../common/coded-error';
+import { formatSse, RunEventsService } from '../../engine/run-events.service';
 import { RunsService } from '../../engine/runs.service';
 import { renderHtml } from '../../reports/report-html.renderer';
 import { renderMarkdown } from '../../reports/report-markdown.renderer';
@@ -13,16 +14,22 @@ import { renderMarkdown } from '../../reports/report-markdown.renderer';
 @ApiBearerAuth()
 @Controller('v1/runs')
 export class RunsController {
-  constructor(private readonly runs: RunsService) {}
+  private readonly logger = new Logger('RunEvents');
+
+  constructor(
+    private readonly runs: RunsService,
+    private readonly events: RunEventsService,
+  ) {}
 
   @Get()
   @RequireRole('viewer')
   @ApiQuery({ name: 'runbook', required: false })
   @ApiQuery({ name: 'state', required: false, enum: ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled'] })
+  @ApiQuery({ name: 'trigger', required: false, enum: ['rest', 'cli', 'alarm', 'schedule', 'parent'] })
   @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 50' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
-  list(@Query('runbook') runbook?: string, @Query('state') state?: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
-    return this.runs.list({ runbook, state, cursor, limit });
+  list(@Query('runbook') runbook?: string, @Query('state') state?: string, @Query('trigger') trigger?: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+    return this.runs.list({ runbook, state, trigger, cursor, limit });
   }
 
   @Get(':id')
@@ -36,6 +43,34 @@ export class RunsController {
   @RequireRole('operator', 'cancel runs')
   cancel(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
     return this.runs.cancel(id, principal.name);
+  }
+
+  /** Server-Sent Events of the run's state and step changes, ending when the run ends (README, "Live run events"). */
+  @Get(':id/events')
+  @RequireRole('viewer')
+  async streamEvents(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    await this.runs.get(id); // an unknown run is a plain 404, before the stream starts
+    const closed = new AbortController();
+    // The response's close (not the request's, which may fire once its empty body is read) is the client going away.
+    reply.raw.on('close', () => closed.abort());
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    let seq = 0;
+    try {
+      for await (const event of this.events.stream(id, closed.signal)) {
+        if (closed.signal.aborted) break;
+        reply.raw.write(formatSse(event, ++seq));
+      }
+    } catch (err) {
+      // Headers are gone already: say it on the stream, and log the cause.
+      this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      if (!closed.signal.aborted) reply.raw.write(`event: error\ndata: ${JSON.stringify({ code: 'INTERNAL', message: 'the event stream failed; see the service log' })}\n\n`);
+    }
+    reply.raw.end();
   }
 
   @Get(':id/report')

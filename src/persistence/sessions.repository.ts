@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from './database';
+
+export interface SessionRecord {
+  tokenHash: string;
+  keyDigest: string;
+  csrfToken: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+type Row = Record<string, any>;
+
+/** Console sign-in sessions (migration 15). Tokens arrive here already hashed. */
+@Injectable()
+export class SessionsRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(s: Omit<SessionRecord, 'revokedAt' | 'createdAt'>, now: Date): Promise<void> {
+    // Sign-ins are rare; sweeping sessions ended a day ago here keeps the table small without a timer.
+    await this.db.query(`DELETE FROM console_sessions WHERE expires_at < $1::timestamptz - interval '1 day'`, [now.toISOString()]);
+    await this.db.query(
+      `INSERT INTO console_sessions (token_hash, key_digest, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+      [s.tokenHash, s.keyDigest, s.csrfToken, now.toISOString(), s.expiresAt.toISOString()],
+    );
+  }
+
+  async get(tokenHash: string): Promise<SessionRecord | null> {
+    const rows = await this.db.query<Row>(`SELECT * FROM console_sessions WHERE token_hash = $1`, [tokenHash]);
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      tokenHash: r.token_hash, keyDigest: r.key_digest, csrfToken: r.csrf_token,
+      createdAt: new Date(r.created_at), expiresAt: new Date(r.expires_at), revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
+    };
+  }
+
+  async revoke(tokenHash: string, now: Date): Promise<void> {
+    await this.db.query(`UPDATE console_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, [tokenHash, now.toISOString()]);
+  }
+}
