@@ -5,6 +5,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { HealthController } from './observability/health.controller';
 import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
+import { ApprovalsController } from './triggers/rest/approvals.controller';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
 import { ReportsController } from './triggers/rest/reports.controller';
@@ -19,7 +20,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController],
+  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, ApprovalsController],
   providers: [
     ApiKeyService,
     MetricsService,

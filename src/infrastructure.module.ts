@@ -4,6 +4,7 @@ import { AuditService } from './audit/audit.service';
 import { AWS_PROVIDERS } from './aws/aws.providers';
 import { Clock } from './common/clock';
 import { AppConfig } from './config/app.config';
+import { ApprovalsService } from './engine/approvals.service';
 import { ExecutorService } from './engine/executor.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
@@ -13,6 +14,7 @@ import { StepRegistry } from './engine/step-registry';
 import { StopConditionsService } from './engine/stop-conditions.service';
 import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
+import { ApprovalsRepository } from './persistence/approvals.repository';
 import { RunsRepository } from './persistence/runs.repository';
 import { NotificationsRepository } from './persistence/notifications.repository';
 import { SchedulesRepository } from './persistence/schedules.repository';
@@ -50,6 +52,8 @@ export class InfrastructureModule {
       NotificationsRepository,
       ScheduleQueue,
       SchedulesService,
+      ApprovalsRepository,
+      ApprovalsService,
     ];
     return {
       module: InfrastructureModule,

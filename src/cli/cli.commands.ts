@@ -155,14 +155,17 @@ Configuration: RUNBOOKD_URL and RUNBOOKD_API_KEY, or the profile written by \`ru
     .command('show <run>')
     .description('one run: state, parameters, steps')
     .action(act(async (out, cmd, runId: string) => {
-      const r = await (await clientFor(cmd)).get(`/v1/runs/${encodeURIComponent(runId)}`);
+      const client = await clientFor(cmd);
+      const r = await client.get(`/v1/runs/${encodeURIComponent(runId)}`);
       if (out.json) return out.document(r);
       out.fields([
         ['run', r.id], ['runbook', r.runbookId], ['state', out.state(r.state) + (r.dryRun ? ' (dry run)' : '')], ['actor', r.actor],
         ['trigger', r.trigger?.kind], ['reason', r.reason], ['parameters', r.parameters], ['accepted', shortTime(r.createdAt)],
         ['ended', shortTime(r.endedAt)], ...(r.error ? [['error', `${r.error.code}: ${r.error.message}`] as [string, unknown]] : []),
-        ...(r.approval ? [['approval', describeApproval(r.approval)] as [string, unknown]] : []),
       ]);
+      // Only gated runs have one; a 404 here just means none.
+      const approval = await client.get(`/v1/runs/${encodeURIComponent(runId)}/approval`).catch(() => undefined);
+      if (approval) out.fields([['approval', describeApproval(approval)]]);
       out.line();
       out.table(['step', 'phase', 'uses', 'state', 'took', 'note'],
         (r.steps ?? []).map((s: any) => [s.id, s.phase, s.uses, out.state(s.state), seconds(s.durationMs), s.error ? `${s.error.code}: ${s.error.message}` : s.note]));
@@ -218,8 +221,7 @@ Configuration: RUNBOOKD_URL and RUNBOOKD_API_KEY, or the profile written by \`ru
         const client = await clientFor(cmd);
         const m = cmd.opts<{ message?: string }>().message;
         // Bind the decision to the plan this person could see: if it changed since, the API refuses.
-        const run = await client.get(`/v1/runs/${encodeURIComponent(runId)}`);
-        const planHash = run.approval?.planHash;
+        const planHash = (await client.get(`/v1/runs/${encodeURIComponent(runId)}/approval`)).planHash as string | undefined;
         const r = await client.post(`/v1/runs/${encodeURIComponent(runId)}/${decision}`, { ...(m ? { comment: m } : {}), ...(planHash ? { planHash } : {}) });
         if (out.json) return out.document(r);
         out.line(`${decision === 'approve' ? 'approved' : 'rejected'} run ${runId}: approval now ${r.state} (${r.approvals?.length ?? 0}/${r.minApprovals})`);
@@ -328,7 +330,7 @@ function printSummary(out: CliOutput, run: any, report: any): void {
 }
 
 function describeApproval(a: any): string {
-  return `${a.state}, ${a.approvals?.length ?? 0}/${a.minApprovals} approvals${a.expiresAt ? `, expires ${shortTime(a.expiresAt)}` : ''}${a.planHash ? `, plan ${String(a.planHash).slice(0, 12)}` : ''}`;
+  return `${a.state}${a.reason && a.reason !== a.state ? ` (${a.reason})` : ''}, ${a.approvals?.length ?? 0}/${a.minApprovals} approvals${a.expiresAt ? `, expires ${shortTime(a.expiresAt)}` : ''}${a.planHash ? `, plan ${String(a.planHash).slice(0, 12)}` : ''}`;
 }
 
 function planLine(a: any): string {

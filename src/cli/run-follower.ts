@@ -149,7 +149,7 @@ export class StepPrinter {
 
   update(run: any): void {
     if (run.state !== this.runState) {
-      this.out.line(`${this.out.dim(time())} run ${run.id} ${this.out.state(run.state)}${run.state === 'waiting' && run.approval?.state === 'pending' ? ' for approval' : ''}`);
+      this.out.line(`${this.out.dim(time())} run ${run.id} ${this.out.state(run.state)}`);
       this.runState = run.state;
     }
     const steps: any[] = [...(run.steps ?? [])].sort((a, b) => (a.phase === b.phase ? 0 : a.phase === 'main' ? -1 : 1));

@@ -13,6 +13,7 @@ import { buildRunReport } from '../reports/run-report.builder';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue, Scope, UnresolvedExpression } from '../runbooks/expressions';
 import type { StepDefinition } from '../runbooks/runbook.types';
+import { isRejection } from './approval.error';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
 import { RunsService } from './runs.service';
@@ -131,7 +132,8 @@ export class ExecutorService {
         return result;
       }
       if (result.kind === 'failed' && phase === 'main') {
-        await this.endMain(run, 'failed', result.error, steps);
+        // [approvals hook] A rejected or expired approval (core.approve) ends the run `rejected`, not `failed`.
+        await this.endMain(run, isRejection(result.error.code) ? 'rejected' : 'failed', result.error, steps);
         return { kind: 'done' };
       }
     }

@@ -3,12 +3,13 @@ import type { FastifyReply } from 'fastify';
 import { AuthError } from '../../auth/auth.error';
 import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
+import { ApprovalError } from '../../engine/approval.error';
 import { EngineError } from '../../engine/engine.error';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { ScheduleError } from '../schedules/schedule.error';
 import { SnsError } from '../sns/sns.error';
 
-type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError;
+type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -31,14 +32,19 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'TRIGGER_NOT_ALLOWED':
     case 'SNS_SIGNATURE_INVALID':
     case 'SNS_TOPIC_NOT_ACCEPTED':
+    // The requester approving their own run, or a key the runbook does not name as an approver.
+    case 'APPROVAL_NOT_ALLOWED':
       return 403;
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'SCHEDULE_NOT_FOUND':
+    case 'APPROVAL_NOT_FOUND':
       return 404;
     case 'CONCURRENCY_CONFLICT':
     case 'RUN_NOT_CANCELLABLE':
+    case 'APPROVAL_ALREADY_DECIDED':
+    case 'APPROVAL_PLAN_CHANGED':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
@@ -71,6 +77,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'PRECONDITION_FAILED':
     case 'RESTORE_FAILED':
     case 'CHILD_RUN_FAILED':
+    case 'APPROVAL_REJECTED':
+    case 'APPROVAL_EXPIRED':
       return 500;
     default: {
       const unreachable: never = code;
