@@ -333,9 +333,11 @@ function describeApproval(a: any): string {
   return `${a.state}${a.reason && a.reason !== a.state ? ` (${a.reason})` : ''}, ${a.approvals?.length ?? 0}/${a.minApprovals} approvals${a.expiresAt ? `, expires ${shortTime(a.expiresAt)}` : ''}${a.planHash ? `, plan ${String(a.planHash).slice(0, 12)}` : ''}`;
 }
 
+/** The plan in one cell: each AWS call still to come, or the step whose calls are known only later. */
 function planLine(a: any): string {
-  const calls = (a.plan?.calls ?? []) as Array<{ service: string; operation: string }>;
-  return calls.length ? calls.map((c) => `${c.service}:${c.operation}`).join(', ') : '-';
+  const steps = (a.plan?.steps ?? []) as Array<{ stepId: string; uses: string; calls: Array<{ service: string; operation: string }> | null }>;
+  const parts = steps.flatMap((s) => (s.calls === null ? [`${s.stepId}: ${s.uses} (later)`] : s.calls.map((c) => `${c.service}:${c.operation}`)));
+  return parts.length ? parts.join(', ') : '-';
 }
 
 function collect(value: string, previous: string[]): string[] {

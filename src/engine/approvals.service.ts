@@ -19,7 +19,7 @@ import { ApprovalError } from './approval.error';
 import { EngineError } from './engine.error';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
-import type { RunRecord, StepResultRecord } from './run.types';
+import { isTerminal, RunRecord, StepResultRecord } from './run.types';
 import { done, PlannedCall, StepContext, StepOutcome, wait } from './step.contract';
 import { StepRegistry } from './step-registry';
 
@@ -203,6 +203,7 @@ export class ApprovalsService {
     await this.db.transaction(async (tx) => {
       const a = await this.repo.latestOfRunForUpdate(runId, tx);
       if (!a) throw new ApprovalError('APPROVAL_NOT_FOUND', `run ${runId} has not asked for an approval`, { runId });
+      if (isTerminal(run.state)) throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `run ${runId} already ended (${run.state})`, { runId, state: 'void', runState: run.state });
       if (a.state !== 'pending') throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `the approval of run ${runId} is ${a.state}, not pending`, { runId, state: a.state });
       if (this.clock.nowMs() >= a.expiresAt.getTime()) {
         throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `the approval of run ${runId} expired at ${a.expiresAt.toISOString()}`, { runId, state: 'expired' });
@@ -253,12 +254,14 @@ export class ApprovalsService {
   }
 
   private view(a: ApprovalRecord): ApprovalView {
+    // Still pending on a run that ended another way (cancelled, timed out): nothing waits for it any more.
+    const orphaned = a.state === 'pending' && a.runState !== undefined && isTerminal(a.runState as RunRecord['state']);
     return {
-      id: a.id, runId: a.runId, runbookId: a.runbookId ?? null, gate: a.gate, state: a.state, requestedBy: a.requestedBy, approvers: a.approvers,
+      id: a.id, runId: a.runId, runbookId: a.runbookId ?? null, gate: a.gate, state: orphaned ? 'void' : a.state, requestedBy: a.requestedBy, approvers: a.approvers,
       minApprovals: a.minApprovals, message: a.message, plan: a.plan, planHash: a.planHash, approvals: approversOf(a), decisions: a.decisions,
       createdAt: a.createdAt.toISOString(), expiresAt: a.expiresAt.toISOString(),
       ageSeconds: Math.max(0, Math.round((this.clock.nowMs() - a.createdAt.getTime()) / 1000)),
-      decidedAt: a.decidedAt ? a.decidedAt.toISOString() : null, reason: a.reason,
+      decidedAt: a.decidedAt ? a.decidedAt.toISOString() : null, reason: orphaned ? `run ${a.runState}` : a.reason,
       commands: { approve: `runbookd approve ${a.runId} -m "<comment>"`, reject: `runbookd reject ${a.runId} -m "<why>"` },
       links: { run: `/v1/runs/${a.runId}`, console: `${this.config.publicUrl}/#/runs/${a.runId}` },
     };

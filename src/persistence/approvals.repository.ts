@@ -29,6 +29,7 @@ export interface ApprovalRecord {
   reason: string | null;
   /** Joined from runs for lists. */
   runbookId?: string;
+  runState?: string;
 }
 
 export type NewApproval = Pick<ApprovalRecord, 'runId' | 'gate' | 'requestedBy' | 'approvers' | 'minApprovals' | 'message' | 'plan' | 'planHash' | 'expiresAt'>;
@@ -42,6 +43,7 @@ function toRecord(r: Row): ApprovalRecord {
     minApprovals: Number(r.min_approvals), message: r.message, plan: r.plan, planHash: r.plan_hash, decisions: r.decisions ?? [],
     createdAt: date(r.created_at)!, expiresAt: date(r.expires_at)!, decidedAt: date(r.decided_at), reason: r.reason,
     ...(r.runbook_id ? { runbookId: r.runbook_id } : {}),
+    ...(r.run_state ? { runState: r.run_state } : {}),
   };
 }
 
@@ -77,14 +79,16 @@ export class ApprovalsRepository {
   }
 
   async latestOfRun(runId: string): Promise<ApprovalRecord | null> {
-    const rows = await this.db.query(`SELECT a.*, r.runbook_id FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = $1 ORDER BY a.id DESC LIMIT 1`, [runId]);
+    const rows = await this.db.query(`SELECT a.*, r.runbook_id, r.state AS run_state FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = $1 ORDER BY a.id DESC LIMIT 1`, [runId]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async list(state: ApprovalState | undefined, limit: number): Promise<ApprovalRecord[]> {
     const rows = await this.db.query(
-      `SELECT a.*, r.runbook_id FROM approvals a JOIN runs r ON r.id = a.run_id
-       WHERE ($1::text IS NULL OR a.state = $1) ORDER BY a.id DESC LIMIT $2`,
+      // A request still pending on a run that ended another way (cancelled, timed out) is void, not pending.
+      `SELECT a.*, r.runbook_id, r.state AS run_state FROM approvals a JOIN runs r ON r.id = a.run_id
+       WHERE ($1::text IS NULL OR (CASE WHEN a.state = 'pending' AND r.state NOT IN ('queued','running','waiting') THEN 'void' ELSE a.state END) = $1)
+       ORDER BY a.id DESC LIMIT $2`,
       [state ?? null, limit],
     );
     return rows.map(toRecord);
@@ -101,7 +105,8 @@ export class ApprovalsRepository {
   /** For /metrics: how many requests wait for a decision, and how long the oldest has waited. */
   async pendingStats(): Promise<{ pending: number; oldestSeconds: number | null }> {
     const rows = await this.db.query(
-      `SELECT count(*)::int AS n, EXTRACT(EPOCH FROM (now() - min(created_at)))::float AS age FROM approvals WHERE state = 'pending'`,
+      `SELECT count(*)::int AS n, EXTRACT(EPOCH FROM (now() - min(a.created_at)))::float AS age
+       FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.state = 'pending' AND r.state IN ('queued','running','waiting')`,
     );
     return { pending: Number(rows[0]?.n ?? 0), oldestSeconds: rows[0]?.age === null || rows[0]?.age === undefined ? null : Number(rows[0].age) };
   }

@@ -172,6 +172,11 @@ steps:
     expect(h.proxy.count(RESTORE)).toBe(1);
     await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator });
     expect((await h.waitForRun(runId)).state).toBe('cancelled');
+    // Nothing waits for its request any more: not pending, not approvable, not counted.
+    expect((await h.request('GET', `/v1/runs/${runId}/approval`)).body).toMatchObject({ state: 'void', reason: 'run cancelled' });
+    expect((await h.request('GET', '/v1/approvals?state=pending')).body.items).toEqual([]);
+    expect((await decide(runId, h.keys.admin, 'approve')).status).toBe(409);
+    expect((await h.request('GET', '/metrics')).text).toContain('runbookd_approvals_pending 0');
   });
 
   it('dry runs never wait; a failover test waits only when its target is production', async () => {
@@ -183,7 +188,19 @@ steps:
     const failover = await start({ parameters: { clusterIdentifier: 'orders-aurora', environment: 'production' } }, 'failover-test');
     await pending(failover);
     expect(h.proxy.count('FailoverDBCluster')).toBe(0);
-    await decide(failover, h.keys.admin, 'approve', { comment: 'ok' });
+    // From a terminal: the list shows it, the requester's approve is refused (77), another person's goes through.
+    const env = { HOME: os.tmpdir(), RUNBOOKD_URL: h.baseUrl };
+    const listed = await runCli(['approvals', '--json'], { ...env, RUNBOOKD_API_KEY: h.keys.viewer });
+    expect(JSON.parse(listed.stdout).items.map((x: any) => x.runId)).toEqual([failover]);
+    const table = await runCli(['approvals'], { ...env, RUNBOOKD_API_KEY: h.keys.viewer });
+    expect(table.stdout).toContain('rds:FailoverDBCluster');
+    expect(table.stdout).toContain(`runbookd approve ${failover}`);
+    const own = await runCli(['approve', failover, '-m', 'mine'], { ...env, RUNBOOKD_API_KEY: h.keys.operator });
+    expect(own.code).toBe(77);
+    expect(own.stderr).toMatch(/APPROVAL_NOT_ALLOWED/);
+    const given = await runCli(['approve', failover, '-m', 'ok'], { ...env, RUNBOOKD_API_KEY: h.keys.admin });
+    expect(given.code).toBe(0);
+    expect(given.stdout).toMatch(/approved run .*: approval now approved \(1\/1\)/);
     expect((await h.waitForRun(failover)).state).toBe('succeeded');
     expect(h.proxy.count('FailoverDBCluster')).toBe(1);
     const staging = await h.waitForRun(await start({ parameters: { clusterIdentifier: 'orders-aurora', environment: 'staging' } }, 'failover-test'));
