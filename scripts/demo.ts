@@ -4,9 +4,11 @@
  * for it and prints the report. Then a bad canary is deployed to the sandbox ECS service, its 5xx
  * alarm fires, and a signed SNS alarm notification (a test key pair and certificate made now,
  * served through RUNBOOKD_SNS_CERTS_DIR) rolls it back; that report is printed too.
+ * The failover test names its target as production, so it waits for a second person: a second
+ * key approves it with the `runbookd` CLI before anything changes.
  * `--keep` leaves the service running afterwards.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -36,6 +38,9 @@ async function main(): Promise<void> {
   // A fresh operator key for this demo; runbookd stores only its hash.
   const key = `rbd_demo_${randomBytes(16).toString('hex')}`;
   const hash = createHash('sha256').update(key).digest('hex');
+  // A second person: production changes need someone other than the requester to approve.
+  const approverKey = `rbd_demo_${randomBytes(16).toString('hex')}`;
+  const approverHash = createHash('sha256').update(approverKey).digest('hex');
   const service = spawn(process.execPath, [path.join(ROOT, 'dist', 'main.js')], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -44,7 +49,7 @@ async function main(): Promise<void> {
       PORT: String(port),
       HOST: '127.0.0.1',
       RUNBOOKD_ROLE: 'all',
-      RUNBOOKD_API_KEYS: `demo-operator:operator:${hash}`,
+      RUNBOOKD_API_KEYS: `demo-operator:operator:${hash},demo-approver:operator:${approverHash}`,
       RUNBOOKD_STATE_DIR: path.join(ROOT, '.runbookd', 'demo'),
       AWS_ENDPOINT_URL: endpoint,
       AWS_REGION: region,
@@ -76,10 +81,24 @@ async function main(): Promise<void> {
 
   try {
     await until(async () => (await fetch(`${base}/health/ready`)).ok, 120_000, 'runbookd to become ready');
-    const parameters = { clusterIdentifier: SANDBOX_ESTATE.cluster, failback: true, maxSwitchSeconds: 60 };
+    const parameters = { clusterIdentifier: SANDBOX_ESTATE.cluster, failback: true, maxSwitchSeconds: 60, environment: 'production' };
     console.log(`\n→ POST /v1/runbooks/failover-test/runs ${JSON.stringify({ parameters })}`);
     const accepted = (await api('POST', '/v1/runbooks/failover-test/runs', { parameters, reason: 'runbookd demo' })).json();
     console.log(`← ${accepted.state}: run ${accepted.id}`);
+    // Production: the run waits before its first change for someone other than demo-operator.
+    const approval = await until(async () => {
+      const a = await api('GET', `/v1/runs/${accepted.id}/approval`).then((r) => r.json(), () => undefined);
+      return a?.state === 'pending' ? a : undefined;
+    }, 60_000, 'the approval request');
+    console.log(`← run ${accepted.id} waits for approval (requested by ${approval.requestedBy}, plan ${approval.planHash.slice(0, 12)}):`);
+    for (const step of approval.plan.steps) console.log(`     ${step.stepId}: ${step.calls ? step.calls.map((c: any) => `${c.service}:${c.operation} ${JSON.stringify(c.input)}`).join('; ') : step.note}`);
+    const cli = ['approve', accepted.id, '-m', 'demo: target and guard alarms checked'];
+    console.log(`→ (as demo-approver) runbookd ${cli.join(' ')}`);
+    const approved = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'cli-main.js'), ...cli], {
+      env: { ...process.env, RUNBOOKD_URL: base, RUNBOOKD_API_KEY: approverKey }, encoding: 'utf8',
+    });
+    process.stdout.write(`← ${approved.stdout}${approved.stderr}`);
+    if (approved.status !== 0) throw new Error(`runbookd approve exited ${approved.status}`);
     const run = await until(async () => {
       const r = (await api('GET', `/v1/runs/${accepted.id}`)).json();
       return ['succeeded', 'failed', 'aborted', 'cancelled'].includes(r.state) ? r : undefined;
@@ -91,9 +110,10 @@ async function main(): Promise<void> {
     console.log(`audit chain: ${verify.ok ? 'intact' : 'BROKEN'} (${verify.records} records)`);
     console.log(`HTML report: ${base}/v1/runs/${run.id}/report?format=html  ·  API docs: ${base}/docs`);
     if (keep) {
-      console.log(`\nrunbookd keeps running on ${base} (Ctrl-C to stop). API key for this session: ${key}`);
+      console.log(`
+runbookd keeps running on ${base} (Ctrl-C to stop). API keys for this session: ${key} (demo-operator), ${approverKey} (demo-approver)`);
       // The report links above open in the same browser once signed in (the session cookie).
-      console.log(`Web console: ${base}/  (sign in with the API key above; then ${base}/#/runs/${run.id} shows the failover test)`);
+      console.log(`Web console: ${base}/  (sign in with either key above; then ${base}/#/runs/${run.id} shows the failover test)`);
       await new Promise(() => undefined);
     }
     process.exitCode = run.state === 'succeeded' && rollback ? 0 : 1;

@@ -9,6 +9,7 @@ import { SessionController } from './triggers/rest/session.controller';
 import { HealthController } from './observability/health.controller';
 import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
+import { ApprovalsController } from './triggers/rest/approvals.controller';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
 import { ReportsController } from './triggers/rest/reports.controller';
@@ -23,7 +24,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController],
+  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController],
   providers: [
     ApiKeyService,
     SessionsRepository,

@@ -5,6 +5,7 @@ import { AWS_PROVIDERS } from './aws/aws.providers';
 import { Clock } from './common/clock';
 import { AppConfig } from './config/app.config';
 import { FaultInjector } from './common/fault-injector';
+import { ApprovalsService } from './engine/approvals.service';
 import { ExecutorService } from './engine/executor.service';
 import { RunFinisherService } from './engine/run-finisher.service';
 import { RunLeaseService } from './engine/run-lease.service';
@@ -17,6 +18,7 @@ import { StepRegistry } from './engine/step-registry';
 import { StopConditionsService } from './engine/stop-conditions.service';
 import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
+import { ApprovalsRepository } from './persistence/approvals.repository';
 import { RunsRepository } from './persistence/runs.repository';
 import { NotificationsRepository } from './persistence/notifications.repository';
 import { SchedulesRepository } from './persistence/schedules.repository';
@@ -58,6 +60,8 @@ export class InfrastructureModule {
       NotificationsRepository,
       ScheduleQueue,
       SchedulesService,
+      ApprovalsRepository,
+      ApprovalsService,
     ];
     return {
       module: InfrastructureModule,

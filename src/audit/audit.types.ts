@@ -23,7 +23,13 @@ export type AuditKind =
   | 'schedule.removed'
   | 'notification.sent'
   | 'notification.failed'
-  | 'run.dead-lettered';
+  | 'run.dead-lettered'
+  /** Approvals (engine/approvals.service.ts): a gate asked, a person decided, a request expired or was voided by a changed plan. */
+  | 'approval.requested'
+  | 'approval.decided'
+  | 'approval.granted'
+  | 'approval.expired'
+  | 'approval.voided';
 
 export interface AuditEventInput {
   kind: AuditKind;

@@ -7,6 +7,7 @@ import { RunsRepository } from '../persistence/runs.repository';
 import { parseDuration } from '../runbooks/duration';
 import { resolveValue } from '../runbooks/expressions';
 import type { StepDefinition } from '../runbooks/runbook.types';
+import { isRejection } from './approval.error';
 import { EngineError } from './engine.error';
 import { RunFinisherService } from './run-finisher.service';
 import { Lease, RunLeaseService } from './run-lease.service';
@@ -122,7 +123,8 @@ export class ExecutorService {
       // A main step that failed ends the main phase; found here only when that end was not recorded
       // (a run accepted before the two were written together). Never go on past it.
       if (phase === 'main' && existing?.state === 'failed') {
-        await this.endMain(run, lease, 'failed', existing.error ?? { code: 'STEP_CRASHED', message: `step ${def.id} failed` }, steps);
+        const error = existing.error ?? { code: 'STEP_CRASHED', message: `step ${def.id} failed` };
+        await this.endMain(run, lease, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
         return { kind: 'done' };
       }
       if (existing && ['succeeded', 'skipped', 'planned', 'failed'].includes(existing.state)) continue;
@@ -134,7 +136,8 @@ export class ExecutorService {
           return { kind: 'done' };
         }
       }
-      const onMainFailure = (tx: Queryable, error: RunError) => this.endMainIn(tx, run, 'failed', error, steps);
+      // A rejected or expired approval (core.approve) ends the run `rejected`, not `failed`: nothing broke.
+      const onMainFailure = (tx: Queryable, error: RunError) => this.endMainIn(tx, run, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
       const result = await this.stepRunner.runStep(run, lease, def, i, phase, existing, steps, onMainFailure);
       if (result.kind === 'wait') {
         // The run is given back with its wait: the next look takes it without waiting for a lease.

@@ -1,8 +1,9 @@
 import type { RunbookDefinition } from '../runbooks/runbook.types';
 
-export const RUN_STATES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled'] as const;
+export const RUN_STATES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled', 'rejected'] as const;
 export type RunState = (typeof RUN_STATES)[number];
-export type RunOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+/** `rejected`: an approval the run needed was rejected or expired (see engine/approvals.service.ts). */
+export type RunOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';
 export const ACTIVE_STATES: readonly RunState[] = ['queued', 'running', 'waiting'];
 
 export function isTerminal(state: RunState): boolean {

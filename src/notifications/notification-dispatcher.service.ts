@@ -4,8 +4,10 @@ import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app.config';
 import { SnsAdapter } from '../aws/sns.adapter';
 import { redactorFor } from '../engine/run-redactor';
+import { ApprovalsRepository } from '../persistence/approvals.repository';
 import { NotificationRecord, NotificationsRepository } from '../persistence/notifications.repository';
 import { RunsRepository } from '../persistence/runs.repository';
+import { approvalRequestMessage } from './approval-request-message';
 import { notificationMessage } from './notification-message';
 import { describeWebhook, WebhookAdapter } from './webhook.adapter';
 
@@ -49,6 +51,7 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
     private readonly webhook: WebhookAdapter,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
+    private readonly approvals: ApprovalsRepository,
     private readonly scheduler: SchedulerRegistry,
   ) {}
 
@@ -88,7 +91,9 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
     const token = n.claimToken!;
     const run = await this.runs.get(n.runId);
     if (!run) return;
-    const message = notificationMessage(run, this.config.publicUrl);
+    // An approval request (approval id set) or the run's end.
+    const approval = n.approvalId !== null ? await this.approvals.get(n.approvalId) : null;
+    const message = approval ? approvalRequestMessage(run, approval, this.config.publicUrl) : notificationMessage(run, this.config.publicUrl);
     const redact = redactorFor(run);
     const target = n.channel === 'webhook' ? describeWebhook(n.target) : n.target;
     try {
@@ -99,7 +104,7 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
         await this.webhook.postJson(n.target, redact.apply(message.slack));
       }
       if (!(await this.outbox.markSent(n.id, token))) this.lostClaim(n);
-      await this.audit.append({ kind: 'notification.sent', runId: run.id, actor: 'system', data: { channel: n.channel, target, attempt: n.attempts, state: run.state } });
+      await this.audit.append({ kind: 'notification.sent', runId: run.id, actor: 'system', data: { channel: n.channel, target, attempt: n.attempts, state: run.state, ...(approval ? { approvalId: approval.id } : {}) } });
     } catch (err) {
       const error = redact.apply({ message: (err as Error).message }).message as string;
       const willRetry = n.attempts < this.config.notifyMaxAttempts;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { ApprovalsService } from '../engine/approvals.service';
 import { RunQueue } from '../engine/run-queue.adapter';
 import { RUN_STATES } from '../engine/run.types';
 import { RunsRepository } from '../persistence/runs.repository';
@@ -23,13 +24,15 @@ export class MetricsService {
     private readonly runs: RunsRepository,
     private readonly queue: RunQueue,
     private readonly audit: AuditService,
+    private readonly approvals: ApprovalsService,
   ) {}
 
   async render(): Promise<string> {
-    const [stats, head, jobs] = await Promise.all([
+    const [stats, head, jobs, approvals] = await Promise.all([
       this.runs.stats(),
       this.audit.head(),
       this.queue.jobCounts().catch(() => null),
+      this.approvals.pendingStats(),
     ]);
     const byState = new Map<string, number>(RUN_STATES.map((s) => [s, 0]));
     const active = new Map<string, number>();
@@ -59,6 +62,12 @@ export class MetricsService {
         name: 'runbookd_runs_dead_lettered', type: 'counter',
         help: 'Runs dead-lettered after too many failed executions (RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS); the main phase ends failed with RUN_DEAD_LETTERED.',
         samples: [{ value: stats.deadLettered }],
+      },
+      { name: 'runbookd_approvals_pending', type: 'gauge', help: 'Approval requests waiting for a decision.', samples: [{ value: approvals.pending }] },
+      {
+        name: 'runbookd_oldest_pending_approval_age_seconds', type: 'gauge',
+        help: 'How long the oldest undecided approval request has waited (0 when none).',
+        samples: [{ value: approvals.oldestSeconds ?? 0 }],
       },
       { name: 'runbookd_audit_records', type: 'counter', help: 'Records in the audit log (the chain head sequence number).', samples: [{ value: head.seq }] },
       {

@@ -19,6 +19,8 @@ export interface NotificationRecord {
   sentAt: Date | null;
   /** The current claim's token: only its holder's outcome is recorded. */
   claimToken: string | null;
+  /** Set for an approval request (engine/approvals.service.ts); null for the run's end. */
+  approvalId: number | null;
 }
 
 /** The notifications outbox: rows written with the run's end, delivered and retried by workers. */
@@ -26,10 +28,11 @@ export interface NotificationRecord {
 export class NotificationsRepository {
   constructor(private readonly db: Database) {}
 
-  async enqueue(runId: string, channel: NotificationChannel, target: string, q: Queryable): Promise<void> {
+  async enqueue(runId: string, channel: NotificationChannel, target: string, q: Queryable, approvalId: number | null = null): Promise<void> {
     await q.query(
-      `INSERT INTO notifications (run_id, channel, target) VALUES ($1, $2, $3) ON CONFLICT (run_id, channel) DO NOTHING`,
-      [runId, channel, target],
+      `INSERT INTO notifications (run_id, channel, target, approval_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (run_id, channel, (COALESCE(approval_id, 0))) DO NOTHING`,
+      [runId, channel, target, approvalId],
     );
   }
 
@@ -88,5 +91,6 @@ function toRecord(r: Row): NotificationRecord {
     id: Number(r.id), runId: r.run_id, channel: r.channel, target: r.target, state: r.state, attempts: r.attempts,
     nextAttemptAt: date(r.next_attempt_at)!, lastError: r.last_error, createdAt: date(r.created_at)!, sentAt: date(r.sent_at),
     claimToken: r.claim_token ?? null,
+    approvalId: r.approval_id === null || r.approval_id === undefined ? null : Number(r.approval_id),
   };
 }

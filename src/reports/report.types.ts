@@ -11,12 +11,12 @@ import type { DrillEvidence } from './drill-evidence';
 /** ISO-8601 text; a `Date` (as `pg` returns timestamptz) is accepted and turned into ISO text. */
 export type ReportTimestamp = string | Date | null;
 
-export type RunState = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'aborted' | 'cancelled';
-export type RunOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+export type RunState = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';
+export type RunOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';
 export type StepState = 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'planned';
 export type StepPhase = 'main' | 'cleanup';
 
-export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set<RunState>(['succeeded', 'failed', 'aborted', 'cancelled']);
+export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set<RunState>(['succeeded', 'failed', 'aborted', 'cancelled', 'rejected']);
 
 export interface ReportError {
   code: string;

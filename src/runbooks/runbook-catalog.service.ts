@@ -35,17 +35,7 @@ export class RunbookCatalog implements OnModuleInit {
       ]),
     );
     // A schedule whose parameters the runbook refuses would be refused at every tick: stop boot instead.
-    const problems: DefinitionProblem[] = [];
-    for (const { loaded: l, validate } of this.entries.values()) {
-      l.definition.triggers.forEach((t, i) => {
-        if (!('schedule' in t)) return;
-        const copy = structuredClone(t.schedule.parameters ?? {});
-        if (validate(copy)) return;
-        for (const e of describeParameterErrors(validate.errors ?? [])) {
-          problems.push({ file: l.file, path: `triggers[${i}].schedule.parameters`, reason: `${e.field}: ${e.message}` });
-        }
-      });
-    }
+    const problems = scheduleParameterProblems(loaded, (l) => this.entries.get(l.definition.id)!.validate);
     if (problems.length > 0) throw definitionError(problems);
     this.logger.log(`loaded ${loaded.length} runbook(s) from ${this.config.runbooksDir}: ${[...this.entries.keys()].join(', ')}`);
   }
@@ -76,6 +66,33 @@ export class RunbookCatalog implements OnModuleInit {
     return copy as Record<string, unknown>;
   }
 
+}
+
+/**
+ * Schedule triggers whose parameters the runbook's own schema refuses. Shared with the CLI's
+ * offline `validate`, so it finds every problem boot would.
+ */
+export function scheduleParameterProblems(loaded: readonly LoadedRunbook[], validatorFor: (l: LoadedRunbook) => ValidateFunction = parameterValidator): DefinitionProblem[] {
+  const problems: DefinitionProblem[] = [];
+  for (const l of loaded) {
+    const validate = validatorFor(l);
+    l.definition.triggers.forEach((t, i) => {
+      if (!('schedule' in t)) return;
+      const copy = structuredClone(t.schedule.parameters ?? {});
+      if (validate(copy)) return;
+      for (const e of describeParameterErrors(validate.errors ?? [])) {
+        problems.push({ file: l.file, path: `triggers[${i}].schedule.parameters`, reason: `${e.field}: ${e.message}` });
+      }
+    });
+  }
+  return problems;
+}
+
+/** verbose: errors carry the schema they failed, so a oneOf of `required` lists can be said plainly. */
+function parameterValidator(l: LoadedRunbook): ValidateFunction {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+  addFormats(ajv);
+  return ajv.compile(l.definition.parameters);
 }
 
 /**

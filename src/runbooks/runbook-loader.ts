@@ -5,6 +5,7 @@ import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import type { StepRegistry } from '../engine/step-registry';
 import { cronProblem } from '../triggers/schedules/cron-ticks';
+import { withApprovalGates } from './approval-gate';
 import { parseDuration } from './duration';
 import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, expressionsIn, ParsedExpression } from './expressions';
 import { DefinitionProblem, definitionError } from './runbook.error';
@@ -47,9 +48,11 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
       for (const e of validateShape.errors ?? []) problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
       continue;
     }
-    const def = normalise(value as RunbookDefinition);
+    const checked = normalise(value as RunbookDefinition);
     const before = problems.length;
-    checkSemantics(def, file, registry, problems);
+    checkSemantics(checked, file, registry, problems);
+    // After the checks, so problems name steps by their place in the file, not after the gate.
+    const def = withApprovalGates(checked, registry);
     if (path.basename(name).replace(/\.ya?ml$/, '') !== def.id) {
       problems.push({ file, path: 'id', reason: `id "${def.id}" must match the file name (${def.id}.yaml)` });
     }
@@ -170,6 +173,8 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
     scan(`${where}.parameters`, alarm.parameters ?? {}, null, true);
   });
   if (def.guards.stopConditions) scan('guards.stopConditions', def.guards.stopConditions, null);
+  // The runbook's gate is placed before the first mutating step; its `when` sees parameters and the run only.
+  if (def.approval) scan('approval', def.approval, null);
   if (def.guards.timeout && !parseDuration(def.guards.timeout)) add('guards.timeout', 'must be longer than zero');
 
   const scheduleIds = new Set<string>();

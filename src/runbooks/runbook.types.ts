@@ -20,9 +20,28 @@ export interface RunbookDefinition {
   triggers: TriggerDefinition[];
   /** Who hears about the run's end. */
   notify?: NotifySettings;
+  /**
+   * A second person must agree before the run's first mutating step (the loader puts a
+   * `core.approve` gate step there). See engine/approval.types.ts.
+   */
+  approval?: ApprovalSpec;
 }
 
-export type NotifyOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled';
+/** The fields of a runbook's `approval:` and of a `core.approve` step's `with:`. */
+export interface ApprovalSpec {
+  /** Approval is needed only when this holds: an expression (truthy), or `{ value, in: [...] }`. */
+  when?: string | boolean | { value?: unknown; in: unknown[] };
+  /** Who may approve: any key with one of these roles, or one of these key names. Default: operator and admin. */
+  approvers?: { roles?: Array<'operator' | 'admin'>; keys?: string[] };
+  /** Distinct approvers needed (never the requester). Default 1. */
+  minApprovals?: number;
+  /** How long the request stays open before the run ends rejected (expired). Default 4h. */
+  timeout?: string;
+  /** Shown to the approver and in the notification. */
+  message?: string;
+}
+
+export type NotifyOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';
 
 export interface NotifySettings {
   /** Outcomes that notify; default failed and aborted. */

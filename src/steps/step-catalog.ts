@@ -4,6 +4,7 @@ import { CheckRestorePointStep } from './backup/check-restore-point.step';
 import { PutRestoreValidationStep } from './backup/put-restore-validation.step';
 import { SettleRestoreJobStep } from './backup/settle-restore-job.step';
 import { StartRestoreStep } from './backup/start-restore.step';
+import { ApproveStep } from './core/approve.step';
 import { NoopStep } from './core/noop.step';
 import { SleepStep } from './core/sleep.step';
 import { EvaluateDrillObjectivesStep } from './drill/evaluate-objectives.step';
@@ -55,4 +56,5 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   MarkKnownGoodStep,
   RunRunbookStep,
   EvaluateDrillObjectivesStep,
+  ApproveStep,
 ];

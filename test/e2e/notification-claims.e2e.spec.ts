@@ -4,6 +4,7 @@ import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { ApprovalsRepository } from '../../src/persistence/approvals.repository';
 import { AuditService } from '../../src/audit/audit.service';
 import { SnsAdapter } from '../../src/aws/sns.adapter';
 import { AppConfig } from '../../src/config/app.config';
@@ -86,7 +87,7 @@ steps:
     a = h.app.get(NotificationDispatcherService);
     b = new NotificationDispatcherService(
       h.app.get(NotificationsRepository), h.app.get(RunsRepository), h.app.get(SnsAdapter), h.app.get(WebhookAdapter),
-      h.app.get(AuditService), h.app.get(AppConfig), h.app.get(SchedulerRegistry),
+      h.app.get(AuditService), h.app.get(AppConfig), h.app.get(ApprovalsRepository), h.app.get(SchedulerRegistry),
     );
     db = h.app.get(Database);
   }, 60_000);

@@ -1,5 +1,5 @@
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { Harness, REGION } from '../support/runbookd';
+import { eventually, Harness, REGION } from '../support/runbookd';
 
 const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const MUTATING = /^(Restore|Create|Delete|Modify|Copy|AddTags|Start|Failover|Reboot|Put)/;
@@ -60,17 +60,15 @@ describe('point-in-time-restore against moto', () => {
     expect((await h.request('GET', '/v1/runs?runbook=point-in-time-restore&limit=200')).body.items.length).toBe(before);
   });
 
-  it('recovery mode needs confirm: true, then keeps the copy and states its endpoint', async () => {
-    const refused = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery' });
-    expect(refused.status).toBe(400);
-    expect(refused.body.error.code).toBe('PARAMETERS_INVALID');
-    expect(refused.body.error.message).toBe('invalid parameters for point-in-time-restore: confirm: missing required property "confirm"');
-    const unconfirmed = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: false });
-    expect(unconfirmed.status).toBe(400);
-    expect(unconfirmed.body.error.details.errors).toEqual([{ field: 'confirm', message: 'must be true' }]);
+  it('recovery mode waits for a second person\'s approval, then keeps the copy and states its endpoint', async () => {
+    // `confirm: true` was the requester vouching for themselves; an approval replaced it.
+    const withConfirm = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: true });
+    expect(withConfirm.status).toBe(400);
 
-    const res = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: true, targetIdentifier: 'billing-postgres-recovered' });
+    const res = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', targetIdentifier: 'billing-postgres-recovered' });
     expect(res.status).toBe(202);
+    await eventually(async () => ((await h.request('GET', `/v1/runs/${res.body.id}/approval`)).body.state === 'pending' ? true : undefined), 30_000, 'the approval request');
+    expect((await h.request('POST', `/v1/runs/${res.body.id}/approve`, { key: h.keys.admin, body: { comment: 'checked' } })).status).toBe(200);
     const run = await h.waitForRun(res.body.id);
     expect(run.state).toBe('succeeded');
     expect(h.proxy.count('DeleteDBInstance')).toBe(0);

@@ -3,13 +3,14 @@ import type { FastifyReply } from 'fastify';
 import { AuthError } from '../../auth/auth.error';
 import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
+import { ApprovalError } from '../../engine/approval.error';
 import { EngineError } from '../../engine/engine.error';
 import { DatabaseError } from '../../persistence/database.error';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { ScheduleError } from '../schedules/schedule.error';
 import { SnsError } from '../sns/sns.error';
 
-type AnyCodedError = AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError;
+type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -32,14 +33,19 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'TRIGGER_NOT_ALLOWED':
     case 'SNS_SIGNATURE_INVALID':
     case 'SNS_TOPIC_NOT_ACCEPTED':
+    // The requester approving their own run, or a key the runbook does not name as an approver.
+    case 'APPROVAL_NOT_ALLOWED':
       return 403;
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'SCHEDULE_NOT_FOUND':
+    case 'APPROVAL_NOT_FOUND':
       return 404;
     case 'CONCURRENCY_CONFLICT':
     case 'RUN_NOT_CANCELLABLE':
+    case 'APPROVAL_ALREADY_DECIDED':
+    case 'APPROVAL_PLAN_CHANGED':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
@@ -80,6 +86,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'LEASE_LOST':
     case 'RUN_DEAD_LETTERED':
     case 'RECORDING_FAILED':
+    case 'APPROVAL_REJECTED':
+    case 'APPROVAL_EXPIRED':
       return 500;
     default: {
       const unreachable: never = code;

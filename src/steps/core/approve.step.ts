@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { ApprovalsService } from '../../engine/approvals.service';
+import { done, StepContext, StepOutcome, StepType } from '../../engine/step.contract';
+import { isTruthy } from '../../runbooks/expressions';
+import type { ApprovalSpec } from '../../runbooks/runbook.types';
+
+interface Output extends Record<string, unknown> {
+  required: boolean;
+  why?: string;
+  approvalId?: number;
+  approvedBy?: string[];
+  planHash?: string;
+}
+
+/**
+ * A gate: the run waits here, holding no worker, until enough people other than the requester
+ * approve the plan (the resolved parameters and the exact AWS calls still to come). A reject or
+ * no decision before the timeout ends the run `rejected`; cleanup still runs. The runbook-level
+ * `approval:` is this step, placed by the loader before the first mutating step.
+ */
+@Injectable()
+export class ApproveStep implements StepType<ApprovalSpec, Output> {
+  readonly uses = 'core.approve';
+  readonly description = 'Waits for approval by people other than the requester (dry runs pass at once)';
+  // It changes nothing outside runbookd; and a dry run must reach it to pass it, not plan it.
+  readonly mutates = false;
+  readonly input = {
+    type: 'object', additionalProperties: false,
+    properties: {
+      when: {},
+      approvers: {
+        type: 'object', additionalProperties: false,
+        properties: { roles: { type: 'array', items: { enum: ['operator', 'admin'] } }, keys: { type: 'array', items: { type: 'string' } } },
+      },
+      minApprovals: { type: 'integer', minimum: 1, maximum: 10 },
+      timeout: { type: 'string', pattern: '^(\\d+h)?(\\d+m)?(\\d+s)?$', minLength: 2 },
+      message: { type: 'string' },
+    },
+  };
+  readonly outputs = ['required', 'why', 'approvalId', 'approvedBy', 'planHash'];
+
+  constructor(private readonly approvals: ApprovalsService) {}
+
+  async run(input: ApprovalSpec, ctx: StepContext) {
+    if (ctx.dryRun) return done<Output>({ required: false, why: 'dry run: nothing changes, no approval needed' });
+    if (!approvalNeeded(input.when)) return done<Output>({ required: false, why: 'the approval condition does not hold' });
+    return this.approvals.gate(ctx, input) as Promise<StepOutcome<Output>>;
+  }
+
+  summarize(o: Output): string {
+    return o.required ? `approved by ${(o.approvedBy ?? []).join(', ')} (plan ${String(o.planHash).slice(0, 12)})` : `no approval needed: ${o.why}`;
+  }
+}
+
+/** `when` as resolved: absent → needed; `{ value, in }` → value is one of them; anything else → truthy. */
+export function approvalNeeded(when: ApprovalSpec['when']): boolean {
+  if (when === undefined) return true;
+  if (when !== null && typeof when === 'object' && Array.isArray((when as { in?: unknown }).in)) {
+    const w = when as { value?: unknown; in: unknown[] };
+    return w.value !== undefined && w.in.includes(w.value);
+  }
+  return isTruthy(when);
+}

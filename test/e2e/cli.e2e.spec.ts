@@ -1,0 +1,175 @@
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCli, spawnCli } from '../support/cli';
+import { freePort } from '../support/moto';
+import { eventually, Harness, ROOT } from '../support/runbookd';
+
+/**
+ * The `runbookd` command as an on-call engineer runs it: the built binary, spawned, against a
+ * running service (PostgreSQL, Redis, moto). The exit code is the contract scripts rely on.
+ */
+describe('runbookd CLI against the service', () => {
+  let h: Harness;
+  let home: string;
+  let runbooksDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    // The shipped runbooks plus a slow one to cancel and to outlast --timeout.
+    runbooksDir = mkdtempSync(path.join(os.tmpdir(), 'rbd-cli-runbooks-'));
+    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml'))) copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
+    copyFileSync(path.join(ROOT, 'test/e2e/fixtures/cli/cli-sleep.yaml'), path.join(runbooksDir, 'cli-sleep.yaml'));
+    h = await Harness.start({ role: 'all', runbooksDir });
+    home = mkdtempSync(path.join(os.tmpdir(), 'rbd-cli-home-'));
+    env = { HOME: home, RUNBOOKD_URL: h.baseUrl, RUNBOOKD_API_KEY: h.keys.operator };
+  });
+  afterAll(async () => {
+    await h?.close();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(runbooksDir, { recursive: true, force: true });
+  });
+
+  it('follows a failover test step by step, prints the switch time and exits 0', async () => {
+    const r = await runCli(['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'failback=false', '--reason', 'cli test', '--follow', '--timeout', '2m'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/▶ failover \(rds\.failover\) started/);
+    expect(r.stdout).toMatch(/✓ failover \(rds\.failover\) succeeded/);
+    expect(r.stdout).toMatch(/▶ switch \(rds\.wait-for-failover\) started/);
+    expect(r.stdout).toMatch(/Failover switch time: \d+(\.\d+)? s/);
+    expect(r.stdout).toMatch(/✓ pass Switch time within target/);
+    // Not a terminal: no colour codes for whatever reads the output.
+    expect(r.stdout).not.toContain('\u001b[');
+    const runId = /run (r\S+) accepted/.exec(r.stdout)![1];
+    const run = (await h.request('GET', `/v1/runs/${runId}`)).body;
+    expect(run).toMatchObject({ state: 'succeeded', actor: 'otto', reason: 'cli test', parameters: { failback: false } });
+  });
+
+  it('exits 1 when the followed run fails, and says which check failed', async () => {
+    const r = await runCli(['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'maxSwitchSeconds=0.000001', '--follow'], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/failed — FINDINGS_FAILED/);
+    expect(r.stdout).toMatch(/✗ FAIL Switch time within target/);
+  });
+
+  it('exits 3 when the followed run is cancelled (by another `runbookd cancel`), and 5 when --timeout runs out first', async () => {
+    const follow = spawnCli(['run', 'cli-sleep', '-p', 'seconds=60', '--follow'], env);
+    const runId = await eventually(() => /run (r\S+) accepted/.exec(follow.stdout())?.[1], 20_000, 'the run id');
+    await eventually(() => (follow.stdout().includes('nap (core.sleep) waiting') ? true : undefined), 20_000, 'the sleep to start');
+    const cancel = await runCli(['cancel', runId], env);
+    expect(cancel.code).toBe(0);
+    const r = await follow.done;
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/cleanup tidy \(core\.noop\) succeeded/);
+    expect(r.stdout).toMatch(new RegExp(`run ${runId} cancelled`));
+
+    const slow = await runCli(['run', 'cli-sleep', '-p', 'seconds=60', '--follow', '--timeout', '2s'], env);
+    expect(slow.code).toBe(5);
+    expect(slow.stdout).toMatch(/still (running|waiting) after the --timeout/);
+    const slowId = /run (r\S+) accepted/.exec(slow.stdout)![1];
+    expect((await h.request('GET', `/v1/runs/${slowId}`)).body.state).not.toBe('cancelled');
+    await runCli(['cancel', slowId], env);
+  });
+
+  it('prints one parseable JSON document with --json', async () => {
+    const runs = await runCli(['runs', '--runbook', 'failover-test', '--limit', '5', '--json'], env);
+    expect(runs.code).toBe(0);
+    const list = JSON.parse(runs.stdout);
+    expect(list.items.length).toBeGreaterThanOrEqual(2);
+    expect(list.items.every((r: any) => r.runbookId === 'failover-test')).toBe(true);
+
+    const show = JSON.parse((await runCli(['show', list.items[0].id, '--json'], env)).stdout);
+    expect(show.steps.map((s: any) => s.id)).toContain('failover');
+    expect(JSON.parse((await runCli(['runbooks', '--json'], env)).stdout).items.map((r: any) => r.id)).toContain('cli-sleep');
+    expect(JSON.parse((await runCli(['runbook', 'failover-test', '--json'], env)).stdout).parameters.properties.clusterIdentifier).toBeDefined();
+    expect(JSON.parse((await runCli(['audit', 'verify', '--json'], env)).stdout)).toMatchObject({ ok: true });
+
+    const followed = await runCli(['run', 'cli-sleep', '-p', 'seconds=0', '--follow', '--json'], env);
+    expect(followed.code).toBe(0);
+    const doc = JSON.parse(followed.stdout);
+    expect(doc.run.state).toBe('succeeded');
+    expect(doc.report.final).toBe(true);
+    // Progress went to stderr, so stdout stayed one document.
+    expect(followed.stderr).toMatch(/▶ nap \(core\.sleep\) started/);
+
+    const reportFile = path.join(home, 'report.md');
+    const rep = await runCli(['report', list.items[0].id, '--format', 'md', '-o', reportFile], env);
+    expect(rep.code).toBe(0);
+    expect(readFileSync(reportFile, 'utf8')).toContain('orders-aurora');
+  });
+
+  it('tells usage errors (64), a refused key (77) and an unreachable service (69) apart', async () => {
+    expect((await runCli(['run', 'failover-test', '-p', 'clusterIdentifier'], env)).code).toBe(64);
+    expect((await runCli(['run'], env)).code).toBe(64);
+    const badParams = await runCli(['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'maxSwitchSeconds=-1'], env);
+    expect(badParams.code).toBe(64);
+    expect(badParams.stderr).toMatch(/maxSwitchSeconds/);
+    expect((await runCli(['run', 'failover-test', '--timeout', 'soon', '--follow'], env)).code).toBe(64);
+
+    const wrongKey = await runCli(['runs'], { ...env, RUNBOOKD_API_KEY: 'rbd_not_a_key' });
+    expect(wrongKey.code).toBe(77);
+    expect(wrongKey.stderr).toMatch(/UNAUTHENTICATED/);
+    // A viewer may look but not start runs.
+    const viewer = await runCli(['run', 'cli-sleep', '-p', 'seconds=0'], { ...env, RUNBOOKD_API_KEY: h.keys.viewer });
+    expect(viewer.code).toBe(77);
+    expect(viewer.stderr).toMatch(/FORBIDDEN/);
+
+    const closed = await freePort();
+    const down = await runCli(['runs', '--json'], { ...env, RUNBOOKD_URL: `http://127.0.0.1:${closed}` });
+    expect(down.code).toBe(69);
+    expect(JSON.parse(down.stdout).error.code).toBe('UNREACHABLE');
+    expect(down.stderr).toMatch(/ECONNREFUSED/);
+  });
+
+  it('`login` checks the key, saves it owner-only under XDG_CONFIG_HOME, and later commands use it', async () => {
+    const xdg = path.join(home, 'xdg');
+    const bare = { HOME: home, XDG_CONFIG_HOME: xdg };
+    expect((await runCli(['runs'], bare)).code).toBe(64);
+    const refused = await runCli(['login', '--url', h.baseUrl], bare, 'rbd_wrong\n');
+    expect(refused.code).toBe(77);
+    expect(() => statSync(path.join(xdg, 'runbookd', 'config.json'))).toThrow();
+
+    const ok = await runCli(['login', '--url', h.baseUrl], bare, `${h.keys.viewer}\n`);
+    expect(ok.code).toBe(0);
+    const file = path.join(xdg, 'runbookd', 'config.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ url: h.baseUrl, apiKey: h.keys.viewer });
+    // The key never goes to the terminal.
+    expect(ok.stdout + ok.stderr).not.toContain(h.keys.viewer);
+
+    const runs = await runCli(['runs', '--json'], bare);
+    expect(runs.code).toBe(0);
+    // The environment wins over the profile (a CI job overriding a saved login).
+    expect((await runCli(['run', 'cli-sleep', '-p', 'seconds=0'], bare)).code).toBe(77);
+    expect((await runCli(['run', 'cli-sleep', '-p', 'seconds=0'], { ...bare, RUNBOOKD_API_KEY: h.keys.operator })).code).toBe(0);
+  });
+});
+
+describe('runbookd validate (offline: no service, no database)', () => {
+  it('passes the shipped runbooks and names file and path of each problem in a broken folder', async () => {
+    const good = await runCli(['validate', path.join(ROOT, 'runbooks')], { HOME: os.tmpdir() });
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/7 runbook\(s\) valid/);
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rbd-validate-'));
+    try {
+      copyFileSync(path.join(ROOT, 'runbooks/failover-test.yaml'), path.join(dir, 'failover-test.yaml'));
+      copyFileSync(path.join(ROOT, 'test/e2e/fixtures/broken-expression/bad-expression.yaml'), path.join(dir, 'bad-expression.yaml'));
+      copyFileSync(path.join(ROOT, 'test/e2e/fixtures/broken-step/unknown-step.yaml'), path.join(dir, 'unknown-step.yaml'));
+      const bad = await runCli(['validate', dir], { HOME: os.tmpdir() });
+      expect(bad.code).toBe(1);
+      const lines = bad.stdout.trim().split('\n');
+      expect(lines).toEqual(expect.arrayContaining([
+        expect.stringMatching(/bad-expression\.yaml:steps\[1\]\.with\.echo: .*no earlier step "nope"/),
+        expect.stringMatching(/unknown-step\.yaml:steps\[\d\]\.uses: unknown step type/),
+      ]));
+      expect(lines.some((l) => l.includes('failover-test.yaml'))).toBe(false);
+      const json = JSON.parse((await runCli(['validate', dir, '--json'], { HOME: os.tmpdir() })).stdout);
+      expect(json.problems.length).toBe(lines.length);
+      expect((await runCli(['validate', path.join(dir, 'nope')], { HOME: os.tmpdir() })).code).toBe(64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
