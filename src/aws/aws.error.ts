@@ -8,6 +8,10 @@ export type AwsErrorCode =
   | 'AWS_INVALID_INPUT'
   | 'AWS_UNAVAILABLE'
   | 'AWS_DRY_RUN_VIOLATION'
+  /** aws.wait-until met its failWhen condition: waiting longer cannot help. */
+  | 'AWS_WAIT_FAILURE_STATE'
+  /** aws.wait-until's condition did not hold within its timeoutSeconds. */
+  | 'AWS_WAIT_TIMEOUT'
   | 'AWS_FAILED';
 
 /**

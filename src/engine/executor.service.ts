@@ -148,7 +148,8 @@ export class ExecutorService {
     if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
       return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.defaultRunTimeoutSeconds}s`})` } };
     }
-    const type = this.registry.get(def.uses);
+    // [issue-15 hook] forStep: a generic step's `mutates:` comes from its definition.
+    const type = this.registry.forStep(def);
     const waiting = existing?.state === 'waiting' || existing?.state === 'running';
     if (!type?.mutates && !waiting) return null;
     const cancel = await this.runs.cancelRequest(run.id);
@@ -180,7 +181,8 @@ export class ExecutorService {
     existing: StepResultRecord | undefined,
     steps: Map<string, StepResultRecord>,
   ): Promise<StepRun> {
-    const type = this.registry.get(def.uses);
+    // [issue-15 hook] forStep: a generic step's `mutates:` and `outputs:` come from its definition.
+    const type = this.registry.forStep(def);
     const now = this.clock.now();
     const base: StepResultRecord = existing ?? {
       runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!type?.mutates, state: 'running',

@@ -1,5 +1,8 @@
 import type { Type } from '@nestjs/common';
 import type { StepType } from '../engine/step.contract';
+import { AwsAssertStep } from './aws/assert.step';
+import { AwsCallStep } from './aws/call.step';
+import { AwsWaitUntilStep } from './aws/wait-until.step';
 import { CheckRestorePointStep } from './backup/check-restore-point.step';
 import { PutRestoreValidationStep } from './backup/put-restore-validation.step';
 import { SettleRestoreJobStep } from './backup/settle-restore-job.step';
@@ -55,4 +58,7 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   MarkKnownGoodStep,
   RunRunbookStep,
   EvaluateDrillObjectivesStep,
+  AwsCallStep,
+  AwsWaitUntilStep,
+  AwsAssertStep,
 ];
