@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { awsService, apiMutates } from '../../aws/aws-services';
+import { AwsStepError } from '../../aws/aws.error';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
@@ -122,8 +123,14 @@ export class AwsCallStep implements StepType<Input, Output> {
     const tokenInput = idempotencyInputOf(input.service, input.api);
     if (!tokenInput) {
       if (ctx.memory[INTENT] !== undefined && input.lookFirst) {
-        const look = await this.aws.call(ctx.aws, target, input.service, input.lookFirst.api, input.lookFirst.input ?? {}, false);
-        if (isTruthy(query(input.lookFirst.found, look))) {
+        const look = await this.aws
+          .call(ctx.aws, target, input.service, input.lookFirst.api, input.lookFirst.input ?? {}, false)
+          // Describe* of a named resource that does not exist answers NotFound: the call did not take effect.
+          .catch((err: unknown) => {
+            if (err instanceof AwsStepError && err.code === 'AWS_NOT_FOUND') return null;
+            throw err;
+          });
+        if (look !== null && isTruthy(query(input.lookFirst.found, look))) {
           ctx.log.log(`${input.service}:${input.api} already took effect (${input.lookFirst.api} found it); not sent again`);
           return done<Output>(namedOutputs(this.outputQueries, look));
         }

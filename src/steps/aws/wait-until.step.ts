@@ -15,6 +15,8 @@ interface Input extends GenericCallInput {
   pollSeconds: number;
   /** The wait's own limit, from the step's first look; the step's `timeout:` bounds it too. */
   timeoutSeconds?: number;
+  /** `until` must hold on every look for this long (a bake: an alarm that stays quiet for 5 minutes). */
+  forSeconds?: number;
 }
 
 type Output = Record<string, unknown>;
@@ -39,9 +41,10 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
       failWhen: { type: 'string', minLength: 1 },
       pollSeconds: { type: 'number', minimum: 0.2, maximum: 3600, default: 15 },
       timeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+      forSeconds: { type: 'number', minimum: 0, maximum: 86400 },
     },
   };
-  readonly outputs: readonly string[] = ['polls'];
+  readonly outputs: readonly string[] = ['polls', 'waitedSeconds'];
   protected readonly outputQueries: Record<string, string> = {};
 
   constructor(
@@ -52,7 +55,7 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
 
   forDefinition(def: StepDefinitionLike): StepType<Input, Output> {
     return Object.create(this, {
-      outputs: { value: ['polls', ...Object.keys(def.outputs ?? {})] },
+      outputs: { value: ['polls', 'waitedSeconds', ...Object.keys(def.outputs ?? {})] },
       outputQueries: { value: { ...(def.outputs ?? {}) } },
     }) as AwsWaitUntilStep;
   }
@@ -79,16 +82,25 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
         ...where, failWhen: input.failWhen, seen: summarise(response, input.until), polls,
       });
     }
+    const nowMs = this.clock.nowMs();
+    const waitedSeconds = Math.round(nowMs - ctx.startedAt.getTime()) / 1000;
+    let heldSince: number | null = null;
     if (isTruthy(query(input.until, response))) {
-      return done<Output>({ polls, ...namedOutputs(this.outputQueries, response) });
+      heldSince = typeof ctx.memory.heldSince === 'number' ? ctx.memory.heldSince : nowMs;
+      if (!input.forSeconds || nowMs - heldSince >= input.forSeconds * 1000) {
+        return done<Output>({ polls, waitedSeconds, ...namedOutputs(this.outputQueries, response) });
+      }
     }
-    const waitedS = (this.clock.nowMs() - ctx.startedAt.getTime()) / 1000;
-    if (input.timeoutSeconds !== undefined && waitedS >= input.timeoutSeconds) {
-      throw new AwsStepError('AWS_WAIT_TIMEOUT', `${input.service}:${input.api}: "${input.until}" did not hold within ${input.timeoutSeconds}s (${polls} looks)`, {
+    if (input.timeoutSeconds !== undefined && waitedSeconds >= input.timeoutSeconds) {
+      throw new AwsStepError('AWS_WAIT_TIMEOUT', `${input.service}:${input.api}: "${input.until}" did not hold${input.forSeconds ? ` for ${input.forSeconds}s` : ''} within ${input.timeoutSeconds}s (${polls} looks)`, {
         ...where, until: input.until, seen: summarise(response, input.until), polls,
       });
     }
-    return wait<Output>(input.pollSeconds, { polls }, `not yet: ${input.until} (look ${polls})`);
+    if (heldSince !== null) {
+      const leftS = input.forSeconds! - (nowMs - heldSince) / 1000;
+      return wait<Output>(Math.min(input.pollSeconds, Math.max(0.2, leftS)), { polls, heldSince }, `holding: ${input.until} (${Math.ceil(leftS)}s to go)`);
+    }
+    return wait<Output>(input.pollSeconds, { polls, heldSince: null }, `not yet: ${input.until} (look ${polls})`);
   }
 
   summarize(o: Output): string {
