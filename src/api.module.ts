@@ -7,6 +7,7 @@ import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
+import { IamPolicyController } from './triggers/rest/iam-policy.controller';
 import { ReportsController } from './triggers/rest/reports.controller';
 import { RunsController } from './triggers/rest/runs.controller';
 import { SchedulesController } from './triggers/rest/schedules.controller';
@@ -19,7 +20,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController],
+  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController],
   providers: [
     ApiKeyService,
     MetricsService,

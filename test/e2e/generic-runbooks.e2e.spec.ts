@@ -39,6 +39,14 @@ describe('runbooks written with generic steps, against moto', () => {
     return res.body.id as string;
   };
   const stepOf = (run: any, id: string) => run.steps.find((s: any) => s.id === id);
+  /** IAM actions of the calls the proxy forwarded (SigV4 signing names → IAM prefixes). */
+  const seenActions = () => [...new Set(h.proxy.calls().map((c) => `${c.service === 'monitoring' ? 'cloudwatch' : c.service}:${c.action}`))].sort();
+  const policyActions = async (runbook: string): Promise<string[]> => {
+    const res = await h.request('GET', `/v1/runbooks/${runbook}/iam-policy`, { key: h.keys.viewer });
+    expect(res.status).toBe(200);
+    expect(res.body.Version).toBe('2012-10-17');
+    return [...new Set((res.body.Statement as any[]).flatMap((s) => s.Action as string[]))].sort();
+  };
   const auditOf = async (runId: string): Promise<any[]> => (await h.request('GET', `/v1/audit?runId=${runId}&limit=1000`)).body.items;
 
   it('rds-manual-snapshot: one audited CreateDBSnapshot, tagged with an expiry, waited until available', async () => {
@@ -50,6 +58,8 @@ describe('runbooks written with generic steps, against moto', () => {
     expect(stepOf(run, 'snapshot').output.snapshotIdentifier).toBe(`rbd-${runId}-snap`);
     expect(stepOf(run, 'available').output.polls).toBeGreaterThanOrEqual(1);
     expect(h.proxy.count('rds:CreateDBSnapshot')).toBe(1);
+    // Least privilege: the policy holds exactly what the run called.
+    expect(await policyActions('rds-manual-snapshot')).toEqual(seenActions());
 
     const rds = new RDSClient(clientConfig());
     try {
@@ -91,6 +101,7 @@ describe('runbooks written with generic steps, against moto', () => {
     const run = await h.waitForRun(runId);
     expect(run.state).toBe('succeeded');
     expect(h.proxy.count('ecs:UpdateService')).toBe(1);
+    expect(await policyActions('ecs-force-new-deployment')).toEqual(seenActions());
     expect(stepOf(run, 'steady').output).toMatchObject({ runningCount: expect.any(Number), taskDefinition: stepOf(run, 'before').output.taskDefinition });
     const audit = await auditOf(runId);
     expect(audit.filter((e) => e.kind === 'aws.request').map((e) => [e.data.operation, e.data.input.forceNewDeployment])).toEqual([['UpdateService', true]]);
@@ -149,7 +160,16 @@ describe('runbooks written with generic steps, against moto', () => {
       expect(stepOf(run, 'roll-back')).toMatchObject({ state: 'succeeded', output: { desiredCount: before } });
       expect(await desired()).toBe(before);
       expect(h.proxy.count('ecs:UpdateService')).toBe(2);
+      expect(await policyActions('ecs-scale-with-guard')).toEqual(seenActions());
     }, 60_000);
+  });
+
+  it('GET /v1/iam-policy covers every loaded runbook; an unknown runbook is a 404', async () => {
+    const all = await h.request('GET', '/v1/iam-policy', { key: h.keys.viewer });
+    expect(all.status).toBe(200);
+    const actions = (all.body.Statement as any[]).flatMap((s) => s.Action);
+    for (const a of ['rds:CreateDBSnapshot', 'ecs:UpdateService', 'cloudwatch:DescribeAlarms']) expect(actions).toContain(a);
+    expect((await h.request('GET', '/v1/runbooks/nope/iam-policy', { key: h.keys.viewer })).status).toBe(404);
   });
 
   it('aws.wait-until meeting its failure state fails at once (one look), not at its timeout', async () => {
