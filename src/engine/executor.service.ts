@@ -12,6 +12,7 @@ import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue, Scope, UnresolvedExpression } from '../runbooks/expressions';
+import { decideOnFailure, jumpedOver } from '../runbooks/on-failure';
 import type { StepDefinition } from '../runbooks/runbook.types';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
@@ -113,6 +114,12 @@ export class ExecutorService {
       const def = list[i];
       const existing = steps.get(def.id);
       if (existing && ['succeeded', 'skipped', 'planned', 'failed'].includes(existing.state)) continue;
+      // [issue-15 hook] a failed step's `onFailure: step:<id>` passes over the steps before its target.
+      const jumpedBy = phase === 'main' && !existing ? jumpedOver(list, (id) => steps.get(id)?.state === 'failed').get(def.id) : undefined;
+      if (jumpedBy) {
+        await this.recordSkipped(run, def, i, phase, steps, `step "${jumpedBy}" failed and its onFailure went on at a later step`);
+        continue;
+      }
 
       if (phase === 'main') {
         const stop = await this.interruption(run, def, existing);
@@ -131,6 +138,8 @@ export class ExecutorService {
         return result;
       }
       if (result.kind === 'failed' && phase === 'main') {
+        // [issue-15 hook] per-step onFailure / continueOnFailure (src/runbooks/on-failure.ts): fail ends the phase as before.
+        if (decideOnFailure(def, list, i).kind !== 'fail') continue;
         await this.endMain(run, 'failed', result.error, steps);
         return { kind: 'done' };
       }
@@ -326,6 +335,20 @@ export class ExecutorService {
       await end({ state: 'failed', error });
       return { kind: 'failed', error };
     }
+  }
+
+  /** [issue-15 hook] A step passed over by an onFailure jump: recorded skipped, with its audit record, like any skip. */
+  private async recordSkipped(run: RunRecord, def: StepDefinition, position: number, phase: 'main' | 'cleanup', steps: Map<string, StepResultRecord>, note: string): Promise<void> {
+    const now = this.clock.now();
+    const row: StepResultRecord = {
+      runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!this.registry.forStep(def)?.mutates, state: 'skipped',
+      attempts: 0, startedAt: now, endedAt: now, input: null, output: null, error: null, memory: {}, note,
+    };
+    await this.db.transaction(async (tx) => {
+      await this.runs.upsertStep(row, tx);
+      await this.audit.append({ kind: 'step.ended', runId: run.id, actor: run.actor, data: { stepId: def.id, uses: def.uses, phase, state: 'skipped', attempts: 0, durationMs: 0, error: null, note } }, tx);
+    });
+    steps.set(def.id, row);
   }
 
   private validatorFor(type: StepType<any, any>): ValidateFunction {

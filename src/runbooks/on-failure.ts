@@ -50,6 +50,10 @@ export function onFailureProblems(
     problems.push({ path: def.onFailure !== undefined ? 'onFailure' : 'continueOnFailure', reason: 'a failed preflight step always refuses the request' });
     return problems;
   }
+  if (phase === 'cleanup') {
+    problems.push({ path: def.onFailure !== undefined ? 'onFailure' : 'continueOnFailure', reason: 'every cleanup step runs whatever the others did; a failed one fails the run' });
+    return problems;
+  }
   if (def.onFailure !== undefined && def.continueOnFailure !== undefined && (def.onFailure === 'continue') !== def.continueOnFailure) {
     problems.push({ path: 'continueOnFailure', reason: `contradicts onFailure: ${def.onFailure}` });
   }

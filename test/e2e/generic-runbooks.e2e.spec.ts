@@ -182,6 +182,20 @@ describe('runbooks written with generic steps, against moto', () => {
     expect(h.proxy.count('rds:DescribeDBInstances')).toBe(1);
   }, 30_000);
 
+  it('onFailure: step:<id> passes over the steps between, continueOnFailure goes on, the default still fails the run', async () => {
+    const runId = await start('generic-on-failure', {});
+    const run = await h.waitForRun(runId);
+    expect(run.steps.map((s: any) => [s.id, s.state])).toEqual([
+      ['missing', 'failed'], ['passed-over', 'skipped'], ['recover', 'succeeded'], ['missing-again', 'failed'], ['last', 'succeeded'], ['missing-finally', 'failed'],
+    ]);
+    expect(stepOf(run, 'missing').error.code).toBe('AWS_NOT_FOUND');
+    expect(stepOf(run, 'recover').output.echo).toBe('recovered');
+    expect(run.state).toBe('failed');
+    expect(run.error.code).toBe('AWS_NOT_FOUND');
+    const audit = await auditOf(runId);
+    expect(audit.filter((e) => e.kind === 'step.ended' && e.data.stepId === 'passed-over').map((e) => e.data.state)).toEqual(['skipped']);
+  }, 30_000);
+
   it('a || b falls back when a was skipped; a plain reference to a skipped step skips', async () => {
     const runId = await start('generic-fallback', {});
     const run = await h.waitForRun(runId);
