@@ -14,6 +14,7 @@ import { StopConditionsService } from './engine/stop-conditions.service';
 import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
 import { RunsRepository } from './persistence/runs.repository';
+import { LeftoversRepository } from './persistence/leftovers.repository';
 import { NotificationsRepository } from './persistence/notifications.repository';
 import { SchedulesRepository } from './persistence/schedules.repository';
 import { RunbookCatalog } from './runbooks/runbook-catalog.service';
@@ -34,6 +35,7 @@ export class InfrastructureModule {
       databaseProvider,
       Clock,
       RunsRepository,
+      LeftoversRepository,
       AuditRepository,
       AuditService,
       ...AWS_PROVIDERS,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { RunQueue } from '../engine/run-queue.adapter';
 import { RUN_STATES } from '../engine/run.types';
+import { LeftoversRepository } from '../persistence/leftovers.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 
 type Sample = { labels?: Record<string, string>; value: number };
@@ -23,13 +24,15 @@ export class MetricsService {
     private readonly runs: RunsRepository,
     private readonly queue: RunQueue,
     private readonly audit: AuditService,
+    private readonly leftovers: LeftoversRepository,
   ) {}
 
   async render(): Promise<string> {
-    const [stats, head, jobs] = await Promise.all([
+    const [stats, head, jobs, sweep] = await Promise.all([
       this.runs.stats(),
       this.audit.head(),
       this.queue.jobCounts().catch(() => null),
+      this.leftovers.lastSweep(),
     ]);
     const byState = new Map<string, number>(RUN_STATES.map((s) => [s, 0]));
     const active = new Map<string, number>();
@@ -63,6 +66,11 @@ export class MetricsService {
       {
         name: 'runbookd_queue_jobs', type: 'gauge', help: 'Jobs in the run queue, by BullMQ state.',
         samples: jobs ? Object.entries(jobs).map(([state, value]) => ({ labels: { state }, value })) : [],
+      },
+      {
+        name: 'runbookd_leaked_resources', type: 'gauge',
+        help: 'Expired runbookd-tagged resources whose run had ended, at the last janitor sweep: found, removed, not-removed (alert on not-removed).',
+        samples: sweep.map((c) => ({ labels: { type: c.type, state: c.state }, value: c.count })),
       },
     ];
     return metrics.map(format).join('');

@@ -1,3 +1,5 @@
+import { LEFTOVER_IAM_ACTIONS } from '../aws/rds-leftovers.adapter';
+
 /**
  * The IAM actions each fixed step type can call, in every branch (a failover step may fail a
  * cluster over or reboot an instance): what the runbook's least-privilege policy grants. Generic
@@ -42,4 +44,6 @@ export const STEP_IAM_ACTIONS: Readonly<Record<string, readonly string[]>> = {
   ],
   'ecs.update-service-task-definition': ['ecs:DescribeServices', 'ecs:UpdateService'],
   'ecs.wait-for-steady-state': ['ecs:DescribeServices'],
+  'janitor.find-expired': [...LEFTOVER_IAM_ACTIONS.list],
+  'janitor.delete-expired': [...LEFTOVER_IAM_ACTIONS.delete],
 };
