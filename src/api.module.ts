@@ -12,6 +12,7 @@ import { MetricsService } from './observability/metrics.service';
 import { ApprovalsController } from './triggers/rest/approvals.controller';
 import { AuditController } from './triggers/rest/audit.controller';
 import { RunbooksController } from './triggers/rest/runbooks.controller';
+import { IamPolicyController } from './triggers/rest/iam-policy.controller';
 import { ReportsController } from './triggers/rest/reports.controller';
 import { RunsController } from './triggers/rest/runs.controller';
 import { SchedulesController } from './triggers/rest/schedules.controller';
@@ -24,7 +25,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController],
+  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController],
   providers: [
     ApiKeyService,
     SessionsRepository,

@@ -20,6 +20,7 @@ import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
 import { ApprovalsRepository } from './persistence/approvals.repository';
 import { RunsRepository } from './persistence/runs.repository';
+import { LeftoversRepository } from './persistence/leftovers.repository';
 import { NotificationsRepository } from './persistence/notifications.repository';
 import { SchedulesRepository } from './persistence/schedules.repository';
 import { RunbookCatalog } from './runbooks/runbook-catalog.service';
@@ -40,6 +41,7 @@ export class InfrastructureModule {
       databaseProvider,
       Clock,
       RunsRepository,
+      LeftoversRepository,
       AuditRepository,
       AuditService,
       ...AWS_PROVIDERS,

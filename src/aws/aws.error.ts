@@ -10,6 +10,10 @@ export type AwsErrorCode =
   /** No answer within the configured connect or request timeout: AWS may or may not have acted. */
   | 'AWS_TIMEOUT'
   | 'AWS_DRY_RUN_VIOLATION'
+  /** aws.wait-until met its failWhen condition: waiting longer cannot help. */
+  | 'AWS_WAIT_FAILURE_STATE'
+  /** aws.wait-until's condition did not hold within its timeoutSeconds. */
+  | 'AWS_WAIT_TIMEOUT'
   | 'AWS_FAILED';
 
 /**

@@ -4,6 +4,8 @@ import { AwsClientFactory } from './aws-client.factory';
 import { BackupAdapter } from './backup.adapter';
 import { CloudWatchAdapter } from './cloudwatch.adapter';
 import { EcsAdapter } from './ecs.adapter';
+import { GenericAwsAdapter } from './generic.adapter';
+import { RdsLeftoversAdapter } from './rds-leftovers.adapter';
 import { RdsAdapter } from './rds.adapter';
 import { SnsAdapter } from './sns.adapter';
 
@@ -11,4 +13,4 @@ import { SnsAdapter } from './sns.adapter';
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside. A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, BackupAdapter, EcsAdapter, SnsAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter];

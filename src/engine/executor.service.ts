@@ -6,6 +6,7 @@ import { Queryable } from '../persistence/database';
 import { RunsRepository } from '../persistence/runs.repository';
 import { parseDuration } from '../runbooks/duration';
 import { resolveValue } from '../runbooks/expressions';
+import { decideOnFailure, jumpedOver } from '../runbooks/on-failure';
 import type { StepDefinition } from '../runbooks/runbook.types';
 import { isRejection } from './approval.error';
 import { EngineError } from './engine.error';
@@ -122,12 +123,19 @@ export class ExecutorService {
       const existing = steps.get(def.id);
       // A main step that failed ends the main phase; found here only when that end was not recorded
       // (a run accepted before the two were written together). Never go on past it.
-      if (phase === 'main' && existing?.state === 'failed') {
+      if (phase === 'main' && existing?.state === 'failed' && decideOnFailure(def, list, i).kind === 'fail') {
         const error = existing.error ?? { code: 'STEP_CRASHED', message: `step ${def.id} failed` };
         await this.endMain(run, lease, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
         return { kind: 'done' };
       }
       if (existing && ['succeeded', 'skipped', 'planned', 'failed'].includes(existing.state)) continue;
+      // A failed step's `onFailure: step:<id>` passes over the steps before its target (computed
+      // from the records alone, so a resumed run skips the same ones).
+      const jumpedBy = phase === 'main' && !existing ? jumpedOver(list, (id) => steps.get(id)?.state === 'failed').get(def.id) : undefined;
+      if (jumpedBy) {
+        await this.stepRunner.recordSkipped(run, lease, def, i, phase, steps, `step "${jumpedBy}" failed and its onFailure went on at a later step`);
+        continue;
+      }
 
       if (phase === 'main') {
         const stop = await this.interruption(run, def, existing);
@@ -137,7 +145,11 @@ export class ExecutorService {
         }
       }
       // A rejected or expired approval (core.approve) ends the run `rejected`, not `failed`: nothing broke.
-      const onMainFailure = (tx: Queryable, error: RunError) => this.endMainIn(tx, run, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
+      // Per-step onFailure (src/runbooks/on-failure.ts): `continue` and `step:<id>` go on; `fail` ends the phase.
+      const ends = decideOnFailure(def, list, i).kind === 'fail';
+      const onMainFailure = async (tx: Queryable, error: RunError) => {
+        if (ends) await this.endMainIn(tx, run, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
+      };
       const result = await this.stepRunner.runStep(run, lease, def, i, phase, existing, steps, onMainFailure);
       if (result.kind === 'wait') {
         // The run is given back with its wait: the next look takes it without waiting for a lease.
@@ -151,8 +163,8 @@ export class ExecutorService {
         }
         return result;
       }
-      // The step's failure ended the main phase in the same transaction (onMainFailure).
-      if (result.kind === 'failed' && phase === 'main') return { kind: 'done' };
+      // The step's failure ended the main phase in the same transaction (onMainFailure), unless its onFailure goes on.
+      if (result.kind === 'failed' && phase === 'main' && ends) return { kind: 'done' };
     }
     if (phase === 'main') await this.endMain(run, lease, 'succeeded', null, steps);
     return { kind: 'done' };
@@ -167,7 +179,8 @@ export class ExecutorService {
     if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
       return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.defaultRunTimeoutSeconds}s`})` } };
     }
-    const type = this.registry.get(def.uses);
+    // forStep: a generic step's `mutates:` comes from its definition.
+    const type = this.registry.forStep(def);
     const waiting = existing?.state === 'waiting' || existing?.state === 'running';
     if (!type?.mutates && !waiting) return null;
     const cancel = await this.runs.cancelRequest(run.id);

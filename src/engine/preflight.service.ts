@@ -62,7 +62,7 @@ export class PreflightService {
         runId: req.runId, stepId: def.id, phase: 'main', position: i - list.length, uses: def.uses, mutates: false, state: 'succeeded',
         attempts: 1, startedAt, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
       };
-      const type = this.registry.get(def.uses);
+      const type = this.registry.forStep(def);
       if (!type) throw refused(def, `step type ${def.uses} is not known to this process`);
       let input: Record<string, unknown>;
       try {

@@ -5,6 +5,7 @@ import { Queryable } from '../persistence/database';
 import { NotificationsRepository } from '../persistence/notifications.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
+import { decideOnFailure } from '../runbooks/on-failure';
 import { toReportInputs } from './report-inputs';
 import { Lease, RunLeaseService } from './run-lease.service';
 import { RunQueue } from './run-queue.adapter';
@@ -79,7 +80,13 @@ export function finalState(run: RunRecord, steps: StepResultRecord[], forced?: R
   let state: RunOutcome = forced ? 'failed' : (run.outcome ?? 'failed');
   let error = forced ?? run.error;
   const cleanupFailed = steps.filter((s) => s.phase === 'cleanup' && s.state === 'failed').map((s) => s.stepId);
-  const mainFailed = steps.filter((s) => s.phase === 'main' && s.state === 'failed');
+  // A failure its step's onFailure went on from (continue, step:<id>) does not fail the run.
+  const mainList = run.definition?.steps ?? [];
+  const mainFailed = steps.filter((s) => {
+    if (s.phase !== 'main' || s.state !== 'failed') return false;
+    const i = mainList.findIndex((d) => d.id === s.stepId);
+    return i < 0 || decideOnFailure(mainList[i], mainList, i).kind === 'fail';
+  });
   const failedFindings = steps.flatMap((s) => ((s.output?.findings as Finding[] | undefined) ?? []).filter((f) => !f.passed).map((f) => f.id));
   if (state === 'succeeded' && mainFailed.length > 0) {
     // Only reachable if the main phase's outcome was recorded apart from a step's failure: never succeed past it.

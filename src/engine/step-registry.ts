@@ -1,4 +1,4 @@
-import type { StepType } from './step.contract';
+import type { StepDefinitionLike, StepType } from './step.contract';
 
 /**
  * Every step type the engine can run, by `uses`. Built once at boot from `steps/step-catalog.ts`;
@@ -18,6 +18,16 @@ export class StepRegistry {
 
   get(uses: string): StepType<any, any> | undefined {
     return this.byUses.get(uses);
+  }
+
+  /**
+   * The step type as one definition uses it. Generic steps (`aws.call`) take what a fixed step
+   * type declares in code (whether it mutates, its outputs) from the definition instead; every
+   * other type is the same for all definitions.
+   */
+  forStep(def: StepDefinitionLike): StepType<any, any> | undefined {
+    const type = this.byUses.get(def.uses);
+    return type?.forDefinition ? type.forDefinition(def) : type;
   }
 
   names(): string[] {

@@ -62,7 +62,8 @@ export class StepRunnerService {
     steps: Map<string, StepResultRecord>,
     onMainFailure: OnMainFailure,
   ): Promise<StepRun> {
-    const type = this.registry.get(def.uses);
+    // forStep: a generic step's `mutates:` and `outputs:` come from its definition.
+    const type = this.registry.forStep(def);
     const now = this.clock.now();
     const base: StepResultRecord = existing ?? {
       runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!type?.mutates, state: 'running',
@@ -205,6 +206,20 @@ export class StepRunnerService {
       if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${redactorFor(run).apply({ stack: (err as Error).stack ?? String(err) }).stack}`);
       return fail(error);
     }
+  }
+
+  /** A step passed over by an onFailure jump: recorded skipped, with its audit record, under the lease. */
+  async recordSkipped(run: RunRecord, lease: Lease, def: StepDefinition, position: number, phase: 'main' | 'cleanup', steps: Map<string, StepResultRecord>, note: string): Promise<void> {
+    const now = this.clock.now();
+    const row: StepResultRecord = {
+      runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!this.registry.forStep(def)?.mutates, state: 'skipped',
+      attempts: 0, startedAt: now, endedAt: now, input: null, output: null, error: null, memory: {}, note,
+    };
+    await this.leases.record(lease, async (tx) => {
+      await this.runs.upsertStep(row, tx);
+      await this.audit.append({ kind: 'step.ended', runId: run.id, actor: run.actor, data: { stepId: def.id, uses: def.uses, phase, state: 'skipped', attempts: 0, durationMs: 0, error: null, note } }, tx);
+    });
+    steps.set(def.id, row);
   }
 
   private validatorFor(type: StepType<any, any>): ValidateFunction {

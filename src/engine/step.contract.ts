@@ -27,6 +27,30 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
   plan?(input: I, ctx: StepContext): Promise<PlannedCall[]>;
   /** One line for the report's timeline. */
   summarize?(output: O): string;
+  /**
+   * Problems with one definition that only this type can see (an unknown API, an undeclared
+   * mutating call, a bad JMESPath), reported by the loader at boot with file and path.
+   */
+  checkDefinition?(def: StepDefinitionLike): Array<{ path: string; reason: string }>;
+  /** A generic step's type as shaped by one definition (`mutates:`, `outputs:`); see StepRegistry.forStep. */
+  forDefinition?(def: StepDefinitionLike): StepType<I, O>;
+  /** IAM actions this step needs for one definition, for the runbook's least-privilege policy. */
+  iamActions?(def: StepDefinitionLike): IamNeed[];
+}
+
+/** The parts of a runbook step definition a step type may read about itself. */
+export interface StepDefinitionLike {
+  id?: string;
+  uses: string;
+  with?: Record<string, unknown>;
+  mutates?: boolean;
+  outputs?: Record<string, string>;
+}
+
+/** One IAM permission a step needs: an action (`rds:CreateDBSnapshot`) on resources (`*` when not named). */
+export interface IamNeed {
+  action: string;
+  resources?: string[];
 }
 
 export interface PlannedCall {

@@ -3,6 +3,7 @@ import { AuditService } from '../audit/audit.service';
 import { ApprovalsService } from '../engine/approvals.service';
 import { RunQueue } from '../engine/run-queue.adapter';
 import { RUN_STATES } from '../engine/run.types';
+import { LeftoversRepository } from '../persistence/leftovers.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 
 type Sample = { labels?: Record<string, string>; value: number };
@@ -25,14 +26,16 @@ export class MetricsService {
     private readonly queue: RunQueue,
     private readonly audit: AuditService,
     private readonly approvals: ApprovalsService,
+    private readonly leftovers: LeftoversRepository,
   ) {}
 
   async render(): Promise<string> {
-    const [stats, head, jobs, approvals] = await Promise.all([
+    const [stats, head, jobs, approvals, sweep] = await Promise.all([
       this.runs.stats(),
       this.audit.head(),
       this.queue.jobCounts().catch(() => null),
       this.approvals.pendingStats(),
+      this.leftovers.lastSweep(),
     ]);
     const byState = new Map<string, number>(RUN_STATES.map((s) => [s, 0]));
     const active = new Map<string, number>();
@@ -77,6 +80,11 @@ export class MetricsService {
       {
         name: 'runbookd_queue_jobs', type: 'gauge', help: 'Jobs in the run queue, by BullMQ state.',
         samples: jobs ? Object.entries(jobs).map(([state, value]) => ({ labels: { state }, value })) : [],
+      },
+      {
+        name: 'runbookd_leaked_resources', type: 'gauge',
+        help: 'Expired runbookd-tagged resources whose run had ended, at the last janitor sweep: found, removed, not-removed (alert on not-removed).',
+        samples: sweep.map((c) => ({ labels: { type: c.type, state: c.state }, value: c.count })),
       },
     ];
     return metrics.map(format).join('');

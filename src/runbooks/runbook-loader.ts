@@ -7,7 +7,8 @@ import type { StepRegistry } from '../engine/step-registry';
 import { cronProblem } from '../triggers/schedules/cron-ticks';
 import { withApprovalGates } from './approval-gate';
 import { parseDuration } from './duration';
-import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, expressionsIn, ParsedExpression } from './expressions';
+import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, isSingleExpression, ParsedExpression } from './expressions';
+import { onFailureProblems } from './on-failure';
 import { DefinitionProblem, definitionError } from './runbook.error';
 import type { LoadedRunbook, RunbookDefinition, StepDefinition } from './runbook.types';
 
@@ -45,7 +46,8 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
     }
     const value = doc.toJS() as unknown;
     if (!validateShape(value)) {
-      for (const e of validateShape.errors ?? []) problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
+      // An `if` keyword's own error only repeats the errors of its `then` branch, which are listed.
+      for (const e of validateShape.errors ?? []) if (e.keyword !== 'if') problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
       continue;
     }
     const checked = normalise(value as RunbookDefinition);
@@ -93,6 +95,9 @@ function normalise(def: RunbookDefinition): RunbookDefinition {
   };
 }
 
+/** What `${{ defaults.* }}` offers (the executor and preflight fill them from the configuration). */
+const DEFAULTS_FIELDS = ['region'];
+
 function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegistry, problems: DefinitionProblem[]): void {
   const add = (p: string, reason: string) => problems.push({ file, path: p, reason });
   const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {}) as object));
@@ -104,9 +109,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   }
 
   const checkExpr = (where: string, e: ParsedExpression, visibleSteps: Map<string, StepDefinition> | null, inAlarmTrigger = false) => {
-    for (const t of e.terms) {
-      if (t.kind !== 'path') continue;
-      const [root, a, b] = t.path;
+    for (const { path: [root, a, b] } of e.paths) {
       if (inAlarmTrigger && root !== 'alarm') {
         add(where, `\${{ ${e.source} }}: an alarm trigger's parameters can use alarm.* only (the run does not exist yet)`);
       } else if (root === 'alarm') {
@@ -127,7 +130,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
           add(where, `\${{ ${e.source} }}: no earlier step "${a ?? ''}" (visible: ${[...visibleSteps.keys()].join(', ') || 'none'})`);
           continue;
         }
-        const outputs = registry.get(target.uses)?.outputs ?? [];
+        const outputs = registry.forStep(target)?.outputs ?? [];
         if (!b) add(where, `\${{ ${e.source} }}: name an output of step "${a}" (${outputs.join(', ')})`);
         else if (!outputs.includes(b) && !outputs.includes('*')) {
           add(where, `\${{ ${e.source} }}: step "${a}" (${target.uses}) has no output "${b}" (it has: ${outputs.join(', ')})`);
@@ -135,7 +138,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       } else if (root === 'run') {
         if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt', 'acceptedAt'].includes(a ?? '')) add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt, acceptedAt`);
       } else if (root === 'defaults') {
-        if (a !== 'region') add(where, `\${{ ${e.source} }}: defaults has region`);
+        if (!DEFAULTS_FIELDS.includes(a ?? '')) add(where, `\${{ ${e.source} }}: defaults has ${DEFAULTS_FIELDS.join(', ')}`);
       } else {
         add(where, `\${{ ${e.source} }}: unknown root "${root}" (use params, steps, run or defaults; alarm inside alarm triggers)`);
       }
@@ -196,11 +199,24 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       if (seen.has(s.id)) add(`${where}.id`, `step id "${s.id}" is used twice`);
       if (!registry.get(s.uses)) add(`${where}.uses`, `unknown step type "${s.uses}" (known: ${registry.names().join(', ')})`);
       // Preflight runs while a request is being answered, before any run exists to audit a change.
-      else if (key === 'preflight' && registry.get(s.uses)!.mutates) add(`${where}.uses`, `preflight steps must be read-only; ${s.uses} changes state`);
+      else if (key === 'preflight' && registry.forStep(s)!.mutates) add(`${where}.uses`, `preflight steps must be read-only; ${s.uses} changes state`);
       scan(`${where}.with`, s.with, seen);
       if (s.if !== undefined) {
-        if (expressionsIn(s.if).length === 0) add(`${where}.if`, 'must be a ${{ }} expression');
+        // Text around or between expressions would make the condition a non-empty string: always true.
+        if (!isSingleExpression(s.if)) add(`${where}.if`, 'must be exactly one ${{ }} expression (combine conditions inside it with &&, ||, !)');
         scan(`${where}.if`, s.if, seen);
+      }
+      const type = registry.forStep(s);
+      if (type && !type.forDefinition) {
+        // Fixed step types declare these in code; a value here would be silently ignored.
+        if (s.mutates !== undefined) add(`${where}.mutates`, `only generic steps (aws.*) take mutates:; ${s.uses} ${type.mutates ? 'changes state' : 'is read-only'} by its type`);
+        if (s.outputs !== undefined) add(`${where}.outputs`, `only generic steps (aws.*) take outputs:; ${s.uses} has ${type.outputs.join(', ')}`);
+      }
+      if (type?.checkDefinition) {
+        for (const p of type.checkDefinition(s)) add(p.path ? `${where}.${p.path}` : where, p.reason);
+      }
+      if (s.onFailure !== undefined || s.continueOnFailure !== undefined) {
+        for (const p of onFailureProblems(s, list, i, key)) add(`${where}.${p.path}`, p.reason);
       }
       if (s.timeout !== undefined && !parseDuration(s.timeout)) add(`${where}.timeout`, 'must be longer than zero');
       seen.set(s.id, s);

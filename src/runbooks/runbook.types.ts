@@ -70,6 +70,14 @@ export interface StepDefinition {
   if?: string;
   timeout?: string;
   retry?: { attempts: number; backoffSeconds?: number };
+  /** Generic steps (`aws.call`): whether the call changes state; the loader refuses a mutating API declared false. */
+  mutates?: boolean;
+  /** Generic steps: output name → JMESPath over the AWS response, visible as `steps.<id>.<name>`. */
+  outputs?: Record<string, string>;
+  /** What a failure of this step does to the run: end the phase (`fail`, default), carry on, or jump to `step:<id>`. */
+  onFailure?: string;
+  /** Shorthand for `onFailure: continue`. */
+  continueOnFailure?: boolean;
 }
 
 export type TriggerDefinition = { manual: ManualTrigger } | { alarm: AlarmTrigger } | { schedule: ScheduleTrigger };

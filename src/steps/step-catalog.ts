@@ -1,5 +1,10 @@
 import type { Type } from '@nestjs/common';
 import type { StepType } from '../engine/step.contract';
+import { AwsAssertStep } from './aws/assert.step';
+import { AwsCallStep } from './aws/call.step';
+import { AwsWaitUntilStep } from './aws/wait-until.step';
+import { DeleteExpiredStep } from './janitor/delete-expired.step';
+import { FindExpiredStep } from './janitor/find-expired.step';
 import { CheckRestorePointStep } from './backup/check-restore-point.step';
 import { PutRestoreValidationStep } from './backup/put-restore-validation.step';
 import { SettleRestoreJobStep } from './backup/settle-restore-job.step';
@@ -57,4 +62,9 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   RunRunbookStep,
   EvaluateDrillObjectivesStep,
   ApproveStep,
+  AwsCallStep,
+  AwsWaitUntilStep,
+  AwsAssertStep,
+  FindExpiredStep,
+  DeleteExpiredStep,
 ];

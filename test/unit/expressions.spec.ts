@@ -1,10 +1,13 @@
 import {
   ExpressionSyntaxError,
   expressionsDeep,
+  isSingleExpression,
   isTruthy,
+  mentionedSteps,
   parseExpression,
   referencedSteps,
   resolveValue,
+  toJmespath,
   UnresolvedExpression,
 } from '../../src/runbooks/expressions';
 
@@ -71,10 +74,11 @@ describe('expressions: lookups, never code', () => {
       expect(resolveValue('${{ params.zero || params.maxSwitchSeconds }}', scope)).toBe(0);
     });
 
-    it('accepts a quoted literal closing the chain, and only there', () => {
+    it('reads a standalone double-quoted string as text (as before JMESPath), anywhere in the chain', () => {
       expect(resolveValue('${{ params.region || "us-east-2" }}', scope)).toBe('us-east-2');
       expect(resolveValue('to ${{ params.region || "us-east-2" }}', scope)).toBe('to us-east-2');
-      expect(() => parseExpression('"us-east-2" || params.region')).toThrow(ExpressionSyntaxError);
+      expect(resolveValue("${{ params.region || 'us-east-2' }}", scope)).toBe('us-east-2');
+      expect(resolveValue('${{ "fixed" || params.cluster }}', scope)).toBe('fixed');
     });
 
     it('is unset when every alternative is', () => {
@@ -90,7 +94,7 @@ describe('expressions: lookups, never code', () => {
   });
 
   describe('nothing is evaluated as code', () => {
-    it.each(['1+1', 'process.exit(1)', 'params["cluster"]', 'params.cluster.toUpperCase()', 'a ? b : c', '`x`', "'x'", 'params.cluster + "x"', '(params)', ''])(
+    it.each(['1+1', 'process.exit(1)', 'params["cluster"]', 'params.cluster.toUpperCase(', '`x`', 'params.cluster ===', '', 'require("fs")x', 'params..cluster'])(
       '${{ %s }} is refused as a syntax error',
       (source) => {
       expect(() => parseExpression(source)).toThrow(ExpressionSyntaxError);
@@ -119,9 +123,17 @@ describe('expressions: lookups, never code', () => {
   });
 
   describe('helpers the engine relies on', () => {
-    it('referencedSteps finds every step a value depends on, in with and if alike', () => {
-      const refs = referencedSteps([{ a: '${{ steps.precheck.writer }}', b: ['x ${{ steps.switch.newWriter || steps.failover.requestedAtMs }}'] }, '${{ params.failback }}']);
-      expect([...refs].sort()).toEqual(['failover', 'precheck', 'switch']);
+    it('referencedSteps finds every step a value cannot do without, in with and if alike', () => {
+      const refs = referencedSteps([{ a: '${{ steps.precheck.writer }}', b: ['x ${{ steps.check.ok && steps.gate.open }}'] }, '${{ params.failback }}']);
+      expect([...refs].sort()).toEqual(['check', 'gate', 'precheck']);
+    });
+
+    it('referencedSteps leaves out a step named only as an alternative of ||, so a skipped one falls back', () => {
+      expect([...referencedSteps({ a: '${{ steps.switch.newWriter || steps.failover.requestedAtMs }}' })]).toEqual([]);
+      expect([...referencedSteps({ a: '${{ steps.fast.arn || params.cluster }}', b: '${{ steps.x.y }}' })]).toEqual(['x']);
+      expect([...mentionedSteps({ a: '${{ steps.switch.newWriter || steps.failover.requestedAtMs }}' })].sort()).toEqual(['failover', 'switch']);
+      // The skipped step's output is not in the scope, so the expression takes the fallback.
+      expect(resolveValue('${{ steps.switch.newWriter || params.cluster }}', scope)).toBe('orders-aurora');
     });
 
     it('expressionsDeep says where each expression sits', () => {
@@ -134,6 +146,54 @@ describe('expressions: lookups, never code', () => {
 
     it('isTruthy treats "false", 0, "" and unset as false', () => {
       expect([true, 'yes', 1, 'false', false, 0, '', null, undefined].map(isTruthy)).toEqual([true, true, true, false, false, false, false, false, false]);
+      expect([[], {}, [0], { a: 1 }].map(isTruthy)).toEqual([false, false, true, true]);
+    });
+  });
+
+  describe('JMESPath: comparisons, logic and functions over the same roots', () => {
+    const more = { ...scope, steps: { ...scope.steps, 'last-good': { taskDefinitionArn: 'arn:td:7', count: 3 } } };
+    it.each([
+      ["${{ params.cluster == 'orders-aurora' }}", true],
+      ["${{ params.cluster != 'orders-aurora' }}", false],
+      ['${{ params.maxSwitchSeconds > `30` && params.failback }}', true],
+      ['${{ !(params.failback) }}', false],
+      ["${{ contains(params.alarms, 'b') }}", true],
+      ["${{ starts_with(params.cluster, 'orders') }}", true],
+      ['${{ length(params.alarms) }}', 2],
+      ['${{ steps.last-good.taskDefinitionArn }}', 'arn:td:7'],
+      ['${{ steps.last-good.count >= `3` }}', true],
+      ['${{ steps."last-good".count }}', 3],
+      ["${{ params.nothing || 'fallback' }}", 'fallback'],
+      ['${{ params.alarms[0] }}', 'a'],
+    ])('%s → %p', (expr, expected) => {
+      expect(resolveValue(expr, more)).toEqual(expected);
+    });
+
+    it('quotes hyphenated names after a dot and reads standalone "text" as a string', () => {
+      expect(toJmespath('steps.last-good.taskDefinitionArn')).toBe('steps."last-good".taskDefinitionArn');
+      expect(toJmespath('params.region || "eu-west-1"')).toBe("params.region || 'eu-west-1'");
+      expect(toJmespath("steps.a-b.c == 'x-y'")).toBe('steps."a-b".c == \'x-y\'');
+      expect(toJmespath('steps."a-b".c')).toBe('steps."a-b".c');
+    });
+
+    it('refuses "!a.b", which JMESPath reads as (!a).b, naming the fix', () => {
+      expect(() => parseExpression('!params.failback')).toThrow(/write !\(a\.b\)/);
+      expect(() => parseExpression('!(params.failback)')).not.toThrow();
+    });
+
+    it('records each scope path it reads, and whether it is only an alternative', () => {
+      expect(parseExpression("steps.a.x || params.b == 'c'").paths).toEqual([
+        { path: ['steps', 'a', 'x'], optional: true },
+        { path: ['params', 'b'], optional: true },
+      ]);
+      expect(parseExpression('length(steps.list.items[?ok].id) > `0`').paths).toEqual([{ path: ['steps', 'list', 'items'], optional: false }]);
+    });
+
+    it('isSingleExpression: an if: must be one expression and nothing else', () => {
+      expect(isSingleExpression('${{ params.a && params.b }}')).toBe(true);
+      expect(isSingleExpression('${{ params.a }} && ${{ params.b }}')).toBe(false);
+      expect(isSingleExpression('${{ params.a }}x')).toBe(false);
+      expect(isSingleExpression('params.a')).toBe(false);
     });
   });
 });

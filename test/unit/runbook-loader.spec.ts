@@ -105,7 +105,7 @@ describe('runbook loader', () => {
         expect.stringMatching(/^steps\[0\]\.with\.echo: .*no earlier step "later"/),
         expect.stringMatching(/^steps\[1\]\.uses: unknown step type "rds\.explode"/),
         expect.stringMatching(/^steps\[2\]\.id: step id "one" is used twice/),
-        expect.stringMatching(/^steps\[2\]\.with: .*not a path/),
+        expect.stringMatching(/^steps\[2\]\.with: .*is not a valid expression/),
         expect.stringMatching(/^steps\[3\]\.if: .*step "two" \(rds\.explode\) has no output "ok"/),
         expect.stringMatching(/^steps\[3\]\.with\.echo: .*run has id/),
       ]),

@@ -71,6 +71,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     // Codes that describe how a run ended; they reach HTTP only through a bug.
     case 'RUNBOOK_INVALID':
     case 'AWS_DRY_RUN_VIOLATION':
+    case 'AWS_WAIT_FAILURE_STATE':
+    case 'AWS_WAIT_TIMEOUT':
     case 'STEP_INPUT_INVALID':
     case 'STEP_TIMEOUT':
     case 'STEP_CRASHED':

@@ -8,6 +8,8 @@ import { RequestError } from '../../common/coded-error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunsService } from '../../engine/runs.service';
 import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
+import { StepRegistry } from '../../engine/step-registry';
+import { iamPolicyFor } from '../../runbooks/iam-policy';
 import { JsonSchemaPipe } from './json-schema.pipe';
 
 interface CreateRunBody {
@@ -34,7 +36,15 @@ export class RunbooksController {
     private readonly catalog: RunbookCatalog,
     private readonly acceptance: RunAcceptanceService,
     private readonly runs: RunsService,
+    private readonly steps: StepRegistry,
   ) {}
+
+  /** The least-privilege IAM policy for one runbook: every action its steps, guards and notifications can call. */
+  @Get(':id/iam-policy')
+  @RequireRole('viewer')
+  iamPolicy(@Param('id') id: string) {
+    return iamPolicyFor([this.catalog.get(id).definition], this.steps);
+  }
 
   @Get()
   @RequireRole('viewer')
