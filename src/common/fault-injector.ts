@@ -1,5 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../config/app.config';
+import { AppConfig, FaultPoint } from '../config/app.config';
+
+import { DatabaseError } from '../persistence/database.error';
 
 /** Thrown at a `throw@…` fault point: stands for an infrastructure failure (not a step's). */
 export class InjectedFault extends Error {
@@ -11,14 +13,15 @@ export class InjectedFault extends Error {
 
 /**
  * The fault suite's hook into a real process: at a named point it kills or freezes this process,
- * or throws, exactly as a crash, a GC pause or a broken dependency would. The points come from
+ * or throws, exactly as a crash, a GC pause, a broken dependency or a database that drops one
+ * statement would. The points come from
  * config (`RUNBOOKD_FAULT_INJECT`), which refuses them in production; with none configured,
  * `at()` returns at once. A crash or stall fires once per process; a throw every time.
  */
 @Injectable()
 export class FaultInjector {
   private readonly logger = new Logger('FaultInjector');
-  private readonly armed: Map<string, 'crash' | 'stall' | 'throw'>;
+  private readonly armed: Map<string, FaultPoint['action']>;
 
   constructor(config: AppConfig) {
     this.armed = new Map((config.faultPoints ?? []).map((f) => [f.point, f.action]));
@@ -35,6 +38,8 @@ export class FaultInjector {
     if (action === 'crash') process.kill(process.pid, 'SIGKILL');
     if (action === 'stall') process.kill(process.pid, 'SIGSTOP');
     if (action === 'throw') throw new InjectedFault(point);
+    // What the driver's error becomes when PostgreSQL drops the connection under one statement.
+    if (action === 'dbfail') throw new DatabaseError('DB_UNAVAILABLE', `database unavailable: injected at ${point}`);
     this.logger.warn(`resumed after ${action} at ${point}`);
   }
 }

@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { CallFence } from '../aws/call-fence';
+import { FaultInjector } from '../common/fault-injector';
 import { AppConfig } from '../config/app.config';
 import { Database, Queryable } from '../persistence/database';
 import { toDatabaseError } from '../persistence/database.error';
@@ -61,6 +62,7 @@ export class RunLeaseService {
     private readonly runs: RunsRepository,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
+    private readonly faults: FaultInjector,
   ) {}
 
   private get leaseMs(): number {
@@ -134,7 +136,11 @@ export class RunLeaseService {
     return {
       recordIntent: (event: AuditEventInput) => this.record(lease, (tx) => this.audit.append(event, tx)).then(() => undefined),
       assertHeld: () => this.assertHeld(lease, true),
-      recordOutcome: (event: AuditEventInput) => this.retrying(() => this.audit.append(event)).then(() => undefined),
+      recordOutcome: (event: AuditEventInput) =>
+        this.retrying(async () => {
+          this.faults.at(`aws:${String(event.data.operation)}:record-answer`);
+          await this.audit.append(event);
+        }),
     };
   }
 
