@@ -57,6 +57,16 @@ export class AppConfig {
   /** Largest webhook body accepted; SNS messages are at most 256 KB plus the envelope. */
   snsBodyLimitBytes!: number;
   snsCertTimeoutMs!: number;
+  /** How far CloudWatch's own state-change time may be from the one a notification names. */
+  snsAlarmTimeToleranceSeconds!: number;
+  /** Roles to assume for reading alarms (DescribeAlarms) in other accounts; the ARN's account says where each applies. */
+  alarmRoleArns!: string[];
+  /** Accounts runbookd may act in (alarms and role targets); empty means any (see README, Security). */
+  allowedAccounts!: string[];
+  /** Regions runbookd may act in; the configured AWS region and the regions runbook defaults name are always added. */
+  allowedRegions!: string[];
+  /** Role ARN patterns (`*` matches within one ARN) a run may assume; empty means any role in an allowed account. */
+  allowedRoleArns!: string[];
 
   get isProduction(): boolean {
     return this.nodeEnv === 'production';
@@ -71,6 +81,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+const REGION_CODE = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/;
 
@@ -122,7 +135,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.runbooksDir = path.resolve(str('RUNBOOKD_RUNBOOKS_DIR', './runbooks'));
   c.apiKeys = parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', problems);
   c.awsRegion = str('AWS_REGION', str('AWS_DEFAULT_REGION', 'us-east-1'));
-  if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(c.awsRegion)) problems.push(`AWS_REGION "${c.awsRegion}" is not a region code such as eu-west-1`);
+  if (!REGION_CODE.test(c.awsRegion)) problems.push(`AWS_REGION "${c.awsRegion}" is not a region code such as eu-west-1`);
   c.awsEndpoints = {};
   for (const [k, v] of Object.entries(env)) {
     if (v && (k === 'AWS_ENDPOINT_URL' || k.startsWith('AWS_ENDPOINT_URL_'))) {
@@ -160,6 +173,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.snsMaxMessageAgeSeconds = int('RUNBOOKD_SNS_MAX_MESSAGE_AGE_SECONDS', 3600, 1, 7 * 86400);
   c.snsBodyLimitBytes = int('RUNBOOKD_SNS_BODY_LIMIT_BYTES', 320 * 1024, 1024, 1024 * 1024);
   c.snsCertTimeoutMs = int('RUNBOOKD_SNS_CERT_TIMEOUT_MS', 3000, 100, 60_000);
+
+  c.snsAlarmTimeToleranceSeconds = int('RUNBOOKD_SNS_ALARM_TIME_TOLERANCE_SECONDS', 60, 1, 3600);
+  const list = (name: string) => str(name, '').split(',').map((t) => t.trim()).filter(Boolean);
+  c.alarmRoleArns = list('RUNBOOKD_ALARM_ROLE_ARNS');
+  for (const r of c.alarmRoleArns) if (!ROLE_ARN.test(r)) problems.push(`RUNBOOKD_ALARM_ROLE_ARNS: "${r}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+  c.allowedAccounts = list('RUNBOOKD_ALLOWED_ACCOUNTS');
+  for (const a of c.allowedAccounts) if (!/^\d{12}$/.test(a)) problems.push(`RUNBOOKD_ALLOWED_ACCOUNTS: "${a}" is not a 12-digit account id`);
+  c.allowedRegions = list('RUNBOOKD_ALLOWED_REGIONS');
+  for (const r of c.allowedRegions) if (!REGION_CODE.test(r)) problems.push(`RUNBOOKD_ALLOWED_REGIONS: "${r}" is not a region code such as eu-west-1`);
+  c.allowedRoleArns = list('RUNBOOKD_ALLOWED_ROLE_ARNS');
+  for (const r of c.allowedRoleArns) if (!/^arn:aws[a-z-]*:iam::[\d*]{1,12}:role\/.+$/.test(r)) problems.push(`RUNBOOKD_ALLOWED_ROLE_ARNS: "${r}" is not a role ARN pattern (arn:aws:iam::<account>:role/<name>, * as a wildcard)`);
 
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');

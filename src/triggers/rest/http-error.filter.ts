@@ -31,6 +31,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'TRIGGER_NOT_ALLOWED':
     case 'SNS_SIGNATURE_INVALID':
     case 'SNS_TOPIC_NOT_ACCEPTED':
+    case 'SNS_ALARM_NOT_CONFIRMED':
       return 403;
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
@@ -55,6 +56,8 @@ export function httpStatusOf(error: AnyCodedError): number {
       return 502;
     // SNS retries a delivery answered 5xx: right when AWS's certificate could not be fetched just now.
     case 'SNS_CERT_UNAVAILABLE':
+    // ... and when CloudWatch could not be asked whether the alarm is real.
+    case 'SNS_ALARM_SOURCE_UNAVAILABLE':
       return 503;
     // Codes that describe how a run ended; they reach HTTP only through a bug.
     case 'RUNBOOK_INVALID':

@@ -10,6 +10,7 @@ import type { RunRecord } from '../../engine/run.types';
 import { Database, Queryable } from '../../persistence/database';
 import { SnsMessagesRepository } from '../../persistence/sns-messages.repository';
 import { RunbookError } from '../../runbooks/runbook.error';
+import { AlarmConfirmationService } from './alarm-confirmation.service';
 import { AlarmEvent, alarmChangeKey, alarmScope, parseAlarmEvent } from './alarm-event';
 import { AlarmRouter } from './alarm-router.service';
 import { parseSnsMessage, SnsMessage } from './sns-message';
@@ -48,6 +49,7 @@ export class SnsWebhookService {
   constructor(
     private readonly verifier: SnsSignatureVerifier,
     private readonly router: AlarmRouter,
+    private readonly confirmation: AlarmConfirmationService,
     private readonly acceptance: RunAcceptanceService,
     private readonly db: Database,
     private readonly messages: SnsMessagesRepository,
@@ -109,14 +111,16 @@ export class SnsWebhookService {
         runs: seen.runIds.map((runId) => ({ runbookId: '', outcome: 'duplicate', runId })),
       };
     }
-    const alarm = parseAlarmEvent(m.Message, m.TopicArn);
-    if (!alarm) {
+    const claimed = parseAlarmEvent(m.Message, m.TopicArn);
+    if (!claimed) {
       await this.remember(m, null, 'not-an-alarm', [], receivedAt, {});
       return { type: m.Type, messageId: m.MessageId, outcome: 'not-an-alarm', runs: [] };
     }
+    const extra = { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() };
+    // Only an alarm some runbook may act on costs a CloudWatch call; from here on the alarm is CloudWatch's, not the message's.
+    const alarm = this.router.mayRoute(claimed, m.TopicArn) ? await this.confirmed(m, claimed, receivedAt) : claimed;
+    const routes = this.router.route(alarm, m.TopicArn, alarmScope(alarm, extra));
     const key = alarmChangeKey(alarm);
-    const scope = alarmScope(alarm, { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() });
-    const routes = this.router.route(alarm, m.TopicArn, scope);
     const summary = (results: RouteResult[]) => ({
       alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
     });
@@ -138,6 +142,29 @@ export class SnsWebhookService {
     const runIds = results.map((r) => r.runId).filter((id): id is string => id !== null);
     await this.remember(m, key, outcome, runIds, receivedAt, summary(results));
     return { type: m.Type, messageId: m.MessageId, outcome, runs: results };
+  }
+
+  /**
+   * The alarm as CloudWatch confirms it. A refusal is recorded with the message (a redelivery is
+   * then a duplicate); CloudWatch being away is only audited, so SNS's redelivery is looked at afresh.
+   */
+  private async confirmed(m: SnsMessage, claimed: AlarmEvent, receivedAt: Date): Promise<AlarmEvent> {
+    try {
+      return await this.confirmation.confirm(claimed);
+    } catch (err) {
+      if (!(err instanceof SnsError)) throw err;
+      const data = {
+        alarm: { name: claimed.name, state: claimed.state, stateChangeTime: claimed.stateChangeTime, region: claimed.region, accountId: claimed.accountId },
+        code: err.code, reason: err.message,
+      };
+      if (err.code === 'SNS_ALARM_NOT_CONFIRMED') {
+        this.logger.warn(`refused a signed alarm message ${m.MessageId} on ${m.TopicArn}: ${err.message}`);
+        await this.remember(m, null, 'alarm-not-confirmed', [], receivedAt, data);
+      } else {
+        await this.record(m, 'alarm-source-unavailable', data);
+      }
+      throw err;
+    }
   }
 
   private async start(
