@@ -7,6 +7,7 @@ import { AppConfig } from './config/app.config';
 import { ExecutorService } from './engine/executor.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
+import { TargetPolicyService } from './auth/target-policy.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { StepRegistry } from './engine/step-registry';
@@ -43,6 +44,7 @@ export class InfrastructureModule {
       RunQueue,
       PreflightService,
       RunAcceptanceService,
+      TargetPolicyService,
       RunsService,
       StopConditionsService,
       ExecutorService,

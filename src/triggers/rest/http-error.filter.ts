@@ -28,6 +28,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'UNAUTHENTICATED':
       return 401;
     case 'FORBIDDEN':
+    case 'TARGET_NOT_ALLOWED':
     case 'TRIGGER_NOT_ALLOWED':
     case 'SNS_SIGNATURE_INVALID':
     case 'SNS_TOPIC_NOT_ACCEPTED':

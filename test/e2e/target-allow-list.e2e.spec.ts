@@ -1,0 +1,47 @@
+import { Harness } from '../support/runbookd';
+
+/**
+ * A parameter pattern proves a value looks like a role ARN, not that runbookd may act there. With
+ * the allow-list set, a run naming another account, role or region is refused with 403 before it
+ * is recorded and before any AWS call (the recording proxy in front of moto sees none).
+ */
+describe('targets allow-list: accounts, roles and regions runbookd may act in', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start({
+      role: 'api',
+      seed: false,
+      env: { RUNBOOKD_ALLOWED_ACCOUNTS: '123456789012', RUNBOOKD_ALLOWED_ROLE_ARNS: 'arn:aws:iam::123456789012:role/runbookd-*' },
+    });
+  });
+  afterAll(async () => h?.close());
+
+  const runs = async () => (await h.request('GET', '/v1/runs?limit=200')).body.items as any[];
+
+  it('refuses another account, an unlisted role and an unlisted region with 403 naming the field; nothing recorded, no AWS call', async () => {
+    const before = (await runs()).length;
+    h.proxy.clear();
+    const cases: Array<[string, string, Record<string, unknown>, string]> = [
+      ['other account', 'failover-test', { clusterIdentifier: 'orders-aurora', roleArn: 'arn:aws:iam::999999999999:role/runbookd-drill' }, 'roleArn'],
+      ['unlisted role', 'failover-test', { clusterIdentifier: 'orders-aurora', roleArn: 'arn:aws:iam::123456789012:role/Administrator' }, 'roleArn'],
+      ['unlisted region', 'capacity-report', { region: 'us-west-2' }, 'region'],
+      ['unlisted region in a nested default-overriding field', 'backup-verification', { dbInstanceIdentifier: 'orders-db', drRegion: 'sa-east-1' }, 'drRegion'],
+    ];
+    for (const [what, runbook, parameters, field] of cases) {
+      const res = await h.request('POST', `/v1/runbooks/${runbook}/runs`, { key: h.keys.operator, body: { parameters } });
+      expect({ what, status: res.status, code: res.body.error?.code, field: res.body.error?.details?.field }).toEqual({ what, status: 403, code: 'TARGET_NOT_ALLOWED', field });
+    }
+    expect(h.proxy.calls()).toEqual([]);
+    expect((await runs()).length).toBe(before);
+    const audit = (await h.request('GET', '/v1/audit?limit=500')).body.items.filter((r: any) => r.kind === 'run.accepted');
+    expect(audit).toEqual([]);
+  });
+
+  it('accepts a listed role in the configured region', async () => {
+    const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
+      key: h.keys.operator,
+      body: { dryRun: true, parameters: { region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/runbookd-capacity' } },
+    });
+    expect(res.status).toBe(202);
+  });
+});
