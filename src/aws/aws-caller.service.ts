@@ -4,7 +4,7 @@ import type { AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.t
 import { AuditService } from '../audit/audit.service';
 import { redact, redactValues } from '../common/redact';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { resolveTarget, type AwsTarget } from './aws-client.factory';
+import { awsSessionScope, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';
 
 /** Any SDK v3 client: `send` is all the caller needs. */
@@ -141,6 +141,8 @@ export class AwsServiceCalls {
 
   private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
     const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clientFor(region, roleArn), command, { service: this.service, operation, mutates, region });
+    // Issue 11: role sessions are per run (named runbookd-<run id>, SourceIdentity = the actor).
+    const client = awsSessionScope.run({ runId: ctx.runId, actor: ctx.actor }, () => this.clientFor(region, roleArn));
+    return this.caller.send<O>(ctx, client, command, { service: this.service, operation, mutates, region });
   }
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -24,6 +25,21 @@ export interface DestroyableClient {
 export type AwsClientConstructor<C extends DestroyableClient> = new (settings: AwsClientSettings) => C;
 
 export const RUNBOOKD_ROLE_SESSION_NAME = 'runbookd';
+
+/** Who an assumed-role session acts for: it is named after the run and carries the actor as SourceIdentity. */
+export interface AwsSession {
+  runId: string;
+  actor: string;
+}
+
+/**
+ * The session of the call being sent, set by AwsServiceCalls around its client lookup, so every
+ * adapter's `clientFor(region, role)` gets a per-run client without each adapter passing it on.
+ */
+export const awsSessionScope = new AsyncLocalStorage<AwsSession>();
+
+/** Role clients kept at most: one per (service, region, role, run); the oldest are closed first. */
+const MAX_SESSION_CLIENTS = 256;
 
 /** Where an adapter call goes: a region, or a region plus the role to assume there (cross-account targets). */
 export type AwsTarget = string | { region: string; roleArn?: string };
@@ -67,15 +83,19 @@ export class AwsClientFactory implements OnModuleDestroy {
   /** The extension point: a new service is `xyz(r, role) { return this.client('xyz', XyzClient, r, role); }`. */
   client<C extends DestroyableClient>(service: string, Client: AwsClientConstructor<C>, region?: string, roleArn?: string): C {
     const resolvedRegion = region || this.config.awsRegion;
-    const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}`;
+    // A role session is named after its run, so a role client belongs to one run (credentials are
+    // memoized inside the client); calls without a role share one client per service and region.
+    const session = roleArn ? awsSessionScope.getStore() : undefined;
+    const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}\u0000${session?.runId ?? ''}`;
     const cached = this.clients.get(key);
     if (cached) return cached as C;
-    const client = new Client(this.settings(resolvedRegion, roleArn, service));
+    const client = new Client(this.settings(resolvedRegion, roleArn, service, session));
+    if (session?.runId) this.evictOldSessionClients();
     this.clients.set(key, client);
     return client;
   }
 
-  settings(region: string, roleArn?: string, service?: string): AwsClientSettings {
+  settings(region: string, roleArn?: string, service?: string, session?: AwsSession): AwsClientSettings {
     const settings: AwsClientSettings = { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive' };
     // Sandbox endpoints come from the validated config (the SDK would also read them from the
     // environment itself, but then two places would decide where AWS calls go).
@@ -84,11 +104,23 @@ export class AwsClientFactory implements OnModuleDestroy {
     if (roleArn) {
       const stsEndpoint = this.endpointFor('sts');
       settings.credentials = fromTemporaryCredentials({
-        params: { RoleArn: roleArn, RoleSessionName: RUNBOOKD_ROLE_SESSION_NAME },
+        params: {
+          RoleArn: roleArn,
+          RoleSessionName: session?.runId ? `${RUNBOOKD_ROLE_SESSION_NAME}-${session.runId}` : RUNBOOKD_ROLE_SESSION_NAME,
+          ...(session?.actor ? { SourceIdentity: sourceIdentity(session.actor) } : {}),
+        },
         clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive', ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
       });
     }
     return settings;
+  }
+
+  private evictOldSessionClients(): void {
+    const perRun = [...this.clients.keys()].filter((k) => !k.endsWith('\u0000'));
+    for (const k of perRun.slice(0, Math.max(0, perRun.length - MAX_SESSION_CLIENTS + 1))) {
+      this.clients.get(k)?.destroy();
+      this.clients.delete(k);
+    }
   }
 
   private endpointFor(service: string | undefined): string | undefined {
@@ -104,4 +136,13 @@ export class AwsClientFactory implements OnModuleDestroy {
   onModuleDestroy(): void {
     this.destroy();
   }
+}
+
+/**
+ * STS allows 2-64 characters of [A-Za-z0-9_+=,.@-] in SourceIdentity: `schedule:monthly` becomes
+ * `schedule=monthly`, `alarm:x` `alarm=x`; a key name is kept as it is.
+ */
+export function sourceIdentity(actor: string): string {
+  const s = actor.replace(/:/g, '=').replace(/[^\w+=,.@-]/g, '_').slice(0, 64);
+  return s.length >= 2 ? s : `${s}__`.slice(0, 2);
 }

@@ -72,7 +72,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     expect(res.body).toMatchObject({ outcome: 'accepted', runs: [{ runbookId: 'canary-rollback', outcome: 'accepted' }] });
     const run = (await h.request('GET', `/v1/runs/${res.body.runs[0].runId}`)).body;
     expect(run.parameters).toMatchObject({ cluster: 'shop', service: 'cart-api', region: 'eu-west-1', alarmName: 'cart-api-5xx' });
-    expect(run.trigger).toMatchObject({ kind: 'alarm', actor: `sns:${TOPIC}`, messageId: msg.MessageId });
+    expect(run.trigger).toMatchObject({ kind: 'alarm', actor: 'alarm:cart-api-5xx', topicArn: TOPIC, messageId: msg.MessageId });
     expect(fetchSpy).toHaveBeenCalledTimes(1);
   });
 

@@ -9,7 +9,7 @@ describe('targets allow-list: accounts, roles and regions runbookd may act in', 
   let h: Harness;
   beforeAll(async () => {
     h = await Harness.start({
-      role: 'api',
+      role: 'all',
       seed: false,
       env: { RUNBOOKD_ALLOWED_ACCOUNTS: '123456789012', RUNBOOKD_ALLOWED_ROLE_ARNS: 'arn:aws:iam::123456789012:role/runbookd-*' },
     });
@@ -37,11 +37,23 @@ describe('targets allow-list: accounts, roles and regions runbookd may act in', 
     expect(audit).toEqual([]);
   });
 
-  it('accepts a listed role in the configured region', async () => {
+  it('accepts a listed role in the configured region, in a session named after the run that carries the actor (CloudTrail: who did this)', async () => {
+    const sessions: string[] = [];
+    h.proxy.onRequest('AssumeRole', (info) => {
+      sessions.push(info.body.toString('utf8'));
+    });
     const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
       key: h.keys.operator,
-      body: { dryRun: true, parameters: { region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/runbookd-capacity' } },
+      body: { parameters: { region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/runbookd-capacity' } },
     });
     expect(res.status).toBe(202);
+    const run = await h.waitForRun(res.body.id);
+    expect(run.state).toBe('succeeded');
+    expect(sessions.length).toBeGreaterThanOrEqual(1);
+    for (const body of sessions) {
+      const form = new URLSearchParams(body);
+      expect(form.get('RoleSessionName')).toBe(`runbookd-${res.body.id}`);
+      expect(form.get('SourceIdentity')).toBe('otto');
+    }
   });
 });

@@ -182,7 +182,7 @@ export class SnsWebhookService {
         dryRun: false,
         reason: `alarm ${alarm.name} went ${alarm.state} at ${alarm.stateChangeTime}`,
         trigger: {
-          kind: 'alarm', actor: `sns:${m.TopicArn}`, topicArn: m.TopicArn, messageId: m.MessageId,
+          kind: 'alarm', actor: `alarm:${alarm.name}`, topicArn: m.TopicArn, messageId: m.MessageId,
           alarmName: alarm.name, alarmArn: alarm.arn, state: alarm.state, stateChangeTime: alarm.stateChangeTime,
         },
         // Per runbook, so one alarm may start several runbooks, each once.
