@@ -16,6 +16,7 @@ import type { StepDefinition } from '../runbooks/runbook.types';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
 import { RunsService } from './runs.service';
+import { redactText } from '../common/redact';
 import { redactorFor } from './run-redactor';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
 import type { AwsCallContext, Finding, StepContext, StepType } from './step.contract';
@@ -320,7 +321,8 @@ export class ExecutorService {
         await record({ state: 'waiting', memory: { ...memory, [FAILURES]: failures }, error, note: `retry ${failures + 1}/${allowed} in ${backoffS}s after ${error.code}` });
         return { kind: 'wait', afterMs: backoffS * 1000 };
       }
-      if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${(err as Error).stack ?? err}`);
+      // Issue 11 hook: a crash's text may quote a secret parameter (or a credential in a URL); it passes the redactor.
+      if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${redactText(String((err as Error).stack ?? err), redactorFor(run).values)}`);
       await end({ state: 'failed', error });
       return { kind: 'failed', error };
     }

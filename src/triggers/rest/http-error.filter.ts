@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { AuthError } from '../../auth/auth.error';
 import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
+import { redactText } from '../../common/redact';
 import { EngineError } from '../../engine/engine.error';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { ScheduleError } from '../schedules/schedule.error';
@@ -111,7 +112,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       status = 500;
       body = { code: 'INTERNAL', message: 'internal error; see the service log', details: {} };
     }
-    if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    if (status >= 500) this.logger.error(redactText(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
     void reply.status(status).send({ error: body });
   }
 }
