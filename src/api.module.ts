@@ -13,6 +13,7 @@ import { SchedulesController } from './triggers/rest/schedules.controller';
 import { SnsMessagesRepository } from './persistence/sns-messages.repository';
 import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
+import { SnsRefusalSampler } from './triggers/sns/sns-refusal-sampler.service';
 import { snsCertificateFetcherProvider } from './triggers/sns/sns-certificate.provider';
 import { SnsSignatureVerifier } from './triggers/sns/sns-signature.verifier';
 import { SnsWebhookController } from './triggers/sns/sns-webhook.controller';
@@ -28,6 +29,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
     SnsMessagesRepository,
     AlarmRouter,
     AlarmConfirmationService,
+    SnsRefusalSampler,
     snsCertificateFetcherProvider,
     SnsSignatureVerifier,
     SnsWebhookService,

@@ -57,6 +57,10 @@ export class AppConfig {
   /** Largest webhook body accepted; SNS messages are at most 256 KB plus the envelope. */
   snsBodyLimitBytes!: number;
   snsCertTimeoutMs!: number;
+  /** Refused webhook posts are audited once per source and reason per interval this long, with their count. */
+  snsRefusalAuditIntervalSeconds!: number;
+  /** Webhook posts accepted per source address per minute; more are answered 429 before any work. */
+  snsRateLimitPerMinute!: number;
   /** How far CloudWatch's own state-change time may be from the one a notification names. */
   snsAlarmTimeToleranceSeconds!: number;
   /** Roles to assume for reading alarms (DescribeAlarms) in other accounts; the ARN's account says where each applies. */
@@ -174,6 +178,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.snsBodyLimitBytes = int('RUNBOOKD_SNS_BODY_LIMIT_BYTES', 320 * 1024, 1024, 1024 * 1024);
   c.snsCertTimeoutMs = int('RUNBOOKD_SNS_CERT_TIMEOUT_MS', 3000, 100, 60_000);
 
+  c.snsRefusalAuditIntervalSeconds = int('RUNBOOKD_SNS_REFUSAL_AUDIT_INTERVAL_SECONDS', 60, 1, 3600);
+  c.snsRateLimitPerMinute = int('RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE', 1200, 1, 1_000_000);
   c.snsAlarmTimeToleranceSeconds = int('RUNBOOKD_SNS_ALARM_TIME_TOLERANCE_SECONDS', 60, 1, 3600);
   const list = (name: string) => str(name, '').split(',').map((t) => t.trim()).filter(Boolean);
   c.alarmRoleArns = list('RUNBOOKD_ALARM_ROLE_ARNS');

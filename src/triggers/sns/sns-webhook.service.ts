@@ -16,6 +16,7 @@ import { AlarmRouter } from './alarm-router.service';
 import { parseSnsMessage, SnsMessage } from './sns-message';
 import { checkSigningCertUrl, SnsSignatureVerifier } from './sns-signature.verifier';
 import { SnsError } from './sns.error';
+import { SnsRefusalSampler } from './sns-refusal-sampler.service';
 
 /** A message may be a little ahead of our clock; more than this is as suspicious as an old one. */
 const FUTURE_SKEW_MS = 5 * 60_000;
@@ -50,6 +51,7 @@ export class SnsWebhookService {
     private readonly verifier: SnsSignatureVerifier,
     private readonly router: AlarmRouter,
     private readonly confirmation: AlarmConfirmationService,
+    private readonly refusals: SnsRefusalSampler,
     private readonly acceptance: RunAcceptanceService,
     private readonly db: Database,
     private readonly messages: SnsMessagesRepository,
@@ -59,7 +61,7 @@ export class SnsWebhookService {
     private readonly clock: Clock,
   ) {}
 
-  async receive(body: unknown, headers: Record<string, string | string[] | undefined>): Promise<SnsWebhookResult> {
+  async receive(body: unknown, headers: Record<string, string | string[] | undefined>, source = 'unknown'): Promise<SnsWebhookResult> {
     const receivedAt = this.clock.now();
     let m: SnsMessage | null = null;
     try {
@@ -74,7 +76,10 @@ export class SnsWebhookService {
       }
       await this.verifier.verify(m);
     } catch (err) {
-      if (err instanceof SnsError) await this.record(m, 'rejected', { code: err.code, reason: err.message });
+      // Not yet proven to come from SNS: counted and sampled, never one locked audit append per post.
+      if (err instanceof SnsError) {
+        await this.refusals.refused(source, err.code, clip({ code: err.code, reason: err.message, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null }) as Record<string, unknown>);
+      }
       throw err;
     }
 
