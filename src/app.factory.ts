@@ -8,6 +8,7 @@ import { InfrastructureModule } from './infrastructure.module';
 import { HttpErrorFilter } from './triggers/rest/http-error.filter';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
 import { registerSnsRateLimit } from './triggers/sns/sns-rate-limit';
+import { StorableTextPipe } from './triggers/rest/storable-text.pipe';
 import { WorkerModule } from './worker.module';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
@@ -36,6 +37,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalFilters(new HttpErrorFilter());
+  app.useGlobalPipes(new StorableTextPipe());
   if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
   if (hasApi) await registerSnsRateLimit(app, config.snsRateLimitPerMinute);
   app.enableShutdownHooks();

@@ -120,6 +120,27 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
     expect(h.proxy.count('DescribeAlarms') - calls).toBeLessThanOrEqual(6);
   });
 
+  it('leaves a record for a confirmed alarm whose run is then refused (here: a region outside the allow-list)', async () => {
+    const west = new CloudWatchClient({ endpoint: h.moto.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    try {
+      await west.send(new PutMetricAlarmCommand({
+        AlarmName: 'west-api-5xx', Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
+        EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [{ Name: 'ClusterName', Value: 'shop' }, { Name: 'ServiceName', Value: 'west-api' }],
+      }));
+      await west.send(new SetAlarmStateCommand({ AlarmName: 'west-api-5xx', StateValue: 'ALARM', StateReason: 'test' }));
+    } finally {
+      west.destroy();
+    }
+    const before = (await runs()).length;
+    const res = await post(cloudWatchAlarmMessage({ alarmName: 'west-api-5xx', cluster: 'shop', service: 'west-api', region: 'us-west-2', accountId: ACCOUNT }));
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('TARGET_NOT_ALLOWED');
+    expect((await runs()).length).toBe(before);
+    const failed = (await received()).filter((r: any) => r.data.outcome === 'failed');
+    expect(failed.map((r: any) => r.data.code)).toEqual(['TARGET_NOT_ALLOWED']);
+  });
+
   it('answers 503 (SNS delivers again) and starts nothing when CloudWatch cannot be reached; the redelivery then starts the run', async () => {
     const at = await realAlarm('flaky-api-5xx', 'flaky-api');
     const client = h.app.get(AwsClientFactory).cloudwatch(REGION);

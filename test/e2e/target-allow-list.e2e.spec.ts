@@ -56,4 +56,16 @@ describe('targets allow-list: accounts, roles and regions runbookd may act in', 
       expect(form.get('SourceIdentity')).toBe('otto');
     }
   });
+
+  it('scopes an Idempotency-Key to its caller: another key reusing it starts its own run and never sees the first', async () => {
+    const body = { dryRun: true, parameters: { region: 'eu-west-1' } };
+    const headers = { 'Idempotency-Key': `shared-${Date.now()}` };
+    const mine = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body, headers });
+    const theirs = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.admin, body, headers });
+    expect([mine.status, theirs.status]).toEqual([202, 202]);
+    expect(theirs.body.id).not.toBe(mine.body.id);
+    const again = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body, headers });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(mine.body.id);
+  });
 });

@@ -3,6 +3,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../../audit/audit.service';
 import { SnsAdapter } from '../../aws/sns.adapter';
 import { Clock } from '../../common/clock';
+import { CodedError } from '../../common/coded-error';
+import { redactText } from '../../common/redact';
+import { unstorableTextPath } from '../../common/storable-text';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
@@ -107,7 +110,28 @@ export class SnsWebhookService {
     return { type: m.Type, messageId: m.MessageId, outcome: 'subscription-confirmed', runs: [] };
   }
 
+  /**
+   * Every message past the signature check leaves a record, whatever fails after it (a refused
+   * preflight or target, AWS throttling, the database): the paths that record their own outcome
+   * mark the error, anything else is recorded here as `failed` before it is answered.
+   */
   private async notification(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
+    try {
+      return await this.handleNotification(m, receivedAt);
+    } catch (err) {
+      if (!recorded.has(err as object)) {
+        const code = err instanceof CodedError ? err.code : 'INTERNAL';
+        const reason = err instanceof CodedError ? err.message : 'internal error; see the service log';
+        await this.record(m, 'failed', { code, reason }).catch((auditErr) =>
+          // The database itself is away: the log is the record of last resort.
+          this.logger.error(`alarm message ${m.MessageId} on ${m.TopicArn} failed (${code}) and could not be audited: ${redactText((auditErr as Error).message)}`),
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async handleNotification(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
     const seen = await this.messages.get(m.MessageId);
     if (seen) {
       await this.record(m, 'duplicate', { firstReceivedAt: seen.receivedAt.toISOString(), firstOutcome: seen.outcome, runIds: seen.runIds });
@@ -120,6 +144,13 @@ export class SnsWebhookService {
     if (!claimed) {
       await this.remember(m, null, 'not-an-alarm', [], receivedAt, {});
       return { type: m.Type, messageId: m.MessageId, outcome: 'not-an-alarm', runs: [] };
+    }
+    const unstorable = unstorableTextPath(claimed);
+    if (unstorable) {
+      // Signed, so recorded; but PostgreSQL cannot store the field, and a 500 would be retried forever.
+      const err = new SnsError('SNS_MESSAGE_INVALID', `the alarm's ${unstorable} holds a NUL character or a lone surrogate`, { field: `alarm.${unstorable}` });
+      await this.remember(m, null, 'rejected', [], receivedAt, { code: err.code, reason: err.message });
+      throw markRecorded(err);
     }
     const extra = { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() };
     // Only an alarm some runbook may act on costs a CloudWatch call; from here on the alarm is CloudWatch's, not the message's.
@@ -168,7 +199,7 @@ export class SnsWebhookService {
       } else {
         await this.record(m, 'alarm-source-unavailable', data);
       }
-      throw err;
+      throw markRecorded(err);
     }
   }
 
@@ -232,6 +263,14 @@ export class SnsWebhookService {
   }
 }
 
+/** Errors whose message already has its record (a second one would say the same thing twice). */
+const recorded = new WeakSet<object>();
+
+function markRecorded<E extends object>(err: E): E {
+  recorded.add(err);
+  return err;
+}
+
 /** Accepted if any run started; a duplicate if every runbook already had its run; else the parameters were refused. */
 function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters-invalid' {
   if (results.some((r) => r.outcome === 'accepted')) return 'accepted';
@@ -242,7 +281,7 @@ function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters
 function clip(v: unknown): unknown {
   if (typeof v === 'string') {
     // PostgreSQL's jsonb refuses \u0000; other control characters are kept escaped by JSON.
-    const s = v.replace(/\u0000/g, '');
+    const s = v.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
     return s.length > 300 ? `${s.slice(0, 300)}…` : s;
   }
   if (Array.isArray(v)) return v.slice(0, 20).map(clip);
