@@ -191,6 +191,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.allowedRoleArns = list('RUNBOOKD_ALLOWED_ROLE_ARNS');
   for (const r of c.allowedRoleArns) if (!/^arn:aws[a-z-]*:iam::[\d*]{1,12}:role\/.+$/.test(r)) problems.push(`RUNBOOKD_ALLOWED_ROLE_ARNS: "${r}" is not a role ARN pattern (arn:aws:iam::<account>:role/<name>, * as a wildcard)`);
 
+  // PGlite is one process's folder: a second process (a worker beside an api) would open the same files.
+  if (!c.databaseUrl && c.isProduction) {
+    problems.push('DATABASE_URL must be set when NODE_ENV=production: the embedded PGlite database is for development and demos');
+  }
+  if (!c.databaseUrl && c.role !== 'all') {
+    problems.push(`DATABASE_URL must be set for RUNBOOKD_ROLE=${c.role}: split api and worker processes cannot share the embedded PGlite folder`);
+  }
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');
   }
