@@ -183,7 +183,9 @@ export class RunAcceptanceService {
   }
 
   private checkTriggerAllowed(cmd: AcceptRunCommand): void {
-    if (cmd.trigger.kind !== 'rest' && cmd.trigger.kind !== 'cli') return;
+    // Issue 11: a child run started on behalf of a person (its parent carries their role) is checked as if they started it.
+    const byPerson = cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli' || (cmd.trigger.kind === 'parent' && typeof cmd.trigger.role === 'string');
+    if (!byPerson) return;
     const def = this.catalog.get(cmd.runbookId).definition;
     const manual = def.triggers.find((t): t is { manual: ManualTrigger } => 'manual' in t);
     const role = cmd.trigger.role as string | undefined;

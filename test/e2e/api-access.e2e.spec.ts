@@ -244,6 +244,21 @@ describe('API access, errors and secrets (all-in-one process)', () => {
     });
   });
 
+  describe('composite runs', () => {
+    it('a child run keeps the role check of its manual trigger: an operator cannot reach an admin-only runbook through a parent', async () => {
+      const byOperator = await trigger('api-composite-parent', {});
+      expect(byOperator.status).toBe(202);
+      const refused = await h.waitForRun(byOperator.body.id, TERMINAL);
+      expect(refused.state).toBe('failed');
+      expect(JSON.stringify(refused.steps.find((s: any) => s.id === 'child').error)).toMatch(/admin only/);
+      const children = (await h.request('GET', '/v1/runs?runbook=api-admin-child')).body.items;
+      expect(children).toEqual([]);
+
+      const byAdmin = await trigger('api-composite-parent', {}, h.keys.admin);
+      expect((await h.waitForRun(byAdmin.body.id, TERMINAL)).state).toBe('succeeded');
+    });
+  });
+
   describe('secrets nested in object parameters', () => {
     it('hides a writeOnly property inside an object parameter everywhere a viewer, a report, /metrics or the log could show it', async () => {
       const canary = `nested-canary-${Date.now()}-c0ffee`;
