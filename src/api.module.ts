@@ -17,7 +17,9 @@ import { ReportsController } from './triggers/rest/reports.controller';
 import { RunsController } from './triggers/rest/runs.controller';
 import { SchedulesController } from './triggers/rest/schedules.controller';
 import { SnsMessagesRepository } from './persistence/sns-messages.repository';
+import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
+import { SnsRefusalSampler } from './triggers/sns/sns-refusal-sampler.service';
 import { snsCertificateFetcherProvider } from './triggers/sns/sns-certificate.provider';
 import { SnsSignatureVerifier } from './triggers/sns/sns-signature.verifier';
 import { SnsWebhookController } from './triggers/sns/sns-webhook.controller';
@@ -35,6 +37,8 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
     { provide: APP_GUARD, useClass: AuthGuard },
     SnsMessagesRepository,
     AlarmRouter,
+    AlarmConfirmationService,
+    SnsRefusalSampler,
     snsCertificateFetcherProvider,
     SnsSignatureVerifier,
     SnsWebhookService,

@@ -8,6 +8,8 @@ import { InfrastructureModule } from './infrastructure.module';
 import { HttpErrorFilter } from './triggers/rest/http-error.filter';
 import { serveWebConsole } from './triggers/rest/web-console';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
+import { registerSnsRateLimit } from './triggers/sns/sns-rate-limit';
+import { StorableTextPipe } from './triggers/rest/storable-text.pipe';
 import { WorkerModule } from './worker.module';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
@@ -36,8 +38,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalFilters(new HttpErrorFilter());
+  app.useGlobalPipes(new StorableTextPipe());
   if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
   if (hasApi) serveWebConsole(app, logger);
+  if (hasApi) await registerSnsRateLimit(app, config.snsRateLimitPerMinute);
   app.enableShutdownHooks();
   if (hasApi) {
     const doc = SwaggerModule.createDocument(

@@ -12,6 +12,7 @@ import { RunLeaseService } from './engine/run-lease.service';
 import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
+import { TargetPolicyService } from './auth/target-policy.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { StepRegistry } from './engine/step-registry';
@@ -51,6 +52,7 @@ export class InfrastructureModule {
       RunQueue,
       PreflightService,
       RunAcceptanceService,
+      TargetPolicyService,
       RunsService,
       StopConditionsService,
       FaultInjector,

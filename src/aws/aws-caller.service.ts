@@ -5,7 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import { redact, redactValues } from '../common/redact';
 import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
 import { FaultInjector } from '../common/fault-injector';
-import { resolveTarget, type AwsTarget, type CallKind } from './aws-client.factory';
+import { awsSessionScope, resolveTarget, type AwsTarget, type CallKind } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';
 
 /** Any SDK v3 client: `send` is all the caller needs. */
@@ -157,6 +157,8 @@ export class AwsServiceCalls {
 
   private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
     const { region, roleArn } = resolveTarget(target);
-    return this.caller.send<O>(ctx, this.clientFor(region, roleArn, mutates ? 'mutate' : 'read'), command, { service: this.service, operation, mutates, region });
+    // Role sessions are per run (named runbookd-<run id>, SourceIdentity = the actor).
+    const client = awsSessionScope.run({ runId: ctx.runId, actor: ctx.actor }, () => this.clientFor(region, roleArn, mutates ? 'mutate' : 'read'));
+    return this.caller.send<O>(ctx, client, command, { service: this.service, operation, mutates, region });
   }
 }

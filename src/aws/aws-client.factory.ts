@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -58,6 +59,21 @@ function sharedUntilExpiry(provider: TemporaryCredentials): TemporaryCredentials
   }) as TemporaryCredentials;
 }
 
+/** Who an assumed-role session acts for: it is named after the run and carries the actor as SourceIdentity. */
+export interface AwsSession {
+  runId: string;
+  actor: string;
+}
+
+/**
+ * The session of the call being sent, set by AwsServiceCalls around its client lookup, so every
+ * adapter's `clientFor(region, role)` gets a per-run client without each adapter passing it on.
+ */
+export const awsSessionScope = new AsyncLocalStorage<AwsSession>();
+
+/** Role clients kept at most: one per (service, region, role, run); the oldest are closed first. */
+const MAX_SESSION_CLIENTS = 256;
+
 /** Where an adapter call goes: a region, or a region plus the role to assume there (cross-account targets). */
 export type AwsTarget = string | { region: string; roleArn?: string };
 
@@ -76,7 +92,7 @@ export function resolveTarget(target: AwsTarget): { region: string; roleArn?: st
 export class AwsClientFactory implements OnModuleDestroy {
   private readonly clients = new Map<string, DestroyableClient>();
   /** One assumed-role session per (region, role), shared by a target's read and mutate clients. */
-  private readonly roleCredentials = new Map<string, ReturnType<typeof fromTemporaryCredentials>>();
+  private readonly roleCredentials = new Map<string, TemporaryCredentials>();
 
   constructor(private readonly config: AppConfig) {}
 
@@ -103,15 +119,20 @@ export class AwsClientFactory implements OnModuleDestroy {
   /** The extension point: a new service is `xyz(r, role, kind) { return this.client('xyz', XyzClient, r, role, kind); }`. */
   client<C extends DestroyableClient>(service: string, Client: AwsClientConstructor<C>, region?: string, roleArn?: string, kind: CallKind = 'read'): C {
     const resolvedRegion = region || this.config.awsRegion;
-    const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}\u0000${kind}`;
+    // A role session is named after its run, so role clients belong to one run; calls without a
+    // role share one client per service, region and call kind. Read and mutate clients of one run
+    // share one session (credentialsFor).
+    const session = roleArn ? awsSessionScope.getStore() : undefined;
+    const key = `${service}\u0000${resolvedRegion}\u0000${roleArn ?? ''}\u0000${session?.runId ?? ''}\u0000${kind}`;
     const cached = this.clients.get(key);
     if (cached) return cached as C;
-    const client = new Client(this.settings(resolvedRegion, roleArn, service, kind));
+    const client = new Client(this.settings(resolvedRegion, roleArn, service, kind, session));
+    if (session?.runId) this.evictOldSessionClients();
     this.clients.set(key, client);
     return client;
   }
 
-  settings(region: string, roleArn?: string, service?: string, kind: CallKind = 'read'): AwsClientSettings {
+  settings(region: string, roleArn?: string, service?: string, kind: CallKind = 'read', session?: AwsSession): AwsClientSettings {
     const settings: AwsClientSettings = {
       region,
       maxAttempts: kind === 'mutate' ? 1 : this.config.awsMaxAttempts,
@@ -122,24 +143,39 @@ export class AwsClientFactory implements OnModuleDestroy {
     // environment itself, but then two places would decide where AWS calls go).
     const endpoint = this.endpointFor(service);
     if (endpoint) settings.endpoint = endpoint;
-    if (roleArn) settings.credentials = this.credentialsFor(region, roleArn, settings.requestHandler);
+    if (roleArn) settings.credentials = this.credentialsFor(region, roleArn, settings.requestHandler, session);
     return settings;
   }
 
-  private credentialsFor(region: string, roleArn: string, requestHandler: AwsClientSettings['requestHandler']): ReturnType<typeof fromTemporaryCredentials> {
-    const key = `${region}\u0000${roleArn}`;
+  private credentialsFor(region: string, roleArn: string, requestHandler: AwsClientSettings['requestHandler'], session?: AwsSession): TemporaryCredentials {
+    const key = `${region}\u0000${roleArn}\u0000${session?.runId ?? ''}\u0000${session?.actor ?? ''}`;
     let credentials = this.roleCredentials.get(key);
     if (!credentials) {
       const stsEndpoint = this.endpointFor('sts');
       credentials = sharedUntilExpiry(
         fromTemporaryCredentials({
-          params: { RoleArn: roleArn, RoleSessionName: RUNBOOKD_ROLE_SESSION_NAME },
+          params: {
+            RoleArn: roleArn,
+            RoleSessionName: session?.runId ? `${RUNBOOKD_ROLE_SESSION_NAME}-${session.runId}` : RUNBOOKD_ROLE_SESSION_NAME,
+            ...(session?.actor ? { SourceIdentity: sourceIdentity(session.actor) } : {}),
+          },
           clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive', requestHandler, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
         }),
       );
       this.roleCredentials.set(key, credentials);
+      // Sessions of old runs are forgotten with their clients (below), oldest first.
+      if (this.roleCredentials.size > MAX_SESSION_CLIENTS) this.roleCredentials.delete(this.roleCredentials.keys().next().value!);
     }
     return credentials;
+  }
+
+  /** Closes the oldest per-run role clients past MAX_SESSION_CLIENTS (a Map keeps insertion order). */
+  private evictOldSessionClients(): void {
+    const perRun = [...this.clients.keys()].filter((k) => k.split('\u0000')[3] !== '');
+    for (const k of perRun.slice(0, Math.max(0, perRun.length - MAX_SESSION_CLIENTS + 1))) {
+      this.clients.get(k)?.destroy();
+      this.clients.delete(k);
+    }
   }
 
   private endpointFor(service: string | undefined): string | undefined {
@@ -156,4 +192,13 @@ export class AwsClientFactory implements OnModuleDestroy {
   onModuleDestroy(): void {
     this.destroy();
   }
+}
+
+/**
+ * STS allows 2-64 characters of [A-Za-z0-9_+=,.@-] in SourceIdentity: `schedule:monthly` becomes
+ * `schedule=monthly`, `alarm:x` `alarm=x`; a key name is kept as it is.
+ */
+export function sourceIdentity(actor: string): string {
+  const s = actor.replace(/:/g, '=').replace(/[^\w+=,.@-]/g, '_').slice(0, 64);
+  return s.length >= 2 ? s : `${s}__`.slice(0, 2);
 }

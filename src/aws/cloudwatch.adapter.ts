@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import {
+  DescribeAlarmHistoryCommand,
   DescribeAlarmsCommand,
   GetMetricDataCommand,
+  type DescribeAlarmHistoryCommandOutput,
   type DescribeAlarmsCommandOutput,
+  type Dimension,
   type GetMetricDataCommandOutput,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
@@ -29,6 +32,26 @@ export interface AlarmStates {
   alarms: AlarmState[];
   /** Names that match no alarm: a guard on a missing alarm guards nothing, so callers must see it. */
   missing: string[];
+}
+
+/** What CloudWatch itself says an alarm is: the evidence an alarm notification is checked against. */
+export interface AlarmConfiguration {
+  name: string;
+  arn: string | null;
+  state: AlarmStateValue;
+  reason: string;
+  description: string | null;
+  /** When the alarm last changed state (ISO 8601); falls back to the last update where AWS gives no transition time. */
+  transitionedAt: string | null;
+  /** The metric's dimensions (for metric-math alarms, every metric's, first value wins); none for composite alarms. */
+  dimensions: Record<string, string>;
+}
+
+/** One state change from the alarm's history. */
+export interface AlarmStateChange {
+  /** ISO 8601. */
+  at: string;
+  newState: string | null;
 }
 
 /** One metric to fetch: MetricStat only (math expressions are not billed or paged the same way). */
@@ -127,6 +150,62 @@ export class CloudWatchAdapter {
   }
 
   /**
+   * The alarms' own configuration and state, for up to any number of names at 100 per
+   * DescribeAlarms request (the API's limit, and a call quota of a few per second per account).
+   * Names that match nothing are simply absent from the answer.
+   */
+  async alarmConfigurations(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<AlarmConfiguration[]> {
+    const wanted = [...new Set(alarmNames)];
+    const out: AlarmConfiguration[] = [];
+    for (let i = 0; i < wanted.length; i += NAMES_PER_REQUEST) {
+      const batch = new Set(wanted.slice(i, i + NAMES_PER_REQUEST));
+      let nextToken: string | undefined;
+      for (let page = 0; page < MAX_PAGES_PER_BATCH; page++) {
+        const res = await this.calls.read<DescribeAlarmsCommandOutput>(
+          ctx,
+          target,
+          'DescribeAlarms',
+          new DescribeAlarmsCommand({ AlarmNames: [...batch], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], MaxRecords: 100, NextToken: nextToken }),
+        );
+        for (const a of res.MetricAlarms ?? []) {
+          if (!a.AlarmName || !batch.has(a.AlarmName)) continue;
+          const dimensions: Record<string, string> = {};
+          addDimensions(dimensions, a.Dimensions);
+          for (const m of a.Metrics ?? []) addDimensions(dimensions, m.MetricStat?.Metric?.Dimensions);
+          out.push(configuration(a, dimensions));
+        }
+        for (const a of res.CompositeAlarms ?? []) {
+          if (a.AlarmName && batch.has(a.AlarmName)) out.push(configuration(a, {}));
+        }
+        nextToken = res.NextToken;
+        if (!nextToken) break;
+      }
+    }
+    return out;
+  }
+
+  /** The alarm's state changes between two times, oldest first: where an alarm has moved on since a notification. */
+  async alarmStateHistory(ctx: AwsCallContext, target: AwsTarget, alarmName: string, start: Date, end: Date): Promise<AlarmStateChange[]> {
+    const changes: AlarmStateChange[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_PAGES_PER_BATCH; page++) {
+      const res = await this.calls.read<DescribeAlarmHistoryCommandOutput>(
+        ctx,
+        target,
+        'DescribeAlarmHistory',
+        new DescribeAlarmHistoryCommand({ AlarmName: alarmName, HistoryItemType: 'StateUpdate', StartDate: start, EndDate: end, ScanBy: 'TimestampAscending', MaxRecords: 100, NextToken: nextToken }),
+      );
+      for (const item of res.AlarmHistoryItems ?? []) {
+        if (!item.Timestamp) continue;
+        changes.push({ at: item.Timestamp.toISOString(), newState: historyNewState(item.HistoryData) });
+      }
+      nextToken = res.NextToken;
+      if (!nextToken) break;
+    }
+    return changes;
+  }
+
+  /**
    * Fetches many metrics with as few requests as GetMetricData allows: queries go in batches of
    * 500, and each batch follows NextToken (AWS pages once a response would exceed 100,800 data
    * points), so N queries cost ceil(N / 500) requests per page rather than N.
@@ -177,4 +256,35 @@ export class CloudWatchAdapter {
     return result;
   }
 
+}
+
+function addDimensions(into: Record<string, string>, list: Dimension[] | undefined): void {
+  for (const d of list ?? []) if (d.Name && d.Value !== undefined && !(d.Name in into)) into[d.Name] = d.Value;
+}
+
+function configuration(
+  a: { AlarmName?: string; AlarmArn?: string; StateValue?: string; StateReason?: string; AlarmDescription?: string; StateTransitionedTimestamp?: Date; StateUpdatedTimestamp?: Date },
+  dimensions: Record<string, string>,
+): AlarmConfiguration {
+  const transitioned = a.StateTransitionedTimestamp ?? a.StateUpdatedTimestamp;
+  return {
+    name: a.AlarmName!,
+    arn: a.AlarmArn ?? null,
+    state: (a.StateValue ?? 'INSUFFICIENT_DATA') as AlarmStateValue,
+    reason: a.StateReason ?? '',
+    description: a.AlarmDescription ?? null,
+    transitionedAt: transitioned ? transitioned.toISOString() : null,
+    dimensions,
+  };
+}
+
+/** HistoryData is a JSON document; a state update carries `newState.stateValue`. */
+function historyNewState(data: string | undefined): string | null {
+  if (!data) return null;
+  try {
+    const v = JSON.parse(data) as { newState?: { stateValue?: unknown } };
+    return typeof v.newState?.stateValue === 'string' ? v.newState.stateValue : null;
+  } catch {
+    return null;
+  }
 }

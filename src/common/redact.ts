@@ -78,3 +78,17 @@ function walkValues(value: unknown, secrets: readonly string[]): unknown {
   }
   return value;
 }
+
+/**
+ * For free text that is logged (stack traces, driver errors): credentials inside URLs
+ * (`postgres://user:pw@host`), `password=...`-style pairs whose key names a secret, and Bearer
+ * tokens, plus any known secret values. Structured data goes through redact()/redactValues().
+ */
+export function redactText(text: string, secrets: readonly string[] = []): string {
+  const out = text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]+):([^\s@/]+)@/gi, `$1$2:${REDACTED}@`)
+    .replace(/\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`)
+    .replace(/([A-Za-z][\w.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"']+)/g, (m, key: string, sep: string) => (isSecretKey(key) ? `${key}${sep}${REDACTED}` : m));
+  return redactValues(out, secrets);
+}
+

@@ -89,6 +89,20 @@ export class AppConfig {
   sessionTtlSeconds!: number;
   /** How often an open `GET /v1/runs/:id/events` stream looks at its run in the database. */
   runEventsPollMs!: number;
+  /** Refused webhook posts are audited once per source and reason per interval this long, with their count. */
+  snsRefusalAuditIntervalSeconds!: number;
+  /** Webhook posts accepted per source address per minute; more are answered 429 before any work. */
+  snsRateLimitPerMinute!: number;
+  /** How far CloudWatch's own state-change time may be from the one a notification names. */
+  snsAlarmTimeToleranceSeconds!: number;
+  /** Roles to assume for reading alarms (DescribeAlarms) in other accounts; the ARN's account says where each applies. */
+  alarmRoleArns!: string[];
+  /** Accounts runbookd may act in (alarms and role targets); empty means any (see README, Security). */
+  allowedAccounts!: string[];
+  /** Regions runbookd may act in; the configured AWS region and the regions runbook defaults name are always added. */
+  allowedRegions!: string[];
+  /** Role ARN patterns (`*` matches within one ARN) a run may assume; empty means any role in an allowed account. */
+  allowedRoleArns!: string[];
 
   get isProduction(): boolean {
     return this.nodeEnv === 'production';
@@ -112,6 +126,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+const REGION_CODE = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/;
 
@@ -163,7 +180,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.runbooksDir = path.resolve(str('RUNBOOKD_RUNBOOKS_DIR', './runbooks'));
   c.apiKeys = parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', problems);
   c.awsRegion = str('AWS_REGION', str('AWS_DEFAULT_REGION', 'us-east-1'));
-  if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(c.awsRegion)) problems.push(`AWS_REGION "${c.awsRegion}" is not a region code such as eu-west-1`);
+  if (!REGION_CODE.test(c.awsRegion)) problems.push(`AWS_REGION "${c.awsRegion}" is not a region code such as eu-west-1`);
   c.awsEndpoints = {};
   for (const [k, v] of Object.entries(env)) {
     if (v && (k === 'AWS_ENDPOINT_URL' || k.startsWith('AWS_ENDPOINT_URL_'))) {
@@ -225,6 +242,26 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   if (c.isProduction && c.faultPoints.length > 0) {
     problems.push('RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production');
+  }
+  c.snsRefusalAuditIntervalSeconds = int('RUNBOOKD_SNS_REFUSAL_AUDIT_INTERVAL_SECONDS', 60, 1, 3600);
+  c.snsRateLimitPerMinute = int('RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE', 1200, 1, 1_000_000);
+  c.snsAlarmTimeToleranceSeconds = int('RUNBOOKD_SNS_ALARM_TIME_TOLERANCE_SECONDS', 60, 1, 3600);
+  const list = (name: string) => str(name, '').split(',').map((t) => t.trim()).filter(Boolean);
+  c.alarmRoleArns = list('RUNBOOKD_ALARM_ROLE_ARNS');
+  for (const r of c.alarmRoleArns) if (!ROLE_ARN.test(r)) problems.push(`RUNBOOKD_ALARM_ROLE_ARNS: "${r}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+  c.allowedAccounts = list('RUNBOOKD_ALLOWED_ACCOUNTS');
+  for (const a of c.allowedAccounts) if (!/^\d{12}$/.test(a)) problems.push(`RUNBOOKD_ALLOWED_ACCOUNTS: "${a}" is not a 12-digit account id`);
+  c.allowedRegions = list('RUNBOOKD_ALLOWED_REGIONS');
+  for (const r of c.allowedRegions) if (!REGION_CODE.test(r)) problems.push(`RUNBOOKD_ALLOWED_REGIONS: "${r}" is not a region code such as eu-west-1`);
+  c.allowedRoleArns = list('RUNBOOKD_ALLOWED_ROLE_ARNS');
+  for (const r of c.allowedRoleArns) if (!/^arn:aws[a-z-]*:iam::[\d*]{1,12}:role\/.+$/.test(r)) problems.push(`RUNBOOKD_ALLOWED_ROLE_ARNS: "${r}" is not a role ARN pattern (arn:aws:iam::<account>:role/<name>, * as a wildcard)`);
+
+  // PGlite is one process's folder: a second process (a worker beside an api) would open the same files.
+  if (!c.databaseUrl && c.isProduction) {
+    problems.push('DATABASE_URL must be set when NODE_ENV=production: the embedded PGlite database is for development and demos');
+  }
+  if (!c.databaseUrl && c.role !== 'all') {
+    problems.push(`DATABASE_URL must be set for RUNBOOKD_ROLE=${c.role}: split api and worker processes cannot share the embedded PGlite folder`);
   }
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { TargetPolicyService } from '../auth/target-policy.service';
 import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
@@ -60,6 +61,7 @@ export class RunAcceptanceService {
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly preflight: PreflightService,
+    private readonly targets: TargetPolicyService,
   ) {}
 
   async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
@@ -67,6 +69,8 @@ export class RunAcceptanceService {
     const def = loaded.definition;
     this.checkTriggerAllowed(cmd);
     const parameters = this.catalog.validateParameters(def.id, cmd.parameters);
+    // Issue 11 hook: accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
+    this.targets.check(def.id, parameters);
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
 
     if (cmd.dedupeKey) {
@@ -179,7 +183,9 @@ export class RunAcceptanceService {
   }
 
   private checkTriggerAllowed(cmd: AcceptRunCommand): void {
-    if (cmd.trigger.kind !== 'rest' && cmd.trigger.kind !== 'cli') return;
+    // Issue 11: a child run started on behalf of a person (its parent carries their role) is checked as if they started it.
+    const byPerson = cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli' || (cmd.trigger.kind === 'parent' && typeof cmd.trigger.role === 'string');
+    if (!byPerson) return;
     const def = this.catalog.get(cmd.runbookId).definition;
     const manual = def.triggers.find((t): t is { manual: ManualTrigger } => 'manual' in t);
     const role = cmd.trigger.role as string | undefined;

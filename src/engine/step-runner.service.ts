@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventInput } from '../audit/audit.types';
 import { CodedError } from '../common/coded-error';
+import { redactText } from '../common/redact';
 import { Clock } from '../common/clock';
 import { FaultInjector, InjectedFault } from '../common/fault-injector';
 import { AppConfig } from '../config/app.config';
@@ -203,7 +204,8 @@ export class StepRunnerService {
         await record({ state: 'waiting', memory: { ...memory, [FAILURES]: failures }, error, note: `retry ${failures + 1}/${allowed} in ${backoffS}s after ${error.code}` });
         return { kind: 'wait', afterMs: backoffS * 1000 };
       }
-      if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${redactorFor(run).apply({ stack: (err as Error).stack ?? String(err) }).stack}`);
+      // A stack trace can carry a secret (a connection string, a parameter in a message): it passes the redactor too.
+      if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${redactText((err as Error).stack ?? String(err), redactorFor(run).values)}`);
       return fail(error);
     }
   }

@@ -1,7 +1,8 @@
-import { Controller, Get, HttpCode, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Logger, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/roles.decorator';
+import { redactText } from '../common/redact';
 import { RunQueue } from '../engine/run-queue.adapter';
 import { Database } from '../persistence/database';
 
@@ -11,6 +12,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number) =>
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger('Health');
+
   constructor(
     private readonly db: Database,
     private readonly queue: RunQueue,
@@ -27,15 +30,17 @@ export class HealthController {
   @Get('ready')
   @Public()
   async ready(@Res() reply: FastifyReply) {
-    const check = async (fn: () => Promise<unknown>) => {
+    // Unauthenticated callers learn which dependency is down, never its error text (hosts, users, driver details): that goes to the log.
+    const check = async (name: string, fn: () => Promise<unknown>) => {
       try {
         await withTimeout(fn(), 2000);
         return { ok: true };
       } catch (err) {
-        return { ok: false, error: (err as Error).message };
+        this.logger.warn(`readiness: ${name} is down: ${redactText((err as Error).message ?? String(err))}`);
+        return { ok: false, status: 'down' };
       }
     };
-    const [database, redis] = await Promise.all([check(() => this.db.query('SELECT 1')), check(() => this.queue.ping())]);
+    const [database, redis] = await Promise.all([check('database', () => this.db.query('SELECT 1')), check('redis', () => this.queue.ping())]);
     const ok = database.ok && redis.ok;
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { database, redis } });
   }

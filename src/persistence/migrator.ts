@@ -9,8 +9,13 @@ const MIGRATION_LOCK = 727_001;
  * boot together do not race. Returns the versions it applied.
  */
 export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  // Under the lock too: two replicas booting on an empty database both run CREATE TABLE IF NOT
+  // EXISTS otherwise, and the loser fails on pg_type's unique index (IF NOT EXISTS is not atomic).
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   const applied: number[] = [];
   for (const m of migrations) {
     const did = await db.transaction(async (tx) => {

@@ -127,8 +127,9 @@ function requiredOnlyBranches(schema: unknown): boolean {
 
 /** Parameters the runbook marks `writeOnly: true` are secrets. */
 export function secretKeysOf(def: RunbookDefinition): Set<string> {
-  const props = ((def.parameters as { properties?: Record<string, { writeOnly?: boolean }> }).properties ?? {});
-  return new Set(Object.entries(props).filter(([, s]) => s?.writeOnly === true).map(([k]) => k));
+  const keys = new Set<string>();
+  walkSchema(def.parameters, undefined, (key) => keys.add(key), () => undefined);
+  return keys;
 }
 
 /** The values of a run's secret parameters (every string inside them), which redaction hides wherever they turn up. */
@@ -140,6 +141,60 @@ export function secretValuesOf(def: RunbookDefinition, parameters: Record<string
     else if (Array.isArray(v)) v.forEach(collect);
     else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect);
   };
-  for (const key of secretKeysOf(def)) collect(parameters?.[key]);
+  walkSchema(def.parameters, parameters ?? undefined, () => undefined, collect);
   return out;
+}
+
+interface SchemaNode {
+  writeOnly?: boolean;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode | SchemaNode[];
+  additionalProperties?: SchemaNode | boolean;
+  oneOf?: SchemaNode[];
+  anyOf?: SchemaNode[];
+  allOf?: SchemaNode[];
+}
+
+/**
+ * Finds `writeOnly` properties at any depth (inside object parameters, array items and
+ * oneOf/anyOf/allOf branches), with the value the parameters hold there: a secret nested in an
+ * object parameter is as secret as a top-level one.
+ */
+function walkSchema(schema: unknown, value: unknown, onKey: (key: string) => void, onValue: (v: unknown) => void): void {
+  if (schema === null || typeof schema !== 'object') return;
+  const s = schema as SchemaNode;
+  for (const branch of [...(s.oneOf ?? []), ...(s.anyOf ?? []), ...(s.allOf ?? [])]) walkSchema(branch, value, onKey, onValue);
+  const obj = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  for (const [k, sub] of Object.entries(s.properties ?? {})) {
+    if (sub?.writeOnly === true) {
+      onKey(k);
+      if (obj && obj[k] !== undefined) onValue(obj[k]);
+    } else {
+      walkSchema(sub, obj?.[k], onKey, onValue);
+    }
+  }
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+    const known = new Set(Object.keys(s.properties ?? {}));
+    const extra = s.additionalProperties;
+    const unknownEntries = Object.entries(obj ?? {}).filter(([k]) => !known.has(k));
+    if (extra.writeOnly === true) {
+      for (const [, v] of unknownEntries) onValue(v);
+    } else {
+      for (const [, v] of unknownEntries) walkSchema(extra, v, onKey, onValue);
+      if (!obj) walkSchema(extra, undefined, onKey, onValue);
+    }
+  }
+  if (s.items) {
+    const itemSchemas = Array.isArray(s.items) ? s.items : null;
+    const list = Array.isArray(value) ? value : [undefined];
+    list.forEach((v, i) => {
+      const item = itemSchemas ? itemSchemas[i] : (s.items as SchemaNode);
+      if (!item) return;
+      if (item.writeOnly === true) {
+        if (v !== undefined) onValue(v);
+      } else {
+        walkSchema(item, v, onKey, onValue);
+      }
+    });
+  }
 }

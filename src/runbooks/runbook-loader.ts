@@ -66,16 +66,50 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
   }
   // A composite step naming a runbook that is not loaded would fail every run: say so at boot.
   const ids = new Set(loaded.map((l) => l.definition.id));
+  // Issue 11: child names are static (an expression lets a caller pick any runbook, itself
+  // included) and the composite graph has no cycle (a runbook starting itself never ends).
+  const children = new Map<string, string[]>();
   for (const l of loaded) {
-    [...l.definition.steps, ...l.definition.cleanup].forEach((s) => {
+    const list: string[] = [];
+    children.set(l.definition.id, list);
+    [...(l.definition.preflight ?? []), ...l.definition.steps, ...l.definition.cleanup].forEach((s) => {
+      if (s.uses !== 'runbook.run') return;
       const child = s.with?.runbook;
-      if (s.uses === 'runbook.run' && typeof child === 'string' && !child.includes('${{') && !ids.has(child)) {
+      if (typeof child !== 'string' || child.includes('${{')) {
+        problems.push({ file: l.file, path: `steps.${s.id}.with.runbook`, reason: 'a child runbook must be named literally, not by an expression' });
+      } else if (!ids.has(child)) {
         problems.push({ file: l.file, path: `steps.${s.id}.with.runbook`, reason: `no runbook "${child}" is loaded (loaded: ${[...ids].join(', ')})` });
+      } else {
+        list.push(child);
       }
     });
   }
+  for (const cycle of compositeCycles(children)) {
+    const l = loaded.find((x) => x.definition.id === cycle[0])!;
+    problems.push({ file: l.file, path: 'steps', reason: `runbooks start each other without end: ${cycle.join(' → ')}` });
+  }
   if (problems.length > 0) throw definitionError(problems);
   return loaded;
+}
+
+/** Each cycle once, as the path from its first runbook back to it. */
+function compositeCycles(children: Map<string, string[]>): string[][] {
+  const cycles: string[][] = [];
+  const done = new Set<string>();
+  const visit = (id: string, stack: string[]) => {
+    const at = stack.indexOf(id);
+    if (at >= 0) {
+      cycles.push([...stack.slice(at), id]);
+      return;
+    }
+    if (done.has(id)) return;
+    stack.push(id);
+    for (const c of children.get(id) ?? []) visit(c, stack);
+    stack.pop();
+    done.add(id);
+  };
+  for (const id of children.keys()) visit(id, []);
+  return cycles;
 }
 
 function normalise(def: RunbookDefinition): RunbookDefinition {

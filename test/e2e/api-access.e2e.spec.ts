@@ -244,6 +244,48 @@ describe('API access, errors and secrets (all-in-one process)', () => {
     });
   });
 
+  describe('composite runs', () => {
+    it('a child run keeps the role check of its manual trigger: an operator cannot reach an admin-only runbook through a parent', async () => {
+      const byOperator = await trigger('api-composite-parent', {});
+      expect(byOperator.status).toBe(202);
+      const refused = await h.waitForRun(byOperator.body.id, TERMINAL);
+      expect(refused.state).toBe('failed');
+      expect(JSON.stringify(refused.steps.find((s: any) => s.id === 'child').error)).toMatch(/admin only/);
+      const children = (await h.request('GET', '/v1/runs?runbook=api-admin-child')).body.items;
+      expect(children).toEqual([]);
+
+      const byAdmin = await trigger('api-composite-parent', {}, h.keys.admin);
+      expect((await h.waitForRun(byAdmin.body.id, TERMINAL)).state).toBe('succeeded');
+    });
+  });
+
+  describe('secrets nested in object parameters', () => {
+    it('hides a writeOnly property inside an object parameter everywhere a viewer, a report, /metrics or the log could show it', async () => {
+      const canary = `nested-canary-${Date.now()}-c0ffee`;
+      const res = await trigger('api-notify', {
+        channel: '#ops-nested', webhookToken: 'top-level-1', pagerRoutingKey: 'top-level-2', escalation: { team: 'dba', pagerKey: canary },
+      });
+      expect(res.status).toBe(202);
+      const run = await h.waitForRun(res.body.id);
+      expect(run.state).toBe('succeeded');
+      expect(run.parameters.escalation).toEqual({ team: 'dba', pagerKey: '[REDACTED]' });
+      // The nested secret did reach its step, and is hidden there too.
+      expect(run.steps.find((s: any) => s.id === 'escalate').input.echo).toBe('team=dba key=[REDACTED]');
+
+      const seen: Array<[string, string]> = [['POST response', res.text]];
+      for (const [what, url] of [
+        ['run (viewer)', `/v1/runs/${run.id}`], ['run list (viewer)', '/v1/runs?runbook=api-notify'], ['report json', `/v1/runs/${run.id}/report`],
+        ['report md', `/v1/runs/${run.id}/report?format=md`], ['report html', `/v1/runs/${run.id}/report?format=html`],
+        ['audit', '/v1/audit?limit=1000'], ['metrics', '/metrics'],
+      ]) {
+        const r = await h.request('GET', url, { key: what.includes('viewer') ? h.keys.viewer : h.keys.admin });
+        seen.push([what, r.text]);
+      }
+      seen.push(['log', logged.join('')]);
+      expect(seen.filter(([, text]) => text.includes(canary)).map(([what]) => what)).toEqual([]);
+    });
+  });
+
   describe('audit chain', () => {
     it('verifies, then reports the first changed record after a direct edit in the database', async () => {
       const res = await trigger('api-noop', { n: 42 });

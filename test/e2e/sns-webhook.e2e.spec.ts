@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { cloudWatchAlarmMessage, createTestSnsSigner, TestSnsSigner } from '../../scripts/sandbox/sns-signer';
 import { SnsCertificateFetcher } from '../../src/triggers/sns/sns-certificate.fetcher';
 import { Harness } from '../support/runbookd';
@@ -15,6 +16,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
   let signer: TestSnsSigner;
   let dir: string;
   let fetchSpy: jest.SpyInstance;
+  let cw: CloudWatchClient;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'runbookd-sns-'));
@@ -25,8 +27,10 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
       env: { RUNBOOKD_SNS_TOPICS: TOPIC, RUNBOOKD_SNS_CERTS_DIR: signer.certsDir, RUNBOOKD_SNS_BODY_LIMIT_BYTES: String(64 * 1024) },
     });
     fetchSpy = jest.spyOn(h.app.get(SnsCertificateFetcher), 'fetch');
+    cw = new CloudWatchClient({ endpoint: h.moto.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   });
   afterAll(async () => {
+    cw?.destroy();
     await h?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -49,19 +53,31 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
   const runs = async () => (await h.request('GET', '/v1/runs?limit=200')).body.items as any[];
   const alarm = (service: string, extra: Partial<Parameters<typeof cloudWatchAlarmMessage>[0]> = {}) =>
     cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: 'shop', service, region: 'eu-west-1', accountId: ACCOUNT, ...extra });
+  /** The alarm the message describes, made real in moto: runbookd confirms every alarm at CloudWatch before acting. */
+  const realAlarm = async (service: string, alarmName = `${service}-5xx`, state: 'ALARM' | 'OK' = 'ALARM'): Promise<Date> => {
+    await cw.send(new PutMetricAlarmCommand({
+      AlarmName: alarmName, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
+      EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'ClusterName', Value: 'shop' }, { Name: 'ServiceName', Value: service }],
+    }));
+    await cw.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: state, StateReason: 'test' }));
+    return new Date();
+  };
 
   it('accepts a valid SignatureVersion 2 alarm notification and starts canary-rollback with the alarm\'s parameters', async () => {
+    await realAlarm('cart-api');
     const msg = signer.notification(TOPIC, alarm('cart-api'), {}, '2');
     const res = await post(msg, { 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-message-id': msg.MessageId, 'x-amz-sns-topic-arn': TOPIC });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ outcome: 'accepted', runs: [{ runbookId: 'canary-rollback', outcome: 'accepted' }] });
     const run = (await h.request('GET', `/v1/runs/${res.body.runs[0].runId}`)).body;
     expect(run.parameters).toMatchObject({ cluster: 'shop', service: 'cart-api', region: 'eu-west-1', alarmName: 'cart-api-5xx' });
-    expect(run.trigger).toMatchObject({ kind: 'alarm', actor: `sns:${TOPIC}`, messageId: msg.MessageId });
+    expect(run.trigger).toMatchObject({ kind: 'alarm', actor: 'alarm:cart-api-5xx', topicArn: TOPIC, messageId: msg.MessageId });
     expect(fetchSpy).toHaveBeenCalledTimes(1);
   });
 
   it('accepts a valid SignatureVersion 1 notification, with a Subject (signed when present)', async () => {
+    await realAlarm('search-api');
     const msg = signer.notification(TOPIC, alarm('search-api'), { Subject: 'ALARM: "search-api-5xx" in EU (Ireland)' }, '1');
     const res = await post(msg);
     expect(res.status).toBe(200);
@@ -69,6 +85,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
   });
 
   it('accepts the EventBridge "CloudWatch Alarm State Change" shape', async () => {
+    await realAlarm('ledger-api');
     const event = {
       version: '0', id: 'c4c1c1c9', 'detail-type': 'CloudWatch Alarm State Change', source: 'aws.cloudwatch', account: ACCOUNT,
       time: new Date().toISOString(), region: 'eu-west-1', resources: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:ledger-api-5xx`],
@@ -133,7 +150,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
 
   it('starts one rollback for the same message delivered 3 times at once, and for a re-publish of the same state change', async () => {
     const before = (await runs()).length;
-    const changed = new Date(Date.now() - 1000);
+    const changed = await realAlarm('orders-api');
     const msg = signer.notification(TOPIC, alarm('orders-api', { stateChangeTime: changed }));
     const answers = await Promise.all([post(msg), post(msg), post(msg)]);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
@@ -147,6 +164,8 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
   });
 
   it('starts one rollback for two different alarms about one service at once; the second is "already handled"', async () => {
+    await realAlarm('payments-api', 'payments-api-5xx');
+    await realAlarm('payments-api', 'payments-api-errors');
     const before = (await runs()).length;
     const [a, b] = await Promise.all([
       post(signer.notification(TOPIC, alarm('payments-api', { alarmName: 'payments-api-5xx' }))),
@@ -162,6 +181,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
   });
 
   it('routes the alarm\'s return to OK to ecs-mark-known-good, not to a rollback', async () => {
+    await realAlarm('wallet-api', 'wallet-api-5xx', 'OK');
     const res = await post(signer.notification(TOPIC, alarm('wallet-api', { state: 'OK' })));
     expect(res.body).toMatchObject({ outcome: 'accepted', runs: [{ runbookId: 'ecs-mark-known-good', outcome: 'accepted' }] });
     const run = (await h.request('GET', `/v1/runs/${res.body.runs[0].runId}`)).body;
@@ -175,6 +195,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     const noMatch = await post(signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: 'disk-space-low', cluster: 'shop', service: 'x', region: 'eu-west-1', accountId: ACCOUNT })));
     expect(noMatch.body).toMatchObject({ outcome: 'no-match', runs: [] });
     // Matches canary-rollback, but its mapped `reason` is longer than the runbook allows: a definition problem SNS retries cannot fix.
+    await realAlarm('long-api', `${'x'.repeat(600)}-5xx`);
     const refused = await post(signer.notification(TOPIC, alarm('long-api', { alarmName: `${'x'.repeat(600)}-5xx` })));
     expect(refused.status).toBe(200);
     expect(refused.body).toMatchObject({ outcome: 'parameters-invalid', runs: [{ runbookId: 'canary-rollback', outcome: 'parameters-invalid', runId: null }] });

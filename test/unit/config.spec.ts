@@ -94,12 +94,21 @@ describe('loadConfig', () => {
   });
 
   it('refuses production without API keys, and says what to set', () => {
-    const err = problems({ NODE_ENV: 'production' });
+    const err = problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd' });
     expect(err.problems).toEqual(['RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production']);
     // A key list whose only entry is invalid leaves production without keys: both are said.
-    const bad = problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: 'ops:operator:not-a-hash' });
+    const bad = problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: 'ops:operator:not-a-hash' });
     expect(bad.problems).toHaveLength(2);
     expect(bad.problems.join('\n')).toMatch(/not the key[\s\S]*must name at least one key/);
+  });
+
+  it('refuses the embedded PGlite database in production and for split api/worker processes, naming DATABASE_URL', () => {
+    const keys = 'ops:admin:' + 'a'.repeat(64);
+    expect(problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: keys }).problems).toEqual([expect.stringMatching(/^DATABASE_URL must be set when NODE_ENV=production/)]);
+    for (const role of ['api', 'worker']) {
+      expect(problems({ RUNBOOKD_ROLE: role }).problems).toEqual([expect.stringMatching(new RegExp(`^DATABASE_URL must be set for RUNBOOKD_ROLE=${role}`))]);
+    }
+    expect(() => loadConfig({ RUNBOOKD_ROLE: 'all' })).not.toThrow();
   });
 
   it('reads only the env it is given', () => {

@@ -61,12 +61,18 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
     const poll = input.pollSeconds ?? 15;
     let childId = ctx.memory.childRunId as string | undefined;
     if (!childId) {
+      // The person who started the root run is who starts the child: the child's manual-trigger
+      // roles apply to them (a schedule or alarm root carries no role; those are configured by admins).
+      const parentRole = (await this.runs.get(ctx.runId))?.trigger?.role;
       const { run } = await this.moduleRef.get(RunAcceptanceService, { strict: false }).accept({
         runbookId: input.runbook,
         parameters: input.parameters ?? {},
         dryRun: ctx.dryRun,
         reason: `step ${ctx.stepId} of ${ctx.runbookId} run ${ctx.runId}`,
-        trigger: { kind: 'parent', actor: ctx.aws.actor, parentRunId: ctx.runId, parentStepId: ctx.stepId, parentRunbookId: ctx.runbookId },
+        trigger: {
+          kind: 'parent', actor: ctx.aws.actor, parentRunId: ctx.runId, parentStepId: ctx.stepId, parentRunbookId: ctx.runbookId,
+          ...(typeof parentRole === 'string' ? { role: parentRole } : {}),
+        },
         dedupeKey: `child:${ctx.runId}:${ctx.stepId}`,
       });
       childId = run.id;

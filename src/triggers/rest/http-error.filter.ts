@@ -4,6 +4,7 @@ import { AuthError } from '../../auth/auth.error';
 import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
 import { ApprovalError } from '../../engine/approval.error';
+import { redactText } from '../../common/redact';
 import { EngineError } from '../../engine/engine.error';
 import { DatabaseError } from '../../persistence/database.error';
 import { RunbookError } from '../../runbooks/runbook.error';
@@ -30,11 +31,13 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'UNAUTHENTICATED':
       return 401;
     case 'FORBIDDEN':
+    case 'TARGET_NOT_ALLOWED':
     case 'TRIGGER_NOT_ALLOWED':
     case 'SNS_SIGNATURE_INVALID':
     case 'SNS_TOPIC_NOT_ACCEPTED':
     // The requester approving their own run, or a key the runbook does not name as an approver.
     case 'APPROVAL_NOT_ALLOWED':
+    case 'SNS_ALARM_NOT_CONFIRMED':
       return 403;
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
@@ -67,6 +70,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     // The database timed out or is away (failover): the same request may well succeed shortly.
     case 'DB_TIMEOUT':
     case 'DB_UNAVAILABLE':
+    // ... and when CloudWatch could not be asked whether the alarm is real.
+    case 'SNS_ALARM_SOURCE_UNAVAILABLE':
       return 503;
     // Codes that describe how a run ended; they reach HTTP only through a bug.
     case 'RUNBOOK_INVALID':
@@ -126,7 +131,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       status = 500;
       body = { code: 'INTERNAL', message: 'internal error; see the service log', details: {} };
     }
-    if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    if (status >= 500) this.logger.error(redactText(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
     void reply.status(status).send({ error: body });
   }
 }

@@ -85,7 +85,8 @@ export class RunbooksController {
       dryRun: body.dryRun ?? false,
       reason: body.reason ?? null,
       trigger: { kind: 'rest', actor: principal.name, role: principal.role },
-      dedupeKey: idempotencyKey ? `rest:${id}:${idempotencyKey}` : null,
+      // Scoped to the caller: another key reusing the same Idempotency-Key must neither see nor block this run.
+      dedupeKey: idempotencyKey ? `rest:${principal.name}:${id}:${idempotencyKey}` : null,
     });
     if (!created) reply.status(200);
     return { ...(await this.runs.view(run.id)), deduplicated: !created };

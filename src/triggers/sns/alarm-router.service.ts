@@ -43,12 +43,18 @@ export class AlarmRouter {
     return this.topics.has(topicArn);
   }
 
+  /**
+   * Whether some trigger could match this alarm once its dimensions are known: the message's own
+   * dimensions are not evidence (CloudWatch's are), so they cannot rule an alarm out before it is checked.
+   */
+  mayRoute(alarm: AlarmEvent, topicArn: string): boolean {
+    return this.triggers().some((t) => this.matchesBesidesDimensions(t, alarm, topicArn));
+  }
+
   route(alarm: AlarmEvent, topicArn: string, scope: Record<string, unknown>): AlarmRoute[] {
     const out: AlarmRoute[] = [];
     for (const t of this.triggers()) {
-      if (t.def.topicArn && t.def.topicArn !== topicArn) continue;
-      if (alarm.state !== (t.def.state ?? 'ALARM')) continue;
-      if (t.name && !t.name.test(alarm.name)) continue;
+      if (!this.matchesBesidesDimensions(t, alarm, topicArn)) continue;
       if (!t.dimensions.every(([k, re]) => k in alarm.dimensions && re.test(alarm.dimensions[k]))) continue;
       let parameters: Record<string, unknown>;
       try {
@@ -61,6 +67,12 @@ export class AlarmRouter {
       out.push({ runbookId: t.runbookId, trigger: t.index, parameters });
     }
     return out;
+  }
+
+  private matchesBesidesDimensions(t: CompiledTrigger, alarm: AlarmEvent, topicArn: string): boolean {
+    if (t.def.topicArn && t.def.topicArn !== topicArn) return false;
+    if (alarm.state !== (t.def.state ?? 'ALARM')) return false;
+    return !t.name || t.name.test(alarm.name);
   }
 
   private triggers(): CompiledTrigger[] {

@@ -3,6 +3,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../../audit/audit.service';
 import { SnsAdapter } from '../../aws/sns.adapter';
 import { Clock } from '../../common/clock';
+import { CodedError } from '../../common/coded-error';
+import { redactText } from '../../common/redact';
+import { unstorableTextPath } from '../../common/storable-text';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
@@ -10,11 +13,13 @@ import type { RunRecord } from '../../engine/run.types';
 import { Database, Queryable } from '../../persistence/database';
 import { SnsMessagesRepository } from '../../persistence/sns-messages.repository';
 import { RunbookError } from '../../runbooks/runbook.error';
+import { AlarmConfirmationService } from './alarm-confirmation.service';
 import { AlarmEvent, alarmChangeKey, alarmScope, parseAlarmEvent } from './alarm-event';
 import { AlarmRouter } from './alarm-router.service';
 import { parseSnsMessage, SnsMessage } from './sns-message';
 import { checkSigningCertUrl, SnsSignatureVerifier } from './sns-signature.verifier';
 import { SnsError } from './sns.error';
+import { SnsRefusalSampler } from './sns-refusal-sampler.service';
 
 /** A message may be a little ahead of our clock; more than this is as suspicious as an old one. */
 const FUTURE_SKEW_MS = 5 * 60_000;
@@ -48,6 +53,8 @@ export class SnsWebhookService {
   constructor(
     private readonly verifier: SnsSignatureVerifier,
     private readonly router: AlarmRouter,
+    private readonly confirmation: AlarmConfirmationService,
+    private readonly refusals: SnsRefusalSampler,
     private readonly acceptance: RunAcceptanceService,
     private readonly db: Database,
     private readonly messages: SnsMessagesRepository,
@@ -57,7 +64,7 @@ export class SnsWebhookService {
     private readonly clock: Clock,
   ) {}
 
-  async receive(body: unknown, headers: Record<string, string | string[] | undefined>): Promise<SnsWebhookResult> {
+  async receive(body: unknown, headers: Record<string, string | string[] | undefined>, source = 'unknown'): Promise<SnsWebhookResult> {
     const receivedAt = this.clock.now();
     let m: SnsMessage | null = null;
     try {
@@ -72,7 +79,10 @@ export class SnsWebhookService {
       }
       await this.verifier.verify(m);
     } catch (err) {
-      if (err instanceof SnsError) await this.record(m, 'rejected', { code: err.code, reason: err.message });
+      // Not yet proven to come from SNS: counted and sampled, never one locked audit append per post.
+      if (err instanceof SnsError) {
+        await this.refusals.refused(source, err.code, clip({ code: err.code, reason: err.message, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null }) as Record<string, unknown>);
+      }
       throw err;
     }
 
@@ -100,7 +110,28 @@ export class SnsWebhookService {
     return { type: m.Type, messageId: m.MessageId, outcome: 'subscription-confirmed', runs: [] };
   }
 
+  /**
+   * Every message past the signature check leaves a record, whatever fails after it (a refused
+   * preflight or target, AWS throttling, the database): the paths that record their own outcome
+   * mark the error, anything else is recorded here as `failed` before it is answered.
+   */
   private async notification(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
+    try {
+      return await this.handleNotification(m, receivedAt);
+    } catch (err) {
+      if (!recorded.has(err as object)) {
+        const code = err instanceof CodedError ? err.code : 'INTERNAL';
+        const reason = err instanceof CodedError ? err.message : 'internal error; see the service log';
+        await this.record(m, 'failed', { code, reason }).catch((auditErr) =>
+          // The database itself is away: the log is the record of last resort.
+          this.logger.error(`alarm message ${m.MessageId} on ${m.TopicArn} failed (${code}) and could not be audited: ${redactText((auditErr as Error).message)}`),
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async handleNotification(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
     const seen = await this.messages.get(m.MessageId);
     if (seen) {
       await this.record(m, 'duplicate', { firstReceivedAt: seen.receivedAt.toISOString(), firstOutcome: seen.outcome, runIds: seen.runIds });
@@ -109,14 +140,23 @@ export class SnsWebhookService {
         runs: seen.runIds.map((runId) => ({ runbookId: '', outcome: 'duplicate', runId })),
       };
     }
-    const alarm = parseAlarmEvent(m.Message, m.TopicArn);
-    if (!alarm) {
+    const claimed = parseAlarmEvent(m.Message, m.TopicArn);
+    if (!claimed) {
       await this.remember(m, null, 'not-an-alarm', [], receivedAt, {});
       return { type: m.Type, messageId: m.MessageId, outcome: 'not-an-alarm', runs: [] };
     }
+    const unstorable = unstorableTextPath(claimed);
+    if (unstorable) {
+      // Signed, so recorded; but PostgreSQL cannot store the field, and a 500 would be retried forever.
+      const err = new SnsError('SNS_MESSAGE_INVALID', `the alarm's ${unstorable} holds a NUL character or a lone surrogate`, { field: `alarm.${unstorable}` });
+      await this.remember(m, null, 'rejected', [], receivedAt, { code: err.code, reason: err.message });
+      throw markRecorded(err);
+    }
+    const extra = { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() };
+    // Only an alarm some runbook may act on costs a CloudWatch call; from here on the alarm is CloudWatch's, not the message's.
+    const alarm = this.router.mayRoute(claimed, m.TopicArn) ? await this.confirmed(m, claimed, receivedAt) : claimed;
+    const routes = this.router.route(alarm, m.TopicArn, alarmScope(alarm, extra));
     const key = alarmChangeKey(alarm);
-    const scope = alarmScope(alarm, { topicArn: m.TopicArn, messageId: m.MessageId, receivedAt: receivedAt.toISOString() });
-    const routes = this.router.route(alarm, m.TopicArn, scope);
     const summary = (results: RouteResult[]) => ({
       alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
     });
@@ -140,6 +180,29 @@ export class SnsWebhookService {
     return { type: m.Type, messageId: m.MessageId, outcome, runs: results };
   }
 
+  /**
+   * The alarm as CloudWatch confirms it. A refusal is recorded with the message (a redelivery is
+   * then a duplicate); CloudWatch being away is only audited, so SNS's redelivery is looked at afresh.
+   */
+  private async confirmed(m: SnsMessage, claimed: AlarmEvent, receivedAt: Date): Promise<AlarmEvent> {
+    try {
+      return await this.confirmation.confirm(claimed);
+    } catch (err) {
+      if (!(err instanceof SnsError)) throw err;
+      const data = {
+        alarm: { name: claimed.name, state: claimed.state, stateChangeTime: claimed.stateChangeTime, region: claimed.region, accountId: claimed.accountId },
+        code: err.code, reason: err.message,
+      };
+      if (err.code === 'SNS_ALARM_NOT_CONFIRMED') {
+        this.logger.warn(`refused a signed alarm message ${m.MessageId} on ${m.TopicArn}: ${err.message}`);
+        await this.remember(m, null, 'alarm-not-confirmed', [], receivedAt, data);
+      } else {
+        await this.record(m, 'alarm-source-unavailable', data);
+      }
+      throw markRecorded(err);
+    }
+  }
+
   private async start(
     runbookId: string,
     parameters: Record<string, unknown>,
@@ -155,7 +218,7 @@ export class SnsWebhookService {
         dryRun: false,
         reason: `alarm ${alarm.name} went ${alarm.state} at ${alarm.stateChangeTime}`,
         trigger: {
-          kind: 'alarm', actor: `sns:${m.TopicArn}`, topicArn: m.TopicArn, messageId: m.MessageId,
+          kind: 'alarm', actor: `alarm:${alarm.name}`, topicArn: m.TopicArn, messageId: m.MessageId,
           alarmName: alarm.name, alarmArn: alarm.arn, state: alarm.state, stateChangeTime: alarm.stateChangeTime,
         },
         // Per runbook, so one alarm may start several runbooks, each once.
@@ -200,6 +263,14 @@ export class SnsWebhookService {
   }
 }
 
+/** Errors whose message already has its record (a second one would say the same thing twice). */
+const recorded = new WeakSet<object>();
+
+function markRecorded<E extends object>(err: E): E {
+  recorded.add(err);
+  return err;
+}
+
 /** Accepted if any run started; a duplicate if every runbook already had its run; else the parameters were refused. */
 function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters-invalid' {
   if (results.some((r) => r.outcome === 'accepted')) return 'accepted';
@@ -210,7 +281,7 @@ function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters
 function clip(v: unknown): unknown {
   if (typeof v === 'string') {
     // PostgreSQL's jsonb refuses \u0000; other control characters are kept escaped by JSON.
-    const s = v.replace(/\u0000/g, '');
+    const s = v.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
     return s.length > 300 ? `${s.slice(0, 300)}…` : s;
   }
   if (Array.isArray(v)) return v.slice(0, 20).map(clip);

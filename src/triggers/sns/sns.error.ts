@@ -12,7 +12,11 @@ export type SnsErrorCode =
   /** The topic is named by no runbook trigger and no configuration. */
   | 'SNS_TOPIC_NOT_ACCEPTED'
   /** The signing certificate could not be fetched (timeout, AWS answering 5xx): SNS retries on our 503. */
-  | 'SNS_CERT_UNAVAILABLE';
+  | 'SNS_CERT_UNAVAILABLE'
+  /** CloudWatch does not confirm the alarm state change the message describes (no such alarm, another state, time, account or dimensions). */
+  | 'SNS_ALARM_NOT_CONFIRMED'
+  /** CloudWatch could not be asked about the alarm just now: SNS retries on our 503. */
+  | 'SNS_ALARM_SOURCE_UNAVAILABLE';
 
 export class SnsError extends CodedError<SnsErrorCode> {
   readonly area = 'sns';

@@ -1,0 +1,213 @@
+import { Injectable } from '@nestjs/common';
+import { AwsStepError } from '../../aws/aws.error';
+import type { AwsTarget } from '../../aws/aws-client.factory';
+import { CloudWatchAdapter, type AlarmConfiguration } from '../../aws/cloudwatch.adapter';
+import { Clock } from '../../common/clock';
+import { AppConfig } from '../../config/app.config';
+import type { AwsCallContext } from '../../engine/step.contract';
+import type { AlarmEvent } from './alarm-event';
+import { SnsError } from './sns.error';
+
+/** An answer from CloudWatch stays good this long for messages about changes it already saw. */
+const OBSERVATION_TTL_MS = 10_000;
+/** DescribeAlarms takes at most 100 names. */
+const NAMES_PER_CALL = 100;
+/** At most 4 DescribeAlarms calls per second per account and region: the default quota is single-digit per account. */
+const MIN_CALL_SPACING_MS = 250;
+
+interface Observation {
+  /** Our clock when CloudWatch answered. */
+  atMs: number;
+  alarm: AlarmConfiguration | null;
+}
+
+interface Waiter {
+  name: string;
+  resolve: (o: Observation) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One account and region (and the role that reads there): one DescribeAlarms call at a time, names queued meanwhile. */
+interface Source {
+  target: AwsTarget;
+  inFlight: boolean;
+  /** Our clock when the last call went out. */
+  lastCallMs: number;
+  queue: Waiter[];
+}
+
+/**
+ * A valid SNS signature proves a message came through SNS, not that CloudWatch wrote it: anyone
+ * allowed to publish to the topic can post alarm JSON. Before an alarm starts anything, this asks
+ * CloudWatch, in the alarm's own account and region, whether the alarm exists, entered the
+ * notified state at the notified time (its history where the state has moved on since), and
+ * what its dimensions really are; what the run is given comes from that answer, not the message.
+ *
+ * DescribeAlarms has a quota of a few calls per second per account, so an alarm storm must not
+ * cost a call per message: per account and region one call is in flight at a time and calls are
+ * spaced MIN_CALL_SPACING_MS apart, names asked for meanwhile go together in the next call (up to
+ * 100), and an answer is reused for
+ * OBSERVATION_TTL_MS by messages about state changes that happened before it was taken.
+ */
+@Injectable()
+export class AlarmConfirmationService {
+  private readonly sources = new Map<string, Source>();
+  private readonly observations = new Map<string, Observation>();
+
+  constructor(
+    private readonly cloudwatch: CloudWatchAdapter,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The alarm as CloudWatch has it, or SNS_ALARM_NOT_CONFIRMED / SNS_ALARM_SOURCE_UNAVAILABLE. */
+  async confirm(alarm: AlarmEvent): Promise<AlarmEvent> {
+    const { accountId: account, region } = alarm;
+    if (!account || !/^\d{12}$/.test(account) || !region) {
+      throw notConfirmed(alarm, `alarm ${alarm.name} names no account and region to check it in`);
+    }
+    if (this.config.allowedAccounts.length > 0 && !this.config.allowedAccounts.includes(account)) {
+      throw notConfirmed(alarm, `account ${account} is not one runbookd acts in (RUNBOOKD_ALLOWED_ACCOUNTS)`);
+    }
+    const roleArn = this.config.alarmRoleArns.find((r) => r.split(':')[4] === account);
+    const target: AwsTarget = roleArn ? { region, roleArn } : region;
+    const notifiedMs = Date.parse(alarm.stateChangeTime);
+    const toleranceMs = this.config.snsAlarmTimeToleranceSeconds * 1000;
+    const ctx = this.context(alarm);
+
+    let real: AlarmConfiguration | null;
+    try {
+      real = (await this.observe(`${account}|${region}|${roleArn ?? ''}`, target, ctx, alarm.name, notifiedMs)).alarm;
+    } catch (err) {
+      throw unavailable(alarm, err);
+    }
+    if (!real) throw notConfirmed(alarm, `alarm ${alarm.name} does not exist in account ${account}, region ${region}`);
+    const realAccount = real.arn?.split(':')[4];
+    if (realAccount && realAccount !== account) {
+      throw notConfirmed(alarm, `alarm ${alarm.name} belongs to account ${realAccount}, not ${account} as the message says`);
+    }
+    if (alarm.arn && real.arn && alarm.arn !== real.arn) {
+      throw notConfirmed(alarm, `the message names alarm ${alarm.arn}; CloudWatch has ${real.arn}`);
+    }
+
+    let changedAt: string | null = null;
+    const realMs = real.transitionedAt ? Date.parse(real.transitionedAt) : NaN;
+    if (real.state === alarm.state && Math.abs(realMs - notifiedMs) <= toleranceMs) {
+      changedAt = real.transitionedAt;
+    } else if (realMs > notifiedMs) {
+      // The alarm moved on since (a flap, or a slow delivery): its history says whether the notified change happened.
+      let history;
+      try {
+        history = await this.cloudwatch.alarmStateHistory(ctx, target, alarm.name, new Date(notifiedMs - toleranceMs), new Date(notifiedMs + toleranceMs));
+      } catch (err) {
+        throw unavailable(alarm, err);
+      }
+      const match = history.find((h) => h.newState === alarm.state && Math.abs(Date.parse(h.at) - notifiedMs) <= toleranceMs);
+      if (match) changedAt = match.at;
+    }
+    if (!changedAt) {
+      throw notConfirmed(
+        alarm,
+        `alarm ${alarm.name} is ${real.state} since ${real.transitionedAt ?? 'an unknown time'}; CloudWatch has no change to ${alarm.state} at ${alarm.stateChangeTime}`,
+      );
+    }
+
+    if (Object.keys(alarm.dimensions).length > 0 && !sameDimensions(alarm.dimensions, real.dimensions)) {
+      throw notConfirmed(alarm, `the message's dimensions ${JSON.stringify(alarm.dimensions)} are not alarm ${alarm.name}'s (${JSON.stringify(real.dimensions)})`);
+    }
+    return {
+      ...alarm,
+      arn: real.arn ?? alarm.arn,
+      stateChangeTime: new Date(Date.parse(changedAt)).toISOString(),
+      description: real.description,
+      reason: real.state === alarm.state ? real.reason : alarm.reason,
+      dimensions: { ...real.dimensions },
+    };
+  }
+
+  private context(alarm: AlarmEvent): AwsCallContext {
+    return { runId: '', runbookId: '', stepId: 'sns-alarm-confirmation', actor: `alarm:${alarm.name}`, dryRun: true, expiresAt: this.clock.now() };
+  }
+
+  /** CloudWatch's view of one alarm, taken no earlier than `notBeforeMs` (an older one cannot show that change). */
+  private observe(sourceKey: string, target: AwsTarget, ctx: AwsCallContext, name: string, notBeforeMs: number): Promise<Observation> {
+    const cacheKey = `${sourceKey}|${name}`;
+    const cached = this.observations.get(cacheKey);
+    const now = this.clock.nowMs();
+    if (cached && now - cached.atMs <= OBSERVATION_TTL_MS && cached.atMs >= notBeforeMs) return Promise.resolve(cached);
+    let source = this.sources.get(sourceKey);
+    if (!source) {
+      source = { target, inFlight: false, lastCallMs: 0, queue: [] };
+      this.sources.set(sourceKey, source);
+    }
+    const promise = new Promise<Observation>((resolve, reject) => source!.queue.push({ name, resolve, reject }));
+    this.pump(sourceKey, source, ctx);
+    return promise;
+  }
+
+  private pump(sourceKey: string, source: Source, ctx: AwsCallContext): void {
+    if (source.inFlight || source.queue.length === 0) return;
+    const wait = source.lastCallMs + MIN_CALL_SPACING_MS - this.clock.nowMs();
+    if (wait > 0) {
+      // Held back, names asked for meanwhile join this call.
+      source.inFlight = true;
+      setTimeout(() => {
+        source.inFlight = false;
+        this.pump(sourceKey, source, ctx);
+      }, wait).unref();
+      return;
+    }
+    source.lastCallMs = this.clock.nowMs();
+    const names: string[] = [];
+    const taken: Waiter[] = [];
+    const rest: Waiter[] = [];
+    for (const w of source.queue) {
+      if (names.includes(w.name) || names.length < NAMES_PER_CALL) {
+        if (!names.includes(w.name)) names.push(w.name);
+        taken.push(w);
+      } else {
+        rest.push(w);
+      }
+    }
+    source.queue = rest;
+    source.inFlight = true;
+    void this.cloudwatch
+      .alarmConfigurations(ctx, source.target, names)
+      .then((alarms) => {
+        const atMs = this.clock.nowMs();
+        const byName = new Map(alarms.map((a) => [a.name, a]));
+        for (const n of names) this.observations.set(`${sourceKey}|${n}`, { atMs, alarm: byName.get(n) ?? null });
+        for (const w of taken) w.resolve(this.observations.get(`${sourceKey}|${w.name}`)!);
+        this.prune(atMs);
+      })
+      .catch((err) => {
+        for (const w of taken) w.reject(err);
+      })
+      .finally(() => {
+        source.inFlight = false;
+        this.pump(sourceKey, source, ctx);
+      });
+  }
+
+  private prune(now: number): void {
+    if (this.observations.size < 1000) return;
+    for (const [k, o] of this.observations) if (now - o.atMs > OBSERVATION_TTL_MS) this.observations.delete(k);
+  }
+}
+
+function sameDimensions(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
+}
+
+function notConfirmed(alarm: AlarmEvent, reason: string): SnsError {
+  return new SnsError('SNS_ALARM_NOT_CONFIRMED', `CloudWatch does not confirm this alarm: ${reason}`, { alarmName: alarm.name, reason });
+}
+
+function unavailable(alarm: AlarmEvent, err: unknown): SnsError {
+  const code = err instanceof AwsStepError ? err.code : 'INTERNAL';
+  return new SnsError('SNS_ALARM_SOURCE_UNAVAILABLE', `CloudWatch could not be asked about alarm ${alarm.name} just now (${code}); SNS will deliver the message again`, {
+    alarmName: alarm.name,
+    awsCode: code,
+  });
+}
