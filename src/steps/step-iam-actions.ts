@@ -10,6 +10,8 @@ const RDS_READ_SUBJECT = ['rds:DescribeDBClusters', 'rds:DescribeDBInstances'];
 
 export const STEP_IAM_ACTIONS: Readonly<Record<string, readonly string[]>> = {
   'core.noop': [],
+  // The gate calls no AWS API itself; its requests go out through the runbook's notify targets (SNS, counted with the engine's calls).
+  'core.approve': [],
   'core.sleep': [],
   'drill.evaluate-objectives': [],
   'runbook.run': [],

@@ -152,7 +152,7 @@ describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
   });
 
   it('refuses fault points in production: a production process has none', () => {
-    const e = problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: `a:admin:${'a'.repeat(64)}`, RUNBOOKD_FAULT_INJECT: 'crash@step:x:before' });
+    const e = problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: `a:admin:${'a'.repeat(64)}`, RUNBOOKD_FAULT_INJECT: 'crash@step:x:before' });
     expect(e.problems).toEqual(['RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production']);
   });
 });
