@@ -14,6 +14,7 @@ import { AuditRepository } from '../../src/audit/audit.repository';
 import { AUDIT_VERIFY_REASONS, AuditService } from '../../src/audit/audit.service';
 import type { AuditEventInput } from '../../src/audit/audit.types';
 import { S3DigestStore } from '../../src/audit/s3-digest-store.adapter';
+import { main as offlineVerify } from '../../src/audit/audit-verify.main';
 import { auditParts, TEST_AUDIT_KEY, type AuditParts } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freePort, startMoto, type MotoServer } from '../support/moto';
@@ -265,6 +266,25 @@ describe('audit log on PostgreSQL', () => {
         { number: 3, reason: 'signature does not verify' },
       ]);
     });
+  });
+
+  it('is verified offline from the database, the digest file and the public key alone, which name what is wrong', async () => {
+    await freshChain(6, 3);
+    const pub = path.join(path.dirname(parts.digestFile), 'audit.pub.pem');
+    writeFileSync(pub, TEST_AUDIT_KEY.publicKeyPem());
+    const run = async () => {
+      const out: string[] = [];
+      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+      try {
+        const code = await offlineVerify(['--database-url', testDb.url, '--digests', parts.digestFile, '--public-key', pub]);
+        return { code, result: JSON.parse(out.join('')) };
+      } finally {
+        write.mockRestore();
+      }
+    };
+    expect(await run()).toMatchObject({ code: 0, result: { ok: true, records: 6, anchors: { digests: 2, anchoredRecords: 6 } } });
+    await asAttacker('DELETE FROM audit_events WHERE chain_pos > 4');
+    expect(await run()).toMatchObject({ code: 1, result: { ok: false, records: 4, missingTail: { fromPosition: 5, toPosition: 6, digest: 2 } } });
   });
 
   it('seals a record that commits after one with a higher seq, after it, and the chain stays valid', async () => {
