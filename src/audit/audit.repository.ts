@@ -184,17 +184,21 @@ export class AuditRepository {
    * memory whole. The first page has no lower bound so a forged record placed at 0 or below is seen too.
    */
   async *iterateSealed(batchSize = 5000): AsyncGenerator<SealedAuditRecord> {
-    let after: number | null = null;
-    for (;;) {
-      const rows: AuditRow[] = await this.db.query<AuditRow>(
+    const page = (after: number | null) =>
+      this.db.query<AuditRow>(
         after === null
           ? `SELECT ${COLUMNS} FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos LIMIT $1`
           : `SELECT ${COLUMNS} FROM audit_events WHERE chain_pos > $2 ORDER BY chain_pos LIMIT $1`,
         after === null ? [batchSize] : [batchSize, after],
       );
+    let pending = page(null);
+    for (;;) {
+      const rows = await pending;
+      const more = rows.length === batchSize;
+      // The next page is read while this one is hashed: database and CPU work overlap.
+      if (more) pending = page(Number(rows[rows.length - 1].chain_pos));
       for (const row of rows) yield toRecord(row) as SealedAuditRecord;
-      if (rows.length < batchSize) return;
-      after = Number(rows[rows.length - 1].chain_pos);
+      if (!more) return;
     }
   }
 }

@@ -34,10 +34,10 @@ export class AuditService {
     return this.repository.appendMany(inputs, tx);
   }
 
-  /** The sealed chain's head: `seq` is its position, i.e. the number of records in the chain. */
+  /** `seq`: records in the log (those in the chain and those committed moments ago, not yet sealed); `hash`: the chain head's. */
   async head(): Promise<{ seq: number; hash: string | null }> {
-    const h = await this.repository.chainHead();
-    return { seq: h.position, hash: h.hash };
+    const [h, unsealed] = await Promise.all([this.repository.chainHead(), this.repository.countUnsealed()]);
+    return { seq: h.position + unsealed, hash: h.hash };
   }
 
   list(query: AuditListQuery): Promise<AuditRecord[]> {
