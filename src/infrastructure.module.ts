@@ -1,5 +1,7 @@
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { AuditRepository } from './audit/audit.repository';
+import { AUDIT_PROVIDERS } from './audit/audit.providers';
+import { AuditSealerService } from './audit/audit-sealer.service';
 import { AuditService } from './audit/audit.service';
 import { AWS_PROVIDERS } from './aws/aws.providers';
 import { Clock } from './common/clock';
@@ -45,6 +47,8 @@ export class InfrastructureModule {
       LeftoversRepository,
       AuditRepository,
       AuditService,
+      ...AUDIT_PROVIDERS,
+      AuditSealerService,
       ...AWS_PROVIDERS,
       ...STEP_CLASSES,
       { provide: StepRegistry, inject: [...STEP_CLASSES], useFactory: (...steps) => new StepRegistry(steps) },

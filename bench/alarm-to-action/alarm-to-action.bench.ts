@@ -35,7 +35,8 @@ const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'alarm-to-action-latest
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:bench-alarms`;
-const TARGET = { p99MsAt200: 25, ratio: 0.5 };
+// Issue 12's targets (the first version aimed at 25 ms and 0.5).
+const TARGET = { p99MsAt200: 250, ratio: 0.25 };
 const RATES = (process.env.BENCH_RATES ?? '5,50,200').split(',').map((s) => Number(s.trim()));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const BURST = Number(process.env.BENCH_BURST ?? 300);

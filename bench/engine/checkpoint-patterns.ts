@@ -17,7 +17,6 @@ import { performance } from 'node:perf_hooks';
 import { Pool, PoolClient } from 'pg';
 import { GENESIS_HASH, hashRecord } from '../../src/audit/audit-hash';
 import type { AuditKind } from '../../src/audit/audit.types';
-import { AUDIT_APPEND_LOCK_KEY } from '../../src/audit/audit.repository';
 import { PgDatabase } from '../../src/persistence/pg.database';
 import { migrate } from '../../src/persistence/migrator';
 import { writeDocSection } from './doc-section';
@@ -37,6 +36,8 @@ const UPSERT = `INSERT INTO step_results (run_id, step_id, phase, position, uses
          ended_at = EXCLUDED.ended_at, input = EXCLUDED.input, output = EXCLUDED.output, error = EXCLUDED.error,
          memory = EXCLUDED.memory, note = EXCLUDED.note`;
 const CANCEL = 'SELECT cancel_requested_at, cancel_requested_by FROM runs WHERE id = $1';
+/** The global append lock audit appends took before migration 12 (records sealed later since): this bench replays that design. */
+const AUDIT_APPEND_LOCK_KEY = '7290478181926548513';
 const LOCK = `SELECT pg_advisory_xact_lock(${AUDIT_APPEND_LOCK_KEY}::bigint)`;
 const HEAD = 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1';
 

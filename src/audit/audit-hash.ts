@@ -6,11 +6,11 @@ import type { AuditRecord } from './audit.types';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
- * What a record's hash covers: everything stored except the hashes themselves. `seq` is part of
- * it so a record cannot be moved: renumbering rows to hide a removal or to make room for an
- * inserted one changes every renumbered record's hash.
+ * What a record's hash covers: everything recorded, not the chain columns (position, hashes).
+ * `seq` is part of it so a record cannot be renumbered; its place in the chain is fixed by the
+ * link (`prevHash`) instead, so moving it breaks the link of the record after it.
  */
-export type AuditHashContent = Omit<AuditRecord, 'prevHash' | 'hash'>;
+export type AuditHashContent = Pick<AuditRecord, 'seq' | 'at' | 'kind' | 'runId' | 'actor' | 'data'>;
 
 /**
  * SHA-256 (lower-case hex) of the previous record's hash and this record's canonical content.

@@ -2,34 +2,45 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { redact } from '../common/redact';
 import { Database, type Queryable } from '../persistence/database';
-import { asStoredJson, GENESIS_HASH, hashRecord } from './audit-hash';
-import type { AuditEventInput, AuditKind, AuditListQuery, AuditRecord } from './audit.types';
+import { asStoredJson } from './audit-hash';
+import type { AuditEventInput, AuditKind, AuditListQuery, AuditRecord, SealedAuditRecord } from './audit.types';
 
 /**
- * Advisory lock key held while a record is appended. Every appender, in every process, takes it
- * before reading the head of the chain, so two appends can never both link to the same record.
- * A transaction-scoped lock: it is released at commit or rollback, never leaked by a dead process.
+ * Advisory lock key of the sealer: one sealer at a time, in any process, links committed records
+ * into the chain and numbers the digests. Transaction-scoped: released at commit or rollback,
+ * never leaked by a dead process. Appends never take it.
  */
-export const AUDIT_APPEND_LOCK_KEY = '7290478181926548513';
+export const AUDIT_SEALER_LOCK_KEY = '7290478181926548514';
 
 export const AUDIT_LIST_MAX_LIMIT = 1000;
 
 interface AuditRow {
   seq: string | number | bigint;
+  chain_pos: string | number | bigint | null;
   at: string;
   kind: string;
   run_id: string | null;
   actor: string;
   data: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+export interface DigestRow {
+  number: number;
+  position: number;
+  headHash: string | null;
+  body: string;
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
 }
 
 /**
  * `at` is read back with the exact text it was hashed with (UTC, milliseconds), whatever the
  * session's TimeZone or the driver's date parsing.
  */
-const COLUMNS = `seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, kind, run_id, actor, data, prev_hash, hash`;
+const COLUMNS = `seq, chain_pos, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, kind, run_id, actor, data, prev_hash, hash`;
 
 @Injectable()
 export class AuditRepository {
@@ -39,56 +50,117 @@ export class AuditRepository {
   ) {}
 
   /**
-   * Appends one record. Given `tx`, the record is written in that transaction and commits or
-   * rolls back with the caller's own write. The append lock is then held until the caller's
-   * transaction ends, so append last, just before commit. `tx` must be READ COMMITTED (the
-   * default): the head is read after the lock is taken and must see the previous append.
+   * Appends one record: a plain INSERT, no lock and no read of the chain head, so appends from
+   * different runs never wait for each other. Given `tx`, the record commits or rolls back with
+   * the caller's own write. The sealer links it into the hash chain moments after it commits.
    */
   async append(input: AuditEventInput, tx?: Queryable): Promise<AuditRecord> {
     return (await this.appendMany([input], tx))[0];
   }
 
-  /**
-   * Appends several records in order under one lock, one head read and one INSERT: the engine
-   * writes a step's start and end together, and each round trip is on its hot path.
-   */
+  /** Several records in one INSERT, numbered in the order given (the engine writes a step's start and end together). */
   async appendMany(inputs: readonly AuditEventInput[], tx?: Queryable): Promise<AuditRecord[]> {
     if (inputs.length === 0) return [];
-    if (tx) return this.appendIn(tx, inputs);
-    return this.db.transaction((own) => this.appendIn(own, inputs));
-  }
-
-  private async appendIn(q: Queryable, inputs: readonly AuditEventInput[]): Promise<AuditRecord[]> {
-    await q.query(`SELECT pg_advisory_xact_lock(${AUDIT_APPEND_LOCK_KEY}::bigint)`);
-    const [head] = await q.query<{ seq: string | number; hash: string }>(
-      'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-    );
-    let seq = head ? Number(head.seq) : 0;
-    let prevHash = head ? head.hash : GENESIS_HASH;
-    // Taken under the lock so `at` never goes backwards along the chain within one clock.
+    const q = tx ?? this.db;
     const at = this.clock.now().toISOString();
-    const records: AuditRecord[] = [];
     const params: unknown[] = [];
     const rows: string[] = [];
+    const records: Omit<AuditRecord, 'seq'>[] = [];
     for (const input of inputs) {
       const data = asStoredJson(redact(input.data, input.secretKeys));
-      seq += 1;
-      const record = { seq, at, kind: input.kind, runId: input.runId ?? null, actor: input.actor, data };
-      const hash = hashRecord(prevHash, record);
+      const record = { position: null, at, kind: input.kind, runId: input.runId ?? null, actor: input.actor, data, prevHash: null, hash: null };
       const n = params.length;
-      rows.push(`($${n + 1}, $${n + 2}::timestamptz, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}::jsonb, $${n + 7}, $${n + 8})`);
-      params.push(seq, at, record.kind, record.runId, record.actor, JSON.stringify(data), prevHash, hash);
-      records.push({ ...record, prevHash, hash });
-      prevHash = hash;
+      // nextval in the row itself, so seq follows the order of the rows in this one statement.
+      rows.push(`(nextval('audit_events_seq'), $${n + 1}::timestamptz, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::jsonb)`);
+      params.push(at, record.kind, record.runId, record.actor, JSON.stringify(data));
+      records.push(record);
     }
-    await q.query(`INSERT INTO audit_events (seq, at, kind, run_id, actor, data, prev_hash, hash) VALUES ${rows.join(', ')}`, params);
-    return records;
+    const inserted = await q.query<{ seq: string | number }>(
+      `INSERT INTO audit_events (seq, at, kind, run_id, actor, data) VALUES ${rows.join(', ')} RETURNING seq`,
+      params,
+    );
+    const seqs = inserted.map((r) => Number(r.seq)).sort((a, b) => a - b);
+    return records.map((r, i) => ({ ...r, seq: seqs[i] }));
   }
 
-  /** The newest record's seq and hash (0 and null for an empty log). */
-  async head(): Promise<{ seq: number; hash: string | null }> {
-    const [row] = await this.db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-    return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: null };
+  /**
+   * Runs `fn` in a transaction holding the sealer lock, or returns `undefined` at once when
+   * another sealer (another replica) holds it.
+   */
+  async asSealer<T>(fn: (tx: Queryable) => Promise<T>): Promise<{ value: T } | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [{ got }] = await tx.query<{ got: boolean }>(`SELECT pg_try_advisory_xact_lock(${AUDIT_SEALER_LOCK_KEY}::bigint) AS got`);
+      if (!got) return undefined;
+      return { value: await fn(tx) };
+    });
+  }
+
+  /** The newest sealed record's position and hash (0 and null for an empty chain). */
+  async chainHead(q: Queryable = this.db): Promise<{ position: number; hash: string | null }> {
+    const [row] = await q.query<{ chain_pos: string | number; hash: string }>(
+      'SELECT chain_pos, hash FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1',
+    );
+    return row ? { position: Number(row.chain_pos), hash: row.hash } : { position: 0, hash: null };
+  }
+
+  /**
+   * Committed records not yet in the chain, oldest seq first. Only committed rows are visible, so
+   * a record whose transaction is still open (even with a lower seq) is simply sealed by a later
+   * batch: the chain's order is the order of sealing, and nothing can slip in behind a sealed record.
+   */
+  async unsealed(q: Queryable, limit: number): Promise<AuditRecord[]> {
+    const rows = await q.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1`, [limit]);
+    return rows.map(toRecord);
+  }
+
+  async seal(q: Queryable, sealed: readonly SealedAuditRecord[]): Promise<void> {
+    if (sealed.length === 0) return;
+    await q.query(
+      `UPDATE audit_events AS a SET chain_pos = v.pos, prev_hash = v.prev, hash = v.h
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS v(seq, pos, prev, h)
+        WHERE a.seq = v.seq AND a.chain_pos IS NULL`,
+      [sealed.map((r) => r.seq), sealed.map((r) => r.position), sealed.map((r) => r.prevHash), sealed.map((r) => r.hash)],
+    );
+  }
+
+  async countUnsealed(): Promise<number> {
+    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM audit_events WHERE chain_pos IS NULL');
+    return Number(row.n);
+  }
+
+  /** Whether a run ended in the chain after `position`: each run end is anchored by a digest. */
+  async runEndedAfter(q: Queryable, position: number): Promise<boolean> {
+    const rows = await q.query(`SELECT 1 FROM audit_events WHERE chain_pos > $1 AND kind = 'run.ended' LIMIT 1`, [position]);
+    return rows.length > 0;
+  }
+
+  async lastDigest(q: Queryable = this.db): Promise<DigestRow | undefined> {
+    const [row] = await q.query<DigestDbRow>(`SELECT ${DIGEST_COLUMNS} FROM audit_digests ORDER BY number DESC LIMIT 1`);
+    return row && toDigestRow(row);
+  }
+
+  async insertDigest(q: Queryable, number: number, position: number, headHash: string | null, body: string): Promise<void> {
+    await q.query('INSERT INTO audit_digests (number, position, head_hash, body) VALUES ($1, $2, $3, $4)', [number, position, headHash, body]);
+  }
+
+  /** Digests not yet in the store, oldest first; `dueOnly` leaves out those waiting for their retry time. */
+  async unpublishedDigests(dueOnly: boolean, limit = 100): Promise<DigestRow[]> {
+    const rows = await this.db.query<DigestDbRow>(
+      `SELECT ${DIGEST_COLUMNS} FROM audit_digests WHERE published_at IS NULL ${dueOnly ? 'AND next_attempt_at <= now()' : ''} ORDER BY number LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toDigestRow);
+  }
+
+  async markDigestPublished(number: number): Promise<void> {
+    await this.db.query('UPDATE audit_digests SET published_at = now(), last_error = NULL WHERE number = $1', [number]);
+  }
+
+  async markDigestFailed(number: number, error: string, retryInMs: number): Promise<void> {
+    await this.db.query(
+      `UPDATE audit_digests SET attempts = attempts + 1, last_error = $2, next_attempt_at = now() + ($3::text || ' milliseconds')::interval WHERE number = $1`,
+      [number, error.slice(0, 500), String(retryInMs)],
+    );
   }
 
   async list(query: AuditListQuery): Promise<AuditRecord[]> {
@@ -107,27 +179,53 @@ export class AuditRepository {
     return rows.map(toRecord);
   }
 
-  /** Every record in seq order, fetched `batchSize` at a time so the log never sits in memory whole. */
-  async *iterateAll(batchSize = 500): AsyncGenerator<AuditRecord> {
-    // The first page has no lower bound so a forged record numbered 0 or below is seen too.
-    let after: number | null = null;
-    for (;;) {
-      const rows: AuditRow[] = await this.db.query<AuditRow>(
+  /**
+   * Every sealed record in chain order, fetched `batchSize` at a time so the log never sits in
+   * memory whole. The first page has no lower bound so a forged record placed at 0 or below is seen too.
+   */
+  async *iterateSealed(batchSize = 5000): AsyncGenerator<SealedAuditRecord> {
+    const page = (after: number | null) =>
+      this.db.query<AuditRow>(
         after === null
-          ? `SELECT ${COLUMNS} FROM audit_events ORDER BY seq LIMIT $1`
-          : `SELECT ${COLUMNS} FROM audit_events WHERE seq > $2 ORDER BY seq LIMIT $1`,
+          ? `SELECT ${COLUMNS} FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos LIMIT $1`
+          : `SELECT ${COLUMNS} FROM audit_events WHERE chain_pos > $2 ORDER BY chain_pos LIMIT $1`,
         after === null ? [batchSize] : [batchSize, after],
       );
-      for (const row of rows) yield toRecord(row);
-      if (rows.length < batchSize) return;
-      after = Number(rows[rows.length - 1].seq);
+    let pending = page(null);
+    for (;;) {
+      const rows = await pending;
+      const more = rows.length === batchSize;
+      // The next page is read while this one is hashed: database and CPU work overlap.
+      if (more) pending = page(Number(rows[rows.length - 1].chain_pos));
+      for (const row of rows) yield toRecord(row) as SealedAuditRecord;
+      if (!more) return;
     }
   }
+}
+
+interface DigestDbRow {
+  number: string | number;
+  position: string | number;
+  head_hash: string | null;
+  body: string;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+}
+
+const DIGEST_COLUMNS = `number, position, head_hash, body, attempts, last_error, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+
+function toDigestRow(r: DigestDbRow): DigestRow {
+  return {
+    number: Number(r.number), position: Number(r.position), headHash: r.head_hash, body: r.body,
+    attempts: Number(r.attempts), lastError: r.last_error, createdAt: r.created_at,
+  };
 }
 
 function toRecord(row: AuditRow): AuditRecord {
   return {
     seq: Number(row.seq),
+    position: row.chain_pos === null ? null : Number(row.chain_pos),
     at: row.at,
     kind: row.kind as AuditKind,
     runId: row.run_id,

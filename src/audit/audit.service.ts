@@ -1,25 +1,31 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queryable } from '../persistence/database';
-import { GENESIS_HASH, hashRecord } from './audit-hash';
+import { AuditSigningKey } from './audit-digest';
+import { AuditDigestStore } from './audit-digest-store';
+import { AuditSealerService } from './audit-sealer.service';
+import { verifyAuditLog, type AuditVerifyInput } from './audit-verifier';
 import { AuditRepository } from './audit.repository';
 import type { AuditEventInput, AuditListQuery, AuditRecord, AuditVerifyResult } from './audit.types';
 
-export const AUDIT_VERIFY_BATCH_SIZE = 1000;
+export { AUDIT_VERIFY_REASONS } from './audit-verifier';
 
-export const AUDIT_VERIFY_REASONS = {
-  missing: 'record missing before this one',
-  badSeq: 'sequence number out of order',
-  badLink: 'prev_hash does not match the previous record (record inserted or reordered)',
-  badHash: 'content does not match its hash (record changed)',
-} as const;
+export const AUDIT_VERIFY_BATCH_SIZE = 5000;
 
 @Injectable()
 export class AuditService {
   private readonly logger = new Logger(AuditService.name);
 
-  constructor(private readonly repository: AuditRepository) {}
+  constructor(
+    private readonly repository: AuditRepository,
+    private readonly sealer: AuditSealerService,
+    private readonly store: AuditDigestStore,
+    private readonly key: AuditSigningKey,
+  ) {}
 
-  /** See `AuditRepository.append`: pass the caller's transaction to commit the record with its write. */
+  /**
+   * Writes one record: a single INSERT without a lock. Pass the caller's transaction to commit
+   * the record with its write. It joins the hash chain when the sealer links it, moments later.
+   */
   append(input: AuditEventInput, tx?: Queryable): Promise<AuditRecord> {
     return this.repository.append(input, tx);
   }
@@ -28,51 +34,46 @@ export class AuditService {
     return this.repository.appendMany(inputs, tx);
   }
 
-  head(): Promise<{ seq: number; hash: string | null }> {
-    return this.repository.head();
+  /** `seq`: records in the log (those in the chain and those committed moments ago, not yet sealed); `hash`: the chain head's. */
+  async head(): Promise<{ seq: number; hash: string | null }> {
+    const [h, unsealed] = await Promise.all([this.repository.chainHead(), this.repository.countUnsealed()]);
+    return { seq: h.position + unsealed, hash: h.hash };
   }
 
   list(query: AuditListQuery): Promise<AuditRecord[]> {
     return this.repository.list(query);
   }
 
+  /** Seals and publishes a digest of the whole chain at once (after a migration, before an audit). */
+  anchorNow() {
+    return this.sealer.anchorNow();
+  }
+
   /**
-   * Walks the whole chain in seq order. A changed record fails its own hash; a removed one
-   * leaves a gap in seq; an inserted or reordered one breaks the prev_hash link of the record
-   * after it (or its own hash). Removing the newest records leaves a valid shorter chain: compare
-   * `headHash` with one kept outside the database to catch that.
+   * Seals what has committed, then checks the whole chain and checks it against the signed
+   * digests in the external store: names the first record changed, removed, inserted or
+   * reordered, a chain recomputed after a change, a removed tail, bad digests, and what no
+   * digest covers yet (with the reason: not yet due, or the store unreachable).
    */
   async verify(): Promise<AuditVerifyResult> {
-    let records = 0;
-    let expectedSeq = 1;
-    let prevHash = GENESIS_HASH;
-    let firstBadRecord: AuditVerifyResult['firstBadRecord'];
-
-    for await (const record of this.repository.iterateAll(AUDIT_VERIFY_BATCH_SIZE)) {
-      records++;
-      if (!firstBadRecord) {
-        const reason = problemWith(record, expectedSeq, prevHash);
-        if (reason) firstBadRecord = { seq: record.seq, reason };
-      }
-      // Follow what is stored, so the count stays right; only the first problem is reported.
-      expectedSeq = record.seq + 1;
-      prevHash = record.hash;
+    await this.sealer.sealPending();
+    let store: AuditVerifyInput['store'];
+    try {
+      store = { description: this.store.description, entries: await this.store.readAll() };
+    } catch (err) {
+      store = { description: this.store.description, error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300) };
     }
-
-    const headHash = records > 0 ? prevHash : null;
-    if (firstBadRecord) {
-      // seq and a fixed reason only: record content may hold data that must not reach logs.
-      this.logger.warn(`Audit chain broken at seq ${firstBadRecord.seq}: ${firstBadRecord.reason}`);
-      return { ok: false, records, headHash, firstBadRecord };
-    }
-    return { ok: true, records, headHash };
+    const result = await verifyAuditLog({
+      records: this.repository.iterateSealed(AUDIT_VERIFY_BATCH_SIZE),
+      store,
+      publicKeys: [this.key.publicKey],
+      pending: await this.repository.unpublishedDigests(false),
+      unsealed: await this.repository.countUnsealed(),
+    });
+    // Positions and fixed reasons only: record content may hold data that must not reach logs.
+    if (result.firstBadRecord) this.logger.warn(`Audit chain broken at position ${result.firstBadRecord.position}: ${result.firstBadRecord.reason}`);
+    if (result.missingTail) this.logger.warn(`Audit chain lost its tail: positions ${result.missingTail.fromPosition}–${result.missingTail.toPosition} anchored by digest ${result.missingTail.digest} are missing`);
+    for (const d of result.anchors.badDigests) this.logger.warn(`Audit digest ${d.number} is bad: ${d.reason}`);
+    return result;
   }
-}
-
-function problemWith(record: AuditRecord, expectedSeq: number, prevHash: string): string | null {
-  if (record.seq > expectedSeq) return AUDIT_VERIFY_REASONS.missing;
-  if (record.seq !== expectedSeq) return AUDIT_VERIFY_REASONS.badSeq;
-  if (record.prevHash !== prevHash) return AUDIT_VERIFY_REASONS.badLink;
-  if (hashRecord(record.prevHash, record) !== record.hash) return AUDIT_VERIFY_REASONS.badHash;
-  return null;
 }

@@ -1,5 +1,5 @@
 /**
- * The audit log: one append-only, hash-chained record for every decision and every AWS call
+ * The audit log: one append-only, hash-chained (sealed moments after commit) record for every decision and every AWS call
  * that could change something. The shapes of `data` per kind are listed below so writers in
  * different areas (triggers, engine, aws) record the same fields under the same names.
  */
@@ -46,28 +46,68 @@ export interface AuditEventInput {
 }
 
 export interface AuditRecord {
-  /** 1, 2, 3, ... with no gaps: a gap is a removed record. */
+  /**
+   * Identifies the record, taken from a sequence when it is written: increasing in the order
+   * records were written, with gaps where a transaction rolled back. Hashed, so it cannot change.
+   */
   seq: number;
+  /**
+   * Place in the hash chain (1, 2, 3, ... with no gaps: a gap is a removed record), given when the
+   * sealer links the record into the chain moments after it committed; null until then.
+   */
+  position: number | null;
   /** ISO 8601, millisecond precision, UTC (`2024-05-01T10:00:00.123Z`): exactly what was hashed. */
   at: string;
   kind: AuditKind;
   runId: string | null;
   actor: string;
   data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
+  /** Null until sealed. */
+  prevHash: string | null;
+  /** sha256(prevHash + canonical record); null until sealed. */
+  hash: string | null;
+}
+
+/** A record already linked into the chain. */
+export type SealedAuditRecord = AuditRecord & { position: number; prevHash: string; hash: string };
+
+export interface AuditVerifyProblem {
+  /** The record's seq and chain position (a record, not an interval, is named where one can be). */
+  seq: number | null;
+  position: number | null;
+  reason: string;
 }
 
 export interface AuditVerifyResult {
   ok: boolean;
-  /** Records examined (all of them, also when one is bad). */
+  /** Sealed records examined (all of them, also when one is bad). */
   records: number;
-  /**
-   * Hash of the last record. Kept outside the database (a ticket, a report) it detects what
-   * the chain alone cannot: removal of the newest records or a rewrite of the whole tail.
-   */
+  /** Hash of the last sealed record. */
   headHash: string | null;
-  firstBadRecord?: { seq: number; reason: string };
+  /** The first record found changed, removed, inserted, reordered or rewritten. */
+  firstBadRecord?: AuditVerifyProblem;
+  /** Records a signed digest counted that the database no longer has (the newest removed). */
+  missingTail?: { fromPosition: number; toPosition: number; digest: number };
+  anchors: AuditAnchorsReport;
+}
+
+export interface AuditAnchorsReport {
+  /** Where the digests were read from (`file:...`, `s3://...`); never a credential. */
+  store: string;
+  /** False when the store could not be read: nothing could be checked against it. */
+  readable: boolean;
+  error?: string;
+  /** Valid signed digests found in the store. */
+  digests: number;
+  /** Records covered by the newest digest that matched the database. */
+  anchoredRecords: number;
+  lastDigestAt: string | null;
+  /** Digests in the store that are themselves bad: wrong signature, broken digest chain, a gap. */
+  badDigests: { number: number; reason: string }[];
+  /** Sealed records no published digest covers yet, and why (not yet due, or publication failing). */
+  unanchored: { fromPosition: number; toPosition: number; reason: string }[];
+  /** Records committed but not yet linked into the chain (being sealed right now). */
+  unsealed: number;
 }
 
 export interface AuditListQuery {

@@ -103,6 +103,21 @@ export class AppConfig {
   allowedRegions!: string[];
   /** Role ARN patterns (`*` matches within one ARN) a run may assume; empty means any role in an allowed account. */
   allowedRoleArns!: string[];
+  /** How often committed audit records are sealed into the hash chain (by one replica at a time). */
+  auditSealIntervalMs!: number;
+  /** A signed digest is made at least this often while the chain grows... */
+  auditDigestIntervalMs!: number;
+  /** ...and after a run ends, once this long has passed since the previous digest (run ends are coalesced). */
+  auditDigestMinGapMs!: number;
+  /** Ed25519 private key (PKCS#8 PEM) that signs digests; never stored in the database. */
+  auditSigningKeyPem!: string | undefined;
+  /** Read when `auditSigningKeyPem` is unset; generated there (mode 0600) outside production when missing. */
+  auditSigningKeyFile!: string;
+  /** Where digests are published: an append-only file (default) or an S3 bucket with Object Lock. */
+  auditDigestStore!: { kind: 'file'; path: string } | { kind: 's3'; bucket: string; prefix: string };
+  /** Object Lock (COMPLIANCE) retention of each digest object in S3, in days. */
+  auditDigestRetentionDays!: number;
+  auditDigestStoreTimeoutMs!: number;
 
   get isProduction(): boolean {
     return this.nodeEnv === 'production';
@@ -263,6 +278,29 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!c.databaseUrl && c.role !== 'all') {
     problems.push(`DATABASE_URL must be set for RUNBOOKD_ROLE=${c.role}: split api and worker processes cannot share the embedded PGlite folder`);
   }
+  c.auditSealIntervalMs = int('RUNBOOKD_AUDIT_SEAL_INTERVAL_MS', 200, 10, 60_000);
+  c.auditDigestIntervalMs = int('RUNBOOKD_AUDIT_DIGEST_INTERVAL_MS', 60_000, 100, 86_400_000);
+  c.auditDigestMinGapMs = int('RUNBOOKD_AUDIT_DIGEST_MIN_GAP_MS', 2_000, 0, 3_600_000);
+  const keyPem = env.RUNBOOKD_AUDIT_SIGNING_KEY;
+  c.auditSigningKeyPem = keyPem ? keyPem.replace(/\\n/g, '\n') : undefined;
+  if (c.auditSigningKeyPem && !c.auditSigningKeyPem.includes('PRIVATE KEY')) {
+    problems.push('RUNBOOKD_AUDIT_SIGNING_KEY must be an Ed25519 private key in PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)');
+  }
+  c.auditSigningKeyFile = path.resolve(str('RUNBOOKD_AUDIT_SIGNING_KEY_FILE', path.join(c.stateDir, 'audit-signing-key.pem')));
+  const store = str('RUNBOOKD_AUDIT_DIGEST_STORE', path.join(c.stateDir, 'audit-digests.jsonl'));
+  const s3 = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(store);
+  if (s3) {
+    const prefix = s3[2] ?? '';
+    c.auditDigestStore = { kind: 's3', bucket: s3[1], prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
+  } else if (/^[a-z0-9]+:\/\//i.test(store) && !store.startsWith('file://')) {
+    problems.push(`RUNBOOKD_AUDIT_DIGEST_STORE must be s3://bucket/prefix or a file path, got "${store}"`);
+    c.auditDigestStore = { kind: 'file', path: path.join(c.stateDir, 'audit-digests.jsonl') };
+  } else {
+    c.auditDigestStore = { kind: 'file', path: path.resolve(store.replace(/^file:\/\//, '')) };
+  }
+  c.auditDigestRetentionDays = int('RUNBOOKD_AUDIT_DIGEST_RETENTION_DAYS', 400, 0, 36_500);
+  c.auditDigestStoreTimeoutMs = int('RUNBOOKD_AUDIT_DIGEST_STORE_TIMEOUT_MS', 5_000, 100, 120_000);
+
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');
   }

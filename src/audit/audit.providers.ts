@@ -1,0 +1,50 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Logger, type Provider } from '@nestjs/common';
+import { AppConfig } from '../config/app.config';
+import { AuditSigningKey } from './audit-digest';
+import { AuditDigestStore } from './audit-digest-store';
+import { FileDigestStore } from './file-digest-store.adapter';
+import { S3DigestStore } from './s3-digest-store.adapter';
+
+/**
+ * The digest signing key: from RUNBOOKD_AUDIT_SIGNING_KEY, else the key file, generated (mode
+ * 0600) when missing so the embedded default works out of the box. Never in the database: the
+ * point of a digest is that whoever can rewrite the database cannot sign one.
+ */
+export function loadAuditSigningKey(config: AppConfig): AuditSigningKey {
+  if (config.auditSigningKeyPem) return AuditSigningKey.fromPem(config.auditSigningKeyPem);
+  const file = config.auditSigningKeyFile;
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      writeFileSync(file, AuditSigningKey.generatePem(), { mode: 0o600, flag: 'wx' });
+      const logger = new Logger('AuditSigningKey');
+      const where = `generated a new audit digest signing key at ${file}`;
+      if (config.isProduction) logger.warn(`${where}: keep it (and its public half for auditors) away from the database's administrators`);
+      else logger.log(where);
+    } catch (err) {
+      // Another process generated it first: use theirs.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return AuditSigningKey.fromPem(readFileSync(file, 'utf8'));
+}
+
+export function openDigestStore(config: AppConfig): AuditDigestStore {
+  const s = config.auditDigestStore;
+  if (s.kind === 'file') return new FileDigestStore(s.path);
+  return new S3DigestStore({
+    bucket: s.bucket,
+    prefix: s.prefix,
+    region: config.awsRegion,
+    endpoint: config.awsEndpoints.AWS_ENDPOINT_URL_S3 ?? config.awsEndpoints.AWS_ENDPOINT_URL,
+    retentionDays: config.auditDigestRetentionDays,
+    timeoutMs: config.auditDigestStoreTimeoutMs,
+  });
+}
+
+export const AUDIT_PROVIDERS: Provider[] = [
+  { provide: AuditSigningKey, inject: [AppConfig], useFactory: loadAuditSigningKey },
+  { provide: AuditDigestStore, inject: [AppConfig], useFactory: openDigestStore },
+];
