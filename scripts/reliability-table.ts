@@ -5,18 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-
-interface CaseResult {
-  runbook: string;
-  point: string;
-  crashed: boolean;
-  state: string;
-  expectedState: string;
-  doubled: string[];
-  leftovers: string[];
-  runEnded: number;
-  auditOk: boolean;
-}
+import type { CaseResult } from '../test/faults/fault-support';
 
 const root = path.resolve(__dirname, '..');
 const source = ['crash-points-all.json', 'crash-points.json'].map((f) => path.join(root, 'test', 'artifacts', 'faults', f)).find(existsSync);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readEnvironment } from './cli.config';
+import { readEnvironment } from '../config/cli.config';
 import { runCli } from './cli.commands';
 
 /** The `runbookd` command (package.json `bin`). */

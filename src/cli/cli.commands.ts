@@ -3,7 +3,7 @@ import * as readline from 'node:readline';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../runbooks/duration';
 import { ApiClient } from './api-client.adapter';
-import { CliEnvironment, resolveConnection, writeProfile } from './cli.config';
+import { CliEnvironment, resolveConnection, writeProfile } from '../config/cli.config';
 import { CliError } from './cli.error';
 import { CliOutput, seconds, shortTime } from './cli-output';
 import { buildParameters } from './cli-parameters';

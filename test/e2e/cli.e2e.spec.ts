@@ -150,7 +150,8 @@ describe('runbookd validate (offline: no service, no database)', () => {
   it('passes the shipped runbooks and names file and path of each problem in a broken folder', async () => {
     const good = await runCli(['validate', path.join(ROOT, 'runbooks')], { HOME: os.tmpdir() });
     expect(good.code).toBe(0);
-    expect(good.stdout).toMatch(/7 runbook\(s\) valid/);
+    const shipped = readdirSync(path.join(ROOT, 'runbooks')).filter((f) => f.endsWith('.yaml')).length;
+    expect(good.stdout).toMatch(new RegExp(`${shipped} runbook\\(s\\) valid`));
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rbd-validate-'));
     try {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { exited, Harness, ROOT } from '../support/runbookd';
-import { auditOf, endActiveRuns, killWorkers, leftovers, MUTATING_RUNBOOKS, resetSandbox, RunbookCase, startRun } from './fault-support';
+import { auditOf, CaseResult, endActiveRuns, killWorkers, leftovers, MUTATING_RUNBOOKS, resetSandbox, RunbookCase, startRun } from './fault-support';
 
 /**
  * SIGKILL of the worker at every crash point of every mutating runbook, enumerated from a clean
@@ -22,19 +22,6 @@ const CI_POINTS: Record<string, (point: string) => boolean> = {
   'backup-verification': (p) => p === 'aws:RestoreDBInstanceFromDBSnapshot:after-answer' || p === 'step:delete-copy:before',
   'canary-rollback': (p) => p === 'aws:UpdateService:after-answer',
 };
-
-interface CaseResult {
-  runbook: string;
-  point: string;
-  crashed: boolean;
-  state: string;
-  expectedState: string;
-  /** Mutating operations whose count at moto differs from the clean run: `op: got/expected`. */
-  doubled: string[];
-  leftovers: string[];
-  runEnded: number;
-  auditOk: boolean;
-}
 
 const results: CaseResult[] = [];
 

@@ -13,6 +13,20 @@ import { eventually, exited, Harness, REGION, ROOT } from '../support/runbookd';
  * sandbox, what a run left behind in moto, and the counts every case checks.
  */
 
+/** One crash-point case's counts (test/faults/crash-points.fault.spec.ts), also read by scripts/reliability-table.ts. */
+export interface CaseResult {
+  runbook: string;
+  point: string;
+  crashed: boolean;
+  state: string;
+  expectedState: string;
+  /** Mutating operations whose count at moto differs from the clean run: `op: got/expected`. */
+  doubled: string[];
+  leftovers: string[];
+  runEnded: number;
+  auditOk: boolean;
+}
+
 export const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 export interface RunbookCase {
