@@ -62,6 +62,13 @@ export class PgDatabase extends Database {
       throw toDatabaseError(err) ?? err;
     }
     let broken: unknown;
+    // The pool listens for errors only on idle connections: one that dies while checked out (a
+    // server restart between two statements of this transaction) would emit 'error' with no
+    // listener and take the process down. Here it only marks the connection broken.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const tx: Queryable = {
@@ -83,6 +90,7 @@ export class PgDatabase extends Database {
       await client.query('ROLLBACK').catch((e: unknown) => (broken ??= e));
       throw toDatabaseError(err) ?? err;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
     }
   }

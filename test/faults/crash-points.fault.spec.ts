@@ -25,11 +25,12 @@ const CI_POINTS: Record<string, (point: string) => boolean> = {
 
 const results: CaseResult[] = [];
 
-afterAll(() => {
+/** Written after every case, so a long run stopped half-way still leaves what it counted. */
+function saveResults(): void {
   const dir = path.join(ROOT, 'test', 'artifacts', 'faults');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, `crash-points${ALL ? '-all' : ''}.json`), JSON.stringify(results, null, 2));
-});
+}
 
 const runbooks = MUTATING_RUNBOOKS.filter((c) => ALL || c.runbook in CI_POINTS);
 
@@ -78,6 +79,7 @@ describe.each(runbooks)('$runbook: SIGKILL at every crash point', (rc: RunbookCa
         auditOk: (await h.request('GET', '/v1/audit/verify')).body.ok === true,
       };
       results.push(result);
+      saveResults();
       await killWorkers(h);
       await endActiveRuns(h);
       const bad = [
