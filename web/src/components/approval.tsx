@@ -8,10 +8,14 @@ import { ErrorNotice, Json, Section, StateBadge, Time, useLoad } from './common'
  * Approve / Reject for those the runbook lets decide. The decision carries the plan hash shown,
  * so a plan that changed since the page loaded is refused by the API (409) rather than approved.
  */
-export function ApprovalPanel({ runId, session, watch }: { runId: string; session: Session; watch: string }) {
-  // `watch` changes when the run's state or its gate step does: the request appears (or is decided) then.
+export function ApprovalPanel({ runId, session, watch }: { runId: string; session: Session; watch: string | null }) {
+  // `watch` changes when the run's state or its gate step does: the request appears (or is decided)
+  // then. It is null while the run has recorded no gate step, so most runs never ask (nor 404).
   const { data: approval, error, setData, reload } = useLoad(
-    () => api<ApprovalView>('GET', `/v1/runs/${encodeURIComponent(runId)}/approval`).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
+    () =>
+      watch === null
+        ? Promise.resolve(undefined)
+        : api<ApprovalView>('GET', `/v1/runs/${encodeURIComponent(runId)}/approval`).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
     [runId, watch],
   );
   const [comment, setComment] = useState('');
@@ -56,7 +60,7 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
         </dd>
         <dt>Who may approve</dt>
         <dd>{who} (never the requester)</dd>
-        <dt>{pending ? 'Expires' : 'Expired or expires'}</dt>
+        <dt>Expires</dt>
         <dd>
           <Time at={approval.expiresAt} />
         </dd>

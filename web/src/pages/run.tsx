@@ -64,7 +64,7 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
           <p className="muted" aria-live="polite">
             {live ? 'Live: updates as the run goes.' : ended ? 'This run has ended.' : ''}
           </p>
-          <ApprovalPanel runId={id} session={session} watch={`${run.state}/${approvalGate?.state ?? ''}/${approvalGate?.note ?? ''}`} />
+          <ApprovalPanel runId={id} session={session} watch={approvalGate ? `${run.state}/${approvalGate.state}/${approvalGate.note ?? ''}` : null} />
           <Section title="Run">
             <dl className="facts grid">
               <dt>Run id</dt>
