@@ -31,6 +31,8 @@ export interface HarnessOptions {
   seed?: boolean;
   /** Run on the embedded PGlite database (the default when DATABASE_URL is unset) instead of PostgreSQL. */
   pglite?: boolean;
+  /** More API keys, as `name:role:sha256-of-key` entries (a second operator, say). */
+  extraApiKeys?: string[];
 }
 
 /**
@@ -69,7 +71,7 @@ export class Harness {
       REDIS_URL,
       RUNBOOKD_QUEUE_PREFIX: this.prefix,
       RUNBOOKD_RUNBOOKS_DIR: opts.runbooksDir ?? path.join(ROOT, 'runbooks'),
-      RUNBOOKD_API_KEYS: `vera:viewer:${sha(raw.viewer)},otto:operator:${sha(raw.operator)},ada:admin:${sha(raw.admin)}`,
+      RUNBOOKD_API_KEYS: `vera:viewer:${sha(raw.viewer)},otto:operator:${sha(raw.operator)},ada:admin:${sha(raw.admin)}${(opts.extraApiKeys ?? []).map((k) => `,${k}`).join('')}`,
       RUNBOOKD_STATE_DIR: path.join(ROOT, '.runbookd', 'test', this.prefix),
       AWS_ENDPOINT_URL: this.proxy.endpoint,
       AWS_REGION: REGION,

@@ -144,8 +144,46 @@ export interface JsonSchema {
   [k: string]: unknown;
 }
 
-export const TERMINAL = new Set(['succeeded', 'failed', 'aborted', 'cancelled']);
+// `rejected`: a run whose approval was refused or expired has ended too.
+export const TERMINAL = new Set(['succeeded', 'failed', 'aborted', 'cancelled', 'rejected']);
 
 export function canOperate(session: Session | null): boolean {
   return session?.role === 'operator' || session?.role === 'admin';
+}
+
+export interface PlannedCall {
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+  region?: string;
+}
+
+/** `GET /v1/runs/:id/approval` and the items of `GET /v1/approvals`. */
+export interface ApprovalView {
+  id: number;
+  runId: string;
+  runbookId: string | null;
+  gate: string;
+  state: 'pending' | 'approved' | 'rejected' | 'expired' | 'void';
+  requestedBy: string;
+  approvers: { roles: string[]; keys: string[] };
+  minApprovals: number;
+  message: string | null;
+  plan: { parameters?: Record<string, unknown>; steps?: Array<{ stepId: string; uses: string; calls: PlannedCall[] | null; note?: string }> };
+  planHash: string;
+  approvals: string[];
+  decisions: Array<{ actor: string; role: string; decision: 'approve' | 'reject'; comment: string | null; at: string }>;
+  createdAt: string;
+  expiresAt: string;
+  ageSeconds: number;
+  decidedAt: string | null;
+  reason: string | null;
+}
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** The service's rule, mirrored to decide which controls to show (the API still decides). */
+export function isApprover(session: Session, a: ApprovalView): boolean {
+  if (!canOperate(session)) return false;
+  return a.approvers.keys.includes(session.name) || a.approvers.roles.some((r) => r in RANK && RANK[session.role] >= RANK[r as Role]);
 }

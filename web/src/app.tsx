@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, onUnauthenticated, type Session, setCsrfToken } from './api';
+import { ApprovalsPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
 import { RunPage } from './pages/run';
 import { RunbookPage } from './pages/runbook';
@@ -52,6 +53,7 @@ export function App() {
   if (page === 'runbooks' && id) content = <RunbookPage id={id} session={session} />;
   else if (page === 'runs' && id) content = <RunPage id={id} session={session} />;
   else if (page === 'runs') content = <RunsPage />;
+  else if (page === 'approvals') content = <ApprovalsPage />;
   else if (page === 'audit') content = <AuditPage />;
   else if (page === 'schedules') content = <SchedulesPage session={session} />;
   else content = <RunbooksPage />;
@@ -68,6 +70,7 @@ export function App() {
           {[
             ['runbooks', 'Runbooks'],
             ['runs', 'Runs'],
+            ['approvals', 'Approvals'],
             ['schedules', 'Schedules'],
             ['audit', 'Audit'],
           ].map(([p, label]) => (

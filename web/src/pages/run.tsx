@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { api, canOperate, type RunbookDetail, type Session, TERMINAL } from '../api';
+import { ApprovalPanel } from '../components/approval';
 import { ErrorNotice, Json, Section, StateBadge, Time, useLoad } from '../components/common';
 import { StepsTable } from '../components/steps';
 import { go } from '../router';
@@ -16,6 +17,8 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
   const { data: runbook } = useLoad(() => (runbookId ? api<RunbookDetail>('GET', `/v1/runbooks/${encodeURIComponent(runbookId)}`) : Promise.resolve(undefined)), [runbookId]);
   const ended = run !== undefined && TERMINAL.has(run.state);
   const { data: report, error: reportError } = useLoad(() => (ended ? api<Report>('GET', `/v1/runs/${encodeURIComponent(id)}/report`) : Promise.resolve(undefined)), [id, ended]);
+  // The gate step (core.approve): its state and note change when a request is made or decided.
+  const approvalGate = run?.steps?.find((s) => s.uses === 'core.approve' && s.state === 'waiting') ?? run?.steps?.find((s) => s.uses === 'core.approve');
   const [actionError, setActionError] = useState<unknown>(undefined);
   const [cancelling, setCancelling] = useState(false);
 
@@ -61,6 +64,7 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
           <p className="muted" aria-live="polite">
             {live ? 'Live: updates as the run goes.' : ended ? 'This run has ended.' : ''}
           </p>
+          <ApprovalPanel runId={id} session={session} watch={approvalGate ? `${run.state}/${approvalGate.state}/${approvalGate.note ?? ''}` : null} />
           <Section title="Run">
             <dl className="facts grid">
               <dt>Run id</dt>

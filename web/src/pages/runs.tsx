@@ -3,7 +3,7 @@ import { api, type RunView } from '../api';
 import { ErrorNotice, StateBadge, Time, useInterval, useLoad } from '../components/common';
 import { routeQuery } from '../router';
 
-const STATES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled'];
+const STATES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled', 'rejected'];
 const TRIGGERS = ['rest', 'cli', 'alarm', 'schedule', 'parent'];
 const PAGE = 25;
 
