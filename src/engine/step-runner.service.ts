@@ -111,7 +111,7 @@ export class StepRunnerService {
         kind: 'step.ended', runId: run.id, actor: run.actor,
         data: redactorFor(run).apply({ stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
           durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note }),
-      }, failedMain ? (tx) => onMainFailure(tx, next.error!) : undefined);
+      }, failedMain ? (tx) => onMainFailure(tx, redactValues(next.error!, redactor.values)) : undefined);
       this.faults.at(`step:${def.id}:after`);
     };
     const fail = async (error: RunError, patch: Partial<StepResultRecord> = {}): Promise<StepRun> => {
