@@ -10,6 +10,7 @@ import { FaultInjector } from './common/fault-injector';
 import { ApprovalsService } from './engine/approvals.service';
 import { ExecutorService } from './engine/executor.service';
 import { RunFinisherService } from './engine/run-finisher.service';
+import { RunSecretsService } from './engine/run-secrets.service';
 import { RunLeaseService } from './engine/run-lease.service';
 import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
@@ -61,6 +62,7 @@ export class InfrastructureModule {
       StopConditionsService,
       FaultInjector,
       RunLeaseService,
+      RunSecretsService,
       StepRunnerService,
       RunFinisherService,
       ExecutorService,

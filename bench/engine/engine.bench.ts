@@ -160,6 +160,8 @@ async function scenario(concurrency: number, probe: PgProbe): Promise<ScenarioRe
       RUNBOOKD_RUNBOOKS_DIR: RUNBOOKS_DIR,
       // A configured key: no development key file is written.
       RUNBOOKD_API_KEYS: `bench:admin:${createHash('sha256').update(apiKey).digest('hex')}`,
+      // Production needs a key sealing writeOnly parameters (none of the bench runbooks has one).
+      RUNBOOKD_SECRETS_KEY: randomBytes(32).toString('base64'),
       RUNBOOKD_STATE_DIR: stateDir,
       RUNBOOKD_WORKER_CONCURRENCY: String(concurrency),
       RUNBOOKD_LOG_LEVEL: 'warn',

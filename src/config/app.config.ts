@@ -118,6 +118,14 @@ export class AppConfig {
   /** Object Lock (COMPLIANCE) retention of each digest object in S3, in days. */
   auditDigestRetentionDays!: number;
   auditDigestStoreTimeoutMs!: number;
+  /** AES-256 key that seals `writeOnly` run parameters at rest (RUNBOOKD_SECRETS_KEY, 32 bytes base64). */
+  secretsKey!: Buffer | undefined;
+  /** The id recorded in every envelope sealed with `secretsKey`; defaults to the key's fingerprint. */
+  secretsKeyId!: string | undefined;
+  /** Earlier keys, accepted to open envelopes only (rotation): RUNBOOKD_SECRETS_OLD_KEYS=id:base64,... */
+  secretsOldKeys!: Array<{ id: string; key: Buffer }>;
+  /** Read when `secretsKey` is unset; generated there (mode 0600) outside production when missing. */
+  secretsKeyFile!: string;
 
   get isProduction(): boolean {
     return this.nodeEnv === 'production';
@@ -300,6 +308,34 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   c.auditDigestRetentionDays = int('RUNBOOKD_AUDIT_DIGEST_RETENTION_DAYS', 400, 0, 36_500);
   c.auditDigestStoreTimeoutMs = int('RUNBOOKD_AUDIT_DIGEST_STORE_TIMEOUT_MS', 5_000, 100, 120_000);
+
+  const secretKey = (name: string, raw: string): Buffer | undefined => {
+    const key = /^[A-Za-z0-9+/]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
+    if (key.length === 32) return key;
+    problems.push(`${name} must be 32 bytes in base64 (e.g. \`openssl rand -base64 32\`), got ${key.length} bytes`);
+    return undefined;
+  };
+  c.secretsKey = env.RUNBOOKD_SECRETS_KEY ? secretKey('RUNBOOKD_SECRETS_KEY', env.RUNBOOKD_SECRETS_KEY.trim()) : undefined;
+  c.secretsKeyId = env.RUNBOOKD_SECRETS_KEY_ID?.trim() || undefined;
+  const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+  if (c.secretsKeyId && !KEY_ID.test(c.secretsKeyId)) problems.push('RUNBOOKD_SECRETS_KEY_ID may hold letters, digits and . _ - only (at most 64)');
+  if (c.secretsKeyId && !env.RUNBOOKD_SECRETS_KEY) problems.push('RUNBOOKD_SECRETS_KEY_ID is set but RUNBOOKD_SECRETS_KEY is not');
+  c.secretsOldKeys = [];
+  for (const [i, item] of list('RUNBOOKD_SECRETS_OLD_KEYS').entries()) {
+    const at = item.indexOf(':');
+    const id = at > 0 ? item.slice(0, at) : '';
+    if (!KEY_ID.test(id)) {
+      problems.push(`RUNBOOKD_SECRETS_OLD_KEYS entry ${i + 1} must be id:base64 (id of letters, digits and . _ -)`);
+      continue;
+    }
+    const key = secretKey(`RUNBOOKD_SECRETS_OLD_KEYS entry ${i + 1} ("${id}")`, item.slice(at + 1));
+    if (key) c.secretsOldKeys.push({ id, key });
+  }
+  c.secretsKeyFile = path.resolve(str('RUNBOOKD_SECRETS_KEY_FILE', path.join(c.stateDir, 'secrets-key')));
+  // A generated key file in production would be a key nobody chose to keep (or back up): runs sealed with it die with the disk.
+  if (c.isProduction && !env.RUNBOOKD_SECRETS_KEY && !env.RUNBOOKD_SECRETS_KEY_FILE) {
+    problems.push('RUNBOOKD_SECRETS_KEY (32 bytes base64) or RUNBOOKD_SECRETS_KEY_FILE must be set when NODE_ENV=production: it seals writeOnly run parameters');
+  }
 
   if (c.isProduction && c.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');

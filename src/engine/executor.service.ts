@@ -13,6 +13,7 @@ import { EngineError } from './engine.error';
 import { RunFinisherService } from './run-finisher.service';
 import { Lease, RunLeaseService } from './run-lease.service';
 import { awsContextOf, runScope } from './run-scope';
+import { RunSecretsService } from './run-secrets.service';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
 import { StepRegistry } from './step-registry';
 import { StepRunnerService } from './step-runner.service';
@@ -41,6 +42,7 @@ export class ExecutorService {
     private readonly leases: RunLeaseService,
     private readonly stepRunner: StepRunnerService,
     private readonly finisher: RunFinisherService,
+    private readonly secrets: RunSecretsService,
   ) {}
 
   async advance(runId: string): Promise<AdvanceResult> {
@@ -76,6 +78,17 @@ export class ExecutorService {
       run = (await this.runs.get(runId))!;
     }
     run = await this.markRunning(run, lease);
+    // Issue 11b hook (begin): the stored run holds its writeOnly parameters sealed; steps resolve
+    // against them opened, in memory only. A run whose key is gone ends failed, naming the key id.
+    const opened = this.secrets.tryOpen(run);
+    if ('error' in opened) {
+      // Cleanup steps cannot run either (they resolve the same parameters): the run ends now.
+      if (run.phase === 'main') await this.endMain(run, lease, 'failed', opened.error, steps);
+      await this.finisher.finish(runId, lease, { error: opened.error });
+      return { kind: 'finished' };
+    }
+    run = opened.run;
+    // Issue 11b hook (end)
 
     if (run.phase === 'main') {
       // Once per pick-up as well: a run cancelled while queued stops before its first step.
@@ -85,7 +98,7 @@ export class ExecutorService {
     if (run.phase === 'main') {
       const mainResult = await this.runPhase(run, lease, 'main', steps);
       if (mainResult.kind === 'wait') return mainResult;
-      run = (await this.runs.get(runId))!;
+      run = this.secrets.open((await this.runs.get(runId))!); // Issue 11b hook: opened again after the re-read
     }
     const cleanupResult = await this.runPhase(run, lease, 'cleanup', steps);
     if (cleanupResult.kind === 'wait') return cleanupResult;

@@ -18,6 +18,7 @@ import { PreflightService } from './preflight.service';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
+import { RunSecretsService } from './run-secrets.service';
 import type { RunRecord, RunTrigger } from './run.types';
 
 export interface AcceptRunCommand {
@@ -62,6 +63,7 @@ export class RunAcceptanceService {
     private readonly clock: Clock,
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
+    private readonly secrets: RunSecretsService,
   ) {}
 
   async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
@@ -90,7 +92,8 @@ export class RunAcceptanceService {
       run = await this.db.transaction(async (tx) => {
         const inserted = await this.runs.insert(
           {
-            id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters, dryRun: cmd.dryRun,
+            // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
+            id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
             reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
             requestHash, concurrencyKey, expiresAt,
             parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,

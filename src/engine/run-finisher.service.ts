@@ -10,6 +10,7 @@ import { toReportInputs } from './report-inputs';
 import { Lease, RunLeaseService } from './run-lease.service';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
+import { RunSecretsService } from './run-secrets.service';
 import { RunsService } from './runs.service';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
 import type { Finding } from './step.contract';
@@ -33,10 +34,14 @@ export class RunFinisherService {
     private readonly runsService: RunsService,
     private readonly registry: StepRegistry,
     private readonly leases: RunLeaseService,
+    private readonly secrets: RunSecretsService,
   ) {}
 
   async finish(runId: string, lease: Lease, extra?: { error: RunError }): Promise<void> {
-    const run = (await this.runs.get(runId))!;
+    const stored = (await this.runs.get(runId))!;
+    // Opened so redaction knows the secret values (a step's error may quote one); sealed if the key is gone.
+    const opened = this.secrets.tryOpen(stored);
+    const run = 'run' in opened ? opened.run : stored;
     const steps = await this.runs.steps(runId);
     const { state, error, cleanupFailed } = finalState(run, steps, extra?.error);
     const endedAt = this.clock.now();

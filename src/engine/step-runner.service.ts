@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventInput } from '../audit/audit.types';
 import { CodedError } from '../common/coded-error';
-import { redactText } from '../common/redact';
+import { redactText, redactValues } from '../common/redact';
 import { Clock } from '../common/clock';
 import { FaultInjector, InjectedFault } from '../common/fault-injector';
 import { AppConfig } from '../config/app.config';
@@ -71,6 +71,17 @@ export class StepRunnerService {
       attempts: 0, startedAt: now, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
     };
     let current = base;
+    const redactor = redactorFor(run);
+    // Issue 11b: what is stored of a step never holds a secret in plain text. The input (never read
+    // back to run the step) is redacted like the audit; output, error and note only where a secret
+    // value turns up, so a later step resumed from the stored output still sees its other fields.
+    const stored = (row: StepResultRecord): StepResultRecord => ({
+      ...row,
+      input: redactor.apply(row.input),
+      output: redactValues(row.output, redactor.values),
+      error: redactValues(row.error, redactor.values),
+      note: redactValues(row.note, redactor.values),
+    });
     // The 'step.started' audit record not yet written (null once written, or for a step never started).
     let pendingStart: AuditEventInput | null = null;
     /** Writes the step's record under the lease, with the pending start record and `also` in the same transaction. */
@@ -82,7 +93,7 @@ export class StepRunnerService {
         // before flushing, the step would just run again, and the next durable commit (a mutating
         // step, the run's end) flushes them first anyway, so the audit chain keeps no gap.
         if (!type?.mutates && !also) await tx.query('SET LOCAL synchronous_commit = off');
-        await this.runs.upsertStep(row, tx);
+        await this.runs.upsertStep(stored(row), tx);
         if (events.length > 0) await this.audit.appendMany(events, tx);
         if (also) await also(tx);
       });
@@ -100,7 +111,7 @@ export class StepRunnerService {
         kind: 'step.ended', runId: run.id, actor: run.actor,
         data: redactorFor(run).apply({ stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
           durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note }),
-      }, failedMain ? (tx) => onMainFailure(tx, next.error!) : undefined);
+      }, failedMain ? (tx) => onMainFailure(tx, redactValues(next.error!, redactor.values)) : undefined);
       this.faults.at(`step:${def.id}:after`);
     };
     const fail = async (error: RunError, patch: Partial<StepResultRecord> = {}): Promise<StepRun> => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { isSecretEnvelope } from '../common/secret-envelope';
 import { AppConfig } from '../config/app.config';
 import { StepRegistry } from '../engine/step-registry';
 import { describeAjvError, loadRunbooks, pointerToPath } from './runbook-loader';
@@ -136,13 +137,27 @@ export function secretKeysOf(def: RunbookDefinition): Set<string> {
 export function secretValuesOf(def: RunbookDefinition, parameters: Record<string, unknown> | null | undefined): string[] {
   const out: string[] = [];
   const collect = (v: unknown): void => {
+    // A sealed value (an envelope) holds ciphertext, not the secret: nothing of it to hide.
+    if (isSecretEnvelope(v)) return;
     if (typeof v === 'string') out.push(v);
     else if (typeof v === 'number' || typeof v === 'bigint') out.push(String(v));
     else if (Array.isArray(v)) v.forEach(collect);
     else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect);
   };
-  walkSchema(def.parameters, parameters ?? undefined, () => undefined, collect);
+  walkSchema(def.parameters, parameters ?? undefined, () => undefined, (v) => collect(v));
   return out;
+}
+
+/**
+ * A copy of `parameters` with every `writeOnly` value (at any depth) replaced by `fn(value)`: how
+ * secrets are sealed before a run is stored and opened for its executor. A value reached twice
+ * (the same property in two oneOf branches) is passed to `fn` again, so `fn` must leave its own
+ * results alone.
+ */
+export function mapSecretValues(def: RunbookDefinition, parameters: Record<string, unknown>, fn: (v: unknown) => unknown): Record<string, unknown> {
+  const copy = structuredClone(parameters ?? {});
+  walkSchema(def.parameters, copy, () => undefined, (v, set) => set(fn(v)));
+  return copy;
 }
 
 interface SchemaNode {
@@ -160,7 +175,7 @@ interface SchemaNode {
  * oneOf/anyOf/allOf branches), with the value the parameters hold there: a secret nested in an
  * object parameter is as secret as a top-level one.
  */
-function walkSchema(schema: unknown, value: unknown, onKey: (key: string) => void, onValue: (v: unknown) => void): void {
+function walkSchema(schema: unknown, value: unknown, onKey: (key: string) => void, onValue: (v: unknown, set: (next: unknown) => void) => void): void {
   if (schema === null || typeof schema !== 'object') return;
   const s = schema as SchemaNode;
   for (const branch of [...(s.oneOf ?? []), ...(s.anyOf ?? []), ...(s.allOf ?? [])]) walkSchema(branch, value, onKey, onValue);
@@ -168,7 +183,7 @@ function walkSchema(schema: unknown, value: unknown, onKey: (key: string) => voi
   for (const [k, sub] of Object.entries(s.properties ?? {})) {
     if (sub?.writeOnly === true) {
       onKey(k);
-      if (obj && obj[k] !== undefined) onValue(obj[k]);
+      if (obj && obj[k] !== undefined) onValue(obj[k], (next) => { obj[k] = next; });
     } else {
       walkSchema(sub, obj?.[k], onKey, onValue);
     }
@@ -178,7 +193,7 @@ function walkSchema(schema: unknown, value: unknown, onKey: (key: string) => voi
     const extra = s.additionalProperties;
     const unknownEntries = Object.entries(obj ?? {}).filter(([k]) => !known.has(k));
     if (extra.writeOnly === true) {
-      for (const [, v] of unknownEntries) onValue(v);
+      for (const [k, v] of unknownEntries) onValue(v, (next) => { obj![k] = next; });
     } else {
       for (const [, v] of unknownEntries) walkSchema(extra, v, onKey, onValue);
       if (!obj) walkSchema(extra, undefined, onKey, onValue);
@@ -191,7 +206,7 @@ function walkSchema(schema: unknown, value: unknown, onKey: (key: string) => voi
       const item = itemSchemas ? itemSchemas[i] : (s.items as SchemaNode);
       if (!item) return;
       if (item.writeOnly === true) {
-        if (v !== undefined) onValue(v);
+        if (v !== undefined) onValue(v, (next) => { (value as unknown[])[i] = next; });
       } else {
         walkSchema(item, v, onKey, onValue);
       }

@@ -17,6 +17,9 @@ function problems(env: Record<string, string>): ConfigError {
   throw new Error('expected loadConfig to refuse this configuration');
 }
 
+/** A sealing key for writeOnly parameters: production refuses to start without one. */
+const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+
 describe('loadConfig', () => {
   it('needs nothing to start in development, with safe defaults', () => {
     const c = loadConfig({});
@@ -30,7 +33,7 @@ describe('loadConfig', () => {
 
   it('reads and parses every value it is given', () => {
     const c = loadConfig({
-      NODE_ENV: 'production', PORT: '8080', RUNBOOKD_ROLE: 'worker', DATABASE_URL: 'postgres://db/runbookd',
+      NODE_ENV: 'production', RUNBOOKD_SECRETS_KEY: SECRETS_KEY, PORT: '8080', RUNBOOKD_ROLE: 'worker', DATABASE_URL: 'postgres://db/runbookd',
       RUNBOOKD_API_KEYS: `ops:operator:${sha('k1').toUpperCase()}, dash:viewer:${sha('k2')}`,
       AWS_REGION: 'eu-west-1', RUNBOOKD_WORKER_CONCURRENCY: '4', AWS_ENDPOINT_URL_RDS: 'http://localhost:5000',
     });
@@ -94,17 +97,28 @@ describe('loadConfig', () => {
   });
 
   it('refuses production without API keys, and says what to set', () => {
-    const err = problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd' });
+    const err = problems({ NODE_ENV: 'production', RUNBOOKD_SECRETS_KEY: SECRETS_KEY, DATABASE_URL: 'postgres://db/runbookd' });
     expect(err.problems).toEqual(['RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production']);
     // A key list whose only entry is invalid leaves production without keys: both are said.
-    const bad = problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: 'ops:operator:not-a-hash' });
+    const bad = problems({ NODE_ENV: 'production', RUNBOOKD_SECRETS_KEY: SECRETS_KEY, DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: 'ops:operator:not-a-hash' });
     expect(bad.problems).toHaveLength(2);
     expect(bad.problems.join('\n')).toMatch(/not the key[\s\S]*must name at least one key/);
   });
 
+  it('refuses production without a secrets key, and keys that are not 32 bytes of base64', () => {
+    const keys = 'ops:admin:' + 'a'.repeat(64);
+    expect(problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: keys }).problems)
+      .toEqual([expect.stringMatching(/^RUNBOOKD_SECRETS_KEY \(32 bytes base64\) or RUNBOOKD_SECRETS_KEY_FILE must be set when NODE_ENV=production/)]);
+    expect(problems({ RUNBOOKD_SECRETS_KEY: Buffer.alloc(16).toString('base64') }).problems).toEqual(['RUNBOOKD_SECRETS_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`), got 16 bytes']);
+    expect(problems({ RUNBOOKD_SECRETS_OLD_KEYS: `old:${SECRETS_KEY},nokey` }).problems).toEqual([expect.stringMatching(/^RUNBOOKD_SECRETS_OLD_KEYS entry 2 must be id:base64/)]);
+    const c = loadConfig({ RUNBOOKD_SECRETS_KEY: SECRETS_KEY, RUNBOOKD_SECRETS_KEY_ID: 'k2', RUNBOOKD_SECRETS_OLD_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}` });
+    expect(c.secretsKeyId).toBe('k2');
+    expect(c.secretsOldKeys.map((k) => [k.id, k.key.length])).toEqual([['k1', 32]]);
+  });
+
   it('refuses the embedded PGlite database in production and for split api/worker processes, naming DATABASE_URL', () => {
     const keys = 'ops:admin:' + 'a'.repeat(64);
-    expect(problems({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: keys }).problems).toEqual([expect.stringMatching(/^DATABASE_URL must be set when NODE_ENV=production/)]);
+    expect(problems({ NODE_ENV: 'production', RUNBOOKD_SECRETS_KEY: SECRETS_KEY, RUNBOOKD_API_KEYS: keys }).problems).toEqual([expect.stringMatching(/^DATABASE_URL must be set when NODE_ENV=production/)]);
     for (const role of ['api', 'worker']) {
       expect(problems({ RUNBOOKD_ROLE: role }).problems).toEqual([expect.stringMatching(new RegExp(`^DATABASE_URL must be set for RUNBOOKD_ROLE=${role}`))]);
     }
@@ -152,7 +166,7 @@ describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
   });
 
   it('refuses fault points in production: a production process has none', () => {
-    const e = problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: `a:admin:${'a'.repeat(64)}`, RUNBOOKD_FAULT_INJECT: 'crash@step:x:before' });
+    const e = problems({ NODE_ENV: 'production', RUNBOOKD_SECRETS_KEY: SECRETS_KEY, DATABASE_URL: 'postgres://db/runbookd', RUNBOOKD_API_KEYS: `a:admin:${'a'.repeat(64)}`, RUNBOOKD_FAULT_INJECT: 'crash@step:x:before' });
     expect(e.problems).toEqual(['RUNBOOKD_FAULT_INJECT is for the fault suite only and is refused when NODE_ENV=production']);
   });
 });

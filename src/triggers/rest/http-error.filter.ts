@@ -5,13 +5,14 @@ import { AwsStepError } from '../../aws/aws.error';
 import { CodedError, RequestError } from '../../common/coded-error';
 import { ApprovalError } from '../../engine/approval.error';
 import { redactText } from '../../common/redact';
+import { SecretsError } from '../../common/secret-envelope';
 import { EngineError } from '../../engine/engine.error';
 import { DatabaseError } from '../../persistence/database.error';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { ScheduleError } from '../schedules/schedule.error';
 import { SnsError } from '../sns/sns.error';
 
-type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError;
+type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | SecretsError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -95,6 +96,9 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'RECORDING_FAILED':
     case 'APPROVAL_REJECTED':
     case 'APPROVAL_EXPIRED':
+    // A sealed parameter that does not open ends the run; no request opens one.
+    case 'SECRETS_KEY_UNKNOWN':
+    case 'SECRETS_TAMPERED':
       return 500;
     default: {
       const unreachable: never = code;
