@@ -78,8 +78,8 @@ export class ExecutorService {
       run = (await this.runs.get(runId))!;
     }
     run = await this.markRunning(run, lease);
-    // Issue 11b hook (begin): the stored run holds its writeOnly parameters sealed; steps resolve
-    // against them opened, in memory only. A run whose key is gone ends failed, naming the key id.
+    // The stored run holds its writeOnly parameters sealed; steps resolve against them opened,
+    // in memory only. A run whose key is gone ends failed, naming the key id.
     const opened = this.secrets.tryOpen(run);
     if ('error' in opened) {
       // Cleanup steps cannot run either (they resolve the same parameters): the run ends now.
@@ -88,7 +88,6 @@ export class ExecutorService {
       return { kind: 'finished' };
     }
     run = opened.run;
-    // Issue 11b hook (end)
 
     if (run.phase === 'main') {
       // Once per pick-up as well: a run cancelled while queued stops before its first step.
@@ -98,7 +97,8 @@ export class ExecutorService {
     if (run.phase === 'main') {
       const mainResult = await this.runPhase(run, lease, 'main', steps);
       if (mainResult.kind === 'wait') return mainResult;
-      run = this.secrets.open((await this.runs.get(runId))!); // Issue 11b hook: opened again after the re-read
+      // The re-read row holds the secrets sealed again.
+      run = this.secrets.open((await this.runs.get(runId))!);
     }
     const cleanupResult = await this.runPhase(run, lease, 'cleanup', steps);
     if (cleanupResult.kind === 'wait') return cleanupResult;

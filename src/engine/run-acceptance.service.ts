@@ -71,7 +71,7 @@ export class RunAcceptanceService {
     const def = loaded.definition;
     this.checkTriggerAllowed(cmd);
     const parameters = this.catalog.validateParameters(def.id, cmd.parameters);
-    // Issue 11 hook: accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
+    // Accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
     this.targets.check(def.id, parameters);
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
 
