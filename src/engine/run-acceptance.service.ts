@@ -186,7 +186,7 @@ export class RunAcceptanceService {
   }
 
   private checkTriggerAllowed(cmd: AcceptRunCommand): void {
-    // Issue 11: a child run started on behalf of a person (its parent carries their role) is checked as if they started it.
+    // A child run started on behalf of a person (its parent carries their role) is checked as if they started it.
     const byPerson = cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli' || (cmd.trigger.kind === 'parent' && typeof cmd.trigger.role === 'string');
     if (!byPerson) return;
     const def = this.catalog.get(cmd.runbookId).definition;

@@ -72,7 +72,7 @@ export class StepRunnerService {
     };
     let current = base;
     const redactor = redactorFor(run);
-    // Issue 11b: what is stored of a step never holds a secret in plain text. The input (never read
+    // What is stored of a step never holds a secret in plain text. The input (never read
     // back to run the step) is redacted like the audit; output, error and note only where a secret
     // value turns up, so a later step resumed from the stored output still sees its other fields.
     const stored = (row: StepResultRecord): StepResultRecord => ({

@@ -66,7 +66,7 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
   }
   // A composite step naming a runbook that is not loaded would fail every run: say so at boot.
   const ids = new Set(loaded.map((l) => l.definition.id));
-  // Issue 11: child names are static (an expression lets a caller pick any runbook, itself
+  // Child names are static (an expression lets a caller pick any runbook, itself
   // included) and the composite graph has no cycle (a runbook starting itself never ends).
   const children = new Map<string, string[]>();
   for (const l of loaded) {
