@@ -195,7 +195,7 @@ export class ExecutorService {
     // forStep: a generic step's `mutates:` comes from its definition.
     const type = this.registry.forStep(def);
     const waiting = existing?.state === 'waiting' || existing?.state === 'running';
-    if (!type?.mutates && !waiting) return null;
+    if (!type?.mutates && !type?.startsRuns && !waiting) return null;
     const cancel = await this.runs.cancelRequest(run.id);
     if (cancel) {
       return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` } };

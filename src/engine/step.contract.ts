@@ -18,6 +18,11 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
   readonly description: string;
   /** True when the step changes anything outside runbookd; such steps are planned, not run, in dry-run. */
   readonly mutates: boolean;
+  /**
+   * True when the step starts other runs (`runbook.run`): it changes nothing in AWS itself, but what
+   * it starts will, so it gets the cancel and guard-alarm checks a mutating step gets before it runs.
+   */
+  readonly startsRuns?: boolean;
   /** JSON Schema of the resolved `with:` input, checked before every call. */
   readonly input: JsonSchema;
   /** Output fields later steps may reference as `steps.<id>.<field>`; checked when runbooks load. */

@@ -1,7 +1,8 @@
 import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { eventually, Harness, ROOT } from '../support/runbookd';
+import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { eventually, Harness, REGION, ROOT } from '../support/runbookd';
 
 /**
  * Composite runbooks: a `runbook.run` step starts a child run and waits for it without holding
@@ -109,4 +110,19 @@ describe('composite runbooks (runbook.run)', () => {
     const audit = (await h.request('GET', `/v1/audit?runId=${childId}`)).body.items as any[];
     expect(audit.find((e) => e.kind === 'run.cancel-requested')).toMatchObject({ actor: 'otto', data: { parentRunId: id } });
   }, 60_000);
+
+  it('a guard alarm in ALARM stops the parent before runbook.run starts a child: no child run exists', async () => {
+    const cloudwatch = new CloudWatchClient({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    try {
+      await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: 'orders-aurora-replica-lag-high', StateValue: 'ALARM', StateReason: 'composite guard test' }));
+      const id = await start('composite-guarded');
+      const run = await h.waitForRun(id);
+      expect(run.state).toBe('aborted');
+      expect(run.error.code).toBe('STOP_CONDITION');
+      expect(run.children ?? []).toEqual([]);
+    } finally {
+      await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: 'orders-aurora-replica-lag-high', StateValue: 'OK', StateReason: 'composite guard test over' }));
+      cloudwatch.destroy();
+    }
+  });
 });
