@@ -286,6 +286,15 @@ describe('API access, errors and secrets (all-in-one process)', () => {
     });
   });
 
+  it('never shows a writeOnly value written into a schedule in the runbook or schedule views', async () => {
+    for (const url of ['/v1/runbooks/api-scheduled-secret', '/v1/schedules', '/v1/schedules/api-scheduled-secret.yearly']) {
+      const res = await h.request('GET', url, { key: h.keys.viewer });
+      expect({ url, status: res.status }).toEqual({ url, status: 200 });
+      expect(res.text).not.toContain('yaml-canary-5e1f0c');
+      expect(res.text).toContain('plain');
+    }
+  });
+
   describe('audit chain', () => {
     it('verifies, then reports the first changed record after a direct edit in the database', async () => {
       const res = await trigger('api-noop', { n: 42 });

@@ -6,6 +6,7 @@ import type { Principal } from '../../auth/principal';
 import { RequireRole } from '../../auth/roles.decorator';
 import { RequestError } from '../../common/coded-error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
+import { RunRedactor } from '../../engine/run-redactor';
 import { RunsService } from '../../engine/runs.service';
 import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
 import { StepRegistry } from '../../engine/step-registry';
@@ -56,7 +57,9 @@ export class RunbooksController {
   @RequireRole('viewer')
   get(@Param('id') id: string) {
     const l = this.catalog.get(id);
-    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, preflight: l.definition.preflight ?? [], steps: l.definition.steps, cleanup: l.definition.cleanup, triggers: l.definition.triggers };
+    // A writeOnly value written into a trigger's or schedule's parameters in the YAML is a secret too.
+    const triggers = new RunRedactor(l.definition, {}).apply(l.definition.triggers);
+    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, preflight: l.definition.preflight ?? [], steps: l.definition.steps, cleanup: l.definition.cleanup, triggers };
   }
 
   /** 202 with the new run; 200 with the existing one when the Idempotency-Key was seen before. */

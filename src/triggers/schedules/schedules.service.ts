@@ -9,6 +9,7 @@ import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { Database } from '../../persistence/database';
 import { SchedulesRepository, ScheduleTickRecord } from '../../persistence/schedules.repository';
 import { parseDuration } from '../../runbooks/duration';
+import { RunRedactor } from '../../engine/run-redactor';
 import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
 import type { ScheduleTrigger } from '../../runbooks/runbook.types';
 import { nextTick, ticksBetween } from './cron-ticks';
@@ -271,7 +272,8 @@ export class SchedulesService {
       const nextMs = paused ? null : (next.get(d.id) ?? nextTick(d.cron, d.timezone, this.clock.now()).getTime());
       views.push({
         id: d.id, runbookId: d.runbookId, scheduleId: d.scheduleId, cron: d.cron, timezone: d.timezone,
-        catchUpSeconds: d.catchUpSeconds, parameters: d.parameters, paused,
+        // The schedule's parameters may hold a writeOnly value written in the YAML: shown redacted.
+        catchUpSeconds: d.catchUpSeconds, parameters: new RunRedactor(this.catalog.get(d.runbookId).definition, d.parameters).apply(d.parameters), paused,
         pausedAt: s?.pausedAt?.toISOString() ?? null, pausedBy: s?.pausedBy ?? null,
         nextFireAt: nextMs === null ? null : new Date(nextMs).toISOString(),
         lastTickAt: s?.lastTickAt?.toISOString() ?? null,
