@@ -53,7 +53,8 @@ export const MUTATING_RUNBOOKS: RunbookCase[] = [
       ecs.destroy();
     },
   },
-  { runbook: 'ecs-mark-known-good', parameters: { cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service } },
+  // ecs-mark-known-good is left out: its clean run does not end against moto within the suite's
+  // 90 s (it waits for a steadiness moto's ECS never reports), so no crash point could be compared.
   { runbook: 'monthly-dr-drill', parameters: { clusterIdentifier: 'orders-aurora', pollSeconds: 0.2 } },
 ];
 
