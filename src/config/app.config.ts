@@ -139,7 +139,7 @@ export interface FaultPoint {
   point: string;
 }
 
-const FAULT_POINT = /^(crash|stall|throw|dbfail)@((?:step|aws|run):[A-Za-z0-9._-]+:(?:before|after|before-send|after-answer|record-answer|after-record|take))$/;
+const FAULT_POINT = /^(crash|stall|throw|dbfail)@((?:step|aws):[A-Za-z0-9._-]+:(?:before|after|before-send|after-answer|record-answer|after-record))$/;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -218,7 +218,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.faultPoints = [];
   for (const item of str('RUNBOOKD_FAULT_INJECT', '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = FAULT_POINT.exec(item);
-    if (!m) problems.push(`RUNBOOKD_FAULT_INJECT: "${item}" is not <crash|stall|throw|dbfail>@<step|aws|run>:<name>:<when>`);
+    if (!m) problems.push(`RUNBOOKD_FAULT_INJECT: "${item}" is not <crash|stall|throw|dbfail>@<step|aws>:<name>:<when>`);
     else c.faultPoints.push({ action: m[1] as FaultPoint['action'], point: m[2] });
   }
   c.queuePrefix = str('RUNBOOKD_QUEUE_PREFIX', 'runbookd');

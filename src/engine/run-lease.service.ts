@@ -80,6 +80,7 @@ export class RunLeaseService {
     if (!run) {
       const remaining = await this.runs.leaseRemainingMs(runId);
       if (remaining === null) return { kind: 'ended' };
+      // Still leased, or released between the two reads: look again once the lease is over.
       return { kind: 'held', retryAfterMs: Math.ceil(remaining) + 50 };
     }
     const lease = new Lease(runId, run.epoch ?? 0, started + this.leaseMs - this.marginMs);

@@ -165,13 +165,16 @@ export class RunsRepository {
     return rows[0] ? toRun(rows[0]) : null;
   }
 
-  /** How long another executor's lease still runs (ms), or null when the run has ended or is free. */
+  /**
+   * How long another executor's lease still runs (ms; 0 when it was released meanwhile), or null
+   * when the run has ended (or does not exist).
+   */
   async leaseRemainingMs(id: string): Promise<number | null> {
     const rows = await this.db.query<Row>(
-      `SELECT phase, GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::float8 AS remaining FROM runs WHERE id = $1`,
+      `SELECT phase, COALESCE(GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000), 0)::float8 AS remaining FROM runs WHERE id = $1`,
       [id],
     );
-    if (!rows[0] || rows[0].phase === 'done' || rows[0].remaining === null) return null;
+    if (!rows[0] || rows[0].phase === 'done') return null;
     return Number(rows[0].remaining);
   }
 

@@ -161,7 +161,7 @@ describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
       { action: 'stall', point: 'step:failover:before' },
     ]);
     expect(problems({ RUNBOOKD_FAULT_INJECT: 'explode@somewhere' }).problems).toEqual([
-      'RUNBOOKD_FAULT_INJECT: "explode@somewhere" is not <crash|stall|throw|dbfail>@<step|aws|run>:<name>:<when>',
+      'RUNBOOKD_FAULT_INJECT: "explode@somewhere" is not <crash|stall|throw|dbfail>@<step|aws>:<name>:<when>',
     ]);
   });
 
