@@ -24,6 +24,7 @@ import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
 import { ApprovalsRepository } from './persistence/approvals.repository';
 import { RunsRepository } from './persistence/runs.repository';
+import { ExecutorWritesRepository } from './persistence/executor-writes.repository';
 import { LeftoversRepository } from './persistence/leftovers.repository';
 import { NotificationsRepository } from './persistence/notifications.repository';
 import { SchedulesRepository } from './persistence/schedules.repository';
@@ -45,6 +46,7 @@ export class InfrastructureModule {
       databaseProvider,
       Clock,
       RunsRepository,
+      ExecutorWritesRepository,
       LeftoversRepository,
       AuditRepository,
       AuditService,

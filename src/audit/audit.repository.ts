@@ -62,25 +62,21 @@ export class AuditRepository {
   async appendMany(inputs: readonly AuditEventInput[], tx?: Queryable): Promise<AuditRecord[]> {
     if (inputs.length === 0) return [];
     const q = tx ?? this.db;
-    const at = this.clock.now().toISOString();
+    const rows = storedAuditRows(inputs, this.clock.now());
     const params: unknown[] = [];
-    const rows: string[] = [];
-    const records: Omit<AuditRecord, 'seq'>[] = [];
-    for (const input of inputs) {
-      const data = asStoredJson(redact(input.data, input.secretKeys));
-      const record = { position: null, at, kind: input.kind, runId: input.runId ?? null, actor: input.actor, data, prevHash: null, hash: null };
+    const values: string[] = [];
+    for (const row of rows) {
       const n = params.length;
       // nextval in the row itself, so seq follows the order of the rows in this one statement.
-      rows.push(`(nextval('audit_events_seq'), $${n + 1}::timestamptz, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::jsonb)`);
-      params.push(at, record.kind, record.runId, record.actor, JSON.stringify(data));
-      records.push(record);
+      values.push(`(nextval('audit_events_seq'), $${n + 1}::timestamptz, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::jsonb)`);
+      params.push(row.at, row.kind, row.run_id, row.actor, JSON.stringify(row.data));
     }
     const inserted = await q.query<{ seq: string | number }>(
-      `INSERT INTO audit_events (seq, at, kind, run_id, actor, data) VALUES ${rows.join(', ')} RETURNING seq`,
+      `INSERT INTO audit_events (seq, at, kind, run_id, actor, data) VALUES ${values.join(', ')} RETURNING seq`,
       params,
     );
     const seqs = inserted.map((r) => Number(r.seq)).sort((a, b) => a - b);
-    return records.map((r, i) => ({ ...r, seq: seqs[i] }));
+    return rows.map((r, i) => ({ position: null, at: r.at, kind: r.kind, runId: r.run_id, actor: r.actor, data: r.data, prevHash: null, hash: null, seq: seqs[i] }));
   }
 
   /**
@@ -234,4 +230,13 @@ function toRecord(row: AuditRow): AuditRecord {
     prevHash: row.prev_hash,
     hash: row.hash,
   };
+}
+
+/**
+ * Audit records as they are stored: secrets redacted, data as it comes back from jsonb (so the
+ * sealer's hash of the stored row matches), all stamped `at`. Shared by every writer of the log.
+ */
+export function storedAuditRows(inputs: readonly AuditEventInput[], at: Date): { at: string; kind: AuditKind; run_id: string | null; actor: string; data: Record<string, unknown> }[] {
+  const iso = at.toISOString();
+  return inputs.map((input) => ({ at: iso, kind: input.kind, run_id: input.runId ?? null, actor: input.actor, data: asStoredJson(redact(input.data, input.secretKeys)) }));
 }

@@ -97,12 +97,11 @@ export class ExecutorService {
     if (run.phase === 'main') {
       const mainResult = await this.runPhase(run, lease, 'main', steps);
       if (mainResult.kind === 'wait') return mainResult;
-      // The re-read row holds the secrets sealed again.
-      run = this.secrets.open((await this.runs.get(runId))!);
     }
     const cleanupResult = await this.runPhase(run, lease, 'cleanup', steps);
     if (cleanupResult.kind === 'wait') return cleanupResult;
-    await this.finisher.finish(runId, lease);
+    // What this execution recorded is what the run is: the finisher need not read it back.
+    await this.finisher.finish(runId, lease, undefined, { run, steps: [...steps.values()] });
     return { kind: 'finished' };
   }
 
@@ -112,19 +111,21 @@ export class ExecutorService {
       const timeoutS = parseDuration(run.definition.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
       const timeoutAt = new Date(now.getTime() + timeoutS * 1000);
       // One transaction: a crash between the two would leave a started run whose start is never audited.
-      await this.leases.record(lease, async (tx) => {
-        await this.runs.update(run.id, { state: 'running', startedAt: now, timeoutAt }, tx);
-        await this.audit.append({ kind: 'run.started', runId: run.id, actor: run.actor, data: { timeoutAt: timeoutAt.toISOString() } }, tx);
+      await this.leases.write(lease, {
+        run: { state: 'running', startedAt: now, timeoutAt },
+        events: [{ kind: 'run.started', runId: run.id, actor: run.actor, data: { timeoutAt: timeoutAt.toISOString() } }],
+        durable: true,
       });
       return { ...run, state: 'running', startedAt: now, timeoutAt };
     }
     if (run.state === 'running') {
       // Running with no live executor means the previous one died or stalled mid-run: say so in the audit.
-      await this.leases.record(lease, (tx) =>
-        this.audit.append({ kind: 'run.resumed', runId: run.id, actor: run.actor, data: { phase: run.phase, epoch: lease.epoch, failedExecutions: run.failedExecutions ?? 0 } }, tx),
-      );
+      await this.leases.write(lease, {
+        events: [{ kind: 'run.resumed', runId: run.id, actor: run.actor, data: { phase: run.phase, epoch: lease.epoch, failedExecutions: run.failedExecutions ?? 0 } }],
+        durable: true,
+      });
     } else if (run.state === 'waiting') {
-      await this.leases.record(lease, (tx) => this.runs.update(run.id, { state: 'running' }, tx));
+      await this.leases.write(lease, { run: { state: 'running' }, durable: true });
     }
     return { ...run, state: 'running' };
   }
@@ -166,10 +167,7 @@ export class ExecutorService {
       const result = await this.stepRunner.runStep(run, lease, def, i, phase, existing, steps, onMainFailure);
       if (result.kind === 'wait') {
         // The run is given back with its wait: the next look takes it without waiting for a lease.
-        await this.leases.record(lease, async (tx) => {
-          await this.runs.update(run.id, { state: 'waiting' }, tx);
-          await this.runs.releaseLease(run.id, lease.epoch, tx);
-        });
+        await this.leases.write(lease, { run: { state: 'waiting' }, release: true, durable: true });
         // Look again no later than the run's deadline, so the timeout ends the run on time, not at the step's next look.
         if (phase === 'main' && run.timeoutAt) {
           return { kind: 'wait', afterMs: Math.max(0, Math.min(result.afterMs, run.timeoutAt.getTime() - this.clock.nowMs() + 1)) };
@@ -219,23 +217,38 @@ export class ExecutorService {
 
   /** Ends the main phase: the outcome is fixed now, and cleanup runs next whatever it is. */
   private async endMain(run: RunRecord, lease: Lease, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>): Promise<void> {
-    await this.leases.record(lease, (tx) => this.endMainIn(tx, run, outcome, error, steps));
+    const end = this.mainEnd(run, outcome, error, steps);
+    await this.leases.write(lease, { run: end.run, steps: end.steps, durable: true });
+    this.applyMainEnd(run, end, steps);
   }
 
   private async endMainIn(tx: Queryable, run: RunRecord, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>): Promise<void> {
+    const end = this.mainEnd(run, outcome, error, steps);
+    for (const s of end.steps) await this.runs.upsertStep(s, tx);
+    await this.runs.update(run.id, end.run, tx);
+    this.applyMainEnd(run, end, steps);
+  }
+
+  /** What ending the main phase writes: the run's outcome, and the end of a step caught mid-wait. */
+  private mainEnd(run: RunRecord, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>) {
+    const interrupted: StepResultRecord[] = [];
     if (error) {
       // A step caught mid-wait by a cancel, timeout or guard alarm ends with the reason it stopped.
       for (const s of steps.values()) {
         if (s.phase === 'main' && (s.state === 'waiting' || s.state === 'running')) {
-          const ended = { ...s, state: 'failed' as const, endedAt: this.clock.now(), error, note: `interrupted: ${error.code}` };
-          await this.runs.upsertStep(ended, tx);
-          steps.set(s.stepId, ended);
+          interrupted.push({ ...s, state: 'failed' as const, endedAt: this.clock.now(), error, note: `interrupted: ${error.code}` });
         }
       }
     }
-    await this.runs.update(run.id, { phase: 'cleanup', outcome, error: error ?? undefined }, tx);
+    return { run: { phase: 'cleanup' as const, outcome, error: error ?? undefined }, steps: interrupted };
+  }
+
+  /** Written: the in-memory run and steps follow, so what comes next (cleanup, the finisher) needs no re-read. */
+  private applyMainEnd(run: RunRecord, end: ReturnType<ExecutorService['mainEnd']>, steps: Map<string, StepResultRecord>): void {
+    for (const s of end.steps) steps.set(s.stepId, s);
     run.phase = 'cleanup';
-    run.outcome = outcome;
+    run.outcome = end.run.outcome;
+    if (end.run.error) run.error = end.run.error;
   }
 
   /**

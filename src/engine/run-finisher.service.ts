@@ -9,7 +9,7 @@ import { decideOnFailure } from '../runbooks/on-failure';
 import { toReportInputs } from './report-inputs';
 import { Lease, RunLeaseService } from './run-lease.service';
 import { RunQueue } from './run-queue.adapter';
-import { redactorFor } from './run-redactor';
+import { redactorFor, storedStep } from './run-redactor';
 import { RunSecretsService } from './run-secrets.service';
 import { RunsService } from './runs.service';
 import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
@@ -37,29 +37,46 @@ export class RunFinisherService {
     private readonly secrets: RunSecretsService,
   ) {}
 
-  async finish(runId: string, lease: Lease, extra?: { error: RunError }): Promise<void> {
-    const stored = (await this.runs.get(runId))!;
-    // Opened so redaction knows the secret values (a step's error may quote one); sealed if the key is gone.
-    const opened = this.secrets.tryOpen(stored);
-    const run = 'run' in opened ? opened.run : stored;
-    const steps = await this.runs.steps(runId);
+  /**
+   * `known`: the run (secrets opened) and steps as the executor holds them after recording them,
+   * which saves reading them back; without it they are read.
+   */
+  async finish(runId: string, lease: Lease, extra?: { error: RunError }, known?: { run: RunRecord; steps: StepResultRecord[] }): Promise<void> {
+    let run: RunRecord;
+    let steps: StepResultRecord[];
+    if (known) {
+      run = known.run;
+      // As stored: the report never holds a secret a step's output carried in memory.
+      const redactor = redactorFor(run);
+      steps = known.steps.map((s) => storedStep(s, redactor));
+    } else {
+      const stored = (await this.runs.get(runId))!;
+      // Opened so redaction knows the secret values (a step's error may quote one); sealed if the key is gone.
+      const opened = this.secrets.tryOpen(stored);
+      run = 'run' in opened ? opened.run : stored;
+      steps = await this.runs.steps(runId);
+    }
     const { state, error, cleanupFailed } = finalState(run, steps, extra?.error);
     const endedAt = this.clock.now();
     const finished: RunRecord = { ...run, state, error, endedAt, phase: 'done' };
     const report = buildRunReport(...toReportInputs(finished, steps, this.registry), endedAt);
-    // One transaction: an ended run always has its 'run.ended' record, and the record its run.
-    await this.leases.record(lease, async (tx) => {
-      await this.runs.update(runId, { state, phase: 'done', error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> }, tx);
-      await this.runs.releaseLease(runId, lease.epoch, tx);
-      await this.audit.append(
-        {
-          kind: 'run.ended', runId, actor: run.actor,
-          data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
-        },
-        tx,
-      );
-      await this.enqueueNotifications(run, state, tx);
-    });
+    const fields = { state, phase: 'done' as const, error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> };
+    const ended = {
+      kind: 'run.ended' as const, runId, actor: run.actor,
+      data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
+    };
+    // One commit: an ended run always has its 'run.ended' record, and the record its run (and the
+    // notifications it owes, where the runbook asks for them).
+    if (this.notifies(run, state)) {
+      await this.leases.record(lease, async (tx) => {
+        await this.runs.update(runId, fields, tx);
+        await this.runs.releaseLease(runId, lease.epoch, tx);
+        await this.audit.append(ended, tx);
+        await this.enqueueNotifications(run, state, tx);
+      });
+    } else {
+      await this.leases.write(lease, { run: fields, events: [ended], release: true, durable: true });
+    }
     this.leases.stop(lease);
     this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
     // A composite parent waiting on this child looks again now instead of at its next poll.
@@ -68,10 +85,15 @@ export class RunFinisherService {
     if (state !== 'succeeded') await this.runsService.cancelChildren(runId, `run:${runId}`).catch((err) => this.logger.warn(`cancelling children of ${runId}: ${(err as Error).message}`));
   }
 
+  private notifies(run: RunRecord, state: RunOutcome): boolean {
+    const notify = run.definition.notify;
+    return !!notify && (notify.on ?? ['failed', 'aborted']).includes(state) && !!(notify.sns || notify.webhook);
+  }
+
   // In the same transaction as the end: a run that ended is notified even if this process dies now.
   private async enqueueNotifications(run: RunRecord, state: RunOutcome, tx: Queryable): Promise<void> {
     const notify = run.definition.notify;
-    if (!notify || !(notify.on ?? ['failed', 'aborted']).includes(state)) return;
+    if (!notify || !this.notifies(run, state)) return;
     if (notify.sns) await this.notifications.enqueue(run.id, 'sns', notify.sns, tx);
     if (notify.webhook) await this.notifications.enqueue(run.id, 'webhook', notify.webhook, tx);
   }

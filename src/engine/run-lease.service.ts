@@ -8,7 +8,10 @@ import { FaultInjector } from '../common/fault-injector';
 import { AppConfig } from '../config/app.config';
 import { Database, Queryable } from '../persistence/database';
 import { toDatabaseError } from '../persistence/database.error';
+import { GroupCommit } from '../persistence/group-commit';
 import { RunsRepository } from '../persistence/runs.repository';
+import { ExecutorWrite, ExecutorWritesRepository } from '../persistence/executor-writes.repository';
+import { Clock } from '../common/clock';
 import { EngineError } from './engine.error';
 import type { RunRecord } from './run.types';
 
@@ -56,6 +59,8 @@ export class RunLeaseService {
   private readonly logger = new Logger('RunLease');
   /** Who holds a lease, for people reading the runs table; fencing uses the epoch only. */
   readonly owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  /** The records of all the runs this process executes, group-committed (one statement per batch). */
+  private readonly writes: GroupCommit<ExecutorWrite, boolean>;
 
   constructor(
     private readonly db: Database,
@@ -63,7 +68,24 @@ export class RunLeaseService {
     private readonly audit: AuditService,
     private readonly config: AppConfig,
     private readonly faults: FaultInjector,
-  ) {}
+    writesRepository: ExecutorWritesRepository,
+    clock: Clock,
+  ) {
+    this.writes = new GroupCommit(
+      async (items) => {
+        const held = await writesRepository.write(items, this.leaseMs, clock.now());
+        return items.map((i) => held.has(i.runId));
+      },
+      {
+        maxBatch: 64,
+        // PGlite has one connection: a second statement in flight would only queue behind the first.
+        maxInFlight: db.kind === 'pglite' ? 1 : 2,
+        // One run's row (or step row) twice in one statement is refused or ambiguous in PostgreSQL.
+        conflicts: (a, b) => a.runId === b.runId,
+        isTransient: (err) => toDatabaseError(err) !== undefined,
+      },
+    );
+  }
 
   private get leaseMs(): number {
     return this.config.workerLockMs;
@@ -106,6 +128,21 @@ export class RunLeaseService {
         return result;
       }),
     );
+  }
+
+  /**
+   * Run columns, step rows and audit records under the lease, all or nothing: what `record()`
+   * writes, for the common shapes, group-committed with other runs' writes (one statement and
+   * one commit for all that arrive while the previous batch is in flight). Same fence, same
+   * retries; `release` gives the run back in the same commit.
+   */
+  async write(lease: Lease, w: Omit<ExecutorWrite, 'runId' | 'epoch'>): Promise<void> {
+    this.assertHeld(lease, false);
+    const started = Date.now();
+    const held = await this.retrying(() => this.writes.submit({ ...w, runId: lease.runId, epoch: lease.epoch }));
+    if (!held) this.lose(lease);
+    if (w.release) this.stop(lease);
+    else lease.deadlineMs = Math.max(lease.deadlineMs, started + this.leaseMs - this.marginMs);
   }
 
   /**

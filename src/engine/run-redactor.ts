@@ -1,6 +1,7 @@
 import { redact, redactValues } from '../common/redact';
 import { secretKeysOf, secretValuesOf } from '../runbooks/runbook-catalog.service';
 import type { RunbookDefinition } from '../runbooks/runbook.types';
+import type { StepResultRecord } from './run.types';
 
 /**
  * Everything a run shows outside the database (API views, reports, audit data, AWS call records)
@@ -23,4 +24,19 @@ export class RunRedactor {
 
 export function redactorFor(run: { definition: RunbookDefinition; parameters: Record<string, unknown> }): RunRedactor {
   return new RunRedactor(run.definition, run.parameters);
+}
+
+/**
+ * A step's row as it is stored: never a secret in plain text. The input (never read back to run
+ * the step) is redacted like the audit; output, error and note only where a secret value turns
+ * up, so a later step resumed from the stored output still sees its other fields.
+ */
+export function storedStep(row: StepResultRecord, redactor: RunRedactor): StepResultRecord {
+  return {
+    ...row,
+    input: redactor.apply(row.input),
+    output: redactValues(row.output, redactor.values),
+    error: redactValues(row.error, redactor.values),
+    note: redactValues(row.note, redactor.values),
+  };
 }

@@ -16,7 +16,7 @@ import { isTruthy, referencedSteps, resolveValue, UnresolvedExpression } from '.
 import type { StepDefinition } from '../runbooks/runbook.types';
 import { EngineError } from './engine.error';
 import { Lease, RunLeaseService } from './run-lease.service';
-import { redactorFor } from './run-redactor';
+import { redactorFor, storedStep } from './run-redactor';
 import { awsContextOf, runScope } from './run-scope';
 import type { RunError, RunRecord, StepResultRecord } from './run.types';
 import type { StepContext, StepType } from './step.contract';
@@ -72,31 +72,25 @@ export class StepRunnerService {
     };
     let current = base;
     const redactor = redactorFor(run);
-    // What is stored of a step never holds a secret in plain text. The input (never read
-    // back to run the step) is redacted like the audit; output, error and note only where a secret
-    // value turns up, so a later step resumed from the stored output still sees its other fields.
-    const stored = (row: StepResultRecord): StepResultRecord => ({
-      ...row,
-      input: redactor.apply(row.input),
-      output: redactValues(row.output, redactor.values),
-      error: redactValues(row.error, redactor.values),
-      note: redactValues(row.note, redactor.values),
-    });
+    const stored = (row: StepResultRecord): StepResultRecord => storedStep(row, redactor);
     // The 'step.started' audit record not yet written (null once written, or for a step never started).
     let pendingStart: AuditEventInput | null = null;
     /** Writes the step's record under the lease, with the pending start record and `also` in the same transaction. */
     const record = async (patch: Partial<StepResultRecord>, endEvent?: AuditEventInput, also?: (tx: Queryable) => Promise<void>) => {
       const row = { ...current, ...patch };
       const events = [...(pendingStart ? [pendingStart] : []), ...(endEvent ? [endEvent] : [])];
-      await this.leases.record(lease, async (tx) => {
+      if (also) {
+        await this.leases.record(lease, async (tx) => {
+          await this.runs.upsertStep(stored(row), tx);
+          if (events.length > 0) await this.audit.appendMany(events, tx);
+          await also(tx);
+        });
+      } else {
         // A read-only step's records need not wait for the WAL flush: if PostgreSQL itself crashed
         // before flushing, the step would just run again, and the next durable commit (a mutating
         // step, the run's end) flushes them first anyway, so the audit chain keeps no gap.
-        if (!type?.mutates && !also) await tx.query('SET LOCAL synchronous_commit = off');
-        await this.runs.upsertStep(stored(row), tx);
-        if (events.length > 0) await this.audit.appendMany(events, tx);
-        if (also) await also(tx);
-      });
+        await this.leases.write(lease, { steps: [stored(row)], events, durable: !!type?.mutates });
+      }
       current = row;
       pendingStart = null;
       steps.set(def.id, current);
@@ -228,9 +222,10 @@ export class StepRunnerService {
       runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!this.registry.forStep(def)?.mutates, state: 'skipped',
       attempts: 0, startedAt: now, endedAt: now, input: null, output: null, error: null, memory: {}, note,
     };
-    await this.leases.record(lease, async (tx) => {
-      await this.runs.upsertStep(row, tx);
-      await this.audit.append({ kind: 'step.ended', runId: run.id, actor: run.actor, data: { stepId: def.id, uses: def.uses, phase, state: 'skipped', attempts: 0, durationMs: 0, error: null, note } }, tx);
+    await this.leases.write(lease, {
+      steps: [row],
+      events: [{ kind: 'step.ended', runId: run.id, actor: run.actor, data: { stepId: def.id, uses: def.uses, phase, state: 'skipped', attempts: 0, durationMs: 0, error: null, note } }],
+      durable: true,
     });
     steps.set(def.id, row);
   }

@@ -24,9 +24,19 @@ export interface PgPoolOptions {
  */
 const CLIENT_READ_SLACK_MS = 5_000;
 
+/**
+ * Parameterised statements are sent as named prepared statements, so each connection parses and
+ * plans a statement's text once rather than at every call: on the engine's hot path that is a
+ * third of PostgreSQL's CPU per step (docs/performance.md). Texts built per call (a VALUES list
+ * of N rows) would grow every connection's cache without end, so only the first this many
+ * distinct texts get a name; the rest run unnamed, as before.
+ */
+const MAX_NAMED_STATEMENTS = 500;
+
 export class PgDatabase extends Database {
   readonly kind = 'postgres' as const;
   private readonly pool: Pool;
+  private readonly statementNames = new Map<string, string>();
 
   /** A bare number is the pool size alone (tools and benches); the service passes every option from its config. */
   constructor(url: string, options: Partial<PgPoolOptions> | number = {}) {
@@ -47,7 +57,7 @@ export class PgDatabase extends Database {
 
   async query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     try {
-      const res = await this.pool.query(sql, params as unknown[]);
+      const res = await this.pool.query(this.statement(sql, params));
       return res.rows as T[];
     } catch (err) {
       throw toDatabaseError(err) ?? err;
@@ -74,7 +84,7 @@ export class PgDatabase extends Database {
       const tx: Queryable = {
         query: async <R>(sql: string, params: readonly unknown[] = []) => {
           try {
-            return (await client.query(sql, params as unknown[])).rows as R[];
+            return (await client.query(this.statement(sql, params))).rows as R[];
           } catch (err) {
             const coded = toDatabaseError(err);
             // A connection that failed under a statement goes back destroyed, not to the pool.
@@ -93,6 +103,18 @@ export class PgDatabase extends Database {
       client.removeListener('error', onError);
       client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
     }
+  }
+
+  private statement(text: string, params: readonly unknown[]): { text: string; values: unknown[]; name?: string } {
+    const values = params as unknown[];
+    // A statement without parameters goes by the simple protocol (several statements, BEGIN, COMMIT).
+    if (values.length === 0) return { text, values };
+    let name = this.statementNames.get(text);
+    if (!name && this.statementNames.size < MAX_NAMED_STATEMENTS) {
+      name = `rbd_${this.statementNames.size + 1}`;
+      this.statementNames.set(text, name);
+    }
+    return name ? { name, text, values } : { text, values };
   }
 
   async close(): Promise<void> {
