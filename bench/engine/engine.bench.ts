@@ -30,7 +30,7 @@ import { RunQueue } from '../../src/engine/run-queue.adapter';
 import { RunbookCatalog } from '../../src/runbooks/runbook-catalog.service';
 import { writeDocSection } from './doc-section';
 import { PgProbe, QueryKindStats } from './pg-probe';
-import { createScratchDatabase, flushPrefix, otherPostgresActivity, REDIS_URL, sweepLeftovers, uniqueQueuePrefix, withAdmin, withRedis } from './services';
+import { cpuBetween, createScratchDatabase, flushPrefix, otherPostgresActivity, postgresBackendCpuMs, REDIS_URL, sweepLeftovers, uniqueQueuePrefix, withAdmin, withRedis } from './services';
 import { round, summarize, Summary } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -74,6 +74,10 @@ interface ScenarioResult {
   };
   /** Node CPU (user + system) of the whole process, API and worker, per executed step. */
   nodeCpuMsPerStep: number;
+  /** CPU of the PostgreSQL backends serving the bench's database, per step (Linux /proc). */
+  postgresCpuMsPerStep: number;
+  /** Cores ÷ (Node + PostgreSQL CPU per step). */
+  cpuBoundStepsPerSec: number;
   /** Round trip of `SELECT 1` and of a one-row autocommit INSERT (WAL flush) on the same server. */
   baseline: { selectOneMs: Summary; insertCommitMs: Summary };
   /**
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
     process.stdout.write(`engine bench: worker concurrency ${c}, ${WARMUP} warm-up + ${RUNS} runs of ${RUNBOOK_ID}...\n`);
     const r = await scenario(c, probe);
     scenarios.push(r);
-    process.stdout.write(`  done: p50 ${r.stepOverheadMs.p50} ms, p99 ${r.stepOverheadMs.p99} ms per step, ${r.throughputRunsPerSec} runs/s\n`);
+    process.stdout.write(`  done: p50 ${r.stepOverheadMs.p50} ms, p99 ${r.stepOverheadMs.p99} ms per step, ${r.throughputRunsPerSec} runs/s; CPU per step: Node ${r.nodeCpuMsPerStep} ms, PostgreSQL ${r.postgresCpuMsPerStep} ms (${r.cpuBoundStepsPerSec} steps/s if they had the cores to themselves)\n`);
   }
 
   const result = {
@@ -211,10 +215,12 @@ async function scenario(concurrency: number, probe: PgProbe): Promise<ScenarioRe
     await watcher.query('CHECKPOINT').catch(() => undefined);
     const load: LoadSample[] = [];
     probe.start();
+    const pg0 = await postgresBackendCpuMs(watcher, db.name);
     const cpu0 = process.cpuUsage();
     await queue.resume();
     await waitDone(watcher, ids, load);
     const cpu = process.cpuUsage(cpu0);
+    const pgCpuMs = cpuBetween(pg0, await postgresBackendCpuMs(watcher, db.name));
     const byKind = probe.stop();
 
     const { rows: runRows } = await watcher.query<{ id: string; state: string; started_at: Date; ended_at: Date }>(
@@ -276,6 +282,10 @@ async function scenario(concurrency: number, probe: PgProbe): Promise<ScenarioRe
         byKind: byKind.map((k) => ({ kind: k.kind, count: k.count, perRun: round(k.count / RUNS, 2), totalMs: round(k.totalMs, 1), meanMs: round(k.meanMs, 3) })),
       },
       nodeCpuMsPerStep: round((cpu.user + cpu.system) / 1000 / totalSteps, 3),
+      postgresCpuMsPerStep: round(pgCpuMs / totalSteps, 3),
+      // What the machine's cores could sustain if the app and its database had them to themselves:
+      // a figure other work on the machine does not lower (it does not count Redis, shared with others).
+      cpuBoundStepsPerSec: round((os.cpus().length * 1000) / ((cpu.user + cpu.system) / 1000 / totalSteps + pgCpuMs / totalSteps), 0),
       baseline,
       machineLoad: {
         loadAvg1mMean: round(load.reduce((n, l) => n + l.loadAvg1m, 0) / Math.max(1, load.length)),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
@@ -136,4 +137,35 @@ export async function otherPostgresActivity(excludeDatabases: string[]): Promise
     );
     return rows[0];
   });
+}
+
+/**
+ * CPU (ms, user + system, from /proc) used so far by each PostgreSQL backend serving `database`:
+ * the database's share of the work, which no other tenant of the server inflates. Linux only;
+ * an empty map elsewhere.
+ */
+export async function postgresBackendCpuMs(watcher: { query: (sql: string, params: unknown[]) => Promise<{ rows: { pid: number }[] }> }, database: string): Promise<Map<number, number>> {
+  const { rows } = await watcher.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND);
+    } catch {
+      // Not Linux, or the backend exited between the two reads.
+    }
+  }
+  return out;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU the backends used between two `postgresBackendCpuMs` readings (a backend opened in between counts whole). */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0);
+  return ms;
 }
