@@ -51,6 +51,8 @@ const nowMs = () => performance.timeOrigin + performance.now();
 /** ECS and CloudWatch as far as canary-rollback needs them; every service starts on its canary. */
 class FakeAws {
   readonly updateAt = new Map<string, number>();
+  /** Alarms as CloudWatch has them (runbookd confirms each notified alarm with DescribeAlarms): name → service and change time. */
+  readonly alarms = new Map<string, { service: string; changedAt: Date }>();
   readonly calls = new Map<string, number>();
   private server!: http.Server;
   url = '';
@@ -97,7 +99,20 @@ class FakeAws {
       case 'UpdateService':
         return { service: this.service(body.service) };
       case 'DescribeAlarms':
-        return { MetricAlarms: (body.AlarmNames ?? []).map((n: string) => ({ AlarmName: n, StateValue: 'OK', StateUpdatedTimestamp: now })), CompositeAlarms: [] };
+        // The notified change, as CloudWatch would confirm it: same state, time, account and dimensions.
+        return {
+          MetricAlarms: (body.AlarmNames ?? []).flatMap((n: string) => {
+            const a = this.alarms.get(n);
+            if (!a) return [];
+            const at = a.changedAt.getTime() / 1000;
+            return [{
+              AlarmName: n, AlarmArn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}`, StateValue: 'ALARM', StateReason: 'Threshold Crossed',
+              StateTransitionedTimestamp: at, StateUpdatedTimestamp: at, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count',
+              Dimensions: [{ Name: 'ClusterName', Value: 'bench' }, { Name: 'ServiceName', Value: a.service }],
+            }];
+          }),
+          CompositeAlarms: [],
+        };
       default:
         return {};
     }
@@ -135,7 +150,9 @@ async function main(): Promise<void> {
       PATH: process.env.PATH ?? '', NODE_ENV: 'development', PORT: String(port), HOST: '127.0.0.1',
       DATABASE_URL: db.url, REDIS_URL, RUNBOOKD_QUEUE_PREFIX: prefix, RUNBOOKD_RUNBOOKS_DIR: path.join(ROOT, 'runbooks'),
       RUNBOOKD_STATE_DIR: path.join(dir, 'state'), RUNBOOKD_API_KEYS: `bench:admin:${createHash('sha256').update(key).digest('hex')}`,
-      RUNBOOKD_SNS_TOPICS: TOPIC, RUNBOOKD_SNS_CERTS_DIR: signer.certsDir, RUNBOOKD_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+      RUNBOOKD_SNS_TOPICS: TOPIC, RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
+      // Every notification comes from 127.0.0.1 here; the per-source limit is for a storm from one forger, not for this.
+      RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE: '1000000', RUNBOOKD_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
       RUNBOOKD_LOG_LEVEL: 'warn', AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench',
       AWS_ENDPOINT_URL_ECS: fake.url, AWS_ENDPOINT_URL_CLOUDWATCH: fake.url, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
@@ -147,7 +164,9 @@ async function main(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   let n = 0;
   const post = (service: string): Promise<{ status: number; outcome: string; ms: number }> => {
-    const body = JSON.stringify(signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: 'bench', service, region: REGION, accountId: ACCOUNT })));
+    const changedAt = new Date();
+    fake.alarms.set(`${service}-5xx`, { service, changedAt });
+    const body = JSON.stringify(signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: 'bench', service, region: REGION, accountId: ACCOUNT, stateChangeTime: changedAt })));
     const t0 = nowMs();
     return new Promise((resolve, reject) => {
       const req = http.request(`${base}/v1/webhooks/sns`, { method: 'POST', agent, headers: { 'content-type': 'text/plain; charset=UTF-8', 'content-length': Buffer.byteLength(body) } }, (res) => {
