@@ -16,7 +16,6 @@ import { IamPolicyController } from './triggers/rest/iam-policy.controller';
 import { ReportsController } from './triggers/rest/reports.controller';
 import { RunsController } from './triggers/rest/runs.controller';
 import { SchedulesController } from './triggers/rest/schedules.controller';
-import { SnsMessagesRepository } from './persistence/sns-messages.repository';
 import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
 import { SnsRefusalSampler } from './triggers/sns/sns-refusal-sampler.service';
@@ -35,7 +34,6 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
     RunEventsService,
     MetricsService,
     { provide: APP_GUARD, useClass: AuthGuard },
-    SnsMessagesRepository,
     AlarmRouter,
     AlarmConfirmationService,
     SnsRefusalSampler,

@@ -25,6 +25,8 @@ import { databaseProvider } from './persistence/database.provider';
 import { ApprovalsRepository } from './persistence/approvals.repository';
 import { RunsRepository } from './persistence/runs.repository';
 import { ExecutorWritesRepository } from './persistence/executor-writes.repository';
+import { AcceptanceWritesRepository } from './persistence/acceptance-writes.repository';
+import { SnsMessagesRepository } from './persistence/sns-messages.repository';
 import { LeftoversRepository } from './persistence/leftovers.repository';
 import { NotificationsRepository } from './persistence/notifications.repository';
 import { SchedulesRepository } from './persistence/schedules.repository';
@@ -47,6 +49,8 @@ export class InfrastructureModule {
       Clock,
       RunsRepository,
       ExecutorWritesRepository,
+      AcceptanceWritesRepository,
+      SnsMessagesRepository,
       LeftoversRepository,
       AuditRepository,
       AuditService,

@@ -6,8 +6,13 @@ import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
 import { UNIQUE_VIOLATION, constraintName, sqlState } from '../persistence/database';
-import { Database, type Queryable } from '../persistence/database';
-import { RunsRepository } from '../persistence/runs.repository';
+import { Database } from '../persistence/database';
+import { toDatabaseError } from '../persistence/database.error';
+import { AcceptanceWrite, AcceptanceWritesRepository } from '../persistence/acceptance-writes.repository';
+import { GroupCommit } from '../persistence/group-commit';
+import { NewRun, RunsRepository } from '../persistence/runs.repository';
+import { SnsMessagesRepository, type SnsMessageRecord } from '../persistence/sns-messages.repository';
+import type { AuditEventInput } from '../audit/audit.types';
 import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
@@ -30,10 +35,15 @@ export interface AcceptRunCommand {
   /** Makes a repeat of the same trigger a no-op: Idempotency-Key, SNS MessageId, schedule tick. */
   dedupeKey: string | null;
   /**
-   * The trigger's own record of the new run, committed in the run's transaction (the SNS webhook
-   * records the message there): one commit instead of two, and neither without the other.
+   * The trigger's own record of the new run (given its id), committed with the run (the SNS
+   * webhook records the message there): one commit instead of two, and neither without the other.
    */
-  alsoInTransaction?: (tx: Queryable, run: RunRecord) => Promise<void>;
+  also?: (runId: string) => AcceptedAlso;
+}
+
+export interface AcceptedAlso {
+  snsMessage?: SnsMessageRecord;
+  events?: AuditEventInput[];
 }
 
 export interface AcceptedRun {
@@ -52,6 +62,8 @@ const EXPIRY_GRACE_SECONDS = 24 * 3600;
 @Injectable()
 export class RunAcceptanceService {
   private readonly logger = new Logger('RunAcceptance');
+  /** New runs from concurrent triggers (an alarm storm) go in one statement and one commit. */
+  private readonly writes: GroupCommit<AcceptanceWrite, RunRecord | null>;
 
   constructor(
     private readonly db: Database,
@@ -64,7 +76,15 @@ export class RunAcceptanceService {
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
     private readonly secrets: RunSecretsService,
-  ) {}
+    private readonly snsMessages: SnsMessagesRepository,
+    writesRepository: AcceptanceWritesRepository,
+  ) {
+    this.writes = new GroupCommit((items) => writesRepository.write(items, this.clock.now()), {
+      maxBatch: 64,
+      maxInFlight: db.kind === 'pglite' ? 1 : 2,
+      isTransient: (err) => toDatabaseError(err) !== undefined,
+    });
+  }
 
   async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
     const loaded = this.catalog.get(cmd.runbookId);
@@ -75,60 +95,67 @@ export class RunAcceptanceService {
     this.targets.check(def.id, parameters);
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
 
-    if (cmd.dedupeKey) {
+    // A repeat is found before preflight spends AWS calls on it; without preflight, the insert
+    // below finds it anyway (one statement fewer for every new run).
+    if (cmd.dedupeKey && (def.preflight ?? []).length > 0) {
       const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
       if (existing) return this.deduplicated(existing, cmd, requestHash);
     }
-
     const id = newRunId(this.clock.nowMs());
     const concurrencyKey = this.resolveGuardKey(def.guards.concurrency, parameters, id);
     const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
     const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
     // Before anything is recorded: a refused preflight leaves no run, no audit record, no AWS change.
     const preflight = await this.preflight.run({ definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt });
+    const newRun: NewRun = {
+      // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
+      id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
+      reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
+      requestHash, concurrencyKey, expiresAt,
+      parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
+    };
+    const acceptedEvent: AuditEventInput = {
+      kind: 'run.accepted',
+      runId: id,
+      actor: cmd.trigger.actor,
+      data: new RunRedactor(def, parameters).apply({
+        runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
+        parameters, dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
+        ...(preflight.length > 0 ? { preflight: preflight.map((p) => ({ stepId: p.stepId, state: p.state, note: p.note })) } : {}),
+      }),
+    };
+    const also = cmd.also?.(id) ?? {};
 
-    let run: RunRecord;
-    try {
-      run = await this.db.transaction(async (tx) => {
-        const inserted = await this.runs.insert(
-          {
-            // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
-            id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
-            reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
-            requestHash, concurrencyKey, expiresAt,
-            parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
-          },
-          tx,
-        );
-        await this.audit.append(
-          {
-            kind: 'run.accepted',
-            runId: id,
-            actor: cmd.trigger.actor,
-            data: new RunRedactor(def, parameters).apply({
-              runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
-              parameters, dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
-              ...(preflight.length > 0 ? { preflight: preflight.map((p) => ({ stepId: p.stepId, state: p.state, note: p.note })) } : {}),
-            }),
-          },
-          tx,
-        );
-        for (const step of preflight) await this.runs.upsertStep(step, tx);
-        if (cmd.alsoInTransaction) await cmd.alsoInTransaction(tx, inserted);
-        return inserted;
-      });
-    } catch (err) {
-      if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-      const constraint = constraintName(err) ?? '';
-      if (cmd.dedupeKey && (constraint.includes('dedupe') || !constraint)) {
+    // The common case (a new dedupe key, a free concurrency key) commits with other triggers' runs
+    // in one statement; a run that collides with a key comes back null and takes the path below,
+    // which says whose key it is.
+    let run = await this.writes.submit({ run: newRun, events: [acceptedEvent, ...(also.events ?? [])], steps: preflight, snsMessage: also.snsMessage });
+    if (!run) {
+      if (cmd.dedupeKey) {
         const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
         if (existing) return this.deduplicated(existing, cmd, requestHash);
       }
-      if (concurrencyKey) {
-        const holder = await this.runs.findActiveByConcurrencyKey(concurrencyKey);
-        if (holder) throw this.conflict(concurrencyKey, holder);
+      try {
+        run = await this.db.transaction(async (tx) => {
+          const inserted = await this.runs.insert(newRun, tx);
+          await this.audit.appendMany([acceptedEvent, ...(also.events ?? [])], tx);
+          for (const step of preflight) await this.runs.upsertStep(step, tx);
+          if (also.snsMessage) await this.snsMessages.record(also.snsMessage, tx);
+          return inserted;
+        });
+      } catch (err) {
+        if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
+        const constraint = constraintName(err) ?? '';
+        if (cmd.dedupeKey && (constraint.includes('dedupe') || !constraint)) {
+          const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
+          if (existing) return this.deduplicated(existing, cmd, requestHash);
+        }
+        if (concurrencyKey) {
+          const holder = await this.runs.findActiveByConcurrencyKey(concurrencyKey);
+          if (holder) throw this.conflict(concurrencyKey, holder);
+        }
+        throw err;
       }
-      throw err;
     }
 
     await this.enqueue(run.id);

@@ -37,6 +37,11 @@ const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 /** All SQL about runs and their step results. Stateless; every method may take a transaction. */
 @Injectable()
 export class RunsRepository {
+  /** A `runs` row as read with `SELECT *` (or `RETURNING *`) into a record. */
+  static fromRow(row: Record<string, unknown>): RunRecord {
+    return toRun(row as unknown as Row);
+  }
+
   constructor(private readonly db: Database) {}
 
   async insert(run: NewRun, q: Queryable = this.db): Promise<RunRecord> {

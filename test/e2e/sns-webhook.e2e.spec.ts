@@ -163,6 +163,43 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     expect(runIds.size).toBe(1);
   });
 
+  it('a storm of alarms, re-publishes and redeliveries at once (runs committed together): one run per state change, every acceptance durable, no 5xx', async () => {
+    const services = Array.from({ length: 12 }, (_, i) => `storm-${i}`);
+    const changed = new Map<string, Date>();
+    for (const s of services) changed.set(s, await realAlarm(s));
+    const before = (await runs()).length;
+    const posts: Promise<{ service: string; status: number; body: any }>[] = [];
+    const messageIds: string[] = [];
+    for (const s of services) {
+      const msg = signer.notification(TOPIC, alarm(s, { stateChangeTime: changed.get(s) }));
+      // The same message twice (SNS redelivers), and the same change re-published under another MessageId.
+      for (const body of [msg, msg, signer.notification(TOPIC, alarm(s, { stateChangeTime: changed.get(s) }))]) {
+        messageIds.push((body as { MessageId: string }).MessageId);
+        posts.push(post(body).then((r) => ({ service: s, ...r })));
+      }
+    }
+    const answers = await Promise.all(posts);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    const after = await runs();
+    expect(after.length).toBe(before + services.length);
+    for (const s of services) {
+      const mine = answers.filter((a) => a.service === s);
+      expect(mine.filter((a) => a.body.outcome === 'accepted')).toHaveLength(1);
+      expect(mine.filter((a) => a.body.outcome === 'duplicate')).toHaveLength(2);
+      // Every answer names the one run, and that run is committed with its parameters from CloudWatch.
+      const ids = new Set(mine.flatMap((a) => a.body.runs.map((r: any) => r.runId)));
+      expect(ids.size).toBe(1);
+      const run = after.find((r) => r.id === [...ids][0]);
+      expect(run?.parameters?.service ?? run?.parameters?.serviceName).toBe(s);
+    }
+    // Each accepted run has its run.accepted record; each of the 36 posts has its sns.received record.
+    const audit = (await h.request('GET', '/v1/audit?limit=1000')).body.items as any[];
+    const acceptedIds = new Set(answers.filter((a) => a.body.outcome === 'accepted').map((a) => a.body.runs[0].runId));
+    expect(audit.filter((r) => r.kind === 'run.accepted' && acceptedIds.has(r.runId))).toHaveLength(services.length);
+    const received = audit.filter((r) => r.kind === 'sns.received' && messageIds.includes(r.data.messageId));
+    expect(received).toHaveLength(services.length * 3);
+  });
+
   it('starts one rollback for two different alarms about one service at once; the second is "already handled"', async () => {
     await realAlarm('payments-api', 'payments-api-5xx');
     await realAlarm('payments-api', 'payments-api-errors');

@@ -8,10 +8,10 @@ import { redactText } from '../../common/redact';
 import { unstorableTextPath } from '../../common/storable-text';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { RunAcceptanceService } from '../../engine/run-acceptance.service';
-import type { RunRecord } from '../../engine/run.types';
-import { Database, Queryable } from '../../persistence/database';
-import { SnsMessagesRepository } from '../../persistence/sns-messages.repository';
+import { type AcceptedAlso, RunAcceptanceService } from '../../engine/run-acceptance.service';
+import type { AuditEventInput } from '../../audit/audit.types';
+import { Database } from '../../persistence/database';
+import { SnsMessagesRepository, type SnsMessageRecord } from '../../persistence/sns-messages.repository';
 import { RunbookError } from '../../runbooks/runbook.error';
 import { AlarmConfirmationService } from './alarm-confirmation.service';
 import { AlarmEvent, alarmChangeKey, alarmScope, parseAlarmEvent } from './alarm-event';
@@ -163,9 +163,9 @@ export class SnsWebhookService {
     if (routes.length === 1) {
       // The usual case, one runbook: the message's record commits with the run it started.
       const [route] = routes;
-      const result = await this.start(route.runbookId, route.parameters, m, alarm, key, async (tx, run) => {
-        const accepted: RouteResult = { runbookId: route.runbookId, outcome: 'accepted', runId: run.id };
-        await this.remember(m, key, 'accepted', [run.id], receivedAt, summary([accepted]), tx);
+      const result = await this.start(route.runbookId, route.parameters, m, alarm, key, (runId) => {
+        const accepted: RouteResult = { runbookId: route.runbookId, outcome: 'accepted', runId };
+        return this.messageRecords(m, key, 'accepted', [runId], receivedAt, summary([accepted]));
       });
       const outcome = overall([result]);
       if (result.outcome !== 'accepted') await this.remember(m, key, outcome, result.runId ? [result.runId] : [], receivedAt, summary([result]));
@@ -209,7 +209,7 @@ export class SnsWebhookService {
     m: SnsMessage,
     alarm: AlarmEvent,
     key: string,
-    alsoInTransaction?: (tx: Queryable, run: RunRecord) => Promise<void>,
+    also?: (runId: string) => AcceptedAlso,
   ): Promise<RouteResult> {
     try {
       const { run, created } = await this.acceptance.accept({
@@ -223,7 +223,7 @@ export class SnsWebhookService {
         },
         // Per runbook, so one alarm may start several runbooks, each once.
         dedupeKey: `sns-alarm:${runbookId}:${createHash('sha256').update(key).digest('hex')}`,
-        alsoInTransaction,
+        also,
       });
       return { runbookId, outcome: created ? 'accepted' : 'duplicate', runId: run.id };
     } catch (err) {
@@ -242,24 +242,34 @@ export class SnsWebhookService {
   }
 
   /** The message's row and its audit record commit together: one commit, and neither without the other. */
-  private async remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>, inTx?: Queryable): Promise<void> {
-    const write = async (tx: Queryable) => {
-      await this.messages.record({ messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt }, tx);
-      await this.record(m, outcome, audit, tx);
+  private async remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): Promise<void> {
+    const { snsMessage, events } = this.messageRecords(m, alarmKey, outcome, runIds, receivedAt, audit);
+    await this.db.transaction(async (tx) => {
+      await this.messages.record(snsMessage, tx);
+      await this.audit.appendMany(events, tx);
+    });
+  }
+
+  private messageRecords(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): { snsMessage: SnsMessageRecord; events: AuditEventInput[] } {
+    return {
+      snsMessage: { messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt },
+      events: [this.receivedEvent(m, outcome, audit)],
     };
-    if (inTx) await write(inTx);
-    else await this.db.transaction(write);
+  }
+
+  private async record(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>): Promise<void> {
+    await this.audit.append(this.receivedEvent(m, outcome, extra));
   }
 
   /** One audit record per message received; what a sender controls is clipped so it cannot bloat or break the log. */
-  private async record(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>, tx?: Queryable): Promise<void> {
+  private receivedEvent(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>): AuditEventInput {
     const verified = outcome !== 'rejected';
-    await this.audit.append({
+    return {
       kind: 'sns.received',
       runId: null,
       actor: verified && m ? `sns:${m.TopicArn}` : 'sns:unverified',
       data: clip({ outcome, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null, timestamp: m?.Timestamp ?? null, ...extra }) as Record<string, unknown>,
-    }, tx);
+    };
   }
 }
 
