@@ -12,7 +12,8 @@
  * of docs/performance.md. A benchmark, not a test: a missed target is reported, not an error.
  *
  * Knobs: BENCH_RATES ("5,50,200" per second; 5/s shows the uncontended floor), BENCH_SECONDS (3 per rate), BENCH_BURST (300),
- * BENCH_INFLIGHT (32), BENCH_WORKER_CONCURRENCY (50), BENCH_WRITE_DOCS (1).
+ * BENCH_INFLIGHT (32), BENCH_WORKER_CONCURRENCY (50), BENCH_WRITE_DOCS (1), BENCH_CPU_PROF (a folder: the API and
+ * worker processes write V8 CPU profiles there).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -158,7 +159,7 @@ async function main(): Promise<void> {
   };
   // The deployed shape: an API process answering SNS and a worker process running rollbacks, each with its own event loop.
   const children: ChildProcess[] = (['api', 'worker'] as const).map((role) =>
-    spawn(process.execPath, [main], { env: { ...env, RUNBOOKD_ROLE: role }, stdio: ['ignore', 'inherit', 'inherit'] }),
+    spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), main], { env: { ...env, RUNBOOKD_ROLE: role }, stdio: ['ignore', 'inherit', 'inherit'] }),
   );
   const base = `http://127.0.0.1:${port}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
