@@ -85,6 +85,10 @@ export function classify(sql: string): string {
   if (/^BEGIN\b/i.test(s)) return 'BEGIN';
   if (/^COMMIT\b/i.test(s)) return 'COMMIT';
   if (/^ROLLBACK\b/i.test(s)) return 'ROLLBACK';
+  if (s.startsWith('WITH held AS ( UPDATE runs r SET')) return 'executor writes: fence + run + steps + audit, one batch';
+  if (s.startsWith('WITH ins AS ( INSERT INTO runs')) return 'acceptance: new runs, one batch';
+  if (s.includes('pg_try_advisory_xact_lock')) return 'audit sealer: lock';
+  if (s.startsWith('UPDATE audit_events AS a SET chain_pos')) return 'audit sealer: link records';
   if (s.includes('pg_advisory_xact_lock')) return 'audit: advisory lock';
   if (s.startsWith('SELECT seq, hash FROM audit_events')) return 'audit: read chain head';
   if (s.startsWith('INSERT INTO audit_events')) return 'audit: insert record';
@@ -92,6 +96,7 @@ export function classify(sql: string): string {
   if (s.startsWith('SELECT * FROM step_results')) return 'step_results select (per run)';
   if (/^SELECT cancel_requested_at\b.* FROM runs WHERE id = \$1$/.test(s)) return 'cancel check (runs, narrow select)';
   if (s === 'SELECT * FROM runs WHERE id = $1') return 'runs select * by id';
+  if (s.startsWith('UPDATE runs SET epoch = epoch + 1')) return 'lease: take the run (per run)';
   if (s.startsWith('UPDATE runs SET')) return 'runs update (per run)';
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
