@@ -88,6 +88,7 @@ steps:
     const metrics = (await h.request('GET', '/metrics', { key: h.keys.viewer })).text;
     expect(metrics).toContain('runbookd_approvals_pending 1');
     expect(metrics).toMatch(/runbookd_oldest_pending_approval_age_seconds \d/);
+    expect(metrics).toContain('runbookd_active_runs{runbook="point-in-time-restore"} 1');
 
     const own = await decide(runId, h.keys.operator, 'approve', { comment: 'looks fine to me' });
     expect(own.status).toBe(403);
@@ -107,6 +108,10 @@ steps:
     const ended = await h.waitForRun(runId);
     expect(ended.state).toBe('succeeded');
     expect(h.proxy.count(RESTORE)).toBe(1);
+    // Computed afresh each scrape: a runbook with no active run any more has no series left over.
+    const after = (await h.request('GET', '/metrics', { key: h.keys.viewer })).text;
+    expect(after).toContain('runbookd_approvals_pending 0');
+    expect(after).not.toContain('runbookd_active_runs{runbook="point-in-time-restore"}');
     expect(ended.steps.find((s: any) => s.id === 'approval').output).toMatchObject({ required: true, approvedBy: ['ada'], planHash: a.planHash });
     const audit = await auditKinds(runId);
     expect(audit.find((r) => r.kind === 'approval.requested')).toMatchObject({ actor: 'otto', data: { planHash: a.planHash } });

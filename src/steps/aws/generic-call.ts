@@ -18,7 +18,7 @@ export interface GenericCallInput {
 }
 
 export const callProperties = {
-  service: { enum: Object.keys(AWS_SERVICES), description: 'SDK client, e.g. rds, ecs, cloudwatch, backup, sns' },
+  service: { enum: Object.keys(AWS_SERVICES), description: 'SDK client, e.g. rds, ecs, cloudwatch, backup, sns, elbv2' },
   api: { type: 'string', pattern: '^[A-Z][A-Za-z0-9]+$', description: 'API operation, e.g. DescribeDBInstances' },
   input: { type: 'object', default: {}, description: 'The API input, as the AWS API reference names its fields' },
   region: { type: 'string', minLength: 1 },
@@ -84,11 +84,12 @@ export function namedOutputs(outputs: Record<string, string> | undefined, respon
   return out;
 }
 
-/** `service:Api`, on the ARNs the input names literally, else on every resource. */
+/** `prefix:Api` (the service's IAM prefix, not always its name), on the ARNs the input names literally, else on every resource. */
 export function iamNeedsOf(w: Record<string, unknown> | undefined): IamNeed[] {
   if (!w || typeof w.service !== 'string' || typeof w.api !== 'string' || hasExpression(w.service) || hasExpression(w.api)) return [];
+  const prefix = awsService(w.service)?.iamPrefix ?? w.service;
   const arns = literalArns(w.input);
-  const needs: IamNeed[] = [{ action: `${w.service}:${w.api}`, resources: arns.length > 0 ? arns : ['*'] }];
+  const needs: IamNeed[] = [{ action: `${prefix}:${w.api}`, resources: arns.length > 0 ? arns : ['*'] }];
   if (typeof w.roleArn === 'string' && !hasExpression(w.roleArn)) needs.push({ action: 'sts:AssumeRole', resources: [w.roleArn] });
   else if (typeof w.roleArn === 'string') needs.push({ action: 'sts:AssumeRole', resources: ['*'] });
   return needs;
