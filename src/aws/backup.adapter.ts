@@ -12,7 +12,7 @@ import {
   type StartRestoreJobCommandInput,
   type StartRestoreJobCommandOutput,
 } from '@aws-sdk/client-backup';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 

@@ -10,7 +10,7 @@ import {
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
 import { mapLimit } from '../common/concurrency';
-import type { AwsCallContext } from '../engine/step.contract';
+import type { AwsCallContext } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { countCall, type CallTally } from './call-tally';

@@ -24,7 +24,7 @@ import {
   type UpdateServiceCommandOutput,
 } from '@aws-sdk/client-ecs';
 import { mapLimit } from '../common/concurrency';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { countCall, type CallTally } from './call-tally';

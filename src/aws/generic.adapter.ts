@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { awsService, type AwsServiceEntry } from './aws-services';

@@ -3,7 +3,7 @@ import {
   DeleteDBClusterCommand, DeleteDBClusterSnapshotCommand, DeleteDBInstanceCommand, DeleteDBSnapshotCommand, DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient,
 } from '@aws-sdk/client-rds';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsSdkCommand, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { EXPIRES_AT_TAG, RUN_ID_TAG, RUNBOOK_TAG } from './resource-tags';

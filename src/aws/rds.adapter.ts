@@ -41,7 +41,7 @@ import {
   type RebootDBInstanceCommandInput,
   type RebootDBInstanceCommandOutput,
 } from '@aws-sdk/client-rds';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError } from './aws.error';

@@ -1,8 +1,8 @@
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import type { AuditService } from '../../src/audit/audit.service';
+import type { AwsCallContext } from '../../src/aws/aws-call.types';
 import { AppConfig } from '../../src/config/app.config';
-import type { AwsCallContext } from '../../src/engine/step.contract';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError } from '../../src/aws/aws.error';

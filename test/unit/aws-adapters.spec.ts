@@ -13,9 +13,9 @@ import {
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { Test } from '@nestjs/testing';
 import { AuditService } from '../../src/audit/audit.service';
+import type { AwsCallContext } from '../../src/aws/aws-call.types';
 import { REDACTED } from '../../src/common/redact';
 import { AppConfig } from '../../src/config/app.config';
-import type { AwsCallContext } from '../../src/engine/step.contract';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError, toAwsStepError } from '../../src/aws/aws.error';

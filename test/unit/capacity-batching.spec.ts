@@ -2,6 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { CloudWatchClient, GetMetricDataCommand, type GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, ListClustersCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
 import type { AuditService } from '../../src/audit/audit.service';
+import type { AwsCallContext } from '../../src/aws/aws-call.types';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import type { CallTally } from '../../src/aws/call-tally';
@@ -9,7 +10,6 @@ import { CloudWatchAdapter, type MetricQuery } from '../../src/aws/cloudwatch.ad
 import { EcsAdapter } from '../../src/aws/ecs.adapter';
 import { mapLimit } from '../../src/common/concurrency';
 import { AppConfig } from '../../src/config/app.config';
-import type { AwsCallContext } from '../../src/engine/step.contract';
 
 /**
  * Request counts a user pays for: GetMetricData batches 500 queries a call and follows

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { awsService, apiMutates } from '../../aws/aws-services';
 import { AwsStepError } from '../../aws/aws.error';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, IamNeed, PlannedCall, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
+import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
 import {
   callProperties, checkCall, checkOutputs, checkQuery, derivedToken, GenericCallInput, iamNeedsOf, idempotencyInputOf, namedOutputs, Problem, targetOf,

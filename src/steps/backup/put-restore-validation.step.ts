@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../../engine/step.contract';
 import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
 
 interface Input {

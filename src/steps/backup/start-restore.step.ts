@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { BackupAdapter, type StartRestoreJobParams } from '../../aws/backup.adapter';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../../engine/step.contract';
 import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
 import { RDS_IDENTIFIER } from '../rds/restore-source';
 import { createRestoredResource, isolationProperties, type IsolationInput } from '../rds/restore-create';

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import { AwsStepError } from '../../aws/aws.error';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, PlannedCall, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
 import { targetOf } from './failover-subject';
 import { instanceIdOf, observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 

@@ -1,7 +1,7 @@
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
 import type { AppConfig } from '../../config/app.config';
-import type { AwsCallContext } from '../../engine/step.contract';
 
 /**
  * What a failover test acts on: an Aurora cluster (the writer is an instance) or a Multi-AZ

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../../engine/step.contract';
 import { FAILOVER_STARTED, FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
 
 interface Input extends FailoverSubject {

@@ -1,8 +1,9 @@
+import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
 import { createdByRun, runResourceName, type ResourceTag } from '../../aws/resource-tags';
 import { EngineError } from '../../engine/engine.error';
-import type { PlannedCall, StepContext } from '../../engine/step.contract';
+import type { StepContext } from '../../engine/step.contract';
 import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoreKind } from './restored-resource';
 
 /** Where a restored copy lives: never publicly accessible, in the given subnet group and security groups. */

@@ -1,6 +1,6 @@
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
-import type { AwsCallContext } from '../../engine/step.contract';
 import { ROLE_ARN_SCHEMA } from './failover-subject';
 import { restoreNames, type RestoreKind } from './restored-resource';
 

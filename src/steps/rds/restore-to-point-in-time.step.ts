@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../../engine/step.contract';
 import { ROLE_ARN_SCHEMA, targetOf } from './failover-subject';
 import { RDS_IDENTIFIER } from './restore-source';
 import { createRestoredResource, isolationProperties, type CreateSpec, type IsolationInput } from './restore-create';

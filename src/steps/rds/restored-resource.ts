@@ -1,7 +1,8 @@
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
 import { createdByRun, runResourceName } from '../../aws/resource-tags';
-import type { AwsCallContext, CreatedResource } from '../../engine/step.contract';
+import type { CreatedResource } from '../../engine/step.contract';
 import { ROLE_ARN_SCHEMA } from './failover-subject';
 
 /**

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../../engine/step.contract';
 import { targetOf } from './failover-subject';
 import { observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
