@@ -7,7 +7,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
+import { ROLE_ARN_SCHEMA, TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from '../rds/restore-source';
 import { createRestoredResource, isolationProperties, type IsolationInput } from '../rds/restore-create';
 import { instanceIdOf, resourceRecords, type ResourceRecord, type RestoreKind } from '../rds/restored-resource';
@@ -68,8 +68,7 @@ export class StartRestoreStep implements StepType<Input, Output> {
       restorePointId: { type: 'string', minLength: 1 },
       identifier: RDS_IDENTIFIER,
       instanceIdentifier: RDS_IDENTIFIER,
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       engine: { type: 'string', minLength: 1 },
       backupRoleArn: ROLE_ARN_SCHEMA,
       ...isolationProperties,

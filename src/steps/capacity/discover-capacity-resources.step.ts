@@ -7,7 +7,7 @@ import { mapLimit } from '../../common/concurrency';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { CAPACITY_TARGET_PROPERTIES, capacityTarget } from './capacity-target';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 export interface CapacityScope {
   ecsClusters?: string[];
@@ -53,7 +53,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     type: 'object',
     additionalProperties: false,
     properties: {
-      ...CAPACITY_TARGET_PROPERTIES,
+      ...TARGET_PROPERTIES,
       scope: {
         type: 'object',
         additionalProperties: false,
@@ -70,7 +70,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const target = capacityTarget(input, this.config);
+    const target = targetOf(input, this.config);
     const scope = input.scope ?? {};
     const named = (k: keyof CapacityScope) => (scope[k] ?? []).length > 0;
     const everything = !named('ecsClusters') && !named('ecsServices') && !named('rdsInstances') && !named('rdsClusters');

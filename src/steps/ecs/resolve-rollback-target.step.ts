@@ -5,7 +5,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from '../rds/failover-subject';
+import { targetOf } from '../aws-target';
 import { EcsSubject, ecsSubjectProperties, Figure, KNOWN_GOOD_TAG } from './ecs-subject';
 
 interface Input extends EcsSubject {

@@ -5,7 +5,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from '../rds/failover-subject';
+import { targetOf } from '../aws-target';
 import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, Figure, parseTime, secondsBetween } from './ecs-subject';
 

@@ -6,7 +6,7 @@ import { RdsAdapter } from '../../aws/rds.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { instanceIdOf, observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 
 interface Input extends RestoredRef {

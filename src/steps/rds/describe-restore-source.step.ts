@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { describeSource, SOURCE_OUTPUTS, sourceInputProperties, type SourceFacts, type SourceInput } from './restore-source';
 
 /** Records what a restore will be compared against, and the name the restored copy will get. */

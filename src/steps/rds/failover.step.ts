@@ -5,7 +5,8 @@ import { RdsAdapter } from '../../aws/rds.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { FAILOVER_STARTED, FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
+import { FAILOVER_STARTED, FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
 interface Input extends FailoverSubject {
   targetInstance?: string;
@@ -37,7 +38,7 @@ export class FailoverStep implements StepType<Input, Output> {
     type: 'object',
     additionalProperties: false,
     required: ['kind', 'identifier', 'expectedWriter'],
-    properties: { ...subjectProperties, targetInstance: { type: 'string', minLength: 1 }, expectedWriter: { type: 'string', minLength: 1 } },
+    properties: { ...failoverSubjectProperties, targetInstance: { type: 'string', minLength: 1 }, expectedWriter: { type: 'string', minLength: 1 } },
   };
   readonly outputs = ['requestedAt', 'requestedAtMs', 'previousWriter', 'operation', 'requestId', 'resumed'];
 

@@ -5,7 +5,7 @@ import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from './failover-subject';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from './restore-source';
 import { createRestoredResource, isolationProperties, type CreateSpec, type IsolationInput } from './restore-create';
 import { instanceIdOf, resourceRecords, type ResourceRecord, type RestoreKind } from './restored-resource';
@@ -57,8 +57,7 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
       sourceIdentifier: { type: 'string', minLength: 1 },
       identifier: RDS_IDENTIFIER,
       instanceIdentifier: RDS_IDENTIFIER,
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       targetRegion: { type: 'string' },
       sourceAutomatedBackupsArn: { type: 'string', minLength: 1 },
       restoreTime: { type: 'string', format: 'date-time' },

@@ -3,7 +3,7 @@ import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsAdapter } from '../../aws/rds.adapter';
 import { createdByRun, runResourceName } from '../../aws/resource-tags';
 import type { CreatedResource } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA } from './failover-subject';
+import { TARGET_PROPERTIES } from '../aws-target';
 
 /**
  * A resource a restore test creates: an RDS instance, or an Aurora cluster plus the one instance
@@ -27,8 +27,7 @@ export const restoredRefProperties = {
   kind: { enum: ['instance', 'cluster'] },
   identifier: { type: 'string', minLength: 1, maxLength: 63 },
   instanceIdentifier: { type: 'string', minLength: 1, maxLength: 63 },
-  region: { type: 'string' },
-  roleArn: ROLE_ARN_SCHEMA,
+  ...TARGET_PROPERTIES,
 } as const;
 
 /** One entry of a step output's `resources` (see the step contract). */

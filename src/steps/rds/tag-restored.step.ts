@@ -5,7 +5,7 @@ import { runResourceTags } from '../../aws/resource-tags';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
 interface Output extends Record<string, unknown> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RdsAdapter } from '../../aws/rds.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { minutesBetween, observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
 interface Input extends RestoredRef {

@@ -5,7 +5,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 
 interface Input extends RestoredRef {
