@@ -14,6 +14,9 @@ import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwa
 import { Test } from '@nestjs/testing';
 import { AuditService } from '../../src/audit/audit.service';
 import type { AwsCallContext } from '../../src/aws/aws-call.types';
+import { RdsEstateAdapter } from '../../src/aws/rds-estate.adapter';
+import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
+import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { REDACTED } from '../../src/common/redact';
 import { AppConfig } from '../../src/config/app.config';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
@@ -21,7 +24,6 @@ import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError, toAwsStepError } from '../../src/aws/aws.error';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
 import { AWS_PROVIDERS } from '../../src/aws/aws.providers';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
 
 const REGION = 'eu-west-1';
 const CANARY = 'canary-Secret-7f3a9c!';
@@ -64,7 +66,7 @@ const cwMock = mockClient(CloudWatchClient);
 let factory: AwsClientFactory;
 let append: jest.Mock<Promise<unknown>, [AuditCall]>;
 let caller: AwsCallerService;
-let rds: RdsAdapter;
+let rds: RdsFailoverAdapter;
 let cloudwatch: CloudWatchAdapter;
 /** What happened, in order: audit writes and SDK sends interleaved. */
 let timeline: string[];
@@ -79,7 +81,7 @@ beforeEach(() => {
   });
   factory = new AwsClientFactory(appConfig());
   caller = new AwsCallerService({ append } as unknown as AuditService);
-  rds = new RdsAdapter(factory, caller);
+  rds = new RdsFailoverAdapter(factory, caller);
   cloudwatch = new CloudWatchAdapter(factory, caller);
 });
 
@@ -298,7 +300,7 @@ describe('AwsCallerService', () => {
   });
 });
 
-describe('RdsAdapter', () => {
+describe('RdsFailoverAdapter', () => {
   it('maps throttling on a read to a retryable AWS_THROTTLED without the input in the error', async () => {
     rdsMock.on(DescribeDBClustersCommand).rejects(sdkError('Throttling', { $retryable: { throttling: true } }));
     const err = (await rds.describeCluster(ctx(), REGION, 'orders').catch((e: unknown) => e)) as AwsStepError;
@@ -480,8 +482,7 @@ describe('Nest wiring', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [...AWS_PROVIDERS, { provide: AppConfig, useValue: appConfig() }, { provide: AuditService, useValue: { append } }],
     }).compile();
-    const adapter = moduleRef.get(RdsAdapter);
-    expect(adapter).toBeInstanceOf(RdsAdapter);
+    for (const Adapter of [RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter]) expect(moduleRef.get(Adapter)).toBeInstanceOf(Adapter);
     expect(moduleRef.get(CloudWatchAdapter)).toBeInstanceOf(CloudWatchAdapter);
     const client = moduleRef.get(AwsClientFactory).rds(REGION);
     const destroy = jest.spyOn(client, 'destroy');

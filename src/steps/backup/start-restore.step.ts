@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import { BackupAdapter, type StartRestoreJobParams } from '../../aws/backup.adapter';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
@@ -79,7 +79,7 @@ export class StartRestoreStep implements StepType<Input, Output> {
   readonly outputs = ['source', 'kind', 'identifier', 'instanceIdentifier', 'region', 'requestedAt', 'requestedAtMs', 'restoreJobId', 'resumed', 'resources'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly backup: BackupAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,

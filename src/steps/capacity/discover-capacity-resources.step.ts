@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AwsStepError } from '../../aws/aws.error';
 import type { CallTally } from '../../aws/call-tally';
 import { EcsAdapter } from '../../aws/ecs.adapter';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsEstateAdapter } from '../../aws/rds-estate.adapter';
 import { mapLimit } from '../../common/concurrency';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
@@ -65,7 +65,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
 
   constructor(
     private readonly ecs: EcsAdapter,
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsEstateAdapter,
     private readonly config: AppConfig,
   ) {}
 

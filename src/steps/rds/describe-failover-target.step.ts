@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
@@ -45,7 +45,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
   readonly outputs = ['kind', 'identifier', 'region', 'status', 'engine', 'engineVersion', 'writer', 'readers', 'standbyZone'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
   ) {}
 

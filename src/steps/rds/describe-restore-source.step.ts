@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
 import { targetOf } from '../aws-target';
@@ -20,7 +20,7 @@ export class DescribeRestoreSourceStep implements StepType<SourceInput, SourceFa
   readonly outputs = [...SOURCE_OUTPUTS];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
   ) {}
 

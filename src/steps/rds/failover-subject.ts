@@ -1,6 +1,6 @@
 import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { TARGET_PROPERTIES, type TargetInput } from '../aws-target';
 
 /**
@@ -25,7 +25,7 @@ export interface WriterObservation {
   members: string[];
 }
 
-export async function observeWriter(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget, s: FailoverSubject): Promise<WriterObservation> {
+export async function observeWriter(rds: RdsFailoverAdapter, ctx: AwsCallContext, target: AwsTarget, s: FailoverSubject): Promise<WriterObservation> {
   if (s.kind === 'cluster') {
     const c = await rds.describeCluster(ctx, target, s.identifier);
     return { status: c.status, writer: c.writer, members: c.members.map((m) => m.instanceId) };

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
@@ -43,7 +43,7 @@ export class FailoverStep implements StepType<Input, Output> {
   readonly outputs = ['requestedAt', 'requestedAtMs', 'previousWriter', 'operation', 'requestId', 'resumed'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}

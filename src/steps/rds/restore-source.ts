@@ -1,6 +1,6 @@
 import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { TARGET_PROPERTIES } from '../aws-target';
 import { restoreNames, type RestoreKind } from './restored-resource';
 
@@ -47,7 +47,7 @@ export const sourceInputProperties = {
   targetIdentifier: RDS_IDENTIFIER,
 } as const;
 
-export async function describeSource(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget & { region: string }, input: SourceInput): Promise<SourceFacts> {
+export async function describeSource(rds: RdsRestoreAdapter, ctx: AwsCallContext, target: AwsTarget & { region: string }, input: SourceInput): Promise<SourceFacts> {
   const region = target.region;
   if (input.clusterIdentifier) {
     const c = await rds.describeClusterDetail(ctx, target, input.clusterIdentifier);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
@@ -70,7 +70,7 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   readonly outputs = ['kind', 'identifier', 'instanceIdentifier', 'region', 'requestedAt', 'requestedAtMs', 'resumed', 'resources'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}

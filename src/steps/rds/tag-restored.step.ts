@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
@@ -26,7 +26,7 @@ export class TagRestoredStep implements StepType<RestoredRef, Output> {
   readonly outputs = ['tagged'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
   ) {}
 

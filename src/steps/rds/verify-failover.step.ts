@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
 import { targetOf } from '../aws-target';
@@ -46,7 +46,7 @@ export class VerifyFailoverStep implements StepType<Input, Output> {
   readonly outputs = ['writer', 'status', 'findings', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
@@ -49,7 +49,7 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
   readonly outputs = ['newWriter', 'observedAt', 'switchSeconds', 'measuredBy', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
