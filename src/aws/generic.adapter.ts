@@ -42,7 +42,7 @@ export class GenericAwsAdapter {
   private callsFor(entry: AwsServiceEntry): AwsServiceCalls {
     let calls = this.calls.get(entry.name);
     if (!calls) {
-      calls = this.caller.forService(entry.name, (region, roleArn) => this.factory.client(entry.name, entry.Client, region, roleArn));
+      calls = this.caller.forService(entry.name, (region, roleArn, kind) => this.factory.client(entry.name, entry.Client, region, roleArn, kind));
       this.calls.set(entry.name, calls);
     }
     return calls;

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import {
   DeleteDBClusterCommand, DeleteDBClusterSnapshotCommand, DeleteDBInstanceCommand, DeleteDBSnapshotCommand, DescribeDBClustersCommand,
-  DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient,
+  DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand,
 } from '@aws-sdk/client-rds';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsSdkCommand, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
+import { rdsCalls } from './rds-common';
 import { EXPIRES_AT_TAG, RUN_ID_TAG, RUNBOOK_TAG } from './resource-tags';
 
 /** A resource carrying runbookd's tags, as the janitor sees it. */
@@ -93,7 +94,7 @@ export class RdsLeftoversAdapter {
   private readonly calls: AwsServiceCalls;
 
   constructor(caller: AwsCallerService, factory: AwsClientFactory) {
-    this.calls = caller.forService('rds', (region, roleArn) => factory.client('rds', RDSClient, region, roleArn));
+    this.calls = rdsCalls(factory, caller);
   }
 
   /** Every resource of every kind in the region that carries runbookd's run id and expiry tags. */

@@ -2,6 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   CreateDBInstanceCommand,
   DBClusterNotFoundFault,
+  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeEventsCommand,
@@ -23,6 +24,8 @@ import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError, toAwsStepError } from '../../src/aws/aws.error';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
+import { GenericAwsAdapter } from '../../src/aws/generic.adapter';
+import { RdsLeftoversAdapter } from '../../src/aws/rds-leftovers.adapter';
 import { AWS_PROVIDERS } from '../../src/aws/aws.providers';
 
 const REGION = 'eu-west-1';
@@ -433,6 +436,36 @@ describe('RdsFailoverAdapter', () => {
       { SourceType: 'db-cluster', SourceIdentifier: 'orders', StartTime: since, MaxRecords: 100, Marker: undefined },
       { SourceType: 'db-cluster', SourceIdentifier: 'orders', StartTime: since, MaxRecords: 100, Marker: 'page-2' },
     ]);
+  });
+});
+
+describe('SDK attempts', () => {
+  // After a timeout the SDK cannot know whether AWS acted; a retry inside the SDK would send a
+  // mutation twice where the step's look-before-act never gets a say.
+  it('sends every adapter\'s mutations through a one-attempt client and its reads through the retrying one', async () => {
+    rdsMock.on(FailoverDBClusterCommand).resolves({ $metadata: {} });
+    rdsMock.on(DeleteDBInstanceCommand).resolves({ $metadata: {} });
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [] });
+    const generic = new GenericAwsAdapter(caller, factory);
+    const leftovers = new RdsLeftoversAdapter(caller, factory);
+
+    await rds.failoverCluster(ctx(), REGION, { clusterIdentifier: 'orders' });
+    await generic.call(ctx(), REGION, 'rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'scratch' }, true);
+    await leftovers.delete(ctx(), { type: 'rds:db-instance', identifier: 'scratch', region: REGION });
+    await generic.call(ctx(), REGION, 'rds', 'DescribeDBInstances', {}, false);
+    await leftovers.listTagged(ctx(), REGION).catch(() => undefined);
+
+    const attempts = await Promise.all(rdsMock.calls().map(async (c) => [
+      (c.args[0] as object).constructor.name,
+      await (c.thisValue as RDSClient).config.maxAttempts(),
+    ]));
+    expect(attempts.slice(0, 4)).toEqual([
+      ['FailoverDBClusterCommand', 1],
+      ['DeleteDBInstanceCommand', 1],
+      ['DeleteDBInstanceCommand', 1],
+      ['DescribeDBInstancesCommand', 4],
+    ]);
+    expect(attempts.slice(4)).toContainEqual(['DescribeDBInstancesCommand', 4]);
   });
 });
 
