@@ -1,14 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import {
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  type DescribeDBClustersCommandOutput,
-  type DescribeDBInstancesCommandOutput,
-} from '@aws-sdk/client-rds';
+import { paginateDescribeDBClusters, paginateDescribeDBInstances, type RDSClient } from '@aws-sdk/client-rds';
 import type { AwsCallContext } from './aws-call.types';
 import { AwsCallerService, type AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
-import { countCall, type CallTally } from './call-tally';
+import type { CallTally } from './call-tally';
 import { rdsCalls } from './rds-common';
 
 /** An instance as a capacity report sizes it. */
@@ -28,9 +23,6 @@ export interface RdsClusterSummary {
   members: string[];
 }
 
-/** A guard against an endpoint that hands back the same Marker forever. */
-const MAX_LIST_PAGES = 1000;
-
 /** Every RDS instance and cluster of a region, as the capacity report sizes them; read only. */
 @Injectable()
 export class RdsEstateAdapter {
@@ -43,10 +35,7 @@ export class RdsEstateAdapter {
   /** Every DB instance in the region (DescribeDBInstances, 100 per page). */
   async listInstances(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<RdsInstanceSize[]> {
     const out: RdsInstanceSize[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      countCall(tally, 'rds:DescribeDBInstances');
-      const res = await this.calls.read<DescribeDBInstancesCommandOutput>(ctx, target, 'DescribeDBInstances', new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: marker }));
+    for await (const res of paginateDescribeDBInstances(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBInstances', tally), { MaxRecords: 100 })) {
       for (const i of res.DBInstances ?? []) {
         const engine = i.Engine ?? '';
         out.push({
@@ -58,8 +47,6 @@ export class RdsEstateAdapter {
           clusterIdentifier: i.DBClusterIdentifier ?? null,
         });
       }
-      marker = res.Marker;
-      if (!marker) break;
     }
     return out;
   }
@@ -67,15 +54,10 @@ export class RdsEstateAdapter {
   /** Every DB cluster in the region with its member instances (DescribeDBClusters, 100 per page). */
   async listClusters(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<RdsClusterSummary[]> {
     const out: RdsClusterSummary[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      countCall(tally, 'rds:DescribeDBClusters');
-      const res = await this.calls.read<DescribeDBClustersCommandOutput>(ctx, target, 'DescribeDBClusters', new DescribeDBClustersCommand({ MaxRecords: 100, Marker: marker }));
+    for await (const res of paginateDescribeDBClusters(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusters', tally), { MaxRecords: 100 })) {
       for (const c of res.DBClusters ?? []) {
         out.push({ identifier: c.DBClusterIdentifier ?? '', engine: c.Engine ?? '', members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean) });
       }
-      marker = res.Marker;
-      if (!marker) break;
     }
     return out;
   }

@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import {
-  DescribeEventsCommand,
   FailoverDBClusterCommand,
+  paginateDescribeEvents,
   RebootDBInstanceCommand,
-  type DescribeEventsCommandOutput,
+  type RDSClient,
   type FailoverDBClusterCommandInput,
   type FailoverDBClusterCommandOutput,
   type RebootDBInstanceCommandInput,
   type RebootDBInstanceCommandOutput,
 } from '@aws-sdk/client-rds';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
-import { AwsCallerService, type AwsServiceCalls } from './aws-caller.service';
+import { AwsCallerService, firstPages, type AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { describeDbCluster, describeDbInstance, rdsCalls, receipt, toCluster, toInstance, type MutationReceipt, type RdsCluster, type RdsInstance } from './rds-common';
 
@@ -61,27 +61,13 @@ export class RdsFailoverAdapter {
   /** Events of one cluster or instance since a moment, oldest first. */
   async describeRecentEvents(ctx: AwsCallContext, target: AwsTarget, query: RecentEventsQuery): Promise<RdsEvent[]> {
     const events: RdsEvent[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_EVENT_PAGES; page++) {
-      const out = await this.calls.read<DescribeEventsCommandOutput>(
-        ctx,
-        target,
-        'DescribeEvents',
-        new DescribeEventsCommand({
-          SourceType: query.sourceType,
-          SourceIdentifier: query.sourceId,
-          StartTime: query.since,
-          MaxRecords: 100,
-          Marker: marker,
-        }),
-      );
+    const input = { SourceType: query.sourceType, SourceIdentifier: query.sourceId, StartTime: query.since, MaxRecords: 100 };
+    for await (const out of firstPages(MAX_EVENT_PAGES, paginateDescribeEvents(this.calls.paging<RDSClient>(ctx, target, 'DescribeEvents'), input))) {
       for (const e of out.Events ?? []) {
         // Filtered here as well: StartTime is not honoured by every endpoint (moto ignores it).
         if (!e.Date || e.Date.getTime() < query.since.getTime()) continue;
         events.push({ at: e.Date.toISOString(), message: e.Message ?? '', categories: e.EventCategories ?? [] });
       }
-      marker = out.Marker;
-      if (!marker) break;
     }
     return events.sort((a, b) => a.at.localeCompare(b.at));
   }

@@ -4,9 +4,9 @@ import {
   CreateDBInstanceCommand,
   DeleteDBClusterCommand,
   DeleteDBInstanceCommand,
-  DescribeDBClusterSnapshotsCommand,
   DescribeDBInstanceAutomatedBackupsCommand,
-  DescribeDBSnapshotsCommand,
+  paginateDescribeDBClusterSnapshots,
+  paginateDescribeDBSnapshots,
   RestoreDBClusterFromSnapshotCommand,
   RestoreDBClusterToPointInTimeCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
@@ -20,9 +20,8 @@ import {
   type DBSnapshot,
   type DeleteDBClusterCommandInput,
   type DeleteDBInstanceCommandInput,
-  type DescribeDBClusterSnapshotsCommandOutput,
   type DescribeDBInstanceAutomatedBackupsCommandOutput,
-  type DescribeDBSnapshotsCommandOutput,
+  type RDSClient,
   type RestoreDBClusterFromSnapshotCommandInput,
   type RestoreDBClusterToPointInTimeCommandInput,
   type RestoreDBInstanceFromDBSnapshotCommandInput,
@@ -30,7 +29,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-rds';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
-import { AwsCallerService, type AwsServiceCalls } from './aws-caller.service';
+import { AwsCallerService, firstPages, type AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError } from './aws.error';
 import { describeDbCluster, describeDbInstance, rdsCalls, receipt, toCluster, toInstance, type MutationReceipt, type RdsCluster, type RdsInstance } from './rds-common';
@@ -182,24 +181,16 @@ export class RdsRestoreAdapter {
   async describeSnapshots(ctx: AwsCallContext, target: AwsTarget, source: { kind: 'instance' | 'cluster'; identifier: string }): Promise<RdsSnapshot[]> {
     const region = resolveTarget(target).region;
     const out: RdsSnapshot[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_SNAPSHOT_PAGES; page++) {
-      if (source.kind === 'instance') {
-        const res = await this.calls.read<DescribeDBSnapshotsCommandOutput>(
-          ctx, target, 'DescribeDBSnapshots',
-          new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: source.identifier, MaxRecords: 100, Marker: marker }),
-        );
+    if (source.kind === 'instance') {
+      const input = { DBInstanceIdentifier: source.identifier, MaxRecords: 100 };
+      for await (const res of firstPages(MAX_SNAPSHOT_PAGES, paginateDescribeDBSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), input))) {
         out.push(...(res.DBSnapshots ?? []).map((x) => toSnapshot(x, region)));
-        marker = res.Marker;
-      } else {
-        const res = await this.calls.read<DescribeDBClusterSnapshotsCommandOutput>(
-          ctx, target, 'DescribeDBClusterSnapshots',
-          new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: source.identifier, MaxRecords: 100, Marker: marker }),
-        );
-        out.push(...(res.DBClusterSnapshots ?? []).map((x) => toClusterSnapshot(x, region)));
-        marker = res.Marker;
       }
-      if (!marker) break;
+    } else {
+      const input = { DBClusterIdentifier: source.identifier, MaxRecords: 100 };
+      for await (const res of firstPages(MAX_SNAPSHOT_PAGES, paginateDescribeDBClusterSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), input))) {
+        out.push(...(res.DBClusterSnapshots ?? []).map((x) => toClusterSnapshot(x, region)));
+      }
     }
     // Filtered here as well: a snapshot of another source must never stand in for this one's.
     return out.filter((x) => x.sourceIdentifier === source.identifier).sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));

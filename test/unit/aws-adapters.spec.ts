@@ -469,6 +469,33 @@ describe('SDK attempts', () => {
   });
 });
 
+describe('Paginated reads', () => {
+  it('follow every page through the door, counting each request, and stop when the endpoint repeats its Marker', async () => {
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce({ DBInstances: [{ DBInstanceIdentifier: 'a', Engine: 'postgres', AllocatedStorage: 20 }], Marker: 'm1' })
+      .resolves({ DBInstances: [{ DBInstanceIdentifier: 'b', Engine: 'aurora-postgresql' }], Marker: 'm2' });
+    const tally = {};
+    const listed = await new RdsEstateAdapter(factory, caller).listInstances(ctx(), REGION, tally);
+
+    // m1, then m2 twice: the third answer repeats the token it was asked with, and the listing ends there.
+    expect(rdsMock.commandCalls(DescribeDBInstancesCommand).map((c) => c.args[0].input.Marker)).toEqual([undefined, 'm1', 'm2']);
+    expect(listed.map((i) => i.identifier)).toEqual(['a', 'b', 'b']);
+    expect(tally).toEqual({ 'rds:DescribeDBInstances': 3 });
+    expect(await (rdsMock.call(0).thisValue as RDSClient).config.maxAttempts()).toBe(4);
+  });
+
+  it('turn an SDK error on a later page into the coded error', async () => {
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce({ DBInstances: [], Marker: 'm1' })
+      .rejects(sdkError('Throttling'));
+    const err = await new RdsEstateAdapter(factory, caller).listInstances(ctx(), REGION).catch((e) => e);
+    expect(err).toBeInstanceOf(AwsStepError);
+    expect(err).toMatchObject({ code: 'AWS_THROTTLED', retryable: true, details: { service: 'rds', operation: 'DescribeDBInstances' } });
+  });
+});
+
 describe('CloudWatchAdapter', () => {
   it('reads alarms in batches of 100 names, follows NextToken and reports missing names', async () => {
     const names = Array.from({ length: 230 }, (_, i) => `guard-${i}`);
