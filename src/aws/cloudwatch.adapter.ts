@@ -8,7 +8,7 @@ import {
   type Dimension,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
-import { mapLimit } from '../common/concurrency';
+import pLimit from 'p-limit';
 import type { AwsCallContext } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls, firstPages } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
@@ -191,7 +191,7 @@ export class CloudWatchAdapter {
     const batches: MetricQuery[][] = [];
     for (let i = 0; i < request.queries.length; i += METRIC_QUERIES_PER_CALL) batches.push(request.queries.slice(i, i + METRIC_QUERIES_PER_CALL));
     // Batches are independent, pages within one are not (each needs the previous NextToken).
-    await mapLimit(batches, METRIC_BATCH_CONCURRENCY, async (batch) => {
+    await pLimit(METRIC_BATCH_CONCURRENCY).map(batches, async (batch) => {
       const queries: MetricDataQuery[] = batch.map((q) => ({
         Id: q.id,
         ReturnData: true,

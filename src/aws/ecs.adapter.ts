@@ -21,7 +21,7 @@ import {
   type UpdateServiceCommandInput,
   type UpdateServiceCommandOutput,
 } from '@aws-sdk/client-ecs';
-import { mapLimit } from '../common/concurrency';
+import pLimit from 'p-limit';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
@@ -135,7 +135,7 @@ export class EcsAdapter {
   async describeServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, services: readonly string[], tally?: CallTally): Promise<EcsServiceLookup> {
     const batches: string[][] = [];
     for (let i = 0; i < services.length; i += DESCRIBE_SERVICES_BATCH) batches.push(services.slice(i, i + DESCRIBE_SERVICES_BATCH));
-    const pages = await mapLimit(batches, DESCRIBE_CONCURRENCY, async (batch) => {
+    const pages = await pLimit(DESCRIBE_CONCURRENCY).map(batches, async (batch) => {
       countCall(tally, 'ecs:DescribeServices');
       return this.calls.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
     });

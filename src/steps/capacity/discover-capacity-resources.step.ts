@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import pLimit from 'p-limit';
 import { AwsStepError } from '../../aws/aws.error';
 import type { CallTally } from '../../aws/call-tally';
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { RdsEstateAdapter } from '../../aws/rds-estate.adapter';
-import { mapLimit } from '../../common/concurrency';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
@@ -111,7 +111,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
       wanted.set(cluster, [...(current ?? []), service]);
     }
     const clusters = [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b));
-    const perCluster = await mapLimit(clusters, CLUSTER_CONCURRENCY, async ([cluster, names]) => {
+    const perCluster = await pLimit(CLUSTER_CONCURRENCY).map(clusters, async ([cluster, names]) => {
       const out: EcsServiceResource[] = [];
       let list = names;
       let found;
