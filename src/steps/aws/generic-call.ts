@@ -1,20 +1,18 @@
 import { createHash } from 'node:crypto';
-import type { AwsTarget } from '../../aws/aws-client.factory';
 import { apiMutates, AWS_SERVICES, awsService } from '../../aws/aws-services';
 import type { IamNeed, StepDefinitionLike } from '../../engine/step.contract';
 import { compileQuery, ExpressionSyntaxError, query } from '../../runbooks/expressions';
+import { ROLE_ARN_SCHEMA, type TargetInput } from '../aws-target';
 
 /**
  * What the three generic steps share: the `with:` shape of one API call, the load-time checks
  * of a definition (service and API exist, JMESPath parses, a state-changing API is declared),
  * named outputs as JMESPath over the response, and the IAM actions the call needs.
  */
-export interface GenericCallInput {
+export interface GenericCallInput extends TargetInput {
   service: string;
   api: string;
   input?: Record<string, unknown>;
-  region?: string;
-  roleArn?: string;
 }
 
 export const callProperties = {
@@ -22,15 +20,10 @@ export const callProperties = {
   api: { type: 'string', pattern: '^[A-Z][A-Za-z0-9]+$', description: 'API operation, e.g. DescribeDBInstances' },
   input: { type: 'object', default: {}, description: 'The API input, as the AWS API reference names its fields' },
   region: { type: 'string', minLength: 1 },
-  roleArn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::\\d{12}:role/.+$' },
+  roleArn: ROLE_ARN_SCHEMA,
 } as const;
 
 export type Problem = { path: string; reason: string };
-
-export function targetOf(input: Pick<GenericCallInput, 'region' | 'roleArn'>, defaultRegion: string): AwsTarget {
-  const region = input.region || defaultRegion;
-  return input.roleArn ? { region, roleArn: input.roleArn } : region;
-}
 
 const hasExpression = (v: unknown) => typeof v === 'string' && v.includes('${{');
 
