@@ -29,10 +29,13 @@ describe('approvals', () => {
     expect(res.status).toBe(202);
     return res.body.id as string;
   };
+  // The approval request commits inside the step, the run's `waiting` record right after it:
+  // a loaded machine can show one without the other for a moment, so wait for both.
   const pending = (runId: string) =>
     eventually(async () => {
       const a = await h.request('GET', `/v1/runs/${runId}/approval`);
-      return a.status === 200 && a.body.state === 'pending' ? a.body : undefined;
+      if (a.status !== 200 || a.body.state !== 'pending') return undefined;
+      return (await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? a.body : undefined;
     }, 30_000, `run ${runId} to ask for approval`);
   const decide = (runId: string, key: string, decision: 'approve' | 'reject', body: Record<string, unknown> = {}) =>
     h.request('POST', `/v1/runs/${runId}/${decision}`, { key, body });
@@ -173,7 +176,7 @@ steps:
     expect(second.approvals).toEqual([]);
     expect((await h.request('GET', '/v1/approvals?state=void')).body.items.map((x: any) => x.id)).toContain(first.id);
     expect((await auditKinds(runId)).find((r) => r.kind === 'approval.voided')).toMatchObject({ data: { previousPlanHash: first.planHash, planHash: second.planHash, approvedBy: ['ada'] } });
-    expect((await h.request('GET', `/v1/runs/${runId}`)).body.state).toBe('waiting');
+    await eventually(async () => ((await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? true : undefined), 30_000, 'the run to wait for the new approval');
     expect(h.proxy.count(RESTORE)).toBe(1);
     await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator });
     expect((await h.waitForRun(runId)).state).toBe('cancelled');
