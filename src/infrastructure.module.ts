@@ -10,6 +10,7 @@ import { FaultInjector } from './common/fault-injector';
 import { ApprovalsService } from './engine/approvals.service';
 import { ExecutorService } from './engine/executor.service';
 import { RunFinisherService } from './engine/run-finisher.service';
+import { runReaderProvider } from './engine/run-reader.port';
 import { RunSecretsService } from './engine/run-secrets.service';
 import { RunLeaseService } from './engine/run-lease.service';
 import { StepRunnerService } from './engine/step-runner.service';
@@ -51,6 +52,7 @@ export class InfrastructureModule {
       ExecutorWritesRepository,
       AcceptanceWritesRepository,
       SnsMessagesRepository,
+      runReaderProvider,
       LeftoversRepository,
       AuditRepository,
       AuditService,

@@ -3,10 +3,11 @@ import { performance } from 'node:perf_hooks';
 import type { AuditEventInput, AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
 import { redact, redactValues } from '../common/redact';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
 import { FaultInjector } from '../common/fault-injector';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { awsSessionScope, resolveTarget, type AwsTarget, type CallKind } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';
+import { countCall, type CallTally } from './call-tally';
 
 /** Any SDK v3 client: `send` is all the caller needs. */
 export interface AwsSdkClient {
@@ -155,10 +156,42 @@ export class AwsServiceCalls {
     return { service: this.service, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
   }
 
+  /**
+   * The configuration for one read operation's SDK paginator (`paginateX(calls.paging(…), input)`),
+   * so each page goes through this door like any other read, counted into `tally`. The paginators
+   * take only an instance of the service's client class and call nothing on it but `send`: the
+   * client is the target's own read client with `send` routed here. `stopOnSameToken` ends a
+   * listing whose endpoint hands back the same token forever (the SDK's default follows it).
+   */
+  paging<C extends AwsSdkClient>(ctx: AwsCallContext, target: AwsTarget, operation: string, tally?: CallTally): { client: C; stopOnSameToken: true } {
+    const { region, roleArn } = resolveTarget(target);
+    const send = (command: AwsSdkCommand) => {
+      countCall(tally, `${this.service}:${operation}`);
+      // The paginator hands every page's command one input object and rewrites its token in place:
+      // each page is sent with a copy of its own, so what was sent stays what it was.
+      const Command = command.constructor as new (input: object) => AwsSdkCommand;
+      return this.read(ctx, target, operation, new Command({ ...command.input }));
+    };
+    return { client: Object.create(this.client(ctx, region, roleArn, 'read'), { send: { value: send } }) as C, stopOnSameToken: true };
+  }
+
   private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
     const { region, roleArn } = resolveTarget(target);
-    // Role sessions are per run (named runbookd-<run id>, SourceIdentity = the actor).
-    const client = awsSessionScope.run({ runId: ctx.runId, actor: ctx.actor }, () => this.clientFor(region, roleArn, mutates ? 'mutate' : 'read'));
+    const client = this.client(ctx, region, roleArn, mutates ? 'mutate' : 'read');
     return this.caller.send<O>(ctx, client, command, { service: this.service, operation, mutates, region });
+  }
+
+  private client(ctx: AwsCallContext, region: string, roleArn: string | undefined, kind: CallKind): AwsSdkClient {
+    // Role sessions are per run (named runbookd-<run id>, SourceIdentity = the actor).
+    return awsSessionScope.run({ runId: ctx.runId, actor: ctx.actor }, () => this.clientFor(region, roleArn, kind));
+  }
+}
+
+/** The first `max` pages of a paginator: a listing that only needs recent entries stops reading there. */
+export async function* firstPages<T>(max: number, pages: AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  let n = 0;
+  for await (const page of pages) {
+    yield page;
+    if (++n >= max) return;
   }
 }

@@ -1,6 +1,7 @@
 import * as backup from '@aws-sdk/client-backup';
 import * as cloudwatch from '@aws-sdk/client-cloudwatch';
 import * as ecs from '@aws-sdk/client-ecs';
+import * as elbv2 from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as rds from '@aws-sdk/client-rds';
 import * as sns from '@aws-sdk/client-sns';
 import type { AwsClientConstructor, DestroyableClient } from './aws-client.factory';
@@ -15,7 +16,9 @@ import type { AwsSdkClient, AwsSdkCommand } from './aws-caller.service';
  *    List or Get (everything else is taken to change state and must be declared `mutates: true`);
  *  - `idempotency`: the input that makes a repeated call a no-op, for APIs that have one: a
  *    mutating call gets a token derived from its run and step, so a resend after a crash does
- *    not act twice.
+ *    not act twice;
+ *  - `iamPrefix`: the service's prefix in IAM actions, where it is not the name (ELBv2's actions
+ *    are `elasticloadbalancing:DescribeTargetHealth`).
  */
 export const AWS_SERVICES = {
   rds: service('rds', rds, rds.RDSClient, { readOnly: ['DownloadDBLogFilePortion'] }),
@@ -26,13 +29,16 @@ export const AWS_SERVICES = {
     idempotency: { StartBackupJob: 'IdempotencyToken', StartRestoreJob: 'IdempotencyToken', StartCopyJob: 'IdempotencyToken', CreateBackupPlan: 'CreatorRequestId', CreateBackupVault: 'CreatorRequestId' },
   }),
   sns: service('sns', sns, sns.SNSClient, { readOnly: ['CheckIfPhoneNumberIsOptedOut'] }),
+  elbv2: service('elbv2', elbv2, elbv2.ElasticLoadBalancingV2Client, { iamPrefix: 'elasticloadbalancing' }),
 } as const;
 
 export type AwsServiceName = keyof typeof AWS_SERVICES;
 
 export interface AwsServiceEntry {
-  /** Lower case, as in audit records, planned calls and IAM actions (`rds:CreateDBSnapshot`). */
+  /** Lower case, as runbooks name it and as in audit records and planned calls. */
   name: string;
+  /** The prefix of the service's IAM actions (`rds` in `rds:CreateDBSnapshot`); the name unless it differs. */
+  iamPrefix: string;
   Client: AwsClientConstructor<DestroyableClient & AwsSdkClient>;
   /** Every API of the client, by name (`CreateDBSnapshot`), from the SDK's own command list. */
   apis: ReadonlyMap<string, new (input: object) => AwsSdkCommand>;
@@ -42,7 +48,12 @@ export interface AwsServiceEntry {
 
 const READ_PREFIXES = /^(Describe|List|Get)[A-Z]/;
 
-function service(name: string, sdk: Record<string, unknown>, Client: unknown, opts: { readOnly?: string[]; idempotency?: Record<string, string> }): AwsServiceEntry {
+function service(
+  name: string,
+  sdk: Record<string, unknown>,
+  Client: unknown,
+  opts: { readOnly?: string[]; idempotency?: Record<string, string>; iamPrefix?: string },
+): AwsServiceEntry {
   const apis = new Map<string, new (input: object) => AwsSdkCommand>();
   for (const [key, value] of Object.entries(sdk)) {
     if (key.endsWith('Command') && key !== 'Command' && key !== '$Command' && typeof value === 'function') {
@@ -51,6 +62,7 @@ function service(name: string, sdk: Record<string, unknown>, Client: unknown, op
   }
   return {
     name,
+    iamPrefix: opts.iamPrefix ?? name,
     Client: Client as AwsClientConstructor<DestroyableClient & AwsSdkClient>,
     apis,
     readOnly: new Set(opts.readOnly ?? []),

@@ -5,12 +5,14 @@ import { BackupAdapter } from './backup.adapter';
 import { CloudWatchAdapter } from './cloudwatch.adapter';
 import { EcsAdapter } from './ecs.adapter';
 import { GenericAwsAdapter } from './generic.adapter';
+import { RdsEstateAdapter } from './rds-estate.adapter';
+import { RdsFailoverAdapter } from './rds-failover.adapter';
 import { RdsLeftoversAdapter } from './rds-leftovers.adapter';
-import { RdsAdapter } from './rds.adapter';
+import { RdsRestoreAdapter } from './rds-restore.adapter';
 import { SnsAdapter } from './sns.adapter';
 
 /**
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside. A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsAdapter, CloudWatchAdapter, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter, CloudWatchAdapter, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter];

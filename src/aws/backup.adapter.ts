@@ -2,18 +2,18 @@ import { Injectable } from '@nestjs/common';
 import {
   DescribeRecoveryPointCommand,
   DescribeRestoreJobCommand,
-  ListRecoveryPointsByResourceCommand,
+  paginateListRecoveryPointsByResource,
   PutRestoreValidationResultCommand,
   StartRestoreJobCommand,
+  type BackupClient,
   type DescribeRecoveryPointCommandOutput,
   type DescribeRestoreJobCommandOutput,
-  type ListRecoveryPointsByResourceCommandOutput,
   type PutRestoreValidationResultCommandInput,
   type StartRestoreJobCommandInput,
   type StartRestoreJobCommandOutput,
 } from '@aws-sdk/client-backup';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
+import { AwsCallerService, AwsServiceCalls, firstPages } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 
 export const BACKUP_SERVICE = 'backup';
@@ -75,12 +75,8 @@ export class BackupAdapter {
   /** Recovery points of one resource, newest first. */
   async listRecoveryPoints(ctx: AwsCallContext, target: AwsTarget, resourceArn: string): Promise<RecoveryPoint[]> {
     const out: RecoveryPoint[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < MAX_RECOVERY_POINT_PAGES; page++) {
-      const res = await this.calls.read<ListRecoveryPointsByResourceCommandOutput>(
-        ctx, target, 'ListRecoveryPointsByResource',
-        new ListRecoveryPointsByResourceCommand({ ResourceArn: resourceArn, MaxResults: 100, NextToken: token }),
-      );
+    const pages = paginateListRecoveryPointsByResource(this.calls.paging<BackupClient>(ctx, target, 'ListRecoveryPointsByResource'), { ResourceArn: resourceArn, MaxResults: 100 });
+    for await (const res of firstPages(MAX_RECOVERY_POINT_PAGES, pages)) {
       for (const p of res.RecoveryPoints ?? []) {
         if (!p.RecoveryPointArn) continue;
         out.push({
@@ -88,8 +84,6 @@ export class BackupAdapter {
           vaultName: p.BackupVaultName ?? null, encryptionKeyArn: p.EncryptionKeyArn ?? null,
         });
       }
-      token = res.NextToken;
-      if (!token) break;
     }
     return out.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
   }

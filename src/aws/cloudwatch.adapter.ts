@@ -1,19 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import {
-  DescribeAlarmHistoryCommand,
-  DescribeAlarmsCommand,
-  GetMetricDataCommand,
-  type DescribeAlarmHistoryCommandOutput,
-  type DescribeAlarmsCommandOutput,
+  paginateDescribeAlarmHistory,
+  paginateDescribeAlarms,
+  paginateGetMetricData,
+  type AlarmType,
+  type CloudWatchClient,
   type Dimension,
-  type GetMetricDataCommandOutput,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
-import { mapLimit } from '../common/concurrency';
-import type { AwsCallContext } from '../engine/step.contract';
-import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import pLimit from 'p-limit';
+import type { AwsCallContext } from './aws-call.types';
+import { AwsCallerService, AwsServiceCalls, firstPages } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
-import { countCall, type CallTally } from './call-tally';
+import type { CallTally } from './call-tally';
 
 export const CLOUDWATCH_SERVICE = 'cloudwatch';
 
@@ -117,15 +116,9 @@ export class CloudWatchAdapter {
     const found = new Map<string, AlarmState>();
     for (let i = 0; i < wanted.length; i += NAMES_PER_REQUEST) {
       const batch = wanted.slice(i, i + NAMES_PER_REQUEST);
-      let nextToken: string | undefined;
-      for (let page = 0; page < MAX_PAGES_PER_BATCH; page++) {
-        const out = await this.calls.read<DescribeAlarmsCommandOutput>(
-          ctx,
-          target,
-          'DescribeAlarms',
-          // Without AlarmTypes AWS returns metric alarms only, and a composite guard would look missing.
-          new DescribeAlarmsCommand({ AlarmNames: batch, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], MaxRecords: 100, NextToken: nextToken }),
-        );
+      // Without AlarmTypes AWS returns metric alarms only, and a composite guard would look missing.
+      const input = { AlarmNames: batch, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] as AlarmType[], MaxRecords: 100 };
+      for await (const out of firstPages(MAX_PAGES_PER_BATCH, paginateDescribeAlarms(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarms'), input))) {
         for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
           if (!a.AlarmName || !batch.includes(a.AlarmName)) continue;
           found.set(a.AlarmName, {
@@ -135,8 +128,6 @@ export class CloudWatchAdapter {
             updatedAt: a.StateUpdatedTimestamp ? a.StateUpdatedTimestamp.toISOString() : null,
           });
         }
-        nextToken = out.NextToken;
-        if (!nextToken) break;
       }
     }
     const alarms: AlarmState[] = [];
@@ -159,14 +150,8 @@ export class CloudWatchAdapter {
     const out: AlarmConfiguration[] = [];
     for (let i = 0; i < wanted.length; i += NAMES_PER_REQUEST) {
       const batch = new Set(wanted.slice(i, i + NAMES_PER_REQUEST));
-      let nextToken: string | undefined;
-      for (let page = 0; page < MAX_PAGES_PER_BATCH; page++) {
-        const res = await this.calls.read<DescribeAlarmsCommandOutput>(
-          ctx,
-          target,
-          'DescribeAlarms',
-          new DescribeAlarmsCommand({ AlarmNames: [...batch], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], MaxRecords: 100, NextToken: nextToken }),
-        );
+      const input = { AlarmNames: [...batch], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] as AlarmType[], MaxRecords: 100 };
+      for await (const res of firstPages(MAX_PAGES_PER_BATCH, paginateDescribeAlarms(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarms'), input))) {
         for (const a of res.MetricAlarms ?? []) {
           if (!a.AlarmName || !batch.has(a.AlarmName)) continue;
           const dimensions: Record<string, string> = {};
@@ -177,8 +162,6 @@ export class CloudWatchAdapter {
         for (const a of res.CompositeAlarms ?? []) {
           if (a.AlarmName && batch.has(a.AlarmName)) out.push(configuration(a, {}));
         }
-        nextToken = res.NextToken;
-        if (!nextToken) break;
       }
     }
     return out;
@@ -187,20 +170,12 @@ export class CloudWatchAdapter {
   /** The alarm's state changes between two times, oldest first: where an alarm has moved on since a notification. */
   async alarmStateHistory(ctx: AwsCallContext, target: AwsTarget, alarmName: string, start: Date, end: Date): Promise<AlarmStateChange[]> {
     const changes: AlarmStateChange[] = [];
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_PAGES_PER_BATCH; page++) {
-      const res = await this.calls.read<DescribeAlarmHistoryCommandOutput>(
-        ctx,
-        target,
-        'DescribeAlarmHistory',
-        new DescribeAlarmHistoryCommand({ AlarmName: alarmName, HistoryItemType: 'StateUpdate', StartDate: start, EndDate: end, ScanBy: 'TimestampAscending', MaxRecords: 100, NextToken: nextToken }),
-      );
+    const input = { AlarmName: alarmName, HistoryItemType: 'StateUpdate' as const, StartDate: start, EndDate: end, ScanBy: 'TimestampAscending' as const, MaxRecords: 100 };
+    for await (const res of firstPages(MAX_PAGES_PER_BATCH, paginateDescribeAlarmHistory(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarmHistory'), input))) {
       for (const item of res.AlarmHistoryItems ?? []) {
         if (!item.Timestamp) continue;
         changes.push({ at: item.Timestamp.toISOString(), newState: historyNewState(item.HistoryData) });
       }
-      nextToken = res.NextToken;
-      if (!nextToken) break;
     }
     return changes;
   }
@@ -216,7 +191,7 @@ export class CloudWatchAdapter {
     const batches: MetricQuery[][] = [];
     for (let i = 0; i < request.queries.length; i += METRIC_QUERIES_PER_CALL) batches.push(request.queries.slice(i, i + METRIC_QUERIES_PER_CALL));
     // Batches are independent, pages within one are not (each needs the previous NextToken).
-    await mapLimit(batches, METRIC_BATCH_CONCURRENCY, async (batch) => {
+    await pLimit(METRIC_BATCH_CONCURRENCY).map(batches, async (batch) => {
       const queries: MetricDataQuery[] = batch.map((q) => ({
         Id: q.id,
         ReturnData: true,
@@ -227,17 +202,10 @@ export class CloudWatchAdapter {
         },
       }));
       result.batches++;
-      let nextToken: string | undefined;
-      for (let page = 0; page < MAX_METRIC_PAGES; page++) {
-        countCall(tally, 'cloudwatch:GetMetricData');
+      const input = { MetricDataQueries: queries, StartTime: request.start, EndTime: request.end, ScanBy: 'TimestampAscending' as const };
+      for await (const out of firstPages(MAX_METRIC_PAGES, paginateGetMetricData(this.calls.paging<CloudWatchClient>(ctx, target, 'GetMetricData', tally), input))) {
         result.calls++;
         result.metricsRequested += batch.length;
-        const out = await this.calls.read<GetMetricDataCommandOutput>(
-          ctx,
-          target,
-          'GetMetricData',
-          new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: request.start, EndTime: request.end, ScanBy: 'TimestampAscending', NextToken: nextToken }),
-        );
         for (const r of out.MetricDataResults ?? []) {
           if (!r.Id || !(r.Id in result.series)) continue;
           const ts = r.Timestamps ?? [];
@@ -247,8 +215,6 @@ export class CloudWatchAdapter {
           for (const m of r.Messages ?? []) result.messages.push(`${r.Id}: ${m.Code ?? ''} ${m.Value ?? ''}`.trim());
         }
         for (const m of out.Messages ?? []) result.messages.push(`${m.Code ?? ''} ${m.Value ?? ''}`.trim());
-        nextToken = out.NextToken;
-        if (!nextToken) break;
       }
     });
     // Pages may split one series anywhere; callers get each series whole and in time order.

@@ -3,28 +3,26 @@ import {
   DescribeServiceRevisionsCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
-  ListClustersCommand,
   ListServiceDeploymentsCommand,
-  ListServicesCommand,
   ListTagsForResourceCommand,
-  ListTaskDefinitionsCommand,
+  paginateListClusters,
+  paginateListServices,
+  paginateListTaskDefinitions,
   TagResourceCommand,
   UpdateServiceCommand,
   type DescribeServiceRevisionsCommandOutput,
   type DescribeServicesCommandOutput,
   type DescribeTaskDefinitionCommandOutput,
-  type ListClustersCommandOutput,
   type ListServiceDeploymentsCommandOutput,
-  type ListServicesCommandOutput,
   type ListTagsForResourceCommandOutput,
-  type ListTaskDefinitionsCommandOutput,
+  type ECSClient,
   type Service,
   type TagResourceCommandInput,
   type UpdateServiceCommandInput,
   type UpdateServiceCommandOutput,
 } from '@aws-sdk/client-ecs';
-import { mapLimit } from '../common/concurrency';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import pLimit from 'p-limit';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { countCall, type CallTally } from './call-tally';
@@ -101,8 +99,6 @@ export interface EcsTaskSize {
 export const DESCRIBE_SERVICES_BATCH = 10;
 /** DescribeServices requests in flight at once: well under ECS's describe rate limits, and 4× faster than one by one. */
 const DESCRIBE_CONCURRENCY = 4;
-/** A guard against an endpoint that hands back the same nextToken forever. */
-const MAX_PAGES = 1000;
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
@@ -124,28 +120,14 @@ export class EcsAdapter {
   /** Every cluster ARN in the region (ListClusters, 100 per page). */
   async listClusters(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<string[]> {
     const arns: string[] = [];
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      countCall(tally, 'ecs:ListClusters');
-      const out = await this.calls.read<ListClustersCommandOutput>(ctx, target, 'ListClusters', new ListClustersCommand({ maxResults: 100, nextToken }));
-      arns.push(...(out.clusterArns ?? []));
-      nextToken = out.nextToken;
-      if (!nextToken) break;
-    }
+    for await (const out of paginateListClusters(this.calls.paging<ECSClient>(ctx, target, 'ListClusters', tally), { maxResults: 100 })) arns.push(...(out.clusterArns ?? []));
     return arns;
   }
 
   /** Every service ARN of one cluster (ListServices, 100 per page). */
   async listServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, tally?: CallTally): Promise<string[]> {
     const arns: string[] = [];
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      countCall(tally, 'ecs:ListServices');
-      const out = await this.calls.read<ListServicesCommandOutput>(ctx, target, 'ListServices', new ListServicesCommand({ cluster, maxResults: 100, nextToken }));
-      arns.push(...(out.serviceArns ?? []));
-      nextToken = out.nextToken;
-      if (!nextToken) break;
-    }
+    for await (const out of paginateListServices(this.calls.paging<ECSClient>(ctx, target, 'ListServices', tally), { cluster, maxResults: 100 })) arns.push(...(out.serviceArns ?? []));
     return arns;
   }
 
@@ -153,7 +135,7 @@ export class EcsAdapter {
   async describeServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, services: readonly string[], tally?: CallTally): Promise<EcsServiceLookup> {
     const batches: string[][] = [];
     for (let i = 0; i < services.length; i += DESCRIBE_SERVICES_BATCH) batches.push(services.slice(i, i + DESCRIBE_SERVICES_BATCH));
-    const pages = await mapLimit(batches, DESCRIBE_CONCURRENCY, async (batch) => {
+    const pages = await pLimit(DESCRIBE_CONCURRENCY).map(batches, async (batch) => {
       countCall(tally, 'ecs:DescribeServices');
       return this.calls.read<DescribeServicesCommandOutput>(ctx, target, 'DescribeServices', new DescribeServicesCommand({ cluster, services: batch }));
     });
@@ -195,16 +177,11 @@ export class EcsAdapter {
   /** Revision ARNs of a family, newest first. */
   async listTaskDefinitions(ctx: AwsCallContext, target: AwsTarget, family: string, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', limit = 100): Promise<string[]> {
     const arns: string[] = [];
-    let nextToken: string | undefined;
-    for (let page = 0; page < MAX_PAGES && arns.length < limit; page++) {
-      const res = await this.calls.read<ListTaskDefinitionsCommandOutput>(
-        ctx, target, 'ListTaskDefinitions',
-        new ListTaskDefinitionsCommand({ familyPrefix: family, status, sort: 'DESC', maxResults: 100, nextToken }),
-      );
+    const input = { familyPrefix: family, status, sort: 'DESC' as const, maxResults: 100 };
+    for await (const res of paginateListTaskDefinitions(this.calls.paging<ECSClient>(ctx, target, 'ListTaskDefinitions'), input)) {
       // familyPrefix is a prefix: "api" also lists "api-worker".
       arns.push(...(res.taskDefinitionArns ?? []).filter((a) => familyOf(a) === family));
-      nextToken = res.nextToken;
-      if (!nextToken) break;
+      if (arns.length >= limit) break;
     }
     // Sorted by revision ourselves: not every ECS (moto) honours sort.
     return arns.sort((a, b) => revisionOf(b) - revisionOf(a)).slice(0, limit);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 import { awsService, type AwsServiceEntry } from './aws-services';
@@ -42,7 +42,7 @@ export class GenericAwsAdapter {
   private callsFor(entry: AwsServiceEntry): AwsServiceCalls {
     let calls = this.calls.get(entry.name);
     if (!calls) {
-      calls = this.caller.forService(entry.name, (region, roleArn) => this.factory.client(entry.name, entry.Client, region, roleArn));
+      calls = this.caller.forService(entry.name, (region, roleArn, kind) => this.factory.client(entry.name, entry.Client, region, roleArn, kind));
       this.calls.set(entry.name, calls);
     }
     return calls;

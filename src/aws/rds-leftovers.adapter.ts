@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import {
-  DeleteDBClusterCommand, DeleteDBClusterSnapshotCommand, DeleteDBInstanceCommand, DeleteDBSnapshotCommand, DescribeDBClustersCommand,
-  DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient,
+  DeleteDBClusterCommand, DeleteDBClusterSnapshotCommand, DeleteDBInstanceCommand, DeleteDBSnapshotCommand, paginateDescribeDBClusters,
+  paginateDescribeDBClusterSnapshots, paginateDescribeDBInstances, paginateDescribeDBSnapshots, type RDSClient,
 } from '@aws-sdk/client-rds';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsSdkCommand, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
+import { rdsCalls } from './rds-common';
 import { EXPIRES_AT_TAG, RUN_ID_TAG, RUNBOOK_TAG } from './resource-tags';
 
 /** A resource carrying runbookd's tags, as the janitor sees it. */
@@ -32,49 +33,45 @@ interface LeftoverKind {
   deletion(identifier: string): { operation: string; input: Record<string, unknown>; command: (input: Record<string, unknown>) => AwsSdkCommand };
 }
 
-async function pages<T>(fetch: (marker?: string) => Promise<{ items: T[]; marker?: string }>): Promise<T[]> {
+/** Every item of every page. */
+async function listed<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | undefined): Promise<T[]> {
   const out: T[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await fetch(marker);
-    out.push(...page.items);
-    marker = page.marker;
-  } while (marker);
+  for await (const page of pages) out.push(...(items(page) ?? []));
   return out;
 }
 
 const KINDS: LeftoverKind[] = [
   {
     type: 'rds:db-instance',
-    list: (calls, ctx, target) => pages(async (Marker) => {
-      const r = await calls.read<any>(ctx, target, 'DescribeDBInstances', new DescribeDBInstancesCommand({ MaxRecords: 100, Marker }));
-      return { items: (r.DBInstances ?? []).map((i: any) => ({ identifier: i.DBInstanceIdentifier, arn: i.DBInstanceArn, tags: i.TagList, status: i.DBInstanceStatus })), marker: r.Marker };
-    }),
+    list: (calls, ctx, target) => listed(
+      paginateDescribeDBInstances(calls.paging<RDSClient>(ctx, target, 'DescribeDBInstances'), { MaxRecords: 100 }),
+      (r) => r.DBInstances?.map((i) => ({ identifier: i.DBInstanceIdentifier!, arn: i.DBInstanceArn, tags: i.TagList, status: i.DBInstanceStatus })),
+    ),
     // No final snapshot: what a run made for a drill is not worth keeping once it has expired.
     deletion: (id) => ({ operation: 'DeleteDBInstance', input: { DBInstanceIdentifier: id, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }, command: (i) => new DeleteDBInstanceCommand(i as any) }),
   },
   {
     type: 'rds:cluster',
-    list: (calls, ctx, target) => pages(async (Marker) => {
-      const r = await calls.read<any>(ctx, target, 'DescribeDBClusters', new DescribeDBClustersCommand({ MaxRecords: 100, Marker }));
-      return { items: (r.DBClusters ?? []).map((c: any) => ({ identifier: c.DBClusterIdentifier, arn: c.DBClusterArn, tags: c.TagList, status: c.Status })), marker: r.Marker };
-    }),
+    list: (calls, ctx, target) => listed(
+      paginateDescribeDBClusters(calls.paging<RDSClient>(ctx, target, 'DescribeDBClusters'), { MaxRecords: 100 }),
+      (r) => r.DBClusters?.map((c) => ({ identifier: c.DBClusterIdentifier!, arn: c.DBClusterArn, tags: c.TagList, status: c.Status })),
+    ),
     deletion: (id) => ({ operation: 'DeleteDBCluster', input: { DBClusterIdentifier: id, SkipFinalSnapshot: true }, command: (i) => new DeleteDBClusterCommand(i as any) }),
   },
   {
     type: 'rds:snapshot',
-    list: (calls, ctx, target) => pages(async (Marker) => {
-      const r = await calls.read<any>(ctx, target, 'DescribeDBSnapshots', new DescribeDBSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker }));
-      return { items: (r.DBSnapshots ?? []).map((s: any) => ({ identifier: s.DBSnapshotIdentifier, arn: s.DBSnapshotArn, tags: s.TagList, status: s.Status })), marker: r.Marker };
-    }),
+    list: (calls, ctx, target) => listed(
+      paginateDescribeDBSnapshots(calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), { SnapshotType: 'manual', MaxRecords: 100 }),
+      (r) => r.DBSnapshots?.map((x) => ({ identifier: x.DBSnapshotIdentifier!, arn: x.DBSnapshotArn, tags: x.TagList, status: x.Status })),
+    ),
     deletion: (id) => ({ operation: 'DeleteDBSnapshot', input: { DBSnapshotIdentifier: id }, command: (i) => new DeleteDBSnapshotCommand(i as any) }),
   },
   {
     type: 'rds:cluster-snapshot',
-    list: (calls, ctx, target) => pages(async (Marker) => {
-      const r = await calls.read<any>(ctx, target, 'DescribeDBClusterSnapshots', new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker }));
-      return { items: (r.DBClusterSnapshots ?? []).map((s: any) => ({ identifier: s.DBClusterSnapshotIdentifier, arn: s.DBClusterSnapshotArn, tags: s.TagList, status: s.Status })), marker: r.Marker };
-    }),
+    list: (calls, ctx, target) => listed(
+      paginateDescribeDBClusterSnapshots(calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), { SnapshotType: 'manual', MaxRecords: 100 }),
+      (r) => r.DBClusterSnapshots?.map((x) => ({ identifier: x.DBClusterSnapshotIdentifier!, arn: x.DBClusterSnapshotArn, tags: x.TagList, status: x.Status })),
+    ),
     deletion: (id) => ({ operation: 'DeleteDBClusterSnapshot', input: { DBClusterSnapshotIdentifier: id }, command: (i) => new DeleteDBClusterSnapshotCommand(i as any) }),
   },
 ];
@@ -93,7 +90,7 @@ export class RdsLeftoversAdapter {
   private readonly calls: AwsServiceCalls;
 
   constructor(caller: AwsCallerService, factory: AwsClientFactory) {
-    this.calls = caller.forService('rds', (region, roleArn) => factory.client('rds', RDSClient, region, roleArn));
+    this.calls = rdsCalls(factory, caller);
   }
 
   /** Every resource of every kind in the region that carries runbookd's run id and expiry tags. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConfirmSubscriptionCommand, type ConfirmSubscriptionCommandOutput, PublishCommand, type PublishCommandOutput } from '@aws-sdk/client-sns';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
 

@@ -4,6 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
 import { roleAllows } from '../auth/principal';
+import type { PlannedCall } from '../aws/aws-call.types';
 import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
@@ -20,7 +21,7 @@ import { EngineError } from './engine.error';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
 import { isTerminal, RunRecord, StepResultRecord } from './run.types';
-import { done, PlannedCall, StepContext, StepOutcome, wait } from './step.contract';
+import { done, StepContext, StepOutcome, wait } from './step.contract';
 import { StepRegistry } from './step-registry';
 
 /** The longest a waiting gate sleeps between looks (a decision wakes it at once anyway). */

@@ -1,6 +1,6 @@
+import type { AwsCallContext } from '../aws/aws-call.types';
 import type { AppConfig } from '../config/app.config';
 import type { Scope } from '../runbooks/expressions';
-import type { AwsCallContext } from './step.contract';
 import { redactorFor } from './run-redactor';
 import type { RunRecord, StepResultRecord } from './run.types';
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { CallFence } from '../aws/call-fence';
+import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -56,13 +56,6 @@ export interface StepDefinitionLike {
 export interface IamNeed {
   action: string;
   resources?: string[];
-}
-
-export interface PlannedCall {
-  service: string;
-  operation: string;
-  input: Record<string, unknown>;
-  region?: string;
 }
 
 export interface Finding {
@@ -126,17 +119,4 @@ export interface StepContext {
   /** Bound to this run and step, so every AWS call it makes is audited under them. */
   aws: AwsCallContext;
   log: Pick<Logger, 'log' | 'warn' | 'debug'>;
-}
-
-export interface AwsCallContext {
-  runId: string;
-  runbookId: string;
-  stepId: string;
-  actor: string;
-  dryRun: boolean;
-  expiresAt: Date;
-  /** The run's secret parameter values, so records of AWS calls can hide them wherever they appear. */
-  secretValues?: readonly string[];
-  /** The executor's lease on the run: mutating calls are recorded and sent only while it holds. Absent outside runs (preflight, webhook). */
-  fence?: CallFence;
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import type { AwsCallContext } from '../aws/aws-call.types';
 import { AwsTarget, resolveTarget } from '../aws/aws-client.factory';
 import { CloudWatchAdapter } from '../aws/cloudwatch.adapter';
-import type { AwsCallContext } from './step.contract';
 import { EngineError } from './engine.error';
 
 /**

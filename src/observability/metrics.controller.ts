@@ -14,6 +14,7 @@ export class MetricsController {
   @Get()
   @RequireRole('viewer')
   async get(@Res() reply: FastifyReply) {
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await this.metrics.render());
+    const text = await this.metrics.render();
+    return reply.type(this.metrics.contentType).send(text);
   }
 }

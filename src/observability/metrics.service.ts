@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { AuditService } from '../audit/audit.service';
 import { ApprovalsService } from '../engine/approvals.service';
 import { RunQueue } from '../engine/run-queue.adapter';
@@ -6,30 +7,126 @@ import { RUN_STATES } from '../engine/run.types';
 import { LeftoversRepository } from '../persistence/leftovers.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 
-type Sample = { labels?: Record<string, string>; value: number };
-interface Metric {
-  name: string;
-  help: string;
-  type: 'gauge' | 'counter';
-  samples: Sample[];
+/** What one scrape reads from PostgreSQL and the queue; every metric is computed from it. */
+interface Scrape {
+  stats: Awaited<ReturnType<RunsRepository['stats']>>;
+  auditSeq: number;
+  /** null when the queue (Redis) did not answer. */
+  jobs: Record<string, number> | null;
+  approvals: { pending: number; oldestSeconds: number | null };
+  sweep: Awaited<ReturnType<LeftoversRepository['lastSweep']>>;
 }
 
+type SetSample = (value: number, labels?: Record<string, string>) => void;
+
 /**
- * Cluster-wide figures in the Prometheus text format. They are read from PostgreSQL and the queue
- * at scrape time, not counted in this process: runs execute in other processes, and any API
- * replica must report the same truth.
+ * Cluster-wide figures for Prometheus. They are read from PostgreSQL and the queue at scrape
+ * time (each metric's `collect()`), not counted in this process: runs execute in other
+ * processes, and any API replica must report the same truth. The registry is this app's own, so
+ * several apps in one process (tests) do not register the same names twice.
  */
 @Injectable()
 export class MetricsService {
+  private readonly registry = new Registry();
+  private inFlight: Promise<Scrape> | null = null;
+
   constructor(
     private readonly runs: RunsRepository,
     private readonly queue: RunQueue,
     private readonly audit: AuditService,
     private readonly approvals: ApprovalsService,
     private readonly leftovers: LeftoversRepository,
-  ) {}
+  ) {
+    this.gauge('runbookd_runs', 'Runs recorded, by state (ended states only grow).', ['state'], ({ stats }, set) => {
+      const byState = new Map<string, number>(RUN_STATES.map((s) => [s, 0]));
+      for (const r of stats.byState) byState.set(r.state, (byState.get(r.state) ?? 0) + r.count);
+      for (const [state, n] of byState) set(n, { state });
+    });
+    this.gauge('runbookd_runs_by_runbook', 'Runs recorded, by runbook and state.', ['runbook', 'state'], ({ stats }, set) => {
+      for (const r of stats.byState) set(r.count, { runbook: r.runbookId, state: r.state });
+    });
+    this.gauge('runbookd_active_runs', 'Runs queued, running or waiting, by runbook.', ['runbook'], ({ stats }, set) => {
+      const active = new Map<string, number>();
+      for (const r of stats.byState) {
+        if (r.state === 'queued' || r.state === 'running' || r.state === 'waiting') active.set(r.runbookId, (active.get(r.runbookId) ?? 0) + r.count);
+      }
+      for (const [runbook, n] of active) set(n, { runbook });
+    });
+    this.gauge(
+      'runbookd_oldest_active_run_age_seconds',
+      'Age of the oldest run not yet ended (0 when none): alert when it exceeds your longest runbook.',
+      [],
+      ({ stats }, set) => set(stats.oldestActiveSeconds ?? 0),
+    );
+    this.counter(
+      'runbookd_runs_dead_lettered',
+      'Runs dead-lettered after too many failed executions (RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS); the main phase ends failed with RUN_DEAD_LETTERED.',
+      (s) => s.stats.deadLettered,
+    );
+    this.gauge('runbookd_approvals_pending', 'Approval requests waiting for a decision.', [], ({ approvals }, set) => set(approvals.pending));
+    this.gauge(
+      'runbookd_oldest_pending_approval_age_seconds',
+      'How long the oldest undecided approval request has waited (0 when none).',
+      [],
+      ({ approvals }, set) => set(approvals.oldestSeconds ?? 0),
+    );
+    this.counter('runbookd_audit_records', 'Records in the audit log (the chain head sequence number).', (s) => s.auditSeq);
+    this.gauge('runbookd_queue_up', '1 when the queue (Redis) answered this scrape.', [], ({ jobs }, set) => set(jobs ? 1 : 0));
+    this.gauge('runbookd_queue_jobs', 'Jobs in the run queue, by BullMQ state.', ['state'], ({ jobs }, set) => {
+      for (const [state, n] of Object.entries(jobs ?? {})) set(n, { state });
+    });
+    this.gauge(
+      'runbookd_leaked_resources',
+      'Expired runbookd-tagged resources whose run had ended, at the last janitor sweep: found, removed, not-removed (alert on not-removed).',
+      ['type', 'state'],
+      ({ sweep }, set) => {
+        for (const c of sweep) set(c.count, { type: c.type, state: c.state });
+      },
+    );
+  }
 
-  async render(): Promise<string> {
+  /** The Prometheus text exposition format's content type, as the registry writes it. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private gauge(name: string, help: string, labelNames: string[], fill: (s: Scrape, set: SetSample) => void): void {
+    const gauge: Gauge = new Gauge({
+      name, help, labelNames, registers: [this.registry],
+      collect: async () => {
+        const s = await this.scrape();
+        // Series that are gone since the last scrape (a runbook with no active run) must not linger.
+        gauge.reset();
+        fill(s, (value, labels) => (labels ? gauge.set(labels, finite(value)) : gauge.set(finite(value))));
+      },
+    });
+  }
+
+  /** A total kept in the database: the counter is set to it, never counted up in this process. */
+  private counter(name: string, help: string, read: (s: Scrape) => number): void {
+    const counter: Counter = new Counter({
+      name, help, registers: [this.registry],
+      collect: async () => {
+        const value = finite(read(await this.scrape()));
+        counter.reset();
+        counter.inc(value);
+      },
+    });
+  }
+
+  /** Every metric's collect() asks at once: one read of the database and the queue serves them all. */
+  private scrape(): Promise<Scrape> {
+    this.inFlight ??= this.read().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async read(): Promise<Scrape> {
     const [stats, head, jobs, approvals, sweep] = await Promise.all([
       this.runs.stats(),
       this.audit.head(),
@@ -37,67 +134,10 @@ export class MetricsService {
       this.approvals.pendingStats(),
       this.leftovers.lastSweep(),
     ]);
-    const byState = new Map<string, number>(RUN_STATES.map((s) => [s, 0]));
-    const active = new Map<string, number>();
-    for (const r of stats.byState) {
-      byState.set(r.state, (byState.get(r.state) ?? 0) + r.count);
-      if (r.state === 'queued' || r.state === 'running' || r.state === 'waiting') active.set(r.runbookId, (active.get(r.runbookId) ?? 0) + r.count);
-    }
-    const metrics: Metric[] = [
-      {
-        name: 'runbookd_runs', type: 'gauge', help: 'Runs recorded, by state (ended states only grow).',
-        samples: [...byState].map(([state, value]) => ({ labels: { state }, value })),
-      },
-      {
-        name: 'runbookd_runs_by_runbook', type: 'gauge', help: 'Runs recorded, by runbook and state.',
-        samples: stats.byState.map((r) => ({ labels: { runbook: r.runbookId, state: r.state }, value: r.count })),
-      },
-      {
-        name: 'runbookd_active_runs', type: 'gauge', help: 'Runs queued, running or waiting, by runbook.',
-        samples: [...active].map(([runbook, value]) => ({ labels: { runbook }, value })),
-      },
-      {
-        name: 'runbookd_oldest_active_run_age_seconds', type: 'gauge',
-        help: 'Age of the oldest run not yet ended (0 when none): alert when it exceeds your longest runbook.',
-        samples: [{ value: stats.oldestActiveSeconds ?? 0 }],
-      },
-      {
-        name: 'runbookd_runs_dead_lettered', type: 'counter',
-        help: 'Runs dead-lettered after too many failed executions (RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS); the main phase ends failed with RUN_DEAD_LETTERED.',
-        samples: [{ value: stats.deadLettered }],
-      },
-      { name: 'runbookd_approvals_pending', type: 'gauge', help: 'Approval requests waiting for a decision.', samples: [{ value: approvals.pending }] },
-      {
-        name: 'runbookd_oldest_pending_approval_age_seconds', type: 'gauge',
-        help: 'How long the oldest undecided approval request has waited (0 when none).',
-        samples: [{ value: approvals.oldestSeconds ?? 0 }],
-      },
-      { name: 'runbookd_audit_records', type: 'counter', help: 'Records in the audit log (the chain head sequence number).', samples: [{ value: head.seq }] },
-      {
-        name: 'runbookd_queue_up', type: 'gauge', help: '1 when the queue (Redis) answered this scrape.',
-        samples: [{ value: jobs ? 1 : 0 }],
-      },
-      {
-        name: 'runbookd_queue_jobs', type: 'gauge', help: 'Jobs in the run queue, by BullMQ state.',
-        samples: jobs ? Object.entries(jobs).map(([state, value]) => ({ labels: { state }, value })) : [],
-      },
-      {
-        name: 'runbookd_leaked_resources', type: 'gauge',
-        help: 'Expired runbookd-tagged resources whose run had ended, at the last janitor sweep: found, removed, not-removed (alert on not-removed).',
-        samples: sweep.map((c) => ({ labels: { type: c.type, state: c.state }, value: c.count })),
-      },
-    ];
-    return metrics.map(format).join('');
+    return { stats, auditSeq: head.seq, jobs, approvals, sweep };
   }
 }
 
-function format(m: Metric): string {
-  const lines = [`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`];
-  for (const s of m.samples) {
-    const labels = s.labels && Object.keys(s.labels).length
-      ? `{${Object.entries(s.labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`
-      : '';
-    lines.push(`${m.name}${labels} ${Number.isFinite(s.value) ? s.value : 0}`);
-  }
-  return lines.join('\n') + '\n';
+function finite(n: number): number {
+  return Number.isFinite(n) ? n : 0;
 }

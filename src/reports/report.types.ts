@@ -1,5 +1,6 @@
+import type { PlannedCall } from '../aws/aws-call.types';
 import type { CapacitySection } from '../capacity/capacity.types';
-import type { Finding, PlannedCall } from '../engine/step.contract';
+import type { Finding } from '../engine/step.contract';
 import type { DrillEvidence } from './drill-evidence';
 
 /**

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
+import { AWS_SERVICES } from '../aws/aws-services';
 import type { StepRegistry } from '../engine/step-registry';
 import { cronProblem } from '../triggers/schedules/cron-ticks';
 import { withApprovalGates } from './approval-gate';
@@ -28,7 +29,7 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
     throw definitionError([{ file: schemaFile, path: '', reason: `cannot read the runbook schema: ${(err as Error).message}` }]);
   }
   const ajv = new Ajv({ allErrors: true, strict: false });
-  const validateShape = ajv.compile(schema);
+  const validateShape = ajv.compile(withShippedServices(schema));
   const problems: DefinitionProblem[] = [];
   const loaded: LoadedRunbook[] = [];
   const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -287,3 +288,14 @@ export function describeAjvError(e: ErrorObject): string {
 }
 
 export { pointerToPath };
+
+/**
+ * The services generic steps may name are the SDK registry's (`aws-services.ts`), not the
+ * schema file's list: that one is for editors' completion, and a client added to the registry
+ * must load without it.
+ */
+function withShippedServices(schema: object): object {
+  const defs = (schema as { definitions?: Record<string, unknown> }).definitions;
+  if (!defs?.awsService) return schema;
+  return { ...schema, definitions: { ...defs, awsService: { ...(defs.awsService as object), enum: Object.keys(AWS_SERVICES) } } };
+}

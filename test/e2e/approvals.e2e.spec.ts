@@ -29,10 +29,13 @@ describe('approvals', () => {
     expect(res.status).toBe(202);
     return res.body.id as string;
   };
+  // The approval request commits inside the step, the run's `waiting` record right after it:
+  // a loaded machine can show one without the other for a moment, so wait for both.
   const pending = (runId: string) =>
     eventually(async () => {
       const a = await h.request('GET', `/v1/runs/${runId}/approval`);
-      return a.status === 200 && a.body.state === 'pending' ? a.body : undefined;
+      if (a.status !== 200 || a.body.state !== 'pending') return undefined;
+      return (await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? a.body : undefined;
     }, 30_000, `run ${runId} to ask for approval`);
   const decide = (runId: string, key: string, decision: 'approve' | 'reject', body: Record<string, unknown> = {}) =>
     h.request('POST', `/v1/runs/${runId}/${decision}`, { key, body });
@@ -88,6 +91,7 @@ steps:
     const metrics = (await h.request('GET', '/metrics', { key: h.keys.viewer })).text;
     expect(metrics).toContain('runbookd_approvals_pending 1');
     expect(metrics).toMatch(/runbookd_oldest_pending_approval_age_seconds \d/);
+    expect(metrics).toContain('runbookd_active_runs{runbook="point-in-time-restore"} 1');
 
     const own = await decide(runId, h.keys.operator, 'approve', { comment: 'looks fine to me' });
     expect(own.status).toBe(403);
@@ -107,6 +111,10 @@ steps:
     const ended = await h.waitForRun(runId);
     expect(ended.state).toBe('succeeded');
     expect(h.proxy.count(RESTORE)).toBe(1);
+    // Computed afresh each scrape: a runbook with no active run any more has no series left over.
+    const after = (await h.request('GET', '/metrics', { key: h.keys.viewer })).text;
+    expect(after).toContain('runbookd_approvals_pending 0');
+    expect(after).not.toContain('runbookd_active_runs{runbook="point-in-time-restore"}');
     expect(ended.steps.find((s: any) => s.id === 'approval').output).toMatchObject({ required: true, approvedBy: ['ada'], planHash: a.planHash });
     const audit = await auditKinds(runId);
     expect(audit.find((r) => r.kind === 'approval.requested')).toMatchObject({ actor: 'otto', data: { planHash: a.planHash } });
@@ -168,7 +176,7 @@ steps:
     expect(second.approvals).toEqual([]);
     expect((await h.request('GET', '/v1/approvals?state=void')).body.items.map((x: any) => x.id)).toContain(first.id);
     expect((await auditKinds(runId)).find((r) => r.kind === 'approval.voided')).toMatchObject({ data: { previousPlanHash: first.planHash, planHash: second.planHash, approvedBy: ['ada'] } });
-    expect((await h.request('GET', `/v1/runs/${runId}`)).body.state).toBe('waiting');
+    await eventually(async () => ((await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? true : undefined), 30_000, 'the run to wait for the new approval');
     expect(h.proxy.count(RESTORE)).toBe(1);
     await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator });
     expect((await h.waitForRun(runId)).state).toBe('cancelled');

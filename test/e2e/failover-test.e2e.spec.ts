@@ -51,7 +51,7 @@ describe('failover-test over HTTP against moto (all-in-one process)', () => {
     // Cluster-wide figures from the database and the queue, for a viewer key only.
     expect((await h.request('GET', '/metrics', { key: null })).status).toBe(401);
     const metrics = await h.request('GET', '/metrics', { key: h.keys.viewer });
-    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(metrics.text).toContain('runbookd_runs{state="succeeded"} 1');
     expect(metrics.text).toContain('runbookd_runs_by_runbook{runbook="failover-test",state="succeeded"} 1');
     expect(metrics.text).toContain('runbookd_oldest_active_run_age_seconds 0');

@@ -2,9 +2,13 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeImagesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBSnapshotsCommand, ListTagsForResourceCommand, RDSClient } from '@aws-sdk/client-rds';
-import { SANDBOX_CANARY } from '../../scripts/sandbox/seed-canary';
+import { checkoutTaskDefinition, SANDBOX_CANARY } from '../../scripts/sandbox/seed-canary';
 import { SANDBOX_ESTATE } from '../../scripts/sandbox/seed-estate';
 import { Harness, REGION, ROOT } from '../support/runbookd';
 
@@ -12,7 +16,7 @@ import { Harness, REGION, ROOT } from '../support/runbookd';
  * The runbooks written only with generic steps, end to end against moto through the recording
  * proxy (which sees only runbookd's calls: the test's own go to moto directly).
  */
-const GENERIC = ['rds-manual-snapshot.yaml', 'ecs-force-new-deployment.yaml', 'ecs-scale-with-guard.yaml'];
+const GENERIC = ['rds-manual-snapshot.yaml', 'ecs-force-new-deployment.yaml', 'ecs-scale-with-guard.yaml', 'ecs-deploy-with-target-health.yaml'];
 const READ_ONLY = /^(Describe|List|Get)/;
 
 describe('runbooks written with generic steps, against moto', () => {
@@ -164,11 +168,157 @@ describe('runbooks written with generic steps, against moto', () => {
     }, 60_000);
   });
 
+  /**
+   * ecs-deploy-with-target-health needs what the sandbox does not seed: an ECS service behind an
+   * ALB target group, its targets two EC2 instances (moto reports an instance target healthy while
+   * it runs and `unused` once it is stopped: the test's way to make a target unhealthy).
+   */
+  describe('ecs-deploy-with-target-health (the ELBv2 client)', () => {
+    const WEB = 'checkout-web';
+    let instances: string[] = [];
+    let targetGroupArn = '';
+    const ec2Send = async <T>(f: (ec2: EC2Client) => Promise<T>): Promise<T> => {
+      const ec2 = new EC2Client(clientConfig());
+      try {
+        return await f(ec2);
+      } finally {
+        ec2.destroy();
+      }
+    };
+    const stopInstance = (id: string) => ec2Send((ec2) => ec2.send(new StopInstancesCommand({ InstanceIds: [id] })));
+    const startInstance = (id: string) => ec2Send((ec2) => ec2.send(new StartInstancesCommand({ InstanceIds: [id] })));
+    const setAlarm = async (state: 'OK' | 'ALARM') => {
+      const cw = new CloudWatchClient(clientConfig());
+      try {
+        await cw.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: state, StateReason: 'generic e2e' }));
+      } finally {
+        cw.destroy();
+      }
+    };
+    const params = (extra: Record<string, unknown> = {}) => ({ cluster: SANDBOX_CANARY.cluster, service: WEB, pollSeconds: 0.3, stopAlarms: [SANDBOX_CANARY.alarm], ...extra });
+    const requests = async (runId: string) => (await auditOf(runId)).filter((e) => e.kind === 'aws.request').map((e) => e.data.operation);
+
+    beforeAll(async () => {
+      const elb = new ElasticLoadBalancingV2Client(clientConfig());
+      const ecs = new ECSClient(clientConfig());
+      try {
+        const { vpcId, subnets, imageId } = await ec2Send(async (ec2) => ({
+          vpcId: (await ec2.send(new DescribeVpcsCommand({}))).Vpcs![0].VpcId!,
+          subnets: (await ec2.send(new DescribeSubnetsCommand({}))).Subnets!.slice(0, 2).map((x) => x.SubnetId!),
+          imageId: (await ec2.send(new DescribeImagesCommand({}))).Images![0].ImageId!,
+        }));
+        instances = await ec2Send(async (ec2) => (await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 2, MaxCount: 2 }))).Instances!.map((i) => i.InstanceId!));
+        const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'shop-web', Subnets: subnets }))).LoadBalancers![0];
+        targetGroupArn = (await elb.send(new CreateTargetGroupCommand({ Name: WEB, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance' }))).TargetGroups![0].TargetGroupArn!;
+        await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb.LoadBalancerArn!, Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }] }));
+        await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instances.map((Id) => ({ Id, Port: 8080 })) }));
+        const td = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-web:2.3.0')))).taskDefinition!.taskDefinitionArn!;
+        await ecs.send(new CreateServiceCommand({
+          cluster: SANDBOX_CANARY.cluster, serviceName: WEB, taskDefinition: td, desiredCount: 2, launchType: 'FARGATE',
+          loadBalancers: [{ targetGroupArn, containerName: 'app', containerPort: 8080 }],
+        }));
+        // moto starts a service with no tasks running; setting the count is what makes it steady.
+        await ecs.send(new UpdateServiceCommand({ cluster: SANDBOX_CANARY.cluster, service: WEB, desiredCount: 2 }));
+      } finally {
+        elb.destroy();
+        ecs.destroy();
+      }
+    });
+    beforeEach(() => setAlarm('OK'));
+
+    it('healthy targets: checked before, one forced deployment, steady, checked after; the policy holds exactly the calls made', async () => {
+      const runId = await start('ecs-deploy-with-target-health', params());
+      const run = await h.waitForRun(runId);
+      expect(run.state).toBe('succeeded');
+      expect(stepOf(run, 'service').output.targetGroupArn).toBe(targetGroupArn);
+      const healthy = instances.map((i) => `${i}:healthy`);
+      expect(stepOf(run, 'healthy-before').output.findings[0]).toMatchObject({ passed: true, measured: JSON.stringify(healthy) });
+      expect(stepOf(run, 'healthy-after').output.findings[0]).toMatchObject({ passed: true, measured: JSON.stringify(healthy) });
+      expect(h.proxy.count('ecs:UpdateService')).toBe(1);
+      expect(h.proxy.count('elasticloadbalancing:DescribeTargetHealth')).toBe(2);
+      // elbv2 in the runbook, elasticloadbalancing in IAM: the policy names what AWS authorises.
+      expect(await policyActions('ecs-deploy-with-target-health')).toEqual(seenActions());
+      expect(seenActions()).toEqual(['cloudwatch:DescribeAlarms', 'ecs:DescribeServices', 'ecs:UpdateService', 'elasticloadbalancing:DescribeTargetHealth']);
+      const audit = await auditOf(runId);
+      expect(audit.filter((e) => e.kind === 'aws.request').map((e) => [e.data.service, e.data.operation, e.data.input.forceNewDeployment])).toEqual([['ecs', 'UpdateService', true]]);
+    }, 60_000);
+
+    it('a dry run reads the target health before and after, makes no state-changing call and plans the deployment', async () => {
+      const runId = await start('ecs-deploy-with-target-health', params(), true);
+      const run = await h.waitForRun(runId);
+      expect(run.state).toBe('succeeded');
+      const actions = h.proxy.calls().map((c) => c.action);
+      expect(actions.filter((a) => !READ_ONLY.test(a))).toEqual([]);
+      expect(h.proxy.count('elasticloadbalancing:DescribeTargetHealth')).toBe(2);
+      expect(stepOf(run, 'deploy')).toMatchObject({
+        state: 'planned',
+        output: { plannedCalls: [{ service: 'ecs', operation: 'UpdateService', region: REGION, input: { cluster: SANDBOX_CANARY.cluster, service: WEB, forceNewDeployment: true } }] },
+      });
+      expect(await requests(runId)).toEqual([]);
+    }, 60_000);
+
+    it('an unhealthy target before: no deployment, and the run fails saying which target', async () => {
+      await stopInstance(instances[1]);
+      try {
+        const runId = await start('ecs-deploy-with-target-health', params());
+        const run = await h.waitForRun(runId);
+        expect(run.state).toBe('failed');
+        expect(stepOf(run, 'healthy-before').output.findings[0]).toMatchObject({ passed: false, measured: JSON.stringify([`${instances[0]}:healthy`, `${instances[1]}:unused`]) });
+        expect(['deploy', 'steady', 'healthy-after'].map((id) => stepOf(run, id).state)).toEqual(['skipped', 'skipped', 'skipped']);
+        expect(h.proxy.count('ecs:UpdateService')).toBe(0);
+        expect(await requests(runId)).toEqual([]);
+      } finally {
+        await startInstance(instances[1]);
+      }
+    }, 60_000);
+
+    it('a target unhealthy after the deployment fails the run on the check after', async () => {
+      let armed = true;
+      h.proxy.onRequest('ecs:UpdateService', () => {
+        if (!armed) return;
+        armed = false;
+        return stopInstance(instances[0]).then(() => undefined);
+      }, 'answered');
+      try {
+        const runId = await start('ecs-deploy-with-target-health', params());
+        const run = await h.waitForRun(runId);
+        expect(run.state).toBe('failed');
+        expect(stepOf(run, 'healthy-before').output.findings[0].passed).toBe(true);
+        expect(stepOf(run, 'steady').state).toBe('succeeded');
+        expect(stepOf(run, 'healthy-after').output.findings[0]).toMatchObject({ passed: false, measured: JSON.stringify([`${instances[0]}:unused`, `${instances[1]}:healthy`]) });
+        expect(h.proxy.count('ecs:UpdateService')).toBe(1);
+      } finally {
+        armed = false;
+        await startInstance(instances[0]);
+      }
+    }, 60_000);
+
+    it('a stop alarm in ALARM aborts the run before the deployment', async () => {
+      await setAlarm('ALARM');
+      const runId = await start('ecs-deploy-with-target-health', params());
+      const run = await h.waitForRun(runId);
+      expect(run.state).toBe('aborted');
+      expect(run.error).toMatchObject({ code: 'STOP_CONDITION' });
+      expect(run.error.message).toContain(SANDBOX_CANARY.alarm);
+      expect(stepOf(run, 'healthy-before').output.findings[0].passed).toBe(true);
+      expect(h.proxy.count('ecs:UpdateService')).toBe(0);
+    }, 60_000);
+
+    it('refuses a service that is behind no target group (the check says so; nothing deployed)', async () => {
+      const runId = await start('ecs-deploy-with-target-health', params({ service: SANDBOX_CANARY.service }));
+      const run = await h.waitForRun(runId);
+      expect(run.state).toBe('failed');
+      expect(stepOf(run, 'service').output.findings[0]).toMatchObject({ passed: false });
+      expect(['healthy-before', 'deploy'].map((id) => stepOf(run, id).state)).toEqual(['skipped', 'skipped']);
+      expect(h.proxy.count('ecs:UpdateService')).toBe(0);
+    }, 60_000);
+  });
+
   it('GET /v1/iam-policy covers every loaded runbook; an unknown runbook is a 404', async () => {
     const all = await h.request('GET', '/v1/iam-policy', { key: h.keys.viewer });
     expect(all.status).toBe(200);
     const actions = (all.body.Statement as any[]).flatMap((s) => s.Action);
-    for (const a of ['rds:CreateDBSnapshot', 'ecs:UpdateService', 'cloudwatch:DescribeAlarms']) expect(actions).toContain(a);
+    for (const a of ['rds:CreateDBSnapshot', 'ecs:UpdateService', 'cloudwatch:DescribeAlarms', 'elasticloadbalancing:DescribeTargetHealth']) expect(actions).toContain(a);
     expect((await h.request('GET', '/v1/runbooks/nope/iam-policy', { key: h.keys.viewer })).status).toBe(404);
   });
 

@@ -1,13 +1,13 @@
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import type { AuditService } from '../../src/audit/audit.service';
+import type { AwsCallContext } from '../../src/aws/aws-call.types';
+import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
 import { AppConfig } from '../../src/config/app.config';
-import type { AwsCallContext } from '../../src/engine/step.contract';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError } from '../../src/aws/aws.error';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
 import { freePort, startMoto, type MotoServer } from '../support/moto';
 
 const REGION = 'eu-west-1';
@@ -31,7 +31,7 @@ let moto: MotoServer;
 let savedEnv: Record<string, string | undefined>;
 let factory: AwsClientFactory;
 let append: jest.Mock;
-let rds: RdsAdapter;
+let rds: RdsFailoverAdapter;
 let cloudwatch: CloudWatchAdapter;
 const seededAt = new Date(Date.now() - 60_000);
 
@@ -113,7 +113,7 @@ beforeEach(() => {
   append = jest.fn(async () => ({}));
   factory = new AwsClientFactory(appConfig());
   const caller = new AwsCallerService({ append } as unknown as AuditService);
-  rds = new RdsAdapter(factory, caller);
+  rds = new RdsFailoverAdapter(factory, caller);
   cloudwatch = new CloudWatchAdapter(factory, caller);
 });
 
@@ -127,7 +127,7 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-describe('RdsAdapter against moto', () => {
+describe('RdsFailoverAdapter against moto', () => {
   it('reports the cluster, its members and its writer', async () => {
     const cluster = await rds.describeCluster(ctx, REGION, 'orders');
     expect(cluster).toMatchObject({ identifier: 'orders', status: 'available', engine: 'aurora-postgresql', engineVersion: '15.4', writer: 'orders-1' });
@@ -233,7 +233,7 @@ describe('endpoint resolution', () => {
     const local = new AwsClientFactory(appConfig({ awsMaxAttempts: 1 }));
     const caller = new AwsCallerService({ append } as unknown as AuditService);
     try {
-      expect((await new RdsAdapter(local, caller).describeCluster(ctx, REGION, 'orders')).identifier).toBe('orders');
+      expect((await new RdsFailoverAdapter(local, caller).describeCluster(ctx, REGION, 'orders')).identifier).toBe('orders');
       // CloudWatch has no service-specific variable set, so it follows AWS_ENDPOINT_URL to the dead port.
       const err = await new CloudWatchAdapter(local, caller).alarmStates(ctx, REGION, ['orders-5xx']).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AwsStepError);

@@ -3,7 +3,7 @@ import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient } from '
 import type { AuditService } from '../../src/audit/audit.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { runResourceTags } from '../../src/aws/resource-tags';
 import { Clock } from '../../src/common/clock';
 import { loadConfig } from '../../src/config/app.config';
@@ -24,7 +24,7 @@ const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 describe('rds.delete-restored: ownership checked per resource (moto)', () => {
   let moto: MotoServer;
-  let rds: RdsAdapter;
+  let rds: RdsRestoreAdapter;
   let raw: RDSClient;
   let factory: AwsClientFactory;
   let step: DeleteRestoredStep;
@@ -65,7 +65,7 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
     const config = loadConfig({ AWS_REGION: region, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', RUNBOOKD_AWS_MAX_ATTEMPTS: '1' });
     factory = new AwsClientFactory(config);
     const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
-    rds = new RdsAdapter(factory, new AwsCallerService(audit));
+    rds = new RdsRestoreAdapter(factory, new AwsCallerService(audit));
     step = new DeleteRestoredStep(rds, config, new Clock());
     raw = new RDSClient({ region, endpoint: moto.endpoint, credentials });
   }, 60_000);

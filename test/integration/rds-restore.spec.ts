@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { AuditService } from '../../src/audit/audit.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { runResourceTags } from '../../src/aws/resource-tags';
 import { loadConfig } from '../../src/config/app.config';
 import type { StepContext } from '../../src/engine/step.contract';
@@ -18,7 +18,7 @@ const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 describe('RDS restore operations (moto)', () => {
   let moto: MotoServer;
-  let rds: RdsAdapter;
+  let rds: RdsRestoreAdapter;
   let factory: AwsClientFactory;
   const expiresAt = new Date('2030-01-01T00:00:00Z');
   const ctx = (runId: string): StepContext => ({
@@ -34,7 +34,7 @@ describe('RDS restore operations (moto)', () => {
     const config = loadConfig({ AWS_REGION: region, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', RUNBOOKD_AWS_MAX_ATTEMPTS: '1' });
     factory = new AwsClientFactory(config);
     const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
-    rds = new RdsAdapter(factory, new AwsCallerService(audit));
+    rds = new RdsRestoreAdapter(factory, new AwsCallerService(audit));
   });
   afterAll(async () => {
     factory?.destroy();

@@ -2,6 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   CreateDBInstanceCommand,
   DBClusterNotFoundFault,
+  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeEventsCommand,
@@ -13,15 +14,19 @@ import {
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { Test } from '@nestjs/testing';
 import { AuditService } from '../../src/audit/audit.service';
+import type { AwsCallContext } from '../../src/aws/aws-call.types';
+import { RdsEstateAdapter } from '../../src/aws/rds-estate.adapter';
+import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
+import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { REDACTED } from '../../src/common/redact';
 import { AppConfig } from '../../src/config/app.config';
-import type { AwsCallContext } from '../../src/engine/step.contract';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError, toAwsStepError } from '../../src/aws/aws.error';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
+import { GenericAwsAdapter } from '../../src/aws/generic.adapter';
+import { RdsLeftoversAdapter } from '../../src/aws/rds-leftovers.adapter';
 import { AWS_PROVIDERS } from '../../src/aws/aws.providers';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
 
 const REGION = 'eu-west-1';
 const CANARY = 'canary-Secret-7f3a9c!';
@@ -64,7 +69,7 @@ const cwMock = mockClient(CloudWatchClient);
 let factory: AwsClientFactory;
 let append: jest.Mock<Promise<unknown>, [AuditCall]>;
 let caller: AwsCallerService;
-let rds: RdsAdapter;
+let rds: RdsFailoverAdapter;
 let cloudwatch: CloudWatchAdapter;
 /** What happened, in order: audit writes and SDK sends interleaved. */
 let timeline: string[];
@@ -79,7 +84,7 @@ beforeEach(() => {
   });
   factory = new AwsClientFactory(appConfig());
   caller = new AwsCallerService({ append } as unknown as AuditService);
-  rds = new RdsAdapter(factory, caller);
+  rds = new RdsFailoverAdapter(factory, caller);
   cloudwatch = new CloudWatchAdapter(factory, caller);
 });
 
@@ -298,7 +303,7 @@ describe('AwsCallerService', () => {
   });
 });
 
-describe('RdsAdapter', () => {
+describe('RdsFailoverAdapter', () => {
   it('maps throttling on a read to a retryable AWS_THROTTLED without the input in the error', async () => {
     rdsMock.on(DescribeDBClustersCommand).rejects(sdkError('Throttling', { $retryable: { throttling: true } }));
     const err = (await rds.describeCluster(ctx(), REGION, 'orders').catch((e: unknown) => e)) as AwsStepError;
@@ -434,6 +439,63 @@ describe('RdsAdapter', () => {
   });
 });
 
+describe('SDK attempts', () => {
+  // After a timeout the SDK cannot know whether AWS acted; a retry inside the SDK would send a
+  // mutation twice where the step's look-before-act never gets a say.
+  it('sends every adapter\'s mutations through a one-attempt client and its reads through the retrying one', async () => {
+    rdsMock.on(FailoverDBClusterCommand).resolves({ $metadata: {} });
+    rdsMock.on(DeleteDBInstanceCommand).resolves({ $metadata: {} });
+    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [] });
+    const generic = new GenericAwsAdapter(caller, factory);
+    const leftovers = new RdsLeftoversAdapter(caller, factory);
+
+    await rds.failoverCluster(ctx(), REGION, { clusterIdentifier: 'orders' });
+    await generic.call(ctx(), REGION, 'rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'scratch' }, true);
+    await leftovers.delete(ctx(), { type: 'rds:db-instance', identifier: 'scratch', region: REGION });
+    await generic.call(ctx(), REGION, 'rds', 'DescribeDBInstances', {}, false);
+    await leftovers.listTagged(ctx(), REGION).catch(() => undefined);
+
+    const attempts = await Promise.all(rdsMock.calls().map(async (c) => [
+      (c.args[0] as object).constructor.name,
+      await (c.thisValue as RDSClient).config.maxAttempts(),
+    ]));
+    expect(attempts.slice(0, 4)).toEqual([
+      ['FailoverDBClusterCommand', 1],
+      ['DeleteDBInstanceCommand', 1],
+      ['DeleteDBInstanceCommand', 1],
+      ['DescribeDBInstancesCommand', 4],
+    ]);
+    expect(attempts.slice(4)).toContainEqual(['DescribeDBInstancesCommand', 4]);
+  });
+});
+
+describe('Paginated reads', () => {
+  it('follow every page through the door, counting each request, and stop when the endpoint repeats its Marker', async () => {
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce({ DBInstances: [{ DBInstanceIdentifier: 'a', Engine: 'postgres', AllocatedStorage: 20 }], Marker: 'm1' })
+      .resolves({ DBInstances: [{ DBInstanceIdentifier: 'b', Engine: 'aurora-postgresql' }], Marker: 'm2' });
+    const tally = {};
+    const listed = await new RdsEstateAdapter(factory, caller).listInstances(ctx(), REGION, tally);
+
+    // m1, then m2 twice: the third answer repeats the token it was asked with, and the listing ends there.
+    expect(rdsMock.commandCalls(DescribeDBInstancesCommand).map((c) => c.args[0].input.Marker)).toEqual([undefined, 'm1', 'm2']);
+    expect(listed.map((i) => i.identifier)).toEqual(['a', 'b', 'b']);
+    expect(tally).toEqual({ 'rds:DescribeDBInstances': 3 });
+    expect(await (rdsMock.call(0).thisValue as RDSClient).config.maxAttempts()).toBe(4);
+  });
+
+  it('turn an SDK error on a later page into the coded error', async () => {
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce({ DBInstances: [], Marker: 'm1' })
+      .rejects(sdkError('Throttling'));
+    const err = await new RdsEstateAdapter(factory, caller).listInstances(ctx(), REGION).catch((e) => e);
+    expect(err).toBeInstanceOf(AwsStepError);
+    expect(err).toMatchObject({ code: 'AWS_THROTTLED', retryable: true, details: { service: 'rds', operation: 'DescribeDBInstances' } });
+  });
+});
+
 describe('CloudWatchAdapter', () => {
   it('reads alarms in batches of 100 names, follows NextToken and reports missing names', async () => {
     const names = Array.from({ length: 230 }, (_, i) => `guard-${i}`);
@@ -480,8 +542,7 @@ describe('Nest wiring', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [...AWS_PROVIDERS, { provide: AppConfig, useValue: appConfig() }, { provide: AuditService, useValue: { append } }],
     }).compile();
-    const adapter = moduleRef.get(RdsAdapter);
-    expect(adapter).toBeInstanceOf(RdsAdapter);
+    for (const Adapter of [RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter]) expect(moduleRef.get(Adapter)).toBeInstanceOf(Adapter);
     expect(moduleRef.get(CloudWatchAdapter)).toBeInstanceOf(CloudWatchAdapter);
     const client = moduleRef.get(AwsClientFactory).rds(REGION);
     const destroy = jest.spyOn(client, 'destroy');

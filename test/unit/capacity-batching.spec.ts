@@ -2,14 +2,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { CloudWatchClient, GetMetricDataCommand, type GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, ListClustersCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
 import type { AuditService } from '../../src/audit/audit.service';
+import type { AwsCallContext } from '../../src/aws/aws-call.types';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import type { CallTally } from '../../src/aws/call-tally';
 import { CloudWatchAdapter, type MetricQuery } from '../../src/aws/cloudwatch.adapter';
 import { EcsAdapter } from '../../src/aws/ecs.adapter';
-import { mapLimit } from '../../src/common/concurrency';
 import { AppConfig } from '../../src/config/app.config';
-import type { AwsCallContext } from '../../src/engine/step.contract';
 
 /**
  * Request counts a user pays for: GetMetricData batches 500 queries a call and follows
@@ -100,18 +99,23 @@ describe('EcsAdapter discovery', () => {
   });
 });
 
-describe('mapLimit', () => {
-  it('keeps at most `limit` calls in flight and returns results in input order', async () => {
+describe('EcsAdapter.describeServices', () => {
+  it('keeps at most 4 DescribeServices requests in flight and returns services in the order asked', async () => {
     let inFlight = 0;
     let most = 0;
-    const out = await mapLimit([30, 5, 20, 1, 10, 2], 3, async (ms, i) => {
+    ecsMock.on(DescribeServicesCommand).callsFake(async (input) => {
       inFlight++;
       most = Math.max(most, inFlight);
-      await new Promise((r) => setTimeout(r, ms));
+      // Earlier batches answer later, so an order kept by arrival would show.
+      const batch = Number(input.services![0].split('-').pop()) / 10;
+      await new Promise((r) => setTimeout(r, 70 - 10 * batch));
       inFlight--;
-      return i;
+      return { services: input.services!.map((s: string) => ({ serviceName: s, status: 'ACTIVE' })) };
     });
-    expect(out).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(most).toBe(3);
+    const names = Array.from({ length: 65 }, (_, i) => `svc-${i}`);
+    const out = await new EcsAdapter(factory, caller).describeServices(aws, 'eu-west-1', 'a', names);
+    expect(out.services.map((s) => s.name)).toEqual(names);
+    expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(7);
+    expect(most).toBe(4);
   });
 });

@@ -11,7 +11,7 @@ import { Logger } from '@nestjs/common';
 import type { AuditService } from '../../src/audit/audit.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
 import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
 import { EngineError } from '../../src/engine/engine.error';
@@ -27,7 +27,7 @@ import { WaitForFailoverStep } from '../../src/steps/rds/wait-for-failover.step'
 const rdsMock = mockClient(RDSClient);
 const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {} });
 const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
-const rds = new RdsAdapter(new AwsClientFactory(config), new AwsCallerService(audit));
+const rds = new RdsFailoverAdapter(new AwsClientFactory(config), new AwsCallerService(audit));
 
 class FixedClock extends Clock {
   constructor(public ms: number) {

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { AWS_SERVICES } from '../../src/aws/aws-services';
 import { StepRegistry } from '../../src/engine/step-registry';
 import type { StepType } from '../../src/engine/step.contract';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
@@ -43,6 +44,24 @@ describe('loader: generic aws.* steps and expressions', () => {
     expect(problems).toEqual([]);
     expect(registry.forStep(loaded[0].definition.steps[0])!.outputs).toEqual(['status', 'arn']);
     expect(registry.forStep(loaded[0].definition.steps[0])!.mutates).toBe(false);
+  });
+
+  it("a client is usable once it is in the registry: the loader takes the registry's list, not the schema file's", () => {
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'runbooks', 'schema.json'), 'utf8'));
+    schema.definitions.awsService.enum = ['rds'];
+    const schemaFile = path.join(dir, 'schema.json');
+    writeFileSync(schemaFile, JSON.stringify(schema));
+    writeFileSync(path.join(dir, 'probe.yaml'), `id: probe\ntitle: Probe\nsteps:
+  - id: health
+    uses: aws.assert
+    with: { service: elbv2, api: DescribeTargetHealth, input: { TargetGroupArn: x }, that: "length(TargetHealthDescriptions) > \`0\`" }
+`);
+    expect(loadRunbooks(dir, registry, schemaFile).map((l) => l.definition.id)).toEqual(['probe']);
+  });
+
+  it("schema.json completes every shipped client's name in an editor, and no other", () => {
+    const schema = JSON.parse(readFileSync(path.join(ROOT, 'runbooks', 'schema.json'), 'utf8'));
+    expect([...schema.definitions.awsService.enum].sort()).toEqual(Object.keys(AWS_SERVICES).sort());
   });
 
   it('refuses an unknown service and an unknown api, naming what exists', () => {

@@ -24,7 +24,7 @@ describe('least-privilege IAM policy per runbook', () => {
     for (const l of shipped) {
       const doc = iamPolicyFor([l.definition], registry);
       expect(doc.Version).toBe('2012-10-17');
-      for (const a of actionsOf(doc)) expect(a).toMatch(/^(rds|ecs|cloudwatch|backup|sns|sts|iam):[A-Z][A-Za-z]+$/);
+      for (const a of actionsOf(doc)) expect(a).toMatch(/^(rds|ecs|cloudwatch|backup|sns|elasticloadbalancing|sts|iam):[A-Z][A-Za-z]+$/);
     }
   });
 
@@ -32,6 +32,12 @@ describe('least-privilege IAM policy per runbook', () => {
     const failover = actionsOf(iamPolicyFor([def('failover-test')], registry));
     expect(failover).toEqual(expect.arrayContaining(['rds:FailoverDBCluster', 'rds:RebootDBInstance', 'rds:DescribeEvents', 'cloudwatch:DescribeAlarms', 'sts:AssumeRole']));
     expect(failover).not.toContain('ecs:UpdateService');
+  });
+
+  it("names a service's actions by its IAM prefix, which is not always the name runbooks use (elbv2 → elasticloadbalancing)", () => {
+    expect(actionsOf(iamPolicyFor([def('ecs-deploy-with-target-health')], registry))).toEqual([
+      'cloudwatch:DescribeAlarms', 'ecs:DescribeServices', 'ecs:UpdateService', 'elasticloadbalancing:DescribeTargetHealth',
+    ]);
   });
 
   it('scopes an aws.call to the ARNs its input names literally, and keeps * otherwise', () => {

@@ -14,7 +14,7 @@ import type { AuditService } from '../../src/audit/audit.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { BackupAdapter } from '../../src/aws/backup.adapter';
-import { RdsAdapter } from '../../src/aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
 import type { StepContext } from '../../src/engine/step.contract';
@@ -35,7 +35,7 @@ const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAt
 const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
 const caller = new AwsCallerService(audit);
 const clients = new AwsClientFactory(config);
-const rds = new RdsAdapter(clients, caller);
+const rds = new RdsRestoreAdapter(clients, caller);
 const backup = new BackupAdapter(clients, caller);
 
 const NOW = Date.parse('2026-11-22T12:00:00Z');

@@ -3,7 +3,8 @@ import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, IamNeed, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
-import { callProperties, checkCall, checkOutputs, checkQuery, GenericCallInput, iamNeedsOf, namedOutputs, Problem, targetOf } from './generic-call';
+import { targetOf } from '../aws-target';
+import { callProperties, checkCall, checkOutputs, checkQuery, GenericCallInput, iamNeedsOf, namedOutputs, Problem } from './generic-call';
 
 interface Input extends GenericCallInput {
   /** JMESPath over the response that must hold. */
@@ -65,7 +66,7 @@ export class AwsAssertStep implements StepType<Input, Output> {
   }
 
   async run(input: Input, ctx: StepContext) {
-    const response = await this.aws.call(ctx.aws, targetOf(input, this.config.awsRegion), input.service, input.api, input.input ?? {}, false);
+    const response = await this.aws.call(ctx.aws, targetOf(input, this.config), input.service, input.api, input.input ?? {}, false);
     const result = query(input.that, response);
     const passed = isTruthy(result);
     const measuredRaw = input.measure ? query(input.measure, response) : result;

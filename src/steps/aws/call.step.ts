@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { awsService, apiMutates } from '../../aws/aws-services';
 import { AwsStepError } from '../../aws/aws.error';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, IamNeed, PlannedCall, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
+import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
+import { targetOf } from '../aws-target';
 import {
-  callProperties, checkCall, checkOutputs, checkQuery, derivedToken, GenericCallInput, iamNeedsOf, idempotencyInputOf, namedOutputs, Problem, targetOf,
+  callProperties, checkCall, checkOutputs, checkQuery, derivedToken, GenericCallInput, iamNeedsOf, idempotencyInputOf, namedOutputs, Problem,
 } from './generic-call';
 
 interface LookFirst {
@@ -107,11 +109,11 @@ export class AwsCallStep implements StepType<Input, Output> {
   }
 
   async plan(input: Input, ctx: StepContext): Promise<PlannedCall[]> {
-    return [this.aws.plan(targetOf(input, this.config.awsRegion), input.service, input.api, this.sendInput(input, ctx))];
+    return [this.aws.plan(targetOf(input, this.config), input.service, input.api, this.sendInput(input, ctx))];
   }
 
   async run(input: Input, ctx: StepContext) {
-    const target = targetOf(input, this.config.awsRegion);
+    const target = targetOf(input, this.config);
     const entry = awsService(input.service);
     // The definition said read-only for an API that changes state: the loader refuses that, so
     // this only guards a definition edited under a running run.

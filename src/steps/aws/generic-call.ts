@@ -1,36 +1,29 @@
 import { createHash } from 'node:crypto';
-import type { AwsTarget } from '../../aws/aws-client.factory';
 import { apiMutates, AWS_SERVICES, awsService } from '../../aws/aws-services';
 import type { IamNeed, StepDefinitionLike } from '../../engine/step.contract';
 import { compileQuery, ExpressionSyntaxError, query } from '../../runbooks/expressions';
+import { ROLE_ARN_SCHEMA, type TargetInput } from '../aws-target';
 
 /**
  * What the three generic steps share: the `with:` shape of one API call, the load-time checks
  * of a definition (service and API exist, JMESPath parses, a state-changing API is declared),
  * named outputs as JMESPath over the response, and the IAM actions the call needs.
  */
-export interface GenericCallInput {
+export interface GenericCallInput extends TargetInput {
   service: string;
   api: string;
   input?: Record<string, unknown>;
-  region?: string;
-  roleArn?: string;
 }
 
 export const callProperties = {
-  service: { enum: Object.keys(AWS_SERVICES), description: 'SDK client, e.g. rds, ecs, cloudwatch, backup, sns' },
+  service: { enum: Object.keys(AWS_SERVICES), description: 'SDK client, e.g. rds, ecs, cloudwatch, backup, sns, elbv2' },
   api: { type: 'string', pattern: '^[A-Z][A-Za-z0-9]+$', description: 'API operation, e.g. DescribeDBInstances' },
   input: { type: 'object', default: {}, description: 'The API input, as the AWS API reference names its fields' },
   region: { type: 'string', minLength: 1 },
-  roleArn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::\\d{12}:role/.+$' },
+  roleArn: ROLE_ARN_SCHEMA,
 } as const;
 
 export type Problem = { path: string; reason: string };
-
-export function targetOf(input: Pick<GenericCallInput, 'region' | 'roleArn'>, defaultRegion: string): AwsTarget {
-  const region = input.region || defaultRegion;
-  return input.roleArn ? { region, roleArn: input.roleArn } : region;
-}
 
 const hasExpression = (v: unknown) => typeof v === 'string' && v.includes('${{');
 
@@ -84,11 +77,12 @@ export function namedOutputs(outputs: Record<string, string> | undefined, respon
   return out;
 }
 
-/** `service:Api`, on the ARNs the input names literally, else on every resource. */
+/** `prefix:Api` (the service's IAM prefix, not always its name), on the ARNs the input names literally, else on every resource. */
 export function iamNeedsOf(w: Record<string, unknown> | undefined): IamNeed[] {
   if (!w || typeof w.service !== 'string' || typeof w.api !== 'string' || hasExpression(w.service) || hasExpression(w.api)) return [];
+  const prefix = awsService(w.service)?.iamPrefix ?? w.service;
   const arns = literalArns(w.input);
-  const needs: IamNeed[] = [{ action: `${w.service}:${w.api}`, resources: arns.length > 0 ? arns : ['*'] }];
+  const needs: IamNeed[] = [{ action: `${prefix}:${w.api}`, resources: arns.length > 0 ? arns : ['*'] }];
   if (typeof w.roleArn === 'string' && !hasExpression(w.roleArn)) needs.push({ action: 'sts:AssumeRole', resources: [w.roleArn] });
   else if (typeof w.roleArn === 'string') needs.push({ action: 'sts:AssumeRole', resources: ['*'] });
   return needs;

@@ -5,7 +5,8 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, IamNeed, StepContext, StepDefinitionLike, StepType, wait } from '../../engine/step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
-import { callProperties, checkCall, checkOutputs, checkQuery, GenericCallInput, iamNeedsOf, namedOutputs, Problem, targetOf } from './generic-call';
+import { targetOf } from '../aws-target';
+import { callProperties, checkCall, checkOutputs, checkQuery, GenericCallInput, iamNeedsOf, namedOutputs, Problem } from './generic-call';
 
 interface Input extends GenericCallInput {
   /** JMESPath over the response: done when it holds. */
@@ -74,7 +75,7 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
   }
 
   async run(input: Input, ctx: StepContext) {
-    const response = await this.aws.call(ctx.aws, targetOf(input, this.config.awsRegion), input.service, input.api, input.input ?? {}, false);
+    const response = await this.aws.call(ctx.aws, targetOf(input, this.config), input.service, input.api, input.input ?? {}, false);
     const polls = Number(ctx.memory.polls ?? 0) + 1;
     const where = { service: input.service, operation: input.api };
     if (input.failWhen && isTruthy(query(input.failWhen, response))) {

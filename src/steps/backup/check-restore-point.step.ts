@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { BackupAdapter } from '../../aws/backup.adapter';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { minutesBetween } from '../rds/restored-resource';
 
 export type BackupSource = 'rds-snapshot' | 'aws-backup';
@@ -77,8 +77,7 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
       kind: { enum: ['instance', 'cluster'] },
       identifier: { type: 'string', minLength: 1 },
       arn: { type: 'string', minLength: 1 },
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       drRegion: { type: 'string' },
       rpoTargetMinutes: { type: 'number', exclusiveMinimum: 0 },
       retentionDays: { type: 'number', minimum: 0 },
@@ -88,7 +87,7 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
   readonly outputs = ['source', 'restorePointId', 'restorePointCreatedAt', 'restorePointAgeMinutes', 'encrypted', 'kmsKeyId', 'drCopyAgeMinutes', 'findings', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly backup: BackupAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,

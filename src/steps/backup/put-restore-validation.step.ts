@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
   restoreJobId: string;
@@ -33,8 +34,7 @@ export class PutRestoreValidationStep implements StepType<Input, Output> {
     required: ['restoreJobId', 'passed', 'message'],
     properties: {
       restoreJobId: { type: 'string', minLength: 1 },
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       passed: { type: 'boolean' },
       message: { type: 'string' },
     },

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
   restoreJobId: string;
@@ -34,8 +34,7 @@ export class SettleRestoreJobStep implements StepType<Input, Output> {
     required: ['restoreJobId'],
     properties: {
       restoreJobId: { type: 'string', minLength: 1 },
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       pollSeconds: { type: 'number', minimum: 0.2, maximum: 600, default: 30 },
     },
   };

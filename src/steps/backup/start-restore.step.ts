@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { BackupAdapter, type StartRestoreJobParams } from '../../aws/backup.adapter';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { ROLE_ARN_SCHEMA, TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from '../rds/restore-source';
 import { createRestoredResource, isolationProperties, type IsolationInput } from '../rds/restore-create';
 import { instanceIdOf, resourceRecords, type ResourceRecord, type RestoreKind } from '../rds/restored-resource';
@@ -67,8 +68,7 @@ export class StartRestoreStep implements StepType<Input, Output> {
       restorePointId: { type: 'string', minLength: 1 },
       identifier: RDS_IDENTIFIER,
       instanceIdentifier: RDS_IDENTIFIER,
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       engine: { type: 'string', minLength: 1 },
       backupRoleArn: ROLE_ARN_SCHEMA,
       ...isolationProperties,
@@ -79,7 +79,7 @@ export class StartRestoreStep implements StepType<Input, Output> {
   readonly outputs = ['source', 'kind', 'identifier', 'instanceIdentifier', 'region', 'requestedAt', 'requestedAtMs', 'restoreJobId', 'resumed', 'resources'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly backup: BackupAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,

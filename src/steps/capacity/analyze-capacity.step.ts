@@ -20,7 +20,7 @@ import type { CapacityChart, CapacityFinding, CapacityResource, CapacitySection,
 import type { FargateSize } from '../../capacity/size-ladders';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { CAPACITY_TARGET_PROPERTIES, capacityTarget } from './capacity-target';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
   region?: string;
@@ -59,7 +59,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     additionalProperties: false,
     required: ['resources', 'lookbackDays', 'periodSeconds', 'forecastDays', 'thresholds'],
     properties: {
-      ...CAPACITY_TARGET_PROPERTIES,
+      ...TARGET_PROPERTIES,
       resources: { type: 'array', items: { type: 'object', required: ['kind', 'id'], properties: { kind: { enum: ['ecs-service', 'rds-instance'] }, id: { type: 'string' } } } },
       discoveryCalls: { type: 'object', additionalProperties: { type: 'number' } },
       missing: { type: 'array', items: { type: 'string' } },
@@ -88,7 +88,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const target = capacityTarget(input, this.config);
+    const target = targetOf(input, this.config);
     const periodMs = input.periodSeconds * 1000;
     // Anchored on the step's first start, not "now": a retried step asks for the same window.
     const endMs = Math.floor(ctx.startedAt.getTime() / periodMs) * periodMs;

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import pLimit from 'p-limit';
 import { AwsStepError } from '../../aws/aws.error';
 import type { CallTally } from '../../aws/call-tally';
 import { EcsAdapter } from '../../aws/ecs.adapter';
-import { RdsAdapter } from '../../aws/rds.adapter';
-import { mapLimit } from '../../common/concurrency';
+import { RdsEstateAdapter } from '../../aws/rds-estate.adapter';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { CAPACITY_TARGET_PROPERTIES, capacityTarget } from './capacity-target';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 export interface CapacityScope {
   ecsClusters?: string[];
@@ -53,7 +53,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     type: 'object',
     additionalProperties: false,
     properties: {
-      ...CAPACITY_TARGET_PROPERTIES,
+      ...TARGET_PROPERTIES,
       scope: {
         type: 'object',
         additionalProperties: false,
@@ -65,12 +65,12 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
 
   constructor(
     private readonly ecs: EcsAdapter,
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsEstateAdapter,
     private readonly config: AppConfig,
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const target = capacityTarget(input, this.config);
+    const target = targetOf(input, this.config);
     const scope = input.scope ?? {};
     const named = (k: keyof CapacityScope) => (scope[k] ?? []).length > 0;
     const everything = !named('ecsClusters') && !named('ecsServices') && !named('rdsInstances') && !named('rdsClusters');
@@ -111,7 +111,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
       wanted.set(cluster, [...(current ?? []), service]);
     }
     const clusters = [...wanted.entries()].sort(([a], [b]) => a.localeCompare(b));
-    const perCluster = await mapLimit(clusters, CLUSTER_CONCURRENCY, async ([cluster, names]) => {
+    const perCluster = await pLimit(CLUSTER_CONCURRENCY).map(clusters, async ([cluster, names]) => {
       const out: EcsServiceResource[] = [];
       let list = names;
       let found;

@@ -3,7 +3,7 @@ import { CloudWatchAdapter } from '../../aws/cloudwatch.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from '../rds/failover-subject';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { Figure, parseTime, secondsBetween } from '../ecs/ecs-subject';
 
 interface Input {
@@ -44,8 +44,7 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
     required: ['alarmName'],
     properties: {
       alarmName: { type: 'string', minLength: 1 },
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       state: { enum: ['OK', 'ALARM', 'INSUFFICIENT_DATA'], default: 'OK' },
       windowSeconds: { type: 'number', minimum: 1, maximum: 86400, default: 600 },
       sinceMs: { type: 'number' },

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
+import { RunReader } from '../../engine/run-reader.port';
 import { done, type StepContext, type StepType } from '../../engine/step.contract';
-import { RunsRepository } from '../../persistence/runs.repository';
 import { type DrillEvidence, type DrillTargets, evaluateObjectives, readDrillEvidence, trendEntry } from '../../reports/drill-evidence';
 import type { RunReport } from '../../reports/report.types';
 
@@ -34,7 +34,7 @@ export class EvaluateDrillObjectivesStep implements StepType<Input, { drill: Dri
   readonly outputs = ['drill', 'figures'];
 
   constructor(
-    private readonly runs: RunsRepository,
+    private readonly runs: RunReader,
     private readonly clock: Clock,
   ) {}
 

@@ -1,4 +1,4 @@
-import { ROLE_ARN_SCHEMA } from '../rds/failover-subject';
+import { TARGET_PROPERTIES } from '../aws-target';
 
 /** An ECS service, where runbooks name one. */
 export interface EcsSubject {
@@ -11,8 +11,7 @@ export interface EcsSubject {
 export const ecsSubjectProperties = {
   cluster: { type: 'string', minLength: 1 },
   service: { type: 'string', minLength: 1 },
-  region: { type: 'string' },
-  roleArn: ROLE_ARN_SCHEMA,
+  ...TARGET_PROPERTIES,
 } as const;
 
 /** The tag runbookd puts on a task definition revision that stayed healthy for a bake time. */

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import { EcsAdapter, familyOf, revisionOf } from '../../aws/ecs.adapter';
 import { AwsStepError } from '../../aws/aws.error';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { AwsCallContext, done, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from '../rds/failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { targetOf } from '../aws-target';
 import { EcsSubject, ecsSubjectProperties, Figure, KNOWN_GOOD_TAG } from './ecs-subject';
 
 interface Input extends EcsSubject {

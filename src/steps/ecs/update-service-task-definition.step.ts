@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from '../rds/failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { targetOf } from '../aws-target';
 import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, Figure, parseTime, secondsBetween } from './ecs-subject';
 

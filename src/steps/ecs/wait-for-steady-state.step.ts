@@ -4,7 +4,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
-import { targetOf } from '../rds/failover-subject';
+import { targetOf } from '../aws-target';
 import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, Figure, secondsBetween } from './ecs-subject';
 

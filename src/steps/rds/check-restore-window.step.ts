@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { describeSource, SOURCE_OUTPUTS, sourceInputProperties, type SourceFacts, type SourceInput } from './restore-source';
 
 interface Input extends SourceInput {
@@ -53,7 +53,7 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
   readonly outputs = [...SOURCE_OUTPUTS, 'requestedPoint', 'earliestRestorableTime', 'restoreRegion', 'sourceAutomatedBackupsArn', 'findings'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import { AwsStepError } from '../../aws/aws.error';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, PlannedCall, StepContext, StepType, wait } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
+import { targetOf } from '../aws-target';
 import { instanceIdOf, observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 
 interface Input extends RestoredRef {
@@ -52,7 +53,7 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
   readonly outputs = ['outcome', 'findings', 'resources'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from './failover-subject';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
   clusterIdentifier?: string;
@@ -37,8 +37,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
     properties: {
       clusterIdentifier: { type: 'string', minLength: 1 },
       dbInstanceIdentifier: { type: 'string', minLength: 1 },
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       targetInstance: { type: 'string', minLength: 1 },
     },
     oneOf: [{ required: ['clusterIdentifier'] }, { required: ['dbInstanceIdentifier'] }],
@@ -46,7 +45,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
   readonly outputs = ['kind', 'identifier', 'region', 'status', 'engine', 'engineVersion', 'writer', 'readers', 'standbyZone'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { describeSource, SOURCE_OUTPUTS, sourceInputProperties, type SourceFacts, type SourceInput } from './restore-source';
 
 /** Records what a restore will be compared against, and the name the restored copy will get. */
@@ -20,7 +20,7 @@ export class DescribeRestoreSourceStep implements StepType<SourceInput, SourceFa
   readonly outputs = [...SOURCE_OUTPUTS];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,33 +1,22 @@
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import type { RdsAdapter } from '../../aws/rds.adapter';
-import type { AppConfig } from '../../config/app.config';
-import type { AwsCallContext } from '../../engine/step.contract';
+import type { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
+import { TARGET_PROPERTIES, type TargetInput } from '../aws-target';
 
 /**
  * What a failover test acts on: an Aurora cluster (the writer is an instance) or a Multi-AZ
  * instance (the "writer" is the primary's availability zone, which a failover moves).
  */
-export interface FailoverSubject {
+export interface FailoverSubject extends TargetInput {
   kind: 'cluster' | 'instance';
   identifier: string;
-  region?: string;
-  /** An IAM role to assume for this target (another account); the default credentials otherwise. */
-  roleArn?: string;
 }
 
-export const ROLE_ARN_SCHEMA = { type: 'string', pattern: '^arn:aws[a-z-]*:iam::\\d{12}:role/.+$' } as const;
-
-export const subjectProperties = {
+export const failoverSubjectProperties = {
   kind: { enum: ['cluster', 'instance'] },
   identifier: { type: 'string', minLength: 1 },
-  region: { type: 'string' },
-  roleArn: ROLE_ARN_SCHEMA,
+  ...TARGET_PROPERTIES,
 } as const;
-
-/** Where the subject's AWS calls go: its region (or the default) and its role, if any. */
-export function targetOf(input: { region?: string; roleArn?: string }, config: AppConfig): { region: string; roleArn?: string } {
-  return { region: input.region || config.awsRegion, ...(input.roleArn ? { roleArn: input.roleArn } : {}) };
-}
 
 export interface WriterObservation {
   status: string;
@@ -36,7 +25,7 @@ export interface WriterObservation {
   members: string[];
 }
 
-export async function observeWriter(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget, s: FailoverSubject): Promise<WriterObservation> {
+export async function observeWriter(rds: RdsFailoverAdapter, ctx: AwsCallContext, target: AwsTarget, s: FailoverSubject): Promise<WriterObservation> {
   if (s.kind === 'cluster') {
     const c = await rds.describeCluster(ctx, target, s.identifier);
     return { status: c.status, writer: c.writer, members: c.members.map((m) => m.instanceId) };

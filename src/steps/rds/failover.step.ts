@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { FAILOVER_STARTED, FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { targetOf } from '../aws-target';
+import { FAILOVER_STARTED, FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
 interface Input extends FailoverSubject {
   targetInstance?: string;
@@ -36,12 +38,12 @@ export class FailoverStep implements StepType<Input, Output> {
     type: 'object',
     additionalProperties: false,
     required: ['kind', 'identifier', 'expectedWriter'],
-    properties: { ...subjectProperties, targetInstance: { type: 'string', minLength: 1 }, expectedWriter: { type: 'string', minLength: 1 } },
+    properties: { ...failoverSubjectProperties, targetInstance: { type: 'string', minLength: 1 }, expectedWriter: { type: 'string', minLength: 1 } },
   };
   readonly outputs = ['requestedAt', 'requestedAtMs', 'previousWriter', 'operation', 'requestId', 'resumed'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}

@@ -1,8 +1,9 @@
+import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { createdByRun, runResourceName, type ResourceTag } from '../../aws/resource-tags';
 import { EngineError } from '../../engine/engine.error';
-import type { PlannedCall, StepContext } from '../../engine/step.contract';
+import type { StepContext } from '../../engine/step.contract';
 import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoreKind } from './restored-resource';
 
 /** Where a restored copy lives: never publicly accessible, in the given subnet group and security groups. */
@@ -39,7 +40,7 @@ export interface CreateSpec {
  * did not make is never touched.
  */
 export const createRestoredResource = {
-  plan(rds: RdsAdapter, target: AwsTarget, spec: CreateSpec): PlannedCall[] {
+  plan(rds: RdsRestoreAdapter, target: AwsTarget, spec: CreateSpec): PlannedCall[] {
     const base = baseOf(spec);
     const c = spec.create;
     if (spec.kind === 'instance') {
@@ -59,7 +60,7 @@ export const createRestoredResource = {
   },
 
   /** Returns true when the copy already existed (an earlier attempt made it) and nothing was sent for it. */
-  async run(rds: RdsAdapter, ctx: StepContext, target: AwsTarget, spec: CreateSpec, requestedAtMs: number): Promise<boolean> {
+  async run(rds: RdsRestoreAdapter, ctx: StepContext, target: AwsTarget, spec: CreateSpec, requestedAtMs: number): Promise<boolean> {
     const ref = { kind: spec.kind, identifier: spec.identifier, instanceIdentifier: spec.instanceIdentifier };
     const now = await observeRestored(rds, ctx.aws, target, ref);
     if (now.exists && !now.ours) {
@@ -96,7 +97,7 @@ export const createRestoredResource = {
 };
 
 /** True when an instance by that name exists and is not this run's (by tag or derived name). */
-async function instanceHeldByAnother(rds: RdsAdapter, ctx: StepContext, target: AwsTarget, id: string): Promise<boolean> {
+async function instanceHeldByAnother(rds: RdsRestoreAdapter, ctx: StepContext, target: AwsTarget, id: string): Promise<boolean> {
   const i = await rds.findInstance(ctx.aws, target, id);
   return !!i && id !== `${runResourceName(ctx.runId)}-1` && !createdByRun(i.tags, ctx.runId);
 }

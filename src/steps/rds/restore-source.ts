@@ -1,7 +1,7 @@
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import type { RdsAdapter } from '../../aws/rds.adapter';
-import type { AwsCallContext } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA } from './failover-subject';
+import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
+import { TARGET_PROPERTIES } from '../aws-target';
 import { restoreNames, type RestoreKind } from './restored-resource';
 
 /** The database a restore test or point-in-time restore starts from, as later steps compare against it. */
@@ -43,12 +43,11 @@ export const RDS_IDENTIFIER = { type: 'string', pattern: '^[A-Za-z](?!.*--)[A-Za
 export const sourceInputProperties = {
   clusterIdentifier: { type: 'string', minLength: 1 },
   dbInstanceIdentifier: { type: 'string', minLength: 1 },
-  region: { type: 'string' },
-  roleArn: ROLE_ARN_SCHEMA,
+  ...TARGET_PROPERTIES,
   targetIdentifier: RDS_IDENTIFIER,
 } as const;
 
-export async function describeSource(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget & { region: string }, input: SourceInput): Promise<SourceFacts> {
+export async function describeSource(rds: RdsRestoreAdapter, ctx: AwsCallContext, target: AwsTarget & { region: string }, input: SourceInput): Promise<SourceFacts> {
   const region = target.region;
   if (input.clusterIdentifier) {
     const c = await rds.describeClusterDetail(ctx, target, input.clusterIdentifier);

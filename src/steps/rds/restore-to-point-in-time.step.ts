@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import type { PlannedCall } from '../../aws/aws-call.types';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA, targetOf } from './failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from './restore-source';
 import { createRestoredResource, isolationProperties, type CreateSpec, type IsolationInput } from './restore-create';
 import { instanceIdOf, resourceRecords, type ResourceRecord, type RestoreKind } from './restored-resource';
@@ -56,8 +57,7 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
       sourceIdentifier: { type: 'string', minLength: 1 },
       identifier: RDS_IDENTIFIER,
       instanceIdentifier: RDS_IDENTIFIER,
-      region: { type: 'string' },
-      roleArn: ROLE_ARN_SCHEMA,
+      ...TARGET_PROPERTIES,
       targetRegion: { type: 'string' },
       sourceAutomatedBackupsArn: { type: 'string', minLength: 1 },
       restoreTime: { type: 'string', format: 'date-time' },
@@ -70,7 +70,7 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   readonly outputs = ['kind', 'identifier', 'instanceIdentifier', 'region', 'requestedAt', 'requestedAtMs', 'resumed', 'resources'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}

@@ -1,8 +1,9 @@
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
-import type { RdsAdapter } from '../../aws/rds.adapter';
+import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { createdByRun, runResourceName } from '../../aws/resource-tags';
-import type { AwsCallContext, CreatedResource } from '../../engine/step.contract';
-import { ROLE_ARN_SCHEMA } from './failover-subject';
+import type { CreatedResource } from '../../engine/step.contract';
+import { TARGET_PROPERTIES } from '../aws-target';
 
 /**
  * A resource a restore test creates: an RDS instance, or an Aurora cluster plus the one instance
@@ -26,8 +27,7 @@ export const restoredRefProperties = {
   kind: { enum: ['instance', 'cluster'] },
   identifier: { type: 'string', minLength: 1, maxLength: 63 },
   instanceIdentifier: { type: 'string', minLength: 1, maxLength: 63 },
-  region: { type: 'string' },
-  roleArn: ROLE_ARN_SCHEMA,
+  ...TARGET_PROPERTIES,
 } as const;
 
 /** One entry of a step output's `resources` (see the step contract). */
@@ -86,7 +86,7 @@ const ABSENT: RestoredState = {
  * run's id (`rbd-<run id>`, `rbd-<run id>-1`: no one else names things after a run id, and an
  * AWS Backup copy carries no tags until the run's tag step has run).
  */
-export async function observeRestored(rds: RdsAdapter, ctx: AwsCallContext, target: AwsTarget, ref: RestoredRef): Promise<RestoredState> {
+export async function observeRestored(rds: RdsRestoreAdapter, ctx: AwsCallContext, target: AwsTarget, ref: RestoredRef): Promise<RestoredState> {
   const derivedName = runResourceName(ctx.runId);
   const derived = ref.identifier === derivedName;
   if (ref.kind === 'instance') {

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import type { PlannedCall } from '../../aws/aws-call.types';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, PlannedCall, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { done, StepContext, StepType } from '../../engine/step.contract';
+import { targetOf } from '../aws-target';
 import { observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
 interface Output extends Record<string, unknown> {
@@ -25,7 +26,7 @@ export class TagRestoredStep implements StepType<RestoredRef, Output> {
   readonly outputs = ['tagged'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
-import { FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
+import { FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
 interface Input extends FailoverSubject {
   previousWriter: string;
@@ -34,7 +35,7 @@ export class VerifyFailoverStep implements StepType<Input, Output> {
     additionalProperties: false,
     required: ['kind', 'identifier', 'previousWriter', 'newWriter', 'switchSeconds', 'maxSwitchSeconds'],
     properties: {
-      ...subjectProperties,
+      ...failoverSubjectProperties,
       previousWriter: { type: 'string' },
       newWriter: { type: 'string' },
       switchSeconds: { type: 'number', minimum: 0 },
@@ -45,7 +46,7 @@ export class VerifyFailoverStep implements StepType<Input, Output> {
   readonly outputs = ['writer', 'status', 'findings', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
   ) {}
 

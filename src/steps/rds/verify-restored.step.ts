@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { minutesBetween, observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
 interface Input extends RestoredRef {
@@ -66,7 +66,7 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
   readonly outputs = ['passed', 'message', 'endpoint', 'rtoMinutes', 'rpoMinutes', 'findings', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly config: AppConfig,
   ) {}
 

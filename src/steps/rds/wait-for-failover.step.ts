@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
-import { FAILOVER_COMPLETED, FailoverSubject, observeWriter, subjectProperties, targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
+import { FAILOVER_COMPLETED, FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
 interface Input extends FailoverSubject {
   previousWriter: string;
@@ -37,7 +38,7 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
     additionalProperties: false,
     required: ['kind', 'identifier', 'previousWriter', 'requestedAtMs'],
     properties: {
-      ...subjectProperties,
+      ...failoverSubjectProperties,
       previousWriter: { type: 'string', minLength: 1 },
       requestedAtMs: { type: 'number' },
       expectedWriter: { type: 'string', minLength: 1 },
@@ -48,7 +49,7 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
   readonly outputs = ['newWriter', 'observedAt', 'switchSeconds', 'measuredBy', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { BackupAdapter } from '../../aws/backup.adapter';
-import { RdsAdapter } from '../../aws/rds.adapter';
+import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType, wait } from '../../engine/step.contract';
-import { targetOf } from './failover-subject';
+import { targetOf } from '../aws-target';
 import { observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 
 interface Input extends RestoredRef {
@@ -52,7 +52,7 @@ export class WaitForRestoredStep implements StepType<Input, Output> {
   readonly outputs = ['status', 'availableAt', 'availableAtMs', 'endpoint', 'arn', 'restoreJobId', 'createdResourceArn', 'resources', 'figures'];
 
   constructor(
-    private readonly rds: RdsAdapter,
+    private readonly rds: RdsRestoreAdapter,
     private readonly backup: BackupAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,

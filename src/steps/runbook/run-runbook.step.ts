@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
+import { RunReader } from '../../engine/run-reader.port';
 import { isTerminal, type RunRecord } from '../../engine/run.types';
 import { done, type Finding, type StepContext, type StepType, wait } from '../../engine/step.contract';
-import { RunsRepository } from '../../persistence/runs.repository';
 import type { RunReport } from '../../reports/report.types';
 
 interface Input {
@@ -52,7 +52,7 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
   readonly outputs = ['childRunId', 'runbookId', 'state', 'durationSeconds', 'error', 'findings', 'figures'];
 
   constructor(
-    private readonly runs: RunsRepository,
+    private readonly runs: RunReader,
     // RunAcceptanceService needs the runbook catalog, which needs every step type (this one
     // included) to check runbooks at boot; looking it up on first use breaks that cycle.
     private readonly moduleRef: ModuleRef,

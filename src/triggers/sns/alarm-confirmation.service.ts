@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { AwsCallContext } from '../../aws/aws-call.types';
 import { AwsStepError } from '../../aws/aws.error';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import { CloudWatchAdapter, type AlarmConfiguration } from '../../aws/cloudwatch.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import type { AwsCallContext } from '../../engine/step.contract';
 import type { AlarmEvent } from './alarm-event';
 import { SnsError } from './sns.error';
 

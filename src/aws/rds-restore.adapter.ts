@@ -4,71 +4,36 @@ import {
   CreateDBInstanceCommand,
   DeleteDBClusterCommand,
   DeleteDBInstanceCommand,
-  DescribeDBClusterSnapshotsCommand,
   DescribeDBInstanceAutomatedBackupsCommand,
-  DescribeDBSnapshotsCommand,
+  paginateDescribeDBClusterSnapshots,
+  paginateDescribeDBSnapshots,
   RestoreDBClusterFromSnapshotCommand,
   RestoreDBClusterToPointInTimeCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
   RestoreDBInstanceToPointInTimeCommand,
   type AddTagsToResourceCommandInput,
   type CreateDBInstanceCommandInput,
+  type DBCluster,
   type DBClusterSnapshot,
+  type DBInstance,
   type DBInstanceAutomatedBackup,
   type DBSnapshot,
   type DeleteDBClusterCommandInput,
   type DeleteDBInstanceCommandInput,
-  type DescribeDBClusterSnapshotsCommandOutput,
   type DescribeDBInstanceAutomatedBackupsCommandOutput,
-  type DescribeDBSnapshotsCommandOutput,
+  type RDSClient,
   type RestoreDBClusterFromSnapshotCommandInput,
   type RestoreDBClusterToPointInTimeCommandInput,
   type RestoreDBInstanceFromDBSnapshotCommandInput,
   type RestoreDBInstanceToPointInTimeCommandInput,
   type Tag,
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  DescribeEventsCommand,
-  FailoverDBClusterCommand,
-  RebootDBInstanceCommand,
-  type DBCluster,
-  type DBInstance,
-  type DescribeDBClustersCommandOutput,
-  type DescribeDBInstancesCommandOutput,
-  type DescribeEventsCommandOutput,
-  type FailoverDBClusterCommandInput,
-  type FailoverDBClusterCommandOutput,
-  type RebootDBInstanceCommandInput,
-  type RebootDBInstanceCommandOutput,
 } from '@aws-sdk/client-rds';
-import type { AwsCallContext, PlannedCall } from '../engine/step.contract';
-import { AwsCallerService, AwsServiceCalls } from './aws-caller.service';
+import type { AwsCallContext, PlannedCall } from './aws-call.types';
+import { AwsCallerService, firstPages, type AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError } from './aws.error';
+import { describeDbCluster, describeDbInstance, rdsCalls, receipt, toCluster, toInstance, type MutationReceipt, type RdsCluster, type RdsInstance } from './rds-common';
 import type { ResourceTag } from './resource-tags';
-import { countCall, type CallTally } from './call-tally';
-
-export const RDS_SERVICE = 'rds';
-
-export interface RdsClusterMember {
-  instanceId: string;
-  isWriter: boolean;
-  promotionTier: number | null;
-}
-
-export interface RdsCluster {
-  identifier: string;
-  status: string;
-  engine: string;
-  engineVersion: string;
-  members: RdsClusterMember[];
-  /** The writer instance's id; null while the cluster has none (creating, mid-failover). */
-  writer: string | null;
-  multiAZ: boolean;
-  arn: string;
-  endpoint: string | null;
-  readerEndpoint: string | null;
-}
 
 /** What restores compare against and look at, besides the failover view. */
 export interface RdsClusterDetail extends RdsCluster {
@@ -82,19 +47,6 @@ export interface RdsClusterDetail extends RdsCluster {
   dbSubnetGroupName: string | null;
   vpcSecurityGroupIds: string[];
   tags: ResourceTag[];
-}
-
-export interface RdsInstance {
-  identifier: string;
-  status: string;
-  engine: string;
-  engineVersion: string;
-  availabilityZone: string | null;
-  /** The standby's zone for a Multi-AZ instance; null otherwise. */
-  secondaryAvailabilityZone: string | null;
-  multiAZ: boolean;
-  clusterIdentifier: string | null;
-  arn: string;
 }
 
 export interface RdsInstanceDetail extends RdsInstance {
@@ -189,111 +141,31 @@ export interface ClusterInstanceParams {
   tags: ResourceTag[];
 }
 
-export interface RdsEvent {
-  /** ISO 8601: adapter results go straight into step outputs, which are stored as JSON. */
-  at: string;
-  message: string;
-  categories: string[];
-}
-
-export interface FailoverClusterParams {
-  clusterIdentifier: string;
-  /** The reader to promote; AWS picks by promotion tier when absent. */
-  targetInstance?: string;
-}
-
-export interface RecentEventsQuery {
-  sourceType: 'db-cluster' | 'db-instance';
-  sourceId: string;
-  since: Date;
-}
-
-export interface MutationReceipt {
-  requestId: string | null;
-}
-
-/** An instance as a capacity report sizes it. */
-export interface RdsInstanceSize {
-  identifier: string;
-  instanceClass: string;
-  engine: string;
-  status: string;
-  /** GiB; null for Aurora, whose storage is the cluster volume. */
-  allocatedStorageGiB: number | null;
-  clusterIdentifier: string | null;
-}
-
-export interface RdsClusterSummary {
-  identifier: string;
-  engine: string;
-  members: string[];
-}
-
-/** A guard against an endpoint that hands back the same Marker forever. */
-const MAX_LIST_PAGES = 1000;
-
-/** Event pages to read before giving up; 100 events each is more than a failover produces. */
-const MAX_EVENT_PAGES = 20;
+/** Snapshot pages (100 each) to read before giving up. */
 const MAX_SNAPSHOT_PAGES = 20;
 
 /**
- * RDS as the steps need it: small typed calls returning plain objects, never SDK shapes.
- * Every mutating call has a pure `planX` built from the same input function as `x`, so what a
- * dry-run shows is exactly what a real run sends. A new operation is an input builder (if it
- * mutates), a method calling `read`/`mutate`, and a mapper to a plain result.
+ * RDS restores as the steps need them: the source's restore window, snapshots and automated
+ * backups, the restore calls (from a snapshot or to a point in time), and what a restore test
+ * then looks at, tags and deletes. Small typed calls returning plain objects, never SDK shapes;
+ * every mutating call has a pure `planX` built from the same input function as `x`, so what a
+ * dry run shows is exactly what a real run sends.
  */
 @Injectable()
-export class RdsAdapter {
+export class RdsRestoreAdapter {
   private readonly calls: AwsServiceCalls;
 
-  constructor(
-    clients: AwsClientFactory,
-    caller: AwsCallerService,
-  ) {
-    this.calls = caller.forService(RDS_SERVICE, (region, roleArn, kind) => clients.rds(region, roleArn, kind));
-  }
-
-  // --- reads -------------------------------------------------------------------------------
-
-  async describeCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<RdsCluster> {
-    return toCluster(await this.rawCluster(ctx, target, clusterIdentifier));
-  }
-
-  private async rawCluster(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<DBCluster> {
-    const out = await this.calls.read<DescribeDBClustersCommandOutput>(
-      ctx,
-      target,
-      'DescribeDBClusters',
-      new DescribeDBClustersCommand({ DBClusterIdentifier: clusterIdentifier }),
-    );
-    const cluster = out.DBClusters?.[0];
-    if (!cluster) throw notFound('DescribeDBClusters', 'DBClusterNotFoundFault', `DB cluster ${clusterIdentifier} not found`);
-    return cluster;
-  }
-
-  async describeInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstance> {
-    return toInstance(await this.rawInstance(ctx, target, instanceIdentifier));
-  }
-
-  private async rawInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<DBInstance> {
-    const out = await this.calls.read<DescribeDBInstancesCommandOutput>(
-      ctx,
-      target,
-      'DescribeDBInstances',
-      new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceIdentifier }),
-    );
-    const instance = out.DBInstances?.[0];
-    if (!instance) throw notFound('DescribeDBInstances', 'DBInstanceNotFoundFault', `DB instance ${instanceIdentifier} not found`);
-    return instance;
+  constructor(clients: AwsClientFactory, caller: AwsCallerService) {
+    this.calls = rdsCalls(clients, caller);
   }
 
   /** The cluster with its restore window, backup, encryption, network and tags. */
   async describeClusterDetail(ctx: AwsCallContext, target: AwsTarget, clusterIdentifier: string): Promise<RdsClusterDetail> {
-    return toClusterDetail(await this.rawCluster(ctx, target, clusterIdentifier));
+    return toClusterDetail(await describeDbCluster(this.calls, ctx, target, clusterIdentifier));
   }
 
   async describeInstanceDetail(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstanceDetail> {
-    return toInstanceDetail(await this.rawInstance(ctx, target, instanceIdentifier));
+    return toInstanceDetail(await describeDbInstance(this.calls, ctx, target, instanceIdentifier));
   }
 
   /** Like describeClusterDetail, but null when there is no such cluster (look before act). */
@@ -309,24 +181,16 @@ export class RdsAdapter {
   async describeSnapshots(ctx: AwsCallContext, target: AwsTarget, source: { kind: 'instance' | 'cluster'; identifier: string }): Promise<RdsSnapshot[]> {
     const region = resolveTarget(target).region;
     const out: RdsSnapshot[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_SNAPSHOT_PAGES; page++) {
-      if (source.kind === 'instance') {
-        const res = await this.calls.read<DescribeDBSnapshotsCommandOutput>(
-          ctx, target, 'DescribeDBSnapshots',
-          new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: source.identifier, MaxRecords: 100, Marker: marker }),
-        );
+    if (source.kind === 'instance') {
+      const input = { DBInstanceIdentifier: source.identifier, MaxRecords: 100 };
+      for await (const res of firstPages(MAX_SNAPSHOT_PAGES, paginateDescribeDBSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), input))) {
         out.push(...(res.DBSnapshots ?? []).map((x) => toSnapshot(x, region)));
-        marker = res.Marker;
-      } else {
-        const res = await this.calls.read<DescribeDBClusterSnapshotsCommandOutput>(
-          ctx, target, 'DescribeDBClusterSnapshots',
-          new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: source.identifier, MaxRecords: 100, Marker: marker }),
-        );
-        out.push(...(res.DBClusterSnapshots ?? []).map((x) => toClusterSnapshot(x, region)));
-        marker = res.Marker;
       }
-      if (!marker) break;
+    } else {
+      const input = { DBClusterIdentifier: source.identifier, MaxRecords: 100 };
+      for await (const res of firstPages(MAX_SNAPSHOT_PAGES, paginateDescribeDBClusterSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), input))) {
+        out.push(...(res.DBClusterSnapshots ?? []).map((x) => toClusterSnapshot(x, region)));
+      }
     }
     // Filtered here as well: a snapshot of another source must never stand in for this one's.
     return out.filter((x) => x.sourceIdentifier === source.identifier).sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
@@ -342,105 +206,6 @@ export class RdsAdapter {
       new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: instanceIdentifier }),
     );
     return (out.DBInstanceAutomatedBackups ?? []).filter((b) => b.DBInstanceIdentifier === instanceIdentifier).map(toAutomatedBackup);
-  }
-
-  /** Every DB instance in the region (DescribeDBInstances, 100 per page). */
-  async listInstances(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<RdsInstanceSize[]> {
-    const out: RdsInstanceSize[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      countCall(tally, 'rds:DescribeDBInstances');
-      const res = await this.calls.read<DescribeDBInstancesCommandOutput>(ctx, target, 'DescribeDBInstances', new DescribeDBInstancesCommand({ MaxRecords: 100, Marker: marker }));
-      for (const i of res.DBInstances ?? []) {
-        const engine = i.Engine ?? '';
-        out.push({
-          identifier: i.DBInstanceIdentifier ?? '',
-          instanceClass: i.DBInstanceClass ?? '',
-          engine,
-          status: i.DBInstanceStatus ?? 'unknown',
-          allocatedStorageGiB: engine.startsWith('aurora') || !i.AllocatedStorage ? null : i.AllocatedStorage,
-          clusterIdentifier: i.DBClusterIdentifier ?? null,
-        });
-      }
-      marker = res.Marker;
-      if (!marker) break;
-    }
-    return out;
-  }
-
-  /** Every DB cluster in the region with its member instances (DescribeDBClusters, 100 per page). */
-  async listClusters(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<RdsClusterSummary[]> {
-    const out: RdsClusterSummary[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      countCall(tally, 'rds:DescribeDBClusters');
-      const res = await this.calls.read<DescribeDBClustersCommandOutput>(ctx, target, 'DescribeDBClusters', new DescribeDBClustersCommand({ MaxRecords: 100, Marker: marker }));
-      for (const c of res.DBClusters ?? []) {
-        out.push({ identifier: c.DBClusterIdentifier ?? '', engine: c.Engine ?? '', members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean) });
-      }
-      marker = res.Marker;
-      if (!marker) break;
-    }
-    return out;
-  }
-
-  /** Events of one cluster or instance since a moment, oldest first. */
-  async describeRecentEvents(ctx: AwsCallContext, target: AwsTarget, query: RecentEventsQuery): Promise<RdsEvent[]> {
-    const events: RdsEvent[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < MAX_EVENT_PAGES; page++) {
-      const out = await this.calls.read<DescribeEventsCommandOutput>(
-        ctx,
-        target,
-        'DescribeEvents',
-        new DescribeEventsCommand({
-          SourceType: query.sourceType,
-          SourceIdentifier: query.sourceId,
-          StartTime: query.since,
-          MaxRecords: 100,
-          Marker: marker,
-        }),
-      );
-      for (const e of out.Events ?? []) {
-        // Filtered here as well: StartTime is not honoured by every endpoint (moto ignores it).
-        if (!e.Date || e.Date.getTime() < query.since.getTime()) continue;
-        events.push({ at: e.Date.toISOString(), message: e.Message ?? '', categories: e.EventCategories ?? [] });
-      }
-      marker = out.Marker;
-      if (!marker) break;
-    }
-    return events.sort((a, b) => a.at.localeCompare(b.at));
-  }
-
-  // --- mutations ---------------------------------------------------------------------------
-
-  planFailoverCluster(target: AwsTarget, params: FailoverClusterParams): PlannedCall {
-    return this.calls.plan(target, 'FailoverDBCluster', failoverClusterInput(params));
-  }
-
-  async failoverCluster(ctx: AwsCallContext, target: AwsTarget, params: FailoverClusterParams): Promise<MutationReceipt> {
-    const out = await this.calls.mutate<FailoverDBClusterCommandOutput>(
-      ctx,
-      target,
-      'FailoverDBCluster',
-      new FailoverDBClusterCommand(failoverClusterInput(params)),
-    );
-    return receipt(out);
-  }
-
-  planRebootWithFailover(target: AwsTarget, instanceIdentifier: string): PlannedCall {
-    return this.calls.plan(target, 'RebootDBInstance', rebootWithFailoverInput(instanceIdentifier));
-  }
-
-  /** Multi-AZ instance failover: a reboot that forces the standby to take over. */
-  async rebootWithFailover(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<MutationReceipt> {
-    const out = await this.calls.mutate<RebootDBInstanceCommandOutput>(
-      ctx,
-      target,
-      'RebootDBInstance',
-      new RebootDBInstanceCommand(rebootWithFailoverInput(instanceIdentifier)),
-    );
-    return receipt(out);
   }
 
   planRestoreInstanceFromSnapshot(target: AwsTarget, params: RestoreFromSnapshotParams): PlannedCall {
@@ -509,24 +274,9 @@ export class RdsAdapter {
   async addTags(ctx: AwsCallContext, target: AwsTarget, resourceArn: string, tags: ResourceTag[]): Promise<MutationReceipt> {
     return receipt(await this.calls.mutate(ctx, target, 'AddTagsToResource', new AddTagsToResourceCommand(addTagsInput(resourceArn, tags))));
   }
-
-  // --- plumbing ----------------------------------------------------------------------------
-
-
-
 }
 
 // Input builders: the single source of what a mutating call sends, shared by plan and run.
-
-export function failoverClusterInput(params: FailoverClusterParams): FailoverDBClusterCommandInput {
-  const input: FailoverDBClusterCommandInput = { DBClusterIdentifier: params.clusterIdentifier };
-  if (params.targetInstance) input.TargetDBInstanceIdentifier = params.targetInstance;
-  return input;
-}
-
-export function rebootWithFailoverInput(instanceIdentifier: string): RebootDBInstanceCommandInput {
-  return { DBInstanceIdentifier: instanceIdentifier, ForceFailover: true };
-}
 
 function isolation(params: { dbSubnetGroupName?: string; vpcSecurityGroupIds?: string[] }): { DBSubnetGroupName?: string; VpcSecurityGroupIds?: string[] } {
   return {
@@ -617,11 +367,6 @@ export function addTagsInput(resourceArn: string, tags: ResourceTag[]): AddTagsT
   return { ResourceName: resourceArn, Tags: tagList(tags) };
 }
 
-
-function receipt(out: { $metadata?: { requestId?: string } }): MutationReceipt {
-  return { requestId: out.$metadata?.requestId ?? null };
-}
-
 async function orNull<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;
@@ -660,30 +405,6 @@ function toAutomatedBackup(b: DBInstanceAutomatedBackup): RdsAutomatedBackup {
   };
 }
 
-function notFound(operation: string, awsCode: string, message: string): AwsStepError {
-  return new AwsStepError('AWS_NOT_FOUND', message, { service: RDS_SERVICE, operation, awsCode, requestId: null, httpStatus: null });
-}
-
-function toCluster(c: DBCluster): RdsCluster {
-  const members: RdsClusterMember[] = (c.DBClusterMembers ?? []).map((m) => ({
-    instanceId: m.DBInstanceIdentifier ?? '',
-    isWriter: m.IsClusterWriter === true,
-    promotionTier: m.PromotionTier ?? null,
-  }));
-  return {
-    identifier: c.DBClusterIdentifier ?? '',
-    status: c.Status ?? 'unknown',
-    engine: c.Engine ?? '',
-    engineVersion: c.EngineVersion ?? '',
-    members,
-    writer: members.find((m) => m.isWriter)?.instanceId ?? null,
-    multiAZ: c.MultiAZ === true,
-    arn: c.DBClusterArn ?? '',
-    endpoint: c.Endpoint ?? null,
-    readerEndpoint: c.ReaderEndpoint ?? null,
-  };
-}
-
 function toClusterDetail(c: DBCluster): RdsClusterDetail {
   return {
     ...toCluster(c),
@@ -696,20 +417,6 @@ function toClusterDetail(c: DBCluster): RdsClusterDetail {
     dbSubnetGroupName: c.DBSubnetGroup ?? null,
     vpcSecurityGroupIds: (c.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? '').filter(Boolean),
     tags: tagsOf(c.TagList),
-  };
-}
-
-function toInstance(i: DBInstance): RdsInstance {
-  return {
-    identifier: i.DBInstanceIdentifier ?? '',
-    status: i.DBInstanceStatus ?? 'unknown',
-    engine: i.Engine ?? '',
-    engineVersion: i.EngineVersion ?? '',
-    availabilityZone: i.AvailabilityZone ?? null,
-    secondaryAvailabilityZone: i.SecondaryAvailabilityZone ?? null,
-    multiAZ: i.MultiAZ === true,
-    clusterIdentifier: i.DBClusterIdentifier ?? null,
-    arn: i.DBInstanceArn ?? '',
   };
 }
 

@@ -1,0 +1,22 @@
+import type { Provider } from '@nestjs/common';
+import { RunsRepository } from '../persistence/runs.repository';
+import type { RunRecord } from './run.types';
+
+/**
+ * What a step may know of runs other than through its own context: the records of the runs it
+ * started and of earlier runs of its runbook. Read-only, so no step can write a run behind the
+ * executor's lease.
+ */
+export abstract class RunReader {
+  abstract get(runId: string): Promise<RunRecord | null>;
+  /** Runs this run started (composite runbooks), oldest first. */
+  abstract children(parentRunId: string): Promise<RunRecord[]>;
+  /** The newest ended, non-dry runs of a runbook that have a stored report, newest first. */
+  abstract endedWithReports(runbookId: string, limit: number): Promise<RunRecord[]>;
+}
+
+export const runReaderProvider: Provider = {
+  provide: RunReader,
+  inject: [RunsRepository],
+  useFactory: (runs: RunsRepository): RunReader => runs,
+};
