@@ -104,14 +104,16 @@ class FakeAws {
       case 'UpdateService':
         return { service: this.service(body.service) };
       case 'DescribeAlarms':
-        // The notified change, as CloudWatch would confirm it: same state, time, account and dimensions.
+        // The notified change, as CloudWatch would confirm it: same state, time, account and dimensions;
+        // once the service is rolled back the alarm returns to OK, so the run's last step ends.
         return {
           MetricAlarms: (body.AlarmNames ?? []).flatMap((n: string) => {
             const a = this.alarms.get(n);
             if (!a) return [];
-            const at = a.changedAt.getTime() / 1000;
+            const rolledBack = this.updateAt.get(a.service);
+            const at = (rolledBack ?? a.changedAt.getTime()) / 1000;
             return [{
-              AlarmName: n, AlarmArn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}`, StateValue: 'ALARM', StateReason: 'Threshold Crossed',
+              AlarmName: n, AlarmArn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}`, StateValue: rolledBack ? 'OK' : 'ALARM', StateReason: 'Threshold Crossed',
               StateTransitionedTimestamp: at, StateUpdatedTimestamp: at, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count',
               Dimensions: [{ Name: 'ClusterName', Value: 'bench' }, { Name: 'ServiceName', Value: a.service }],
             }];
@@ -335,7 +337,7 @@ function docSection(r: any): string {
     '',
     `Targets: p99 ≤ ${TARGET.p99MsAt200} ms at 200/s — **${r.targets.p99MsAt200.met ? 'met' : 'not met'}** (${r.targets.p99MsAt200.measured} ms); ratio ≥ ${TARGET.ratio} — **${r.targets.ratio.met ? 'met' : 'not met'}** (${r.targets.ratio.measured}).`,
     '',
-    `Each alarm that ends in a completed rollback leaves ${r.database.auditRecordsPerSucceededRun} audit records on its run (plus one \`sns.received\`), each appended under the audit chain's one cluster-wide advisory lock, most in a synchronously committed transaction.`,
+    `Each alarm that ends in a completed rollback leaves ${r.database.auditRecordsPerSucceededRun ?? '(no run completed in the window)'} audit records on its run (plus one \`sns.received\`); the executor group-commits them with other runs' records (docs/architecture.md, "Group commit").`,
     '',
     'Latency runs from the moment the benchmark sends the notification (so it includes HTTP, signature check, the committed run + audit records, the queue hop to a worker, and the two steps before the rollback call) to the moment the stand-in ECS receives UpdateService. Each run carries on after that (steady state, alarm OK), so the worker is busy with earlier runs while later notifications arrive.',
   ].join('\n');
