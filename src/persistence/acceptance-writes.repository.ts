@@ -3,6 +3,7 @@ import { storedAuditRows } from '../audit/audit.repository';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { RunRecord, StepResultRecord } from '../engine/run.types';
 import { Database } from './database';
+import { insertAuditRowsSql, stepRow, upsertStepRowsSql } from './step-rows';
 import { NewRun, RunsRepository } from './runs.repository';
 import type { SnsMessageRecord } from './sns-messages.repository';
 
@@ -31,11 +32,7 @@ export class AcceptanceWritesRepository {
       dry_run: r.dryRun, reason: r.reason, trigger: r.trigger, actor: r.actor, dedupe_key: r.dedupeKey, request_hash: r.requestHash,
       concurrency_key: r.concurrencyKey, expires_at: r.expiresAt.toISOString(), parent_run_id: r.parentRunId ?? null, ord,
     }));
-    const steps = items.flatMap((i) => i.steps.map((s) => ({
-      run_id: s.runId, step_id: s.stepId, phase: s.phase, position: s.position, uses: s.uses, mutates: s.mutates, state: s.state,
-      attempts: s.attempts, started_at: s.startedAt.toISOString(), ended_at: s.endedAt?.toISOString() ?? null,
-      input: s.input, output: s.output, error: s.error, memory: s.memory ?? {}, note: s.note,
-    })));
+    const steps = items.flatMap((i) => i.steps.map(stepRow));
     const messages = items.flatMap((i) => (i.snsMessage ? [{
       owner: i.run.id, message_id: i.snsMessage.messageId, type: i.snsMessage.type, topic_arn: i.snsMessage.topicArn,
       alarm_key: i.snsMessage.alarmKey, outcome: i.snsMessage.outcome, run_ids: i.snsMessage.runIds, received_at: i.snsMessage.receivedAt.toISOString(),
@@ -57,12 +54,7 @@ export class AcceptanceWritesRepository {
          RETURNING *
        ),
        steps AS (
-         INSERT INTO step_results (run_id, step_id, phase, position, uses, mutates, state, attempts, started_at, ended_at, input, output, error, memory, note)
-         SELECT s.run_id, s.step_id, s.phase, s.position, s.uses, s.mutates, s.state, s.attempts, s.started_at, s.ended_at,
-                s.input, s.output, s.error, COALESCE(s.memory, '{}'::jsonb), s.note
-           FROM jsonb_to_recordset($2::jsonb) AS s(run_id text, step_id text, phase text, position int, uses text, mutates boolean,
-                state text, attempts int, started_at timestamptz, ended_at timestamptz, input jsonb, output jsonb, error jsonb, memory jsonb, note text)
-          WHERE s.run_id IN (SELECT id FROM ins)
+         ${upsertStepRowsSql('$2', 'SELECT id FROM ins')}
        ),
        messages AS (
          INSERT INTO sns_messages (message_id, type, topic_arn, alarm_key, outcome, run_ids, received_at)
@@ -73,10 +65,7 @@ export class AcceptanceWritesRepository {
          ON CONFLICT (message_id) DO NOTHING
        ),
        events AS (
-         INSERT INTO audit_events (seq, at, kind, run_id, actor, data)
-         SELECT nextval('audit_events_seq'), e.at, e.kind, e.run_id, e.actor, e.data
-           FROM (SELECT a.* FROM jsonb_to_recordset($4::jsonb) AS a(at timestamptz, kind text, run_id text, actor text, data jsonb, owner text, ord int)
-                  WHERE a.owner IN (SELECT id FROM ins) ORDER BY a.ord) e
+         ${insertAuditRowsSql('$4', 'SELECT id FROM ins')}
        )
        SELECT * FROM ins`,
       [JSON.stringify(runs), JSON.stringify(steps), JSON.stringify(messages), JSON.stringify(events)],

@@ -3,6 +3,7 @@ import { storedAuditRows } from '../audit/audit.repository';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { RunRecord, StepResultRecord } from '../engine/run.types';
 import { Database } from './database';
+import { insertAuditRowsSql, stepRow, upsertStepRowsSql } from './step-rows';
 
 /** Run columns an executor changes as the run goes (a subset of `RunsRepository.update`'s). */
 export type RunFields = Partial<Pick<RunRecord, 'state' | 'phase' | 'outcome' | 'error' | 'startedAt' | 'endedAt' | 'timeoutAt' | 'report'>>;
@@ -21,9 +22,6 @@ export interface ExecutorWrite {
   /** False lets the commit skip the wait for the WAL flush (a read-only step, run again if lost). */
   durable: boolean;
 }
-
-const STEP_COLUMNS = `run_id text, step_id text, phase text, position int, uses text, mutates boolean, state text, attempts int,
-  started_at timestamptz, ended_at timestamptz, input jsonb, output jsonb, error jsonb, memory jsonb, note text`;
 
 const RUN_COLUMNS = `run_id text, epoch int, release boolean, touch boolean, state text, phase text, outcome text, set_error boolean,
   error jsonb, started_at timestamptz, ended_at timestamptz, timeout_at timestamptz, report jsonb`;
@@ -47,7 +45,7 @@ export class ExecutorWritesRepository {
       .sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : 0));
     const steps = items.flatMap((i) => (i.steps ?? []).map(stepRow));
     // `ord` fixes the records' sequence numbers to the order given (a step's start before its end).
-    const events = storedAuditRows(items.flatMap((i) => i.events ?? []), at).map((e, ord) => ({ ...e, ord }));
+    const events = storedAuditRows(items.flatMap((i) => i.events ?? []), at).map((e, ord) => ({ ...e, owner: e.run_id, ord }));
     const durable = items.some((i) => i.durable);
     const rows = await this.db.query<{ id: string }>(
       `WITH held AS (
@@ -64,20 +62,10 @@ export class ExecutorWritesRepository {
          RETURNING r.id
        ),
        steps AS (
-         INSERT INTO step_results (run_id, step_id, phase, position, uses, mutates, state, attempts, started_at, ended_at, input, output, error, memory, note)
-         SELECT s.run_id, s.step_id, s.phase, s.position, s.uses, s.mutates, s.state, s.attempts, s.started_at, s.ended_at,
-                s.input, s.output, s.error, COALESCE(s.memory, '{}'::jsonb), s.note
-           FROM jsonb_to_recordset($2::jsonb) AS s(${STEP_COLUMNS})
-          WHERE s.run_id IN (SELECT id FROM held)
-         ON CONFLICT (run_id, step_id) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
-           ended_at = EXCLUDED.ended_at, input = EXCLUDED.input, output = EXCLUDED.output, error = EXCLUDED.error,
-           memory = EXCLUDED.memory, note = EXCLUDED.note
+         ${upsertStepRowsSql('$2', 'SELECT id FROM held')}
        ),
        events AS (
-         INSERT INTO audit_events (seq, at, kind, run_id, actor, data)
-         SELECT nextval('audit_events_seq'), e.at, e.kind, e.run_id, e.actor, e.data
-           FROM (SELECT a.* FROM jsonb_to_recordset($4::jsonb) AS a(at timestamptz, kind text, run_id text, actor text, data jsonb, ord int)
-                  WHERE a.run_id IN (SELECT id FROM held) ORDER BY a.ord) e
+         ${insertAuditRowsSql('$4', 'SELECT id FROM held')}
        )
        ${durable ? 'SELECT id FROM held' : `SELECT id, (SELECT set_config('synchronous_commit', 'off', true)) AS async FROM held`}`,
       [JSON.stringify(runs), JSON.stringify(steps), leaseMs, JSON.stringify(events)],
@@ -94,13 +82,5 @@ function runRow(i: ExecutorWrite) {
     state: f.state ?? null, phase: f.phase ?? null, outcome: f.outcome ?? null,
     set_error: f.error !== undefined, error: f.error ?? null,
     started_at: iso(f.startedAt), ended_at: iso(f.endedAt), timeout_at: iso(f.timeoutAt), report: f.report ?? null,
-  };
-}
-
-function stepRow(s: StepResultRecord) {
-  return {
-    run_id: s.runId, step_id: s.stepId, phase: s.phase, position: s.position, uses: s.uses, mutates: s.mutates, state: s.state,
-    attempts: s.attempts, started_at: s.startedAt.toISOString(), ended_at: s.endedAt?.toISOString() ?? null,
-    input: s.input, output: s.output, error: s.error, memory: s.memory ?? {}, note: s.note,
   };
 }
