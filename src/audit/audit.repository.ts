@@ -119,6 +119,19 @@ export class AuditRepository {
     );
   }
 
+  /**
+   * The chain head and the records not yet sealed, read in one statement (one snapshot): read
+   * apart, a sealer committing between the two reads would make records vanish from the sum.
+   */
+  async headAndUnsealed(): Promise<{ position: number; hash: string | null; unsealed: number }> {
+    const [row] = await this.db.query<{ chain_pos: string | number | null; hash: string | null; unsealed: string | number }>(
+      `SELECT h.chain_pos, h.hash, (SELECT count(*) FROM audit_events WHERE chain_pos IS NULL) AS unsealed
+         FROM (SELECT 1) one
+         LEFT JOIN (SELECT chain_pos, hash FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1) h ON true`,
+    );
+    return { position: Number(row.chain_pos ?? 0), hash: row.hash ?? null, unsealed: Number(row.unsealed) };
+  }
+
   async countUnsealed(): Promise<number> {
     const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM audit_events WHERE chain_pos IS NULL');
     return Number(row.n);

@@ -36,8 +36,8 @@ export class AuditService {
 
   /** `seq`: records in the log (those in the chain and those committed moments ago, not yet sealed); `hash`: the chain head's. */
   async head(): Promise<{ seq: number; hash: string | null }> {
-    const [h, unsealed] = await Promise.all([this.repository.chainHead(), this.repository.countUnsealed()]);
-    return { seq: h.position + unsealed, hash: h.hash };
+    const h = await this.repository.headAndUnsealed();
+    return { seq: h.position + h.unsealed, hash: h.hash };
   }
 
   list(query: AuditListQuery): Promise<AuditRecord[]> {

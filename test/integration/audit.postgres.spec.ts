@@ -287,6 +287,22 @@ describe('audit log on PostgreSQL', () => {
     expect(await run()).toMatchObject({ code: 1, result: { ok: false, records: 4, missingTail: { fromPosition: 5, toPosition: 6, digest: 2 } } });
   });
 
+  it('counts every record while the sealer commits (the count /metrics shows never dips)', async () => {
+    await freshChain(0);
+    let total = 0;
+    const seen: number[] = [];
+    for (let round = 0; round < 15; round++) {
+      await service.appendMany(Array.from({ length: 200 }, (_, i) => event(i, `count-${round}`)));
+      total += 200;
+      let sealing = true;
+      const sealed = parts.sealer.sealPending().finally(() => (sealing = false));
+      while (sealing) seen.push((await service.head()).seq - total);
+      await sealed;
+      seen.push((await service.head()).seq - total);
+    }
+    expect(seen.filter((d) => d !== 0)).toEqual([]);
+  });
+
   it('seals a record that commits after one with a higher seq, after it, and the chain stays valid', async () => {
     await freshChain(0);
     let release!: () => void;
