@@ -4,14 +4,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { CallFence } from '../aws/call-fence';
+import { Clock } from '../common/clock';
 import { FaultInjector } from '../common/fault-injector';
 import { AppConfig } from '../config/app.config';
 import { Database, Queryable } from '../persistence/database';
 import { toDatabaseError } from '../persistence/database.error';
-import { GroupCommit } from '../persistence/group-commit';
-import { RunsRepository } from '../persistence/runs.repository';
 import { ExecutorWrite, ExecutorWritesRepository } from '../persistence/executor-writes.repository';
-import { Clock } from '../common/clock';
+import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
+import { RunsRepository } from '../persistence/runs.repository';
 import { EngineError } from './engine.error';
 import type { RunRecord } from './run.types';
 
@@ -71,19 +71,14 @@ export class RunLeaseService {
     writesRepository: ExecutorWritesRepository,
     clock: Clock,
   ) {
-    this.writes = new GroupCommit(
+    this.writes = databaseGroupCommit(
+      db,
       async (items) => {
         const held = await writesRepository.write(items, this.leaseMs, clock.now());
         return items.map((i) => held.has(i.runId));
       },
-      {
-        maxBatch: 64,
-        // PGlite has one connection: a second statement in flight would only queue behind the first.
-        maxInFlight: db.kind === 'pglite' ? 1 : 2,
-        // One run's row (or step row) twice in one statement is refused or ambiguous in PostgreSQL.
-        conflicts: (a, b) => a.runId === b.runId,
-        isTransient: (err) => toDatabaseError(err) !== undefined,
-      },
+      // One run's row (or step row) twice in one statement is refused or ambiguous in PostgreSQL.
+      (a, b) => a.runId === b.runId,
     );
   }
 

@@ -1,3 +1,6 @@
+import type { Database } from './database';
+import { toDatabaseError } from './database.error';
+
 /**
  * Group commit: writes that arrive while the previous batch is in flight wait for it and then go
  * together, in one statement and one commit. With nothing in flight a write goes at once, so a
@@ -79,4 +82,18 @@ export class GroupCommit<I, R> {
       else b.resolve(r);
     });
   }
+}
+
+/**
+ * Group commit on the service's database: up to 64 writes a statement, two statements in flight
+ * (one on PGlite, whose single connection would only queue the second), and a database error
+ * (connection lost, timeout) handed to every caller to retry rather than splitting the batch.
+ */
+export function databaseGroupCommit<I, R>(db: Database, write: (items: I[]) => Promise<(R | Error)[]>, conflicts?: (a: I, b: I) => boolean): GroupCommit<I, R> {
+  return new GroupCommit(write, {
+    maxBatch: 64,
+    maxInFlight: db.kind === 'pglite' ? 1 : 2,
+    conflicts,
+    isTransient: (err) => toDatabaseError(err) !== undefined,
+  });
 }
