@@ -5,13 +5,11 @@ import { TargetPolicyService } from '../auth/target-policy.service';
 import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
-import { UNIQUE_VIOLATION, constraintName, sqlState } from '../persistence/database';
 import { Database } from '../persistence/database';
-import { toDatabaseError } from '../persistence/database.error';
 import { AcceptanceWrite, AcceptanceWritesRepository } from '../persistence/acceptance-writes.repository';
-import { GroupCommit } from '../persistence/group-commit';
+import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
 import { NewRun, RunsRepository } from '../persistence/runs.repository';
-import { SnsMessagesRepository, type SnsMessageRecord } from '../persistence/sns-messages.repository';
+import type { SnsMessageRecord } from '../persistence/sns-messages.repository';
 import type { AuditEventInput } from '../audit/audit.types';
 import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
@@ -66,7 +64,7 @@ export class RunAcceptanceService {
   private readonly writes: GroupCommit<AcceptanceWrite, RunRecord | null>;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly runs: RunsRepository,
     private readonly catalog: RunbookCatalog,
     private readonly audit: AuditService,
@@ -76,14 +74,9 @@ export class RunAcceptanceService {
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
     private readonly secrets: RunSecretsService,
-    private readonly snsMessages: SnsMessagesRepository,
     writesRepository: AcceptanceWritesRepository,
   ) {
-    this.writes = new GroupCommit((items) => writesRepository.write(items, this.clock.now()), {
-      maxBatch: 64,
-      maxInFlight: db.kind === 'pglite' ? 1 : 2,
-      isTransient: (err) => toDatabaseError(err) !== undefined,
-    });
+    this.writes = databaseGroupCommit(db, (items) => writesRepository.write(items, this.clock.now()));
   }
 
   async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
@@ -126,35 +119,22 @@ export class RunAcceptanceService {
     };
     const also = cmd.also?.(id) ?? {};
 
-    // The common case (a new dedupe key, a free concurrency key) commits with other triggers' runs
-    // in one statement; a run that collides with a key comes back null and takes the path below,
-    // which says whose key it is.
-    let run = await this.writes.submit({ run: newRun, events: [acceptedEvent, ...(also.events ?? [])], steps: preflight, snsMessage: also.snsMessage });
-    if (!run) {
+    // New runs from concurrent triggers commit together in one statement. A run that collides with
+    // a key comes back null, and the key says why: a repeat (the run that has it) or a concurrency
+    // guard (the run that holds it). A holder that ended in between frees the key: try again.
+    const write: AcceptanceWrite = { run: newRun, events: [acceptedEvent, ...(also.events ?? [])], steps: preflight, snsMessage: also.snsMessage };
+    let run: RunRecord | null = null;
+    for (let attempt = 1; !run; attempt++) {
+      run = await this.writes.submit(write);
+      if (run) break;
       if (cmd.dedupeKey) {
         const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
         if (existing) return this.deduplicated(existing, cmd, requestHash);
       }
-      try {
-        run = await this.db.transaction(async (tx) => {
-          const inserted = await this.runs.insert(newRun, tx);
-          await this.audit.appendMany([acceptedEvent, ...(also.events ?? [])], tx);
-          for (const step of preflight) await this.runs.upsertStep(step, tx);
-          if (also.snsMessage) await this.snsMessages.record(also.snsMessage, tx);
-          return inserted;
-        });
-      } catch (err) {
-        if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-        const constraint = constraintName(err) ?? '';
-        if (cmd.dedupeKey && (constraint.includes('dedupe') || !constraint)) {
-          const existing = await this.runs.findByDedupeKey(cmd.dedupeKey);
-          if (existing) return this.deduplicated(existing, cmd, requestHash);
-        }
-        if (concurrencyKey) {
-          const holder = await this.runs.findActiveByConcurrencyKey(concurrencyKey);
-          if (holder) throw this.conflict(concurrencyKey, holder);
-        }
-        throw err;
+      const holder = concurrencyKey ? await this.runs.findActiveByConcurrencyKey(concurrencyKey) : null;
+      if (holder) throw this.conflict(concurrencyKey!, holder);
+      if (attempt === 3) {
+        throw new EngineError('CONCURRENCY_CONFLICT', `the run's keys changed hands while it was being accepted; try again`, { concurrencyKey, dedupeKey: cmd.dedupeKey });
       }
     }
 
