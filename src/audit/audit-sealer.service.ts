@@ -72,7 +72,11 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /** Seals everything committed so far (in batches) and writes a digest when one is due, or when `forceDigest`. */
-  async sealPending(forceDigest = false): Promise<SealRound> {
+  /**
+   * `wait`: a caller that needs everything committed sealed now (verify, an anchor on demand)
+   * waits for a sealer running elsewhere instead of finding the lock taken and sealing nothing.
+   */
+  async sealPending(forceDigest = false, wait = false): Promise<SealRound> {
     let sealed = 0;
     let digest: number | undefined;
     for (let i = 0; i < MAX_BATCHES_PER_ROUND; i++) {
@@ -93,7 +97,7 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
         const more = batch.length === AUDIT_SEAL_BATCH && !last;
         const made = more ? undefined : await this.digestIfDue(tx, { position, hash: position > 0 ? prevHash : null }, forceDigest);
         return { count: linked.length, more, made };
-      });
+      }, wait);
       if (!result) return { sealer: false, sealed, digest };
       sealed += result.value.count;
       digest = result.value.made ?? digest;
@@ -152,7 +156,7 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
 
   /** Seals, writes a digest of the whole chain and publishes it now: an anchor on demand (tests, migrations, shutdown). */
   async anchorNow(): Promise<SealRound & { published: number }> {
-    const round = await this.sealPending(true);
+    const round = await this.sealPending(true, true);
     return { ...round, published: await this.publishPending() };
   }
 }

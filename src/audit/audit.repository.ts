@@ -81,12 +81,16 @@ export class AuditRepository {
 
   /**
    * Runs `fn` in a transaction holding the sealer lock, or returns `undefined` at once when
-   * another sealer (another replica) holds it.
+   * another sealer (another replica) holds it; with `wait`, waits for that sealer instead.
    */
-  async asSealer<T>(fn: (tx: Queryable) => Promise<T>): Promise<{ value: T } | undefined> {
+  async asSealer<T>(fn: (tx: Queryable) => Promise<T>, wait = false): Promise<{ value: T } | undefined> {
     return this.db.transaction(async (tx) => {
-      const [{ got }] = await tx.query<{ got: boolean }>(`SELECT pg_try_advisory_xact_lock(${AUDIT_SEALER_LOCK_KEY}::bigint) AS got`);
-      if (!got) return undefined;
+      if (wait) {
+        await tx.query(`SELECT pg_advisory_xact_lock(${AUDIT_SEALER_LOCK_KEY}::bigint)`);
+      } else {
+        const [{ got }] = await tx.query<{ got: boolean }>(`SELECT pg_try_advisory_xact_lock(${AUDIT_SEALER_LOCK_KEY}::bigint) AS got`);
+        if (!got) return undefined;
+      }
       return { value: await fn(tx) };
     });
   }

@@ -56,7 +56,7 @@ export class AuditService {
    * digest covers yet (with the reason: not yet due, or the store unreachable).
    */
   async verify(): Promise<AuditVerifyResult> {
-    await this.sealer.sealPending();
+    await this.sealer.sealPending(false, true);
     let store: AuditVerifyInput['store'];
     try {
       store = { description: this.store.description, entries: await this.store.readAll() };

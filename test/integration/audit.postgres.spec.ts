@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { AuditSigningKey } from '../../src/audit/audit-digest';
 import { GENESIS_HASH, hashRecord } from '../../src/audit/audit-hash';
-import { AuditRepository } from '../../src/audit/audit.repository';
+import { AUDIT_SEALER_LOCK_KEY, AuditRepository } from '../../src/audit/audit.repository';
 import { AUDIT_VERIFY_REASONS, AuditService } from '../../src/audit/audit.service';
 import type { AuditEventInput } from '../../src/audit/audit.types';
 import { S3DigestStore } from '../../src/audit/s3-digest-store.adapter';
@@ -285,6 +285,27 @@ describe('audit log on PostgreSQL', () => {
     expect(await run()).toMatchObject({ code: 0, result: { ok: true, records: 6, anchors: { digests: 2, anchoredRecords: 6 } } });
     await asAttacker('DELETE FROM audit_events WHERE chain_pos > 4');
     expect(await run()).toMatchObject({ code: 1, result: { ok: false, records: 4, missingTail: { fromPosition: 5, toPosition: 6, digest: 2 } } });
+  });
+
+  it('verify waits for a sealer busy elsewhere and checks every record committed before it was asked', async () => {
+    await freshChain(0);
+    await service.appendMany(Array.from({ length: 5 }, (_, i) => event(i, 'verify-wait')));
+    // Another replica's sealer holds the lock (mid-batch) when verify is asked.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const hasLock = new Promise<void>((r) => (locked = r));
+    const other = db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(${AUDIT_SEALER_LOCK_KEY}::bigint)`);
+      locked();
+      await held;
+    });
+    await hasLock;
+    const verifying = service.verify();
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await other;
+    expect(await verifying).toMatchObject({ ok: true, records: 5 });
   });
 
   it('counts every record while the sealer commits (the count /metrics shows never dips)', async () => {
