@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { Logger, type Provider } from '@nestjs/common';
+import { createFileOnce } from '../common/file-once';
 import { AppConfig } from '../config/app.config';
 import { AuditSigningKey } from './audit-digest';
 import { AuditDigestStore } from './audit-digest-store';
@@ -15,18 +15,11 @@ import { S3DigestStore } from './s3-digest-store.adapter';
 export function loadAuditSigningKey(config: AppConfig): AuditSigningKey {
   if (config.auditSigningKeyPem) return AuditSigningKey.fromPem(config.auditSigningKeyPem);
   const file = config.auditSigningKeyFile;
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    try {
-      writeFileSync(file, AuditSigningKey.generatePem(), { mode: 0o600, flag: 'wx' });
-      const logger = new Logger('AuditSigningKey');
-      const where = `generated a new audit digest signing key at ${file}`;
-      if (config.isProduction) logger.warn(`${where}: keep it (and its public half for auditors) away from the database's administrators`);
-      else logger.log(where);
-    } catch (err) {
-      // Another process generated it first: use theirs.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+  if (!existsSync(file) && createFileOnce(file, () => AuditSigningKey.generatePem())) {
+    const logger = new Logger('AuditSigningKey');
+    const where = `generated a new audit digest signing key at ${file}`;
+    if (config.isProduction) logger.warn(`${where}: keep it (and its public half for auditors) away from the database's administrators`);
+    else logger.log(where);
   }
   return AuditSigningKey.fromPem(readFileSync(file, 'utf8'));
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createFileOnce } from '../common/file-once';
 import { AppConfig, ConfigError } from '../config/app.config';
 import { AuthError } from './auth.error';
 import type { Principal, Role } from './principal';
@@ -122,8 +123,8 @@ function assertDistinctDigests(keys: KeyEntry[]): void {
 
 /**
  * Reuses the key from a previous boot so restarts do not break a user's scripts. A new key is
- * written to a temporary file and hard-linked into place: the link fails if another process
- * (api and worker sharing a state dir) won the race, and nobody ever reads a half-written file.
+ * created with createFileOnce: if another process (api and worker sharing a state dir) won the
+ * race, its key is used, and nobody ever reads a half-written file.
  */
 function loadOrCreateDevKey(stateDir: string, logger: Logger): { key: string; file: string; created: boolean } {
   const file = path.join(stateDir, DEV_ADMIN_KEY_FILE);
@@ -132,19 +133,10 @@ function loadOrCreateDevKey(stateDir: string, logger: Logger): { key: string; fi
   if (existing !== undefined) return { key: existing, file, created: false };
 
   const key = `rbd_${randomBytes(32).toString('base64url')}`;
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, key, { mode: 0o600, flag: 'wx' });
-  try {
-    fs.linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const winner = readDevKey(file, logger);
-    if (winner === undefined) throw err;
-    return { key: winner, file, created: false };
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-  return { key, file, created: true };
+  if (createFileOnce(file, () => key)) return { key, file, created: true };
+  const winner = readDevKey(file, logger);
+  if (winner === undefined) throw new Error(`${file} exists but holds no usable key`);
+  return { key: winner, file, created: false };
 }
 
 function readDevKey(file: string, logger: Logger): string | undefined {

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import { Injectable, Logger } from '@nestjs/common';
+import { createFileOnce } from '../common/file-once';
 import { AppConfig } from '../config/app.config';
 import {
   isSecretEnvelope, keyFingerprintId, openSecret, sealSecret, SECRET_KEY_BYTES, SecretsError, type SecretKeyring,
@@ -23,13 +23,8 @@ export function loadSecretKeyring(config: AppConfig): SecretKeyring {
     const file = config.secretsKeyFile;
     if (!existsSync(file)) {
       if (config.isProduction) throw new Error(`RUNBOOKD_SECRETS_KEY_FILE ${file} does not exist`);
-      mkdirSync(path.dirname(file), { recursive: true });
-      try {
-        writeFileSync(file, `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      if (createFileOnce(file, () => `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`)) {
         new Logger('SecretsKey').log(`generated a new key for secret run parameters at ${file}`);
-      } catch (err) {
-        // Another process generated it first: use theirs.
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
     }
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
