@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { redact } from '../common/redact';
 import { Database, type Queryable } from '../persistence/database';
+import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
 import { asStoredJson } from './audit-hash';
 import type { AuditEventInput, AuditKind, AuditListQuery, AuditRecord, SealedAuditRecord } from './audit.types';
 
@@ -44,15 +45,29 @@ const COLUMNS = `seq, chain_pos, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH
 
 @Injectable()
 export class AuditRepository {
+  /**
+   * Appends made outside a transaction (an AWS call's answer, a notification sent, a cancel
+   * request) from every caller in this process: group-committed, one INSERT and one commit for
+   * all that arrive while the previous one is in flight.
+   */
+  private readonly loose: GroupCommit<readonly AuditEventInput[], AuditRecord[]>;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.loose = databaseGroupCommit(db, async (batches) => {
+      const records = await this.insert(batches.flat(), db);
+      let at = 0;
+      return batches.map((b) => records.slice(at, (at += b.length)));
+    });
+  }
 
   /**
    * Appends one record: a plain INSERT, no lock and no read of the chain head, so appends from
    * different runs never wait for each other. Given `tx`, the record commits or rolls back with
-   * the caller's own write. The sealer links it into the hash chain moments after it commits.
+   * the caller's own write; without, it is committed (with others arriving meanwhile) before this
+   * resolves. The sealer links it into the hash chain moments after it commits.
    */
   async append(input: AuditEventInput, tx?: Queryable): Promise<AuditRecord> {
     return (await this.appendMany([input], tx))[0];
@@ -61,7 +76,10 @@ export class AuditRepository {
   /** Several records in one INSERT, numbered in the order given (the engine writes a step's start and end together). */
   async appendMany(inputs: readonly AuditEventInput[], tx?: Queryable): Promise<AuditRecord[]> {
     if (inputs.length === 0) return [];
-    const q = tx ?? this.db;
+    return tx ? this.insert(inputs, tx) : this.loose.submit(inputs);
+  }
+
+  private async insert(inputs: readonly AuditEventInput[], q: Queryable): Promise<AuditRecord[]> {
     const rows = storedAuditRows(inputs, this.clock.now());
     const params: unknown[] = [];
     const values: string[] = [];

@@ -449,6 +449,49 @@ describe('audit log on PostgreSQL', () => {
     expect(await service.verify()).toMatchObject({ ok: true, records: 5 });
   });
 
+  it('appends from many callers at once without a transaction: each committed before it resolves, in each caller\'s order, a bad record failing alone', async () => {
+    await freshChain(0);
+    const statements: string[] = [];
+    const query = db.query.bind(db);
+    const spy = jest.spyOn(db, 'query').mockImplementation((sql: string, params?: readonly unknown[]) => {
+      if (sql.startsWith('INSERT INTO audit_events')) statements.push(sql);
+      return query(sql, params);
+    });
+    try {
+      // 40 callers, each appending 3 records one after the other; caller 7's second record has no actor (NOT NULL).
+      const seqs = await Promise.allSettled(
+        Array.from({ length: 40 }, async (_, c) => {
+          const mine: number[] = [];
+          for (let i = 0; i < 3; i++) {
+            const actor = c === 7 && i === 1 ? (null as unknown as string) : 'system';
+            const r = await service.append({ kind: 'step.ended', runId: `run-${c}`, actor, data: { caller: c, i } });
+            // Committed by now: another connection sees it.
+            expect((await query('SELECT 1 FROM audit_events WHERE seq = $1', [r.seq])).length).toBe(1);
+            mine.push(r.seq);
+          }
+          return mine;
+        }),
+      );
+      expect(seqs[7]).toMatchObject({ status: 'rejected' });
+      for (const [c, o] of seqs.entries()) {
+        if (c === 7) continue;
+        expect(o.status).toBe('fulfilled');
+        const mine = (o as PromiseFulfilledResult<number[]>).value;
+        expect([...mine].sort((a, b) => a - b)).toEqual(mine);
+        const rows = await service.list({ runId: `run-${c}`, limit: 10 });
+        expect(rows.map((r) => [r.seq, r.data.i])).toEqual(mine.map((seq, i) => [seq, i]));
+      }
+      // Caller 7's first record committed; its refused one left nothing.
+      expect((await service.list({ runId: 'run-7', limit: 10 })).map((r) => r.data)).toEqual([{ caller: 7, i: 0 }]);
+      // Group-committed: fewer INSERTs than the 118 records (plus the bad one's retry alone).
+      expect(statements.length).toBeLessThan(100);
+    } finally {
+      spy.mockRestore();
+    }
+    await service.anchorNow();
+    expect(await service.verify()).toMatchObject({ ok: true, records: 118 });
+  });
+
   it('never stores a secret', async () => {
     await freshChain(0);
     const canary = `canary-${Math.random().toString(36).slice(2)}`;
