@@ -52,7 +52,7 @@ export class ExecutorService {
     if (taken.kind === 'held') return { kind: 'wait', afterMs: taken.retryAfterMs };
     const { lease } = taken;
     try {
-      return await this.advanceHeld(taken.run, lease);
+      return await this.advanceHeld(taken.run, taken.steps, lease);
     } catch (err) {
       this.logger.warn(`run ${runId}: this execution stopped (${err instanceof EngineError ? err.code : (err as Error).name}): ${(err as Error).message}`);
       // Give the run back at once so the next try need not wait the lease out; its state stays
@@ -68,9 +68,9 @@ export class ExecutorService {
     return (await this.runs.cancelRequest(runId)) !== null;
   }
 
-  private async advanceHeld(taken: RunRecord, lease: Lease): Promise<AdvanceResult> {
+  private async advanceHeld(taken: RunRecord, takenSteps: StepResultRecord[], lease: Lease): Promise<AdvanceResult> {
     const runId = taken.id;
-    const steps = new Map((await this.runs.steps(runId)).map((s) => [s.stepId, s]));
+    const steps = new Map(takenSteps.map((s) => [s.stepId, s]));
     let run = taken;
     if ((run.failedExecutions ?? 0) >= this.config.runMaxFailedExecutions) {
       const dead = await this.deadLetter(run, lease, steps);
@@ -89,10 +89,11 @@ export class ExecutorService {
     }
     run = opened.run;
 
-    if (run.phase === 'main') {
-      // Once per pick-up as well: a run cancelled while queued stops before its first step.
-      const cancel = await this.runs.cancelRequest(runId);
-      if (cancel) await this.endMain(run, lease, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` }, steps);
+    if (run.phase === 'main' && taken.cancelRequestedAt) {
+      // Once per pick-up as well: a run cancelled while queued stops before its first step. The
+      // take read the row under its new epoch; a cancel after it is seen before the next
+      // mutating step or wait, as one during a step would be.
+      await this.endMain(run, lease, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${taken.cancelRequestedBy ?? 'unknown'}` }, steps);
     }
     if (run.phase === 'main') {
       const mainResult = await this.runPhase(run, lease, 'main', steps);

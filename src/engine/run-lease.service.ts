@@ -13,7 +13,7 @@ import { ExecutorWrite, ExecutorWritesRepository } from '../persistence/executor
 import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
 import { RunsRepository } from '../persistence/runs.repository';
 import { EngineError } from './engine.error';
-import type { RunRecord } from './run.types';
+import type { RunRecord, StepResultRecord } from './run.types';
 
 /** Longest pause between two tries of a record the database refused for a moment. */
 const MAX_RECORD_BACKOFF_MS = 5_000;
@@ -38,7 +38,7 @@ export class Lease {
 }
 
 export type TakeResult =
-  | { kind: 'taken'; lease: Lease; run: RunRecord }
+  | { kind: 'taken'; lease: Lease; run: RunRecord; steps: StepResultRecord[] }
   | { kind: 'ended' }
   /** Another executor's lease still runs: look again after it. */
   | { kind: 'held'; retryAfterMs: number };
@@ -93,19 +93,20 @@ export class RunLeaseService {
 
   async take(runId: string): Promise<TakeResult> {
     const started = Date.now();
-    const run = await this.retrying(() => this.runs.take(runId, this.owner, this.leaseMs));
-    if (!run) {
+    const taken = await this.retrying(() => this.runs.take(runId, this.owner, this.leaseMs));
+    if (!taken) {
       const remaining = await this.runs.leaseRemainingMs(runId);
       if (remaining === null) return { kind: 'ended' };
       // Still leased, or released between the two reads: look again once the lease is over.
       return { kind: 'held', retryAfterMs: Math.ceil(remaining) + 50 };
     }
+    const { run, steps } = taken;
     const lease = new Lease(runId, run.epoch ?? 0, started + this.leaseMs - this.marginMs);
     // Renewed while the executor works between records (a long read-only step, a slow AWS call);
     // a frozen process renews nothing, which is the point.
     lease.timer = setInterval(() => void this.renew(lease), Math.max(100, Math.floor(this.leaseMs / 3)));
     lease.timer.unref();
-    return { kind: 'taken', lease, run };
+    return { kind: 'taken', lease, run, steps };
   }
 
   /**
@@ -167,7 +168,8 @@ export class RunLeaseService {
   /** What a mutating AWS call made for this run needs: intent under the lease, a last look, a kept outcome. */
   fenceFor(lease: Lease): CallFence {
     return {
-      recordIntent: (event: AuditEventInput) => this.record(lease, (tx) => this.audit.append(event, tx)).then(() => undefined),
+      // Group-committed with other runs' records, fenced by this run's epoch, flushed to disk before AWS is called.
+      recordIntent: (event: AuditEventInput) => this.write(lease, { events: [event], durable: true }),
       assertHeld: () => this.assertHeld(lease, true),
       recordOutcome: (event: AuditEventInput) =>
         this.retrying(async () => {

@@ -159,15 +159,21 @@ export class RunsRepository {
    * one more failed execution. Refused (null) while another holder's lease is still running, or
    * when the run has ended.
    */
-  async take(id: string, owner: string, leaseMs: number): Promise<RunRecord | null> {
+  /**
+   * Takes the run (a new epoch and a lease) and reads its step rows in the same statement: one
+   * round trip per pick-up, which every advance of every run pays.
+   */
+  async take(id: string, owner: string, leaseMs: number): Promise<{ run: RunRecord; steps: StepResultRecord[] } | null> {
     const rows = await this.db.query<Row>(
       `UPDATE runs SET epoch = epoch + 1, lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond',
          failed_executions = failed_executions + CASE WHEN state = 'running' THEN 1 ELSE 0 END
        WHERE id = $1 AND phase <> 'done' AND (lease_until IS NULL OR lease_until <= now())
-       RETURNING *`,
+       RETURNING *, (SELECT COALESCE(json_agg(s ORDER BY CASE s.phase WHEN 'main' THEN 0 ELSE 1 END, s.position), '[]'::json)
+                       FROM step_results s WHERE s.run_id = runs.id) AS taken_steps`,
       [id, owner, leaseMs],
     );
-    return rows[0] ? toRun(rows[0]) : null;
+    if (!rows[0]) return null;
+    return { run: toRun(rows[0]), steps: (rows[0].taken_steps as Row[]).map(toStep) };
   }
 
   /**
