@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, Queryable } from './database';
+import { databaseGroupCommit, GroupCommit } from './group-commit';
 
 export interface SnsMessageRecord {
   messageId: string;
@@ -16,11 +17,20 @@ type Row = Record<string, any>;
 /** The webhook's memory of what it has already handled, keyed by SNS MessageId. */
 @Injectable()
 export class SnsMessagesRepository {
-  constructor(private readonly db: Database) {}
+  /** Every notification asks whether it was seen before: in a storm, one read answers all that arrive while the last is in flight. */
+  private readonly seen: GroupCommit<string, SnsMessageRecord | null>;
 
-  async get(messageId: string, q: Queryable = this.db): Promise<SnsMessageRecord | null> {
-    const rows = await q.query<Row>('SELECT * FROM sns_messages WHERE message_id = $1', [messageId]);
-    return rows[0] ? toRecord(rows[0]) : null;
+  constructor(private readonly db: Database) {
+    this.seen = databaseGroupCommit(db, async (ids) => {
+      const rows = await db.query<Row>('SELECT * FROM sns_messages WHERE message_id = ANY($1::text[])', [ids]);
+      const byId = new Map(rows.map((r) => [r.message_id as string, toRecord(r)]));
+      return ids.map((id) => byId.get(id) ?? null);
+    });
+  }
+
+  get(messageId: string, q?: Queryable): Promise<SnsMessageRecord | null> {
+    if (q) return q.query<Row>('SELECT * FROM sns_messages WHERE message_id = $1', [messageId]).then((rows) => (rows[0] ? toRecord(rows[0]) : null));
+    return this.seen.submit(messageId);
   }
 
   /** The first record wins: a concurrent repeat that also got this far leaves the original in place. */
