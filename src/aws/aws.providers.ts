@@ -1,4 +1,5 @@
 import type { Provider } from '@nestjs/common';
+import { AlarmReaderService } from './alarm-reader.service';
 import { AwsCallerService } from './aws-caller.service';
 import { AwsClientFactory } from './aws-client.factory';
 import { BackupAdapter } from './backup.adapter';
@@ -13,6 +14,6 @@ import { SnsAdapter } from './sns.adapter';
 
 /**
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
- * and AuditService provided alongside. A new adapter is added here and in the factory.
+ * and AuditService provided alongside (and Clock, for AlarmReaderService). A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter, CloudWatchAdapter, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter, CloudWatchAdapter, AlarmReaderService, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter];

@@ -42,6 +42,8 @@ export interface AlarmConfiguration {
   description: string | null;
   /** When the alarm last changed state (ISO 8601); falls back to the last update where AWS gives no transition time. */
   transitionedAt: string | null;
+  /** When the alarm was last evaluated or changed (ISO 8601), or null when AWS gives no timestamp. */
+  updatedAt: string | null;
   /** The metric's dimensions (for metric-math alarms, every metric's, first value wins); none for composite alarms. */
   dimensions: Record<string, string>;
 }
@@ -111,33 +113,17 @@ export class CloudWatchAdapter {
     this.calls = caller.forService(CLOUDWATCH_SERVICE, (region, roleArn, kind) => clients.cloudwatch(region, roleArn, kind));
   }
 
+  /** The alarms' states in the order asked, and the names that match no alarm. Callers inside runbookd read through AlarmReaderService. */
   async alarmStates(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<AlarmStates> {
     const wanted = [...new Set(alarmNames)];
-    const found = new Map<string, AlarmState>();
-    for (let i = 0; i < wanted.length; i += NAMES_PER_REQUEST) {
-      const batch = wanted.slice(i, i + NAMES_PER_REQUEST);
-      // Without AlarmTypes AWS returns metric alarms only, and a composite guard would look missing.
-      const input = { AlarmNames: batch, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] as AlarmType[], MaxRecords: 100 };
-      for await (const out of firstPages(MAX_PAGES_PER_BATCH, paginateDescribeAlarms(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarms'), input))) {
-        for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) {
-          if (!a.AlarmName || !batch.includes(a.AlarmName)) continue;
-          found.set(a.AlarmName, {
-            name: a.AlarmName,
-            state: (a.StateValue ?? 'INSUFFICIENT_DATA') as AlarmStateValue,
-            reason: a.StateReason ?? '',
-            updatedAt: a.StateUpdatedTimestamp ? a.StateUpdatedTimestamp.toISOString() : null,
-          });
-        }
-      }
-    }
-    const alarms: AlarmState[] = [];
-    const missing: string[] = [];
+    const found = new Map((await this.alarmConfigurations(ctx, target, wanted)).map((a) => [a.name, a]));
+    const out: AlarmStates = { alarms: [], missing: [] };
     for (const name of wanted) {
-      const alarm = found.get(name);
-      if (alarm) alarms.push(alarm);
-      else missing.push(name);
+      const a = found.get(name);
+      if (a) out.alarms.push({ name, state: a.state, reason: a.reason, updatedAt: a.updatedAt });
+      else out.missing.push(name);
     }
-    return { alarms, missing };
+    return out;
   }
 
   /**
@@ -240,6 +226,7 @@ function configuration(
     reason: a.StateReason ?? '',
     description: a.AlarmDescription ?? null,
     transitionedAt: transitioned ? transitioned.toISOString() : null,
+    updatedAt: a.StateUpdatedTimestamp ? a.StateUpdatedTimestamp.toISOString() : null,
     dimensions,
   };
 }

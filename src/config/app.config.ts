@@ -95,6 +95,12 @@ export class AppConfig {
   snsRateLimitPerMinute!: number;
   /** How far CloudWatch's own state-change time may be from the one a notification names. */
   snsAlarmTimeToleranceSeconds!: number;
+  /**
+   * DescribeAlarms calls a second this process makes per region and role, at most: confirmations,
+   * alarm waits and guard checks share it (AlarmReaderService). Every process reading alarms
+   * counts against the account's one quota, so processes × this should stay below it.
+   */
+  describeAlarmsPerSecond!: number;
   /** Roles to assume for reading alarms (DescribeAlarms) in other accounts; the ARN's account says where each applies. */
   alarmRoleArns!: string[];
   /** Accounts runbookd may act in (alarms and role targets); empty means any (see README, Security). */
@@ -269,6 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.snsRefusalAuditIntervalSeconds = int('RUNBOOKD_SNS_REFUSAL_AUDIT_INTERVAL_SECONDS', 60, 1, 3600);
   c.snsRateLimitPerMinute = int('RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE', 1200, 1, 1_000_000);
   c.snsAlarmTimeToleranceSeconds = int('RUNBOOKD_SNS_ALARM_TIME_TOLERANCE_SECONDS', 60, 1, 3600);
+  c.describeAlarmsPerSecond = int('RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND', 4, 1, 50);
   const list = (name: string) => str(name, '').split(',').map((t) => t.trim()).filter(Boolean);
   c.alarmRoleArns = list('RUNBOOKD_ALARM_ROLE_ARNS');
   for (const r of c.alarmRoleArns) if (!ROLE_ARN.test(r)) problems.push(`RUNBOOKD_ALARM_ROLE_ARNS: "${r}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);

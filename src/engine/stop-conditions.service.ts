@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AwsCallContext } from '../aws/aws-call.types';
 import { AwsTarget, resolveTarget } from '../aws/aws-client.factory';
-import { CloudWatchAdapter } from '../aws/cloudwatch.adapter';
+import { AlarmReaderService } from '../aws/alarm-reader.service';
+import type { AlarmStates } from '../aws/cloudwatch.adapter';
 import { EngineError } from './engine.error';
 
 /**
@@ -10,14 +11,15 @@ import { EngineError } from './engine.error';
  */
 @Injectable()
 export class StopConditionsService {
-  constructor(private readonly cloudwatch: CloudWatchAdapter) {}
+  constructor(private readonly alarms: AlarmReaderService) {}
 
   /** Returns the error to abort with, or null when every guard alarm is quiet. */
   async check(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<EngineError | null> {
     if (alarmNames.length === 0) return null;
-    let result: Awaited<ReturnType<CloudWatchAdapter['alarmStates']>>;
+    let result: AlarmStates;
     try {
-      result = await this.cloudwatch.alarmStates(ctx, target, alarmNames);
+      // A reading taken after this check began: batched with other runs' guard checks and alarm waits.
+      result = await this.alarms.states(ctx, target, alarmNames);
     } catch (err) {
       return new EngineError('STOP_CONDITION_CHECK_FAILED', `could not read guard alarms: ${(err as Error).message}`, { alarms: alarmNames });
     }

@@ -59,6 +59,13 @@ export interface RecordingProxy {
   count(action: string): number;
   /** Plays `fault` for the next calls of `action` (once unless `times` says more). */
   injectFault(action: string, fault: ProxyFault): void;
+  /**
+   * AWS's API rate quota: past `perSecond` calls of `action` in any rolling second, answers 400
+   * `Throttling` without forwarding (0 lifts it). Refused calls are recorded with forwarded false.
+   */
+  rateLimit(action: string, perSecond: number): void;
+  /** Calls of `action` the rate limit refused. */
+  throttled(action: string): number;
   /** Forward at once but hold the upstream's answer to the client for ms; 0 stops holding. */
   holdResponses(action: string, ms: number): void;
   onRequest(action: string, cb: (info: RequestInfo) => void | Promise<void>, phase?: RequestPhase): void;
@@ -83,6 +90,17 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
   const agent = new http.Agent({ keepAlive: true });
   const recorded: RecordedCall[] = [];
   const holds = new Map<string, number>();
+  const limits = new Map<string, { perSecond: number; recent: number[] }>();
+  const throttledCalls: RecordedCall[] = [];
+  const overLimit = (call: { action: string; service?: string; at: number }): boolean => {
+    for (const [pattern, l] of limits) {
+      if (!matches(pattern, call)) continue;
+      while (l.recent.length > 0 && l.recent[0] <= call.at - 1000) l.recent.shift();
+      if (l.recent.length >= l.perSecond) return true;
+      l.recent.push(call.at);
+    }
+    return false;
+  };
   const faults: Array<{ action: string; fault: ProxyFault; left: number }> = [];
   const takeFault = (call: { action: string; service?: string }, when: ProxyFault['when']): ProxyFault | undefined => {
     const f = faults.find((x) => x.left > 0 && x.fault.when === when && matches(x.action, call));
@@ -135,6 +153,11 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
       recorded.push(call);
       const info: RequestInfo = { action, service, at: call.at, method, path, headers: req.headers, body };
 
+      if (overLimit(call)) {
+        call.forwarded = false;
+        throttledCalls.push(call);
+        return answerError(res, req.headers, 400, 'Throttling');
+      }
       const refuse = takeFault(call, 'before-forward');
       if (refuse?.kind === 'error') {
         call.forwarded = false;
@@ -217,6 +240,11 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     injectFault(action, fault) {
       faults.push({ action, fault, left: fault.times ?? 1 });
     },
+    rateLimit(action, perSecond) {
+      if (perSecond > 0) limits.set(action, { perSecond, recent: [] });
+      else limits.delete(action);
+    },
+    throttled: (action) => throttledCalls.filter((c) => matches(action, c)).length,
     holdResponses(action, ms) {
       if (ms > 0) holds.set(action, ms);
       else holds.delete(action);
@@ -226,6 +254,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     },
     clear() {
       recorded.length = 0;
+      throttledCalls.length = 0;
       faults.length = 0;
     },
     async stop() {

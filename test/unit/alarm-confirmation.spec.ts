@@ -1,6 +1,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudWatchClient, DescribeAlarmHistoryCommand, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import type { AuditService } from '../../src/audit/audit.service';
+import { AlarmReaderService } from '../../src/aws/alarm-reader.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
@@ -13,10 +14,14 @@ import { AlarmConfirmationService } from '../../src/triggers/sns/alarm-confirmat
 describe('AlarmConfirmationService: an alarm that moved on since the notification', () => {
   const cw = mockClient(CloudWatchClient);
   const config = Object.assign(new AppConfig(), {
-    awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {}, allowedAccounts: [], alarmRoleArns: [], snsAlarmTimeToleranceSeconds: 60,
+    awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {}, allowedAccounts: [], alarmRoleArns: [], snsAlarmTimeToleranceSeconds: 60, describeAlarmsPerSecond: 50,
   });
+  const confirmationService = (c: AppConfig) => {
+    const cloudwatch = new CloudWatchAdapter(factory, new AwsCallerService({} as AuditService));
+    return new AlarmConfirmationService(new AlarmReaderService(cloudwatch, c, new Clock()), cloudwatch, c, new Clock());
+  };
   const factory = new AwsClientFactory(config);
-  const service = new AlarmConfirmationService(new CloudWatchAdapter(factory, new AwsCallerService({} as AuditService)), config, new Clock());
+  const service = confirmationService(config);
   afterAll(() => factory.destroy());
   beforeEach(() => cw.reset());
 
@@ -52,7 +57,7 @@ describe('AlarmConfirmationService: an alarm that moved on since the notificatio
   });
 
   it('refuses an account runbookd is not configured to act in, without asking CloudWatch', async () => {
-    const narrow = new AlarmConfirmationService(new CloudWatchAdapter(factory, new AwsCallerService({} as AuditService)), Object.assign(new AppConfig(), { ...config, allowedAccounts: ['210987654321'] }), new Clock());
+    const narrow = confirmationService(Object.assign(new AppConfig(), { ...config, allowedAccounts: ['210987654321'] }));
     await expect(narrow.confirm(event)).rejects.toMatchObject({ code: 'SNS_ALARM_NOT_CONFIRMED', message: expect.stringMatching(/account 123456789012/) });
     expect(cw.commandCalls(DescribeAlarmsCommand)).toHaveLength(0);
   });

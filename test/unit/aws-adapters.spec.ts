@@ -19,7 +19,9 @@ import { RdsEstateAdapter } from '../../src/aws/rds-estate.adapter';
 import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
 import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { REDACTED } from '../../src/common/redact';
+import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
+import { AlarmReaderService } from '../../src/aws/alarm-reader.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError, toAwsStepError } from '../../src/aws/aws.error';
@@ -538,12 +540,13 @@ describe('CloudWatchAdapter', () => {
 });
 
 describe('Nest wiring', () => {
-  it('resolves the adapters from AppConfig and AuditService alone', async () => {
+  it('resolves the adapters from AppConfig, AuditService and Clock alone', async () => {
     const moduleRef = await Test.createTestingModule({
-      providers: [...AWS_PROVIDERS, { provide: AppConfig, useValue: appConfig() }, { provide: AuditService, useValue: { append } }],
+      providers: [...AWS_PROVIDERS, { provide: AppConfig, useValue: appConfig() }, { provide: AuditService, useValue: { append } }, Clock],
     }).compile();
     for (const Adapter of [RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter]) expect(moduleRef.get(Adapter)).toBeInstanceOf(Adapter);
     expect(moduleRef.get(CloudWatchAdapter)).toBeInstanceOf(CloudWatchAdapter);
+    expect(moduleRef.get(AlarmReaderService)).toBeInstanceOf(AlarmReaderService);
     const client = moduleRef.get(AwsClientFactory).rds(REGION);
     const destroy = jest.spyOn(client, 'destroy');
     await moduleRef.close();

@@ -14,6 +14,7 @@ import {
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@nestjs/common';
 import type { AuditService } from '../../src/audit/audit.service';
+import { AlarmReaderService } from '../../src/aws/alarm-reader.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
@@ -33,12 +34,13 @@ import { WaitForSteadyStateStep } from '../../src/steps/ecs/wait-for-steady-stat
  */
 const ecsMock = mockClient(ECSClient);
 const cwMock = mockClient(CloudWatchClient);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {} });
+const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {}, describeAlarmsPerSecond: 50 });
 const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
 const clients = new AwsClientFactory(config);
 const caller = new AwsCallerService(audit);
 const ecs = new EcsAdapter(clients, caller);
 const cloudwatch = new CloudWatchAdapter(clients, caller);
+const alarms = new AlarmReaderService(cloudwatch, config, new Clock());
 
 class FixedClock extends Clock {
   constructor(public ms: number) {
@@ -183,7 +185,7 @@ describe('rolling back', () => {
   it('fails with a finding when the alarm is not back to OK within the window', async () => {
     cwMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'api-5xx', StateValue: 'ALARM' }] });
     const clock = new FixedClock(T0 + 10_000);
-    const step = new WaitForAlarmStateStep(cloudwatch, config, clock);
+    const step = new WaitForAlarmStateStep(alarms, config, clock);
     expect(await step.run({ alarmName: 'api-5xx', windowSeconds: 60, sinceMs: T0 }, ctx())).toMatchObject({ kind: 'wait' });
     clock.ms = T0 + 61_000;
     expect(await step.run({ alarmName: 'api-5xx', windowSeconds: 60, sinceMs: T0 }, ctx())).toMatchObject({
@@ -195,7 +197,7 @@ describe('rolling back', () => {
     ecsMock.on(DescribeServicesCommand).resolves(service(TD(5)));
     cwMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'api-5xx', StateValue: 'OK' }] });
     const clock = new FixedClock(T0 + 1000);
-    const step = new MarkKnownGoodStep(ecs, cloudwatch, config, clock);
+    const step = new MarkKnownGoodStep(ecs, alarms, config, clock);
     const input = { ...subject, taskDefinition: TD(5), bakeSeconds: 300, alarmNames: ['api-5xx'] };
     expect(await step.run(input, ctx())).toMatchObject({ kind: 'wait', afterSeconds: 299 });
     clock.ms = T0 + 300_000;
@@ -211,7 +213,7 @@ describe('rolling back', () => {
   it('bakes the revision the service ran at the first look when none is named, and does not tag a replaced one', async () => {
     ecsMock.on(DescribeServicesCommand).resolves(service(TD(5)));
     const clock = new FixedClock(T0);
-    const step = new MarkKnownGoodStep(ecs, cloudwatch, config, clock);
+    const step = new MarkKnownGoodStep(ecs, alarms, config, clock);
     const first = await step.run({ ...subject, bakeSeconds: 60 }, ctx());
     expect(first).toMatchObject({ kind: 'wait', memory: { taskDefinition: TD(5) } });
     ecsMock.on(DescribeServicesCommand).resolves(service(TD(6)));

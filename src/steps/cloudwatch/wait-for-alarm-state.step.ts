@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { CloudWatchAdapter } from '../../aws/cloudwatch.adapter';
+import { AlarmReaderService } from '../../aws/alarm-reader.service';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
@@ -32,6 +32,8 @@ interface Output extends Record<string, unknown> {
 /**
  * Waits for an alarm to reach a state (OK, after a rollback) within a window. Not reached in
  * time is a failed finding, so the run fails saying so, after the steps that follow have run.
+ * Polls through AlarmReaderService: in a storm, every run waiting on an alarm shares one
+ * DescribeAlarms call with the others (and with the webhook's confirmations in this process).
  */
 @Injectable()
 export class WaitForAlarmStateStep implements StepType<Input, Output> {
@@ -55,7 +57,7 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
   readonly outputs = ['alarmName', 'reached', 'state', 'reachedAt', 'reachedAtMs', 'findings', 'figures'];
 
   constructor(
-    private readonly cloudwatch: CloudWatchAdapter,
+    private readonly alarms: AlarmReaderService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
@@ -65,7 +67,7 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
     const windowS = input.windowSeconds ?? 600;
     const since = input.sinceMs ?? ctx.startedAt.getTime();
     const nowMs = this.clock.nowMs();
-    const { alarms, missing } = await this.cloudwatch.alarmStates(ctx.aws, targetOf(input, this.config), [input.alarmName]);
+    const { alarms, missing } = await this.alarms.states(ctx.aws, targetOf(input, this.config), [input.alarmName]);
     const state = alarms[0]?.state ?? 'MISSING';
     const finding = (passed: boolean, measured: number | null, detail: string): Finding => ({
       id: 'alarm-recovered', title: `Alarm ${input.alarmName} back to ${want} within the window`, passed,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
-import { CloudWatchAdapter } from '../../aws/cloudwatch.adapter';
+import { AlarmReaderService } from '../../aws/alarm-reader.service';
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
@@ -49,7 +49,7 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
 
   constructor(
     private readonly ecs: EcsAdapter,
-    private readonly cloudwatch: CloudWatchAdapter,
+    private readonly alarms: AlarmReaderService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
@@ -83,7 +83,7 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
     if (s.deployments.length > 1 || s.runningCount !== s.desiredCount) return notYet(`the service is not steady (${s.runningCount}/${s.desiredCount} running)`);
     const names = input.alarmNames ?? [];
     if (names.length > 0) {
-      const { alarms, missing } = await this.cloudwatch.alarmStates(ctx.aws, target, names);
+      const { alarms, missing } = await this.alarms.states(ctx.aws, target, names);
       const bad = alarms.filter((a) => a.state !== 'OK').map((a) => `${a.name} is ${a.state}`);
       if (missing.length > 0 || bad.length > 0) return notYet([...bad, ...missing.map((m) => `${m} does not exist`)].join('; '));
     }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AlarmReaderService } from '../../aws/alarm-reader.service';
 import type { AwsCallContext } from '../../aws/aws-call.types';
 import { AwsStepError } from '../../aws/aws.error';
 import type { AwsTarget } from '../../aws/aws-client.factory';
@@ -8,34 +9,6 @@ import { AppConfig } from '../../config/app.config';
 import type { AlarmEvent } from './alarm-event';
 import { SnsError } from './sns.error';
 
-/** An answer from CloudWatch stays good this long for messages about changes it already saw. */
-const OBSERVATION_TTL_MS = 10_000;
-/** DescribeAlarms takes at most 100 names. */
-const NAMES_PER_CALL = 100;
-/** At most 4 DescribeAlarms calls per second per account and region: the default quota is single-digit per account. */
-const MIN_CALL_SPACING_MS = 250;
-
-interface Observation {
-  /** Our clock when CloudWatch answered. */
-  atMs: number;
-  alarm: AlarmConfiguration | null;
-}
-
-interface Waiter {
-  name: string;
-  resolve: (o: Observation) => void;
-  reject: (err: unknown) => void;
-}
-
-/** One account and region (and the role that reads there): one DescribeAlarms call at a time, names queued meanwhile. */
-interface Source {
-  target: AwsTarget;
-  inFlight: boolean;
-  /** Our clock when the last call went out. */
-  lastCallMs: number;
-  queue: Waiter[];
-}
-
 /**
  * A valid SNS signature proves a message came through SNS, not that CloudWatch wrote it: anyone
  * allowed to publish to the topic can post alarm JSON. Before an alarm starts anything, this asks
@@ -44,17 +17,15 @@ interface Source {
  * what its dimensions really are; what the run is given comes from that answer, not the message.
  *
  * DescribeAlarms has a quota of a few calls per second per account, so an alarm storm must not
- * cost a call per message: per account and region one call is in flight at a time and calls are
- * spaced MIN_CALL_SPACING_MS apart, names asked for meanwhile go together in the next call (up to
- * 100), and an answer is reused for
- * OBSERVATION_TTL_MS by messages about state changes that happened before it was taken.
+ * cost a call per message: the reading comes from AlarmReaderService, which batches every alarm
+ * read in this process per account and region (up to 100 names a call, calls spaced by
+ * RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND), and reuses a reading for messages about state changes
+ * that happened before it was taken.
  */
 @Injectable()
 export class AlarmConfirmationService {
-  private readonly sources = new Map<string, Source>();
-  private readonly observations = new Map<string, Observation>();
-
   constructor(
+    private readonly alarms: AlarmReaderService,
     private readonly cloudwatch: CloudWatchAdapter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
@@ -77,7 +48,8 @@ export class AlarmConfirmationService {
 
     let real: AlarmConfiguration | null;
     try {
-      real = (await this.observe(`${account}|${region}|${roleArn ?? ''}`, target, ctx, alarm.name, notifiedMs)).alarm;
+      // A reading taken after the notified change can confirm it; an older one cannot show it.
+      real = (await this.alarms.read(ctx, target, [alarm.name], notifiedMs)).get(alarm.name)!.alarm;
     } catch (err) {
       throw unavailable(alarm, err);
     }
@@ -127,71 +99,6 @@ export class AlarmConfirmationService {
 
   private context(alarm: AlarmEvent): AwsCallContext {
     return { runId: '', runbookId: '', stepId: 'sns-alarm-confirmation', actor: `alarm:${alarm.name}`, dryRun: true, expiresAt: this.clock.now() };
-  }
-
-  /** CloudWatch's view of one alarm, taken no earlier than `notBeforeMs` (an older one cannot show that change). */
-  private observe(sourceKey: string, target: AwsTarget, ctx: AwsCallContext, name: string, notBeforeMs: number): Promise<Observation> {
-    const cacheKey = `${sourceKey}|${name}`;
-    const cached = this.observations.get(cacheKey);
-    const now = this.clock.nowMs();
-    if (cached && now - cached.atMs <= OBSERVATION_TTL_MS && cached.atMs >= notBeforeMs) return Promise.resolve(cached);
-    let source = this.sources.get(sourceKey);
-    if (!source) {
-      source = { target, inFlight: false, lastCallMs: 0, queue: [] };
-      this.sources.set(sourceKey, source);
-    }
-    const promise = new Promise<Observation>((resolve, reject) => source!.queue.push({ name, resolve, reject }));
-    this.pump(sourceKey, source, ctx);
-    return promise;
-  }
-
-  private pump(sourceKey: string, source: Source, ctx: AwsCallContext): void {
-    if (source.inFlight || source.queue.length === 0) return;
-    const wait = source.lastCallMs + MIN_CALL_SPACING_MS - this.clock.nowMs();
-    if (wait > 0) {
-      // Held back, names asked for meanwhile join this call.
-      source.inFlight = true;
-      setTimeout(() => {
-        source.inFlight = false;
-        this.pump(sourceKey, source, ctx);
-      }, wait).unref();
-      return;
-    }
-    source.lastCallMs = this.clock.nowMs();
-    const names: string[] = [];
-    const taken: Waiter[] = [];
-    const rest: Waiter[] = [];
-    for (const w of source.queue) {
-      if (names.includes(w.name) || names.length < NAMES_PER_CALL) {
-        if (!names.includes(w.name)) names.push(w.name);
-        taken.push(w);
-      } else {
-        rest.push(w);
-      }
-    }
-    source.queue = rest;
-    source.inFlight = true;
-    void this.cloudwatch
-      .alarmConfigurations(ctx, source.target, names)
-      .then((alarms) => {
-        const atMs = this.clock.nowMs();
-        const byName = new Map(alarms.map((a) => [a.name, a]));
-        for (const n of names) this.observations.set(`${sourceKey}|${n}`, { atMs, alarm: byName.get(n) ?? null });
-        for (const w of taken) w.resolve(this.observations.get(`${sourceKey}|${w.name}`)!);
-        this.prune(atMs);
-      })
-      .catch((err) => {
-        for (const w of taken) w.reject(err);
-      })
-      .finally(() => {
-        source.inFlight = false;
-        this.pump(sourceKey, source, ctx);
-      });
-  }
-
-  private prune(now: number): void {
-    if (this.observations.size < 1000) return;
-    for (const [k, o] of this.observations) if (now - o.atMs > OBSERVATION_TTL_MS) this.observations.delete(k);
   }
 }
 
