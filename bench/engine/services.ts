@@ -148,16 +148,33 @@ export async function postgresBackendCpuMs(watcher: { query: (sql: string, param
   const { rows } = await watcher.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
   const out = new Map<number, number>();
   for (const { pid } of rows) {
-    try {
-      // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND);
-    } catch {
-      // Not Linux, or the backend exited between the two reads.
-    }
+    const ms = processCpuMs(pid);
+    if (ms !== undefined) out.set(pid, ms);
   }
   return out;
+}
+
+/** User + system CPU a process has used so far (Linux /proc), or undefined (not Linux, or it exited). */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU of the whole machine so far, all cores (Linux /proc/stat), in ms. */
+export function machineBusyMs(): number | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy is everything but idle and iowait.
+    return ((f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
