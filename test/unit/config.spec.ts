@@ -221,3 +221,11 @@ describe('loadConfig: schedules', () => {
     ]));
   });
 });
+
+describe('loadConfig: alarm reads', () => {
+  it('paces DescribeAlarms at 4 a second per process unless told, and names a rate out of range', () => {
+    expect(loadConfig({}).describeAlarmsPerSecond).toBe(4);
+    expect(loadConfig({ RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND: '2' }).describeAlarmsPerSecond).toBe(2);
+    expect(problems({ RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND: '0' }).problems).toEqual(['RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND must be an integer from 1 to 50, got "0"']);
+  });
+});
