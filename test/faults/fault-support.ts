@@ -42,6 +42,9 @@ export const MUTATING_RUNBOOKS: RunbookCase[] = [
   {
     runbook: 'point-in-time-restore',
     parameters: { dbInstanceIdentifier: 'billing-postgres', pollSeconds: 0.2 },
+    // startRun restores to 100 ms ago, which must be after the freshly seeded instance was created
+    // (its earliest restorable time): on a fast machine the run started within 100 ms of the seed.
+    setup: () => new Promise((r) => setTimeout(r, 250)),
   },
   {
     runbook: 'canary-rollback',
