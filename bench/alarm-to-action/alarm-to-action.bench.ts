@@ -48,8 +48,8 @@ const BURST = Number(process.env.BENCH_BURST ?? 300);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 128);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 50);
 // Worker processes: one Node process runs on one core, and a rollback costs its worker a few ms of CPU.
-// One measured 200/s at p50 0.9 s, p99 1.1 s (its process at ~90 % of a core, so a queue formed before
-// it); two kept up (p99 0.47 s) on the same two cores.
+// With one, 200/s measured p99 1.1–3.0 s (its process near a full core, so a queue formed before it);
+// two measured p99 0.47–0.96 s on the same two cores.
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0';
 
@@ -430,13 +430,13 @@ function docSection(r: any): string {
     '|---|---|---|---|---|---|---|---|',
     ...cpuRows,
     '',
-    `Burst of ${r.burst.notifications} notifications, ${r.setup.inflight} in flight, with the worker running the rollbacks they start: **${r.burst.acceptedPerSec} accepted/s**; raw BullMQ \`Queue.add\` on the same Redis, ${r.setup.inflight} in flight: ${r.burst.rawQueueAddPerSec}/s; **ratio ${r.burst.ratio}**. The same burst with the worker process stopped (the webhook alone): ${r.burst.workerStopped.acceptedPerSec} accepted/s, ratio ${r.burst.workerStopped.ratio}.`,
+    `Burst of ${r.burst.notifications} notifications, ${r.setup.inflight} in flight, with the workers running the rollbacks they start: **${r.burst.acceptedPerSec} accepted/s**; raw BullMQ \`Queue.add\` on the same Redis, ${r.setup.inflight} in flight: ${r.burst.rawQueueAddPerSec}/s; **ratio ${r.burst.ratio}**. The same burst with the worker processes stopped (the webhook alone): ${r.burst.workerStopped.acceptedPerSec} accepted/s, ratio ${r.burst.workerStopped.ratio}.`,
     '',
     `Targets: p99 ≤ ${TARGET.p99MsAt200} ms at 200/s — **${r.targets.p99MsAt200.met ? 'met' : 'not met'}** (${r.targets.p99MsAt200.measured} ms); from CloudWatch's answer to the confirmation to UpdateService **${r.targets.p99MsAt200AfterConfirmation.met ? 'met' : 'not met'}** (${r.targets.p99MsAt200AfterConfirmation.measured} ms); ratio ≥ ${TARGET.ratio} — **${r.targets.ratio.met ? 'met' : 'not met'}** (${r.targets.ratio.measured}).`,
     '',
     `Each alarm that ends in a completed rollback leaves ${r.database.auditRecordsPerSucceededRun ?? '(no run completed in the window)'} audit records on its run (plus one \`sns.received\`); the executor group-commits them with other runs' records (docs/architecture.md, "Group commit").`,
     '',
-    'Latency runs from the moment the benchmark sends the notification (so it includes HTTP, signature check, the committed run + audit records, the queue hop to a worker, and the two steps before the rollback call) to the moment the stand-in ECS receives UpdateService. Each run carries on after that (steady state, alarm OK), so the worker is busy with earlier runs while later notifications arrive.',
+    'Latency runs from the moment the benchmark sends the notification (so it includes HTTP, signature check, the committed run + audit records, the queue hop to a worker, and the two steps before the rollback call) to the moment the stand-in ECS receives UpdateService. Each run carries on after that (steady state, alarm OK), so the workers are busy with earlier runs while later notifications arrive.',
   ].join('\n');
 }
 
