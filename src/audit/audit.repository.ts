@@ -154,6 +154,21 @@ export class AuditRepository {
     return { position: Number(row.chain_pos ?? 0), hash: row.hash ?? null, unsealed: Number(row.unsealed) };
   }
 
+  /**
+   * Whether a sealing round has anything to do: records not yet sealed, a chain that grew past its
+   * last digest (one may be due), or a digest waiting to be published. One statement, no lock:
+   * every process ticks five times a second, and an idle round should cost no more than this.
+   */
+  async sealerHasWork(): Promise<boolean> {
+    const [row] = await this.db.query<{ work: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM audit_events WHERE chain_pos IS NULL)
+           OR (SELECT chain_pos FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1)
+                IS DISTINCT FROM (SELECT position FROM audit_digests ORDER BY number DESC LIMIT 1)
+           OR EXISTS (SELECT 1 FROM audit_digests WHERE published_at IS NULL AND next_attempt_at <= now()) AS work`,
+    );
+    return row.work;
+  }
+
   async countUnsealed(): Promise<number> {
     const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM audit_events WHERE chain_pos IS NULL');
     return Number(row.n);
