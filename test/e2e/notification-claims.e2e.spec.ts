@@ -70,7 +70,8 @@ describe('notification outbox: one claim per send, two dispatchers, a slow recei
   const RUNS = 8;
 
   beforeAll(async () => {
-    // Each POST takes 1.2 s, under the 2 s send timeout; eight of them take far longer than one lease.
+    // Each POST takes 1.2 s, well under the 3 s send timeout (with 2 s, a loaded machine once made a
+    // 1.2 s answer miss it: one more attempt than the test counts); eight of them take far longer than one lease.
     receiver = await new SlowReceiver(1200).start();
     dir = await mkdtemp(path.join(os.tmpdir(), 'runbookd-claims-'));
     await writeFile(path.join(dir, 'notify-slow.yaml'), `id: notify-slow
@@ -82,7 +83,7 @@ steps:
     h = await Harness.start({
       role: 'all', seed: false, runbooksDir: dir,
       // The dispatchers' own timers stay out of the way: the test drives both rounds.
-      env: { RUNBOOKD_NOTIFY_INTERVAL_MS: '600000', RUNBOOKD_NOTIFY_TIMEOUT_MS: '2000', RUNBOOKD_NOTIFY_BACKOFF_MS: '100' },
+      env: { RUNBOOKD_NOTIFY_INTERVAL_MS: '600000', RUNBOOKD_NOTIFY_TIMEOUT_MS: '3000', RUNBOOKD_NOTIFY_BACKOFF_MS: '100' },
     });
     a = h.app.get(NotificationDispatcherService);
     b = new NotificationDispatcherService(
