@@ -113,19 +113,6 @@ export class CloudWatchAdapter {
     this.calls = caller.forService(CLOUDWATCH_SERVICE, (region, roleArn, kind) => clients.cloudwatch(region, roleArn, kind));
   }
 
-  /** The alarms' states in the order asked, and the names that match no alarm. Callers inside runbookd read through AlarmReaderService. */
-  async alarmStates(ctx: AwsCallContext, target: AwsTarget, alarmNames: string[]): Promise<AlarmStates> {
-    const wanted = [...new Set(alarmNames)];
-    const found = new Map((await this.alarmConfigurations(ctx, target, wanted)).map((a) => [a.name, a]));
-    const out: AlarmStates = { alarms: [], missing: [] };
-    for (const name of wanted) {
-      const a = found.get(name);
-      if (a) out.alarms.push({ name, state: a.state, reason: a.reason, updatedAt: a.updatedAt });
-      else out.missing.push(name);
-    }
-    return out;
-  }
-
   /**
    * The alarms' own configuration and state, for up to any number of names at 100 per
    * DescribeAlarms request (the API's limit, and a call quota of a few per second per account).

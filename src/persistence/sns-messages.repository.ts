@@ -28,8 +28,7 @@ export class SnsMessagesRepository {
     });
   }
 
-  get(messageId: string, q?: Queryable): Promise<SnsMessageRecord | null> {
-    if (q) return q.query<Row>('SELECT * FROM sns_messages WHERE message_id = $1', [messageId]).then((rows) => (rows[0] ? toRecord(rows[0]) : null));
+  get(messageId: string): Promise<SnsMessageRecord | null> {
     return this.seen.submit(messageId);
   }
 

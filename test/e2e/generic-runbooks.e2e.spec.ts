@@ -23,6 +23,15 @@ describe('runbooks written with generic steps, against moto', () => {
   let h: Harness;
   let dir: string;
   const clientConfig = () => ({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  /** The sandbox canary's alarm, the guard both ECS runbooks check. */
+  const setAlarm = async (state: 'OK' | 'ALARM') => {
+    const cw = new CloudWatchClient(clientConfig());
+    try {
+      await cw.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: state, StateReason: 'generic e2e' }));
+    } finally {
+      cw.destroy();
+    }
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'runbookd-generic-e2e-'));
@@ -120,14 +129,6 @@ describe('runbooks written with generic steps, against moto', () => {
         ecs.destroy();
       }
     };
-    const setAlarm = async (state: 'OK' | 'ALARM') => {
-      const cw = new CloudWatchClient(clientConfig());
-      try {
-        await cw.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: state, StateReason: 'generic e2e' }));
-      } finally {
-        cw.destroy();
-      }
-    };
 
     it('a quiet bake keeps the new count; the roll-back is skipped', async () => {
       await setAlarm('OK');
@@ -187,14 +188,6 @@ describe('runbooks written with generic steps, against moto', () => {
     };
     const stopInstance = (id: string) => ec2Send((ec2) => ec2.send(new StopInstancesCommand({ InstanceIds: [id] })));
     const startInstance = (id: string) => ec2Send((ec2) => ec2.send(new StartInstancesCommand({ InstanceIds: [id] })));
-    const setAlarm = async (state: 'OK' | 'ALARM') => {
-      const cw = new CloudWatchClient(clientConfig());
-      try {
-        await cw.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: state, StateReason: 'generic e2e' }));
-      } finally {
-        cw.destroy();
-      }
-    };
     const params = (extra: Record<string, unknown> = {}) => ({ cluster: SANDBOX_CANARY.cluster, service: WEB, pollSeconds: 0.3, stopAlarms: [SANDBOX_CANARY.alarm], ...extra });
     const requests = async (runId: string) => (await auditOf(runId)).filter((e) => e.kind === 'aws.request').map((e) => e.data.operation);
 

@@ -7,7 +7,9 @@ import { AppConfig } from '../../src/config/app.config';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError } from '../../src/aws/aws.error';
+import { AlarmReaderService } from '../../src/aws/alarm-reader.service';
 import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
+import { Clock } from '../../src/common/clock';
 import { freePort, startMoto, type MotoServer } from '../support/moto';
 
 const REGION = 'eu-west-1';
@@ -32,7 +34,7 @@ let savedEnv: Record<string, string | undefined>;
 let factory: AwsClientFactory;
 let append: jest.Mock;
 let rds: RdsFailoverAdapter;
-let cloudwatch: CloudWatchAdapter;
+let alarms: AlarmReaderService;
 const seededAt = new Date(Date.now() - 60_000);
 
 beforeAll(async () => {
@@ -114,7 +116,7 @@ beforeEach(() => {
   factory = new AwsClientFactory(appConfig());
   const caller = new AwsCallerService({ append } as unknown as AuditService);
   rds = new RdsFailoverAdapter(factory, caller);
-  cloudwatch = new CloudWatchAdapter(factory, caller);
+  alarms = new AlarmReaderService(new CloudWatchAdapter(factory, caller), appConfig({ describeAlarmsPerSecond: 50 }), new Clock());
 });
 
 afterEach(() => factory?.destroy());
@@ -215,7 +217,7 @@ describe('RdsFailoverAdapter against moto', () => {
 describe('CloudWatchAdapter against moto', () => {
   // moto 5.2 has no PutCompositeAlarm, so composite alarms are covered by the unit test only.
   it('reads alarm states set with SetAlarmState and reports missing names', async () => {
-    const result = await cloudwatch.alarmStates(ctx, REGION, ['orders-5xx', 'orders-writer-cpu', 'no-such-alarm']);
+    const result = await alarms.states(ctx, REGION, ['orders-5xx', 'orders-writer-cpu', 'no-such-alarm']);
     expect(result.missing).toEqual(['no-such-alarm']);
     expect(result.alarms.map((a) => a.name)).toEqual(['orders-5xx', 'orders-writer-cpu']);
     expect(result.alarms[0]).toMatchObject({ name: 'orders-5xx', state: 'ALARM', reason: 'drill: forced' });
@@ -235,7 +237,7 @@ describe('endpoint resolution', () => {
     try {
       expect((await new RdsFailoverAdapter(local, caller).describeCluster(ctx, REGION, 'orders')).identifier).toBe('orders');
       // CloudWatch has no service-specific variable set, so it follows AWS_ENDPOINT_URL to the dead port.
-      const err = await new CloudWatchAdapter(local, caller).alarmStates(ctx, REGION, ['orders-5xx']).catch((e: unknown) => e);
+      const err = await new CloudWatchAdapter(local, caller).alarmConfigurations(ctx, REGION, ['orders-5xx']).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AwsStepError);
       expect(err).toMatchObject({ code: 'AWS_UNAVAILABLE', retryable: true, details: { awsCode: 'ECONNREFUSED' } });
     } finally {

@@ -72,7 +72,7 @@ let factory: AwsClientFactory;
 let append: jest.Mock<Promise<unknown>, [AuditCall]>;
 let caller: AwsCallerService;
 let rds: RdsFailoverAdapter;
-let cloudwatch: CloudWatchAdapter;
+let alarms: AlarmReaderService;
 /** What happened, in order: audit writes and SDK sends interleaved. */
 let timeline: string[];
 
@@ -87,7 +87,7 @@ beforeEach(() => {
   factory = new AwsClientFactory(appConfig());
   caller = new AwsCallerService({ append } as unknown as AuditService);
   rds = new RdsFailoverAdapter(factory, caller);
-  cloudwatch = new CloudWatchAdapter(factory, caller);
+  alarms = new AlarmReaderService(new CloudWatchAdapter(factory, caller), appConfig({ describeAlarmsPerSecond: 50 }), new Clock());
 });
 
 afterEach(() => factory.destroy());
@@ -520,7 +520,7 @@ describe('CloudWatchAdapter', () => {
       };
     });
 
-    const result = await cloudwatch.alarmStates(ctx(), REGION, [...names, 'guard-3']);
+    const result = await alarms.states(ctx(), REGION, [...names, 'guard-3']);
 
     const batches = cwMock.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input);
     expect(batches.map((b) => b.AlarmNames?.length)).toEqual([100, 100, 100, 100, 30, 30]);
@@ -534,7 +534,7 @@ describe('CloudWatchAdapter', () => {
   });
 
   it('makes no call for no names', async () => {
-    expect(await cloudwatch.alarmStates(ctx(), REGION, [])).toEqual({ alarms: [], missing: [] });
+    expect(await alarms.states(ctx(), REGION, [])).toEqual({ alarms: [], missing: [] });
     expect(cwMock.calls()).toHaveLength(0);
   });
 });
