@@ -5,11 +5,11 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ApiModule } from './api.module';
 import { AppConfig } from './config/app.config';
 import { InfrastructureModule } from './infrastructure.module';
-import { HttpErrorFilter } from './triggers/rest/http-error.filter';
-import { serveWebConsole } from './triggers/rest/web-console';
+import { HttpErrorFilter } from './http/http-error.filter';
+import { serveWebConsole } from './http/web-console';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
 import { registerSnsRateLimit } from './triggers/sns/sns-rate-limit';
-import { StorableTextPipe } from './triggers/rest/storable-text.pipe';
+import { StorableTextPipe } from './http/storable-text.pipe';
 import { WorkerModule } from './worker.module';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */

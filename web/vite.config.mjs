@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-// The console is built into dist/web, which the api process serves at / (src/triggers/rest/web-console.ts).
+// The console is built into dist/web, which the api process serves at / (src/http/web-console.ts).
 // JSX is compiled by Vite's own transformer (React's automatic runtime); no framework plugin is needed
 // for a production build.
 export default defineConfig({

@@ -1,6 +1,6 @@
 /**
  * The one shape every area's errors take. Each area declares its own code union and a subclass;
- * `triggers/rest/http-error.filter.ts` maps every code to an HTTP status with an exhaustive switch,
+ * `http/http-error.filter.ts` maps every code to an HTTP status with an exhaustive switch,
  * so services never know about HTTP and a new code cannot ship without a status.
  */
 export abstract class CodedError<C extends string = string> extends Error {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ConfigError, derivedPoolMax, loadConfig, SCHEDULE_TICK_BACKOFF_CAP_MS, scheduleTickBackoff, scheduleTickRetryBudgetMs } from '../../src/config/app.config';
 import { DatabaseError, toDatabaseError } from '../../src/persistence/database.error';
-import { httpStatusOf } from '../../src/triggers/rest/http-error.filter';
+import { httpStatusOf } from '../../src/http/http-error.filter';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
 

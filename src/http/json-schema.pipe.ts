@@ -1,7 +1,7 @@
 import { PipeTransform } from '@nestjs/common';
 import Ajv, { ValidateFunction } from 'ajv';
-import { RequestError } from '../../common/coded-error';
-import { describeAjvError, pointerToPath } from '../../runbooks/runbook-loader';
+import { RequestError } from '../common/coded-error';
+import { describeAjvError, pointerToPath } from '../runbooks/runbook-loader';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 

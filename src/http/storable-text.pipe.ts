@@ -1,6 +1,6 @@
 import { ArgumentMetadata, PipeTransform } from '@nestjs/common';
-import { RequestError } from '../../common/coded-error';
-import { unstorableTextPath } from '../../common/storable-text';
+import { RequestError } from '../common/coded-error';
+import { unstorableTextPath } from '../common/storable-text';
 
 /**
  * Global: every body, query and path value is checked before a controller sees it, so a NUL

@@ -1,14 +1,14 @@
 import { Controller, Get, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import type { Principal } from '../../auth/principal';
-import { CurrentPrincipal } from '../../auth/principal.decorator';
-import { RequireRole } from '../../auth/roles.decorator';
-import { RequestError } from '../../common/coded-error';
-import { formatSse, RunEventsService } from '../../engine/run-events.service';
-import { RunsService } from '../../engine/runs.service';
-import { renderHtml } from '../../reports/report-html.renderer';
-import { renderMarkdown } from '../../reports/report-markdown.renderer';
+import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../auth/principal.decorator';
+import { RequireRole } from '../auth/roles.decorator';
+import { RequestError } from '../common/coded-error';
+import { formatSse, RunEventsService } from '../engine/run-events.service';
+import { RunsService } from '../engine/runs.service';
+import { renderHtml } from '../reports/report-html.renderer';
+import { renderMarkdown } from '../reports/report-markdown.renderer';
 
 @ApiTags('runs')
 @ApiBearerAuth()

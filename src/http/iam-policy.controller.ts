@@ -1,9 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireRole } from '../../auth/roles.decorator';
-import { StepRegistry } from '../../engine/step-registry';
-import { iamPolicyFor } from '../../runbooks/iam-policy';
-import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
+import { RequireRole } from '../auth/roles.decorator';
+import { StepRegistry } from '../engine/step-registry';
+import { iamPolicyFor } from '../runbooks/iam-policy';
+import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 
 /** The least-privilege IAM policy for every loaded runbook together: what runbookd's task role needs. */
 @ApiTags('runbooks')

@@ -1,16 +1,16 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CurrentPrincipal } from '../../auth/principal.decorator';
-import type { Principal } from '../../auth/principal';
-import { RequireRole } from '../../auth/roles.decorator';
-import { RequestError } from '../../common/coded-error';
-import { RunAcceptanceService } from '../../engine/run-acceptance.service';
-import { RunRedactor } from '../../engine/run-redactor';
-import { RunsService } from '../../engine/runs.service';
-import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
-import { StepRegistry } from '../../engine/step-registry';
-import { iamPolicyFor } from '../../runbooks/iam-policy';
+import { CurrentPrincipal } from '../auth/principal.decorator';
+import type { Principal } from '../auth/principal';
+import { RequireRole } from '../auth/roles.decorator';
+import { RequestError } from '../common/coded-error';
+import { RunAcceptanceService } from '../engine/run-acceptance.service';
+import { RunRedactor } from '../engine/run-redactor';
+import { RunsService } from '../engine/runs.service';
+import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
+import { StepRegistry } from '../engine/step-registry';
+import { iamPolicyFor } from '../runbooks/iam-policy';
 import { JsonSchemaPipe } from './json-schema.pipe';
 
 interface CreateRunBody {

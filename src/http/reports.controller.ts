@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { RequireRole } from '../../auth/roles.decorator';
-import { RunsService } from '../../engine/runs.service';
+import { RequireRole } from '../auth/roles.decorator';
+import { RunsService } from '../engine/runs.service';
 
 @ApiTags('reports')
 @ApiBearerAuth()

@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Principal } from '../../auth/principal';
-import { CurrentPrincipal } from '../../auth/principal.decorator';
-import { RequireRole } from '../../auth/roles.decorator';
-import { RequestError } from '../../common/coded-error';
-import { ApprovalsService } from '../../engine/approvals.service';
-import type { ApprovalState } from '../../persistence/approvals.repository';
+import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../auth/principal.decorator';
+import { RequireRole } from '../auth/roles.decorator';
+import { RequestError } from '../common/coded-error';
+import { ApprovalsService } from '../engine/approvals.service';
+import type { ApprovalState } from '../persistence/approvals.repository';
 import { JsonSchemaPipe } from './json-schema.pipe';
 
 interface DecisionBody {

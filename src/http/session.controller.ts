@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../../auth/principal';
-import { CurrentPrincipal } from '../../auth/principal.decorator';
-import { Public, RequireRole } from '../../auth/roles.decorator';
-import { clearedSessionCookie, sessionCookie, sessionTokenOf } from '../../auth/session-cookie';
-import { SessionService } from '../../auth/session.service';
-import { AppConfig } from '../../config/app.config';
+import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../auth/principal.decorator';
+import { Public, RequireRole } from '../auth/roles.decorator';
+import { clearedSessionCookie, sessionCookie, sessionTokenOf } from '../auth/session-cookie';
+import { SessionService } from '../auth/session.service';
+import { AppConfig } from '../config/app.config';
 import { JsonSchemaPipe } from './json-schema.pipe';
 
 interface SignInBody {

@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { AuditService } from '../../audit/audit.service';
-import { RequireRole } from '../../auth/roles.decorator';
-import { RequestError } from '../../common/coded-error';
+import { AuditService } from '../audit/audit.service';
+import { RequireRole } from '../auth/roles.decorator';
+import { RequestError } from '../common/coded-error';
 
 @ApiTags('audit')
 @ApiBearerAuth()

@@ -1,9 +1,9 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { Principal } from '../../auth/principal';
-import { CurrentPrincipal } from '../../auth/principal.decorator';
-import { RequireRole } from '../../auth/roles.decorator';
-import { SchedulesService } from '../schedules/schedules.service';
+import type { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../auth/principal.decorator';
+import { RequireRole } from '../auth/roles.decorator';
+import { SchedulesService } from '../triggers/schedules/schedules.service';
 
 @ApiTags('schedules')
 @ApiBearerAuth()

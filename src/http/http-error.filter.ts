@@ -1,16 +1,16 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { AuthError } from '../../auth/auth.error';
-import { AwsStepError } from '../../aws/aws.error';
-import { CodedError, RequestError } from '../../common/coded-error';
-import { ApprovalError } from '../../engine/approval.error';
-import { redactText } from '../../common/redact';
-import { SecretsError } from '../../common/secret-envelope';
-import { EngineError } from '../../engine/engine.error';
-import { DatabaseError } from '../../persistence/database.error';
-import { RunbookError } from '../../runbooks/runbook.error';
-import { ScheduleError } from '../schedules/schedule.error';
-import { SnsError } from '../sns/sns.error';
+import { AuthError } from '../auth/auth.error';
+import { AwsStepError } from '../aws/aws.error';
+import { CodedError, RequestError } from '../common/coded-error';
+import { ApprovalError } from '../engine/approval.error';
+import { redactText } from '../common/redact';
+import { SecretsError } from '../common/secret-envelope';
+import { EngineError } from '../engine/engine.error';
+import { DatabaseError } from '../persistence/database.error';
+import { RunbookError } from '../runbooks/runbook.error';
+import { ScheduleError } from '../triggers/schedules/schedule.error';
+import { SnsError } from '../triggers/sns/sns.error';
 
 type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | SecretsError;
 
