@@ -7,12 +7,13 @@ import { ApprovalError } from '../engine/approval.error';
 import { redactText } from '../common/redact';
 import { SecretsError } from '../common/secret-envelope';
 import { EngineError } from '../engine/engine.error';
+import { FleetError } from '../fleets/fleet.error';
 import { DatabaseError } from '../persistence/database.error';
 import { RunbookError } from '../runbooks/runbook.error';
 import { ScheduleError } from '../triggers/schedules/schedule.error';
 import { SnsError } from '../triggers/sns/sns.error';
 
-type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | SecretsError;
+type AnyCodedError = FleetError | ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | SecretsError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -54,6 +55,13 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'PAYLOAD_TOO_LARGE':
       return 413;
     case 'IDEMPOTENCY_KEY_REUSED':
+    // A fleet request that cannot be acted on as asked: no targets, targets the runbook cannot take, bad rate control.
+    case 'FLEET_NOT_SUPPORTED':
+    case 'FLEET_TARGETS_INVALID':
+    case 'FLEET_RESOURCE_TYPE_NOT_BOUND':
+    case 'FLEET_RATE_INVALID':
+    case 'FLEET_TARGETS_EMPTY':
+    case 'FLEET_TOO_MANY_TARGETS':
       return 422;
     case 'AWS_THROTTLED':
       return 429;

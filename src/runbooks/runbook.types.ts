@@ -25,6 +25,19 @@ export interface RunbookDefinition {
    * `core.approve` gate step there). See engine/approval.types.ts.
    */
   approval?: ApprovalSpec;
+  /** How a fleet's targets bind to this runbook's parameters; a runbook without it refuses `targets`. */
+  fleet?: FleetSettings;
+}
+
+/** Resource types a fleet can find by tag; each was checked against the tagging API (moto answers these per account). */
+export const FLEET_RESOURCE_TYPES = ['rds:db', 'rds:cluster', 'ecs:service'] as const;
+export type FleetResourceType = (typeof FLEET_RESOURCE_TYPES)[number];
+
+/** A runbook's `fleet:` section: which resources it acts on, and how one binds to its parameters. */
+export interface FleetSettings {
+  resourceTypes: FleetResourceType[];
+  /** Parameter name → value with `${{ target.* }}` expressions (id, arn, account, region, roleArn, cluster, tags). */
+  bind: Record<string, unknown>;
 }
 
 /** The fields of a runbook's `approval:` and of a `core.approve` step's `with:`. */
