@@ -9,11 +9,14 @@ import { SecretsError } from '../common/secret-envelope';
 import { EngineError } from '../engine/engine.error';
 import { FleetError } from '../fleets/fleet.error';
 import { DatabaseError } from '../persistence/database.error';
+import { MigrationError } from '../persistence/migration.error';
 import { RunbookError } from '../runbooks/runbook.error';
 import { ScheduleError } from '../triggers/schedules/schedule.error';
 import { SnsError } from '../triggers/sns/sns.error';
 
-type AnyCodedError = FleetError | ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | SecretsError;
+type AnyCodedError =
+  | FleetError | ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | MigrationError
+  | SecretsError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -111,6 +114,10 @@ export function httpStatusOf(error: AnyCodedError): number {
     // A sealed parameter that does not open ends the run; no request opens one.
     case 'SECRETS_KEY_UNKNOWN':
     case 'SECRETS_TAMPERED':
+    // Raised at boot, before the HTTP server listens.
+    case 'MIGRATION_GAP':
+    case 'MIGRATION_DUPLICATE':
+    case 'MIGRATION_OUT_OF_ORDER':
       return 500;
     default: {
       const unreachable: never = code;
