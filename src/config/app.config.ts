@@ -109,6 +109,8 @@ export class AppConfig {
   allowedRegions!: string[];
   /** Role ARN patterns (`*` matches within one ARN) a run may assume; empty means any role in an allowed account. */
   allowedRoleArns!: string[];
+  /** RUNBOOKD_POLICY: who may do what where, production accounts, approval rules (src/policy/); unset means the built-in defaults. */
+  policyFile!: string | undefined;
   /** How often committed audit records are sealed into the hash chain (by one replica at a time). */
   auditSealIntervalMs!: number;
   /** A signed digest is made at least this often while the chain grows... */
@@ -280,6 +282,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.alarmRoleArns = list('RUNBOOKD_ALARM_ROLE_ARNS');
   for (const r of c.alarmRoleArns) if (!ROLE_ARN.test(r)) problems.push(`RUNBOOKD_ALARM_ROLE_ARNS: "${r}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
   c.allowedAccounts = list('RUNBOOKD_ALLOWED_ACCOUNTS');
+  c.policyFile = env.RUNBOOKD_POLICY ? path.resolve(env.RUNBOOKD_POLICY) : undefined;
   for (const a of c.allowedAccounts) if (!/^\d{12}$/.test(a)) problems.push(`RUNBOOKD_ALLOWED_ACCOUNTS: "${a}" is not a 12-digit account id`);
   c.allowedRegions = list('RUNBOOKD_ALLOWED_REGIONS');
   for (const r of c.allowedRegions) if (!REGION_CODE.test(r)) problems.push(`RUNBOOKD_ALLOWED_REGIONS: "${r}" is not a region code such as eu-west-1`);

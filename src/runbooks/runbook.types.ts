@@ -25,6 +25,8 @@ export interface RunbookDefinition {
    * `core.approve` gate step there). See engine/approval.types.ts.
    */
   approval?: ApprovalSpec;
+  /** What the policy's approval rules match on; see `runbookRisk` for the default. */
+  risk?: 'low' | 'medium' | 'high';
 }
 
 /** The fields of a runbook's `approval:` and of a `core.approve` step's `with:`. */
@@ -39,6 +41,11 @@ export interface ApprovalSpec {
   timeout?: string;
   /** Shown to the approver and in the notification. */
   message?: string;
+  /**
+   * Set at acceptance from the policy's approval rules and the target's facts (never from the
+   * request): when non-empty the gate waits whatever `when` says, for at least the largest count.
+   */
+  requiredBy?: Array<{ rule: string; minApprovals: number; because: string; target: string | null }>;
 }
 
 export type NotifyOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';
