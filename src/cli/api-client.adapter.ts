@@ -33,7 +33,8 @@ export class ApiClient {
   }
 
   async send<T = any>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.profile.apiKey}`, accept: 'application/json', ...extraHeaders };
+    // X-Runbookd-Client: runs this client starts are recorded with trigger kind `cli` (who started them is the key's owner).
+    const headers: Record<string, string> = { authorization: `Bearer ${this.profile.apiKey}`, accept: 'application/json', [CLIENT_HEADER]: 'cli', ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -72,6 +73,8 @@ export class ApiClient {
     return res;
   }
 }
+
+const CLIENT_HEADER = 'x-runbookd-client';
 
 function unreachable(url: string, err: unknown): CliError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;

@@ -93,3 +93,8 @@ export function shortTime(iso: string | null | undefined): string {
 export function seconds(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`;
 }
+
+/** Options as they would be typed again, for the "more:" hint. */
+export function argsOf(options: Record<string, string | undefined>): string {
+  return Object.entries(options).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `--${k} ${/^[\w.:@/+=-]+$/.test(v!) ? v : `'${v!.replace(/'/g, `'\\''`)}'`}`).join(' ');
+}

@@ -138,18 +138,27 @@ export async function followRun(client: ApiClient, runId: string, out: CliOutput
   }
 }
 
-/** Turns successive reads of a run into "started" and "ended" lines, each printed once. */
+/**
+ * Turns successive reads of a run into "started" and "ended" lines, each printed once. Each line
+ * carries the time it happened as the service recorded it (a step's start and end, the run's
+ * acceptance, start and end), so following a run that already ended prints when its steps ran;
+ * only what has no recorded time (a waiting step's note, a state seen in passing) is stamped when
+ * it was seen. Times are UTC, with the date when it is not today's.
+ */
 export class StepPrinter {
   private readonly started = new Set<string>();
   private readonly ended = new Set<string>();
   private readonly notes = new Map<string, string>();
   private runState: string | undefined;
 
-  constructor(private readonly out: CliOutput) {}
+  constructor(
+    private readonly out: CliOutput,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   update(run: any): void {
     if (run.state !== this.runState) {
-      this.out.line(`${this.out.dim(time())} run ${run.id} ${this.out.state(run.state)}`);
+      this.out.line(`${this.stamp(runStateTime(run))} run ${run.id} ${this.out.state(run.state)}`);
       this.runState = run.state;
     }
     const steps: any[] = [...(run.steps ?? [])].sort((a, b) => (a.phase === b.phase ? 0 : a.phase === 'main' ? -1 : 1));
@@ -158,24 +167,37 @@ export class StepPrinter {
       const label = `${s.phase === 'cleanup' ? 'cleanup ' : ''}${s.id} (${s.uses})`;
       if (!this.started.has(key)) {
         this.started.add(key);
-        this.out.line(`${this.out.dim(time())} ▶ ${label} started`);
+        this.out.line(`${this.stamp(s.startedAt)} ▶ ${label} started`);
       }
       if (s.state === 'waiting' && s.note && this.notes.get(key) !== s.note) {
         this.notes.set(key, s.note);
-        this.out.line(`${this.out.dim(time())}   ${label} waiting: ${s.note}`);
+        this.out.line(`${this.stamp(undefined)}   ${label} waiting: ${s.note}`);
       }
       if (!this.ended.has(key) && ['succeeded', 'failed', 'skipped', 'planned'].includes(s.state)) {
         this.ended.add(key);
         const mark = s.state === 'succeeded' ? this.out.green('✓') : s.state === 'failed' ? this.out.red('✗') : '•';
         const why = s.state === 'failed' && s.error ? `: ${s.error.code} ${s.error.message}` : s.note ? ` — ${s.note}` : '';
-        this.out.line(`${this.out.dim(time())} ${mark} ${label} ${this.out.state(s.state)} in ${seconds(s.durationMs)}${why}`);
+        this.out.line(`${this.stamp(s.endedAt)} ${mark} ${label} ${this.out.state(s.state)} in ${seconds(s.durationMs)}${why}`);
       }
     }
   }
+
+  /** `12:00:03Z`, or `2026-12-01 12:00:03Z` on another day; a missing or unreadable time is now. */
+  private stamp(iso: string | null | undefined): string {
+    const now = this.now();
+    const t = iso && !Number.isNaN(Date.parse(iso)) ? new Date(iso) : now;
+    const text = t.toISOString();
+    const day = text.slice(0, 10) === now.toISOString().slice(0, 10) ? '' : `${text.slice(0, 10)} `;
+    return this.out.dim(`${day}${text.slice(11, 19)}Z`);
+  }
 }
 
-function time(): string {
-  return new Date().toISOString().slice(11, 19);
+/** When the run reached the state it is in, where the service recorded it. */
+function runStateTime(run: any): string | null | undefined {
+  if (FINAL_STATES.includes(run.state)) return run.endedAt;
+  if (run.state === 'queued') return run.createdAt;
+  if (run.state === 'running' && !(run.steps ?? []).length) return run.startedAt;
+  return undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

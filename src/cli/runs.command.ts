@@ -4,7 +4,7 @@ import { ApiClient } from './api-client.adapter';
 import { describeApproval } from './approvals.command';
 import { CliContext } from './cli-context';
 import { CliError } from './cli.error';
-import { CliOutput, seconds, shortTime } from './cli-output';
+import { argsOf, CliOutput, seconds, shortTime } from './cli-output';
 import { buildParameters } from './cli-parameters';
 import { EXIT, exitCodeForState, ExitCode } from './exit-codes';
 import { followRun } from './run-follower';
@@ -48,17 +48,25 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('runs')
-    .description('runs, newest first')
+    .description('runs, newest first; --cursor pages on from where the last page ended')
     .option('--runbook <id>', 'only this runbook\'s runs')
     .option('--state <state>', 'only runs in this state')
+    .option('--trigger <kind>', 'only runs started this way: rest, cli, alarm, schedule or parent')
     .option('--limit <n>', 'at most this many (1-200)', '20')
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page printed (nextCursor with --json)')
     .action(ctx.act(async (out, cmd) => {
-      const o = cmd.opts<{ runbook?: string; state?: string; limit: string }>();
-      const q = new URLSearchParams({ limit: o.limit, ...(o.runbook ? { runbook: o.runbook } : {}), ...(o.state ? { state: o.state } : {}) });
+      const o = cmd.opts<{ runbook?: string; state?: string; trigger?: string; limit: string; cursor?: string }>();
+      const filters: Record<string, string> = {
+        ...(o.runbook ? { runbook: o.runbook } : {}), ...(o.state ? { state: o.state } : {}), ...(o.trigger ? { trigger: o.trigger } : {}),
+      };
+      const q = new URLSearchParams({ limit: o.limit, ...filters, ...(o.cursor ? { cursor: o.cursor } : {}) });
       const body = await (await ctx.clientFor(cmd)).get(`/v1/runs?${q}`);
       if (out.json) return out.document(body);
-      out.table(['run', 'runbook', 'state', 'actor', 'accepted', 'ended', 'error'],
-        body.items.map((r: any) => [r.id, r.runbookId, out.state(r.state) + (r.dryRun ? ' (dry)' : ''), r.actor, shortTime(r.createdAt), shortTime(r.endedAt), r.error?.code]));
+      out.table(['run', 'runbook', 'state', 'trigger', 'actor', 'accepted', 'ended', 'error'],
+        body.items.map((r: any) => [
+          r.id, r.runbookId, out.state(r.state) + (r.dryRun ? ' (dry)' : ''), r.trigger?.kind, r.actor, shortTime(r.createdAt), shortTime(r.endedAt), r.error?.code,
+        ]));
+      if (body.nextCursor) out.line(out.dim(`more: runbookd runs ${argsOf({ ...filters, limit: o.limit, cursor: body.nextCursor })}`));
     }));
 
   program

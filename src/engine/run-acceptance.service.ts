@@ -157,7 +157,7 @@ export class RunAcceptanceService {
   }
 
   private async deduplicated(existing: RunRecord, cmd: AcceptRunCommand, requestHash: string): Promise<AcceptedRun> {
-    if (existing.requestHash && existing.requestHash !== requestHash && cmd.trigger.kind === 'rest') {
+    if (existing.requestHash && existing.requestHash !== requestHash && (cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli')) {
       throw new EngineError(
         'IDEMPOTENCY_KEY_REUSED',
         `this Idempotency-Key was already used for run ${existing.id} with different parameters; use a new key for a new request`,

@@ -188,6 +188,13 @@ export class StepRunnerService {
         return { kind: 'done' };
       }
       const outcome = await type.run(input, ctx);
+      const planned = outcome.kind === 'wait' && run.dryRun && !type.startsRuns ? onlyPlanned(steps) : [];
+      if (planned.length > 0) {
+        // A plan never waits on a change it only planned: what it would wait for never comes (the
+        // restored copy was not made, the service not scaled). Its first look is kept as the note.
+        await end({ state: 'skipped', note: `dry run: would wait (${outcome.kind === 'wait' && outcome.note ? outcome.note : 'not there yet'}) after ${planned.join(', ')}, only planned` });
+        return { kind: 'done' };
+      }
       if (outcome.kind === 'wait') {
         const afterS = Math.max(0, outcome.afterSeconds);
         await record({ state: 'waiting', memory: { ...pick$(memory), ...(outcome.memory ?? {}) }, note: outcome.note ?? null });
@@ -245,6 +252,11 @@ export function isInfrastructureError(err: unknown): boolean {
   if (err instanceof InjectedFault) return true;
   if (err instanceof EngineError && (err.code === 'LEASE_LOST' || err.code === 'RECORDING_FAILED')) return true;
   return toDatabaseError(err) !== undefined;
+}
+
+/** The steps of this run that a dry run planned instead of running. */
+function onlyPlanned(steps: Map<string, StepResultRecord>): string[] {
+  return [...steps.values()].filter((s) => s.state === 'planned').map((s) => s.stepId);
 }
 
 function pick$(memory: Record<string, unknown>): Record<string, unknown> {

@@ -68,6 +68,7 @@ export class RunbooksController {
   @RequireRole('operator', 'trigger runs')
   @ApiBody({ schema: createRunSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key returns the same run (200)' })
+  @ApiHeader({ name: 'X-Runbookd-Client', required: false, description: '`cli` when the runbookd CLI sends the request: the run is recorded with trigger kind `cli`' })
   @ApiResponse({ status: 202, description: 'Accepted: the run is recorded and queued' })
   @ApiResponse({ status: 400, description: 'Bad parameters (each bad field is named) or a preflight check refused the run (PREFLIGHT_FAILED, naming what failed); nothing is recorded or queued' })
   @ApiResponse({ status: 409, description: 'Another unfinished run holds the concurrency key (named in details.holder)' })
@@ -76,6 +77,7 @@ export class RunbooksController {
     @Param('id') id: string,
     @Body(new JsonSchemaPipe<CreateRunBody>(createRunSchema)) body: CreateRunBody,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Headers('x-runbookd-client') client: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
@@ -87,13 +89,26 @@ export class RunbooksController {
       parameters: body.parameters ?? {},
       dryRun: body.dryRun ?? false,
       reason: body.reason ?? null,
-      trigger: { kind: 'rest', actor: principal.name, role: principal.role },
+      // Who is always the authenticated principal; the client header only says through what.
+      trigger: { kind: triggerKindOf(client), actor: principal.name, role: principal.role },
       // Scoped to the caller: another key reusing the same Idempotency-Key must neither see nor block this run.
       dedupeKey: idempotencyKey ? `rest:${principal.name}:${id}:${idempotencyKey}` : null,
     });
     if (!created) reply.status(200);
     return { ...(await this.runs.view(run.id)), deduplicated: !created };
   }
+}
+
+/**
+ * The trigger kind of a run started over the API: `cli` when the runbookd CLI says it sent the
+ * request, `rest` otherwise. It is informational (the run list's filter, the report), never
+ * a permission, so the header is believed; a value that is not one runbookd sends is refused so a
+ * typo does not silently record the wrong kind.
+ */
+function triggerKindOf(client: string | undefined): 'rest' | 'cli' {
+  if (client === undefined) return 'rest';
+  if (client === 'cli') return 'cli';
+  throw new RequestError('INVALID_REQUEST', 'X-Runbookd-Client must be "cli" (sent by the runbookd CLI) or absent', { field: 'X-Runbookd-Client' });
 }
 
 function summary(def: { id: string; title: string; description?: string }, digest: string) {

@@ -122,6 +122,76 @@ describe('runbookd CLI against the service', () => {
     expect(down.stderr).toMatch(/ECONNREFUSED/);
   });
 
+  it('types -p by the schema (the README\'s point-in-time restore), refuses what cannot convert with 64, and records the run as trigger cli', async () => {
+    const pitr = await runCli(['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', 'useLatestRestorableTime=true', '--dry-run', '--json'], env);
+    expect(pitr.stderr).toBe('');
+    expect(pitr.code).toBe(0);
+    const accepted = JSON.parse(pitr.stdout);
+    expect(accepted.parameters).toMatchObject({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true });
+    // Who started it is the key's owner; the CLI only says it was the CLI.
+    expect(accepted.trigger).toMatchObject({ kind: 'cli', actor: 'otto' });
+    expect(accepted.actor).toBe('otto');
+
+    const before = (await h.request('GET', '/v1/runs?runbook=point-in-time-restore&limit=200')).body.items.length;
+    for (const [pair, said] of [
+      ['useLatestRestorableTime=yes', /useLatestRestorableTime=yes: useLatestRestorableTime must be true/],
+      ['rpoTargetMinutes=an-hour', /rpoTargetMinutes must be a number/],
+      ['vpcSecurityGroupIds=[sg-1', /vpcSecurityGroupIds must be a list/],
+    ] as const) {
+      const r = await runCli(['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', pair, '--dry-run'], env);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(said);
+    }
+    const bad = JSON.parse((await runCli(['run', 'cli-sleep', '-p', 'seconds=1.5', '--json'], env)).stdout);
+    expect(bad.error).toMatchObject({ code: 'USAGE', details: { field: 'seconds' } });
+    expect((await h.request('GET', '/v1/runs?runbook=point-in-time-restore&limit=200')).body.items.length).toBe(before);
+
+    // Started over REST it stays `rest`; a client header runbookd never sends is refused, naming it.
+    const rest = await h.request('POST', '/v1/runbooks/cli-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 0 } } });
+    expect(rest.body.trigger.kind).toBe('rest');
+    const forged = await h.request('POST', '/v1/runbooks/cli-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 0 } }, headers: { 'x-runbookd-client': 'schedule' } });
+    expect(forged.status).toBe(400);
+    expect(forged.body.error.details.field).toBe('X-Runbookd-Client');
+  });
+
+  it('`runs --trigger cli` lists only the CLI\'s runs, and --cursor pages on', async () => {
+    for (let i = 0; i < 2; i++) expect((await runCli(['run', 'cli-sleep', '-p', 'seconds=0'], env)).code).toBe(0);
+    const all = JSON.parse((await runCli(['runs', '--trigger', 'cli', '--limit', '200', '--json'], env)).stdout).items;
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    expect(all.every((r: any) => r.trigger.kind === 'cli')).toBe(true);
+    const rest = JSON.parse((await runCli(['runs', '--trigger', 'rest', '--json'], env)).stdout).items;
+    expect(rest.length).toBeGreaterThanOrEqual(1);
+    expect(rest.every((r: any) => r.trigger.kind === 'rest')).toBe(true);
+
+    const first = JSON.parse((await runCli(['runs', '--trigger', 'cli', '--limit', '1', '--json'], env)).stdout);
+    expect(first.items.map((r: any) => r.id)).toEqual([all[0].id]);
+    const second = JSON.parse((await runCli(['runs', '--trigger', 'cli', '--limit', '1', '--cursor', first.nextCursor, '--json'], env)).stdout);
+    expect(second.items.map((r: any) => r.id)).toEqual([all[1].id]);
+    // On a terminal the next page is one command away.
+    const table = await runCli(['runs', '--trigger', 'cli', '--limit', '1'], env);
+    expect(table.stdout).toContain(all[0].id);
+    expect(table.stdout).toContain(`more: runbookd runs --trigger cli --limit 1 --cursor ${first.nextCursor}`);
+    expect((await runCli(['runs', '--trigger', 'carrier-pigeon'], env)).code).toBe(64);
+    expect((await runCli(['runs', '--cursor', 'not-a-cursor'], env)).code).toBe(64);
+  });
+
+  it('`follow` on a run that already ended stamps each step with when it ran', async () => {
+    const started = JSON.parse((await runCli(['run', 'cli-sleep', '-p', 'seconds=1', '--json'], env)).stdout);
+    const run = await h.waitForRun(started.id, ['succeeded']);
+    // Far enough past the end that "now" cannot pass for the step's time.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(run.endedAt) + 2500 - Date.now())));
+    const r = await runCli(['follow', run.id], env);
+    expect(r.code).toBe(0);
+    const hms = (iso: string) => `${iso.slice(11, 19)}Z`;
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain(`${hms(run.endedAt)} run ${run.id} succeeded`);
+    for (const s of run.steps) {
+      const label = `${s.phase === 'cleanup' ? 'cleanup ' : ''}${s.id} (${s.uses})`;
+      expect(lines).toContain(`${hms(s.startedAt)} ▶ ${label} started`);
+      expect(lines.find((l) => l.includes(`✓ ${label} succeeded`))).toMatch(new RegExp(`^${hms(s.endedAt)} `));
+    }
+  });
+
   it('`login` checks the key, saves it owner-only under XDG_CONFIG_HOME, and later commands use it', async () => {
     const xdg = path.join(home, 'xdg');
     const bare = { HOME: home, XDG_CONFIG_HOME: xdg };

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { ApiClient } from '../../src/cli/api-client.adapter';
 import { CliOutput } from '../../src/cli/cli-output';
-import { followRun } from '../../src/cli/run-follower';
+import { followRun, StepPrinter } from '../../src/cli/run-follower';
 
 /**
  * The follower uses the run's event stream when the service has one and polling otherwise.
@@ -85,5 +85,28 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
     const result = await followRun(new ApiClient({ url, apiKey: 'k' }), 'r1', out, { pollMs: 50, timeoutMs: 300 });
     expect(result.finished).toBe(false);
     expect(result.run.state).toBe('running');
+  });
+
+  it('stamps a finished run\'s steps with when they ran, not when it was followed', () => {
+    const { out, text } = output();
+    const printer = new StepPrinter(out, () => new Date('2026-12-07T15:00:00.000Z'));
+    printer.update({
+      id: 'r9', state: 'succeeded', createdAt: '2026-12-07T09:59:58.000Z', startedAt: '2026-12-07T10:00:00.000Z', endedAt: '2026-12-07T10:00:09.500Z',
+      steps: [
+        { id: 'b', uses: 'core.noop', phase: 'cleanup', state: 'succeeded', startedAt: '2026-12-07T10:00:08.000Z', endedAt: '2026-12-07T10:00:09.000Z', durationMs: 1000 },
+        { id: 'a', uses: 'core.sleep', phase: 'main', state: 'succeeded', startedAt: '2026-12-07T10:00:01.000Z', endedAt: '2026-12-07T10:00:07.000Z', durationMs: 6000 },
+      ],
+    });
+    expect(text().split('\n').filter(Boolean)).toEqual([
+      '10:00:09Z run r9 succeeded',
+      '10:00:01Z ▶ a (core.sleep) started',
+      '10:00:07Z ✓ a (core.sleep) succeeded in 6.0s',
+      '10:00:08Z ▶ cleanup b (core.noop) started',
+      '10:00:09Z ✓ cleanup b (core.noop) succeeded in 1.0s',
+    ]);
+    // A run from another day says which day.
+    const other = output();
+    new StepPrinter(other.out, () => new Date('2026-12-08T01:00:00.000Z')).update({ id: 'r9', state: 'failed', endedAt: '2026-12-07T23:59:59.000Z', steps: [] });
+    expect(other.text()).toBe('2026-12-07 23:59:59Z run r9 failed\n');
   });
 });
