@@ -19,6 +19,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 npm run --silent build
 npx tsc -p tsconfig.check.json
+# The console's API types must be what the built service's OpenAPI document says (npm run api-types).
+node scripts/console-api-types.js --check
 
 mkdir -p test/artifacts
 status=0
