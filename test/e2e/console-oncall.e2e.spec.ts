@@ -218,7 +218,8 @@ describe('web console on call (issue 22)', () => {
       await page.goto(`${h.baseUrl}/#/runbooks/${id}`);
       await page.getByRole('heading', { name: 'Start a run' }).waitFor();
       await fill(page, FORM_VALUES[id]);
-      await page.getByLabel('Reason').fill(`console e2e ${id}`);
+      // `#run-reason`: a runbook may have a parameter called reason too.
+      await page.locator('#run-reason').fill(`console e2e ${id}`);
       await page.getByRole('button', { name: 'Show plan' }).click();
       await page.locator('.plan h3 a').waitFor({ timeout: 15_000 });
       const planId = (await page.locator('.plan h3 a').textContent())!.trim();

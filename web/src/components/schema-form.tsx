@@ -190,9 +190,13 @@ function useResourceNames(type: ResourceNames['type'] | undefined, enabled: bool
   return names;
 }
 
-/** Primary: what a run needs (required, named by a rule, or without a default). Advanced: optional fields with a default. */
+/**
+ * Primary: what a run needs (required, named by a "give one of" rule) and the choices that change
+ * what it does (enums). The rest is Advanced. A schema with neither shows its fields without defaults first.
+ */
 function isPrimary(name: string, s: JsonSchema, required: Set<string>, ruled: Set<string>): boolean {
-  return required.has(name) || ruled.has(name) || (s.default === undefined && !/^(roleArn|region|pollSeconds)$/.test(name));
+  if (required.size === 0 && ruled.size === 0) return s.default === undefined && !/^(roleArn|region|pollSeconds)$/.test(name);
+  return required.has(name) || ruled.has(name) || kindOf(s) === 'enum';
 }
 
 export function SchemaFields({
@@ -304,8 +308,8 @@ export function SchemaFields({
             {s.description && inline(s.description)}
             {range.length > 0 && ` (${range.join(', ')})`}
             {s.default !== undefined && !s.writeOnly ? ` (default: ${JSON.stringify(s.default)})` : ''}
-            {s.format === 'date-time' && ' ISO 8601 with its zone, e.g. 2026-05-01T10:00:00Z.'}
-            {names.length > 0 && ` Suggestions: ${names.length} from the account.`}
+            {s.format === 'date-time' && '. ISO 8601 with its zone, e.g. 2026-05-01T10:00:00Z'}
+            {names.length > 0 && `. Suggestions: ${names.length} from the account`}
           </div>
         )}
         {mine.length > 0 && (
@@ -329,7 +333,7 @@ export function SchemaFields({
       {primary.map(field)}
       {advanced.length > 0 && (
         <fieldset className="advanced">
-          <legend>Advanced (optional, with defaults)</legend>
+          <legend>Advanced (optional)</legend>
           {advanced.map(field)}
         </fieldset>
       )}
