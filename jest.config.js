@@ -12,10 +12,12 @@ const swc = [
 ];
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
+  // deploy/aws is a package of its own (the CDK app); its test runs here, on its own node_modules.
+  roots: ['<rootDir>/test', '<rootDir>/deploy/aws/test'],
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.(t|j|mj|cj)s$': swc },
-  transformIgnorePatterns: [],
+  // aws-cdk-lib is CommonJS and large: transforming it would cost more than the test itself.
+  transformIgnorePatterns: ['/deploy/aws/node_modules/'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   setupFiles: ['<rootDir>/test/support/jest-setup.ts'],
   testTimeout: 60000,

@@ -8,16 +8,26 @@
 import * as path from 'node:path';
 import { StepRegistry } from '../src/engine/step-registry';
 import type { StepType } from '../src/engine/step.contract';
-import { iamPolicyFor } from '../src/runbooks/iam-policy';
+import { type IamPolicyDocument, iamPolicyFor } from '../src/runbooks/iam-policy';
 import { loadRunbooks } from '../src/runbooks/runbook-loader';
 import { STEP_CLASSES } from '../src/steps/step-catalog';
 
+export const RUNBOOKS_DIR = path.resolve(__dirname, '..', 'runbooks');
+
+// Step types are only asked what they declare here: none of them is run, so none needs its dependencies.
+const declarations = () => new StepRegistry(STEP_CLASSES.map((C) => new (C as unknown as new () => StepType)()));
+
+/** The task role's policy: every runbook in the folder (the image ships `runbooks/`). The CDK app's test compares against it. */
+export function taskRolePolicy(dir = RUNBOOKS_DIR): IamPolicyDocument {
+  const registry = declarations();
+  return iamPolicyFor(loadRunbooks(dir, registry).map((l) => l.definition), registry);
+}
+
 export function main(argv: string[]): number {
   const dirAt = argv.indexOf('--dir');
-  const dir = dirAt >= 0 ? argv[dirAt + 1] : path.resolve(__dirname, '..', 'runbooks');
+  const dir = dirAt >= 0 ? argv[dirAt + 1] : RUNBOOKS_DIR;
   const ids = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--dir');
-  // Step types are only asked what they declare here: none of them is run, so none needs its dependencies.
-  const registry = new StepRegistry(STEP_CLASSES.map((C) => new (C as unknown as new () => StepType)()));
+  const registry = declarations();
   const loaded = loadRunbooks(dir, registry);
   const chosen = ids.length === 0 ? loaded : loaded.filter((l) => ids.includes(l.definition.id));
   const missing = ids.filter((id) => !loaded.some((l) => l.definition.id === id));

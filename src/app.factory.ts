@@ -1,11 +1,13 @@
 import { ConsoleLogger, LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply } from 'fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ApiModule } from './api.module';
 import { AppConfig } from './config/app.config';
 import { InfrastructureModule } from './infrastructure.module';
-import { HttpErrorFilter } from './http/http-error.filter';
+import { HttpErrorFilter, sendError } from './http/http-error.filter';
+import { registerJsonBodyParser } from './http/json-body.parser';
 import { API_SCHEMAS } from './http/openapi-schemas';
 import { serveWebConsole } from './http/web-console';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
@@ -34,12 +36,15 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   class RootModule {}
 
   const logger = new ConsoleLogger({ json: config.logFormat === 'json', logLevels: LEVELS[config.logLevel], prefix: 'runbookd' });
-  const app = await NestFactory.create<NestFastifyApplication>(RootModule, new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES }), {
+  // frameworkErrors: what Fastify refuses before a route is found (a URL that does not decode) gets the one error shape too.
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error) });
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
     logger,
     abortOnError: false,
   });
   app.useGlobalFilters(new HttpErrorFilter());
   app.useGlobalPipes(new StorableTextPipe());
+  registerJsonBodyParser(app, BODY_LIMIT_BYTES);
   if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
   if (hasApi) serveWebConsole(app, logger);
   if (hasApi) await registerSnsRateLimit(app, config.snsRateLimitPerMinute);

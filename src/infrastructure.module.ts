@@ -17,6 +17,7 @@ import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
 import { TargetPolicyService } from './auth/target-policy.service';
+import { PolicyService } from './policy/policy.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { StepRegistry } from './engine/step-registry';
@@ -63,6 +64,7 @@ export class InfrastructureModule {
       { provide: StepRegistry, inject: [...STEP_CLASSES], useFactory: (...steps) => new StepRegistry(steps) },
       RunbookCatalog,
       RunQueue,
+      PolicyService,
       PreflightService,
       RunAcceptanceService,
       TargetPolicyService,

@@ -39,19 +39,32 @@ export class TargetPolicyService {
       if (typeof value !== 'string' || value === '') continue;
       const role = ROLE_ARN.exec(value);
       if (role) {
-        const account = role[1];
-        if (this.config.allowedAccounts.length > 0 && !this.config.allowedAccounts.includes(account)) {
-          throw refused(runbookId, field, `account ${account} (role ${value}) is not in RUNBOOKD_ALLOWED_ACCOUNTS`);
-        }
-        if (this.rolePatterns.length > 0 && !this.rolePatterns.some((p) => p.test(value))) {
-          throw refused(runbookId, field, `role ${value} matches no RUNBOOKD_ALLOWED_ROLE_ARNS pattern`);
-        }
-      } else if (/region$/i.test(field.split('.').pop() ?? '') && REGION.test(value) && !this.allowedRegions().has(value)) {
-        throw refused(runbookId, field, `region ${value} is not one runbookd acts in (RUNBOOKD_ALLOWED_REGIONS: ${[...this.allowedRegions()].sort().join(', ')})`);
+        this.checkAccount(runbookId, field, role[1], value);
+      } else if (/region$/i.test(field.split('.').pop() ?? '') && REGION.test(value)) {
+        this.checkRegion(runbookId, field, value);
       } else if (/rolearn$/i.test(field.split('.').pop() ?? '')) {
         // The runbook's own pattern normally refuses this first; a runbook without one must not slip past.
         throw refused(runbookId, field, `"${value.slice(0, 100)}" is not an IAM role ARN`);
       }
+    }
+  }
+
+  /**
+   * An account a run acts in, and the role it assumes there (none: the default credentials).
+   * A fleet checks each of its accounts here before it resolves anything.
+   */
+  checkAccount(runbookId: string, field: string, account: string, roleArn: string | null): void {
+    if (this.config.allowedAccounts.length > 0 && !this.config.allowedAccounts.includes(account)) {
+      throw refused(runbookId, field, `account ${account}${roleArn ? ` (role ${roleArn})` : ''} is not in RUNBOOKD_ALLOWED_ACCOUNTS`, { account });
+    }
+    if (roleArn && this.rolePatterns.length > 0 && !this.rolePatterns.some((p) => p.test(roleArn))) {
+      throw refused(runbookId, field, `role ${roleArn} matches no RUNBOOKD_ALLOWED_ROLE_ARNS pattern`, { account });
+    }
+  }
+
+  checkRegion(runbookId: string, field: string, region: string): void {
+    if (!this.allowedRegions().has(region)) {
+      throw refused(runbookId, field, `region ${region} is not one runbookd acts in (RUNBOOKD_ALLOWED_REGIONS: ${[...this.allowedRegions()].sort().join(', ')})`, { region });
     }
   }
 
@@ -89,6 +102,6 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function refused(runbookId: string, field: string, why: string): AuthError {
-  return new AuthError('TARGET_NOT_ALLOWED', `runbook ${runbookId} may not act there: ${why}`, { field, runbookId });
+function refused(runbookId: string, field: string, why: string, more: Record<string, unknown> = {}): AuthError {
+  return new AuthError('TARGET_NOT_ALLOWED', `runbook ${runbookId} may not act there: ${why}`, { field, runbookId, ...more });
 }

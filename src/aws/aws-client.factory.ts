@@ -4,7 +4,9 @@ import { BackupClient } from '@aws-sdk/client-backup';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { AppConfig } from '../config/app.config';
 
@@ -114,6 +116,15 @@ export class AwsClientFactory implements OnModuleDestroy {
 
   backup(region?: string, roleArn?: string, kind: CallKind = 'read'): BackupClient {
     return this.client('backup', BackupClient, region, roleArn, kind);
+  }
+
+  /** Service name as the SDK's endpoint variable spells it: AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API. */
+  tagging(region?: string, roleArn?: string): ResourceGroupsTaggingAPIClient {
+    return this.client('resource_groups_tagging_api', ResourceGroupsTaggingAPIClient, region, roleArn, 'read');
+  }
+
+  sts(region?: string, roleArn?: string): STSClient {
+    return this.client('sts', STSClient, region, roleArn, 'read');
   }
 
   /** The extension point: a new service is `xyz(r, role, kind) { return this.client('xyz', XyzClient, r, role, kind); }`. */

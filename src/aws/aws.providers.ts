@@ -11,9 +11,10 @@ import { RdsFailoverAdapter } from './rds-failover.adapter';
 import { RdsLeftoversAdapter } from './rds-leftovers.adapter';
 import { RdsRestoreAdapter } from './rds-restore.adapter';
 import { SnsAdapter } from './sns.adapter';
+import { TaggingAdapter } from './tagging.adapter';
 
 /**
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside (and Clock, for AlarmReaderService). A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter, CloudWatchAdapter, AlarmReaderService, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter];
+export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter, CloudWatchAdapter, AlarmReaderService, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter, TaggingAdapter];

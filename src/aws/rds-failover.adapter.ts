@@ -9,9 +9,10 @@ import {
   type RebootDBInstanceCommandInput,
   type RebootDBInstanceCommandOutput,
 } from '@aws-sdk/client-rds';
+import { accountOfArn, tagMap, type TargetFacts } from './target-facts';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, firstPages, type AwsServiceCalls } from './aws-caller.service';
-import { AwsClientFactory, type AwsTarget } from './aws-client.factory';
+import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { describeDbCluster, describeDbInstance, rdsCalls, receipt, toCluster, toInstance, type MutationReceipt, type RdsCluster, type RdsInstance } from './rds-common';
 
 export interface RdsEvent {
@@ -56,6 +57,18 @@ export class RdsFailoverAdapter {
 
   async describeInstance(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsInstance> {
     return toInstance(await describeDbInstance(this.calls, ctx, target, instanceIdentifier));
+  }
+
+  /** The cluster's or instance's own account (from its ARN) and tags, for the approval rules. */
+  async facts(ctx: AwsCallContext, target: AwsTarget, kind: 'cluster' | 'instance', identifier: string): Promise<TargetFacts> {
+    if (kind === 'cluster') {
+      const c = await describeDbCluster(this.calls, ctx, target, identifier);
+      const arn = c.DBClusterArn ?? null;
+      return { type: 'rds:cluster', identifier, arn, account: accountOfArn(arn), region: resolveTarget(target).region, tags: tagMap(c.TagList) };
+    }
+    const i = await describeDbInstance(this.calls, ctx, target, identifier);
+    const arn = i.DBInstanceArn ?? null;
+    return { type: 'rds:db', identifier, arn, account: accountOfArn(arn), region: resolveTarget(target).region, tags: tagMap(i.TagList) };
   }
 
   /** Events of one cluster or instance since a moment, oldest first. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readEnvironment } from '../config/cli.config';
-import { runCli } from './cli.commands';
+import { runCli } from './cli-program';
 
 /** The `runbookd` command (package.json `bin`). */
 void runCli(process.argv.slice(2), { env: readEnvironment(), stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then((code) => {

@@ -5,22 +5,26 @@
  */
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** The dotted path of the first string (or object key) PostgreSQL cannot store, or null. */
+/**
+ * The dotted path of the first string (or object key) PostgreSQL cannot store, or null. Walked
+ * with an explicit stack, depth first in document order, so no nesting can exhaust the call stack.
+ */
 export function unstorableTextPath(value: unknown, at = ''): string | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? at || '(value)' : null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = unstorableTextPath(value[i], `${at}[${i}]`);
-      if (p) return p;
-    }
-    return null;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const here = at ? `${at}.${k}` : k;
-      if (UNSTORABLE.test(k)) return here;
-      const p = unstorableTextPath(v, here);
-      if (p) return p;
+  // Each entry carries its key, checked when the entry is reached: the same order a recursive walk takes.
+  const stack: Array<{ v: unknown; here: string; key?: string }> = [{ v: value, here: at }];
+  while (stack.length > 0) {
+    const { v, here, key } = stack.pop()!;
+    if (key !== undefined && UNSTORABLE.test(key)) return here;
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) return here || '(value)';
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], here: `${here}[${i}]` });
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, child] = entries[i];
+        stack.push({ v: child, here: here ? `${here}.${k}` : k, key: k });
+      }
     }
   }
   return null;

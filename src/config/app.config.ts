@@ -109,6 +109,16 @@ export class AppConfig {
   allowedRegions!: string[];
   /** Role ARN patterns (`*` matches within one ARN) a run may assume; empty means any role in an allowed account. */
   allowedRoleArns!: string[];
+  /**
+   * How a fleet reaches an account other than the home one (the default credentials' account):
+   * RUNBOOKD_ACCOUNT_ROLE_ARN, one role ARN template with `{account}` (arn:aws:iam::{account}:role/runbookd).
+   * Unset: a fleet acts in the home account only.
+   */
+  accountRoleArnTemplate!: string | undefined;
+  /** Most targets one fleet run may have (RUNBOOKD_FLEET_MAX_TARGETS); a larger resolution is refused with 422. */
+  fleetMaxTargets!: number;
+  /** RUNBOOKD_POLICY: who may do what where, production accounts, approval rules (src/policy/); unset means the built-in defaults. */
+  policyFile!: string | undefined;
   /** How often committed audit records are sealed into the hash chain (by one replica at a time). */
   auditSealIntervalMs!: number;
   /** A signed digest is made at least this often while the chain grows... */
@@ -280,11 +290,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.alarmRoleArns = list('RUNBOOKD_ALARM_ROLE_ARNS');
   for (const r of c.alarmRoleArns) if (!ROLE_ARN.test(r)) problems.push(`RUNBOOKD_ALARM_ROLE_ARNS: "${r}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
   c.allowedAccounts = list('RUNBOOKD_ALLOWED_ACCOUNTS');
+  c.policyFile = env.RUNBOOKD_POLICY ? path.resolve(env.RUNBOOKD_POLICY) : undefined;
   for (const a of c.allowedAccounts) if (!/^\d{12}$/.test(a)) problems.push(`RUNBOOKD_ALLOWED_ACCOUNTS: "${a}" is not a 12-digit account id`);
   c.allowedRegions = list('RUNBOOKD_ALLOWED_REGIONS');
   for (const r of c.allowedRegions) if (!REGION_CODE.test(r)) problems.push(`RUNBOOKD_ALLOWED_REGIONS: "${r}" is not a region code such as eu-west-1`);
   c.allowedRoleArns = list('RUNBOOKD_ALLOWED_ROLE_ARNS');
   for (const r of c.allowedRoleArns) if (!/^arn:aws[a-z-]*:iam::[\d*]{1,12}:role\/.+$/.test(r)) problems.push(`RUNBOOKD_ALLOWED_ROLE_ARNS: "${r}" is not a role ARN pattern (arn:aws:iam::<account>:role/<name>, * as a wildcard)`);
+
+  c.accountRoleArnTemplate = env.RUNBOOKD_ACCOUNT_ROLE_ARN?.trim() || undefined;
+  if (c.accountRoleArnTemplate) {
+    const t = c.accountRoleArnTemplate;
+    if (!t.includes('{account}') || !ROLE_ARN.test(t.split('{account}').join('111111111111')) || !/:iam::\{account\}:role\//.test(t)) {
+      problems.push(`RUNBOOKD_ACCOUNT_ROLE_ARN must be a role ARN whose account is {account} (arn:aws:iam::{account}:role/runbookd), got "${t}"`);
+    }
+  }
+  c.fleetMaxTargets = int('RUNBOOKD_FLEET_MAX_TARGETS', 5000, 1, 100_000);
 
   // PGlite is one process's folder: a second process (a worker beside an api) would open the same files.
   if (!c.databaseUrl && c.isProduction) {

@@ -29,6 +29,8 @@ const MAX_LOOK_S = 60;
 
 export interface ApprovalPlan {
   parameters: Record<string, unknown>;
+  /** The policy rules (and the runbook's own `approval.when`) that asked for this approval, and the facts that made them hold. */
+  requiredBy?: NonNullable<ApprovalSpec['requiredBy']>;
   /** The mutating steps still to come, with the exact AWS calls where they can be known now. */
   /** `skipped`: the step's `if:` is already known to be false, so it will not run (the approver is told, not asked). */
   steps: Array<{ stepId: string; uses: string; calls: PlannedCall[] | null; note?: string; skipped?: true }>;
@@ -85,7 +87,7 @@ export class ApprovalsService {
   async gate(ctx: StepContext, spec: ApprovalSpec): Promise<StepOutcome<Record<string, unknown>>> {
     const run = await this.runs.get(ctx.runId);
     if (!run) throw new EngineError('RUN_NOT_FOUND', `no run "${ctx.runId}"`);
-    const { plan, hash } = await this.planOf(run, await this.runs.steps(run.id), ctx);
+    const { plan, hash } = await this.planOf(run, await this.runs.steps(run.id), ctx, spec.requiredBy);
     let current = await this.repo.latest(run.id, ctx.stepId);
 
     if (current?.state === 'rejected') {
@@ -164,7 +166,7 @@ export class ApprovalsService {
    * dry run would record them. A step whose input needs outputs not known yet is listed without
    * calls (it is planned when they exist). Hashed over the unredacted values, shown redacted.
    */
-  async planOf(run: RunRecord, steps: StepResultRecord[], ctx: StepContext): Promise<{ plan: ApprovalPlan; hash: string }> {
+  async planOf(run: RunRecord, steps: StepResultRecord[], ctx: StepContext, requiredBy?: ApprovalSpec['requiredBy']): Promise<{ plan: ApprovalPlan; hash: string }> {
     const registry = this.moduleRef.get(StepRegistry, { strict: false });
     const defs = run.definition.steps;
     const outputs: Record<string, unknown> = {};
@@ -204,7 +206,8 @@ export class ApprovalsService {
         planned.push({ stepId: def.id, uses: def.uses, calls: null, note: `cannot be planned yet: ${(err as Error).message}` });
       }
     }
-    const plan: ApprovalPlan = { parameters: run.parameters, steps: planned };
+    // Without reasons the plan (and its hash) is what it always was, so approvals given before stay bound.
+    const plan: ApprovalPlan = { parameters: run.parameters, steps: planned, ...(requiredBy && requiredBy.length > 0 ? { requiredBy } : {}) };
     return { plan, hash: createHash('sha256').update(canonicalJson(plan)).digest('hex') };
   }
 

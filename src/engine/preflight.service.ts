@@ -5,7 +5,11 @@ import { AwsStepError } from '../aws/aws.error';
 import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
-import { isTruthy, resolveValue, UnresolvedExpression } from '../runbooks/expressions';
+import type { TargetFacts } from '../aws/target-facts';
+import { PolicyService } from '../policy/policy.service';
+import type { ApprovalRequirement } from '../policy/approval-rules';
+import { runbookRisk, withRequiredApproval } from '../runbooks/approval-gate';
+import { isTruthy, referencedSteps, resolveValue, UnresolvedExpression } from '../runbooks/expressions';
 import type { RunbookDefinition, StepDefinition } from '../runbooks/runbook.types';
 import { EngineError } from './engine.error';
 import { RunRedactor } from './run-redactor';
@@ -41,7 +45,77 @@ export class PreflightService {
     private readonly registry: StepRegistry,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly policy: PolicyService,
   ) {}
+
+  /**
+   * Whether the run needs an approval, and how many, from the policy's rules matched against
+   * what AWS says about the targets (their account and tags), read here through the steps'
+   * `targets()`: after the parameters and preflight outputs have named the targets, before the
+   * run is recorded. Returns the definition to record the run with: the catalog's when no rule
+   * holds, otherwise one whose gate waits for the rules' count whatever the request said.
+   */
+  async approval(req: PreflightRequest, preflight: StepResultRecord[]): Promise<{ definition: RunbookDefinition; requirement: ApprovalRequirement }> {
+    const risk = runbookRisk(req.definition, this.registry);
+    const rules = this.policy.policy.approvalRules.filter((r) => !r.when.risk || r.when.risk.includes(risk));
+    // No rule that looks at targets can hold: no AWS call is spent on facts nobody asks about.
+    const targets = rules.some((r) => r.when.account !== undefined || r.when.tags !== undefined) ? await this.targetFacts(req, preflight) : [];
+    const requirement = this.policy.approvalFor({ runbookId: req.definition.id, risk, targets });
+    if (requirement.reasons.length > 0) {
+      this.logger.log(`${req.runId} (${req.definition.id}) needs ${requirement.minApprovals} approval(s): ${requirement.reasons.map((r) => `${r.rule} (${r.because})`).join('; ')}`);
+    }
+    return { definition: withRequiredApproval(req.definition, this.registry, requirement.reasons), requirement };
+  }
+
+  /** Facts of every target a step names with what is known now (parameters, preflight outputs); steps needing later outputs are not asked. */
+  private async targetFacts(req: PreflightRequest, preflight: StepResultRecord[]): Promise<TargetFacts[]> {
+    const outputs: Record<string, unknown> = {};
+    for (const r of preflight) if (r.state === 'succeeded') outputs[r.stepId] = r.output ?? {};
+    const scope = {
+      params: req.parameters, steps: outputs,
+      run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: this.clock.now().toISOString() },
+      defaults: { region: this.config.awsRegion },
+    };
+    const secretValues = new RunRedactor(req.definition, req.parameters).values;
+    const facts: TargetFacts[] = [];
+    const seen = new Set<string>();
+    for (const def of [...req.definition.steps, ...req.definition.cleanup]) {
+      const type = this.registry.forStep(def);
+      if (!type?.targets) continue;
+      if ([...referencedSteps([def.with, def.if])].some((id) => !(id in outputs))) continue;
+      let input: Record<string, unknown>;
+      try {
+        // A step that would be skipped still counts: facts decide who must agree, and asking one person more is the safe side.
+        input = resolveValue(def.with, scope) as Record<string, unknown>;
+      } catch (err) {
+        if (err instanceof UnresolvedExpression) continue;
+        throw err;
+      }
+      if (!this.validatorFor(type)(input)) continue;
+      const startedAt = this.clock.now();
+      const ctx: StepContext = {
+        runId: req.runId, runbookId: req.definition.id, stepId: def.id, attempt: 1, startedAt, memory: {}, checkpoint: async () => undefined,
+        dryRun: true, expiresAt: req.expiresAt,
+        aws: { runId: req.runId, runbookId: req.definition.id, stepId: def.id, actor: req.actor, dryRun: true, expiresAt: req.expiresAt, secretValues },
+        log: new Logger(`${req.runId}/${def.id}`),
+      };
+      let found: TargetFacts[];
+      try {
+        found = await type.targets(input, ctx);
+      } catch (err) {
+        if (err instanceof AwsStepError && err.retryable) throw err;
+        // Facts that cannot be read cannot clear a run: refuse it rather than guess.
+        if (err instanceof CodedError) throw refused(def, `the policy needs the facts of its target, and they could not be read: ${err.message}`, { cause: { code: err.code, message: err.message } });
+        throw err;
+      }
+      for (const f of found) {
+        const key = f.arn ?? `${f.type}/${f.region}/${f.identifier}`;
+        if (!seen.has(key)) facts.push(f);
+        seen.add(key);
+      }
+    }
+    return facts;
+  }
 
   async run(req: PreflightRequest): Promise<StepResultRecord[]> {
     const list = req.definition.preflight ?? [];

@@ -99,10 +99,13 @@ export class RunAcceptanceService {
     const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
     const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
     // Before anything is recorded: a refused preflight leaves no run, no audit record, no AWS change.
-    const preflight = await this.preflight.run({ definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt });
+    const preflightRequest = { definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt };
+    const preflight = await this.preflight.run(preflightRequest);
+    // Whether it needs an approval is decided from the targets' facts, and the run is recorded with that gate.
+    const approval = await this.preflight.approval(preflightRequest, preflight);
     const newRun: NewRun = {
       // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
-      id, runbookId: def.id, runbookDigest: loaded.digest, definition: def, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
+      id, runbookId: def.id, runbookDigest: loaded.digest, definition: approval.definition, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
       reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
       requestHash, concurrencyKey, expiresAt,
       parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
@@ -115,6 +118,7 @@ export class RunAcceptanceService {
         runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
         parameters, dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
         ...(preflight.length > 0 ? { preflight: preflight.map((p) => ({ stepId: p.stepId, state: p.state, note: p.note })) } : {}),
+        ...(approval.requirement.reasons.length > 0 ? { approval: approval.requirement } : {}),
       }),
     };
     const also = cmd.also?.(id) ?? {};

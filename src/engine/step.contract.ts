@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
+import type { TargetFacts } from '../aws/target-facts';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -32,6 +33,12 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
   plan?(input: I, ctx: StepContext): Promise<PlannedCall[]>;
   /** One line for the report's timeline. */
   summarize?(output: O): string;
+  /**
+   * Read-only: the resources this step would act on, with the facts runbookd reads about them
+   * (account, tags). Preflight asks every step whose input is known from the parameters, and the
+   * policy's approval rules are matched against the answers, never against the parameters.
+   */
+  targets?(input: I, ctx: StepContext): Promise<TargetFacts[]>;
   /**
    * Problems with one definition that only this type can see (an unknown API, an undeclared
    * mutating call, a bad JMESPath), reported by the loader at boot with file and path.

@@ -7,12 +7,16 @@ import { ApprovalError } from '../engine/approval.error';
 import { redactText } from '../common/redact';
 import { SecretsError } from '../common/secret-envelope';
 import { EngineError } from '../engine/engine.error';
+import { FleetError } from '../fleets/fleet.error';
 import { DatabaseError } from '../persistence/database.error';
+import { MigrationError } from '../persistence/migration.error';
 import { RunbookError } from '../runbooks/runbook.error';
 import { ScheduleError } from '../triggers/schedules/schedule.error';
 import { SnsError } from '../triggers/sns/sns.error';
 
-type AnyCodedError = ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | SecretsError;
+type AnyCodedError =
+  | FleetError | ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | MigrationError
+  | SecretsError;
 
 /**
  * The one map from error codes to HTTP. The switch is exhaustive over every area's code union:
@@ -51,9 +55,20 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'APPROVAL_ALREADY_DECIDED':
     case 'APPROVAL_PLAN_CHANGED':
       return 409;
+    case 'URI_TOO_LONG':
+      return 414;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 415;
     case 'IDEMPOTENCY_KEY_REUSED':
+    // A fleet request that cannot be acted on as asked: no targets, targets the runbook cannot take, bad rate control.
+    case 'FLEET_NOT_SUPPORTED':
+    case 'FLEET_TARGETS_INVALID':
+    case 'FLEET_RESOURCE_TYPE_NOT_BOUND':
+    case 'FLEET_RATE_INVALID':
+    case 'FLEET_TARGETS_EMPTY':
+    case 'FLEET_TOO_MANY_TARGETS':
       return 422;
     case 'AWS_THROTTLED':
       return 429;
@@ -99,6 +114,10 @@ export function httpStatusOf(error: AnyCodedError): number {
     // A sealed parameter that does not open ends the run; no request opens one.
     case 'SECRETS_KEY_UNKNOWN':
     case 'SECRETS_TAMPERED':
+    // Raised at boot, before the HTTP server listens.
+    case 'MIGRATION_GAP':
+    case 'MIGRATION_DUPLICATE':
+    case 'MIGRATION_OUT_OF_ORDER':
       return 500;
     default: {
       const unreachable: never = code;
@@ -110,37 +129,56 @@ export function httpStatusOf(error: AnyCodedError): number {
 /** Every error leaves as `{ error: { code, message, details } }`; a 5xx never carries internals. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Http');
-
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    let status: number;
-    let body: { code: string; message: string; details: Record<string, unknown> };
-    if (exception instanceof CodedError) {
-      const e = exception as AnyCodedError;
-      status = httpStatusOf(e);
-      body = { code: e.code, message: e.message, details: e.details };
-      if (e.code === 'UNAUTHENTICATED') {
-        reply.header('WWW-Authenticate', e.details.reason === 'missing' ? 'Bearer realm="runbookd"' : 'Bearer realm="runbookd", error="invalid_token"');
-      }
-    } else if (exception instanceof HttpException) {
-      // Framework-level rejections (unknown route, unparsable JSON, body too large).
-      status = exception.getStatus();
-      const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'INVALID_REQUEST' : 'INTERNAL';
-      body = { code, message: exception.message, details: {} };
-    } else if (isFastifyClientError(exception)) {
-      status = exception.statusCode;
-      body = { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST', message: exception.message, details: {} };
-    } else {
-      status = 500;
-      body = { code: 'INTERNAL', message: 'internal error; see the service log', details: {} };
-    }
-    if (status >= 500) this.logger.error(redactText(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
-    void reply.status(status).send({ error: body });
+    sendError(host.switchToHttp().getResponse<FastifyReply>(), exception);
   }
 }
 
-function isFastifyClientError(e: unknown): e is { statusCode: number; message: string } {
+const logger = new Logger('Http');
+
+/**
+ * The one way an error becomes an answer: used by the filter, and by Fastify's `frameworkErrors`
+ * for what fails before a route is found (a URL that does not decode), which no Nest filter sees.
+ */
+export function sendError(reply: FastifyReply, exception: unknown): void {
+  const coded = exception instanceof CodedError ? (exception as AnyCodedError) : frameworkError(exception);
+  let status: number;
+  let body: { code: string; message: string; details: Record<string, unknown> };
+  if (coded) {
+    status = httpStatusOf(coded);
+    body = { code: coded.code, message: coded.message, details: coded.details };
+    if (coded.code === 'UNAUTHENTICATED') {
+      reply.header('WWW-Authenticate', coded.details.reason === 'missing' ? 'Bearer realm="runbookd"' : 'Bearer realm="runbookd", error="invalid_token"');
+    }
+  } else {
+    status = 500;
+    body = { code: 'INTERNAL', message: 'internal error; see the service log', details: {} };
+  }
+  if (status >= 500) logger.error(redactText(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
+  void reply.status(status).send({ error: body });
+}
+
+/**
+ * Framework-level rejections (Nest's HttpException: unknown route; Fastify's FST_ERR_* client
+ * errors: bad URL, media type, empty or broken JSON, body too large, content length) as request
+ * errors, so their status, too, comes from the one switch above. Anything else is null: a 500.
+ */
+function frameworkError(e: unknown): RequestError | null {
+  let status: number;
+  let message: string;
+  if (e instanceof HttpException) {
+    status = e.getStatus();
+    message = e.message;
+  } else if (isFastifyClientError(e)) {
+    status = e.statusCode;
+    message = e.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed (it does not decode)' : e.message;
+  } else return null;
+  if (status >= 500) return null;
+  const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 414 ? 'URI_TOO_LONG' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_REQUEST';
+  return new RequestError(code, message);
+}
+
+function isFastifyClientError(e: unknown): e is { statusCode: number; message: string; code?: string } {
   const s = (e as { statusCode?: unknown })?.statusCode;
   return typeof s === 'number' && s >= 400 && s < 500;
 }

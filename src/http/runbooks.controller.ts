@@ -62,7 +62,7 @@ export class RunbooksController {
     const l = this.catalog.get(id);
     // A writeOnly value written into a trigger's or schedule's parameters in the YAML is a secret too.
     const triggers = new RunRedactor(l.definition, {}).apply(l.definition.triggers);
-    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, preflight: l.definition.preflight ?? [], steps: l.definition.steps, cleanup: l.definition.cleanup, triggers };
+    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, preflight: l.definition.preflight ?? [], steps: l.definition.steps, cleanup: l.definition.cleanup, triggers, fleet: l.definition.fleet ?? null };
   }
 
   /** 202 with the new run; 200 with the existing one when the Idempotency-Key was seen before. */

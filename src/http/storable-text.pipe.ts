@@ -1,5 +1,6 @@
 import { ArgumentMetadata, PipeTransform } from '@nestjs/common';
 import { RequestError } from '../common/coded-error';
+import { MAX_JSON_DEPTH, tooDeepMessage, valueDepth } from '../common/json-depth';
 import { unstorableTextPath } from '../common/storable-text';
 
 /**
@@ -10,6 +11,12 @@ import { unstorableTextPath } from '../common/storable-text';
 export class StorableTextPipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type === 'custom') return value;
+    // The JSON parser already counted the text; this holds for whatever else produced the value.
+    const depth = valueDepth(value, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) {
+      const what = metadata.data ? `${metadata.type} ${metadata.data}` : `the ${metadata.type}`;
+      throw new RequestError('INVALID_REQUEST', tooDeepMessage(what, depth), { depth, limit: MAX_JSON_DEPTH, in: metadata.type });
+    }
     const path = unstorableTextPath(value);
     if (path) {
       const field = metadata.data ? (path === '(value)' ? metadata.data : `${metadata.data}.${path}`) : path;

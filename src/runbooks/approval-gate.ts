@@ -31,3 +31,34 @@ export function withApprovalGates(def: RunbookDefinition, registry: StepRegistry
   }
   return { ...def, steps };
 }
+
+/** A runbook's risk as the approval rules see it: its own `risk:`, else medium when a step changes anything, else low. */
+export function runbookRisk(def: RunbookDefinition, registry: StepRegistry): 'low' | 'medium' | 'high' {
+  if (def.risk) return def.risk;
+  return [...def.steps, ...def.cleanup].some((s) => registry.forStep(s)?.mutates || registry.forStep(s)?.startsRuns) ? 'medium' : 'low';
+}
+
+/**
+ * The definition one run is recorded with when the policy's rules ask for approval: the
+ * runbook's own gate (`approval:`) waits whatever its `when` says, for at least the rules'
+ * count; a runbook without one gets a gate before its first mutating step. Nothing changes
+ * when no rule held, so the definition stays the catalog's.
+ */
+export function withRequiredApproval(def: RunbookDefinition, registry: StepRegistry, reasons: NonNullable<ApprovalSpec['requiredBy']>): RunbookDefinition {
+  if (reasons.length === 0) return def;
+  const min = reasons.reduce((n, r) => Math.max(n, r.minApprovals), 1);
+  const raise = (spec: Record<string, unknown>) => ({ ...spec, requiredBy: reasons, minApprovals: Math.max(Number(spec.minApprovals ?? 1), min) });
+  // Children of a parent run are accepted (and asked about) on their own, so only steps that change AWS count here.
+  const first = def.steps.findIndex((s) => registry.forStep(s)?.mutates);
+  if (first < 0) return def;
+  // The gate that guards the first change: the runbook's own when it stands right before it.
+  const before = def.steps[first - 1];
+  if (before?.uses === APPROVE_STEP) {
+    return { ...def, steps: def.steps.map((s, i) => (i === first - 1 ? { ...s, with: raise(s.with ?? {}) } : s)) };
+  }
+  const gate: StepDefinition = {
+    id: def.steps.some((s) => s.id === RUNBOOK_GATE_ID) ? `${RUNBOOK_GATE_ID}-policy` : RUNBOOK_GATE_ID, name: 'Approval the policy asks for', uses: APPROVE_STEP,
+    with: raise({ timeout: DEFAULT_APPROVAL_TIMEOUT }), timeout: `${(parseDuration(DEFAULT_APPROVAL_TIMEOUT) ?? 0) + GATE_STEP_MARGIN_S}s`,
+  };
+  return { ...def, steps: [...def.steps.slice(0, first), gate, ...def.steps.slice(first)] };
+}

@@ -189,6 +189,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   };
 
   if (def.guards.concurrency) scan('guards.concurrency', def.guards.concurrency, null);
+  if (def.fleet) checkFleet(def, add);
   const closedParams = (def.parameters as { additionalProperties?: unknown }).additionalProperties === false;
   def.triggers.forEach((t, i) => {
     if (!('alarm' in t)) return;
@@ -260,6 +261,35 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
   walk(def.preflight ?? [], 'preflight');
   walk(def.steps, 'steps');
   walk(def.cleanup, 'cleanup');
+}
+
+/** Fields of a fleet target that `fleet.bind` may name (FleetTarget, as bound by fleets/fleet-request.ts). */
+const TARGET_FIELDS = ['id', 'arn', 'account', 'region', 'roleArn', 'cluster', 'resourceType', 'tags'];
+
+/** `fleet.bind` sets declared parameters from `target.*` only; an ECS cluster is known for ECS services alone. */
+function checkFleet(def: RunbookDefinition, add: (path: string, reason: string) => void): void {
+  const fleet = def.fleet!;
+  const params = ((def.parameters as { properties?: object }).properties ?? {}) as Record<string, unknown>;
+  let fromTarget = 0;
+  for (const [name, value] of Object.entries(fleet.bind)) {
+    const where = `fleet.bind.${name}`;
+    if (!(name in params)) add(where, `no parameter "${name}" (declared: ${Object.keys(params).join(', ') || 'none'})`);
+    try {
+      const found = [...expressionsDeep(value)];
+      fromTarget += found.length;
+      for (const [, e] of found) {
+        for (const { path: [root, a] } of e.paths) {
+          if (root !== 'target') add(where, `\${{ ${e.source} }}: a binding sees target.* only (the run does not exist yet)`);
+          else if (!a || !TARGET_FIELDS.includes(a)) add(where, `\${{ ${e.source} }}: target has ${TARGET_FIELDS.join(', ')}`);
+          else if (a === 'cluster' && fleet.resourceTypes.some((t) => t !== 'ecs:service')) add(where, `\${{ ${e.source} }}: only ECS services have a cluster`);
+        }
+      }
+    } catch (err) {
+      if (err instanceof ExpressionSyntaxError) add(where, err.message);
+      else throw err;
+    }
+  }
+  if (fromTarget === 0) add('fleet.bind', 'must take something from the target, e.g. dbInstanceIdentifier: ${{ target.id }}');
 }
 
 /** "/steps/2/uses" → "steps[2].uses", the form a person finds in the YAML. */

@@ -25,6 +25,21 @@ export interface RunbookDefinition {
    * `core.approve` gate step there). See engine/approval.types.ts.
    */
   approval?: ApprovalSpec;
+  /** What the policy's approval rules match on; see `runbookRisk` for the default. */
+  risk?: 'low' | 'medium' | 'high';
+  /** How a fleet's targets bind to this runbook's parameters; a runbook without it refuses `targets`. */
+  fleet?: FleetSettings;
+}
+
+/** Resource types a fleet can find by tag; each was checked against the tagging API (moto answers these per account). */
+export const FLEET_RESOURCE_TYPES = ['rds:db', 'rds:cluster', 'ecs:service'] as const;
+export type FleetResourceType = (typeof FLEET_RESOURCE_TYPES)[number];
+
+/** A runbook's `fleet:` section: which resources it acts on, and how one binds to its parameters. */
+export interface FleetSettings {
+  resourceTypes: FleetResourceType[];
+  /** Parameter name → value with `${{ target.* }}` expressions (id, arn, account, region, roleArn, cluster, tags). */
+  bind: Record<string, unknown>;
 }
 
 /** The fields of a runbook's `approval:` and of a `core.approve` step's `with:`. */
@@ -39,6 +54,11 @@ export interface ApprovalSpec {
   timeout?: string;
   /** Shown to the approver and in the notification. */
   message?: string;
+  /**
+   * Set at acceptance from the policy's approval rules and the target's facts (never from the
+   * request): when non-empty the gate waits whatever `when` says, for at least the largest count.
+   */
+  requiredBy?: Array<{ rule: string; minApprovals: number; because: string; target: string | null }>;
 }
 
 export type NotifyOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';

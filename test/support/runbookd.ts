@@ -33,7 +33,14 @@ export interface HarnessOptions {
   pglite?: boolean;
   /** More API keys, as `name:role:sha256-of-key` entries (a second operator, say). */
   extraApiKeys?: string[];
+  /**
+   * RUNBOOKD_POLICY: a file path, or `default` for none (the built-in rules). Unset: a policy
+   * without approval rules (test/support/fixtures/no-approval-rules.policy.yaml), see there why.
+   */
+  policy?: string;
 }
+
+export const NO_APPROVAL_RULES_POLICY = path.join(ROOT, 'test', 'support', 'fixtures', 'no-approval-rules.policy.yaml');
 
 /**
  * A runbookd for one test file: its own PostgreSQL database, queue prefix, moto server and
@@ -84,6 +91,7 @@ export class Harness {
       RUNBOOKD_LOG_LEVEL: 'warn',
       PORT: '0',
       HOST: '127.0.0.1',
+      ...(opts.policy === 'default' ? {} : { RUNBOOKD_POLICY: opts.policy ?? NO_APPROVAL_RULES_POLICY }),
       ...(opts.env ?? {}),
     };
     const config = loadConfig({ ...this.env, RUNBOOKD_ROLE: opts.role });

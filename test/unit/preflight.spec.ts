@@ -6,6 +6,7 @@ import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
 import { EngineError } from '../../src/engine/engine.error';
 import { PreflightService } from '../../src/engine/preflight.service';
+import { PolicyService } from '../../src/policy/policy.service';
 import { StepRegistry } from '../../src/engine/step-registry';
 import { done, wait, type StepType } from '../../src/engine/step.contract';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
@@ -25,7 +26,7 @@ const registry = new StepRegistry([
   step('test.change', async () => done({}), true),
 ]);
 const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1' });
-const service = new PreflightService(registry, config, new Clock());
+const service = new PreflightService(registry, config, new Clock(), new PolicyService(config));
 
 const def = (preflight: RunbookDefinition['preflight']): RunbookDefinition => ({
   id: 'rb', title: 'rb', parameters: {}, guards: {}, steps: [], cleanup: [], triggers: [], preflight,

@@ -10,6 +10,7 @@ interface Output extends Record<string, unknown> {
   approvalId?: number;
   approvedBy?: string[];
   planHash?: string;
+  requiredBy?: ApprovalSpec['requiredBy'];
 }
 
 /**
@@ -35,16 +36,33 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
       minApprovals: { type: 'integer', minimum: 1, maximum: 10 },
       timeout: { type: 'string', pattern: '^(\\d+h)?(\\d+m)?(\\d+s)?$', minLength: 2 },
       message: { type: 'string' },
+      requiredBy: {
+        type: 'array',
+        items: {
+          type: 'object', additionalProperties: false, required: ['rule', 'minApprovals', 'because'],
+          properties: { rule: { type: 'string' }, minApprovals: { type: 'integer', minimum: 1, maximum: 10 }, because: { type: 'string' }, target: { type: ['string', 'null'] } },
+        },
+      },
     },
   };
-  readonly outputs = ['required', 'why', 'approvalId', 'approvedBy', 'planHash'];
+  readonly outputs = ['required', 'why', 'approvalId', 'approvedBy', 'planHash', 'requiredBy'];
 
   constructor(private readonly approvals: ApprovalsService) {}
 
   async run(input: ApprovalSpec, ctx: StepContext) {
-    if (ctx.dryRun) return done<Output>({ required: false, why: 'dry run: nothing changes, no approval needed' });
-    if (!approvalNeeded(input.when)) return done<Output>({ required: false, why: 'the approval condition does not hold' });
-    return this.approvals.gate(ctx, input) as Promise<StepOutcome<Output>>;
+    // The policy's reasons (read from the target at acceptance) hold whatever `when` says; `when` can only add one.
+    const requiredBy = [...(input.requiredBy ?? [])];
+    if (input.when !== undefined && approvalNeeded(input.when)) {
+      requiredBy.push({ rule: 'runbook:approval.when', minApprovals: input.minApprovals ?? 1, because: 'the runbook\'s approval.when holds for these parameters', target: null });
+    }
+    const needed = input.when === undefined || requiredBy.length > 0;
+    if (ctx.dryRun) {
+      const would = needed ? `; a real run would wait for approval (${requiredBy.map((r) => r.rule).join(', ') || 'always'})` : '';
+      return done<Output>({ required: false, why: `dry run: nothing changes, no approval needed${would}`, ...(requiredBy.length > 0 ? { requiredBy } : {}) });
+    }
+    if (!needed) return done<Output>({ required: false, why: 'the approval condition does not hold and no policy rule asks for one' });
+    const outcome = await this.approvals.gate(ctx, { ...input, ...(requiredBy.length > 0 ? { requiredBy } : {}) });
+    return (outcome.kind === 'done' && requiredBy.length > 0 ? done({ ...outcome.output, requiredBy }) : outcome) as StepOutcome<Output>;
   }
 
   summarize(o: Output): string {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
+import type { TargetFacts } from '../../aws/target-facts';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
 import { done, StepContext, StepType } from '../../engine/step.contract';
@@ -48,6 +49,16 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
     private readonly rds: RdsFailoverAdapter,
     private readonly config: AppConfig,
   ) {}
+
+  /** The subject a failover test will move: what the approval rules are matched against. */
+  async targets(input: Input, ctx: StepContext): Promise<TargetFacts[]> {
+    const target = targetOf(input, this.config);
+    return [
+      input.clusterIdentifier
+        ? await this.rds.facts(ctx.aws, target, 'cluster', input.clusterIdentifier)
+        : await this.rds.facts(ctx.aws, target, 'instance', input.dbInstanceIdentifier!),
+    ];
+  }
 
   async run(input: Input, ctx: StepContext) {
     const target = targetOf(input, this.config);

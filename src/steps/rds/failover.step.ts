@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
+import type { TargetFacts } from '../../aws/target-facts';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
@@ -47,6 +48,10 @@ export class FailoverStep implements StepType<Input, Output> {
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
+
+  async targets(input: Input, ctx: StepContext): Promise<TargetFacts[]> {
+    return [await this.rds.facts(ctx.aws, targetOf(input, this.config), input.kind, input.identifier)];
+  }
 
   async plan(input: Input): Promise<PlannedCall[]> {
     const target = targetOf(input, this.config);

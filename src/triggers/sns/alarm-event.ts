@@ -1,3 +1,5 @@
+import { jsonTextDepth, MAX_JSON_DEPTH } from '../../common/json-depth';
+
 /**
  * A CloudWatch alarm state change, from either shape SNS carries: the CloudWatch alarm action's
  * own JSON, or an EventBridge "CloudWatch Alarm State Change" event. What runbook triggers match
@@ -22,6 +24,8 @@ export interface AlarmEvent {
 /** Null when the message is not an alarm state change (any other notification on the topic). */
 export function parseAlarmEvent(message: string, topicArn: string): AlarmEvent | null {
   let v: unknown;
+  // Signed by AWS, but walked and stored after this: a message nested past the limit is no alarm.
+  if (jsonTextDepth(message) > MAX_JSON_DEPTH) return null;
   try {
     v = JSON.parse(message);
   } catch {

@@ -1,3 +1,4 @@
+import { jsonTextDepth, MAX_JSON_DEPTH, tooDeepMessage } from '../../common/json-depth';
 import { SnsError } from './sns.error';
 
 export type SnsMessageType = 'Notification' | 'SubscriptionConfirmation' | 'UnsubscribeConfirmation';
@@ -28,8 +29,11 @@ const MAX_FIELD = 300_000;
 export function parseSnsMessage(body: unknown, headers: Record<string, string | string[] | undefined>): SnsMessage {
   let value: unknown = body;
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const text = String(body);
+    const depth = jsonTextDepth(text);
+    if (depth > MAX_JSON_DEPTH) throw invalid(tooDeepMessage('the body', depth), undefined, { depth, limit: MAX_JSON_DEPTH });
     try {
-      value = JSON.parse(String(body));
+      value = JSON.parse(text);
     } catch {
       throw invalid('the body is not JSON (SNS posts a JSON document as text/plain)');
     }
@@ -78,6 +82,6 @@ export function stringToSign(m: SnsMessage): string {
   return fields.map((f) => `${f}\n${(m as unknown as Record<string, string>)[f]}\n`).join('');
 }
 
-function invalid(message: string, field?: string): SnsError {
-  return new SnsError('SNS_MESSAGE_INVALID', `not a valid SNS message: ${message}`, field ? { field } : {});
+function invalid(message: string, field?: string, details: Record<string, unknown> = {}): SnsError {
+  return new SnsError('SNS_MESSAGE_INVALID', `not a valid SNS message: ${message}`, field ? { field, ...details } : details);
 }

@@ -1,0 +1,136 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../runbooks/duration';
+import { ApiClient } from './api-client.adapter';
+import { describeApproval } from './approvals.command';
+import { CliContext } from './cli-context';
+import { CliError } from './cli.error';
+import { CliOutput, seconds, shortTime } from './cli-output';
+import { buildParameters } from './cli-parameters';
+import { EXIT, exitCodeForState, ExitCode } from './exit-codes';
+import { followRun } from './run-follower';
+
+/** `run`, `follow`, `runs`, `show` and `cancel`: starting runs and watching them. */
+export function registerRunCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('run <runbook>')
+    .description('start a run; with --follow, print each step as it starts and ends, then the key figures and findings')
+    .option('-p, --param <key=value>', 'a parameter (repeatable); typed by the runbook\'s parameter schema', collect, [])
+    .option('--params-file <file>', 'parameters from a JSON file (-p values override it)')
+    .option('--dry-run', 'plan the AWS calls, change nothing')
+    .option('--reason <text>', 'why (recorded with the run and in the audit log)')
+    .option('--idempotency-key <key>', 'a repeat with the same key returns the same run')
+    .option('-f, --follow', 'follow the run until it ends; the exit code says how it ended')
+    .addOption(new Option('--timeout <duration>', 'with --follow: stop following after this long (e.g. 90s, 10m) and exit 5').argParser(durationMs))
+    .action(ctx.act(async (out, cmd, runbookId: string) => {
+      const o = cmd.opts<{ param: string[]; paramsFile?: string; dryRun?: boolean; reason?: string; idempotencyKey?: string; follow?: boolean; timeout?: number }>();
+      if (o.timeout !== undefined && !o.follow) throw new CliError('USAGE', '--timeout needs --follow');
+      const client = await ctx.clientFor(cmd);
+      const rb = await client.get(`/v1/runbooks/${encodeURIComponent(runbookId)}`);
+      const parameters = await buildParameters(o.param, o.paramsFile, rb.parameters);
+      const run = await client.post(`/v1/runbooks/${encodeURIComponent(runbookId)}/runs`,
+        { parameters, dryRun: !!o.dryRun, ...(o.reason ? { reason: o.reason } : {}) },
+        o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {});
+      if (!o.follow) {
+        if (out.json) return out.document(run);
+        out.line(`${run.deduplicated ? 'already accepted' : 'accepted'}: run ${out.bold(run.id)} (${run.runbookId}${run.dryRun ? ', dry run' : ''}) ${run.state}`);
+        out.line(out.dim(`follow it: runbookd show ${run.id}   report: runbookd report ${run.id}`));
+        return;
+      }
+      out.line(`run ${out.bold(run.id)} accepted (${run.runbookId}${run.dryRun ? ', dry run' : ''})`);
+      return finishFollow(client, out, run.id, o.timeout);
+    }));
+
+  program
+    .command('follow <run>')
+    .description('follow a run that is already going; the exit code says how it ended')
+    .addOption(new Option('--timeout <duration>', 'stop following after this long and exit 5').argParser(durationMs))
+    .action(ctx.act(async (out, cmd, runId: string) => finishFollow(await ctx.clientFor(cmd), out, runId, cmd.opts<{ timeout?: number }>().timeout)));
+
+  program
+    .command('runs')
+    .description('runs, newest first')
+    .option('--runbook <id>', 'only this runbook\'s runs')
+    .option('--state <state>', 'only runs in this state')
+    .option('--limit <n>', 'at most this many (1-200)', '20')
+    .action(ctx.act(async (out, cmd) => {
+      const o = cmd.opts<{ runbook?: string; state?: string; limit: string }>();
+      const q = new URLSearchParams({ limit: o.limit, ...(o.runbook ? { runbook: o.runbook } : {}), ...(o.state ? { state: o.state } : {}) });
+      const body = await (await ctx.clientFor(cmd)).get(`/v1/runs?${q}`);
+      if (out.json) return out.document(body);
+      out.table(['run', 'runbook', 'state', 'actor', 'accepted', 'ended', 'error'],
+        body.items.map((r: any) => [r.id, r.runbookId, out.state(r.state) + (r.dryRun ? ' (dry)' : ''), r.actor, shortTime(r.createdAt), shortTime(r.endedAt), r.error?.code]));
+    }));
+
+  program
+    .command('show <run>')
+    .description('one run: state, parameters, steps')
+    .action(ctx.act(async (out, cmd, runId: string) => {
+      const client = await ctx.clientFor(cmd);
+      const r = await client.get(`/v1/runs/${encodeURIComponent(runId)}`);
+      if (out.json) return out.document(r);
+      out.fields([
+        ['run', r.id], ['runbook', r.runbookId], ['state', out.state(r.state) + (r.dryRun ? ' (dry run)' : '')], ['actor', r.actor],
+        ['trigger', r.trigger?.kind], ['reason', r.reason], ['parameters', r.parameters], ['accepted', shortTime(r.createdAt)],
+        ['ended', shortTime(r.endedAt)], ...(r.error ? [['error', `${r.error.code}: ${r.error.message}`] as [string, unknown]] : []),
+      ]);
+      // Only gated runs have one; a 404 here just means none.
+      const approval = await client.get(`/v1/runs/${encodeURIComponent(runId)}/approval`).catch(() => undefined);
+      if (approval) out.fields([['approval', describeApproval(approval)]]);
+      out.line();
+      out.table(['step', 'phase', 'uses', 'state', 'took', 'note'],
+        (r.steps ?? []).map((s: any) => [s.id, s.phase, s.uses, out.state(s.state), seconds(s.durationMs), s.error ? `${s.error.code}: ${s.error.message}` : s.note]));
+    }));
+
+  program
+    .command('cancel <run>')
+    .description('stop a run at its next step boundary or wait; cleanup still runs')
+    .action(ctx.act(async (out, cmd, runId: string) => {
+      const r = await (await ctx.clientFor(cmd)).post(`/v1/runs/${encodeURIComponent(runId)}/cancel`);
+      if (out.json) return out.document(r);
+      out.line(`cancel requested for run ${r.id} (now ${r.state}); cleanup still runs`);
+    }));
+}
+
+async function finishFollow(client: ApiClient, out: CliOutput, runId: string, timeoutMs: number | undefined): Promise<ExitCode> {
+  const { run, finished } = await followRun(client, runId, out, { timeoutMs });
+  if (!finished) {
+    if (out.json) out.document({ run, finished: false });
+    out.line(`still ${run.state} after the --timeout; the run goes on: runbookd follow ${run.id}`);
+    return EXIT.stillRunning;
+  }
+  const report = await client.get(`/v1/runs/${encodeURIComponent(runId)}/report`);
+  if (out.json) out.document({ run, report });
+  else printSummary(out, run, report);
+  return exitCodeForState(run.state) ?? EXIT.failed;
+}
+
+/** The end of a followed run: how it ended, its key figures and its findings. */
+function printSummary(out: CliOutput, run: any, report: any): void {
+  out.line();
+  out.line(`run ${run.id} ${out.state(run.state)}${run.error ? ` — ${run.error.code}: ${run.error.message}` : ''}`);
+  const figures = (report.figures ?? []) as Array<{ label: string; value: unknown; unit?: string }>;
+  if (figures.length > 0) {
+    out.line(out.bold('figures'));
+    for (const f of figures) out.line(`  ${f.label}: ${f.value}${f.unit ? ` ${f.unit}` : ''}`);
+  }
+  const findings = (report.findings ?? []) as Array<{ title: string; passed: boolean; measured?: unknown; target?: unknown; unit?: string }>;
+  if (findings.length > 0) {
+    out.line(out.bold('findings'));
+    for (const f of findings) {
+      const unit = f.unit ? ` ${f.unit}` : '';
+      const measured = f.measured !== undefined && f.measured !== null ? ` (${f.measured}${unit}${f.target !== undefined && f.target !== null ? `, target ${f.target}${unit}` : ''})` : '';
+      out.line(`  ${f.passed ? out.green('✓ pass') : out.red('✗ FAIL')} ${f.title}${measured}`);
+    }
+  }
+  out.line(out.dim(`report: runbookd report ${run.id} --format md|html|json`));
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function durationMs(value: string): number {
+  const s = /^\d+(\.\d+)?$/.test(value) ? Number(value) : parseDuration(value);
+  if (s === undefined || !(s > 0)) throw new InvalidArgumentError('give a duration such as 90s, 10m or 1h');
+  return s * 1000;
+}
