@@ -21,6 +21,8 @@ npm run --silent build
 npx tsc -p tsconfig.check.json
 # The CDK app (deploy/aws) is a package of its own: its locked dependencies, where not installed yet, for its template test.
 node scripts/deploy-aws-deps.js
+# The console's API types must be what the built service's OpenAPI document says (npm run api-types).
+node scripts/console-api-types.js --check
 
 mkdir -p test/artifacts
 status=0

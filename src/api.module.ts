@@ -16,6 +16,8 @@ import { IamPolicyController } from './http/iam-policy.controller';
 import { ReportsController } from './http/reports.controller';
 import { RunsController } from './http/runs.controller';
 import { SchedulesController } from './http/schedules.controller';
+import { ResourcesController } from './http/resources.controller';
+import { ResourceNamesService } from './aws/resource-names.service';
 import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
 import { SnsRefusalSampler } from './triggers/sns/sns-refusal-sampler.service';
@@ -26,13 +28,14 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController],
+  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController, ResourcesController],
   providers: [
     ApiKeyService,
     SessionsRepository,
     SessionService,
     RunEventsService,
     MetricsService,
+    ResourceNamesService,
     { provide: APP_GUARD, useClass: AuthGuard },
     AlarmRouter,
     AlarmConfirmationService,

@@ -2,12 +2,13 @@ import { ConsoleLogger, LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ApiModule } from './api.module';
 import { AppConfig } from './config/app.config';
 import { InfrastructureModule } from './infrastructure.module';
 import { HttpErrorFilter, sendError } from './http/http-error.filter';
 import { registerJsonBodyParser } from './http/json-body.parser';
+import { API_SCHEMAS } from './http/openapi-schemas';
 import { serveWebConsole } from './http/web-console';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
 import { registerSnsRateLimit } from './triggers/sns/sns-rate-limit';
@@ -48,17 +49,26 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   if (hasApi) serveWebConsole(app, logger);
   if (hasApi) await registerSnsRateLimit(app, config.snsRateLimitPerMinute);
   app.enableShutdownHooks();
-  if (hasApi) {
-    const doc = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('runbookd')
-        .setDescription('Durable, audited runbooks against AWS. Authenticate with Authorization: Bearer <API key>.')
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
-    );
-    SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
-  }
+  if (hasApi) SwaggerModule.setup('docs', app, openApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
   return app;
+}
+
+/**
+ * The OpenAPI document served at /docs/openapi.json, with the response bodies' schemas; the
+ * console's types are generated from it (scripts/console-api-types.js).
+ */
+export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('runbookd')
+      .setDescription('Durable, audited runbooks against AWS. Authenticate with Authorization: Bearer <API key>.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  // The schemas use JSON Schema's `type: [x, 'null']`, which is OpenAPI 3.1.
+  doc.openapi = '3.1.0';
+  doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), ...(API_SCHEMAS as NonNullable<OpenAPIObject['components']>['schemas']) } };
+  return doc;
 }

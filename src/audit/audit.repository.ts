@@ -211,15 +211,20 @@ export class AuditRepository {
 
   async list(query: AuditListQuery): Promise<AuditRecord[]> {
     const limit = Math.min(Math.max(1, Math.floor(query.limit)), AUDIT_LIST_MAX_LIMIT);
-    const params: unknown[] = [query.afterSeq ?? 0];
-    let where = 'seq > $1';
-    if (query.runId !== undefined) {
-      params.push(query.runId);
-      where += ` AND run_id = $${params.length}`;
-    }
-    params.push(limit);
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const add = (sql: (p: string) => string, value: unknown) => where.push(sql(`$${params.push(value)}`));
+    if (query.afterSeq !== undefined || query.order !== 'desc') add((p) => `seq > ${p}`, query.afterSeq ?? 0);
+    if (query.beforeSeq !== undefined) add((p) => `seq < ${p}`, query.beforeSeq);
+    if (query.runId !== undefined) add((p) => `run_id = ${p}`, query.runId);
+    // A kind ending in `.` is a family (`approval.` is every approval record).
+    if (query.kind !== undefined) add((p) => (query.kind!.endsWith('.') ? `starts_with(kind, ${p})` : `kind = ${p}`), query.kind);
+    if (query.actor !== undefined) add((p) => `actor = ${p}`, query.actor);
+    if (query.since !== undefined) add((p) => `at >= ${p}::timestamptz`, query.since.toISOString());
+    if (query.until !== undefined) add((p) => `at < ${p}::timestamptz`, query.until.toISOString());
     const rows = await this.db.query<AuditRow>(
-      `SELECT ${COLUMNS} FROM audit_events WHERE ${where} ORDER BY seq LIMIT $${params.length}`,
+      `SELECT ${COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY seq ${query.order === 'desc' ? 'DESC' : 'ASC'} LIMIT $${params.push(limit)}`,
       params,
     );
     return rows.map(toRecord);

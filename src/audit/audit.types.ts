@@ -114,6 +114,16 @@ export interface AuditListQuery {
   runId?: string;
   /** Records with seq greater than this (keyset paging: pass the last seq seen). */
   afterSeq?: number;
+  /** Records with seq less than this (newest-first paging). */
+  beforeSeq?: number;
+  /** An exact kind, or a family ending in `.` (`schedule.`). */
+  kind?: string;
+  actor?: string;
+  /** Written at or after `since` and before `until`. */
+  since?: Date;
+  until?: Date;
+  /** `asc` (the chain's order, the default) or `desc` (newest first). */
+  order?: 'asc' | 'desc';
   limit: number;
 }
 

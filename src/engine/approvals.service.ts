@@ -32,7 +32,8 @@ export interface ApprovalPlan {
   /** The policy rules (and the runbook's own `approval.when`) that asked for this approval, and the facts that made them hold. */
   requiredBy?: NonNullable<ApprovalSpec['requiredBy']>;
   /** The mutating steps still to come, with the exact AWS calls where they can be known now. */
-  steps: Array<{ stepId: string; uses: string; calls: PlannedCall[] | null; note?: string }>;
+  /** `skipped`: the step's `if:` is already known to be false, so it will not run (the approver is told, not asked). */
+  steps: Array<{ stepId: string; uses: string; calls: PlannedCall[] | null; note?: string; skipped?: true }>;
 }
 
 export interface ApprovalView {
@@ -180,6 +181,16 @@ export class ApprovalsService {
     for (const def of defs.slice(defs.findIndex((d) => d.id === ctx.stepId) + 1)) {
       const type = registry.get(def.uses);
       if (!type?.mutates || !type.plan) continue;
+      // A condition known now decides first: a step that will not run is marked so even when its input needs outputs to come.
+      const conditionKnown = def.if !== undefined && [...referencedSteps([def.if])].every((id) => id in outputs);
+      try {
+        if (conditionKnown && !isTruthy(resolveValue(def.if, scope))) {
+          planned.push({ stepId: def.id, uses: def.uses, calls: [], note: `skipped: ${def.if} is false`, skipped: true });
+          continue;
+        }
+      } catch {
+        // An unresolvable condition is judged below, with the step's input.
+      }
       const unknown = [...referencedSteps([def.with, def.if])].filter((id) => !(id in outputs));
       if (unknown.length > 0) {
         planned.push({ stepId: def.id, uses: def.uses, calls: null, note: `needs the output of ${unknown.join(', ')}: its calls are known only then` });
@@ -187,7 +198,7 @@ export class ApprovalsService {
       }
       try {
         if (def.if !== undefined && !isTruthy(resolveValue(def.if, scope))) {
-          planned.push({ stepId: def.id, uses: def.uses, calls: [], note: `skipped: ${def.if} is false` });
+          planned.push({ stepId: def.id, uses: def.uses, calls: [], note: `skipped: ${def.if} is false`, skipped: true });
           continue;
         }
         planned.push({ stepId: def.id, uses: def.uses, calls: await type.plan(resolveValue(def.with, scope), planCtx) });

@@ -134,7 +134,8 @@ export class RunsService {
     };
   }
 
-  async list(q: { runbook?: string; state?: string; trigger?: string; cursor?: string; limit?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
+  async list(q: { runbook?: string; state?: string; trigger?: string; cursor?: string; limit?: string; q?: string; since?: string; until?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
+    if (q.q !== undefined && q.q.length > 200) throw new RequestError('INVALID_REQUEST', 'q (search words) must be at most 200 characters', { field: 'q' });
     if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) {
       throw new RequestError('INVALID_REQUEST', `state must be one of ${RUN_STATES.join(', ')}`, { field: 'state' });
     }
@@ -146,7 +147,10 @@ export class RunsService {
       throw new RequestError('INVALID_REQUEST', 'limit must be an integer from 1 to 200', { field: 'limit' });
     }
     const before = q.cursor ? decodeCursor(q.cursor) : undefined;
-    const rows = await this.runs.list({ runbookId: q.runbook, state: q.state as RunState | undefined, triggerKind: q.trigger, before, limit: limit + 1 });
+    const rows = await this.runs.list({
+      runbookId: q.runbook, state: q.state as RunState | undefined, triggerKind: q.trigger, before, limit: limit + 1,
+      text: q.q, since: timeParam('since', q.since), until: timeParam('until', q.until),
+    });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -203,6 +207,15 @@ export class RunsService {
       })),
     });
   }
+}
+
+function timeParam(field: string, value: string | undefined): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const d = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) {
+    throw new RequestError('INVALID_REQUEST', `${field} must be an ISO 8601 time, e.g. 2026-05-01T00:00:00Z`, { field });
+  }
+  return d;
 }
 
 function encodeCursor(run: RunRecord): string {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
 import { RequireRole } from '../auth/roles.decorator';
@@ -7,6 +7,7 @@ import { RequestError } from '../common/coded-error';
 import { ApprovalsService } from '../engine/approvals.service';
 import type { ApprovalState } from '../persistence/approvals.repository';
 import { JsonSchemaPipe } from './json-schema.pipe';
+import { apiRef } from './openapi-schemas';
 
 interface DecisionBody {
   comment?: string;
@@ -31,6 +32,7 @@ export class ApprovalsController {
   @RequireRole('viewer')
   @ApiQuery({ name: 'state', required: false, enum: [...STATES] })
   @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 50' })
+  @ApiOkResponse({ schema: apiRef('ApprovalList') })
   async list(@Query('state') state?: string, @Query('limit') limit?: string) {
     if (state !== undefined && !STATES.includes(state as ApprovalState)) throw new RequestError('INVALID_REQUEST', `state must be one of ${STATES.join(', ')}`, { field: 'state' });
     const n = limit === undefined ? 50 : Number(limit);
@@ -40,6 +42,7 @@ export class ApprovalsController {
 
   @Get('runs/:id/approval')
   @RequireRole('viewer')
+  @ApiOkResponse({ schema: apiRef('ApprovalView') })
   get(@Param('id') id: string) {
     return this.approvals.forRun(id);
   }
@@ -48,6 +51,7 @@ export class ApprovalsController {
   @HttpCode(200)
   @RequireRole('operator', 'approve runs')
   @ApiBody({ schema: approveSchema })
+  @ApiOkResponse({ schema: apiRef('ApprovalView') })
   approve(@Param('id') id: string, @Body(new JsonSchemaPipe<DecisionBody>(approveSchema)) body: DecisionBody, @CurrentPrincipal() principal: Principal) {
     return this.approvals.decide(id, principal, 'approve', body.comment ?? null, body.planHash);
   }
@@ -56,6 +60,7 @@ export class ApprovalsController {
   @HttpCode(200)
   @RequireRole('operator', 'reject runs')
   @ApiBody({ schema: rejectSchema })
+  @ApiOkResponse({ schema: apiRef('ApprovalView') })
   reject(@Param('id') id: string, @Body(new JsonSchemaPipe<DecisionBody>(rejectSchema)) body: DecisionBody, @CurrentPrincipal() principal: Principal) {
     return this.approvals.decide(id, principal, 'reject', body.comment ?? null, body.planHash);
   }

@@ -9,11 +9,16 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 export class JsonSchemaPipe<T> implements PipeTransform<unknown, T> {
   private readonly validate: ValidateFunction;
 
-  constructor(schema: object) {
+  /** `optional`: no body at all (no Content-Type, empty) is read as `{}`. */
+  constructor(
+    schema: object,
+    private readonly opts: { optional?: boolean } = {},
+  ) {
     this.validate = ajv.compile(schema);
   }
 
   transform(value: unknown): T {
+    if (this.opts.optional && (value === undefined || value === null)) value = {};
     if (value === undefined || value === null || typeof value !== 'object') {
       throw new RequestError('INVALID_REQUEST', 'the body must be a JSON object (Content-Type: application/json)');
     }

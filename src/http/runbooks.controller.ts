@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal } from '../auth/principal.decorator';
 import type { Principal } from '../auth/principal';
@@ -12,6 +12,7 @@ import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 import { StepRegistry } from '../engine/step-registry';
 import { iamPolicyFor } from '../runbooks/iam-policy';
 import { JsonSchemaPipe } from './json-schema.pipe';
+import { apiRef } from './openapi-schemas';
 
 interface CreateRunBody {
   parameters?: Record<string, unknown>;
@@ -49,12 +50,14 @@ export class RunbooksController {
 
   @Get()
   @RequireRole('viewer')
+  @ApiOkResponse({ schema: apiRef('RunbookList') })
   list() {
     return { items: this.catalog.list().map((l) => summary(l.definition, l.digest)) };
   }
 
   @Get(':id')
   @RequireRole('viewer')
+  @ApiOkResponse({ schema: apiRef('RunbookDetail') })
   get(@Param('id') id: string) {
     const l = this.catalog.get(id);
     // A writeOnly value written into a trigger's or schedule's parameters in the YAML is a secret too.
@@ -69,8 +72,13 @@ export class RunbooksController {
   @ApiBody({ schema: createRunSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key returns the same run (200)' })
   @ApiHeader({ name: 'X-Runbookd-Client', required: false, description: '`cli` when the runbookd CLI sends the request: the run is recorded with trigger kind `cli`' })
-  @ApiResponse({ status: 202, description: 'Accepted: the run is recorded and queued' })
-  @ApiResponse({ status: 400, description: 'Bad parameters (each bad field is named) or a preflight check refused the run (PREFLIGHT_FAILED, naming what failed); nothing is recorded or queued' })
+  @ApiResponse({ status: 202, description: 'Accepted: the run is recorded and queued', schema: apiRef('RunView') })
+  @ApiResponse({ status: 200, description: 'The run an earlier request with this Idempotency-Key started', schema: apiRef('RunView') })
+  @ApiResponse({
+    status: 400,
+    description: 'Bad parameters (each bad field is named) or a preflight check refused the run (PREFLIGHT_FAILED, naming what failed); nothing is recorded or queued',
+    schema: apiRef('ApiErrorBody'),
+  })
   @ApiResponse({ status: 409, description: 'Another unfinished run holds the concurrency key (named in details.holder)' })
   @ApiResponse({ status: 422, description: 'The Idempotency-Key was used with different parameters' })
   async create(

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
@@ -9,6 +9,8 @@ import { formatSse, RunEventsService } from '../engine/run-events.service';
 import { RunsService } from '../engine/runs.service';
 import { renderHtml } from '../reports/report-html.renderer';
 import { renderMarkdown } from '../reports/report-markdown.renderer';
+import { RUN_STATES, TRIGGER_KINDS } from '../engine/run.types';
+import { apiRef } from './openapi-schemas';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -24,16 +26,30 @@ export class RunsController {
   @Get()
   @RequireRole('viewer')
   @ApiQuery({ name: 'runbook', required: false })
-  @ApiQuery({ name: 'state', required: false, enum: ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled'] })
-  @ApiQuery({ name: 'trigger', required: false, enum: ['rest', 'cli', 'alarm', 'schedule', 'parent'] })
+  @ApiQuery({ name: 'state', required: false, enum: [...RUN_STATES] })
+  @ApiQuery({ name: 'trigger', required: false, enum: [...TRIGGER_KINDS] })
+  @ApiQuery({ name: 'q', required: false, description: 'words that must each appear in the run id, runbook, actor, reason or parameters' })
+  @ApiQuery({ name: 'since', required: false, description: 'ISO 8601: accepted at or after' })
+  @ApiQuery({ name: 'until', required: false, description: 'ISO 8601: accepted before' })
   @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 50' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
-  list(@Query('runbook') runbook?: string, @Query('state') state?: string, @Query('trigger') trigger?: string, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
-    return this.runs.list({ runbook, state, trigger, cursor, limit });
+  @ApiOkResponse({ schema: apiRef('RunList') })
+  list(
+    @Query('runbook') runbook?: string,
+    @Query('state') state?: string,
+    @Query('trigger') trigger?: string,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+    @Query('q') q?: string,
+    @Query('since') since?: string,
+    @Query('until') until?: string,
+  ) {
+    return this.runs.list({ runbook, state, trigger, cursor, limit, q, since, until });
   }
 
   @Get(':id')
   @RequireRole('viewer')
+  @ApiOkResponse({ schema: apiRef('RunView') })
   get(@Param('id') id: string) {
     return this.runs.view(id);
   }
@@ -41,6 +57,7 @@ export class RunsController {
   @Post(':id/cancel')
   @HttpCode(202)
   @RequireRole('operator', 'cancel runs')
+  @ApiResponse({ status: 202, schema: apiRef('RunView') })
   cancel(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
     return this.runs.cancel(id, principal.name);
   }
@@ -76,6 +93,8 @@ export class RunsController {
   @Get(':id/report')
   @RequireRole('viewer')
   @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html'] })
+  @ApiProduces('application/json', 'text/markdown', 'text/html')
+  @ApiOkResponse({ schema: apiRef('RunReport') })
   async report(@Param('id') id: string, @Query('format') format: string | undefined, @Res() reply: FastifyReply) {
     const f = format ?? 'json';
     if (!['json', 'md', 'html'].includes(f)) {

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
@@ -8,6 +8,7 @@ import { clearedSessionCookie, sessionCookie, sessionTokenOf } from '../auth/ses
 import { SessionService } from '../auth/session.service';
 import { AppConfig } from '../config/app.config';
 import { JsonSchemaPipe } from './json-schema.pipe';
+import { apiRef } from './openapi-schemas';
 
 interface SignInBody {
   apiKey: string;
@@ -33,6 +34,7 @@ export class SessionController {
   @HttpCode(200)
   @Public()
   @ApiBody({ schema: signInSchema })
+  @ApiOkResponse({ schema: apiRef('Session') })
   async signIn(@Body(new JsonSchemaPipe<SignInBody>(signInSchema)) body: SignInBody, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const s = await this.sessions.signIn(body.apiKey);
     reply.header('set-cookie', sessionCookie(s.token, this.sessions.ttlSeconds, this.secure(request)));
@@ -43,6 +45,7 @@ export class SessionController {
   /** Who is signed in; with a session cookie, also the CSRF token (the console reads it after a reload). */
   @Get()
   @RequireRole('viewer')
+  @ApiOkResponse({ schema: apiRef('Session') })
   async current(@CurrentPrincipal() principal: Principal, @Headers('cookie') cookie: string | undefined, @Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
     reply.header('cache-control', 'no-store');
     const token = authorization === undefined ? sessionTokenOf(cookie) : undefined;

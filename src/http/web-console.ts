@@ -9,7 +9,8 @@ import * as path from 'node:path';
  * compiled form in dist/, or under dist/ when the sources run directly (tests, ts-node).
  */
 export function webConsoleDir(): string | undefined {
-  const candidates = [path.resolve(__dirname, '..', '..', 'web'), path.resolve(__dirname, '..', '..', '..', 'dist', 'web')];
+  // dist/http/ → dist/web; src/http/ → dist/web. Never the repository's web/ itself: that index.html is Vite's source.
+  const candidates = [path.resolve(__dirname, '..', 'web'), path.resolve(__dirname, '..', '..', 'dist', 'web')];
   return candidates.find((dir) => existsSync(path.join(dir, 'index.html')));
 }
 

@@ -29,6 +29,11 @@ export interface RunListFilter {
   triggerKind?: string;
   /** Exclusive position: runs strictly older than this (createdAt, id). */
   before?: { createdAt: string; id: string };
+  /** Words that must each appear (any case) in the id, runbook, actor, reason or parameters. */
+  text?: string;
+  /** Accepted at or after `since` and before `until`. */
+  since?: Date;
+  until?: Date;
   limit: number;
 }
 
@@ -88,6 +93,13 @@ export class RunsRepository {
     if (filter.before) {
       where.push(`(created_at, id) < ($${params.push(filter.before.createdAt)}::timestamptz, $${params.push(filter.before.id)})`);
     }
+    // Parameters are searched as stored: writeOnly values are sealed envelopes there, so a search never finds a secret.
+    for (const word of (filter.text ?? '').split(/\s+/).filter(Boolean).slice(0, 8)) {
+      const p = `$${params.push(`%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
+      where.push(`(id ILIKE ${p} OR runbook_id ILIKE ${p} OR actor ILIKE ${p} OR COALESCE(reason, '') ILIKE ${p} OR parameters::text ILIKE ${p})`);
+    }
+    if (filter.since) where.push(`created_at >= $${params.push(filter.since.toISOString())}::timestamptz`);
+    if (filter.until) where.push(`created_at < $${params.push(filter.until.toISOString())}::timestamptz`);
     const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY created_at DESC, id DESC LIMIT $${params.push(filter.limit)}`;
     return (await this.db.query<Row>(sql, params)).map(toRun);

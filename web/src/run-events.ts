@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { api, type RunView, type StepView, TERMINAL } from './api';
+import { useApi } from './api/api-context';
+import { type RunView, type StepView, TERMINAL_STATES } from './api/types';
 
 /**
  * A run kept up to date: one GET, then the run's Server-Sent Events stream
@@ -10,6 +11,7 @@ export function useLiveRun(runId: string | undefined): { run: RunView | undefine
   const [error, setError] = useState<unknown>(undefined);
   const [live, setLive] = useState(false);
   const [tick, setTick] = useState(0);
+  const api = useApi();
 
   useEffect(() => {
     if (!runId) return;
@@ -17,12 +19,12 @@ export function useLiveRun(runId: string | undefined): { run: RunView | undefine
     let source: EventSource | undefined;
     setRun(undefined);
     setError(undefined);
-    api<RunView>('GET', `/v1/runs/${encodeURIComponent(runId)}`).then(
+    api.getRun(runId).then(
       (initial) => {
         if (closed) return;
         setRun(initial);
-        if (TERMINAL.has(initial.state)) return;
-        source = new EventSource(`/v1/runs/${encodeURIComponent(runId)}/events`);
+        if (TERMINAL_STATES.has(initial.state)) return;
+        source = new EventSource(api.runEventsUrl(runId));
         setLive(true);
         source.addEventListener('run', (e) => {
           const header = JSON.parse((e as MessageEvent).data) as RunView;

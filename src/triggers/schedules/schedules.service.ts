@@ -19,6 +19,7 @@ import { ScheduleQueue } from './schedule-queue.adapter';
 /** Default catch-up window for a missed tick. */
 export const DEFAULT_CATCH_UP_SECONDS = 3600;
 const MAX_CATCH_UP_TICKS = 1000;
+const NEXT_FIRES_SHOWN = 3;
 
 export interface ScheduleDefinition {
   /** `<runbook>.<schedule>`: the job scheduler id and the id in the API. */
@@ -42,8 +43,13 @@ export interface ScheduleView {
   paused: boolean;
   pausedAt: string | null;
   pausedBy: string | null;
+  /** The reason given when it was paused, as audited (null while running). */
+  pauseReason: string | null;
   /** Null while paused. */
   nextFireAt: string | null;
+  /** The next few fires, from nextFireAt on (empty while paused). */
+  nextFires: string[];
+  /** The newest tick decided (run or skipped); a resume is not a tick. */
   lastTickAt: string | null;
   recentTicks: Array<{ tickAt: string; decision: 'run' | 'skipped'; reason: string | null; runId: string | null }>;
 }
@@ -270,14 +276,22 @@ export class SchedulesService {
       const paused = !!s?.pausedAt;
       // Redis knows when the scheduler fires next; computed from the pattern when Redis is away.
       const nextMs = paused ? null : (next.get(d.id) ?? nextTick(d.cron, d.timezone, this.clock.now()).getTime());
+      const nextFires: string[] = [];
+      for (let at = nextMs; at !== null && nextFires.length < NEXT_FIRES_SHOWN; at = nextTick(d.cron, d.timezone, new Date(at)).getTime()) {
+        nextFires.push(new Date(at).toISOString());
+      }
+      const recentTicks = await this.repo.recentTicks(d.id, 10);
       views.push({
         id: d.id, runbookId: d.runbookId, scheduleId: d.scheduleId, cron: d.cron, timezone: d.timezone,
         // The schedule's parameters may hold a writeOnly value written in the YAML: shown redacted.
         catchUpSeconds: d.catchUpSeconds, parameters: new RunRedactor(this.catalog.get(d.runbookId).definition, d.parameters).apply(d.parameters), paused,
         pausedAt: s?.pausedAt?.toISOString() ?? null, pausedBy: s?.pausedBy ?? null,
+        pauseReason: paused ? await this.pauseReason(d.id) : null,
         nextFireAt: nextMs === null ? null : new Date(nextMs).toISOString(),
-        lastTickAt: s?.lastTickAt?.toISOString() ?? null,
-        recentTicks: (await this.repo.recentTicks(d.id, 10)).map((t) => ({
+        nextFires,
+        // Not the state's last_tick_at: a resume moves that on (so the catch-up starts there) without a tick.
+        lastTickAt: recentTicks[0]?.tickAt.toISOString() ?? null,
+        recentTicks: recentTicks.map((t) => ({
           tickAt: t.tickAt.toISOString(), decision: t.decision, reason: t.reason, runId: t.runId,
         })),
       });
@@ -291,12 +305,13 @@ export class SchedulesService {
     return v;
   }
 
-  async pause(id: string, actor: string): Promise<ScheduleView> {
+  /** The reason is audited, so whoever finds the drill not running reads why (the console asks for one). */
+  async pause(id: string, actor: string, reason: string | null = null): Promise<ScheduleView> {
     const d = this.get(id);
     await this.repo.ensure(d.id, d.runbookId, d.scheduleId);
     await this.db.transaction(async (tx) => {
       await this.repo.setPaused(d.id, actor, tx);
-      await this.audit.append({ kind: 'schedule.paused', actor, data: { scheduleId: d.id, runbookId: d.runbookId } }, tx);
+      await this.audit.append({ kind: 'schedule.paused', actor, data: { scheduleId: d.id, runbookId: d.runbookId, reason } }, tx);
     });
     await this.queue.remove(d.id);
     return this.view(id);
@@ -311,6 +326,13 @@ export class SchedulesService {
     });
     await this.queue.upsert(d.id, d.cron, d.timezone);
     return this.view(id);
+  }
+
+  /** The reason of the newest pause, read back from the audit log where it was recorded. */
+  private async pauseReason(scheduleId: string): Promise<string | null> {
+    const records = await this.audit.list({ kind: 'schedule.paused', order: 'desc', limit: 200 });
+    const reason = records.find((r) => r.data.scheduleId === scheduleId)?.data.reason;
+    return typeof reason === 'string' ? reason : null;
   }
 
   private get(id: string): ScheduleDefinition {

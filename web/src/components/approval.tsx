@@ -1,6 +1,9 @@
 import { useState } from 'react';
-import { api, ApiError, type ApprovalView, isApprover, type Session } from '../api';
-import { ErrorNotice, Json, Section, StateBadge, Time, useLoad } from './common';
+import { useApi } from '../api/api-context';
+import { ApiError } from '../api/client';
+import { type ApprovalView, isApprover, type Session } from '../api/types';
+import { Time } from '../clock';
+import { ErrorNotice, Json, Section, StateBadge, useLoad } from './common';
 
 /**
  * The approval a run asked for, on the run's page: the plan the approver is asked to accept (the
@@ -11,12 +14,14 @@ import { ErrorNotice, Json, Section, StateBadge, Time, useLoad } from './common'
 export function ApprovalPanel({ runId, session, watch }: { runId: string; session: Session; watch: string | null }) {
   // `watch` changes when the run's state or its gate step does: the request appears (or is decided)
   // then. It is null while the run has recorded no gate step, so most runs never ask (nor 404).
-  const { data: approval, error, setData, reload } = useLoad(
+  const api = useApi();
+  const { data: approval, error, setData, reload } = useLoad<ApprovalView | undefined>(
     () =>
       watch === null
         ? Promise.resolve(undefined)
-        : api<ApprovalView>('GET', `/v1/runs/${encodeURIComponent(runId)}/approval`).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
+        : api.getApproval(runId).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
     [runId, watch],
+    { keepOnChange: true },
   );
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState<'approve' | 'reject' | null>(null);
@@ -28,9 +33,9 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
     setBusy(decision);
     setDecisionError(undefined);
     try {
-      const body: Record<string, string> = { planHash: approval.planHash };
+      const body: { planHash: string; comment?: string } = { planHash: approval.planHash };
       if (comment.trim() !== '') body.comment = comment.trim();
-      setData(await api<ApprovalView>('POST', `/v1/runs/${encodeURIComponent(runId)}/${decision}`, { body }));
+      setData(await (decision === 'approve' ? api.approve(runId, body) : api.reject(runId, body)));
       setComment('');
     } catch (err) {
       setDecisionError(err);
@@ -45,7 +50,9 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
   const isRequester = session.name === approval.requestedBy;
   const decided = approval.decisions.find((d) => d.actor === session.name);
   const approver = isApprover(session, approval);
-  const steps = approval.plan.steps ?? [];
+  // Steps whose condition is already false will not run: listed apart, so the approver reads only what will happen.
+  const steps = (approval.plan.steps ?? []).filter((s) => !s.skipped);
+  const skipped = (approval.plan.steps ?? []).filter((s) => s.skipped);
   const who = [...approval.approvers.roles.map((r) => `role ${r}`), ...approval.approvers.keys.map((k) => `key ${k}`)].join(', ') || 'nobody';
 
   return (
@@ -94,6 +101,11 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
           </li>
         ))}
       </ul>
+      {skipped.length > 0 && (
+        <p className="muted skipped-steps" data-skipped={skipped.map((s) => s.stepId).join(' ')}>
+          Will not run (their condition is false): {skipped.map((s) => s.stepId).join(', ')}.
+        </p>
+      )}
       <details>
         <summary>Parameters as planned</summary>
         <Json value={approval.plan.parameters} label="Planned parameters" />

@@ -1,12 +1,6 @@
-import type { StepDefinition, StepView } from '../api';
-import { duration, Json, StateBadge, Time } from './common';
-
-interface PlannedCall {
-  service: string;
-  operation: string;
-  input: Record<string, unknown>;
-  region?: string;
-}
+import type { PlannedCall, StepDefinition, StepView } from '../api/types';
+import { Time } from '../clock';
+import { duration, Json, StateBadge } from './common';
 
 /** The exact AWS calls a step said it would make (dry run) or the ones it made, as recorded. */
 function plannedCallsOf(step: StepView | undefined): PlannedCall[] {
@@ -44,6 +38,7 @@ export function StepsTable({ definition, cleanup, recorded, dryRunPlan, definiti
               <code className="muted">{def?.uses ?? step?.uses}</code>
               {phase === 'cleanup' && <span className="tag">cleanup</span>}
               {step?.mutates && <span className="tag tag-warn">changes AWS</span>}
+              {def?.if && <span className="tag">only if {def.if.replace(/^\$\{\{\s*|\s*\}\}$/g, '')}</span>}
             </div>
             {step && (
               <div className="step-meta muted">

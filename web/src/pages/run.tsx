@@ -1,22 +1,23 @@
 import { useState } from 'react';
-import { api, canOperate, type RunbookDetail, type Session, TERMINAL } from '../api';
+import { useApi } from '../api/api-context';
+import { canOperate, type Session, TERMINAL_STATES } from '../api/types';
+import { Time } from '../clock';
 import { ApprovalPanel } from '../components/approval';
-import { ErrorNotice, Json, Section, StateBadge, Time, useLoad } from '../components/common';
+import { duration, ErrorNotice, Json, runDuration, Section, Skeleton, StateBadge, useLoad, useTitle } from '../components/common';
+import { ReportFrame } from '../components/report-frame';
 import { StepsTable } from '../components/steps';
 import { go } from '../router';
 import { useLiveRun } from '../run-events';
 
-interface Report {
-  figures: Array<{ id: string; label: string; value: unknown; unit?: string; stepId: string }>;
-  findings: Array<{ id: string; title: string; passed: boolean; measured?: unknown; target?: unknown; unit?: string; detail?: string; stepId: string }>;
-}
-
 export function RunPage({ id, session }: { id: string; session: Session }) {
+  const api = useApi();
   const { run, error, live } = useLiveRun(id);
   const runbookId = run?.runbookId;
-  const { data: runbook } = useLoad(() => (runbookId ? api<RunbookDetail>('GET', `/v1/runbooks/${encodeURIComponent(runbookId)}`) : Promise.resolve(undefined)), [runbookId]);
-  const ended = run !== undefined && TERMINAL.has(run.state);
-  const { data: report, error: reportError } = useLoad(() => (ended ? api<Report>('GET', `/v1/runs/${encodeURIComponent(id)}/report`) : Promise.resolve(undefined)), [id, ended]);
+  const { data: runbook } = useLoad(() => (runbookId ? api.getRunbook(runbookId) : Promise.resolve(undefined)), [runbookId]);
+  const ended = run !== undefined && TERMINAL_STATES.has(run.state);
+  const { data: report, error: reportError } = useLoad(() => (ended ? api.getReport(id) : Promise.resolve(undefined)), [id, ended]);
+  // "Run r0ab12cd… failed · backup-verification": the tab says which run and how it stands.
+  useTitle(run ? `Run ${run.id.slice(0, 9)}… ${run.state}${run.dryRun ? ' (dry run)' : ''} · ${run.runbookId}` : error ? `Run ${id} not found` : null);
   // The gate step (core.approve): its state and note change when a request is made or decided.
   const approvalGate = run?.steps?.find((s) => s.uses === 'core.approve' && s.state === 'waiting') ?? run?.steps?.find((s) => s.uses === 'core.approve');
   const [actionError, setActionError] = useState<unknown>(undefined);
@@ -26,7 +27,7 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
     setCancelling(true);
     setActionError(undefined);
     try {
-      await api('POST', `/v1/runs/${encodeURIComponent(id)}/cancel`);
+      await api.cancelRun(id);
     } catch (err) {
       setActionError(err);
     } finally {
@@ -40,6 +41,11 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
         <a href="#/runs">Runs</a> / {id}
       </p>
       <ErrorNotice error={error} />
+      {!run && !error && (
+        <div className="card">
+          <Skeleton lines={8} label="Loading the run" />
+        </div>
+      )}
       {run && (
         <>
           <div className="title-row">
@@ -91,6 +97,8 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
               <dd>
                 <Time at={run.endedAt} />
               </dd>
+              <dt>Took</dt>
+              <dd>{duration(runDuration(run))}</dd>
               {run.parent && (
                 <>
                   <dt>Started by</dt>
@@ -133,7 +141,7 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
               <>
                 {report.figures.length === 0 && report.findings.length === 0 && <p className="muted">This run recorded no findings or figures.</p>}
                 {report.figures.length > 0 && (
-                  <table>
+                  <table className="stack">
                     <caption>Figures</caption>
                     <thead>
                       <tr>
@@ -145,12 +153,12 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
                     <tbody>
                       {report.figures.map((f) => (
                         <tr key={`${f.stepId}/${f.id}`}>
-                          <td>{f.label}</td>
-                          <td className="mono">
+                          <td data-label="Figure">{f.label}</td>
+                          <td data-label="Value" className="mono">
                             {String(f.value)}
                             {f.unit ? ` ${f.unit}` : ''}
                           </td>
-                          <td>{f.stepId}</td>
+                          <td data-label="Step">{f.stepId}</td>
                         </tr>
                       ))}
                     </tbody>
@@ -181,20 +189,20 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
             title="Report"
             actions={
               <span className="downloads">
-                <a href={`/v1/runs/${encodeURIComponent(id)}/report?format=json`} download={`${id}.json`}>
+                <a href={api.reportUrl(id, 'json')} download={`${id}.json`}>
                   JSON
                 </a>
-                <a href={`/v1/runs/${encodeURIComponent(id)}/report?format=md`} download={`${id}.md`}>
+                <a href={api.reportUrl(id, 'md')} download={`${id}.md`}>
                   Markdown
                 </a>
-                <a href={`/v1/runs/${encodeURIComponent(id)}/report?format=html`} target="_blank" rel="noopener">
+                <a href={api.reportUrl(id, 'html')} target="_blank" rel="noopener">
                   Open
                 </a>
               </span>
             }
           >
             {ended ? (
-              <iframe className="report" title={`Report of run ${id}`} src={`/v1/runs/${encodeURIComponent(id)}/report?format=html`} />
+              <ReportFrame title={`Report of run ${id}`} src={api.reportUrl(id, 'html')} />
             ) : (
               <p className="muted">The report is shown here when the run ends (Open shows it as it stands now).</p>
             )}
