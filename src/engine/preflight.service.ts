@@ -6,12 +6,12 @@ import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
 import { isTruthy, resolveValue, UnresolvedExpression } from '../runbooks/expressions';
-import type { RunbookDefinition, StepDefinition } from '../runbooks/runbook.types';
+import type { RunbookDefinition, StepDefinition } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { RunRedactor } from './run-redactor';
-import type { StepResultRecord } from './run.types';
-import type { Finding, StepContext, StepType } from './step.contract';
-import { StepRegistry } from './step-registry';
+import type { StepResultRecord } from '../model/run.types';
+import type { Finding, StepContext, StepType } from '../steps/step.contract';
+import { StepRegistry } from '../steps/step-registry';
 
 export interface PreflightRequest {
   definition: RunbookDefinition;

@@ -1,7 +1,7 @@
-import type { StepRegistry } from '../engine/step-registry';
-import type { IamNeed } from '../engine/step.contract';
+import type { StepRegistry } from '../steps/step-registry';
+import type { IamNeed } from '../steps/step.contract';
 import { STEP_IAM_ACTIONS } from '../steps/step-iam-actions';
-import type { RunbookDefinition, StepDefinition } from './runbook.types';
+import type { RunbookDefinition, StepDefinition } from '../model/runbook.types';
 
 export interface IamStatement {
   Sid: string;

@@ -5,7 +5,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
+import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
 import { targetOf } from '../aws-target';
 import {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {

@@ -6,7 +6,7 @@ import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { ROLE_ARN_SCHEMA, TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from '../rds/restore-source';
 import { createRestoredResource, isolationProperties, type IsolationInput } from '../rds/restore-create';

@@ -6,7 +6,7 @@ import { EcsAdapter } from '../../aws/ecs.adapter';
 import { RdsEstateAdapter } from '../../aws/rds-estate.adapter';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 export interface CapacityScope {

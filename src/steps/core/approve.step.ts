@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ApprovalsService } from '../../engine/approvals.service';
-import { done, StepContext, StepOutcome, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepOutcome, StepType } from '../step.contract';
 import { isTruthy } from '../../runbooks/expressions';
-import type { ApprovalSpec } from '../../runbooks/runbook.types';
+import type { ApprovalSpec } from '../../model/runbook.types';
 
 interface Output extends Record<string, unknown> {
   required: boolean;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { done, StepType } from '../../engine/step.contract';
+import { done, StepType } from '../step.contract';
 
 /** Does nothing and succeeds: a placeholder while writing a runbook, and the engine benchmark's unit. */
 @Injectable()

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { RunReader } from '../../engine/run-reader.port';
-import { done, type StepContext, type StepType } from '../../engine/step.contract';
+import { done, type StepContext, type StepType } from '../step.contract';
 import { type DrillEvidence, type DrillTargets, evaluateObjectives, readDrillEvidence, trendEntry } from '../../reports/drill-evidence';
 import type { RunReport } from '../../reports/report.types';
 

@@ -4,7 +4,7 @@ import { EcsAdapter, familyOf, revisionOf } from '../../aws/ecs.adapter';
 import { AwsStepError } from '../../aws/aws.error';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { EcsSubject, ecsSubjectProperties, Figure, KNOWN_GOOD_TAG } from './ecs-subject';
 

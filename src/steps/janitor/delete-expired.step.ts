@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import { LEFTOVER_TYPES, RdsLeftoversAdapter, TaggedResource } from '../../aws/rds-leftovers.adapter';
 import { AwsStepError } from '../../aws/aws.error';
-import { done, CreatedResource, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, CreatedResource, Finding, StepContext, StepType } from '../step.contract';
 import { LeftoverCount, LeftoversRepository } from '../../persistence/leftovers.repository';
 
 interface Input {

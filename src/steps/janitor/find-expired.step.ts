@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RdsLeftoversAdapter, TaggedResource } from '../../aws/rds-leftovers.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { LeftoversRepository } from '../../persistence/leftovers.repository';
 
 interface Input {

@@ -5,7 +5,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType, wait } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { instanceIdOf, observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 

@@ -4,7 +4,7 @@ import type { AwsTarget } from '../../aws/aws-client.factory';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { FAILOVER_STARTED, FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 

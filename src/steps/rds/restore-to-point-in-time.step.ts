@@ -4,7 +4,7 @@ import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from './restore-source';
 import { createRestoredResource, isolationProperties, type CreateSpec, type IsolationInput } from './restore-create';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { minutesBetween, observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 

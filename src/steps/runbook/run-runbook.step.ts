@@ -3,8 +3,8 @@ import { ModuleRef } from '@nestjs/core';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
-import { isTerminal, type RunRecord } from '../../engine/run.types';
-import { done, type Finding, type StepContext, type StepType, wait } from '../../engine/step.contract';
+import { isTerminal, type RunRecord } from '../../model/run.types';
+import { done, type Finding, type StepContext, type StepType, wait } from '../step.contract';
 import type { RunReport } from '../../reports/report.types';
 
 interface Input {

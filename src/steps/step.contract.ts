@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
+import type { JsonSchema } from '../model/runbook.types';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -10,7 +11,6 @@ import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
  * safe to repeat: derive names from the run id, pass ClientTokens, or look before acting. The
  * `memory` it hands to `wait()` is checkpointed and given back on the next look.
  */
-export type JsonSchema = Record<string, unknown>;
 
 export interface StepType<I = Record<string, unknown>, O extends Record<string, unknown> = Record<string, unknown>> {
   /** Name used by runbooks: `<service>.<verb-noun>`, e.g. `rds.failover`. */
