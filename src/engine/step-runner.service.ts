@@ -1,6 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import Ajv, { ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import { AuditService } from '../audit/audit.service';
 import { CodedError } from '../common/coded-error';
 import { redactText } from '../common/redact';
@@ -33,8 +31,6 @@ const FAILURES = '$failures';
 @Injectable()
 export class StepRunnerService {
   private readonly logger = new Logger('Executor');
-  private readonly ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true }));
-  private readonly inputValidators = new Map<string, ValidateFunction>();
   private readonly deps: StepAttemptDeps;
 
   constructor(
@@ -114,12 +110,9 @@ export class StepRunnerService {
       if (!(err instanceof UnresolvedExpression)) throw err;
       return { ended: await attempt.fail({ code: 'STEP_INPUT_INVALID', message: err.message }) };
     }
-    const validate = this.validatorFor(type);
-    if (!validate(input)) {
-      return { ended: await attempt.fail(
-        { code: 'STEP_INPUT_INVALID', message: `input for ${def.uses}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(input)'} ${e.message}`).join('; ')}` },
-        { input },
-      ) };
+    const problems = this.registry.checkInput(type.uses, input);
+    if (problems.length > 0) {
+      return { ended: await attempt.fail({ code: 'STEP_INPUT_INVALID', message: `input for ${def.uses}: ${problems.join('; ')}` }, { input }) };
     }
     const timeoutS = parseDuration(def.timeout ?? '') ?? DEFAULT_STEP_TIMEOUT_S;
     const { existing } = attempt;
@@ -184,15 +177,6 @@ export class StepRunnerService {
       if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${redactText((err as Error).stack ?? String(err), attempt.redactor.values)}`);
       return attempt.fail(error);
     }
-  }
-
-  private validatorFor(type: StepType<any, any>): ValidateFunction {
-    let v = this.inputValidators.get(type.uses);
-    if (!v) {
-      v = this.ajv.compile(type.input);
-      this.inputValidators.set(type.uses, v);
-    }
-    return v;
   }
 }
 

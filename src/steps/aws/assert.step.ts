@@ -61,7 +61,7 @@ export class AwsAssertStep implements StepType<Input, Output> {
     return problems;
   }
 
-  iamActions(def: StepDefinitionLike): IamNeed[] {
+  iamNeeds(def: StepDefinitionLike): IamNeed[] {
     return iamNeedsOf(def.with);
   }
 

@@ -102,7 +102,7 @@ export class AwsCallStep implements StepType<Input, Output> {
     return problems;
   }
 
-  iamActions(def: StepDefinitionLike): IamNeed[] {
+  iamNeeds(def: StepDefinitionLike): IamNeed[] {
     const w = def.with ?? {};
     const look = w.lookFirst as Partial<LookFirst> | undefined;
     return [...iamNeedsOf(w), ...(look?.api ? iamNeedsOf({ service: w.service, api: look.api, input: look.input, roleArn: w.roleArn }) : [])];

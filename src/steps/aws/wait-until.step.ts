@@ -70,7 +70,7 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
     return problems;
   }
 
-  iamActions(def: StepDefinitionLike): IamNeed[] {
+  iamNeeds(def: StepDefinitionLike): IamNeed[] {
     return iamNeedsOf(def.with);
   }
 

@@ -68,6 +68,9 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
   readonly uses = 'backup.check-restore-point';
   readonly description = 'Finds the newest snapshot or recovery point and checks age, retention, DR copy and encryption';
   readonly mutates = false;
+  readonly iamActions = [
+    'backup:ListRecoveryPointsByResource', 'backup:DescribeRecoveryPoint', 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -28,6 +28,7 @@ export class PutRestoreValidationStep implements StepType<Input, Output> {
   readonly uses = 'backup.put-restore-validation';
   readonly description = 'Records the restore test verdict on the AWS Backup restore job';
   readonly mutates = true;
+  readonly iamActions = ['backup:PutRestoreValidationResult'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

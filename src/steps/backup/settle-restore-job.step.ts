@@ -28,6 +28,7 @@ export class SettleRestoreJobStep implements StepType<Input, Output> {
   readonly uses = 'backup.settle-restore-job';
   readonly description = 'Waits until an AWS Backup restore job has ended (completed, failed or aborted)';
   readonly mutates = false;
+  readonly iamActions = ['backup:DescribeRestoreJob'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

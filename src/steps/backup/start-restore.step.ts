@@ -58,6 +58,8 @@ export class StartRestoreStep implements StepType<Input, Output> {
   readonly uses = 'backup.start-restore';
   readonly description = 'Restores the newest snapshot or recovery point into an isolated copy named after the run';
   readonly mutates = true;
+  // AWS Backup hands its restore role to RDS.
+  readonly iamActions = ['backup:StartRestoreJob', 'iam:PassRole'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -54,6 +54,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
   readonly uses = 'capacity.analyze-metrics';
   readonly description = 'Fetches CloudWatch metrics in batches and finds resources at risk, over-provisioned or without data';
   readonly mutates = false;
+  readonly iamActions = ['cloudwatch:GetMetricData', 'ecs:DescribeTaskDefinition'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -49,6 +49,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
   readonly uses = 'capacity.discover-resources';
   readonly description = 'Lists the ECS services and RDS instances a capacity report covers';
   readonly mutates = false;
+  readonly iamActions = ['ecs:ListClusters', 'ecs:ListServices', 'ecs:DescribeServices', 'rds:DescribeDBInstances', 'rds:DescribeDBClusters'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

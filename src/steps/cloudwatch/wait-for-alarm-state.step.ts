@@ -40,6 +40,7 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
   readonly uses = 'cloudwatch.wait-for-alarm-state';
   readonly description = 'Waits for a CloudWatch alarm to reach a state (default OK) within a window';
   readonly mutates = false;
+  readonly iamActions = ['cloudwatch:DescribeAlarms'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -24,6 +24,8 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
   readonly description = 'Waits for approval by people other than the requester (dry runs pass at once)';
   // It changes nothing outside runbookd; and a dry run must reach it to pass it, not plan it.
   readonly mutates = false;
+  // The gate calls no AWS API itself; its requests go out through the runbook's notify targets (SNS, counted with the engine's calls).
+  readonly iamActions = [];
   readonly input = {
     type: 'object', additionalProperties: false,
     properties: {

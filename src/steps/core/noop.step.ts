@@ -7,6 +7,7 @@ export class NoopStep implements StepType<{ echo?: unknown }, { echo: unknown }>
   readonly uses = 'core.noop';
   readonly description = 'Does nothing; outputs its `echo` input';
   readonly mutates = false;
+  readonly iamActions = [];
   readonly input = { type: 'object', additionalProperties: false, properties: { echo: {} } };
   readonly outputs = ['echo'];
 

@@ -15,6 +15,7 @@ export class SleepStep implements StepType<Input, { sleptSeconds: number }> {
   readonly uses = 'core.sleep';
   readonly description = 'Waits the given seconds, freeing the worker meanwhile';
   readonly mutates = false;
+  readonly iamActions = [];
   readonly input = {
     type: 'object', additionalProperties: false, required: ['seconds'],
     properties: { seconds: { type: 'number', minimum: 0, maximum: 86400 } },

@@ -21,6 +21,7 @@ export class EvaluateDrillObjectivesStep implements StepType<Input, { drill: Dri
   readonly uses = 'drill.evaluate-objectives';
   readonly description = 'Holds the child runs\' recorded findings to the DR objectives and adds the trend over previous drills';
   readonly mutates = false;
+  readonly iamActions = [];
   readonly input = {
     type: 'object', additionalProperties: false,
     properties: {

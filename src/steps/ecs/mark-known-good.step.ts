@@ -34,6 +34,7 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
   readonly uses = 'ecs.mark-known-good';
   readonly description = `Tags a task definition ${KNOWN_GOOD_TAG} after a bake time with the service steady and its alarms OK`;
   readonly mutates = true;
+  readonly iamActions = ['cloudwatch:DescribeAlarms', 'ecs:DescribeServices', 'ecs:TagResource'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -51,6 +51,9 @@ export class ResolveRollbackTargetStep implements StepType<Input, Output> {
   readonly uses = 'ecs.resolve-rollback-target';
   readonly description = 'Finds the last known good task definition of an ECS service and says which rule chose it';
   readonly mutates = false;
+  readonly iamActions = [
+    'ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListServiceDeployments', 'ecs:ListTaskDefinitions', 'ecs:DescribeServiceRevisions', 'ecs:ListTagsForResource',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -38,6 +38,7 @@ export class UpdateServiceTaskDefinitionStep implements StepType<Input, Output> 
   readonly uses = 'ecs.update-service-task-definition';
   readonly description = 'Updates an ECS service to a task definition (look before act, never twice)';
   readonly mutates = true;
+  readonly iamActions = ['ecs:DescribeServices', 'ecs:UpdateService'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

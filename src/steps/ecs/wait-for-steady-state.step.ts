@@ -35,6 +35,7 @@ export class WaitForSteadyStateStep implements StepType<Input, Output> {
   readonly uses = 'ecs.wait-for-steady-state';
   readonly description = 'Waits until an ECS service has one deployment, all tasks running, on the given task definition';
   readonly mutates = false;
+  readonly iamActions = ['ecs:DescribeServices'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,3 +1,4 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
@@ -36,6 +37,9 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
   readonly uses = 'rds.check-restore-window';
   readonly description = 'Checks a point-in-time restore target against the restorable window';
   readonly mutates = false;
+  readonly iamActions = [
+    ...RDS_READ_SUBJECT_ACTIONS, 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,3 +1,4 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
@@ -31,6 +32,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
   readonly uses = 'rds.describe-failover-target';
   readonly description = 'Checks an Aurora cluster or Multi-AZ instance can fail over and records its writer';
   readonly mutates = false;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -34,6 +34,7 @@ export class FailoverStep implements StepType<Input, Output> {
   readonly uses = 'rds.failover';
   readonly description = 'Fails an Aurora cluster or Multi-AZ instance over to its standby (once)';
   readonly mutates = true;
+  readonly iamActions = ['rds:FailoverDBCluster', 'rds:RebootDBInstance', 'rds:DescribeEvents'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

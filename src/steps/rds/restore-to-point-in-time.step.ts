@@ -1,3 +1,4 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
@@ -48,6 +49,10 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   readonly uses = 'rds.restore-to-point-in-time';
   readonly description = 'Restores an instance or cluster to a point in time (optionally in the DR region)';
   readonly mutates = true;
+  // Tags are passed on create, which IAM authorises as rds:AddTagsToResource too.
+  readonly iamActions = [
+    ...RDS_READ_SUBJECT_ACTIONS, 'rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime', 'rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance', 'rds:AddTagsToResource',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

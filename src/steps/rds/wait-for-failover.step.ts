@@ -1,3 +1,4 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
@@ -33,6 +34,7 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
   readonly uses = 'rds.wait-for-failover';
   readonly description = 'Waits until a failover has completed and measures the switch time';
   readonly mutates = false;
+  readonly iamActions = ['rds:DescribeEvents', ...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

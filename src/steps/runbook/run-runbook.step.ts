@@ -39,6 +39,7 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
   // It changes nothing itself; the child's own steps are planned or run under the child's rules
   // (a dry-run parent starts a dry-run child).
   readonly mutates = false;
+  readonly iamActions = [];
   readonly startsRuns = true;
   readonly input = {
     type: 'object', additionalProperties: false, required: ['runbook'],
