@@ -6,8 +6,8 @@
  *   node -r @swc-node/register scripts/iam-policy.ts [runbook-id] [--dir runbooks]
  */
 import * as path from 'node:path';
-import { StepRegistry } from '../src/engine/step-registry';
-import type { StepType } from '../src/engine/step.contract';
+import { StepRegistry } from '../src/steps/step-registry';
+import type { StepType } from '../src/steps/step.contract';
 import { type IamPolicyDocument, iamPolicyFor } from '../src/runbooks/iam-policy';
 import { loadRunbooks } from '../src/runbooks/runbook-loader';
 import { STEP_CLASSES } from '../src/steps/step-catalog';

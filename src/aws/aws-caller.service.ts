@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { AuditEventInput, AwsRequestAuditData, AwsResponseAuditData } from '../audit/audit.types';
 import { AuditService } from '../audit/audit.service';
 import { redact, redactValues } from '../common/redact';
-import { FaultInjector } from '../common/fault-injector';
+import { FaultInjector } from '../faults/fault-injector';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { awsSessionScope, resolveTarget, type AwsTarget, type CallKind } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';

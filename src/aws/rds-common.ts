@@ -19,6 +19,9 @@ import { AwsStepError } from './aws.error';
 
 export const RDS_SERVICE = 'rds';
 
+/** What every step that reads an RDS subject (a cluster or an instance) may call, for the IAM policy. */
+export const RDS_READ_SUBJECT_ACTIONS = ['rds:DescribeDBClusters', 'rds:DescribeDBInstances'] as const;
+
 export function rdsCalls(clients: AwsClientFactory, caller: AwsCallerService): AwsServiceCalls {
   return caller.forService(RDS_SERVICE, (region, roleArn, kind) => clients.rds(region, roleArn, kind));
 }

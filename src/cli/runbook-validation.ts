@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import { StepRegistry } from '../engine/step-registry';
+import { StepRegistry } from '../steps/step-registry';
 import { loadRunbooks } from '../runbooks/runbook-loader';
 import { scheduleParameterProblems } from '../runbooks/runbook-catalog.service';
 import { DefinitionProblem, RunbookError } from '../runbooks/runbook.error';

@@ -15,14 +15,14 @@ import { RunsRepository } from '../persistence/runs.repository';
 import { DEFAULT_APPROVAL_TIMEOUT } from '../runbooks/approval-gate';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue } from '../runbooks/expressions';
-import type { ApprovalSpec } from '../runbooks/runbook.types';
+import type { ApprovalSpec } from '../model/runbook.types';
 import { ApprovalError } from './approval.error';
 import { EngineError } from './engine.error';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
-import { isTerminal, RunRecord, StepResultRecord } from './run.types';
-import { done, StepContext, StepOutcome, wait } from './step.contract';
-import { StepRegistry } from './step-registry';
+import { isTerminal, RunRecord, StepResultRecord } from '../model/run.types';
+import { done, StepContext, StepOutcome, wait } from '../steps/step.contract';
+import { StepRegistry } from '../steps/step-registry';
 
 /** The longest a waiting gate sleeps between looks (a decision wakes it at once anyway). */
 const MAX_LOOK_S = 60;

@@ -2,20 +2,20 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
-import { Queryable } from '../persistence/database';
 import { RunsRepository } from '../persistence/runs.repository';
 import { parseDuration } from '../runbooks/duration';
 import { resolveValue } from '../runbooks/expressions';
 import { decideOnFailure, jumpedOver } from '../runbooks/on-failure';
-import type { StepDefinition } from '../runbooks/runbook.types';
+import type { StepDefinition } from '../model/runbook.types';
 import { isRejection } from './approval.error';
 import { EngineError } from './engine.error';
 import { RunFinisherService } from './run-finisher.service';
-import { Lease, RunLeaseService } from './run-lease.service';
+import type { RunExecution } from './run-execution';
+import { RunLeaseService } from './run-lease.service';
 import { awsContextOf, runScope } from './run-scope';
 import { RunSecretsService } from './run-secrets.service';
-import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
-import { StepRegistry } from './step-registry';
+import type { RunError, RunOutcome, RunRecord, StepResultRecord } from '../model/run.types';
+import { StepRegistry } from '../steps/step-registry';
 import { StepRunnerService } from './step-runner.service';
 import { StopConditionsService } from './stop-conditions.service';
 
@@ -50,17 +50,17 @@ export class ExecutorService {
     if (taken.kind === 'ended') return { kind: 'finished' };
     // Another executor's lease still runs (it may be slow, not dead): look again when it ends.
     if (taken.kind === 'held') return { kind: 'wait', afterMs: taken.retryAfterMs };
-    const { lease } = taken;
+    const x = taken.execution;
     try {
-      return await this.advanceHeld(taken.run, taken.steps, lease);
+      return await this.advanceHeld(x);
     } catch (err) {
       this.logger.warn(`run ${runId}: this execution stopped (${err instanceof EngineError ? err.code : (err as Error).name}): ${(err as Error).message}`);
       // Give the run back at once so the next try need not wait the lease out; its state stays
       // 'running', so that try counts this execution as failed (the dead letter's count).
-      if (!(err instanceof EngineError && err.code === 'LEASE_LOST')) await this.leases.release(lease);
+      if (!(err instanceof EngineError && err.code === 'LEASE_LOST')) await x.release();
       throw err;
     } finally {
-      this.leases.stop(lease);
+      x.stop();
     }
   }
 
@@ -68,51 +68,50 @@ export class ExecutorService {
     return (await this.runs.cancelRequest(runId)) !== null;
   }
 
-  private async advanceHeld(taken: RunRecord, takenSteps: StepResultRecord[], lease: Lease): Promise<AdvanceResult> {
-    const runId = taken.id;
-    const steps = new Map(takenSteps.map((s) => [s.stepId, s]));
-    let run = taken;
-    if ((run.failedExecutions ?? 0) >= this.config.runMaxFailedExecutions) {
-      const dead = await this.deadLetter(run, lease, steps);
+  private async advanceHeld(x: RunExecution): Promise<AdvanceResult> {
+    const taken = x.run;
+    if ((taken.failedExecutions ?? 0) >= this.config.runMaxFailedExecutions) {
+      const dead = await this.deadLetter(x);
       if (dead === 'ended') return { kind: 'finished' };
-      run = (await this.runs.get(runId))!;
+      x.run = (await this.runs.get(taken.id))!;
     }
-    run = await this.markRunning(run, lease);
+    x.run = await this.markRunning(x);
     // The stored run holds its writeOnly parameters sealed; steps resolve against them opened,
     // in memory only. A run whose key is gone ends failed, naming the key id.
-    const opened = this.secrets.tryOpen(run);
+    const opened = this.secrets.tryOpen(x.run);
     if ('error' in opened) {
       // Cleanup steps cannot run either (they resolve the same parameters): the run ends now.
-      if (run.phase === 'main') await this.endMain(run, lease, 'failed', opened.error, steps);
-      await this.finisher.finish(runId, lease, { error: opened.error });
+      if (x.run.phase === 'main') await x.endMain('failed', opened.error);
+      await this.finisher.finishForced(x, opened.error);
       return { kind: 'finished' };
     }
-    run = opened.run;
+    x.run = opened.run;
 
-    if (run.phase === 'main' && taken.cancelRequestedAt) {
+    if (x.run.phase === 'main' && taken.cancelRequestedAt) {
       // Once per pick-up as well: a run cancelled while queued stops before its first step. The
       // take read the row under its new epoch; a cancel after it is seen before the next
       // mutating step or wait, as one during a step would be.
-      await this.endMain(run, lease, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${taken.cancelRequestedBy ?? 'unknown'}` }, steps);
+      await x.endMain('cancelled', { code: 'CANCELLED', message: `cancelled by ${taken.cancelRequestedBy ?? 'unknown'}` });
     }
-    if (run.phase === 'main') {
-      const mainResult = await this.runPhase(run, lease, 'main', steps);
+    if (x.run.phase === 'main') {
+      const mainResult = await this.runPhase(x, 'main');
       if (mainResult.kind === 'wait') return mainResult;
     }
-    const cleanupResult = await this.runPhase(run, lease, 'cleanup', steps);
+    const cleanupResult = await this.runPhase(x, 'cleanup');
     if (cleanupResult.kind === 'wait') return cleanupResult;
     // What this execution recorded is what the run is: the finisher need not read it back.
-    await this.finisher.finish(runId, lease, undefined, { run, steps: [...steps.values()] });
+    await this.finisher.finish(x);
     return { kind: 'finished' };
   }
 
-  private async markRunning(run: RunRecord, lease: Lease): Promise<RunRecord> {
+  private async markRunning(x: RunExecution): Promise<RunRecord> {
+    const run = x.run;
     const now = this.clock.now();
     if (!run.startedAt) {
       const timeoutS = parseDuration(run.definition.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
       const timeoutAt = new Date(now.getTime() + timeoutS * 1000);
       // One transaction: a crash between the two would leave a started run whose start is never audited.
-      await this.leases.write(lease, {
+      await x.write({
         run: { state: 'running', startedAt: now, timeoutAt },
         events: [{ kind: 'run.started', runId: run.id, actor: run.actor, data: { timeoutAt: timeoutAt.toISOString() } }],
         durable: true,
@@ -121,17 +120,18 @@ export class ExecutorService {
     }
     if (run.state === 'running') {
       // Running with no live executor means the previous one died or stalled mid-run: say so in the audit.
-      await this.leases.write(lease, {
-        events: [{ kind: 'run.resumed', runId: run.id, actor: run.actor, data: { phase: run.phase, epoch: lease.epoch, failedExecutions: run.failedExecutions ?? 0 } }],
+      await x.write({
+        events: [{ kind: 'run.resumed', runId: run.id, actor: run.actor, data: { phase: run.phase, epoch: x.lease.epoch, failedExecutions: run.failedExecutions ?? 0 } }],
         durable: true,
       });
     } else if (run.state === 'waiting') {
-      await this.leases.write(lease, { run: { state: 'running' }, durable: true });
+      await x.write({ run: { state: 'running' }, durable: true });
     }
     return { ...run, state: 'running' };
   }
 
-  private async runPhase(run: RunRecord, lease: Lease, phase: 'main' | 'cleanup', steps: Map<string, StepResultRecord>): Promise<{ kind: 'done' } | { kind: 'wait'; afterMs: number }> {
+  private async runPhase(x: RunExecution, phase: 'main' | 'cleanup'): Promise<{ kind: 'done' } | { kind: 'wait'; afterMs: number }> {
+    const { run, steps } = x;
     const list = phase === 'main' ? run.definition.steps : run.definition.cleanup;
     for (let i = 0; i < list.length; i++) {
       const def = list[i];
@@ -140,7 +140,7 @@ export class ExecutorService {
       // (a run accepted before the two were written together). Never go on past it.
       if (phase === 'main' && existing?.state === 'failed' && decideOnFailure(def, list, i).kind === 'fail') {
         const error = existing.error ?? { code: 'STEP_CRASHED', message: `step ${def.id} failed` };
-        await this.endMain(run, lease, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
+        await x.endMain(isRejection(error.code) ? 'rejected' : 'failed', error);
         return { kind: 'done' };
       }
       if (existing && ['succeeded', 'skipped', 'planned', 'failed'].includes(existing.state)) continue;
@@ -148,37 +148,34 @@ export class ExecutorService {
       // from the records alone, so a resumed run skips the same ones).
       const jumpedBy = phase === 'main' && !existing ? jumpedOver(list, (id) => steps.get(id)?.state === 'failed').get(def.id) : undefined;
       if (jumpedBy) {
-        await this.stepRunner.recordSkipped(run, lease, def, i, phase, steps, `step "${jumpedBy}" failed and its onFailure went on at a later step`);
+        await this.stepRunner.recordSkipped(x, { def, position: i, phase }, `step "${jumpedBy}" failed and its onFailure went on at a later step`);
         continue;
       }
 
       if (phase === 'main') {
         const stop = await this.interruption(run, def, existing);
         if (stop) {
-          await this.endMain(run, lease, stop.outcome, stop.error, steps);
+          await x.endMain(stop.outcome, stop.error);
           return { kind: 'done' };
         }
       }
       // A rejected or expired approval (core.approve) ends the run `rejected`, not `failed`: nothing broke.
       // Per-step onFailure (src/runbooks/on-failure.ts): `continue` and `step:<id>` go on; `fail` ends the phase.
-      const ends = decideOnFailure(def, list, i).kind === 'fail';
-      const onMainFailure = async (tx: Queryable, error: RunError) => {
-        if (ends) await this.endMainIn(tx, run, isRejection(error.code) ? 'rejected' : 'failed', error, steps);
-      };
-      const result = await this.stepRunner.runStep(run, lease, def, i, phase, existing, steps, onMainFailure);
+      const endsMain = decideOnFailure(def, list, i).kind === 'fail';
+      const result = await this.stepRunner.runStep(x, { def, position: i, phase, endsMain });
       if (result.kind === 'wait') {
         // The run is given back with its wait: the next look takes it without waiting for a lease.
-        await this.leases.write(lease, { run: { state: 'waiting' }, release: true, durable: true });
+        await x.write({ run: { state: 'waiting' }, release: true, durable: true });
         // Look again no later than the run's deadline, so the timeout ends the run on time, not at the step's next look.
         if (phase === 'main' && run.timeoutAt) {
           return { kind: 'wait', afterMs: Math.max(0, Math.min(result.afterMs, run.timeoutAt.getTime() - this.clock.nowMs() + 1)) };
         }
         return result;
       }
-      // The step's failure ended the main phase in the same transaction (onMainFailure), unless its onFailure goes on.
-      if (result.kind === 'failed' && phase === 'main' && ends) return { kind: 'done' };
+      // The step's failure ended the main phase in the same transaction, unless its onFailure goes on.
+      if (result.kind === 'failed' && phase === 'main' && endsMain) return { kind: 'done' };
     }
-    if (phase === 'main') await this.endMain(run, lease, 'succeeded', null, steps);
+    if (phase === 'main') await x.endMain('succeeded', null);
     return { kind: 'done' };
   }
 
@@ -216,48 +213,13 @@ export class ExecutorService {
     return { alarms, target: { region: region || this.config.awsRegion, ...(roleArn ? { roleArn } : {}) } };
   }
 
-  /** Ends the main phase: the outcome is fixed now, and cleanup runs next whatever it is. */
-  private async endMain(run: RunRecord, lease: Lease, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>): Promise<void> {
-    const end = this.mainEnd(run, outcome, error, steps);
-    await this.leases.write(lease, { run: end.run, steps: end.steps, durable: true });
-    this.applyMainEnd(run, end, steps);
-  }
-
-  private async endMainIn(tx: Queryable, run: RunRecord, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>): Promise<void> {
-    const end = this.mainEnd(run, outcome, error, steps);
-    for (const s of end.steps) await this.runs.upsertStep(s, tx);
-    await this.runs.update(run.id, end.run, tx);
-    this.applyMainEnd(run, end, steps);
-  }
-
-  /** What ending the main phase writes: the run's outcome, and the end of a step caught mid-wait. */
-  private mainEnd(run: RunRecord, outcome: RunOutcome, error: RunError | null, steps: Map<string, StepResultRecord>) {
-    const interrupted: StepResultRecord[] = [];
-    if (error) {
-      // A step caught mid-wait by a cancel, timeout or guard alarm ends with the reason it stopped.
-      for (const s of steps.values()) {
-        if (s.phase === 'main' && (s.state === 'waiting' || s.state === 'running')) {
-          interrupted.push({ ...s, state: 'failed' as const, endedAt: this.clock.now(), error, note: `interrupted: ${error.code}` });
-        }
-      }
-    }
-    return { run: { phase: 'cleanup' as const, outcome, error: error ?? undefined }, steps: interrupted };
-  }
-
-  /** Written: the in-memory run and steps follow, so what comes next (cleanup, the finisher) needs no re-read. */
-  private applyMainEnd(run: RunRecord, end: ReturnType<ExecutorService['mainEnd']>, steps: Map<string, StepResultRecord>): void {
-    for (const s of end.steps) steps.set(s.stepId, s);
-    run.phase = 'cleanup';
-    run.outcome = end.run.outcome;
-    if (end.run.error) run.error = end.run.error;
-  }
-
   /**
    * A run whose executions keep failing (a step that kills its worker, a job that keeps vanishing)
    * is not tried forever. In the main phase it ends the phase failed and cleanup gets a fresh
    * budget; in cleanup it ends the run, naming the cleanup steps that never finished.
    */
-  private async deadLetter(run: RunRecord, lease: Lease, steps: Map<string, StepResultRecord>): Promise<'cleanup' | 'ended'> {
+  private async deadLetter(x: RunExecution): Promise<'cleanup' | 'ended'> {
+    const { run, steps } = x;
     const limit = this.config.runMaxFailedExecutions;
     const error: RunError = {
       code: 'RUN_DEAD_LETTERED',
@@ -267,16 +229,16 @@ export class ExecutorService {
     this.logger.error(`run ${run.id}: ${error.message}; dead-lettered`);
     const event = { kind: 'run.dead-lettered' as const, runId: run.id, actor: 'system', data: { phase: run.phase, failedExecutions: run.failedExecutions, limit } };
     if (run.phase === 'main') {
-      await this.leases.record(lease, async (tx) => {
+      await x.record(async (tx) => {
         await this.audit.append(event, tx);
-        await this.endMainIn(tx, run, 'failed', error, steps);
+        await x.endMain('failed', error, tx);
         await this.runs.resetFailedExecutions(run.id, tx);
       });
       return 'cleanup';
     }
     const unfinished = run.definition.cleanup.map((d) => d.id).filter((id) => !['succeeded', 'skipped', 'planned', 'failed'].includes(steps.get(id)?.state ?? ''));
-    await this.leases.record(lease, (tx) => this.audit.append(event, tx));
-    await this.finisher.finish(run.id, lease, { error: { ...error, details: { ...error.details, cleanupNotFinished: unfinished } } });
+    await x.record((tx) => this.audit.append(event, tx));
+    await this.finisher.finishForced(x, { ...error, details: { ...error.details, cleanupNotFinished: unfinished } });
     return 'ended';
   }
 }

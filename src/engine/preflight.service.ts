@@ -1,6 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import Ajv, { ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import { AwsStepError } from '../aws/aws.error';
 import { CodedError } from '../common/coded-error';
 import { Clock } from '../common/clock';
@@ -10,12 +8,12 @@ import { PolicyService } from '../policy/policy.service';
 import type { ApprovalRequirement } from '../policy/approval-rules';
 import { runbookRisk, withRequiredApproval } from '../runbooks/approval-gate';
 import { isTruthy, referencedSteps, resolveValue, UnresolvedExpression } from '../runbooks/expressions';
-import type { RunbookDefinition, StepDefinition } from '../runbooks/runbook.types';
+import type { RunbookDefinition, StepDefinition } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { RunRedactor } from './run-redactor';
-import type { StepResultRecord } from './run.types';
-import type { Finding, StepContext, StepType } from './step.contract';
-import { StepRegistry } from './step-registry';
+import type { StepResultRecord } from '../model/run.types';
+import type { Finding, StepContext, StepType } from '../steps/step.contract';
+import { StepRegistry } from '../steps/step-registry';
 
 export interface PreflightRequest {
   definition: RunbookDefinition;
@@ -38,8 +36,6 @@ export interface PreflightRequest {
 @Injectable()
 export class PreflightService {
   private readonly logger = new Logger('Preflight');
-  private readonly ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true }));
-  private readonly validators = new Map<string, ValidateFunction>();
 
   constructor(
     private readonly registry: StepRegistry,
@@ -91,7 +87,7 @@ export class PreflightService {
         if (err instanceof UnresolvedExpression) continue;
         throw err;
       }
-      if (!this.validatorFor(type)(input)) continue;
+      if (this.registry.checkInput(type.uses, input).length > 0) continue;
       const startedAt = this.clock.now();
       const ctx: StepContext = {
         runId: req.runId, runbookId: req.definition.id, stepId: def.id, attempt: 1, startedAt, memory: {}, checkpoint: async () => undefined,
@@ -149,10 +145,8 @@ export class PreflightService {
         if (err instanceof UnresolvedExpression) throw refused(def, err.message);
         throw err;
       }
-      const validate = this.validatorFor(type);
-      if (!validate(input)) {
-        throw refused(def, `input for ${def.uses}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '(input)'} ${e.message}`).join('; ')}`);
-      }
+      const problems = this.registry.checkInput(type.uses, input);
+      if (problems.length > 0) throw refused(def, `input for ${def.uses}: ${problems.join('; ')}`);
       const ctx: StepContext = {
         runId: req.runId, runbookId: req.definition.id, stepId: def.id, attempt: 1, startedAt, memory: {},
         // Nothing to save: a preflight step is read-only and simply runs again on a retried request.
@@ -182,15 +176,6 @@ export class PreflightService {
     }
     if (results.length > 0) this.logger.debug(`preflight of ${req.definition.id} passed: ${results.map((r) => r.stepId).join(', ')}`);
     return results;
-  }
-
-  private validatorFor(type: StepType<any, any>): ValidateFunction {
-    let v = this.validators.get(type.uses);
-    if (!v) {
-      v = this.ajv.compile(type.input);
-      this.validators.set(type.uses, v);
-    }
-    return v;
   }
 }
 

@@ -4,7 +4,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app.config';
 import { RunsRepository } from '../persistence/runs.repository';
 import { RunQueue } from './run-queue.adapter';
-import { isTerminal } from './run.types';
+import { isTerminal } from '../model/run.types';
 
 /** A run younger than this may still be between its commit and its enqueue. */
 const SETTLE_MS = 5_000;

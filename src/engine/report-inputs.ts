@@ -1,7 +1,7 @@
 import type { ReportRunInput, ReportStepInput } from '../reports/report.types';
 import { redactorFor } from './run-redactor';
-import type { RunRecord, StepResultRecord } from './run.types';
-import type { StepRegistry } from './step-registry';
+import type { RunRecord, StepResultRecord } from '../model/run.types';
+import type { StepRegistry } from '../steps/step-registry';
 
 /** What the report builder sees of a run: recorded facts only, secrets already redacted. */
 export function toReportInputs(run: RunRecord, steps: StepResultRecord[], registry: StepRegistry): [ReportRunInput, ReportStepInput[]] {

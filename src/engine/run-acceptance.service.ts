@@ -15,14 +15,14 @@ import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 import { RunbookError } from '../runbooks/runbook.error';
-import type { ManualTrigger } from '../runbooks/runbook.types';
+import type { ManualTrigger } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { PreflightService } from './preflight.service';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
 import { RunSecretsService } from './run-secrets.service';
-import type { RunRecord, RunTrigger } from './run.types';
+import type { RunRecord, RunTrigger } from '../model/run.types';
 
 export interface AcceptRunCommand {
   runbookId: string;

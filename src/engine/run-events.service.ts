@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app.config';
-import { isTerminal } from './run.types';
+import { isTerminal } from '../model/run.types';
 import { RunsService, RunView, StepView } from './runs.service';
 
 /**

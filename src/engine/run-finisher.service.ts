@@ -7,14 +7,14 @@ import { RunsRepository } from '../persistence/runs.repository';
 import { buildRunReport } from '../reports/run-report.builder';
 import { decideOnFailure } from '../runbooks/on-failure';
 import { toReportInputs } from './report-inputs';
-import { Lease, RunLeaseService } from './run-lease.service';
+import type { RunExecution } from './run-execution';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor, storedStep } from './run-redactor';
 import { RunSecretsService } from './run-secrets.service';
 import { RunsService } from './runs.service';
-import type { RunError, RunOutcome, RunRecord, StepResultRecord } from './run.types';
-import type { Finding } from './step.contract';
-import { StepRegistry } from './step-registry';
+import type { RunError, RunOutcome, RunRecord, StepResultRecord } from '../model/run.types';
+import type { Finding } from '../steps/step.contract';
+import { StepRegistry } from '../steps/step-registry';
 
 /**
  * The end of a run, its outcome outbox: the final state (from the main phase's outcome, failed
@@ -33,30 +33,33 @@ export class RunFinisherService {
     private readonly queue: RunQueue,
     private readonly runsService: RunsService,
     private readonly registry: StepRegistry,
-    private readonly leases: RunLeaseService,
     private readonly secrets: RunSecretsService,
   ) {}
 
   /**
-   * `known`: the run (secrets opened) and steps as the executor holds them after recording them,
-   * which saves reading them back; without it they are read.
+   * Ends a run whose phases ran to their end: the run (secrets opened) and steps as the execution
+   * holds them after recording them, which saves reading them back.
    */
-  async finish(runId: string, lease: Lease, extra?: { error: RunError }, known?: { run: RunRecord; steps: StepResultRecord[] }): Promise<void> {
-    let run: RunRecord;
-    let steps: StepResultRecord[];
-    if (known) {
-      run = known.run;
-      // As stored: the report never holds a secret a step's output carried in memory.
-      const redactor = redactorFor(run);
-      steps = known.steps.map((s) => storedStep(s, redactor));
-    } else {
-      const stored = (await this.runs.get(runId))!;
-      // Opened so redaction knows the secret values (a step's error may quote one); sealed if the key is gone.
-      const opened = this.secrets.tryOpen(stored);
-      run = 'run' in opened ? opened.run : stored;
-      steps = await this.runs.steps(runId);
-    }
-    const { state, error, cleanupFailed } = finalState(run, steps, extra?.error);
+  async finish(x: RunExecution): Promise<void> {
+    // As stored: the report never holds a secret a step's output carried in memory.
+    const redactor = redactorFor(x.run);
+    await this.end(x, x.run, [...x.steps.values()].map((s) => storedStep(s, redactor)));
+  }
+
+  /**
+   * Ends a run failed with `error` before its phases ran out (its key is gone, it was
+   * dead-lettered): what the execution holds may be incomplete, so the run and steps are read.
+   */
+  async finishForced(x: RunExecution, error: RunError): Promise<void> {
+    const stored = (await this.runs.get(x.runId))!;
+    // Opened so redaction knows the secret values (a step's error may quote one); sealed if the key is gone.
+    const opened = this.secrets.tryOpen(stored);
+    await this.end(x, 'run' in opened ? opened.run : stored, await this.runs.steps(x.runId), error);
+  }
+
+  private async end(x: RunExecution, run: RunRecord, steps: StepResultRecord[], forced?: RunError): Promise<void> {
+    const runId = run.id;
+    const { state, error, cleanupFailed } = finalState(run, steps, forced);
     const endedAt = this.clock.now();
     const finished: RunRecord = { ...run, state, error, endedAt, phase: 'done' };
     const report = buildRunReport(...toReportInputs(finished, steps, this.registry), endedAt);
@@ -68,16 +71,16 @@ export class RunFinisherService {
     // One commit: an ended run always has its 'run.ended' record, and the record its run (and the
     // notifications it owes, where the runbook asks for them).
     if (this.notifies(run, state)) {
-      await this.leases.record(lease, async (tx) => {
+      await x.record(async (tx) => {
         await this.runs.update(runId, fields, tx);
-        await this.runs.releaseLease(runId, lease.epoch, tx);
+        await this.runs.releaseLease(runId, x.lease.epoch, tx);
         await this.audit.append(ended, tx);
         await this.enqueueNotifications(run, state, tx);
       });
     } else {
-      await this.leases.write(lease, { run: fields, events: [ended], release: true, durable: true });
+      await x.write({ run: fields, events: [ended], release: true, durable: true });
     }
-    this.leases.stop(lease);
+    x.stop();
     this.logger.log(`run ${runId} (${run.runbookId}) ended ${state}${error ? `: ${error.code}` : ''}`);
     // A composite parent waiting on this child looks again now instead of at its next poll.
     if (run.parentRunId) await this.queue.wake(run.parentRunId).catch(() => undefined);

@@ -5,7 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { CallFence } from '../aws/call-fence';
 import { Clock } from '../common/clock';
-import { FaultInjector } from '../common/fault-injector';
+import { FaultInjector } from '../faults/fault-injector';
 import { AppConfig } from '../config/app.config';
 import { Database, Queryable } from '../persistence/database';
 import { toDatabaseError } from '../persistence/database.error';
@@ -13,32 +13,13 @@ import { ExecutorWrite, ExecutorWritesRepository } from '../persistence/executor
 import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
 import { RunsRepository } from '../persistence/runs.repository';
 import { EngineError } from './engine.error';
-import type { RunRecord, StepResultRecord } from './run.types';
+import { Lease, LeaseKeeper, RunExecution } from './run-execution';
 
 /** Longest pause between two tries of a record the database refused for a moment. */
 const MAX_RECORD_BACKOFF_MS = 5_000;
 
-/**
- * One executor's hold on one run. `epoch` is the fencing token it took; `deadlineMs` is when the
- * lease runs out by this process's clock (renewed by every record and by a timer), with a margin
- * so the database's lease ends after this process has stopped believing in it.
- */
-export class Lease {
-  lost = false;
-  deadlineMs: number;
-  timer?: NodeJS.Timeout;
-
-  constructor(
-    readonly runId: string,
-    readonly epoch: number,
-    deadlineMs: number,
-  ) {
-    this.deadlineMs = deadlineMs;
-  }
-}
-
 export type TakeResult =
-  | { kind: 'taken'; lease: Lease; run: RunRecord; steps: StepResultRecord[] }
+  | { kind: 'taken'; execution: RunExecution }
   | { kind: 'ended' }
   /** Another executor's lease still runs: look again after it. */
   | { kind: 'held'; retryAfterMs: number };
@@ -55,7 +36,7 @@ export type TakeResult =
  * from what was recorded.
  */
 @Injectable()
-export class RunLeaseService {
+export class RunLeaseService implements LeaseKeeper {
   private readonly logger = new Logger('RunLease');
   /** Who holds a lease, for people reading the runs table; fencing uses the epoch only. */
   readonly owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -69,7 +50,7 @@ export class RunLeaseService {
     private readonly config: AppConfig,
     private readonly faults: FaultInjector,
     writesRepository: ExecutorWritesRepository,
-    clock: Clock,
+    private readonly clock: Clock,
   ) {
     this.writes = databaseGroupCommit(
       db,
@@ -106,7 +87,7 @@ export class RunLeaseService {
     // a frozen process renews nothing, which is the point.
     lease.timer = setInterval(() => void this.renew(lease), Math.max(100, Math.floor(this.leaseMs / 3)));
     lease.timer.unref();
-    return { kind: 'taken', lease, run, steps };
+    return { kind: 'taken', execution: new RunExecution(run, steps, lease, this, this.runs, this.clock) };
   }
 
   /**

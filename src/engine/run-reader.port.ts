@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { RunsRepository } from '../persistence/runs.repository';
-import type { RunRecord } from './run.types';
+import type { RunRecord } from '../model/run.types';
 
 /**
  * What a step may know of runs other than through its own context: the records of the runs it

@@ -1,7 +1,7 @@
 import { redact, redactValues } from '../common/redact';
 import { secretKeysOf, secretValuesOf } from '../runbooks/runbook-catalog.service';
-import type { RunbookDefinition } from '../runbooks/runbook.types';
-import type { StepResultRecord } from './run.types';
+import type { RunbookDefinition } from '../model/runbook.types';
+import type { StepResultRecord } from '../model/run.types';
 
 /**
  * Everything a run shows outside the database (API views, reports, audit data, AWS call records)

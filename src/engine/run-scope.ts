@@ -2,7 +2,7 @@ import type { AwsCallContext } from '../aws/aws-call.types';
 import type { AppConfig } from '../config/app.config';
 import type { Scope } from '../runbooks/expressions';
 import { redactorFor } from './run-redactor';
-import type { RunRecord, StepResultRecord } from './run.types';
+import type { RunRecord, StepResultRecord } from '../model/run.types';
 
 /** What `${{ }}` expressions of a run's steps can see: parameters, succeeded steps' outputs, the run, defaults. */
 export function runScope(run: RunRecord, steps: Map<string, StepResultRecord>, config: AppConfig): Scope {

@@ -7,8 +7,8 @@ import {
   isSecretEnvelope, keyFingerprintId, openSecret, sealSecret, SECRET_KEY_BYTES, SecretsError, type SecretKeyring,
 } from '../common/secret-envelope';
 import { mapSecretValues } from '../runbooks/runbook-catalog.service';
-import type { RunbookDefinition } from '../runbooks/runbook.types';
-import type { RunError, RunRecord } from './run.types';
+import type { RunbookDefinition } from '../model/runbook.types';
+import type { RunError, RunRecord } from '../model/run.types';
 
 /**
  * The keyring: RUNBOOKD_SECRETS_KEY, else the key file, generated (mode 0600) outside production

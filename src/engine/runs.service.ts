@@ -9,8 +9,8 @@ import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
-import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord, TRIGGER_KINDS } from './run.types';
-import { StepRegistry } from './step-registry';
+import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord, TRIGGER_KINDS } from '../model/run.types';
+import { StepRegistry } from '../steps/step-registry';
 
 export interface RunView {
   id: string;

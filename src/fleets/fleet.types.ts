@@ -1,4 +1,4 @@
-import type { FleetResourceType } from '../runbooks/runbook.types';
+import type { FleetResourceType } from '../model/runbook.types';
 
 
 /**

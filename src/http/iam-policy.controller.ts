@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { RequireRole } from '../auth/roles.decorator';
-import { StepRegistry } from '../engine/step-registry';
+import { StepRegistry } from '../steps/step-registry';
 import { iamPolicyFor } from '../runbooks/iam-policy';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 

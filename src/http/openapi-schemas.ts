@@ -1,5 +1,5 @@
 import { RESOURCE_NAME_TYPES } from '../aws/resource-names.service';
-import { RUN_STATES, TRIGGER_KINDS } from '../engine/run.types';
+import { RUN_STATES, TRIGGER_KINDS } from '../model/run.types';
 
 /**
  * Response bodies of the HTTP API as JSON Schema, published under `components.schemas` of the

@@ -9,7 +9,7 @@ import { RunAcceptanceService } from '../engine/run-acceptance.service';
 import { RunRedactor } from '../engine/run-redactor';
 import { RunsService } from '../engine/runs.service';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
-import { StepRegistry } from '../engine/step-registry';
+import { StepRegistry } from '../steps/step-registry';
 import { iamPolicyFor } from '../runbooks/iam-policy';
 import { JsonSchemaPipe } from './json-schema.pipe';
 import { apiRef } from './openapi-schemas';

@@ -9,7 +9,7 @@ import { formatSse, RunEventsService } from '../engine/run-events.service';
 import { RunsService } from '../engine/runs.service';
 import { renderHtml } from '../reports/report-html.renderer';
 import { renderMarkdown } from '../reports/report-markdown.renderer';
-import { RUN_STATES, TRIGGER_KINDS } from '../engine/run.types';
+import { RUN_STATES, TRIGGER_KINDS } from '../model/run.types';
 import { apiRef } from './openapi-schemas';
 
 @ApiTags('runs')

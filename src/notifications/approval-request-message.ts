@@ -1,4 +1,4 @@
-import type { RunRecord } from '../engine/run.types';
+import type { RunRecord } from '../model/run.types';
 import type { ApprovalRecord } from '../persistence/approvals.repository';
 import type { NotificationMessage } from './notification-message';
 

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../engine/run.types';
+import type { RunRecord } from '../model/run.types';
 import { formatValue } from '../reports/report-format';
 import type { RunReport } from '../reports/report.types';
 

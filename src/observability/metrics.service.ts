@@ -3,7 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { AuditService } from '../audit/audit.service';
 import { ApprovalsService } from '../engine/approvals.service';
 import { RunQueue } from '../engine/run-queue.adapter';
-import { RUN_STATES } from '../engine/run.types';
+import { RUN_STATES } from '../model/run.types';
 import { LeftoversRepository } from '../persistence/leftovers.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 

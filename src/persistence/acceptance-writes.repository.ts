@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { storedAuditRows } from '../audit/audit.repository';
 import type { AuditEventInput } from '../audit/audit.types';
-import type { RunRecord, StepResultRecord } from '../engine/run.types';
+import type { RunRecord, StepResultRecord } from '../model/run.types';
 import { Database } from './database';
 import { insertAuditRowsSql, stepRow, upsertStepRowsSql } from './step-rows';
 import { NewRun, RunsRepository } from './runs.repository';

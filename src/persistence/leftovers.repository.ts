@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ACTIVE_STATES } from '../engine/run.types';
+import { ACTIVE_STATES } from '../model/run.types';
 import { Database } from './database';
 
 export interface LeftoverCount {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { RunRecord, RunState, StepResultRecord } from '../engine/run.types';
+import type { RunRecord, RunState, StepResultRecord } from '../model/run.types';
 import { Database, Queryable } from './database';
 
 type Row = Record<string, any>;

@@ -1,4 +1,4 @@
-import type { StepResultRecord } from '../engine/run.types';
+import type { StepResultRecord } from '../model/run.types';
 
 /**
  * Step rows written many at a time from one jsonb parameter (the batched writes of the executor

@@ -1,6 +1,6 @@
 import type { PlannedCall } from '../aws/aws-call.types';
 import type { CapacitySection } from '../capacity/capacity.types';
-import type { Finding } from '../engine/step.contract';
+import type { Finding } from '../steps/step.contract';
 import type { DrillEvidence } from './drill-evidence';
 
 /**

@@ -1,6 +1,6 @@
-import type { StepRegistry } from '../engine/step-registry';
+import type { StepRegistry } from '../steps/step-registry';
 import { parseDuration } from './duration';
-import type { ApprovalSpec, RunbookDefinition, StepDefinition } from './runbook.types';
+import type { ApprovalSpec, RunbookDefinition, StepDefinition } from '../model/runbook.types';
 
 export const APPROVE_STEP = 'core.approve';
 /** Id of the gate step a runbook-level `approval:` becomes. */

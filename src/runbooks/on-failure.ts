@@ -1,4 +1,4 @@
-import type { StepDefinition } from './runbook.types';
+import type { StepDefinition } from '../model/runbook.types';
 
 /**
  * What a failed step does to its phase: `fail` ends it (the default, and the only behaviour

@@ -3,10 +3,10 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { isSecretEnvelope } from '../common/secret-envelope';
 import { AppConfig } from '../config/app.config';
-import { StepRegistry } from '../engine/step-registry';
+import { StepRegistry } from '../steps/step-registry';
 import { describeAjvError, loadRunbooks, pointerToPath } from './runbook-loader';
 import { DefinitionProblem, definitionError, RunbookError } from './runbook.error';
-import type { LoadedRunbook, RunbookDefinition } from './runbook.types';
+import type { LoadedRunbook, RunbookDefinition } from '../model/runbook.types';
 
 interface Entry {
   loaded: LoadedRunbook;

@@ -4,14 +4,14 @@ import * as path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { AWS_SERVICES } from '../aws/aws-services';
-import type { StepRegistry } from '../engine/step-registry';
+import type { StepRegistry } from '../steps/step-registry';
 import { cronProblem } from '../triggers/schedules/cron-ticks';
 import { withApprovalGates } from './approval-gate';
 import { parseDuration } from './duration';
 import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, isSingleExpression, ParsedExpression } from './expressions';
 import { onFailureProblems } from './on-failure';
 import { DefinitionProblem, definitionError } from './runbook.error';
-import type { LoadedRunbook, RunbookDefinition, StepDefinition } from './runbook.types';
+import type { LoadedRunbook, RunbookDefinition, StepDefinition } from '../model/runbook.types';
 
 /**
  * Reads every `*.yaml` in the runbooks folder and checks it completely: the JSON Schema in

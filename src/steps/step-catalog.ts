@@ -1,5 +1,5 @@
 import type { Type } from '@nestjs/common';
-import type { StepType } from '../engine/step.contract';
+import type { StepType } from './step.contract';
 import { AwsAssertStep } from './aws/assert.step';
 import { AwsCallStep } from './aws/call.step';
 import { AwsWaitUntilStep } from './aws/wait-until.step';

@@ -1,8 +1,8 @@
 import { Clock } from '../../src/common/clock';
-import { FaultInjector } from '../../src/common/fault-injector';
+import { FaultInjector } from '../../src/faults/fault-injector';
 import { EngineError } from '../../src/engine/engine.error';
 import { RunLeaseService } from '../../src/engine/run-lease.service';
-import type { StepResultRecord } from '../../src/engine/run.types';
+import type { StepResultRecord } from '../../src/model/run.types';
 import { ExecutorWritesRepository } from '../../src/persistence/executor-writes.repository';
 import { migrate } from '../../src/persistence/migrator';
 import { PgDatabase } from '../../src/persistence/pg.database';
@@ -53,8 +53,8 @@ describe('group-committed executor writes (PostgreSQL)', () => {
   async function take(id: string) {
     const t = await leases.take(id);
     if (t.kind !== 'taken') throw new Error(`could not take ${id}: ${t.kind}`);
-    leases.stop(t.lease);
-    return t.lease;
+    leases.stop(t.execution.lease);
+    return t.execution.lease;
   }
 
   it('a stale executor sharing a batch with live ones writes nothing and gets LEASE_LOST; the live ones commit', async () => {
@@ -123,7 +123,7 @@ describe('group-committed executor writes (PostgreSQL)', () => {
     // Released: the next executor takes it at once instead of waiting the lease out.
     const next = await leases.take('gc-order');
     expect(next.kind).toBe('taken');
-    if (next.kind === 'taken') leases.stop(next.lease);
+    if (next.kind === 'taken') leases.stop(next.execution.lease);
     // And the sealer links what the batches wrote into a chain that verifies.
     const verified = await audit.service.verify();
     expect(verified.ok).toBe(true);

@@ -13,7 +13,7 @@ import { FleetError } from '../../src/fleets/fleet.error';
 import { parseFleetRequest } from '../../src/fleets/fleet-request';
 import { FleetTargetsService } from '../../src/fleets/fleet-targets.service';
 import type { RunbookCatalog } from '../../src/runbooks/runbook-catalog.service';
-import type { FleetSettings } from '../../src/runbooks/runbook.types';
+import type { FleetSettings } from '../../src/model/runbook.types';
 import { startMoto, type MotoServer } from '../support/moto';
 
 /**

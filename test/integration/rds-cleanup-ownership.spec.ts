@@ -7,7 +7,7 @@ import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { runResourceTags } from '../../src/aws/resource-tags';
 import { Clock } from '../../src/common/clock';
 import { loadConfig } from '../../src/config/app.config';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { DeleteRestoredStep } from '../../src/steps/rds/delete-restored.step';
 import { TagRestoredStep } from '../../src/steps/rds/tag-restored.step';
 import { createRestoredResource } from '../../src/steps/rds/restore-create';

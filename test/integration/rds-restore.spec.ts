@@ -5,7 +5,7 @@ import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { runResourceTags } from '../../src/aws/resource-tags';
 import { loadConfig } from '../../src/config/app.config';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { SANDBOX_BACKUPS, seedBackups } from '../../scripts/sandbox/seed-backups';
 import { SANDBOX_ESTATE, seedSandbox } from '../../scripts/sandbox/seed-estate';
 import { createRestoredResource } from '../../src/steps/rds/restore-create';

@@ -2,7 +2,7 @@ import { AwsStepError } from '../../src/aws/aws.error';
 import type { GenericAwsAdapter } from '../../src/aws/generic.adapter';
 import type { AppConfig } from '../../src/config/app.config';
 import type { Clock } from '../../src/common/clock';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { AwsCallStep } from '../../src/steps/aws/call.step';
 import { derivedToken } from '../../src/steps/aws/generic-call';
 

@@ -21,7 +21,7 @@ import { CloudWatchAdapter } from '../../src/aws/cloudwatch.adapter';
 import { EcsAdapter } from '../../src/aws/ecs.adapter';
 import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { WaitForAlarmStateStep } from '../../src/steps/cloudwatch/wait-for-alarm-state.step';
 import { MarkKnownGoodStep } from '../../src/steps/ecs/mark-known-good.step';
 import { ResolveRollbackTargetStep } from '../../src/steps/ecs/resolve-rollback-target.step';

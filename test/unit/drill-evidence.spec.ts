@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../src/engine/run.types';
+import type { RunRecord } from '../../src/model/run.types';
 import { notificationMessage } from '../../src/notifications/notification-message';
 import { describeWebhook } from '../../src/notifications/webhook.adapter';
 import { type ChildEvidence, drillHtmlSections, drillMarkdown, evaluateObjectives, trendEntry } from '../../src/reports/drill-evidence';

@@ -15,7 +15,7 @@ import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
 import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
 import { EngineError } from '../../src/engine/engine.error';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { DescribeFailoverTargetStep } from '../../src/steps/rds/describe-failover-target.step';
 import { FailoverStep } from '../../src/steps/rds/failover.step';
 import { WaitForFailoverStep } from '../../src/steps/rds/wait-for-failover.step';

@@ -1,6 +1,6 @@
 import { FleetError } from '../../src/fleets/fleet.error';
 import { bindTarget, checkCommonParameters, fleetLimits, parseArn, parseFleetRequest, parseRate } from '../../src/fleets/fleet-request';
-import type { FleetSettings } from '../../src/runbooks/runbook.types';
+import type { FleetSettings } from '../../src/model/runbook.types';
 
 const fleet: FleetSettings = {
   resourceTypes: ['rds:db'],

@@ -7,11 +7,11 @@ import { AppConfig } from '../../src/config/app.config';
 import { EngineError } from '../../src/engine/engine.error';
 import { PreflightService } from '../../src/engine/preflight.service';
 import { PolicyService } from '../../src/policy/policy.service';
-import { StepRegistry } from '../../src/engine/step-registry';
-import { done, wait, type StepType } from '../../src/engine/step.contract';
+import { StepRegistry } from '../../src/steps/step-registry';
+import { done, wait, type StepType } from '../../src/steps/step.contract';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import { RunbookError, type DefinitionProblem } from '../../src/runbooks/runbook.error';
-import type { RunbookDefinition } from '../../src/runbooks/runbook.types';
+import type { RunbookDefinition } from '../../src/model/runbook.types';
 
 /** The runbook `preflight:` mechanism: what the loader accepts, and how a refusal reads. */
 const step = (uses: string, run: StepType['run'], mutates = false): StepType => ({

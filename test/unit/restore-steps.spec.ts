@@ -17,7 +17,7 @@ import { BackupAdapter } from '../../src/aws/backup.adapter';
 import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { Clock } from '../../src/common/clock';
 import { AppConfig } from '../../src/config/app.config';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { CheckRestorePointStep } from '../../src/steps/backup/check-restore-point.step';
 import { StartRestoreStep } from '../../src/steps/backup/start-restore.step';
 import { CheckRestoreWindowStep } from '../../src/steps/rds/check-restore-window.step';

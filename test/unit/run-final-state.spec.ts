@@ -1,5 +1,5 @@
 import { finalState } from '../../src/engine/run-finisher.service';
-import type { RunRecord, StepResultRecord } from '../../src/engine/run.types';
+import type { RunRecord, StepResultRecord } from '../../src/model/run.types';
 
 const run = (outcome: RunRecord['outcome'], error: RunRecord['error'] = null) => ({ outcome, error }) as RunRecord;
 const step = (stepId: string, phase: 'main' | 'cleanup', state: StepResultRecord['state'], extra: Partial<StepResultRecord> = {}) =>

@@ -1,6 +1,6 @@
 import { EngineError } from '../../src/engine/engine.error';
 import { RunAcceptanceService } from '../../src/engine/run-acceptance.service';
-import type { StepContext } from '../../src/engine/step.contract';
+import type { StepContext } from '../../src/steps/step.contract';
 import { RunRunbookStep } from '../../src/steps/runbook/run-runbook.step';
 
 function setup(child: Record<string, unknown> | null) {

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { StepRegistry } from '../../src/engine/step-registry';
-import type { StepType } from '../../src/engine/step.contract';
+import { StepRegistry } from '../../src/steps/step-registry';
+import type { StepType } from '../../src/steps/step.contract';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import { RunbookError, type DefinitionProblem } from '../../src/runbooks/runbook.error';
 import { STEP_CLASSES } from '../../src/steps/step-catalog';

@@ -6,7 +6,7 @@ import { isSecretEnvelope, openSecret, sealSecret, SecretsError, type SecretKeyr
 import { loadConfig } from '../../src/config/app.config';
 import { loadSecretKeyring } from '../../src/engine/run-secrets.service';
 import { mapSecretValues, secretValuesOf } from '../../src/runbooks/runbook-catalog.service';
-import type { RunbookDefinition } from '../../src/runbooks/runbook.types';
+import type { RunbookDefinition } from '../../src/model/runbook.types';
 
 const ring = (id = 'k1', key = randomBytes(32), old: Array<[string, Buffer]> = []): SecretKeyring => ({ current: { id, key }, all: new Map([...old, [id, key]]) });
 const codeOf = (fn: () => unknown): string => {

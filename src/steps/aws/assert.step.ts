@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, IamNeed, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
+import { done, Finding, IamNeed, StepContext, StepDefinitionLike, StepType } from '../step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
 import { targetOf } from '../aws-target';
 import { callProperties, checkCall, checkOutputs, checkQuery, GenericCallInput, iamNeedsOf, namedOutputs, Problem } from './generic-call';
@@ -61,7 +61,7 @@ export class AwsAssertStep implements StepType<Input, Output> {
     return problems;
   }
 
-  iamActions(def: StepDefinitionLike): IamNeed[] {
+  iamNeeds(def: StepDefinitionLike): IamNeed[] {
     return iamNeedsOf(def.with);
   }
 

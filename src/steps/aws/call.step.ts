@@ -5,7 +5,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../../engine/step.contract';
+import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
 import { targetOf } from '../aws-target';
 import {
@@ -102,7 +102,7 @@ export class AwsCallStep implements StepType<Input, Output> {
     return problems;
   }
 
-  iamActions(def: StepDefinitionLike): IamNeed[] {
+  iamNeeds(def: StepDefinitionLike): IamNeed[] {
     const w = def.with ?? {};
     const look = w.lookFirst as Partial<LookFirst> | undefined;
     return [...iamNeedsOf(w), ...(look?.api ? iamNeedsOf({ service: w.service, api: look.api, input: look.input, roleArn: w.roleArn }) : [])];

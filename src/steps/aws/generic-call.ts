@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { apiMutates, AWS_SERVICES, awsService } from '../../aws/aws-services';
-import type { IamNeed, StepDefinitionLike } from '../../engine/step.contract';
+import type { IamNeed, StepDefinitionLike } from '../step.contract';
 import { compileQuery, ExpressionSyntaxError, query } from '../../runbooks/expressions';
 import { ROLE_ARN_SCHEMA, type TargetInput } from '../aws-target';
 

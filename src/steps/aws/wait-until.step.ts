@@ -3,7 +3,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import { GenericAwsAdapter } from '../../aws/generic.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, IamNeed, StepContext, StepDefinitionLike, StepType, wait } from '../../engine/step.contract';
+import { done, IamNeed, StepContext, StepDefinitionLike, StepType, wait } from '../step.contract';
 import { isTruthy, query } from '../../runbooks/expressions';
 import { targetOf } from '../aws-target';
 import { callProperties, checkCall, checkOutputs, checkQuery, GenericCallInput, iamNeedsOf, namedOutputs, Problem } from './generic-call';
@@ -70,7 +70,7 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
     return problems;
   }
 
-  iamActions(def: StepDefinitionLike): IamNeed[] {
+  iamNeeds(def: StepDefinitionLike): IamNeed[] {
     return iamNeedsOf(def.with);
   }
 

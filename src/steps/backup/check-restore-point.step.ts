@@ -4,7 +4,7 @@ import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { minutesBetween } from '../rds/restored-resource';
 
@@ -68,6 +68,9 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
   readonly uses = 'backup.check-restore-point';
   readonly description = 'Finds the newest snapshot or recovery point and checks age, retention, DR copy and encryption';
   readonly mutates = false;
+  readonly iamActions = [
+    'backup:ListRecoveryPointsByResource', 'backup:DescribeRecoveryPoint', 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
@@ -28,6 +28,7 @@ export class PutRestoreValidationStep implements StepType<Input, Output> {
   readonly uses = 'backup.put-restore-validation';
   readonly description = 'Records the restore test verdict on the AWS Backup restore job';
   readonly mutates = true;
+  readonly iamActions = ['backup:PutRestoreValidationResult'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
@@ -28,6 +28,7 @@ export class SettleRestoreJobStep implements StepType<Input, Output> {
   readonly uses = 'backup.settle-restore-job';
   readonly description = 'Waits until an AWS Backup restore job has ended (completed, failed or aborted)';
   readonly mutates = false;
+  readonly iamActions = ['backup:DescribeRestoreJob'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -6,7 +6,7 @@ import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { ROLE_ARN_SCHEMA, TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from '../rds/restore-source';
 import { createRestoredResource, isolationProperties, type IsolationInput } from '../rds/restore-create';
@@ -58,6 +58,8 @@ export class StartRestoreStep implements StepType<Input, Output> {
   readonly uses = 'backup.start-restore';
   readonly description = 'Restores the newest snapshot or recovery point into an isolated copy named after the run';
   readonly mutates = true;
+  // AWS Backup hands its restore role to RDS.
+  readonly iamActions = ['backup:StartRestoreJob', 'iam:PassRole'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -19,7 +19,7 @@ import {
 import type { CapacityChart, CapacityFinding, CapacityResource, CapacitySection, CapacityThresholds, MetricAnalysis, ResourceAnalysis } from '../../capacity/capacity.types';
 import type { FargateSize } from '../../capacity/size-ladders';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
@@ -54,6 +54,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
   readonly uses = 'capacity.analyze-metrics';
   readonly description = 'Fetches CloudWatch metrics in batches and finds resources at risk, over-provisioned or without data';
   readonly mutates = false;
+  readonly iamActions = ['cloudwatch:GetMetricData', 'ecs:DescribeTaskDefinition'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -6,7 +6,7 @@ import { EcsAdapter } from '../../aws/ecs.adapter';
 import { RdsEstateAdapter } from '../../aws/rds-estate.adapter';
 import type { CapacityResource, EcsServiceResource, RdsInstanceResource } from '../../capacity/capacity.types';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 export interface CapacityScope {
@@ -49,6 +49,7 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
   readonly uses = 'capacity.discover-resources';
   readonly description = 'Lists the ECS services and RDS instances a capacity report covers';
   readonly mutates = false;
+  readonly iamActions = ['ecs:ListClusters', 'ecs:ListServices', 'ecs:DescribeServices', 'rds:DescribeDBInstances', 'rds:DescribeDBClusters'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

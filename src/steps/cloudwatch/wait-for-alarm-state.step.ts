@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AlarmReaderService } from '../../aws/alarm-reader.service';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType, wait } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { Figure, parseTime, secondsBetween } from '../ecs/ecs-subject';
 
@@ -40,6 +40,7 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
   readonly uses = 'cloudwatch.wait-for-alarm-state';
   readonly description = 'Waits for a CloudWatch alarm to reach a state (default OK) within a window';
   readonly mutates = false;
+  readonly iamActions = ['cloudwatch:DescribeAlarms'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ApprovalsService } from '../../engine/approvals.service';
-import { done, StepContext, StepOutcome, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepOutcome, StepType } from '../step.contract';
 import { isTruthy } from '../../runbooks/expressions';
-import type { ApprovalSpec } from '../../runbooks/runbook.types';
+import type { ApprovalSpec } from '../../model/runbook.types';
 
 interface Output extends Record<string, unknown> {
   required: boolean;
@@ -25,6 +25,8 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
   readonly description = 'Waits for approval by people other than the requester (dry runs pass at once)';
   // It changes nothing outside runbookd; and a dry run must reach it to pass it, not plan it.
   readonly mutates = false;
+  // The gate calls no AWS API itself; its requests go out through the runbook's notify targets (SNS, counted with the engine's calls).
+  readonly iamActions = [];
   readonly input = {
     type: 'object', additionalProperties: false,
     properties: {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 
 interface Input {
   seconds: number;
@@ -15,6 +15,7 @@ export class SleepStep implements StepType<Input, { sleptSeconds: number }> {
   readonly uses = 'core.sleep';
   readonly description = 'Waits the given seconds, freeing the worker meanwhile';
   readonly mutates = false;
+  readonly iamActions = [];
   readonly input = {
     type: 'object', additionalProperties: false, required: ['seconds'],
     properties: { seconds: { type: 'number', minimum: 0, maximum: 86400 } },

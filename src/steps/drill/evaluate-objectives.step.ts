@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { RunReader } from '../../engine/run-reader.port';
-import { done, type StepContext, type StepType } from '../../engine/step.contract';
+import { done, type StepContext, type StepType } from '../step.contract';
 import { type DrillEvidence, type DrillTargets, evaluateObjectives, readDrillEvidence, trendEntry } from '../../reports/drill-evidence';
 import type { RunReport } from '../../reports/report.types';
 
@@ -21,6 +21,7 @@ export class EvaluateDrillObjectivesStep implements StepType<Input, { drill: Dri
   readonly uses = 'drill.evaluate-objectives';
   readonly description = 'Holds the child runs\' recorded findings to the DR objectives and adds the trend over previous drills';
   readonly mutates = false;
+  readonly iamActions = [];
   readonly input = {
     type: 'object', additionalProperties: false,
     properties: {

@@ -4,7 +4,7 @@ import { AlarmReaderService } from '../../aws/alarm-reader.service';
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, KNOWN_GOOD_TAG } from './ecs-subject';
@@ -34,6 +34,7 @@ export class MarkKnownGoodStep implements StepType<Input, Output> {
   readonly uses = 'ecs.mark-known-good';
   readonly description = `Tags a task definition ${KNOWN_GOOD_TAG} after a bake time with the service steady and its alarms OK`;
   readonly mutates = true;
+  readonly iamActions = ['cloudwatch:DescribeAlarms', 'ecs:DescribeServices', 'ecs:TagResource'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

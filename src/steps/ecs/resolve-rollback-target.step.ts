@@ -4,7 +4,7 @@ import { EcsAdapter, familyOf, revisionOf } from '../../aws/ecs.adapter';
 import { AwsStepError } from '../../aws/aws.error';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { EcsSubject, ecsSubjectProperties, Figure, KNOWN_GOOD_TAG } from './ecs-subject';
 
@@ -51,6 +51,9 @@ export class ResolveRollbackTargetStep implements StepType<Input, Output> {
   readonly uses = 'ecs.resolve-rollback-target';
   readonly description = 'Finds the last known good task definition of an ECS service and says which rule chose it';
   readonly mutates = false;
+  readonly iamActions = [
+    'ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListServiceDeployments', 'ecs:ListTaskDefinitions', 'ecs:DescribeServiceRevisions', 'ecs:ListTagsForResource',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -4,7 +4,7 @@ import { EcsAdapter } from '../../aws/ecs.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, Figure, parseTime, secondsBetween } from './ecs-subject';
@@ -38,6 +38,7 @@ export class UpdateServiceTaskDefinitionStep implements StepType<Input, Output> 
   readonly uses = 'ecs.update-service-task-definition';
   readonly description = 'Updates an ECS service to a task definition (look before act, never twice)';
   readonly mutates = true;
+  readonly iamActions = ['ecs:DescribeServices', 'ecs:UpdateService'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -3,7 +3,7 @@ import { EcsAdapter } from '../../aws/ecs.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { shortName } from './resolve-rollback-target.step';
 import { EcsSubject, ecsSubjectProperties, Figure, secondsBetween } from './ecs-subject';
@@ -35,6 +35,7 @@ export class WaitForSteadyStateStep implements StepType<Input, Output> {
   readonly uses = 'ecs.wait-for-steady-state';
   readonly description = 'Waits until an ECS service has one deployment, all tasks running, on the given task definition';
   readonly mutates = false;
+  readonly iamActions = ['ecs:DescribeServices'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

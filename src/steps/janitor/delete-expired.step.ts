@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
-import { LEFTOVER_TYPES, RdsLeftoversAdapter, TaggedResource } from '../../aws/rds-leftovers.adapter';
+import { LEFTOVER_TYPES, RdsLeftoversAdapter, TaggedResource, LEFTOVER_IAM_ACTIONS } from '../../aws/rds-leftovers.adapter';
 import { AwsStepError } from '../../aws/aws.error';
-import { done, CreatedResource, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, CreatedResource, Finding, StepContext, StepType } from '../step.contract';
 import { LeftoverCount, LeftoversRepository } from '../../persistence/leftovers.repository';
 
 interface Input {
@@ -35,6 +35,7 @@ export class DeleteExpiredStep implements StepType<Input, Output> {
   readonly uses = 'janitor.delete-expired';
   readonly description = 'Deletes expired runbookd resources (no final snapshot) and reports what was and was not removed';
   readonly mutates = true;
+  readonly iamActions = [...LEFTOVER_IAM_ACTIONS.delete];
   readonly input = {
     type: 'object', additionalProperties: false, required: ['candidates'],
     properties: {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { RdsLeftoversAdapter, TaggedResource } from '../../aws/rds-leftovers.adapter';
+import { RdsLeftoversAdapter, TaggedResource, LEFTOVER_IAM_ACTIONS } from '../../aws/rds-leftovers.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { LeftoversRepository } from '../../persistence/leftovers.repository';
 
 interface Input {
@@ -29,6 +29,7 @@ export class FindExpiredStep implements StepType<Input, Output> {
   readonly uses = 'janitor.find-expired';
   readonly description = 'Lists resources tagged runbookd:expires-at in the past whose run has ended';
   readonly mutates = false;
+  readonly iamActions = [...LEFTOVER_IAM_ACTIONS.list];
   readonly input = {
     type: 'object', additionalProperties: false,
     properties: { regions: { type: 'array', items: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' }, uniqueItems: true } },

@@ -1,9 +1,10 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { describeSource, SOURCE_OUTPUTS, sourceInputProperties, type SourceFacts, type SourceInput } from './restore-source';
 
@@ -36,6 +37,9 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
   readonly uses = 'rds.check-restore-window';
   readonly description = 'Checks a point-in-time restore target against the restorable window';
   readonly mutates = false;
+  readonly iamActions = [
+    ...RDS_READ_SUBJECT_ACTIONS, 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

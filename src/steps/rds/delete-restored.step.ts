@@ -1,3 +1,4 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
@@ -5,7 +6,7 @@ import { AwsStepError } from '../../aws/aws.error';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType, wait } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { instanceIdOf, observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 
@@ -40,6 +41,7 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
   readonly uses = 'rds.delete-restored';
   readonly description = 'Deletes a restored copy (no final snapshot) and confirms it is gone or deleting';
   readonly mutates = true;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS, 'rds:DeleteDBInstance', 'rds:DeleteDBCluster'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

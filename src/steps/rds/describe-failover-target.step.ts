@@ -1,9 +1,10 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import type { TargetFacts } from '../../aws/target-facts';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
 interface Input {
@@ -32,6 +33,7 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
   readonly uses = 'rds.describe-failover-target';
   readonly description = 'Checks an Aurora cluster or Multi-AZ instance can fail over and records its writer';
   readonly mutates = false;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,7 +1,8 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { describeSource, SOURCE_OUTPUTS, sourceInputProperties, type SourceFacts, type SourceInput } from './restore-source';
 
@@ -11,6 +12,7 @@ export class DescribeRestoreSourceStep implements StepType<SourceInput, SourceFa
   readonly uses = 'rds.describe-restore-source';
   readonly description = 'Describes the instance or cluster to restore from and names the restored copy after the run';
   readonly mutates = false;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -5,7 +5,7 @@ import type { TargetFacts } from '../../aws/target-facts';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { FAILOVER_STARTED, FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
@@ -35,6 +35,7 @@ export class FailoverStep implements StepType<Input, Output> {
   readonly uses = 'rds.failover';
   readonly description = 'Fails an Aurora cluster or Multi-AZ instance over to its standby (once)';
   readonly mutates = true;
+  readonly iamActions = ['rds:FailoverDBCluster', 'rds:RebootDBInstance', 'rds:DescribeEvents'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -3,7 +3,7 @@ import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { createdByRun, runResourceName, type ResourceTag } from '../../aws/resource-tags';
 import { EngineError } from '../../engine/engine.error';
-import type { StepContext } from '../../engine/step.contract';
+import type { StepContext } from '../step.contract';
 import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoreKind } from './restored-resource';
 
 /** Where a restored copy lives: never publicly accessible, in the given subnet group and security groups. */

@@ -1,10 +1,11 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 import { RDS_IDENTIFIER } from './restore-source';
 import { createRestoredResource, isolationProperties, type CreateSpec, type IsolationInput } from './restore-create';
@@ -48,6 +49,10 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   readonly uses = 'rds.restore-to-point-in-time';
   readonly description = 'Restores an instance or cluster to a point in time (optionally in the DR region)';
   readonly mutates = true;
+  // Tags are passed on create, which IAM authorises as rds:AddTagsToResource too.
+  readonly iamActions = [
+    ...RDS_READ_SUBJECT_ACTIONS, 'rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime', 'rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance', 'rds:AddTagsToResource',
+  ];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -2,7 +2,7 @@ import type { AwsCallContext } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { createdByRun, runResourceName } from '../../aws/resource-tags';
-import type { CreatedResource } from '../../engine/step.contract';
+import type { CreatedResource } from '../step.contract';
 import { TARGET_PROPERTIES } from '../aws-target';
 
 /**

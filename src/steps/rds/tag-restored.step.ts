@@ -1,10 +1,11 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import type { PlannedCall } from '../../aws/aws-call.types';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { runResourceTags } from '../../aws/resource-tags';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType } from '../../engine/step.contract';
+import { done, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
@@ -22,6 +23,7 @@ export class TagRestoredStep implements StepType<RestoredRef, Output> {
   readonly uses = 'rds.tag-restored';
   readonly description = 'Tags a restored instance or cluster with the run that made it';
   readonly mutates = true;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS, 'rds:AddTagsToResource'];
   readonly input = { type: 'object', additionalProperties: false, required: ['kind', 'identifier'], properties: restoredRefProperties };
   readonly outputs = ['tagged'];
 

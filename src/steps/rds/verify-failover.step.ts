@@ -1,7 +1,8 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
@@ -30,6 +31,7 @@ export class VerifyFailoverStep implements StepType<Input, Output> {
   readonly uses = 'rds.verify-failover';
   readonly description = 'Checks the new writer, availability and switch time against the target';
   readonly mutates = false;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,7 +1,8 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { AppConfig } from '../../config/app.config';
-import { done, Finding, StepContext, StepType } from '../../engine/step.contract';
+import { done, Finding, StepContext, StepType } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { minutesBetween, observeRestored, restoredRefProperties, type RestoredRef } from './restored-resource';
 
@@ -44,6 +45,7 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
   readonly uses = 'rds.verify-restored';
   readonly description = 'Checks a restored copy against its source and measures RTO and RPO';
   readonly mutates = false;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

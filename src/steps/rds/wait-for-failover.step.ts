@@ -1,8 +1,9 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { RdsFailoverAdapter } from '../../aws/rds-failover.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { FAILOVER_COMPLETED, FailoverSubject, observeWriter, failoverSubjectProperties } from './failover-subject';
 
@@ -33,6 +34,7 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
   readonly uses = 'rds.wait-for-failover';
   readonly description = 'Waits until a failover has completed and measures the switch time';
   readonly mutates = false;
+  readonly iamActions = ['rds:DescribeEvents', ...RDS_READ_SUBJECT_ACTIONS];
   readonly input = {
     type: 'object',
     additionalProperties: false,

@@ -1,10 +1,11 @@
+import { RDS_READ_SUBJECT_ACTIONS } from '../../aws/rds-common';
 import { Injectable } from '@nestjs/common';
 import { BackupAdapter } from '../../aws/backup.adapter';
 import { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { EngineError } from '../../engine/engine.error';
-import { done, StepContext, StepType, wait } from '../../engine/step.contract';
+import { done, StepContext, StepType, wait } from '../step.contract';
 import { targetOf } from '../aws-target';
 import { observeRestored, resourceRecords, restoredRefProperties, type ResourceRecord, type RestoredRef } from './restored-resource';
 
@@ -39,6 +40,7 @@ export class WaitForRestoredStep implements StepType<Input, Output> {
   readonly uses = 'rds.wait-for-restored';
   readonly description = 'Waits until a restored instance or cluster is available (and its AWS Backup job completed)';
   readonly mutates = false;
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS, 'backup:DescribeRestoreJob'];
   readonly input = {
     type: 'object',
     additionalProperties: false,

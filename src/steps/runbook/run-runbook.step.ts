@@ -3,8 +3,8 @@ import { ModuleRef } from '@nestjs/core';
 import { EngineError } from '../../engine/engine.error';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
-import { isTerminal, type RunRecord } from '../../engine/run.types';
-import { done, type Finding, type StepContext, type StepType, wait } from '../../engine/step.contract';
+import { isTerminal, type RunRecord } from '../../model/run.types';
+import { done, type Finding, type StepContext, type StepType, wait } from '../step.contract';
 import type { RunReport } from '../../reports/report.types';
 
 interface Input {
@@ -39,6 +39,7 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
   // It changes nothing itself; the child's own steps are planned or run under the child's rules
   // (a dry-run parent starts a dry-run child).
   readonly mutates = false;
+  readonly iamActions = [];
   readonly startsRuns = true;
   readonly input = {
     type: 'object', additionalProperties: false, required: ['runbook'],

@@ -11,7 +11,7 @@ import { SchedulesRepository, ScheduleTickRecord } from '../../persistence/sched
 import { parseDuration } from '../../runbooks/duration';
 import { RunRedactor } from '../../engine/run-redactor';
 import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
-import type { ScheduleTrigger } from '../../runbooks/runbook.types';
+import type { ScheduleTrigger } from '../../model/runbook.types';
 import { nextTick, ticksBetween } from './cron-ticks';
 import { ScheduleError } from './schedule.error';
 import { ScheduleQueue } from './schedule-queue.adapter';

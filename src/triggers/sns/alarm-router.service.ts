@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app.config';
 import { resolveValue, UnresolvedExpression } from '../../runbooks/expressions';
 import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
-import type { AlarmTrigger } from '../../runbooks/runbook.types';
+import type { AlarmTrigger } from '../../model/runbook.types';
 import type { AlarmEvent } from './alarm-event';
 
 export interface AlarmRoute {

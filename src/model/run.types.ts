@@ -1,4 +1,4 @@
-import type { RunbookDefinition } from '../runbooks/runbook.types';
+import type { RunbookDefinition } from './runbook.types';
 
 export const RUN_STATES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'aborted', 'cancelled', 'rejected'] as const;
 export type RunState = (typeof RUN_STATES)[number];

@@ -1,4 +1,5 @@
-import type { JsonSchema } from '../engine/step.contract';
+/** A JSON Schema document (a runbook's parameters, a step type's input). */
+export type JsonSchema = Record<string, unknown>;
 
 /** A runbook as written in `runbooks/<id>.yaml`, after schema validation. */
 export interface RunbookDefinition {

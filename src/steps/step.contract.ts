@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
 import type { TargetFacts } from '../aws/target-facts';
+import type { JsonSchema } from '../model/runbook.types';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -11,9 +12,12 @@ import type { TargetFacts } from '../aws/target-facts';
  * safe to repeat: derive names from the run id, pass ClientTokens, or look before acting. The
  * `memory` it hands to `wait()` is checkpointed and given back on the next look.
  */
-export type JsonSchema = Record<string, unknown>;
 
-export interface StepType<I = Record<string, unknown>, O extends Record<string, unknown> = Record<string, unknown>> {
+/**
+ * What a step type says about itself, which is all the runbook loader, the IAM policy and the
+ * catalog need: no step is run to know it.
+ */
+export interface StepMetadata {
   /** Name used by runbooks: `<service>.<verb-noun>`, e.g. `rds.failover`. */
   readonly uses: string;
   readonly description: string;
@@ -24,10 +28,25 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
    * it starts will, so it gets the cancel and guard-alarm checks a mutating step gets before it runs.
    */
   readonly startsRuns?: boolean;
-  /** JSON Schema of the resolved `with:` input, checked before every call. */
+  /** JSON Schema of the resolved `with:` input, compiled when the registry is built and checked before every call. */
   readonly input: JsonSchema;
   /** Output fields later steps may reference as `steps.<id>.<field>`; checked when runbooks load. */
   readonly outputs: readonly string[];
+  /**
+   * The IAM actions a fixed step type can call, in every branch (a failover step may fail a
+   * cluster over or reboot an instance): what the runbook's least-privilege policy grants.
+   */
+  readonly iamActions?: readonly string[];
+  /** A generic step's IAM needs for one definition (aws.*), in place of `iamActions`. */
+  iamNeeds?(def: StepDefinitionLike): IamNeed[];
+  /**
+   * Problems with one definition that only this type can see (an unknown API, an undeclared
+   * mutating call, a bad JMESPath), reported by the loader at boot with file and path.
+   */
+  checkDefinition?(def: StepDefinitionLike): Array<{ path: string; reason: string }>;
+}
+
+export interface StepType<I = Record<string, unknown>, O extends Record<string, unknown> = Record<string, unknown>> extends StepMetadata {
   run(input: I, ctx: StepContext): Promise<StepOutcome<O>>;
   /** Required when `mutates`: the exact AWS calls `run` would make, computed without making them. */
   plan?(input: I, ctx: StepContext): Promise<PlannedCall[]>;
@@ -39,15 +58,8 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
    * policy's approval rules are matched against the answers, never against the parameters.
    */
   targets?(input: I, ctx: StepContext): Promise<TargetFacts[]>;
-  /**
-   * Problems with one definition that only this type can see (an unknown API, an undeclared
-   * mutating call, a bad JMESPath), reported by the loader at boot with file and path.
-   */
-  checkDefinition?(def: StepDefinitionLike): Array<{ path: string; reason: string }>;
   /** A generic step's type as shaped by one definition (`mutates:`, `outputs:`); see StepRegistry.forStep. */
   forDefinition?(def: StepDefinitionLike): StepType<I, O>;
-  /** IAM actions this step needs for one definition, for the runbook's least-privilege policy. */
-  iamActions?(def: StepDefinitionLike): IamNeed[];
 }
 
 /** The parts of a runbook step definition a step type may read about itself. */
