@@ -1020,6 +1020,8 @@ export interface operations {
             header?: {
                 /** @description A repeat with the same key returns the same run (200) */
                 "Idempotency-Key"?: string;
+                /** @description `cli` when the runbookd CLI sends the request: the run is recorded with trigger kind `cli` */
+                "X-Runbookd-Client"?: string;
             };
             path: {
                 id: string;
