@@ -22,7 +22,7 @@ export abstract class CodedError<C extends string = string> extends Error {
   }
 }
 
-export type RequestErrorCode = 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'URI_TOO_LONG' | 'NOT_FOUND';
+export type RequestErrorCode = 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'URI_TOO_LONG' | 'NOT_FOUND' | 'RATE_LIMITED';
 
 /** A malformed HTTP request (body shape, query string, path) before any service sees it. */
 export class RequestError extends CodedError<RequestErrorCode> {

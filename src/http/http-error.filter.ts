@@ -71,6 +71,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'FLEET_TOO_MANY_TARGETS':
       return 422;
     case 'AWS_THROTTLED':
+    // The webhook's per-source limit (@fastify/rate-limit): SNS retries a 429 with back-off.
+    case 'RATE_LIMITED':
       return 429;
     case 'AWS_NOT_FOUND':
     case 'AWS_INVALID_INPUT':
@@ -171,10 +173,12 @@ function frameworkError(e: unknown): RequestError | null {
     message = e.message;
   } else if (isFastifyClientError(e)) {
     status = e.statusCode;
-    message = e.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed (it does not decode)' : e.message;
+    // The rate limiter throws the body its errorResponseBuilder made: keep its message.
+    const built = (e as { error?: { message?: unknown } }).error?.message;
+    message = e.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed (it does not decode)' : typeof built === 'string' ? built : e.message;
   } else return null;
   if (status >= 500) return null;
-  const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 414 ? 'URI_TOO_LONG' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_REQUEST';
+  const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 414 ? 'URI_TOO_LONG' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 429 ? 'RATE_LIMITED' : 'INVALID_REQUEST';
   return new RequestError(code, message);
 }
 
