@@ -9,6 +9,7 @@ import { formatSse, RunEventsService } from '../engine/run-events.service';
 import { RunsService } from '../engine/runs.service';
 import { renderHtml } from '../reports/report-html.renderer';
 import { renderMarkdown } from '../reports/report-markdown.renderer';
+import { fleetCsv } from '../reports/fleet-section';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -75,13 +76,17 @@ export class RunsController {
 
   @Get(':id/report')
   @RequireRole('viewer')
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html'] })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html', 'csv'], description: 'csv: a fleet run\'s targets, one row each' })
   async report(@Param('id') id: string, @Query('format') format: string | undefined, @Res() reply: FastifyReply) {
     const f = format ?? 'json';
-    if (!['json', 'md', 'html'].includes(f)) {
-      throw new RequestError('INVALID_REQUEST', 'format must be json, md or html', { field: 'format' });
+    if (!['json', 'md', 'html', 'csv'].includes(f)) {
+      throw new RequestError('INVALID_REQUEST', 'format must be json, md, html or csv', { field: 'format' });
     }
     const report = await this.runs.report(id);
+    if (f === 'csv') {
+      if (!report.fleet) throw new RequestError('INVALID_REQUEST', 'format=csv is the target table of a fleet run, and this run is not one (or has not ended)', { field: 'format' });
+      return reply.type('text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${id}-targets.csv"`).send(fleetCsv(report.fleet));
+    }
     if (f === 'md') return reply.type('text/markdown; charset=utf-8').send(renderMarkdown(report));
     if (f === 'html') {
       // The page is self-contained: no scripts, no outside assets.

@@ -15,6 +15,8 @@ export const STEP_IAM_ACTIONS: Readonly<Record<string, readonly string[]>> = {
   'core.sleep': [],
   'drill.evaluate-objectives': [],
   'runbook.run': [],
+  // Starts child runs; the targets were found (tag:GetResources) when the fleet was accepted.
+  'fleet.run': [],
   'rds.describe-failover-target': RDS_READ_SUBJECT,
   'rds.failover': ['rds:FailoverDBCluster', 'rds:RebootDBInstance', 'rds:DescribeEvents'],
   'rds.wait-for-failover': ['rds:DescribeEvents', ...RDS_READ_SUBJECT],
