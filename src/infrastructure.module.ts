@@ -17,6 +17,8 @@ import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
 import { TargetPolicyService } from './auth/target-policy.service';
+import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
+import { FleetTargetsService } from './fleets/fleet-targets.service';
 import { PolicyService } from './policy/policy.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
@@ -68,6 +70,8 @@ export class InfrastructureModule {
       PreflightService,
       RunAcceptanceService,
       TargetPolicyService,
+      FleetTargetsService,
+      FleetAcceptanceService,
       RunsService,
       StopConditionsService,
       FaultInjector,

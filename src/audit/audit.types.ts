@@ -29,7 +29,9 @@ export type AuditKind =
   | 'approval.decided'
   | 'approval.granted'
   | 'approval.expired'
-  | 'approval.voided';
+  | 'approval.voided'
+  /** A fleet run's targets as resolved when it was accepted: the list it acts on, nothing else (fleets/fleet-acceptance.service.ts). */
+  | 'fleet.targets-resolved';
 
 export interface AuditEventInput {
   kind: AuditKind;

@@ -15,14 +15,14 @@ import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 import { RunbookError } from '../runbooks/runbook.error';
-import type { ManualTrigger } from '../model/runbook.types';
+import type { ManualTrigger, RunbookDefinition } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { PreflightService } from './preflight.service';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
 import { RunSecretsService } from './run-secrets.service';
-import type { RunRecord, RunTrigger } from '../model/run.types';
+import type { RunRecord, RunTrigger, StepResultRecord } from '../model/run.types';
 
 export interface AcceptRunCommand {
   runbookId: string;
@@ -33,6 +33,12 @@ export interface AcceptRunCommand {
   /** Makes a repeat of the same trigger a no-op: Idempotency-Key, SNS MessageId, schedule tick. */
   dedupeKey: string | null;
   /**
+   * The run's own definition and its checked parameters, derived from the runbook by the caller
+   * (a fleet's parent run: one step that starts a child per target). Absent: the runbook as
+   * loaded, with `parameters` checked against its schema here.
+   */
+  derived?: { definition: RunbookDefinition; parameters: Record<string, unknown> };
+  /**
    * The trigger's own record of the new run (given its id), committed with the run (the SNS
    * webhook records the message there): one commit instead of two, and neither without the other.
    */
@@ -42,6 +48,8 @@ export interface AcceptRunCommand {
 export interface AcceptedAlso {
   snsMessage?: SnsMessageRecord;
   events?: AuditEventInput[];
+  /** Step results known before the run starts (a fleet's resolved targets), committed with it like preflight's. */
+  steps?: StepResultRecord[];
 }
 
 export interface AcceptedRun {
@@ -81,9 +89,9 @@ export class RunAcceptanceService {
 
   async accept(cmd: AcceptRunCommand): Promise<AcceptedRun> {
     const loaded = this.catalog.get(cmd.runbookId);
-    const def = loaded.definition;
+    const def = cmd.derived?.definition ?? loaded.definition;
     this.checkTriggerAllowed(cmd);
-    const parameters = this.catalog.validateParameters(def.id, cmd.parameters);
+    const parameters = cmd.derived ? cmd.derived.parameters : this.catalog.validateParameters(def.id, cmd.parameters);
     // Accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
     this.targets.check(def.id, parameters);
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
@@ -126,7 +134,7 @@ export class RunAcceptanceService {
     // New runs from concurrent triggers commit together in one statement. A run that collides with
     // a key comes back null, and the key says why: a repeat (the run that has it) or a concurrency
     // guard (the run that holds it). A holder that ended in between frees the key: try again.
-    const write: AcceptanceWrite = { run: newRun, events: [acceptedEvent, ...(also.events ?? [])], steps: preflight, snsMessage: also.snsMessage };
+    const write: AcceptanceWrite = { run: newRun, events: [acceptedEvent, ...(also.events ?? [])], steps: [...preflight, ...(also.steps ?? [])], snsMessage: also.snsMessage };
     let run: RunRecord | null = null;
     for (let attempt = 1; !run; attempt++) {
       run = await this.writes.submit(write);

@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { RunsRepository } from '../persistence/runs.repository';
-import type { RunRecord } from '../model/run.types';
+import type { ChildRunState, RunRecord } from '../model/run.types';
 
 /**
  * What a step may know of runs other than through its own context: the records of the runs it
@@ -11,6 +11,10 @@ export abstract class RunReader {
   abstract get(runId: string): Promise<RunRecord | null>;
   /** Runs this run started (composite runbooks), oldest first. */
   abstract children(parentRunId: string): Promise<RunRecord[]>;
+  /** The same runs, lean (no definition, parameters or report): a fleet reads them on every look. */
+  abstract childStates(parentRunId: string): Promise<ChildRunState[]>;
+  /** When the run's cancel was requested, if it was. */
+  abstract cancelRequest(runId: string): Promise<{ at: Date; by: string | null } | null>;
   /** The newest ended, non-dry runs of a runbook that have a stored report, newest first. */
   abstract endedWithReports(runbookId: string, limit: number): Promise<RunRecord[]>;
 }

@@ -47,3 +47,49 @@ export interface FleetLimits {
   maxErrors: number;
   maxConcurrencyPerAccountRegion: number | null;
 }
+
+/** What a fleet's parent records before it starts (the `targets` step's output): the list, the binding, the limits. */
+export interface FleetPlan extends Record<string, unknown> {
+  runbookId: string;
+  /** The runbook's `fleet.bind` as it was when the fleet was accepted: every child binds the same way. */
+  bind: Record<string, unknown>;
+  targets: FleetTarget[];
+  limits: FleetLimits;
+  homeAccount: string;
+  /** The request as checked: tags, accounts, regions, or the explicit list. */
+  selector: TargetSelector;
+  /** Where the tagging API was asked, and how much it found there. */
+  searched: Array<{ account: string; region: string; found: number }>;
+}
+
+/** How one target ended: a child run's outcome, `skipped` (never started), or `refused` (its child could not be accepted). */
+export type TargetOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected' | 'skipped' | 'refused';
+
+/** One row of the fleet report: a target, how it ended, and its child's key figures. */
+export interface FleetTargetRow {
+  index: number;
+  arn: string;
+  id: string;
+  account: string;
+  region: string;
+  outcome: TargetOutcome;
+  childRunId: string | null;
+  durationSeconds: number | null;
+  error: { code: string; message: string } | null;
+  figures: Array<{ id: string; label: string; value: unknown; unit?: string }>;
+  /** Dry runs: the changes the child's plan would make. */
+  plannedCalls: number | null;
+}
+
+/** The fleet section of a parent's report: every target worst first, and the counts. */
+export interface FleetSection {
+  runbookId: string;
+  dryRun: boolean;
+  limits: FleetLimits;
+  counts: { total: number; passed: number; failed: number; skipped: number };
+  /** "28 passed, 2 failed, 0 skipped". */
+  summary: string;
+  /** True when more targets failed than maxErrors allows (the fleet stopped starting targets). */
+  stopped: boolean;
+  targets: FleetTargetRow[];
+}

@@ -11,14 +11,19 @@ import { RunsService } from '../engine/runs.service';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
 import { StepRegistry } from '../steps/step-registry';
 import { iamPolicyFor } from '../runbooks/iam-policy';
+import { FleetAcceptanceService } from '../fleets/fleet-acceptance.service';
+import type { FleetRequestBody } from '../fleets/fleet-request';
 import { JsonSchemaPipe } from './json-schema.pipe';
 import { apiRef } from './openapi-schemas';
 
-interface CreateRunBody {
+interface CreateRunBody extends FleetRequestBody {
   parameters?: Record<string, unknown>;
   dryRun?: boolean;
   reason?: string;
 }
+
+/** Fields that make a request a fleet run; checked in depth by the fleet's own parser (fleets/fleet-request.ts). */
+const FLEET_FIELDS = ['targets', 'maxConcurrency', 'maxErrors', 'maxConcurrencyPerAccountRegion', 'allowEmpty'] as const;
 
 const createRunSchema: Record<string, any> = {
   type: 'object',
@@ -27,6 +32,14 @@ const createRunSchema: Record<string, any> = {
     parameters: { type: 'object' },
     dryRun: { type: 'boolean' },
     reason: { type: 'string', maxLength: 2000 },
+    targets: {
+      description: 'A fleet run: { resourceType, tags, accounts ("allowed" or ids), regions } or a list of ARNs or ids; the runbook needs a fleet: section',
+      oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'string' } }],
+    },
+    maxConcurrency: { description: 'Fleet: targets running at once, a count or a percentage ("25%"); default 10', oneOf: [{ type: 'integer' }, { type: 'string' }] },
+    maxErrors: { description: 'Fleet: failed targets tolerated before no further target starts, a count or a percentage; default 0', oneOf: [{ type: 'integer' }, { type: 'string' }] },
+    maxConcurrencyPerAccountRegion: { type: 'integer', description: 'Fleet: targets of one account and region running at once' },
+    allowEmpty: { type: 'boolean', description: 'Fleet: record a fleet whose targets resolve to nothing instead of answering 422' },
   },
 };
 
@@ -39,6 +52,7 @@ export class RunbooksController {
     private readonly acceptance: RunAcceptanceService,
     private readonly runs: RunsService,
     private readonly steps: StepRegistry,
+    private readonly fleets: FleetAcceptanceService,
   ) {}
 
   /** The least-privilege IAM policy for one runbook: every action its steps, guards and notifications can call. */
@@ -80,7 +94,8 @@ export class RunbooksController {
     schema: apiRef('ApiErrorBody'),
   })
   @ApiResponse({ status: 409, description: 'Another unfinished run holds the concurrency key (named in details.holder)' })
-  @ApiResponse({ status: 422, description: 'The Idempotency-Key was used with different parameters' })
+  @ApiResponse({ status: 403, description: 'A target (a fleet\'s account, role or region) is outside the allow-list (TARGET_NOT_ALLOWED, naming it)' })
+  @ApiResponse({ status: 422, description: 'The Idempotency-Key was used with different parameters; or a fleet\'s targets resolve to nothing, name a type the runbook does not bind, lie outside its accounts or regions, or its rate control is not a count or a percentage' })
   async create(
     @Param('id') id: string,
     @Body(new JsonSchemaPipe<CreateRunBody>(createRunSchema)) body: CreateRunBody,
@@ -92,7 +107,7 @@ export class RunbooksController {
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
       throw new RequestError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 200 visible ASCII characters', { field: 'Idempotency-Key' });
     }
-    const { run, created } = await this.acceptance.accept({
+    const common = {
       runbookId: id,
       parameters: body.parameters ?? {},
       dryRun: body.dryRun ?? false,
@@ -101,7 +116,12 @@ export class RunbooksController {
       trigger: { kind: triggerKindOf(client), actor: principal.name, role: principal.role },
       // Scoped to the caller: another key reusing the same Idempotency-Key must neither see nor block this run.
       dedupeKey: idempotencyKey ? `rest:${principal.name}:${id}:${idempotencyKey}` : null,
-    });
+    };
+    const fleetField = FLEET_FIELDS.find((f) => body[f] !== undefined);
+    if (fleetField && body.targets === undefined) {
+      throw new RequestError('INVALID_REQUEST', `${fleetField} is rate control for a fleet: it needs targets`, { field: fleetField });
+    }
+    const { run, created } = body.targets !== undefined ? await this.fleets.accept({ ...common, ...pickFleet(body) }) : await this.acceptance.accept(common);
     if (!created) reply.status(200);
     return { ...(await this.runs.view(run.id)), deduplicated: !created };
   }
@@ -117,6 +137,10 @@ function triggerKindOf(client: string | undefined): 'rest' | 'cli' {
   if (client === undefined) return 'rest';
   if (client === 'cli') return 'cli';
   throw new RequestError('INVALID_REQUEST', 'X-Runbookd-Client must be "cli" (sent by the runbookd CLI) or absent', { field: 'X-Runbookd-Client' });
+}
+
+function pickFleet(body: CreateRunBody): FleetRequestBody {
+  return Object.fromEntries(FLEET_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
 }
 
 function summary(def: { id: string; title: string; description?: string }, digest: string) {

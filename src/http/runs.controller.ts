@@ -11,6 +11,7 @@ import { renderHtml } from '../reports/report-html.renderer';
 import { renderMarkdown } from '../reports/report-markdown.renderer';
 import { RUN_STATES, TRIGGER_KINDS } from '../model/run.types';
 import { apiRef } from './openapi-schemas';
+import { fleetCsv } from '../reports/fleet-section';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -92,15 +93,19 @@ export class RunsController {
 
   @Get(':id/report')
   @RequireRole('viewer')
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html'] })
-  @ApiProduces('application/json', 'text/markdown', 'text/html')
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html', 'csv'], description: 'csv: a fleet run\'s targets, one row each' })
+  @ApiProduces('application/json', 'text/markdown', 'text/html', 'text/csv')
   @ApiOkResponse({ schema: apiRef('RunReport') })
   async report(@Param('id') id: string, @Query('format') format: string | undefined, @Res() reply: FastifyReply) {
     const f = format ?? 'json';
-    if (!['json', 'md', 'html'].includes(f)) {
-      throw new RequestError('INVALID_REQUEST', 'format must be json, md or html', { field: 'format' });
+    if (!['json', 'md', 'html', 'csv'].includes(f)) {
+      throw new RequestError('INVALID_REQUEST', 'format must be json, md, html or csv', { field: 'format' });
     }
     const report = await this.runs.report(id);
+    if (f === 'csv') {
+      if (!report.fleet) throw new RequestError('INVALID_REQUEST', 'format=csv is the target table of a fleet run, and this run is not one (or has not ended)', { field: 'format' });
+      return reply.type('text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${id}-targets.csv"`).send(fleetCsv(report.fleet));
+    }
     if (f === 'md') return reply.type('text/markdown; charset=utf-8').send(renderMarkdown(report));
     if (f === 'html') {
       // The page is self-contained: no scripts, no outside assets.

@@ -59,6 +59,18 @@ export interface RunRecord {
   failedExecutions?: number;
 }
 
+/** A child run as its parent counts it (RunsRepository.childStates). */
+export interface ChildRunState {
+  id: string;
+  dedupeKey: string | null;
+  state: RunState;
+  phase: 'main' | 'cleanup' | 'done';
+  error: RunError | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
 export type StepState = 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'planned';
 
 export interface StepResultRecord {

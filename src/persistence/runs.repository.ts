@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { RunRecord, RunState, StepResultRecord } from '../model/run.types';
+import type { ChildRunState, RunRecord, RunState, StepResultRecord } from '../model/run.types';
 import { Database, Queryable } from './database';
 
 type Row = Record<string, any>;
@@ -109,6 +109,18 @@ export class RunsRepository {
   async children(parentRunId: string): Promise<RunRecord[]> {
     const rows = await this.db.query<Row>('SELECT * FROM runs WHERE parent_run_id = $1 ORDER BY created_at, id', [parentRunId]);
     return rows.map(toRun);
+  }
+
+  /** A parent's children without their definitions, parameters or reports: what a fleet counts on every look. */
+  async childStates(parentRunId: string): Promise<ChildRunState[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT id, dedupe_key, state, phase, error, created_at, started_at, ended_at FROM runs WHERE parent_run_id = $1 ORDER BY created_at, id`,
+      [parentRunId],
+    );
+    return rows.map((r) => ({
+      id: r.id, dedupeKey: r.dedupe_key, state: r.state, phase: r.phase, error: r.error,
+      createdAt: date(r.created_at)!, startedAt: date(r.started_at), endedAt: date(r.ended_at),
+    }));
   }
 
   /** The newest ended, non-dry runs of a runbook with their stored reports (drill trends). */

@@ -1,4 +1,5 @@
 import { capacityHtmlSections } from './capacity-section';
+import { fleetHtmlSections } from './fleet-section';
 import {
   badge,
   codeBlock,
@@ -40,6 +41,7 @@ export function renderHtml(report: RunReport): string {
     ...findingsSection(report),
     ...(report.drill ? drillHtmlSections(report.drill) : []),
     ...(report.capacity ? capacityHtmlSections(report.capacity) : []),
+    ...(report.fleet ? fleetHtmlSections(report.fleet) : []),
     ...plannedCallsSection(report),
     timelineSection(report),
     ...resourcesSection(report),

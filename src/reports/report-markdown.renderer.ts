@@ -1,4 +1,5 @@
 import { capacityMarkdownBlocks } from './capacity-section';
+import { fleetMarkdownBlocks } from './fleet-section';
 import {
   findingsSummary,
   formatDuration,
@@ -29,6 +30,7 @@ export function renderMarkdown(report: RunReport): string {
     ...findingsBlock(report),
     ...(report.drill ? drillMarkdown(report.drill, mdText) : []),
     ...(report.capacity ? capacityMarkdownBlocks(report.capacity) : []),
+    ...(report.fleet ? fleetMarkdownBlocks(report.fleet) : []),
     ...plannedCallsBlock(report),
     ...timelineBlock(report),
     ...resourcesBlock(report),

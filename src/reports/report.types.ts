@@ -1,6 +1,7 @@
 import type { PlannedCall } from '../aws/aws-call.types';
 import type { CapacitySection } from '../capacity/capacity.types';
 import type { Finding } from '../steps/step.contract';
+import type { FleetSection } from '../fleets/fleet.types';
 import type { DrillEvidence } from './drill-evidence';
 
 /**
@@ -154,5 +155,7 @@ export interface RunReport {
   drill?: DrillEvidence;
   /** A capacity report's section (from a step output's `capacity`); absent for other runbooks. */
   capacity?: CapacitySection;
+  /** A fleet run's targets, worst first, with outcomes and key figures (from the fleet step's `fleet`); absent for other runs. */
+  fleet?: FleetSection;
   generatedAt: string;
 }

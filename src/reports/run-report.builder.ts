@@ -1,5 +1,6 @@
 import { redact } from '../common/redact';
 import { readCapacitySection } from './capacity-section';
+import { readFleetSection } from './fleet-section';
 import type {
   FigureValue,
   ReportError,
@@ -30,6 +31,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
   let drill: DrillEvidence | null = null;
   const resources = new Map<string, ReportResource>();
   let capacity: RunReport['capacity'];
+  let fleet: RunReport['fleet'];
 
   for (const step of ordered) {
     const output = isRecord(step.output) ? step.output : null;
@@ -40,6 +42,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     if (run.dryRun || step.state === 'planned') plannedCalls.push(...readPlannedCalls(output.plannedCalls, step.stepId));
     mergeResources(resources, output.resources, step.stepId);
     capacity = readCapacitySection(output.capacity) ?? capacity;
+    fleet = readFleetSection(output.fleet) ?? fleet;
   }
 
   const timeline = ordered.map(toTimelineEntry);
@@ -80,6 +83,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
     },
     ...(drill ? { drill } : {}),
     ...(capacity ? { capacity } : {}),
+    ...(fleet ? { fleet } : {}),
     generatedAt: now.toISOString(),
   };
 }

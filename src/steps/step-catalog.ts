@@ -32,6 +32,7 @@ import { VerifyRestoredStep } from './rds/verify-restored.step';
 import { WaitForRestoredStep } from './rds/wait-for-restored.step';
 import { WaitForFailoverStep } from './rds/wait-for-failover.step';
 import { RunRunbookStep } from './runbook/run-runbook.step';
+import { RunFleetStep } from './fleet/run-fleet.step';
 
 /** Every step type, in one list: adding a step type is writing its class and naming it here. */
 export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
@@ -60,6 +61,7 @@ export const STEP_CLASSES: ReadonlyArray<Type<StepType<any, any>>> = [
   WaitForAlarmStateStep,
   MarkKnownGoodStep,
   RunRunbookStep,
+  RunFleetStep,
   EvaluateDrillObjectivesStep,
   ApproveStep,
   AwsCallStep,

@@ -1,0 +1,36 @@
+import type { RunbookDefinition } from '../model/runbook.types';
+
+/** The id of a fleet parent's recorded target list (a step result, position -1) and of its one step. */
+export const FLEET_TARGETS_STEP = 'targets';
+export const FLEET_RUN_STEP = 'fleet';
+
+/**
+ * A fleet's parent run is a run of the runbook with a definition derived from it: one step
+ * (`fleet.run`) that starts a child run of the runbook per target. The children carry the
+ * runbook's own guards, preflight, approval and cleanup; the parent has only its timeout, and
+ * the parameter schema's properties (so writeOnly common parameters stay sealed and redacted),
+ * with nothing required: the binding supplies each target's identity.
+ */
+export function fleetDefinition(def: RunbookDefinition, timeoutSeconds: number): RunbookDefinition {
+  const schema = def.parameters as { properties?: Record<string, unknown> };
+  return {
+    id: def.id,
+    title: `${def.title} (fleet)`,
+    ...(def.description ? { description: def.description } : {}),
+    parameters: { type: 'object', properties: schema.properties ?? {} },
+    guards: { timeout: `${timeoutSeconds}s` },
+    preflight: [],
+    steps: [{
+      id: FLEET_RUN_STEP,
+      uses: 'fleet.run',
+      name: 'Run every target under maxConcurrency and maxErrors',
+      timeout: `${timeoutSeconds}s`,
+      with: { runbook: def.id, parameters: '${{ params }}', fleet: `\${{ steps.${FLEET_TARGETS_STEP} }}` },
+    }],
+    cleanup: [],
+    triggers: def.triggers,
+    ...(def.notify ? { notify: def.notify } : {}),
+    ...(def.risk ? { risk: def.risk } : {}),
+    fleet: def.fleet,
+  };
+}
