@@ -1031,9 +1031,19 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Fleet: record a fleet whose targets resolve to nothing instead of answering 422 */
+                    allowEmpty?: boolean;
                     dryRun?: boolean;
+                    /** @description Fleet: targets running at once, a count or a percentage ("25%"); default 10 */
+                    maxConcurrency?: number | string;
+                    /** @description Fleet: targets of one account and region running at once */
+                    maxConcurrencyPerAccountRegion?: number;
+                    /** @description Fleet: failed targets tolerated before no further target starts, a count or a percentage; default 0 */
+                    maxErrors?: number | string;
                     parameters?: Record<string, never>;
                     reason?: string;
+                    /** @description A fleet run: { resourceType, tags, accounts ("allowed" or ids), regions } or a list of ARNs or ids; the runbook needs a fleet: section */
+                    targets?: Record<string, never> | string[];
                 };
             };
         };
@@ -1065,6 +1075,13 @@ export interface operations {
                     "application/json": components["schemas"]["ApiErrorBody"];
                 };
             };
+            /** @description A target (a fleet's account, role or region) is outside the allow-list (TARGET_NOT_ALLOWED, naming it) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Another unfinished run holds the concurrency key (named in details.holder) */
             409: {
                 headers: {
@@ -1072,7 +1089,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The Idempotency-Key was used with different parameters */
+            /** @description The Idempotency-Key was used with different parameters; or a fleet's targets resolve to nothing, name a type the runbook does not bind, lie outside its accounts or regions, or its rate control is not a count or a percentage */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1255,7 +1272,8 @@ export interface operations {
     RunsController_report: {
         parameters: {
             query?: {
-                format?: "json" | "md" | "html";
+                /** @description csv: a fleet run's targets, one row each */
+                format?: "json" | "md" | "html" | "csv";
             };
             header?: never;
             path: {
@@ -1271,6 +1289,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunReport"];
+                    "text/csv": components["schemas"]["RunReport"];
                     "text/html": components["schemas"]["RunReport"];
                     "text/markdown": components["schemas"]["RunReport"];
                 };
