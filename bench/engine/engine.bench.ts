@@ -12,10 +12,14 @@
  *
  * Knobs (environment): BENCH_RUNS (200), BENCH_WARMUP (10, not counted), BENCH_CONCURRENCY
  * ("1,10"), BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
- * (redis://127.0.0.1:6379), BENCH_WRITE_DOCS (1; 0 leaves docs/performance.md alone).
+ * (redis://127.0.0.1:6379), BENCH_WRITE_DOCS (1; 0 leaves docs/performance.md alone),
+ * BENCH_TRACING (0; 1 turns OpenTelemetry tracing on, exporting to an OTLP/HTTP sink inside the
+ * bench that decodes and counts every span: the figures then say what tracing costs a step. Such
+ * a run writes engine-tracing-<timestamp>.json and leaves engine-latest.json and the docs alone).
  */
 import 'reflect-metadata';
 import { execSync } from 'node:child_process';
+import * as http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -43,7 +47,8 @@ const TARGET = { p50Ms: 2, p99Ms: 10 };
 const RUNS = intEnv('BENCH_RUNS', 200, 1);
 const WARMUP = intEnv('BENCH_WARMUP', 10, 0);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,10').split(',').map((s) => Number(s.trim()));
-const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0';
+const TRACING = process.env.BENCH_TRACING === '1';
+const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0' && !TRACING;
 /** Per scenario; the whole bench normally takes 1 to 1.5 minutes. */
 const RUN_WAIT_TIMEOUT_MS = 90_000;
 
@@ -102,11 +107,12 @@ async function main(): Promise<void> {
   probe.install();
   await sweepLeftovers();
   const environment = await describeEnvironment();
+  const sink = TRACING ? await startOtlpSink() : undefined;
 
   const scenarios: ScenarioResult[] = [];
   for (const c of CONCURRENCIES) {
     process.stdout.write(`engine bench: worker concurrency ${c}, ${WARMUP} warm-up + ${RUNS} runs of ${RUNBOOK_ID}...\n`);
-    const r = await scenario(c, probe);
+    const r = await scenario(c, probe, sink);
     scenarios.push(r);
     process.stdout.write(`  done: p50 ${r.stepOverheadMs.p50} ms, p99 ${r.stepOverheadMs.p99} ms per step, ${r.throughputRunsPerSec} runs/s; CPU per step: Node ${r.nodeCpuMsPerStep} ms, PostgreSQL ${r.postgresCpuMsPerStep} ms (${r.cpuBoundStepsPerSec} steps/s if they had the cores to themselves)\n`);
   }
@@ -126,15 +132,18 @@ async function main(): Promise<void> {
       logLevel: 'warn',
     },
     target: TARGET,
+    tracing: sink ? { enabled: true, exporter: 'OTLP/HTTP JSON to an in-bench sink', batchDelayMs: 1000, spansReceived: sink.spans(), exportRequests: sink.requests() } : { enabled: false },
     scenarios,
   };
+  await sink?.close();
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
   const json = `${JSON.stringify(result, null, 2)}\n`;
-  const file = path.join(RESULTS_DIR, `engine-${stamp}.json`);
+  const file = path.join(RESULTS_DIR, `engine${TRACING ? '-tracing' : ''}-${stamp}.json`);
   writeFileSync(file, json);
-  writeFileSync(path.join(RESULTS_DIR, 'engine-latest.json'), json);
+  if (!TRACING) writeFileSync(path.join(RESULTS_DIR, 'engine-latest.json'), json);
+  if (sink) process.stdout.write(`tracing: ${sink.spans()} spans received in ${sink.requests()} exports\n`);
 
   process.stdout.write(`\n${consoleTable(scenarios)}\n`);
   process.stdout.write(`\nresults: ${path.relative(ROOT, file)} (and engine-latest.json)\n`);
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function scenario(concurrency: number, probe: PgProbe): Promise<ScenarioResult> {
+async function scenario(concurrency: number, probe: PgProbe, sink?: OtlpSink): Promise<ScenarioResult> {
   const db = await createScratchDatabase();
   const prefix = uniqueQueuePrefix();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'runbookd-bench-'));
@@ -172,6 +181,7 @@ async function scenario(concurrency: number, probe: PgProbe): Promise<ScenarioRe
       AWS_REGION: 'us-east-1',
       HOST: '127.0.0.1',
       PORT: '0',
+      ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_BSP_SCHEDULE_DELAY: '1000' } : {}),
     });
     app = await createApp(config);
     await app.init();
@@ -500,3 +510,29 @@ main().then(
     process.exit(1);
   },
 );
+
+interface OtlpSink {
+  endpoint: string;
+  spans(): number;
+  requests(): number;
+  close(): Promise<void>;
+}
+
+/** What a collector's OTLP/HTTP receiver does, minus storage: decode each export and count its spans. */
+async function startOtlpSink(): Promise<OtlpSink> {
+  let spans = 0;
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests++;
+      const doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      for (const rs of doc.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += (ss.spans ?? []).length;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { endpoint: `http://127.0.0.1:${port}`, spans: () => spans, requests: () => requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
