@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   if (sink) process.stdout.write(`tracing: ${sink.spans()} spans received in ${sink.requests()} exports\n`);
 
   process.stdout.write(`\n${consoleTable(scenarios)}\n`);
-  process.stdout.write(`\nresults: ${path.relative(ROOT, file)} (and engine-latest.json)\n`);
+  process.stdout.write(`\nresults: ${path.relative(ROOT, file)}${TRACING ? "" : " (and engine-latest.json)"}\n`);
   if (WRITE_DOCS) {
     writeDocSection(DOC_SECTION_ID, renderDocSection(result));
     process.stdout.write('docs: docs/performance.md (section "Engine overhead")\n');
