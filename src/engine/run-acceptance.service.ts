@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { AuthError } from '../auth/auth.error';
 import { TargetPolicyService } from '../auth/target-policy.service';
+import type { TargetFacts } from '../aws/target-facts';
+import type { PolicyActor } from '../policy/policy-access';
+import { PolicyService } from '../policy/policy.service';
 import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
@@ -18,6 +22,7 @@ import { RunbookError } from '../runbooks/runbook.error';
 import type { ManualTrigger, RunbookDefinition } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { PreflightService } from './preflight.service';
+import { personOfTrigger } from './run-access.service';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
@@ -81,6 +86,7 @@ export class RunAcceptanceService {
     private readonly clock: Clock,
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
+    private readonly policy: PolicyService,
     private readonly secrets: RunSecretsService,
     writesRepository: AcceptanceWritesRepository,
   ) {
@@ -94,6 +100,11 @@ export class RunAcceptanceService {
     const parameters = cmd.derived ? cmd.derived.parameters : this.catalog.validateParameters(def.id, cmd.parameters);
     // Accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
     this.targets.check(def.id, parameters);
+    // Who may run it: at once when the person's grant holds everywhere, otherwise on the targets' facts after preflight.
+    const person = personOfTrigger(cmd.trigger);
+    // A fleet's parent names no target of its own: each child is decided on its target.
+    const factsNeeded = person !== null && this.policy.needsTargetFacts(person, 'run', def.id);
+    if (person !== null && !factsNeeded) this.assertMayRun(person, def.id);
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
 
     // A repeat is found before preflight spends AWS calls on it; without preflight, the insert
@@ -110,7 +121,8 @@ export class RunAcceptanceService {
     const preflightRequest = { definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt };
     const preflight = await this.preflight.run(preflightRequest);
     // Whether it needs an approval is decided from the targets' facts, and the run is recorded with that gate.
-    const approval = await this.preflight.approval(preflightRequest, preflight);
+    const approval = await this.preflight.approval(preflightRequest, preflight, factsNeeded && !cmd.derived);
+    if (person !== null && factsNeeded && !cmd.derived) this.assertMayRun(person, def.id, approval.targets);
     const newRun: NewRun = {
       // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
       id, runbookId: def.id, runbookDigest: loaded.digest, definition: approval.definition, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
@@ -202,6 +214,11 @@ export class RunAcceptanceService {
       }
       throw err;
     }
+  }
+
+  private assertMayRun(person: PolicyActor, runbookId: string, targets?: TargetFacts[]): void {
+    const decision = this.policy.decide(person, 'run', runbookId, targets);
+    if (!decision.allowed) throw new AuthError('FORBIDDEN', `${person.name} may not run ${runbookId}: ${decision.why}`, { action: 'run', runbookId });
   }
 
   private checkTriggerAllowed(cmd: AcceptRunCommand): void {
