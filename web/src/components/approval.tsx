@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useApi } from '../api/api-context';
 import { ApiError } from '../api/client';
-import { type ApprovalView, isApprover, type Session } from '../api/types';
+import { type ApprovalView, isApprover, type Session, may } from '../api/types';
 import { Time } from '../clock';
 import { ErrorNotice, Json, Section, StateBadge, useLoad } from './common';
 
@@ -19,7 +19,10 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
     () =>
       watch === null
         ? Promise.resolve(undefined)
-        : api.getApproval(runId).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
+        : api.getApproval(runId).catch((e: unknown) => {
+            if (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND') return undefined;
+            throw e;
+          }),
     [runId, watch],
     { keepOnChange: true },
   );
@@ -150,7 +153,7 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
           )}
         </form>
       )}
-      {pending && !isRequester && !approver && session.role !== 'viewer' && <p className="note">You are not an approver of this run ({who}).</p>}
+      {pending && !isRequester && !approver && may(session, 'approve') && <p className="note">You are not an approver of this run ({who}).</p>}
       <ErrorNotice error={decisionError} title="Not recorded" />
     </Section>
   );
