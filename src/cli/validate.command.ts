@@ -21,7 +21,7 @@ export function registerValidateCommand(program: Command, ctx: CliContext): void
         const { formatProblem, validateRunbooks } = await import('./runbook-validation');
         const result = validateRunbooks(dir);
         Object.assign(doc, result);
-        if (result.problems.length === 0) out.json || out.line(`${dir}: ${result.runbooks.length} runbook(s) valid: ${result.runbooks.join(', ')}`);
+        if (result.problems.length === 0 && !out.json) out.line(`${dir}: ${result.runbooks.length} runbook(s) valid: ${result.runbooks.join(', ')}`);
         problems.push(...result.problems.map(formatProblem));
       }
       if (policyFile !== undefined) {
@@ -29,7 +29,7 @@ export function registerValidateCommand(program: Command, ctx: CliContext): void
         try {
           const p = loadPolicy(policyFile);
           doc.policy = { file: policyFile, valid: true, groups: Object.keys(p.groups), grants: p.grants.length, approvalRules: p.approvalRules.map((r) => r.id) };
-          out.json || out.line(`${policyFile}: policy valid: ${Object.keys(p.groups).length} group(s), ${p.grants.length} grant(s), ${p.approvalRules.length} approval rule(s)`);
+          if (!out.json) out.line(`${policyFile}: policy valid: ${Object.keys(p.groups).length} group(s), ${p.grants.length} grant(s), ${p.approvalRules.length} approval rule(s)`);
         } catch (err) {
           if (!(err instanceof PolicyFileError)) throw err;
           doc.policy = { file: policyFile, valid: false, problems: err.problems };
