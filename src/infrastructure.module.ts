@@ -16,6 +16,8 @@ import { RunLeaseService } from './engine/run-lease.service';
 import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
+import { StopSwitchService } from './engine/stop-switch.service';
+import { StopSwitchRepository } from './persistence/stop-switch.repository';
 import { TargetPolicyService } from './auth/target-policy.service';
 import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
 import { FleetTargetsService } from './fleets/fleet-targets.service';
@@ -52,6 +54,8 @@ export class InfrastructureModule {
       databaseProvider,
       Clock,
       RunsRepository,
+      StopSwitchRepository,
+      StopSwitchService,
       ExecutorWritesRepository,
       AcceptanceWritesRepository,
       SnsMessagesRepository,

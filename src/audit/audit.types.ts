@@ -18,6 +18,8 @@ export type AuditKind =
   /** Anything POSTed to the SNS webhook: accepted, duplicate, confirmed or rejected with the reason. */
   | 'sns.received'
   | 'schedule.tick-skipped'
+  /** A tick that fired while everything was stopped (stop-all): recorded, no run started. */
+  | 'schedule.tick-refused'
   | 'schedule.paused'
   | 'schedule.resumed'
   | 'schedule.removed'
@@ -31,7 +33,10 @@ export type AuditKind =
   | 'approval.expired'
   | 'approval.voided'
   /** A fleet run's targets as resolved when it was accepted: the list it acts on, nothing else (fleets/fleet-acceptance.service.ts). */
-  | 'fleet.targets-resolved';
+  | 'fleet.targets-resolved'
+  /** The stop button (engine/stop-switch.service.ts): who stopped every run and why, how many were asked to stop; who lifted it. */
+  | 'governance.stopped-all'
+  | 'governance.resumed-all';
 
 export interface AuditEventInput {
   kind: AuditKind;

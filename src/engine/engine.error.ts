@@ -5,6 +5,10 @@ export type EngineErrorCode =
   | 'CONCURRENCY_CONFLICT'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'RUN_NOT_CANCELLABLE'
+  /** Everything is stopped (stop-all): a new run is refused, and a run stopped by it ends with this code. */
+  | 'STOPPED'
+  /** stop-all while already stopped, or resume-all while not stopped: nothing changed. */
+  | 'STOP_SWITCH_UNCHANGED'
   | 'STEP_INPUT_INVALID'
   | 'STEP_TIMEOUT'
   | 'STEP_CRASHED'

@@ -22,6 +22,7 @@ import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
 import { RunSecretsService } from './run-secrets.service';
+import { StopSwitchService } from './stop-switch.service';
 import type { RunRecord, RunTrigger, StepResultRecord } from '../model/run.types';
 
 export interface AcceptRunCommand {
@@ -82,6 +83,7 @@ export class RunAcceptanceService {
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
     private readonly secrets: RunSecretsService,
+    private readonly stopSwitch: StopSwitchService,
     writesRepository: AcceptanceWritesRepository,
   ) {
     this.writes = databaseGroupCommit(db, (items) => writesRepository.write(items, this.clock.now()));
@@ -94,6 +96,9 @@ export class RunAcceptanceService {
     const parameters = cmd.derived ? cmd.derived.parameters : this.catalog.validateParameters(def.id, cmd.parameters);
     // Accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
     this.targets.check(def.id, parameters);
+    // While everything is stopped no run starts, whatever started it (a person, a schedule tick,
+    // an alarm, a parent run): 423 naming who stopped it and why. Checked before preflight asks AWS anything.
+    await this.stopSwitch.assertRunning();
     const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
 
     // A repeat is found before preflight spends AWS calls on it; without preflight, the insert

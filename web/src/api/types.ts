@@ -20,6 +20,7 @@ export type AuditRecord = S['AuditRecord'];
 export type AuditList = S['AuditList'];
 export type AuditVerifyResult = S['AuditVerifyResult'];
 export type ScheduleView = S['ScheduleView'];
+export type StopSwitch = S['StopSwitch'];
 export type RunReport = S['RunReport'];
 export type ResourceNames = S['ResourceNames'];
 export type CodedErrorView = S['CodedErrorView'];
