@@ -40,6 +40,7 @@ import { RunbookCatalog } from './runbooks/runbook-catalog.service';
 import { STEP_CLASSES } from './steps/step-catalog';
 import { ScheduleQueue } from './triggers/schedules/schedule-queue.adapter';
 import { SchedulesService } from './triggers/schedules/schedules.service';
+import { TracingService } from './tracing/tracing.service';
 
 /**
  * What both the API and the worker need: configuration, the database, the queue, AWS adapters,
@@ -53,6 +54,7 @@ export class InfrastructureModule {
       { provide: AppConfig, useValue: config },
       databaseProvider,
       Clock,
+      TracingService,
       RunsRepository,
       StopSwitchRepository,
       StopSwitchService,

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
 /**
  * The one place that reads process.env. Every value is parsed and checked at boot; a bad or
@@ -206,6 +208,8 @@ export class AppConfig {
   faultPoints!: FaultPoint[];
   http!: HttpConfig;
   log!: LogConfig;
+  /** OpenTelemetry traces (standard OTEL_* variables); off unless an endpoint or exporter is set. */
+  tracing!: TracingConfig;
   auth!: AuthConfig;
   database!: DatabaseConfig;
   queue!: QueueConfig;
@@ -243,6 +247,15 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** The service's version as traces name it: package.json's, two folders up from src/config and dist/config alike. */
+const SERVICE_VERSION = ((): string => {
+  try {
+    return String(JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+})();
 
 const REGION_CODE = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
@@ -326,6 +339,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     format: r.oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']),
     level: r.oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']),
   };
+  c.tracing = loadTracingConfig(env, r.problems, SERVICE_VERSION);
   c.queue = {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
     prefix: r.str('RUNBOOKD_QUEUE_PREFIX', 'runbookd'),

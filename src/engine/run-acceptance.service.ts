@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { TracingService } from '../tracing/tracing.service';
 import { AuditService } from '../audit/audit.service';
 import { TargetPolicyService } from '../auth/target-policy.service';
 import { canonicalJson } from '../common/canonical-json';
@@ -85,6 +86,8 @@ export class RunAcceptanceService {
     private readonly secrets: RunSecretsService,
     private readonly stopSwitch: StopSwitchService,
     writesRepository: AcceptanceWritesRepository,
+    // Optional so tests can build acceptance without tracing.
+    @Optional() private readonly tracing?: TracingService,
   ) {
     this.writes = databaseGroupCommit(db, (items) => writesRepository.write(items, this.clock.now()));
   }
@@ -119,7 +122,7 @@ export class RunAcceptanceService {
     const newRun: NewRun = {
       // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
       id, runbookId: def.id, runbookDigest: loaded.digest, definition: approval.definition, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
-      reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
+      reason: cmd.reason, trigger: this.traced(cmd.trigger), actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
       requestHash, concurrencyKey, expiresAt,
       parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
     };
@@ -167,6 +170,23 @@ export class RunAcceptanceService {
     } catch (err) {
       this.logger.warn(`run ${runId} is recorded but not yet queued (${(err as Error).message}); the reconciler will queue it`);
     }
+  }
+
+  /**
+   * The trigger as stored with the run, with the trace it was accepted in (W3C traceparent):
+   * every execution of the run, on any worker and after any crash, puts its steps in that trace.
+   */
+  private traced(trigger: RunTrigger): RunTrigger {
+    const tracing = this.tracing;
+    if (!tracing?.enabled) return trigger;
+    let traceparent = tracing.traceparent();
+    if (!traceparent) {
+      // A trigger with no span of its own still gets a trace: a root that marks the acceptance.
+      const root = tracing.start('run accepted', { root: true, attributes: { 'runbookd.trigger': trigger.kind } });
+      traceparent = root?.traceparent();
+      root?.end();
+    }
+    return traceparent ? { ...trigger, traceparent } : trigger;
   }
 
   private async deduplicated(existing: RunRecord, cmd: AcceptRunCommand, requestHash: string): Promise<AcceptedRun> {
