@@ -60,7 +60,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         ...(o.runbook ? { runbook: o.runbook } : {}), ...(o.state ? { state: o.state } : {}), ...(o.trigger ? { trigger: o.trigger } : {}),
       };
       const q = new URLSearchParams({ limit: o.limit, ...filters, ...(o.cursor ? { cursor: o.cursor } : {}) });
-      const body = await (await ctx.clientFor(cmd)).get(`/v1/runs?${q}`);
+      const body = await (await ctx.clientFor(cmd)).get(`/v1/runs?${q.toString()}`);
       if (out.json) return out.document(body);
       out.table(['run', 'runbook', 'state', 'trigger', 'actor', 'accepted', 'ended', 'error'],
         body.items.map((r: any) => [
@@ -119,14 +119,14 @@ function printSummary(out: CliOutput, run: any, report: any): void {
   const figures = (report.figures ?? []) as Array<{ label: string; value: unknown; unit?: string }>;
   if (figures.length > 0) {
     out.line(out.bold('figures'));
-    for (const f of figures) out.line(`  ${f.label}: ${f.value}${f.unit ? ` ${f.unit}` : ''}`);
+    for (const f of figures) out.line(`  ${f.label}: ${String(f.value)}${f.unit ? ` ${f.unit}` : ''}`);
   }
   const findings = (report.findings ?? []) as Array<{ title: string; passed: boolean; measured?: unknown; target?: unknown; unit?: string }>;
   if (findings.length > 0) {
     out.line(out.bold('findings'));
     for (const f of findings) {
       const unit = f.unit ? ` ${f.unit}` : '';
-      const measured = f.measured !== undefined && f.measured !== null ? ` (${f.measured}${unit}${f.target !== undefined && f.target !== null ? `, target ${f.target}${unit}` : ''})` : '';
+      const measured = f.measured !== undefined && f.measured !== null ? ` (${String(f.measured)}${unit}${f.target !== undefined && f.target !== null ? `, target ${String(f.target)}${unit}` : ''})` : '';
       out.line(`  ${f.passed ? out.green('✓ pass') : out.red('✗ FAIL')} ${f.title}${measured}`);
     }
   }

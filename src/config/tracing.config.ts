@@ -20,7 +20,7 @@ type Env = Record<string, string | undefined>;
 const DEFAULT_BASE = 'http://localhost:4318';
 
 export function loadTracingConfig(env: Env, problems: string[], serviceVersion: string): TracingConfig {
-  const get = (name: string): string | undefined => (env[name] === undefined || env[name]!.trim() === '' ? undefined : env[name]!.trim());
+  const get = (name: string): string | undefined => (env[name] === undefined || env[name].trim() === '' ? undefined : env[name].trim());
   const exporter = get('OTEL_TRACES_EXPORTER');
   if (exporter !== undefined && !['otlp', 'none'].includes(exporter)) {
     problems.push(`OTEL_TRACES_EXPORTER must be otlp or none (runbookd exports OTLP over HTTP), got "${exporter}"`);

@@ -184,7 +184,7 @@ export const API_SCHEMAS: Record<string, Schema> = {
 };
 
 /** `@ApiOkResponse({ schema: apiRef('RunView') })`: a response body named in API_SCHEMAS. */
-export function apiRef(name: keyof typeof API_SCHEMAS & string): { $ref: string } {
+export function apiRef(name: keyof typeof API_SCHEMAS): { $ref: string } {
   if (!(name in API_SCHEMAS)) throw new Error(`no API schema ${name}`);
   return ref(name);
 }

@@ -44,7 +44,7 @@ const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 export class RunsRepository {
   /** A `runs` row as read with `SELECT *` (or `RETURNING *`) into a record. */
   static fromRow(row: Record<string, unknown>): RunRecord {
-    return toRun(row as unknown as Row);
+    return toRun(row);
   }
 
   constructor(private readonly db: Database) {}

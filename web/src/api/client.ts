@@ -75,7 +75,7 @@ export class ApiClient {
     }
     this.onConnection('online');
     const text = await res.text();
-    let body: any = undefined;
+    let body: any;
     try {
       body = text === '' ? undefined : JSON.parse(text);
     } catch {

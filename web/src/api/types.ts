@@ -72,7 +72,7 @@ export interface JsonSchema {
 }
 
 export function parametersOf(runbook: RunbookDetail | undefined): JsonSchema | undefined {
-  return runbook?.parameters as JsonSchema | undefined;
+  return runbook?.parameters;
 }
 
 export function canOperate(session: Session | null): boolean {
