@@ -35,8 +35,8 @@ export class ApiKeyService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    if (this.config.apiKeys.length > 0) {
-      this.keys = this.config.apiKeys.map((k) => ({ name: k.name, group: k.group, digest: Buffer.from(k.sha256, 'hex') }));
+    if (this.config.auth.apiKeys.length > 0) {
+      this.keys = this.config.auth.apiKeys.map((k) => ({ name: k.name, group: k.group, digest: Buffer.from(k.sha256, 'hex') }));
       assertDistinctDigests(this.keys);
       // A key in a group the policy does not define could do nothing, silently: refuse to boot instead.
       const unknown = this.keys.filter((k) => !this.policy.hasGroup(k.group));

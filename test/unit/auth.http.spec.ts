@@ -49,10 +49,13 @@ describe('AuthGuard on Fastify', () => {
     const config = new AppConfig();
     config.nodeEnv = 'test';
     config.stateDir = path.join(os.tmpdir(), 'runbookd-auth-http-unused');
-    config.apiKeys = [
-      { name: 'grafana', group: 'viewer', sha256: sha('v-key') },
-      { name: 'ci', group: 'operator', sha256: sha('o-key') },
-    ];
+    config.auth = {
+      apiKeys: [
+        { name: 'grafana', group: 'viewer', sha256: sha('v-key') },
+        { name: 'ci', group: 'operator', sha256: sha('o-key') },
+      ],
+      sessionTtlSeconds: 8 * 3600,
+    };
     @Module({
       controllers: [RunsController],
       providers: [
