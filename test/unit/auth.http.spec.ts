@@ -48,6 +48,7 @@ describe('AuthGuard on Fastify', () => {
   beforeAll(async () => {
     const config = new AppConfig();
     config.nodeEnv = 'test';
+    config.scope = { policyFile: undefined } as unknown as AppConfig['scope'];
     config.stateDir = path.join(os.tmpdir(), 'runbookd-auth-http-unused');
     config.auth = {
       apiKeys: [

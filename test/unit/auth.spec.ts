@@ -15,7 +15,8 @@ import { type ApiKeyEntry, AppConfig, ConfigError } from '../../src/config/app.c
 import { PolicyService } from '../../src/policy/policy.service';
 import { parsePolicy } from '../../src/policy/policy-file';
 
-const policy = () => new PolicyService(new AppConfig());
+// The built-in defaults: no RUNBOOKD_POLICY.
+const policy = () => new PolicyService(Object.assign(new AppConfig(), { scope: { policyFile: undefined } as unknown as AppConfig['scope'] }));
 const keyPrincipal = (name: string, role: Role): Principal => ({ name, via: 'key', groups: [role], role });
 
 // Wrapped so a test can count comparisons; behaviour is the real one.
@@ -187,7 +188,7 @@ describe('ApiKeyService.authenticate', () => {
 
   it('puts a key in its configured group and in every policy group that lists its name', () => {
     const config = makeConfig({ apiKeys: [{ name: 'dana', group: 'dba', sha256: sha('d') }, { name: 'ci', group: 'operator', sha256: sha('c') }] });
-    const p = new PolicyService(config);
+    const p = policy();
     (p as { policy: unknown }).policy = parsePolicy('groups: { dba: {}, release: { keys: [ci] } }', 'test.yaml');
     const s = new ApiKeyService(config, p, captureLogger().logger);
     s.onModuleInit();
