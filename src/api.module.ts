@@ -29,7 +29,21 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController, ResourcesController, StopSwitchController],
+  controllers: [
+    RunbooksController,
+    IamPolicyController,
+    RunsController,
+    AuditController,
+    HealthController,
+    MetricsController,
+    SchedulesController,
+    ReportsController,
+    SnsWebhookController,
+    SessionController,
+    ApprovalsController,
+    ResourcesController,
+    StopSwitchController,
+  ],
   providers: [
     ApiKeyService,
     SessionsRepository,
