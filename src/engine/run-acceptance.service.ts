@@ -41,6 +41,12 @@ export interface AcceptRunCommand {
    */
   derived?: { definition: RunbookDefinition; parameters: Record<string, unknown> };
   /**
+   * What else the request asked for, beyond its parameters, that an Idempotency-Key repeat must
+   * match (a fleet's targets and rate control): hashed with the parameters, so the same key with
+   * other targets is refused rather than answered with the first fleet.
+   */
+  requestScope?: Record<string, unknown>;
+  /**
    * The trigger's own record of the new run (given its id), committed with the run (the SNS
    * webhook records the message there): one commit instead of two, and neither without the other.
    */
@@ -102,7 +108,7 @@ export class RunAcceptanceService {
     // While everything is stopped no run starts, whatever started it (a person, a schedule tick,
     // an alarm, a parent run): 423 naming who stopped it and why. Checked before preflight asks AWS anything.
     await this.stopSwitch.assertRunning();
-    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
+    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun, ...(cmd.requestScope ? { scope: cmd.requestScope } : {}) })).digest('hex');
 
     // A repeat is found before preflight spends AWS calls on it; without preflight, the insert
     // below finds it anyway (one statement fewer for every new run).
@@ -112,7 +118,7 @@ export class RunAcceptanceService {
     }
     const id = newRunId(this.clock.nowMs());
     const concurrencyKey = this.resolveGuardKey(def.guards.concurrency, parameters, id);
-    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.runs.defaultTimeoutSeconds;
     const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
     // Before anything is recorded: a refused preflight leaves no run, no audit record, no AWS change.
     const preflightRequest = { definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt };
@@ -193,7 +199,7 @@ export class RunAcceptanceService {
     if (existing.requestHash && existing.requestHash !== requestHash && (cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli')) {
       throw new EngineError(
         'IDEMPOTENCY_KEY_REUSED',
-        `this Idempotency-Key was already used for run ${existing.id} with different parameters; use a new key for a new request`,
+        `this Idempotency-Key was already used for run ${existing.id} with different parameters or targets; use a new key for a new request`,
         { runId: existing.id },
       );
     }
@@ -217,7 +223,7 @@ export class RunAcceptanceService {
   private resolveGuardKey(template: string | undefined, params: Record<string, unknown>, runId: string): string | null {
     if (!template) return null;
     try {
-      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.awsRegion } });
+      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.aws.region } });
       return v === undefined || v === '' ? null : String(v);
     } catch (err) {
       if (err instanceof UnresolvedExpression) {

@@ -121,6 +121,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'FINDINGS_FAILED':
     case 'PRECONDITION_FAILED':
     case 'RESTORE_FAILED':
+    case 'SWITCH_TARGET_MISSED':
     case 'CHILD_RUN_FAILED':
     case 'LEASE_LOST':
     case 'RUN_DEAD_LETTERED':
