@@ -94,13 +94,7 @@ export function capacityHtmlSections(cap: CapacitySection): PageSection[] {
     sections.push({ id: 'capacity-charts', title: 'Charts — at risk and over-provisioned', body: html`${chartsHtml(cap)}` });
   }
   if (cap.notes.length > 0)
-    sections.push({
-      id: 'capacity-notes',
-      title: 'How to read this',
-      body: html`<ul>
-        ${cap.notes.map((n) => html`<li>${n}</li>`)}
-      </ul>`,
-    });
+    sections.push({ id: 'capacity-notes', title: 'How to read this', body: html`<ul>${cap.notes.map((n) => html`<li>${n}</li>`)}</ul>` });
   return sections;
 }
 

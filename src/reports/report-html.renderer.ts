@@ -139,33 +139,32 @@ function timelineSection(report: RunReport): PageSection {
     id: 'timeline',
     title: 'Timeline',
     body: html`${chartFigure(
-        timelineSvg(report.timeline, { until: report.run.endedAt ?? report.generatedAt }),
-        'Each bar is one step over the run’s wall time; dashed bars are cleanup, faded bars had not finished.',
-      )}${dataTable(
-        [
-          '#',
-          'Step',
-          'Uses',
-          'Phase',
-          'State',
-          { label: 'Start', numeric: true },
-          { label: 'Duration', numeric: true },
-          { label: 'Attempts', numeric: true },
-          'Summary',
-        ],
-        report.timeline.map((s, i) => [
-          String(i + 1),
-          html`${s.name}${s.name !== s.stepId ? html`<span class="sub"><code>${s.stepId}</code></span>` : ''}`,
-          html`<code>${s.uses}</code>${s.mutates ? html` <span title="changes state in AWS">✎</span>` : ''}`,
-          s.phase,
-          stepStatus(s.state),
-          formatOffset(s.startedAt, origin),
-          formatDuration(s.durationSeconds),
-          String(s.attempts),
-          html`${s.summary ?? s.note ?? ''}${s.error ? html`<span class="sub">${s.error.code}: ${s.error.message}</span>` : ''}`,
-        ]),
-      )}
-      <p class="muted">✎ changes state in AWS.</p>`,
+      timelineSvg(report.timeline, { until: report.run.endedAt ?? report.generatedAt }),
+      'Each bar is one step over the run’s wall time; dashed bars are cleanup, faded bars had not finished.',
+    )}${dataTable(
+      [
+        '#',
+        'Step',
+        'Uses',
+        'Phase',
+        'State',
+        { label: 'Start', numeric: true },
+        { label: 'Duration', numeric: true },
+        { label: 'Attempts', numeric: true },
+        'Summary',
+      ],
+      report.timeline.map((s, i) => [
+        String(i + 1),
+        html`${s.name}${s.name !== s.stepId ? html`<span class="sub"><code>${s.stepId}</code></span>` : ''}`,
+        html`<code>${s.uses}</code>${s.mutates ? html` <span title="changes state in AWS">✎</span>` : ''}`,
+        s.phase,
+        stepStatus(s.state),
+        formatOffset(s.startedAt, origin),
+        formatDuration(s.durationSeconds),
+        String(s.attempts),
+        html`${s.summary ?? s.note ?? ''}${s.error ? html`<span class="sub">${s.error.code}: ${s.error.message}</span>` : ''}`,
+      ]),
+    )}<p class="muted">✎ changes state in AWS.</p>`,
   };
 }
 
@@ -199,15 +198,11 @@ function cleanupSection(report: RunReport): PageSection[] {
     {
       id: 'cleanup',
       title: 'Cleanup',
-      body: html`<p>
-        ${ran} of ${steps.length} cleanup step${steps.length === 1 ? '' : 's'} ran;
-        ${
-          failed.length === 0
-            ? 'none failed.'
-            : html`${badge('bad', `${failed.length} failed`)} ${failed.map((id, i) => html`${i > 0 ? ', ' : ''}<code>${id}</code>`)}. Resources this run created
-                may remain; they carry the tag <code>runbookd:run-id</code>.`
-        }
-      </p>`,
+      body: html`<p>${ran} of ${steps.length} cleanup step${steps.length === 1 ? '' : 's'} ran; ${
+        failed.length === 0
+          ? 'none failed.'
+          : html`${badge('bad', `${failed.length} failed`)} ${failed.map((id, i) => html`${i > 0 ? ', ' : ''}<code>${id}</code>`)}. Resources this run created may remain; they carry the tag <code>runbookd:run-id</code>.`
+      }</p>`,
     },
   ];
 }

@@ -89,15 +89,7 @@ export function timelineSvg(timeline: readonly TimelineBarInput[], options: Time
   const height = top + Math.max(rows.length, 1) * rowHeight + axisHeight;
 
   if (starts.length === 0) {
-    return html`<svg
-      class="chart timeline"
-      xmlns="http://www.w3.org/2000/svg"
-      viewBox="0 0 ${width} ${top + rowHeight + axisHeight}"
-      role="img"
-      aria-label="Step timeline: no step has started"
-    >
-      <text x="${labelWidth}" y="${top + 15}">No step has started.</text>
-    </svg>`;
+    return html`<svg class="chart timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${top + rowHeight + axisHeight}" role="img" aria-label="Step timeline: no step has started"><text x="${labelWidth}" y="${top + 15}">No step has started.</text></svg>`;
   }
 
   const t0 = Math.min(...starts);
@@ -109,12 +101,7 @@ export function timelineSvg(timeline: readonly TimelineBarInput[], options: Time
 
   const grid = timeTicks(totalSeconds || 1).map(
     (tick) =>
-      html`<line class="grid" x1="${px(x(tick))}" x2="${px(x(tick))}" y1="${top}" y2="${axisY}" stroke="#d0d7de" /><text
-          x="${px(x(tick))}"
-          y="${axisY + 15}"
-          text-anchor="middle"
-          >${formatTickSeconds(tick)}</text
-        >`,
+      html`<line class="grid" x1="${px(x(tick))}" x2="${px(x(tick))}" y1="${top}" y2="${axisY}" stroke="#d0d7de"/><text x="${px(x(tick))}" y="${axisY + 15}" text-anchor="middle">${formatTickSeconds(tick)}</text>`,
   );
 
   const bars = rows.map(({ step, start, end, open }, i) => {
@@ -129,27 +116,10 @@ export function timelineSvg(timeline: readonly TimelineBarInput[], options: Time
     const seconds = (end - start) / 1000;
     const tip = `${step.name} (${step.stepId}) · ${step.phase} · ${step.state} · ${open ? `${formatDuration(seconds)} so far` : formatDuration(seconds)}`;
     const cls = ['bar', step.state, `phase-${step.phase}`, open ? 'open' : ''].filter(Boolean).join(' ');
-    return html`<g
-      ><title>${tip}</title>${labelEl}<rect
-        class="${cls}"
-        x="${px(x0)}"
-        y="${y + (rowHeight - barHeight) / 2}"
-        width="${px(w)}"
-        height="${barHeight}"
-        rx="2"
-        fill="${FALLBACK_FILL[step.state] ?? '#0969da'}"
-    /></g>`;
+    return html`<g><title>${tip}</title>${labelEl}<rect class="${cls}" x="${px(x0)}" y="${y + (rowHeight - barHeight) / 2}" width="${px(w)}" height="${barHeight}" rx="2" fill="${FALLBACK_FILL[step.state] ?? '#0969da'}"/></g>`;
   });
 
-  return html`<svg
-    class="chart timeline"
-    xmlns="http://www.w3.org/2000/svg"
-    viewBox="0 0 ${width} ${height}"
-    role="img"
-    aria-label="Step timeline over ${formatDuration(totalSeconds)} of wall time"
-  >
-    ${grid}${bars}
-  </svg>`;
+  return html`<svg class="chart timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="Step timeline over ${formatDuration(totalSeconds)} of wall time">${grid}${bars}</svg>`;
 }
 
 function parse(value: string | null): number | null {
@@ -221,16 +191,7 @@ export function lineChartSvg(options: LineChartOptions): SafeHtml {
   const unit = options.unit ?? '';
   const fmt = (v: number) => (unit === '%' ? `${formatNumber(v)}%` : unit ? `${formatNumber(v)} ${unit}` : formatNumber(v));
   if (all.length === 0) {
-    return html`<svg
-      class="chart line-chart"
-      xmlns="http://www.w3.org/2000/svg"
-      viewBox="0 0 ${width} ${height}"
-      role="img"
-      aria-label="${options.title}: no data"
-    >
-      <title>${options.title}</title>
-      <text x="${margin.left}" y="${height / 2}">No data points.</text>
-    </svg>`;
+    return html`<svg class="chart line-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}: no data"><title>${options.title}</title><text x="${margin.left}" y="${height / 2}">No data points.</text></svg>`;
   }
   const t0 = Math.min(...all.map((p) => p.t));
   const t1 = Math.max(t0 + 1, ...all.map((p) => p.t));
@@ -243,59 +204,28 @@ export function lineChartSvg(options: LineChartOptions): SafeHtml {
   for (let v = y0; v <= y1 + yStep / 1e6; v += yStep) yTicks.push(Number(v.toPrecision(12)));
   const yAxis = yTicks.map(
     (v) =>
-      html`<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(v))}" y2="${px(y(v))}" stroke="#d0d7de" /><text
-          x="${margin.left - 6}"
-          y="${px(y(v)) + 4}"
-          text-anchor="end"
-          >${fmt(v)}</text
-        >`,
+      html`<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(v))}" y2="${px(y(v))}" stroke="#d0d7de"/><text x="${margin.left - 6}" y="${px(y(v)) + 4}" text-anchor="end">${fmt(v)}</text>`,
   );
   const xAxis = dateTicks(t0, t1).map(
     (t) =>
-      html`<line class="grid" x1="${px(x(t))}" x2="${px(x(t))}" y1="${margin.top}" y2="${height - margin.bottom}" stroke="#d0d7de" stroke-opacity="0.5" /><text
-          x="${px(x(t))}"
-          y="${height - margin.bottom + 16}"
-          text-anchor="middle"
-          >${formatDateTick(t, t1 - t0)}</text
-        >`,
+      html`<line class="grid" x1="${px(x(t))}" x2="${px(x(t))}" y1="${margin.top}" y2="${height - margin.bottom}" stroke="#d0d7de" stroke-opacity="0.5"/><text x="${px(x(t))}" y="${height - margin.bottom + 16}" text-anchor="middle">${formatDateTick(t, t1 - t0)}</text>`,
   );
   const lines = options.series.map((s, i) => {
     const colour = LINE_COLOURS[i % LINE_COLOURS.length];
     const d = pathFor(s.points, x, y);
     if (!d) return html``;
     const cls = ['line', s.dashed ? 'dashed' : '', s.className ? `line-${s.className}` : ''].filter(Boolean).join(' ');
-    return html`<path
-      class="${cls}"
-      d="${d}"
-      fill="none"
-      stroke="${colour}"
-      stroke-width="${s.dashed ? 1.5 : 1.8}"
-      ${s.dashed ? html` stroke-dasharray="6 4"` : ''}
-      ><title>${s.label}</title></path
-    >`;
+    return html`<path class="${cls}" d="${d}" fill="none" stroke="${colour}" stroke-width="${s.dashed ? 1.5 : 1.8}"${s.dashed ? html` stroke-dasharray="6 4"` : ''}><title>${s.label}</title></path>`;
   });
   const limits = thresholds.map(
     (t) =>
-      html`<g class="threshold"
-        ><line x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(t.value))}" y2="${px(y(t.value))}" stroke="#cf222e" stroke-width="1.5" /><text
-          class="label threshold-label"
-          x="${width - margin.right + 4}"
-          y="${px(y(t.value)) + 4}"
-          fill="#cf222e"
-          >${t.label}</text
-        ></g
-      >`,
+      html`<g class="threshold"><line x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(t.value))}" y2="${px(y(t.value))}" stroke="#cf222e" stroke-width="1.5"/><text class="label threshold-label" x="${width - margin.right + 4}" y="${px(y(t.value)) + 4}" fill="#cf222e">${t.label}</text></g>`,
   );
   const legend = options.series.map(
     (s, i) =>
-      html`<text class="label" x="${width - margin.right + 4}" y="${margin.top + 12 + i * 14}" fill="${LINE_COLOURS[i % LINE_COLOURS.length]}"
-        >${s.dashed ? '┄ ' : '— '}${truncate(s.label, 16)}</text
-      >`,
+      html`<text class="label" x="${width - margin.right + 4}" y="${margin.top + 12 + i * 14}" fill="${LINE_COLOURS[i % LINE_COLOURS.length]}">${s.dashed ? '┄ ' : '— '}${truncate(s.label, 16)}</text>`,
   );
-  return html`<svg class="chart line-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}">
-    <title>${options.title}</title>
-    ${yAxis}${xAxis}${limits}${lines}${legend}
-  </svg>`;
+  return html`<svg class="chart line-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}"><title>${options.title}</title>${yAxis}${xAxis}${limits}${lines}${legend}</svg>`;
 }
 
 /** Path data with a break wherever a gap is more than three times the median spacing. */
