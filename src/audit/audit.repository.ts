@@ -94,7 +94,17 @@ export class AuditRepository {
       params,
     );
     const seqs = inserted.map((r) => Number(r.seq)).sort((a, b) => a - b);
-    return rows.map((r, i) => ({ position: null, at: r.at, kind: r.kind, runId: r.run_id, actor: r.actor, data: r.data, prevHash: null, hash: null, seq: seqs[i] }));
+    return rows.map((r, i) => ({
+      position: null,
+      at: r.at,
+      kind: r.kind,
+      runId: r.run_id,
+      actor: r.actor,
+      data: r.data,
+      prevHash: null,
+      hash: null,
+      seq: seqs[i],
+    }));
   }
 
   /**
@@ -291,7 +301,16 @@ function toRecord(row: AuditRow): AuditRecord {
  * Audit records as they are stored: secrets redacted, data as it comes back from jsonb (so the
  * sealer's hash of the stored row matches), all stamped `at`. Shared by every writer of the log.
  */
-export function storedAuditRows(inputs: readonly AuditEventInput[], at: Date): { at: string; kind: AuditKind; run_id: string | null; actor: string; data: Record<string, unknown> }[] {
+export function storedAuditRows(
+  inputs: readonly AuditEventInput[],
+  at: Date,
+): { at: string; kind: AuditKind; run_id: string | null; actor: string; data: Record<string, unknown> }[] {
   const iso = at.toISOString();
-  return inputs.map((input) => ({ at: iso, kind: input.kind, run_id: input.runId ?? null, actor: input.actor, data: asStoredJson(redact(input.data, input.secretKeys)) }));
+  return inputs.map((input) => ({
+    at: iso,
+    kind: input.kind,
+    run_id: input.runId ?? null,
+    actor: input.actor,
+    data: asStoredJson(redact(input.data, input.secretKeys)),
+  }));
 }

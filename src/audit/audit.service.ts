@@ -72,7 +72,10 @@ export class AuditService {
     });
     // Positions and fixed reasons only: record content may hold data that must not reach logs.
     if (result.firstBadRecord) this.logger.warn(`Audit chain broken at position ${result.firstBadRecord.position}: ${result.firstBadRecord.reason}`);
-    if (result.missingTail) this.logger.warn(`Audit chain lost its tail: positions ${result.missingTail.fromPosition}–${result.missingTail.toPosition} anchored by digest ${result.missingTail.digest} are missing`);
+    if (result.missingTail)
+      this.logger.warn(
+        `Audit chain lost its tail: positions ${result.missingTail.fromPosition}–${result.missingTail.toPosition} anchored by digest ${result.missingTail.digest} are missing`,
+      );
     for (const d of result.anchors.badDigests) this.logger.warn(`Audit digest ${d.number} is bad: ${d.reason}`);
     return result;
   }

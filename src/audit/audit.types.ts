@@ -137,7 +137,7 @@ export interface AuditListQuery {
 /** `data` of `run.accepted`. */
 export interface RunAcceptedAuditData {
   runbookId: string;
-  trigger: { kind: 'rest' | 'cli' | 'sns' | 'schedule' | string; [detail: string]: unknown };
+  trigger: { kind: 'rest' | 'cli' | 'sns' | 'schedule' | (string & {}); [detail: string]: unknown };
   parameters: Record<string, unknown>;
   dryRun?: boolean;
   reason?: string | null;
