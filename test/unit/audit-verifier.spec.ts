@@ -46,6 +46,7 @@ describe('verifyAuditLog', () => {
     expect(result).toEqual({
       ok: true, records: 6, headHash: records[5].hash,
       anchors: { store: 'file:/x', readable: true, digests: 2, anchoredRecords: 6, lastDigestAt: expect.any(String), badDigests: [], unanchored: [], unsealed: 0 },
+      authentication: { checked: false, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
   });
 
