@@ -170,7 +170,7 @@ async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs: 
   for (;;) {
     try {
       const v = await probe();
-      if (v) return v as T;
+      if (v) return v;
     } catch {
       /* not yet */
     }

@@ -17,6 +17,7 @@ import { ReportsController } from './http/reports.controller';
 import { RunsController } from './http/runs.controller';
 import { SchedulesController } from './http/schedules.controller';
 import { ResourcesController } from './http/resources.controller';
+import { StopSwitchController } from './http/stop-switch.controller';
 import { ResourceNamesService } from './aws/resource-names.service';
 import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
@@ -28,7 +29,7 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController, ResourcesController],
+  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController, ResourcesController, StopSwitchController],
   providers: [
     ApiKeyService,
     SessionsRepository,

@@ -1,4 +1,4 @@
-import { ConsoleLogger, LogLevel, Module } from '@nestjs/common';
+import { LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
@@ -13,6 +13,9 @@ import { serveWebConsole } from './http/web-console';
 import { registerSnsBodyParser } from './triggers/sns/sns-body.parser';
 import { registerSnsRateLimit } from './triggers/sns/sns-rate-limit';
 import { StorableTextPipe } from './http/storable-text.pipe';
+import { registerHttpTracing } from './http/http-tracing';
+import { TraceLogger } from './tracing/trace-logger';
+import { TracingService } from './tracing/tracing.service';
 import { WorkerModule } from './worker.module';
 
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
@@ -35,7 +38,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   })
   class RootModule {}
 
-  const logger = new ConsoleLogger({ json: config.logFormat === 'json', logLevels: LEVELS[config.logLevel], prefix: 'runbookd' });
+  const logger = new TraceLogger({ json: config.logFormat === 'json', logLevels: LEVELS[config.logLevel], prefix: 'runbookd' });
   // frameworkErrors: what Fastify refuses before a route is found (a URL that does not decode) gets the one error shape too.
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error) });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
@@ -45,6 +48,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.useGlobalFilters(new HttpErrorFilter());
   app.useGlobalPipes(new StorableTextPipe());
   registerJsonBodyParser(app, BODY_LIMIT_BYTES);
+  if (hasApi) registerHttpTracing(app.getHttpAdapter().getInstance(), app.get(TracingService));
   if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
   if (hasApi) serveWebConsole(app, logger);
   if (hasApi) await registerSnsRateLimit(app, config.snsRateLimitPerMinute);

@@ -16,6 +16,8 @@ import { RunLeaseService } from './engine/run-lease.service';
 import { StepRunnerService } from './engine/step-runner.service';
 import { PreflightService } from './engine/preflight.service';
 import { RunAcceptanceService } from './engine/run-acceptance.service';
+import { StopSwitchService } from './engine/stop-switch.service';
+import { StopSwitchRepository } from './persistence/stop-switch.repository';
 import { TargetPolicyService } from './auth/target-policy.service';
 import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
 import { FleetTargetsService } from './fleets/fleet-targets.service';
@@ -38,6 +40,7 @@ import { RunbookCatalog } from './runbooks/runbook-catalog.service';
 import { STEP_CLASSES } from './steps/step-catalog';
 import { ScheduleQueue } from './triggers/schedules/schedule-queue.adapter';
 import { SchedulesService } from './triggers/schedules/schedules.service';
+import { TracingService } from './tracing/tracing.service';
 
 /**
  * What both the API and the worker need: configuration, the database, the queue, AWS adapters,
@@ -51,7 +54,10 @@ export class InfrastructureModule {
       { provide: AppConfig, useValue: config },
       databaseProvider,
       Clock,
+      TracingService,
       RunsRepository,
+      StopSwitchRepository,
+      StopSwitchService,
       ExecutorWritesRepository,
       AcceptanceWritesRepository,
       SnsMessagesRepository,

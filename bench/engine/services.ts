@@ -56,7 +56,9 @@ export async function withAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   try {
     await c.connect();
   } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${PG_SERVER} (${(err as Error).message}); set BENCH_POSTGRES_URL or start it (scripts/sandbox/ensure-services.sh)`);
+    throw new Error(`PostgreSQL is not reachable at ${PG_SERVER} (${(err as Error).message}); set BENCH_POSTGRES_URL or start it (scripts/sandbox/ensure-services.sh)`, {
+      cause: err,
+    });
   }
   try {
     return await fn(c);
@@ -71,7 +73,7 @@ export async function withRedis<T>(fn: (r: IORedis) => Promise<T>): Promise<T> {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`Redis is not reachable at ${REDIS_URL} (${(err as Error).message}); set BENCH_REDIS_URL or start it`);
+    throw new Error(`Redis is not reachable at ${REDIS_URL} (${(err as Error).message}); set BENCH_REDIS_URL or start it`, { cause: err });
   }
   try {
     return await fn(redis);

@@ -83,7 +83,7 @@ export function checkDigest(d: unknown, publicKeys: readonly KeyObject[]): strin
   if (!isDigestShape(d)) return 'not a digest (fields missing or of the wrong type)';
   const key = publicKeys.find((k) => keyIdOf(k) === d.keyId);
   if (!key) return `signed by an unknown key ${d.keyId}`;
-  let good = false;
+  let good: boolean;
   try {
     good = verify(null, Buffer.from(digestPayload(d), 'utf8'), key, Buffer.from(d.signature, 'base64'));
   } catch {

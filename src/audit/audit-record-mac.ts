@@ -2,7 +2,7 @@ import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual, type Ke
 import { canonicalJson } from '../common/canonical-json';
 import type { AuditKind } from './audit.types';
 
-/** The `auth_key_id` of records written before records were authenticated (migration 16): known unauthenticated, never re-signed. */
+/** The `auth_key_id` of records written before records were authenticated (migration 17): known unauthenticated, never re-signed. */
 export const BEFORE_AUTHENTICATION = 'before-authentication';
 
 /** What a record's MAC covers: what the record says, not where the chain put it (seq is given by the database at insert). */

@@ -27,7 +27,7 @@ export interface AuditVerifyInput {
    * Absent (offline without `--record-key`): MACs are not checked, and the result says so.
    */
   recordMac?: AuditRecordMac;
-  /** Records with seq up to this were written before authentication began (migration 16). */
+  /** Records with seq up to this were written before authentication began (migration 17). */
   authenticatedFrom?: number;
   /** Committed rows not yet sealed (the offline verifier cannot seal): their MACs are checked too. */
   unsealedRecords?: readonly StoredAuditRecord[];

@@ -147,7 +147,7 @@ export class AuditRepository {
     return row && toStoredRecord(row);
   }
 
-  /** The seq up to which records were written before records were authenticated (migration 16). */
+  /** The seq up to which records were written before records were authenticated (migration 17). */
   async authenticatedFrom(q: Queryable = this.db): Promise<number> {
     const [row] = await q.query<{ before_seq: string | number }>('SELECT before_seq FROM audit_auth_start');
     return row ? Number(row.before_seq) : 0;

@@ -18,6 +18,8 @@ export type AuditKind =
   /** Anything POSTed to the SNS webhook: accepted, duplicate, confirmed or rejected with the reason. */
   | 'sns.received'
   | 'schedule.tick-skipped'
+  /** A tick that fired while everything was stopped (stop-all): recorded, no run started. */
+  | 'schedule.tick-refused'
   | 'schedule.paused'
   | 'schedule.resumed'
   | 'schedule.removed'
@@ -31,7 +33,10 @@ export type AuditKind =
   | 'approval.expired'
   | 'approval.voided'
   /** A fleet run's targets as resolved when it was accepted: the list it acts on, nothing else (fleets/fleet-acceptance.service.ts). */
-  | 'fleet.targets-resolved';
+  | 'fleet.targets-resolved'
+  /** The stop button (engine/stop-switch.service.ts): who stopped every run and why, how many were asked to stop; who lifted it. */
+  | 'governance.stopped-all'
+  | 'governance.resumed-all';
 
 export interface AuditEventInput {
   kind: AuditKind;
@@ -106,7 +111,7 @@ export interface AuditVerifyResult {
 export interface AuditAuthenticationReport {
   /** False when no record key was given (offline without `--record-key`): record MACs were not checked. */
   checked: boolean;
-  /** Records written before records were authenticated (migration 16): sealed, never re-signed. */
+  /** Records written before records were authenticated (migration 17): sealed, never re-signed. */
   beforeAuthentication: { records: number; throughSeq: number };
   /** Sealed records whose MAC is missing or wrong: written by someone other than runbookd. */
   unauthenticated: { seq: number; position: number | null; reason: string }[];
@@ -153,7 +158,7 @@ export interface AuditListQuery {
 /** `data` of `run.accepted`. */
 export interface RunAcceptedAuditData {
   runbookId: string;
-  trigger: { kind: 'rest' | 'cli' | 'sns' | 'schedule' | string; [detail: string]: unknown };
+  trigger: { kind: 'rest' | 'cli' | 'sns' | 'schedule' | (string & {}); [detail: string]: unknown };
   parameters: Record<string, unknown>;
   dryRun?: boolean;
   reason?: string | null;

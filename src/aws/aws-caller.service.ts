@@ -8,6 +8,7 @@ import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { awsSessionScope, resolveTarget, type AwsTarget, type CallKind } from './aws-client.factory';
 import { AwsStepError, toAwsStepError } from './aws.error';
 import { countCall, type CallTally } from './call-tally';
+import { TracingService } from '../tracing/tracing.service';
 
 /** Any SDK v3 client: `send` is all the caller needs. */
 export interface AwsSdkClient {
@@ -28,6 +29,8 @@ export interface AwsCallMeta {
   /** True when the call changes anything in AWS: it is audited and refused in dry-run. */
   mutates: boolean;
   region: string;
+  /** The target account, where the call goes through a role (its ARN names it); unset for the home account. */
+  account?: string;
 }
 
 interface SdkOutput {
@@ -45,6 +48,7 @@ export class AwsCallerService {
     private readonly audit: AuditService,
     // Optional so unit tests can build the door with an audit alone.
     @Optional() private readonly faults?: FaultInjector,
+    @Optional() private readonly tracing?: TracingService,
   ) {}
 
   /** One service's calls through this door, for an adapter to hold (see AwsServiceCalls). */
@@ -56,7 +60,7 @@ export class AwsCallerService {
     const where = { service: meta.service, operation: meta.operation };
     if (!meta.mutates) {
       try {
-        return (await client.send(command)) as O;
+        return (await this.traced(meta, () => client.send(command))) as O;
       } catch (err) {
         throw toAwsStepError(err, where);
       }
@@ -78,7 +82,7 @@ export class AwsCallerService {
       service: meta.service,
       operation: meta.operation,
       region: meta.region,
-      input: redactValues(redact({ ...command.input } as Record<string, unknown>), ctx.secretValues ?? []),
+      input: redactValues(redact({ ...command.input }), ctx.secretValues ?? []),
     };
     // Calls made outside any run (the SNS webhook confirming a subscription) carry an empty run id.
     const requestEvent: AuditEventInput = { kind: 'aws.request', runId: ctx.runId || null, actor: ctx.actor, data: { ...request } };
@@ -92,7 +96,7 @@ export class AwsCallerService {
     // Nothing awaits between this check and the send: a process frozen before it finds its lease gone.
     ctx.fence?.assertHeld();
     try {
-      output = (await client.send(command)) as O;
+      output = (await this.traced(meta, () => client.send(command))) as O;
     } catch (err) {
       failure = toAwsStepError(err, where);
     }
@@ -130,6 +134,33 @@ export class AwsCallerService {
     if (failure) throw failure;
     return output as O;
   }
+
+  /**
+   * The call in a client span of the step's trace, when tracing is on. Started synchronously:
+   * nothing awaits between the caller's lease check and the send.
+   */
+  private traced<T>(meta: AwsCallMeta, send: () => Promise<T>): Promise<T> {
+    const tracing = this.tracing;
+    if (!tracing?.enabled) return send();
+    return tracing.inSpan(`${meta.service}.${meta.operation}`, {
+      kind: 'client',
+      attributes: {
+        'rpc.system': 'aws-api', 'rpc.service': meta.service, 'rpc.method': meta.operation, 'cloud.provider': 'aws',
+        'cloud.region': meta.region, 'cloud.account.id': meta.account, 'runbookd.aws.mutating': meta.mutates,
+      },
+    }, async (span) => {
+      try {
+        const out = await send();
+        const md = (out as SdkOutput | undefined)?.$metadata;
+        span?.setAttributes({ 'aws.request_id': md?.requestId, 'http.response.status_code': md?.httpStatusCode });
+        return out;
+      } catch (err) {
+        const md = (err as SdkOutput | undefined)?.$metadata;
+        span?.setAttributes({ 'aws.request_id': md?.requestId, 'http.response.status_code': md?.httpStatusCode, 'aws.error_code': (err as Error)?.name });
+        throw err;
+      }
+    });
+  }
 }
 
 /**
@@ -153,7 +184,7 @@ export class AwsServiceCalls {
   }
 
   plan(target: AwsTarget, operation: string, input: object): PlannedCall {
-    return { service: this.service, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
+    return { service: this.service, operation, input: { ...input }, region: resolveTarget(target).region };
   }
 
   /**
@@ -178,7 +209,7 @@ export class AwsServiceCalls {
   private send<O>(ctx: AwsCallContext, target: AwsTarget, operation: string, command: AwsSdkCommand, mutates: boolean): Promise<O> {
     const { region, roleArn } = resolveTarget(target);
     const client = this.client(ctx, region, roleArn, mutates ? 'mutate' : 'read');
-    return this.caller.send<O>(ctx, client, command, { service: this.service, operation, mutates, region });
+    return this.caller.send<O>(ctx, client, command, { service: this.service, operation, mutates, region, account: roleArn?.split(':')[4] || undefined });
   }
 
   private client(ctx: AwsCallContext, region: string, roleArn: string | undefined, kind: CallKind): AwsSdkClient {

@@ -58,7 +58,7 @@ function sharedUntilExpiry(provider: TemporaryCredentials): TemporaryCredentials
       });
     }
     return current;
-  }) as TemporaryCredentials;
+  });
 }
 
 /** Who an assumed-role session acts for: it is named after the run and carries the actor as SourceIdentity. */

@@ -37,7 +37,7 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
       const q = new URLSearchParams(Object.entries({
         ...filters, limit: o.limit, order: o.oldestFirst ? 'asc' : 'desc', beforeSeq: o.before, afterSeq: o.after,
       }).filter((e): e is [string, string] => e[1] !== undefined));
-      const body = await (await ctx.clientFor(cmd)).get(`/v1/audit?${q}`);
+      const body = await (await ctx.clientFor(cmd)).get(`/v1/audit?${q.toString()}`);
       if (out.json) return out.document(body);
       out.table(['seq', 'at', 'kind', 'actor', 'run', 'what'],
         body.items.map((r: any) => [r.seq, shortTime(r.at), r.kind, r.actor, r.runId, summary(r.data)]));

@@ -9,6 +9,7 @@ import { registerReportCommand } from './report.command';
 import { registerRunbookCommands } from './runbooks.command';
 import { registerRunCommands } from './runs.command';
 import { registerScheduleCommands } from './schedules.command';
+import { registerStopSwitchCommands } from './stop-switch.command';
 import { registerValidateCommand } from './validate.command';
 
 /**
@@ -39,6 +40,7 @@ Configuration: RUNBOOKD_URL and RUNBOOKD_API_KEY, or the profile written by \`ru
   registerReportCommand(program, ctx);
   registerApprovalCommands(program, ctx);
   registerScheduleCommands(program, ctx);
+  registerStopSwitchCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerValidateCommand(program, ctx);
 
@@ -57,7 +59,7 @@ Configuration: RUNBOOKD_URL and RUNBOOKD_API_KEY, or the profile written by \`ru
       io.stderr.write(`runbookd: ${err.message}\n`);
       return err.exitCode;
     }
-    io.stderr.write(`runbookd: unexpected error: ${(err as Error).stack ?? err}\n`);
+    io.stderr.write(`runbookd: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     return EXIT.failed;
   }
 }

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { loadTracingConfig, type TracingConfig } from './tracing.config';
+
 
 /**
  * The one place that reads process.env. Every value is parsed and checked at boot; a bad or
@@ -59,6 +62,8 @@ export class AppConfig {
   notifyMaxAttempts!: number;
   notifyTimeoutMs!: number;
   logFormat!: 'text' | 'json';
+  /** OpenTelemetry traces (standard OTEL_* variables); off unless an endpoint or exporter is set. */
+  tracing!: TracingConfig;
   // Schedules.
   /** Declaration heartbeat, pruning of undeclared schedulers and catch-up of missed ticks, per replica. */
   scheduleHousekeepingIntervalMs!: number;
@@ -166,6 +171,15 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** The service's version as traces name it: package.json's, two folders up from src/config and dist/config alike. */
+const SERVICE_VERSION = ((): string => {
+  try {
+    return String(JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+})();
+
 const REGION_CODE = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
@@ -261,6 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   c.logFormat = oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']);
   c.logLevel = oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']);
+  c.tracing = loadTracingConfig(env, problems, SERVICE_VERSION);
 
   c.snsTopics = str('RUNBOOKD_SNS_TOPICS', '')
     .split(',')

@@ -117,8 +117,8 @@ export class ApprovalsService {
     const leftMs = current.expiresAt.getTime() - this.clock.nowMs();
     if (leftMs <= 0) {
       await this.db.transaction(async (tx) => {
-        await this.repo.update(current!.id, { state: 'expired', decidedAt: this.clock.now(), reason: 'expired' }, tx);
-        await this.audit.append({ kind: 'approval.expired', runId: run.id, actor: 'system', data: { approvalId: current!.id, gate: ctx.stepId, expiresAt: current!.expiresAt.toISOString(), approvals: approversOf(current!) } }, tx);
+        await this.repo.update(current.id, { state: 'expired', decidedAt: this.clock.now(), reason: 'expired' }, tx);
+        await this.audit.append({ kind: 'approval.expired', runId: run.id, actor: 'system', data: { approvalId: current.id, gate: ctx.stepId, expiresAt: current.expiresAt.toISOString(), approvals: approversOf(current) } }, tx);
       });
       throw this.expiredError(current);
     }

@@ -5,6 +5,10 @@ export type EngineErrorCode =
   | 'CONCURRENCY_CONFLICT'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'RUN_NOT_CANCELLABLE'
+  /** Everything is stopped (stop-all): a new run is refused, and a run stopped by it ends with this code. */
+  | 'STOPPED'
+  /** stop-all while already stopped, or resume-all while not stopped: nothing changed. */
+  | 'STOP_SWITCH_UNCHANGED'
   | 'STEP_INPUT_INVALID'
   | 'STEP_TIMEOUT'
   | 'STEP_CRASHED'
@@ -16,6 +20,8 @@ export type EngineErrorCode =
   | 'FINDINGS_FAILED'
   | 'PRECONDITION_FAILED'
   | 'RESTORE_FAILED'
+  /** A failover's writer had not switched by its target plus the margin: waiting out the step timeout would say no more. */
+  | 'SWITCH_TARGET_MISSED'
   | 'PREFLIGHT_FAILED'
   | 'CHILD_RUN_FAILED'
   /** A newer executor took the run (fencing epoch moved on): this one stops and records nothing. */

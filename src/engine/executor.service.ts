@@ -91,7 +91,7 @@ export class ExecutorService {
       // Once per pick-up as well: a run cancelled while queued stops before its first step. The
       // take read the row under its new epoch; a cancel after it is seen before the next
       // mutating step or wait, as one during a step would be.
-      await x.endMain('cancelled', { code: 'CANCELLED', message: `cancelled by ${taken.cancelRequestedBy ?? 'unknown'}` });
+      await x.endMain('cancelled', cancelError({ by: taken.cancelRequestedBy, code: taken.cancelCode ?? null, reason: taken.cancelReason ?? null }));
     }
     if (x.run.phase === 'main') {
       const mainResult = await this.runPhase(x, 'main');
@@ -193,9 +193,7 @@ export class ExecutorService {
     const waiting = existing?.state === 'waiting' || existing?.state === 'running';
     if (!type?.mutates && !type?.startsRuns && !waiting) return null;
     const cancel = await this.runs.cancelRequest(run.id);
-    if (cancel) {
-      return { outcome: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by ${cancel.by ?? 'unknown'}` } };
-    }
+    if (cancel) return { outcome: 'cancelled', error: cancelError(cancel) };
     if (!run.dryRun && run.definition.guards.stopConditions) {
       const { alarms, target } = this.resolveStopConditions(run);
       const err = await this.stopConditions.check(awsContextOf(run, def.id), target, alarms);
@@ -241,4 +239,12 @@ export class ExecutorService {
     await this.finisher.finishForced(x, { ...error, details: { ...error.details, cleanupNotFinished: unfinished } });
     return 'ended';
   }
+}
+
+/** A person's cancel ends the run CANCELLED; stop-all's ends it STOPPED, naming who and why. */
+function cancelError(c: { by: string | null; code: string | null; reason: string | null }): RunError {
+  if (c.code === 'STOPPED') {
+    return { code: 'STOPPED', message: `stopped by ${c.by ?? 'unknown'} (stop-all): ${c.reason ?? 'no reason given'}`, details: { stoppedBy: c.by, reason: c.reason } };
+  }
+  return { code: 'CANCELLED', message: `cancelled by ${c.by ?? 'unknown'}` };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { TracingService } from '../tracing/tracing.service';
 import { AuditService } from '../audit/audit.service';
 import { TargetPolicyService } from '../auth/target-policy.service';
 import { canonicalJson } from '../common/canonical-json';
@@ -22,6 +23,7 @@ import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
 import { RunSecretsService } from './run-secrets.service';
+import { StopSwitchService } from './stop-switch.service';
 import type { RunRecord, RunTrigger, StepResultRecord } from '../model/run.types';
 
 export interface AcceptRunCommand {
@@ -38,6 +40,12 @@ export interface AcceptRunCommand {
    * loaded, with `parameters` checked against its schema here.
    */
   derived?: { definition: RunbookDefinition; parameters: Record<string, unknown> };
+  /**
+   * What else the request asked for, beyond its parameters, that an Idempotency-Key repeat must
+   * match (a fleet's targets and rate control): hashed with the parameters, so the same key with
+   * other targets is refused rather than answered with the first fleet.
+   */
+  requestScope?: Record<string, unknown>;
   /**
    * The trigger's own record of the new run (given its id), committed with the run (the SNS
    * webhook records the message there): one commit instead of two, and neither without the other.
@@ -82,7 +90,10 @@ export class RunAcceptanceService {
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
     private readonly secrets: RunSecretsService,
+    private readonly stopSwitch: StopSwitchService,
     writesRepository: AcceptanceWritesRepository,
+    // Optional so tests can build acceptance without tracing.
+    @Optional() private readonly tracing?: TracingService,
   ) {
     this.writes = databaseGroupCommit(db, (items) => writesRepository.write(items, this.clock.now()));
   }
@@ -94,7 +105,10 @@ export class RunAcceptanceService {
     const parameters = cmd.derived ? cmd.derived.parameters : this.catalog.validateParameters(def.id, cmd.parameters);
     // Accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
     this.targets.check(def.id, parameters);
-    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
+    // While everything is stopped no run starts, whatever started it (a person, a schedule tick,
+    // an alarm, a parent run): 423 naming who stopped it and why. Checked before preflight asks AWS anything.
+    await this.stopSwitch.assertRunning();
+    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun, ...(cmd.requestScope ? { scope: cmd.requestScope } : {}) })).digest('hex');
 
     // A repeat is found before preflight spends AWS calls on it; without preflight, the insert
     // below finds it anyway (one statement fewer for every new run).
@@ -114,7 +128,7 @@ export class RunAcceptanceService {
     const newRun: NewRun = {
       // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
       id, runbookId: def.id, runbookDigest: loaded.digest, definition: approval.definition, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
-      reason: cmd.reason, trigger: cmd.trigger, actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
+      reason: cmd.reason, trigger: this.traced(cmd.trigger), actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
       requestHash, concurrencyKey, expiresAt,
       parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
     };
@@ -164,11 +178,28 @@ export class RunAcceptanceService {
     }
   }
 
+  /**
+   * The trigger as stored with the run, with the trace it was accepted in (W3C traceparent):
+   * every execution of the run, on any worker and after any crash, puts its steps in that trace.
+   */
+  private traced(trigger: RunTrigger): RunTrigger {
+    const tracing = this.tracing;
+    if (!tracing?.enabled) return trigger;
+    let traceparent = tracing.traceparent();
+    if (!traceparent) {
+      // A trigger with no span of its own still gets a trace: a root that marks the acceptance.
+      const root = tracing.start('run accepted', { root: true, attributes: { 'runbookd.trigger': trigger.kind } });
+      traceparent = root?.traceparent();
+      root?.end();
+    }
+    return traceparent ? { ...trigger, traceparent } : trigger;
+  }
+
   private async deduplicated(existing: RunRecord, cmd: AcceptRunCommand, requestHash: string): Promise<AcceptedRun> {
     if (existing.requestHash && existing.requestHash !== requestHash && (cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli')) {
       throw new EngineError(
         'IDEMPOTENCY_KEY_REUSED',
-        `this Idempotency-Key was already used for run ${existing.id} with different parameters; use a new key for a new request`,
+        `this Idempotency-Key was already used for run ${existing.id} with different parameters or targets; use a new key for a new request`,
         { runId: existing.id },
       );
     }

@@ -47,7 +47,7 @@ export class RunQueue implements OnModuleDestroy {
   async jobState(runId: string): Promise<RunJobState> {
     const job = await this.queue.getJob(runId);
     if (!job) return 'missing';
-    return (await job.getState()) as RunJobState;
+    return (await job.getState());
   }
 
   async job(runId: string): Promise<Job<RunJobData> | undefined> {

@@ -1,4 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { TracingService } from '../tracing/tracing.service';
+import { redactorFor } from './run-redactor';
 import { AuditService } from '../audit/audit.service';
 import { CodedError } from '../common/coded-error';
 import { redactText } from '../common/redact';
@@ -40,11 +42,44 @@ export class StepRunnerService {
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly faults: FaultInjector,
+    // Optional so tests can build the runner without tracing.
+    @Optional() private readonly tracing?: TracingService,
   ) {
     this.deps = { runs, audit, clock, faults };
   }
 
+  /**
+   * One look at the step, in a span of the run's trace (its trigger's, `trigger.traceparent`)
+   * when tracing is on. A step that waits ends its look's span with a `wait` event: an hour's
+   * wait is a few short looks in the trace, not one hour-long span.
+   */
   async runStep(x: RunExecution, place: StepPlace): Promise<StepRun> {
+    const tracing = this.tracing;
+    if (!tracing?.enabled) return this.look(x, place);
+    const { run } = x;
+    const { def } = place;
+    const parent = typeof run.trigger.traceparent === 'string' ? run.trigger.traceparent : undefined;
+    return tracing.inSpan(`step ${def.id}`, {
+      parent,
+      attributes: {
+        'runbookd.runbook': run.runbookId, 'runbookd.run_id': run.id, 'runbookd.step_id': def.id, 'runbookd.step.uses': def.uses,
+        'runbookd.step.phase': place.phase, 'runbookd.step.mutating': !!this.registry.forStep(def)?.mutates, 'runbookd.dry_run': run.dryRun,
+      },
+    }, async (span) => {
+      const result = await this.look(x, place);
+      const row = x.steps.get(def.id);
+      span?.setAttributes({ 'runbookd.step.attempt': row?.attempts, 'runbookd.step.outcome': result.kind === 'wait' ? 'waiting' : row?.state });
+      if (result.kind === 'wait') {
+        const note = row?.note ? redactText(row.note, redactorFor(run).values) : undefined;
+        span?.addEvent('wait', { 'runbookd.wait.next_look_ms': result.afterMs, 'runbookd.wait.note': note });
+      }
+      // The code only: a message can quote an input, and the span leaves runbookd.
+      if (result.kind === 'failed') span?.fail(result.error.code);
+      return result;
+    });
+  }
+
+  private async look(x: RunExecution, place: StepPlace): Promise<StepRun> {
     const { def } = place;
     // forStep: a generic step's `mutates:` and `outputs:` come from its definition.
     const type = this.registry.forStep(def);

@@ -90,6 +90,11 @@ export class FleetAcceptanceService {
       trigger: { ...cmd.trigger, fleet: { targets: resolved.targets.length } },
       dedupeKey: cmd.dedupeKey,
       derived: { definition: fleetDefinition(def, timeoutSeconds), parameters: cmd.parameters },
+      // The request as asked (not the list it resolved to): a repeat after a resource was tagged is the same request.
+      requestScope: {
+        targets: request.selector, maxConcurrency: request.maxConcurrency, maxErrors: request.maxErrors,
+        maxConcurrencyPerAccountRegion: request.maxConcurrencyPerAccountRegion, allowEmpty: request.allowEmpty,
+      },
       also: (runId) => ({
         steps: [targetsRecord(runId, plan, acceptedAt)],
         events: [{

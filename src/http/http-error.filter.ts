@@ -54,7 +54,11 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'RUN_NOT_CANCELLABLE':
     case 'APPROVAL_ALREADY_DECIDED':
     case 'APPROVAL_PLAN_CHANGED':
+    case 'STOP_SWITCH_UNCHANGED':
       return 409;
+    // Everything is stopped (stop-all): "locked" until an admin runs resume-all.
+    case 'STOPPED':
+      return 423;
     case 'URI_TOO_LONG':
       return 414;
     case 'PAYLOAD_TOO_LARGE':
@@ -107,6 +111,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'FINDINGS_FAILED':
     case 'PRECONDITION_FAILED':
     case 'RESTORE_FAILED':
+    case 'SWITCH_TARGET_MISSED':
     case 'CHILD_RUN_FAILED':
     case 'LEASE_LOST':
     case 'RUN_DEAD_LETTERED':

@@ -144,7 +144,7 @@ export const API_SCHEMAS: Record<string, Schema> = {
     missingTail: anyObject,
     anchors: anyObject,
   }),
-  ScheduleTick: obj(['tickAt', 'decision', 'reason', 'runId'], { tickAt: dateTime, decision: { type: 'string', enum: ['run', 'skipped'] }, reason: nullableStr, runId: nullableStr }),
+  ScheduleTick: obj(['tickAt', 'decision', 'reason', 'runId'], { tickAt: dateTime, decision: { type: 'string', enum: ['run', 'skipped', 'refused'] }, reason: nullableStr, runId: nullableStr }),
   ScheduleView: obj(['id', 'runbookId', 'scheduleId', 'cron', 'timezone', 'parameters', 'paused', 'pausedAt', 'pausedBy', 'pauseReason', 'nextFireAt', 'nextFires', 'lastTickAt', 'recentTicks'], {
     id: str,
     runbookId: str,
@@ -163,6 +163,15 @@ export const API_SCHEMAS: Record<string, Schema> = {
     recentTicks: { type: 'array', items: ref('ScheduleTick') },
   }),
   ScheduleList: list('ScheduleView'),
+  StopSwitch: obj(['stopped', 'stoppedAt', 'stoppedBy', 'reason', 'resumedAt', 'resumedBy'], {
+    stopped: { type: 'boolean', description: 'true while stop-all holds: no run starts, running runs stop at their next safe point' },
+    stoppedAt: nullableDateTime,
+    stoppedBy: nullableStr,
+    reason: nullableStr,
+    resumedAt: nullableDateTime,
+    resumedBy: nullableStr,
+    runsStopping: { type: 'array', items: str, description: 'stop-all only: the runs asked to stop' },
+  }),
   ReportFigure: obj(['id', 'label', 'value', 'stepId'], { id: str, label: str, value: {}, unit: str, stepId: str }),
   ReportFinding: obj(['id', 'title', 'passed', 'stepId'], { id: str, title: str, passed: { type: 'boolean' }, measured: {}, target: {}, unit: str, detail: str, stepId: str }),
   RunReport: obj(['figures', 'findings'], { figures: { type: 'array', items: ref('ReportFigure') }, findings: { type: 'array', items: ref('ReportFinding') } }),
@@ -175,7 +184,7 @@ export const API_SCHEMAS: Record<string, Schema> = {
 };
 
 /** `@ApiOkResponse({ schema: apiRef('RunView') })`: a response body named in API_SCHEMAS. */
-export function apiRef(name: keyof typeof API_SCHEMAS & string): { $ref: string } {
+export function apiRef(name: keyof typeof API_SCHEMAS): { $ref: string } {
   if (!(name in API_SCHEMAS)) throw new Error(`no API schema ${name}`);
   return ref(name);
 }

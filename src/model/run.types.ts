@@ -44,6 +44,9 @@ export interface RunRecord {
   error: RunError | null;
   cancelRequestedAt: Date | null;
   cancelRequestedBy: string | null;
+  /** Set when the cancel came from stop-all ('STOPPED'), with the stop's reason: the run then ends STOPPED, naming both. */
+  cancelCode?: string | null;
+  cancelReason?: string | null;
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;

@@ -53,5 +53,5 @@ export function approvalRequestMessage(run: RunRecord, a: ApprovalRecord, public
 function target(input: Record<string, unknown> | undefined): string {
   if (!input) return '';
   const id = Object.entries(input).find(([k, v]) => /Identifier$|Arn$|^ServiceName$|^Service$/.test(k) && typeof v === 'string');
-  return id ? ` ${id[0]}=${id[1]}` : '';
+  return id ? ` ${id[0]}=${String(id[1])}` : '';
 }

@@ -106,7 +106,7 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
       if (!(await this.outbox.markSent(n.id, token))) this.lostClaim(n);
       await this.audit.append({ kind: 'notification.sent', runId: run.id, actor: 'system', data: { channel: n.channel, target, attempt: n.attempts, state: run.state, ...(approval ? { approvalId: approval.id } : {}) } });
     } catch (err) {
-      const error = redact.apply({ message: (err as Error).message }).message as string;
+      const error = redact.apply({ message: (err as Error).message }).message;
       const willRetry = n.attempts < this.config.notifyMaxAttempts;
       const delayMs = Math.min(MAX_BACKOFF_MS, this.config.notifyBackoffMs * 2 ** (n.attempts - 1));
       const recorded = willRetry ? await this.outbox.markRetry(n.id, token, error, delayMs) : await this.outbox.markFailed(n.id, token, error);

@@ -44,7 +44,7 @@ const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 export class RunsRepository {
   /** A `runs` row as read with `SELECT *` (or `RETURNING *`) into a record. */
   static fromRow(row: Record<string, unknown>): RunRecord {
-    return toRun(row as unknown as Row);
+    return toRun(row);
   }
 
   constructor(private readonly db: Database) {}
@@ -252,10 +252,22 @@ export class RunsRepository {
     return rows.length > 0;
   }
 
-  /** Who asked to cancel the run, or null; a narrow read, done before every step. */
-  async cancelRequest(id: string): Promise<{ at: Date; by: string | null } | null> {
-    const rows = await this.db.query<Row>('SELECT cancel_requested_at, cancel_requested_by FROM runs WHERE id = $1', [id]);
-    return rows[0]?.cancel_requested_at ? { at: new Date(rows[0].cancel_requested_at), by: rows[0].cancel_requested_by } : null;
+  /**
+   * Who asked to cancel the run (a person, or stop-all with its reason), or null; a narrow read,
+   * done before every mutating step. The stop switch is read in the same statement: a run
+   * accepted while stop-all was marking the active runs is not among those it marked, and is
+   * stopped here, at its first safe point, all the same.
+   */
+  async cancelRequest(id: string): Promise<{ at: Date; by: string | null; code: string | null; reason: string | null } | null> {
+    const rows = await this.db.query<Row>(
+      `SELECT r.cancel_requested_at, r.cancel_requested_by, r.cancel_code, r.cancel_reason, s.stopped_at, s.stopped_by, s.reason AS stop_reason
+         FROM runs r LEFT JOIN stop_switch s ON s.stopped_at IS NOT NULL WHERE r.id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    if (r?.cancel_requested_at) return { at: new Date(r.cancel_requested_at), by: r.cancel_requested_by, code: r.cancel_code ?? null, reason: r.cancel_reason ?? null };
+    if (r?.stopped_at) return { at: new Date(r.stopped_at), by: r.stopped_by, code: 'STOPPED', reason: r.stop_reason };
+    return null;
   }
 
   async steps(runId: string, q: Queryable = this.db): Promise<StepResultRecord[]> {
@@ -288,7 +300,7 @@ function toRun(r: Row): RunRecord {
     parameters: r.parameters, dryRun: r.dry_run, reason: r.reason, trigger: r.trigger, actor: r.actor,
     dedupeKey: r.dedupe_key, requestHash: r.request_hash, concurrencyKey: r.concurrency_key, state: r.state,
     phase: r.phase, outcome: r.outcome, error: r.error, cancelRequestedAt: date(r.cancel_requested_at),
-    cancelRequestedBy: r.cancel_requested_by, createdAt: date(r.created_at)!, startedAt: date(r.started_at),
+    cancelRequestedBy: r.cancel_requested_by, cancelCode: r.cancel_code ?? null, cancelReason: r.cancel_reason ?? null, createdAt: date(r.created_at)!, startedAt: date(r.started_at),
     endedAt: date(r.ended_at), updatedAt: date(r.updated_at)!, timeoutAt: date(r.timeout_at),
     expiresAt: date(r.expires_at)!, report: r.report, parentRunId: r.parent_run_id ?? null,
     epoch: r.epoch ?? 0, failedExecutions: r.failed_executions ?? 0,

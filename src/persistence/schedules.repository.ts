@@ -16,7 +16,8 @@ export interface ScheduleStateRecord {
 export interface ScheduleTickRecord {
   scheduleId: string;
   tickAt: Date;
-  decision: 'run' | 'skipped';
+  /** 'refused': the tick came while acceptance refused every run (stop-all); recorded, no run. */
+  decision: 'run' | 'skipped' | 'refused';
   reason: string | null;
   runId: string | null;
   decidedAt: Date;
@@ -83,8 +84,11 @@ export class SchedulesRepository {
     return rows.map(toTick);
   }
 
-  async markSkipped(scheduleId: string, tickAt: Date, reason: string): Promise<void> {
-    await this.db.query(`UPDATE schedule_ticks SET decision = 'skipped', reason = $3 WHERE schedule_id = $1 AND tick_at = $2 AND run_id IS NULL`, [scheduleId, tickAt.toISOString(), reason]);
+  async markSkipped(scheduleId: string, tickAt: Date, reason: string, decision: 'skipped' | 'refused' = 'skipped'): Promise<void> {
+    await this.db.query(
+      `UPDATE schedule_ticks SET decision = $4, reason = $3 WHERE schedule_id = $1 AND tick_at = $2 AND run_id IS NULL`,
+      [scheduleId, tickAt.toISOString(), reason, decision],
+    );
   }
 
   async recentTicks(scheduleId: string, limit: number): Promise<ScheduleTickRecord[]> {

@@ -24,7 +24,7 @@ export function withApprovalGates(def: RunbookDefinition, registry: StepRegistry
     if (first >= 0) {
       const gate: StepDefinition = {
         id: steps.some((s) => s.id === RUNBOOK_GATE_ID) ? `${RUNBOOK_GATE_ID}-gate` : RUNBOOK_GATE_ID, name: 'Approval before the first change', uses: APPROVE_STEP,
-        with: { ...def.approval } as Record<string, unknown>, timeout: gateTimeout(def.approval),
+        with: { ...def.approval }, timeout: gateTimeout(def.approval),
       };
       steps = [...steps.slice(0, first), gate, ...steps.slice(first)];
     }

@@ -135,7 +135,7 @@ const DEFAULTS_FIELDS = ['region'];
 
 function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegistry, problems: DefinitionProblem[]): void {
   const add = (p: string, reason: string) => problems.push({ file, path: p, reason });
-  const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {}) as object));
+  const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {})));
   try {
     // Formats are checked when parameters are validated (the catalog adds them); here only the schema itself.
     new Ajv({ strict: false, validateFormats: false }).compile(def.parameters);
@@ -327,5 +327,5 @@ export { pointerToPath };
 function withShippedServices(schema: object): object {
   const defs = (schema as { definitions?: Record<string, unknown> }).definitions;
   if (!defs?.awsService) return schema;
-  return { ...schema, definitions: { ...defs, awsService: { ...(defs.awsService as object), enum: Object.keys(AWS_SERVICES) } } };
+  return { ...schema, definitions: { ...defs, awsService: { ...(defs.awsService), enum: Object.keys(AWS_SERVICES) } } };
 }

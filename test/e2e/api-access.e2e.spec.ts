@@ -23,11 +23,11 @@ describe('API access, errors and secrets (all-in-one process)', () => {
       const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       cb?.();
       return true;
-    }) as typeof process.stdout.write;
+    });
     process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
       logged.push(String(chunk));
       return (original.err as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-    }) as typeof process.stderr.write;
+    });
     h = await Harness.start({ role: 'all', runbooksDir: FIXTURES, seed: false, env: { RUNBOOKD_LOG_LEVEL: 'debug' } });
   });
 

@@ -74,15 +74,15 @@ describe('web console on call (issue 22)', () => {
 
   async function expectAccessible(page: Page, name: string): Promise<void> {
     await page.evaluate(`${AXE}\n;undefined`);
-    const violations = (await page.evaluate(
+    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
       `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
-    )) as Array<{ id: string; impact: string; help: string; nodes: string[] }>;
+    );
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }
 
   async function noSidewaysScroll(page: Page, name: string): Promise<void> {
-    const widths = (await page.evaluate('({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })')) as Record<string, number>;
+    const widths = await page.evaluate<Record<string, number>>('({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })');
     expect({ page: name, fits: widths.doc <= widths.view && widths.body <= widths.view, widths }).toMatchObject({ page: name, fits: true });
   }
 
@@ -447,7 +447,7 @@ describe('web console on call (issue 22)', () => {
           // The report frame is as tall as the report.
           const frame = page.locator('iframe.report');
           await eventually(async () => {
-            const sizes = (await frame.evaluate((f: any) => ({ frame: f.clientHeight, content: f.contentDocument?.documentElement.scrollHeight ?? 0 }))) as { frame: number; content: number };
+            const sizes: { frame: number; content: number } = await frame.evaluate((f: any) => ({ frame: f.clientHeight, content: f.contentDocument?.documentElement.scrollHeight ?? 0 }));
             return sizes.content > 200 && Math.abs(sizes.frame - sizes.content) <= 4 ? true : undefined;
           }, 10_000, 'the report frame to fit its content');
         }

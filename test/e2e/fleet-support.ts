@@ -45,16 +45,20 @@ export interface SeededDb {
   tags: Record<string, string>;
 }
 
-/** One encrypted instance (30 days of backups kept), with a manual snapshot unless `snapshot` is false. */
-export async function seedDb(endpoint: string, db: Omit<SeededDb, 'arn'>, snapshot = true): Promise<SeededDb> {
+/**
+ * One encrypted instance (30 days of backups kept), with a manual snapshot unless `snapshot` is
+ * false. `'none'` leaves it with no backup at all: automated backups off, so moto makes no
+ * automated snapshot either (a restore test of it must fail).
+ */
+export async function seedDb(endpoint: string, db: Omit<SeededDb, 'arn'>, snapshot: boolean | 'none' = true): Promise<SeededDb> {
   const rds = rdsIn(endpoint, db.account, db.region);
   try {
     const out = await rds.send(new CreateDBInstanceCommand({
       DBInstanceIdentifier: db.id, DBInstanceClass: 'db.t3.micro', Engine: 'postgres', EngineVersion: '15.4', MasterUsername: 'app', MasterUserPassword: 'password1',
-      AllocatedStorage: 20, StorageEncrypted: true, BackupRetentionPeriod: 30,
+      AllocatedStorage: 20, StorageEncrypted: true, BackupRetentionPeriod: snapshot === 'none' ? 0 : 30,
       Tags: Object.entries(db.tags).map(([Key, Value]) => ({ Key, Value })),
     }));
-    if (snapshot) await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: db.id, DBSnapshotIdentifier: `${db.id}-manual` }));
+    if (snapshot === true) await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: db.id, DBSnapshotIdentifier: `${db.id}-manual` }));
     return { ...db, arn: out.DBInstance!.DBInstanceArn! };
   } finally {
     rds.destroy();

@@ -105,7 +105,7 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
     redis?.disconnect();
     await h?.close();
     await flaky?.stop();
-    await Promise.all([dirA, dirB, dirC].map((d) => d && rm(d, { recursive: true, force: true })));
+    await Promise.all([dirA, dirB, dirC].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   }, 60_000);
 
   it('a replica booting with another runbook set keeps the first one\'s schedules; they go once no live replica declares them', async () => {

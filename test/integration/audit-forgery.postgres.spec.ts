@@ -225,9 +225,9 @@ describe('records written before authentication', () => {
     const testDb = await createTestDatabase();
     const db = new PgDatabase(testDb.url, 4);
     try {
-      const upTo15 = { ...MIGRATION_LIST, migrations: MIGRATION_LIST.migrations.filter((m) => m.version <= 15) };
+      const upTo15 = { ...MIGRATION_LIST, migrations: MIGRATION_LIST.migrations.filter((m) => m.version <= 16) };
       await migrate(db, upTo15);
-      // Three records sealed as version 15 sealed them (no MAC), and one committed but not yet sealed.
+      // Three records sealed as version 16 sealed them (no MAC), and one committed but not yet sealed.
       let prev = '0'.repeat(64);
       for (let i = 1; i <= 3; i++) {
         const content = { seq: i, at: `2026-12-01T00:00:0${i}.000Z`, kind: 'run.started' as const, runId: 'old', actor: 'system', data: { i } };

@@ -30,7 +30,7 @@ describe('group-committed executor writes (PostgreSQL)', () => {
 
   async function newRun(id: string): Promise<void> {
     await runs.insert({
-      id, runbookId: 'rb', runbookDigest: 'd', definition: { id: 'rb', steps: [], cleanup: [], guards: {} } as never, parameters: {},
+      id, runbookId: 'rb', runbookDigest: 'd', definition: { id: 'rb', steps: [], cleanup: [], guards: {} }, parameters: {},
       dryRun: false, reason: null, trigger: { kind: 'cli', actor: 't' }, actor: 't', dedupeKey: null, requestHash: null,
       concurrencyKey: null, expiresAt: new Date(Date.now() + 3_600_000),
     });

@@ -109,8 +109,8 @@ export class Harness {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log: string[] = [];
-    child.stdout!.on('data', (d) => log.push(String(d)));
-    child.stderr!.on('data', (d) => log.push(String(d)));
+    child.stdout.on('data', (d) => log.push(String(d)));
+    child.stderr.on('data', (d) => log.push(String(d)));
     this.workers.push(child);
     this.workerLogs.set(child, log);
     return child;
@@ -131,7 +131,7 @@ export class Harness {
       await Promise.race([this.workerReady(child), died]);
     } catch (err) {
       const status = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'still running';
-      throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(this.workerLogs.get(child) ?? []).join('')}`);
+      throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(this.workerLogs.get(child) ?? []).join('')}`, { cause: err });
     }
     return child;
   }

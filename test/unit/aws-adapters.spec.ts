@@ -192,7 +192,7 @@ describe('AwsClientFactory', () => {
     const assumed = factory.rds(REGION, 'arn:aws:iam::123456789012:role/drill');
     expect(assumed).not.toBe(a);
     expect(factory.rds(REGION, 'arn:aws:iam::123456789012:role/drill')).toBe(assumed);
-    expect(factory.cloudwatch(REGION)).not.toBe(a as unknown);
+    expect(factory.cloudwatch(REGION)).not.toBe(a);
   });
 
   it('assumes the role through temporary credentials', () => {

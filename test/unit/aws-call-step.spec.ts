@@ -12,7 +12,7 @@ import { derivedToken } from '../../src/steps/aws/generic-call';
  */
 type Sent = { service: string; api: string; input: Record<string, unknown>; mutates: boolean };
 
-function harness(answers: Record<string, unknown | Error> = {}) {
+function harness(answers: Record<string, unknown> = {}) {
   const sent: Sent[] = [];
   const adapter = {
     call: async (_ctx: unknown, _target: unknown, service: string, api: string, input: Record<string, unknown>, mutates: boolean) => {

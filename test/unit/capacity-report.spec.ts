@@ -73,7 +73,7 @@ describe('the capacity section of the shared report', () => {
 
   it('comes from the step output and is kept in the JSON report', () => {
     expect(report.capacity?.counts.atRisk).toBe(1);
-    expect(buildRunReport({ ...report.run, id: 'r2', runbookId: 'x', runbookTitle: 'x', createdAt: null, startedAt: null, endedAt: null } as never, [], new Date()).capacity).toBeUndefined();
+    expect(buildRunReport({ ...report.run, id: 'r2', runbookId: 'x', runbookTitle: 'x', createdAt: null, startedAt: null, endedAt: null }, [], new Date()).capacity).toBeUndefined();
   });
 
   it('HTML: counts, calls, cost, the summary table and one chart per charted metric, recorded names escaped', () => {

@@ -46,7 +46,7 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
   const output = () => {
     let text = '';
     const sink = new Writable({ write: (c, _e, cb) => { text += String(c); cb(); } });
-    return { out: new CliOutput({ json: false, colour: false }, sink as unknown as NodeJS.WritableStream, sink as unknown as NodeJS.WritableStream), text: () => text };
+    return { out: new CliOutput({ json: false, colour: false }, sink, sink), text: () => text };
   };
 
   it('wakes on each server-sent event instead of waiting for the next poll', async () => {

@@ -14,9 +14,9 @@ const children: ChildEvidence[] = [
   { runId: 'r-backup', runbookId: 'backup-verification', state: 'succeeded', report: report([
     f('newest-backup-age', true, 42, 'min', 60), f('backup-retention', true, 35, 'days', 30), f('backup-encrypted', true, 'KMS key k1', undefined, 'encrypted'),
     f('dr-copy-age', true, 3660, 's', 60), f('rto', true, 20, 'min', 240),
-  ]) as any },
-  { runId: 'r-pitr', runbookId: 'point-in-time-restore', state: 'succeeded', report: report([f('rto', true, 2.5, 'h', 240)]) as any },
-  { runId: 'r-fail', runbookId: 'failover-test', state: 'failed', report: report([f('switch-time', false, 75, 's', 60)], ['tidy']) as any },
+  ]) },
+  { runId: 'r-pitr', runbookId: 'point-in-time-restore', state: 'succeeded', report: report([f('rto', true, 2.5, 'h', 240)]) },
+  { runId: 'r-fail', runbookId: 'failover-test', state: 'failed', report: report([f('switch-time', false, 75, 's', 60)], ['tidy']) },
 ];
 
 describe('drill objectives', () => {

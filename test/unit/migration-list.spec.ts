@@ -24,6 +24,8 @@ describe('the migration list', () => {
     const files = readdirSync(dir).sort();
     expect(files.every((f) => /^\d{4}-[a-z0-9-]+\.migration\.ts$/.test(f))).toBe(true);
     const fromFiles = files.map((f) => Number(f.slice(0, 4)));
+    // The files are found at run time, so they are loaded the way Jest loads them: require.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const loaded = files.map((f) => (require(join(dir, f)) as { migration: Migration }).migration);
     expect(loaded.map((x) => x.version)).toEqual(fromFiles);
     expect(MIGRATION_LIST.migrations).toEqual(loaded);

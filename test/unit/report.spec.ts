@@ -360,7 +360,7 @@ describe('run report', () => {
         stepId: 'odd',
         position: 2,
         state: 'running',
-        startedAt: new Date('2025-03-04T10:04:00.000Z') as unknown as string,
+        startedAt: new Date('2025-03-04T10:04:00.000Z'),
         endedAt: null,
         output: { findings: 'none', figures: [null, 3, { label: 'no id' }], plannedCalls: {} },
       }),

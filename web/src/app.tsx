@@ -4,6 +4,7 @@ import { ApiClient } from './api/client';
 import type { Session } from './api/types';
 import { ZoneProvider, ZoneSwitch } from './clock';
 import { Skeleton } from './components/common';
+import { StopSwitchBar } from './components/stop-switch';
 import { ApprovalsPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
 import { RunPage } from './pages/run';
@@ -107,6 +108,7 @@ export function App() {
             </button>
           </div>
         </header>
+        <StopSwitchBar session={session} />
         {offline && (
           <div className="banner banner-offline" role="status">
             The service is not answering. What you see is the last data the page had; it updates again once the service answers.

@@ -99,7 +99,7 @@ export class StartRestoreStep implements StepType<Input, Output> {
     const earlier = typeof ctx.memory.requestedAtMs === 'number' ? ctx.memory.requestedAtMs : null;
     const requestedAtMs = earlier ?? this.clock.nowMs();
     let restoreJobId: string | null = null;
-    let resumed = false;
+    let resumed: boolean;
     if (input.source === 'aws-backup') {
       // The token makes AWS Backup answer a repeat with the job it already started.
       await ctx.checkpoint({ requestedAtMs });

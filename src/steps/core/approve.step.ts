@@ -76,7 +76,7 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
 export function approvalNeeded(when: ApprovalSpec['when']): boolean {
   if (when === undefined) return true;
   if (when !== null && typeof when === 'object' && Array.isArray((when as { in?: unknown }).in)) {
-    const w = when as { value?: unknown; in: unknown[] };
+    const w = when;
     return w.value !== undefined && w.in.includes(w.value);
   }
   return isTruthy(when);

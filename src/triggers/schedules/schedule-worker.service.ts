@@ -1,9 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { AppConfig, scheduleTickBackoff } from '../../config/app.config';
 import { SCHEDULE_QUEUE, ScheduleJobData, TICK_BACKOFF_TYPE } from './schedule-queue.adapter';
 import { SchedulesService } from './schedules.service';
+import { TracingService } from '../../tracing/tracing.service';
 
 /**
  * Boot: write the schedulers, catch up missed ticks, then consume tick jobs. The catch-up runs
@@ -19,6 +20,7 @@ export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicat
   constructor(
     private readonly config: AppConfig,
     private readonly schedules: SchedulesService,
+    @Optional() private readonly tracing?: TracingService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,7 +49,12 @@ export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicat
   }
 
   private async process(job: Job<ScheduleJobData>): Promise<void> {
-    await this.schedules.onTick(job.data.scheduleId, new Date(tickMillis(job)));
+    const tickAt = new Date(tickMillis(job));
+    // A tick is a trigger: the root of the trace of the run it starts.
+    const tracing = this.tracing;
+    if (!tracing?.enabled) return this.schedules.onTick(job.data.scheduleId, tickAt);
+    await tracing.inSpan('schedule tick', { root: true, kind: 'consumer', attributes: { 'runbookd.schedule_id': job.data.scheduleId, 'runbookd.tick_at': tickAt.toISOString() } },
+      () => this.schedules.onTick(job.data.scheduleId, tickAt));
   }
 
   async onApplicationShutdown(): Promise<void> {

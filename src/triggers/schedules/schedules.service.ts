@@ -51,7 +51,7 @@ export interface ScheduleView {
   nextFires: string[];
   /** The newest tick decided (run or skipped); a resume is not a tick. */
   lastTickAt: string | null;
-  recentTicks: Array<{ tickAt: string; decision: 'run' | 'skipped'; reason: string | null; runId: string | null }>;
+  recentTicks: Array<{ tickAt: string; decision: 'run' | 'skipped' | 'refused'; reason: string | null; runId: string | null }>;
 }
 
 /** Every `schedule` trigger of the loaded runbooks. */
@@ -242,6 +242,18 @@ export class SchedulesService {
         await this.repo.setRunId(d.id, tick.tickAt, run.id);
       } catch (err) {
         if (!(err instanceof CodedError)) throw err;
+        if (err.code === 'STOPPED') {
+          // Everything is stopped: the tick is refused for good (not retried, not caught up after
+          // resume-all), and recorded so the stop's cost is on record rather than lost silently.
+          const reason = `run refused: ${err.code}: ${err.message}`;
+          await this.repo.markSkipped(d.id, tick.tickAt, reason, 'refused');
+          await this.audit.append({
+            kind: 'schedule.tick-refused', actor: `schedule:${d.id}`,
+            data: { scheduleId: d.id, runbookId: d.runbookId, tickAt: tickIso, reason, ...err.details },
+          });
+          this.logger.warn(`schedule ${d.id}: tick ${tickIso} refused (${err.message})`);
+          continue;
+        }
         // AWS throttled or away during preflight, the database timed out: not a refusal. The tick
         // stays 'run' without a run; the job's retry or a later catch-up starts it, until the
         // catch-up window has passed (then it is skipped, with the last error as the reason).

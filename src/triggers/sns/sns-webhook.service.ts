@@ -24,7 +24,8 @@ import { SnsRefusalSampler } from './sns-refusal-sampler.service';
 /** A message may be a little ahead of our clock; more than this is as suspicious as an old one. */
 const FUTURE_SKEW_MS = 5 * 60_000;
 
-export type RouteOutcome = 'accepted' | 'duplicate' | 'already-handled' | 'parameters-invalid';
+/** 'stopped': everything was stopped (stop-all), so no run started; the message is recorded with that outcome. */
+export type RouteOutcome = 'accepted' | 'duplicate' | 'already-handled' | 'parameters-invalid' | 'stopped';
 
 export interface RouteResult {
   runbookId: string;
@@ -36,7 +37,7 @@ export interface RouteResult {
 export interface SnsWebhookResult {
   type: SnsMessage['Type'];
   messageId: string;
-  outcome: 'accepted' | 'duplicate' | 'parameters-invalid' | 'no-match' | 'not-an-alarm' | 'subscription-confirmed' | 'unsubscribe-noted';
+  outcome: 'accepted' | 'duplicate' | 'parameters-invalid' | 'stopped' | 'no-match' | 'not-an-alarm' | 'subscription-confirmed' | 'unsubscribe-noted';
   runs: RouteResult[];
 }
 
@@ -232,6 +233,12 @@ export class SnsWebhookService {
         const holder = (err.details.holder as { runId?: string } | undefined)?.runId ?? null;
         return { runbookId, outcome: 'already-handled', runId: holder, message: err.message };
       }
+      if (err instanceof EngineError && err.code === 'STOPPED') {
+        // Refused, not failed: SNS retrying would only be refused again, so the message is
+        // answered 200 and recorded with the refusal (who stopped everything and why).
+        this.logger.warn(`alarm ${alarm.name} matched ${runbookId}, refused: ${err.message}`);
+        return { runbookId, outcome: 'stopped', runId: null, message: err.message };
+      }
       if (err instanceof RunbookError && err.code === 'PARAMETERS_INVALID') {
         // The runbook's trigger maps this alarm to parameters it refuses: a definition problem SNS retries cannot fix.
         this.logger.warn(`alarm ${alarm.name} matched ${runbookId} but ${err.message}`);
@@ -281,10 +288,11 @@ function markRecorded<E extends object>(err: E): E {
   return err;
 }
 
-/** Accepted if any run started; a duplicate if every runbook already had its run; else the parameters were refused. */
-function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters-invalid' {
+/** Accepted if any run started; a duplicate if every runbook already had its run; stopped if stop-all refused one; else the parameters were refused. */
+function overall(results: RouteResult[]): 'accepted' | 'duplicate' | 'parameters-invalid' | 'stopped' {
   if (results.some((r) => r.outcome === 'accepted')) return 'accepted';
   if (results.every((r) => r.outcome === 'duplicate' || r.outcome === 'already-handled')) return 'duplicate';
+  if (results.some((r) => r.outcome === 'stopped')) return 'stopped';
   return 'parameters-invalid';
 }
 

@@ -12,6 +12,7 @@ import type {
   RunView,
   ScheduleView,
   Session,
+  StopSwitch,
 } from './types';
 
 /** An API error as the service sends it: `{ error: { code, message, details } }`. */
@@ -74,7 +75,7 @@ export class ApiClient {
     }
     this.onConnection('online');
     const text = await res.text();
-    let body: any = undefined;
+    let body: any;
     try {
       body = text === '' ? undefined : JSON.parse(text);
     } catch {
@@ -123,6 +124,11 @@ export class ApiClient {
   listSchedules = () => this.request<{ items: ScheduleView[] }>('GET', url('/v1/schedules'));
   pauseSchedule = (id: string, reason: string) => this.request<ScheduleView>('POST', url('/v1/schedules/{id}/pause', { id }), { body: { reason } });
   resumeSchedule = (id: string) => this.request<ScheduleView>('POST', url('/v1/schedules/{id}/resume', { id }));
+
+  // The stop button
+  stopState = () => this.request<StopSwitch>('GET', url('/v1/stop-all'));
+  stopAll = (reason: string) => this.request<StopSwitch>('POST', url('/v1/stop-all'), { body: { reason } });
+  resumeAll = () => this.request<StopSwitch>('POST', url('/v1/resume-all'));
 
   // Resources (the start form's pickers)
   resourceNames = (type: ResourceNames['type'], region?: string) => this.request<ResourceNames>('GET', url('/v1/resources/names', {}, { type, region }));

@@ -146,6 +146,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/resume-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["StopSwitchController_resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runbooks": {
         parameters: {
             query?: never;
@@ -418,6 +434,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stop-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["StopSwitchController_state"];
+        put?: never;
+        post: operations["StopSwitchController_stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/sns": {
         parameters: {
             query?: never;
@@ -678,7 +710,7 @@ export interface components {
         };
         ScheduleTick: {
             /** @enum {string} */
-            decision: "run" | "skipped";
+            decision: "run" | "skipped" | "refused";
             reason: string | null;
             runId: string | null;
             /** Format: date-time */
@@ -750,6 +782,19 @@ export interface components {
             startedAt: string;
             state: components["schemas"]["StepState"];
             uses: string;
+        };
+        StopSwitch: {
+            reason: string | null;
+            /** Format: date-time */
+            resumedAt: string | null;
+            resumedBy: string | null;
+            /** @description stop-all only: the runs asked to stop */
+            runsStopping?: string[];
+            /** @description true while stop-all holds: no run starts, running runs stop at their next safe point */
+            stopped: boolean;
+            /** Format: date-time */
+            stoppedAt: string | null;
+            stoppedBy: string | null;
         };
         /** @enum {string} */
         TriggerKind: "rest" | "cli" | "alarm" | "schedule" | "parent";
@@ -952,6 +997,39 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ResourceNames"];
                 };
+            };
+        };
+    };
+    StopSwitchController_resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description why it is safe again; audited */
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopSwitch"];
+                };
+            };
+            /** @description STOP_SWITCH_UNCHANGED: nothing is stopped */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1439,6 +1517,58 @@ export interface operations {
         requestBody?: never;
         responses: {
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    StopSwitchController_state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopSwitch"];
+                };
+            };
+        };
+    };
+    StopSwitchController_stop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description why everything is stopped; shown to everyone refused, and audited */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopSwitch"];
+                };
+            };
+            /** @description STOP_SWITCH_UNCHANGED: already stopped (names who and why) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -20,6 +20,7 @@ export type AuditRecord = S['AuditRecord'];
 export type AuditList = S['AuditList'];
 export type AuditVerifyResult = S['AuditVerifyResult'];
 export type ScheduleView = S['ScheduleView'];
+export type StopSwitch = S['StopSwitch'];
 export type RunReport = S['RunReport'];
 export type ResourceNames = S['ResourceNames'];
 export type CodedErrorView = S['CodedErrorView'];
@@ -71,7 +72,7 @@ export interface JsonSchema {
 }
 
 export function parametersOf(runbook: RunbookDetail | undefined): JsonSchema | undefined {
-  return runbook?.parameters as JsonSchema | undefined;
+  return runbook?.parameters;
 }
 
 export function canOperate(session: Session | null): boolean {

@@ -19,7 +19,10 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
     () =>
       watch === null
         ? Promise.resolve(undefined)
-        : api.getApproval(runId).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
+        : api.getApproval(runId).catch((e: unknown) => {
+            if (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND') return undefined;
+            throw e;
+          }),
     [runId, watch],
     { keepOnChange: true },
   );

@@ -1,7 +1,7 @@
 import { Migration } from '../migration.types';
 
 export const migration: Migration = {
-  version: 16,
+  version: 17,
   name: 'audit: every record authenticated by runbookd when written (a MAC the database cannot make); unauthenticated rows quarantined, not sealed',
   sql: `
 -- Until v16 the sealer linked any committed row into the chain, so a row INSERTed by someone with
