@@ -42,7 +42,7 @@ describe('audit rows runbookd did not write', () => {
     writeFileSync(pub, TEST_AUDIT_KEY.publicKeyPem());
     writeFileSync(recordKey, TEST_AUDIT_KEY.recordMac().exportKey());
     for (const level of ['log', 'warn', 'error'] as const) {
-      jest.spyOn(Logger.prototype, level).mockImplementation((m: unknown) => void logged.push(String(m)));
+      jest.spyOn(Logger.prototype, level).mockImplementation((...args: unknown[]) => void logged.push(String(args[0])));
     }
   });
 

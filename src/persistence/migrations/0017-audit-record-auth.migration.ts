@@ -4,7 +4,7 @@ export const migration: Migration = {
   version: 17,
   name: 'audit: every record authenticated by runbookd when written (a MAC the database cannot make); unauthenticated rows quarantined, not sealed',
   sql: `
--- Until v16 the sealer linked any committed row into the chain, so a row INSERTed by someone with
+-- Until v17 the sealer linked any committed row into the chain, so a row INSERTed by someone with
 -- database rights was sealed and then anchored as genuine. Now runbookd writes each record with
 -- auth_key_id and auth_mac (HMAC-SHA256 over the record's canonical form, nonce included, with a
 -- key derived from the audit signing key, which the database never holds). The sealer checks it
