@@ -31,7 +31,7 @@ export interface SealRound {
  * hash = sha256(prev_hash + canonical record), and, when due, write the next signed digest to the
  * outbox in the same transaction. After commit, publish the outbox to the store in order. A
  * digest is due when the chain grew and either the digest interval passed or a run ended (at most
- * one per `auditDigestMinGapMs`, so a storm of run ends costs a digest per gap, not per run).
+ * one per `audit.digestMinGapMs`, so a storm of run ends costs a digest per gap, not per run).
  */
 @Injectable()
 export class AuditSealerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -50,7 +50,7 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), this.config.auditSealIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.config.audit.sealIntervalMs);
     this.timer.unref();
   }
 
@@ -150,8 +150,8 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
     const sincePrevious = previous ? now.getTime() - Date.parse(JSON.parse(previous.body).at as string) : Infinity;
     const due =
       force ||
-      sincePrevious >= this.config.auditDigestIntervalMs ||
-      (sincePrevious >= this.config.auditDigestMinGapMs && (await this.repository.runEndedAfter(tx, previous?.position ?? 0)));
+      sincePrevious >= this.config.audit.digestIntervalMs ||
+      (sincePrevious >= this.config.audit.digestMinGapMs && (await this.repository.runEndedAfter(tx, previous?.position ?? 0)));
     if (!due) return undefined;
     const number = (previous?.number ?? 0) + 1;
     const digest = this.key.sign({

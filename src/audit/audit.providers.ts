@@ -14,8 +14,8 @@ import { S3DigestStore } from './s3-digest-store.adapter';
  * point of a digest is that whoever can rewrite the database cannot sign one.
  */
 export function loadAuditSigningKey(config: AppConfig): AuditSigningKey {
-  if (config.auditSigningKeyPem) return AuditSigningKey.fromPem(config.auditSigningKeyPem);
-  const file = config.auditSigningKeyFile;
+  if (config.audit.signingKeyPem) return AuditSigningKey.fromPem(config.audit.signingKeyPem);
+  const file = config.audit.signingKeyFile;
   if (!existsSync(file) && createFileOnce(file, () => AuditSigningKey.generatePem())) {
     const logger = new Logger('AuditSigningKey');
     const where = `generated a new audit digest signing key at ${file}`;
@@ -26,15 +26,15 @@ export function loadAuditSigningKey(config: AppConfig): AuditSigningKey {
 }
 
 export function openDigestStore(config: AppConfig): AuditDigestStore {
-  const s = config.auditDigestStore;
+  const s = config.audit.digestStore;
   if (s.kind === 'file') return new FileDigestStore(s.path);
   return new S3DigestStore({
     bucket: s.bucket,
     prefix: s.prefix,
-    region: config.awsRegion,
-    endpoint: config.awsEndpoints.AWS_ENDPOINT_URL_S3 ?? config.awsEndpoints.AWS_ENDPOINT_URL,
-    retentionDays: config.auditDigestRetentionDays,
-    timeoutMs: config.auditDigestStoreTimeoutMs,
+    region: config.aws.region,
+    endpoint: config.aws.endpoints.AWS_ENDPOINT_URL_S3 ?? config.aws.endpoints.AWS_ENDPOINT_URL,
+    retentionDays: config.audit.digestRetentionDays,
+    timeoutMs: config.audit.digestStoreTimeoutMs,
   });
 }
 

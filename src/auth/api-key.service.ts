@@ -33,8 +33,8 @@ export class ApiKeyService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    if (this.config.apiKeys.length > 0) {
-      this.keys = this.config.apiKeys.map((k) => ({ name: k.name, role: k.role, digest: Buffer.from(k.sha256, 'hex') }));
+    if (this.config.auth.apiKeys.length > 0) {
+      this.keys = this.config.auth.apiKeys.map((k) => ({ name: k.name, role: k.role, digest: Buffer.from(k.sha256, 'hex') }));
       assertDistinctDigests(this.keys);
       this.logger.log(`API keys configured: ${this.keys.map((k) => `${k.name} (${k.role})`).join(', ')}`);
       return;

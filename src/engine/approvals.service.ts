@@ -174,7 +174,7 @@ export class ApprovalsService {
     const scope = {
       params: run.parameters, steps: outputs,
       run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
-      defaults: { region: this.config.awsRegion },
+      defaults: { region: this.config.aws.region },
     };
     const planCtx: StepContext = { ...ctx, dryRun: true, aws: { ...ctx.aws, dryRun: true }, memory: {}, checkpoint: async () => undefined };
     const planned: ApprovalPlan['steps'] = [];
@@ -278,7 +278,7 @@ export class ApprovalsService {
       ageSeconds: Math.max(0, Math.round((this.clock.nowMs() - a.createdAt.getTime()) / 1000)),
       decidedAt: a.decidedAt ? a.decidedAt.toISOString() : null, reason: orphaned ? `run ${a.runState}` : a.reason,
       commands: { approve: `runbookd approve ${a.runId} -m "<comment>"`, reject: `runbookd reject ${a.runId} -m "<why>"` },
-      links: { run: `/v1/runs/${a.runId}`, console: `${this.config.publicUrl}/#/runs/${a.runId}` },
+      links: { run: `/v1/runs/${a.runId}`, console: `${this.config.http.publicUrl}/#/runs/${a.runId}` },
     };
   }
 }

@@ -70,7 +70,7 @@ export class PreflightService {
     const scope = {
       params: req.parameters, steps: outputs,
       run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: this.clock.now().toISOString() },
-      defaults: { region: this.config.awsRegion },
+      defaults: { region: this.config.aws.region },
     };
     const secretValues = new RunRedactor(req.definition, req.parameters).values;
     const facts: TargetFacts[] = [];
@@ -126,7 +126,7 @@ export class PreflightService {
         params: req.parameters,
         steps: outputs,
         run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: acceptedAt.toISOString() },
-        defaults: { region: this.config.awsRegion },
+        defaults: { region: this.config.aws.region },
       };
       const base: StepResultRecord = {
         runId: req.runId, stepId: def.id, phase: 'main', position: i - list.length, uses: def.uses, mutates: false, state: 'succeeded',

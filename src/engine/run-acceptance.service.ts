@@ -118,7 +118,7 @@ export class RunAcceptanceService {
     }
     const id = newRunId(this.clock.nowMs());
     const concurrencyKey = this.resolveGuardKey(def.guards.concurrency, parameters, id);
-    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.runs.defaultTimeoutSeconds;
     const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
     // Before anything is recorded: a refused preflight leaves no run, no audit record, no AWS change.
     const preflightRequest = { definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt };
@@ -223,7 +223,7 @@ export class RunAcceptanceService {
   private resolveGuardKey(template: string | undefined, params: Record<string, unknown>, runId: string): string | null {
     if (!template) return null;
     try {
-      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.awsRegion } });
+      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.aws.region } });
       return v === undefined || v === '' ? null : String(v);
     } catch (err) {
       if (err instanceof UnresolvedExpression) {

@@ -66,6 +66,6 @@ export class SessionController {
 
   /** Secure whenever people reach the service over https (directly, or through a TLS-terminating proxy). */
   private secure(request: FastifyRequest): boolean {
-    return this.config.publicUrl.startsWith('https:') || request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https';
+    return this.config.http.publicUrl.startsWith('https:') || request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https';
   }
 }

@@ -16,7 +16,7 @@ export class PolicyService {
 
   constructor(config: AppConfig) {
     try {
-      this.policy = loadPolicy(config.policyFile);
+      this.policy = loadPolicy(config.scope.policyFile);
     } catch (err) {
       if (err instanceof PolicyFileError) throw new ConfigError(err.problems.map((p) => `RUNBOOKD_POLICY ${p}`));
       throw err;

@@ -48,10 +48,13 @@ describe('AuthGuard on Fastify', () => {
     const config = new AppConfig();
     config.nodeEnv = 'test';
     config.stateDir = path.join(os.tmpdir(), 'runbookd-auth-http-unused');
-    config.apiKeys = [
-      { name: 'grafana', role: 'viewer', sha256: sha('v-key') },
-      { name: 'ci', role: 'operator', sha256: sha('o-key') },
-    ];
+    config.auth = {
+      apiKeys: [
+        { name: 'grafana', role: 'viewer', sha256: sha('v-key') },
+        { name: 'ci', role: 'operator', sha256: sha('o-key') },
+      ],
+      sessionTtlSeconds: 8 * 3600,
+    };
     @Module({
       controllers: [RunsController],
       providers: [

@@ -37,7 +37,7 @@ function captureLogger(): CapturedLogger {
 function makeConfig(over: { apiKeys?: ApiKeyEntry[]; nodeEnv?: string; stateDir?: string } = {}): AppConfig {
   const c = new AppConfig();
   c.nodeEnv = over.nodeEnv ?? 'development';
-  c.apiKeys = over.apiKeys ?? [];
+  c.auth = { apiKeys: over.apiKeys ?? [], sessionTtlSeconds: 8 * 3600 };
   c.stateDir = over.stateDir ?? path.join(os.tmpdir(), 'runbookd-auth-unused');
   return c;
 }

@@ -75,8 +75,8 @@ export class SnsWebhookService {
         throw new SnsError('SNS_TOPIC_NOT_ACCEPTED', `topic ${m.TopicArn} is named by no runbook alarm trigger and not in RUNBOOKD_SNS_TOPICS`, { topicArn: m.TopicArn });
       }
       const age = receivedAt.getTime() - Date.parse(m.Timestamp);
-      if (age > this.config.snsMaxMessageAgeSeconds * 1000 || age < -FUTURE_SKEW_MS) {
-        throw new SnsError('SNS_MESSAGE_STALE', `message timestamp ${m.Timestamp} is outside the ${this.config.snsMaxMessageAgeSeconds}s freshness window`, { timestamp: m.Timestamp });
+      if (age > this.config.sns.maxMessageAgeSeconds * 1000 || age < -FUTURE_SKEW_MS) {
+        throw new SnsError('SNS_MESSAGE_STALE', `message timestamp ${m.Timestamp} is outside the ${this.config.sns.maxMessageAgeSeconds}s freshness window`, { timestamp: m.Timestamp });
       }
       await this.verifier.verify(m);
     } catch (err) {
