@@ -32,7 +32,21 @@ import { SnsMessageRecorder } from './triggers/sns/sns-message-recorder.service'
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController, ResourcesController, StopSwitchController],
+  controllers: [
+    RunbooksController,
+    IamPolicyController,
+    RunsController,
+    AuditController,
+    HealthController,
+    MetricsController,
+    SchedulesController,
+    ReportsController,
+    SnsWebhookController,
+    SessionController,
+    ApprovalsController,
+    ResourcesController,
+    StopSwitchController,
+  ],
   providers: [
     ApiKeyService,
     SessionsRepository,

@@ -146,7 +146,12 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     });
     covered = to;
   }
-  if (covered < lastPos) anchors.unanchored.push({ fromPosition: covered + 1, toPosition: lastPos, reason: 'sealed after the newest digest; the next digest is due within the digest interval' });
+  if (covered < lastPos)
+    anchors.unanchored.push({
+      fromPosition: covered + 1,
+      toPosition: lastPos,
+      reason: 'sealed after the newest digest; the next digest is due within the digest interval',
+    });
 
   // A quarantined row is an attempt at forgery that was stopped: nothing in the chain is wrong, but it must not pass unseen.
   const ok = !firstBad && !missingTail && anchors.badDigests.length === 0 && authentication.unauthenticated.length === 0 && authentication.quarantined.length === 0;
@@ -178,7 +183,8 @@ function checkDigests(entries: unknown[], keys: readonly KeyObject[], bad: { num
   const byNumber = new Map<number, AuditDigest>();
   for (const e of entries) {
     const reason = checkDigest(e, keys);
-    const number = typeof e === 'object' && e !== null && Number.isSafeInteger((e as { number?: unknown }).number) ? Number((e as { number: number }).number) : 0;
+    const number =
+      typeof e === 'object' && e !== null && Number.isSafeInteger((e as { number?: unknown }).number) ? Number((e as { number: number }).number) : 0;
     if (reason) {
       bad.push({ number, reason });
       continue;

@@ -101,7 +101,17 @@ export class AuditRepository {
       params,
     );
     const seqs = inserted.map((r) => Number(r.seq)).sort((a, b) => a - b);
-    return rows.map((r, i) => ({ position: null, at: r.at, kind: r.kind, runId: r.run_id, actor: r.actor, data: r.data, prevHash: null, hash: null, seq: seqs[i] }));
+    return rows.map((r, i) => ({
+      position: null,
+      at: r.at,
+      kind: r.kind,
+      runId: r.run_id,
+      actor: r.actor,
+      data: r.data,
+      prevHash: null,
+      hash: null,
+      seq: seqs[i],
+    }));
   }
 
   /**

@@ -19,7 +19,11 @@ const approveSchema: Record<string, any> = {
   type: 'object', additionalProperties: false,
   properties: { comment: { type: 'string', maxLength: 2000 }, planHash: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
 };
-const rejectSchema: Record<string, any> = { ...approveSchema, required: ['comment'], properties: { ...approveSchema.properties, comment: { type: 'string', minLength: 1, maxLength: 2000 } } };
+const rejectSchema: Record<string, any> = {
+  ...approveSchema,
+  required: ['comment'],
+  properties: { ...approveSchema.properties, comment: { type: 'string', minLength: 1, maxLength: 2000 } },
+};
 const STATES: readonly ApprovalState[] = ['pending', 'approved', 'rejected', 'expired', 'void'];
 
 @ApiTags('approvals')
@@ -34,7 +38,8 @@ export class ApprovalsController {
   @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 50' })
   @ApiOkResponse({ schema: apiRef('ApprovalList') })
   async list(@Query('state') state?: string, @Query('limit') limit?: string) {
-    if (state !== undefined && !STATES.includes(state as ApprovalState)) throw new RequestError('INVALID_REQUEST', `state must be one of ${STATES.join(', ')}`, { field: 'state' });
+    if (state !== undefined && !STATES.includes(state as ApprovalState))
+      throw new RequestError('INVALID_REQUEST', `state must be one of ${STATES.join(', ')}`, { field: 'state' });
     const n = limit === undefined ? 50 : Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > 200) throw new RequestError('INVALID_REQUEST', 'limit must be an integer from 1 to 200', { field: 'limit' });
     return { items: await this.approvals.list(state as ApprovalState | undefined, n) };

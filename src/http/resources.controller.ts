@@ -25,7 +25,8 @@ export class ResourcesController {
     if (!type || !(RESOURCE_NAME_TYPES as readonly string[]).includes(type)) {
       throw new RequestError('INVALID_REQUEST', `type must be one of ${RESOURCE_NAME_TYPES.join(', ')}`, { field: 'type' });
     }
-    if (region !== undefined && region !== '' && !REGION.test(region)) throw new RequestError('INVALID_REQUEST', 'region must be a region code such as eu-west-1', { field: 'region' });
+    if (region !== undefined && region !== '' && !REGION.test(region))
+      throw new RequestError('INVALID_REQUEST', 'region must be a region code such as eu-west-1', { field: 'region' });
     return this.names.list(type as ResourceNameType, principal.name, region || undefined);
   }
 }

@@ -36,8 +36,14 @@ const createRunSchema: Record<string, any> = {
       description: 'A fleet run: { resourceType, tags, accounts ("allowed" or ids), regions } or a list of ARNs or ids; the runbook needs a fleet: section',
       oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'string' } }],
     },
-    maxConcurrency: { description: 'Fleet: targets running at once, a count or a percentage ("25%"); default 10', oneOf: [{ type: 'integer' }, { type: 'string' }] },
-    maxErrors: { description: 'Fleet: failed targets tolerated before no further target starts, a count or a percentage; default 0', oneOf: [{ type: 'integer' }, { type: 'string' }] },
+    maxConcurrency: {
+      description: 'Fleet: targets running at once, a count or a percentage ("25%"); default 10',
+      oneOf: [{ type: 'integer' }, { type: 'string' }],
+    },
+    maxErrors: {
+      description: 'Fleet: failed targets tolerated before no further target starts, a count or a percentage; default 0',
+      oneOf: [{ type: 'integer' }, { type: 'string' }],
+    },
     maxConcurrencyPerAccountRegion: { type: 'integer', description: 'Fleet: targets of one account and region running at once' },
     allowEmpty: { type: 'boolean', description: 'Fleet: record a fleet whose targets resolve to nothing instead of answering 422' },
   },
@@ -76,7 +82,16 @@ export class RunbooksController {
     const l = this.catalog.get(id);
     // A writeOnly value written into a trigger's or schedule's parameters in the YAML is a secret too.
     const triggers = new RunRedactor(l.definition, {}).apply(l.definition.triggers);
-    return { ...summary(l.definition, l.digest), parameters: l.definition.parameters, guards: l.definition.guards, preflight: l.definition.preflight ?? [], steps: l.definition.steps, cleanup: l.definition.cleanup, triggers, fleet: l.definition.fleet ?? null };
+    return {
+      ...summary(l.definition, l.digest),
+      parameters: l.definition.parameters,
+      guards: l.definition.guards,
+      preflight: l.definition.preflight ?? [],
+      steps: l.definition.steps,
+      cleanup: l.definition.cleanup,
+      triggers,
+      fleet: l.definition.fleet ?? null,
+    };
   }
 
   /** 202 with the new run; 200 with the existing one when the Idempotency-Key was seen before. */
@@ -85,17 +100,26 @@ export class RunbooksController {
   @RequireRole('operator', 'trigger runs')
   @ApiBody({ schema: createRunSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key returns the same run (200)' })
-  @ApiHeader({ name: 'X-Runbookd-Client', required: false, description: '`cli` when the runbookd CLI sends the request: the run is recorded with trigger kind `cli`' })
+  @ApiHeader({
+    name: 'X-Runbookd-Client',
+    required: false,
+    description: '`cli` when the runbookd CLI sends the request: the run is recorded with trigger kind `cli`',
+  })
   @ApiResponse({ status: 202, description: 'Accepted: the run is recorded and queued', schema: apiRef('RunView') })
   @ApiResponse({ status: 200, description: 'The run an earlier request with this Idempotency-Key started', schema: apiRef('RunView') })
   @ApiResponse({
     status: 400,
-    description: 'Bad parameters (each bad field is named) or a preflight check refused the run (PREFLIGHT_FAILED, naming what failed); nothing is recorded or queued',
+    description:
+      'Bad parameters (each bad field is named) or a preflight check refused the run (PREFLIGHT_FAILED, naming what failed); nothing is recorded or queued',
     schema: apiRef('ApiErrorBody'),
   })
   @ApiResponse({ status: 409, description: 'Another unfinished run holds the concurrency key (named in details.holder)' })
-  @ApiResponse({ status: 403, description: 'A target (a fleet\'s account, role or region) is outside the allow-list (TARGET_NOT_ALLOWED, naming it)' })
-  @ApiResponse({ status: 422, description: 'The Idempotency-Key was used with different parameters; or a fleet\'s targets resolve to nothing, name a type the runbook does not bind, lie outside its accounts or regions, or its rate control is not a count or a percentage' })
+  @ApiResponse({ status: 403, description: "A target (a fleet's account, role or region) is outside the allow-list (TARGET_NOT_ALLOWED, naming it)" })
+  @ApiResponse({
+    status: 422,
+    description:
+      "The Idempotency-Key was used with different parameters; or a fleet's targets resolve to nothing, name a type the runbook does not bind, lie outside its accounts or regions, or its rate control is not a count or a percentage",
+  })
   async create(
     @Param('id') id: string,
     @Body(new JsonSchemaPipe<CreateRunBody>(createRunSchema)) body: CreateRunBody,

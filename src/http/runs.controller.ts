@@ -86,7 +86,8 @@ export class RunsController {
     } catch (err) {
       // Headers are gone already: say it on the stream, and log the cause.
       this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-      if (!closed.signal.aborted) reply.raw.write(`event: error\ndata: ${JSON.stringify({ code: 'INTERNAL', message: 'the event stream failed; see the service log' })}\n\n`);
+      if (!closed.signal.aborted)
+        reply.raw.write(`event: error\ndata: ${JSON.stringify({ code: 'INTERNAL', message: 'the event stream failed; see the service log' })}\n\n`);
     }
     reply.raw.end();
   }
@@ -103,7 +104,10 @@ export class RunsController {
     }
     const report = await this.runs.report(id);
     if (f === 'csv') {
-      if (!report.fleet) throw new RequestError('INVALID_REQUEST', 'format=csv is the target table of a fleet run, and this run is not one (or has not ended)', { field: 'format' });
+      if (!report.fleet)
+        throw new RequestError('INVALID_REQUEST', 'format=csv is the target table of a fleet run, and this run is not one (or has not ended)', {
+          field: 'format',
+        });
       return reply.type('text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${id}-targets.csv"`).send(fleetCsv(report.fleet));
     }
     if (f === 'md') return reply.type('text/markdown; charset=utf-8').send(renderMarkdown(report));

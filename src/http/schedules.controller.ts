@@ -42,7 +42,11 @@ export class SchedulesController {
   @RequireRole('operator', 'pause schedules')
   @ApiBody({ schema: pauseSchema, required: false })
   @ApiOkResponse({ schema: apiRef('ScheduleView') })
-  pause(@Param('id') id: string, @Body(new JsonSchemaPipe<PauseBody>(pauseSchema, { optional: true })) body: PauseBody, @CurrentPrincipal() principal: Principal) {
+  pause(
+    @Param('id') id: string,
+    @Body(new JsonSchemaPipe<PauseBody>(pauseSchema, { optional: true })) body: PauseBody,
+    @CurrentPrincipal() principal: Principal,
+  ) {
     return this.schedules.pause(id, principal.name, body.reason?.trim() || null);
   }
 

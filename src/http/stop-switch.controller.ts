@@ -19,7 +19,9 @@ const stopSchema: Record<string, any> = {
   type: 'object',
   additionalProperties: false,
   required: ['reason'],
-  properties: { reason: { type: 'string', minLength: 1, maxLength: 2000, pattern: '\\S', description: 'why everything is stopped; shown to everyone refused, and audited' } },
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: 2000, pattern: '\\S', description: 'why everything is stopped; shown to everyone refused, and audited' },
+  },
 };
 const resumeSchema: Record<string, any> = {
   type: 'object',

@@ -18,7 +18,8 @@ describe('runbookd CLI against the service', () => {
   beforeAll(async () => {
     // The shipped runbooks plus a slow one to cancel and to outlast --timeout.
     runbooksDir = mkdtempSync(path.join(os.tmpdir(), 'rbd-cli-runbooks-'));
-    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml'))) copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
+    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml')))
+      copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
     copyFileSync(path.join(ROOT, 'test/e2e/fixtures/cli/cli-sleep.yaml'), path.join(runbooksDir, 'cli-sleep.yaml'));
     h = await Harness.start({ role: 'all', runbooksDir });
     home = mkdtempSync(path.join(os.tmpdir(), 'rbd-cli-home-'));
@@ -31,7 +32,10 @@ describe('runbookd CLI against the service', () => {
   });
 
   it('follows a failover test step by step, prints the switch time and exits 0', async () => {
-    const r = await runCli(['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'failback=false', '--reason', 'cli test', '--follow', '--timeout', '2m'], env);
+    const r = await runCli(
+      ['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'failback=false', '--reason', 'cli test', '--follow', '--timeout', '2m'],
+      env,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/▶ failover \(rds\.failover\) started/);
@@ -123,7 +127,10 @@ describe('runbookd CLI against the service', () => {
   });
 
   it('types -p by the schema (the README\'s point-in-time restore), refuses what cannot convert with 64, and records the run as trigger cli', async () => {
-    const pitr = await runCli(['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', 'useLatestRestorableTime=true', '--dry-run', '--json'], env);
+    const pitr = await runCli(
+      ['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', 'useLatestRestorableTime=true', '--dry-run', '--json'],
+      env,
+    );
     expect(pitr.stderr).toBe('');
     expect(pitr.code).toBe(0);
     const accepted = JSON.parse(pitr.stdout);
@@ -149,7 +156,11 @@ describe('runbookd CLI against the service', () => {
     // Started over REST it stays `rest`; a client header runbookd never sends is refused, naming it.
     const rest = await h.request('POST', '/v1/runbooks/cli-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 0 } } });
     expect(rest.body.trigger.kind).toBe('rest');
-    const forged = await h.request('POST', '/v1/runbooks/cli-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 0 } }, headers: { 'x-runbookd-client': 'schedule' } });
+    const forged = await h.request('POST', '/v1/runbooks/cli-sleep/runs', {
+      key: h.keys.operator,
+      body: { parameters: { seconds: 0 } },
+      headers: { 'x-runbookd-client': 'schedule' },
+    });
     expect(forged.status).toBe(400);
     expect(forged.body.error.details.field).toBe('X-Runbookd-Client');
   });

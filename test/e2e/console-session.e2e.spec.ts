@@ -13,12 +13,21 @@ import { eventually, Harness, ROOT } from '../support/runbookd';
 describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await Harness.start({ role: 'all', seed: false, runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep'), env: { RUNBOOKD_EVENTS_POLL_MS: '200' } });
+    h = await Harness.start({
+      role: 'all',
+      seed: false,
+      runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep'),
+      env: { RUNBOOKD_EVENTS_POLL_MS: '200' },
+    });
   });
   afterAll(async () => h?.close());
 
   async function signIn(apiKey: string, headers: Record<string, string> = {}) {
-    const res = await fetch(`${h.baseUrl}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ apiKey }) });
+    const res = await fetch(`${h.baseUrl}/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ apiKey }),
+    });
     const body = (await res.json()) as any;
     const setCookie = res.headers.get('set-cookie') ?? '';
     return { status: res.status, body, setCookie, cookie: setCookie.split(';')[0] };
@@ -147,7 +156,8 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     await other.listen(0, '127.0.0.1');
     try {
       const base = await other.getUrl();
-      const get = (cookie: string) => fetch(`${base}/v1/runs`, { headers: { cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      const get = (cookie: string) =>
+        fetch(`${base}/v1/runs`, { headers: { cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
       expect((await get(viewer.cookie)).status).toBe(200);
       const gone = await get(operator.cookie);
       expect(gone.status).toBe(401);

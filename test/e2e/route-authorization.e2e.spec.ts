@@ -63,7 +63,10 @@ describe('authorization of every route, from the route table', () => {
       for (const [who, key, rank] of keys) {
         const res = await fetch(`${h.baseUrl}${url}`, {
           method: r.method,
-          headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            ...(key ? { authorization: `Bearer ${key}` } : {}),
+            ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { 'content-type': 'application/json' }),
+          },
           body: r.method === 'GET' || r.method === 'DELETE' ? undefined : '{}',
           signal: AbortSignal.timeout(5000),
         });
@@ -73,7 +76,8 @@ describe('authorization of every route, from the route table', () => {
         else if (rank === 0) expected = '401';
         else expected = rank >= RANK[r.role as keyof typeof RANK] ? 'past auth' : '403';
         const got = res.status === 401 ? '401' : res.status === 403 ? '403' : 'past auth';
-        if (got !== expected && !(r.role === 'public' && r.path.startsWith('/v1/webhooks'))) wrong.push(`${r.method} ${r.path} as ${who}: ${res.status}, expected ${expected}`);
+        if (got !== expected && !(r.role === 'public' && r.path.startsWith('/v1/webhooks')))
+          wrong.push(`${r.method} ${r.path} as ${who}: ${res.status}, expected ${expected}`);
         if (res.status >= 500) wrong.push(`${r.method} ${r.path} as ${who}: ${res.status}`);
       }
     }

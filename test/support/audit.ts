@@ -30,7 +30,10 @@ export interface AuditParts {
  * The audit log's parts wired by hand (what InfrastructureModule does), with digests only on
  * demand (`anchorNow`) unless `env` says otherwise, and a digest file of its own.
  */
-export function auditParts(db: Database, opts: { clock?: Clock; store?: AuditDigestStore; env?: Record<string, string>; key?: AuditSigningKey; digestFile?: string } = {}): AuditParts {
+export function auditParts(
+  db: Database,
+  opts: { clock?: Clock; store?: AuditDigestStore; env?: Record<string, string>; key?: AuditSigningKey; digestFile?: string } = {},
+): AuditParts {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runbookd-audit-'));
   const config = loadConfig({
     RUNBOOKD_STATE_DIR: dir,

@@ -65,11 +65,15 @@ describe('loader: generic aws.* steps and expressions', () => {
   });
 
   it('refuses an unknown service and an unknown api, naming what exists', () => {
-    expect(load(`
+    expect(
+      load(`
   - id: a
     uses: aws.call
     with: { service: dynamodb, api: Scan }
-`).problems).toEqual([expect.stringMatching(/^probe\.yaml: steps\[0\]\.with\.service: must be equal to one of the allowed values: "rds", "ecs", "cloudwatch", "backup", "sns"/)]);
+`).problems,
+    ).toEqual([
+      expect.stringMatching(/^probe\.yaml: steps\[0\]\.with\.service: must be equal to one of the allowed values: "rds", "ecs", "cloudwatch", "backup", "sns"/),
+    ]);
     expect(load(`
   - id: b
     uses: aws.call

@@ -44,7 +44,14 @@ describe('policy file', () => {
     expect(p.productionAccounts).toEqual(['222222222222', '333333333333']);
     expect(p.groups.sre).toEqual({ keys: ['otto'], subjects: ['sub-1'], oidcGroups: ['sre-team'] });
     expect(Object.keys(p.groups)).toEqual(['viewer', 'operator', 'admin', 'sre']);
-    expect(p.grants[0]).toEqual({ who: { group: 'sre' }, may: ['view', 'run'], runbooks: ['failover-*'], accounts: ['*'], regions: ['eu-*'], environments: ['*'] });
+    expect(p.grants[0]).toEqual({
+      who: { group: 'sre' },
+      may: ['view', 'run'],
+      runbooks: ['failover-*'],
+      accounts: ['*'],
+      regions: ['eu-*'],
+      environments: ['*'],
+    });
     expect(p.approvalRules).toEqual(defaultPolicy().approvalRules);
   });
 
@@ -87,7 +94,14 @@ describe('approval rules', () => {
   it('a production tag on a high-risk runbook\'s target asks for one approval, naming the rule and the fact', () => {
     expect(need('high', [cluster({ environment: 'production' })])).toEqual({
       minApprovals: 1,
-      reasons: [{ rule: 'production-environment-tag', minApprovals: 1, because: 'cluster orders is tagged environment=production', target: 'arn:aws:rds:eu-west-1:123456789012:cluster:orders' }],
+      reasons: [
+        {
+          rule: 'production-environment-tag',
+          minApprovals: 1,
+          because: 'cluster orders is tagged environment=production',
+          target: 'arn:aws:rds:eu-west-1:123456789012:cluster:orders',
+        },
+      ],
     });
     // The same promise however the tag is spelt.
     expect(need('high', [cluster({ Environment: 'Production' })]).minApprovals).toBe(1);

@@ -59,11 +59,17 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
   readonly iamActions = [];
   readonly startsRuns = true;
   readonly input = {
-    type: 'object', additionalProperties: false, required: ['runbook', 'fleet'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['runbook', 'fleet'],
     properties: {
       runbook: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$' },
       parameters: { type: 'object' },
-      fleet: { type: 'object', required: ['targets', 'limits', 'bind'], properties: { targets: { type: 'array' }, limits: { type: 'object' }, bind: { type: 'object' } } },
+      fleet: {
+        type: 'object',
+        required: ['targets', 'limits', 'bind'],
+        properties: { targets: { type: 'array' }, limits: { type: 'object' }, bind: { type: 'object' } },
+      },
       pollSeconds: { type: 'number', minimum: 0.2, maximum: 600, default: 15 },
     },
   };
@@ -114,7 +120,13 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
    * Starts pending targets in list order while there is room (maxConcurrency, and per account and
    * region), one at a time so a refusal counts before the next start. Returns the children started.
    */
-  private async startMore(input: Input, ctx: StepContext, now: Tally, children: Map<number, ChildRunState>, refused: Record<string, RunError>): Promise<string[]> {
+  private async startMore(
+    input: Input,
+    ctx: StepContext,
+    now: Tally,
+    children: Map<number, ChildRunState>,
+    refused: Record<string, RunError>,
+  ): Promise<string[]> {
     const { limits, targets } = input.fleet;
     const acceptance = this.moduleRef.get(RunAcceptanceService, { strict: false });
     const parent = await this.runs.get(ctx.runId);
@@ -136,13 +148,26 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
           dryRun: ctx.dryRun,
           reason: `target ${target.index + 1}/${targets.length} (${target.arn}) of fleet run ${ctx.runId}`,
           trigger: {
-            kind: 'parent', actor: ctx.aws.actor, parentRunId: ctx.runId, parentStepId: ctx.stepId, parentRunbookId: ctx.runbookId,
+            kind: 'parent',
+            actor: ctx.aws.actor,
+            parentRunId: ctx.runId,
+            parentStepId: ctx.stepId,
+            parentRunbookId: ctx.runbookId,
             fleetTarget: { index: target.index, arn: target.arn, account: target.account, region: target.region },
             ...(typeof role === 'string' ? { role } : {}),
           },
           dedupeKey: fleetChildKey(ctx.runId, target.index),
         });
-        children.set(i, { id: run.id, dedupeKey: run.dedupeKey, state: run.state, phase: run.phase, error: run.error, createdAt: run.createdAt, startedAt: run.startedAt, endedAt: run.endedAt });
+        children.set(i, {
+          id: run.id,
+          dedupeKey: run.dedupeKey,
+          state: run.state,
+          phase: run.phase,
+          error: run.error,
+          createdAt: run.createdAt,
+          startedAt: run.startedAt,
+          endedAt: run.endedAt,
+        });
         started.push(run.id);
         if (!isTerminal(run.state) || run.phase !== 'done') {
           running++;
@@ -175,14 +200,23 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
       const base = { index: t.index, arn: t.arn, id: t.id, account: t.account, region: t.region };
       if (!child) {
         const r = refused[String(t.index)];
-        return { ...base, outcome: r ? 'refused' : 'skipped', childRunId: null, durationSeconds: null, error: r ? { code: r.code, message: r.message } : null, figures: [], plannedCalls: null };
+        return {
+          ...base,
+          outcome: r ? 'refused' : 'skipped',
+          childRunId: null,
+          durationSeconds: null,
+          error: r ? { code: r.code, message: r.message } : null,
+          figures: [],
+          plannedCalls: null,
+        };
       }
       const report = child.report as unknown as RunReport | null;
       return {
         ...base,
         outcome: child.state as TargetOutcome,
         childRunId: child.id,
-        durationSeconds: report?.run.durationSeconds ?? (child.startedAt && child.endedAt ? (child.endedAt.getTime() - child.startedAt.getTime()) / 1000 : null),
+        durationSeconds:
+          report?.run.durationSeconds ?? (child.startedAt && child.endedAt ? (child.endedAt.getTime() - child.startedAt.getTime()) / 1000 : null),
         error: child.error ? { code: child.error.code, message: child.error.message } : null,
         figures: (report?.figures ?? []).map(({ stepId: _s, ...f }) => f),
         plannedCalls: child.dryRun ? (report?.plannedCalls?.length ?? 0) : null,
@@ -193,17 +227,27 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
     const skipped = rows.filter((r) => r.outcome === 'skipped').length;
     const failed = rows.length - passed - skipped;
     const summary = `${passed} passed, ${failed} failed, ${skipped} skipped`;
-    const fleet: FleetSection = { runbookId: input.runbook, dryRun: ctx.dryRun, limits, counts: { total: rows.length, passed, failed, skipped }, summary, stopped, targets: rows };
+    const fleet: FleetSection = {
+      runbookId: input.runbook,
+      dryRun: ctx.dryRun,
+      limits,
+      counts: { total: rows.length, passed, failed, skipped },
+      summary,
+      stopped,
+      targets: rows,
+    };
     return {
       fleet,
-      findings: [{
-        id: 'fleet-max-errors',
-        title: 'Failed targets within maxErrors',
-        passed: failed <= limits.maxErrors,
-        measured: failed,
-        target: limits.maxErrors,
-        detail: `${summary} of ${rows.length} target(s)${stopped ? '; no target started after the limit was passed' : ''}`,
-      }],
+      findings: [
+        {
+          id: 'fleet-max-errors',
+          title: 'Failed targets within maxErrors',
+          passed: failed <= limits.maxErrors,
+          measured: failed,
+          target: limits.maxErrors,
+          detail: `${summary} of ${rows.length} target(s)${stopped ? '; no target started after the limit was passed' : ''}`,
+        },
+      ],
       figures: [
         { id: 'targets', label: 'Targets', value: rows.length },
         { id: 'passed', label: 'Passed', value: passed },

@@ -88,9 +88,16 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
     const output = childOutput(child);
     if (child.state === 'succeeded') return done(output);
     if (!input.continueOnFailure) {
-      throw new EngineError('CHILD_RUN_FAILED', `child run ${child.id} (${child.runbookId}) ended ${child.state}${child.error ? `: ${child.error.message}` : ''}`, {
-        childRunId: child.id, runbookId: child.runbookId, state: child.state, error: child.error,
-      });
+      throw new EngineError(
+        'CHILD_RUN_FAILED',
+        `child run ${child.id} (${child.runbookId}) ended ${child.state}${child.error ? `: ${child.error.message}` : ''}`,
+        {
+          childRunId: child.id,
+          runbookId: child.runbookId,
+          state: child.state,
+          error: child.error,
+        },
+      );
     }
     ctx.log.warn(`child run ${child.id} ended ${child.state}; continuing (continueOnFailure)`);
     return done(output);

@@ -119,7 +119,8 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
           <ul aria-label="Decisions">
             {approval.decisions.map((d) => (
               <li key={`${d.actor}/${d.at}`}>
-                <StateBadge state={d.decision === 'approve' ? 'approved' : 'rejected'} /> {d.actor} <span className="muted">({d.role})</span>, <Time at={d.at} />
+                <StateBadge state={d.decision === 'approve' ? 'approved' : 'rejected'} /> {d.actor} <span className="muted">({d.role})</span>,{' '}
+                <Time at={d.at} />
                 {d.comment && <>: “{d.comment}”</>}
               </li>
             ))}
@@ -134,7 +135,14 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
             <>
               <div className="field">
                 <label htmlFor="approval-comment">Comment</label>
-                <textarea id="approval-comment" rows={2} maxLength={2000} value={comment} onChange={(e) => setComment(e.target.value)} aria-describedby="approval-comment-help" />
+                <textarea
+                  id="approval-comment"
+                  rows={2}
+                  maxLength={2000}
+                  value={comment}
+                  onChange={(e) => setComment(e.target.value)}
+                  aria-describedby="approval-comment-help"
+                />
                 <span id="approval-comment-help" className="help muted">
                   Recorded in the audit log; required to reject. The decision applies to plan {approval.planHash.slice(0, 12)} as shown.
                 </span>

@@ -77,7 +77,15 @@ export function StopSwitchBar({ session }: { session: Session }) {
         >
           <div className="field">
             <label htmlFor="stop-all-reason">Why stop everything?</label>
-            <input id="stop-all-reason" required maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} aria-describedby="stop-all-help" autoFocus />
+            <input
+              id="stop-all-reason"
+              required
+              maxLength={2000}
+              value={reason}
+              onChange={(e) => setReason(e.target.value)}
+              aria-describedby="stop-all-help"
+              autoFocus
+            />
             <span className="help" id="stop-all-help">
               Every running run stops before its next change and runs its cleanup; new runs are refused, naming you and this reason. Audited.
             </span>
