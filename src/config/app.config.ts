@@ -14,7 +14,11 @@ export type Role = 'all' | 'api' | 'worker';
 
 export interface ApiKeyEntry {
   name: string;
-  role: 'viewer' | 'operator' | 'admin';
+  /**
+   * The policy group the key is in: one of the built-in role groups (viewer, operator, admin) or a
+   * group RUNBOOKD_POLICY defines; the policy checks at boot that the group exists.
+   */
+  group: string;
   /** Lower-case hex SHA-256 of the key; the key itself is never configured or stored. */
   sha256: string;
 }
@@ -570,24 +574,24 @@ function parseApiKeys(raw: string, problems: string[]): ApiKeyEntry[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .forEach((item, i) => {
-      const [name, role, sha256, ...rest] = item.split(':');
+      const [name, group, sha256, ...rest] = item.split(':');
       const where = `RUNBOOKD_API_KEYS entry ${i + 1}`;
-      if (rest.length > 0 || !name || !role || !sha256) {
-        problems.push(`${where} must be name:role:sha256hex`);
+      if (rest.length > 0 || !name || !group || !sha256) {
+        problems.push(`${where} must be name:group:sha256hex (group: viewer, operator, admin or a group of RUNBOOKD_POLICY)`);
         return;
       }
       if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) problems.push(`${where}: name "${name}" may hold letters, digits and . _ @ - only`);
       if (names.has(name)) problems.push(`${where}: name "${name}" is used twice`);
       names.add(name);
-      if (role !== 'viewer' && role !== 'operator' && role !== 'admin') {
-        problems.push(`${where} ("${name}"): role must be viewer, operator or admin, got "${role}"`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$/.test(group)) {
+        problems.push(`${where} ("${name}"): group "${group.slice(0, 100)}" must be a policy group name (letters, digits and _ . @ -)`);
         return;
       }
       if (!/^[0-9a-fA-F]{64}$/.test(sha256)) {
         problems.push(`${where} ("${name}"): the third part must be the 64-hex-digit SHA-256 of the key, not the key`);
         return;
       }
-      entries.push({ name, role, sha256: sha256.toLowerCase() });
+      entries.push({ name, group, sha256: sha256.toLowerCase() });
     });
   return entries;
 }

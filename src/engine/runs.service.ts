@@ -7,10 +7,12 @@ import { buildRunReport } from '../reports/run-report.builder';
 import type { RunReport } from '../reports/report.types';
 import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
+import { RunAccessService } from './run-access.service';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
 import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord, TRIGGER_KINDS } from '../model/run.types';
 import { StepRegistry } from '../steps/step-registry';
+import type { PolicyActor } from '../policy/policy-access';
 
 export interface RunView {
   id: string;
@@ -78,6 +80,7 @@ export class RunsService {
     private readonly queue: RunQueue,
     private readonly registry: StepRegistry,
     private readonly clock: Clock,
+    private readonly access: RunAccessService,
   ) {}
 
   async get(id: string): Promise<RunRecord> {
@@ -189,8 +192,10 @@ export class RunsService {
     };
   }
 
-  async cancel(id: string, actor: string): Promise<RunView> {
+  /** `by`: the person asking, whom the policy must allow to cancel this run; absent for runbookd's own cancels (a fleet's). */
+  async cancel(id: string, actor: string, by?: PolicyActor): Promise<RunView> {
     const run = await this.get(id);
+    if (by !== undefined) await this.access.assertMay(by, 'cancel', run);
     if (!(await this.runs.requestCancel(id, actor))) {
       throw new EngineError('RUN_NOT_CANCELLABLE', `run ${id} already ended (${run.state})`, { runId: id, state: run.state });
     }

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { RequestError } from '../common/coded-error';
 import { ApprovalsService } from '../engine/approvals.service';
 import type { ApprovalState } from '../persistence/approvals.repository';
@@ -33,7 +33,7 @@ export class ApprovalsController {
   constructor(private readonly approvals: ApprovalsService) {}
 
   @Get('approvals')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiQuery({ name: 'state', required: false, enum: [...STATES] })
   @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 50' })
   @ApiOkResponse({ schema: apiRef('ApprovalList') })
@@ -46,7 +46,7 @@ export class ApprovalsController {
   }
 
   @Get('runs/:id/approval')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('ApprovalView') })
   get(@Param('id') id: string) {
     return this.approvals.forRun(id);
@@ -54,7 +54,7 @@ export class ApprovalsController {
 
   @Post('runs/:id/approve')
   @HttpCode(200)
-  @RequireRole('operator', 'approve runs')
+  @RequirePermission('approve', 'approve runs')
   @ApiBody({ schema: approveSchema })
   @ApiOkResponse({ schema: apiRef('ApprovalView') })
   approve(@Param('id') id: string, @Body(new JsonSchemaPipe<DecisionBody>(approveSchema)) body: DecisionBody, @CurrentPrincipal() principal: Principal) {
@@ -63,7 +63,7 @@ export class ApprovalsController {
 
   @Post('runs/:id/reject')
   @HttpCode(200)
-  @RequireRole('operator', 'reject runs')
+  @RequirePermission('approve', 'reject runs')
   @ApiBody({ schema: rejectSchema })
   @ApiOkResponse({ schema: apiRef('ApprovalView') })
   reject(@Param('id') id: string, @Body(new JsonSchemaPipe<DecisionBody>(rejectSchema)) body: DecisionBody, @CurrentPrincipal() principal: Principal) {

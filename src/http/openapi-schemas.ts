@@ -28,7 +28,7 @@ export const API_SCHEMAS: Record<string, Schema> = {
   Role: { type: 'string', enum: ['viewer', 'operator', 'admin'] },
   ApiErrorBody: obj(['error'], { error: obj(['code', 'message'], { code: str, message: str, details: anyObject }) }),
   CodedErrorView: obj(['code', 'message'], { code: str, message: str, details: anyObject }),
-  Session: obj(['name', 'role', 'csrfToken', 'expiresAt'], { name: str, role: ref('Role'), csrfToken: nullableStr, expiresAt: nullableDateTime }),
+  Session: obj(['name', 'role', 'groups', 'may', 'csrfToken', 'expiresAt'], { name: str, role: ref('Role'), groups: { type: 'array', items: str, description: 'The policy groups the signed-in key or SSO user is in' }, may: { type: 'array', items: { type: 'string', enum: ['view', 'run', 'approve', 'cancel', 'admin'] }, description: 'The actions the policy gives them on some runbook somewhere (each run, approval and cancel is still decided on its runbook and targets)' }, csrfToken: nullableStr, expiresAt: nullableDateTime }),
   StepView: obj(['id', 'uses', 'phase', 'mutates', 'state', 'attempts', 'startedAt', 'endedAt', 'durationMs', 'input', 'output', 'error', 'note'], {
     id: str,
     uses: str,

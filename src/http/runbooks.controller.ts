@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { personFields } from '../engine/run-access.service';
 import { CurrentPrincipal } from '../auth/principal.decorator';
 import type { Principal } from '../auth/principal';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { RequestError } from '../common/coded-error';
 import { RunAcceptanceService } from '../engine/run-acceptance.service';
 import { RunRedactor } from '../engine/run-redactor';
@@ -63,20 +64,20 @@ export class RunbooksController {
 
   /** The least-privilege IAM policy for one runbook: every action its steps, guards and notifications can call. */
   @Get(':id/iam-policy')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   iamPolicy(@Param('id') id: string) {
     return iamPolicyFor([this.catalog.get(id).definition], this.steps);
   }
 
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('RunbookList') })
   list() {
     return { items: this.catalog.list().map((l) => summary(l.definition, l.digest)) };
   }
 
   @Get(':id')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('RunbookDetail') })
   get(@Param('id') id: string) {
     const l = this.catalog.get(id);
@@ -97,7 +98,7 @@ export class RunbooksController {
   /** 202 with the new run; 200 with the existing one when the Idempotency-Key was seen before. */
   @Post(':id/runs')
   @HttpCode(202)
-  @RequireRole('operator', 'trigger runs')
+  @RequirePermission('run', 'trigger runs')
   @ApiBody({ schema: createRunSchema })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key returns the same run (200)' })
   @ApiHeader({
@@ -137,7 +138,7 @@ export class RunbooksController {
       dryRun: body.dryRun ?? false,
       reason: body.reason ?? null,
       // Who is always the authenticated principal; the client header only says through what.
-      trigger: { kind: triggerKindOf(client), actor: principal.name, role: principal.role },
+      trigger: { kind: triggerKindOf(client), actor: principal.name, ...personFields(principal) },
       // Scoped to the caller: another key reusing the same Idempotency-Key must neither see nor block this run.
       dedupeKey: idempotencyKey ? `rest:${principal.name}:${id}:${idempotencyKey}` : null,
     };

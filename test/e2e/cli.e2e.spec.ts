@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, writeFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli, spawnCli } from '../support/cli';
@@ -250,6 +250,28 @@ describe('runbookd validate (offline: no service, no database)', () => {
       const json = JSON.parse((await runCli(['validate', dir, '--json'], { HOME: os.tmpdir() })).stdout);
       expect(json.problems.length).toBe(lines.length);
       expect((await runCli(['validate', path.join(dir, 'nope')], { HOME: os.tmpdir() })).code).toBe(64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('checks a policy file with --policy, naming the file, the field and why', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rbd-validate-policy-'));
+    try {
+      const good = path.join(dir, 'good.yaml');
+      writeFileSync(good, 'groups: { dba: { keys: [dana] } }\ngrants: [{ group: dba, may: [view, run], runbooks: ["failover-*"], environments: [staging] }]\n');
+      const ok = await runCli(['validate', '--policy', good], { HOME: os.tmpdir() });
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain(`${good}: policy valid: 4 group(s), 1 grant(s)`);
+      const bad = path.join(dir, 'bad.yaml');
+      writeFileSync(bad, 'grants: [{ group: nobody, may: [view, fly] }]\n');
+      const refused = await runCli(['validate', '--policy', bad], { HOME: os.tmpdir() });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout.trim().split('\n')).toEqual([
+        `${bad}: grants[0].group: unknown group "nobody" (groups: viewer, operator, admin)`,
+        `${bad}: grants[0].may[1]: "fly" is not an action (view, run, approve, cancel, admin)`,
+      ]);
+      expect((await runCli(['validate'], { HOME: os.tmpdir() })).code).toBe(64);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -51,7 +51,7 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
 
     const ok = await signIn(h.keys.operator);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ name: 'otto', role: 'operator' });
+    expect(ok.body).toMatchObject({ name: 'otto', role: 'operator', groups: ['operator'], may: ['view', 'run', 'approve', 'cancel'] });
     expect(typeof ok.body.csrfToken).toBe('string');
     const attrs = ok.setCookie.split(';').map((a) => a.trim());
     expect(attrs[0]).toMatch(/^runbookd_session=[A-Za-z0-9_-]{43}$/);
@@ -104,7 +104,7 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     const viewer = await signIn(h.keys.viewer);
     const start = await withCookie('POST', '/v1/runbooks/sleepy/runs', viewer.cookie, { 'x-csrf-token': viewer.body.csrfToken }, { parameters: {} });
     expect(start.status).toBe(403);
-    expect(start.body.error.details).toMatchObject({ role: 'viewer', requiredRole: 'operator' });
+    expect(start.body.error.details).toMatchObject({ action: 'run', groups: ['viewer'] });
 
     const run = await h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { parameters: {}, dryRun: true } });
     await h.waitForRun(run.body.id);

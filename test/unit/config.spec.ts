@@ -39,8 +39,8 @@ describe('loadConfig', () => {
     });
     expect(c).toMatchObject({ http: { port: 8080 }, role: 'worker', database: { url: 'postgres://db/runbookd' }, aws: { region: 'eu-west-1' }, worker: { concurrency: 4 } });
     expect(c.auth.apiKeys).toEqual([
-      { name: 'ops', role: 'operator', sha256: sha('k1') },
-      { name: 'dash', role: 'viewer', sha256: sha('k2') },
+      { name: 'ops', group: 'operator', sha256: sha('k1') },
+      { name: 'dash', group: 'viewer', sha256: sha('k2') },
     ]);
     expect(c.aws.endpoints).toEqual({ AWS_ENDPOINT_URL_RDS: 'http://localhost:5000' });
     expect(c.isProduction).toBe(true);
@@ -89,7 +89,7 @@ describe('loadConfig', () => {
   it.each([
     ['a name without role and hash', 'justaname'],
     ['a fourth part', `x:viewer:${sha('a')}:extra`],
-    ['an unknown role', `x:root:${sha('a')}`],
+    ['a group that is not a name', `x:-root:${sha('a')}`],
     ['a bad name', `bad name:viewer:${sha('a')}`],
     ['the same name twice', `x:viewer:${sha('a')},x:admin:${sha('b')}`],
   ])('refuses API keys with %s', (_what, keys) => {

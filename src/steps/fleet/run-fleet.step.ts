@@ -2,6 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { CodedError } from '../../common/coded-error';
 import { FaultInjector } from '../../faults/fault-injector';
+import { inheritedPersonFields } from '../../engine/run-access.service';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
 import { RunsService } from '../../engine/runs.service';
@@ -130,7 +131,7 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
     const { limits, targets } = input.fleet;
     const acceptance = this.moduleRef.get(RunAcceptanceService, { strict: false });
     const parent = await this.runs.get(ctx.runId);
-    const role = parent?.trigger?.role;
+    const person = inheritedPersonFields(parent?.trigger);
     const perPlace = new Map<string, number>();
     for (const i of now.running) perPlace.set(place(targets[i]), (perPlace.get(place(targets[i])) ?? 0) + 1);
     let running = now.running.length;
@@ -154,7 +155,7 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
             parentStepId: ctx.stepId,
             parentRunbookId: ctx.runbookId,
             fleetTarget: { index: target.index, arn: target.arn, account: target.account, region: target.region },
-            ...(typeof role === 'string' ? { role } : {}),
+            ...person,
           },
           dedupeKey: fleetChildKey(ctx.runId, target.index),
         });

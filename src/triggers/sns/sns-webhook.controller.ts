@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Ip, Post } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { Public } from '../../auth/roles.decorator';
+import { Public } from '../../auth/permission.decorator';
 import { SnsWebhookService } from './sns-webhook.service';
 
 @ApiTags('webhooks')

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useApi } from '../api/api-context';
 import { ApiError } from '../api/client';
-import { type ApprovalView, isApprover, type Session } from '../api/types';
+import { type ApprovalView, isApprover, type Session, may } from '../api/types';
 import { Time } from '../clock';
 import { ErrorNotice, Json, Section, StateBadge, useLoad } from './common';
 
@@ -161,7 +161,7 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
           )}
         </form>
       )}
-      {pending && !isRequester && !approver && session.role !== 'viewer' && <p className="note">You are not an approver of this run ({who}).</p>}
+      {pending && !isRequester && !approver && may(session, 'approve') && <p className="note">You are not an approver of this run ({who}).</p>}
       <ErrorNotice error={decisionError} title="Not recorded" />
     </Section>
   );

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { useApi } from '../api/api-context';
 import { ApiError } from '../api/client';
-import type { Session, StopSwitch } from '../api/types';
+import { may, type Session, type StopSwitch } from '../api/types';
 import { Time } from '../clock';
 
 /** How often the banner asks whether someone pressed stop-all elsewhere (the API, the CLI). */
@@ -18,7 +18,7 @@ export function StopSwitchBar({ session }: { session: Session }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const admin = session.role === 'admin';
+  const admin = may(session, 'admin');
 
   const load = useCallback(() => api.stopState().then(setState, () => undefined), [api]);
   useEffect(() => {
