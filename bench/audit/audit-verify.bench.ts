@@ -39,11 +39,11 @@ async function main(): Promise<void> {
     await migrate(db);
     const config = loadConfig({ RUNBOOKD_STATE_DIR: dir, RUNBOOKD_AUDIT_DIGEST_INTERVAL_MS: '86400000', RUNBOOKD_AUDIT_DIGEST_MIN_GAP_MS: '3600000' });
     const clock = new Clock();
-    const repository = new AuditRepository(db, clock);
     const key = AuditSigningKey.fromPem(AuditSigningKey.generatePem());
+    const repository = new AuditRepository(db, clock, key.recordMac());
     const store = new FileDigestStore(path.join(dir, 'digests.jsonl'));
-    const sealer = new AuditSealerService(repository, key, store, config, clock);
-    const service = new AuditService(repository, sealer, store, key);
+    const sealer = new AuditSealerService(repository, key, store, config, clock, key.recordMac());
+    const service = new AuditService(repository, sealer, store, key, key.recordMac());
 
     const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' / ');
     const t0 = performance.now();

@@ -4,6 +4,7 @@ import { createFileOnce } from '../common/file-once';
 import { AppConfig } from '../config/app.config';
 import { AuditSigningKey } from './audit-digest';
 import { AuditDigestStore } from './audit-digest-store';
+import { AuditRecordMac } from './audit-record-mac';
 import { FileDigestStore } from './file-digest-store.adapter';
 import { S3DigestStore } from './s3-digest-store.adapter';
 
@@ -39,5 +40,6 @@ export function openDigestStore(config: AppConfig): AuditDigestStore {
 
 export const AUDIT_PROVIDERS: Provider[] = [
   { provide: AuditSigningKey, inject: [AppConfig], useFactory: loadAuditSigningKey },
+  { provide: AuditRecordMac, inject: [AuditSigningKey], useFactory: (key: AuditSigningKey) => key.recordMac() },
   { provide: AuditDigestStore, inject: [AppConfig], useFactory: openDigestStore },
 ];

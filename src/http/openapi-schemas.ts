@@ -190,6 +190,7 @@ export const API_SCHEMAS: Record<string, Schema> = {
     firstBadRecord: obj(['seq', 'position', 'reason'], { seq: { type: ['integer', 'null'] }, position: { type: ['integer', 'null'] }, reason: str }),
     missingTail: anyObject,
     anchors: anyObject,
+    authentication: { type: 'object', description: 'record MACs: rows quarantined by the sealer, sealed rows whose MAC fails, records from before authentication' },
   }),
   ScheduleTick: obj(['tickAt', 'decision', 'reason', 'runId'], {
     tickAt: dateTime,

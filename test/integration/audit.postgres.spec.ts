@@ -144,12 +144,13 @@ describe('audit log on PostgreSQL', () => {
     expect(await service.verify()).toEqual({
       ok: true, records: 3, headHash: c.hash,
       anchors: expect.objectContaining({ readable: true, digests: 1, anchoredRecords: 3, unanchored: [], badDigests: [], unsealed: 0 }),
+      authentication: { checked: true, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
   });
 
   it('reads `at` and data back exactly as they were hashed, whatever the session time zone', async () => {
     await freshChain(0);
-    const odd = new AuditRepository(db, new FixedClock('2024-02-29T23:59:59.999Z'));
+    const odd = new AuditRepository(db, new FixedClock('2024-02-29T23:59:59.999Z'), TEST_AUDIT_KEY.recordMac());
     await odd.append({
       kind: 'aws.request',
       actor: 'system',

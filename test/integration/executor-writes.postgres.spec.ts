@@ -42,7 +42,7 @@ describe('group-committed executor writes (PostgreSQL)', () => {
     await migrate(db);
     runs = new RunsRepository(db);
     audit = auditParts(db, { env: { RUNBOOKD_WORKER_LOCK_MS: '5000' } });
-    leases = new RunLeaseService(db, runs, audit.service, audit.config, new FaultInjector(audit.config), new ExecutorWritesRepository(db), new Clock());
+    leases = new RunLeaseService(db, runs, audit.service, audit.config, new FaultInjector(audit.config), new ExecutorWritesRepository(db, audit.mac), new Clock());
   });
 
   afterAll(async () => {

@@ -51,19 +51,9 @@ describe('verifyAuditLog', () => {
     const records = chain(6);
     const result = await verify(records, digestsAt(records, [3, 6]));
     expect(result).toEqual({
-      ok: true,
-      records: 6,
-      headHash: records[5].hash,
-      anchors: {
-        store: 'file:/x',
-        readable: true,
-        digests: 2,
-        anchoredRecords: 6,
-        lastDigestAt: expect.any(String),
-        badDigests: [],
-        unanchored: [],
-        unsealed: 0,
-      },
+      ok: true, records: 6, headHash: records[5].hash,
+      anchors: { store: 'file:/x', readable: true, digests: 2, anchoredRecords: 6, lastDigestAt: expect.any(String), badDigests: [], unanchored: [], unsealed: 0 },
+      authentication: { checked: false, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
   });
 

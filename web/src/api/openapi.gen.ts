@@ -564,6 +564,8 @@ export interface components {
             anchors: {
                 [key: string]: unknown;
             };
+            /** @description record MACs: rows quarantined by the sealer, sealed rows whose MAC fails, records from before authentication */
+            authentication?: Record<string, never>;
             firstBadRecord?: {
                 position: number | null;
                 reason: string;
