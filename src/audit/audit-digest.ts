@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json';
+import { AuditRecordMac } from './audit-record-mac';
 
 /**
  * A digest anchors the chain outside the database: "after `position` records the head was
@@ -65,6 +66,11 @@ export class AuditSigningKey {
 
   publicKeyPem(): string {
     return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /** The key that authenticates each record as it is written, derived from this one (so there is one secret to keep). */
+  recordMac(): AuditRecordMac {
+    return AuditRecordMac.fromSigningKey(this.privateKey);
   }
 
   sign(d: UnsignedAuditDigest): AuditDigest {

@@ -27,7 +27,9 @@ export function loadTracingConfig(env: Env, problems: string[], serviceVersion: 
   }
   const protocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? get('OTEL_EXPORTER_OTLP_PROTOCOL');
   if (protocol !== undefined && !['http/json', 'http/protobuf'].includes(protocol)) {
-    problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL must be http/json or http/protobuf (runbookd sends OTLP/HTTP with JSON bodies, which OTLP/HTTP receivers accept), got "${protocol}"`);
+    problems.push(
+      `OTEL_EXPORTER_OTLP_PROTOCOL must be http/json or http/protobuf (runbookd sends OTLP/HTTP with JSON bodies, which OTLP/HTTP receivers accept), got "${protocol}"`,
+    );
   }
   const signalUrl = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const baseUrl = get('OTEL_EXPORTER_OTLP_ENDPOINT');

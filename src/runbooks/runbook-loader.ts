@@ -48,7 +48,8 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
     const value = doc.toJS() as unknown;
     if (!validateShape(value)) {
       // An `if` keyword's own error only repeats the errors of its `then` branch, which are listed.
-      for (const e of validateShape.errors ?? []) if (e.keyword !== 'if') problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
+      for (const e of validateShape.errors ?? [])
+        if (e.keyword !== 'if') problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
       continue;
     }
     const checked = normalise(value as RunbookDefinition);
@@ -171,7 +172,8 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
           add(where, `\${{ ${e.source} }}: step "${a}" (${target.uses}) has no output "${b}" (it has: ${outputs.join(', ')})`);
         }
       } else if (root === 'run') {
-        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt', 'acceptedAt'].includes(a ?? '')) add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt, acceptedAt`);
+        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt', 'acceptedAt'].includes(a ?? ''))
+          add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt, acceptedAt`);
       } else if (root === 'defaults') {
         if (!DEFAULTS_FIELDS.includes(a ?? '')) add(where, `\${{ ${e.source} }}: defaults has ${DEFAULTS_FIELDS.join(', ')}`);
       } else {
@@ -245,7 +247,8 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       const type = registry.forStep(s);
       if (type && !type.forDefinition) {
         // Fixed step types declare these in code; a value here would be silently ignored.
-        if (s.mutates !== undefined) add(`${where}.mutates`, `only generic steps (aws.*) take mutates:; ${s.uses} ${type.mutates ? 'changes state' : 'is read-only'} by its type`);
+        if (s.mutates !== undefined)
+          add(`${where}.mutates`, `only generic steps (aws.*) take mutates:; ${s.uses} ${type.mutates ? 'changes state' : 'is read-only'} by its type`);
         if (s.outputs !== undefined) add(`${where}.outputs`, `only generic steps (aws.*) take outputs:; ${s.uses} has ${type.outputs.join(', ')}`);
       }
       if (type?.checkDefinition) {

@@ -22,11 +22,14 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
         // 5 tagged with a snapshot per account and region (30), and a few untagged (10 in all).
         for (let i = 0; i < 5; i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `prod-${short}-${i}`, tags: { environment: 'production' } }));
         const untagged = account === ACCOUNTS[0] ? 1 : 2;
-        for (let i = 0; i < untagged; i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `untagged-${short}-${i}`, tags: { environment: 'staging' } }));
+        for (let i = 0; i < untagged; i++)
+          seeds.push(seedDb(h.moto.endpoint, { account, region, id: `untagged-${short}-${i}`, tags: { environment: 'staging' } }));
         // The maxErrors case: 5 with no snapshot (they must fail) among 3 with one.
         if (account === ACCOUNTS[1]) {
-          for (let i = 0; i < (region === REGIONS[0] ? 3 : 2); i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `nosnap-${short}-${i}`, tags: { check: 'errors' } }, 'none'));
-          for (let i = 0; i < (region === REGIONS[0] ? 1 : 2); i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `snap-${short}-${i}`, tags: { check: 'errors' } }));
+          for (let i = 0; i < (region === REGIONS[0] ? 3 : 2); i++)
+            seeds.push(seedDb(h.moto.endpoint, { account, region, id: `nosnap-${short}-${i}`, tags: { check: 'errors' } }, 'none'));
+          for (let i = 0; i < (region === REGIONS[0] ? 1 : 2); i++)
+            seeds.push(seedDb(h.moto.endpoint, { account, region, id: `snap-${short}-${i}`, tags: { check: 'errors' } }));
         }
       }
     }

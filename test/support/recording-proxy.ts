@@ -280,7 +280,12 @@ function answerError(res: http.ServerResponse, headers: http.IncomingHttpHeaders
   const message = `injected by the recording proxy (${status} ${code})`;
   if (typeof headers['x-amz-target'] === 'string') {
     const body = JSON.stringify({ __type: code, message });
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code, 'x-amzn-requestid': 'injected', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-errortype': code,
+      'x-amzn-requestid': 'injected',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
     return;
   }

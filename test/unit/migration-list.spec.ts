@@ -42,7 +42,10 @@ describe('the migration list', () => {
     // The numbers history left unused are no gap; any other is.
     expect(() => checkMigrationList(list([1, 2, 5], [3, 4]))).not.toThrow();
     expect(refusal(list([1, 2, 6], [3, 4]))).toEqual({ code: 'MIGRATION_GAP', message: 'migration version 6 (m6) follows version 2: 5 missing' });
-    expect(refusal({ ...MIGRATION_LIST, migrations: [...MIGRATION_LIST.migrations, m(MIGRATION_LIST.migrations[MIGRATION_LIST.migrations.length - 1].version + 2)] }).code).toBe('MIGRATION_GAP');
+    expect(
+      refusal({ ...MIGRATION_LIST, migrations: [...MIGRATION_LIST.migrations, m(MIGRATION_LIST.migrations[MIGRATION_LIST.migrations.length - 1].version + 2)] })
+        .code,
+    ).toBe('MIGRATION_GAP');
   });
 
   it('refuses a duplicate, naming both', () => {

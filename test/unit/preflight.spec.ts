@@ -25,7 +25,7 @@ const registry = new StepRegistry([
   step('test.echo', async (input) => done({ seen: input })),
   step('test.change', async () => done({}), true),
 ]);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1' });
+const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1' }, scope: { policyFile: undefined } });
 const service = new PreflightService(registry, config, new Clock(), new PolicyService(config));
 
 const def = (preflight: RunbookDefinition['preflight']): RunbookDefinition => ({

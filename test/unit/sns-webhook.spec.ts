@@ -176,9 +176,9 @@ describe('webhook configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: key, RUNBOOKD_SNS_CERTS_DIR: '/tmp/certs' })).toThrow(/RUNBOOKD_SNS_CERTS_DIR .* refused when NODE_ENV=production/);
     expect(() => loadConfig({ RUNBOOKD_SNS_TOPICS: 'prod-alarms' })).toThrow(/not an SNS topic ARN/);
     const c = loadConfig({ RUNBOOKD_SNS_TOPICS: 'arn:aws:sns:eu-west-1:123456789012:a, arn:aws:sns:eu-west-1:123456789012:b', RUNBOOKD_SNS_CERTS_DIR: 'certs' });
-    expect(c.snsTopics).toHaveLength(2);
-    expect(c.snsCertsDir).toBe(path.resolve('certs'));
-    expect(c.snsMaxMessageAgeSeconds).toBe(3600);
+    expect(c.sns.topics).toHaveLength(2);
+    expect(c.sns.certsDir).toBe(path.resolve('certs'));
+    expect(c.sns.maxMessageAgeSeconds).toBe(3600);
   });
 });
 
