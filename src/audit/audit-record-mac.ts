@@ -8,7 +8,7 @@ export const BEFORE_AUTHENTICATION = 'before-authentication';
 /** What a record's MAC covers: what the record says, not where the chain put it (seq is given by the database at insert). */
 export interface AuditMacContent {
   at: string;
-  kind: AuditKind | string;
+  kind: AuditKind | (string & {}); // a known kind, or one a later version wrote
   runId: string | null;
   actor: string;
   data: Record<string, unknown>;
