@@ -91,7 +91,10 @@ async function main(): Promise<void> {
       return a?.state === 'pending' ? a : undefined;
     }, 60_000, 'the approval request');
     console.log(`← run ${accepted.id} waits for approval (requested by ${approval.requestedBy}, plan ${approval.planHash.slice(0, 12)}):`);
-    for (const step of approval.plan.steps) console.log(`     ${step.stepId}: ${step.calls ? step.calls.map((c: any) => `${c.service}:${c.operation} ${JSON.stringify(c.input)}`).join('; ') : step.note}`);
+    for (const step of approval.plan.steps)
+      console.log(
+        `     ${step.stepId}: ${step.calls ? step.calls.map((c: any) => `${c.service}:${c.operation} ${JSON.stringify(c.input)}`).join('; ') : step.note}`,
+      );
     const cli = ['approve', accepted.id, '-m', 'demo: target and guard alarms checked'];
     console.log(`→ (as demo-approver) runbookd ${cli.join(' ')}`);
     const approved = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'cli-main.js'), ...cli], {
@@ -129,31 +132,53 @@ type Api = (method: string, url: string, body?: unknown) => Promise<{ status: nu
  * alarm's SNS notification, signed, to the webhook. canary-rollback puts the previous revision
  * back; once the alarm is OK again the run ends and its report is printed.
  */
-async function canaryRollback(o: { base: string; api: Api; signer: ReturnType<typeof createTestSnsSigner>; topicArn: string; credentials: { accessKeyId: string; secretAccessKey: string } }): Promise<boolean> {
+async function canaryRollback(o: {
+  base: string;
+  api: Api;
+  signer: ReturnType<typeof createTestSnsSigner>;
+  topicArn: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}): Promise<boolean> {
   const clientConfig = { endpoint, region, credentials: o.credentials };
   const ecs = new ECSClient(clientConfig);
   const cloudwatch = new CloudWatchClient(clientConfig);
   const c = SANDBOX_CANARY;
   try {
     const stable = (await ecs.send(new DescribeServicesCommand({ cluster: c.cluster, services: [c.service] }))).services![0].taskDefinition!;
-    const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-canary')))).taskDefinition!.taskDefinitionArn!;
+    const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-canary')))).taskDefinition!
+      .taskDefinitionArn!;
     await ecs.send(new UpdateServiceCommand({ cluster: c.cluster, service: c.service, taskDefinition: canary }));
     console.log(`\n→ deployed canary ${canary.split('/').pop()} to ${c.cluster}/${c.service} (was ${stable.split('/').pop()})`);
     await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: c.alarm, StateValue: 'ALARM', StateReason: 'Threshold Crossed: 5xx from the canary' }));
-    const message = o.signer.notification(o.topicArn, cloudWatchAlarmMessage({ alarmName: c.alarm, cluster: c.cluster, service: c.service, region, accountId: '123456789012' }));
+    const message = o.signer.notification(
+      o.topicArn,
+      cloudWatchAlarmMessage({ alarmName: c.alarm, cluster: c.cluster, service: c.service, region, accountId: '123456789012' }),
+    );
     console.log(`→ alarm ${c.alarm} is ALARM; POST /v1/webhooks/sns (SNS Notification ${message.MessageId}, SignatureVersion 2)`);
-    const res = await fetch(`${o.base}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: JSON.stringify(message) });
+    const res = await fetch(`${o.base}/v1/webhooks/sns`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=UTF-8' },
+      body: JSON.stringify(message),
+    });
     const answer = (await res.json()) as any;
     console.log(`← ${res.status} ${answer.outcome}: ${(answer.runs ?? []).map((r: any) => `${r.runbookId} run ${r.runId} (${r.outcome})`).join(', ')}`);
     const runId = answer.runs?.[0]?.runId;
     if (!runId) return false;
-    await until(async () => (await ecs.send(new DescribeServicesCommand({ cluster: c.cluster, services: [c.service] }))).services![0].taskDefinition === stable, 60_000, 'the rollback');
+    await until(
+      async () => (await ecs.send(new DescribeServicesCommand({ cluster: c.cluster, services: [c.service] }))).services![0].taskDefinition === stable,
+      60_000,
+      'the rollback',
+    );
     console.log(`← ${c.service} is back on ${stable.split('/').pop()}; the canary's errors stop`);
     await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: c.alarm, StateValue: 'OK', StateReason: 'Rolled back' }));
-    const run = await until(async () => {
-      const r = (await o.api('GET', `/v1/runs/${runId}`)).json();
-      return ['succeeded', 'failed', 'aborted', 'cancelled'].includes(r.state) ? r : undefined;
-    }, 120_000, 'the alarm to return to OK');
+    const run = await until(
+      async () => {
+        const r = (await o.api('GET', `/v1/runs/${runId}`)).json();
+        return ['succeeded', 'failed', 'aborted', 'cancelled'].includes(r.state) ? r : undefined;
+      },
+      120_000,
+      'the alarm to return to OK',
+    );
     console.log(`← run ${runId} ended ${run.state}\n`);
     console.log((await o.api('GET', `/v1/runs/${runId}/report?format=md`)).text);
     // The bad build is withdrawn, as a team would: the next canary rolls back to the good one again.
@@ -170,7 +195,7 @@ async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs: 
   for (;;) {
     try {
       const v = await probe();
-      if (v) return v as T;
+      if (v) return v;
     } catch {
       /* not yet */
     }

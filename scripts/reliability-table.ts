@@ -22,15 +22,18 @@ const lines = [
   '',
   '| runbook | crash points | crashed there | ended as the clean run | doubled mutating calls | resources left | runs with ≠ 1 `run.ended` | audit chain broken |',
   '|---|---|---|---|---|---|---|---|',
-  ...[...byRunbook].map(([runbook, rs]) =>
-    `| ${runbook} | ${rs.length} | ${rs.filter((r) => r.crashed).length} | ${rs.filter((r) => r.state === r.expectedState).length} | ${rs.reduce((n, r) => n + r.doubled.length, 0)} | ${rs.reduce((n, r) => n + r.leftovers.length, 0)} | ${rs.filter((r) => r.runEnded !== 1).length} | ${rs.filter((r) => !r.auditOk).length} |`,
+  ...[...byRunbook].map(
+    ([runbook, rs]) =>
+      `| ${runbook} | ${rs.length} | ${rs.filter((r) => r.crashed).length} | ${rs.filter((r) => r.state === r.expectedState).length} | ${rs.reduce((n, r) => n + r.doubled.length, 0)} | ${rs.reduce((n, r) => n + r.leftovers.length, 0)} | ${rs.filter((r) => r.runEnded !== 1).length} | ${rs.filter((r) => !r.auditOk).length} |`,
   ),
   '',
   '<details><summary>every case</summary>',
   '',
   '| runbook | point | crashed | state | doubled | left behind |',
   '|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.runbook} | \`${r.point}\` | ${r.crashed ? 'yes' : 'no'} | ${r.state} | ${r.doubled.join(', ') || '0'} | ${r.leftovers.join(', ') || '0'} |`),
+  ...results.map(
+    (r) => `| ${r.runbook} | \`${r.point}\` | ${r.crashed ? 'yes' : 'no'} | ${r.state} | ${r.doubled.join(', ') || '0'} | ${r.leftovers.join(', ') || '0'} |`,
+  ),
   '',
   '</details>',
 ];

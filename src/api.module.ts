@@ -26,10 +26,27 @@ import { snsCertificateFetcherProvider } from './triggers/sns/sns-certificate.pr
 import { SnsSignatureVerifier } from './triggers/sns/sns-signature.verifier';
 import { SnsWebhookController } from './triggers/sns/sns-webhook.controller';
 import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
+import { AlarmNotificationService } from './triggers/sns/alarm-notification.service';
+import { SnsEnvelopeCheck } from './triggers/sns/sns-envelope.check';
+import { SnsMessageRecorder } from './triggers/sns/sns-message-recorder.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
-  controllers: [RunbooksController, IamPolicyController, RunsController, AuditController, HealthController, MetricsController, SchedulesController, ReportsController, SnsWebhookController, SessionController, ApprovalsController, ResourcesController, StopSwitchController],
+  controllers: [
+    RunbooksController,
+    IamPolicyController,
+    RunsController,
+    AuditController,
+    HealthController,
+    MetricsController,
+    SchedulesController,
+    ReportsController,
+    SnsWebhookController,
+    SessionController,
+    ApprovalsController,
+    ResourcesController,
+    StopSwitchController,
+  ],
   providers: [
     ApiKeyService,
     SessionsRepository,
@@ -43,6 +60,9 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
     SnsRefusalSampler,
     snsCertificateFetcherProvider,
     SnsSignatureVerifier,
+    SnsEnvelopeCheck,
+    SnsMessageRecorder,
+    AlarmNotificationService,
     SnsWebhookService,
   ],
 })

@@ -21,7 +21,7 @@ import { WorkerModule } from './worker.module';
 /** Request bodies are small JSON documents; anything larger is refused with 413. */
 const BODY_LIMIT_BYTES = 256 * 1024;
 
-const LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
+const LEVELS: Record<AppConfig['log']['level'], LogLevel[]> = {
   error: ['fatal', 'error'],
   warn: ['fatal', 'error', 'warn'],
   log: ['fatal', 'error', 'warn', 'log'],
@@ -38,7 +38,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   })
   class RootModule {}
 
-  const logger = new TraceLogger({ json: config.logFormat === 'json', logLevels: LEVELS[config.logLevel], prefix: 'runbookd' });
+  const logger = new TraceLogger({ json: config.log.format === 'json', logLevels: LEVELS[config.log.level], prefix: 'runbookd' });
   // frameworkErrors: what Fastify refuses before a route is found (a URL that does not decode) gets the one error shape too.
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error) });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
@@ -49,9 +49,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.useGlobalPipes(new StorableTextPipe());
   registerJsonBodyParser(app, BODY_LIMIT_BYTES);
   if (hasApi) registerHttpTracing(app.getHttpAdapter().getInstance(), app.get(TracingService));
-  if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.snsBodyLimitBytes);
+  if (hasApi) registerSnsBodyParser(app.getHttpAdapter().getInstance(), config.sns.bodyLimitBytes);
   if (hasApi) serveWebConsole(app, logger);
-  if (hasApi) await registerSnsRateLimit(app, config.snsRateLimitPerMinute);
+  if (hasApi) await registerSnsRateLimit(app, config.sns.rateLimitPerMinute);
   app.enableShutdownHooks();
   if (hasApi) SwaggerModule.setup('docs', app, openApiDocument(app), { jsonDocumentUrl: 'docs/openapi.json' });
   return app;

@@ -24,6 +24,7 @@ import { FleetTargetsService } from './fleets/fleet-targets.service';
 import { PolicyService } from './policy/policy.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
+import { RunAccessService } from './engine/run-access.service';
 import { StepRegistry } from './steps/step-registry';
 import { StopConditionsService } from './engine/stop-conditions.service';
 import { Database } from './persistence/database';
@@ -79,6 +80,7 @@ export class InfrastructureModule {
       FleetTargetsService,
       FleetAcceptanceService,
       RunsService,
+      RunAccessService,
       StopConditionsService,
       FaultInjector,
       RunLeaseService,

@@ -19,15 +19,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.snsCertsDir) logger.warn(`RUNBOOKD_SNS_CERTS_DIR=${config.snsCertsDir}: SNS signing certificates are served from this folder (sandbox only)`);
-  for (const [name, url] of Object.entries(config.awsEndpoints)) logger.warn(`${name}=${url}: AWS calls go to this endpoint, not AWS`);
+  if (config.sns.certsDir) logger.warn(`RUNBOOKD_SNS_CERTS_DIR=${config.sns.certsDir}: SNS signing certificates are served from this folder (sandbox only)`);
+  for (const [name, url] of Object.entries(config.aws.endpoints)) logger.warn(`${name}=${url}: AWS calls go to this endpoint, not AWS`);
   try {
     const app = await createApp(config);
     if (config.role === 'worker') {
       await app.init();
       logger.log('runbookd worker started');
     } else {
-      await app.listen(config.port, config.host);
+      await app.listen(config.http.port, config.http.host);
       logger.log(`runbookd (${config.role}) listening on ${await app.getUrl()}`);
     }
   } catch (err) {

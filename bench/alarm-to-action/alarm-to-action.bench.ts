@@ -28,7 +28,17 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { cloudWatchAlarmMessage, createTestSnsSigner } from '../../scripts/sandbox/sns-signer';
 import { writeDocSection } from '../engine/doc-section';
-import { cpuBetween, createScratchDatabase, flushPrefix, machineBusyMs, postgresBackendCpuMs, processCpuMs, REDIS_URL, uniqueQueuePrefix, withRedis } from '../engine/services';
+import {
+  cpuBetween,
+  createScratchDatabase,
+  flushPrefix,
+  machineBusyMs,
+  postgresBackendCpuMs,
+  processCpuMs,
+  REDIS_URL,
+  uniqueQueuePrefix,
+  withRedis,
+} from '../engine/services';
 import { round, summarize, type Summary } from '../engine/stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -104,7 +114,17 @@ class FakeAws {
       case 'DescribeServices':
         return { services: (body.services ?? []).map((s: string) => this.service(s)), failures: [] };
       case 'ListServiceDeployments':
-        return { serviceDeployments: [{ serviceDeploymentArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:service-deployment/bench/${body.service}/1`, status: 'SUCCESSFUL', targetServiceRevisionArn: `rev/${body.service}/1`, createdAt: now - 3600, finishedAt: now - 3500 }] };
+        return {
+          serviceDeployments: [
+            {
+              serviceDeploymentArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:service-deployment/bench/${body.service}/1`,
+              status: 'SUCCESSFUL',
+              targetServiceRevisionArn: `rev/${body.service}/1`,
+              createdAt: now - 3600,
+              finishedAt: now - 3500,
+            },
+          ],
+        };
       case 'DescribeServiceRevisions':
         return { serviceRevisions: (body.serviceRevisionArns ?? []).map((a: string) => ({ serviceRevisionArn: a, taskDefinition: GOOD(a.split('/')[1]) })) };
       case 'UpdateService':
@@ -119,11 +139,22 @@ class FakeAws {
             if (!a) return [];
             const rolledBack = this.updateAt.get(a.service);
             const at = (rolledBack ?? a.changedAt.getTime()) / 1000;
-            return [{
-              AlarmName: n, AlarmArn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}`, StateValue: rolledBack ? 'OK' : 'ALARM', StateReason: 'Threshold Crossed',
-              StateTransitionedTimestamp: at, StateUpdatedTimestamp: at, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count',
-              Dimensions: [{ Name: 'ClusterName', Value: 'bench' }, { Name: 'ServiceName', Value: a.service }],
-            }];
+            return [
+              {
+                AlarmName: n,
+                AlarmArn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}`,
+                StateValue: rolledBack ? 'OK' : 'ALARM',
+                StateReason: 'Threshold Crossed',
+                StateTransitionedTimestamp: at,
+                StateUpdatedTimestamp: at,
+                Namespace: 'AWS/ApplicationELB',
+                MetricName: 'HTTPCode_Target_5XX_Count',
+                Dimensions: [
+                  { Name: 'ClusterName', Value: 'bench' },
+                  { Name: 'ServiceName', Value: a.service },
+                ],
+              },
+            ];
           }),
           CompositeAlarms: [],
         };
@@ -182,15 +213,22 @@ async function main(): Promise<void> {
   // The deployed shape: an API process answering SNS and a worker process running rollbacks, each with its own event loop.
   const roles = ['api', ...Array.from({ length: WORKERS }, () => 'worker' as const)] as const;
   const children: ChildProcess[] = roles.map((role) =>
-    spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), main], { env: { ...env, RUNBOOKD_ROLE: role }, stdio: ['ignore', 'inherit', 'inherit'] }),
+    spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), main], {
+      env: { ...env, RUNBOOKD_ROLE: role },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
   );
   const watcher = new Client({ connectionString: db.url });
   await watcher.connect();
   const redisPid = Number((await withRedis((r) => r.info('server'))).match(/process_id:(\d+)/)?.[1] ?? 0);
   type CpuReading = { api: number; worker: number; postgres: Map<number, number>; redis: number; bench: number; machine: number };
   const cpuNow = async (): Promise<CpuReading> => ({
-    api: processCpuMs(children[0].pid!) ?? 0, worker: children.slice(1).reduce((sum, c) => sum + (processCpuMs(c.pid!) ?? 0), 0), postgres: await postgresBackendCpuMs(watcher, db.name),
-    redis: processCpuMs(redisPid) ?? 0, bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000, machine: machineBusyMs() ?? 0,
+    api: processCpuMs(children[0].pid!) ?? 0,
+    worker: children.slice(1).reduce((sum, c) => sum + (processCpuMs(c.pid!) ?? 0), 0),
+    postgres: await postgresBackendCpuMs(watcher, db.name),
+    redis: processCpuMs(redisPid) ?? 0,
+    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    machine: machineBusyMs() ?? 0,
   });
   const cpuSince = (a: CpuReading, b: CpuReading, n: number): RateResult['cpuMsPerAlarm'] => ({
     api: round((b.api - a.api) / n, 2), worker: round((b.worker - a.worker) / n, 2), postgres: round(cpuBetween(a.postgres, b.postgres) / n, 2),
@@ -202,22 +240,31 @@ async function main(): Promise<void> {
   const post = (service: string): Promise<{ status: number; outcome: string; ms: number }> => {
     const changedAt = new Date();
     fake.alarms.set(`${service}-5xx`, { service, changedAt });
-    const body = JSON.stringify(signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: 'bench', service, region: REGION, accountId: ACCOUNT, stateChangeTime: changedAt })));
+    const body = JSON.stringify(
+      signer.notification(
+        TOPIC,
+        cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: 'bench', service, region: REGION, accountId: ACCOUNT, stateChangeTime: changedAt }),
+      ),
+    );
     const t0 = nowMs();
     return new Promise((resolve, reject) => {
-      const req = http.request(`${base}/v1/webhooks/sns`, { method: 'POST', agent, headers: { 'content-type': 'text/plain; charset=UTF-8', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          let outcome = '?';
-          try {
-            outcome = JSON.parse(text).outcome ?? JSON.parse(text).error?.code;
-          } catch {
-            /* keep '?' */
-          }
-          resolve({ status: res.statusCode ?? 0, outcome, ms: nowMs() - t0 });
-        });
-      });
+      const req = http.request(
+        `${base}/v1/webhooks/sns`,
+        { method: 'POST', agent, headers: { 'content-type': 'text/plain; charset=UTF-8', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => {
+            let outcome = '?';
+            try {
+              outcome = JSON.parse(text).outcome ?? JSON.parse(text).error?.code;
+            } catch {
+              /* keep '?' */
+            }
+            resolve({ status: res.statusCode ?? 0, outcome, ms: nowMs() - t0 });
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -317,7 +364,13 @@ async function main(): Promise<void> {
       // sendToConfirmed: until CloudWatch answered the confirmation (the quota-paced batching wait, at most
       // 1000 / RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND ms, plus the call); confirmedToUpdateService: all the rest.
       const ph: Record<string, number[]> = {
-        sendToConfirmed: [], confirmedToUpdateService: [], sendToCommitted: [], committedToPickedUp: [], pickedUpToTargetStart: [], targetStep: [], targetEndToUpdateService: [],
+        sendToConfirmed: [],
+        confirmedToUpdateService: [],
+        sendToCommitted: [],
+        committedToPickedUp: [],
+        pickedUpToTargetStart: [],
+        targetStep: [],
+        targetEndToUpdateService: [],
       };
       for (const x of rows) {
         const sent = phaseSentAll.get(x.service);
@@ -336,24 +389,53 @@ async function main(): Promise<void> {
       }
       r.phasesMs = Object.fromEntries(Object.entries(ph).map(([k, v]) => [k, summarize(v)]));
     }
-    const counts = (await pg.query(`SELECT (SELECT count(*) FROM audit_events)::int AS audit, (SELECT count(*) FROM runs WHERE state = 'succeeded')::int AS done,
-      (SELECT count(*) FROM audit_events WHERE run_id IN (SELECT id FROM runs WHERE state = 'succeeded'))::int AS done_audit`)).rows[0];
+    const counts = (
+      await pg.query(`SELECT (SELECT count(*) FROM audit_events)::int AS audit, (SELECT count(*) FROM runs WHERE state = 'succeeded')::int AS done,
+      (SELECT count(*) FROM audit_events WHERE run_id IN (SELECT id FROM runs WHERE state = 'succeeded'))::int AS done_audit`)
+    ).rows[0];
     await pg.end();
     const at200 = rates.find((r) => r.offeredPerSec === 200);
     const result = {
       benchmark: 'alarm-to-action',
       at: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', node: process.version, loadavg: os.loadavg().map((l) => round(l)) },
-      setup: { processes: WORKERS === 1 ? 'api + worker' : `api + ${WORKERS} workers`, workers: WORKERS, workerConcurrency: WORKER_CONCURRENCY, secondsPerRate: SECONDS, burst: BURST, inflight: INFLIGHT, database: 'PostgreSQL (local)', queue: 'Redis (local)', aws: 'local stand-in for ECS and CloudWatch' },
+      setup: {
+        processes: WORKERS === 1 ? 'api + worker' : `api + ${WORKERS} workers`,
+        workers: WORKERS,
+        workerConcurrency: WORKER_CONCURRENCY,
+        secondsPerRate: SECONDS,
+        burst: BURST,
+        inflight: INFLIGHT,
+        database: 'PostgreSQL (local)',
+        queue: 'Redis (local)',
+        aws: 'local stand-in for ECS and CloudWatch',
+      },
       rates,
       burst: {
-        notifications: BURST, accepted, seconds: round(burstSeconds, 3), acceptedPerSec: round(acceptedPerSec), rawQueueAddPerSec: round(rawPerSec), ratio: round(acceptedPerSec / rawPerSec, 3),
-        workerStopped: { accepted: apiOnly.accepted, acceptedPerSec: round(apiOnly.accepted / apiOnly.seconds), ratio: round(apiOnly.accepted / apiOnly.seconds / rawPerSec, 3) },
+        notifications: BURST,
+        accepted,
+        seconds: round(burstSeconds, 3),
+        acceptedPerSec: round(acceptedPerSec),
+        rawQueueAddPerSec: round(rawPerSec),
+        ratio: round(acceptedPerSec / rawPerSec, 3),
+        workerStopped: {
+          accepted: apiOnly.accepted,
+          acceptedPerSec: round(apiOnly.accepted / apiOnly.seconds),
+          ratio: round(apiOnly.accepted / apiOnly.seconds / rawPerSec, 3),
+        },
       },
       awsCalls: Object.fromEntries(fake.calls),
-      database: { auditRecords: counts.audit, succeededRuns: counts.done, auditRecordsPerSucceededRun: counts.done ? round(counts.done_audit / counts.done, 1) : null },
+      database: {
+        auditRecords: counts.audit,
+        succeededRuns: counts.done,
+        auditRecordsPerSucceededRun: counts.done ? round(counts.done_audit / counts.done, 1) : null,
+      },
       targets: {
-        p99MsAt200: { target: TARGET.p99MsAt200, measured: at200?.notificationToUpdateServiceMs.p99 ?? null, met: at200 ? at200.notificationToUpdateServiceMs.p99 <= TARGET.p99MsAt200 : null },
+        p99MsAt200: {
+          target: TARGET.p99MsAt200,
+          measured: at200?.notificationToUpdateServiceMs.p99 ?? null,
+          met: at200 ? at200.notificationToUpdateServiceMs.p99 <= TARGET.p99MsAt200 : null,
+        },
         // The same target for runbookd's own part: from CloudWatch's answer to the confirmation on.
         p99MsAt200AfterConfirmation: (() => {
           const m = at200?.phasesMs?.confirmedToUpdateService?.p99 ?? null;
@@ -385,13 +467,21 @@ function print(r: any): void {
   console.log('\nalarm-to-action: notification sent → UpdateService at the stand-in ECS');
   for (const x of r.rates as RateResult[]) {
     const s = x.notificationToUpdateServiceMs;
-    console.log(`  ${x.offeredPerSec}/s: ${x.accepted}/${x.sent} accepted, p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms (webhook answer p50 ${x.httpAnswerMs.p50} ms, p99 ${x.httpAnswerMs.p99} ms)${x.missing ? `, ${x.missing} never reached UpdateService` : ''}`);
+    console.log(
+      `  ${x.offeredPerSec}/s: ${x.accepted}/${x.sent} accepted, p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms (webhook answer p50 ${x.httpAnswerMs.p50} ms, p99 ${x.httpAnswerMs.p99} ms)${x.missing ? `, ${x.missing} never reached UpdateService` : ''}`,
+    );
     const c = x.cpuMsPerAlarm;
-    console.log(`    CPU ms per alarm: api ${c.api}, worker ${c.worker}, PostgreSQL ${c.postgres}, Redis ${c.redis}, bench + stand-in ${c.bench}; machine ${c.machine} (${round(c.machine * x.sent / x.windowSeconds / 10, 0)}% of one core over ${x.windowSeconds} s)`);
+    console.log(
+      `    CPU ms per alarm: api ${c.api}, worker ${c.worker}, PostgreSQL ${c.postgres}, Redis ${c.redis}, bench + stand-in ${c.bench}; machine ${c.machine} (${round((c.machine * x.sent) / x.windowSeconds / 10, 0)}% of one core over ${x.windowSeconds} s)`,
+    );
     if (x.phasesMs) console.log(`    phases p50/p99 ms: ${Object.entries(x.phasesMs).map(([k, v]) => `${k} ${v.p50}/${v.p99}`).join(', ')}`);
   }
-  console.log(`  burst: ${r.burst.acceptedPerSec} accepted/s vs raw Queue.add ${r.burst.rawQueueAddPerSec}/s → ratio ${r.burst.ratio} (worker stopped: ${r.burst.workerStopped.acceptedPerSec}/s, ratio ${r.burst.workerStopped.ratio})`);
-  console.log(`  targets: p99 at 200/s ≤ ${TARGET.p99MsAt200} ms: ${r.targets.p99MsAt200.met ? 'met' : 'NOT met'} (${r.targets.p99MsAt200.measured} ms; after the confirmation: ${r.targets.p99MsAt200AfterConfirmation.measured} ms, ${r.targets.p99MsAt200AfterConfirmation.met ? 'met' : 'NOT met'}); ratio ≥ ${TARGET.ratio}: ${r.targets.ratio.met ? 'met' : 'NOT met'} (${r.targets.ratio.measured})`);
+  console.log(
+    `  burst: ${r.burst.acceptedPerSec} accepted/s vs raw Queue.add ${r.burst.rawQueueAddPerSec}/s → ratio ${r.burst.ratio} (worker stopped: ${r.burst.workerStopped.acceptedPerSec}/s, ratio ${r.burst.workerStopped.ratio})`,
+  );
+  console.log(
+    `  targets: p99 at 200/s ≤ ${TARGET.p99MsAt200} ms: ${r.targets.p99MsAt200.met ? 'met' : 'NOT met'} (${r.targets.p99MsAt200.measured} ms; after the confirmation: ${r.targets.p99MsAt200AfterConfirmation.measured} ms, ${r.targets.p99MsAt200AfterConfirmation.met ? 'met' : 'NOT met'}); ratio ≥ ${TARGET.ratio}: ${r.targets.ratio.met ? 'met' : 'NOT met'} (${r.targets.ratio.measured})`,
+  );
   console.log(`  results: ${path.relative(ROOT, RESULTS_FILE)}`);
 }
 
@@ -402,7 +492,8 @@ function docSection(r: any): string {
   });
   const pp = (x: RateResult, k: string) => (x.phasesMs?.[k] ? `${x.phasesMs[k].p50} / ${x.phasesMs[k].p99}` : '–');
   const phaseRows = (r.rates as RateResult[]).map(
-    (x) => `| ${x.offeredPerSec}/s | ${pp(x, 'sendToConfirmed')} | ${pp(x, 'confirmedToUpdateService')} | ${pp(x, 'sendToCommitted')} | ${pp(x, 'committedToPickedUp')} | ${pp(x, 'targetStep')} | ${pp(x, 'targetEndToUpdateService')} |`,
+    (x) =>
+      `| ${x.offeredPerSec}/s | ${pp(x, 'sendToConfirmed')} | ${pp(x, 'confirmedToUpdateService')} | ${pp(x, 'sendToCommitted')} | ${pp(x, 'committedToPickedUp')} | ${pp(x, 'targetStep')} | ${pp(x, 'targetEndToUpdateService')} |`,
   );
   const cpuRows = (r.rates as RateResult[]).map((x) => {
     const c = x.cpuMsPerAlarm;
@@ -418,13 +509,13 @@ function docSection(r: any): string {
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    'Where the time went, p50 / p99 ms: until CloudWatch answered the confirmation (DescribeAlarms, batched and paced by the quota, RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND = 4: up to 250 ms of waiting by design), and everything after it; then the same path by the run\'s own timestamps.',
+    "Where the time went, p50 / p99 ms: until CloudWatch answered the confirmation (DescribeAlarms, batched and paced by the quota, RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND = 4: up to 250 ms of waiting by design), and everything after it; then the same path by the run's own timestamps.",
     '',
     '| offered rate | send → confirmed | confirmed → UpdateService | send → run committed | committed → picked up | resolve step | resolved → UpdateService |',
     '|---|---|---|---|---|---|---|',
     ...phaseRows,
     '',
-    'CPU per notification, ms, by process, over each rate\'s window (its runs go on after UpdateService: steady state, alarm OK, report); the machine column counts every core\'s busy time, whoever used it.',
+    "CPU per notification, ms, by process, over each rate's window (its runs go on after UpdateService: steady state, alarm OK, report); the machine column counts every core's busy time, whoever used it.",
     '',
     '| offered rate | API | workers | PostgreSQL | Redis | bench + stand-in | machine | of 2 cores |',
     '|---|---|---|---|---|---|---|---|',

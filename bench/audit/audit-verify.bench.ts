@@ -39,11 +39,11 @@ async function main(): Promise<void> {
     await migrate(db);
     const config = loadConfig({ RUNBOOKD_STATE_DIR: dir, RUNBOOKD_AUDIT_DIGEST_INTERVAL_MS: '86400000', RUNBOOKD_AUDIT_DIGEST_MIN_GAP_MS: '3600000' });
     const clock = new Clock();
-    const repository = new AuditRepository(db, clock);
     const key = AuditSigningKey.fromPem(AuditSigningKey.generatePem());
+    const repository = new AuditRepository(db, clock, key.recordMac());
     const store = new FileDigestStore(path.join(dir, 'digests.jsonl'));
-    const sealer = new AuditSealerService(repository, key, store, config, clock);
-    const service = new AuditService(repository, sealer, store, key);
+    const sealer = new AuditSealerService(repository, key, store, config, clock, key.recordMac());
+    const service = new AuditService(repository, sealer, store, key, key.recordMac());
 
     const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' / ');
     const t0 = performance.now();
@@ -104,7 +104,9 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(path.join(RESULTS, 'audit-verify-latest.json'), `${JSON.stringify(figures, null, 2)}\n`);
     if (WRITE_DOCS) {
-      writeDocSection('bench:audit-verify', `## Audit verify (${N.toLocaleString('en-US')} records)
+      writeDocSection(
+        'bench:audit-verify',
+        `## Audit verify (${N.toLocaleString('en-US')} records)
 
 Measured ${figures.at} by \`bench/audit/audit-verify.bench.ts\` on ${figures.machine}, local PostgreSQL, table ${size}.
 Records inserted unsealed by SQL, sealed by \`AuditSealerService\` (batches of 2,000, one transaction each), then
@@ -115,7 +117,8 @@ verified by \`AuditService.verify\` (the code behind \`GET /v1/audit/verify\`): 
 | seal (link into the chain + digest) | ${figures.sealSeconds} s | ${figures.sealRecordsPerSec.toLocaleString('en-US')} records/s | ${figures.sealNodeCpuSeconds} s | ${loadAfterSeal} |
 | verify | ${figures.verifySeconds} s | ${figures.verifyRecordsPerSec.toLocaleString('en-US')} records/s | ${figures.verifyNodeCpuSeconds} s | ${loadAfterVerify} |
 
-Target: verify of 1,000,000 records ≤ 60 s — ${N >= 1_000_000 ? (verifyMs <= 60_000 ? '**met**' : '**not met**') : 'not measured at full size in this run'}.`);
+Target: verify of 1,000,000 records ≤ 60 s — ${N >= 1_000_000 ? (verifyMs <= 60_000 ? '**met**' : '**not met**') : 'not measured at full size in this run'}.`,
+      );
     }
   } finally {
     await db.close();

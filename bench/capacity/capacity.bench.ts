@@ -114,7 +114,9 @@ async function main(): Promise<void> {
         continue;
       }
       runs.push(fig);
-      console.log(`run ${i}: ${fig.wallSeconds.toFixed(2)} s, app CPU ${fig.appCpuSeconds} s, load ${fig.loadAvg1m} (discover ${fig.discoverSeconds.toFixed(2)} s, analyze ${fig.analyzeSeconds.toFixed(2)} s); ${fig.getMetricDataCalls} GetMetricData calls; HTML ${fig.htmlSeconds.toFixed(2)} s`);
+      console.log(
+        `run ${i}: ${fig.wallSeconds.toFixed(2)} s, app CPU ${fig.appCpuSeconds} s, load ${fig.loadAvg1m} (discover ${fig.discoverSeconds.toFixed(2)} s, analyze ${fig.analyzeSeconds.toFixed(2)} s); ${fig.getMetricDataCalls} GetMetricData calls; HTML ${fig.htmlSeconds.toFixed(2)} s`,
+      );
     }
 
     const probe: Array<{ services: number; points: number; seconds: number }> = [];
@@ -133,7 +135,14 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       commit: gitCommit(),
       benchSeconds: round((performance.now() - started) / 1000, 1),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memoryGiB: round(os.totalmem() / 1024 ** 3, 1), os: `${os.type()} ${os.release()} ${os.arch()}`, node: process.version, loadAvg1m: round(os.loadavg()[0], 2) },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model ?? 'unknown',
+        memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
+        os: `${os.type()} ${os.release()} ${os.arch()}`,
+        node: process.version,
+        loadAvg1m: round(os.loadavg()[0], 2),
+      },
       scenario: { services: SERVICES, metrics: 2, days: DAYS, periodSeconds: 3600, points, queries: SERVICES * 2 },
       seeding: { ecsSeconds: round(ecsSeedSeconds, 1), metrics: metricSeed },
       warmUpSeconds: round(warmUpSeconds, 2),
@@ -158,8 +167,10 @@ async function main(): Promise<void> {
     writeFileSync(path.join(RESULTS_DIR, `capacity-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(path.join(RESULTS_DIR, 'capacity-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     if (WRITE_DOCS) writeDocSection(DOC_SECTION_ID, docSection(result));
-    console.log(`\nwall time median ${wall.toFixed(2)} s (target ≤ ${TARGET.wallSeconds} s: ${result.summary.wallTarget}); ` +
-      `${first.getMetricDataCalls} GetMetricData calls = ${first.batches} per page × ${pages} pages (target ${TARGET.callsPerPage} per page: ${result.summary.callsTarget})`);
+    console.log(
+      `\nwall time median ${wall.toFixed(2)} s (target ≤ ${TARGET.wallSeconds} s: ${result.summary.wallTarget}); ` +
+        `${first.getMetricDataCalls} GetMetricData calls = ${first.batches} per page × ${pages} pages (target ${TARGET.callsPerPage} per page: ${result.summary.callsTarget})`,
+    );
   } finally {
     await h.close();
     await standIn.stop();
@@ -168,7 +179,10 @@ async function main(): Promise<void> {
 
 async function oneRun(h: Harness): Promise<RunFigures> {
   const cpu0 = process.cpuUsage();
-  const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { parameters: { lookbackDays: DAYS, period: 3600 } } });
+  const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
+    key: h.keys.operator,
+    body: { parameters: { lookbackDays: DAYS, period: 3600 } },
+  });
   if (res.status !== 202) throw new Error(`run not accepted: ${res.status} ${res.text}`);
   const run = await h.waitForRun(res.body.id, undefined, 120_000);
   if (run.state !== 'succeeded') throw new Error(`run ${run.id} ${run.state}: ${JSON.stringify(run.error)}`);
@@ -210,7 +224,14 @@ async function probeMoto(endpoint: string, n: number, now: number, hours: number
       new GetMetricDataCommand({
         StartTime: new Date(end - hours * 3_600_000),
         EndTime: new Date(end),
-        MetricDataQueries: series.map((s, i) => ({ Id: `q${i}`, MetricStat: { Metric: { Namespace: s.namespace, MetricName: s.metricName, Dimensions: Object.entries(s.dimensions).map(([Name, Value]) => ({ Name, Value })) }, Period: 3600, Stat: 'Average' } })),
+        MetricDataQueries: series.map((s, i) => ({
+          Id: `q${i}`,
+          MetricStat: {
+            Metric: { Namespace: s.namespace, MetricName: s.metricName, Dimensions: Object.entries(s.dimensions).map(([Name, Value]) => ({ Name, Value })) },
+            Period: 3600,
+            Stat: 'Average',
+          },
+        })),
       }),
     );
   } finally {
@@ -222,7 +243,10 @@ async function probeMoto(endpoint: string, n: number, now: number, hours: number
 function docSection(r: any): string {
   const s = r.summary;
   const runsTable = r.runs
-    .map((x: RunFigures, i: number) => `| ${i + 1} | ${x.wallSeconds.toFixed(2)} s | ${x.appCpuSeconds} s | ${x.loadAvg1m} | ${x.discoverSeconds.toFixed(2)} s | ${x.analyzeSeconds.toFixed(2)} s | ${x.getMetricDataCalls} | ${x.htmlSeconds.toFixed(2)} s (${Math.round(x.htmlBytes / 1024)} KiB) | ${Math.round(x.storedOutputBytes / 1024)} KiB |`)
+    .map(
+      (x: RunFigures, i: number) =>
+        `| ${i + 1} | ${x.wallSeconds.toFixed(2)} s | ${x.appCpuSeconds} s | ${x.loadAvg1m} | ${x.discoverSeconds.toFixed(2)} s | ${x.analyzeSeconds.toFixed(2)} s | ${x.getMetricDataCalls} | ${x.htmlSeconds.toFixed(2)} s (${Math.round(x.htmlBytes / 1024)} KiB) | ${Math.round(x.storedOutputBytes / 1024)} KiB |`,
+    )
     .join('\n');
   const first: RunFigures = r.runs[0];
   const probe = r.motoGetMetricDataProbe as Array<{ services: number; points: number; seconds: number }>;
@@ -245,13 +269,17 @@ function docSection(r: any): string {
     runsTable,
     '',
     '',
-    '¹ CPU time of the bench process (API, queue client, worker, engine, report) during the run; moto and PostgreSQL are separate processes. ² 1-minute load average at the run\'s end, on 2 cores shared with PostgreSQL, Redis, moto and whatever else runs: a busy machine stretches wall time, so compare runs on a quiet one.',
+    "¹ CPU time of the bench process (API, queue client, worker, engine, report) during the run; moto and PostgreSQL are separate processes. ² 1-minute load average at the run's end, on 2 cores shared with PostgreSQL, Redis, moto and whatever else runs: a busy machine stretches wall time, so compare runs on a quiet one.",
     '',
     `**Wall time: median ${s.wallSecondsMedian} s (min ${s.wallSecondsMin} s, max ${s.wallSecondsMax} s) — target ≤ ${r.target.wallSeconds} s ${s.wallTarget} by the median.** The app itself needed ${s.appCpuSecondsMedian} s of CPU per report (median).`,
     `**GetMetricData: ${s.getMetricDataCalls} calls = ${s.callsPerPage} per page × ${s.pagesPerBatch} pages — target ${r.target.callsPerPage} per page ${s.callsTarget}.** ` +
       `${r.scenario.queries} queries make ${s.callsPerPage} batches of ≤ 500; each batch returns 500 × ${r.scenario.days * 24} = ${(500 * r.scenario.days * 24).toLocaleString('en-US')} data points, over CloudWatch's 100,800 per response, so each batch takes ${s.pagesPerBatch} pages.`,
     '',
-    `Other calls per report: ${Object.entries(first.awsCalls).map(([k, v]) => `${k} ×${v}`).join(', ')}. Findings: ${first.counts.atRisk} at risk, ${first.counts.overProvisioned} over-provisioned, ${first.counts.ok} ok (the seeded mix); ${first.charts} charts (capped). CloudWatch cost of one report: $${first.costUsd} (metrics requested × $0.01 / 1,000, every page billed).`,
+    `Other calls per report: ${Object.entries(first.awsCalls)
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(
+        ', ',
+      )}. Findings: ${first.counts.atRisk} at risk, ${first.counts.overProvisioned} over-provisioned, ${first.counts.ok} ok (the seeded mix); ${first.charts} charts (capped). CloudWatch cost of one report: $${first.costUsd} (metrics requested × $0.01 / 1,000, every page billed).`,
     '',
     probe.length
       ? [
@@ -261,7 +289,9 @@ function docSection(r: any): string {
           '|---:|---:|---:|---:|',
           ...probe.map((p) => `| ${p.services} | ${p.services * 2} | ${p.points.toLocaleString('en-US')} | ${p.seconds} s |`),
           '',
-          extrapolated !== null ? `Extrapolated to ${r.scenario.services} services: about ${extrapolated.toFixed(1)} hours for one report, which measures moto, not runbookd.` : '',
+          extrapolated !== null
+            ? `Extrapolated to ${r.scenario.services} services: about ${extrapolated.toFixed(1)} hours for one report, which measures moto, not runbookd.`
+            : '',
         ].join('\n')
       : '',
   ].join('\n');

@@ -45,18 +45,30 @@ export async function startCloudWatchStandIn(series: readonly MetricHistory[]): 
       const target = String(req.headers['x-amz-target'] ?? '');
       const send = (status: number, body: unknown) => {
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': `standin-${counters.requests}` });
+        res.writeHead(status, {
+          'content-type': 'application/x-amz-json-1.0',
+          'content-length': Buffer.byteLength(text),
+          'x-amzn-requestid': `standin-${counters.requests}`,
+        });
         res.end(text);
       };
       if (!target.endsWith('.GetMetricData')) {
         counters.rejected++;
         return send(400, { __type: 'com.amazonaws.cloudwatch#InvalidAction', message: `the bench stand-in answers GetMetricData only, not ${target}` });
       }
-      const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { MetricDataQueries: Query[]; StartTime: number; EndTime: number; NextToken?: string };
+      const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        MetricDataQueries: Query[];
+        StartTime: number;
+        EndTime: number;
+        NextToken?: string;
+      };
       const queries = input.MetricDataQueries ?? [];
       if (queries.length > MAX_QUERIES) {
         counters.rejected++;
-        return send(400, { __type: 'com.amazonaws.cloudwatch#InvalidParameterValueException', message: `The collection MetricDataQueries must not have a size greater than ${MAX_QUERIES}.` });
+        return send(400, {
+          __type: 'com.amazonaws.cloudwatch#InvalidParameterValueException',
+          message: `The collection MetricDataQueries must not have a size greater than ${MAX_QUERIES}.`,
+        });
       }
       counters.requests++;
       counters.queries += queries.length;
@@ -72,7 +84,13 @@ export async function startCloudWatchStandIn(series: readonly MetricHistory[]): 
         const take = points.slice(pi, pi + budget);
         budget -= take.length;
         const complete = pi + take.length >= points.length;
-        results.push({ Id: q.Id, Label: q.MetricStat?.Metric.MetricName ?? q.Id, Timestamps: take.map((p) => p.t / 1000), Values: take.map((p) => p.v), StatusCode: complete ? 'Complete' : 'PartialData' });
+        results.push({
+          Id: q.Id,
+          Label: q.MetricStat?.Metric.MetricName ?? q.Id,
+          Timestamps: take.map((p) => p.t / 1000),
+          Values: take.map((p) => p.v),
+          StatusCode: complete ? 'Complete' : 'PartialData',
+        });
         counters.datapoints += take.length;
         if (!complete) {
           pi += take.length;
@@ -130,7 +148,11 @@ function key(namespace: string, metricName: string, dims: Record<string, string>
  * share the app's CPU and event loop, or the bench would charge the app for the fake's work.
  */
 export function forkCloudWatchStandIn(scenario: Scenario): Promise<{ endpoint: string; stats(): Promise<StandInStats>; stop(): Promise<void> }> {
-  const child = fork(__filename, [], { execArgv: ['-r', '@swc-node/register'], env: { ...process.env, CAPACITY_STAND_IN: JSON.stringify(scenario) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, [], {
+    execArgv: ['-r', '@swc-node/register'],
+    env: { ...process.env, CAPACITY_STAND_IN: JSON.stringify(scenario) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const pending: Array<(s: StandInStats) => void> = [];
   return new Promise((resolve, reject) => {
     child.once('error', reject);

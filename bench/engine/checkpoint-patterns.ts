@@ -59,10 +59,24 @@ const upsertParams = (s: Step, state: string, ended: Date | null) => [
   s.runId, s.stepId, 'main', s.position, 'core.noop', false, state, 1, s.startedAt.toISOString(), ended?.toISOString() ?? null,
   JSON.stringify({ echo: s.runId }), ended ? JSON.stringify({ echo: s.runId }) : null, null, '{}', null,
 ];
-const started = (s: Step): AuditIn => ({ kind: 'step.started', runId: s.runId, data: { stepId: s.stepId, uses: 'core.noop', phase: 'main', mutates: false, input: { echo: s.runId } } });
+const started = (s: Step): AuditIn => ({
+  kind: 'step.started',
+  runId: s.runId,
+  data: { stepId: s.stepId, uses: 'core.noop', phase: 'main', mutates: false, input: { echo: s.runId } },
+});
 const ended = (s: Step, at: Date): AuditIn => ({
-  kind: 'step.ended', runId: s.runId,
-  data: { stepId: s.stepId, uses: 'core.noop', phase: 'main', state: 'succeeded', attempts: 1, durationMs: at.getTime() - s.startedAt.getTime(), error: null, note: null },
+  kind: 'step.ended',
+  runId: s.runId,
+  data: {
+    stepId: s.stepId,
+    uses: 'core.noop',
+    phase: 'main',
+    state: 'succeeded',
+    attempts: 1,
+    durationMs: at.getTime() - s.startedAt.getTime(),
+    error: null,
+    note: null,
+  },
 });
 
 async function tx(pool: Pool, fn: (c: PoolClient) => Promise<void>): Promise<void> {
@@ -88,7 +102,9 @@ async function append(c: PoolClient, records: AuditIn[], chain: 'global' | 'per-
     [head] = (await c.query<{ seq: number; hash: string }>(HEAD)).rows;
   } else {
     await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [runId]);
-    [head] = (await c.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_chain_per_run WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId])).rows;
+    [head] = (
+      await c.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_chain_per_run WHERE run_id = $1 ORDER BY seq DESC LIMIT 1', [runId])
+    ).rows;
   }
   await c.query(insertSql(records, chain, head));
 }
@@ -194,9 +210,10 @@ async function pipelined(pool: Pool, s: Step, chain: 'global' | 'per-run'): Prom
   const c = await pool.connect();
   try {
     await c.query(`BEGIN; ${CANCEL.replace('$1', lit(s.runId))}; ${upsertLiteral(s, 'succeeded', end)}`);
-    const lockAndHead = chain === 'global'
-      ? `${LOCK}; ${HEAD}`
-      : `SELECT pg_advisory_xact_lock(hashtext(${lit(s.runId)})); SELECT seq, hash FROM audit_chain_per_run WHERE run_id = ${lit(s.runId)} ORDER BY seq DESC LIMIT 1`;
+    const lockAndHead =
+      chain === 'global'
+        ? `${LOCK}; ${HEAD}`
+        : `SELECT pg_advisory_xact_lock(hashtext(${lit(s.runId)})); SELECT seq, hash FROM audit_chain_per_run WHERE run_id = ${lit(s.runId)} ORDER BY seq DESC LIMIT 1`;
     const res = (await c.query(lockAndHead)) as unknown as Array<{ rows: Array<{ seq: number; hash: string }> }>;
     await c.query(`${insertSql([started(s), ended(s, end)], chain, res[1].rows[0])}; COMMIT`);
   } catch (err) {
@@ -272,7 +289,9 @@ async function main(): Promise<void> {
             stepMs: summarize(samples[i].times), stepsPerSec: round(samples[i].times.length / (samples[i].elapsedMs / 1000), 0),
           };
           results.push(r);
-          process.stdout.write(`${p.name.padEnd(22)} concurrency ${String(c).padStart(2)}: p50 ${r.stepMs.p50} ms, p95 ${r.stepMs.p95} ms, p99 ${r.stepMs.p99} ms, ${r.stepsPerSec} steps/s\n`);
+          process.stdout.write(
+            `${p.name.padEnd(22)} concurrency ${String(c).padStart(2)}: p50 ${r.stepMs.p50} ms, p95 ${r.stepMs.p95} ms, p99 ${r.stepMs.p99} ms, ${r.stepsPerSec} steps/s\n`,
+          );
         }
       }
     } finally {

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 
 export const PERFORMANCE_DOC = path.resolve(__dirname, '..', '..', 'docs', 'performance.md');
 
-const HEADER = '# Performance\n\nBenchmarks live in `bench/`. Each generated section below is rewritten by the benchmark named in it; text outside the markers is kept.\n';
+const HEADER =
+  '# Performance\n\nBenchmarks live in `bench/`. Each generated section below is rewritten by the benchmark named in it; text outside the markers is kept.\n';
 
 /**
  * Replaces the text between `<!-- <id>:start ... -->` and `<!-- <id>:end -->` in the doc, or

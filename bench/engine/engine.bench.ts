@@ -30,7 +30,18 @@ import { RunQueue } from '../../src/engine/run-queue.adapter';
 import { RunbookCatalog } from '../../src/runbooks/runbook-catalog.service';
 import { writeDocSection } from './doc-section';
 import { PgProbe, QueryKindStats } from './pg-probe';
-import { cpuBetween, createScratchDatabase, flushPrefix, otherPostgresActivity, postgresBackendCpuMs, REDIS_URL, sweepLeftovers, uniqueQueuePrefix, withAdmin, withRedis } from './services';
+import {
+  cpuBetween,
+  createScratchDatabase,
+  flushPrefix,
+  otherPostgresActivity,
+  postgresBackendCpuMs,
+  REDIS_URL,
+  sweepLeftovers,
+  uniqueQueuePrefix,
+  withAdmin,
+  withRedis,
+} from './services';
 import { round, summarize, Summary } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -108,7 +119,9 @@ async function main(): Promise<void> {
     process.stdout.write(`engine bench: worker concurrency ${c}, ${WARMUP} warm-up + ${RUNS} runs of ${RUNBOOK_ID}...\n`);
     const r = await scenario(c, probe);
     scenarios.push(r);
-    process.stdout.write(`  done: p50 ${r.stepOverheadMs.p50} ms, p99 ${r.stepOverheadMs.p99} ms per step, ${r.throughputRunsPerSec} runs/s; CPU per step: Node ${r.nodeCpuMsPerStep} ms, PostgreSQL ${r.postgresCpuMsPerStep} ms (${r.cpuBoundStepsPerSec} steps/s if they had the cores to themselves)\n`);
+    process.stdout.write(
+      `  done: p50 ${r.stepOverheadMs.p50} ms, p99 ${r.stepOverheadMs.p99} ms per step, ${r.throughputRunsPerSec} runs/s; CPU per step: Node ${r.nodeCpuMsPerStep} ms, PostgreSQL ${r.postgresCpuMsPerStep} ms (${r.cpuBoundStepsPerSec} steps/s if they had the cores to themselves)\n`,
+    );
   }
 
   const result = {
@@ -279,7 +292,13 @@ async function scenario(concurrency: number, probe: PgProbe): Promise<ScenarioRe
         statementsPerRun: round(statements / RUNS, 1),
         statementsPerStep: round(statements / totalSteps, 2),
         statementMsPerStep: round(statementMs / totalSteps, 3),
-        byKind: byKind.map((k) => ({ kind: k.kind, count: k.count, perRun: round(k.count / RUNS, 2), totalMs: round(k.totalMs, 1), meanMs: round(k.meanMs, 3) })),
+        byKind: byKind.map((k) => ({
+          kind: k.kind,
+          count: k.count,
+          perRun: round(k.count / RUNS, 2),
+          totalMs: round(k.totalMs, 1),
+          meanMs: round(k.meanMs, 3),
+        })),
       },
       nodeCpuMsPerStep: round((cpu.user + cpu.system) / 1000 / totalSteps, 3),
       postgresCpuMsPerStep: round(pgCpuMs / totalSteps, 3),
@@ -345,7 +364,14 @@ async function measureBaseline(c: Client): Promise<ScenarioResult['baseline']> {
   const selectOne = await time(200, 'SELECT 1');
   const insert = await time(200, 'INSERT INTO bench_baseline (id) VALUES ($1)', [1]);
   await c.query('DROP TABLE bench_baseline');
-  const r = (s: Summary): Summary => ({ n: s.n, mean: round(s.mean, 3), p50: round(s.p50, 3), p95: round(s.p95, 3), p99: round(s.p99, 3), max: round(s.max, 3) });
+  const r = (s: Summary): Summary => ({
+    n: s.n,
+    mean: round(s.mean, 3),
+    p50: round(s.p50, 3),
+    p95: round(s.p95, 3),
+    p99: round(s.p99, 3),
+    max: round(s.max, 3),
+  });
   return { selectOneMs: r(summarize(selectOne)), insertCommitMs: r(summarize(insert)) };
 }
 
@@ -397,7 +423,20 @@ type BenchResult = {
 const verdict = (ok: boolean) => (ok ? 'pass' : 'FAIL');
 
 function consoleTable(scenarios: ScenarioResult[]): string {
-  const head = ['concurrency', 'runs', 'step p50', 'p95', 'p99', 'max', 'run p50', 'run p99', 'runs/s', 'SQL/step', `p50<=${TARGET.p50Ms}`, `p99<=${TARGET.p99Ms}`];
+  const head = [
+    'concurrency',
+    'runs',
+    'step p50',
+    'p95',
+    'p99',
+    'max',
+    'run p50',
+    'run p99',
+    'runs/s',
+    'SQL/step',
+    `p50<=${TARGET.p50Ms}`,
+    `p99<=${TARGET.p99Ms}`,
+  ];
   const rows = scenarios.map((s) => [
     String(s.workerConcurrency), String(s.runs),
     `${s.stepOverheadMs.p50} ms`, `${s.stepOverheadMs.p95} ms`, `${s.stepOverheadMs.p99} ms`, `${s.stepOverheadMs.max} ms`,
@@ -416,8 +455,8 @@ function renderDocSection(r: BenchResult): string {
   lines.push('## Engine overhead', '');
   lines.push(
     `What the engine costs per step, measured with \`${r.runbook.file}\` (${r.runbook.steps} \`core.noop\` steps, each`,
-    'resolving an expression on the previous step\'s output). A no-op step does no work, so the time from one step\'s',
-    'recorded end to the next step\'s end (the run\'s start for the first step) is all engine: the cancel check, the',
+    "resolving an expression on the previous step's output). A no-op step does no work, so the time from one step's",
+    "recorded end to the next step's end (the run's start for the first step) is all engine: the cancel check, the",
     'step checkpoints, the audit appends and input resolution.',
     '',
     `- **Date:** ${r.date.slice(0, 10)} (commit ${e.commit}); bench took ${r.durationSeconds} s`,
@@ -442,25 +481,27 @@ function renderDocSection(r: BenchResult): string {
   );
   lines.push(
     '',
-    'At concurrency 1 the figure is the engine\'s own latency per step. At higher concurrency the runs share one Node',
-    'process and two cores with PostgreSQL, so a step also waits for the other runs\' steps: with the CPU busy, per-step',
+    "At concurrency 1 the figure is the engine's own latency per step. At higher concurrency the runs share one Node",
+    "process and two cores with PostgreSQL, so a step also waits for the other runs' steps: with the CPU busy, per-step",
     'latency ≈ concurrency ÷ throughput (10 runs at 1,500 steps/s is 6.7 ms a step), and throughput is the figure that says',
     'what the engine sustains. The executor\'s records are group-committed (docs/architecture.md, "Group commit"): the',
     'records of all runs that arrive while one batch is in flight go in the next statement, one commit for all.',
     '',
-    'CPU per step, measured (Node: the whole bench process; PostgreSQL: the backends serving the bench\'s database, from',
-    '/proc), and the steps/s the machine\'s cores would sustain at that cost if nothing else ran (a figure that other',
-    'work on the machine inflates much less than latency; Redis and the kernel\'s share are not counted):',
+    "CPU per step, measured (Node: the whole bench process; PostgreSQL: the backends serving the bench's database, from",
+    "/proc), and the steps/s the machine's cores would sustain at that cost if nothing else ran (a figure that other",
+    "work on the machine inflates much less than latency; Redis and the kernel's share are not counted):",
     '',
     '| worker concurrency | Node CPU per step | PostgreSQL CPU per step | steps/s the cores would sustain |',
     '|---:|---:|---:|---:|',
     ...r.scenarios.map((s) => `| ${s.workerConcurrency} | ${s.nodeCpuMsPerStep} ms | ${s.postgresCpuMsPerStep} ms | ${s.cpuBoundStepsPerSec} |`),
     '',
-    'Per-step overhead split at the step\'s recorded start (p50 / p99):',
+    "Per-step overhead split at the step's recorded start (p50 / p99):",
     '',
-    '| worker concurrency | previous step\'s end → start (end checkpoint, `step.ended` audit, cancel check) | start → end (`running` checkpoint, `step.started` audit, input, body) |',
+    "| worker concurrency | previous step's end → start (end checkpoint, `step.ended` audit, cancel check) | start → end (`running` checkpoint, `step.started` audit, input, body) |",
     '|---:|---:|---:|',
-    ...r.scenarios.map((s) => `| ${s.workerConcurrency} | ${s.betweenStepsMs.p50} / ${s.betweenStepsMs.p99} ms | ${s.withinStepMs.p50} / ${s.withinStepMs.p99} ms |`),
+    ...r.scenarios.map(
+      (s) => `| ${s.workerConcurrency} | ${s.betweenStepsMs.p50} / ${s.betweenStepsMs.p99} ms | ${s.withinStepMs.p50} / ${s.withinStepMs.p99} ms |`,
+    ),
     '',
     'Where the time goes: every statement the app sent to PostgreSQL while the measured runs executed, counted and timed',
     'in-process (call to result, so it includes any wait for a row lock or a connection; `per run` rows are run-level work):',
@@ -476,7 +517,10 @@ function renderDocSection(r: BenchResult): string {
     }),
     `| **all, per step** | **${uncontended.db.statementsPerStep}** | ${r.scenarios.map((s) => `${s.db.statementMsPerStep} ms in total`).join(' | ')} |`,
     '',
-    ...r.scenarios.map((s) => `- Concurrency ${s.workerConcurrency}: ${s.db.statementsPerRun} statements per run of ${s.stepsPerRun} steps (${s.db.statementsPerStep} per step).`),
+    ...r.scenarios.map(
+      (s) =>
+        `- Concurrency ${s.workerConcurrency}: ${s.db.statementsPerRun} statements per run of ${s.stepsPerRun} steps (${s.db.statementsPerStep} per step).`,
+    ),
     `- Baseline on this server: \`SELECT 1\` round trip p50 ${uncontended.baseline.selectOneMs.p50} ms; one-row autocommit INSERT (one WAL flush) p50 ${uncontended.baseline.insertCommitMs.p50} ms, p99 ${uncontended.baseline.insertCommitMs.p99} ms.`,
     '',
     'Rerun: `npm run bench:engine` (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; 1 to 1.5 minutes).',

@@ -56,7 +56,12 @@ export async function withAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   try {
     await c.connect();
   } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${PG_SERVER} (${(err as Error).message}); set BENCH_POSTGRES_URL or start it (scripts/sandbox/ensure-services.sh)`);
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_SERVER} (${(err as Error).message}); set BENCH_POSTGRES_URL or start it (scripts/sandbox/ensure-services.sh)`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     return await fn(c);
@@ -71,7 +76,7 @@ export async function withRedis<T>(fn: (r: IORedis) => Promise<T>): Promise<T> {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new Error(`Redis is not reachable at ${REDIS_URL} (${(err as Error).message}); set BENCH_REDIS_URL or start it`);
+    throw new Error(`Redis is not reachable at ${REDIS_URL} (${(err as Error).message}); set BENCH_REDIS_URL or start it`, { cause: err });
   }
   try {
     return await fn(redis);
@@ -144,7 +149,10 @@ export async function otherPostgresActivity(excludeDatabases: string[]): Promise
  * the database's share of the work, which no other tenant of the server inflates. Linux only;
  * an empty map elsewhere.
  */
-export async function postgresBackendCpuMs(watcher: { query: (sql: string, params: unknown[]) => Promise<{ rows: { pid: number }[] }> }, database: string): Promise<Map<number, number>> {
+export async function postgresBackendCpuMs(
+  watcher: { query: (sql: string, params: unknown[]) => Promise<{ rows: { pid: number }[] }> },
+  database: string,
+): Promise<Map<number, number>> {
   const { rows } = await watcher.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
   const out = new Map<number, number>();
   for (const { pid } of rows) {

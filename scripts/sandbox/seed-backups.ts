@@ -29,7 +29,9 @@ export async function seedBackups(options: SeedOptions & { drRegion?: string }):
   try {
     let arn = await snapshotArn(rds, SANDBOX_BACKUPS.instanceSnapshot);
     if (!arn) {
-      const out = await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: SANDBOX_ESTATE.instance, DBSnapshotIdentifier: SANDBOX_BACKUPS.instanceSnapshot }));
+      const out = await rds.send(
+        new CreateDBSnapshotCommand({ DBInstanceIdentifier: SANDBOX_ESTATE.instance, DBSnapshotIdentifier: SANDBOX_BACKUPS.instanceSnapshot }),
+      );
       arn = out.DBSnapshot!.DBSnapshotArn!;
       created.push(`snapshot ${SANDBOX_BACKUPS.instanceSnapshot}`);
     }
@@ -39,7 +41,9 @@ export async function seedBackups(options: SeedOptions & { drRegion?: string }):
     }
     const clusterSnaps = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: SANDBOX_ESTATE.cluster }));
     if (!(clusterSnaps.DBClusterSnapshots ?? []).some((s) => s.DBClusterSnapshotIdentifier === SANDBOX_BACKUPS.clusterSnapshot)) {
-      await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: SANDBOX_ESTATE.cluster, DBClusterSnapshotIdentifier: SANDBOX_BACKUPS.clusterSnapshot }));
+      await rds.send(
+        new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: SANDBOX_ESTATE.cluster, DBClusterSnapshotIdentifier: SANDBOX_BACKUPS.clusterSnapshot }),
+      );
       created.push(`cluster snapshot ${SANDBOX_BACKUPS.clusterSnapshot}`);
     }
   } finally {

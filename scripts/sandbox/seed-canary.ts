@@ -57,14 +57,23 @@ export async function seedCanary(config: ClientConfig, note: (created: boolean, 
     const revisions = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: c.family }));
     let firstRevision = revisions.taskDefinitionArns?.[0];
     if (!firstRevision) {
-      firstRevision = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.41.0')))).taskDefinition!.taskDefinitionArn!;
+      firstRevision = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.41.0')))).taskDefinition!
+        .taskDefinitionArn!;
     }
     note(!revisions.taskDefinitionArns?.length, `task definition ${c.family}`);
 
     const services = await ecs.send(new DescribeServicesCommand({ cluster: c.cluster, services: [c.service] }));
     const haveService = (services.services ?? []).some((s) => s.status === 'ACTIVE');
     if (!haveService) {
-      await ecs.send(new CreateServiceCommand({ cluster: c.cluster, serviceName: c.service, taskDefinition: firstRevision, desiredCount: c.desiredCount, launchType: 'FARGATE' }));
+      await ecs.send(
+        new CreateServiceCommand({
+          cluster: c.cluster,
+          serviceName: c.service,
+          taskDefinition: firstRevision,
+          desiredCount: c.desiredCount,
+          launchType: 'FARGATE',
+        }),
+      );
       // moto starts a service with no tasks running; setting the count is what makes it "steady".
       await ecs.send(new UpdateServiceCommand({ cluster: c.cluster, service: c.service, desiredCount: c.desiredCount }));
     }

@@ -210,5 +210,5 @@ async function ensureAlarm(cloudwatch: CloudWatchClient, input: PutMetricAlarmCo
 }
 
 function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e ? String((e as { name: unknown }).name) : undefined;
+  return typeof e === 'object' && e !== null && 'name' in e ? String((e).name) : undefined;
 }

@@ -41,7 +41,14 @@ export async function putMetricHistory(target: SandboxTarget, series: readonly M
   for (const s of series) {
     const list = byNamespace.get(s.namespace) ?? [];
     const dims = Object.entries(s.dimensions).map(([Name, Value]) => ({ Name, Value }));
-    for (const p of s.points) list.push({ MetricName: s.metricName, Dimensions: dims, Timestamp: new Date(p.t), Value: p.v, ...(s.unit ? { Unit: s.unit as MetricDatum['Unit'] } : {}) });
+    for (const p of s.points)
+      list.push({
+        MetricName: s.metricName,
+        Dimensions: dims,
+        Timestamp: new Date(p.t),
+        Value: p.v,
+        ...(s.unit ? { Unit: s.unit as MetricDatum['Unit'] } : {}),
+      });
     byNamespace.set(s.namespace, list);
   }
   const requests: Array<{ namespace: string; data: MetricDatum[] }> = [];
@@ -98,7 +105,13 @@ export async function createEcsServices(target: SandboxTarget, services: readonl
       while (next < services.length) {
         const s = services[next++];
         await ecs.send(
-          new CreateServiceCommand({ cluster: s.cluster, serviceName: s.service, taskDefinition: taskDefs.get(`task-${s.cpu}-${s.memoryMiB}`), desiredCount: s.desiredCount ?? 2, launchType: 'FARGATE' }),
+          new CreateServiceCommand({
+            cluster: s.cluster,
+            serviceName: s.service,
+            taskDefinition: taskDefs.get(`task-${s.cpu}-${s.memoryMiB}`),
+            desiredCount: s.desiredCount ?? 2,
+            launchType: 'FARGATE',
+          }),
         );
       }
     };

@@ -27,7 +27,11 @@ export function createTestSnsSigner(dir: string, region = 'eu-west-1'): TestSnsS
   mkdirSync(certsDir, { recursive: true });
   const keyFile = path.join(dir, 'signing-key.pem');
   const certFile = path.join(certsDir, TEST_CERT_NAME);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=sns.amazonaws.com'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=sns.amazonaws.com'],
+    { stdio: 'ignore' },
+  );
   const key = readFileSync(keyFile, 'utf8');
   const certPem = readFileSync(certFile, 'utf8');
   const certUrl = `https://sns.${region}.amazonaws.com/${TEST_CERT_NAME}`;
@@ -51,7 +55,10 @@ export function createTestSnsSigner(dir: string, region = 'eu-west-1'): TestSnsS
     certPem,
     sign,
     notification(topicArn, message, overrides = {}, version = '2') {
-      return sign({ Type: 'Notification', MessageId: randomUUID(), TopicArn: topicArn, Message: message, Timestamp: new Date().toISOString(), ...overrides }, version);
+      return sign(
+        { Type: 'Notification', MessageId: randomUUID(), TopicArn: topicArn, Message: message, Timestamp: new Date().toISOString(), ...overrides },
+        version,
+      );
     },
     subscriptionConfirmation(topicArn, token, overrides = {}, version = '2') {
       const r = topicArn.split(':')[3];
@@ -66,7 +73,15 @@ export function createTestSnsSigner(dir: string, region = 'eu-west-1'): TestSnsS
 }
 
 /** A CloudWatch alarm message as SNS carries it (the shape of /work samples: lower-case dimension keys, +0000 times). */
-export function cloudWatchAlarmMessage(p: { alarmName: string; cluster: string; service: string; region: string; accountId: string; state?: string; stateChangeTime?: Date }): string {
+export function cloudWatchAlarmMessage(p: {
+  alarmName: string;
+  cluster: string;
+  service: string;
+  region: string;
+  accountId: string;
+  state?: string;
+  stateChangeTime?: Date;
+}): string {
   const t = (p.stateChangeTime ?? new Date()).toISOString().replace('Z', '+0000');
   return JSON.stringify({
     AlarmName: p.alarmName,
@@ -79,9 +94,20 @@ export function cloudWatchAlarmMessage(p: { alarmName: string; cluster: string; 
     AlarmArn: `arn:aws:cloudwatch:${p.region}:${p.accountId}:alarm:${p.alarmName}`,
     OldStateValue: 'OK',
     Trigger: {
-      MetricName: 'HTTPCode_Target_5XX_Count', Namespace: 'AWS/ApplicationELB', StatisticType: 'Statistic', Statistic: 'SUM', Unit: null,
-      Dimensions: [{ value: p.cluster, name: 'ClusterName' }, { value: p.service, name: 'ServiceName' }],
-      Period: 60, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold', Threshold: 5.0, TreatMissingData: 'missing',
+      MetricName: 'HTTPCode_Target_5XX_Count',
+      Namespace: 'AWS/ApplicationELB',
+      StatisticType: 'Statistic',
+      Statistic: 'SUM',
+      Unit: null,
+      Dimensions: [
+        { value: p.cluster, name: 'ClusterName' },
+        { value: p.service, name: 'ServiceName' },
+      ],
+      Period: 60,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 5.0,
+      TreatMissingData: 'missing',
     },
   });
 }

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json';
+import { AuditRecordMac } from './audit-record-mac';
 
 /**
  * A digest anchors the chain outside the database: "after `position` records the head was
@@ -67,6 +68,11 @@ export class AuditSigningKey {
     return this.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   }
 
+  /** The key that authenticates each record as it is written, derived from this one (so there is one secret to keep). */
+  recordMac(): AuditRecordMac {
+    return AuditRecordMac.fromSigningKey(this.privateKey);
+  }
+
   sign(d: UnsignedAuditDigest): AuditDigest {
     return { ...d, signature: sign(null, Buffer.from(digestPayload(d), 'utf8'), this.privateKey).toString('base64') };
   }
@@ -77,7 +83,7 @@ export function checkDigest(d: unknown, publicKeys: readonly KeyObject[]): strin
   if (!isDigestShape(d)) return 'not a digest (fields missing or of the wrong type)';
   const key = publicKeys.find((k) => keyIdOf(k) === d.keyId);
   if (!key) return `signed by an unknown key ${d.keyId}`;
-  let good = false;
+  let good: boolean;
   try {
     good = verify(null, Buffer.from(digestPayload(d), 'utf8'), key, Buffer.from(d.signature, 'base64'));
   } catch {

@@ -3,9 +3,10 @@ import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
 import { AuditSigningKey, digestHash, type AuditDigest } from './audit-digest';
 import { AuditDigestStore } from './audit-digest-store';
+import { AuditRecordMac, BEFORE_AUTHENTICATION } from './audit-record-mac';
 import { hashRecord } from './audit-hash';
 import { AuditRepository } from './audit.repository';
-import type { SealedAuditRecord } from './audit.types';
+import type { SealedAuditRecord, StoredAuditRecord } from './audit.types';
 
 /** Records linked per transaction: big enough to keep up with thousands of appends a second, small enough to keep the lock short. */
 export const AUDIT_SEAL_BATCH = 2000;
@@ -17,6 +18,8 @@ export interface SealRound {
   /** False when another replica held the sealer lock: it did the work. */
   sealer: boolean;
   sealed: number;
+  /** Rows refused this round (kept in the table, outside the chain). */
+  quarantined: number;
   digest?: number;
 }
 
@@ -28,7 +31,7 @@ export interface SealRound {
  * hash = sha256(prev_hash + canonical record), and, when due, write the next signed digest to the
  * outbox in the same transaction. After commit, publish the outbox to the store in order. A
  * digest is due when the chain grew and either the digest interval passed or a run ended (at most
- * one per `auditDigestMinGapMs`, so a storm of run ends costs a digest per gap, not per run).
+ * one per `audit.digestMinGapMs`, so a storm of run ends costs a digest per gap, not per run).
  */
 @Injectable()
 export class AuditSealerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -43,10 +46,11 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
     private readonly store: AuditDigestStore,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly mac: AuditRecordMac,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), this.config.auditSealIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.config.audit.sealIntervalMs);
     this.timer.unref();
   }
 
@@ -80,32 +84,62 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
    */
   async sealPending(forceDigest = false, wait = false): Promise<SealRound> {
     let sealed = 0;
+    let quarantined = 0;
     let digest: number | undefined;
     for (let i = 0; i < MAX_BATCHES_PER_ROUND; i++) {
       const last = i === MAX_BATCHES_PER_ROUND - 1;
       const result = await this.repository.asSealer(async (tx) => {
+        const authenticatedFrom = await this.repository.authenticatedFrom(tx);
+        // A row someone wrote straight into the chain's tail (chain columns and a recomputed hash
+        // of their own) is taken out before anything is linked onto it, so no digest anchors it.
+        const tail: { seq: number; reason: string }[] = [];
+        let head = await this.repository.headRecord(tx);
+        for (let reason = head && this.refusal(head, authenticatedFrom); head && reason; reason = head && this.refusal(head, authenticatedFrom)) {
+          const taken = { seq: head.seq, reason: `${reason}; found sealed at the chain's tail (position ${head.position})` };
+          await this.repository.quarantine(tx, [taken]);
+          tail.push(taken);
+          head = await this.repository.headRecord(tx);
+        }
         const batch = await this.repository.unsealed(tx, AUDIT_SEAL_BATCH);
-        const head = await this.repository.chainHead(tx);
-        let position = head.position;
-        let prevHash = head.hash ?? '0'.repeat(64);
-        const linked: SealedAuditRecord[] = batch.map((r) => {
+        let position = head?.position ?? 0;
+        let prevHash = head?.hash ?? '0'.repeat(64);
+        const linked: SealedAuditRecord[] = [];
+        const refused: { seq: number; reason: string }[] = [];
+        for (const r of batch) {
+          const reason = this.refusal(r, authenticatedFrom);
+          if (reason) {
+            refused.push({ seq: r.seq, reason });
+            continue;
+          }
           position += 1;
           const hash = hashRecord(prevHash, r);
-          const s = { ...r, position, prevHash, hash };
+          linked.push({ ...r, position, prevHash, hash });
           prevHash = hash;
-          return s;
-        });
+        }
+        await this.repository.quarantine(tx, refused);
         await this.repository.seal(tx, linked);
         const more = batch.length === AUDIT_SEAL_BATCH && !last;
         const made = more ? undefined : await this.digestIfDue(tx, { position, hash: position > 0 ? prevHash : null }, forceDigest);
-        return { count: linked.length, more, made };
+        return { count: linked.length, refused: [...tail, ...refused], more, made };
       }, wait);
-      if (!result) return { sealer: false, sealed, digest };
+      if (!result) return { sealer: false, sealed, quarantined, digest };
+      // An alarm, not a warning: someone with database rights wrote an audit row runbookd did not.
+      // Seq, kind and the fixed reason only: the row's content is the forger's and may be anything.
+      for (const q of result.value.refused) {
+        this.logger.error(`AUDIT FORGERY SUSPECTED: record seq ${q.seq} quarantined, not linked into the chain: ${q.reason}`);
+      }
+      quarantined += result.value.refused.length;
       sealed += result.value.count;
       digest = result.value.made ?? digest;
       if (!result.value.more) break;
     }
-    return { sealer: true, sealed, digest };
+    return { sealer: true, sealed, quarantined, digest };
+  }
+
+  /** Why a row may not be in the chain, or null: written by runbookd (its MAC checks), or older than authentication. */
+  private refusal(r: StoredAuditRecord, authenticatedFrom: number): string | null {
+    if (r.authKeyId === BEFORE_AUTHENTICATION) return r.seq <= authenticatedFrom ? null : 'marked before-authentication but written after authentication began';
+    return this.mac.check(r);
   }
 
   private async digestIfDue(tx: Parameters<Parameters<AuditRepository['asSealer']>[0]>[0], head: { position: number; hash: string | null }, force: boolean): Promise<number | undefined> {
@@ -116,8 +150,8 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
     const sincePrevious = previous ? now.getTime() - Date.parse(JSON.parse(previous.body).at as string) : Infinity;
     const due =
       force ||
-      sincePrevious >= this.config.auditDigestIntervalMs ||
-      (sincePrevious >= this.config.auditDigestMinGapMs && (await this.repository.runEndedAfter(tx, previous?.position ?? 0)));
+      sincePrevious >= this.config.audit.digestIntervalMs ||
+      (sincePrevious >= this.config.audit.digestMinGapMs && (await this.repository.runEndedAfter(tx, previous?.position ?? 0)));
     if (!due) return undefined;
     const number = (previous?.number ?? 0) + 1;
     const digest = this.key.sign({

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { checkDigest, digestHash, type AuditDigest } from './audit-digest';
 import { GENESIS_HASH, hashRecord } from './audit-hash';
-import type { AuditAnchorsReport, AuditVerifyProblem, AuditVerifyResult, SealedAuditRecord } from './audit.types';
+import { AuditRecordMac, BEFORE_AUTHENTICATION } from './audit-record-mac';
+import type { AuditAnchorsReport, AuditAuthenticationReport, AuditVerifyProblem, AuditVerifyResult, SealedAuditRecord, StoredAuditRecord } from './audit.types';
 
 export const AUDIT_VERIFY_REASONS = {
   missing: 'record missing before this one',
@@ -20,7 +21,18 @@ export interface PendingDigest {
 
 export interface AuditVerifyInput {
   /** Sealed records in chain order. */
-  records: AsyncIterable<SealedAuditRecord>;
+  records: AsyncIterable<SealedAuditRecord & Partial<StoredAuditRecord>>;
+  /**
+   * The record MAC key: every sealed record after `authenticatedFrom` must carry a MAC that checks.
+   * Absent (offline without `--record-key`): MACs are not checked, and the result says so.
+   */
+  recordMac?: AuditRecordMac;
+  /** Records with seq up to this were written before authentication began (migration 17). */
+  authenticatedFrom?: number;
+  /** Committed rows not yet sealed (the offline verifier cannot seal): their MACs are checked too. */
+  unsealedRecords?: readonly StoredAuditRecord[];
+  /** Rows the sealer quarantined (kept outside the chain). */
+  quarantined?: AuditAuthenticationReport['quarantined'];
   /** Entries read from the digest store, or why it could not be read. */
   store: { description: string; entries: unknown[] } | { description: string; error: string };
   /** Keys whose digests are trusted (the current signing key's public half, and any retired ones). */
@@ -52,6 +64,12 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
   anchors.digests = digests.length;
   anchors.lastDigestAt = digests.length ? digests[digests.length - 1].at : null;
 
+  const authentication: AuditAuthenticationReport = {
+    checked: input.recordMac !== undefined,
+    beforeAuthentication: { records: 0, throughSeq: input.authenticatedFrom ?? 0 },
+    unauthenticated: [],
+    quarantined: input.quarantined ?? [],
+  };
   let records = 0;
   let expectedPos = 1;
   let prevHash = GENESIS_HASH;
@@ -66,6 +84,11 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     if (!firstBad) {
       const reason = problemWith(record, expectedPos, prevHash);
       if (reason) firstBad = { seq: record.seq, position: record.position, reason };
+    }
+    if (record.authKeyId === BEFORE_AUTHENTICATION && record.seq <= (input.authenticatedFrom ?? 0)) authentication.beforeAuthentication.records++;
+    else if (input.recordMac) {
+      const reason = record.authKeyId === BEFORE_AUTHENTICATION ? 'marked before-authentication but written after authentication began' : input.recordMac.check({ ...record, authKeyId: record.authKeyId ?? null, authMac: record.authMac ?? null });
+      if (reason) authentication.unauthenticated.push({ seq: record.seq, position: record.position, reason });
     }
     if (record.position === (lastGood?.position ?? 0) + 1) firstAfterGood = record;
     // Follow what is stored, so the count stays right; only the first problem is reported.
@@ -90,6 +113,14 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     }
   }
 
+  if (input.recordMac) {
+    for (const r of input.unsealedRecords ?? []) {
+      if (r.quarantineReason !== null) continue; // listed with the quarantined rows
+      if (r.authKeyId === BEFORE_AUTHENTICATION && r.seq <= (input.authenticatedFrom ?? 0)) continue;
+      const reason = r.authKeyId === BEFORE_AUTHENTICATION ? 'marked before-authentication but written after authentication began' : input.recordMac.check(r);
+      if (reason) authentication.unauthenticated.push({ seq: r.seq, position: null, reason: `${reason}; not sealed yet (the sealer will quarantine it)` });
+    }
+  }
   const headHash = records > 0 ? prevHash : null;
   const beyond = digests.filter((d) => d.position > lastPos);
   const missingTail = beyond.length
@@ -115,9 +146,15 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     });
     covered = to;
   }
-  if (covered < lastPos) anchors.unanchored.push({ fromPosition: covered + 1, toPosition: lastPos, reason: 'sealed after the newest digest; the next digest is due within the digest interval' });
+  if (covered < lastPos)
+    anchors.unanchored.push({
+      fromPosition: covered + 1,
+      toPosition: lastPos,
+      reason: 'sealed after the newest digest; the next digest is due within the digest interval',
+    });
 
-  const ok = !firstBad && !missingTail && anchors.badDigests.length === 0;
+  // A quarantined row is an attempt at forgery that was stopped: nothing in the chain is wrong, but it must not pass unseen.
+  const ok = !firstBad && !missingTail && anchors.badDigests.length === 0 && authentication.unauthenticated.length === 0 && authentication.quarantined.length === 0;
   return {
     ok,
     records,
@@ -125,6 +162,7 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     ...(firstBad ? { firstBadRecord: firstBad } : {}),
     ...(missingTail ? { missingTail } : {}),
     anchors,
+    authentication,
   };
 }
 
@@ -145,7 +183,8 @@ function checkDigests(entries: unknown[], keys: readonly KeyObject[], bad: { num
   const byNumber = new Map<number, AuditDigest>();
   for (const e of entries) {
     const reason = checkDigest(e, keys);
-    const number = typeof e === 'object' && e !== null && Number.isSafeInteger((e as { number?: unknown }).number) ? Number((e as { number: number }).number) : 0;
+    const number =
+      typeof e === 'object' && e !== null && Number.isSafeInteger((e as { number?: unknown }).number) ? Number((e as { number: number }).number) : 0;
     if (reason) {
       bad.push({ number, reason });
       continue;

@@ -4,8 +4,14 @@
  *
  *   node dist/audit/audit-verify.main.js --database-url postgres://... \
  *        --digests /var/lib/runbookd/audit-digests.jsonl | s3://bucket/prefix/ \
- *        --public-key runbookd-audit.pub.pem [--public-key retired.pub.pem] [--region eu-west-1]
+ *        --public-key runbookd-audit.pub.pem [--public-key retired.pub.pem] [--region eu-west-1] \
+ *        [--record-key runbookd-audit-record.key]
  *   node dist/audit/audit-verify.main.js --print-public-key --signing-key runbookd-audit.pem
+ *   node dist/audit/audit-verify.main.js --print-record-key --signing-key runbookd-audit.pem
+ *
+ * `--record-key` is the record verification key (base64, derived from the signing key): with it,
+ * every record's MAC is checked, so a row runbookd did not write is named. It is symmetric: whoever
+ * holds it can make MACs too, so keep it as a secret (docs/reliability.md says why HMAC).
  *
  * Prints the result as JSON. Exit status: 0 when nothing is wrong, 1 when a record or digest is
  * bad or the tail is missing, 2 when it could not run (bad arguments, database unreachable).
@@ -15,7 +21,9 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Clock } from '../common/clock';
 import { PgDatabase } from '../persistence/pg.database';
+import { randomBytes } from 'node:crypto';
 import { AuditSigningKey } from './audit-digest';
+import { AuditRecordMac } from './audit-record-mac';
 import type { AuditDigestStore } from './audit-digest-store';
 import { verifyAuditLog, type AuditVerifyInput } from './audit-verifier';
 import { AuditRepository } from './audit.repository';
@@ -29,11 +37,13 @@ interface Args {
   region: string;
   endpoint?: string;
   printPublicKey: boolean;
+  printRecordKey: boolean;
   signingKey?: string;
+  recordKey?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { publicKeys: [], region: 'us-east-1', printPublicKey: false };
+  const args: Args = { publicKeys: [], region: 'us-east-1', printPublicKey: false, printRecordKey: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -48,6 +58,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--s3-endpoint') args.endpoint = value();
     else if (a === '--print-public-key') args.printPublicKey = true;
     else if (a === '--signing-key') args.signingKey = value();
+    else if (a === '--print-record-key') args.printRecordKey = true;
+    else if (a === '--record-key') args.recordKey = value();
     else throw new UsageError(`unknown argument ${a}`);
   }
   return args;
@@ -71,6 +83,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(AuditSigningKey.fromPem(readFileSync(args.signingKey, 'utf8')).publicKeyPem());
       return 0;
     }
+    if (args.printRecordKey) {
+      if (!args.signingKey) throw new UsageError('--print-record-key needs --signing-key <private key PEM file>');
+      process.stdout.write(`${AuditSigningKey.fromPem(readFileSync(args.signingKey, 'utf8')).recordMac().exportKey()}\n`);
+      return 0;
+    }
     if (!args.databaseUrl || !args.digests || args.publicKeys.length === 0) {
       throw new UsageError('needs --database-url, --digests (file path or s3://bucket/prefix) and at least one --public-key');
     }
@@ -79,10 +96,18 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const keys: KeyObject[] = args.publicKeys.map((f) => createPublicKey(readFileSync(f, 'utf8')));
+  let recordMac: AuditRecordMac | undefined;
+  try {
+    recordMac = args.recordKey === undefined ? undefined : AuditRecordMac.fromExported(readFileSync(args.recordKey, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`audit-verify: --record-key: ${(err as Error).message}\n`);
+    return 2;
+  }
   const db = new PgDatabase(args.databaseUrl, 2);
   const store = openStore(args.digests, args);
   try {
-    const repository = new AuditRepository(db, new Clock());
+    // The repository's own key only signs appends, which this never makes: a throwaway one will do.
+    const repository = new AuditRepository(db, new Clock(), recordMac ?? AuditRecordMac.fromExported(randomBytes(32).toString('base64')));
     let storeInput: AuditVerifyInput['store'];
     try {
       storeInput = { description: store.description, entries: await store.readAll() };
@@ -96,6 +121,10 @@ export async function main(argv: string[]): Promise<number> {
       publicKeys: keys,
       pending: await repository.unpublishedDigests(false),
       unsealed: await repository.countUnsealed(),
+      recordMac,
+      authenticatedFrom: await repository.authenticatedFrom(),
+      quarantined: await repository.quarantined(),
+      unsealedRecords: await repository.unsealedAll(),
     });
     process.stdout.write(`${JSON.stringify({ ...result, elapsedMs: Date.now() - started }, null, 2)}\n`);
     return result.ok ? 0 : 1;

@@ -4,6 +4,7 @@ import { createFileOnce } from '../common/file-once';
 import { AppConfig } from '../config/app.config';
 import { AuditSigningKey } from './audit-digest';
 import { AuditDigestStore } from './audit-digest-store';
+import { AuditRecordMac } from './audit-record-mac';
 import { FileDigestStore } from './file-digest-store.adapter';
 import { S3DigestStore } from './s3-digest-store.adapter';
 
@@ -13,8 +14,8 @@ import { S3DigestStore } from './s3-digest-store.adapter';
  * point of a digest is that whoever can rewrite the database cannot sign one.
  */
 export function loadAuditSigningKey(config: AppConfig): AuditSigningKey {
-  if (config.auditSigningKeyPem) return AuditSigningKey.fromPem(config.auditSigningKeyPem);
-  const file = config.auditSigningKeyFile;
+  if (config.audit.signingKeyPem) return AuditSigningKey.fromPem(config.audit.signingKeyPem);
+  const file = config.audit.signingKeyFile;
   if (!existsSync(file) && createFileOnce(file, () => AuditSigningKey.generatePem())) {
     const logger = new Logger('AuditSigningKey');
     const where = `generated a new audit digest signing key at ${file}`;
@@ -25,19 +26,20 @@ export function loadAuditSigningKey(config: AppConfig): AuditSigningKey {
 }
 
 export function openDigestStore(config: AppConfig): AuditDigestStore {
-  const s = config.auditDigestStore;
+  const s = config.audit.digestStore;
   if (s.kind === 'file') return new FileDigestStore(s.path);
   return new S3DigestStore({
     bucket: s.bucket,
     prefix: s.prefix,
-    region: config.awsRegion,
-    endpoint: config.awsEndpoints.AWS_ENDPOINT_URL_S3 ?? config.awsEndpoints.AWS_ENDPOINT_URL,
-    retentionDays: config.auditDigestRetentionDays,
-    timeoutMs: config.auditDigestStoreTimeoutMs,
+    region: config.aws.region,
+    endpoint: config.aws.endpoints.AWS_ENDPOINT_URL_S3 ?? config.aws.endpoints.AWS_ENDPOINT_URL,
+    retentionDays: config.audit.digestRetentionDays,
+    timeoutMs: config.audit.digestStoreTimeoutMs,
   });
 }
 
 export const AUDIT_PROVIDERS: Provider[] = [
   { provide: AuditSigningKey, inject: [AppConfig], useFactory: loadAuditSigningKey },
+  { provide: AuditRecordMac, inject: [AuditSigningKey], useFactory: (key: AuditSigningKey) => key.recordMac() },
   { provide: AuditDigestStore, inject: [AppConfig], useFactory: openDigestStore },
 ];

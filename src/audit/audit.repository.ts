@@ -4,7 +4,8 @@ import { redact } from '../common/redact';
 import { Database, type Queryable } from '../persistence/database';
 import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
 import { asStoredJson } from './audit-hash';
-import type { AuditEventInput, AuditKind, AuditListQuery, AuditRecord, SealedAuditRecord } from './audit.types';
+import { AuditRecordMac } from './audit-record-mac';
+import type { AuditEventInput, AuditKind, AuditListQuery, AuditRecord, SealedAuditRecord, StoredAuditRecord } from './audit.types';
 
 /**
  * Advisory lock key of the sealer: one sealer at a time, in any process, links committed records
@@ -25,6 +26,9 @@ interface AuditRow {
   data: Record<string, unknown>;
   prev_hash: string | null;
   hash: string | null;
+  auth_key_id?: string | null;
+  auth_mac?: string | null;
+  quarantine_reason?: string | null;
 }
 
 export interface DigestRow {
@@ -42,6 +46,8 @@ export interface DigestRow {
  * session's TimeZone or the driver's date parsing.
  */
 const COLUMNS = `seq, chain_pos, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, kind, run_id, actor, data, prev_hash, hash`;
+/** With what proves who wrote the record: read by the sealer and the verifiers, never served by the list API. */
+const STORED_COLUMNS = `${COLUMNS}, auth_key_id, auth_mac, quarantine_reason`;
 
 @Injectable()
 export class AuditRepository {
@@ -55,6 +61,7 @@ export class AuditRepository {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly mac: AuditRecordMac,
   ) {
     this.loose = databaseGroupCommit(db, async (batches) => {
       const records = await this.insert(batches.flat(), db);
@@ -80,21 +87,31 @@ export class AuditRepository {
   }
 
   private async insert(inputs: readonly AuditEventInput[], q: Queryable): Promise<AuditRecord[]> {
-    const rows = storedAuditRows(inputs, this.clock.now());
+    const rows = storedAuditRows(inputs, this.clock.now(), this.mac);
     const params: unknown[] = [];
     const values: string[] = [];
     for (const row of rows) {
       const n = params.length;
       // nextval in the row itself, so seq follows the order of the rows in this one statement.
-      values.push(`(nextval('audit_events_seq'), $${n + 1}::timestamptz, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::jsonb)`);
-      params.push(row.at, row.kind, row.run_id, row.actor, JSON.stringify(row.data));
+      values.push(`(nextval('audit_events_seq'), $${n + 1}::timestamptz, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}::jsonb, $${n + 6}, $${n + 7})`);
+      params.push(row.at, row.kind, row.run_id, row.actor, JSON.stringify(row.data), row.auth_key_id, row.auth_mac);
     }
     const inserted = await q.query<{ seq: string | number }>(
-      `INSERT INTO audit_events (seq, at, kind, run_id, actor, data) VALUES ${values.join(', ')} RETURNING seq`,
+      `INSERT INTO audit_events (seq, at, kind, run_id, actor, data, auth_key_id, auth_mac) VALUES ${values.join(', ')} RETURNING seq`,
       params,
     );
     const seqs = inserted.map((r) => Number(r.seq)).sort((a, b) => a - b);
-    return rows.map((r, i) => ({ position: null, at: r.at, kind: r.kind, runId: r.run_id, actor: r.actor, data: r.data, prevHash: null, hash: null, seq: seqs[i] }));
+    return rows.map((r, i) => ({
+      position: null,
+      at: r.at,
+      kind: r.kind,
+      runId: r.run_id,
+      actor: r.actor,
+      data: r.data,
+      prevHash: null,
+      hash: null,
+      seq: seqs[i],
+    }));
   }
 
   /**
@@ -126,9 +143,54 @@ export class AuditRepository {
    * a record whose transaction is still open (even with a lower seq) is simply sealed by a later
    * batch: the chain's order is the order of sealing, and nothing can slip in behind a sealed record.
    */
-  async unsealed(q: Queryable, limit: number): Promise<AuditRecord[]> {
-    const rows = await q.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1`, [limit]);
-    return rows.map(toRecord);
+  async unsealed(q: Queryable, limit: number): Promise<StoredAuditRecord[]> {
+    const rows = await q.query<AuditRow>(
+      `SELECT ${STORED_COLUMNS} FROM audit_events WHERE chain_pos IS NULL AND quarantine_reason IS NULL ORDER BY seq LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toStoredRecord);
+  }
+
+  /** The newest sealed record whole (the sealer checks it is genuine before linking onto it). */
+  async headRecord(q: Queryable): Promise<StoredAuditRecord | undefined> {
+    const [row] = await q.query<AuditRow>(`SELECT ${STORED_COLUMNS} FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1`);
+    return row && toStoredRecord(row);
+  }
+
+  /** The seq up to which records were written before records were authenticated (migration 17). */
+  async authenticatedFrom(q: Queryable = this.db): Promise<number> {
+    const [row] = await q.query<{ before_seq: string | number }>('SELECT before_seq FROM audit_auth_start');
+    return row ? Number(row.before_seq) : 0;
+  }
+
+  /**
+   * Keeps the rows but out of the chain, with the reason: unsealed ones are never linked, and a
+   * sealed one (a forgery written with chain columns of its own) is taken out of it.
+   */
+  async quarantine(q: Queryable, rows: readonly { seq: number; reason: string }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await q.query(
+      `UPDATE audit_events AS a SET quarantine_reason = v.reason, chain_pos = NULL, prev_hash = NULL, hash = NULL
+         FROM unnest($1::bigint[], $2::text[]) AS v(seq, reason)
+        WHERE a.seq = v.seq AND a.quarantine_reason IS NULL`,
+      [rows.map((r) => r.seq), rows.map((r) => r.reason)],
+    );
+  }
+
+  async quarantined(q: Queryable = this.db, limit = 1000): Promise<{ seq: number; at: string; kind: string; actor: string; reason: string }[]> {
+    const rows = await q.query<AuditRow>(`SELECT ${STORED_COLUMNS} FROM audit_events WHERE quarantine_reason IS NOT NULL ORDER BY seq LIMIT $1`, [limit]);
+    return rows.map((r) => ({ seq: Number(r.seq), at: r.at, kind: r.kind, actor: r.actor, reason: r.quarantine_reason ?? '' }));
+  }
+
+  async countQuarantined(): Promise<number> {
+    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM audit_events WHERE quarantine_reason IS NOT NULL');
+    return Number(row.n);
+  }
+
+  /** Unsealed rows (quarantined ones included): the offline verifier checks them too, without sealing. */
+  async unsealedAll(limit = 100_000): Promise<StoredAuditRecord[]> {
+    const rows = await this.db.query<AuditRow>(`SELECT ${STORED_COLUMNS} FROM audit_events WHERE chain_pos IS NULL ORDER BY seq LIMIT $1`, [limit]);
+    return rows.map(toStoredRecord);
   }
 
   async seal(q: Queryable, sealed: readonly SealedAuditRecord[]): Promise<void> {
@@ -147,7 +209,7 @@ export class AuditRepository {
    */
   async headAndUnsealed(): Promise<{ position: number; hash: string | null; unsealed: number }> {
     const [row] = await this.db.query<{ chain_pos: string | number | null; hash: string | null; unsealed: string | number }>(
-      `SELECT h.chain_pos, h.hash, (SELECT count(*) FROM audit_events WHERE chain_pos IS NULL) AS unsealed
+      `SELECT h.chain_pos, h.hash, (SELECT count(*) FROM audit_events WHERE chain_pos IS NULL AND quarantine_reason IS NULL) AS unsealed
          FROM (SELECT 1) one
          LEFT JOIN (SELECT chain_pos, hash FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1) h ON true`,
     );
@@ -161,7 +223,7 @@ export class AuditRepository {
    */
   async sealerHasWork(): Promise<boolean> {
     const [row] = await this.db.query<{ work: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM audit_events WHERE chain_pos IS NULL)
+      `SELECT EXISTS (SELECT 1 FROM audit_events WHERE chain_pos IS NULL AND quarantine_reason IS NULL)
            OR (SELECT chain_pos FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1)
                 IS DISTINCT FROM (SELECT position FROM audit_digests ORDER BY number DESC LIMIT 1)
            OR EXISTS (SELECT 1 FROM audit_digests WHERE published_at IS NULL AND next_attempt_at <= now()) AS work`,
@@ -170,7 +232,7 @@ export class AuditRepository {
   }
 
   async countUnsealed(): Promise<number> {
-    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM audit_events WHERE chain_pos IS NULL');
+    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM audit_events WHERE chain_pos IS NULL AND quarantine_reason IS NULL');
     return Number(row.n);
   }
 
@@ -234,12 +296,12 @@ export class AuditRepository {
    * Every sealed record in chain order, fetched `batchSize` at a time so the log never sits in
    * memory whole. The first page has no lower bound so a forged record placed at 0 or below is seen too.
    */
-  async *iterateSealed(batchSize = 5000): AsyncGenerator<SealedAuditRecord> {
+  async *iterateSealed(batchSize = 5000): AsyncGenerator<SealedAuditRecord & StoredAuditRecord> {
     const page = (after: number | null) =>
       this.db.query<AuditRow>(
         after === null
-          ? `SELECT ${COLUMNS} FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos LIMIT $1`
-          : `SELECT ${COLUMNS} FROM audit_events WHERE chain_pos > $2 ORDER BY chain_pos LIMIT $1`,
+          ? `SELECT ${STORED_COLUMNS} FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY chain_pos LIMIT $1`
+          : `SELECT ${STORED_COLUMNS} FROM audit_events WHERE chain_pos > $2 ORDER BY chain_pos LIMIT $1`,
         after === null ? [batchSize] : [batchSize, after],
       );
     let pending = page(null);
@@ -248,7 +310,7 @@ export class AuditRepository {
       const more = rows.length === batchSize;
       // The next page is read while this one is hashed: database and CPU work overlap.
       if (more) pending = page(Number(rows[rows.length - 1].chain_pos));
-      for (const row of rows) yield toRecord(row) as SealedAuditRecord;
+      for (const row of rows) yield toStoredRecord(row) as SealedAuditRecord & StoredAuditRecord;
       if (!more) return;
     }
   }
@@ -287,11 +349,30 @@ function toRecord(row: AuditRow): AuditRecord {
   };
 }
 
+function toStoredRecord(row: AuditRow): StoredAuditRecord {
+  return { ...toRecord(row), authKeyId: row.auth_key_id ?? null, authMac: row.auth_mac ?? null, quarantineReason: row.quarantine_reason ?? null };
+}
+
+export interface StoredAuditRow {
+  at: string;
+  kind: AuditKind;
+  run_id: string | null;
+  actor: string;
+  data: Record<string, unknown>;
+  auth_key_id: string;
+  auth_mac: string;
+}
+
 /**
  * Audit records as they are stored: secrets redacted, data as it comes back from jsonb (so the
- * sealer's hash of the stored row matches), all stamped `at`. Shared by every writer of the log.
+ * sealer's hash of the stored row matches), all stamped `at`, each authenticated in this process
+ * (the MAC is made from the redacted, stored form, so a secret never enters it). Shared by every
+ * writer of the log, so no path writes a record the sealer would quarantine.
  */
-export function storedAuditRows(inputs: readonly AuditEventInput[], at: Date): { at: string; kind: AuditKind; run_id: string | null; actor: string; data: Record<string, unknown> }[] {
+export function storedAuditRows(inputs: readonly AuditEventInput[], at: Date, mac: AuditRecordMac): StoredAuditRow[] {
   const iso = at.toISOString();
-  return inputs.map((input) => ({ at: iso, kind: input.kind, run_id: input.runId ?? null, actor: input.actor, data: asStoredJson(redact(input.data, input.secretKeys)) }));
+  return inputs.map((input) => {
+    const row = { at: iso, kind: input.kind, run_id: input.runId ?? null, actor: input.actor, data: asStoredJson(redact(input.data, input.secretKeys)) };
+    return { ...row, auth_key_id: mac.keyId, auth_mac: mac.sign({ at: iso, kind: row.kind, runId: row.run_id, actor: row.actor, data: row.data }) };
+  });
 }

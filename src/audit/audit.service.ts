@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queryable } from '../persistence/database';
 import { AuditSigningKey } from './audit-digest';
 import { AuditDigestStore } from './audit-digest-store';
+import { AuditRecordMac } from './audit-record-mac';
 import { AuditSealerService } from './audit-sealer.service';
 import { verifyAuditLog, type AuditVerifyInput } from './audit-verifier';
 import { AuditRepository } from './audit.repository';
@@ -20,6 +21,7 @@ export class AuditService {
     private readonly sealer: AuditSealerService,
     private readonly store: AuditDigestStore,
     private readonly key: AuditSigningKey,
+    private readonly mac: AuditRecordMac,
   ) {}
 
   /**
@@ -38,6 +40,11 @@ export class AuditService {
   async head(): Promise<{ seq: number; hash: string | null }> {
     const h = await this.repository.headAndUnsealed();
     return { seq: h.position + h.unsealed, hash: h.hash };
+  }
+
+  /** Rows the sealer refused to link (forgeries kept as evidence): a counter in /metrics. */
+  countQuarantined(): Promise<number> {
+    return this.repository.countQuarantined();
   }
 
   list(query: AuditListQuery): Promise<AuditRecord[]> {
@@ -69,10 +76,16 @@ export class AuditService {
       publicKeys: [this.key.publicKey],
       pending: await this.repository.unpublishedDigests(false),
       unsealed: await this.repository.countUnsealed(),
+      recordMac: this.mac,
+      authenticatedFrom: await this.repository.authenticatedFrom(),
+      quarantined: await this.repository.quarantined(),
+      unsealedRecords: await this.repository.unsealedAll(10_000),
     });
     // Positions and fixed reasons only: record content may hold data that must not reach logs.
     if (result.firstBadRecord) this.logger.warn(`Audit chain broken at position ${result.firstBadRecord.position}: ${result.firstBadRecord.reason}`);
     if (result.missingTail) this.logger.warn(`Audit chain lost its tail: positions ${result.missingTail.fromPosition}–${result.missingTail.toPosition} anchored by digest ${result.missingTail.digest} are missing`);
+    for (const r of result.authentication.unauthenticated) this.logger.error(`AUDIT FORGERY SUSPECTED: sealed record seq ${r.seq} at position ${r.position}: ${r.reason}`);
+    if (result.authentication.quarantined.length) this.logger.error(`AUDIT FORGERY SUSPECTED: ${result.authentication.quarantined.length} row(s) quarantined, not in the chain (seq ${result.authentication.quarantined.slice(0, 20).map((q) => q.seq).join(', ')})`);
     for (const d of result.anchors.badDigests) this.logger.warn(`Audit digest ${d.number} is bad: ${d.reason}`);
     return result;
   }

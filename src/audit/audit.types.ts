@@ -75,6 +75,15 @@ export interface AuditRecord {
   hash: string | null;
 }
 
+/** A record with what proves who wrote it (never served by the list API: it is for the sealer and the verifiers). */
+export type StoredAuditRecord = AuditRecord & {
+  /** The record MAC's key id, `before-authentication` for records older than authentication, null when none (not runbookd's). */
+  authKeyId: string | null;
+  authMac: string | null;
+  /** Set when the sealer refused to link the row: kept, outside the chain. */
+  quarantineReason: string | null;
+};
+
 /** A record already linked into the chain. */
 export type SealedAuditRecord = AuditRecord & { position: number; prevHash: string; hash: string };
 
@@ -96,6 +105,18 @@ export interface AuditVerifyResult {
   /** Records a signed digest counted that the database no longer has (the newest removed). */
   missingTail?: { fromPosition: number; toPosition: number; digest: number };
   anchors: AuditAnchorsReport;
+  authentication: AuditAuthenticationReport;
+}
+
+export interface AuditAuthenticationReport {
+  /** False when no record key was given (offline without `--record-key`): record MACs were not checked. */
+  checked: boolean;
+  /** Records written before records were authenticated (migration 17): sealed, never re-signed. */
+  beforeAuthentication: { records: number; throughSeq: number };
+  /** Sealed records whose MAC is missing or wrong: written by someone other than runbookd. */
+  unauthenticated: { seq: number; position: number | null; reason: string }[];
+  /** Rows the sealer refused to link (kept, outside the chain), with its reason. */
+  quarantined: { seq: number; at: string; kind: string; actor: string; reason: string }[];
 }
 
 export interface AuditAnchorsReport {
@@ -137,7 +158,7 @@ export interface AuditListQuery {
 /** `data` of `run.accepted`. */
 export interface RunAcceptedAuditData {
   runbookId: string;
-  trigger: { kind: 'rest' | 'cli' | 'sns' | 'schedule' | string; [detail: string]: unknown };
+  trigger: { kind: 'rest' | 'cli' | 'sns' | 'schedule' | (string & {}); [detail: string]: unknown };
   parameters: Record<string, unknown>;
   dryRun?: boolean;
   reason?: string | null;

@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createFileOnce } from '../common/file-once';
 import { AppConfig, ConfigError } from '../config/app.config';
+import { PolicyService } from '../policy/policy.service';
 import { AuthError } from './auth.error';
-import type { Principal, Role } from './principal';
+import { roleOfGroups, type Principal } from './principal';
 
 export const DEV_ADMIN_KEY_NAME = 'dev-admin';
 export const DEV_ADMIN_KEY_FILE = 'admin-api-key';
@@ -15,7 +16,7 @@ const HOW_TO_SEND = 'send Authorization: Bearer <api key>';
 
 interface KeyEntry {
   name: string;
-  role: Role;
+  group: string;
   digest: Buffer;
 }
 
@@ -29,14 +30,20 @@ export class ApiKeyService implements OnModuleInit {
 
   constructor(
     private readonly config: AppConfig,
+    private readonly policy: PolicyService,
     @Optional() private readonly logger: Logger = new Logger(ApiKeyService.name),
   ) {}
 
   onModuleInit(): void {
-    if (this.config.apiKeys.length > 0) {
-      this.keys = this.config.apiKeys.map((k) => ({ name: k.name, role: k.role, digest: Buffer.from(k.sha256, 'hex') }));
+    if (this.config.auth.apiKeys.length > 0) {
+      this.keys = this.config.auth.apiKeys.map((k) => ({ name: k.name, group: k.group, digest: Buffer.from(k.sha256, 'hex') }));
       assertDistinctDigests(this.keys);
-      this.logger.log(`API keys configured: ${this.keys.map((k) => `${k.name} (${k.role})`).join(', ')}`);
+      // A key in a group the policy does not define could do nothing, silently: refuse to boot instead.
+      const unknown = this.keys.filter((k) => !this.policy.hasGroup(k.group));
+      if (unknown.length > 0) {
+        throw new ConfigError(unknown.map((k) => `RUNBOOKD_API_KEYS: key "${k.name}" names group "${k.group}", which ${this.policy.policy.source} does not define (groups: ${Object.keys(this.policy.policy.groups).join(', ')})`));
+      }
+      this.logger.log(`API keys configured: ${this.keys.map((k) => `${k.name} (${k.group})`).join(', ')}`);
       return;
     }
     // Config already refuses this; checked again so that no path can mint a key in production.
@@ -44,7 +51,7 @@ export class ApiKeyService implements OnModuleInit {
       throw new ConfigError(['RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production']);
     }
     const { key, file, created } = loadOrCreateDevKey(this.config.stateDir, this.logger);
-    this.keys = [{ name: DEV_ADMIN_KEY_NAME, role: 'admin', digest: sha256(key) }];
+    this.keys = [{ name: DEV_ADMIN_KEY_NAME, group: 'admin', digest: sha256(key) }];
     this.logger.warn(
       `RUNBOOKD_API_KEYS is not set: ${created ? 'generated' : 'reusing'} the development admin key ` +
         `"${DEV_ADMIN_KEY_NAME}" stored in ${file} (mode 0600). ` +
@@ -68,7 +75,7 @@ export class ApiKeyService implements OnModuleInit {
         reason: 'unknown_key',
       });
     }
-    return { name: match.name, role: match.role };
+    return this.principalOf(match);
   }
 
   /**
@@ -78,7 +85,12 @@ export class ApiKeyService implements OnModuleInit {
   principalForDigest(digest: Buffer): Principal | undefined {
     if (this.keys === undefined) throw new Error('ApiKeyService.principalForDigest called before onModuleInit');
     const match = this.keys.find((k) => k.digest.length === digest.length && timingSafeEqual(k.digest, digest));
-    return match === undefined ? undefined : { name: match.name, role: match.role };
+    return match === undefined ? undefined : this.principalOf(match);
+  }
+
+  private principalOf(entry: KeyEntry): Principal {
+    const groups = this.policy.groupsOfKey(entry.name, entry.group);
+    return { name: entry.name, via: 'key', groups, role: roleOfGroups(groups) };
   }
 }
 

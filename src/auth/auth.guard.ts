@@ -2,8 +2,10 @@ import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { ApiKeyService } from './api-key.service';
 import { AuthError } from './auth.error';
-import { type Principal, type Role, roleAllows, rolesSatisfying } from './principal';
-import { PUBLIC_ROUTE_KEY, REQUIRED_ROLE_KEY, type RequiredRole } from './roles.decorator';
+import { PolicyService } from '../policy/policy.service';
+import type { PolicyAction } from '../policy/policy.types';
+import type { Principal } from './principal';
+import { PUBLIC_ROUTE_KEY, REQUIRED_PERMISSION_KEY, type RequiredPermission } from './permission.decorator';
 import { CSRF_HEADER, sessionTokenOf } from './session-cookie';
 import { SessionService } from './session.service';
 
@@ -17,20 +19,23 @@ export interface AuthenticatedRequest {
 }
 
 /**
- * A route that forgets `@RequireRole` needs `admin`: a missing decorator then shows up as a 403
+ * A route that forgets `@RequirePermission` needs `admin`: a missing decorator then shows up as a 403
  * in testing rather than as a mutating endpoint any viewer key can call in production.
  */
-export const DEFAULT_REQUIRED_ROLE: Role = 'admin';
+export const DEFAULT_REQUIRED_ACTION: PolicyAction = 'admin';
 
 /**
- * Registered globally (APP_GUARD), so every route is authenticated unless marked `@Public()`.
- * Only HTTP is served with API keys; any other transport is refused until it is thought through.
+ * Registered globally (APP_GUARD), so every route is authenticated unless marked `@Public()`,
+ * and authorized by the policy (RUNBOOKD_POLICY, or the built-in role groups): the REST API, the
+ * console (its session cookie) and the CLI (a client of this API) all pass here.
+ * Only HTTP is served; any other transport is refused until it is thought through.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyService,
+    private readonly policy: PolicyService,
     // Absent (unit tests of bearer keys), only the Authorization header is looked at.
     @Optional() private readonly sessions?: SessionService,
   ) {}
@@ -56,16 +61,15 @@ export class AuthGuard implements CanActivate {
   private authorize(targets: Array<ReturnType<ExecutionContext['getHandler']>>, request: AuthenticatedRequest, principal: Principal): boolean {
     request.principal = principal;
 
-    const required = this.reflector.getAllAndOverride<RequiredRole | undefined>(REQUIRED_ROLE_KEY, targets) ?? {
-      role: DEFAULT_REQUIRED_ROLE,
+    const required = this.reflector.getAllAndOverride<RequiredPermission | undefined>(REQUIRED_PERMISSION_KEY, targets) ?? {
+      action: DEFAULT_REQUIRED_ACTION,
     };
-    if (!roleAllows(principal.role, required.role)) {
-      const action = required.action ?? `call ${describeRoute(request)}`;
-      throw new AuthError(
-        'FORBIDDEN',
-        `this API key's role ${principal.role} cannot ${action}; ${rolesSatisfying(required.role).join(' or ')} is required`,
-        { role: principal.role, requiredRole: required.role },
-      );
+    const decision = this.policy.decide(principal, required.action);
+    if (!decision.allowed) {
+      const tried = required.description ?? `call ${describeRoute(request)}`;
+      throw new AuthError('FORBIDDEN', `${principal.name} cannot ${tried}: it needs "${required.action}", and ${decision.why}`, {
+        action: required.action, groups: principal.groups,
+      });
     }
     return true;
   }

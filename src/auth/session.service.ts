@@ -32,7 +32,7 @@ export class SessionService {
   ) {}
 
   get ttlSeconds(): number {
-    return this.config.sessionTtlSeconds;
+    return this.config.auth.sessionTtlSeconds;
   }
 
   /** Throws AuthError('UNAUTHENTICATED') for a key that is not configured; the key is never echoed. */
@@ -49,7 +49,7 @@ export class SessionService {
     const token = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     const now = this.clock.now();
-    const expiresAt = new Date(now.getTime() + this.config.sessionTtlSeconds * 1000);
+    const expiresAt = new Date(now.getTime() + this.config.auth.sessionTtlSeconds * 1000);
     await this.sessions.insert({ tokenHash: sha256Hex(token), keyDigest: sha256Hex(apiKey), csrfToken, expiresAt }, now);
     return { token, principal, csrfToken, expiresAt };
   }

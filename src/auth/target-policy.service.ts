@@ -27,8 +27,8 @@ export class TargetPolicyService {
     private readonly config: AppConfig,
     private readonly catalog: RunbookCatalog,
   ) {
-    this.rolePatterns = config.allowedRoleArns.map((p) => new RegExp(`^${p.split('*').map(escape).join('[^:]*')}$`));
-    if (config.isProduction && config.allowedAccounts.length === 0 && config.allowedRoleArns.length === 0) {
+    this.rolePatterns = config.scope.allowedRoleArns.map((p) => new RegExp(`^${p.split('*').map(escape).join('[^:]*')}$`));
+    if (config.isProduction && config.scope.allowedAccounts.length === 0 && config.scope.allowedRoleArns.length === 0) {
       this.logger.warn('RUNBOOKD_ALLOWED_ACCOUNTS and RUNBOOKD_ALLOWED_ROLE_ARNS are unset: a run may assume any role its parameters name');
     }
   }
@@ -54,7 +54,7 @@ export class TargetPolicyService {
    * A fleet checks each of its accounts here before it resolves anything.
    */
   checkAccount(runbookId: string, field: string, account: string, roleArn: string | null): void {
-    if (this.config.allowedAccounts.length > 0 && !this.config.allowedAccounts.includes(account)) {
+    if (this.config.scope.allowedAccounts.length > 0 && !this.config.scope.allowedAccounts.includes(account)) {
       throw refused(runbookId, field, `account ${account}${roleArn ? ` (role ${roleArn})` : ''} is not in RUNBOOKD_ALLOWED_ACCOUNTS`, { account });
     }
     if (roleArn && this.rolePatterns.length > 0 && !this.rolePatterns.some((p) => p.test(roleArn))) {
@@ -70,7 +70,7 @@ export class TargetPolicyService {
 
   private allowedRegions(): Set<string> {
     if (!this.regions) {
-      this.regions = new Set([this.config.awsRegion, ...this.config.allowedRegions]);
+      this.regions = new Set([this.config.aws.region, ...this.config.scope.allowedRegions]);
       for (const loaded of this.catalog.list()) collectDefaultRegions(loaded.definition.parameters, this.regions);
     }
     return this.regions;

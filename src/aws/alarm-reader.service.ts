@@ -108,7 +108,7 @@ export class AlarmReaderService {
   }
 
   private get spacingMs(): number {
-    return Math.ceil(1000 / this.config.describeAlarmsPerSecond);
+    return Math.ceil(1000 / this.config.aws.describeAlarmsPerSecond);
   }
 
   private pump(sourceKey: string, source: Source): void {

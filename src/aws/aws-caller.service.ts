@@ -82,7 +82,7 @@ export class AwsCallerService {
       service: meta.service,
       operation: meta.operation,
       region: meta.region,
-      input: redactValues(redact({ ...command.input } as Record<string, unknown>), ctx.secretValues ?? []),
+      input: redactValues(redact({ ...command.input }), ctx.secretValues ?? []),
     };
     // Calls made outside any run (the SNS webhook confirming a subscription) carry an empty run id.
     const requestEvent: AuditEventInput = { kind: 'aws.request', runId: ctx.runId || null, actor: ctx.actor, data: { ...request } };
@@ -184,7 +184,7 @@ export class AwsServiceCalls {
   }
 
   plan(target: AwsTarget, operation: string, input: object): PlannedCall {
-    return { service: this.service, operation, input: { ...input } as Record<string, unknown>, region: resolveTarget(target).region };
+    return { service: this.service, operation, input: { ...input }, region: resolveTarget(target).region };
   }
 
   /**

@@ -58,7 +58,7 @@ function sharedUntilExpiry(provider: TemporaryCredentials): TemporaryCredentials
       });
     }
     return current;
-  }) as TemporaryCredentials;
+  });
 }
 
 /** Who an assumed-role session acts for: it is named after the run and carries the actor as SourceIdentity. */
@@ -129,7 +129,7 @@ export class AwsClientFactory implements OnModuleDestroy {
 
   /** The extension point: a new service is `xyz(r, role, kind) { return this.client('xyz', XyzClient, r, role, kind); }`. */
   client<C extends DestroyableClient>(service: string, Client: AwsClientConstructor<C>, region?: string, roleArn?: string, kind: CallKind = 'read'): C {
-    const resolvedRegion = region || this.config.awsRegion;
+    const resolvedRegion = region || this.config.aws.region;
     // A role session is named after its run, so role clients belong to one run; calls without a
     // role share one client per service, region and call kind. Read and mutate clients of one run
     // share one session (credentialsFor).
@@ -146,9 +146,9 @@ export class AwsClientFactory implements OnModuleDestroy {
   settings(region: string, roleArn?: string, service?: string, kind: CallKind = 'read', session?: AwsSession): AwsClientSettings {
     const settings: AwsClientSettings = {
       region,
-      maxAttempts: kind === 'mutate' ? 1 : this.config.awsMaxAttempts,
+      maxAttempts: kind === 'mutate' ? 1 : this.config.aws.maxAttempts,
       retryMode: 'adaptive',
-      requestHandler: { connectionTimeout: this.config.awsConnectTimeoutMs, requestTimeout: this.config.awsRequestTimeoutMs, throwOnRequestTimeout: true },
+      requestHandler: { connectionTimeout: this.config.aws.connectTimeoutMs, requestTimeout: this.config.aws.requestTimeoutMs, throwOnRequestTimeout: true },
     };
     // Sandbox endpoints come from the validated config (the SDK would also read them from the
     // environment itself, but then two places would decide where AWS calls go).
@@ -170,7 +170,7 @@ export class AwsClientFactory implements OnModuleDestroy {
             RoleSessionName: session?.runId ? `${RUNBOOKD_ROLE_SESSION_NAME}-${session.runId}` : RUNBOOKD_ROLE_SESSION_NAME,
             ...(session?.actor ? { SourceIdentity: sourceIdentity(session.actor) } : {}),
           },
-          clientConfig: { region, maxAttempts: this.config.awsMaxAttempts, retryMode: 'adaptive', requestHandler, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
+          clientConfig: { region, maxAttempts: this.config.aws.maxAttempts, retryMode: 'adaptive', requestHandler, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
         }),
       );
       this.roleCredentials.set(key, credentials);
@@ -190,7 +190,7 @@ export class AwsClientFactory implements OnModuleDestroy {
   }
 
   private endpointFor(service: string | undefined): string | undefined {
-    const endpoints = this.config.awsEndpoints ?? {};
+    const endpoints = this.config.aws.endpoints ?? {};
     return (service && endpoints[`AWS_ENDPOINT_URL_${service.toUpperCase()}`]) || endpoints.AWS_ENDPOINT_URL;
   }
 

@@ -22,11 +22,20 @@ import type { AwsSdkClient, AwsSdkCommand } from './aws-caller.service';
  */
 export const AWS_SERVICES = {
   rds: service('rds', rds, rds.RDSClient, { readOnly: ['DownloadDBLogFilePortion'] }),
-  ecs: service('ecs', ecs, ecs.ECSClient, { readOnly: ['DiscoverPollEndpoint'], idempotency: { CreateService: 'clientToken', RunTask: 'clientToken', CreateTaskSet: 'clientToken' } }),
+  ecs: service('ecs', ecs, ecs.ECSClient, {
+    readOnly: ['DiscoverPollEndpoint'],
+    idempotency: { CreateService: 'clientToken', RunTask: 'clientToken', CreateTaskSet: 'clientToken' },
+  }),
   cloudwatch: service('cloudwatch', cloudwatch, cloudwatch.CloudWatchClient, {}),
   backup: service('backup', backup, backup.BackupClient, {
     readOnly: ['ExportBackupPlanTemplate'],
-    idempotency: { StartBackupJob: 'IdempotencyToken', StartRestoreJob: 'IdempotencyToken', StartCopyJob: 'IdempotencyToken', CreateBackupPlan: 'CreatorRequestId', CreateBackupVault: 'CreatorRequestId' },
+    idempotency: {
+      StartBackupJob: 'IdempotencyToken',
+      StartRestoreJob: 'IdempotencyToken',
+      StartCopyJob: 'IdempotencyToken',
+      CreateBackupPlan: 'CreatorRequestId',
+      CreateBackupVault: 'CreatorRequestId',
+    },
   }),
   sns: service('sns', sns, sns.SNSClient, { readOnly: ['CheckIfPhoneNumberIsOptedOut'] }),
   elbv2: service('elbv2', elbv2, elbv2.ElasticLoadBalancingV2Client, { iamPrefix: 'elasticloadbalancing' }),

@@ -17,4 +17,18 @@ import { TaggingAdapter } from './tagging.adapter';
  * Everything `src/aws/` provides, for the shared infrastructure module to list. Needs AppConfig
  * and AuditService provided alongside (and Clock, for AlarmReaderService). A new adapter is added here and in the factory.
  */
-export const AWS_PROVIDERS: Provider[] = [AwsClientFactory, AwsCallerService, RdsFailoverAdapter, RdsRestoreAdapter, RdsEstateAdapter, CloudWatchAdapter, AlarmReaderService, BackupAdapter, EcsAdapter, SnsAdapter, GenericAwsAdapter, RdsLeftoversAdapter, TaggingAdapter];
+export const AWS_PROVIDERS: Provider[] = [
+  AwsClientFactory,
+  AwsCallerService,
+  RdsFailoverAdapter,
+  RdsRestoreAdapter,
+  RdsEstateAdapter,
+  CloudWatchAdapter,
+  AlarmReaderService,
+  BackupAdapter,
+  EcsAdapter,
+  SnsAdapter,
+  GenericAwsAdapter,
+  RdsLeftoversAdapter,
+  TaggingAdapter,
+];

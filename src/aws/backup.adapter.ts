@@ -65,23 +65,26 @@ const MAX_RECOVERY_POINT_PAGES = 20;
 export class BackupAdapter {
   private readonly calls: AwsServiceCalls;
 
-  constructor(
-    clients: AwsClientFactory,
-    caller: AwsCallerService,
-  ) {
+  constructor(clients: AwsClientFactory, caller: AwsCallerService) {
     this.calls = caller.forService(BACKUP_SERVICE, (region, roleArn, kind) => clients.backup(region, roleArn, kind));
   }
 
   /** Recovery points of one resource, newest first. */
   async listRecoveryPoints(ctx: AwsCallContext, target: AwsTarget, resourceArn: string): Promise<RecoveryPoint[]> {
     const out: RecoveryPoint[] = [];
-    const pages = paginateListRecoveryPointsByResource(this.calls.paging<BackupClient>(ctx, target, 'ListRecoveryPointsByResource'), { ResourceArn: resourceArn, MaxResults: 100 });
+    const pages = paginateListRecoveryPointsByResource(this.calls.paging<BackupClient>(ctx, target, 'ListRecoveryPointsByResource'), {
+      ResourceArn: resourceArn,
+      MaxResults: 100,
+    });
     for await (const res of firstPages(MAX_RECOVERY_POINT_PAGES, pages)) {
       for (const p of res.RecoveryPoints ?? []) {
         if (!p.RecoveryPointArn) continue;
         out.push({
-          arn: p.RecoveryPointArn, createdAt: p.CreationDate?.toISOString() ?? null, status: p.Status ?? 'UNKNOWN',
-          vaultName: p.BackupVaultName ?? null, encryptionKeyArn: p.EncryptionKeyArn ?? null,
+          arn: p.RecoveryPointArn,
+          createdAt: p.CreationDate?.toISOString() ?? null,
+          status: p.Status ?? 'UNKNOWN',
+          vaultName: p.BackupVaultName ?? null,
+          encryptionKeyArn: p.EncryptionKeyArn ?? null,
         });
       }
     }
@@ -90,22 +93,39 @@ export class BackupAdapter {
 
   async describeRecoveryPoint(ctx: AwsCallContext, target: AwsTarget, vaultName: string, recoveryPointArn: string): Promise<RecoveryPointDetail> {
     const p = await this.calls.read<DescribeRecoveryPointCommandOutput>(
-      ctx, target, 'DescribeRecoveryPoint',
+      ctx,
+      target,
+      'DescribeRecoveryPoint',
       new DescribeRecoveryPointCommand({ BackupVaultName: vaultName, RecoveryPointArn: recoveryPointArn }),
     );
     return {
-      arn: p.RecoveryPointArn ?? recoveryPointArn, createdAt: p.CreationDate?.toISOString() ?? null, status: p.Status ?? 'UNKNOWN',
-      vaultName: p.BackupVaultName ?? vaultName, encryptionKeyArn: p.EncryptionKeyArn ?? null, encrypted: p.IsEncrypted === true,
-      deleteAfterDays: p.Lifecycle?.DeleteAfterDays ?? null, resourceArn: p.ResourceArn ?? null,
+      arn: p.RecoveryPointArn ?? recoveryPointArn,
+      createdAt: p.CreationDate?.toISOString() ?? null,
+      status: p.Status ?? 'UNKNOWN',
+      vaultName: p.BackupVaultName ?? vaultName,
+      encryptionKeyArn: p.EncryptionKeyArn ?? null,
+      encrypted: p.IsEncrypted === true,
+      deleteAfterDays: p.Lifecycle?.DeleteAfterDays ?? null,
+      resourceArn: p.ResourceArn ?? null,
     };
   }
 
   async describeRestoreJob(ctx: AwsCallContext, target: AwsTarget, restoreJobId: string): Promise<RestoreJob> {
-    const j = await this.calls.read<DescribeRestoreJobCommandOutput>(ctx, target, 'DescribeRestoreJob', new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }));
+    const j = await this.calls.read<DescribeRestoreJobCommandOutput>(
+      ctx,
+      target,
+      'DescribeRestoreJob',
+      new DescribeRestoreJobCommand({ RestoreJobId: restoreJobId }),
+    );
     return {
-      id: j.RestoreJobId ?? restoreJobId, status: j.Status ?? 'UNKNOWN', statusMessage: j.StatusMessage ?? null, percentDone: j.PercentDone ?? null,
-      createdResourceArn: j.CreatedResourceArn ?? null, createdAt: j.CreationDate?.toISOString() ?? null,
-      completedAt: j.CompletionDate?.toISOString() ?? null, validationStatus: j.ValidationStatus ?? null,
+      id: j.RestoreJobId ?? restoreJobId,
+      status: j.Status ?? 'UNKNOWN',
+      statusMessage: j.StatusMessage ?? null,
+      percentDone: j.PercentDone ?? null,
+      createdResourceArn: j.CreatedResourceArn ?? null,
+      createdAt: j.CreationDate?.toISOString() ?? null,
+      completedAt: j.CompletionDate?.toISOString() ?? null,
+      validationStatus: j.ValidationStatus ?? null,
     };
   }
 
@@ -122,12 +142,20 @@ export class BackupAdapter {
     return this.calls.plan(target, 'PutRestoreValidationResult', restoreValidationInput(restoreJobId, status, message));
   }
 
-  async putRestoreValidationResult(ctx: AwsCallContext, target: AwsTarget, restoreJobId: string, status: RestoreValidationStatus, message: string): Promise<void> {
-    await this.calls.mutate(ctx, target, 'PutRestoreValidationResult', new PutRestoreValidationResultCommand(restoreValidationInput(restoreJobId, status, message)));
+  async putRestoreValidationResult(
+    ctx: AwsCallContext,
+    target: AwsTarget,
+    restoreJobId: string,
+    status: RestoreValidationStatus,
+    message: string,
+  ): Promise<void> {
+    await this.calls.mutate(
+      ctx,
+      target,
+      'PutRestoreValidationResult',
+      new PutRestoreValidationResultCommand(restoreValidationInput(restoreJobId, status, message)),
+    );
   }
-
-
-
 }
 
 export function startRestoreJobInput(p: StartRestoreJobParams): StartRestoreJobCommandInput {

@@ -124,7 +124,10 @@ export class CloudWatchAdapter {
     for (let i = 0; i < wanted.length; i += NAMES_PER_REQUEST) {
       const batch = new Set(wanted.slice(i, i + NAMES_PER_REQUEST));
       const input = { AlarmNames: [...batch], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] as AlarmType[], MaxRecords: 100 };
-      for await (const res of firstPages(MAX_PAGES_PER_BATCH, paginateDescribeAlarms(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarms'), input))) {
+      for await (const res of firstPages(
+        MAX_PAGES_PER_BATCH,
+        paginateDescribeAlarms(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarms'), input),
+      )) {
         for (const a of res.MetricAlarms ?? []) {
           if (!a.AlarmName || !batch.has(a.AlarmName)) continue;
           const dimensions: Record<string, string> = {};
@@ -143,8 +146,18 @@ export class CloudWatchAdapter {
   /** The alarm's state changes between two times, oldest first: where an alarm has moved on since a notification. */
   async alarmStateHistory(ctx: AwsCallContext, target: AwsTarget, alarmName: string, start: Date, end: Date): Promise<AlarmStateChange[]> {
     const changes: AlarmStateChange[] = [];
-    const input = { AlarmName: alarmName, HistoryItemType: 'StateUpdate' as const, StartDate: start, EndDate: end, ScanBy: 'TimestampAscending' as const, MaxRecords: 100 };
-    for await (const res of firstPages(MAX_PAGES_PER_BATCH, paginateDescribeAlarmHistory(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarmHistory'), input))) {
+    const input = {
+      AlarmName: alarmName,
+      HistoryItemType: 'StateUpdate' as const,
+      StartDate: start,
+      EndDate: end,
+      ScanBy: 'TimestampAscending' as const,
+      MaxRecords: 100,
+    };
+    for await (const res of firstPages(
+      MAX_PAGES_PER_BATCH,
+      paginateDescribeAlarmHistory(this.calls.paging<CloudWatchClient>(ctx, target, 'DescribeAlarmHistory'), input),
+    )) {
       for (const item of res.AlarmHistoryItems ?? []) {
         if (!item.Timestamp) continue;
         changes.push({ at: item.Timestamp.toISOString(), newState: historyNewState(item.HistoryData) });
@@ -176,7 +189,10 @@ export class CloudWatchAdapter {
       }));
       result.batches++;
       const input = { MetricDataQueries: queries, StartTime: request.start, EndTime: request.end, ScanBy: 'TimestampAscending' as const };
-      for await (const out of firstPages(MAX_METRIC_PAGES, paginateGetMetricData(this.calls.paging<CloudWatchClient>(ctx, target, 'GetMetricData', tally), input))) {
+      for await (const out of firstPages(
+        MAX_METRIC_PAGES,
+        paginateGetMetricData(this.calls.paging<CloudWatchClient>(ctx, target, 'GetMetricData', tally), input),
+      )) {
         result.calls++;
         result.metricsRequested += batch.length;
         for (const r of out.MetricDataResults ?? []) {
@@ -202,7 +218,15 @@ function addDimensions(into: Record<string, string>, list: Dimension[] | undefin
 }
 
 function configuration(
-  a: { AlarmName?: string; AlarmArn?: string; StateValue?: string; StateReason?: string; AlarmDescription?: string; StateTransitionedTimestamp?: Date; StateUpdatedTimestamp?: Date },
+  a: {
+    AlarmName?: string;
+    AlarmArn?: string;
+    StateValue?: string;
+    StateReason?: string;
+    AlarmDescription?: string;
+    StateTransitionedTimestamp?: Date;
+    StateUpdatedTimestamp?: Date;
+  },
   dimensions: Record<string, string>,
 ): AlarmConfiguration {
   const transitioned = a.StateTransitionedTimestamp ?? a.StateUpdatedTimestamp;

@@ -120,14 +120,16 @@ export class EcsAdapter {
   /** Every cluster ARN in the region (ListClusters, 100 per page). */
   async listClusters(ctx: AwsCallContext, target: AwsTarget, tally?: CallTally): Promise<string[]> {
     const arns: string[] = [];
-    for await (const out of paginateListClusters(this.calls.paging<ECSClient>(ctx, target, 'ListClusters', tally), { maxResults: 100 })) arns.push(...(out.clusterArns ?? []));
+    for await (const out of paginateListClusters(this.calls.paging<ECSClient>(ctx, target, 'ListClusters', tally), { maxResults: 100 }))
+      arns.push(...(out.clusterArns ?? []));
     return arns;
   }
 
   /** Every service ARN of one cluster (ListServices, 100 per page). */
   async listServices(ctx: AwsCallContext, target: AwsTarget, cluster: string, tally?: CallTally): Promise<string[]> {
     const arns: string[] = [];
-    for await (const out of paginateListServices(this.calls.paging<ECSClient>(ctx, target, 'ListServices', tally), { cluster, maxResults: 100 })) arns.push(...(out.serviceArns ?? []));
+    for await (const out of paginateListServices(this.calls.paging<ECSClient>(ctx, target, 'ListServices', tally), { cluster, maxResults: 100 }))
+      arns.push(...(out.serviceArns ?? []));
     return arns;
   }
 
@@ -150,7 +152,12 @@ export class EcsAdapter {
   /** The task-level size of a task definition (DescribeTaskDefinition). */
   async describeTaskSize(ctx: AwsCallContext, target: AwsTarget, taskDefinition: string, tally?: CallTally): Promise<EcsTaskSize> {
     countCall(tally, 'ecs:DescribeTaskDefinition');
-    const out = await this.calls.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
+    const out = await this.calls.read<DescribeTaskDefinitionCommandOutput>(
+      ctx,
+      target,
+      'DescribeTaskDefinition',
+      new DescribeTaskDefinitionCommand({ taskDefinition }),
+    );
     const td = out.taskDefinition;
     const num = (v: string | undefined) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
     return {
@@ -163,7 +170,12 @@ export class EcsAdapter {
   }
 
   async describeTaskDefinition(ctx: AwsCallContext, target: AwsTarget, taskDefinition: string): Promise<EcsTaskDefinition> {
-    const res = await this.calls.read<DescribeTaskDefinitionCommandOutput>(ctx, target, 'DescribeTaskDefinition', new DescribeTaskDefinitionCommand({ taskDefinition }));
+    const res = await this.calls.read<DescribeTaskDefinitionCommandOutput>(
+      ctx,
+      target,
+      'DescribeTaskDefinition',
+      new DescribeTaskDefinitionCommand({ taskDefinition }),
+    );
     const td = res.taskDefinition ?? {};
     return {
       arn: td.taskDefinitionArn ?? taskDefinition,

@@ -19,7 +19,14 @@ export class GenericAwsAdapter {
     private readonly factory: AwsClientFactory,
   ) {}
 
-  call<O = Record<string, unknown>>(ctx: AwsCallContext, target: AwsTarget, service: string, api: string, input: Record<string, unknown>, mutates: boolean): Promise<O> {
+  call<O = Record<string, unknown>>(
+    ctx: AwsCallContext,
+    target: AwsTarget,
+    service: string,
+    api: string,
+    input: Record<string, unknown>,
+    mutates: boolean,
+  ): Promise<O> {
     const { entry, Command } = this.resolve(service, api);
     const calls = this.callsFor(entry);
     const command = new Command(input);

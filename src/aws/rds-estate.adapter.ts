@@ -56,7 +56,11 @@ export class RdsEstateAdapter {
     const out: RdsClusterSummary[] = [];
     for await (const res of paginateDescribeDBClusters(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusters', tally), { MaxRecords: 100 })) {
       for (const c of res.DBClusters ?? []) {
-        out.push({ identifier: c.DBClusterIdentifier ?? '', engine: c.Engine ?? '', members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean) });
+        out.push({
+          identifier: c.DBClusterIdentifier ?? '',
+          engine: c.Engine ?? '',
+          members: (c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? '').filter(Boolean),
+        });
       }
     }
     return out;

@@ -13,7 +13,17 @@ import { accountOfArn, tagMap, type TargetFacts } from './target-facts';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, firstPages, type AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
-import { describeDbCluster, describeDbInstance, rdsCalls, receipt, toCluster, toInstance, type MutationReceipt, type RdsCluster, type RdsInstance } from './rds-common';
+import {
+  describeDbCluster,
+  describeDbInstance,
+  rdsCalls,
+  receipt,
+  toCluster,
+  toInstance,
+  type MutationReceipt,
+  type RdsCluster,
+  type RdsInstance,
+} from './rds-common';
 
 export interface RdsEvent {
   /** ISO 8601: adapter results go straight into step outputs, which are stored as JSON. */

@@ -43,36 +43,50 @@ async function listed<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | u
 const KINDS: LeftoverKind[] = [
   {
     type: 'rds:db-instance',
-    list: (calls, ctx, target) => listed(
-      paginateDescribeDBInstances(calls.paging<RDSClient>(ctx, target, 'DescribeDBInstances'), { MaxRecords: 100 }),
-      (r) => r.DBInstances?.map((i) => ({ identifier: i.DBInstanceIdentifier!, arn: i.DBInstanceArn, tags: i.TagList, status: i.DBInstanceStatus })),
-    ),
+    list: (calls, ctx, target) =>
+      listed(paginateDescribeDBInstances(calls.paging<RDSClient>(ctx, target, 'DescribeDBInstances'), { MaxRecords: 100 }), (r) =>
+        r.DBInstances?.map((i) => ({ identifier: i.DBInstanceIdentifier!, arn: i.DBInstanceArn, tags: i.TagList, status: i.DBInstanceStatus })),
+      ),
     // No final snapshot: what a run made for a drill is not worth keeping once it has expired.
-    deletion: (id) => ({ operation: 'DeleteDBInstance', input: { DBInstanceIdentifier: id, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }, command: (i) => new DeleteDBInstanceCommand(i as any) }),
+    deletion: (id) => ({
+      operation: 'DeleteDBInstance',
+      input: { DBInstanceIdentifier: id, SkipFinalSnapshot: true, DeleteAutomatedBackups: true },
+      command: (i) => new DeleteDBInstanceCommand(i as any),
+    }),
   },
   {
     type: 'rds:cluster',
-    list: (calls, ctx, target) => listed(
-      paginateDescribeDBClusters(calls.paging<RDSClient>(ctx, target, 'DescribeDBClusters'), { MaxRecords: 100 }),
-      (r) => r.DBClusters?.map((c) => ({ identifier: c.DBClusterIdentifier!, arn: c.DBClusterArn, tags: c.TagList, status: c.Status })),
-    ),
-    deletion: (id) => ({ operation: 'DeleteDBCluster', input: { DBClusterIdentifier: id, SkipFinalSnapshot: true }, command: (i) => new DeleteDBClusterCommand(i as any) }),
+    list: (calls, ctx, target) =>
+      listed(paginateDescribeDBClusters(calls.paging<RDSClient>(ctx, target, 'DescribeDBClusters'), { MaxRecords: 100 }), (r) =>
+        r.DBClusters?.map((c) => ({ identifier: c.DBClusterIdentifier!, arn: c.DBClusterArn, tags: c.TagList, status: c.Status })),
+      ),
+    deletion: (id) => ({
+      operation: 'DeleteDBCluster',
+      input: { DBClusterIdentifier: id, SkipFinalSnapshot: true },
+      command: (i) => new DeleteDBClusterCommand(i as any),
+    }),
   },
   {
     type: 'rds:snapshot',
-    list: (calls, ctx, target) => listed(
-      paginateDescribeDBSnapshots(calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), { SnapshotType: 'manual', MaxRecords: 100 }),
-      (r) => r.DBSnapshots?.map((x) => ({ identifier: x.DBSnapshotIdentifier!, arn: x.DBSnapshotArn, tags: x.TagList, status: x.Status })),
-    ),
+    list: (calls, ctx, target) =>
+      listed(paginateDescribeDBSnapshots(calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), { SnapshotType: 'manual', MaxRecords: 100 }), (r) =>
+        r.DBSnapshots?.map((x) => ({ identifier: x.DBSnapshotIdentifier!, arn: x.DBSnapshotArn, tags: x.TagList, status: x.Status })),
+      ),
     deletion: (id) => ({ operation: 'DeleteDBSnapshot', input: { DBSnapshotIdentifier: id }, command: (i) => new DeleteDBSnapshotCommand(i as any) }),
   },
   {
     type: 'rds:cluster-snapshot',
-    list: (calls, ctx, target) => listed(
-      paginateDescribeDBClusterSnapshots(calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), { SnapshotType: 'manual', MaxRecords: 100 }),
-      (r) => r.DBClusterSnapshots?.map((x) => ({ identifier: x.DBClusterSnapshotIdentifier!, arn: x.DBClusterSnapshotArn, tags: x.TagList, status: x.Status })),
-    ),
-    deletion: (id) => ({ operation: 'DeleteDBClusterSnapshot', input: { DBClusterSnapshotIdentifier: id }, command: (i) => new DeleteDBClusterSnapshotCommand(i as any) }),
+    list: (calls, ctx, target) =>
+      listed(
+        paginateDescribeDBClusterSnapshots(calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), { SnapshotType: 'manual', MaxRecords: 100 }),
+        (r) =>
+          r.DBClusterSnapshots?.map((x) => ({ identifier: x.DBClusterSnapshotIdentifier!, arn: x.DBClusterSnapshotArn, tags: x.TagList, status: x.Status })),
+      ),
+    deletion: (id) => ({
+      operation: 'DeleteDBClusterSnapshot',
+      input: { DBClusterSnapshotIdentifier: id },
+      command: (i) => new DeleteDBClusterSnapshotCommand(i as any),
+    }),
   },
 ];
 

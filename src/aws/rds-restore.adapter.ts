@@ -32,7 +32,17 @@ import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, firstPages, type AwsServiceCalls } from './aws-caller.service';
 import { AwsClientFactory, resolveTarget, type AwsTarget } from './aws-client.factory';
 import { AwsStepError } from './aws.error';
-import { describeDbCluster, describeDbInstance, rdsCalls, receipt, toCluster, toInstance, type MutationReceipt, type RdsCluster, type RdsInstance } from './rds-common';
+import {
+  describeDbCluster,
+  describeDbInstance,
+  rdsCalls,
+  receipt,
+  toCluster,
+  toInstance,
+  type MutationReceipt,
+  type RdsCluster,
+  type RdsInstance,
+} from './rds-common';
 import type { ResourceTag } from './resource-tags';
 
 /** What restores compare against and look at, besides the failover view. */
@@ -183,12 +193,18 @@ export class RdsRestoreAdapter {
     const out: RdsSnapshot[] = [];
     if (source.kind === 'instance') {
       const input = { DBInstanceIdentifier: source.identifier, MaxRecords: 100 };
-      for await (const res of firstPages(MAX_SNAPSHOT_PAGES, paginateDescribeDBSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), input))) {
+      for await (const res of firstPages(
+        MAX_SNAPSHOT_PAGES,
+        paginateDescribeDBSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBSnapshots'), input),
+      )) {
         out.push(...(res.DBSnapshots ?? []).map((x) => toSnapshot(x, region)));
       }
     } else {
       const input = { DBClusterIdentifier: source.identifier, MaxRecords: 100 };
-      for await (const res of firstPages(MAX_SNAPSHOT_PAGES, paginateDescribeDBClusterSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), input))) {
+      for await (const res of firstPages(
+        MAX_SNAPSHOT_PAGES,
+        paginateDescribeDBClusterSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots'), input),
+      )) {
         out.push(...(res.DBClusterSnapshots ?? []).map((x) => toClusterSnapshot(x, region)));
       }
     }
@@ -213,7 +229,14 @@ export class RdsRestoreAdapter {
   }
 
   async restoreInstanceFromSnapshot(ctx: AwsCallContext, target: AwsTarget, params: RestoreFromSnapshotParams): Promise<MutationReceipt> {
-    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBInstanceFromDBSnapshot', new RestoreDBInstanceFromDBSnapshotCommand(restoreInstanceFromSnapshotInput(params))));
+    return receipt(
+      await this.calls.mutate(
+        ctx,
+        target,
+        'RestoreDBInstanceFromDBSnapshot',
+        new RestoreDBInstanceFromDBSnapshotCommand(restoreInstanceFromSnapshotInput(params)),
+      ),
+    );
   }
 
   planRestoreClusterFromSnapshot(target: AwsTarget, params: RestoreClusterFromSnapshotParams): PlannedCall {
@@ -221,7 +244,9 @@ export class RdsRestoreAdapter {
   }
 
   async restoreClusterFromSnapshot(ctx: AwsCallContext, target: AwsTarget, params: RestoreClusterFromSnapshotParams): Promise<MutationReceipt> {
-    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBClusterFromSnapshot', new RestoreDBClusterFromSnapshotCommand(restoreClusterFromSnapshotInput(params))));
+    return receipt(
+      await this.calls.mutate(ctx, target, 'RestoreDBClusterFromSnapshot', new RestoreDBClusterFromSnapshotCommand(restoreClusterFromSnapshotInput(params))),
+    );
   }
 
   planRestoreInstanceToPointInTime(target: AwsTarget, params: RestoreInstanceToPointInTimeParams): PlannedCall {
@@ -229,7 +254,14 @@ export class RdsRestoreAdapter {
   }
 
   async restoreInstanceToPointInTime(ctx: AwsCallContext, target: AwsTarget, params: RestoreInstanceToPointInTimeParams): Promise<MutationReceipt> {
-    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBInstanceToPointInTime', new RestoreDBInstanceToPointInTimeCommand(restoreInstanceToPointInTimeInput(params))));
+    return receipt(
+      await this.calls.mutate(
+        ctx,
+        target,
+        'RestoreDBInstanceToPointInTime',
+        new RestoreDBInstanceToPointInTimeCommand(restoreInstanceToPointInTimeInput(params)),
+      ),
+    );
   }
 
   planRestoreClusterToPointInTime(target: AwsTarget, params: RestoreClusterToPointInTimeParams): PlannedCall {
@@ -237,7 +269,9 @@ export class RdsRestoreAdapter {
   }
 
   async restoreClusterToPointInTime(ctx: AwsCallContext, target: AwsTarget, params: RestoreClusterToPointInTimeParams): Promise<MutationReceipt> {
-    return receipt(await this.calls.mutate(ctx, target, 'RestoreDBClusterToPointInTime', new RestoreDBClusterToPointInTimeCommand(restoreClusterToPointInTimeInput(params))));
+    return receipt(
+      await this.calls.mutate(ctx, target, 'RestoreDBClusterToPointInTime', new RestoreDBClusterToPointInTimeCommand(restoreClusterToPointInTimeInput(params))),
+    );
   }
 
   /** A restored Aurora cluster has no instances; one is needed before anything can connect. */
@@ -321,7 +355,9 @@ function pointInTime(p: PointInTimeParams): { RestoreTime?: Date; UseLatestResto
 export function restoreInstanceToPointInTimeInput(p: RestoreInstanceToPointInTimeParams): RestoreDBInstanceToPointInTimeCommandInput {
   return {
     TargetDBInstanceIdentifier: p.identifier,
-    ...(p.sourceAutomatedBackupsArn ? { SourceDBInstanceAutomatedBackupsArn: p.sourceAutomatedBackupsArn } : { SourceDBInstanceIdentifier: p.sourceIdentifier }),
+    ...(p.sourceAutomatedBackupsArn
+      ? { SourceDBInstanceAutomatedBackupsArn: p.sourceAutomatedBackupsArn }
+      : { SourceDBInstanceIdentifier: p.sourceIdentifier }),
     ...pointInTime(p),
     PubliclyAccessible: false,
     MultiAZ: false,

@@ -31,7 +31,7 @@ export class ResourceNamesService {
     private readonly clock: Clock,
   ) {}
 
-  async list(type: ResourceNameType, actor: string, region = this.config.awsRegion): Promise<ResourceNames> {
+  async list(type: ResourceNameType, actor: string, region = this.config.aws.region): Promise<ResourceNames> {
     const key = `${type}|${region}`;
     const now = this.clock.nowMs();
     let hit = this.cache.get(key);

@@ -44,14 +44,38 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
   if (resource.kind === 'ecs-service') {
     const dims = { ClusterName: resource.cluster, ServiceName: resource.service };
     return [
-      { metric: 'cpu', label: 'CPU', unit: '%', query: { namespace: 'AWS/ECS', metricName: 'CPUUtilization', dimensions: dims, stat: 'Average' }, transform: identity, threshold: t.cpuPercent, thresholdBasis: `CPU ${t.cpuPercent}%` },
-      { metric: 'memory', label: 'Memory', unit: '%', query: { namespace: 'AWS/ECS', metricName: 'MemoryUtilization', dimensions: dims, stat: 'Average' }, transform: identity, threshold: t.memoryPercent, thresholdBasis: `memory ${t.memoryPercent}%` },
+      {
+        metric: 'cpu',
+        label: 'CPU',
+        unit: '%',
+        query: { namespace: 'AWS/ECS', metricName: 'CPUUtilization', dimensions: dims, stat: 'Average' },
+        transform: identity,
+        threshold: t.cpuPercent,
+        thresholdBasis: `CPU ${t.cpuPercent}%`,
+      },
+      {
+        metric: 'memory',
+        label: 'Memory',
+        unit: '%',
+        query: { namespace: 'AWS/ECS', metricName: 'MemoryUtilization', dimensions: dims, stat: 'Average' },
+        transform: identity,
+        threshold: t.memoryPercent,
+        thresholdBasis: `memory ${t.memoryPercent}%`,
+      },
     ];
   }
   const dims = { DBInstanceIdentifier: resource.id };
   const size = rdsClassSize(resource.instanceClass);
   const specs: MetricSpec[] = [
-    { metric: 'cpu', label: 'CPU', unit: '%', query: { namespace: 'AWS/RDS', metricName: 'CPUUtilization', dimensions: dims, stat: 'Average' }, transform: identity, threshold: t.cpuPercent, thresholdBasis: `CPU ${t.cpuPercent}%` },
+    {
+      metric: 'cpu',
+      label: 'CPU',
+      unit: '%',
+      query: { namespace: 'AWS/RDS', metricName: 'CPUUtilization', dimensions: dims, stat: 'Average' },
+      transform: identity,
+      threshold: t.cpuPercent,
+      thresholdBasis: `CPU ${t.cpuPercent}%`,
+    },
   ];
   if (size) {
     specs.push({
@@ -90,13 +114,34 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       : `no default max_connections formula known for ${resource.engine || 'this engine'}${size ? '' : ` or class ${resource.instanceClass}`}: figures only`,
   });
   specs.push(
-    { metric: 'readIops', label: 'Read IOPS', unit: 'IOPS', query: { namespace: 'AWS/RDS', metricName: 'ReadIOPS', dimensions: dims, stat: 'Average' }, transform: identity, threshold: null, thresholdBasis: null },
-    { metric: 'writeIops', label: 'Write IOPS', unit: 'IOPS', query: { namespace: 'AWS/RDS', metricName: 'WriteIOPS', dimensions: dims, stat: 'Average' }, transform: identity, threshold: null, thresholdBasis: null },
+    {
+      metric: 'readIops',
+      label: 'Read IOPS',
+      unit: 'IOPS',
+      query: { namespace: 'AWS/RDS', metricName: 'ReadIOPS', dimensions: dims, stat: 'Average' },
+      transform: identity,
+      threshold: null,
+      thresholdBasis: null,
+    },
+    {
+      metric: 'writeIops',
+      label: 'Write IOPS',
+      unit: 'IOPS',
+      query: { namespace: 'AWS/RDS', metricName: 'WriteIOPS', dimensions: dims, stat: 'Average' },
+      transform: identity,
+      threshold: null,
+      thresholdBasis: null,
+    },
   );
   return specs;
 }
 
-export function analyzeMetric(spec: MetricSpec, raw: readonly Point[], window: SeriesWindow, forecastDays: number): { analysis: MetricAnalysis; points: Point[] } {
+export function analyzeMetric(
+  spec: MetricSpec,
+  raw: readonly Point[],
+  window: SeriesWindow,
+  forecastDays: number,
+): { analysis: MetricAnalysis; points: Point[] } {
   const points = raw.map((p) => ({ t: p.t, v: spec.transform(p.v) }));
   const stats = analyzeSeries(points, window, { threshold: spec.threshold, forecastDays });
   return {
@@ -127,11 +172,14 @@ export interface SizingInfo {
 }
 
 /** One resource's status from its metrics: at risk beats everything; then over-provisioned; then "not enough data". */
-export function judgeResource(resource: CapacityResource, metrics: MetricAnalysis[], thresholds: CapacityThresholds, sizing: SizingInfo = {}): ResourceAnalysis {
+export function judgeResource(
+  resource: CapacityResource,
+  metrics: MetricAnalysis[],
+  thresholds: CapacityThresholds,
+  sizing: SizingInfo = {},
+): ResourceAnalysis {
   const judged = metrics.filter((m) => m.threshold !== null);
-  const atRisk = judged
-    .filter((m) => m.verdict === 'at-risk')
-    .sort((a, b) => (a.daysToThreshold ?? Infinity) - (b.daysToThreshold ?? Infinity));
+  const atRisk = judged.filter((m) => m.verdict === 'at-risk').sort((a, b) => (a.daysToThreshold ?? Infinity) - (b.daysToThreshold ?? Infinity));
   const thin = judged.filter((m) => m.verdict === 'insufficient-data');
   const days = judged.map((m) => m.daysToThreshold).filter((d): d is number => d !== null);
   const size = sizeLabel(resource, sizing);
@@ -141,14 +189,18 @@ export function judgeResource(resource: CapacityResource, metrics: MetricAnalysi
     const first = atRisk[0];
     const more = atRisk.slice(1).map((m) => m.label.toLowerCase());
     return {
-      ...base, status: 'at-risk', metric: first.metric,
+      ...base,
+      status: 'at-risk',
+      metric: first.metric,
       detail: `${first.label}: ${first.reason}${more.length ? `; also at risk: ${more.join(', ')}` : ''}${thin.length ? `; not enough data for ${thin.map((m) => m.label.toLowerCase()).join(', ')}` : ''}`,
       suggestion: null,
     };
   }
   if (thin.length > 0 || judged.length === 0) {
     return {
-      ...base, status: 'insufficient-data', metric: thin[0]?.metric ?? null,
+      ...base,
+      status: 'insufficient-data',
+      metric: thin[0]?.metric ?? null,
       detail: thin.length ? thin.map((m) => `${m.label}: ${m.reason}`).join('; ') : 'no metric with a threshold could be judged',
       suggestion: null,
     };
@@ -157,14 +209,18 @@ export function judgeResource(resource: CapacityResource, metrics: MetricAnalysi
     const cpu = metrics.find((m) => m.metric === 'cpu')!;
     const mem = metrics.find((m) => m.metric === 'memory')!;
     return {
-      ...base, status: 'over-provisioned', metric: 'cpu',
+      ...base,
+      status: 'over-provisioned',
+      metric: 'cpu',
       detail: `p95 CPU ${cpu.p95}% (< ${IDLE_CPU_PERCENT}%) and p95 memory ${mem.p95}% (< ${IDLE_MEMORY_PERCENT}%) over the whole lookback`,
       suggestion: suggestSmaller(resource, metrics, thresholds, sizing),
     };
   }
   const soonest = judged.filter((m) => m.daysToThreshold !== null).sort((a, b) => a.daysToThreshold! - b.daysToThreshold!)[0];
   return {
-    ...base, status: 'ok', metric: soonest?.metric ?? null,
+    ...base,
+    status: 'ok',
+    metric: soonest?.metric ?? null,
     detail: soonest ? `${soonest.label}: ${soonest.reason}` : 'every judged metric is under its threshold with no rising trend toward it',
     suggestion: null,
   };
@@ -180,21 +236,36 @@ function suggestSmaller(resource: CapacityResource, metrics: MetricAnalysis[], t
   const need = { cpuP95: p95('cpu')!, memoryP95: p95('memory')!, cpuThreshold: t.cpuPercent, memoryThreshold: t.memoryPercent };
   if (resource.kind === 'ecs-service') {
     const current = sizing.taskSize;
-    if (!current) return `task definition ${resource.taskDefinition} sets no task-level CPU and memory: size its containers down, or run fewer than ${resource.desiredCount} task(s)`;
+    if (!current)
+      return `task definition ${resource.taskDefinition} sets no task-level CPU and memory: size its containers down, or run fewer than ${resource.desiredCount} task(s)`;
     const smaller = smallerFargateSize(current, need);
-    if (!smaller) return `already the smallest Fargate size that keeps p95 under the thresholds (${fargateLabel(current)}); consider fewer than ${resource.desiredCount} task(s)`;
+    if (!smaller)
+      return `already the smallest Fargate size that keeps p95 under the thresholds (${fargateLabel(current)}); consider fewer than ${resource.desiredCount} task(s)`;
     return `${fargateLabel(current)} → ${fargateLabel(smaller)} (task cpu ${smaller.cpu}, memory ${smaller.memoryMiB})`;
   }
   const current = rdsClassSize(resource.instanceClass);
   if (!current) return `class ${resource.instanceClass} is not in the size table; no suggestion`;
-  const smaller = smallerRdsClass(current, { ...need, connectionsP95: p95('connections'), connectionsShare: t.connectionsPercent / 100, engine: resource.engine });
+  const smaller = smallerRdsClass(current, {
+    ...need,
+    connectionsP95: p95('connections'),
+    connectionsShare: t.connectionsPercent / 100,
+    engine: resource.engine,
+  });
   if (!smaller) return `no smaller ${resource.instanceClass.split('.')[1]} class keeps p95 CPU, memory and connections under the thresholds`;
   return `${resource.instanceClass} → ${smaller.instanceClass} (${smaller.vcpu} vCPU, ${smaller.memoryGiB} GiB)`;
 }
 
 export function toFinding(r: ResourceAnalysis): CapacityFinding | null {
   if (r.status === 'ok') return null;
-  return { resourceId: r.id, kind: r.kind, finding: r.status, metric: r.metric, daysToThreshold: r.daysToThreshold, detail: r.detail, suggestion: r.suggestion };
+  return {
+    resourceId: r.id,
+    kind: r.kind,
+    finding: r.status,
+    metric: r.metric,
+    daysToThreshold: r.daysToThreshold,
+    detail: r.detail,
+    suggestion: r.suggestion,
+  };
 }
 
 const STATUS_ORDER: Record<ResourceStatus, number> = { 'at-risk': 0, 'over-provisioned': 1, 'insufficient-data': 2, ok: 3 };
@@ -214,13 +285,21 @@ export function chartedMetrics(r: ResourceAnalysis): MetricKey[] {
   return [];
 }
 
-export function chartFor(resourceId: string, analysis: MetricAnalysis, points: readonly Point[], window: SeriesWindow & { forecastDays: number }): CapacityChart {
+export function chartFor(
+  resourceId: string,
+  analysis: MetricAnalysis,
+  points: readonly Point[],
+  window: SeriesWindow & { forecastDays: number },
+): CapacityChart {
   const forecast: Point[] = [];
   if (analysis.slopePerDay !== null && analysis.trendNow !== null) {
     // To the crossing when there is one within the forecast; otherwise as far ahead as the lookback reaches back, so the measured part stays readable.
     const lookbackDays = (window.endMs - window.startMs) / DAY_MS;
     const horizon = Math.max(1, Math.min(analysis.daysToThreshold ?? lookbackDays, window.forecastDays));
-    forecast.push({ t: window.endMs, v: analysis.trendNow }, { t: window.endMs + horizon * DAY_MS, v: round(analysis.trendNow + analysis.slopePerDay * horizon) });
+    forecast.push(
+      { t: window.endMs, v: analysis.trendNow },
+      { t: window.endMs + horizon * DAY_MS, v: round(analysis.trendNow + analysis.slopePerDay * horizon) },
+    );
   }
   return {
     resourceId,

@@ -45,7 +45,12 @@ export function smallerFargateSize(current: FargateSize, need: UtilizationNeed):
   const cpuNeeded = (current.cpu * need.cpuP95) / need.cpuThreshold;
   const memNeeded = (current.memoryMiB * need.memoryP95) / need.memoryThreshold;
   const fits = FARGATE_SIZES.filter(
-    (s) => s.cpu >= cpuNeeded && s.memoryMiB >= memNeeded && s.cpu <= current.cpu && s.memoryMiB <= current.memoryMiB && (s.cpu < current.cpu || s.memoryMiB < current.memoryMiB),
+    (s) =>
+      s.cpu >= cpuNeeded &&
+      s.memoryMiB >= memNeeded &&
+      s.cpu <= current.cpu &&
+      s.memoryMiB <= current.memoryMiB &&
+      (s.cpu < current.cpu || s.memoryMiB < current.memoryMiB),
   );
   // Smallest by memory within the smallest CPU: the cheaper of two fitting sizes.
   return fits.sort((a, b) => a.cpu - b.cpu || a.memoryMiB - b.memoryMiB)[0] ?? null;
@@ -58,7 +63,16 @@ export interface RdsClassSize {
 }
 
 const SIZE_ORDER = ['micro', 'small', 'medium', 'large', 'xlarge', '2xlarge', '4xlarge', '8xlarge', '12xlarge', '16xlarge', '24xlarge'] as const;
-const STANDARD_VCPU: Record<string, number> = { large: 2, xlarge: 4, '2xlarge': 8, '4xlarge': 16, '8xlarge': 32, '12xlarge': 48, '16xlarge': 64, '24xlarge': 96 };
+const STANDARD_VCPU: Record<string, number> = {
+  large: 2,
+  xlarge: 4,
+  '2xlarge': 8,
+  '4xlarge': 16,
+  '8xlarge': 32,
+  '12xlarge': 48,
+  '16xlarge': 64,
+  '24xlarge': 96,
+};
 const BURSTABLE: Record<string, [number, number]> = {
   micro: [2, 1], small: [2, 2], medium: [2, 4], large: [2, 8], xlarge: [4, 16], '2xlarge': [8, 32],
 };

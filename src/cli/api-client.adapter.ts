@@ -34,7 +34,12 @@ export class ApiClient {
 
   async send<T = any>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
     // X-Runbookd-Client: runs this client starts are recorded with trigger kind `cli` (who started them is the key's owner).
-    const headers: Record<string, string> = { authorization: `Bearer ${this.profile.apiKey}`, accept: 'application/json', [CLIENT_HEADER]: 'cli', ...extraHeaders };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.profile.apiKey}`,
+      accept: 'application/json',
+      [CLIENT_HEADER]: 'cli',
+      ...extraHeaders,
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {

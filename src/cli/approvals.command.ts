@@ -11,8 +11,18 @@ export function registerApprovalCommands(program: Command, ctx: CliContext): voi
     .action(ctx.act(async (out, cmd) => {
       const body = await (await ctx.clientFor(cmd)).get(`/v1/approvals?state=${cmd.opts<{ state: string }>().state}`);
       if (out.json) return out.document(body);
-      out.table(['run', 'runbook', 'gate', 'requested by', 'approvals', 'expires', 'plan'],
-        body.items.map((a: any) => [a.runId, a.runbookId, a.gate, a.requestedBy, `${a.approvals?.length ?? 0}/${a.minApprovals}`, shortTime(a.expiresAt), planLine(a)]));
+      out.table(
+        ['run', 'runbook', 'gate', 'requested by', 'approvals', 'expires', 'plan'],
+        body.items.map((a: any) => [
+          a.runId,
+          a.runbookId,
+          a.gate,
+          a.requestedBy,
+          `${a.approvals?.length ?? 0}/${a.minApprovals}`,
+          shortTime(a.expiresAt),
+          planLine(a),
+        ]),
+      );
       for (const a of body.items) out.line(out.dim(`  approve: runbookd approve ${a.runId} -m "…"   reject: runbookd reject ${a.runId} -m "…"`));
     }));
 
@@ -22,17 +32,23 @@ export function registerApprovalCommands(program: Command, ctx: CliContext): voi
       : new Option('-m, --message <comment>', 'a comment (recorded in the audit log)');
     program
       .command(`${decision} <run>`)
-      .description(decision === 'approve' ? 'approve the run\'s pending approval (not your own run)' : 'reject the run\'s pending approval: the run ends rejected, cleanup runs')
+      .description(
+        decision === 'approve'
+          ? "approve the run's pending approval (not your own run)"
+          : "reject the run's pending approval: the run ends rejected, cleanup runs",
+      )
       .addOption(message)
-      .action(ctx.act(async (out, cmd, runId: string) => {
-        const client = await ctx.clientFor(cmd);
-        const m = cmd.opts<{ message?: string }>().message;
-        // Bind the decision to the plan this person could see: if it changed since, the API refuses.
-        const planHash = (await client.get(`/v1/runs/${encodeURIComponent(runId)}/approval`)).planHash as string | undefined;
-        const r = await client.post(`/v1/runs/${encodeURIComponent(runId)}/${decision}`, { ...(m ? { comment: m } : {}), ...(planHash ? { planHash } : {}) });
-        if (out.json) return out.document(r);
-        out.line(`${decision === 'approve' ? 'approved' : 'rejected'} run ${runId}: approval now ${r.state} (${r.approvals?.length ?? 0}/${r.minApprovals})`);
-      }));
+      .action(
+        ctx.act(async (out, cmd, runId: string) => {
+          const client = await ctx.clientFor(cmd);
+          const m = cmd.opts<{ message?: string }>().message;
+          // Bind the decision to the plan this person could see: if it changed since, the API refuses.
+          const planHash = (await client.get(`/v1/runs/${encodeURIComponent(runId)}/approval`)).planHash as string | undefined;
+          const r = await client.post(`/v1/runs/${encodeURIComponent(runId)}/${decision}`, { ...(m ? { comment: m } : {}), ...(planHash ? { planHash } : {}) });
+          if (out.json) return out.document(r);
+          out.line(`${decision === 'approve' ? 'approved' : 'rejected'} run ${runId}: approval now ${r.state} (${r.approvals?.length ?? 0}/${r.minApprovals})`);
+        }),
+      );
   }
 }
 

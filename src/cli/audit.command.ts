@@ -37,13 +37,14 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
       const q = new URLSearchParams(Object.entries({
         ...filters, limit: o.limit, order: o.oldestFirst ? 'asc' : 'desc', beforeSeq: o.before, afterSeq: o.after,
       }).filter((e): e is [string, string] => e[1] !== undefined));
-      const body = await (await ctx.clientFor(cmd)).get(`/v1/audit?${q}`);
+      const body = await (await ctx.clientFor(cmd)).get(`/v1/audit?${q.toString()}`);
       if (out.json) return out.document(body);
       out.table(['seq', 'at', 'kind', 'actor', 'run', 'what'],
         body.items.map((r: any) => [r.seq, shortTime(r.at), r.kind, r.actor, r.runId, summary(r.data)]));
       const again = { run: o.run, kind: o.kind, actor: o.actor, since: o.since, until: o.until, limit: o.limit };
       if (body.nextBeforeSeq) out.line(out.dim(`more: runbookd audit ${argsOf({ ...again, before: String(body.nextBeforeSeq) })}`));
-      if (body.nextAfterSeq && o.oldestFirst) out.line(out.dim(`more: runbookd audit --oldest-first ${argsOf({ ...again, after: String(body.nextAfterSeq) })}`));
+      if (body.nextAfterSeq && o.oldestFirst)
+        out.line(out.dim(`more: runbookd audit --oldest-first ${argsOf({ ...again, after: String(body.nextAfterSeq) })}`));
     }));
 
   audit
@@ -52,7 +53,10 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
     .action(ctx.act(async (out, cmd) => {
       const v = await (await ctx.clientFor(cmd)).get('/v1/audit/verify');
       if (out.json) out.document(v);
-      else out.line(v.ok ? `audit chain intact: ${v.records} records, head ${v.headHash}` : out.red(`audit chain BROKEN at record ${JSON.stringify(v.firstBadRecord)}`));
+      else
+        out.line(
+          v.ok ? `audit chain intact: ${v.records} records, head ${v.headHash}` : out.red(`audit chain BROKEN at record ${JSON.stringify(v.firstBadRecord)}`),
+        );
       return v.ok ? EXIT.ok : EXIT.failed;
     }));
 }

@@ -96,5 +96,8 @@ export function seconds(ms: number | null | undefined): string {
 
 /** Options as they would be typed again, for the "more:" hint. */
 export function argsOf(options: Record<string, string | undefined>): string {
-  return Object.entries(options).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `--${k} ${/^[\w.:@/+=-]+$/.test(v!) ? v : `'${v!.replace(/'/g, `'\\''`)}'`}`).join(' ');
+  return Object.entries(options)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `--${k} ${/^[\w.:@/+=-]+$/.test(v!) ? v : `'${v!.replace(/'/g, `'\\''`)}'`}`)
+    .join(' ');
 }

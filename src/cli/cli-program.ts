@@ -59,7 +59,7 @@ Configuration: RUNBOOKD_URL and RUNBOOKD_API_KEY, or the profile written by \`ru
       io.stderr.write(`runbookd: ${err.message}\n`);
       return err.exitCode;
     }
-    io.stderr.write(`runbookd: unexpected error: ${(err as Error).stack ?? err}\n`);
+    io.stderr.write(`runbookd: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     return EXIT.failed;
   }
 }

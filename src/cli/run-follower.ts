@@ -86,13 +86,12 @@ export class EventStreamSource implements RunChangeSource {
       return;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, maxWaitMs);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.waiter = undefined;
+        this.waiter = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, maxWaitMs);
       this.waiter = done;
     });
     this.pending = false;

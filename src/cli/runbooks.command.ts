@@ -18,7 +18,13 @@ export function registerRunbookCommands(program: Command, ctx: CliContext): void
     .action(ctx.act(async (out, cmd, id: string) => {
       const rb = await (await ctx.clientFor(cmd)).get(`/v1/runbooks/${encodeURIComponent(id)}`);
       if (out.json) return out.document(rb);
-      out.fields([['id', rb.id], ['title', rb.title], ['description', rb.description?.trim()], ['guards', rb.guards], ...(rb.approval ? [['approval', rb.approval] as [string, unknown]] : [])]);
+      out.fields([
+        ['id', rb.id],
+        ['title', rb.title],
+        ['description', rb.description?.trim()],
+        ['guards', rb.guards],
+        ...(rb.approval ? [['approval', rb.approval] as [string, unknown]] : []),
+      ]);
       out.line();
       const props = (rb.parameters?.properties ?? {}) as Record<string, any>;
       const required = new Set<string>(rb.parameters?.required ?? []);

@@ -35,6 +35,10 @@ export function registerStopSwitchCommands(program: Command, ctx: CliContext): v
     .action(ctx.act(async (out, cmd) => {
       const s = await (await ctx.clientFor(cmd)).get('/v1/stop-all');
       if (out.json) return out.document(s);
-      out.line(s.stopped ? `STOPPED by ${s.stoppedBy} at ${shortTime(s.stoppedAt)}: ${s.reason}` : `running${s.resumedAt ? ` (last resumed by ${s.resumedBy} at ${shortTime(s.resumedAt)})` : ''}`);
+      out.line(
+        s.stopped
+          ? `STOPPED by ${s.stoppedBy} at ${shortTime(s.stoppedAt)}: ${s.reason}`
+          : `running${s.resumedAt ? ` (last resumed by ${s.resumedBy} at ${shortTime(s.resumedAt)})` : ''}`,
+      );
     }));
 }

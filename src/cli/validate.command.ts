@@ -4,19 +4,40 @@ import { CliContext } from './cli-context';
 import { CliError } from './cli.error';
 import { EXIT } from './exit-codes';
 
-/** `validate <dir>`: the one offline command. */
+/** `validate [dir] [--policy FILE]`: the one offline command. */
 export function registerValidateCommand(program: Command, ctx: CliContext): void {
   program
-    .command('validate <dir>')
-    .description('check a folder of runbooks offline with the service\'s own loader and schema; prints file:path: reason per problem')
-    .action(ctx.act(async (out, _cmd, dir: string) => {
-      if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new CliError('USAGE', `${dir} is not a folder of runbooks`);
-      // Loaded only here: the step catalog pulls in every AWS SDK client, which the API commands never need.
-      const { formatProblem, validateRunbooks } = await import('./runbook-validation');
-      const result = validateRunbooks(dir);
-      if (out.json) out.document(result);
-      else if (result.problems.length === 0) out.line(`${dir}: ${result.runbooks.length} runbook(s) valid: ${result.runbooks.join(', ')}`);
-      else for (const p of result.problems) out.line(formatProblem(p));
-      return result.problems.length === 0 ? EXIT.ok : EXIT.failed;
+    .command('validate [dir]')
+    .description('check a folder of runbooks, and/or a policy file (--policy), offline with the service\'s own loaders; prints file:path: reason per problem')
+    .option('--policy <file>', 'also check this policy file (RUNBOOKD_POLICY) as the service would at boot')
+    .action(ctx.act(async (out, cmd, dir: string | undefined) => {
+      const policyFile = cmd.opts<{ policy?: string }>().policy;
+      if (dir === undefined && policyFile === undefined) throw new CliError('USAGE', 'name a folder of runbooks, or --policy FILE, or both');
+      const problems: string[] = [];
+      const doc: Record<string, unknown> = {};
+      if (dir !== undefined) {
+        if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new CliError('USAGE', `${dir} is not a folder of runbooks`);
+        // Loaded only here: the step catalog pulls in every AWS SDK client, which the API commands never need.
+        const { formatProblem, validateRunbooks } = await import('./runbook-validation');
+        const result = validateRunbooks(dir);
+        Object.assign(doc, result);
+        if (result.problems.length === 0 && !out.json) out.line(`${dir}: ${result.runbooks.length} runbook(s) valid: ${result.runbooks.join(', ')}`);
+        problems.push(...result.problems.map(formatProblem));
+      }
+      if (policyFile !== undefined) {
+        const { loadPolicy, PolicyFileError } = await import('../policy/policy-file');
+        try {
+          const p = loadPolicy(policyFile);
+          doc.policy = { file: policyFile, valid: true, groups: Object.keys(p.groups), grants: p.grants.length, approvalRules: p.approvalRules.map((r) => r.id) };
+          if (!out.json) out.line(`${policyFile}: policy valid: ${Object.keys(p.groups).length} group(s), ${p.grants.length} grant(s), ${p.approvalRules.length} approval rule(s)`);
+        } catch (err) {
+          if (!(err instanceof PolicyFileError)) throw err;
+          doc.policy = { file: policyFile, valid: false, problems: err.problems };
+          problems.push(...err.problems);
+        }
+      }
+      if (out.json) out.document(doc);
+      else for (const p of problems) out.line(p);
+      return problems.length === 0 ? EXIT.ok : EXIT.failed;
     }));
 }

@@ -41,7 +41,10 @@ export function nodeRelease(version: string, today: Date): NodeRelease {
 export function nodeReleaseLogLine(r: NodeRelease): { level: 'log' | 'warn'; message: string } {
   if (r.ended) {
     const since = r.endOfLife ? ` on ${r.endOfLife}` : '';
-    return { level: 'warn', message: `Node.js ${r.version} reached end of life${since} and gets no security fixes: run runbookd on Node.js 22 or 24 in production` };
+    return {
+      level: 'warn',
+      message: `Node.js ${r.version} reached end of life${since} and gets no security fixes: run runbookd on Node.js 22 or 24 in production`,
+    };
   }
   const until = r.endOfLife ? `supported until ${r.endOfLife}` : 'newer than this build knows; runbookd is tested on Node.js 24';
   return { level: 'log', message: `Node.js ${r.version} (${until})` };

@@ -88,7 +88,9 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   const out = text
     .replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]+):([^\s@/]+)@/gi, `$1$2:${REDACTED}@`)
     .replace(/\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`)
-    .replace(/([A-Za-z][\w.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"']+)/g, (m, key: string, sep: string) => (isSecretKey(key) ? `${key}${sep}${REDACTED}` : m));
+    .replace(/([A-Za-z][\w.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&"']+)/g, (m, key: string, sep: string) =>
+      isSecretKey(key) ? `${key}${sep}${REDACTED}` : m,
+    );
   return redactValues(out, secrets);
 }
 

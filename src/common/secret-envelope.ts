@@ -67,6 +67,10 @@ export function openSecret(ring: SecretKeyring, env: SecretEnvelope, aad: string
     const plain = Buffer.concat([decipher.update(Buffer.from(env.ct, 'base64')), decipher.final()]);
     return JSON.parse(plain.toString('utf8'));
   } catch {
-    throw new SecretsError('SECRETS_TAMPERED', `a secret parameter sealed with key "${env.kid}" does not open: it was altered or the key under that id changed`, { keyId: env.kid });
+    throw new SecretsError(
+      'SECRETS_TAMPERED',
+      `a secret parameter sealed with key "${env.kid}" does not open: it was altered or the key under that id changed`,
+      { keyId: env.kid },
+    );
   }
 }

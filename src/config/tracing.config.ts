@@ -20,14 +20,16 @@ type Env = Record<string, string | undefined>;
 const DEFAULT_BASE = 'http://localhost:4318';
 
 export function loadTracingConfig(env: Env, problems: string[], serviceVersion: string): TracingConfig {
-  const get = (name: string): string | undefined => (env[name] === undefined || env[name]!.trim() === '' ? undefined : env[name]!.trim());
+  const get = (name: string): string | undefined => (env[name] === undefined || env[name].trim() === '' ? undefined : env[name].trim());
   const exporter = get('OTEL_TRACES_EXPORTER');
   if (exporter !== undefined && !['otlp', 'none'].includes(exporter)) {
     problems.push(`OTEL_TRACES_EXPORTER must be otlp or none (runbookd exports OTLP over HTTP), got "${exporter}"`);
   }
   const protocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? get('OTEL_EXPORTER_OTLP_PROTOCOL');
   if (protocol !== undefined && !['http/json', 'http/protobuf'].includes(protocol)) {
-    problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL must be http/json or http/protobuf (runbookd sends OTLP/HTTP with JSON bodies, which OTLP/HTTP receivers accept), got "${protocol}"`);
+    problems.push(
+      `OTEL_EXPORTER_OTLP_PROTOCOL must be http/json or http/protobuf (runbookd sends OTLP/HTTP with JSON bodies, which OTLP/HTTP receivers accept), got "${protocol}"`,
+    );
   }
   const signalUrl = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const baseUrl = get('OTEL_EXPORTER_OTLP_ENDPOINT');

@@ -18,6 +18,7 @@ import { isTruthy, referencedSteps, resolveValue } from '../runbooks/expressions
 import type { ApprovalSpec } from '../model/runbook.types';
 import { ApprovalError } from './approval.error';
 import { EngineError } from './engine.error';
+import { RunAccessService } from './run-access.service';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
 import { isTerminal, RunRecord, StepResultRecord } from '../model/run.types';
@@ -117,8 +118,8 @@ export class ApprovalsService {
     const leftMs = current.expiresAt.getTime() - this.clock.nowMs();
     if (leftMs <= 0) {
       await this.db.transaction(async (tx) => {
-        await this.repo.update(current!.id, { state: 'expired', decidedAt: this.clock.now(), reason: 'expired' }, tx);
-        await this.audit.append({ kind: 'approval.expired', runId: run.id, actor: 'system', data: { approvalId: current!.id, gate: ctx.stepId, expiresAt: current!.expiresAt.toISOString(), approvals: approversOf(current!) } }, tx);
+        await this.repo.update(current.id, { state: 'expired', decidedAt: this.clock.now(), reason: 'expired' }, tx);
+        await this.audit.append({ kind: 'approval.expired', runId: run.id, actor: 'system', data: { approvalId: current.id, gate: ctx.stepId, expiresAt: current.expiresAt.toISOString(), approvals: approversOf(current) } }, tx);
       });
       throw this.expiredError(current);
     }
@@ -174,7 +175,7 @@ export class ApprovalsService {
     const scope = {
       params: run.parameters, steps: outputs,
       run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
-      defaults: { region: this.config.awsRegion },
+      defaults: { region: this.config.aws.region },
     };
     const planCtx: StepContext = { ...ctx, dryRun: true, aws: { ...ctx.aws, dryRun: true }, memory: {}, checkpoint: async () => undefined };
     const planned: ApprovalPlan['steps'] = [];
@@ -215,6 +216,10 @@ export class ApprovalsService {
   async decide(runId: string, principal: Principal, decision: 'approve' | 'reject', comment: string | null, planHash?: string): Promise<ApprovalView> {
     const run = await this.runs.get(runId);
     if (!run) throw new EngineError('RUN_NOT_FOUND', `no run "${runId}"`, { runId });
+    // The policy first, on the run's runbook and where it acts; the requester calling off their own run needs no grant.
+    if (!(decision === 'reject' && principal.name === run.actor)) {
+      await this.moduleRef.get(RunAccessService, { strict: false }).assertMay(principal, 'approve', run);
+    }
     await this.db.transaction(async (tx) => {
       const a = await this.repo.latestOfRunForUpdate(runId, tx);
       if (!a) throw new ApprovalError('APPROVAL_NOT_FOUND', `run ${runId} has not asked for an approval`, { runId });
@@ -226,7 +231,8 @@ export class ApprovalsService {
       if (decision === 'approve' && principal.name === a.requestedBy) {
         throw new ApprovalError('APPROVAL_NOT_ALLOWED', `${principal.name} requested run ${runId} and cannot approve it: another person must`, { runId, reason: 'requester' });
       }
-      const listed = a.approvers.keys.includes(principal.name) || a.approvers.roles.some((r) => roleAllows(principal.role, r as Principal['role']));
+      const listed =
+        a.approvers.keys.includes(principal.name) || a.approvers.roles.some((r) => principal.groups.includes(r) || roleAllows(principal.role, r as Principal['role']));
       // The requester may always call off their own run; anyone else must be an approver.
       if (!listed && !(decision === 'reject' && principal.name === a.requestedBy)) {
         throw new ApprovalError('APPROVAL_NOT_ALLOWED', `${principal.name} (${principal.role}) is not an approver of run ${runId} (roles: ${a.approvers.roles.join(', ') || 'none'}; keys: ${a.approvers.keys.join(', ') || 'none'})`, { runId, reason: 'not-an-approver' });
@@ -278,7 +284,7 @@ export class ApprovalsService {
       ageSeconds: Math.max(0, Math.round((this.clock.nowMs() - a.createdAt.getTime()) / 1000)),
       decidedAt: a.decidedAt ? a.decidedAt.toISOString() : null, reason: orphaned ? `run ${a.runState}` : a.reason,
       commands: { approve: `runbookd approve ${a.runId} -m "<comment>"`, reject: `runbookd reject ${a.runId} -m "<why>"` },
-      links: { run: `/v1/runs/${a.runId}`, console: `${this.config.publicUrl}/#/runs/${a.runId}` },
+      links: { run: `/v1/runs/${a.runId}`, console: `${this.config.http.publicUrl}/#/runs/${a.runId}` },
     };
   }
 }

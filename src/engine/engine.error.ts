@@ -20,6 +20,8 @@ export type EngineErrorCode =
   | 'FINDINGS_FAILED'
   | 'PRECONDITION_FAILED'
   | 'RESTORE_FAILED'
+  /** A failover's writer had not switched by its target plus the margin: waiting out the step timeout would say no more. */
+  | 'SWITCH_TARGET_MISSED'
   | 'PREFLIGHT_FAILED'
   | 'CHILD_RUN_FAILED'
   /** A newer executor took the run (fencing epoch moved on): this one stops and records nothing. */

@@ -70,7 +70,7 @@ export class ExecutorService {
 
   private async advanceHeld(x: RunExecution): Promise<AdvanceResult> {
     const taken = x.run;
-    if ((taken.failedExecutions ?? 0) >= this.config.runMaxFailedExecutions) {
+    if ((taken.failedExecutions ?? 0) >= this.config.runs.maxFailedExecutions) {
       const dead = await this.deadLetter(x);
       if (dead === 'ended') return { kind: 'finished' };
       x.run = (await this.runs.get(taken.id))!;
@@ -108,7 +108,7 @@ export class ExecutorService {
     const run = x.run;
     const now = this.clock.now();
     if (!run.startedAt) {
-      const timeoutS = parseDuration(run.definition.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+      const timeoutS = parseDuration(run.definition.guards.timeout ?? '') ?? this.config.runs.defaultTimeoutSeconds;
       const timeoutAt = new Date(now.getTime() + timeoutS * 1000);
       // One transaction: a crash between the two would leave a started run whose start is never audited.
       await x.write({
@@ -186,7 +186,7 @@ export class ExecutorService {
    */
   private async interruption(run: RunRecord, def: StepDefinition, existing: StepResultRecord | undefined): Promise<{ outcome: RunOutcome; error: RunError } | null> {
     if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
-      return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.defaultRunTimeoutSeconds}s`})` } };
+      return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.runs.defaultTimeoutSeconds}s`})` } };
     }
     // forStep: a generic step's `mutates:` comes from its definition.
     const type = this.registry.forStep(def);
@@ -208,7 +208,7 @@ export class ExecutorService {
     const alarms = (resolveValue(sc.alarms, scope) as unknown[]).flat().filter((a): a is string => typeof a === 'string' && a !== '');
     const region = (sc.region ? resolveValue(sc.region, scope) : run.parameters.region) as string | undefined;
     const roleArn = (sc.roleArn ? resolveValue(sc.roleArn, scope) : undefined) as string | undefined;
-    return { alarms, target: { region: region || this.config.awsRegion, ...(roleArn ? { roleArn } : {}) } };
+    return { alarms, target: { region: region || this.config.aws.region, ...(roleArn ? { roleArn } : {}) } };
   }
 
   /**
@@ -218,7 +218,7 @@ export class ExecutorService {
    */
   private async deadLetter(x: RunExecution): Promise<'cleanup' | 'ended'> {
     const { run, steps } = x;
-    const limit = this.config.runMaxFailedExecutions;
+    const limit = this.config.runs.maxFailedExecutions;
     const error: RunError = {
       code: 'RUN_DEAD_LETTERED',
       message: `the run's executions failed ${run.failedExecutions} times (limit ${limit}, RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS) in its ${run.phase} phase`,

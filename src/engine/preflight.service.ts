@@ -11,7 +11,7 @@ import { isTruthy, referencedSteps, resolveValue, UnresolvedExpression } from '.
 import type { RunbookDefinition, StepDefinition } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { RunRedactor } from './run-redactor';
-import type { StepResultRecord } from '../model/run.types';
+import type { RunRecord, StepResultRecord } from '../model/run.types';
 import type { Finding, StepContext, StepType } from '../steps/step.contract';
 import { StepRegistry } from '../steps/step-registry';
 
@@ -51,16 +51,31 @@ export class PreflightService {
    * run is recorded. Returns the definition to record the run with: the catalog's when no rule
    * holds, otherwise one whose gate waits for the rules' count whatever the request said.
    */
-  async approval(req: PreflightRequest, preflight: StepResultRecord[]): Promise<{ definition: RunbookDefinition; requirement: ApprovalRequirement }> {
+  async approval(
+    req: PreflightRequest,
+    preflight: StepResultRecord[],
+    /** The requester's grant is scoped to accounts, regions or environments: the facts are read whatever the rules ask. */
+    factsNeeded = false,
+  ): Promise<{ definition: RunbookDefinition; requirement: ApprovalRequirement; targets: TargetFacts[] }> {
     const risk = runbookRisk(req.definition, this.registry);
     const rules = this.policy.policy.approvalRules.filter((r) => !r.when.risk || r.when.risk.includes(risk));
     // No rule that looks at targets can hold: no AWS call is spent on facts nobody asks about.
-    const targets = rules.some((r) => r.when.account !== undefined || r.when.tags !== undefined) ? await this.targetFacts(req, preflight) : [];
+    const targets = factsNeeded || rules.some((r) => r.when.account !== undefined || r.when.tags !== undefined) ? await this.targetFacts(req, preflight) : [];
     const requirement = this.policy.approvalFor({ runbookId: req.definition.id, risk, targets });
     if (requirement.reasons.length > 0) {
       this.logger.log(`${req.runId} (${req.definition.id}) needs ${requirement.minApprovals} approval(s): ${requirement.reasons.map((r) => `${r.rule} (${r.because})`).join('; ')}`);
     }
-    return { definition: withRequiredApproval(req.definition, this.registry, requirement.reasons), requirement };
+    return { definition: withRequiredApproval(req.definition, this.registry, requirement.reasons), requirement, targets };
+  }
+
+  /**
+   * The facts of a recorded run's targets, read now from AWS (who may approve or cancel it is
+   * decided from where it acts), with the outputs its steps have recorded so far. `run` has its
+   * parameters opened.
+   */
+  async targetFactsOfRun(run: RunRecord, steps: StepResultRecord[]): Promise<TargetFacts[]> {
+    const req: PreflightRequest = { definition: run.definition, parameters: run.parameters, runId: run.id, actor: run.actor, dryRun: run.dryRun, expiresAt: run.expiresAt };
+    return this.targetFacts(req, steps);
   }
 
   /** Facts of every target a step names with what is known now (parameters, preflight outputs); steps needing later outputs are not asked. */
@@ -70,7 +85,7 @@ export class PreflightService {
     const scope = {
       params: req.parameters, steps: outputs,
       run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: this.clock.now().toISOString() },
-      defaults: { region: this.config.awsRegion },
+      defaults: { region: this.config.aws.region },
     };
     const secretValues = new RunRedactor(req.definition, req.parameters).values;
     const facts: TargetFacts[] = [];
@@ -126,7 +141,7 @@ export class PreflightService {
         params: req.parameters,
         steps: outputs,
         run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: acceptedAt.toISOString() },
-        defaults: { region: this.config.awsRegion },
+        defaults: { region: this.config.aws.region },
       };
       const base: StepResultRecord = {
         runId: req.runId, stepId: def.id, phase: 'main', position: i - list.length, uses: def.uses, mutates: false, state: 'succeeded',

@@ -39,7 +39,7 @@ export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicat
     const first = setTimeout(tick, 500);
     first.unref();
     this.scheduler.addTimeout(`${INTERVAL_NAME}-first`, first);
-    const timer = setInterval(tick, this.config.reconcileIntervalMs);
+    const timer = setInterval(tick, this.config.worker.reconcileIntervalMs);
     timer.unref();
     this.scheduler.addInterval(INTERVAL_NAME, timer);
   }
@@ -53,8 +53,8 @@ export class ReconcilerService implements OnApplicationBootstrap, BeforeApplicat
   /** Returns the ids of the runs it re-queued. */
   async reconcile(): Promise<string[]> {
     if (this.stopping) return [];
-    const lockKey = `${this.config.queuePrefix}:reconciler-lock`;
-    const got = await this.queue.connection.set(lockKey, this.owner, 'PX', Math.max(1000, this.config.reconcileIntervalMs - 100), 'NX');
+    const lockKey = `${this.config.queue.prefix}:reconciler-lock`;
+    const got = await this.queue.connection.set(lockKey, this.owner, 'PX', Math.max(1000, this.config.worker.reconcileIntervalMs - 100), 'NX');
     if (got !== 'OK') return [];
     const requeued: string[] = [];
     for (const run of await this.runs.listUnfinished(1000)) {

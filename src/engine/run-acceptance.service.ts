@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { TracingService } from '../tracing/tracing.service';
 import { AuditService } from '../audit/audit.service';
+import { AuthError } from '../auth/auth.error';
 import { TargetPolicyService } from '../auth/target-policy.service';
+import type { TargetFacts } from '../aws/target-facts';
+import type { PolicyActor } from '../policy/policy-access';
+import { PolicyService } from '../policy/policy.service';
 import { canonicalJson } from '../common/canonical-json';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
@@ -19,6 +23,7 @@ import { RunbookError } from '../runbooks/runbook.error';
 import type { ManualTrigger, RunbookDefinition } from '../model/runbook.types';
 import { EngineError } from './engine.error';
 import { PreflightService } from './preflight.service';
+import { personOfTrigger } from './run-access.service';
 import { newRunId } from './run-id';
 import { RunQueue } from './run-queue.adapter';
 import { RunRedactor } from './run-redactor';
@@ -40,6 +45,12 @@ export interface AcceptRunCommand {
    * loaded, with `parameters` checked against its schema here.
    */
   derived?: { definition: RunbookDefinition; parameters: Record<string, unknown> };
+  /**
+   * What else the request asked for, beyond its parameters, that an Idempotency-Key repeat must
+   * match (a fleet's targets and rate control): hashed with the parameters, so the same key with
+   * other targets is refused rather than answered with the first fleet.
+   */
+  requestScope?: Record<string, unknown>;
   /**
    * The trigger's own record of the new run (given its id), committed with the run (the SNS
    * webhook records the message there): one commit instead of two, and neither without the other.
@@ -83,6 +94,7 @@ export class RunAcceptanceService {
     private readonly clock: Clock,
     private readonly preflight: PreflightService,
     private readonly targets: TargetPolicyService,
+    private readonly policy: PolicyService,
     private readonly secrets: RunSecretsService,
     private readonly stopSwitch: StopSwitchService,
     writesRepository: AcceptanceWritesRepository,
@@ -99,10 +111,15 @@ export class RunAcceptanceService {
     const parameters = cmd.derived ? cmd.derived.parameters : this.catalog.validateParameters(def.id, cmd.parameters);
     // Accounts, roles and regions outside the allow-list are refused before anything is recorded or called.
     this.targets.check(def.id, parameters);
+    // Who may run it: at once when the person's grant holds everywhere, otherwise on the targets' facts after preflight.
+    const person = personOfTrigger(cmd.trigger);
+    // A fleet's parent names no target of its own: each child is decided on its target.
+    const factsNeeded = person !== null && this.policy.needsTargetFacts(person, 'run', def.id);
+    if (person !== null && !factsNeeded) this.assertMayRun(person, def.id);
     // While everything is stopped no run starts, whatever started it (a person, a schedule tick,
     // an alarm, a parent run): 423 naming who stopped it and why. Checked before preflight asks AWS anything.
     await this.stopSwitch.assertRunning();
-    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun })).digest('hex');
+    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun, ...(cmd.requestScope ? { scope: cmd.requestScope } : {}) })).digest('hex');
 
     // A repeat is found before preflight spends AWS calls on it; without preflight, the insert
     // below finds it anyway (one statement fewer for every new run).
@@ -112,13 +129,14 @@ export class RunAcceptanceService {
     }
     const id = newRunId(this.clock.nowMs());
     const concurrencyKey = this.resolveGuardKey(def.guards.concurrency, parameters, id);
-    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+    const timeoutSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.runs.defaultTimeoutSeconds;
     const expiresAt = new Date(this.clock.nowMs() + (timeoutSeconds + EXPIRY_GRACE_SECONDS) * 1000);
     // Before anything is recorded: a refused preflight leaves no run, no audit record, no AWS change.
     const preflightRequest = { definition: def, parameters, runId: id, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt };
     const preflight = await this.preflight.run(preflightRequest);
     // Whether it needs an approval is decided from the targets' facts, and the run is recorded with that gate.
-    const approval = await this.preflight.approval(preflightRequest, preflight);
+    const approval = await this.preflight.approval(preflightRequest, preflight, factsNeeded && !cmd.derived);
+    if (person !== null && factsNeeded && !cmd.derived) this.assertMayRun(person, def.id, approval.targets);
     const newRun: NewRun = {
       // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
       id, runbookId: def.id, runbookDigest: loaded.digest, definition: approval.definition, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
@@ -193,7 +211,7 @@ export class RunAcceptanceService {
     if (existing.requestHash && existing.requestHash !== requestHash && (cmd.trigger.kind === 'rest' || cmd.trigger.kind === 'cli')) {
       throw new EngineError(
         'IDEMPOTENCY_KEY_REUSED',
-        `this Idempotency-Key was already used for run ${existing.id} with different parameters; use a new key for a new request`,
+        `this Idempotency-Key was already used for run ${existing.id} with different parameters or targets; use a new key for a new request`,
         { runId: existing.id },
       );
     }
@@ -217,7 +235,7 @@ export class RunAcceptanceService {
   private resolveGuardKey(template: string | undefined, params: Record<string, unknown>, runId: string): string | null {
     if (!template) return null;
     try {
-      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.awsRegion } });
+      const v = resolveValue(template, { params, run: { id: runId }, defaults: { region: this.config.aws.region } });
       return v === undefined || v === '' ? null : String(v);
     } catch (err) {
       if (err instanceof UnresolvedExpression) {
@@ -227,6 +245,11 @@ export class RunAcceptanceService {
       }
       throw err;
     }
+  }
+
+  private assertMayRun(person: PolicyActor, runbookId: string, targets?: TargetFacts[]): void {
+    const decision = this.policy.decide(person, 'run', runbookId, targets);
+    if (!decision.allowed) throw new AuthError('FORBIDDEN', `${person.name} may not run ${runbookId}: ${decision.why}`, { action: 'run', runbookId });
   }
 
   private checkTriggerAllowed(cmd: AcceptRunCommand): void {

@@ -70,7 +70,7 @@ export class RunEventsService implements OnModuleDestroy {
           quietSince = Date.now();
           yield { type: 'heartbeat' };
         }
-        await sleep(this.config.runEventsPollMs, own.signal);
+        await sleep(this.config.runs.eventsPollMs, own.signal);
       }
     } finally {
       signal.removeEventListener('abort', onAbort);

@@ -85,7 +85,10 @@ export class RunFinisherService {
     // A composite parent waiting on this child looks again now instead of at its next poll.
     if (run.parentRunId) await this.queue.wake(run.parentRunId).catch(() => undefined);
     // A composite run that ended (cancelled, timed out, failed) no longer waits for its children: stop them.
-    if (state !== 'succeeded') await this.runsService.cancelChildren(runId, `run:${runId}`).catch((err) => this.logger.warn(`cancelling children of ${runId}: ${(err as Error).message}`));
+    if (state !== 'succeeded')
+      await this.runsService
+        .cancelChildren(runId, `run:${runId}`)
+        .catch((err) => this.logger.warn(`cancelling children of ${runId}: ${(err as Error).message}`));
   }
 
   private notifies(run: RunRecord, state: RunOutcome): boolean {
@@ -106,7 +109,11 @@ export class RunFinisherService {
  * A run ends succeeded only if its main phase did, no main step failed, cleanup did not fail and
  * no finding failed; otherwise the first reason found is the run's error.
  */
-export function finalState(run: RunRecord, steps: StepResultRecord[], forced?: RunError): { state: RunOutcome; error: RunError | null; cleanupFailed: string[] } {
+export function finalState(
+  run: RunRecord,
+  steps: StepResultRecord[],
+  forced?: RunError,
+): { state: RunOutcome; error: RunError | null; cleanupFailed: string[] } {
   let state: RunOutcome = forced ? 'failed' : (run.outcome ?? 'failed');
   let error = forced ?? run.error;
   const cleanupFailed = steps.filter((s) => s.phase === 'cleanup' && s.state === 'failed').map((s) => s.stepId);
@@ -121,7 +128,11 @@ export function finalState(run: RunRecord, steps: StepResultRecord[], forced?: R
   if (state === 'succeeded' && mainFailed.length > 0) {
     // Only reachable if the main phase's outcome was recorded apart from a step's failure: never succeed past it.
     state = 'failed';
-    error = mainFailed[0].error ?? { code: 'STEP_CRASHED', message: `step ${mainFailed[0].stepId} failed`, details: { steps: mainFailed.map((s) => s.stepId) } };
+    error = mainFailed[0].error ?? {
+      code: 'STEP_CRASHED',
+      message: `step ${mainFailed[0].stepId} failed`,
+      details: { steps: mainFailed.map((s) => s.stepId) },
+    };
   } else if (state === 'succeeded' && cleanupFailed.length > 0) {
     state = 'failed';
     error = { code: 'CLEANUP_FAILED', message: `cleanup step(s) failed: ${cleanupFailed.join(', ')}`, details: { steps: cleanupFailed } };

@@ -31,7 +31,7 @@ export type TakeResult =
  * whose epoch moved on gets LEASE_LOST and stops: it records nothing and calls nothing more.
  *
  * A record the database refuses for a moment (connection lost, failover, lock or statement
- * timeout) is tried again with backoff for up to `workerLockMs`: a database hiccup is not the
+ * timeout) is tried again with backoff for up to `worker.lockMs`: a database hiccup is not the
  * step's failure. Past that, RECORDING_FAILED (retryable) ends this execution, and the run resumes
  * from what was recorded.
  */
@@ -64,7 +64,7 @@ export class RunLeaseService implements LeaseKeeper {
   }
 
   private get leaseMs(): number {
-    return this.config.workerLockMs;
+    return this.config.worker.lockMs;
   }
 
   /** The part of the lease this process does not count on, for clock drift and the renewal's own latency. */

@@ -25,9 +25,9 @@ export class RunQueue implements OnModuleDestroy {
 
   constructor(config: AppConfig) {
     // Fail fast instead of queueing commands while Redis is away: the API must answer.
-    this.connection = new IORedis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+    this.connection = new IORedis(config.queue.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
     this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
-    this.queue = new Queue<RunJobData>(RUN_QUEUE, { connection: this.connection, prefix: config.queuePrefix });
+    this.queue = new Queue<RunJobData>(RUN_QUEUE, { connection: this.connection, prefix: config.queue.prefix });
     // Without a listener BullMQ prints every connection error to stderr itself.
     this.queue.on('error', (err) => this.logger.warn(`queue: ${err.message}`));
   }
@@ -47,7 +47,7 @@ export class RunQueue implements OnModuleDestroy {
   async jobState(runId: string): Promise<RunJobState> {
     const job = await this.queue.getJob(runId);
     if (!job) return 'missing';
-    return (await job.getState()) as RunJobState;
+    return (await job.getState());
   }
 
   async job(runId: string): Promise<Job<RunJobData> | undefined> {

@@ -12,7 +12,7 @@ export function runScope(run: RunRecord, steps: Map<string, StepResultRecord>, c
     params: run.parameters,
     steps: outputs,
     run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
-    defaults: { region: config.awsRegion },
+    defaults: { region: config.aws.region },
   };
 }
 

@@ -17,10 +17,10 @@ import type { RunError, RunRecord } from '../model/run.types';
  */
 export function loadSecretKeyring(config: AppConfig): SecretKeyring {
   let current: { id: string; key: Buffer };
-  if (config.secretsKey) {
-    current = { id: config.secretsKeyId ?? keyFingerprintId(config.secretsKey), key: config.secretsKey };
+  if (config.secrets.key) {
+    current = { id: config.secrets.keyId ?? keyFingerprintId(config.secrets.key), key: config.secrets.key };
   } else {
-    const file = config.secretsKeyFile;
+    const file = config.secrets.keyFile;
     if (!existsSync(file)) {
       if (config.isProduction) throw new Error(`RUNBOOKD_SECRETS_KEY_FILE ${file} does not exist`);
       if (createFileOnce(file, () => `${randomBytes(SECRET_KEY_BYTES).toString('base64')}\n`)) {
@@ -32,7 +32,7 @@ export function loadSecretKeyring(config: AppConfig): SecretKeyring {
     current = { id: keyFingerprintId(key), key };
   }
   const all = new Map<string, Buffer>();
-  for (const old of config.secretsOldKeys) all.set(old.id, old.key);
+  for (const old of config.secrets.oldKeys) all.set(old.id, old.key);
   all.set(current.id, current.key);
   return { current, all };
 }

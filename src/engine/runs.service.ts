@@ -7,10 +7,12 @@ import { buildRunReport } from '../reports/run-report.builder';
 import type { RunReport } from '../reports/report.types';
 import { EngineError } from './engine.error';
 import { toReportInputs } from './report-inputs';
+import { RunAccessService } from './run-access.service';
 import { RunQueue } from './run-queue.adapter';
 import { redactorFor } from './run-redactor';
 import { isTerminal, RUN_STATES, RunRecord, RunState, StepResultRecord, TRIGGER_KINDS } from '../model/run.types';
 import { StepRegistry } from '../steps/step-registry';
+import type { PolicyActor } from '../policy/policy-access';
 
 export interface RunView {
   id: string;
@@ -78,6 +80,7 @@ export class RunsService {
     private readonly queue: RunQueue,
     private readonly registry: StepRegistry,
     private readonly clock: Clock,
+    private readonly access: RunAccessService,
   ) {}
 
   async get(id: string): Promise<RunRecord> {
@@ -94,7 +97,11 @@ export class RunsService {
       ? { runId: run.parentRunId, stepId: (run.trigger.parentStepId as string | undefined) ?? null, link: `/v1/runs/${run.parentRunId}` }
       : null;
     view.children = children.map((c) => ({
-      runId: c.id, runbookId: c.runbookId, stepId: (c.trigger.parentStepId as string | undefined) ?? null, state: c.state, link: `/v1/runs/${c.id}`,
+      runId: c.id,
+      runbookId: c.runbookId,
+      stepId: (c.trigger.parentStepId as string | undefined) ?? null,
+      state: c.state,
+      link: `/v1/runs/${c.id}`,
     }));
     return view;
   }
@@ -116,17 +123,28 @@ export class RunsService {
         const findings = report?.findings ?? [];
         const objectives = (report as { drill?: { objectives?: Array<{ status: string }> } } | null)?.drill?.objectives;
         return {
-          runId: run.id, runbookId: run.runbookId, state: run.state, dryRun: run.dryRun, trigger: run.trigger.kind,
-          createdAt: run.createdAt.toISOString(), endedAt: iso(run.endedAt),
+          runId: run.id,
+          runbookId: run.runbookId,
+          state: run.state,
+          dryRun: run.dryRun,
+          trigger: run.trigger.kind,
+          createdAt: run.createdAt.toISOString(),
+          endedAt: iso(run.endedAt),
           findings: { passed: findings.filter((f) => f.passed).length, failed: findings.filter((f) => !f.passed).length },
-          ...(objectives ? { objectives: {
-            passed: objectives.filter((o) => o.status === 'pass').length,
-            failed: objectives.filter((o) => o.status === 'fail').length,
-            notMeasured: objectives.filter((o) => o.status === 'not-measured').length,
-          } } : {}),
+          ...(objectives
+            ? {
+                objectives: {
+                  passed: objectives.filter((o) => o.status === 'pass').length,
+                  failed: objectives.filter((o) => o.status === 'fail').length,
+                  notMeasured: objectives.filter((o) => o.status === 'not-measured').length,
+                },
+              }
+            : {}),
           links: {
-            report: `/v1/runs/${run.id}/report`, html: `/v1/runs/${run.id}/report?format=html`,
-            markdown: `/v1/runs/${run.id}/report?format=md`, run: `/v1/runs/${run.id}`,
+            report: `/v1/runs/${run.id}/report`,
+            html: `/v1/runs/${run.id}/report?format=html`,
+            markdown: `/v1/runs/${run.id}/report?format=md`,
+            run: `/v1/runs/${run.id}`,
           },
         };
       }),
@@ -134,7 +152,16 @@ export class RunsService {
     };
   }
 
-  async list(q: { runbook?: string; state?: string; trigger?: string; cursor?: string; limit?: string; q?: string; since?: string; until?: string }): Promise<{ items: RunView[]; nextCursor: string | null }> {
+  async list(q: {
+    runbook?: string;
+    state?: string;
+    trigger?: string;
+    cursor?: string;
+    limit?: string;
+    q?: string;
+    since?: string;
+    until?: string;
+  }): Promise<{ items: RunView[]; nextCursor: string | null }> {
     if (q.q !== undefined && q.q.length > 200) throw new RequestError('INVALID_REQUEST', 'q (search words) must be at most 200 characters', { field: 'q' });
     if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) {
       throw new RequestError('INVALID_REQUEST', `state must be one of ${RUN_STATES.join(', ')}`, { field: 'state' });
@@ -148,8 +175,14 @@ export class RunsService {
     }
     const before = q.cursor ? decodeCursor(q.cursor) : undefined;
     const rows = await this.runs.list({
-      runbookId: q.runbook, state: q.state as RunState | undefined, triggerKind: q.trigger, before, limit: limit + 1,
-      text: q.q, since: timeParam('since', q.since), until: timeParam('until', q.until),
+      runbookId: q.runbook,
+      state: q.state as RunState | undefined,
+      triggerKind: q.trigger,
+      before,
+      limit: limit + 1,
+      text: q.q,
+      since: timeParam('since', q.since),
+      until: timeParam('until', q.until),
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -159,8 +192,10 @@ export class RunsService {
     };
   }
 
-  async cancel(id: string, actor: string): Promise<RunView> {
+  /** `by`: the person asking, whom the policy must allow to cancel this run; absent for runbookd's own cancels (a fleet's). */
+  async cancel(id: string, actor: string, by?: PolicyActor): Promise<RunView> {
     const run = await this.get(id);
+    if (by !== undefined) await this.access.assertMay(by, 'cancel', run);
     if (!(await this.runs.requestCancel(id, actor))) {
       throw new EngineError('RUN_NOT_CANCELLABLE', `run ${id} already ended (${run.state})`, { runId: id, state: run.state });
     }
@@ -192,18 +227,37 @@ export class RunsService {
   private toView(run: RunRecord, steps?: StepResultRecord[]): RunView {
     // A secret parameter handed on to a step turns up under other keys (step input, output, errors).
     return redactorFor(run).apply<RunView>({
-      id: run.id, runbookId: run.runbookId, runbookDigest: run.runbookDigest, state: run.state, phase: run.phase,
-      dryRun: run.dryRun, reason: run.reason, trigger: run.trigger, actor: run.actor,
-      parameters: run.parameters, concurrencyKey: run.concurrencyKey, error: run.error,
-      cancelRequestedAt: iso(run.cancelRequestedAt), createdAt: run.createdAt.toISOString(), startedAt: iso(run.startedAt),
+      id: run.id,
+      runbookId: run.runbookId,
+      runbookDigest: run.runbookDigest,
+      state: run.state,
+      phase: run.phase,
+      dryRun: run.dryRun,
+      reason: run.reason,
+      trigger: run.trigger,
+      actor: run.actor,
+      parameters: run.parameters,
+      concurrencyKey: run.concurrencyKey,
+      error: run.error,
+      cancelRequestedAt: iso(run.cancelRequestedAt),
+      createdAt: run.createdAt.toISOString(),
+      startedAt: iso(run.startedAt),
       endedAt: iso(run.endedAt),
       links: { self: `/v1/runs/${run.id}`, report: `/v1/runs/${run.id}/report`, audit: `/v1/audit?runId=${run.id}` },
       steps: steps?.map((s) => ({
-        id: s.stepId, uses: s.uses, phase: s.phase, mutates: s.mutates, state: s.state, attempts: s.attempts,
-        startedAt: s.startedAt.toISOString(), endedAt: iso(s.endedAt),
+        id: s.stepId,
+        uses: s.uses,
+        phase: s.phase,
+        mutates: s.mutates,
+        state: s.state,
+        attempts: s.attempts,
+        startedAt: s.startedAt.toISOString(),
+        endedAt: iso(s.endedAt),
         durationMs: s.endedAt ? s.endedAt.getTime() - s.startedAt.getTime() : null,
-        input: s.input, output: s.output,
-        error: s.error, note: s.note,
+        input: s.input,
+        output: s.output,
+        error: s.error,
+        note: s.note,
       })),
     });
   }

@@ -108,7 +108,14 @@ export class StepRunnerService {
     };
     await x.write({
       steps: [row],
-      events: [{ kind: 'step.ended', runId: run.id, actor: run.actor, data: { stepId: def.id, uses: def.uses, phase, state: 'skipped', attempts: 0, durationMs: 0, error: null, note } }],
+      events: [
+        {
+          kind: 'step.ended',
+          runId: run.id,
+          actor: run.actor,
+          data: { stepId: def.id, uses: def.uses, phase, state: 'skipped', attempts: 0, durationMs: 0, error: null, note },
+        },
+      ],
       durable: true,
     });
     x.steps.set(def.id, row);
@@ -189,7 +196,10 @@ export class StepRunnerService {
       if (planned.length > 0) {
         // A plan never waits on a change it only planned: what it would wait for never comes (the
         // restored copy was not made, the service not scaled). Its first look is kept as the note.
-        await attempt.end({ state: 'skipped', note: `dry run: would wait (${outcome.kind === 'wait' && outcome.note ? outcome.note : 'not there yet'}) after ${planned.join(', ')}, only planned` });
+        await attempt.end({
+          state: 'skipped',
+          note: `dry run: would wait (${outcome.kind === 'wait' && outcome.note ? outcome.note : 'not there yet'}) after ${planned.join(', ')}, only planned`,
+        });
         return { kind: 'done' };
       }
       if (outcome.kind === 'wait') {
@@ -211,12 +221,16 @@ export class StepRunnerService {
       if (retryable && failures < allowed) {
         const backoffS = Math.min(MAX_RETRY_BACKOFF_S, (def.retry?.backoffSeconds ?? 2) * 2 ** (failures - 1));
         await attempt.record({
-          state: 'waiting', memory: { ...attempt.memory, [FAILURES]: failures }, error, note: `retry ${failures + 1}/${allowed} in ${backoffS}s after ${error.code}`,
+          state: 'waiting',
+          memory: { ...attempt.memory, [FAILURES]: failures },
+          error,
+          note: `retry ${failures + 1}/${allowed} in ${backoffS}s after ${error.code}`,
         });
         return { kind: 'wait', afterMs: backoffS * 1000 };
       }
       // A stack trace can carry a secret (a connection string, a parameter in a message): it passes the redactor too.
-      if (!(err instanceof CodedError)) this.logger.error(`step ${run.id}/${def.id} crashed: ${redactText((err as Error).stack ?? String(err), attempt.redactor.values)}`);
+      if (!(err instanceof CodedError))
+        this.logger.error(`step ${run.id}/${def.id} crashed: ${redactText((err as Error).stack ?? String(err), attempt.redactor.values)}`);
       return attempt.fail(error);
     }
   }

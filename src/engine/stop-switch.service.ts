@@ -57,7 +57,11 @@ export class StopSwitchService {
     const { state, runIds } = await this.db.transaction(async (tx) => {
       const current = await this.repo.lock(tx);
       if (current.stopped) {
-        throw new EngineError('STOP_SWITCH_UNCHANGED', `everything is already stopped, by ${current.stoppedBy ?? 'unknown'} at ${iso(current.stoppedAt)}: ${current.reason ?? ''}`, stopDetails(current));
+        throw new EngineError(
+          'STOP_SWITCH_UNCHANGED',
+          `everything is already stopped, by ${current.stoppedBy ?? 'unknown'} at ${iso(current.stoppedAt)}: ${current.reason ?? ''}`,
+          stopDetails(current),
+        );
       }
       const next = await this.repo.stop(actor, reason, tx);
       // In the switch's transaction: a run accepted after this commit is refused; one whose

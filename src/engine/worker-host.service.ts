@@ -24,14 +24,14 @@ export class WorkerHostService implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     // Workers block on Redis: BullMQ requires maxRetriesPerRequest null on their connection.
-    this.connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = new IORedis(this.config.queue.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
     this.worker = new Worker<RunJobData>(RUN_QUEUE, (job, token) => this.process(job, token), {
       connection: this.connection,
-      prefix: this.config.queuePrefix,
-      concurrency: this.config.workerConcurrency,
-      lockDuration: this.config.workerLockMs,
-      stalledInterval: this.config.workerStalledIntervalMs,
+      prefix: this.config.queue.prefix,
+      concurrency: this.config.worker.concurrency,
+      lockDuration: this.config.worker.lockMs,
+      stalledInterval: this.config.worker.stalledIntervalMs,
       // Resuming is safe (checkpointed, idempotent steps), so a run survives several dead workers.
       maxStalledCount: 10,
     });
@@ -42,7 +42,7 @@ export class WorkerHostService implements OnApplicationBootstrap, OnApplicationS
       else this.logger.error(`job ${job?.id} failed: ${err.message}`);
     });
     this.worker.on('error', (err) => this.logger.error(`worker: ${err.message}`));
-    this.logger.log(`worker started (concurrency ${this.config.workerConcurrency}, lock ${this.config.workerLockMs} ms)`);
+    this.logger.log(`worker started (concurrency ${this.config.worker.concurrency}, lock ${this.config.worker.lockMs} ms)`);
   }
 
   private async process(job: Job<RunJobData>, token?: string): Promise<void> {

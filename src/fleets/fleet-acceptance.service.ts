@@ -47,7 +47,7 @@ export class FleetAcceptanceService {
 
   async accept(cmd: AcceptFleetCommand): Promise<AcceptedRun> {
     const def = this.catalog.get(cmd.runbookId).definition;
-    const request = parseFleetRequest(def.id, def.fleet, cmd, this.config.allowedAccounts);
+    const request = parseFleetRequest(def.id, def.fleet, cmd, this.config.scope.allowedAccounts);
     const fleet = def.fleet!;
     checkCommonParameters(def.id, fleet, cmd.parameters);
     const ctx: AwsCallContext = {
@@ -75,7 +75,7 @@ export class FleetAcceptanceService {
     if (resolved.targets.length === 0) this.checkCommonNames(def.id, cmd.parameters);
 
     const limits = fleetLimits(request, resolved.targets.length);
-    const childSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.defaultRunTimeoutSeconds;
+    const childSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.runs.defaultTimeoutSeconds;
     const waves = Math.max(1, Math.ceil(resolved.targets.length / limits.maxConcurrency));
     const timeoutSeconds = Math.min(MAX_FLEET_SECONDS, childSeconds * waves + 3600);
     const plan: FleetPlan = {
@@ -90,6 +90,11 @@ export class FleetAcceptanceService {
       trigger: { ...cmd.trigger, fleet: { targets: resolved.targets.length } },
       dedupeKey: cmd.dedupeKey,
       derived: { definition: fleetDefinition(def, timeoutSeconds), parameters: cmd.parameters },
+      // The request as asked (not the list it resolved to): a repeat after a resource was tagged is the same request.
+      requestScope: {
+        targets: request.selector, maxConcurrency: request.maxConcurrency, maxErrors: request.maxErrors,
+        maxConcurrencyPerAccountRegion: request.maxConcurrencyPerAccountRegion, allowEmpty: request.allowEmpty,
+      },
       also: (runId) => ({
         steps: [targetsRecord(runId, plan, acceptedAt)],
         events: [{

@@ -25,9 +25,17 @@ export const DEFAULT_MAX_ERRORS: FleetRate = { count: 0 };
  * Checks a run request's fleet fields against the runbook's `fleet:` section, before anything is
  * resolved or called. Every refusal names the field. `allowedAccounts` expands `accounts: "allowed"`.
  */
-export function parseFleetRequest(runbookId: string, fleet: FleetSettings | undefined, body: FleetRequestBody, allowedAccounts: readonly string[]): FleetRequest {
+export function parseFleetRequest(
+  runbookId: string,
+  fleet: FleetSettings | undefined,
+  body: FleetRequestBody,
+  allowedAccounts: readonly string[],
+): FleetRequest {
   if (!fleet) {
-    throw new FleetError('FLEET_NOT_SUPPORTED', `runbook ${runbookId} has no fleet: section, so it cannot take targets; name one resource in its parameters`, { runbookId, field: 'targets' });
+    throw new FleetError('FLEET_NOT_SUPPORTED', `runbook ${runbookId} has no fleet: section, so it cannot take targets; name one resource in its parameters`, {
+      runbookId,
+      field: 'targets',
+    });
   }
   const selector = parseSelector(runbookId, fleet, body.targets, allowedAccounts);
   const allowEmpty = body.allowEmpty ?? false;
@@ -36,7 +44,8 @@ export function parseFleetRequest(runbookId: string, fleet: FleetSettings | unde
     selector,
     maxConcurrency: body.maxConcurrency === undefined ? DEFAULT_MAX_CONCURRENCY : parseRate('maxConcurrency', body.maxConcurrency, 1),
     maxErrors: body.maxErrors === undefined ? DEFAULT_MAX_ERRORS : parseRate('maxErrors', body.maxErrors, 0),
-    maxConcurrencyPerAccountRegion: body.maxConcurrencyPerAccountRegion === undefined ? null : positiveCount('maxConcurrencyPerAccountRegion', body.maxConcurrencyPerAccountRegion),
+    maxConcurrencyPerAccountRegion:
+      body.maxConcurrencyPerAccountRegion === undefined ? null : positiveCount('maxConcurrencyPerAccountRegion', body.maxConcurrencyPerAccountRegion),
     allowEmpty,
   };
 }
@@ -51,7 +60,11 @@ export function parseRate(field: string, raw: unknown, min: number): FleetRate {
     const pct = /^(\d{1,3})%$/.exec(raw);
     if (pct && Number(pct[1]) <= 100 && Number(pct[1]) >= min) return { percent: Number(pct[1]) };
   }
-  throw new FleetError('FLEET_RATE_INVALID', `${field} must be a count of targets (an integer of at least ${min}) or a percentage of them such as "25%", got ${JSON.stringify(raw)?.slice(0, 60)}`, { field });
+  throw new FleetError(
+    'FLEET_RATE_INVALID',
+    `${field} must be a count of targets (an integer of at least ${min}) or a percentage of them such as "25%", got ${JSON.stringify(raw)?.slice(0, 60)}`,
+    { field },
+  );
 }
 
 /**
@@ -66,13 +79,15 @@ export function fleetLimits(req: Pick<FleetRequest, 'maxConcurrency' | 'maxError
 
 function positiveCount(field: string, raw: unknown): number {
   const r = parseRate(field, raw, 1);
-  if ('percent' in r) throw new FleetError('FLEET_RATE_INVALID', `${field} must be a count of targets (an integer of at least 1), got ${JSON.stringify(raw)}`, { field });
+  if ('percent' in r)
+    throw new FleetError('FLEET_RATE_INVALID', `${field} must be a count of targets (an integer of at least 1), got ${JSON.stringify(raw)}`, { field });
   return r.count;
 }
 
 function parseSelector(runbookId: string, fleet: FleetSettings, raw: unknown, allowedAccounts: readonly string[]): TargetSelector {
   if (Array.isArray(raw)) return listSelector(runbookId, fleet, { resources: raw });
-  if (raw === null || typeof raw !== 'object') throw invalid('targets', 'must be an object ({ resourceType, tags, accounts, regions }) or a list of ARNs or ids');
+  if (raw === null || typeof raw !== 'object')
+    throw invalid('targets', 'must be an object ({ resourceType, tags, accounts, regions }) or a list of ARNs or ids');
   const t = raw as Record<string, unknown>;
   const known = ['resourceType', 'tags', 'accounts', 'regions', 'resources'];
   const unknown = Object.keys(t).filter((k) => !known.includes(k));
@@ -121,9 +136,15 @@ function resourceTypeOf(runbookId: string, fleet: FleetSettings, raw: unknown, r
     if (!type) throw invalid('targets.resourceType', `runbook ${runbookId} binds ${fleet.resourceTypes.join(' and ')}: say which`);
   }
   if (!(fleet.resourceTypes as string[]).includes(type)) {
-    throw new FleetError('FLEET_RESOURCE_TYPE_NOT_BOUND', `runbook ${runbookId} does not bind ${type.slice(0, 60)} targets (its fleet: section binds ${fleet.resourceTypes.join(', ')})`, {
-      field: 'targets.resourceType', resourceType: type, bound: fleet.resourceTypes,
-    });
+    throw new FleetError(
+      'FLEET_RESOURCE_TYPE_NOT_BOUND',
+      `runbook ${runbookId} does not bind ${type.slice(0, 60)} targets (its fleet: section binds ${fleet.resourceTypes.join(', ')})`,
+      {
+        field: 'targets.resourceType',
+        resourceType: type,
+        bound: fleet.resourceTypes,
+      },
+    );
   }
   return type as FleetResourceType;
 }
@@ -131,7 +152,8 @@ function resourceTypeOf(runbookId: string, fleet: FleetSettings, raw: unknown, r
 function accountsOf(raw: unknown, allowedAccounts: readonly string[]): string[] | null {
   if (raw === undefined) return null;
   if (raw === 'allowed') {
-    if (allowedAccounts.length === 0) throw invalid('targets.accounts', '"allowed" means every account in RUNBOOKD_ALLOWED_ACCOUNTS, which is not set: list the accounts');
+    if (allowedAccounts.length === 0)
+      throw invalid('targets.accounts', '"allowed" means every account in RUNBOOKD_ALLOWED_ACCOUNTS, which is not set: list the accounts');
     return [...allowedAccounts];
   }
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > 1000) throw invalid('targets.accounts', 'must be "allowed" or a list of 12-digit account ids');
@@ -157,7 +179,9 @@ export function parseArn(arn: string): { partition: string; resourceType: string
   const resourceType = `${service}:${parts[0]}`;
   if (resourceType === 'ecs:service') {
     // arn:aws:ecs:<region>:<account>:service/<cluster>/<service> (the old form has no cluster).
-    return parts.length === 3 ? { partition, resourceType, region, account, id: parts[2], cluster: parts[1] } : { partition, resourceType, region, account, id: parts[parts.length - 1] };
+    return parts.length === 3
+      ? { partition, resourceType, region, account, id: parts[2], cluster: parts[1] }
+      : { partition, resourceType, region, account, id: parts[parts.length - 1] };
   }
   return { partition, resourceType, region, account, id: parts.slice(1).join(':') };
 }

@@ -46,7 +46,7 @@ export class FleetTargetsService {
     const searched: ResolvedTargets['searched'] = [];
     if (selector.kind === 'tags') {
       const accounts = selector.accounts.length > 0 ? selector.accounts : [home];
-      const regions = selector.regions.length > 0 ? selector.regions : [this.config.awsRegion];
+      const regions = selector.regions.length > 0 ? selector.regions : [this.config.aws.region];
       const roles = new Map(accounts.map((a) => [a, this.roleFor(runbookId, a, home)]));
       for (const r of regions) this.policy.checkRegion(runbookId, 'targets.regions', r);
       const limit = pLimit(RESOLVE_PARALLELISM);
@@ -100,7 +100,7 @@ export class FleetTargetsService {
           }
           if (!/^[A-Za-z0-9/_.:-]{1,255}$/.test(raw)) throw invalid(field, `"${raw.slice(0, 200)}" is not a resource id`);
           account = selector.accounts?.[0] ?? home;
-          region = selector.regions?.[0] ?? this.config.awsRegion;
+          region = selector.regions?.[0] ?? this.config.aws.region;
           arn = arnOf(selector.resourceType, raw, account, region);
         }
         this.policy.checkRegion(runbookId, field, region);
@@ -111,9 +111,9 @@ export class FleetTargetsService {
     }
     const unique = [...new Map(found.map((t) => [t.arn, t])).values()];
     unique.sort((x, y) => cmp(x.account, y.account) || cmp(x.region, y.region) || cmp(x.arn, y.arn));
-    if (unique.length > this.config.fleetMaxTargets) {
-      throw new FleetError('FLEET_TOO_MANY_TARGETS', `the targets resolved to ${unique.length} resources; a fleet takes at most ${this.config.fleetMaxTargets} (RUNBOOKD_FLEET_MAX_TARGETS): narrow the tags, accounts or regions`, {
-        count: unique.length, max: this.config.fleetMaxTargets,
+    if (unique.length > this.config.fleets.maxTargets) {
+      throw new FleetError('FLEET_TOO_MANY_TARGETS', `the targets resolved to ${unique.length} resources; a fleet takes at most ${this.config.fleets.maxTargets} (RUNBOOKD_FLEET_MAX_TARGETS): narrow the tags, accounts or regions`, {
+        count: unique.length, max: this.config.fleets.maxTargets,
       });
     }
     return { targets: unique.map((t, index) => ({ index, ...t })), homeAccount: home, searched, calls };
@@ -121,7 +121,7 @@ export class FleetTargetsService {
 
   /** The role a fleet assumes in an account (none in the home account), checked against the allow-lists. */
   private roleFor(runbookId: string, account: string, home: string): string | null {
-    const roleArn = account === home ? null : (this.config.accountRoleArnTemplate?.split('{account}').join(account) ?? undefined);
+    const roleArn = account === home ? null : (this.config.fleets.accountRoleArnTemplate?.split('{account}').join(account) ?? undefined);
     if (roleArn === undefined) {
       throw invalid('targets.accounts', `account ${account} is not the home account (${home}) and RUNBOOKD_ACCOUNT_ROLE_ARN is not set, so runbookd has no way into it`);
     }
@@ -132,7 +132,7 @@ export class FleetTargetsService {
   /** Asked once per process: the default credentials do not change account while it runs. */
   private home(ctx: AwsCallContext): Promise<string> {
     if (!this.homeAccount) {
-      const asked = this.tagging.callerAccount(ctx, this.config.awsRegion);
+      const asked = this.tagging.callerAccount(ctx, this.config.aws.region);
       this.homeAccount = asked;
       asked.catch(() => {
         if (this.homeAccount === asked) this.homeAccount = null;

@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AuditService } from '../audit/audit.service';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { RequestError } from '../common/coded-error';
 import { apiRef } from './openapi-schemas';
 
@@ -28,7 +28,7 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiQuery({ name: 'runId', required: false })
   @ApiQuery({ name: 'kind', required: false, description: 'an exact kind (run.accepted), or a family ending in a dot (approval.)' })
   @ApiQuery({ name: 'actor', required: false })
@@ -69,7 +69,7 @@ export class AuditController {
   }
 
   @Get('verify')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('AuditVerifyResult') })
   verify() {
     return this.audit.verify();

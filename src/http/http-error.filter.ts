@@ -15,7 +15,17 @@ import { ScheduleError } from '../triggers/schedules/schedule.error';
 import { SnsError } from '../triggers/sns/sns.error';
 
 type AnyCodedError =
-  | FleetError | ApprovalError | AuthError | AwsStepError | EngineError | RunbookError | RequestError | SnsError | ScheduleError | DatabaseError | MigrationError
+  | FleetError
+  | ApprovalError
+  | AuthError
+  | AwsStepError
+  | EngineError
+  | RunbookError
+  | RequestError
+  | SnsError
+  | ScheduleError
+  | DatabaseError
+  | MigrationError
   | SecretsError;
 
 /**
@@ -112,6 +122,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'FINDINGS_FAILED':
     case 'PRECONDITION_FAILED':
     case 'RESTORE_FAILED':
+    case 'SWITCH_TARGET_MISSED':
     case 'CHILD_RUN_FAILED':
     case 'LEASE_LOST':
     case 'RUN_DEAD_LETTERED':
@@ -183,7 +194,18 @@ function frameworkError(e: unknown): RequestError | null {
     message = e.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed (it does not decode)' : typeof built === 'string' ? built : e.message;
   } else return null;
   if (status >= 500) return null;
-  const code = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 414 ? 'URI_TOO_LONG' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 429 ? 'RATE_LIMITED' : 'INVALID_REQUEST';
+  const code =
+    status === 404
+      ? 'NOT_FOUND'
+      : status === 413
+        ? 'PAYLOAD_TOO_LARGE'
+        : status === 414
+          ? 'URI_TOO_LONG'
+          : status === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : status === 429
+              ? 'RATE_LIMITED'
+              : 'INVALID_REQUEST';
   return new RequestError(code, message);
 }
 

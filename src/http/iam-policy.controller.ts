@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { StepRegistry } from '../steps/step-registry';
 import { iamPolicyFor } from '../runbooks/iam-policy';
 import { RunbookCatalog } from '../runbooks/runbook-catalog.service';
@@ -16,7 +16,7 @@ export class IamPolicyController {
   ) {}
 
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   all() {
     return iamPolicyFor(this.catalog.list().map((l) => l.definition), this.steps);
   }

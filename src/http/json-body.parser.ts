@@ -19,6 +19,7 @@ export function registerJsonBodyParser(app: NestFastifyApplication, bodyLimit: n
       done(new RequestError('INVALID_REQUEST', tooDeepMessage('the body', depth), { depth, limit: MAX_JSON_DEPTH }), undefined);
       return;
     }
-    parse(req, text, done);
+    // Fastify's parser answers through done; what it returns says nothing more.
+    void parse(req, text, done);
   });
 }

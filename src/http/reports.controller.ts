@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { RunsService } from '../engine/runs.service';
 
 @ApiTags('reports')
@@ -10,7 +10,7 @@ export class ReportsController {
   constructor(private readonly runs: RunsService) {}
 
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiQuery({ name: 'runbook', required: true, description: 'runbook id, e.g. monthly-dr-drill' })
   @ApiQuery({ name: 'limit', required: false, description: '1 to 200, default 20' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })

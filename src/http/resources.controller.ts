@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { RESOURCE_NAME_TYPES, ResourceNamesService, type ResourceNameType } from '../aws/resource-names.service';
 import { RequestError } from '../common/coded-error';
 import { apiRef } from './openapi-schemas';
@@ -17,7 +17,7 @@ export class ResourcesController {
   constructor(private readonly names: ResourceNamesService) {}
 
   @Get('names')
-  @RequireRole('operator', 'list resource names')
+  @RequirePermission('run', 'list resource names')
   @ApiQuery({ name: 'type', required: true, enum: [...RESOURCE_NAME_TYPES] })
   @ApiQuery({ name: 'region', required: false, description: 'a region code such as eu-west-1; the service default otherwise' })
   @ApiOkResponse({ schema: apiRef('ResourceNames') })
@@ -25,7 +25,8 @@ export class ResourcesController {
     if (!type || !(RESOURCE_NAME_TYPES as readonly string[]).includes(type)) {
       throw new RequestError('INVALID_REQUEST', `type must be one of ${RESOURCE_NAME_TYPES.join(', ')}`, { field: 'type' });
     }
-    if (region !== undefined && region !== '' && !REGION.test(region)) throw new RequestError('INVALID_REQUEST', 'region must be a region code such as eu-west-1', { field: 'region' });
+    if (region !== undefined && region !== '' && !REGION.test(region))
+      throw new RequestError('INVALID_REQUEST', 'region must be a region code such as eu-west-1', { field: 'region' });
     return this.names.list(type as ResourceNameType, principal.name, region || undefined);
   }
 }

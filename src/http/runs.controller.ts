@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiProduces, ApiQuery, ApiResponse, ApiTa
 import type { FastifyReply } from 'fastify';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { RequestError } from '../common/coded-error';
 import { formatSse, RunEventsService } from '../engine/run-events.service';
 import { RunsService } from '../engine/runs.service';
@@ -25,7 +25,7 @@ export class RunsController {
   ) {}
 
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiQuery({ name: 'runbook', required: false })
   @ApiQuery({ name: 'state', required: false, enum: [...RUN_STATES] })
   @ApiQuery({ name: 'trigger', required: false, enum: [...TRIGGER_KINDS] })
@@ -49,7 +49,7 @@ export class RunsController {
   }
 
   @Get(':id')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('RunView') })
   get(@Param('id') id: string) {
     return this.runs.view(id);
@@ -57,15 +57,15 @@ export class RunsController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  @RequireRole('operator', 'cancel runs')
+  @RequirePermission('cancel', 'cancel runs')
   @ApiResponse({ status: 202, schema: apiRef('RunView') })
   cancel(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
-    return this.runs.cancel(id, principal.name);
+    return this.runs.cancel(id, principal.name, principal);
   }
 
   /** Server-Sent Events of the run's state and step changes, ending when the run ends (README, "Live run events"). */
   @Get(':id/events')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   async streamEvents(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     await this.runs.get(id); // an unknown run is a plain 404, before the stream starts
     const closed = new AbortController();
@@ -86,13 +86,14 @@ export class RunsController {
     } catch (err) {
       // Headers are gone already: say it on the stream, and log the cause.
       this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-      if (!closed.signal.aborted) reply.raw.write(`event: error\ndata: ${JSON.stringify({ code: 'INTERNAL', message: 'the event stream failed; see the service log' })}\n\n`);
+      if (!closed.signal.aborted)
+        reply.raw.write(`event: error\ndata: ${JSON.stringify({ code: 'INTERNAL', message: 'the event stream failed; see the service log' })}\n\n`);
     }
     reply.raw.end();
   }
 
   @Get(':id/report')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html', 'csv'], description: 'csv: a fleet run\'s targets, one row each' })
   @ApiProduces('application/json', 'text/markdown', 'text/html', 'text/csv')
   @ApiOkResponse({ schema: apiRef('RunReport') })
@@ -103,7 +104,10 @@ export class RunsController {
     }
     const report = await this.runs.report(id);
     if (f === 'csv') {
-      if (!report.fleet) throw new RequestError('INVALID_REQUEST', 'format=csv is the target table of a fleet run, and this run is not one (or has not ended)', { field: 'format' });
+      if (!report.fleet)
+        throw new RequestError('INVALID_REQUEST', 'format=csv is the target table of a fleet run, and this run is not one (or has not ended)', {
+          field: 'format',
+        });
       return reply.type('text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${id}-targets.csv"`).send(fleetCsv(report.fleet));
     }
     if (f === 'md') return reply.type('text/markdown; charset=utf-8').send(renderMarkdown(report));

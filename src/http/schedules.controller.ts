@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { SchedulesService } from '../triggers/schedules/schedules.service';
 import { JsonSchemaPipe } from './json-schema.pipe';
 import { apiRef } from './openapi-schemas';
@@ -24,14 +24,14 @@ export class SchedulesController {
   constructor(private readonly schedules: SchedulesService) {}
 
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('ScheduleList') })
   async list() {
     return { items: await this.schedules.list() };
   }
 
   @Get(':id')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('ScheduleView') })
   get(@Param('id') id: string) {
     return this.schedules.view(id);
@@ -39,16 +39,20 @@ export class SchedulesController {
 
   @Post(':id/pause')
   @HttpCode(200)
-  @RequireRole('operator', 'pause schedules')
+  @RequirePermission('run', 'pause schedules')
   @ApiBody({ schema: pauseSchema, required: false })
   @ApiOkResponse({ schema: apiRef('ScheduleView') })
-  pause(@Param('id') id: string, @Body(new JsonSchemaPipe<PauseBody>(pauseSchema, { optional: true })) body: PauseBody, @CurrentPrincipal() principal: Principal) {
+  pause(
+    @Param('id') id: string,
+    @Body(new JsonSchemaPipe<PauseBody>(pauseSchema, { optional: true })) body: PauseBody,
+    @CurrentPrincipal() principal: Principal,
+  ) {
     return this.schedules.pause(id, principal.name, body.reason?.trim() || null);
   }
 
   @Post(':id/resume')
   @HttpCode(200)
-  @RequireRole('operator', 'resume schedules')
+  @RequirePermission('run', 'resume schedules')
   @ApiOkResponse({ schema: apiRef('ScheduleView') })
   resume(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
     return this.schedules.resume(id, principal.name);

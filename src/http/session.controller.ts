@@ -3,10 +3,12 @@ import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
-import { Public, RequireRole } from '../auth/roles.decorator';
+import { Public, RequirePermission } from '../auth/permission.decorator';
 import { clearedSessionCookie, sessionCookie, sessionTokenOf } from '../auth/session-cookie';
 import { SessionService } from '../auth/session.service';
 import { AppConfig } from '../config/app.config';
+import { PolicyService } from '../policy/policy.service';
+import { POLICY_ACTIONS, type PolicyAction } from '../policy/policy.types';
 import { JsonSchemaPipe } from './json-schema.pipe';
 import { apiRef } from './openapi-schemas';
 
@@ -28,7 +30,13 @@ export class SessionController {
   constructor(
     private readonly sessions: SessionService,
     private readonly config: AppConfig,
+    private readonly policy: PolicyService,
   ) {}
+
+  /** What the console may offer (the start form, cancel, approve); the API still decides each request. */
+  private may(principal: Principal): PolicyAction[] {
+    return POLICY_ACTIONS.filter((a) => this.policy.decide(principal, a).allowed);
+  }
 
   @Post()
   @HttpCode(200)
@@ -39,25 +47,25 @@ export class SessionController {
     const s = await this.sessions.signIn(body.apiKey);
     reply.header('set-cookie', sessionCookie(s.token, this.sessions.ttlSeconds, this.secure(request)));
     reply.header('cache-control', 'no-store');
-    return { name: s.principal.name, role: s.principal.role, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+    return { name: s.principal.name, role: s.principal.role, groups: s.principal.groups, may: this.may(s.principal), csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
   }
 
   /** Who is signed in; with a session cookie, also the CSRF token (the console reads it after a reload). */
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('Session') })
   async current(@CurrentPrincipal() principal: Principal, @Headers('cookie') cookie: string | undefined, @Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
     reply.header('cache-control', 'no-store');
     const token = authorization === undefined ? sessionTokenOf(cookie) : undefined;
-    if (token === undefined) return { name: principal.name, role: principal.role, csrfToken: null, expiresAt: null };
+    if (token === undefined) return { name: principal.name, role: principal.role, groups: principal.groups, may: this.may(principal), csrfToken: null, expiresAt: null };
     const s = await this.sessions.current(token);
-    return { name: s.principal.name, role: s.principal.role, csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+    return { name: s.principal.name, role: s.principal.role, groups: s.principal.groups, may: this.may(s.principal), csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
   }
 
   /** Sign out: the session is revoked server-side (a copied cookie stops working too) and the cookie cleared. */
   @Delete()
   @HttpCode(204)
-  @RequireRole('viewer')
+  @RequirePermission('view')
   async signOut(@Headers('cookie') cookie: string | undefined, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     const token = sessionTokenOf(cookie);
     if (token !== undefined) await this.sessions.signOut(token);
@@ -66,6 +74,6 @@ export class SessionController {
 
   /** Secure whenever people reach the service over https (directly, or through a TLS-terminating proxy). */
   private secure(request: FastifyRequest): boolean {
-    return this.config.publicUrl.startsWith('https:') || request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https';
+    return this.config.http.publicUrl.startsWith('https:') || request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https';
   }
 }

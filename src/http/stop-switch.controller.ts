@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth/principal';
 import { CurrentPrincipal } from '../auth/principal.decorator';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { StopSwitchService } from '../engine/stop-switch.service';
 import { JsonSchemaPipe } from './json-schema.pipe';
 import { apiRef } from './openapi-schemas';
@@ -19,7 +19,9 @@ const stopSchema: Record<string, any> = {
   type: 'object',
   additionalProperties: false,
   required: ['reason'],
-  properties: { reason: { type: 'string', minLength: 1, maxLength: 2000, pattern: '\\S', description: 'why everything is stopped; shown to everyone refused, and audited' } },
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: 2000, pattern: '\\S', description: 'why everything is stopped; shown to everyone refused, and audited' },
+  },
 };
 const resumeSchema: Record<string, any> = {
   type: 'object',
@@ -35,7 +37,7 @@ export class StopSwitchController {
   constructor(private readonly stopSwitch: StopSwitchService) {}
 
   @Get('stop-all')
-  @RequireRole('viewer')
+  @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('StopSwitch') })
   state() {
     return this.stopSwitch.state();
@@ -43,7 +45,7 @@ export class StopSwitchController {
 
   @Post('stop-all')
   @HttpCode(200)
-  @RequireRole('admin', 'stop every run')
+  @RequirePermission('admin', 'stop every run')
   @ApiBody({ schema: stopSchema })
   @ApiOkResponse({ schema: apiRef('StopSwitch') })
   @ApiResponse({ status: 409, description: 'STOP_SWITCH_UNCHANGED: already stopped (names who and why)' })
@@ -53,7 +55,7 @@ export class StopSwitchController {
 
   @Post('resume-all')
   @HttpCode(200)
-  @RequireRole('admin', 'resume after stop-all')
+  @RequirePermission('admin', 'resume after stop-all')
   @ApiBody({ schema: resumeSchema, required: false })
   @ApiOkResponse({ schema: apiRef('StopSwitch') })
   @ApiResponse({ status: 409, description: 'STOP_SWITCH_UNCHANGED: nothing is stopped' })

@@ -40,11 +40,29 @@ export function approvalRequestMessage(run: RunRecord, a: ApprovalRecord, public
     text: lines.join('\n'),
     slack: {
       text: `${lines[0]}\n<${consoleUrl}|Open in the console> · \`${approve}\``,
-      attachments: [{ color: '#bf8700', title: 'Plan', text: plan.join('\n') || '(no AWS calls)', footer: `plan ${a.planHash.slice(0, 12)} · expires ${a.expiresAt.toISOString()}` }],
+      attachments: [
+        {
+          color: '#bf8700',
+          title: 'Plan',
+          text: plan.join('\n') || '(no AWS calls)',
+          footer: `plan ${a.planHash.slice(0, 12)} · expires ${a.expiresAt.toISOString()}`,
+        },
+      ],
       runbookd: {
-        kind: 'approval-request', runId: run.id, runbookId: run.runbookId, approvalId: a.id, gate: a.gate, requestedBy: a.requestedBy,
-        minApprovals: a.minApprovals, approvers: a.approvers, expiresAt: a.expiresAt.toISOString(), message: a.message, plan: a.plan,
-        planHash: a.planHash, consoleUrl, commands: { approve, reject },
+        kind: 'approval-request',
+        runId: run.id,
+        runbookId: run.runbookId,
+        approvalId: a.id,
+        gate: a.gate,
+        requestedBy: a.requestedBy,
+        minApprovals: a.minApprovals,
+        approvers: a.approvers,
+        expiresAt: a.expiresAt.toISOString(),
+        message: a.message,
+        plan: a.plan,
+        planHash: a.planHash,
+        consoleUrl,
+        commands: { approve, reject },
       },
     },
   };
@@ -53,5 +71,5 @@ export function approvalRequestMessage(run: RunRecord, a: ApprovalRecord, public
 function target(input: Record<string, unknown> | undefined): string {
   if (!input) return '';
   const id = Object.entries(input).find(([k, v]) => /Identifier$|Arn$|^ServiceName$|^Service$/.test(k) && typeof v === 'string');
-  return id ? ` ${id[0]}=${id[1]}` : '';
+  return id ? ` ${id[0]}=${String(id[1])}` : '';
 }

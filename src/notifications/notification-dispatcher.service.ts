@@ -25,8 +25,9 @@ const UNBOUNDED_WRITE_MS = 30_000;
  * write (bounded by the statement timeout), plus slack. Only after that may another dispatcher
  * take the row, so a row is never sent by two while its holder can still be sending it.
  */
-export function notificationLeaseMs(config: Pick<AppConfig, 'notifyTimeoutMs' | 'dbStatementTimeoutMs'>): number {
-  return config.notifyTimeoutMs + (config.dbStatementTimeoutMs > 0 ? config.dbStatementTimeoutMs : UNBOUNDED_WRITE_MS) + LEASE_SLACK_MS;
+export function notificationLeaseMs(config: Pick<AppConfig, 'notifications' | 'database'>): number {
+  const statementMs = config.database.statementTimeoutMs;
+  return config.notifications.timeoutMs + (statementMs > 0 ? statementMs : UNBOUNDED_WRITE_MS) + LEASE_SLACK_MS;
 }
 
 /**
@@ -58,7 +59,7 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
   onApplicationBootstrap(): void {
     const timer = setInterval(() => void this.dispatchDue().catch((err) => {
       if (!this.stopping) this.logger.warn(`notification round failed: ${(err as Error).message}`);
-    }), this.config.notifyIntervalMs);
+    }), this.config.notifications.intervalMs);
     timer.unref();
     this.scheduler.addInterval(INTERVAL_NAME, timer);
   }
@@ -93,7 +94,7 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
     if (!run) return;
     // An approval request (approval id set) or the run's end.
     const approval = n.approvalId !== null ? await this.approvals.get(n.approvalId) : null;
-    const message = approval ? approvalRequestMessage(run, approval, this.config.publicUrl) : notificationMessage(run, this.config.publicUrl);
+    const message = approval ? approvalRequestMessage(run, approval, this.config.http.publicUrl) : notificationMessage(run, this.config.http.publicUrl);
     const redact = redactorFor(run);
     const target = n.channel === 'webhook' ? describeWebhook(n.target) : n.target;
     try {
@@ -106,16 +107,16 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
       if (!(await this.outbox.markSent(n.id, token))) this.lostClaim(n);
       await this.audit.append({ kind: 'notification.sent', runId: run.id, actor: 'system', data: { channel: n.channel, target, attempt: n.attempts, state: run.state, ...(approval ? { approvalId: approval.id } : {}) } });
     } catch (err) {
-      const error = redact.apply({ message: (err as Error).message }).message as string;
-      const willRetry = n.attempts < this.config.notifyMaxAttempts;
-      const delayMs = Math.min(MAX_BACKOFF_MS, this.config.notifyBackoffMs * 2 ** (n.attempts - 1));
+      const error = redact.apply({ message: (err as Error).message }).message;
+      const willRetry = n.attempts < this.config.notifications.maxAttempts;
+      const delayMs = Math.min(MAX_BACKOFF_MS, this.config.notifications.backoffMs * 2 ** (n.attempts - 1));
       const recorded = willRetry ? await this.outbox.markRetry(n.id, token, error, delayMs) : await this.outbox.markFailed(n.id, token, error);
       if (!recorded) this.lostClaim(n);
       await this.audit.append({
         kind: 'notification.failed', runId: run.id, actor: 'system',
-        data: { channel: n.channel, target, attempt: n.attempts, maxAttempts: this.config.notifyMaxAttempts, error, willRetry, ...(willRetry ? { retryInMs: delayMs } : {}) },
+        data: { channel: n.channel, target, attempt: n.attempts, maxAttempts: this.config.notifications.maxAttempts, error, willRetry, ...(willRetry ? { retryInMs: delayMs } : {}) },
       });
-      this.logger.warn(`notification ${n.channel} for run ${run.id} failed (attempt ${n.attempts}/${this.config.notifyMaxAttempts}): ${error}${willRetry ? `; retry in ${delayMs} ms` : '; giving up'}`);
+      this.logger.warn(`notification ${n.channel} for run ${run.id} failed (attempt ${n.attempts}/${this.config.notifications.maxAttempts}): ${error}${willRetry ? `; retry in ${delayMs} ms` : '; giving up'}`);
     }
   }
 

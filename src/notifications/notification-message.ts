@@ -25,7 +25,9 @@ export function notificationMessage(run: RunRecord, publicUrl: string): Notifica
   const summary = [
     `${subject} — run ${run.id}`,
     run.error ? `${run.error.code}: ${run.error.message}` : null,
-    findings.length ? `Checks: ${findings.length - failed.length} passed, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.id).join(', ')})` : ''}` : null,
+    findings.length
+      ? `Checks: ${findings.length - failed.length} passed, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.id).join(', ')})` : ''}`
+      : null,
     objectives.length ? `DR objectives: ${objectives.filter((o) => o.status === 'pass').length} of ${objectives.length} met` : null,
   ].filter((x): x is string => x !== null);
   const text = [...summary, ...figures.map((f) => `${f.label}: ${f.value}`), `Report: ${reportUrl}`].join('\n');

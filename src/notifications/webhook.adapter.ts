@@ -15,7 +15,7 @@ export class WebhookAdapter {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'runbookd' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.config.notifyTimeoutMs),
+        signal: AbortSignal.timeout(this.config.notifications.timeoutMs),
         redirect: 'error',
       });
     } catch (err) {

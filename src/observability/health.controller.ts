@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Logger, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/roles.decorator';
+import { Public } from '../auth/permission.decorator';
 import { redactText } from '../common/redact';
 import { RunQueue } from '../engine/run-queue.adapter';
 import { Database } from '../persistence/database';

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { RequireRole } from '../auth/roles.decorator';
+import { RequirePermission } from '../auth/permission.decorator';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('health')
@@ -12,7 +12,7 @@ export class MetricsController {
 
   /** Prometheus text format; scrape with a viewer key (`authorization: { credentials: ... }`). */
   @Get()
-  @RequireRole('viewer')
+  @RequirePermission('view')
   async get(@Res() reply: FastifyReply) {
     const text = await this.metrics.render();
     return reply.type(this.metrics.contentType).send(text);

@@ -11,6 +11,7 @@ import { RunsRepository } from '../persistence/runs.repository';
 interface Scrape {
   stats: Awaited<ReturnType<RunsRepository['stats']>>;
   auditSeq: number;
+  auditQuarantined: number;
   /** null when the queue (Redis) did not answer. */
   jobs: Record<string, number> | null;
   approvals: { pending: number; oldestSeconds: number | null };
@@ -71,6 +72,11 @@ export class MetricsService {
       ({ approvals }, set) => set(approvals.oldestSeconds ?? 0),
     );
     this.counter('runbookd_audit_records', 'Records in the audit log (the chain head sequence number).', (s) => s.auditSeq);
+    this.counter(
+      'runbookd_audit_quarantined_records',
+      'Audit rows the sealer refused to link because runbookd did not write them (no or a wrong record MAC): alert on any increase.',
+      (s) => s.auditQuarantined,
+    );
     this.gauge('runbookd_queue_up', '1 when the queue (Redis) answered this scrape.', [], ({ jobs }, set) => set(jobs ? 1 : 0));
     this.gauge('runbookd_queue_jobs', 'Jobs in the run queue, by BullMQ state.', ['state'], ({ jobs }, set) => {
       for (const [state, n] of Object.entries(jobs ?? {})) set(n, { state });
@@ -127,14 +133,15 @@ export class MetricsService {
   }
 
   private async read(): Promise<Scrape> {
-    const [stats, head, jobs, approvals, sweep] = await Promise.all([
+    const [stats, head, jobs, approvals, sweep, auditQuarantined] = await Promise.all([
       this.runs.stats(),
       this.audit.head(),
       this.queue.jobCounts().catch(() => null),
       this.approvals.pendingStats(),
       this.leftovers.lastSweep(),
+      this.audit.countQuarantined(),
     ]);
-    return { stats, auditSeq: head.seq, jobs, approvals, sweep };
+    return { stats, auditSeq: head.seq, auditQuarantined, jobs, approvals, sweep };
   }
 }
 

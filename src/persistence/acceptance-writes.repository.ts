@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AuditRecordMac } from '../audit/audit-record-mac';
 import { storedAuditRows } from '../audit/audit.repository';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { RunRecord, StepResultRecord } from '../model/run.types';
@@ -24,7 +25,10 @@ export interface AcceptanceWrite {
  */
 @Injectable()
 export class AcceptanceWritesRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly mac: AuditRecordMac,
+  ) {}
 
   async write(items: readonly AcceptanceWrite[], at: Date): Promise<(RunRecord | null)[]> {
     const runs = items.map(({ run: r }, ord) => ({
@@ -39,7 +43,7 @@ export class AcceptanceWritesRepository {
     }] : []));
     // `owner`: the run a record stands or falls with (an sns.received record has no run id of its own).
     const owners = items.flatMap((i) => i.events.map(() => i.run.id));
-    const events = storedAuditRows(items.flatMap((i) => i.events), at).map((e, ord) => ({ ...e, owner: owners[ord], ord }));
+    const events = storedAuditRows(items.flatMap((i) => i.events), at, this.mac).map((e, ord) => ({ ...e, owner: owners[ord], ord }));
     const rows = await this.db.query<Record<string, unknown>>(
       `WITH ins AS (
          INSERT INTO runs (id, runbook_id, runbook_digest, definition, parameters, dry_run, reason, trigger, actor,

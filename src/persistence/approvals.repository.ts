@@ -79,7 +79,10 @@ export class ApprovalsRepository {
   }
 
   async latestOfRun(runId: string): Promise<ApprovalRecord | null> {
-    const rows = await this.db.query(`SELECT a.*, r.runbook_id, r.state AS run_state FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = $1 ORDER BY a.id DESC LIMIT 1`, [runId]);
+    const rows = await this.db.query(
+      `SELECT a.*, r.runbook_id, r.state AS run_state FROM approvals a JOIN runs r ON r.id = a.run_id WHERE a.run_id = $1 ORDER BY a.id DESC LIMIT 1`,
+      [runId],
+    );
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
@@ -94,7 +97,11 @@ export class ApprovalsRepository {
     return rows.map(toRecord);
   }
 
-  async update(id: number, patch: { state?: ApprovalState; decisions?: ApprovalDecision[]; decidedAt?: Date; reason?: string }, q: Queryable = this.db): Promise<void> {
+  async update(
+    id: number,
+    patch: { state?: ApprovalState; decisions?: ApprovalDecision[]; decidedAt?: Date; reason?: string },
+    q: Queryable = this.db,
+  ): Promise<void> {
     await q.query(
       `UPDATE approvals SET state = COALESCE($2, state), decisions = COALESCE($3::jsonb, decisions),
          decided_at = COALESCE($4, decided_at), reason = COALESCE($5, reason) WHERE id = $1`,

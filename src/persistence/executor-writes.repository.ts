@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AuditRecordMac } from '../audit/audit-record-mac';
 import { storedAuditRows } from '../audit/audit.repository';
 import type { AuditEventInput } from '../audit/audit.types';
 import type { RunRecord, StepResultRecord } from '../model/run.types';
@@ -35,7 +36,10 @@ const RUN_COLUMNS = `run_id text, epoch int, release boolean, touch boolean, sta
  */
 @Injectable()
 export class ExecutorWritesRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly mac: AuditRecordMac,
+  ) {}
 
   /** Returns the ids of the runs whose lease held (their rows are written; the others' are not). */
   async write(items: readonly ExecutorWrite[], leaseMs: number, at: Date): Promise<Set<string>> {
@@ -45,7 +49,7 @@ export class ExecutorWritesRepository {
       .sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : 0));
     const steps = items.flatMap((i) => (i.steps ?? []).map(stepRow));
     // `ord` fixes the records' sequence numbers to the order given (a step's start before its end).
-    const events = storedAuditRows(items.flatMap((i) => i.events ?? []), at).map((e, ord) => ({ ...e, owner: e.run_id, ord }));
+    const events = storedAuditRows(items.flatMap((i) => i.events ?? []), at, this.mac).map((e, ord) => ({ ...e, owner: e.run_id, ord }));
     const durable = items.some((i) => i.durable);
     const rows = await this.db.query<{ id: string }>(
       `WITH held AS (

@@ -7,7 +7,7 @@ import { toDatabaseError } from './database.error';
 types.setTypeParser(20, (v) => Number(v));
 
 export interface PgPoolOptions {
-  /** Most connections this process opens (see `dbPoolMax` in the config for the formula). */
+  /** Most connections this process opens (see `database.poolMax` in the config for the formula). */
   max: number;
   /** Server-side limit per statement; 0 turns it off. */
   statementTimeoutMs: number;

@@ -44,7 +44,7 @@ const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 export class RunsRepository {
   /** A `runs` row as read with `SELECT *` (or `RETURNING *`) into a record. */
   static fromRow(row: Record<string, unknown>): RunRecord {
-    return toRun(row as unknown as Row);
+    return toRun(row);
   }
 
   constructor(private readonly db: Database) {}
@@ -265,7 +265,8 @@ export class RunsRepository {
       [id],
     );
     const r = rows[0];
-    if (r?.cancel_requested_at) return { at: new Date(r.cancel_requested_at), by: r.cancel_requested_by, code: r.cancel_code ?? null, reason: r.cancel_reason ?? null };
+    if (r?.cancel_requested_at)
+      return { at: new Date(r.cancel_requested_at), by: r.cancel_requested_by, code: r.cancel_code ?? null, reason: r.cancel_reason ?? null };
     if (r?.stopped_at) return { at: new Date(r.stopped_at), by: r.stopped_by, code: 'STOPPED', reason: r.stop_reason };
     return null;
   }
@@ -296,14 +297,36 @@ const date = (v: unknown): Date | null => (v === null || v === undefined ? null 
 
 function toRun(r: Row): RunRecord {
   return {
-    id: r.id, runbookId: r.runbook_id, runbookDigest: r.runbook_digest, definition: r.definition,
-    parameters: r.parameters, dryRun: r.dry_run, reason: r.reason, trigger: r.trigger, actor: r.actor,
-    dedupeKey: r.dedupe_key, requestHash: r.request_hash, concurrencyKey: r.concurrency_key, state: r.state,
-    phase: r.phase, outcome: r.outcome, error: r.error, cancelRequestedAt: date(r.cancel_requested_at),
-    cancelRequestedBy: r.cancel_requested_by, cancelCode: r.cancel_code ?? null, cancelReason: r.cancel_reason ?? null, createdAt: date(r.created_at)!, startedAt: date(r.started_at),
-    endedAt: date(r.ended_at), updatedAt: date(r.updated_at)!, timeoutAt: date(r.timeout_at),
-    expiresAt: date(r.expires_at)!, report: r.report, parentRunId: r.parent_run_id ?? null,
-    epoch: r.epoch ?? 0, failedExecutions: r.failed_executions ?? 0,
+    id: r.id,
+    runbookId: r.runbook_id,
+    runbookDigest: r.runbook_digest,
+    definition: r.definition,
+    parameters: r.parameters,
+    dryRun: r.dry_run,
+    reason: r.reason,
+    trigger: r.trigger,
+    actor: r.actor,
+    dedupeKey: r.dedupe_key,
+    requestHash: r.request_hash,
+    concurrencyKey: r.concurrency_key,
+    state: r.state,
+    phase: r.phase,
+    outcome: r.outcome,
+    error: r.error,
+    cancelRequestedAt: date(r.cancel_requested_at),
+    cancelRequestedBy: r.cancel_requested_by,
+    cancelCode: r.cancel_code ?? null,
+    cancelReason: r.cancel_reason ?? null,
+    createdAt: date(r.created_at)!,
+    startedAt: date(r.started_at),
+    endedAt: date(r.ended_at),
+    updatedAt: date(r.updated_at)!,
+    timeoutAt: date(r.timeout_at),
+    expiresAt: date(r.expires_at)!,
+    report: r.report,
+    parentRunId: r.parent_run_id ?? null,
+    epoch: r.epoch ?? 0,
+    failedExecutions: r.failed_executions ?? 0,
   };
 }
 

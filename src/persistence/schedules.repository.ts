@@ -32,10 +32,7 @@ export class SchedulesRepository {
 
   /** Registers a schedule the first time it is loaded; an existing row keeps its history. */
   async ensure(id: string, runbookId: string, scheduleId: string): Promise<void> {
-    await this.db.query(
-      `INSERT INTO schedules (id, runbook_id, schedule_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-      [id, runbookId, scheduleId],
-    );
+    await this.db.query(`INSERT INTO schedules (id, runbook_id, schedule_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [id, runbookId, scheduleId]);
   }
 
   async get(id: string, q: Queryable = this.db): Promise<ScheduleStateRecord | null> {
@@ -54,17 +51,23 @@ export class SchedulesRepository {
   }
 
   /** Records a decision unless one exists; returns the decision that stands for the tick. */
-  async decide(scheduleId: string, tickAt: Date, decision: 'run' | 'skipped', reason: string | null, tx: Queryable): Promise<{ tick: ScheduleTickRecord; created: boolean }> {
+  async decide(
+    scheduleId: string,
+    tickAt: Date,
+    decision: 'run' | 'skipped',
+    reason: string | null,
+    tx: Queryable,
+  ): Promise<{ tick: ScheduleTickRecord; created: boolean }> {
     const inserted = await tx.query<Row>(
       `INSERT INTO schedule_ticks (schedule_id, tick_at, decision, reason) VALUES ($1, $2, $3, $4)
        ON CONFLICT (schedule_id, tick_at) DO NOTHING RETURNING *`,
       [scheduleId, tickAt.toISOString(), decision, reason],
     );
     if (inserted[0]) {
-      await tx.query(
-        `UPDATE schedules SET last_tick_at = GREATEST(COALESCE(last_tick_at, $2::timestamptz), $2::timestamptz) WHERE id = $1`,
-        [scheduleId, tickAt.toISOString()],
-      );
+      await tx.query(`UPDATE schedules SET last_tick_at = GREATEST(COALESCE(last_tick_at, $2::timestamptz), $2::timestamptz) WHERE id = $1`, [
+        scheduleId,
+        tickAt.toISOString(),
+      ]);
       return { tick: toTick(inserted[0]), created: true };
     }
     const existing = await tx.query<Row>('SELECT * FROM schedule_ticks WHERE schedule_id = $1 AND tick_at = $2', [scheduleId, tickAt.toISOString()]);
@@ -77,18 +80,19 @@ export class SchedulesRepository {
 
   /** Ticks decided 'run' whose run was never recorded (a crash between the decision and the accept). */
   async unstarted(scheduleId: string, tx: Queryable = this.db): Promise<ScheduleTickRecord[]> {
-    const rows = await tx.query<Row>(
-      `SELECT * FROM schedule_ticks WHERE schedule_id = $1 AND decision = 'run' AND run_id IS NULL ORDER BY tick_at`,
-      [scheduleId],
-    );
+    const rows = await tx.query<Row>(`SELECT * FROM schedule_ticks WHERE schedule_id = $1 AND decision = 'run' AND run_id IS NULL ORDER BY tick_at`, [
+      scheduleId,
+    ]);
     return rows.map(toTick);
   }
 
   async markSkipped(scheduleId: string, tickAt: Date, reason: string, decision: 'skipped' | 'refused' = 'skipped'): Promise<void> {
-    await this.db.query(
-      `UPDATE schedule_ticks SET decision = $4, reason = $3 WHERE schedule_id = $1 AND tick_at = $2 AND run_id IS NULL`,
-      [scheduleId, tickAt.toISOString(), reason, decision],
-    );
+    await this.db.query(`UPDATE schedule_ticks SET decision = $4, reason = $3 WHERE schedule_id = $1 AND tick_at = $2 AND run_id IS NULL`, [
+      scheduleId,
+      tickAt.toISOString(),
+      reason,
+      decision,
+    ]);
   }
 
   async recentTicks(scheduleId: string, limit: number): Promise<ScheduleTickRecord[]> {
@@ -132,7 +136,9 @@ export class SchedulesRepository {
   async setPaused(id: string, by: string | null, tx: Queryable = this.db): Promise<void> {
     if (by === null) {
       // Ticks that fell into the pause were not missed: the catch-up starts from the resume.
-      await tx.query('UPDATE schedules SET paused_at = NULL, paused_by = NULL, last_tick_at = GREATEST(COALESCE(last_tick_at, now()), now()) WHERE id = $1', [id]);
+      await tx.query('UPDATE schedules SET paused_at = NULL, paused_by = NULL, last_tick_at = GREATEST(COALESCE(last_tick_at, now()), now()) WHERE id = $1', [
+        id,
+      ]);
     } else {
       await tx.query('UPDATE schedules SET paused_at = now(), paused_by = $2 WHERE id = $1', [id, by]);
     }

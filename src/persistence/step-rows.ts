@@ -27,8 +27,9 @@ export function upsertStepRowsSql(param: string, runIds: string): string {
 
 /** Inserts the audit rows in `param` (stored rows with `owner` and `ord`) whose owner is in `owners`, numbered in `ord` order. */
 export function insertAuditRowsSql(param: string, owners: string): string {
-  return `INSERT INTO audit_events (seq, at, kind, run_id, actor, data)
-         SELECT nextval('audit_events_seq'), e.at, e.kind, e.run_id, e.actor, e.data
-           FROM (SELECT a.* FROM jsonb_to_recordset(${param}::jsonb) AS a(at timestamptz, kind text, run_id text, actor text, data jsonb, owner text, ord int)
+  return `INSERT INTO audit_events (seq, at, kind, run_id, actor, data, auth_key_id, auth_mac)
+         SELECT nextval('audit_events_seq'), e.at, e.kind, e.run_id, e.actor, e.data, e.auth_key_id, e.auth_mac
+           FROM (SELECT a.* FROM jsonb_to_recordset(${param}::jsonb) AS a(at timestamptz, kind text, run_id text, actor text, data jsonb,
+                 auth_key_id text, auth_mac text, owner text, ord int)
                   WHERE a.owner IN (${owners}) ORDER BY a.ord) e`;
 }

@@ -21,7 +21,7 @@ function toState(r: Row | undefined): StopSwitchState {
   };
 }
 
-/** The stop switch's one row (migration 16) and the marking of every active run it stops. */
+/** The stop switch's one row (migration 17) and the marking of every active run it stops. */
 @Injectable()
 export class StopSwitchRepository {
   constructor(private readonly db: Database) {}

@@ -41,7 +41,8 @@ export function approvalRequirement(policy: Policy, subject: ApprovalSubject): A
     }
     for (const t of subject.targets) {
       const why = targetMatch(rule, policy, t);
-      if (why !== null) reasons.push({ rule: rule.id, minApprovals: rule.minApprovals, because: `${describe(t)} ${why}`, target: t.arn ?? `${t.type}/${t.identifier}` });
+      if (why !== null)
+        reasons.push({ rule: rule.id, minApprovals: rule.minApprovals, because: `${describe(t)} ${why}`, target: t.arn ?? `${t.type}/${t.identifier}` });
     }
   }
   return { minApprovals: reasons.reduce((n, r) => Math.max(n, r.minApprovals), 0), reasons };

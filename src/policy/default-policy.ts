@@ -27,5 +27,11 @@ export function defaultGroups(): Record<string, PolicyGroup> {
 }
 
 export function defaultPolicy(): Policy {
-  return { source: 'built-in defaults', productionAccounts: [], approvalRules: [...DEFAULT_APPROVAL_RULES], groups: defaultGroups(), grants: [...DEFAULT_GRANTS] };
+  return {
+    source: 'built-in defaults',
+    productionAccounts: [],
+    approvalRules: [...DEFAULT_APPROVAL_RULES],
+    groups: defaultGroups(),
+    grants: [...DEFAULT_GRANTS],
+  };
 }

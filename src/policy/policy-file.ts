@@ -50,7 +50,12 @@ export function parsePolicy(text: string, source: string): Policy {
     if (!isObject(raw.accounts)) at('accounts', 'must be a mapping such as { production: ["123456789012"] }');
     else {
       for (const k of Object.keys(raw.accounts)) if (k !== 'production') at(`accounts.${k}`, 'unknown field (known: production)');
-      policy.productionAccounts = stringList(raw.accounts.production, 'accounts.production', at, (v, p) => ACCOUNT.test(v) || (at(p, `"${v}" is not a 12-digit account id`), false));
+      policy.productionAccounts = stringList(
+        raw.accounts.production,
+        'accounts.production',
+        at,
+        (v, p) => ACCOUNT.test(v) || (at(p, `"${v}" is not a 12-digit account id`), false),
+      );
     }
   }
 
@@ -69,8 +74,13 @@ export function parsePolicy(text: string, source: string): Policy {
           at(p, 'must be a mapping with keys, subjects and/or oidcGroups');
           continue;
         }
-        for (const k of Object.keys(g)) if (!['keys', 'subjects', 'oidcGroups'].includes(k)) at(`${p}.${k}`, 'unknown field (known: keys, subjects, oidcGroups)');
-        groups[name] = { keys: stringList(g.keys, `${p}.keys`, at), subjects: stringList(g.subjects, `${p}.subjects`, at), oidcGroups: stringList(g.oidcGroups, `${p}.oidcGroups`, at) };
+        for (const k of Object.keys(g))
+          if (!['keys', 'subjects', 'oidcGroups'].includes(k)) at(`${p}.${k}`, 'unknown field (known: keys, subjects, oidcGroups)');
+        groups[name] = {
+          keys: stringList(g.keys, `${p}.keys`, at),
+          subjects: stringList(g.subjects, `${p}.subjects`, at),
+          oidcGroups: stringList(g.oidcGroups, `${p}.oidcGroups`, at),
+        };
       }
       policy.groups = groups;
     }
@@ -107,22 +117,35 @@ function parseRules(raw: unknown, policy: Policy, at: (p: string, why: string) =
     if (typeof minApprovals !== 'number' || !Number.isInteger(minApprovals) || minApprovals < 1 || minApprovals > 10) {
       at(`${p}.minApprovals`, 'must be a whole number from 1 to 10');
     }
-    if (!isObject(r.when) || Object.keys(r.when).length === 0) return void at(`${p}.when`, 'must be a mapping with at least one of account, tags, risk, runbooks');
+    if (!isObject(r.when) || Object.keys(r.when).length === 0)
+      return void at(`${p}.when`, 'must be a mapping with at least one of account, tags, risk, runbooks');
     const w = r.when;
-    for (const k of Object.keys(w)) if (!['account', 'tags', 'risk', 'runbooks'].includes(k)) at(`${p}.when.${k}`, 'unknown field (known: account, tags, risk, runbooks)');
+    for (const k of Object.keys(w))
+      if (!['account', 'tags', 'risk', 'runbooks'].includes(k)) at(`${p}.when.${k}`, 'unknown field (known: account, tags, risk, runbooks)');
     const when: ApprovalRule['when'] = {};
     if (w.account !== undefined) {
       if (w.account === 'production') {
         when.account = 'production';
         if (policy.productionAccounts.length === 0) at(`${p}.when.account`, 'names the production accounts, but accounts.production lists none');
-      } else when.account = stringList(w.account, `${p}.when.account`, at, (v, q) => ACCOUNT.test(v) || (at(q, `"${v}" is not a 12-digit account id or "production"`), false));
+      } else
+        when.account = stringList(
+          w.account,
+          `${p}.when.account`,
+          at,
+          (v, q) => ACCOUNT.test(v) || (at(q, `"${v}" is not a 12-digit account id or "production"`), false),
+        );
     }
     if (w.tags !== undefined) {
       if (!isObject(w.tags) || Object.keys(w.tags).length === 0) at(`${p}.when.tags`, 'must map tag keys to lists of values');
       else when.tags = Object.fromEntries(Object.entries(w.tags).map(([k, v]) => [k, stringList(typeof v === 'string' ? [v] : v, `${p}.when.tags.${k}`, at)]));
     }
     if (w.risk !== undefined) {
-      when.risk = stringList(w.risk, `${p}.when.risk`, at, (v, q) => (RUNBOOK_RISKS as readonly string[]).includes(v) || (at(q, `"${v}" is not a risk (${RUNBOOK_RISKS.join(', ')})`), false)) as ApprovalRule['when']['risk'];
+      when.risk = stringList(
+        w.risk,
+        `${p}.when.risk`,
+        at,
+        (v, q) => (RUNBOOK_RISKS as readonly string[]).includes(v) || (at(q, `"${v}" is not a risk (${RUNBOOK_RISKS.join(', ')})`), false),
+      ) as ApprovalRule['when']['risk'];
     }
     if (w.runbooks !== undefined) when.runbooks = stringList(w.runbooks, `${p}.when.runbooks`, at);
     rules.push({ id: r.id, when, minApprovals: typeof minApprovals === 'number' ? minApprovals : 1 });
@@ -151,7 +174,12 @@ function parseGrant(raw: unknown, p: string, policy: Policy, at: (p: string, why
   if (whoKey === 'group' && !(name in policy.groups)) {
     at(`${p}.group`, `unknown group "${name}" (groups: ${Object.keys(policy.groups).join(', ')})`);
   }
-  const may = stringList(raw.may, `${p}.may`, at, (v, q) => (POLICY_ACTIONS as readonly string[]).includes(v) || (at(q, `"${v}" is not an action (${POLICY_ACTIONS.join(', ')})`), false));
+  const may = stringList(
+    raw.may,
+    `${p}.may`,
+    at,
+    (v, q) => (POLICY_ACTIONS as readonly string[]).includes(v) || (at(q, `"${v}" is not an action (${POLICY_ACTIONS.join(', ')})`), false),
+  );
   if (raw.may === undefined) at(`${p}.may`, `is required: a list of ${POLICY_ACTIONS.join(', ')}`);
   const scope = (k: 'runbooks' | 'accounts' | 'regions' | 'environments') => (raw[k] === undefined ? ['*'] : stringList(raw[k], `${p}.${k}`, at));
   return {

@@ -71,9 +71,15 @@ export function capacityHtmlSections(cap: CapacitySection): PageSection[] {
         { label: 'CloudWatch cost', value: formatUsd(cap.cost.usd), hint: `${cap.cost.metricsRequested} metrics, ${cap.cost.getMetricDataCalls} call(s)` },
       ])}${keyValueList([
         ['Region', html`<code>${cap.region}</code>`],
-        ['Window', `${formatTimestamp(cap.window.start)} → ${formatTimestamp(cap.window.end)} (${cap.window.lookbackDays} days, ${cap.window.periodSeconds} s periods)`],
+        [
+          'Window',
+          `${formatTimestamp(cap.window.start)} → ${formatTimestamp(cap.window.end)} (${cap.window.lookbackDays} days, ${cap.window.periodSeconds} s periods)`,
+        ],
         ['Forecast', `${cap.window.forecastDays} days`],
-        ['Thresholds', `CPU ${cap.thresholds.cpuPercent}%, memory ${cap.thresholds.memoryPercent}%, free storage ${cap.thresholds.freeStoragePercent}%, connections ${cap.thresholds.connectionsPercent}% of max`],
+        [
+          'Thresholds',
+          `CPU ${cap.thresholds.cpuPercent}%, memory ${cap.thresholds.memoryPercent}%, free storage ${cap.thresholds.freeStoragePercent}%, connections ${cap.thresholds.connectionsPercent}% of max`,
+        ],
         ['AWS calls', callsLine(cap)],
         ['Cost', costLine(cap)],
       ])}`,
@@ -87,13 +93,26 @@ export function capacityHtmlSections(cap: CapacitySection): PageSection[] {
   if (cap.charts.length > 0) {
     sections.push({ id: 'capacity-charts', title: 'Charts — at risk and over-provisioned', body: html`${chartsHtml(cap)}` });
   }
-  if (cap.notes.length > 0) sections.push({ id: 'capacity-notes', title: 'How to read this', body: html`<ul>${cap.notes.map((n) => html`<li>${n}</li>`)}</ul>` });
+  if (cap.notes.length > 0)
+    sections.push({ id: 'capacity-notes', title: 'How to read this', body: html`<ul>${cap.notes.map((n) => html`<li>${n}</li>`)}</ul>` });
   return sections;
 }
 
 function summaryTable(resources: readonly ResourceAnalysis[]): SafeHtml {
   return dataTable(
-    ['Resource', 'Size', 'Status', 'Metric', { label: 'p50', numeric: true }, { label: 'p95', numeric: true }, { label: 'Max', numeric: true }, { label: 'Trend/day', numeric: true }, { label: 'Threshold', numeric: true }, { label: 'Days to threshold', numeric: true }, 'Detail'],
+    [
+      'Resource',
+      'Size',
+      'Status',
+      'Metric',
+      { label: 'p50', numeric: true },
+      { label: 'p95', numeric: true },
+      { label: 'Max', numeric: true },
+      { label: 'Trend/day', numeric: true },
+      { label: 'Threshold', numeric: true },
+      { label: 'Days to threshold', numeric: true },
+      'Detail',
+    ],
     resources.map((r) => {
       const m = keyMetric(r);
       return [

@@ -65,18 +65,60 @@ interface ObjectiveSpec {
 }
 
 const OBJECTIVES: readonly ObjectiveSpec[] = [
-  { id: 'rpo-newest-backup-age', title: 'RPO: age of the newest backup', runbooks: [/^backup-verification$/], unit: 'min', comparison: '<=',
-    findings: [/^newest-backup-age$/, /^(newest|latest)-(snapshot|backup|recovery-point)(-age)?$/], target: (t) => t.rpoTargetMinutes },
-  { id: 'rpo-cross-region-copy-age', title: 'RPO: age of the cross-region copy', runbooks: [/^backup-verification$/], unit: 'min', comparison: '<=',
-    findings: [/^dr-copy-age$/, /^(cross-region|dr)-copy(-age)?$/], target: (t) => t.rpoTargetMinutes },
-  { id: 'rto-restore-to-available', title: 'RTO: restore until available', runbooks: [/^point-in-time-restore$/, /^backup-verification$/], unit: 'min', comparison: '<=',
-    findings: [/^rto$/], target: (t) => t.rtoTargetMinutes },
-  { id: 'failover-switch-time', title: 'Failover switch time', runbooks: [/^failover-test$/], unit: 's', comparison: '<=',
-    findings: [/^switch-time$/], target: (t) => t.maxSwitchSeconds },
-  { id: 'retention', title: 'Backup retention', runbooks: [/^backup-verification$/], unit: 'days', comparison: '>=',
-    findings: [/^backup-retention$/, /^retention(-days)?$/], target: (t) => t.retentionDays },
-  { id: 'encryption', title: 'Backups encrypted', runbooks: [/^backup-verification$/], unit: '', comparison: '=',
-    findings: [/^backup-encrypted$/], target: () => 'encrypted' },
+  {
+    id: 'rpo-newest-backup-age',
+    title: 'RPO: age of the newest backup',
+    runbooks: [/^backup-verification$/],
+    unit: 'min',
+    comparison: '<=',
+    findings: [/^newest-backup-age$/, /^(newest|latest)-(snapshot|backup|recovery-point)(-age)?$/],
+    target: (t) => t.rpoTargetMinutes,
+  },
+  {
+    id: 'rpo-cross-region-copy-age',
+    title: 'RPO: age of the cross-region copy',
+    runbooks: [/^backup-verification$/],
+    unit: 'min',
+    comparison: '<=',
+    findings: [/^dr-copy-age$/, /^(cross-region|dr)-copy(-age)?$/],
+    target: (t) => t.rpoTargetMinutes,
+  },
+  {
+    id: 'rto-restore-to-available',
+    title: 'RTO: restore until available',
+    runbooks: [/^point-in-time-restore$/, /^backup-verification$/],
+    unit: 'min',
+    comparison: '<=',
+    findings: [/^rto$/],
+    target: (t) => t.rtoTargetMinutes,
+  },
+  {
+    id: 'failover-switch-time',
+    title: 'Failover switch time',
+    runbooks: [/^failover-test$/],
+    unit: 's',
+    comparison: '<=',
+    findings: [/^switch-time$/],
+    target: (t) => t.maxSwitchSeconds,
+  },
+  {
+    id: 'retention',
+    title: 'Backup retention',
+    runbooks: [/^backup-verification$/],
+    unit: 'days',
+    comparison: '>=',
+    findings: [/^backup-retention$/, /^retention(-days)?$/],
+    target: (t) => t.retentionDays,
+  },
+  {
+    id: 'encryption',
+    title: 'Backups encrypted',
+    runbooks: [/^backup-verification$/],
+    unit: '',
+    comparison: '=',
+    findings: [/^backup-encrypted$/],
+    target: () => 'encrypted',
+  },
 ];
 
 const UNIT_FACTORS: Record<string, Record<string, number>> = {
@@ -93,7 +135,8 @@ function convert(measured: FigureValue | undefined, from: string | undefined, to
 }
 
 function compare(measured: FigureValue, target: number | string, comparison: DrillObjective['comparison']): boolean {
-  if (typeof measured === 'number' && typeof target === 'number') return comparison === '<=' ? measured <= target : comparison === '>=' ? measured >= target : measured === target;
+  if (typeof measured === 'number' && typeof target === 'number')
+    return comparison === '<=' ? measured <= target : comparison === '>=' ? measured >= target : measured === target;
   return false;
 }
 
@@ -119,17 +162,31 @@ export function evaluateObjectives(children: readonly ChildEvidence[], targets: 
     }
     const ran = candidates;
     return {
-      id: spec.id, title: spec.title, measured: null, target, ...(spec.unit ? { unit: spec.unit } : {}), comparison: spec.comparison,
-      status: 'not-measured', source: null,
-      detail: ran.length === 0 ? 'the child run that measures it did not run' : `child run ${ran.map((c) => `${c.runId} (${c.state})`).join(', ')} recorded no such finding`,
+      id: spec.id,
+      title: spec.title,
+      measured: null,
+      target,
+      ...(spec.unit ? { unit: spec.unit } : {}),
+      comparison: spec.comparison,
+      status: 'not-measured',
+      source: null,
+      detail:
+        ran.length === 0
+          ? 'the child run that measures it did not run'
+          : `child run ${ran.map((c) => `${c.runId} (${c.state})`).join(', ')} recorded no such finding`,
     } satisfies DrillObjective;
   });
   // Cleanup complete: every child that ran cleaned up (its cleanup steps all succeeded).
   const withReports = children.filter((c) => c.report);
   const failedCleanup = withReports.flatMap((c) => (c.report!.cleanup.failed ?? []).map((s) => `${c.runbookId}/${s}`));
   objectives.push({
-    id: 'cleanup-complete', title: 'Cleanup complete (drill resources removed)', measured: failedCleanup.length === 0 ? 'complete' : `failed: ${failedCleanup.join(', ')}`,
-    target: 'complete', comparison: '=', status: withReports.length === 0 ? 'not-measured' : failedCleanup.length === 0 ? 'pass' : 'fail', source: null,
+    id: 'cleanup-complete',
+    title: 'Cleanup complete (drill resources removed)',
+    measured: failedCleanup.length === 0 ? 'complete' : `failed: ${failedCleanup.join(', ')}`,
+    target: 'complete',
+    comparison: '=',
+    status: withReports.length === 0 ? 'not-measured' : failedCleanup.length === 0 ? 'pass' : 'fail',
+    source: null,
     detail: `${withReports.length} child run(s) checked`,
   });
   return objectives;
@@ -151,12 +208,16 @@ export function readDrillEvidence(value: unknown): DrillEvidence | null {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
   const v = value as Partial<DrillEvidence>;
   if (!Array.isArray(v.objectives) || !Array.isArray(v.trend)) return null;
-  return { objectives: v.objectives.filter((o) => o && typeof o.id === 'string' && typeof o.status === 'string'), trend: v.trend.filter((t) => t && typeof t.runId === 'string') };
+  return {
+    objectives: v.objectives.filter((o) => o && typeof o.id === 'string' && typeof o.status === 'string'),
+    trend: v.trend.filter((t) => t && typeof t.runId === 'string'),
+  };
 }
 
 const STATUS_LABEL: Record<ObjectiveStatus, string> = { pass: '✅ pass', fail: '❌ fail', 'not-measured': '⚠️ not measured' };
 const COMPARISON_SIGN = { '<=': '≤ ', '>=': '≥ ', '=': '' } as const;
-const target = (o: DrillObjective) => (o.target === null ? '—' : `${COMPARISON_SIGN[o.comparison]}${formatValue(o.target, typeof o.target === 'number' ? o.unit : undefined)}`);
+const target = (o: DrillObjective) =>
+  o.target === null ? '—' : `${COMPARISON_SIGN[o.comparison]}${formatValue(o.target, typeof o.target === 'number' ? o.unit : undefined)}`;
 
 export function drillMarkdown(drill: DrillEvidence, cell: (text: string) => string): string[] {
   const blocks = [
@@ -207,7 +268,10 @@ export function drillHtmlSections(drill: DrillEvidence): PageSection[] {
       title: `Trend — last ${drill.trend.length} drill${drill.trend.length === 1 ? '' : 's'}`,
       body: html`${chartFigure(trendChartSvg(drill), 'Each measured objective as a share of its target (100% = at the target; lower is better, except retention)')}${dataTable(
         ['Drill', ...drill.objectives.map((o) => o.title)],
-        drill.trend.map((t) => [html`<a href="/v1/runs/${t.runId}/report?format=html">${formatTimestamp(t.at)}</a> ${t.state}`, ...ids.map((id) => trendCell(t.objectives[id]))]),
+        drill.trend.map((t) => [
+          html`<a href="/v1/runs/${t.runId}/report?format=html">${formatTimestamp(t.at)}</a> ${t.state}`,
+          ...ids.map((id) => trendCell(t.objectives[id])),
+        ]),
       )}`,
     });
   }

@@ -16,10 +16,20 @@ export function readFleetSection(value: unknown): FleetSection | undefined {
   return ok ? (value as FleetSection) : undefined;
 }
 
-const TONE: Record<TargetOutcome, Tone> = { succeeded: 'ok', failed: 'bad', refused: 'bad', aborted: 'bad', rejected: 'warn', cancelled: 'warn', skipped: 'info' };
+const TONE: Record<TargetOutcome, Tone> = {
+  succeeded: 'ok',
+  failed: 'bad',
+  refused: 'bad',
+  aborted: 'bad',
+  rejected: 'warn',
+  cancelled: 'warn',
+  skipped: 'info',
+};
 
 function figuresText(r: FleetTargetRow): string {
-  const parts = r.figures.slice(0, 4).map((f) => `${f.label}: ${typeof f.value === 'object' ? JSON.stringify(f.value) : String(f.value)}${f.unit ? ` ${f.unit}` : ''}`);
+  const parts = r.figures
+    .slice(0, 4)
+    .map((f) => `${f.label}: ${typeof f.value === 'object' ? JSON.stringify(f.value) : String(f.value)}${f.unit ? ` ${f.unit}` : ''}`);
   if (r.plannedCalls !== null) parts.push(`${r.plannedCalls} planned change(s)`);
   return parts.join('; ');
 }
@@ -41,33 +51,56 @@ export function fleetMarkdownBlocks(f: FleetSection): string[] {
       ...(f.stopped ? ['- **Stopped:** more targets failed than maxErrors allows; the rest were skipped'] : []),
     ].join('\n'),
     '### Targets — worst first',
-    [line(head), `|${head.map(() => '---').join('|')}|`, ...f.targets.map((r) => line([
-      String(r.index + 1), `${r.id} (${r.arn})`, r.account, r.region, r.outcome, duration(r.durationSeconds), figuresText(r), errorText(r), r.childRunId ?? '',
-    ]))].join('\n'),
+    [
+      line(head),
+      `|${head.map(() => '---').join('|')}|`,
+      ...f.targets.map((r) =>
+        line([
+          String(r.index + 1),
+          `${r.id} (${r.arn})`,
+          r.account,
+          r.region,
+          r.outcome,
+          duration(r.durationSeconds),
+          figuresText(r),
+          errorText(r),
+          r.childRunId ?? '',
+        ]),
+      ),
+    ].join('\n'),
   ];
 }
 
 export function fleetHtmlSections(f: FleetSection): PageSection[] {
-  return [{
-    id: 'fleet',
-    title: 'Fleet — every target, worst first',
-    body: html`${figureCards([
-      { label: 'Targets', value: String(f.counts.total) },
-      { label: 'Passed', value: String(f.counts.passed) },
-      { label: 'Failed', value: String(f.counts.failed) },
-      { label: 'Skipped', value: String(f.counts.skipped) },
-    ])}${keyValueList([
-      ['Summary', f.summary],
-      ['Rate control', `maxConcurrency ${f.limits.maxConcurrency}, maxErrors ${f.limits.maxErrors}`],
-      ...(f.stopped ? [['Stopped', 'more targets failed than maxErrors allows; the rest were skipped'] as const] : []),
-    ])}${dataTable(
-      ['#', 'Target', 'Account', 'Region', 'Outcome', 'Duration', 'Key figures', 'Error', 'Child run'],
-      f.targets.map((r) => [
-        String(r.index + 1), html`<code>${r.id}</code>`, r.account, r.region, badge(TONE[r.outcome], r.outcome), duration(r.durationSeconds), figuresText(r), errorText(r),
-        r.childRunId ? html`<code>${r.childRunId}</code>` : '',
-      ]),
-    )}`,
-  }];
+  return [
+    {
+      id: 'fleet',
+      title: 'Fleet — every target, worst first',
+      body: html`${figureCards([
+        { label: 'Targets', value: String(f.counts.total) },
+        { label: 'Passed', value: String(f.counts.passed) },
+        { label: 'Failed', value: String(f.counts.failed) },
+        { label: 'Skipped', value: String(f.counts.skipped) },
+      ])}${keyValueList([
+        ['Summary', f.summary],
+        ['Rate control', `maxConcurrency ${f.limits.maxConcurrency}, maxErrors ${f.limits.maxErrors}`],
+        ...(f.stopped ? [['Stopped', 'more targets failed than maxErrors allows; the rest were skipped'] as const] : []),
+      ])}${dataTable(
+        ['#', 'Target', 'Account', 'Region', 'Outcome', 'Duration', 'Key figures', 'Error', 'Child run'],
+        f.targets.map((r) => [
+          String(r.index + 1),
+          html`<code>${r.id}</code>`,
+          r.account,
+          r.region,
+          badge(TONE[r.outcome], r.outcome),
+          duration(r.durationSeconds),
+          figuresText(r),
+          errorText(r),
+          r.childRunId ? html`<code>${r.childRunId}</code>` : '',
+        ]),
+      )}`,
+    },
+  ];
 }
 
 const CSV_HEAD = ['index', 'arn', 'id', 'account', 'region', 'outcome', 'duration_seconds', 'error_code', 'error_message', 'child_run_id', 'figures'];

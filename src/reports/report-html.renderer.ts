@@ -142,7 +142,17 @@ function timelineSection(report: RunReport): PageSection {
       timelineSvg(report.timeline, { until: report.run.endedAt ?? report.generatedAt }),
       'Each bar is one step over the run’s wall time; dashed bars are cleanup, faded bars had not finished.',
     )}${dataTable(
-      ['#', 'Step', 'Uses', 'Phase', 'State', { label: 'Start', numeric: true }, { label: 'Duration', numeric: true }, { label: 'Attempts', numeric: true }, 'Summary'],
+      [
+        '#',
+        'Step',
+        'Uses',
+        'Phase',
+        'State',
+        { label: 'Start', numeric: true },
+        { label: 'Duration', numeric: true },
+        { label: 'Attempts', numeric: true },
+        'Summary',
+      ],
       report.timeline.map((s, i) => [
         String(i + 1),
         html`${s.name}${s.name !== s.stepId ? html`<span class="sub"><code>${s.stepId}</code></span>` : ''}`,

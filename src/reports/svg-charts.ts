@@ -100,7 +100,8 @@ export function timelineSvg(timeline: readonly TimelineBarInput[], options: Time
   const axisY = top + rows.length * rowHeight;
 
   const grid = timeTicks(totalSeconds || 1).map(
-    (tick) => html`<line class="grid" x1="${px(x(tick))}" x2="${px(x(tick))}" y1="${top}" y2="${axisY}" stroke="#d0d7de"/><text x="${px(x(tick))}" y="${axisY + 15}" text-anchor="middle">${formatTickSeconds(tick)}</text>`,
+    (tick) =>
+      html`<line class="grid" x1="${px(x(tick))}" x2="${px(x(tick))}" y1="${top}" y2="${axisY}" stroke="#d0d7de"/><text x="${px(x(tick))}" y="${axisY + 15}" text-anchor="middle">${formatTickSeconds(tick)}</text>`,
   );
 
   const bars = rows.map(({ step, start, end, open }, i) => {
@@ -202,10 +203,12 @@ export function lineChartSvg(options: LineChartOptions): SafeHtml {
   const yTicks: number[] = [];
   for (let v = y0; v <= y1 + yStep / 1e6; v += yStep) yTicks.push(Number(v.toPrecision(12)));
   const yAxis = yTicks.map(
-    (v) => html`<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(v))}" y2="${px(y(v))}" stroke="#d0d7de"/><text x="${margin.left - 6}" y="${px(y(v)) + 4}" text-anchor="end">${fmt(v)}</text>`,
+    (v) =>
+      html`<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(v))}" y2="${px(y(v))}" stroke="#d0d7de"/><text x="${margin.left - 6}" y="${px(y(v)) + 4}" text-anchor="end">${fmt(v)}</text>`,
   );
   const xAxis = dateTicks(t0, t1).map(
-    (t) => html`<line class="grid" x1="${px(x(t))}" x2="${px(x(t))}" y1="${margin.top}" y2="${height - margin.bottom}" stroke="#d0d7de" stroke-opacity="0.5"/><text x="${px(x(t))}" y="${height - margin.bottom + 16}" text-anchor="middle">${formatDateTick(t, t1 - t0)}</text>`,
+    (t) =>
+      html`<line class="grid" x1="${px(x(t))}" x2="${px(x(t))}" y1="${margin.top}" y2="${height - margin.bottom}" stroke="#d0d7de" stroke-opacity="0.5"/><text x="${px(x(t))}" y="${height - margin.bottom + 16}" text-anchor="middle">${formatDateTick(t, t1 - t0)}</text>`,
   );
   const lines = options.series.map((s, i) => {
     const colour = LINE_COLOURS[i % LINE_COLOURS.length];
@@ -215,10 +218,12 @@ export function lineChartSvg(options: LineChartOptions): SafeHtml {
     return html`<path class="${cls}" d="${d}" fill="none" stroke="${colour}" stroke-width="${s.dashed ? 1.5 : 1.8}"${s.dashed ? html` stroke-dasharray="6 4"` : ''}><title>${s.label}</title></path>`;
   });
   const limits = thresholds.map(
-    (t) => html`<g class="threshold"><line x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(t.value))}" y2="${px(y(t.value))}" stroke="#cf222e" stroke-width="1.5"/><text class="label threshold-label" x="${width - margin.right + 4}" y="${px(y(t.value)) + 4}" fill="#cf222e">${t.label}</text></g>`,
+    (t) =>
+      html`<g class="threshold"><line x1="${margin.left}" x2="${width - margin.right}" y1="${px(y(t.value))}" y2="${px(y(t.value))}" stroke="#cf222e" stroke-width="1.5"/><text class="label threshold-label" x="${width - margin.right + 4}" y="${px(y(t.value)) + 4}" fill="#cf222e">${t.label}</text></g>`,
   );
   const legend = options.series.map(
-    (s, i) => html`<text class="label" x="${width - margin.right + 4}" y="${margin.top + 12 + i * 14}" fill="${LINE_COLOURS[i % LINE_COLOURS.length]}">${s.dashed ? '┄ ' : '— '}${truncate(s.label, 16)}</text>`,
+    (s, i) =>
+      html`<text class="label" x="${width - margin.right + 4}" y="${margin.top + 12 + i * 14}" fill="${LINE_COLOURS[i % LINE_COLOURS.length]}">${s.dashed ? '┄ ' : '— '}${truncate(s.label, 16)}</text>`,
   );
   return html`<svg class="chart line-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}"><title>${options.title}</title>${yAxis}${xAxis}${limits}${lines}${legend}</svg>`;
 }
@@ -249,7 +254,18 @@ export function niceRange(lo: number, hi: number): [number, number, number] {
 }
 
 const HOUR_MS = 3_600_000;
-const DATE_STEPS = [HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, 24 * HOUR_MS, 2 * 24 * HOUR_MS, 7 * 24 * HOUR_MS, 14 * 24 * HOUR_MS, 30 * 24 * HOUR_MS, 91 * 24 * HOUR_MS];
+const DATE_STEPS = [
+  HOUR_MS,
+  3 * HOUR_MS,
+  6 * HOUR_MS,
+  12 * HOUR_MS,
+  24 * HOUR_MS,
+  2 * 24 * HOUR_MS,
+  7 * 24 * HOUR_MS,
+  14 * 24 * HOUR_MS,
+  30 * 24 * HOUR_MS,
+  91 * 24 * HOUR_MS,
+];
 
 /** Tick instants at midnight/hour boundaries (UTC), about 6 across the span. */
 export function dateTicks(t0: number, t1: number, maxTicks = 7): number[] {

@@ -23,8 +23,11 @@ export function withApprovalGates(def: RunbookDefinition, registry: StepRegistry
     const first = steps.findIndex((s) => registry.get(s.uses)?.mutates);
     if (first >= 0) {
       const gate: StepDefinition = {
-        id: steps.some((s) => s.id === RUNBOOK_GATE_ID) ? `${RUNBOOK_GATE_ID}-gate` : RUNBOOK_GATE_ID, name: 'Approval before the first change', uses: APPROVE_STEP,
-        with: { ...def.approval } as Record<string, unknown>, timeout: gateTimeout(def.approval),
+        id: steps.some((s) => s.id === RUNBOOK_GATE_ID) ? `${RUNBOOK_GATE_ID}-gate` : RUNBOOK_GATE_ID,
+        name: 'Approval before the first change',
+        uses: APPROVE_STEP,
+        with: { ...def.approval },
+        timeout: gateTimeout(def.approval),
       };
       steps = [...steps.slice(0, first), gate, ...steps.slice(first)];
     }
@@ -57,8 +60,11 @@ export function withRequiredApproval(def: RunbookDefinition, registry: StepRegis
     return { ...def, steps: def.steps.map((s, i) => (i === first - 1 ? { ...s, with: raise(s.with ?? {}) } : s)) };
   }
   const gate: StepDefinition = {
-    id: def.steps.some((s) => s.id === RUNBOOK_GATE_ID) ? `${RUNBOOK_GATE_ID}-policy` : RUNBOOK_GATE_ID, name: 'Approval the policy asks for', uses: APPROVE_STEP,
-    with: raise({ timeout: DEFAULT_APPROVAL_TIMEOUT }), timeout: `${(parseDuration(DEFAULT_APPROVAL_TIMEOUT) ?? 0) + GATE_STEP_MARGIN_S}s`,
+    id: def.steps.some((s) => s.id === RUNBOOK_GATE_ID) ? `${RUNBOOK_GATE_ID}-policy` : RUNBOOK_GATE_ID,
+    name: 'Approval the policy asks for',
+    uses: APPROVE_STEP,
+    with: raise({ timeout: DEFAULT_APPROVAL_TIMEOUT }),
+    timeout: `${(parseDuration(DEFAULT_APPROVAL_TIMEOUT) ?? 0) + GATE_STEP_MARGIN_S}s`,
   };
   return { ...def, steps: [...def.steps.slice(0, first), gate, ...def.steps.slice(first)] };
 }

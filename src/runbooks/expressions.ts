@@ -108,7 +108,10 @@ function closing(source: string, start: number, quote: string): number {
 function misleadingNot(node: ExpressionNode): string | null {
   let found: string | null = null;
   visit(node, (n) => {
-    if (['Subexpression', 'IndexExpression', 'Projection', 'FilterProjection', 'ValueProjection'].includes(n.type) && (n.left as ExpressionNode | undefined)?.type === 'NotExpression') {
+    if (
+      ['Subexpression', 'IndexExpression', 'Projection', 'FilterProjection', 'ValueProjection'].includes(n.type) &&
+      (n.left as ExpressionNode | undefined)?.type === 'NotExpression'
+    ) {
       found = '"!" applies to the name right after it only (so "!a.b" means "(!a).b"); write !(a.b)';
     }
   });

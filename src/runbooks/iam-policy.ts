@@ -67,7 +67,12 @@ export function iamPolicyFor(defs: RunbookDefinition[], registry: StepRegistry):
     const actions = [...byResources.get(key)!].filter((a) => key === '["*"]' || !everywhere.has(a)).sort();
     if (actions.length === 0) return;
     const resources = JSON.parse(key) as string[];
-    statements.push({ Sid: key === '["*"]' ? 'RunbookdActions' : `RunbookdScoped${i}`, Effect: 'Allow', Action: actions, Resource: resources.length === 1 ? resources[0] : resources });
+    statements.push({
+      Sid: key === '["*"]' ? 'RunbookdActions' : `RunbookdScoped${i}`,
+      Effect: 'Allow',
+      Action: actions,
+      Resource: resources.length === 1 ? resources[0] : resources,
+    });
   });
   return { Version: '2012-10-17', Statement: statements };
 }

@@ -11,7 +11,11 @@ export type FailureDecision = { kind: 'fail' } | { kind: 'continue' } | { kind: 
 const STEP_TARGET = /^step:([a-z][a-z0-9-]{0,62})$/;
 
 /** The decision for a step that has failed, at `index` in its phase's `list`. Pure: the executor records it. */
-export function decideOnFailure(def: Pick<StepDefinition, 'onFailure' | 'continueOnFailure'>, list: ReadonlyArray<Pick<StepDefinition, 'id'>>, index: number): FailureDecision {
+export function decideOnFailure(
+  def: Pick<StepDefinition, 'onFailure' | 'continueOnFailure'>,
+  list: ReadonlyArray<Pick<StepDefinition, 'id'>>,
+  index: number,
+): FailureDecision {
   const setting = def.onFailure ?? (def.continueOnFailure ? 'continue' : 'fail');
   if (setting === 'continue') return { kind: 'continue' };
   const m = STEP_TARGET.exec(setting);
@@ -28,7 +32,10 @@ export function decideOnFailure(def: Pick<StepDefinition, 'onFailure' | 'continu
  * strictly between it and its target. The executor records them `skipped` (on resume too, since
  * this is computed from the records alone).
  */
-export function jumpedOver(list: ReadonlyArray<Pick<StepDefinition, 'id' | 'onFailure' | 'continueOnFailure'>>, failed: (stepId: string) => boolean): Map<string, string> {
+export function jumpedOver(
+  list: ReadonlyArray<Pick<StepDefinition, 'id' | 'onFailure' | 'continueOnFailure'>>,
+  failed: (stepId: string) => boolean,
+): Map<string, string> {
   const out = new Map<string, string>();
   list.forEach((def, i) => {
     if (!failed(def.id)) return;
@@ -51,7 +58,10 @@ export function onFailureProblems(
     return problems;
   }
   if (phase === 'cleanup') {
-    problems.push({ path: def.onFailure !== undefined ? 'onFailure' : 'continueOnFailure', reason: 'every cleanup step runs whatever the others did; a failed one fails the run' });
+    problems.push({
+      path: def.onFailure !== undefined ? 'onFailure' : 'continueOnFailure',
+      reason: 'every cleanup step runs whatever the others did; a failed one fails the run',
+    });
     return problems;
   }
   if (def.onFailure !== undefined && def.continueOnFailure !== undefined && (def.onFailure === 'continue') !== def.continueOnFailure) {

@@ -25,7 +25,7 @@ export class RunbookCatalog implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const loaded = loadRunbooks(this.config.runbooksDir, this.steps);
+    const loaded = loadRunbooks(this.config.runbooks.dir, this.steps);
     // verbose: errors carry the schema they failed, so a oneOf of `required` lists can be said plainly.
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
     addFormats(ajv);
@@ -38,7 +38,7 @@ export class RunbookCatalog implements OnModuleInit {
     // A schedule whose parameters the runbook refuses would be refused at every tick: stop boot instead.
     const problems = scheduleParameterProblems(loaded, (l) => this.entries.get(l.definition.id)!.validate);
     if (problems.length > 0) throw definitionError(problems);
-    this.logger.log(`loaded ${loaded.length} runbook(s) from ${this.config.runbooksDir}: ${[...this.entries.keys()].join(', ')}`);
+    this.logger.log(`loaded ${loaded.length} runbook(s) from ${this.config.runbooks.dir}: ${[...this.entries.keys()].join(', ')}`);
   }
 
   list(): LoadedRunbook[] {

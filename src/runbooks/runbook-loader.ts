@@ -48,7 +48,8 @@ export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = R
     const value = doc.toJS() as unknown;
     if (!validateShape(value)) {
       // An `if` keyword's own error only repeats the errors of its `then` branch, which are listed.
-      for (const e of validateShape.errors ?? []) if (e.keyword !== 'if') problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
+      for (const e of validateShape.errors ?? [])
+        if (e.keyword !== 'if') problems.push({ file, path: pointerToPath(e.instancePath), reason: describeAjvError(e) });
       continue;
     }
     const checked = normalise(value as RunbookDefinition);
@@ -135,7 +136,7 @@ const DEFAULTS_FIELDS = ['region'];
 
 function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegistry, problems: DefinitionProblem[]): void {
   const add = (p: string, reason: string) => problems.push({ file, path: p, reason });
-  const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {}) as object));
+  const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {})));
   try {
     // Formats are checked when parameters are validated (the catalog adds them); here only the schema itself.
     new Ajv({ strict: false, validateFormats: false }).compile(def.parameters);
@@ -171,7 +172,8 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
           add(where, `\${{ ${e.source} }}: step "${a}" (${target.uses}) has no output "${b}" (it has: ${outputs.join(', ')})`);
         }
       } else if (root === 'run') {
-        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt', 'acceptedAt'].includes(a ?? '')) add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt, acceptedAt`);
+        if (!['id', 'runbookId', 'dryRun', 'actor', 'expiresAt', 'acceptedAt'].includes(a ?? ''))
+          add(where, `\${{ ${e.source} }}: run has id, runbookId, dryRun, actor, expiresAt, acceptedAt`);
       } else if (root === 'defaults') {
         if (!DEFAULTS_FIELDS.includes(a ?? '')) add(where, `\${{ ${e.source} }}: defaults has ${DEFAULTS_FIELDS.join(', ')}`);
       } else {
@@ -245,7 +247,8 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       const type = registry.forStep(s);
       if (type && !type.forDefinition) {
         // Fixed step types declare these in code; a value here would be silently ignored.
-        if (s.mutates !== undefined) add(`${where}.mutates`, `only generic steps (aws.*) take mutates:; ${s.uses} ${type.mutates ? 'changes state' : 'is read-only'} by its type`);
+        if (s.mutates !== undefined)
+          add(`${where}.mutates`, `only generic steps (aws.*) take mutates:; ${s.uses} ${type.mutates ? 'changes state' : 'is read-only'} by its type`);
         if (s.outputs !== undefined) add(`${where}.outputs`, `only generic steps (aws.*) take outputs:; ${s.uses} has ${type.outputs.join(', ')}`);
       }
       if (type?.checkDefinition) {
@@ -327,5 +330,5 @@ export { pointerToPath };
 function withShippedServices(schema: object): object {
   const defs = (schema as { definitions?: Record<string, unknown> }).definitions;
   if (!defs?.awsService) return schema;
-  return { ...schema, definitions: { ...defs, awsService: { ...(defs.awsService as object), enum: Object.keys(AWS_SERVICES) } } };
+  return { ...schema, definitions: { ...defs, awsService: { ...(defs.awsService), enum: Object.keys(AWS_SERVICES) } } };
 }

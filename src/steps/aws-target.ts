@@ -15,6 +15,6 @@ export const TARGET_PROPERTIES = {
   roleArn: ROLE_ARN_SCHEMA,
 } as const;
 
-export function targetOf(input: TargetInput, config: Pick<AppConfig, 'awsRegion'>): { region: string; roleArn?: string } {
-  return { region: input.region || config.awsRegion, ...(input.roleArn ? { roleArn: input.roleArn } : {}) };
+export function targetOf(input: TargetInput, config: Pick<AppConfig, 'aws'>): { region: string; roleArn?: string } {
+  return { region: input.region || config.aws.region, ...(input.roleArn ? { roleArn: input.roleArn } : {}) };
 }

@@ -21,7 +21,7 @@ export class StepRegistry {
       try {
         this.validators.set(t.uses, ajv.compile(t.input));
       } catch (err) {
-        throw new Error(`step type ${t.uses}: its input schema does not compile: ${(err as Error).message}`);
+        throw new Error(`step type ${t.uses}: its input schema does not compile: ${(err as Error).message}`, { cause: err });
       }
       this.byUses.set(t.uses, t);
     }

@@ -20,7 +20,11 @@ export class OtlpTraceBackend implements TraceBackend {
   constructor(config: TracingConfig) {
     const exporter = new OTLPTraceExporter({ url: config.tracesUrl, headers: config.headers, timeoutMillis: config.exportTimeoutMs });
     this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: config.serviceVersion, ...config.resourceAttributes }),
+      resource: resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: config.serviceName,
+        [ATTR_SERVICE_VERSION]: config.serviceVersion,
+        ...config.resourceAttributes,
+      }),
       spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: config.batchDelayMs })],
     });
     this.tracer = this.provider.getTracer('runbookd', config.serviceVersion);
@@ -29,7 +33,12 @@ export class OtlpTraceBackend implements TraceBackend {
   startSpan(name: string, start: SpanStart): TraceSpan {
     const parent = parseTraceparent(start.parent);
     const ctx = parent
-      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true })
+      ? trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+          traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+          isRemote: true,
+        })
       : ROOT_CONTEXT;
     const span = this.tracer.startSpan(name, { kind: KINDS[start.kind ?? 'internal'], attributes: clean(start.attributes) }, ctx);
     return new OtlpSpan(span);
@@ -40,7 +49,13 @@ export class OtlpTraceBackend implements TraceBackend {
   }
 }
 
-const KINDS = { internal: SpanKind.INTERNAL, server: SpanKind.SERVER, client: SpanKind.CLIENT, consumer: SpanKind.CONSUMER, producer: SpanKind.PRODUCER } as const;
+const KINDS = {
+  internal: SpanKind.INTERNAL,
+  server: SpanKind.SERVER,
+  client: SpanKind.CLIENT,
+  consumer: SpanKind.CONSUMER,
+  producer: SpanKind.PRODUCER,
+} as const;
 
 class OtlpSpan implements TraceSpan {
   readonly traceId: string;

@@ -44,7 +44,11 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
     return new Date();
   };
   const post = async (message: string) => {
-    const res = await fetch(`${h.baseUrl}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: JSON.stringify(signer.notification(TOPIC, message)) });
+    const res = await fetch(`${h.baseUrl}/v1/webhooks/sns`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=UTF-8' },
+      body: JSON.stringify(signer.notification(TOPIC, message)),
+    });
     const text = await res.text();
     return { status: res.status, body: JSON.parse(text) };
   };
@@ -133,7 +137,9 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
       west.destroy();
     }
     const before = (await runs()).length;
-    const res = await post(cloudWatchAlarmMessage({ alarmName: 'west-api-5xx', cluster: 'shop', service: 'west-api', region: 'us-west-2', accountId: ACCOUNT }));
+    const res = await post(
+      cloudWatchAlarmMessage({ alarmName: 'west-api-5xx', cluster: 'shop', service: 'west-api', region: 'us-west-2', accountId: ACCOUNT }),
+    );
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('TARGET_NOT_ALLOWED');
     expect((await runs()).length).toBe(before);
@@ -144,9 +150,9 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
   it('answers 503 (SNS delivers again) and starts nothing when CloudWatch cannot be reached; the redelivery then starts the run', async () => {
     const at = await realAlarm('flaky-api-5xx', 'flaky-api');
     const client = h.app.get(AwsClientFactory).cloudwatch(REGION);
-    const down = jest.spyOn(client, 'send').mockImplementation(async () => {
-      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: {} });
-    });
+    const down = jest.spyOn(client, 'send').mockRejectedValue(
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: {} }) as never,
+    );
     const before = (await runs()).length;
     const body = JSON.stringify(signer.notification(TOPIC, message('flaky-api-5xx', 'flaky-api', { stateChangeTime: at })));
     const send = () => fetch(`${h.baseUrl}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body });

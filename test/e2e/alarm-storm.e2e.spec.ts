@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { cloudWatchAlarmMessage, createTestSnsSigner, type TestSnsSigner } from '../../scripts/sandbox/sns-signer';
 import { eventually, Harness, REGION } from '../support/runbookd';
 
@@ -69,8 +76,15 @@ describe('an alarm storm within the DescribeAlarms quota', () => {
   }
 
   async function notify(service: string, changedAt: Date): Promise<{ status: number; body: any }> {
-    const body = signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: CLUSTER, service, region: REGION, accountId: ACCOUNT, stateChangeTime: changedAt }));
-    const res = await fetch(`${h.baseUrl}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: JSON.stringify(body) });
+    const body = signer.notification(
+      TOPIC,
+      cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: CLUSTER, service, region: REGION, accountId: ACCOUNT, stateChangeTime: changedAt }),
+    );
+    const res = await fetch(`${h.baseUrl}/v1/webhooks/sns`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=UTF-8' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: await res.json() };
   }
 

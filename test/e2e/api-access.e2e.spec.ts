@@ -23,11 +23,11 @@ describe('API access, errors and secrets (all-in-one process)', () => {
       const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       cb?.();
       return true;
-    }) as typeof process.stdout.write;
+    });
     process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
       logged.push(String(chunk));
       return (original.err as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-    }) as typeof process.stderr.write;
+    });
     h = await Harness.start({ role: 'all', runbooksDir: FIXTURES, seed: false, env: { RUNBOOKD_LOG_LEVEL: 'debug' } });
   });
 
@@ -183,7 +183,11 @@ describe('API access, errors and secrets (all-in-one process)', () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const res: { status: number; body: any } = await h.request('GET', `/v1/runs?runbook=api-noop&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { key: h.keys.viewer });
+        const res: { status: number; body: any } = await h.request(
+          'GET',
+          `/v1/runs?runbook=api-noop&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          { key: h.keys.viewer },
+        );
         expect(res.status).toBe(200);
         pageSizes.push(res.body.items.length);
         seen.push(...res.body.items.filter((r: any) => r.reason === 'paging').map((r: any) => r.id));

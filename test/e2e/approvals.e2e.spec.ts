@@ -43,7 +43,8 @@ describe('approvals', () => {
 
   beforeAll(async () => {
     runbooksDir = mkdtempSync(path.join(os.tmpdir(), 'rbd-approvals-'));
-    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml'))) copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
+    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml')))
+      copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
     copyFileSync(path.join(ROOT, 'test/e2e/fixtures/cli/approval-expire.yaml'), path.join(runbooksDir, 'approval-expire.yaml'));
     // A Slack-compatible receiver for the runbook's notify target.
     hook = createServer((req, res) => {
@@ -84,7 +85,10 @@ steps:
     expect(h.proxy.count(RESTORE)).toBe(0);
     expect(a).toMatchObject({ requestedBy: 'otto', minApprovals: 1, gate: 'approval', runbookId: 'point-in-time-restore' });
     expect(a.plan.parameters).toMatchObject({ mode: 'recovery', targetIdentifier: 'billing-approved' });
-    expect(a.plan.steps[0]).toMatchObject({ stepId: 'restore', calls: [expect.objectContaining({ operation: RESTORE, input: expect.objectContaining({ TargetDBInstanceIdentifier: 'billing-approved' }) })] });
+    expect(a.plan.steps[0]).toMatchObject({
+      stepId: 'restore',
+      calls: [expect.objectContaining({ operation: RESTORE, input: expect.objectContaining({ TargetDBInstanceIdentifier: 'billing-approved' }) })],
+    });
     expect(a.planHash).toMatch(/^[0-9a-f]{64}$/);
     expect(a.commands.approve).toBe(`runbookd approve ${runId} -m "<comment>"`);
     expect((await h.request('GET', '/v1/approvals?state=pending', { key: h.keys.viewer })).body.items.map((x: any) => x.runId)).toEqual([runId]);
@@ -118,7 +122,10 @@ steps:
     expect(ended.steps.find((s: any) => s.id === 'approval').output).toMatchObject({ required: true, approvedBy: ['ada'], planHash: a.planHash });
     const audit = await auditKinds(runId);
     expect(audit.find((r) => r.kind === 'approval.requested')).toMatchObject({ actor: 'otto', data: { planHash: a.planHash } });
-    expect(audit.find((r) => r.kind === 'approval.decided')).toMatchObject({ actor: 'ada', data: { decision: 'approve', comment: 'checked the point and the name' } });
+    expect(audit.find((r) => r.kind === 'approval.decided')).toMatchObject({
+      actor: 'ada',
+      data: { decision: 'approve', comment: 'checked the point and the name' },
+    });
     expect(audit.find((r) => r.kind === 'approval.granted')).toMatchObject({ actor: 'ada', data: { approvedBy: ['ada'] } });
     // The approval waited before the first change: the restore was requested after it was granted.
     const granted = audit.findIndex((r) => r.kind === 'approval.granted');
@@ -141,7 +148,10 @@ steps:
     expect(h.proxy.count(RESTORE)).toBe(1);
     expect((await runCli(['follow', runId], env)).code).toBe(4);
     expect((await decide(runId, h.keys.admin, 'approve')).status).toBe(409);
-    expect((await auditKinds(runId)).find((r) => r.kind === 'approval.decided')).toMatchObject({ actor: 'ada', data: { decision: 'reject', comment: 'wrong point in time' } });
+    expect((await auditKinds(runId)).find((r) => r.kind === 'approval.decided')).toMatchObject({
+      actor: 'ada',
+      data: { decision: 'reject', comment: 'wrong point in time' },
+    });
   });
 
   it('an approval nobody gives expires: the run ends `rejected` (expired), never approved', async () => {
@@ -175,8 +185,14 @@ steps:
     expect(second.plan.parameters.targetIdentifier).toBe('billing-other');
     expect(second.approvals).toEqual([]);
     expect((await h.request('GET', '/v1/approvals?state=void')).body.items.map((x: any) => x.id)).toContain(first.id);
-    expect((await auditKinds(runId)).find((r) => r.kind === 'approval.voided')).toMatchObject({ data: { previousPlanHash: first.planHash, planHash: second.planHash, approvedBy: ['ada'] } });
-    await eventually(async () => ((await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? true : undefined), 30_000, 'the run to wait for the new approval');
+    expect((await auditKinds(runId)).find((r) => r.kind === 'approval.voided')).toMatchObject({
+      data: { previousPlanHash: first.planHash, planHash: second.planHash, approvedBy: ['ada'] },
+    });
+    await eventually(
+      async () => ((await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? true : undefined),
+      30_000,
+      'the run to wait for the new approval',
+    );
     expect(h.proxy.count(RESTORE)).toBe(1);
     await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator });
     expect((await h.waitForRun(runId)).state).toBe('cancelled');
@@ -189,7 +205,9 @@ steps:
 
   it('dry runs never wait; a failover test waits only when its target is production', async () => {
     // (A dry-run point-in-time restore is not used here: its wait step polls for a copy a dry run never makes.)
-    const dry = await h.waitForRun(await start({ parameters: { clusterIdentifier: 'orders-aurora', environment: 'production' }, dryRun: true }, 'failover-test'));
+    const dry = await h.waitForRun(
+      await start({ parameters: { clusterIdentifier: 'orders-aurora', environment: 'production' }, dryRun: true }, 'failover-test'),
+    );
     expect(dry.state).toBe('succeeded');
     expect(dry.steps.find((s: any) => s.id === 'approval').output).toMatchObject({ required: false });
     expect(h.proxy.count('FailoverDBCluster')).toBe(0);
@@ -220,7 +238,13 @@ steps:
     const failovers = h.proxy.count('FailoverDBCluster');
     const runId = await start({ parameters: { cluster: 'orders-aurora' }, reason: 'notify test' }, 'approval-notify');
     const body = await eventually(() => hookBodies.find((b) => b.runbookd?.runId === runId), 30_000, 'the approval notification');
-    expect(body.runbookd).toMatchObject({ kind: 'approval-request', requestedBy: 'otto', minApprovals: 1, message: 'please look at this', commands: { approve: `runbookd approve ${runId} -m "<comment>"` } });
+    expect(body.runbookd).toMatchObject({
+      kind: 'approval-request',
+      requestedBy: 'otto',
+      minApprovals: 1,
+      message: 'please look at this',
+      commands: { approve: `runbookd approve ${runId} -m "<comment>"` },
+    });
     expect(body.runbookd.consoleUrl).toMatch(new RegExp(`/#/runs/${runId}$`));
     expect(body.attachments[0].text).toContain('change: rds:FailoverDBCluster in eu-west-1 DBClusterIdentifier=orders-aurora');
     expect(body.text).toContain(`runbookd approve ${runId}`);

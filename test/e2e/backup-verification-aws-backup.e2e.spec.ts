@@ -41,7 +41,13 @@ describe('backup-verification with source aws-backup', () => {
     backup.reset();
     backup.on(ListRecoveryPointsByResourceCommand).resolves({
       RecoveryPoints: [
-        { RecoveryPointArn: RECOVERY_POINT, CreationDate: new Date(Date.now() - 10 * 60_000), Status: 'COMPLETED', BackupVaultName: 'prod-vault', EncryptionKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k1' },
+        {
+          RecoveryPointArn: RECOVERY_POINT,
+          CreationDate: new Date(Date.now() - 10 * 60_000),
+          Status: 'COMPLETED',
+          BackupVaultName: 'prod-vault',
+          EncryptionKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k1',
+        },
         { RecoveryPointArn: `${RECOVERY_POINT}-old`, CreationDate: new Date(Date.now() - 26 * 3600_000), Status: 'COMPLETED', BackupVaultName: 'prod-vault' },
       ],
     });
@@ -54,7 +60,15 @@ describe('backup-verification with source aws-backup', () => {
   const start = async () => {
     const res = await h.request('POST', '/v1/runbooks/backup-verification/runs', {
       key: h.keys.operator,
-      body: { parameters: { dbInstanceIdentifier: 'billing-postgres', source: 'aws-backup', backupRoleArn: ROLE, pollSeconds: 0.2, vpcSecurityGroupIds: ['sg-0a1b2c3d'] } },
+      body: {
+        parameters: {
+          dbInstanceIdentifier: 'billing-postgres',
+          source: 'aws-backup',
+          backupRoleArn: ROLE,
+          pollSeconds: 0.2,
+          vpcSecurityGroupIds: ['sg-0a1b2c3d'],
+        },
+      },
     });
     expect(res.status).toBe(202);
     return res.body.id as string;
@@ -62,7 +76,12 @@ describe('backup-verification with source aws-backup', () => {
 
   it('restores the newest recovery point (job RUNNING then COMPLETED), tags and verifies the copy, reports SUCCESSFUL, deletes it', async () => {
     backup.on(StartRestoreJobCommand).callsFake(async (input) => {
-      await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: 'billing-postgres-manual', DBInstanceIdentifier: input.Metadata.DBInstanceIdentifier }));
+      await rds.send(
+        new RestoreDBInstanceFromDBSnapshotCommand({
+          DBSnapshotIdentifier: 'billing-postgres-manual',
+          DBInstanceIdentifier: input.Metadata.DBInstanceIdentifier,
+        }),
+      );
       return { RestoreJobId: 'job-ok' };
     });
     backup.on(DescribeRestoreJobCommand)

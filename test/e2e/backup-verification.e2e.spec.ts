@@ -8,7 +8,10 @@ const stepOf = (run: any, id: string) => run.steps.find((s: any) => s.id === id)
 const finding = (report: any, id: string) => report.findings.find((f: any) => f.id === id);
 
 async function start(h: Harness, parameters: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const res = await h.request('POST', '/v1/runbooks/backup-verification/runs', { key: h.keys.operator, body: { parameters: { pollSeconds: 0.2, ...parameters }, ...extra } });
+  const res = await h.request('POST', '/v1/runbooks/backup-verification/runs', {
+    key: h.keys.operator,
+    body: { parameters: { pollSeconds: 0.2, ...parameters }, ...extra },
+  });
   expect(res.status).toBe(202);
   return res.body.id as string;
 }
@@ -57,7 +60,14 @@ describe('backup-verification against moto (RDS snapshots)', () => {
     expect(typeof figure('dr-copy-age')).toBe('number');
     expect(figure('restore-point')).toBe('billing-postgres-manual');
     expect(report.resources).toEqual([
-      expect.objectContaining({ type: 'rds:db-instance', identifier: copy, region: REGION, state: 'deleted', createdByStepId: 'restore', stateStepId: 'delete-copy' }),
+      expect.objectContaining({
+        type: 'rds:db-instance',
+        identifier: copy,
+        region: REGION,
+        state: 'deleted',
+        createdByStepId: 'restore',
+        stateStepId: 'delete-copy',
+      }),
     ]);
 
     const md = (await h.request('GET', `/v1/runs/${runId}/report?format=md`)).text;

@@ -21,8 +21,8 @@ describe('boot names the Node.js runtime', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout!.on('data', (d) => (out += String(d)));
-    child.stderr!.on('data', (d) => (out += String(d)));
+    child.stdout.on('data', (d) => (out += String(d)));
+    child.stderr.on('data', (d) => (out += String(d)));
     const [code] = await once(child, 'exit');
 
     expect(code).toBe(78);

@@ -46,18 +46,28 @@ describe('canary-rollback end to end: moto SNS Publish → webhook → ECS rollb
     const sns = new SNSClient(clientConfig());
     const cloudwatch = new CloudWatchClient(clientConfig());
     try {
-      const stable = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0].taskDefinition!;
+      const stable = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0]
+        .taskDefinition!;
       // A canary deploy: a new revision goes out, and its 5xx alarm fires.
-      const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!.taskDefinitionArn!;
+      const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!
+        .taskDefinitionArn!;
       await ecs.send(new UpdateServiceCommand({ cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, taskDefinition: canary }));
       await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: 'ALARM', StateReason: 'canary errors' }));
 
       await sns.send(new SubscribeCommand({ TopicArn: TOPIC, Protocol: 'http', Endpoint: `${h.baseUrl}/v1/webhooks/sns` }));
       // Without Subject: moto leaves it out of the string it signs even when it sends one.
-      await sns.send(new PublishCommand({
-        TopicArn: TOPIC,
-        Message: cloudWatchAlarmMessage({ alarmName: SANDBOX_CANARY.alarm, cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, region: REGION, accountId: ACCOUNT }),
-      }));
+      await sns.send(
+        new PublishCommand({
+          TopicArn: TOPIC,
+          Message: cloudWatchAlarmMessage({
+            alarmName: SANDBOX_CANARY.alarm,
+            cluster: SANDBOX_CANARY.cluster,
+            service: SANDBOX_CANARY.service,
+            region: REGION,
+            accountId: ACCOUNT,
+          }),
+        }),
+      );
 
       const runId = await eventually(async () => {
         const list = (await h.request('GET', '/v1/runs?runbook=canary-rollback')).body.items;
@@ -74,7 +84,12 @@ describe('canary-rollback end to end: moto SNS Publish → webhook → ECS rollb
       const run = await h.waitForRun(runId, undefined, 30_000);
       expect(run.state).toBe('succeeded');
       const step = (id: string) => run.steps.find((s: any) => s.id === id);
-      expect(step('target').output).toMatchObject({ currentTaskDefinition: canary, targetTaskDefinition: stable, rule: 'previous-revision', changeNeeded: true });
+      expect(step('target').output).toMatchObject({
+        currentTaskDefinition: canary,
+        targetTaskDefinition: stable,
+        rule: 'previous-revision',
+        changeNeeded: true,
+      });
       expect(step('target').output.considered.map((c: any) => c.rule)).toEqual(['explicit', 'deployment-history', 'known-good-tag', 'previous-revision']);
       expect(step('rollback').output).toMatchObject({ previousTaskDefinition: canary, taskDefinition: stable, changed: true });
       expect(step('steady').state).toBe('succeeded');
@@ -86,7 +101,13 @@ describe('canary-rollback end to end: moto SNS Publish → webhook → ECS rollb
       expect(figure('to-task-definition')).toBe(stable.split('/').pop());
       expect(figure('deciding-rule')).toMatch(/previous ACTIVE revision/);
       for (const id of ['alarm-state-change-at', 'received-at', 'rollback-call-at', 'steady-at', 'alarm-ok-at']) expect(typeof figure(id)).toBe('string');
-      for (const id of ['alarm-to-received-seconds', 'received-to-rollback-seconds', 'rollback-to-steady-seconds', 'steady-to-alarm-ok-seconds', 'alarm-to-recovered-seconds']) {
+      for (const id of [
+        'alarm-to-received-seconds',
+        'received-to-rollback-seconds',
+        'rollback-to-steady-seconds',
+        'steady-to-alarm-ok-seconds',
+        'alarm-to-recovered-seconds',
+      ]) {
         expect(figure(id)).toBeGreaterThanOrEqual(0);
       }
       expect(report.findings).toEqual([expect.objectContaining({ id: 'alarm-recovered', passed: true })]);

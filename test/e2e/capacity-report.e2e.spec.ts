@@ -69,7 +69,10 @@ describe('capacity-report against moto', () => {
     const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
       key: h.keys.operator,
       // Scoped to what this file seeded, so resources other suites add to the sandbox estate cannot change the answer.
-      body: { parameters: { lookbackDays: 3, period: 3600, scope: { ecsClusters: ['retail'], rdsClusters: ['orders-aurora'], rdsInstances: ['billing-postgres'] } }, reason: 'weekly capacity look' },
+      body: {
+        parameters: { lookbackDays: 3, period: 3600, scope: { ecsClusters: ['retail'], rdsClusters: ['orders-aurora'], rdsInstances: ['billing-postgres'] } },
+        reason: 'weekly capacity look',
+      },
     });
     expect(res.status).toBe(202);
     runId = res.body.id;
@@ -121,7 +124,12 @@ describe('capacity-report against moto', () => {
     // Sorted by days to threshold: the two at risk lead, soonest first.
     expect(cap.resources.slice(0, 2).map((r: any) => r.id)).toEqual(['retail/checkout', 'billing-postgres']);
     expect(cap.findings.map((f: any) => [f.resourceId, f.finding])).toEqual(
-      expect.arrayContaining([['retail/checkout', 'at-risk'], ['billing-postgres', 'at-risk'], ['retail/catalog', 'over-provisioned'], ['retail/reports', 'insufficient-data']]),
+      expect.arrayContaining([
+        ['retail/checkout', 'at-risk'],
+        ['billing-postgres', 'at-risk'],
+        ['retail/catalog', 'over-provisioned'],
+        ['retail/reports', 'insufficient-data'],
+      ]),
     );
     expect(cap.findings).toHaveLength(6);
   });
@@ -148,7 +156,17 @@ describe('capacity-report against moto', () => {
     expect(run.state).toBe('succeeded');
     const cap = (await h.request('GET', `/v1/runs/${run.id}/report`)).body.capacity;
     const ids = cap.resources.map((r: any) => r.id);
-    expect(ids).toEqual(expect.arrayContaining(['retail/checkout', 'retail/catalog', 'retail/search', 'retail/reports', 'billing-postgres', 'orders-aurora-1', 'orders-aurora-2']));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'retail/checkout',
+        'retail/catalog',
+        'retail/search',
+        'retail/reports',
+        'billing-postgres',
+        'orders-aurora-1',
+        'orders-aurora-2',
+      ]),
+    );
     expect(cap.resources.find((r: any) => r.id === 'retail/checkout').status).toBe('at-risk');
     expect(cap.awsCalls['ecs:ListClusters']).toBeGreaterThanOrEqual(1);
   });
@@ -162,7 +180,9 @@ describe('capacity-report against moto', () => {
     expect(run.state).toBe('succeeded');
     const cap = (await h.request('GET', `/v1/runs/${run.id}/report`)).body.capacity;
     expect(cap.resources.map((r: any) => r.id)).toEqual(['billing-postgres']);
-    expect(cap.notes).toEqual(expect.arrayContaining(['Named in the scope but not found: ecs cluster no-such-cluster.', 'Named in the scope but not found: rds instance ghost-db.']));
+    expect(cap.notes).toEqual(
+      expect.arrayContaining(['Named in the scope but not found: ecs cluster no-such-cluster.', 'Named in the scope but not found: rds instance ghost-db.']),
+    );
   });
 
   it('refuses a period CloudWatch does not offer here, naming the parameter', async () => {
@@ -187,7 +207,16 @@ describe('capacity-report against moto', () => {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
     });
     try {

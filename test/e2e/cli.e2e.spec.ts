@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, writeFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli, spawnCli } from '../support/cli';
@@ -18,7 +18,8 @@ describe('runbookd CLI against the service', () => {
   beforeAll(async () => {
     // The shipped runbooks plus a slow one to cancel and to outlast --timeout.
     runbooksDir = mkdtempSync(path.join(os.tmpdir(), 'rbd-cli-runbooks-'));
-    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml'))) copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
+    for (const f of readdirSync(path.join(ROOT, 'runbooks')).filter((n) => n.endsWith('.yaml')))
+      copyFileSync(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
     copyFileSync(path.join(ROOT, 'test/e2e/fixtures/cli/cli-sleep.yaml'), path.join(runbooksDir, 'cli-sleep.yaml'));
     h = await Harness.start({ role: 'all', runbooksDir });
     home = mkdtempSync(path.join(os.tmpdir(), 'rbd-cli-home-'));
@@ -31,7 +32,10 @@ describe('runbookd CLI against the service', () => {
   });
 
   it('follows a failover test step by step, prints the switch time and exits 0', async () => {
-    const r = await runCli(['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'failback=false', '--reason', 'cli test', '--follow', '--timeout', '2m'], env);
+    const r = await runCli(
+      ['run', 'failover-test', '-p', 'clusterIdentifier=orders-aurora', '-p', 'failback=false', '--reason', 'cli test', '--follow', '--timeout', '2m'],
+      env,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/▶ failover \(rds\.failover\) started/);
@@ -123,7 +127,10 @@ describe('runbookd CLI against the service', () => {
   });
 
   it('types -p by the schema (the README\'s point-in-time restore), refuses what cannot convert with 64, and records the run as trigger cli', async () => {
-    const pitr = await runCli(['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', 'useLatestRestorableTime=true', '--dry-run', '--json'], env);
+    const pitr = await runCli(
+      ['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', 'useLatestRestorableTime=true', '--dry-run', '--json'],
+      env,
+    );
     expect(pitr.stderr).toBe('');
     expect(pitr.code).toBe(0);
     const accepted = JSON.parse(pitr.stdout);
@@ -149,7 +156,11 @@ describe('runbookd CLI against the service', () => {
     // Started over REST it stays `rest`; a client header runbookd never sends is refused, naming it.
     const rest = await h.request('POST', '/v1/runbooks/cli-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 0 } } });
     expect(rest.body.trigger.kind).toBe('rest');
-    const forged = await h.request('POST', '/v1/runbooks/cli-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 0 } }, headers: { 'x-runbookd-client': 'schedule' } });
+    const forged = await h.request('POST', '/v1/runbooks/cli-sleep/runs', {
+      key: h.keys.operator,
+      body: { parameters: { seconds: 0 } },
+      headers: { 'x-runbookd-client': 'schedule' },
+    });
     expect(forged.status).toBe(400);
     expect(forged.body.error.details.field).toBe('X-Runbookd-Client');
   });
@@ -239,6 +250,28 @@ describe('runbookd validate (offline: no service, no database)', () => {
       const json = JSON.parse((await runCli(['validate', dir, '--json'], { HOME: os.tmpdir() })).stdout);
       expect(json.problems.length).toBe(lines.length);
       expect((await runCli(['validate', path.join(dir, 'nope')], { HOME: os.tmpdir() })).code).toBe(64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('checks a policy file with --policy, naming the file, the field and why', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rbd-validate-policy-'));
+    try {
+      const good = path.join(dir, 'good.yaml');
+      writeFileSync(good, 'groups: { dba: { keys: [dana] } }\ngrants: [{ group: dba, may: [view, run], runbooks: ["failover-*"], environments: [staging] }]\n');
+      const ok = await runCli(['validate', '--policy', good], { HOME: os.tmpdir() });
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain(`${good}: policy valid: 4 group(s), 1 grant(s)`);
+      const bad = path.join(dir, 'bad.yaml');
+      writeFileSync(bad, 'grants: [{ group: nobody, may: [view, fly] }]\n');
+      const refused = await runCli(['validate', '--policy', bad], { HOME: os.tmpdir() });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout.trim().split('\n')).toEqual([
+        `${bad}: grants[0].group: unknown group "nobody" (groups: viewer, operator, admin)`,
+        `${bad}: grants[0].may[1]: "fly" is not an action (view, run, approve, cancel, admin)`,
+      ]);
+      expect((await runCli(['validate'], { HOME: os.tmpdir() })).code).toBe(64);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -51,7 +51,12 @@ describe('composite runbooks (runbook.run)', () => {
     expect(finding('failover-test-succeeded')).toMatchObject({ passed: true, stepId: 'failover' });
     expect(report.figures.find((f: any) => f.id === 'switch-seconds')).toMatchObject({ stepId: 'failover', unit: 's' });
     const switchObjective = report.drill.objectives.find((o: any) => o.id === 'failover-switch-time');
-    expect(switchObjective).toMatchObject({ status: 'pass', target: 60, unit: 's', source: { runId: childId, runbookId: 'failover-test', findingId: 'switch-time' } });
+    expect(switchObjective).toMatchObject({
+      status: 'pass',
+      target: 60,
+      unit: 's',
+      source: { runId: childId, runbookId: 'failover-test', findingId: 'switch-time' },
+    });
     expect(typeof switchObjective.measured).toBe('number');
     // No backup child in this composite: those objectives say so instead of passing.
     expect(report.drill.objectives.find((o: any) => o.id === 'rpo-newest-backup-age')).toMatchObject({ status: 'not-measured', measured: null });
@@ -114,14 +119,18 @@ describe('composite runbooks (runbook.run)', () => {
   it('a guard alarm in ALARM stops the parent before runbook.run starts a child: no child run exists', async () => {
     const cloudwatch = new CloudWatchClient({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     try {
-      await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: 'orders-aurora-replica-lag-high', StateValue: 'ALARM', StateReason: 'composite guard test' }));
+      await cloudwatch.send(
+        new SetAlarmStateCommand({ AlarmName: 'orders-aurora-replica-lag-high', StateValue: 'ALARM', StateReason: 'composite guard test' }),
+      );
       const id = await start('composite-guarded');
       const run = await h.waitForRun(id);
       expect(run.state).toBe('aborted');
       expect(run.error.code).toBe('STOP_CONDITION');
       expect(run.children ?? []).toEqual([]);
     } finally {
-      await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: 'orders-aurora-replica-lag-high', StateValue: 'OK', StateReason: 'composite guard test over' }));
+      await cloudwatch.send(
+        new SetAlarmStateCommand({ AlarmName: 'orders-aurora-replica-lag-high', StateValue: 'OK', StateReason: 'composite guard test over' }),
+      );
       cloudwatch.destroy();
     }
   });

@@ -50,7 +50,15 @@ describe('approvals in the web console', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+      ],
     });
   }, 120_000);
   afterAll(async () => {
@@ -70,7 +78,9 @@ describe('approvals in the web console', () => {
 
   async function expectAccessible(page: Page, name: string): Promise<void> {
     await page.evaluate(`${AXE}\n;undefined`);
-    const violations = (await page.evaluate(`axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`)) as Array<{ id: string; impact: string; help: string; nodes: string[] }>;
+    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
+      `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
+    );
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }

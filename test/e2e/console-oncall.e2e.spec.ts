@@ -50,7 +50,15 @@ describe('web console on call (issue 22)', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+      ],
     });
   }, 120_000);
   afterAll(async () => {
@@ -74,15 +82,17 @@ describe('web console on call (issue 22)', () => {
 
   async function expectAccessible(page: Page, name: string): Promise<void> {
     await page.evaluate(`${AXE}\n;undefined`);
-    const violations = (await page.evaluate(
+    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
       `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
-    )) as Array<{ id: string; impact: string; help: string; nodes: string[] }>;
+    );
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }
 
   async function noSidewaysScroll(page: Page, name: string): Promise<void> {
-    const widths = (await page.evaluate('({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })')) as Record<string, number>;
+    const widths = await page.evaluate<Record<string, number>>(
+      '({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })',
+    );
     expect({ page: name, fits: widths.doc <= widths.view && widths.body <= widths.view, widths }).toMatchObject({ page: name, fits: true });
   }
 
@@ -115,7 +125,10 @@ describe('web console on call (issue 22)', () => {
       expect({ url, errors: ok ? [] : validate.errors }).toEqual({ url, errors: [] });
       return res.body;
     };
-    const run = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, dryRun: true } });
+    const run = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, dryRun: true },
+    });
     await h.waitForRun(run.body.id);
     await check('/v1/session', 'Session');
     await check('/v1/runbooks', 'RunbookList');
@@ -148,7 +161,10 @@ describe('web console on call (issue 22)', () => {
     expect((await h.request('GET', '/v1/resources/names?type=rds:db-instance', { key: h.keys.viewer })).status).toBe(403);
 
     const marker = `findme${Date.now()}`;
-    const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, dryRun: true, reason: `search ${marker}` } });
+    const started = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, dryRun: true, reason: `search ${marker}` },
+    });
     await h.waitForRun(started.body.id);
     const found = (await h.request('GET', `/v1/runs?q=${marker}`)).body.items;
     expect(found.map((r: any) => r.id)).toEqual([started.body.id]);
@@ -241,10 +257,16 @@ describe('web console on call (issue 22)', () => {
       await page.waitForURL(/#\/runs\/r/);
       const runId = /#\/runs\/([^/?]+)/.exec(page.url())![1];
       const real = (await h.request('GET', `/v1/runs/${runId}`)).body;
-      expect({ id, runbookId: real.runbookId, dryRun: real.dryRun, reason: real.reason }).toEqual({ id, runbookId: id, dryRun: false, reason: `console e2e ${id}` });
+      expect({ id, runbookId: real.runbookId, dryRun: real.dryRun, reason: real.reason }).toEqual({
+        id,
+        runbookId: id,
+        dryRun: false,
+        reason: `console e2e ${id}`,
+      });
       outcome[id] = `plan ${plan.state}, run ${real.state}`;
       // One at a time: the next runbook may share a guard (the cluster) with this one.
-      if (!['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'].includes(real.state)) await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator });
+      if (!['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'].includes(real.state))
+        await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator });
       await h.waitForRun(runId, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 90_000);
     }
     expect(Object.keys(outcome).sort()).toEqual(ids);
@@ -276,7 +298,10 @@ describe('web console on call (issue 22)', () => {
   });
 
   it('shows every time with its zone, switches to local time and remembers it; names the tab after the run', async () => {
-    const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, dryRun: true } });
+    const started = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, dryRun: true },
+    });
     await h.waitForRun(started.body.id);
     const { context, page } = await newPage();
     await signIn(page);
@@ -423,7 +448,10 @@ describe('web console on call (issue 22)', () => {
   });
 
   it('fits every page into a 360 px phone without sideways scrolling, sizes the report to its content, and stays accessible in dark mode', async () => {
-    const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'phone check' } });
+    const started = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'phone check' },
+    });
     await h.waitForRun(started.body.id);
     for (const [viewport, scheme, label] of [
       [{ width: 360, height: 780 }, 'light', '360'],
@@ -447,7 +475,10 @@ describe('web console on call (issue 22)', () => {
           // The report frame is as tall as the report.
           const frame = page.locator('iframe.report');
           await eventually(async () => {
-            const sizes = (await frame.evaluate((f: any) => ({ frame: f.clientHeight, content: f.contentDocument?.documentElement.scrollHeight ?? 0 }))) as { frame: number; content: number };
+            const sizes: { frame: number; content: number } = await frame.evaluate((f: any) => ({
+              frame: f.clientHeight,
+              content: f.contentDocument?.documentElement.scrollHeight ?? 0,
+            }));
             return sizes.content > 200 && Math.abs(sizes.frame - sizes.content) <= 4 ? true : undefined;
           }, 10_000, 'the report frame to fit its content');
         }

@@ -13,12 +13,21 @@ import { eventually, Harness, ROOT } from '../support/runbookd';
 describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await Harness.start({ role: 'all', seed: false, runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep'), env: { RUNBOOKD_EVENTS_POLL_MS: '200' } });
+    h = await Harness.start({
+      role: 'all',
+      seed: false,
+      runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep'),
+      env: { RUNBOOKD_EVENTS_POLL_MS: '200' },
+    });
   });
   afterAll(async () => h?.close());
 
   async function signIn(apiKey: string, headers: Record<string, string> = {}) {
-    const res = await fetch(`${h.baseUrl}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ apiKey }) });
+    const res = await fetch(`${h.baseUrl}/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ apiKey }),
+    });
     const body = (await res.json()) as any;
     const setCookie = res.headers.get('set-cookie') ?? '';
     return { status: res.status, body, setCookie, cookie: setCookie.split(';')[0] };
@@ -42,7 +51,7 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
 
     const ok = await signIn(h.keys.operator);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ name: 'otto', role: 'operator' });
+    expect(ok.body).toMatchObject({ name: 'otto', role: 'operator', groups: ['operator'], may: ['view', 'run', 'approve', 'cancel'] });
     expect(typeof ok.body.csrfToken).toBe('string');
     const attrs = ok.setCookie.split(';').map((a) => a.trim());
     expect(attrs[0]).toMatch(/^runbookd_session=[A-Za-z0-9_-]{43}$/);
@@ -95,7 +104,7 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     const viewer = await signIn(h.keys.viewer);
     const start = await withCookie('POST', '/v1/runbooks/sleepy/runs', viewer.cookie, { 'x-csrf-token': viewer.body.csrfToken }, { parameters: {} });
     expect(start.status).toBe(403);
-    expect(start.body.error.details).toMatchObject({ role: 'viewer', requiredRole: 'operator' });
+    expect(start.body.error.details).toMatchObject({ action: 'run', groups: ['viewer'] });
 
     const run = await h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { parameters: {}, dryRun: true } });
     await h.waitForRun(run.body.id);
@@ -147,7 +156,8 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     await other.listen(0, '127.0.0.1');
     try {
       const base = await other.getUrl();
-      const get = (cookie: string) => fetch(`${base}/v1/runs`, { headers: { cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      const get = (cookie: string) =>
+        fetch(`${base}/v1/runs`, { headers: { cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
       expect((await get(viewer.cookie)).status).toBe(200);
       const gone = await get(operator.cookie);
       expect(gone.status).toBe(401);

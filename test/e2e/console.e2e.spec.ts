@@ -34,7 +34,15 @@ describe('web console in a browser', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+      ],
     });
   }, 120_000);
   afterAll(async () => {
@@ -61,7 +69,9 @@ describe('web console in a browser', () => {
   /** axe-core in the page (evaluated, so the page's CSP stays on); fails on serious or critical violations. */
   async function expectAccessible(page: Page, name: string): Promise<void> {
     await page.evaluate(`${AXE}\n;undefined`);
-    const violations = (await page.evaluate(`axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`)) as Array<{ id: string; impact: string; help: string; nodes: string[] }>;
+    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
+      `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
+    );
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }
@@ -195,7 +205,10 @@ describe('web console in a browser', () => {
   }, 120_000);
 
   it('cancels a long run from its page and shows it end cancelled', async () => {
-    const started = await h.request('POST', '/v1/runbooks/long-sleep/runs', { key: h.keys.operator, body: { parameters: { seconds: 120 }, reason: 'to be cancelled' } });
+    const started = await h.request('POST', '/v1/runbooks/long-sleep/runs', {
+      key: h.keys.operator,
+      body: { parameters: { seconds: 120 }, reason: 'to be cancelled' },
+    });
     expect(started.status).toBe(202);
     const { context, page } = await newPage({ width: 390, height: 844 }); // a phone
     await signIn(page, h.keys.operator);

@@ -56,8 +56,15 @@ describe('every shipped runbook dry-runs to an end against the seeded sandbox', 
     const ended: any[] = [];
     // One at a time: two plans on one service share its concurrency key, as two runs would.
     for (const c of CASES) {
-      const res = await h.request('POST', `/v1/runbooks/${c.runbook}/runs`, { key: h.keys.operator, body: { parameters: c.parameters, dryRun: true, reason: 'dry-run e2e' } });
-      expect({ runbook: c.runbook, status: res.status, body: res.status === 202 ? 'accepted' : res.body }).toEqual({ runbook: c.runbook, status: 202, body: 'accepted' });
+      const res = await h.request('POST', `/v1/runbooks/${c.runbook}/runs`, {
+        key: h.keys.operator,
+        body: { parameters: c.parameters, dryRun: true, reason: 'dry-run e2e' },
+      });
+      expect({ runbook: c.runbook, status: res.status, body: res.status === 202 ? 'accepted' : res.body }).toEqual({
+        runbook: c.runbook,
+        status: 202,
+        body: 'accepted',
+      });
       // A wait on something only planned looks again after the runbook's shipped poll interval
       // (30 s for the restores) and a bake after minutes, so either shows as a plan still going here.
       const deadline = Date.now() + 25_000;
@@ -71,7 +78,9 @@ describe('every shipped runbook dry-runs to an end against the seeded sandbox', 
         ended.push(run);
         continue;
       }
-      const going = run.steps.filter((st: any) => !['succeeded', 'planned', 'skipped', 'failed'].includes(st.state)).map((st: any) => `${st.id} ${st.state}: ${st.note}`);
+      const going = run.steps
+        .filter((st: any) => !['succeeded', 'planned', 'skipped', 'failed'].includes(st.state))
+        .map((st: any) => `${st.id} ${st.state}: ${st.note}`);
       unfinished.push(`${c.runbook} ${JSON.stringify(c.parameters)} still ${run.state} (${going.join('; ')})`);
       await h.request('POST', `/v1/runs/${run.id}/cancel`, { key: h.keys.operator });
       await h.waitForRun(run.id, FINAL, 60_000);
@@ -81,7 +90,11 @@ describe('every shipped runbook dry-runs to an end against the seeded sandbox', 
       expect(run.dryRun).toBe(true);
       // A plan changes nothing, so each mutating step is planned or skipped, never run.
       for (const st of run.steps.filter((x: any) => x.mutates)) {
-        expect({ run: run.runbookId, step: st.id, state: st.state }).toEqual({ run: run.runbookId, step: st.id, state: expect.stringMatching(/^(planned|skipped)$/) });
+        expect({ run: run.runbookId, step: st.id, state: st.state }).toEqual({
+          run: run.runbookId,
+          step: st.id,
+          state: expect.stringMatching(/^(planned|skipped)$/),
+        });
       }
     }
     }, 900_000);

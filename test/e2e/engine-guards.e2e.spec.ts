@@ -45,7 +45,7 @@ describe('engine guards over HTTP (all-in-one process, moto behind a recording p
     let cursor: string | null = null;
     do {
       const q: URLSearchParams = new URLSearchParams({ limit: '200', ...(runbook ? { runbook } : {}), ...(cursor ? { cursor } : {}) });
-      const res: { status: number; body: any } = await h.request('GET', `/v1/runs?${q}`);
+      const res: { status: number; body: any } = await h.request('GET', `/v1/runs?${q.toString()}`);
       expect(res.status).toBe(200);
       items.push(...res.body.items);
       cursor = res.body.nextCursor;

@@ -1,4 +1,4 @@
-import { Harness } from '../support/runbookd';
+import { eventually, Harness } from '../support/runbookd';
 
 describe('failover-test over HTTP against moto (all-in-one process)', () => {
   let h: Harness;
@@ -115,4 +115,49 @@ describe('failover-test in another account, through an assumed role', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.errors[0].field).toBe('roleArn');
   });
+});
+
+/**
+ * A Multi-AZ instance in moto never changes zone on a forced-failover reboot: the switch wait
+ * must say live that it is past its target, and once past it by the margin end the run with
+ * what it last saw, instead of polling out its 10-minute timeout (issue 22, item 14).
+ */
+describe('failover-test of a Multi-AZ instance whose zone never moves (moto)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start({ role: 'all' });
+  });
+  afterAll(async () => h?.close());
+
+  it('says "past the target" while it waits, then fails the switch with the zone it last saw', async () => {
+    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { dbInstanceIdentifier: 'billing-postgres', maxSwitchSeconds: 1, switchMarginSeconds: 4 }, reason: 'multi-az in moto' },
+    });
+    expect(res.status).toBe(202);
+    const notes: string[] = [];
+    const run = await eventually(async () => {
+      const view = (await h.request('GET', `/v1/runs/${res.body.id}`)).body;
+      const note = view.steps.find((s: any) => s.id === 'switch')?.note;
+      if (note) notes.push(note);
+      return ['failed', 'succeeded', 'aborted', 'cancelled'].includes(view.state) ? view : undefined;
+    }, 120_000, 'the failover run to end');
+    expect(run.state).toBe('failed');
+    const switchStep = run.steps.find((s: any) => s.id === 'switch');
+    expect(switchStep.state).toBe('failed');
+    expect(switchStep.error).toMatchObject({
+      code: 'SWITCH_TARGET_MISSED',
+      details: { targetSeconds: 1, marginSeconds: 4, previousWriter: expect.any(String), lastSeen: { status: 'available' } },
+    });
+    // What it last saw: the zone it started in, named in words.
+    expect(switchStep.error.details.lastSeen.writer).toBe(switchStep.error.details.previousWriter);
+    expect(switchStep.error.message).toMatch(new RegExp(`past the 1 s target by [\\d.]+ s .*primary zone ${switchStep.error.details.previousWriter}`));
+    // Given up soon after target + margin, not at the step's 10-minute timeout.
+    expect(switchStep.error.details.elapsedSeconds).toBeGreaterThan(5);
+    expect(switchStep.error.details.elapsedSeconds).toBeLessThan(120);
+    expect(notes.some((n) => /past the 1 s target by [\d.]+ s \(gives up at 5 s\)/.test(n))).toBe(true);
+    expect(run.error).toMatchObject({ code: 'SWITCH_TARGET_MISSED' });
+    expect(run.steps.find((s: any) => s.id === 'verify')?.state ?? 'not reached').not.toBe('succeeded');
+    expect(h.proxy.count('RebootDBInstance')).toBe(1);
+  }, 150_000);
 });

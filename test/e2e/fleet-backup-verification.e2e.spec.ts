@@ -22,11 +22,14 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
         // 5 tagged with a snapshot per account and region (30), and a few untagged (10 in all).
         for (let i = 0; i < 5; i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `prod-${short}-${i}`, tags: { environment: 'production' } }));
         const untagged = account === ACCOUNTS[0] ? 1 : 2;
-        for (let i = 0; i < untagged; i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `untagged-${short}-${i}`, tags: { environment: 'staging' } }));
+        for (let i = 0; i < untagged; i++)
+          seeds.push(seedDb(h.moto.endpoint, { account, region, id: `untagged-${short}-${i}`, tags: { environment: 'staging' } }));
         // The maxErrors case: 5 with no snapshot (they must fail) among 3 with one.
         if (account === ACCOUNTS[1]) {
-          for (let i = 0; i < (region === REGIONS[0] ? 3 : 2); i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `nosnap-${short}-${i}`, tags: { check: 'errors' } }, 'none'));
-          for (let i = 0; i < (region === REGIONS[0] ? 1 : 2); i++) seeds.push(seedDb(h.moto.endpoint, { account, region, id: `snap-${short}-${i}`, tags: { check: 'errors' } }));
+          for (let i = 0; i < (region === REGIONS[0] ? 3 : 2); i++)
+            seeds.push(seedDb(h.moto.endpoint, { account, region, id: `nosnap-${short}-${i}`, tags: { check: 'errors' } }, 'none'));
+          for (let i = 0; i < (region === REGIONS[0] ? 1 : 2); i++)
+            seeds.push(seedDb(h.moto.endpoint, { account, region, id: `snap-${short}-${i}`, tags: { check: 'errors' } }));
         }
       }
     }
@@ -131,5 +134,45 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
     const started = new Set(children.map((c) => c.parameters.dbInstanceIdentifier));
     for (const row of report.fleet.targets) expect({ id: row.id, outcome: row.outcome === 'skipped' }).toEqual({ id: row.id, outcome: !started.has(row.id) });
     expect(report.findings.find((f: any) => f.id === 'fleet-max-errors')).toMatchObject({ passed: false, measured: failed.length, target: 2 });
+  }, 400_000);
+  it('a dry-run fleet is the list plus each target\'s plan, and changes nothing at AWS', async () => {
+    h.proxy.clear();
+    const res = await post({
+      targets: { resourceType: 'rds:db', tags: { environment: 'production' }, accounts: 'allowed', regions: REGIONS },
+      parameters: { pollSeconds: 0.2, drRegion: '' }, maxConcurrency: 10, dryRun: true,
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.steps.find((s: any) => s.id === 'targets').output.targets).toHaveLength(30);
+    const run = await h.waitForRun(res.body.id, undefined, 300_000);
+    expect(run.state).toBe('succeeded');
+    // Nothing that changes state reached moto: no restore, no delete, no tag.
+    const mutating = h.proxy.calls().filter((c) => /^(Restore|Create|Delete|Modify|AddTags|Start|Put)/.test(c.action)).map((c) => c.action);
+    expect(mutating).toEqual([]);
+    const report = (await h.request('GET', `/v1/runs/${res.body.id}/report`)).body;
+    expect(report.fleet.dryRun).toBe(true);
+    expect(report.fleet.targets).toHaveLength(30);
+    // Each target's plan: the restore and the delete its child would call.
+    for (const row of report.fleet.targets) expect({ arn: row.arn, planned: row.plannedCalls > 0 }).toEqual({ arn: row.arn, planned: true });
+    const child = (await h.request('GET', `/v1/runs/${report.fleet.targets[0].childRunId}/report`)).body;
+    expect(child.plannedCalls.map((c: any) => c.operation ?? c.api)).toEqual(expect.arrayContaining(['RestoreDBInstanceFromDBSnapshot']));
+  }, 400_000);
+
+  it('an Idempotency-Key repeat must name the same targets and rate control', async () => {
+    const body = { targets: { tags: { check: 'errors' }, accounts: 'allowed', regions: REGIONS }, parameters: { drRegion: '' }, maxConcurrency: 2, maxErrors: 2, dryRun: true };
+    const send = (b: Record<string, unknown>) => h.request('POST', '/v1/runbooks/backup-verification/runs', { key: h.keys.operator, body: b, headers: { 'idempotency-key': 'fleet-idem-1' } });
+    const first = await send(body);
+    expect(first.status).toBe(202);
+    const again = await send(body);
+    expect({ status: again.status, id: again.body.id }).toEqual({ status: 200, id: first.body.id });
+    for (const other of [
+      { ...body, targets: { ...body.targets, tags: { environment: 'production' } } },
+      { ...body, targets: { ...body.targets, regions: [REGIONS[0]] } },
+      { ...body, maxConcurrency: 3 },
+      { ...body, maxErrors: '50%' },
+    ]) {
+      const res = await send(other);
+      expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+    }
+    await h.waitForRun(first.body.id, undefined, 300_000);
   }, 400_000);
 });

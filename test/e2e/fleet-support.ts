@@ -34,7 +34,10 @@ const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 export function rdsIn(endpoint: string, account: string, region: string): RDSClient {
   const base = { region, endpoint, credentials: CREDS, maxAttempts: 2 };
   if (account === HOME) return new RDSClient(base);
-  return new RDSClient({ ...base, credentials: fromTemporaryCredentials({ params: { RoleArn: `arn:aws:iam::${account}:role/seed`, RoleSessionName: 'seed' }, clientConfig: base }) });
+  return new RDSClient({
+    ...base,
+    credentials: fromTemporaryCredentials({ params: { RoleArn: `arn:aws:iam::${account}:role/seed`, RoleSessionName: 'seed' }, clientConfig: base }),
+  });
 }
 
 export interface SeededDb {
@@ -53,11 +56,20 @@ export interface SeededDb {
 export async function seedDb(endpoint: string, db: Omit<SeededDb, 'arn'>, snapshot: boolean | 'none' = true): Promise<SeededDb> {
   const rds = rdsIn(endpoint, db.account, db.region);
   try {
-    const out = await rds.send(new CreateDBInstanceCommand({
-      DBInstanceIdentifier: db.id, DBInstanceClass: 'db.t3.micro', Engine: 'postgres', EngineVersion: '15.4', MasterUsername: 'app', MasterUserPassword: 'password1',
-      AllocatedStorage: 20, StorageEncrypted: true, BackupRetentionPeriod: snapshot === 'none' ? 0 : 30,
-      Tags: Object.entries(db.tags).map(([Key, Value]) => ({ Key, Value })),
-    }));
+    const out = await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: db.id,
+        DBInstanceClass: 'db.t3.micro',
+        Engine: 'postgres',
+        EngineVersion: '15.4',
+        MasterUsername: 'app',
+        MasterUserPassword: 'password1',
+        AllocatedStorage: 20,
+        StorageEncrypted: true,
+        BackupRetentionPeriod: snapshot === 'none' ? 0 : 30,
+        Tags: Object.entries(db.tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
     if (snapshot === true) await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: db.id, DBSnapshotIdentifier: `${db.id}-manual` }));
     return { ...db, arn: out.DBInstance!.DBInstanceArn! };
   } finally {
@@ -97,7 +109,9 @@ export interface ChildRow {
 }
 
 export const childrenOf = (h: Harness, parent: string) =>
-  sql<ChildRow>(h, 'SELECT id, dedupe_key, state, phase, parameters, created_at, started_at, ended_at FROM runs WHERE parent_run_id = $1 ORDER BY created_at', [parent]);
+  sql<ChildRow>(h, 'SELECT id, dedupe_key, state, phase, parameters, created_at, started_at, ended_at FROM runs WHERE parent_run_id = $1 ORDER BY created_at', [
+    parent,
+  ]);
 
 /** Samples how many children of a fleet have started and not ended, every `everyMs`, until stopped. */
 export function sampleRunning(h: Harness, parent: string, everyMs = 100): { stop(): Promise<number[]> } {

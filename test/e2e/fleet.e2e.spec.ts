@@ -37,6 +37,7 @@ describe('fleet runs (REST, moto: 3 accounts × 2 regions)', () => {
       ['maxErrors not a count or percentage', 'fleet-probe', { ...byTag({ fleet: 'probe' }), maxErrors: 'a few' }, 422, 'FLEET_RATE_INVALID', { field: 'maxErrors' }],
       ['maxConcurrency zero', 'fleet-probe', { ...byTag({ fleet: 'probe' }), maxConcurrency: '0%' }, 422, 'FLEET_RATE_INVALID', { field: 'maxConcurrency' }],
       ['explicit ARN in an unlisted region', 'fleet-probe', { targets: { resources: [dbs[0].arn], regions: ['us-east-1'] } }, 422, 'FLEET_TARGETS_INVALID', { field: 'targets.resources[0]' }],
+      ['explicit ARN in an unlisted account', 'fleet-probe', { targets: { resources: [dbs[0].arn], accounts: [A2] } }, 422, 'FLEET_TARGETS_INVALID', { field: 'targets.resources[0]' }],
       ['a bound parameter given as common', 'fleet-probe', { ...byTag({ fleet: 'probe' }), parameters: { dbInstanceIdentifier: 'x' } }, 422, 'FLEET_TARGETS_INVALID'],
       ['rate control without targets', 'fleet-probe', { parameters: { dbInstanceIdentifier: 'x' }, maxErrors: 1 }, 400, 'INVALID_REQUEST', { field: 'maxErrors' }],
     ];

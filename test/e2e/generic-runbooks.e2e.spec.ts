@@ -2,7 +2,15 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeImagesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
   CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
@@ -79,7 +87,12 @@ describe('runbooks written with generic steps, against moto', () => {
       const snap = (await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: `rbd-${runId}-snap` }))).DBSnapshots![0];
       expect(snap.Status).toBe('available');
       const tags = (await rds.send(new ListTagsForResourceCommand({ ResourceName: snap.DBSnapshotArn! }))).TagList!;
-      expect(tags).toEqual(expect.arrayContaining([{ Key: 'runbookd:run-id', Value: runId }, { Key: 'runbookd:expires-at', Value: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }]));
+      expect(tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'runbookd:run-id', Value: runId },
+          { Key: 'runbookd:expires-at', Value: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+        ]),
+      );
     } finally {
       rds.destroy();
     }
@@ -99,10 +112,17 @@ describe('runbooks written with generic steps, against moto', () => {
     expect(snapshot.state).toBe('planned');
     expect(snapshot.output.plannedCalls).toEqual([
       {
-        service: 'rds', operation: 'CreateDBSnapshot', region: REGION,
+        service: 'rds',
+        operation: 'CreateDBSnapshot',
+        region: REGION,
         input: {
-          DBInstanceIdentifier: SANDBOX_ESTATE.instance, DBSnapshotIdentifier: `rbd-${runId}-snap`,
-          Tags: [{ Key: 'runbookd:run-id', Value: runId }, { Key: 'runbookd:runbook', Value: 'rds-manual-snapshot' }, { Key: 'runbookd:expires-at', Value: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }],
+          DBInstanceIdentifier: SANDBOX_ESTATE.instance,
+          DBSnapshotIdentifier: `rbd-${runId}-snap`,
+          Tags: [
+            { Key: 'runbookd:run-id', Value: runId },
+            { Key: 'runbookd:runbook', Value: 'rds-manual-snapshot' },
+            { Key: 'runbookd:expires-at', Value: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+          ],
         },
       },
     ]);
@@ -124,7 +144,8 @@ describe('runbooks written with generic steps, against moto', () => {
     const desired = async (): Promise<number> => {
       const ecs = new ECSClient(clientConfig());
       try {
-        return (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0].desiredCount!;
+        return (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0]
+          .desiredCount!;
       } finally {
         ecs.destroy();
       }
@@ -134,7 +155,12 @@ describe('runbooks written with generic steps, against moto', () => {
       await setAlarm('OK');
       const before = await desired();
       const runId = await start('ecs-scale-with-guard', {
-        cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, desiredCount: before + 1, guardAlarm: SANDBOX_CANARY.alarm, bakeSeconds: 1, pollSeconds: 0.3,
+        cluster: SANDBOX_CANARY.cluster,
+        service: SANDBOX_CANARY.service,
+        desiredCount: before + 1,
+        guardAlarm: SANDBOX_CANARY.alarm,
+        bakeSeconds: 1,
+        pollSeconds: 0.3,
       });
       const run = await h.waitForRun(runId);
       expect(run.state).toBe('succeeded');
@@ -154,7 +180,12 @@ describe('runbooks written with generic steps, against moto', () => {
         return setAlarm('ALARM');
       }, 'answered');
       const runId = await start('ecs-scale-with-guard', {
-        cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, desiredCount: before + 2, guardAlarm: SANDBOX_CANARY.alarm, bakeSeconds: 600, pollSeconds: 0.3,
+        cluster: SANDBOX_CANARY.cluster,
+        service: SANDBOX_CANARY.service,
+        desiredCount: before + 2,
+        guardAlarm: SANDBOX_CANARY.alarm,
+        bakeSeconds: 600,
+        pollSeconds: 0.3,
       });
       const run = await h.waitForRun(runId);
       await setAlarm('OK');
@@ -188,7 +219,13 @@ describe('runbooks written with generic steps, against moto', () => {
     };
     const stopInstance = (id: string) => ec2Send((ec2) => ec2.send(new StopInstancesCommand({ InstanceIds: [id] })));
     const startInstance = (id: string) => ec2Send((ec2) => ec2.send(new StartInstancesCommand({ InstanceIds: [id] })));
-    const params = (extra: Record<string, unknown> = {}) => ({ cluster: SANDBOX_CANARY.cluster, service: WEB, pollSeconds: 0.3, stopAlarms: [SANDBOX_CANARY.alarm], ...extra });
+    const params = (extra: Record<string, unknown> = {}) => ({
+      cluster: SANDBOX_CANARY.cluster,
+      service: WEB,
+      pollSeconds: 0.3,
+      stopAlarms: [SANDBOX_CANARY.alarm],
+      ...extra,
+    });
     const requests = async (runId: string) => (await auditOf(runId)).filter((e) => e.kind === 'aws.request').map((e) => e.data.operation);
 
     beforeAll(async () => {
@@ -200,12 +237,23 @@ describe('runbooks written with generic steps, against moto', () => {
           subnets: (await ec2.send(new DescribeSubnetsCommand({}))).Subnets!.slice(0, 2).map((x) => x.SubnetId!),
           imageId: (await ec2.send(new DescribeImagesCommand({}))).Images![0].ImageId!,
         }));
-        instances = await ec2Send(async (ec2) => (await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 2, MaxCount: 2 }))).Instances!.map((i) => i.InstanceId!));
+        instances = await ec2Send(async (ec2) =>
+          (await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 2, MaxCount: 2 }))).Instances!.map((i) => i.InstanceId!),
+        );
         const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'shop-web', Subnets: subnets }))).LoadBalancers![0];
-        targetGroupArn = (await elb.send(new CreateTargetGroupCommand({ Name: WEB, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance' }))).TargetGroups![0].TargetGroupArn!;
-        await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb.LoadBalancerArn!, Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }] }));
+        targetGroupArn = (await elb.send(new CreateTargetGroupCommand({ Name: WEB, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'instance' })))
+          .TargetGroups![0].TargetGroupArn!;
+        await elb.send(
+          new CreateListenerCommand({
+            LoadBalancerArn: lb.LoadBalancerArn!,
+            Protocol: 'HTTP',
+            Port: 80,
+            DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
+          }),
+        );
         await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instances.map((Id) => ({ Id, Port: 8080 })) }));
-        const td = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-web:2.3.0')))).taskDefinition!.taskDefinitionArn!;
+        const td = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-web:2.3.0')))).taskDefinition!
+          .taskDefinitionArn!;
         await ecs.send(new CreateServiceCommand({
           cluster: SANDBOX_CANARY.cluster, serviceName: WEB, taskDefinition: td, desiredCount: 2, launchType: 'FARGATE',
           loadBalancers: [{ targetGroupArn, containerName: 'app', containerPort: 8080 }],
@@ -233,7 +281,9 @@ describe('runbooks written with generic steps, against moto', () => {
       expect(await policyActions('ecs-deploy-with-target-health')).toEqual(seenActions());
       expect(seenActions()).toEqual(['cloudwatch:DescribeAlarms', 'ecs:DescribeServices', 'ecs:UpdateService', 'elasticloadbalancing:DescribeTargetHealth']);
       const audit = await auditOf(runId);
-      expect(audit.filter((e) => e.kind === 'aws.request').map((e) => [e.data.service, e.data.operation, e.data.input.forceNewDeployment])).toEqual([['ecs', 'UpdateService', true]]);
+      expect(audit.filter((e) => e.kind === 'aws.request').map((e) => [e.data.service, e.data.operation, e.data.input.forceNewDeployment])).toEqual([
+        ['ecs', 'UpdateService', true],
+      ]);
     }, 60_000);
 
     it('a dry run reads the target health before and after, makes no state-changing call and plans the deployment', async () => {
@@ -245,7 +295,11 @@ describe('runbooks written with generic steps, against moto', () => {
       expect(h.proxy.count('elasticloadbalancing:DescribeTargetHealth')).toBe(2);
       expect(stepOf(run, 'deploy')).toMatchObject({
         state: 'planned',
-        output: { plannedCalls: [{ service: 'ecs', operation: 'UpdateService', region: REGION, input: { cluster: SANDBOX_CANARY.cluster, service: WEB, forceNewDeployment: true } }] },
+        output: {
+          plannedCalls: [
+            { service: 'ecs', operation: 'UpdateService', region: REGION, input: { cluster: SANDBOX_CANARY.cluster, service: WEB, forceNewDeployment: true } },
+          ],
+        },
       });
       expect(await requests(runId)).toEqual([]);
     }, 60_000);
@@ -256,7 +310,10 @@ describe('runbooks written with generic steps, against moto', () => {
         const runId = await start('ecs-deploy-with-target-health', params());
         const run = await h.waitForRun(runId);
         expect(run.state).toBe('failed');
-        expect(stepOf(run, 'healthy-before').output.findings[0]).toMatchObject({ passed: false, measured: JSON.stringify([`${instances[0]}:healthy`, `${instances[1]}:unused`]) });
+        expect(stepOf(run, 'healthy-before').output.findings[0]).toMatchObject({
+          passed: false,
+          measured: JSON.stringify([`${instances[0]}:healthy`, `${instances[1]}:unused`]),
+        });
         expect(['deploy', 'steady', 'healthy-after'].map((id) => stepOf(run, id).state)).toEqual(['skipped', 'skipped', 'skipped']);
         expect(h.proxy.count('ecs:UpdateService')).toBe(0);
         expect(await requests(runId)).toEqual([]);
@@ -278,7 +335,10 @@ describe('runbooks written with generic steps, against moto', () => {
         expect(run.state).toBe('failed');
         expect(stepOf(run, 'healthy-before').output.findings[0].passed).toBe(true);
         expect(stepOf(run, 'steady').state).toBe('succeeded');
-        expect(stepOf(run, 'healthy-after').output.findings[0]).toMatchObject({ passed: false, measured: JSON.stringify([`${instances[0]}:unused`, `${instances[1]}:healthy`]) });
+        expect(stepOf(run, 'healthy-after').output.findings[0]).toMatchObject({
+          passed: false,
+          measured: JSON.stringify([`${instances[0]}:unused`, `${instances[1]}:healthy`]),
+        });
         expect(h.proxy.count('ecs:UpdateService')).toBe(1);
       } finally {
         armed = false;
@@ -311,7 +371,8 @@ describe('runbooks written with generic steps, against moto', () => {
     const all = await h.request('GET', '/v1/iam-policy', { key: h.keys.viewer });
     expect(all.status).toBe(200);
     const actions = (all.body.Statement as any[]).flatMap((s) => s.Action);
-    for (const a of ['rds:CreateDBSnapshot', 'ecs:UpdateService', 'cloudwatch:DescribeAlarms', 'elasticloadbalancing:DescribeTargetHealth']) expect(actions).toContain(a);
+    for (const a of ['rds:CreateDBSnapshot', 'ecs:UpdateService', 'cloudwatch:DescribeAlarms', 'elasticloadbalancing:DescribeTargetHealth'])
+      expect(actions).toContain(a);
     expect((await h.request('GET', '/v1/runbooks/nope/iam-policy', { key: h.keys.viewer })).status).toBe(404);
   });
 
@@ -329,7 +390,12 @@ describe('runbooks written with generic steps, against moto', () => {
     const runId = await start('generic-on-failure', {});
     const run = await h.waitForRun(runId);
     expect(run.steps.map((s: any) => [s.id, s.state])).toEqual([
-      ['missing', 'failed'], ['passed-over', 'skipped'], ['recover', 'succeeded'], ['missing-again', 'failed'], ['last', 'succeeded'], ['missing-finally', 'failed'],
+      ['missing', 'failed'],
+      ['passed-over', 'skipped'],
+      ['recover', 'succeeded'],
+      ['missing-again', 'failed'],
+      ['last', 'succeeded'],
+      ['missing-finally', 'failed'],
     ]);
     expect(stepOf(run, 'missing').error.code).toBe('AWS_NOT_FOUND');
     expect(stepOf(run, 'recover').output.echo).toBe('recovered');

@@ -24,9 +24,26 @@ describe('janitor: removes what ended runs left behind, nothing else', () => {
     expect(res.status).toBe(202);
     return res.body.id as string;
   };
-  const tags = (runId: string | null, expiresAt: string) => (runId ? [{ Key: 'runbookd:run-id', Value: runId }, { Key: 'runbookd:runbook', Value: 'test' }, { Key: 'runbookd:expires-at', Value: expiresAt }] : []);
+  const tags = (runId: string | null, expiresAt: string) =>
+    runId
+      ? [
+          { Key: 'runbookd:run-id', Value: runId },
+          { Key: 'runbookd:runbook', Value: 'test' },
+          { Key: 'runbookd:expires-at', Value: expiresAt },
+        ]
+      : [];
   const instance = (id: string, t: Array<{ Key: string; Value: string }>) =>
-    rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: id, Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'u', MasterUserPassword: 'password123', Tags: t }));
+    rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'u',
+        MasterUserPassword: 'password123',
+        Tags: t,
+      }),
+    );
   const exists = async (id: string) => {
     try {
       await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
@@ -51,7 +68,9 @@ describe('janitor: removes what ended runs left behind, nothing else', () => {
     await instance('untagged-db', tags(null, past));
     await instance('rbd-active-run', tags(active, past));
     await instance('rbd-not-yet', tags(ended, future));
-    await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: SANDBOX_ESTATE.instance, DBSnapshotIdentifier: 'rbd-expired-snap', Tags: tags(ended, past) }));
+    await rds.send(
+      new CreateDBSnapshotCommand({ DBInstanceIdentifier: SANDBOX_ESTATE.instance, DBSnapshotIdentifier: 'rbd-expired-snap', Tags: tags(ended, past) }),
+    );
     h.proxy.clear();
 
     const dry = await h.waitForRun(await start('janitor', {}, true));
@@ -82,7 +101,9 @@ describe('janitor: removes what ended runs left behind, nothing else', () => {
     expect(h.proxy.count('rds:DeleteDBSnapshot')).toBe(1);
 
     const audit = (await h.request('GET', `/v1/audit?runId=${runId}&limit=1000`)).body.items as any[];
-    expect(audit.filter((e) => e.kind === 'aws.request').map((e) => [e.data.operation, e.data.input.DBInstanceIdentifier ?? e.data.input.DBSnapshotIdentifier])).toEqual([
+    expect(
+      audit.filter((e) => e.kind === 'aws.request').map((e) => [e.data.operation, e.data.input.DBInstanceIdentifier ?? e.data.input.DBSnapshotIdentifier]),
+    ).toEqual([
       ['DeleteDBInstance', 'rbd-expired'],
       ['DeleteDBSnapshot', 'rbd-expired-snap'],
     ]);

@@ -19,7 +19,15 @@ describe('monthly-dr-drill end to end against moto', () => {
     // moto cannot copy a cluster snapshot across regions: a cluster of the same name in the DR
     // region with its own snapshot stands in for the copy (the check looks it up by cluster id).
     const dr = new RDSClient({ region: 'ap-northeast-1', endpoint: h.moto.endpoint, credentials: CREDS });
-    await dr.send(new CreateDBClusterCommand({ DBClusterIdentifier: 'orders-aurora', Engine: 'aurora-postgresql', MasterUsername: 'dr', MasterUserPassword: 'sandbox-only-1', StorageEncrypted: true }));
+    await dr.send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: 'orders-aurora',
+        Engine: 'aurora-postgresql',
+        MasterUsername: 'dr',
+        MasterUserPassword: 'sandbox-only-1',
+        StorageEncrypted: true,
+      }),
+    );
     await dr.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'orders-aurora', DBClusterSnapshotIdentifier: 'orders-aurora-dr-copy' }));
     dr.destroy();
   }, 60_000);
@@ -55,9 +63,18 @@ describe('monthly-dr-drill end to end against moto', () => {
     const report = await reportOf(run.id);
     expect(report.drill.objectives.map((o: any) => [o.id, o.status])).toEqual(OBJECTIVES.map((id) => [id, 'pass']));
     const [backup, pitr, failover] = run.children.map((c: any) => c.runId);
-    expect(objective(report, 'rpo-newest-backup-age')).toMatchObject({ target: 60, unit: 'min', comparison: '<=', source: { runId: backup, findingId: 'newest-backup-age' } });
+    expect(objective(report, 'rpo-newest-backup-age')).toMatchObject({
+      target: 60,
+      unit: 'min',
+      comparison: '<=',
+      source: { runId: backup, findingId: 'newest-backup-age' },
+    });
     expect(objective(report, 'rpo-cross-region-copy-age')).toMatchObject({ target: 60, source: { runId: backup, findingId: 'dr-copy-age' } });
-    expect(objective(report, 'rto-restore-to-available')).toMatchObject({ target: 240, unit: 'min', source: { runId: pitr, runbookId: 'point-in-time-restore', findingId: 'rto' } });
+    expect(objective(report, 'rto-restore-to-available')).toMatchObject({
+      target: 240,
+      unit: 'min',
+      source: { runId: pitr, runbookId: 'point-in-time-restore', findingId: 'rto' },
+    });
     expect(objective(report, 'failover-switch-time')).toMatchObject({ target: 60, unit: 's', source: { runId: failover, findingId: 'switch-time' } });
     expect(objective(report, 'retention')).toMatchObject({ measured: 30, target: 30, comparison: '>=' });
     expect(objective(report, 'encryption').measured).toMatch(/^KMS key /);
@@ -100,7 +117,11 @@ describe('monthly-dr-drill end to end against moto', () => {
     expect(objective(report, 'rpo-cross-region-copy-age').status).toBe('fail');
     // No point-in-time restore ran: the RTO is the one backup-verification's restore measured.
     expect(objective(report, 'rto-restore-to-available')).toMatchObject({ status: 'pass', source: { runbookId: 'backup-verification', findingId: 'rto' } });
-    expect(objective(report, 'failover-switch-time')).toMatchObject({ status: 'not-measured', measured: null, detail: 'the child run that measures it did not run' });
+    expect(objective(report, 'failover-switch-time')).toMatchObject({
+      status: 'not-measured',
+      measured: null,
+      detail: 'the child run that measures it did not run',
+    });
     // The child cleaned up even though it failed.
     expect(objective(report, 'cleanup-complete').status).toBe('pass');
 
@@ -116,7 +137,12 @@ describe('monthly-dr-drill end to end against moto', () => {
   it('lists the drill reports, newest first and paged, and shows the monthly schedule', async () => {
     const all = (await h.request('GET', '/v1/reports?runbook=monthly-dr-drill', { key: h.keys.viewer })).body;
     expect(all.items.map((i: any) => i.runId)).toEqual([...drills].reverse());
-    expect(all.items[2]).toMatchObject({ state: 'succeeded', trigger: 'rest', objectives: { passed: 7, failed: 0, notMeasured: 0 }, links: { report: `/v1/runs/${drills[0]}/report` } });
+    expect(all.items[2]).toMatchObject({
+      state: 'succeeded',
+      trigger: 'rest',
+      objectives: { passed: 7, failed: 0, notMeasured: 0 },
+      links: { report: `/v1/runs/${drills[0]}/report` },
+    });
     expect(all.items[0].objectives).toEqual({ passed: 4, failed: 2, notMeasured: 1 });
     const page1 = (await h.request('GET', '/v1/reports?runbook=monthly-dr-drill&limit=2')).body;
     expect(page1.items).toHaveLength(2);
@@ -128,7 +154,13 @@ describe('monthly-dr-drill end to end against moto', () => {
     expect(bad.body.error.details.field).toBe('runbook');
 
     const schedule = (await h.request('GET', '/v1/schedules')).body.items.find((s: any) => s.id === 'monthly-dr-drill.monthly');
-    expect(schedule).toMatchObject({ cron: '0 3 1 * *', timezone: 'UTC', catchUpSeconds: 6 * 3600, paused: false, parameters: { clusterIdentifier: 'orders-aurora' } });
+    expect(schedule).toMatchObject({
+      cron: '0 3 1 * *',
+      timezone: 'UTC',
+      catchUpSeconds: 6 * 3600,
+      paused: false,
+      parameters: { clusterIdentifier: 'orders-aurora' },
+    });
     const next = new Date(schedule.nextFireAt);
     expect([next.getUTCDate(), next.getUTCHours(), next.getUTCMinutes()]).toEqual([1, 3, 0]);
     expect(next.getTime()).toBeGreaterThan(Date.now());

@@ -35,7 +35,8 @@ describe('deeply nested JSON', () => {
     routes = [];
     for (const [p, ops] of Object.entries(doc.body.paths as Record<string, Record<string, unknown>>)) {
       for (const m of Object.keys(ops)) {
-        if (['post', 'put', 'patch', 'delete'].includes(m)) routes.push({ method: m.toUpperCase(), path: p.replace('{id}', p.startsWith('/v1/runbooks') ? 'capacity-report' : 'r_nope') });
+        if (['post', 'put', 'patch', 'delete'].includes(m))
+          routes.push({ method: m.toUpperCase(), path: p.replace('{id}', p.startsWith('/v1/runbooks') ? 'capacity-report' : 'r_nope') });
       }
     }
   });
@@ -45,7 +46,9 @@ describe('deeply nested JSON', () => {
 
   it('finds every route that takes a body in the API description, webhooks included', () => {
     const names = routes.map((r) => `${r.method} ${r.path}`);
-    expect(names).toEqual(expect.arrayContaining(['POST /v1/session', 'POST /v1/runbooks/capacity-report/runs', 'POST /v1/runs/r_nope/approve', 'POST /v1/webhooks/sns']));
+    expect(names).toEqual(
+      expect.arrayContaining(['POST /v1/session', 'POST /v1/runbooks/capacity-report/runs', 'POST /v1/runs/r_nope/approve', 'POST /v1/webhooks/sns']),
+    );
     expect(routes.length).toBeGreaterThanOrEqual(8);
   });
 
@@ -77,7 +80,12 @@ describe('deeply nested JSON', () => {
               if (depth <= LIMIT && deepRefusal) failures.push(`${where}: refused for depth at ${depth}`);
               // 100,000 levels of objects exceed the body size limit (413) before anyone counts them.
               if (depth > LIMIT && res.status !== 413) {
-                if (!deepRefusal || !['INVALID_REQUEST', 'SNS_MESSAGE_INVALID'].includes(parsed.error.code) || !/nest/.test(parsed.error.message) || !String(parsed.error.message).includes(String(LIMIT))) {
+                if (
+                  !deepRefusal ||
+                  !['INVALID_REQUEST', 'SNS_MESSAGE_INVALID'].includes(parsed.error.code) ||
+                  !/nest/.test(parsed.error.message) ||
+                  !String(parsed.error.message).includes(String(LIMIT))
+                ) {
                   failures.push(`${where}: expected 400 naming the depth, got ${res.status} ${answer.slice(0, 200)}`);
                 } else refusedForDepth++;
               }
@@ -91,7 +99,10 @@ describe('deeply nested JSON', () => {
   }, 240_000);
 
   it('keeps a body at the limit working: a 64-deep parameter is judged by the schema, not refused for depth', async () => {
-    const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: h.keys.operator, body: { dryRun: true, parameters: JSON.parse(nested(LIMIT - 1, 'object')) } });
+    const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', {
+      key: h.keys.operator,
+      body: { dryRun: true, parameters: JSON.parse(nested(LIMIT - 1, 'object')) },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('PARAMETERS_INVALID');
   });

@@ -145,7 +145,7 @@ steps:
     // A holder that claims and then dies (here: claimed straight through the repository, never sent).
     const outbox = h.app.get(NotificationsRepository);
     await new Promise((r) => setTimeout(r, 300));
-    const claimed = await outbox.claimNext(h.app.get(AppConfig).notifyTimeoutMs + 2000);
+    const claimed = await outbox.claimNext(h.app.get(AppConfig).notifications.timeoutMs + 2000);
     expect(claimed?.runId).toBe(runId);
     expect(await b.dispatchDue()).toBe(0);
     const delivered = await eventually(async () => {

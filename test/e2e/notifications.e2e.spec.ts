@@ -65,13 +65,23 @@ describe('run notifications: webhook and SNS, retried, never changing the run', 
     dir = await mkdtemp(path.join(os.tmpdir(), 'runbookd-notify-'));
     // The topic ARN is moto's for the default account; the topic itself is made once moto runs.
     topicArn = `arn:aws:sns:${REGION}:123456789012:runbookd-notifications`;
-    await writeFile(path.join(dir, 'notify-ok.yaml'), runbook('notify-ok', `{ on: [succeeded, failed], webhook: "${ok.url}/hooks/T000/B000/secretpart", sns: "${topicArn}" }`));
+    await writeFile(
+      path.join(dir, 'notify-ok.yaml'),
+      runbook('notify-ok', `{ on: [succeeded, failed], webhook: "${ok.url}/hooks/T000/B000/secretpart", sns: "${topicArn}" }`),
+    );
     await writeFile(path.join(dir, 'notify-flaky.yaml'), runbook('notify-flaky', `{ on: [succeeded], webhook: "${flaky.url}/hook" }`));
     await writeFile(path.join(dir, 'notify-down.yaml'), runbook('notify-down', `{ on: [succeeded], webhook: "${deadUrl}" }`));
     await writeFile(path.join(dir, 'notify-quiet.yaml'), runbook('notify-quiet', `{ webhook: "${ok.url}/quiet" }`));
     h = await Harness.start({
-      role: 'all', seed: false, runbooksDir: dir,
-      env: { RUNBOOKD_NOTIFY_INTERVAL_MS: '200', RUNBOOKD_NOTIFY_BACKOFF_MS: '200', RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '3', RUNBOOKD_PUBLIC_URL: 'https://runbookd.example.com/' },
+      role: 'all',
+      seed: false,
+      runbooksDir: dir,
+      env: {
+        RUNBOOKD_NOTIFY_INTERVAL_MS: '200',
+        RUNBOOKD_NOTIFY_BACKOFF_MS: '200',
+        RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '3',
+        RUNBOOKD_PUBLIC_URL: 'https://runbookd.example.com/',
+      },
     });
     const sns = new SNSClient({ region: REGION, endpoint: h.moto.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     expect((await sns.send(new CreateTopicCommand({ Name: 'runbookd-notifications' }))).TopicArn).toBe(topicArn);
@@ -98,7 +108,11 @@ describe('run notifications: webhook and SNS, retried, never changing the run', 
     expect(body.text).toContain(`notify-ok succeeded — run ${r.id}`);
     expect(body.text).toContain(`<https://runbookd.example.com/v1/runs/${r.id}/report?format=html|Report>`);
     expect(body.attachments[0].color).toBe('#1a7f37');
-    expect(body.runbookd).toMatchObject({ runbookId: 'notify-ok', state: 'succeeded', reportUrl: `https://runbookd.example.com/v1/runs/${r.id}/report?format=html` });
+    expect(body.runbookd).toMatchObject({
+      runbookId: 'notify-ok',
+      state: 'succeeded',
+      reportUrl: `https://runbookd.example.com/v1/runs/${r.id}/report?format=html`,
+    });
 
     // moto delivers the published message to the topic's HTTP subscriber.
     const delivered = await eventually(() => snsSubscriber.bodies.find((b) => b?.Type === 'Notification'), 10_000, 'the SNS notification');

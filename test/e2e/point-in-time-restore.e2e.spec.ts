@@ -31,7 +31,12 @@ describe('point-in-time-restore against moto', () => {
     expect(window.output.requestedPoint).toBe(restoreTime);
     const audit = (await h.request('GET', `/v1/audit?runId=${run.id}&limit=1000`)).body.items as any[];
     const call = audit.find((e) => e.kind === 'aws.request' && e.data.operation === 'RestoreDBInstanceToPointInTime').data.input;
-    expect(call).toMatchObject({ SourceDBInstanceIdentifier: 'billing-postgres', TargetDBInstanceIdentifier: `rbd-${run.id}`, PubliclyAccessible: false, RestoreTime: restoreTime });
+    expect(call).toMatchObject({
+      SourceDBInstanceIdentifier: 'billing-postgres',
+      TargetDBInstanceIdentifier: `rbd-${run.id}`,
+      PubliclyAccessible: false,
+      RestoreTime: restoreTime,
+    });
     expect(call.Tags).toEqual(expect.arrayContaining([{ Key: 'runbookd:run-id', Value: run.id }, { Key: 'runbookd:runbook', Value: 'point-in-time-restore' }]));
 
     const report = (await h.request('GET', `/v1/runs/${run.id}/report`)).body;
@@ -52,7 +57,11 @@ describe('point-in-time-restore against moto', () => {
       const res = await post({ dbInstanceIdentifier: 'billing-postgres', restoreTime }, { dryRun });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('PREFLIGHT_FAILED');
-      expect(res.body.error.message).toMatch(new RegExp(`restoreTime ${restoreTime.replace(/[.]/g, '\\.')} is outside the restorable window of billing-postgres in ${REGION}: \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z to \\d{4}-`));
+      expect(res.body.error.message).toMatch(
+        new RegExp(
+          `restoreTime ${restoreTime.replace(/[.]/g, '\\.')} is outside the restorable window of billing-postgres in ${REGION}: \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z to \\d{4}-`,
+        ),
+      );
       expect(res.body.error.details).toMatchObject({ stepId: 'window', findings: [expect.objectContaining({ id: 'restore-time-in-window', passed: false })] });
     }
     expect(h.proxy.count('DescribeDBInstances')).toBeGreaterThan(0);
@@ -65,9 +74,18 @@ describe('point-in-time-restore against moto', () => {
     const withConfirm = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: true });
     expect(withConfirm.status).toBe(400);
 
-    const res = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', targetIdentifier: 'billing-postgres-recovered' });
+    const res = await post({
+      dbInstanceIdentifier: 'billing-postgres',
+      useLatestRestorableTime: true,
+      mode: 'recovery',
+      targetIdentifier: 'billing-postgres-recovered',
+    });
     expect(res.status).toBe(202);
-    await eventually(async () => ((await h.request('GET', `/v1/runs/${res.body.id}/approval`)).body.state === 'pending' ? true : undefined), 30_000, 'the approval request');
+    await eventually(
+      async () => ((await h.request('GET', `/v1/runs/${res.body.id}/approval`)).body.state === 'pending' ? true : undefined),
+      30_000,
+      'the approval request',
+    );
     expect((await h.request('POST', `/v1/runs/${res.body.id}/approve`, { key: h.keys.admin, body: { comment: 'checked' } })).status).toBe(200);
     const run = await h.waitForRun(res.body.id);
     expect(run.state).toBe('succeeded');

@@ -36,16 +36,35 @@ describe('approvals from the target\'s facts', () => {
     const base = { endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
     const other = new RDSClient({
       ...base,
-      credentials: fromTemporaryCredentials({ params: { RoleArn: OTHER_ACCOUNT_ROLE, RoleSessionName: 'seed' }, masterCredentials: base.credentials, clientConfig: { endpoint: h.moto.endpoint, region: REGION } }),
+      credentials: fromTemporaryCredentials({
+        params: { RoleArn: OTHER_ACCOUNT_ROLE, RoleSessionName: 'seed' },
+        masterCredentials: base.credentials,
+        clientConfig: { endpoint: h.moto.endpoint, region: REGION },
+      }),
     });
     const here = new RDSClient(base);
     for (const [rds, id, tags] of [
       [here, 'scratch-aurora', [{ Key: 'environment', Value: 'staging' }]],
       [other, 'ledger-aurora', [{ Key: 'team', Value: 'ledger' }]],
     ] as const) {
-      await rds.send(new CreateDBClusterCommand({ DBClusterIdentifier: id, Engine: 'aurora-postgresql', MasterUsername: 'admin_user', MasterUserPassword: 'sandbox-only-password', Tags: [...tags] }));
+      await rds.send(
+        new CreateDBClusterCommand({
+          DBClusterIdentifier: id,
+          Engine: 'aurora-postgresql',
+          MasterUsername: 'admin_user',
+          MasterUserPassword: 'sandbox-only-password',
+          Tags: [...tags],
+        }),
+      );
       for (const n of [1, 2]) {
-        await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: `${id}-${n}`, DBClusterIdentifier: id, Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }));
+        await rds.send(
+          new CreateDBInstanceCommand({
+            DBInstanceIdentifier: `${id}-${n}`,
+            DBClusterIdentifier: id,
+            Engine: 'aurora-postgresql',
+            DBInstanceClass: 'db.r6g.large',
+          }),
+        );
       }
     }
     for (const c of [other, here]) c.destroy();
@@ -74,7 +93,11 @@ describe('approvals from the target\'s facts', () => {
     expect(approval.minApprovals).toBe(1);
     // The approver sees which rule asked, and the fact it held on.
     expect(approval.plan.requiredBy).toEqual([
-      expect.objectContaining({ rule: 'production-environment-tag', because: 'cluster orders-aurora is tagged environment=production', target: expect.stringMatching(/:cluster:orders-aurora$/) }),
+      expect.objectContaining({
+        rule: 'production-environment-tag',
+        because: 'cluster orders-aurora is tagged environment=production',
+        target: expect.stringMatching(/:cluster:orders-aurora$/),
+      }),
     ]);
     expect(h.proxy.count(FAILOVER)).toBe(before);
     // Who may clear it is unchanged: not the requester, not a viewer.
@@ -86,11 +109,17 @@ describe('approvals from the target\'s facts', () => {
     const accepted = (await h.request('GET', `/v1/audit?runId=${runId}&limit=100`)).body.items.find((r: any) => r.kind === 'run.accepted');
     expect(accepted.data.approval).toMatchObject({ minApprovals: 1, reasons: [expect.objectContaining({ rule: 'production-environment-tag' })] });
 
-    expect((await h.request('POST', `/v1/runs/${runId}/approve`, { key: h.keys.admin, body: { comment: 'checked', planHash: approval.planHash } })).status).toBe(200);
+    expect(
+      (await h.request('POST', `/v1/runs/${runId}/approve`, { key: h.keys.admin, body: { comment: 'checked', planHash: approval.planHash } })).status,
+    ).toBe(200);
     const run = await h.waitForRun(runId);
     expect(run.state).toBe('succeeded');
     expect(h.proxy.count(FAILOVER)).toBe(before + 1);
-    expect(run.steps.find((s: any) => s.id === 'approval').output).toMatchObject({ required: true, approvedBy: ['ada'], requiredBy: [expect.objectContaining({ rule: 'production-environment-tag' })] });
+    expect(run.steps.find((s: any) => s.id === 'approval').output).toMatchObject({
+      required: true,
+      approvedBy: ['ada'],
+      requiredBy: [expect.objectContaining({ rule: 'production-environment-tag' })],
+    });
   });
 
   it('a cluster in a production account named in the policy waits too, whatever its tags', async () => {
@@ -98,7 +127,11 @@ describe('approvals from the target\'s facts', () => {
     const runId = await start({ clusterIdentifier: 'ledger-aurora', roleArn: OTHER_ACCOUNT_ROLE });
     const approval = await pending(runId);
     expect(approval.plan.requiredBy).toEqual([
-      expect.objectContaining({ rule: 'production-account', because: 'cluster ledger-aurora is in production account 222222222222', target: expect.stringMatching(/^arn:aws:rds:[a-z0-9-]+:222222222222:cluster:ledger-aurora$/) }),
+      expect.objectContaining({
+        rule: 'production-account',
+        because: 'cluster ledger-aurora is in production account 222222222222',
+        target: expect.stringMatching(/^arn:aws:rds:[a-z0-9-]+:222222222222:cluster:ledger-aurora$/),
+      }),
     ]);
     await new Promise((r) => setTimeout(r, 1500));
     expect(h.proxy.count(FAILOVER)).toBe(before);

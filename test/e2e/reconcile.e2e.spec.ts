@@ -95,7 +95,7 @@ describe('reconciler re-queues accepted runs that have no job', () => {
     const ended = (await runs.get(runId))!;
     const listed = jest.spyOn(runs, 'listUnfinished').mockResolvedValueOnce([{ ...ended, state: 'running', updatedAt: new Date(0) }]);
     const config = h.app.get(AppConfig);
-    await redis.del(`${config.queuePrefix}:reconciler-lock`);
+    await redis.del(`${config.queue.prefix}:reconciler-lock`);
     const reconciler = new ReconcilerService(runs, h.app.get(RunQueue), config, new SchedulerRegistry());
     try {
       expect(await reconciler.reconcile()).toEqual([]);

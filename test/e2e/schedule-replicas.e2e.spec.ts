@@ -50,7 +50,9 @@ class FlakyAws {
       if (this.failing) {
         this.failed++;
         req.resume();
-        res.writeHead(503, { 'content-type': 'text/xml' }).end('<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try later</Message></Error></ErrorResponse>');
+        res
+          .writeHead(503, { 'content-type': 'text/xml' })
+          .end('<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try later</Message></Error></ErrorResponse>');
         return;
       }
       const up = new URL(this.upstream);
@@ -93,8 +95,14 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
     await writeFile(path.join(dirA, 'set-a.yaml'), scheduled('set-a'));
     await writeFile(path.join(dirB, 'set-b.yaml'), scheduled('set-b', '', 4));
     // Preflight reads AWS: the seeded instance (answers once AWS is well again) or one that does not exist.
-    await writeFile(path.join(dirC, 'set-c.yaml'), scheduled('set-c', `preflight:\n  - { id: look, uses: rds.describe-failover-target, with: { dbInstanceIdentifier: ${SANDBOX_ESTATE.instance} } }\n`));
-    await writeFile(path.join(dirC, 'set-d.yaml'), scheduled('set-d', 'preflight:\n  - { id: look, uses: rds.describe-failover-target, with: { dbInstanceIdentifier: no-such-database } }\n'));
+    await writeFile(
+      path.join(dirC, 'set-c.yaml'),
+      scheduled('set-c', `preflight:\n  - { id: look, uses: rds.describe-failover-target, with: { dbInstanceIdentifier: ${SANDBOX_ESTATE.instance} } }\n`),
+    );
+    await writeFile(
+      path.join(dirC, 'set-d.yaml'),
+      scheduled('set-d', 'preflight:\n  - { id: look, uses: rds.describe-failover-target, with: { dbInstanceIdentifier: no-such-database } }\n'),
+    );
     h = await Harness.start({ role: 'api', seed: true, runbooksDir: dirB });
     redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 1 });
     queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: h.prefix });
@@ -105,7 +113,7 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
     redis?.disconnect();
     await h?.close();
     await flaky?.stop();
-    await Promise.all([dirA, dirB, dirC].map((d) => d && rm(d, { recursive: true, force: true })));
+    await Promise.all([dirA, dirB, dirC].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   }, 60_000);
 
   it('a replica booting with another runbook set keeps the first one\'s schedules; they go once no live replica declares them', async () => {
@@ -115,7 +123,16 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
     const bootedAt = Date.now();
     expect(await schedulers()).toEqual(['set-a.every-2s', 'set-b.every-2s']);
     // Several housekeeping rounds later, A's schedule still fires and runs.
-    const ran = await eventually(async () => (await sql(h, `SELECT run_id FROM schedule_ticks WHERE schedule_id = 'set-a.every-2s' AND tick_at > $1 AND run_id IS NOT NULL`, [new Date(bootedAt + 1500)]))[0], 15_000, 'a tick of set-a after B booted');
+    const ran = await eventually(
+      async () =>
+        (
+          await sql(h, `SELECT run_id FROM schedule_ticks WHERE schedule_id = 'set-a.every-2s' AND tick_at > $1 AND run_id IS NOT NULL`, [
+            new Date(bootedAt + 1500),
+          ])
+        )[0],
+      15_000,
+      'a tick of set-a after B booted',
+    );
     expect((await h.waitForRun(ran.run_id)).state).toBe('succeeded');
     expect(await schedulers()).toEqual(['set-a.every-2s', 'set-b.every-2s']);
 
@@ -148,18 +165,39 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
   }, 60_000);
 
   it('a transient AWS error in a tick\'s preflight delays its run instead of skipping it; a real refusal still skips', async () => {
-    await h.startWorker({ ...workerEnv, RUNBOOKD_RUNBOOKS_DIR: dirC, AWS_ENDPOINT_URL: flaky.url, RUNBOOKD_AWS_MAX_ATTEMPTS: '1', RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '4', RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS: '500' });
+    await h.startWorker({
+      ...workerEnv,
+      RUNBOOKD_RUNBOOKS_DIR: dirC,
+      AWS_ENDPOINT_URL: flaky.url,
+      RUNBOOKD_AWS_MAX_ATTEMPTS: '1',
+      RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '4',
+      RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS: '500',
+    });
     await eventually(() => (flaky.failed >= 3 ? true : undefined), 15_000, 'preflight calls to meet the failing AWS');
     const failingUntil = Date.now();
     flaky.failing = false;
-    const started = await eventually(async () => (await sql(h,
-      `SELECT * FROM schedule_ticks WHERE schedule_id = 'set-c.every-2s' AND tick_at < $1 AND decision = 'run' AND run_id IS NOT NULL`, [new Date(failingUntil)]))[0],
-    20_000, 'a tick decided while AWS failed to get its run');
+    const started = await eventually(
+      async () =>
+        (
+          await sql(h, `SELECT * FROM schedule_ticks WHERE schedule_id = 'set-c.every-2s' AND tick_at < $1 AND decision = 'run' AND run_id IS NOT NULL`, [
+            new Date(failingUntil),
+          ])
+        )[0],
+      20_000,
+      'a tick decided while AWS failed to get its run',
+    );
     expect((await h.waitForRun(started.run_id)).state).toBe('succeeded');
     const skippedC = await sql(h, `SELECT tick_at, reason FROM schedule_ticks WHERE schedule_id = 'set-c.every-2s' AND decision = 'skipped'`);
     expect(skippedC.filter((t) => /AWS_|PREFLIGHT/.test(t.reason ?? ''))).toEqual([]);
 
-    const refused = await eventually(async () => (await sql(h, `SELECT * FROM schedule_ticks WHERE schedule_id = 'set-d.every-2s' AND decision = 'skipped' AND tick_at > $1`, [new Date(failingUntil)]))[0], 15_000, 'a refused tick of set-d');
+    const refused = await eventually(
+      async () =>
+        (
+          await sql(h, `SELECT * FROM schedule_ticks WHERE schedule_id = 'set-d.every-2s' AND decision = 'skipped' AND tick_at > $1`, [new Date(failingUntil)])
+        )[0],
+      15_000,
+      'a refused tick of set-d',
+    );
     expect(refused.reason).toMatch(/^run refused: PREFLIGHT_FAILED: .*no-such-database/);
   }, 90_000);
 });

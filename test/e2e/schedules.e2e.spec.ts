@@ -38,18 +38,31 @@ describe('a schedule firing every second, three worker processes', () => {
     const to = from + 20_000;
     await eventually(async () => {
       // Decided, and (when the decision is to run) its run accepted: the run id is recorded after the accept.
-      const rows = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 AND (decision = 'skipped' OR run_id IS NOT NULL)`, [new Date(from), new Date(to)]);
+      const rows = await sql(
+        h,
+        `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 AND (decision = 'skipped' OR run_id IS NOT NULL)`,
+        [new Date(from), new Date(to)],
+      );
       return rows[0].n === 20 ? true : undefined;
     }, 40_000, '20 ticks to be decided and started');
 
-    const ticks = await sql(h, `SELECT tick_at, decision, run_id FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 ORDER BY tick_at`, [new Date(from), new Date(to)]);
+    const ticks = await sql(h, `SELECT tick_at, decision, run_id FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 ORDER BY tick_at`, [
+      new Date(from),
+      new Date(to),
+    ]);
     expect(ticks.map((t) => new Date(t.tick_at).getTime())).toEqual(Array.from({ length: 20 }, (_, i) => from + i * 1000));
     expect(ticks.filter((t) => t.decision !== 'run' || !t.run_id)).toEqual([]);
 
-    const runs = await sql(h, `SELECT id, dedupe_key, trigger FROM runs WHERE runbook_id = 'tick-every-second' AND (trigger->>'tickAt')::timestamptz >= $1 AND (trigger->>'tickAt')::timestamptz < $2`, [new Date(from), new Date(to)]);
+    const runs = await sql(
+      h,
+      `SELECT id, dedupe_key, trigger FROM runs WHERE runbook_id = 'tick-every-second' AND (trigger->>'tickAt')::timestamptz >= $1 AND (trigger->>'tickAt')::timestamptz < $2`,
+      [new Date(from), new Date(to)],
+    );
     expect(runs).toHaveLength(20);
     expect(new Set(runs.map((r) => r.trigger.tickAt)).size).toBe(20);
-    expect(runs.map((r) => r.dedupe_key).sort()).toEqual(ticks.map((t) => `schedule:tick-every-second:each-second:${new Date(t.tick_at).toISOString()}`).sort());
+    expect(runs.map((r) => r.dedupe_key).sort()).toEqual(
+      ticks.map((t) => `schedule:tick-every-second:each-second:${new Date(t.tick_at).toISOString()}`).sort(),
+    );
     expect(new Set(ticks.map((t) => t.run_id))).toEqual(new Set(runs.map((r) => r.id)));
     for (const r of runs) expect((await h.waitForRun(r.id)).state).toBe('succeeded');
     const run = (await h.request('GET', `/v1/runs/${runs[0].id}`)).body;
@@ -63,9 +76,16 @@ describe('a schedule firing every second, three worker processes', () => {
     const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 1 });
     const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: h.prefix });
     try {
-      await queue.add('tick', { scheduleId: 'tick-every-second.each-second' }, { jobId: `retried-${new Date(tick.tick_at).getTime()}`, timestamp: new Date(tick.tick_at).getTime() });
+      await queue.add(
+        'tick',
+        { scheduleId: 'tick-every-second.each-second' },
+        { jobId: `retried-${new Date(tick.tick_at).getTime()}`, timestamp: new Date(tick.tick_at).getTime() },
+      );
       await eventually(async () => {
-        const [row] = await sql(h, 'SELECT run_id FROM schedule_ticks WHERE schedule_id = $1 AND tick_at = $2', ['tick-every-second.each-second', tick.tick_at]);
+        const [row] = await sql(h, 'SELECT run_id FROM schedule_ticks WHERE schedule_id = $1 AND tick_at = $2', [
+          'tick-every-second.each-second',
+          tick.tick_at,
+        ]);
         return row.run_id ? row : undefined;
       }, 10_000, 'the retried tick to find its run');
     } finally {
@@ -114,7 +134,10 @@ describe('a schedule firing every second, three worker processes', () => {
     // Ticks that fell into the pause were not "missed": none was caught up or recorded skipped.
     const skipped = await sql(h, `SELECT tick_at, reason FROM schedule_ticks WHERE decision = 'skipped' AND reason NOT LIKE 'schedule paused%'`);
     expect(skipped).toEqual([]);
-    const [{ n: caughtUp }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at > $1 AND tick_at < $2 AND decision = 'run'`, [new Date(pausedAt + 1500), new Date(resumedAt)]);
+    const [{ n: caughtUp }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at > $1 AND tick_at < $2 AND decision = 'run'`, [
+      new Date(pausedAt + 1500),
+      new Date(resumedAt),
+    ]);
     expect(caughtUp).toBe(0);
 
     const audit = (await h.request('GET', '/v1/audit?limit=1000')).body.items as any[];
@@ -154,7 +177,11 @@ steps:
     // A scheduler left in Redis by a schedule since removed from the YAML goes at the next boot.
     const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: 1 });
     const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: h.prefix });
-    await queue.upsertJobScheduler('retired-runbook.nightly', { pattern: '0 2 * * *', tz: 'UTC' }, { name: 'tick', data: { scheduleId: 'retired-runbook.nightly' } });
+    await queue.upsertJobScheduler(
+      'retired-runbook.nightly',
+      { pattern: '0 2 * * *', tz: 'UTC' },
+      { name: 'tick', data: { scheduleId: 'retired-runbook.nightly' } },
+    );
     const first = await h.startWorker();
     try {
       expect((await queue.getJobSchedulers(0, -1)).map((s) => s.key).sort()).toEqual(['tick-narrow.minutely', 'tick-wide.minutely']);
@@ -170,7 +197,11 @@ steps:
     await sleep(tickAt + 2500 - Date.now());
     await h.startWorker();
 
-    const wide = await eventually(async () => (await sql(h, `SELECT * FROM schedule_ticks WHERE schedule_id = 'tick-wide.minutely'`)).find((t) => t.run_id), 20_000, 'the wide tick to run');
+    const wide = await eventually(
+      async () => (await sql(h, `SELECT * FROM schedule_ticks WHERE schedule_id = 'tick-wide.minutely'`)).find((t) => t.run_id),
+      20_000,
+      'the wide tick to run',
+    );
     expect(new Date(wide.tick_at).getTime()).toBe(tickAt);
     expect(wide.reason).toBe('missed tick caught up on boot');
     expect((await h.waitForRun(wide.run_id)).state).toBe('succeeded');

@@ -36,7 +36,10 @@ describe('secrets at rest (all-in-one process)', () => {
   it('steps get the plain values, top-level, nested and in a child run; the database holds none of them', async () => {
     const token = canary();
     const password = canary();
-    const started = await h.request('POST', '/v1/runbooks/secret-use/runs', { key: h.keys.operator, body: { parameters: { token, conn: { host: 'db.internal', password } } } });
+    const started = await h.request('POST', '/v1/runbooks/secret-use/runs', {
+      key: h.keys.operator,
+      body: { parameters: { token, conn: { host: 'db.internal', password } } },
+    });
     expect(started.status).toBe(202);
     const done = await h.waitForRun(started.body.id);
     expect(done.state).toBe('succeeded');
@@ -77,7 +80,10 @@ describe('secrets key rotation (api process, worker processes with other keys)',
   });
 
   const start = async (token: string) => {
-    const r = await h.request('POST', '/v1/runbooks/secret-use/runs', { key: h.keys.operator, body: { parameters: { token, conn: { host: 'h', password: token } } } });
+    const r = await h.request('POST', '/v1/runbooks/secret-use/runs', {
+      key: h.keys.operator,
+      body: { parameters: { token, conn: { host: 'h', password: token } } },
+    });
     expect(r.status).toBe(202);
     return r.body.id as string;
   };

@@ -24,7 +24,12 @@ describe('refused webhook posts cost nothing', () => {
     h = await Harness.start({
       role: 'api',
       seed: false,
-      env: { RUNBOOKD_SNS_TOPICS: TOPIC, RUNBOOKD_SNS_CERTS_DIR: signer.certsDir, RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE: '1500', RUNBOOKD_SNS_REFUSAL_AUDIT_INTERVAL_SECONDS: '3600' },
+      env: {
+        RUNBOOKD_SNS_TOPICS: TOPIC,
+        RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
+        RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE: '1500',
+        RUNBOOKD_SNS_REFUSAL_AUDIT_INTERVAL_SECONDS: '3600',
+      },
     });
   });
   afterAll(async () => {
@@ -33,7 +38,10 @@ describe('refused webhook posts cost nothing', () => {
   });
 
   it('2,000 refused posts leave fewer than 50 audit records, no 5xx, and 429 past the per-source limit', async () => {
-    const valid = signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: 'x-5xx', cluster: 'c', service: 'x', region: 'eu-west-1', accountId: ACCOUNT }));
+    const valid = signer.notification(
+      TOPIC,
+      cloudWatchAlarmMessage({ alarmName: 'x-5xx', cluster: 'c', service: 'x', region: 'eu-west-1', accountId: ACCOUNT }),
+    );
     const bodies = [
       JSON.stringify({ ...valid, Signature: Buffer.alloc(256, 7).toString('base64') }),
       JSON.stringify(signer.notification(FOREIGN, 'hello')),
@@ -46,7 +54,11 @@ describe('refused webhook posts cost nothing', () => {
     const worker = async () => {
       while (next < 2000) {
         const i = next++;
-        const res = await fetch(`${h.baseUrl}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: bodies[i % bodies.length] });
+        const res = await fetch(`${h.baseUrl}/v1/webhooks/sns`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain; charset=UTF-8' },
+          body: bodies[i % bodies.length],
+        });
         await res.arrayBuffer();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       }
@@ -59,7 +71,9 @@ describe('refused webhook posts cost nothing', () => {
     expect(audit.length - auditBefore).toBeLessThan(50);
     // Every reason is still there, with the source it came from.
     const refused = audit.filter((r: any) => r.kind === 'sns.received' && r.data.outcome === 'rejected');
-    expect(new Set(refused.map((r: any) => r.data.code))).toEqual(new Set(['SNS_SIGNATURE_INVALID', 'SNS_TOPIC_NOT_ACCEPTED', 'SNS_MESSAGE_INVALID', 'SNS_CERT_URL_REJECTED']));
+    expect(new Set(refused.map((r: any) => r.data.code))).toEqual(
+      new Set(['SNS_SIGNATURE_INVALID', 'SNS_TOPIC_NOT_ACCEPTED', 'SNS_MESSAGE_INVALID', 'SNS_CERT_URL_REJECTED']),
+    );
     expect(refused.every((r: any) => r.data.source === '127.0.0.1')).toBe(true);
   });
 });

@@ -87,12 +87,28 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
   it('accepts the EventBridge "CloudWatch Alarm State Change" shape', async () => {
     await realAlarm('ledger-api');
     const event = {
-      version: '0', id: 'c4c1c1c9', 'detail-type': 'CloudWatch Alarm State Change', source: 'aws.cloudwatch', account: ACCOUNT,
-      time: new Date().toISOString(), region: 'eu-west-1', resources: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:ledger-api-5xx`],
+      version: '0',
+      id: 'c4c1c1c9',
+      'detail-type': 'CloudWatch Alarm State Change',
+      source: 'aws.cloudwatch',
+      account: ACCOUNT,
+      time: new Date().toISOString(),
+      region: 'eu-west-1',
+      resources: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:ledger-api-5xx`],
       detail: {
-        alarmName: 'ledger-api-5xx', state: { value: 'ALARM', reason: 'Threshold Crossed', timestamp: new Date().toISOString().replace('Z', '+0000') },
+        alarmName: 'ledger-api-5xx',
+        state: { value: 'ALARM', reason: 'Threshold Crossed', timestamp: new Date().toISOString().replace('Z', '+0000') },
         previousState: { value: 'OK' },
-        configuration: { metrics: [{ id: 'm1', metricStat: { metric: { namespace: 'AWS/ApplicationELB', name: 'HTTPCode_Target_5XX_Count', dimensions: { ClusterName: 'shop', ServiceName: 'ledger-api' } } } }] },
+        configuration: {
+          metrics: [
+            {
+              id: 'm1',
+              metricStat: {
+                metric: { namespace: 'AWS/ApplicationELB', name: 'HTTPCode_Target_5XX_Count', dimensions: { ClusterName: 'shop', ServiceName: 'ledger-api' } },
+              },
+            },
+          ],
+        },
       },
     };
     const res = await post(signer.notification(TOPIC, JSON.stringify(event)));
@@ -109,10 +125,34 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
       ['forged signature', { ...valid(), Signature: Buffer.alloc(256, 7).toString('base64') }, 403, 'SNS_SIGNATURE_INVALID', true],
       ['altered Message', { ...valid(), Message: alarm('other-api') }, 403, 'SNS_SIGNATURE_INVALID', true],
       ['altered TopicArn header', valid(), 400, 'SNS_MESSAGE_INVALID', false],
-      ['http cert URL', signer.notification(TOPIC, alarm('refused-api'), { SigningCertURL: 'http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem' }), 400, 'SNS_CERT_URL_REJECTED', false],
-      ['off-AWS cert URL', signer.notification(TOPIC, alarm('refused-api'), { SigningCertURL: 'https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem' }), 400, 'SNS_CERT_URL_REJECTED', false],
-      ['cert URL not ending .pem', signer.notification(TOPIC, alarm('refused-api'), { SigningCertURL: 'https://sns.eu-west-1.amazonaws.com/cert.txt' }), 400, 'SNS_CERT_URL_REJECTED', false],
-      ['stale timestamp', signer.notification(TOPIC, alarm('refused-api'), { Timestamp: new Date(Date.now() - 2 * 3600_000).toISOString() }), 400, 'SNS_MESSAGE_STALE', false],
+      [
+        'http cert URL',
+        signer.notification(TOPIC, alarm('refused-api'), { SigningCertURL: 'http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem' }),
+        400,
+        'SNS_CERT_URL_REJECTED',
+        false,
+      ],
+      [
+        'off-AWS cert URL',
+        signer.notification(TOPIC, alarm('refused-api'), { SigningCertURL: 'https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem' }),
+        400,
+        'SNS_CERT_URL_REJECTED',
+        false,
+      ],
+      [
+        'cert URL not ending .pem',
+        signer.notification(TOPIC, alarm('refused-api'), { SigningCertURL: 'https://sns.eu-west-1.amazonaws.com/cert.txt' }),
+        400,
+        'SNS_CERT_URL_REJECTED',
+        false,
+      ],
+      [
+        'stale timestamp',
+        signer.notification(TOPIC, alarm('refused-api'), { Timestamp: new Date(Date.now() - 2 * 3600_000).toISOString() }),
+        400,
+        'SNS_MESSAGE_STALE',
+        false,
+      ],
       ['unknown topic', signer.notification(OTHER_TOPIC, alarm('refused-api')), 403, 'SNS_TOPIC_NOT_ACCEPTED', false],
       ['malformed JSON', '{"Type": "Notification", ', 400, 'SNS_MESSAGE_INVALID', false],
       ['not an object', '[1,2,3]', 400, 'SNS_MESSAGE_INVALID', false],
@@ -128,7 +168,9 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     expect((await runs()).length).toBe(before);
     const audit = (await h.request('GET', '/v1/audit?limit=500')).body.items.filter((r: any) => r.kind === 'sns.received' && r.data.outcome === 'rejected');
     // Every rejection the service read is audited with its reason (an oversize body is refused before it is read).
-    expect(audit.map((r: any) => r.data.code)).toEqual(expect.arrayContaining(['SNS_SIGNATURE_INVALID', 'SNS_CERT_URL_REJECTED', 'SNS_MESSAGE_STALE', 'SNS_TOPIC_NOT_ACCEPTED', 'SNS_MESSAGE_INVALID']));
+    expect(audit.map((r: any) => r.data.code)).toEqual(
+      expect.arrayContaining(['SNS_SIGNATURE_INVALID', 'SNS_CERT_URL_REJECTED', 'SNS_MESSAGE_STALE', 'SNS_TOPIC_NOT_ACCEPTED', 'SNS_MESSAGE_INVALID']),
+    );
   });
 
   it('confirms a subscription for an accepted topic with ConfirmSubscription (moto), and refuses one for an unknown topic', async () => {
@@ -229,7 +271,12 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     const before = (await runs()).length;
     const notAlarm = await post(signer.notification(TOPIC, 'the nightly backup finished'));
     expect(notAlarm.body).toMatchObject({ outcome: 'not-an-alarm', runs: [] });
-    const noMatch = await post(signer.notification(TOPIC, cloudWatchAlarmMessage({ alarmName: 'disk-space-low', cluster: 'shop', service: 'x', region: 'eu-west-1', accountId: ACCOUNT })));
+    const noMatch = await post(
+      signer.notification(
+        TOPIC,
+        cloudWatchAlarmMessage({ alarmName: 'disk-space-low', cluster: 'shop', service: 'x', region: 'eu-west-1', accountId: ACCOUNT }),
+      ),
+    );
     expect(noMatch.body).toMatchObject({ outcome: 'no-match', runs: [] });
     // Matches canary-rollback, but its mapped `reason` is longer than the runbook allows: a definition problem SNS retries cannot fix.
     await realAlarm('long-api', `${'x'.repeat(600)}-5xx`);
@@ -244,12 +291,36 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     const before = (await runs()).length;
     const template = signer.notification(TOPIC, alarm('fuzz-api'));
     // Only fields the signature or its checks cover: an unsigned extra field on a valid message is rightly accepted.
-    const signed = ['Type', 'MessageId', 'TopicArn', 'Message', 'Timestamp', 'SignatureVersion', 'Signature', 'SigningCertURL', 'Subject', 'Token', 'SubscribeURL'];
+    const signed = [
+      'Type',
+      'MessageId',
+      'TopicArn',
+      'Message',
+      'Timestamp',
+      'SignatureVersion',
+      'Signature',
+      'SigningCertURL',
+      'Subject',
+      'Token',
+      'SubscribeURL',
+    ];
     const field = fc.constantFrom(...signed);
     const value = fc.oneof(
       fc.string(),
       fc.string({ unit: 'grapheme' }),
-      fc.constantFrom('', '\u0000', 'Notification', 'SubscriptionConfirmation', '1', '2', '3', TOPIC, 'https://sns.eu-west-1.amazonaws.com/x.pem', 'https://evil.example/x.pem', 'null'),
+      fc.constantFrom(
+        '',
+        '\u0000',
+        'Notification',
+        'SubscriptionConfirmation',
+        '1',
+        '2',
+        '3',
+        TOPIC,
+        'https://sns.eu-west-1.amazonaws.com/x.pem',
+        'https://evil.example/x.pem',
+        'null',
+      ),
       fc.integer(),
       fc.constant(null),
       fc.array(fc.string(), { maxLength: 3 }),

@@ -73,13 +73,17 @@ describe('stop-all and resume-all (two worker processes, moto behind a recording
       mutating.push(b.body.id);
     }
     const ours = [...sleeping, ...mutating];
-    await eventually(async () => {
-      const rows = await sql(h, `SELECT step_id, state, run_id FROM step_results WHERE run_id = ANY($1)`, [ours]);
-      const asleep = rows.filter((r) => r.step_id === 'pause' && r.state === 'waiting' && sleeping.includes(r.run_id)).length;
-      const created = rows.filter((r) => r.step_id === 'first' && r.state === 'succeeded').length;
-      const looking = h.proxy.calls().filter((c) => c.action === 'DescribeDBSnapshots').length;
-      return asleep === 10 && created === 20 && looking >= 10 ? true : undefined;
-    }, 60_000, '10 runs asleep, 10 inside the read before their second snapshot');
+    await eventually(
+      async () => {
+        const rows = await sql(h, `SELECT step_id, state, run_id FROM step_results WHERE run_id = ANY($1)`, [ours]);
+        const asleep = rows.filter((r) => r.step_id === 'pause' && r.state === 'waiting' && sleeping.includes(r.run_id)).length;
+        const created = rows.filter((r) => r.step_id === 'first' && r.state === 'succeeded').length;
+        const looking = h.proxy.calls().filter((c) => c.action === 'DescribeDBSnapshots').length;
+        return asleep === 10 && created === 20 && looking >= 10 ? true : undefined;
+      },
+      60_000,
+      '10 runs asleep, 10 inside the read before their second snapshot',
+    );
 
     const stop = await h.request('POST', '/v1/stop-all', { body: { reason: REASON } });
     const stoppedAtMs = Date.now();
@@ -125,7 +129,11 @@ describe('stop-all and resume-all (two worker processes, moto behind a recording
     expect(after).toHaveLength(20);
     expect(h.proxy.calls().filter((c) => c.action === 'CreateDBSnapshot')).toHaveLength(20);
     // And in the audit log: no run recorded the intent of a CreateDBSnapshot after the stop.
-    const intents = await sql(h, `SELECT data->>'operation' AS op FROM audit_events WHERE kind = 'aws.request' AND run_id = ANY($1) AND data->>'operation' = 'CreateDBSnapshot'`, [ours]);
+    const intents = await sql(
+      h,
+      `SELECT data->>'operation' AS op FROM audit_events WHERE kind = 'aws.request' AND run_id = ANY($1) AND data->>'operation' = 'CreateDBSnapshot'`,
+      [ours],
+    );
     expect(intents).toHaveLength(20);
 
     // Nothing left behind: no snapshot named after any of these runs exists at moto.
@@ -133,13 +141,19 @@ describe('stop-all and resume-all (two worker processes, moto behind a recording
     expect(snaps.map((s) => s.DBSnapshotIdentifier).filter((n) => ours.some((id) => n?.includes(id)))).toEqual([]);
 
     // A schedule's ticks while stopped are refused and recorded, not lost silently.
-    await eventually(async () => {
-      const view = await h.request('GET', '/v1/schedules/tick-every-second.each-second', { key: h.keys.viewer });
-      return view.body.recentTicks.some((t: any) => t.decision === 'refused' && t.reason.includes(REASON)) ? true : undefined;
-    }, 30_000, 'a refused tick');
+    await eventually(
+      async () => {
+        const view = await h.request('GET', '/v1/schedules/tick-every-second.each-second', { key: h.keys.viewer });
+        return view.body.recentTicks.some((t: any) => t.decision === 'refused' && t.reason.includes(REASON)) ? true : undefined;
+      },
+      30_000,
+      'a refused tick',
+    );
     const refusedTicks = await sql(h, `SELECT tick_at, run_id FROM schedule_ticks WHERE decision = 'refused'`);
     expect(refusedTicks.every((t) => t.run_id === null)).toBe(true);
-    const runsWhileStopped = await sql(h, `SELECT id FROM runs WHERE created_at > to_timestamp($1 / 1000.0) AND runbook_id <> 'stop-drill'`, [stoppedAtMs + 2000]);
+    const runsWhileStopped = await sql(h, `SELECT id FROM runs WHERE created_at > to_timestamp($1 / 1000.0) AND runbook_id <> 'stop-drill'`, [
+      stoppedAtMs + 2000,
+    ]);
     expect(runsWhileStopped).toEqual([]);
 
     // Both presses are audited, by who pressed.

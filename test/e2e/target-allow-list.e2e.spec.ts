@@ -29,7 +29,12 @@ describe('targets allow-list: accounts, roles and regions runbookd may act in', 
     ];
     for (const [what, runbook, parameters, field] of cases) {
       const res = await h.request('POST', `/v1/runbooks/${runbook}/runs`, { key: h.keys.operator, body: { parameters } });
-      expect({ what, status: res.status, code: res.body.error?.code, field: res.body.error?.details?.field }).toEqual({ what, status: 403, code: 'TARGET_NOT_ALLOWED', field });
+      expect({ what, status: res.status, code: res.body.error?.code, field: res.body.error?.details?.field }).toEqual({
+        what,
+        status: 403,
+        code: 'TARGET_NOT_ALLOWED',
+        field,
+      });
     }
     expect(h.proxy.calls()).toEqual([]);
     expect((await runs()).length).toBe(before);

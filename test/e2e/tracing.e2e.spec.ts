@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { cloudWatchAlarmMessage } from '../../scripts/sandbox/sns-signer';
 import { checkoutTaskDefinition, SANDBOX_CANARY } from '../../scripts/sandbox/seed-canary';
@@ -15,7 +15,11 @@ const SERVER = 2;
 const CLIENT = 3;
 const ACCOUNT = '123456789012';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:${SANDBOX_CANARY.topic}`;
-const otelEnv = (receiver: OtlpReceiver) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'runbookd-test' });
+const otelEnv = (receiver: OtlpReceiver) => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+  OTEL_BSP_SCHEDULE_DELAY: '100',
+  OTEL_SERVICE_NAME: 'runbookd-test',
+});
 
 /**
  * The spans of one run's trace, once the span named `awaiting` and a span of each of `steps`
@@ -44,7 +48,10 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
   });
 
   it('a failover test is one trace: the HTTP request at its root, a span per step, an AWS span for FailoverDBCluster under its step', async () => {
-    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'traced' } });
+    const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'traced' },
+    });
     expect(res.status).toBe(202);
     const run = await h.waitForRun(res.body.id);
     expect(run.state).toBe('succeeded');
@@ -65,7 +72,11 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
     for (const step of run.steps) {
       const own = stepSpans.filter((s) => s.attributes['runbookd.step_id'] === step.id);
       expect(own.length).toBeGreaterThanOrEqual(1);
-      expect(own[own.length - 1].attributes).toMatchObject({ 'runbookd.step.uses': step.uses, 'runbookd.step.outcome': step.state, 'runbookd.step.attempt': step.attempts });
+      expect(own[own.length - 1].attributes).toMatchObject({
+        'runbookd.step.uses': step.uses,
+        'runbookd.step.outcome': step.state,
+        'runbookd.step.attempt': step.attempts,
+      });
     }
     const failoverStep = stepSpans.find((s) => s.attributes['runbookd.step_id'] === 'failover')!;
     expect(failoverStep.attributes['runbookd.step.mutating']).toBe(true);
@@ -76,7 +87,13 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
     expect(aws).toHaveLength(1);
     expect(aws[0].kind).toBe(CLIENT);
     expect(aws[0].parentSpanId).toBe(failoverStep.spanId);
-    expect(aws[0].attributes).toMatchObject({ 'rpc.service': 'rds', 'rpc.method': 'FailoverDBCluster', 'cloud.region': REGION, 'runbookd.aws.mutating': true, 'http.response.status_code': 200 });
+    expect(aws[0].attributes).toMatchObject({
+      'rpc.service': 'rds',
+      'rpc.method': 'FailoverDBCluster',
+      'cloud.region': REGION,
+      'runbookd.aws.mutating': true,
+      'http.response.status_code': 200,
+    });
     expect(typeof aws[0].attributes['aws.request_id']).toBe('string');
     // Reads are traced too, each under the step that made it.
     const reads = spans.filter((s) => s.kind === CLIENT && s.attributes['runbookd.aws.mutating'] === false);
@@ -108,15 +125,28 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
     const sns = new SNSClient(cfg);
     const cloudwatch = new CloudWatchClient(cfg);
     try {
-      const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!.taskDefinitionArn!;
+      const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!
+        .taskDefinitionArn!;
       await ecs.send(new UpdateServiceCommand({ cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, taskDefinition: canary }));
       await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: 'ALARM', StateReason: 'canary errors' }));
       await sns.send(new SubscribeCommand({ TopicArn: TOPIC, Protocol: 'http', Endpoint: `${h.baseUrl}/v1/webhooks/sns` }));
-      await sns.send(new PublishCommand({
-        TopicArn: TOPIC,
-        Message: cloudWatchAlarmMessage({ alarmName: SANDBOX_CANARY.alarm, cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, region: REGION, accountId: ACCOUNT }),
-      }));
-      const runId = await eventually(async () => (await h.request('GET', '/v1/runs?runbook=canary-rollback')).body.items[0]?.id as string | undefined, 20_000, 'the alarm to start canary-rollback');
+      await sns.send(
+        new PublishCommand({
+          TopicArn: TOPIC,
+          Message: cloudWatchAlarmMessage({
+            alarmName: SANDBOX_CANARY.alarm,
+            cluster: SANDBOX_CANARY.cluster,
+            service: SANDBOX_CANARY.service,
+            region: REGION,
+            accountId: ACCOUNT,
+          }),
+        }),
+      );
+      const runId = await eventually(
+        async () => (await h.request('GET', '/v1/runs?runbook=canary-rollback')).body.items[0]?.id as string | undefined,
+        20_000,
+        'the alarm to start canary-rollback',
+      );
       const spans = await traceOf(receiver, runId, 'ecs.UpdateService', [{ id: 'rollback', state: 'succeeded' }]);
       const root = spans.filter((s) => !s.parentSpanId);
       expect(root.map((s) => s.name)).toEqual(['POST /v1/webhooks/sns']);
@@ -155,7 +185,9 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
     // prom-client (the /metrics library) depends on the API package itself, a no-op facade it
     // always loads; nothing of the SDK, the exporter or runbookd's backend loads with tracing off.
     expect(await run(off)).toEqual(['@opentelemetry/api']);
-    expect(await run({ ...off, ...otelEnv(receiver) })).toEqual(expect.arrayContaining(['@opentelemetry/api', '@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-trace-otlp-http', 'runbookd:otlp-trace.backend']));
+    expect(await run({ ...off, ...otelEnv(receiver) })).toEqual(
+      expect.arrayContaining(['@opentelemetry/api', '@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-trace-otlp-http', 'runbookd:otlp-trace.backend']),
+    );
   });
 });
 

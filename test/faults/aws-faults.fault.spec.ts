@@ -19,14 +19,56 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'FailoverDBCluster acted on, answered 500', runbook: 'failover-test', operation: 'FailoverDBCluster', fault: { kind: 'error', when: 'after-forward', status: 500, code: 'InternalFailure' }, recordedError: 'AWS_UNAVAILABLE' },
+  {
+    name: 'FailoverDBCluster acted on, answered 500',
+    runbook: 'failover-test',
+    operation: 'FailoverDBCluster',
+    fault: { kind: 'error', when: 'after-forward', status: 500, code: 'InternalFailure' },
+    recordedError: 'AWS_UNAVAILABLE',
+  },
   // The SDK names a reset connection a TimeoutError (smithy counts ECONNRESET among its timeout codes): no answer either way.
-  { name: 'FailoverDBCluster acted on, connection reset before the answer', runbook: 'failover-test', operation: 'FailoverDBCluster', fault: { kind: 'reset', when: 'after-forward' }, recordedError: 'AWS_TIMEOUT' },
-  { name: 'FailoverDBCluster throttled before AWS saw it', runbook: 'failover-test', operation: 'FailoverDBCluster', fault: { kind: 'error', when: 'before-forward', status: 400, code: 'Throttling' }, recordedError: 'AWS_THROTTLED' },
-  { name: 'FailoverDBCluster answered after the request timeout', runbook: 'failover-test', operation: 'FailoverDBCluster', fault: { kind: 'slow', when: 'after-forward', ms: 5_000 }, recordedError: 'AWS_TIMEOUT' },
-  { name: 'UpdateService acted on, answered 503', runbook: 'canary-rollback', operation: 'UpdateService', fault: { kind: 'error', when: 'after-forward', status: 503, code: 'ServiceUnavailableException' }, recordedError: 'AWS_UNAVAILABLE' },
-  { name: 'RestoreDBInstanceToPointInTime acted on, answered 500', runbook: 'point-in-time-restore', operation: 'RestoreDBInstanceToPointInTime', fault: { kind: 'error', when: 'after-forward', status: 500, code: 'InternalFailure' }, recordedError: 'AWS_UNAVAILABLE' },
-  { name: 'RestoreDBInstanceFromDBSnapshot acted on, connection reset', runbook: 'backup-verification', operation: 'RestoreDBInstanceFromDBSnapshot', fault: { kind: 'reset', when: 'after-forward' }, recordedError: 'AWS_TIMEOUT' },
+  {
+    name: 'FailoverDBCluster acted on, connection reset before the answer',
+    runbook: 'failover-test',
+    operation: 'FailoverDBCluster',
+    fault: { kind: 'reset', when: 'after-forward' },
+    recordedError: 'AWS_TIMEOUT',
+  },
+  {
+    name: 'FailoverDBCluster throttled before AWS saw it',
+    runbook: 'failover-test',
+    operation: 'FailoverDBCluster',
+    fault: { kind: 'error', when: 'before-forward', status: 400, code: 'Throttling' },
+    recordedError: 'AWS_THROTTLED',
+  },
+  {
+    name: 'FailoverDBCluster answered after the request timeout',
+    runbook: 'failover-test',
+    operation: 'FailoverDBCluster',
+    fault: { kind: 'slow', when: 'after-forward', ms: 5_000 },
+    recordedError: 'AWS_TIMEOUT',
+  },
+  {
+    name: 'UpdateService acted on, answered 503',
+    runbook: 'canary-rollback',
+    operation: 'UpdateService',
+    fault: { kind: 'error', when: 'after-forward', status: 503, code: 'ServiceUnavailableException' },
+    recordedError: 'AWS_UNAVAILABLE',
+  },
+  {
+    name: 'RestoreDBInstanceToPointInTime acted on, answered 500',
+    runbook: 'point-in-time-restore',
+    operation: 'RestoreDBInstanceToPointInTime',
+    fault: { kind: 'error', when: 'after-forward', status: 500, code: 'InternalFailure' },
+    recordedError: 'AWS_UNAVAILABLE',
+  },
+  {
+    name: 'RestoreDBInstanceFromDBSnapshot acted on, connection reset',
+    runbook: 'backup-verification',
+    operation: 'RestoreDBInstanceFromDBSnapshot',
+    fault: { kind: 'reset', when: 'after-forward' },
+    recordedError: 'AWS_TIMEOUT',
+  },
 ];
 
 describe('AWS faults from the recording proxy: each mutating call reaches AWS once', () => {

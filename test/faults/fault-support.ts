@@ -51,7 +51,8 @@ export const MUTATING_RUNBOOKS: RunbookCase[] = [
     parameters: { cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service },
     setup: async (h) => {
       const ecs = new ECSClient({ endpoint: h.moto.endpoint, region: REGION, credentials: CREDENTIALS });
-      const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!.taskDefinitionArn!;
+      const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!
+        .taskDefinitionArn!;
       await ecs.send(new UpdateServiceCommand({ cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, taskDefinition: canary }));
       ecs.destroy();
     },
@@ -85,7 +86,19 @@ export async function startRun(h: Harness, c: RunbookCase): Promise<string> {
 export async function killWorkers(h: Harness): Promise<void> {
   const dir = path.join(ROOT, 'test', 'artifacts', 'faults');
   mkdirSync(dir, { recursive: true });
-  for (const w of h.workers) writeFileSync(path.join(dir, `${expect.getState().currentTestName?.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 80) ?? 'case'}-${w.pid}.log`), logOf(h, w));
+  for (const w of h.workers)
+    writeFileSync(
+      path.join(
+        dir,
+        `${
+          expect
+            .getState()
+            .currentTestName?.replace(/[^A-Za-z0-9]+/g, '-')
+            .slice(0, 80) ?? 'case'
+        }-${w.pid}.log`,
+      ),
+      logOf(h, w),
+    );
   for (const w of h.workers) {
     if (w.exitCode === null && w.signalCode === null) {
       w.kill('SIGCONT');
@@ -115,7 +128,11 @@ export function logOf(h: Harness, w: ChildProcess): string {
 
 /** Resolves when the worker has said `text` (or died trying). */
 export async function saidOrDied(h: Harness, w: ChildProcess, text: string, timeoutMs = 40_000): Promise<'said' | 'died'> {
-  return eventually(() => (logOf(h, w).includes(text) ? 'said' : w.exitCode !== null || w.signalCode !== null ? 'died' : undefined), timeoutMs, `worker to say "${text}"`);
+  return eventually(
+    () => (logOf(h, w).includes(text) ? 'said' : w.exitCode !== null || w.signalCode !== null ? 'died' : undefined),
+    timeoutMs,
+    `worker to say "${text}"`,
+  );
 }
 
 /** Mutating AWS calls of a run, by operation, as the audit recorded them (one `aws.request` each). */
@@ -139,7 +156,9 @@ export async function leftovers(h: Harness): Promise<string[]> {
     const instances = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [];
     const clusters = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters ?? [];
     return [
-      ...instances.filter((i) => i.DBInstanceIdentifier?.startsWith('rbd-') && i.DBInstanceStatus !== 'deleting').map((i) => `instance ${i.DBInstanceIdentifier}`),
+      ...instances
+        .filter((i) => i.DBInstanceIdentifier?.startsWith('rbd-') && i.DBInstanceStatus !== 'deleting')
+        .map((i) => `instance ${i.DBInstanceIdentifier}`),
       ...clusters.filter((c) => c.DBClusterIdentifier?.startsWith('rbd-') && c.Status !== 'deleting').map((c) => `cluster ${c.DBClusterIdentifier}`),
     ];
   } finally {

@@ -3,7 +3,7 @@
 // goes through SWC like the rest of node_modules. Remove once jest.config.js transforms .cjs.
 jest.mock('@electric-sql/pglite', () =>
   jest.requireActual(
-    (jest.requireActual('node:path') as typeof import('node:path')).join(__dirname, '../../node_modules/@electric-sql/pglite/dist/index.js'),
+    jest.requireActual<typeof import('node:path')>('node:path').join(__dirname, '../../node_modules/@electric-sql/pglite/dist/index.js'),
   ),
 );
 

@@ -138,16 +138,19 @@ describe('audit log on PostgreSQL', () => {
     expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
 
     const digests = readFileSync(parts.digestFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(digests).toEqual([expect.objectContaining({ number: 1, position: 3, headHash: c.hash, previousDigestHash: null, keyId: parts.sealer['key'].keyId })]);
+    expect(digests).toEqual([
+      expect.objectContaining({ number: 1, position: 3, headHash: c.hash, previousDigestHash: null, keyId: parts.sealer['key'].keyId }),
+    ]);
     expect(await service.verify()).toEqual({
       ok: true, records: 3, headHash: c.hash,
       anchors: expect.objectContaining({ readable: true, digests: 1, anchoredRecords: 3, unanchored: [], badDigests: [], unsealed: 0 }),
+      authentication: { checked: true, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
   });
 
   it('reads `at` and data back exactly as they were hashed, whatever the session time zone', async () => {
     await freshChain(0);
-    const odd = new AuditRepository(db, new FixedClock('2024-02-29T23:59:59.999Z'));
+    const odd = new AuditRepository(db, new FixedClock('2024-02-29T23:59:59.999Z'), TEST_AUDIT_KEY.recordMac());
     await odd.append({
       kind: 'aws.request',
       actor: 'system',
@@ -186,7 +189,11 @@ describe('audit log on PostgreSQL', () => {
       await freshChain(6, 3);
       await asAttacker(`UPDATE audit_events SET data = jsonb_set(data, '{n}', '42') WHERE chain_pos = 3`);
       const result = await service.verify();
-      expect(result).toMatchObject({ ok: false, records: 6, firstBadRecord: { position: 3, seq: (await stored(3)).seq, reason: AUDIT_VERIFY_REASONS.badHash } });
+      expect(result).toMatchObject({
+        ok: false,
+        records: 6,
+        firstBadRecord: { position: 3, seq: (await stored(3)).seq, reason: AUDIT_VERIFY_REASONS.badHash },
+      });
     });
 
     it('detects a changed timestamp', async () => {
@@ -203,7 +210,11 @@ describe('audit log on PostgreSQL', () => {
 
     it('detects a removal hidden by renumbering the records after it', async () => {
       await freshChain(5);
-      await asAttacker('DELETE FROM audit_events WHERE chain_pos = 3', 'UPDATE audit_events SET chain_pos = -(chain_pos - 1) WHERE chain_pos > 3', 'UPDATE audit_events SET chain_pos = -chain_pos WHERE chain_pos < 0');
+      await asAttacker(
+        'DELETE FROM audit_events WHERE chain_pos = 3',
+        'UPDATE audit_events SET chain_pos = -(chain_pos - 1) WHERE chain_pos > 3',
+        'UPDATE audit_events SET chain_pos = -chain_pos WHERE chain_pos < 0',
+      );
       expect(await service.verify()).toMatchObject({ ok: false, records: 4, firstBadRecord: { position: 3, reason: AUDIT_VERIFY_REASONS.badLink } });
     });
 
@@ -222,7 +233,11 @@ describe('audit log on PostgreSQL', () => {
 
     it('detects two records swapped', async () => {
       await freshChain(4);
-      await asAttacker('UPDATE audit_events SET chain_pos = 100 WHERE chain_pos = 2', 'UPDATE audit_events SET chain_pos = 2 WHERE chain_pos = 3', 'UPDATE audit_events SET chain_pos = 3 WHERE chain_pos = 100');
+      await asAttacker(
+        'UPDATE audit_events SET chain_pos = 100 WHERE chain_pos = 2',
+        'UPDATE audit_events SET chain_pos = 2 WHERE chain_pos = 3',
+        'UPDATE audit_events SET chain_pos = 3 WHERE chain_pos = 100',
+      );
       expect(await service.verify()).toMatchObject({ ok: false, records: 4, firstBadRecord: { position: 2, reason: AUDIT_VERIFY_REASONS.badLink } });
     });
 
@@ -240,7 +255,11 @@ describe('audit log on PostgreSQL', () => {
       await recomputeChain();
       const result = await service.verify();
       expect(result).toMatchObject({ ok: false, records: 9, anchors: { anchoredRecords: 3 } });
-      expect(result.firstBadRecord).toEqual({ seq: (await stored(4)).seq, position: 4, reason: expect.stringMatching(/does not match signed digest 2 .*positions 4–6/) });
+      expect(result.firstBadRecord).toEqual({
+        seq: (await stored(4)).seq,
+        position: 4,
+        reason: expect.stringMatching(/does not match signed digest 2 .*positions 4–6/),
+      });
     });
 
     it('detects a tail replaced by forged records with a recomputed chain', async () => {
@@ -384,7 +403,12 @@ describe('audit log on PostgreSQL', () => {
     const bucket = 'audit-digests';
     beforeAll(async () => {
       moto = await startMoto();
-      const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      const s3 = new S3Client({
+        region: 'us-east-1',
+        endpoint: moto.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
       await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
       await s3.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }));
       s3.destroy();
@@ -415,7 +439,9 @@ describe('audit log on PostgreSQL', () => {
       const [pending] = await after.repository.unpublishedDigests(false);
       expect(pending).toMatchObject({ number: 1, position: 4, attempts: 1, lastError: expect.stringMatching(/\S/) });
       const seenBefore = await after.service.verify();
-      expect(seenBefore.anchors.unanchored).toEqual([{ fromPosition: 1, toPosition: 4, reason: expect.stringMatching(/^digest 1 not published: store unreachable after 1 attempt/) }]);
+      expect(seenBefore.anchors.unanchored).toEqual([
+        { fromPosition: 1, toPosition: 4, reason: expect.stringMatching(/^digest 1 not published: store unreachable after 1 attempt/) },
+      ]);
       await db.query("UPDATE audit_digests SET next_attempt_at = now() WHERE number = 1"); // skip the 1 s backoff
       await after.sealer.tick();
       expect(await after.repository.unpublishedDigests(false)).toEqual([]);
@@ -532,17 +558,33 @@ describe('audit log on PostgreSQL', () => {
     await freshChain(0);
     const canary = `canary-${Math.random().toString(36).slice(2)}`;
     await service.append({
-      kind: 'aws.request', runId: 'run-1', actor: 'system',
-      data: { service: 'rds', operation: 'ModifyDBCluster', input: { DBClusterIdentifier: 'orders', MasterUserPassword: canary, Tags: [{ Key: 'a', apiKey: canary }] } },
+      kind: 'aws.request',
+      runId: 'run-1',
+      actor: 'system',
+      data: {
+        service: 'rds',
+        operation: 'ModifyDBCluster',
+        input: { DBClusterIdentifier: 'orders', MasterUserPassword: canary, Tags: [{ Key: 'a', apiKey: canary }] },
+      },
     });
-    await service.append({ kind: 'run.accepted', runId: 'run-1', actor: 'apikey:ops', data: { parameters: { dbLogin: canary, cluster: 'orders' } }, secretKeys: new Set(['dbLogin']) });
+    await service.append({
+      kind: 'run.accepted',
+      runId: 'run-1',
+      actor: 'apikey:ops',
+      data: { parameters: { dbLogin: canary, cluster: 'orders' } },
+      secretKeys: new Set(['dbLogin']),
+    });
     await service.anchorNow();
     const rows = await db.query<{ row: string }>('SELECT t::text AS row FROM audit_events t');
     expect(rows).toHaveLength(2);
     for (const { row } of rows) expect(row).not.toContain(canary);
     expect(readFileSync(parts.digestFile, 'utf8')).not.toContain(canary);
     const [request, accepted] = await service.list({ limit: 10 });
-    expect(request.data).toEqual({ service: 'rds', operation: 'ModifyDBCluster', input: { DBClusterIdentifier: 'orders', MasterUserPassword: REDACTED, Tags: [{ Key: 'a', apiKey: REDACTED }] } });
+    expect(request.data).toEqual({
+      service: 'rds',
+      operation: 'ModifyDBCluster',
+      input: { DBClusterIdentifier: 'orders', MasterUserPassword: REDACTED, Tags: [{ Key: 'a', apiKey: REDACTED }] },
+    });
     expect(accepted.data).toEqual({ parameters: { dbLogin: REDACTED, cluster: 'orders' } });
     expect(await service.verify()).toMatchObject({ ok: true, records: 2 });
   });

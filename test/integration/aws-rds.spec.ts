@@ -3,7 +3,7 @@ import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws
 import type { AuditService } from '../../src/audit/audit.service';
 import type { AwsCallContext } from '../../src/aws/aws-call.types';
 import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
-import { AppConfig } from '../../src/config/app.config';
+import { AppConfig, AwsConfig } from '../../src/config/app.config';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { AwsStepError } from '../../src/aws/aws.error';
@@ -16,8 +16,8 @@ const REGION = 'eu-west-1';
 const CANARY = 'canary-Moto-Secret-91ab';
 const ENV_KEYS = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_RDS', 'AWS_ENDPOINT_URL_CLOUDWATCH', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'];
 
-function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
-  return Object.assign(new AppConfig(), { awsRegion: REGION, awsMaxAttempts: 3, awsEndpoints: {} }, overrides);
+function appConfig(overrides: Partial<AwsConfig> = {}): AppConfig {
+  return Object.assign(new AppConfig(), { aws: { region: REGION, maxAttempts: 3, endpoints: {}, ...overrides } });
 }
 
 const ctx: AwsCallContext = {
@@ -232,7 +232,7 @@ describe('endpoint resolution', () => {
     const before = { all: process.env.AWS_ENDPOINT_URL, rds: process.env.AWS_ENDPOINT_URL_RDS };
     process.env.AWS_ENDPOINT_URL = dead;
     process.env.AWS_ENDPOINT_URL_RDS = moto.endpoint;
-    const local = new AwsClientFactory(appConfig({ awsMaxAttempts: 1 }));
+    const local = new AwsClientFactory(appConfig({ maxAttempts: 1 }));
     const caller = new AwsCallerService({ append } as unknown as AuditService);
     try {
       expect((await new RdsFailoverAdapter(local, caller).describeCluster(ctx, REGION, 'orders')).identifier).toBe('orders');

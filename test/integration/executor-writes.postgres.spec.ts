@@ -30,7 +30,7 @@ describe('group-committed executor writes (PostgreSQL)', () => {
 
   async function newRun(id: string): Promise<void> {
     await runs.insert({
-      id, runbookId: 'rb', runbookDigest: 'd', definition: { id: 'rb', steps: [], cleanup: [], guards: {} } as never, parameters: {},
+      id, runbookId: 'rb', runbookDigest: 'd', definition: { id: 'rb', steps: [], cleanup: [], guards: {} }, parameters: {},
       dryRun: false, reason: null, trigger: { kind: 'cli', actor: 't' }, actor: 't', dedupeKey: null, requestHash: null,
       concurrencyKey: null, expiresAt: new Date(Date.now() + 3_600_000),
     });
@@ -42,7 +42,7 @@ describe('group-committed executor writes (PostgreSQL)', () => {
     await migrate(db);
     runs = new RunsRepository(db);
     audit = auditParts(db, { env: { RUNBOOKD_WORKER_LOCK_MS: '5000' } });
-    leases = new RunLeaseService(db, runs, audit.service, audit.config, new FaultInjector(audit.config), new ExecutorWritesRepository(db), new Clock());
+    leases = new RunLeaseService(db, runs, audit.service, audit.config, new FaultInjector(audit.config), new ExecutorWritesRepository(db, audit.mac), new Clock());
   });
 
   afterAll(async () => {
@@ -69,8 +69,15 @@ describe('group-committed executor writes (PostgreSQL)', () => {
 
     // All submitted in the same tick: they go out as one or two statements.
     const results = await Promise.allSettled([
-      ...live.map((l, i) => leases.write(l, { steps: [step(ids[i], 's1', 'succeeded')], events: [{ kind: 'step.ended', runId: ids[i], actor: 't', data: { i } }], durable: false })),
-      leases.write(stale, { run: { state: 'failed' }, steps: [step('gc-stale', 's1', 'succeeded')], events: [{ kind: 'step.ended', runId: 'gc-stale', actor: 't', data: { stale: true } }], durable: false }),
+      ...live.map((l, i) =>
+        leases.write(l, { steps: [step(ids[i], 's1', 'succeeded')], events: [{ kind: 'step.ended', runId: ids[i], actor: 't', data: { i } }], durable: false }),
+      ),
+      leases.write(stale, {
+        run: { state: 'failed' },
+        steps: [step('gc-stale', 's1', 'succeeded')],
+        events: [{ kind: 'step.ended', runId: 'gc-stale', actor: 't', data: { stale: true } }],
+        durable: false,
+      }),
     ]);
     expect(results.slice(0, 8).map((r) => r.status)).toEqual(Array(8).fill('fulfilled'));
     const refused = results[8];

@@ -8,7 +8,7 @@ import type { AwsCallContext } from '../../src/aws/aws-call.types';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
 import { TaggingAdapter } from '../../src/aws/tagging.adapter';
-import { AppConfig } from '../../src/config/app.config';
+import { AppConfig, FleetsConfig, ScopeConfig } from '../../src/config/app.config';
 import { FleetError } from '../../src/fleets/fleet.error';
 import { parseFleetRequest } from '../../src/fleets/fleet-request';
 import { FleetTargetsService } from '../../src/fleets/fleet-targets.service';
@@ -34,12 +34,13 @@ const ctx: AwsCallContext = { runId: '', runbookId: 'backup-verification', stepI
 let moto: MotoServer;
 let saved: Record<string, string | undefined>;
 
-function service(overrides: Partial<AppConfig> = {}) {
+function service(overrides: { scope?: Partial<ScopeConfig>; fleets?: Partial<FleetsConfig> } = {}) {
   const config = Object.assign(new AppConfig(), {
-    awsRegion: 'us-east-1', awsMaxAttempts: 2, awsConnectTimeoutMs: 2000, awsRequestTimeoutMs: 10_000,
-    awsEndpoints: { AWS_ENDPOINT_URL: moto.endpoint }, allowedAccounts: [HOME, A2, A3], allowedRoleArns: [], allowedRegions: REGIONS,
-    accountRoleArnTemplate: TEMPLATE, fleetMaxTargets: 1000, nodeEnv: 'test',
-  }, overrides);
+    aws: { region: 'us-east-1', maxAttempts: 2, connectTimeoutMs: 2000, requestTimeoutMs: 10_000, endpoints: { AWS_ENDPOINT_URL: moto.endpoint } },
+    scope: { allowedAccounts: [HOME, A2, A3], allowedRoleArns: [], allowedRegions: REGIONS, ...overrides.scope },
+    fleets: { accountRoleArnTemplate: TEMPLATE, maxTargets: 1000, ...overrides.fleets },
+    nodeEnv: 'test',
+  });
   const clients = new AwsClientFactory(config);
   const tagging = new TaggingAdapter(clients, new AwsCallerService({ append: jest.fn() } as unknown as AuditService));
   const policy = new TargetPolicyService(config, { list: () => [] } as unknown as RunbookCatalog);
@@ -150,16 +151,16 @@ describe('fleet target resolution (tagging API on moto, 3 accounts × 2 regions)
   });
 
   it('refuses an account outside the allow-list with 403 naming it, a role outside the role patterns, and an unlisted region', async () => {
-    const { targets } = service({ allowedAccounts: [HOME, A2] });
+    const { targets } = service({ scope: { allowedAccounts: [HOME, A2] } });
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { tags: { environment: 'production' }, accounts: [A2, A3] } }), ctx)))
       .toMatchObject({ code: 'TARGET_NOT_ALLOWED', account: A3, field: 'targets.accounts', message: expect.stringContaining(A3) });
-    const roles = service({ allowedRoleArns: ['arn:aws:iam::*:role/runbookd-*'] });
+    const roles = service({ scope: { allowedRoleArns: ['arn:aws:iam::*:role/runbookd-*'] } });
     expect(await refusal(roles.targets.resolve('b', req(rdsFleet, { targets: { tags: { a: 'b' }, accounts: [A2] } }), ctx))).toMatchObject({ code: 'TARGET_NOT_ALLOWED', account: A2 });
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { tags: { a: 'b' }, regions: ['ap-south-1'] } }), ctx))).toMatchObject({ code: 'TARGET_NOT_ALLOWED', region: 'ap-south-1' });
   });
 
   it('refuses another account when no role template is configured', async () => {
-    const { targets } = service({ accountRoleArnTemplate: undefined });
+    const { targets } = service({ fleets: { accountRoleArnTemplate: undefined } });
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { tags: { a: 'b' }, accounts: [HOME, A2] } }), ctx)))
       .toMatchObject({ code: 'FLEET_TARGETS_INVALID', field: 'targets.accounts', message: expect.stringContaining('RUNBOOKD_ACCOUNT_ROLE_ARN') });
   });
@@ -176,12 +177,12 @@ describe('fleet target resolution (tagging API on moto, 3 accounts × 2 regions)
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { resources: [arn], accounts: [A2] } }), ctx))).toMatchObject({ code: 'FLEET_TARGETS_INVALID', field: 'targets.resources[0]' });
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { resources: [arn], regions: ['us-east-1'] } }), ctx))).toMatchObject({ code: 'FLEET_TARGETS_INVALID', field: 'targets.resources[0]' });
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { resources: ['orders'], regions: REGIONS } }), ctx))).toMatchObject({ code: 'FLEET_TARGETS_INVALID', field: 'targets.resources[0]' });
-    const outside = service({ allowedAccounts: [HOME] });
+    const outside = service({ scope: { allowedAccounts: [HOME] } });
     expect(await refusal(outside.targets.resolve('b', req(rdsFleet, { targets: [arn] }, [HOME]), ctx))).toMatchObject({ code: 'TARGET_NOT_ALLOWED', account: A3 });
   });
 
   it('refuses more targets than the configured maximum', async () => {
-    const { targets } = service({ fleetMaxTargets: 50 });
+    const { targets } = service({ fleets: { maxTargets: 50 } });
     expect(await refusal(targets.resolve('b', req(rdsFleet, { targets: { tags: { batch: 'bulk' } } }), ctx))).toMatchObject({ code: 'FLEET_TOO_MANY_TARGETS', count: 105, max: 50 });
   });
 });

@@ -37,10 +37,17 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
   });
   const instanceIds = async () => ((await raw.send(new DescribeDBInstancesCommand({}))).DBInstances ?? []).map((i) => i.DBInstanceIdentifier);
   /** Someone else's instance: another run's tags, or none. */
-  const foreignInstance = (id: string, tags: Array<{ Key: string; Value: string }>, clusterId?: string) => raw.send(new CreateDBInstanceCommand({
-    DBInstanceIdentifier: id, DBInstanceClass: 'db.r6g.large', Tags: tags,
-    ...(clusterId ? { Engine: 'aurora-postgresql', DBClusterIdentifier: clusterId } : { Engine: 'postgres', AllocatedStorage: 20, MasterUsername: 'someone', MasterUserPassword: 'not-ours-123' }),
-  }));
+  const foreignInstance = (id: string, tags: Array<{ Key: string; Value: string }>, clusterId?: string) =>
+    raw.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        DBInstanceClass: 'db.r6g.large',
+        Tags: tags,
+        ...(clusterId
+          ? { Engine: 'aurora-postgresql', DBClusterIdentifier: clusterId }
+          : { Engine: 'postgres', AllocatedStorage: 20, MasterUsername: 'someone', MasterUserPassword: 'not-ours-123' }),
+      }),
+    );
   /** This run's restored cluster, made the way the restore steps make it. */
   const restoreCluster = (runId: string, identifier: string) => {
     const c = ctx(runId, 'restore');
@@ -62,7 +69,13 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
     moto = await startMoto();
     await seedSandbox({ endpoint: moto.endpoint, region, credentials });
     await seedBackups({ endpoint: moto.endpoint, region, credentials });
-    const config = loadConfig({ AWS_REGION: region, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', RUNBOOKD_AWS_MAX_ATTEMPTS: '1' });
+    const config = loadConfig({
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      RUNBOOKD_AWS_MAX_ATTEMPTS: '1',
+    });
     factory = new AwsClientFactory(config);
     const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
     rds = new RdsRestoreAdapter(factory, new AwsCallerService(audit));
@@ -113,7 +126,10 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
     expect(await restoreCluster('r0rune', 'drill-e')).toBe(false);
     await rds.deleteInstance(ctx('r0rune').aws, region, 'drill-e-1');
     await foreignInstance('drill-e-1', []);
-    const tagged = await new TagRestoredStep(rds, loadConfig({ AWS_REGION: region })).run({ kind: 'cluster', identifier: 'drill-e', instanceIdentifier: 'drill-e-1', region }, ctx('r0rune', 'tag'));
+    const tagged = await new TagRestoredStep(rds, loadConfig({ AWS_REGION: region })).run(
+      { kind: 'cluster', identifier: 'drill-e', instanceIdentifier: 'drill-e-1', region },
+      ctx('r0rune', 'tag'),
+    );
     expect(tagged.kind === 'done' && tagged.output.tagged.some((arn) => arn.endsWith(':db:drill-e-1'))).toBe(false);
     const out = await cleanup('r0rune', 'drill-e');
     expect(out.outcome).toBe('not-deleted');

@@ -31,7 +31,13 @@ describe('RDS restore operations (moto)', () => {
   beforeAll(async () => {
     moto = await startMoto();
     await seedSandbox({ endpoint: moto.endpoint, region, credentials });
-    const config = loadConfig({ AWS_REGION: region, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', RUNBOOKD_AWS_MAX_ATTEMPTS: '1' });
+    const config = loadConfig({
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      RUNBOOKD_AWS_MAX_ATTEMPTS: '1',
+    });
     factory = new AwsClientFactory(config);
     const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
     rds = new RdsRestoreAdapter(factory, new AwsCallerService(audit));
@@ -64,12 +70,19 @@ describe('RDS restore operations (moto)', () => {
     expect(await createRestoredResource.run(rds, c, region, spec, 1)).toBe(false);
     expect(await createRestoredResource.run(rds, c, region, spec, 1)).toBe(true);
     const made = await rds.describeInstanceDetail(c.aws, region, 'rbd-r0one');
-    expect(made.tags).toEqual(expect.arrayContaining([{ Key: 'runbookd:run-id', Value: 'r0one' }, { Key: 'runbookd:expires-at', Value: expiresAt.toISOString() }]));
+    expect(made.tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'runbookd:run-id', Value: 'r0one' },
+        { Key: 'runbookd:expires-at', Value: expiresAt.toISOString() },
+      ]),
+    );
     expect(made.vpcSecurityGroupIds).toEqual(['sg-0a1b2c3d']);
     expect(made.publiclyAccessible).toBe(false);
 
     const other = ctx('r0two');
-    await expect(createRestoredResource.run(rds, other, region, { ...spec, tags: runResourceTags(other) }, 1)).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+    await expect(createRestoredResource.run(rds, other, region, { ...spec, tags: runResourceTags(other) }, 1)).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+    });
     expect((await observeRestored(rds, other.aws, region, spec)).ours).toBe(false);
 
     await rds.deleteInstance(c.aws, region, 'rbd-r0one');

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AuditSigningKey } from '../../src/audit/audit-digest';
 import { AuditDigestStore } from '../../src/audit/audit-digest-store';
+import type { AuditRecordMac } from '../../src/audit/audit-record-mac';
 import { AuditSealerService } from '../../src/audit/audit-sealer.service';
 import { AuditRepository } from '../../src/audit/audit.repository';
 import { AuditService } from '../../src/audit/audit.service';
@@ -21,13 +22,18 @@ export interface AuditParts {
   sealer: AuditSealerService;
   service: AuditService;
   digestFile: string;
+  /** The record MAC key every writer here signs with (derived from `key`). */
+  mac: AuditRecordMac;
 }
 
 /**
  * The audit log's parts wired by hand (what InfrastructureModule does), with digests only on
  * demand (`anchorNow`) unless `env` says otherwise, and a digest file of its own.
  */
-export function auditParts(db: Database, opts: { clock?: Clock; store?: AuditDigestStore; env?: Record<string, string>; key?: AuditSigningKey; digestFile?: string } = {}): AuditParts {
+export function auditParts(
+  db: Database,
+  opts: { clock?: Clock; store?: AuditDigestStore; env?: Record<string, string>; key?: AuditSigningKey; digestFile?: string } = {},
+): AuditParts {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runbookd-audit-'));
   const config = loadConfig({
     RUNBOOKD_STATE_DIR: dir,
@@ -37,10 +43,11 @@ export function auditParts(db: Database, opts: { clock?: Clock; store?: AuditDig
   });
   const digestFile = opts.digestFile ?? path.join(dir, 'audit-digests.jsonl');
   const clock = opts.clock ?? new Clock();
-  const repository = new AuditRepository(db, clock);
-  const store = opts.store ?? new FileDigestStore(digestFile);
   const key = opts.key ?? TEST_AUDIT_KEY;
-  const sealer = new AuditSealerService(repository, key, store, config, clock);
-  const service = new AuditService(repository, sealer, store, key);
-  return { config, repository, store, sealer, service, digestFile };
+  const mac = key.recordMac();
+  const repository = new AuditRepository(db, clock, mac);
+  const store = opts.store ?? new FileDigestStore(digestFile);
+  const sealer = new AuditSealerService(repository, key, store, config, clock, mac);
+  const service = new AuditService(repository, sealer, store, key, mac);
+  return { config, repository, store, sealer, service, digestFile, mac };
 }

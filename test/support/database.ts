@@ -40,6 +40,7 @@ async function withAdmin<T>(server: string, fn: (client: Client) => Promise<T>):
   } catch (e) {
     throw new Error(
       `PostgreSQL is not reachable at ${server} (${(e as Error).message}); run RUNBOOKD_NEED_POSTGRES=1 scripts/sandbox/ensure-services.sh`,
+      { cause: e },
     );
   }
   try {

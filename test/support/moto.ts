@@ -54,7 +54,7 @@ async function launch(port: number): Promise<MotoServer> {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
   } catch (e) {
-    throw new Error(`could not spawn moto_server: ${(e as Error).message}`);
+    throw new Error(`could not spawn moto_server: ${(e as Error).message}`, { cause: e });
   }
 
   let stderr = '';

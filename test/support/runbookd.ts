@@ -69,7 +69,11 @@ export class Harness {
     [this.db, this.moto] = await Promise.all([createTestDatabase(), startMoto()]);
     this.proxy = await startRecordingProxy(this.moto.endpoint);
     if (opts.seed !== false) await seedSandbox({ endpoint: this.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const raw = { viewer: `rbd_v_${randomBytes(12).toString('hex')}`, operator: `rbd_o_${randomBytes(12).toString('hex')}`, admin: `rbd_a_${randomBytes(12).toString('hex')}` };
+    const raw = {
+      viewer: `rbd_v_${randomBytes(12).toString('hex')}`,
+      operator: `rbd_o_${randomBytes(12).toString('hex')}`,
+      admin: `rbd_a_${randomBytes(12).toString('hex')}`,
+    };
     this.keys = raw;
     const sha = (k: string) => createHash('sha256').update(k).digest('hex');
     this.env = {
@@ -109,8 +113,8 @@ export class Harness {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log: string[] = [];
-    child.stdout!.on('data', (d) => log.push(String(d)));
-    child.stderr!.on('data', (d) => log.push(String(d)));
+    child.stdout.on('data', (d) => log.push(String(d)));
+    child.stderr.on('data', (d) => log.push(String(d)));
     this.workers.push(child);
     this.workerLogs.set(child, log);
     return child;
@@ -131,7 +135,7 @@ export class Harness {
       await Promise.race([this.workerReady(child), died]);
     } catch (err) {
       const status = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'still running';
-      throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(this.workerLogs.get(child) ?? []).join('')}`);
+      throw new Error(`${(err as Error).message}; worker ${status}, it said:\n${(this.workerLogs.get(child) ?? []).join('')}`, { cause: err });
     }
     return child;
   }
@@ -140,7 +144,11 @@ export class Harness {
     child.kill('SIGKILL');
   }
 
-  async request<T = any>(method: string, url: string, opts: { key?: string | null; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T; text: string; headers: Headers }> {
+  async request<T = any>(
+    method: string,
+    url: string,
+    opts: { key?: string | null; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T; text: string; headers: Headers }> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const key = opts.key === undefined ? this.keys.admin : opts.key;
     if (key) headers.authorization = `Bearer ${key}`;
@@ -158,10 +166,14 @@ export class Harness {
 
   /** Polls the run until it reaches one of the given states. */
   async waitForRun(runId: string, states: string[] = ['succeeded', 'failed', 'aborted', 'cancelled'], timeoutMs = 45_000): Promise<any> {
-    return eventually(async () => {
-      const r = await this.request('GET', `/v1/runs/${runId}`);
-      return states.includes(r.body.state) ? r.body : undefined;
-    }, timeoutMs, `run ${runId} to reach ${states.join('|')}`);
+    return eventually(
+      async () => {
+        const r = await this.request('GET', `/v1/runs/${runId}`);
+        return states.includes(r.body.state) ? r.body : undefined;
+      },
+      timeoutMs,
+      `run ${runId} to reach ${states.join('|')}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,8 @@ import { AlarmConfirmationService } from '../../src/triggers/sns/alarm-confirmat
 describe('AlarmConfirmationService: an alarm that moved on since the notification', () => {
   const cw = mockClient(CloudWatchClient);
   const config = Object.assign(new AppConfig(), {
-    awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {}, allowedAccounts: [], alarmRoleArns: [], snsAlarmTimeToleranceSeconds: 60, describeAlarmsPerSecond: 50,
+    aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {}, alarmRoleArns: [], describeAlarmsPerSecond: 50 },
+    scope: { allowedAccounts: [] }, sns: { alarmTimeToleranceSeconds: 60 },
   });
   const confirmationService = (c: AppConfig) => {
     const cloudwatch = new CloudWatchAdapter(factory, new AwsCallerService({} as AuditService));
@@ -57,7 +58,7 @@ describe('AlarmConfirmationService: an alarm that moved on since the notificatio
   });
 
   it('refuses an account runbookd is not configured to act in, without asking CloudWatch', async () => {
-    const narrow = confirmationService(Object.assign(new AppConfig(), { ...config, allowedAccounts: ['210987654321'] }));
+    const narrow = confirmationService(Object.assign(new AppConfig(), { ...config, scope: { ...config.scope, allowedAccounts: ['210987654321'] } }));
     await expect(narrow.confirm(event)).rejects.toMatchObject({ code: 'SNS_ALARM_NOT_CONFIRMED', message: expect.stringMatching(/account 123456789012/) });
     expect(cw.commandCalls(DescribeAlarmsCommand)).toHaveLength(0);
   });

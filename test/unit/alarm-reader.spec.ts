@@ -16,7 +16,7 @@ import { AppConfig } from '../../src/config/app.config';
  */
 describe('AlarmReaderService: one paced DescribeAlarms stream per region and role', () => {
   const cw = mockClient(CloudWatchClient);
-  const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {}, describeAlarmsPerSecond: 4 });
+  const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {}, describeAlarmsPerSecond: 4 } });
   const factory = new AwsClientFactory(config);
   const newReader = () => new AlarmReaderService(new CloudWatchAdapter(factory, new AwsCallerService({} as AuditService)), config, new Clock());
   const ctx: AwsCallContext = { runId: 'r', runbookId: 'rb', stepId: 's', actor: 'test', dryRun: false, expiresAt: new Date(Date.now() + 60_000) };

@@ -8,12 +8,12 @@ import { ConfigError, loadConfig } from '../../src/config/app.config';
 describe('audit configuration', () => {
   it('defaults to an append-only file in the state folder, and takes a file path or an S3 bucket and prefix', () => {
     const c = loadConfig({ RUNBOOKD_STATE_DIR: '/var/lib/rb' });
-    expect(c.auditDigestStore).toEqual({ kind: 'file', path: '/var/lib/rb/audit-digests.jsonl' });
-    expect(c.auditSigningKeyFile).toBe('/var/lib/rb/audit-signing-key.pem');
+    expect(c.audit.digestStore).toEqual({ kind: 'file', path: '/var/lib/rb/audit-digests.jsonl' });
+    expect(c.audit.signingKeyFile).toBe('/var/lib/rb/audit-signing-key.pem');
     expect(openDigestStore(c)).toBeInstanceOf(FileDigestStore);
-    expect(loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 'file:///srv/digests.jsonl' }).auditDigestStore).toEqual({ kind: 'file', path: path.resolve('/srv/digests.jsonl') });
+    expect(loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 'file:///srv/digests.jsonl' }).audit.digestStore).toEqual({ kind: 'file', path: path.resolve('/srv/digests.jsonl') });
     const s3 = loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 's3://audit-bucket/runbookd/prod' });
-    expect(s3.auditDigestStore).toEqual({ kind: 's3', bucket: 'audit-bucket', prefix: 'runbookd/prod/' });
+    expect(s3.audit.digestStore).toEqual({ kind: 's3', bucket: 'audit-bucket', prefix: 'runbookd/prod/' });
     const store = openDigestStore(s3);
     expect(store).toBeInstanceOf(S3DigestStore);
     expect(store.description).toBe('s3://audit-bucket/runbookd/prod/');
@@ -37,6 +37,6 @@ describe('audit configuration', () => {
     expect(err.message).not.toContain('hunter2');
     // A PEM with escaped newlines (as env files often carry it) is accepted.
     const pem = AuditSigningKey.generatePem().replace(/\n/g, '\\n');
-    expect(AuditSigningKey.fromPem(loadConfig({ RUNBOOKD_AUDIT_SIGNING_KEY: pem }).auditSigningKeyPem!).keyId).toMatch(/^[0-9a-f]{16}$/);
+    expect(AuditSigningKey.fromPem(loadConfig({ RUNBOOKD_AUDIT_SIGNING_KEY: pem }).audit.signingKeyPem!).keyId).toMatch(/^[0-9a-f]{16}$/);
   });
 });

@@ -25,7 +25,14 @@ describe('audit hash', () => {
   });
 
   it('does not depend on key order (jsonb reorders keys) nor on extra fields', () => {
-    const reordered = { data: { input: { DBClusterIdentifier: 'orders' }, operation: 'FailoverDBCluster', service: 'rds' }, actor: 'system', runId: 'run-1', kind: 'aws.request' as const, at: content.at, seq: 7 };
+    const reordered = {
+      data: { input: { DBClusterIdentifier: 'orders' }, operation: 'FailoverDBCluster', service: 'rds' },
+      actor: 'system',
+      runId: 'run-1',
+      kind: 'aws.request' as const,
+      at: content.at,
+      seq: 7,
+    };
     expect(hashRecord(GENESIS_HASH, reordered)).toBe(hashRecord(GENESIS_HASH, content));
     expect(hashRecord(GENESIS_HASH, { ...content, hash: 'x', prevHash: 'y' } as typeof content)).toBe(hashRecord(GENESIS_HASH, content));
   });

@@ -10,7 +10,14 @@ function chain(n: number): SealedAuditRecord[] {
   let prevHash = GENESIS_HASH;
   for (let position = 1; position <= n; position++) {
     // seq has gaps (rolled-back appends) and is not the position: the chain's order is the sealer's.
-    const content = { seq: position * 3, at: new Date(Date.UTC(2024, 0, 1, 0, 0, position)).toISOString(), kind: 'step.started' as const, runId: 'run-1', actor: 'system', data: { position } };
+    const content = {
+      seq: position * 3,
+      at: new Date(Date.UTC(2024, 0, 1, 0, 0, position)).toISOString(),
+      kind: 'step.started' as const,
+      runId: 'run-1',
+      actor: 'system',
+      data: { position },
+    };
     const hash = hashRecord(prevHash, content);
     out.push({ ...content, position, prevHash, hash });
     prevHash = hash;
@@ -46,6 +53,7 @@ describe('verifyAuditLog', () => {
     expect(result).toEqual({
       ok: true, records: 6, headHash: records[5].hash,
       anchors: { store: 'file:/x', readable: true, digests: 2, anchoredRecords: 6, lastDigestAt: expect.any(String), badDigests: [], unanchored: [], unsealed: 0 },
+      authentication: { checked: false, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
   });
 
@@ -61,9 +69,16 @@ describe('verifyAuditLog', () => {
   it('names a removed record at the one after the gap, and an inserted one at the broken link', async () => {
     const records = chain(5);
     const digests = digestsAt(records, [5]);
-    expect((await verify([...records.slice(0, 2), ...records.slice(3)], digests)).firstBadRecord).toMatchObject({ position: 4, reason: AUDIT_VERIFY_REASONS.missing });
+    expect((await verify([...records.slice(0, 2), ...records.slice(3)], digests)).firstBadRecord).toMatchObject({
+      position: 4,
+      reason: AUDIT_VERIFY_REASONS.missing,
+    });
     const forged = { seq: 100, at: records[1].at, kind: 'run.ended' as const, runId: 'run-1', actor: 'system', data: {} };
-    const inserted = [...records.slice(0, 2), { ...forged, position: 3, prevHash: records[1].hash, hash: hashRecord(records[1].hash, forged) }, ...records.slice(2).map((r) => ({ ...r, position: r.position + 1 }))];
+    const inserted = [
+      ...records.slice(0, 2),
+      { ...forged, position: 3, prevHash: records[1].hash, hash: hashRecord(records[1].hash, forged) },
+      ...records.slice(2).map((r) => ({ ...r, position: r.position + 1 })),
+    ];
     expect((await verify(inserted, digests)).firstBadRecord).toMatchObject({ position: 4, reason: AUDIT_VERIFY_REASONS.badLink });
   });
 
@@ -92,7 +107,10 @@ describe('verifyAuditLog', () => {
       { number: 2, reason: 'signature does not verify' },
       { number: 2, reason: 'missing from the store (digests 2–2)' },
     ]);
-    expect((await verify(records, [d1, other.sign({ ...d2 }), d3])).anchors.badDigests[0]).toEqual({ number: 2, reason: expect.stringMatching(/unknown key|does not verify/) });
+    expect((await verify(records, [d1, other.sign({ ...d2 }), d3])).anchors.badDigests[0]).toEqual({
+      number: 2,
+      reason: expect.stringMatching(/unknown key|does not verify/),
+    });
     const relinked = key.sign({ ...d3, previousDigestHash: digestHash(d1) });
     expect((await verify(records, [d1, d2, relinked])).anchors.badDigests).toEqual([{ number: 3, reason: 'does not link to digest 2' }]);
     // The same digest published twice (a retry) is one digest.
@@ -108,7 +126,14 @@ describe('verifyAuditLog', () => {
       { fromPosition: 5, toPosition: 7, reason: expect.stringMatching(/^digest 2 not published: store unreachable after 3 attempt/) },
       { fromPosition: 8, toPosition: 10, reason: expect.stringMatching(/sealed after the newest digest/) },
     ]);
-    const unreadable = await verifyAuditLog({ records: iterate(records), store: { description: 's3://b/', error: 'TimeoutError' }, publicKeys: [key.publicKey] });
-    expect(unreadable.anchors).toMatchObject({ readable: false, unanchored: [{ fromPosition: 1, toPosition: 10, reason: 'digest store unreadable: TimeoutError' }] });
+    const unreadable = await verifyAuditLog({
+      records: iterate(records),
+      store: { description: 's3://b/', error: 'TimeoutError' },
+      publicKeys: [key.publicKey],
+    });
+    expect(unreadable.anchors).toMatchObject({
+      readable: false,
+      unanchored: [{ fromPosition: 1, toPosition: 10, reason: 'digest store unreadable: TimeoutError' }],
+    });
   });
 });

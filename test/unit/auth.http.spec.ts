@@ -11,8 +11,9 @@ import { AuthError } from '../../src/auth/auth.error';
 import { AuthGuard } from '../../src/auth/auth.guard';
 import type { Principal } from '../../src/auth/principal';
 import { CurrentPrincipal } from '../../src/auth/principal.decorator';
-import { Public, RequireRole } from '../../src/auth/roles.decorator';
+import { Public, RequirePermission } from '../../src/auth/permission.decorator';
 import { AppConfig } from '../../src/config/app.config';
+import { PolicyService } from '../../src/policy/policy.service';
 
 /** Stands in for the project's HTTP error filter, which maps every code with an exhaustive switch. */
 @Catch(AuthError)
@@ -28,10 +29,10 @@ class RunsController {
   @Get('health') @Public() health() {
     return { ok: true };
   }
-  @Get() @RequireRole('viewer') list(@CurrentPrincipal() actor: Principal) {
+  @Get() @RequirePermission('view') list(@CurrentPrincipal() actor: Principal) {
     return { actor };
   }
-  @Post(':id/cancel') @RequireRole('operator') cancel(@CurrentPrincipal() actor: Principal) {
+  @Post(':id/cancel') @RequirePermission('cancel') cancel(@CurrentPrincipal() actor: Principal) {
     return { actor };
   }
   @Post('purge') purge() {
@@ -47,16 +48,21 @@ describe('AuthGuard on Fastify', () => {
   beforeAll(async () => {
     const config = new AppConfig();
     config.nodeEnv = 'test';
+    config.scope = { policyFile: undefined } as unknown as AppConfig['scope'];
     config.stateDir = path.join(os.tmpdir(), 'runbookd-auth-http-unused');
-    config.apiKeys = [
-      { name: 'grafana', role: 'viewer', sha256: sha('v-key') },
-      { name: 'ci', role: 'operator', sha256: sha('o-key') },
-    ];
+    config.auth = {
+      apiKeys: [
+        { name: 'grafana', group: 'viewer', sha256: sha('v-key') },
+        { name: 'ci', group: 'operator', sha256: sha('o-key') },
+      ],
+      sessionTtlSeconds: 8 * 3600,
+    };
     @Module({
       controllers: [RunsController],
       providers: [
         { provide: AppConfig, useValue: config },
         ApiKeyService,
+        PolicyService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: AuthErrorFilter },
       ],
@@ -86,14 +92,14 @@ describe('AuthGuard on Fastify', () => {
   it('hands the principal to the handler', async () => {
     const res = await call('GET', '/runs', 'v-key');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ actor: { name: 'grafana', role: 'viewer' } });
+    expect(res.json()).toEqual({ actor: { name: 'grafana', via: 'key', groups: ['viewer'], role: 'viewer' } });
   });
 
   it('403 for a role below the route, naming the Fastify route pattern', async () => {
     const res = await call('POST', '/runs/r-1/cancel?token=abc', 'v-key');
     expect(res.statusCode).toBe(403);
-    expect(res.json().error.message).toBe("this API key's role viewer cannot call POST /runs/:id/cancel; operator or admin is required");
-    expect((await call('POST', '/runs/r-1/cancel', 'o-key')).json()).toEqual({ actor: { name: 'ci', role: 'operator' } });
+    expect(res.json().error.message).toBe('grafana cannot call POST /runs/:id/cancel: it needs "cancel", and grafana (groups: viewer) has no grant of "cancel" in the policy (built-in defaults)');
+    expect((await call('POST', '/runs/r-1/cancel', 'o-key')).json()).toEqual({ actor: { name: 'ci', via: 'key', groups: ['operator'], role: 'operator' } });
   });
 
   it('403 for an undecorated route unless admin', async () => {

@@ -7,11 +7,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiKeyService, DEV_ADMIN_KEY_FILE, DEV_ADMIN_KEY_NAME } from '../../src/auth/api-key.service';
 import { AuthError } from '../../src/auth/auth.error';
-import { AuthGuard, type AuthenticatedRequest, DEFAULT_REQUIRED_ROLE } from '../../src/auth/auth.guard';
-import { type Principal, type Role, ROLES, roleAllows, rolesSatisfying } from '../../src/auth/principal';
+import { AuthGuard, type AuthenticatedRequest, DEFAULT_REQUIRED_ACTION } from '../../src/auth/auth.guard';
+import { type Principal, type Role, ROLES, roleAllows, roleOfGroups } from '../../src/auth/principal';
 import { principalFromContext } from '../../src/auth/principal.decorator';
-import { Public, RequireRole } from '../../src/auth/roles.decorator';
+import { Public, RequirePermission } from '../../src/auth/permission.decorator';
 import { type ApiKeyEntry, AppConfig, ConfigError } from '../../src/config/app.config';
+import { PolicyService } from '../../src/policy/policy.service';
+import { parsePolicy } from '../../src/policy/policy-file';
+
+// The built-in defaults: no RUNBOOKD_POLICY.
+const policy = () => new PolicyService(Object.assign(new AppConfig(), { scope: { policyFile: undefined } as unknown as AppConfig['scope'] }));
+const keyPrincipal = (name: string, role: Role): Principal => ({ name, via: 'key', groups: [role], role });
 
 // Wrapped so a test can count comparisons; behaviour is the real one.
 jest.mock('node:crypto', () => {
@@ -37,21 +43,21 @@ function captureLogger(): CapturedLogger {
 function makeConfig(over: { apiKeys?: ApiKeyEntry[]; nodeEnv?: string; stateDir?: string } = {}): AppConfig {
   const c = new AppConfig();
   c.nodeEnv = over.nodeEnv ?? 'development';
-  c.apiKeys = over.apiKeys ?? [];
+  c.auth = { apiKeys: over.apiKeys ?? [], sessionTtlSeconds: 8 * 3600 };
   c.stateDir = over.stateDir ?? path.join(os.tmpdir(), 'runbookd-auth-unused');
   return c;
 }
 
 const KEYS = { viewer: 'viewer-key-1', operator: 'operator-key-2', admin: 'admin-key-3' };
 const ENTRIES: ApiKeyEntry[] = [
-  { name: 'grafana', role: 'viewer', sha256: sha(KEYS.viewer) },
-  { name: 'ci', role: 'operator', sha256: sha(KEYS.operator) },
-  { name: 'alice', role: 'admin', sha256: sha(KEYS.admin) },
-  { name: 'canary-holder', role: 'viewer', sha256: sha(CANARY) },
+  { name: 'grafana', group: 'viewer', sha256: sha(KEYS.viewer) },
+  { name: 'ci', group: 'operator', sha256: sha(KEYS.operator) },
+  { name: 'alice', group: 'admin', sha256: sha(KEYS.admin) },
+  { name: 'canary-holder', group: 'viewer', sha256: sha(CANARY) },
 ];
 
 function service(config = makeConfig({ apiKeys: ENTRIES }), log = captureLogger()): ApiKeyService {
-  const s = new ApiKeyService(config, log.logger);
+  const s = new ApiKeyService(config, policy(), log.logger);
   s.onModuleInit();
   return s;
 }
@@ -81,8 +87,8 @@ describe('roles', () => {
     ];
     for (const [have, need, ok] of table) expect([have, need, roleAllows(have, need)]).toEqual([have, need, ok]);
     expect(ROLES).toEqual(['viewer', 'operator', 'admin']);
-    expect(rolesSatisfying('operator')).toEqual(['operator', 'admin']);
-    expect(rolesSatisfying('admin')).toEqual(['admin']);
+    expect(roleOfGroups(['viewer', 'admin', 'dba'])).toBe('admin');
+    expect(roleOfGroups(['dba'])).toBe('viewer');
   });
 });
 
@@ -105,12 +111,12 @@ describe('ApiKeyService.authenticate', () => {
     [`BEARER ${KEYS.operator}`],
     [`  Bearer \t ${KEYS.operator}  `],
   ])('accepts %j', (header) => {
-    expect(s.authenticate(header)).toEqual<Principal>({ name: 'ci', role: 'operator' });
+    expect(s.authenticate(header)).toEqual(keyPrincipal('ci', 'operator'));
   });
 
   it('maps each key to its own name and role', () => {
-    expect(s.authenticate(`Bearer ${KEYS.viewer}`)).toEqual({ name: 'grafana', role: 'viewer' });
-    expect(s.authenticate(`Bearer ${KEYS.admin}`)).toEqual({ name: 'alice', role: 'admin' });
+    expect(s.authenticate(`Bearer ${KEYS.viewer}`)).toEqual(keyPrincipal('grafana', 'viewer'));
+    expect(s.authenticate(`Bearer ${KEYS.admin}`)).toEqual(keyPrincipal('alice', 'admin'));
   });
 
   it.each([[undefined], [''], ['   ']])('rejects a missing header %j', (header) => {
@@ -159,19 +165,35 @@ describe('ApiKeyService.authenticate', () => {
   });
 
   it('refuses to run before onModuleInit', () => {
-    const fresh = new ApiKeyService(makeConfig({ apiKeys: ENTRIES }), captureLogger().logger);
+    const fresh = new ApiKeyService(makeConfig({ apiKeys: ENTRIES }), policy(), captureLogger().logger);
     expect(() => fresh.authenticate(`Bearer ${KEYS.admin}`)).toThrow(/before onModuleInit/);
   });
 
   it('refuses two names for the same key', () => {
     const config = makeConfig({
       apiKeys: [
-        { name: 'a', role: 'viewer', sha256: sha('same') },
-        { name: 'b', role: 'admin', sha256: sha('same') },
+        { name: 'a', group: 'viewer', sha256: sha('same') },
+        { name: 'b', group: 'admin', sha256: sha('same') },
       ],
     });
     expect(() => service(config)).toThrow(ConfigError);
     expect(() => service(config)).toThrow(/"a" and "b" have the same key hash/);
+  });
+
+  it('refuses a key in a group the policy does not define, naming the key and the group', () => {
+    const config = makeConfig({ apiKeys: [{ name: 'dana', group: 'dba', sha256: sha('d') }] });
+    expect(() => service(config)).toThrow(ConfigError);
+    expect(() => service(config)).toThrow(/key "dana" names group "dba", which built-in defaults does not define \(groups: viewer, operator, admin\)/);
+  });
+
+  it('puts a key in its configured group and in every policy group that lists its name', () => {
+    const config = makeConfig({ apiKeys: [{ name: 'dana', group: 'dba', sha256: sha('d') }, { name: 'ci', group: 'operator', sha256: sha('c') }] });
+    const p = policy();
+    (p as { policy: unknown }).policy = parsePolicy('groups: { dba: {}, release: { keys: [ci] } }', 'test.yaml');
+    const s = new ApiKeyService(config, p, captureLogger().logger);
+    s.onModuleInit();
+    expect(s.authenticate('Bearer d')).toEqual({ name: 'dana', via: 'key', groups: ['dba'], role: 'viewer' });
+    expect(s.authenticate('Bearer c')).toEqual({ name: 'ci', via: 'key', groups: ['operator', 'release'], role: 'operator' });
   });
 
   it('logs the configured key names and roles, never hashes', () => {
@@ -204,7 +226,7 @@ describe('the presented key never leaks', () => {
 
   it('not in the 403 when the canary key is valid but too weak', () => {
     const log = captureLogger();
-    const guard = new AuthGuard(new Reflector(), service(makeConfig({ apiKeys: ENTRIES }), log));
+    const guard = new AuthGuard(new Reflector(), service(makeConfig({ apiKeys: ENTRIES }), log), policy());
     const req = request(`Bearer ${CANARY}`);
     const e = authError(() => guard.canActivate(httpContext(Routes, 'undecorated', req)));
     expect(e.code).toBe('FORBIDDEN');
@@ -217,18 +239,18 @@ describe('the presented key never leaks', () => {
 @Controller('runs')
 class Routes {
   @Get('health') @Public() health() {}
-  @Get() @RequireRole('viewer') list() {}
-  @Post() @RequireRole('operator', 'trigger runs') trigger() {}
-  @Post(':id/cancel') @RequireRole('operator') cancel() {}
+  @Get() @RequirePermission('view') list() {}
+  @Post() @RequirePermission('run', 'trigger runs') trigger() {}
+  @Post(':id/cancel') @RequirePermission('cancel') cancel() {}
   @Post('purge') undecorated() {}
 }
 
 @Controller('admin')
-@RequireRole('operator')
+@RequirePermission('run')
 class OperatorController {
   @Get() inherits() {}
-  @Get('audit') @RequireRole('viewer') relaxed() {}
-  @Post('wipe') @RequireRole('admin') stricter() {}
+  @Get('audit') @RequirePermission('view') relaxed() {}
+  @Post('wipe') @RequirePermission('admin') stricter() {}
 }
 
 @Controller('public')
@@ -260,7 +282,7 @@ function httpContext(cls: new () => object, method: string, req: AuthenticatedRe
 }
 
 describe('AuthGuard', () => {
-  const guard = new AuthGuard(new Reflector(), service());
+  const guard = new AuthGuard(new Reflector(), service(), policy());
   const run = (cls: new () => object, method: string, req: AuthenticatedRequest, type?: string) =>
     guard.canActivate(httpContext(cls, method, req, type));
 
@@ -279,28 +301,28 @@ describe('AuthGuard', () => {
   it('attaches the principal to the request', () => {
     const req = request(`Bearer ${KEYS.viewer}`);
     expect(run(Routes, 'list', req)).toBe(true);
-    expect(req.principal).toEqual({ name: 'grafana', role: 'viewer' });
-    expect(principalFromContext(httpContext(Routes, 'list', req))).toEqual({ name: 'grafana', role: 'viewer' });
+    expect(req.principal).toEqual(keyPrincipal('grafana', 'viewer'));
+    expect(principalFromContext(httpContext(Routes, 'list', req))).toEqual(keyPrincipal('grafana', 'viewer'));
   });
 
   it('answers a role below the route with FORBIDDEN and a message that says what is needed', () => {
     const e = authError(() => run(Routes, 'trigger', request(`Bearer ${KEYS.viewer}`)));
     expect(e.code).toBe('FORBIDDEN');
-    expect(e.message).toBe("this API key's role viewer cannot trigger runs; operator or admin is required");
-    expect(e.details).toEqual({ role: 'viewer', requiredRole: 'operator' });
+    expect(e.message).toBe('grafana cannot trigger runs: it needs "run", and grafana (groups: viewer) has no grant of "run" in the policy (built-in defaults)');
+    expect(e.details).toEqual({ action: 'run', groups: ['viewer'] });
     expect(run(Routes, 'trigger', request(`Bearer ${KEYS.operator}`))).toBe(true);
     expect(run(Routes, 'cancel', request(`Bearer ${KEYS.admin}`))).toBe(true);
   });
 
-  it('requires admin on a route with no @RequireRole, naming the route but not its query string', () => {
-    expect(DEFAULT_REQUIRED_ROLE).toBe('admin');
+  it('requires admin on a route with no @RequirePermission, naming the route but not its query string', () => {
+    expect(DEFAULT_REQUIRED_ACTION).toBe('admin');
     const e = authError(() => run(Routes, 'undecorated', request(`Bearer ${KEYS.operator}`)));
     expect(e.code).toBe('FORBIDDEN');
-    expect(e.message).toBe("this API key's role operator cannot call POST /runs/purge; admin is required");
+    expect(e.message).toBe('ci cannot call POST /runs/purge: it needs "admin", and ci (groups: operator) has no grant of "admin" in the policy (built-in defaults)');
     expect(run(Routes, 'undecorated', request(`Bearer ${KEYS.admin}`))).toBe(true);
     const fastifyStyle = request(`Bearer ${KEYS.viewer}`, { method: 'POST', url: '/runs/42/cancel', routeOptions: { url: '/runs/:id/cancel' } });
     expect(authError(() => run(Routes, 'cancel', fastifyStyle)).message).toBe(
-      "this API key's role viewer cannot call POST /runs/:id/cancel; operator or admin is required",
+      'grafana cannot call POST /runs/:id/cancel: it needs "cancel", and grafana (groups: viewer) has no grant of "cancel" in the policy (built-in defaults)',
     );
   });
 
@@ -337,7 +359,7 @@ describe('development admin key', () => {
   const keyFile = () => path.join(stateDir, DEV_ADMIN_KEY_FILE);
   const boot = (over: Parameters<typeof makeConfig>[0] = {}) => {
     const log = captureLogger();
-    const s = new ApiKeyService(makeConfig({ stateDir, ...over }), log.logger);
+    const s = new ApiKeyService(makeConfig({ stateDir, ...over }), policy(), log.logger);
     s.onModuleInit();
     return { s, log };
   };
@@ -350,7 +372,7 @@ describe('development admin key', () => {
       expect(fs.statSync(keyFile()).mode & 0o777).toBe(0o600);
       expect(fs.statSync(stateDir).mode & 0o077).toBe(0);
     }
-    expect(s.authenticate(`Bearer ${key}`)).toEqual({ name: DEV_ADMIN_KEY_NAME, role: 'admin' });
+    expect(s.authenticate(`Bearer ${key}`)).toEqual(keyPrincipal(DEV_ADMIN_KEY_NAME, 'admin'));
     expect(log.lines()).toContain(keyFile());
     expect(log.lines()).toContain('"dev-admin"');
     expect(log.lines()).toContain('generated');
@@ -420,8 +442,8 @@ describe('development admin key', () => {
   });
 
   it('two services booting together on one state dir agree on one key', () => {
-    const a = new ApiKeyService(makeConfig({ stateDir }), captureLogger().logger);
-    const b = new ApiKeyService(makeConfig({ stateDir }), captureLogger().logger);
+    const a = new ApiKeyService(makeConfig({ stateDir }), policy(), captureLogger().logger);
+    const b = new ApiKeyService(makeConfig({ stateDir }), policy(), captureLogger().logger);
     a.onModuleInit();
     b.onModuleInit();
     const key = fs.readFileSync(keyFile(), 'utf8');

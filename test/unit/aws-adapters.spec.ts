@@ -20,7 +20,7 @@ import { RdsFailoverAdapter } from '../../src/aws/rds-failover.adapter';
 import { RdsRestoreAdapter } from '../../src/aws/rds-restore.adapter';
 import { REDACTED } from '../../src/common/redact';
 import { Clock } from '../../src/common/clock';
-import { AppConfig } from '../../src/config/app.config';
+import { AppConfig, AwsConfig } from '../../src/config/app.config';
 import { AlarmReaderService } from '../../src/aws/alarm-reader.service';
 import { AwsCallerService } from '../../src/aws/aws-caller.service';
 import { AwsClientFactory } from '../../src/aws/aws-client.factory';
@@ -33,8 +33,8 @@ import { AWS_PROVIDERS } from '../../src/aws/aws.providers';
 const REGION = 'eu-west-1';
 const CANARY = 'canary-Secret-7f3a9c!';
 
-function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
-  return Object.assign(new AppConfig(), { awsRegion: 'us-east-2', awsMaxAttempts: 4, awsEndpoints: {}, awsConnectTimeoutMs: 5000, awsRequestTimeoutMs: 60000 }, overrides);
+function appConfig(overrides: Partial<AwsConfig> = {}): AppConfig {
+  return Object.assign(new AppConfig(), { aws: { region: 'us-east-2', maxAttempts: 4, endpoints: {}, connectTimeoutMs: 5000, requestTimeoutMs: 60000, ...overrides } });
 }
 
 function ctx(overrides: Partial<AwsCallContext> = {}): AwsCallContext {
@@ -192,7 +192,7 @@ describe('AwsClientFactory', () => {
     const assumed = factory.rds(REGION, 'arn:aws:iam::123456789012:role/drill');
     expect(assumed).not.toBe(a);
     expect(factory.rds(REGION, 'arn:aws:iam::123456789012:role/drill')).toBe(assumed);
-    expect(factory.cloudwatch(REGION)).not.toBe(a as unknown);
+    expect(factory.cloudwatch(REGION)).not.toBe(a);
   });
 
   it('assumes the role through temporary credentials', () => {

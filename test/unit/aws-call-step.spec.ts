@@ -12,7 +12,7 @@ import { derivedToken } from '../../src/steps/aws/generic-call';
  */
 type Sent = { service: string; api: string; input: Record<string, unknown>; mutates: boolean };
 
-function harness(answers: Record<string, unknown | Error> = {}) {
+function harness(answers: Record<string, unknown> = {}) {
   const sent: Sent[] = [];
   const adapter = {
     call: async (_ctx: unknown, _target: unknown, service: string, api: string, input: Record<string, unknown>, mutates: boolean) => {
@@ -23,7 +23,7 @@ function harness(answers: Record<string, unknown | Error> = {}) {
     },
     plan: (target: unknown, service: string, api: string, input: Record<string, unknown>) => ({ service, operation: api, input, region: target }),
   } as unknown as GenericAwsAdapter;
-  const step = new AwsCallStep(adapter, { awsRegion: 'eu-west-1' } as AppConfig, { now: () => new Date('2026-12-01T10:00:00Z') } as Clock);
+  const step = new AwsCallStep(adapter, { aws: { region: 'eu-west-1' } } as AppConfig, { now: () => new Date('2026-12-01T10:00:00Z') } as Clock);
   const checkpoints: Array<Record<string, unknown>> = [];
   const ctx = (over: Partial<StepContext> = {}): StepContext => ({
     runId: 'r1', runbookId: 'rb', stepId: 'create', attempt: 1, startedAt: new Date(), memory: {},

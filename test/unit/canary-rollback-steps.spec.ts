@@ -34,7 +34,7 @@ import { WaitForSteadyStateStep } from '../../src/steps/ecs/wait-for-steady-stat
  */
 const ecsMock = mockClient(ECSClient);
 const cwMock = mockClient(CloudWatchClient);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {}, describeAlarmsPerSecond: 50 });
+const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {}, describeAlarmsPerSecond: 50 } });
 const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
 const clients = new AwsClientFactory(config);
 const caller = new AwsCallerService(audit);

@@ -119,7 +119,17 @@ describe('analyzeSeries', () => {
 
   it('nothing at all: every figure null, said plainly', () => {
     const s = analyzeSeries([], window14, rules);
-    expect(s).toMatchObject({ points: 0, coverage: 0, p50: null, p95: null, max: null, slopePerDay: null, trendNow: null, daysToThreshold: null, verdict: 'insufficient-data' });
+    expect(s).toMatchObject({
+      points: 0,
+      coverage: 0,
+      p50: null,
+      p95: null,
+      max: null,
+      slopePerDay: null,
+      trendNow: null,
+      daysToThreshold: null,
+      verdict: 'insufficient-data',
+    });
     expect(s.reason).toBe('no data points in the lookback window');
   });
 
@@ -134,7 +144,15 @@ describe('analyzeSeries', () => {
 
 describe('resource verdicts and right-sizing', () => {
   const thresholds: CapacityThresholds = { cpuPercent: 70, memoryPercent: 80, freeStoragePercent: 20, connectionsPercent: 80 };
-  const svc: EcsServiceResource = { kind: 'ecs-service', id: 'prod/api', cluster: 'prod', service: 'api', taskDefinition: 'api:3', launchType: 'FARGATE', desiredCount: 2 };
+  const svc: EcsServiceResource = {
+    kind: 'ecs-service',
+    id: 'prod/api',
+    cluster: 'prod',
+    service: 'api',
+    taskDefinition: 'api:3',
+    launchType: 'FARGATE',
+    desiredCount: 2,
+  };
   const judge = (resource: EcsServiceResource | RdsInstanceResource, series: Record<string, Point[]>, sizing = {}) => {
     const metrics = metricSpecs(resource, thresholds).map((spec) => analyzeMetric(spec, series[spec.metric] ?? [], window14, 30).analysis);
     return judgeResource(resource, metrics, thresholds, sizing);
@@ -161,7 +179,14 @@ describe('resource verdicts and right-sizing', () => {
   });
 
   it('RDS: storage judged as % in use against allocated; connections against 80% of the engine default', () => {
-    const db: RdsInstanceResource = { kind: 'rds-instance', id: 'orders', instanceClass: 'db.r6g.large', engine: 'postgres', allocatedStorageGiB: 100, clusterIdentifier: null };
+    const db: RdsInstanceResource = {
+      kind: 'rds-instance',
+      id: 'orders',
+      instanceClass: 'db.r6g.large',
+      engine: 'postgres',
+      allocatedStorageGiB: 100,
+      clusterIdentifier: null,
+    };
     const GIB = 1024 ** 3;
     // free storage falls 2 GiB/day from 60 GiB → 32 GiB at the end; 20 GiB free (80% used) in 6 days
     const r = judge(db, {
@@ -183,8 +208,21 @@ describe('resource verdicts and right-sizing', () => {
     const big = rdsClassSize('db.r6g.4xlarge')!;
     expect(big).toMatchObject({ vcpu: 16, memoryGiB: 128 });
     // 10% CPU on 16 vCPU = 1.6 vCPU: at 2 vCPU that is 80% (over 70), at 4 vCPU 40% → xlarge
-    expect(smallerRdsClass(big, { cpuP95: 10, memoryP95: 10, cpuThreshold: 70, memoryThreshold: 80, connectionsP95: 50, connectionsShare: 0.8, engine: 'mysql' })?.instanceClass).toBe('db.r6g.xlarge');
-    expect(smallerRdsClass(rdsClassSize('db.t3.micro')!, { cpuP95: 1, memoryP95: 1, cpuThreshold: 70, memoryThreshold: 80, connectionsP95: null, connectionsShare: 0.8, engine: 'mysql' })).toBeNull();
+    expect(
+      smallerRdsClass(big, { cpuP95: 10, memoryP95: 10, cpuThreshold: 70, memoryThreshold: 80, connectionsP95: 50, connectionsShare: 0.8, engine: 'mysql' })
+        ?.instanceClass,
+    ).toBe('db.r6g.xlarge');
+    expect(
+      smallerRdsClass(rdsClassSize('db.t3.micro')!, {
+        cpuP95: 1,
+        memoryP95: 1,
+        cpuThreshold: 70,
+        memoryThreshold: 80,
+        connectionsP95: null,
+        connectionsShare: 0.8,
+        engine: 'mysql',
+      }),
+    ).toBeNull();
     expect(maxConnections('mysql', 8)?.value).toBe(682);
     expect(maxConnections('sqlserver-se', 8)).toBeNull();
   });

@@ -17,7 +17,7 @@ import { AppConfig } from '../../src/config/app.config';
  */
 const cwMock = mockClient(CloudWatchClient);
 const ecsMock = mockClient(ECSClient);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {} });
+const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {} } });
 const audit = { append: jest.fn(async () => ({})) } as unknown as AuditService;
 const factory = new AwsClientFactory(config);
 const caller = new AwsCallerService(audit);

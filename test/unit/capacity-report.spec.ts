@@ -53,27 +53,119 @@ describe('the capacity section of the shared report', () => {
     counts: { resources: 2, atRisk: 1, overProvisioned: 0, insufficientData: 1, ok: 0 },
     resources: [
       {
-        id: 'shop/<b>checkout</b>', kind: 'ecs-service', size: null, status: 'at-risk', daysToThreshold: 3, metric: 'cpu', detail: 'CPU: rising', suggestion: null,
-        metrics: [{ metric: 'cpu', label: 'CPU', unit: '%', source: 'AWS/ECS CPUUtilization (Average)', thresholdBasis: 'CPU 70%', points: 336, coverage: 1, p50: 47, p95: 54, max: 55, slopePerDay: 5, trendNow: 55, threshold: 70, daysToThreshold: 3, crossesAt: '2026-11-25', verdict: 'at-risk', reason: 'rising' }],
+        id: 'shop/<b>checkout</b>',
+        kind: 'ecs-service',
+        size: null,
+        status: 'at-risk',
+        daysToThreshold: 3,
+        metric: 'cpu',
+        detail: 'CPU: rising',
+        suggestion: null,
+        metrics: [
+          {
+            metric: 'cpu',
+            label: 'CPU',
+            unit: '%',
+            source: 'AWS/ECS CPUUtilization (Average)',
+            thresholdBasis: 'CPU 70%',
+            points: 336,
+            coverage: 1,
+            p50: 47,
+            p95: 54,
+            max: 55,
+            slopePerDay: 5,
+            trendNow: 55,
+            threshold: 70,
+            daysToThreshold: 3,
+            crossesAt: '2026-11-25',
+            verdict: 'at-risk',
+            reason: 'rising',
+          },
+        ],
       },
-      { id: 'db-2', kind: 'rds-instance', size: 'db.r6g.large', status: 'insufficient-data', daysToThreshold: null, metric: 'cpu', detail: 'CPU: no data points in the lookback window', suggestion: null, metrics: [] },
+      {
+        id: 'db-2',
+        kind: 'rds-instance',
+        size: 'db.r6g.large',
+        status: 'insufficient-data',
+        daysToThreshold: null,
+        metric: 'cpu',
+        detail: 'CPU: no data points in the lookback window',
+        suggestion: null,
+        metrics: [],
+      },
     ],
     findings: [],
-    charts: [{ resourceId: 'shop/<b>checkout</b>', metric: 'cpu', title: 'shop/<b>checkout</b> — CPU', unit: '%', points: [{ t: T0, v: 40 }, { t: T0 + 14 * DAY, v: 55 }], forecast: [{ t: T0 + 14 * DAY, v: 55 }, { t: T0 + 17 * DAY, v: 70 }], threshold: 70, thresholdLabel: 'threshold 70%' }],
+    charts: [
+      {
+        resourceId: 'shop/<b>checkout</b>',
+        metric: 'cpu',
+        title: 'shop/<b>checkout</b> — CPU',
+        unit: '%',
+        points: [
+          { t: T0, v: 40 },
+          { t: T0 + 14 * DAY, v: 55 },
+        ],
+        forecast: [
+          { t: T0 + 14 * DAY, v: 55 },
+          { t: T0 + 17 * DAY, v: 70 },
+        ],
+        threshold: 70,
+        thresholdLabel: 'threshold 70%',
+      },
+    ],
     chartsOmitted: 0,
     awsCalls: { 'ecs:ListClusters': 1, 'cloudwatch:GetMetricData': 1 },
-    cost: { getMetricDataCalls: 1, batches: 1, metricsRequested: 8, usdPerThousandMetrics: 0.01, usd: 0.00008, assumption: '$0.01 per 1,000 metrics requested' },
+    cost: {
+      getMetricDataCalls: 1,
+      batches: 1,
+      metricsRequested: 8,
+      usdPerThousandMetrics: 0.01,
+      usd: 0.00008,
+      assumption: '$0.01 per 1,000 metrics requested',
+    },
     notes: ['read me'],
   };
   const report = buildRunReport(
-    { id: 'r1', runbookId: 'capacity-report', runbookTitle: 'Capacity report', state: 'succeeded', outcome: 'succeeded', dryRun: false, reason: null, trigger: { kind: 'manual', actor: 'otto' }, parameters: {}, error: null, createdAt: '2026-11-22T00:00:00Z', startedAt: '2026-11-22T00:00:01Z', endedAt: '2026-11-22T00:00:02Z' },
-    [{ stepId: 'analyze', uses: 'capacity.analyze-metrics', phase: 'main', position: 1, mutates: false, state: 'succeeded', attempts: 1, startedAt: '2026-11-22T00:00:01Z', endedAt: '2026-11-22T00:00:02Z', output: { capacity }, error: null, note: null }],
+    {
+      id: 'r1',
+      runbookId: 'capacity-report',
+      runbookTitle: 'Capacity report',
+      state: 'succeeded',
+      outcome: 'succeeded',
+      dryRun: false,
+      reason: null,
+      trigger: { kind: 'manual', actor: 'otto' },
+      parameters: {},
+      error: null,
+      createdAt: '2026-11-22T00:00:00Z',
+      startedAt: '2026-11-22T00:00:01Z',
+      endedAt: '2026-11-22T00:00:02Z',
+    },
+    [
+      {
+        stepId: 'analyze',
+        uses: 'capacity.analyze-metrics',
+        phase: 'main',
+        position: 1,
+        mutates: false,
+        state: 'succeeded',
+        attempts: 1,
+        startedAt: '2026-11-22T00:00:01Z',
+        endedAt: '2026-11-22T00:00:02Z',
+        output: { capacity },
+        error: null,
+        note: null,
+      },
+    ],
     new Date('2026-11-22T00:00:03Z'),
   );
 
   it('comes from the step output and is kept in the JSON report', () => {
     expect(report.capacity?.counts.atRisk).toBe(1);
-    expect(buildRunReport({ ...report.run, id: 'r2', runbookId: 'x', runbookTitle: 'x', createdAt: null, startedAt: null, endedAt: null } as never, [], new Date()).capacity).toBeUndefined();
+    expect(
+      buildRunReport({ ...report.run, id: 'r2', runbookId: 'x', runbookTitle: 'x', createdAt: null, startedAt: null, endedAt: null }, [], new Date()).capacity,
+    ).toBeUndefined();
   });
 
   it('HTML: counts, calls, cost, the summary table and one chart per charted metric, recorded names escaped', () => {

@@ -5,7 +5,8 @@ import { parse } from 'yaml';
 import { buildParameters } from '../../src/cli/cli-parameters';
 import { CliError } from '../../src/cli/cli.error';
 
-const schemaOf = (runbook: string) => (parse(readFileSync(path.join(__dirname, '..', '..', 'runbooks', `${runbook}.yaml`), 'utf8')) as { parameters: Record<string, any> }).parameters;
+const schemaOf = (runbook: string) =>
+  (parse(readFileSync(path.join(__dirname, '..', '..', 'runbooks', `${runbook}.yaml`), 'utf8')) as { parameters: Record<string, any> }).parameters;
 
 /** `-p key=value` is typed by the runbook's own parameter schema; a value that cannot be is refused with exit 64, naming the parameter. */
 describe('CLI -p typing by the parameter schema', () => {
@@ -18,8 +19,9 @@ describe('CLI -p typing by the parameter schema', () => {
 
   it('turns the shipped point-in-time restore\'s `const: true` and its enum into their values', async () => {
     const pitr = schemaOf('point-in-time-restore');
-    await expect(buildParameters(['dbInstanceIdentifier=billing-postgres', 'useLatestRestorableTime=true', 'mode=recovery', 'rpoTargetMinutes=15'], undefined, pitr))
-      .resolves.toEqual({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', rpoTargetMinutes: 15 });
+    await expect(
+      buildParameters(['dbInstanceIdentifier=billing-postgres', 'useLatestRestorableTime=true', 'mode=recovery', 'rpoTargetMinutes=15'], undefined, pitr),
+    ).resolves.toEqual({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', rpoTargetMinutes: 15 });
     const notTrue = await refused(['useLatestRestorableTime=false'], pitr);
     expect(notTrue.message).toBe('-p useLatestRestorableTime=false: useLatestRestorableTime must be true');
     expect(notTrue.details).toEqual({ field: 'useLatestRestorableTime' });
@@ -34,12 +36,40 @@ describe('CLI -p typing by the parameter schema', () => {
         scope: { type: 'object' }, name: { type: 'string' }, maybe: { type: ['integer', 'null'] },
       },
     };
-    await expect(buildParameters([
-      'failback=false', 'seconds=0.5', 'count=-3', 'period=300', 'alarms=a, b', 'ports=80,443', 'scope={"services":["x"]}', 'name=0123', 'maybe=null', 'other=7',
-    ], undefined, schema)).resolves.toEqual({
-      failback: false, seconds: 0.5, count: -3, period: 300, alarms: ['a', 'b'], ports: [80, 443], scope: { services: ['x'] }, name: '0123', maybe: null, other: '7',
+    await expect(
+      buildParameters(
+        [
+          'failback=false',
+          'seconds=0.5',
+          'count=-3',
+          'period=300',
+          'alarms=a, b',
+          'ports=80,443',
+          'scope={"services":["x"]}',
+          'name=0123',
+          'maybe=null',
+          'other=7',
+        ],
+        undefined,
+        schema,
+      ),
+    ).resolves.toEqual({
+      failback: false,
+      seconds: 0.5,
+      count: -3,
+      period: 300,
+      alarms: ['a', 'b'],
+      ports: [80, 443],
+      scope: { services: ['x'] },
+      name: '0123',
+      maybe: null,
+      other: '7',
     });
-    await expect(buildParameters(['alarms=["a","b"]', 'ports=[]', 'alarms=', 'maybe=4'], undefined, schema)).resolves.toEqual({ alarms: [], ports: [], maybe: 4 });
+    await expect(buildParameters(['alarms=["a","b"]', 'ports=[]', 'alarms=', 'maybe=4'], undefined, schema)).resolves.toEqual({
+      alarms: [],
+      ports: [],
+      maybe: 4,
+    });
 
     expect((await refused(['failback=yes'], schema)).message).toBe('-p failback=yes: failback must be true or false');
     expect((await refused(['seconds=soon'], schema)).message).toBe('-p seconds=soon: seconds must be a number');
@@ -58,7 +88,10 @@ describe('CLI -p typing by the parameter schema', () => {
     try {
       const file = path.join(dir, 'p.json');
       writeFileSync(file, JSON.stringify({ failback: true, name: 'a' }));
-      await expect(buildParameters(['failback=false'], file, { properties: { failback: { type: 'boolean' } } })).resolves.toEqual({ failback: false, name: 'a' });
+      await expect(buildParameters(['failback=false'], file, { properties: { failback: { type: 'boolean' } } })).resolves.toEqual({
+        failback: false,
+        name: 'a',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

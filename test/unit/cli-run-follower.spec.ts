@@ -46,7 +46,7 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
   const output = () => {
     let text = '';
     const sink = new Writable({ write: (c, _e, cb) => { text += String(c); cb(); } });
-    return { out: new CliOutput({ json: false, colour: false }, sink as unknown as NodeJS.WritableStream, sink as unknown as NodeJS.WritableStream), text: () => text };
+    return { out: new CliOutput({ json: false, colour: false }, sink, sink), text: () => text };
   };
 
   it('wakes on each server-sent event instead of waiting for the next poll', async () => {
@@ -91,10 +91,30 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
     const { out, text } = output();
     const printer = new StepPrinter(out, () => new Date('2026-12-07T15:00:00.000Z'));
     printer.update({
-      id: 'r9', state: 'succeeded', createdAt: '2026-12-07T09:59:58.000Z', startedAt: '2026-12-07T10:00:00.000Z', endedAt: '2026-12-07T10:00:09.500Z',
+      id: 'r9',
+      state: 'succeeded',
+      createdAt: '2026-12-07T09:59:58.000Z',
+      startedAt: '2026-12-07T10:00:00.000Z',
+      endedAt: '2026-12-07T10:00:09.500Z',
       steps: [
-        { id: 'b', uses: 'core.noop', phase: 'cleanup', state: 'succeeded', startedAt: '2026-12-07T10:00:08.000Z', endedAt: '2026-12-07T10:00:09.000Z', durationMs: 1000 },
-        { id: 'a', uses: 'core.sleep', phase: 'main', state: 'succeeded', startedAt: '2026-12-07T10:00:01.000Z', endedAt: '2026-12-07T10:00:07.000Z', durationMs: 6000 },
+        {
+          id: 'b',
+          uses: 'core.noop',
+          phase: 'cleanup',
+          state: 'succeeded',
+          startedAt: '2026-12-07T10:00:08.000Z',
+          endedAt: '2026-12-07T10:00:09.000Z',
+          durationMs: 1000,
+        },
+        {
+          id: 'a',
+          uses: 'core.sleep',
+          phase: 'main',
+          state: 'succeeded',
+          startedAt: '2026-12-07T10:00:01.000Z',
+          endedAt: '2026-12-07T10:00:07.000Z',
+          durationMs: 6000,
+        },
       ],
     });
     expect(text().split('\n').filter(Boolean)).toEqual([
@@ -106,7 +126,12 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
     ]);
     // A run from another day says which day.
     const other = output();
-    new StepPrinter(other.out, () => new Date('2026-12-08T01:00:00.000Z')).update({ id: 'r9', state: 'failed', endedAt: '2026-12-07T23:59:59.000Z', steps: [] });
+    new StepPrinter(other.out, () => new Date('2026-12-08T01:00:00.000Z')).update({
+      id: 'r9',
+      state: 'failed',
+      endedAt: '2026-12-07T23:59:59.000Z',
+      steps: [],
+    });
     expect(other.text()).toBe('2026-12-07 23:59:59Z run r9 failed\n');
   });
 });

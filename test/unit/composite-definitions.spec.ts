@@ -6,7 +6,14 @@ import type { StepType } from '../../src/steps/step.contract';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import { RunbookError, type DefinitionProblem } from '../../src/runbooks/runbook.error';
 
-const fake = (uses: string): StepType => ({ uses, description: uses, mutates: false, input: { type: 'object' }, outputs: [], run: async () => ({ kind: 'done', output: {} }) });
+const fake = (uses: string): StepType => ({
+  uses,
+  description: uses,
+  mutates: false,
+  input: { type: 'object' },
+  outputs: [],
+  run: async () => ({ kind: 'done', output: {} }),
+});
 const registry = new StepRegistry([fake('core.noop'), fake('runbook.run')]);
 
 /** A composite runbook must not be able to start itself without end, nor a runbook its caller picks. */
@@ -17,7 +24,8 @@ describe('composite runbooks at load time', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const write = (id: string, steps: string) => writeFileSync(path.join(dir, `${id}.yaml`), `id: ${id}\ntitle: ${id}\nparameters:\n  properties:\n    child: { type: string }\nsteps:\n${steps}`);
+  const write = (id: string, steps: string) =>
+    writeFileSync(path.join(dir, `${id}.yaml`), `id: ${id}\ntitle: ${id}\nparameters:\n  properties:\n    child: { type: string }\nsteps:\n${steps}`);
   const child = (name: string, id = 'call') => `  - id: ${id}\n    uses: runbook.run\n    with: { runbook: "${name}" }\n`;
   const problems = (): DefinitionProblem[] => {
     try {
@@ -35,7 +43,12 @@ describe('composite runbooks at load time', () => {
     write('pong', child('pang'));
     write('pang', child('ping'));
     const found = problems().map((p) => p.reason);
-    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/selfish → selfish/), expect.stringMatching(/ping → pong → pang → ping|pong → pang → ping → pong|pang → ping → pong → pang/)]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/selfish → selfish/),
+        expect.stringMatching(/ping → pong → pang → ping|pong → pang → ping → pong|pang → ping → pong → pang/),
+      ]),
+    );
   });
 
   it('refuses a child runbook named by an expression', () => {

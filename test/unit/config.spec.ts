@@ -24,10 +24,10 @@ describe('loadConfig', () => {
   it('needs nothing to start in development, with safe defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      nodeEnv: 'development', port: 3000, role: 'all', redisUrl: 'redis://127.0.0.1:6379', databaseUrl: undefined,
-      apiKeys: [], queuePrefix: 'runbookd', awsRegion: 'us-east-1', logFormat: 'text', logLevel: 'log',
+      nodeEnv: 'development', http: { port: 3000 }, role: 'all', queue: { redisUrl: 'redis://127.0.0.1:6379', prefix: 'runbookd' },
+      database: { url: undefined }, auth: { apiKeys: [] }, aws: { region: 'us-east-1' }, log: { format: 'text', level: 'log' },
     });
-    expect(path.isAbsolute(c.runbooksDir)).toBe(true);
+    expect(path.isAbsolute(c.runbooks.dir)).toBe(true);
     expect(c.isProduction).toBe(false);
   });
 
@@ -37,12 +37,12 @@ describe('loadConfig', () => {
       RUNBOOKD_API_KEYS: `ops:operator:${sha('k1').toUpperCase()}, dash:viewer:${sha('k2')}`,
       AWS_REGION: 'eu-west-1', RUNBOOKD_WORKER_CONCURRENCY: '4', AWS_ENDPOINT_URL_RDS: 'http://localhost:5000',
     });
-    expect(c).toMatchObject({ port: 8080, role: 'worker', databaseUrl: 'postgres://db/runbookd', awsRegion: 'eu-west-1', workerConcurrency: 4 });
-    expect(c.apiKeys).toEqual([
-      { name: 'ops', role: 'operator', sha256: sha('k1') },
-      { name: 'dash', role: 'viewer', sha256: sha('k2') },
+    expect(c).toMatchObject({ http: { port: 8080 }, role: 'worker', database: { url: 'postgres://db/runbookd' }, aws: { region: 'eu-west-1' }, worker: { concurrency: 4 } });
+    expect(c.auth.apiKeys).toEqual([
+      { name: 'ops', group: 'operator', sha256: sha('k1') },
+      { name: 'dash', group: 'viewer', sha256: sha('k2') },
     ]);
-    expect(c.awsEndpoints).toEqual({ AWS_ENDPOINT_URL_RDS: 'http://localhost:5000' });
+    expect(c.aws.endpoints).toEqual({ AWS_ENDPOINT_URL_RDS: 'http://localhost:5000' });
     expect(c.isProduction).toBe(true);
   });
 
@@ -89,7 +89,7 @@ describe('loadConfig', () => {
   it.each([
     ['a name without role and hash', 'justaname'],
     ['a fourth part', `x:viewer:${sha('a')}:extra`],
-    ['an unknown role', `x:root:${sha('a')}`],
+    ['a group that is not a name', `x:-root:${sha('a')}`],
     ['a bad name', `bad name:viewer:${sha('a')}`],
     ['the same name twice', `x:viewer:${sha('a')},x:admin:${sha('b')}`],
   ])('refuses API keys with %s', (_what, keys) => {
@@ -112,8 +112,8 @@ describe('loadConfig', () => {
     expect(problems({ RUNBOOKD_SECRETS_KEY: Buffer.alloc(16).toString('base64') }).problems).toEqual(['RUNBOOKD_SECRETS_KEY must be 32 bytes in base64 (e.g. `openssl rand -base64 32`), got 16 bytes']);
     expect(problems({ RUNBOOKD_SECRETS_OLD_KEYS: `old:${SECRETS_KEY},nokey` }).problems).toEqual([expect.stringMatching(/^RUNBOOKD_SECRETS_OLD_KEYS entry 2 must be id:base64/)]);
     const c = loadConfig({ RUNBOOKD_SECRETS_KEY: SECRETS_KEY, RUNBOOKD_SECRETS_KEY_ID: 'k2', RUNBOOKD_SECRETS_OLD_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}` });
-    expect(c.secretsKeyId).toBe('k2');
-    expect(c.secretsOldKeys.map((k) => [k.id, k.key.length])).toEqual([['k1', 32]]);
+    expect(c.secrets.keyId).toBe('k2');
+    expect(c.secrets.oldKeys.map((k) => [k.id, k.key.length])).toEqual([['k1', 32]]);
   });
 
   it('refuses the embedded PGlite database in production and for split api/worker processes, naming DATABASE_URL', () => {
@@ -129,7 +129,7 @@ describe('loadConfig', () => {
     const saved = process.env.PORT;
     process.env.PORT = 'not-a-port';
     try {
-      expect(loadConfig({ PORT: '4000' }).port).toBe(4000);
+      expect(loadConfig({ PORT: '4000' }).http.port).toBe(4000);
     } finally {
       if (saved === undefined) delete process.env.PORT;
       else process.env.PORT = saved;
@@ -139,8 +139,8 @@ describe('loadConfig', () => {
 
 describe('loadConfig: notifications', () => {
   it('defaults the report link base to this listener and reads the delivery settings', () => {
-    expect(loadConfig({ PORT: '8080' })).toMatchObject({ publicUrl: 'http://127.0.0.1:8080', notifyIntervalMs: 2000, notifyBackoffMs: 5000, notifyMaxAttempts: 8, notifyTimeoutMs: 10_000 });
-    expect(loadConfig({ RUNBOOKD_PUBLIC_URL: 'https://runbookd.example.com/', RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '3' })).toMatchObject({ publicUrl: 'https://runbookd.example.com', notifyMaxAttempts: 3 });
+    expect(loadConfig({ PORT: '8080' })).toMatchObject({ http: { publicUrl: 'http://127.0.0.1:8080' }, notifications: { intervalMs: 2000, backoffMs: 5000, maxAttempts: 8, timeoutMs: 10_000 } });
+    expect(loadConfig({ RUNBOOKD_PUBLIC_URL: 'https://runbookd.example.com/', RUNBOOKD_NOTIFY_MAX_ATTEMPTS: '3' })).toMatchObject({ http: { publicUrl: 'https://runbookd.example.com' }, notifications: { maxAttempts: 3 } });
   });
 
   it('refuses a public URL that is not http(s) and attempts out of range, naming both', () => {
@@ -151,8 +151,8 @@ describe('loadConfig: notifications', () => {
 
 describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
   it('reads the AWS timeouts and the dead-letter limit, with defaults', () => {
-    expect(loadConfig({})).toMatchObject({ awsConnectTimeoutMs: 5000, awsRequestTimeoutMs: 60_000, runMaxFailedExecutions: 10, faultPoints: [] });
-    expect(loadConfig({ RUNBOOKD_AWS_REQUEST_TIMEOUT_MS: '1500', RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS: '2' })).toMatchObject({ awsRequestTimeoutMs: 1500, runMaxFailedExecutions: 2 });
+    expect(loadConfig({})).toMatchObject({ aws: { connectTimeoutMs: 5000, requestTimeoutMs: 60_000 }, runs: { maxFailedExecutions: 10 }, faultPoints: [] });
+    expect(loadConfig({ RUNBOOKD_AWS_REQUEST_TIMEOUT_MS: '1500', RUNBOOKD_RUN_MAX_FAILED_EXECUTIONS: '2' })).toMatchObject({ aws: { requestTimeoutMs: 1500 }, runs: { maxFailedExecutions: 2 } });
   });
 
   it('parses fault points and names a malformed one', () => {
@@ -173,15 +173,15 @@ describe('loadConfig: AWS timeouts, dead letter and fault points', () => {
 
 describe('loadConfig: PostgreSQL pool and timeouts', () => {
   it('derives the pool from the worker concurrency (10 + 1 per 5 runs, at most 50) and sets both timeouts by default', () => {
-    expect(loadConfig({})).toMatchObject({ workerConcurrency: 10, dbPoolMax: 12, dbStatementTimeoutMs: 30_000, dbLockTimeoutMs: 10_000, dbConnectTimeoutMs: 10_000 });
-    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '100' }).dbPoolMax).toBe(30);
-    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500' }).dbPoolMax).toBe(50);
+    expect(loadConfig({})).toMatchObject({ worker: { concurrency: 10 }, database: { poolMax: 12, statementTimeoutMs: 30_000, lockTimeoutMs: 10_000, connectTimeoutMs: 10_000 } });
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '100' }).database.poolMax).toBe(30);
+    expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500' }).database.poolMax).toBe(50);
     expect(derivedPoolMax(1)).toBe(11);
   });
 
   it('takes an explicit pool size and timeouts; 0 turns a timeout off', () => {
     expect(loadConfig({ RUNBOOKD_WORKER_CONCURRENCY: '500', RUNBOOKD_DB_POOL_MAX: '120', RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '0', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '2000' }))
-      .toMatchObject({ dbPoolMax: 120, dbStatementTimeoutMs: 0, dbLockTimeoutMs: 2000 });
+      .toMatchObject({ database: { poolMax: 120, statementTimeoutMs: 0, lockTimeoutMs: 2000 } });
   });
 
   it('refuses a pool of one, a negative timeout, and a lock timeout longer than the statement timeout', () => {
@@ -202,7 +202,7 @@ describe('loadConfig: PostgreSQL pool and timeouts', () => {
 describe('loadConfig: schedules', () => {
   it('retries a failing tick job for minutes, long enough to outlive a database failover (was 5 attempts, ~31 s)', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ scheduleHousekeepingIntervalMs: 60_000, scheduleTickAttempts: 12, scheduleTickBackoffMs: 1000 });
+    expect(c).toMatchObject({ schedules: { housekeepingIntervalMs: 60_000, tickAttempts: 12, tickBackoffMs: 1000 } });
     // 1 + 2 + 4 + 8 + 16 + 32 + 60 × 5 s: an RDS Multi-AZ failover takes one to two minutes.
     expect(scheduleTickRetryBudgetMs(c)).toBe(363_000);
     expect(scheduleTickRetryBudgetMs(c)).toBeGreaterThan(5 * 60_000);
@@ -213,7 +213,7 @@ describe('loadConfig: schedules', () => {
 
   it('reads the schedule settings and refuses values out of range', () => {
     expect(loadConfig({ RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '5000', RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '3', RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS: '200' }))
-      .toMatchObject({ scheduleHousekeepingIntervalMs: 5000, scheduleTickAttempts: 3, scheduleTickBackoffMs: 200 });
+      .toMatchObject({ schedules: { housekeepingIntervalMs: 5000, tickAttempts: 3, tickBackoffMs: 200 } });
     const e = problems({ RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '0', RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '10' });
     expect(e.problems).toEqual(expect.arrayContaining([
       expect.stringContaining('RUNBOOKD_SCHEDULE_TICK_ATTEMPTS must be an integer from 1'),
@@ -224,8 +224,8 @@ describe('loadConfig: schedules', () => {
 
 describe('loadConfig: alarm reads', () => {
   it('paces DescribeAlarms at 4 a second per process unless told, and names a rate out of range', () => {
-    expect(loadConfig({}).describeAlarmsPerSecond).toBe(4);
-    expect(loadConfig({ RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND: '2' }).describeAlarmsPerSecond).toBe(2);
+    expect(loadConfig({}).aws.describeAlarmsPerSecond).toBe(4);
+    expect(loadConfig({ RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND: '2' }).aws.describeAlarmsPerSecond).toBe(2);
     expect(problems({ RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND: '0' }).problems).toEqual(['RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND must be an integer from 1 to 50, got "0"']);
   });
 });

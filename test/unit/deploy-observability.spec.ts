@@ -83,7 +83,10 @@ describe('deploy/: the Prometheus alert rules and the Grafana dashboard', () => 
 
   it('every alert rule is well formed and names only exported metrics and labels', () => {
     const doc = parse(fs.readFileSync(path.join(root, 'deploy', 'prometheus', 'alerts.yaml'), 'utf8')) as {
-      groups: Array<{ name: string; rules: Array<{ alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }> }>;
+      groups: Array<{
+        name: string;
+        rules: Array<{ alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+      }>;
     };
     const rules = doc.groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThanOrEqual(8);
@@ -100,7 +103,8 @@ describe('deploy/: the Prometheus alert rules and the Grafana dashboard', () => 
     }
     expect(problems).toEqual([]);
     // The alerts a platform team asks for first.
-    for (const a of ['RunbookdMetricsAbsent', 'RunbookdQueueDown', 'RunbookdRunStuck', 'RunbookdRunDeadLettered', 'RunbookdApprovalWaiting']) expect(names).toContain(a);
+    for (const a of ['RunbookdMetricsAbsent', 'RunbookdQueueDown', 'RunbookdRunStuck', 'RunbookdRunDeadLettered', 'RunbookdApprovalWaiting'])
+      expect(names).toContain(a);
   });
 
   const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -129,6 +133,7 @@ describe('deploy/: the Prometheus alert rules and the Grafana dashboard', () => 
       }
     }
     expect(problems).toEqual([]);
-    for (const m of ['runbookd_runs', 'runbookd_queue_jobs', 'runbookd_approvals_pending', 'runbookd_audit_records', 'runbookd_active_runs']) expect(queried).toContain(m);
+    for (const m of ['runbookd_runs', 'runbookd_queue_jobs', 'runbookd_approvals_pending', 'runbookd_audit_records', 'runbookd_active_runs'])
+      expect(queried).toContain(m);
   });
 });

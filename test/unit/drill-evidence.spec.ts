@@ -14,9 +14,9 @@ const children: ChildEvidence[] = [
   { runId: 'r-backup', runbookId: 'backup-verification', state: 'succeeded', report: report([
     f('newest-backup-age', true, 42, 'min', 60), f('backup-retention', true, 35, 'days', 30), f('backup-encrypted', true, 'KMS key k1', undefined, 'encrypted'),
     f('dr-copy-age', true, 3660, 's', 60), f('rto', true, 20, 'min', 240),
-  ]) as any },
-  { runId: 'r-pitr', runbookId: 'point-in-time-restore', state: 'succeeded', report: report([f('rto', true, 2.5, 'h', 240)]) as any },
-  { runId: 'r-fail', runbookId: 'failover-test', state: 'failed', report: report([f('switch-time', false, 75, 's', 60)], ['tidy']) as any },
+  ]) },
+  { runId: 'r-pitr', runbookId: 'point-in-time-restore', state: 'succeeded', report: report([f('rto', true, 2.5, 'h', 240)]) },
+  { runId: 'r-fail', runbookId: 'failover-test', state: 'failed', report: report([f('switch-time', false, 75, 's', 60)], ['tidy']) },
 ];
 
 describe('drill objectives', () => {
@@ -41,14 +41,24 @@ describe('drill objectives', () => {
     const objectives = evaluateObjectives([children[0]], { ...TARGETS, rpoTargetMinutes: 30 });
     const byId = Object.fromEntries(objectives.map((o) => [o.id, o]));
     expect(byId['rpo-newest-backup-age'].status).toBe('fail');
-    expect(byId['failover-switch-time']).toMatchObject({ status: 'not-measured', measured: null, source: null, detail: 'the child run that measures it did not run' });
+    expect(byId['failover-switch-time']).toMatchObject({
+      status: 'not-measured',
+      measured: null,
+      source: null,
+      detail: 'the child run that measures it did not run',
+    });
     // backup-verification's own restore stands in for the RTO when no point-in-time restore ran.
     expect(byId['rto-restore-to-available']).toMatchObject({ status: 'pass', source: { runId: 'r-backup' } });
     expect(evaluateObjectives([], TARGETS).every((o) => o.status === 'not-measured')).toBe(true);
   });
 
   it('renders the objectives and the trend in Markdown and HTML, recorded text escaped', () => {
-    const hostile = [{ ...children[0], report: report([f('newest-backup-age', true, 1, 'min'), { ...f('backup-encrypted', true, '<script>x</script>|pipe'), detail: '<b>' }]) as any }];
+    const hostile = [
+      {
+        ...children[0],
+        report: report([f('newest-backup-age', true, 1, 'min'), { ...f('backup-encrypted', true, '<script>x</script>|pipe'), detail: '<b>' }]) as any,
+      },
+    ];
     const objectives = evaluateObjectives(hostile, TARGETS);
     const older = trendEntry('r-old', '2026-10-01T03:00:00.000Z', 'failed', evaluateObjectives(children, TARGETS));
     const drill = { objectives, trend: [older, trendEntry('r-now', '2026-11-01T03:00:00.000Z', 'succeeded', objectives)] };
@@ -57,8 +67,26 @@ describe('drill objectives', () => {
       reason: null, trigger: { kind: 'schedule', actor: 'schedule:monthly-dr-drill.monthly' }, parameters: {}, error: null,
       createdAt: '2026-11-01T03:00:00.000Z', startedAt: '2026-11-01T03:00:00.100Z', endedAt: '2026-11-01T04:00:00.000Z',
     };
-    const built = buildRunReport(run, [{ stepId: 'objectives', uses: 'drill.evaluate-objectives', phase: 'cleanup', position: 0, mutates: false, state: 'succeeded',
-      attempts: 1, startedAt: run.endedAt, endedAt: run.endedAt, output: { drill }, error: null, note: null }], new Date(run.endedAt));
+    const built = buildRunReport(
+      run,
+      [
+        {
+          stepId: 'objectives',
+          uses: 'drill.evaluate-objectives',
+          phase: 'cleanup',
+          position: 0,
+          mutates: false,
+          state: 'succeeded',
+          attempts: 1,
+          startedAt: run.endedAt,
+          endedAt: run.endedAt,
+          output: { drill },
+          error: null,
+          note: null,
+        },
+      ],
+      new Date(run.endedAt),
+    );
     expect(built.drill?.trend.map((t) => t.runId)).toEqual(['r-old', 'r-now']);
 
     const md = renderMarkdown(built);
@@ -77,9 +105,25 @@ describe('drill objectives', () => {
 
 describe('notification message', () => {
   const run = {
-    id: 'r1', runbookId: 'monthly-dr-drill', state: 'failed', dryRun: false, error: { code: 'FINDINGS_FAILED', message: 'check(s) failed: switch-time' },
-    report: { figures: [{ id: 'switch-seconds', label: 'Switch time', value: 75, unit: 's', stepId: 'x' }], findings: [{ id: 'switch-time', passed: false }, { id: 'rto', passed: true }],
-      drill: { objectives: [{ id: 'rto', status: 'pass', measured: 3, target: 240 }, { id: 'failover-switch-time', status: 'fail', measured: 75, target: 60 }], trend: [] } },
+    id: 'r1',
+    runbookId: 'monthly-dr-drill',
+    state: 'failed',
+    dryRun: false,
+    error: { code: 'FINDINGS_FAILED', message: 'check(s) failed: switch-time' },
+    report: {
+      figures: [{ id: 'switch-seconds', label: 'Switch time', value: 75, unit: 's', stepId: 'x' }],
+      findings: [
+        { id: 'switch-time', passed: false },
+        { id: 'rto', passed: true },
+      ],
+      drill: {
+        objectives: [
+          { id: 'rto', status: 'pass', measured: 3, target: 240 },
+          { id: 'failover-switch-time', status: 'fail', measured: 75, target: 60 },
+        ],
+        trend: [],
+      },
+    },
   } as unknown as RunRecord;
 
   it('carries outcome, key figures, failed checks, objectives and the report link, Slack-compatible', () => {

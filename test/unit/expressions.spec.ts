@@ -94,16 +94,30 @@ describe('expressions: lookups, never code', () => {
   });
 
   describe('nothing is evaluated as code', () => {
-    it.each(['1+1', 'process.exit(1)', 'params["cluster"]', 'params.cluster.toUpperCase(', '`x`', 'params.cluster ===', '', 'require("fs")x', 'params..cluster'])(
-      '${{ %s }} is refused as a syntax error',
-      (source) => {
+    it.each([
+      '1+1',
+      'process.exit(1)',
+      'params["cluster"]',
+      'params.cluster.toUpperCase(',
+      '`x`',
+      'params.cluster ===',
+      '',
+      'require("fs")x',
+      'params..cluster',
+    ])('${{ %s }} is refused as a syntax error', (source) => {
       expect(() => parseExpression(source)).toThrow(ExpressionSyntaxError);
       expect(() => resolveValue(`\${{ ${source} }}`, scope)).toThrow(ExpressionSyntaxError);
-      },
-    );
+    });
 
     it('does not reach inherited properties: constructor, __proto__, toString lead nowhere', () => {
-      for (const p of ['constructor.constructor', 'params.constructor', 'params.__proto__', 'params.cluster.constructor', 'params.toString', 'hasOwnProperty']) {
+      for (const p of [
+        'constructor.constructor',
+        'params.constructor',
+        'params.__proto__',
+        'params.cluster.constructor',
+        'params.toString',
+        'hasOwnProperty',
+      ]) {
         expect(resolveValue(`\${{ ${p} }}`, scope)).toBeUndefined();
         expect(() => resolveValue(`x \${{ ${p} }}`, scope)).toThrow(UnresolvedExpression);
       }

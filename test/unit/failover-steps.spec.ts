@@ -25,7 +25,7 @@ import { WaitForFailoverStep } from '../../src/steps/rds/wait-for-failover.step'
  * (moto ignores ForceFailover and never moves the primary's zone, so it cannot show these).
  */
 const rdsMock = mockClient(RDSClient);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {} });
+const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {} } });
 const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
 const rds = new RdsFailoverAdapter(new AwsClientFactory(config), new AwsCallerService(audit));
 

@@ -7,7 +7,14 @@ import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import { RunbookError, type DefinitionProblem } from '../../src/runbooks/runbook.error';
 import { STEP_CLASSES } from '../../src/steps/step-catalog';
 
-const noop: StepType = { uses: 'core.noop', description: 'noop', mutates: false, input: { type: 'object' }, outputs: [], run: async () => ({ kind: 'done', output: {} }) };
+const noop: StepType = {
+  uses: 'core.noop',
+  description: 'noop',
+  mutates: false,
+  input: { type: 'object' },
+  outputs: [],
+  run: async () => ({ kind: 'done', output: {} }),
+};
 const registry = new StepRegistry([noop]);
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -30,7 +37,9 @@ describe('runbook fleet: sections', () => {
   };
 
   it('loads a binding of declared parameters from target fields, constants included', () => {
-    expect(problems(runbook('fleet:\n  resourceTypes: [rds:db]\n  bind:\n    db: ${{ target.id }}\n    region: ${{ target.region }}\n    mode: drill'))).toEqual([]);
+    expect(
+      problems(runbook('fleet:\n  resourceTypes: [rds:db]\n  bind:\n    db: ${{ target.id }}\n    region: ${{ target.region }}\n    mode: drill')),
+    ).toEqual([]);
     const [loaded] = loadRunbooks(dir, registry);
     expect(loaded.definition.fleet).toEqual({ resourceTypes: ['rds:db'], bind: { db: '${{ target.id }}', region: '${{ target.region }}', mode: 'drill' } });
   });
@@ -53,10 +62,20 @@ describe('runbook fleet: sections', () => {
 
   it('the shipped fleet runbooks load with the real step catalog and bind their resource', () => {
     const real = new StepRegistry(STEP_CLASSES.map((C) => new (C as unknown as new (...a: unknown[]) => StepType)()));
-    const fleets = Object.fromEntries(loadRunbooks(path.join(ROOT, 'runbooks'), real).filter((l) => l.definition.fleet).map((l) => [l.definition.id, l.definition.fleet]));
+    const fleets = Object.fromEntries(
+      loadRunbooks(path.join(ROOT, 'runbooks'), real)
+        .filter((l) => l.definition.fleet)
+        .map((l) => [l.definition.id, l.definition.fleet]),
+    );
     expect(Object.keys(fleets).sort()).toEqual(['backup-verification', 'canary-rollback', 'capacity-report', 'failover-test', 'point-in-time-restore']);
-    expect(fleets['backup-verification']).toEqual({ resourceTypes: ['rds:db'], bind: { dbInstanceIdentifier: '${{ target.id }}', region: '${{ target.region }}', roleArn: '${{ target.roleArn }}' } });
-    expect(fleets['canary-rollback']).toMatchObject({ resourceTypes: ['ecs:service'], bind: { cluster: '${{ target.cluster }}', service: '${{ target.id }}' } });
+    expect(fleets['backup-verification']).toEqual({
+      resourceTypes: ['rds:db'],
+      bind: { dbInstanceIdentifier: '${{ target.id }}', region: '${{ target.region }}', roleArn: '${{ target.roleArn }}' },
+    });
+    expect(fleets['canary-rollback']).toMatchObject({
+      resourceTypes: ['ecs:service'],
+      bind: { cluster: '${{ target.cluster }}', service: '${{ target.id }}' },
+    });
     expect(fleets['point-in-time-restore']).toMatchObject({ bind: { mode: 'drill' } });
     expect(fleets['failover-test']).toMatchObject({ resourceTypes: ['rds:cluster'], bind: { environment: '${{ target.tags.environment }}' } });
   });

@@ -6,7 +6,9 @@ function recorder() {
   const pending: (() => void)[] = [];
   const write = (items: string[]) => {
     batches.push([...items]);
-    return new Promise<(string | Error)[]>((resolve) => pending.push(() => resolve(items.map((i) => (i.startsWith('bad') ? new Error(`refused ${i}`) : `ok:${i}`)))));
+    return new Promise<(string | Error)[]>((resolve) =>
+      pending.push(() => resolve(items.map((i) => (i.startsWith('bad') ? new Error(`refused ${i}`) : `ok:${i}`)))),
+    );
   };
   const release = async () => {
     while (pending.length > 0) pending.shift()!();
@@ -54,7 +56,13 @@ describe('GroupCommit', () => {
     );
     const first = gc.submit('warm');
     const results = await Promise.allSettled([first, ...['a', 'poison', 'b', 'bad'].map((x) => gc.submit(x))]);
-    expect(results.map((x) => (x.status === 'fulfilled' ? x.value : (x.reason as Error).message))).toEqual(['ok:warm', 'ok:a', 'poison refused', 'ok:b', 'bad refused']);
+    expect(results.map((x) => (x.status === 'fulfilled' ? x.value : (x.reason as Error).message))).toEqual([
+      'ok:warm',
+      'ok:a',
+      'poison refused',
+      'ok:b',
+      'bad refused',
+    ]);
     expect(calls).toBe(6); // warm; the batch of four; then each of the four alone
   });
 

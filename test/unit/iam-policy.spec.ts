@@ -28,7 +28,9 @@ describe('least-privilege IAM policy per runbook', () => {
 
   it('adds what the engine calls for the runbook: guard alarms, roles it assumes', () => {
     const failover = actionsOf(iamPolicyFor([def('failover-test')], registry));
-    expect(failover).toEqual(expect.arrayContaining(['rds:FailoverDBCluster', 'rds:RebootDBInstance', 'rds:DescribeEvents', 'cloudwatch:DescribeAlarms', 'sts:AssumeRole']));
+    expect(failover).toEqual(
+      expect.arrayContaining(['rds:FailoverDBCluster', 'rds:RebootDBInstance', 'rds:DescribeEvents', 'cloudwatch:DescribeAlarms', 'sts:AssumeRole']),
+    );
     expect(failover).not.toContain('ecs:UpdateService');
   });
 
@@ -39,13 +41,28 @@ describe('least-privilege IAM policy per runbook', () => {
   });
 
   it('scopes an aws.call to the ARNs its input names literally, and keeps * otherwise', () => {
-    const doc = iamPolicyFor([{
-      id: 'x', title: 'x', parameters: { type: 'object', properties: { id: { type: 'string' } } }, guards: {}, triggers: [], cleanup: [],
-      steps: [
-        { id: 'a', uses: 'aws.call', mutates: true, with: { service: 'sns', api: 'Publish', input: { TopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops', Message: 'hi' }, repeatable: true } },
-        { id: 'b', uses: 'aws.call', with: { service: 'rds', api: 'DescribeDBInstances', input: { DBInstanceIdentifier: '${{ params.id }}' } } },
+    const doc = iamPolicyFor(
+      [
+        {
+          id: 'x',
+          title: 'x',
+          parameters: { type: 'object', properties: { id: { type: 'string' } } },
+          guards: {},
+          triggers: [],
+          cleanup: [],
+          steps: [
+            {
+              id: 'a',
+              uses: 'aws.call',
+              mutates: true,
+              with: { service: 'sns', api: 'Publish', input: { TopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops', Message: 'hi' }, repeatable: true },
+            },
+            { id: 'b', uses: 'aws.call', with: { service: 'rds', api: 'DescribeDBInstances', input: { DBInstanceIdentifier: '${{ params.id }}' } } },
+          ],
+        },
       ],
-    }], registry);
+      registry,
+    );
     expect(doc.Statement).toEqual([
       { Sid: 'RunbookdActions', Effect: 'Allow', Action: ['rds:DescribeDBInstances'], Resource: '*' },
       { Sid: expect.any(String), Effect: 'Allow', Action: ['sns:Publish'], Resource: 'arn:aws:sns:eu-west-1:123456789012:ops' },

@@ -35,8 +35,8 @@ describe('key files generated on first boot', () => {
       const { loadSecretKeyring } = require(${JSON.stringify(path.join(root, 'src/engine/run-secrets.service.ts'))});
       while (Date.now() < ${startAt}) {}
       const id = ${JSON.stringify(which)} === 'audit'
-        ? loadAuditSigningKey({ auditSigningKeyFile: ${JSON.stringify(file)}, isProduction: false }).keyId
-        : loadSecretKeyring({ secretsKeyFile: ${JSON.stringify(file)}, secretsOldKeys: [], isProduction: false }).current.id;
+        ? loadAuditSigningKey({ audit: { signingKeyFile: ${JSON.stringify(file)} }, isProduction: false }).keyId
+        : loadSecretKeyring({ secrets: { keyFile: ${JSON.stringify(file)}, oldKeys: [] }, isProduction: false }).current.id;
       process.stdout.write('KEY:' + id);`;
     return new Promise((resolve) => {
       const child = spawn(process.execPath, ['-r', '@swc-node/register', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });

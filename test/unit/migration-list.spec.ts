@@ -24,6 +24,8 @@ describe('the migration list', () => {
     const files = readdirSync(dir).sort();
     expect(files.every((f) => /^\d{4}-[a-z0-9-]+\.migration\.ts$/.test(f))).toBe(true);
     const fromFiles = files.map((f) => Number(f.slice(0, 4)));
+    // The files are found at run time, so they are loaded the way Jest loads them: require.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const loaded = files.map((f) => (require(join(dir, f)) as { migration: Migration }).migration);
     expect(loaded.map((x) => x.version)).toEqual(fromFiles);
     expect(MIGRATION_LIST.migrations).toEqual(loaded);
@@ -40,7 +42,10 @@ describe('the migration list', () => {
     // The numbers history left unused are no gap; any other is.
     expect(() => checkMigrationList(list([1, 2, 5], [3, 4]))).not.toThrow();
     expect(refusal(list([1, 2, 6], [3, 4]))).toEqual({ code: 'MIGRATION_GAP', message: 'migration version 6 (m6) follows version 2: 5 missing' });
-    expect(refusal({ ...MIGRATION_LIST, migrations: [...MIGRATION_LIST.migrations, m(MIGRATION_LIST.migrations[MIGRATION_LIST.migrations.length - 1].version + 2)] }).code).toBe('MIGRATION_GAP');
+    expect(
+      refusal({ ...MIGRATION_LIST, migrations: [...MIGRATION_LIST.migrations, m(MIGRATION_LIST.migrations[MIGRATION_LIST.migrations.length - 1].version + 2)] })
+        .code,
+    ).toBe('MIGRATION_GAP');
   });
 
   it('refuses a duplicate, naming both', () => {

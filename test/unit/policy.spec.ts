@@ -1,3 +1,4 @@
+import { decideAccess, needsTargetFacts } from '../../src/policy/policy-access';
 import { approvalRequirement } from '../../src/policy/approval-rules';
 import { defaultPolicy } from '../../src/policy/default-policy';
 import { parsePolicy, PolicyFileError } from '../../src/policy/policy-file';
@@ -44,7 +45,14 @@ describe('policy file', () => {
     expect(p.productionAccounts).toEqual(['222222222222', '333333333333']);
     expect(p.groups.sre).toEqual({ keys: ['otto'], subjects: ['sub-1'], oidcGroups: ['sre-team'] });
     expect(Object.keys(p.groups)).toEqual(['viewer', 'operator', 'admin', 'sre']);
-    expect(p.grants[0]).toEqual({ who: { group: 'sre' }, may: ['view', 'run'], runbooks: ['failover-*'], accounts: ['*'], regions: ['eu-*'], environments: ['*'] });
+    expect(p.grants[0]).toEqual({
+      who: { group: 'sre' },
+      may: ['view', 'run'],
+      runbooks: ['failover-*'],
+      accounts: ['*'],
+      regions: ['eu-*'],
+      environments: ['*'],
+    });
     expect(p.approvalRules).toEqual(defaultPolicy().approvalRules);
   });
 
@@ -87,7 +95,14 @@ describe('approval rules', () => {
   it('a production tag on a high-risk runbook\'s target asks for one approval, naming the rule and the fact', () => {
     expect(need('high', [cluster({ environment: 'production' })])).toEqual({
       minApprovals: 1,
-      reasons: [{ rule: 'production-environment-tag', minApprovals: 1, because: 'cluster orders is tagged environment=production', target: 'arn:aws:rds:eu-west-1:123456789012:cluster:orders' }],
+      reasons: [
+        {
+          rule: 'production-environment-tag',
+          minApprovals: 1,
+          because: 'cluster orders is tagged environment=production',
+          target: 'arn:aws:rds:eu-west-1:123456789012:cluster:orders',
+        },
+      ],
     });
     // The same promise however the tag is spelt.
     expect(need('high', [cluster({ Environment: 'Production' })]).minApprovals).toBe(1);
@@ -104,5 +119,77 @@ describe('approval rules', () => {
     expect(need('high', [cluster({ environment: 'staging' })])).toEqual({ minApprovals: 0, reasons: [] });
     expect(need('medium', [cluster({ environment: 'production' }, '222222222222')])).toEqual({ minApprovals: 0, reasons: [] });
     expect(need('high', [])).toEqual({ minApprovals: 0, reasons: [] });
+  });
+});
+
+describe('access: who may do what, on which runbooks, where', () => {
+  const p = parsePolicy(
+    `
+groups:
+  dba: { keys: [dana], oidcGroups: [db-admins] }
+  oncall-eu: { subjects: [sub-eve] }
+grants:
+  - { group: viewer, may: [view] }
+  - { group: operator, may: [view, run, approve, cancel] }
+  - { group: admin, may: [view, run, approve, cancel, admin] }
+  - { group: dba, may: [view, run, cancel], runbooks: ["failover-*", point-in-time-restore], environments: [staging] }
+  - { group: oncall-eu, may: [run], runbooks: ["*"], accounts: ["111111111111"], regions: ["eu-*"] }
+  - { key: release-bot, may: [run], runbooks: [canary-rollback] }
+`,
+    'policy.yaml',
+  );
+  const dana = { name: 'dana', via: 'key' as const, groups: ['dba'] };
+  const eve = { name: 'eve@example.com', via: 'oidc' as const, subject: 'sub-eve', groups: ['oncall-eu'] };
+  const bot = { name: 'release-bot', via: 'key' as const, groups: ['viewer'] };
+
+  it('refuses an action nobody granted, naming who, their groups and the policy', () => {
+    expect(decideAccess(p, dana, 'approve')).toEqual({ allowed: false, why: 'dana (groups: dba) has no grant of "approve" in the policy (policy.yaml)' });
+    expect(decideAccess(p, dana, 'run')).toEqual({ allowed: true });
+  });
+
+  it('scopes by runbook id or glob', () => {
+    expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({ environment: 'staging' })]).allowed).toBe(true);
+    expect(decideAccess(p, dana, 'run', 'canary-rollback', [cluster({ environment: 'staging' })])).toEqual({
+      allowed: false, why: 'dana (groups: dba) may "run" only on runbooks failover-*, point-in-time-restore, not canary-rollback',
+    });
+  });
+
+  it('decides the environment from the target\'s own tag, never from anything typed', () => {
+    expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({ Environment: 'staging' })]).allowed).toBe(true);
+    const prod = decideAccess(p, dana, 'run', 'failover-test', [cluster({ environment: 'production' })]);
+    expect(prod).toEqual({ allowed: false, why: 'dana (groups: dba) may not "run" on cluster orders (account 123456789012, region eu-west-1, environment production): no grant covers it' });
+    expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({})]).allowed).toBe(false);
+    // One target outside the grant is enough to refuse.
+    expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({ environment: 'staging' }), cluster({ environment: 'production' })]).allowed).toBe(false);
+  });
+
+  it('a scoped grant cannot clear a run whose targets are not known', () => {
+    expect(needsTargetFacts(p, dana, 'run', 'failover-test')).toBe(true);
+    expect(decideAccess(p, dana, 'run', 'failover-test').allowed).toBe(false);
+    expect(decideAccess(p, dana, 'run', 'failover-test', []).allowed).toBe(false);
+  });
+
+  it('scopes by account and region, for an OIDC subject', () => {
+    expect(decideAccess(p, eve, 'run', 'anything', [cluster({}, '111111111111')]).allowed).toBe(true);
+    expect(decideAccess(p, eve, 'run', 'anything', [cluster({}, '222222222222')]).allowed).toBe(false);
+    expect(decideAccess(p, eve, 'run', 'anything', [{ ...cluster({}, '111111111111'), region: 'us-east-1' }]).allowed).toBe(false);
+    // A key with the same name as the subject's is not the subject.
+    expect(decideAccess(p, { name: 'sub-eve', via: 'key', groups: [] }, 'run').allowed).toBe(false);
+  });
+
+  it('grants to a key by name, and only to a key', () => {
+    expect(decideAccess(p, bot, 'run', 'canary-rollback').allowed).toBe(true);
+    expect(needsTargetFacts(p, bot, 'run', 'canary-rollback')).toBe(false);
+    expect(decideAccess(p, bot, 'run', 'failover-test').allowed).toBe(false);
+    expect(decideAccess(p, { ...bot, via: 'oidc', subject: 'x' }, 'run').allowed).toBe(false);
+  });
+
+  it('refuses an unknown group or action in a grant, naming the field', () => {
+    expect(problemsOf('grants: [{ group: nobody, may: [view] }]')).toEqual(['policy.yaml: grants[0].group: unknown group "nobody" (groups: viewer, operator, admin)']);
+    expect(problemsOf('grants: [{ group: viewer, may: [destroy] }]')).toEqual(['policy.yaml: grants[0].may[0]: "destroy" is not an action (view, run, approve, cancel, admin)']);
+    expect(problemsOf('grants: [{ who: x, may: [view] }]')).toEqual([
+      'policy.yaml: grants[0].who: unknown field (known: group, key, subject, may, runbooks, accounts, regions, environments)',
+      'policy.yaml: grants[0]: name exactly one of group, key or subject',
+    ]);
   });
 });

@@ -25,7 +25,7 @@ const registry = new StepRegistry([
   step('test.echo', async (input) => done({ seen: input })),
   step('test.change', async () => done({}), true),
 ]);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1' });
+const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1' }, scope: { policyFile: undefined } });
 const service = new PreflightService(registry, config, new Clock(), new PolicyService(config));
 
 const def = (preflight: RunbookDefinition['preflight']): RunbookDefinition => ({
@@ -39,7 +39,7 @@ describe('preflight steps at acceptance', () => {
     behaviour = async () => done({ ok: true, findings: [{ id: 'x', title: 'X', passed: true }] });
     const results = await request(def([
       { id: 'a', uses: 'test.check', with: {} },
-      { id: 'b', uses: 'test.echo', with: { n: '${{ params.n }}', from: '${{ steps.a.ok }}' } as Record<string, unknown> },
+      { id: 'b', uses: 'test.echo', with: { n: '${{ params.n }}', from: '${{ steps.a.ok }}' } },
     ]), { n: 3 });
     expect(results.map((r) => [r.stepId, r.state, r.phase, r.position])).toEqual([['a', 'succeeded', 'main', -2], ['b', 'succeeded', 'main', -1]]);
     expect(results[1].output).toEqual({ seen: { n: 3, from: true } });

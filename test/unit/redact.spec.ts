@@ -1,10 +1,20 @@
 import { isSecretKey, redact, REDACTED } from '../../src/common/redact';
 
 describe('secret keys are judged by whole words', () => {
-  it.each(['MasterUserPassword', 'password', 'db_password', 'x-api-key', 'apiKey', 'APIKEY', 'SessionToken', 'SecretString', 'authorization', 'privateKey', 'webhook.secret', 'pass'])(
-    '%s is a secret',
-    (key) => expect(isSecretKey(key)).toBe(true),
-  );
+  it.each([
+    'MasterUserPassword',
+    'password',
+    'db_password',
+    'x-api-key',
+    'apiKey',
+    'APIKEY',
+    'SessionToken',
+    'SecretString',
+    'authorization',
+    'privateKey',
+    'webhook.secret',
+    'pass',
+  ])('%s is a secret', (key) => expect(isSecretKey(key)).toBe(true));
 
   it.each(['passed', 'bypass', 'passengers', 'tokenizer', 'NextToken', 'ClientToken', 'AccessKeyId', 'keyName', 'secretariat_desk'])(
     '%s is not a secret',

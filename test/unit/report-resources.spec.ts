@@ -18,19 +18,40 @@ const step = (stepId: string, position: number, output: Record<string, unknown> 
 describe('report: resources created and their final state', () => {
   const steps = [
     // Out of order on purpose: resources merge in step order (phase, then position).
-    step('delete-copy', 0, { resources: [{ type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', state: 'delete-failed' }] }, { phase: 'cleanup' }),
-    step('restore', 1, { resources: [
-      { type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', state: 'creating', createdByStepId: 'restore' },
-      { type: 'rds:db-instance', identifier: '<img src=x>', region: 'eu-west-1', state: 'creating', createdByStepId: 'restore' },
-    ] }),
-    step('available', 2, { resources: [{ type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', arn: 'arn:aws:rds:eu-west-1:1:db:rbd-r0abc', state: 'available' }, 'junk', { identifier: 'no-type' }] }),
+    step(
+      'delete-copy',
+      0,
+      { resources: [{ type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', state: 'delete-failed' }] },
+      { phase: 'cleanup' },
+    ),
+    step('restore', 1, {
+      resources: [
+        { type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', state: 'creating', createdByStepId: 'restore' },
+        { type: 'rds:db-instance', identifier: '<img src=x>', region: 'eu-west-1', state: 'creating', createdByStepId: 'restore' },
+      ],
+    }),
+    step('available', 2, {
+      resources: [
+        { type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', arn: 'arn:aws:rds:eu-west-1:1:db:rbd-r0abc', state: 'available' },
+        'junk',
+        { identifier: 'no-type' },
+      ],
+    }),
     step('other', 3, null),
   ];
 
   it('keeps the creating step, the last recorded state and the ARN, and ignores entries without the shape', () => {
     const report = buildRunReport(run, steps, NOW);
     expect(report.resources).toEqual([
-      { type: 'rds:db-instance', identifier: 'rbd-r0abc', region: 'eu-west-1', arn: 'arn:aws:rds:eu-west-1:1:db:rbd-r0abc', state: 'delete-failed', createdByStepId: 'restore', stateStepId: 'delete-copy' },
+      {
+        type: 'rds:db-instance',
+        identifier: 'rbd-r0abc',
+        region: 'eu-west-1',
+        arn: 'arn:aws:rds:eu-west-1:1:db:rbd-r0abc',
+        state: 'delete-failed',
+        createdByStepId: 'restore',
+        stateStepId: 'delete-copy',
+      },
       { type: 'rds:db-instance', identifier: '<img src=x>', region: 'eu-west-1', state: 'creating', createdByStepId: 'restore', stateStepId: 'restore' },
     ]);
   });

@@ -147,7 +147,9 @@ describe('run report', () => {
       expect(md).toContain('## Findings — all 2 passed');
       expect(md).toContain('| ✅ pass | Writer switch within target | 4.213 s | 30 s | verify |');
       expect(md).toContain('| ✅ pass | Writer moved to another instance | orders-1 → orders-2 | — | verify |');
-      expect(md).toMatch(/\| 2 \| failover \| rds\.failover-db-cluster ✎ \| main \| ✅ succeeded \| \+0\.5 s \| 7\.9 s \| 3 \| failover requested to orders-2 \|/);
+      expect(md).toMatch(
+        /\| 2 \| failover \| rds\.failover-db-cluster ✎ \| main \| ✅ succeeded \| \+0\.5 s \| 7\.9 s \| 3 \| failover requested to orders-2 \|/,
+      );
       expect(md).toContain('**Duration:** 11.25 s');
       expect(md).not.toContain('## Cleanup');
       expect(md).not.toContain('## Error');
@@ -270,8 +272,24 @@ describe('run report', () => {
         output: null,
         error: { code: 'VERIFICATION_FAILED', message: 'orders has 0 rows, expected at least 1000', details: { table: 'orders', rows: 0 } },
       }),
-      step({ stepId: 'report', position: 2, uses: 'report.summary', state: 'skipped', startedAt: '2025-03-04T10:21:33.000Z', endedAt: '2025-03-04T10:21:33.000Z', output: null }),
-      step({ stepId: 'delete-cluster', phase: 'cleanup', position: 0, uses: 'rds.delete-db-cluster', mutates: true, startedAt: '2025-03-04T10:21:34.000Z', endedAt: '2025-03-04T10:24:00.000Z' }),
+      step({
+        stepId: 'report',
+        position: 2,
+        uses: 'report.summary',
+        state: 'skipped',
+        startedAt: '2025-03-04T10:21:33.000Z',
+        endedAt: '2025-03-04T10:21:33.000Z',
+        output: null,
+      }),
+      step({
+        stepId: 'delete-cluster',
+        phase: 'cleanup',
+        position: 0,
+        uses: 'rds.delete-db-cluster',
+        mutates: true,
+        startedAt: '2025-03-04T10:21:34.000Z',
+        endedAt: '2025-03-04T10:24:00.000Z',
+      }),
       step({
         stepId: 'delete-parameter-group',
         phase: 'cleanup',
@@ -360,7 +378,7 @@ describe('run report', () => {
         stepId: 'odd',
         position: 2,
         state: 'running',
-        startedAt: new Date('2025-03-04T10:04:00.000Z') as unknown as string,
+        startedAt: new Date('2025-03-04T10:04:00.000Z'),
         endedAt: null,
         output: { findings: 'none', figures: [null, 3, { label: 'no id' }], plannedCalls: {} },
       }),
@@ -471,7 +489,9 @@ describe('run report', () => {
       expect(shell).not.toMatch(/<x-/);
       expect(shell).toContain('&lt;x-body&gt;');
       expect(shell).toContain('id="a&quot;b"');
-      const svg = timelineSvg([{ stepId: '<i>', name: '<n>', phase: 'main', state: 'succeeded', startedAt: '2025-03-04T10:00:00Z', endedAt: '2025-03-04T10:00:01Z' }]).toString();
+      const svg = timelineSvg([
+        { stepId: '<i>', name: '<n>', phase: 'main', state: 'succeeded', startedAt: '2025-03-04T10:00:00Z', endedAt: '2025-03-04T10:00:01Z' },
+      ]).toString();
       expect(svg).toMatch(/^<svg /);
       expect(svg).not.toMatch(/<(i|n)>/);
     });

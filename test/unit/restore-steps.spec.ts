@@ -31,7 +31,7 @@ import { RestoreToPointInTimeStep } from '../../src/steps/rds/restore-to-point-i
  */
 const rdsMock = mockClient(RDSClient);
 const backupMock = mockClient(BackupClient);
-const config = Object.assign(new AppConfig(), { awsRegion: 'eu-west-1', awsMaxAttempts: 1, awsEndpoints: {} });
+const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {} } });
 const audit = { append: jest.fn(async () => ({})), appendMany: jest.fn(async () => []) } as unknown as AuditService;
 const caller = new AwsCallerService(audit);
 const clients = new AwsClientFactory(config);

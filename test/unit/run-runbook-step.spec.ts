@@ -10,17 +10,39 @@ function setup(child: Record<string, unknown> | null) {
   const step = new RunRunbookStep(runs as any, moduleRef as any);
   const checkpoints: unknown[] = [];
   const ctx = (memory: Record<string, unknown> = {}): StepContext => ({
-    runId: 'parent-1', runbookId: 'monthly-dr-drill', stepId: 'failover-test', attempt: 1, startedAt: new Date(), memory,
-    checkpoint: async (m) => void checkpoints.push(m), dryRun: false, expiresAt: new Date(),
-    aws: { runId: 'parent-1', runbookId: 'monthly-dr-drill', stepId: 'failover-test', actor: 'schedule:monthly-dr-drill.monthly', dryRun: false, expiresAt: new Date() },
+    runId: 'parent-1',
+    runbookId: 'monthly-dr-drill',
+    stepId: 'failover-test',
+    attempt: 1,
+    startedAt: new Date(),
+    memory,
+    checkpoint: async (m) => void checkpoints.push(m),
+    dryRun: false,
+    expiresAt: new Date(),
+    aws: {
+      runId: 'parent-1',
+      runbookId: 'monthly-dr-drill',
+      stepId: 'failover-test',
+      actor: 'schedule:monthly-dr-drill.monthly',
+      dryRun: false,
+      expiresAt: new Date(),
+    },
     log: { log: () => undefined, warn: () => undefined, debug: () => undefined },
   });
   return { step, accept, checkpoints, ctx };
 }
 
 const ended = (state: string, extra: Record<string, unknown> = {}) => ({
-  id: 'child-1', runbookId: 'failover-test', state, phase: 'done', error: state === 'succeeded' ? null : { code: 'FINDINGS_FAILED', message: 'check(s) failed: switch-time' },
-  report: { run: { durationSeconds: 12 }, findings: [{ id: 'switch-time', title: 'Switch', passed: state === 'succeeded', measured: 75, stepId: 'verify' }], figures: [{ id: 'switch-seconds', label: 'Switch', value: 75, unit: 's', stepId: 'switch' }] },
+  id: 'child-1',
+  runbookId: 'failover-test',
+  state,
+  phase: 'done',
+  error: state === 'succeeded' ? null : { code: 'FINDINGS_FAILED', message: 'check(s) failed: switch-time' },
+  report: {
+    run: { durationSeconds: 12 },
+    findings: [{ id: 'switch-time', title: 'Switch', passed: state === 'succeeded', measured: 75, stepId: 'verify' }],
+    figures: [{ id: 'switch-seconds', label: 'Switch', value: 75, unit: 's', stepId: 'switch' }],
+  },
   ...extra,
 });
 
@@ -28,10 +50,21 @@ describe('runbook.run', () => {
   it('starts the child with a dedupe key of parent and step, checkpoints it, and waits without holding a worker', async () => {
     const { step, accept, checkpoints, ctx } = setup({ id: 'child-1', state: 'queued', phase: 'main' });
     const out = await step.run({ runbook: 'failover-test', parameters: { clusterIdentifier: 'c' } }, ctx());
-    expect(accept).toHaveBeenCalledWith(expect.objectContaining({
-      runbookId: 'failover-test', parameters: { clusterIdentifier: 'c' }, dryRun: false, dedupeKey: 'child:parent-1:failover-test',
-      trigger: { kind: 'parent', actor: 'schedule:monthly-dr-drill.monthly', parentRunId: 'parent-1', parentStepId: 'failover-test', parentRunbookId: 'monthly-dr-drill' },
-    }));
+    expect(accept).toHaveBeenCalledWith(
+      expect.objectContaining({
+        runbookId: 'failover-test',
+        parameters: { clusterIdentifier: 'c' },
+        dryRun: false,
+        dedupeKey: 'child:parent-1:failover-test',
+        trigger: {
+          kind: 'parent',
+          actor: 'schedule:monthly-dr-drill.monthly',
+          parentRunId: 'parent-1',
+          parentStepId: 'failover-test',
+          parentRunbookId: 'monthly-dr-drill',
+        },
+      }),
+    );
     expect(checkpoints).toEqual([{ childRunId: 'child-1' }]);
     expect(out).toMatchObject({ kind: 'wait', afterSeconds: 15, memory: { childRunId: 'child-1' } });
   });
@@ -40,7 +73,10 @@ describe('runbook.run', () => {
     const { step, accept, ctx } = setup({ id: 'child-1', state: 'running', phase: 'main' });
     await step.run({ runbook: 'failover-test' }, ctx());
     await step.run({ runbook: 'failover-test' }, ctx());
-    expect((accept.mock.calls as unknown as Array<[{ dedupeKey: string }]>).map((c) => c[0].dedupeKey)).toEqual(['child:parent-1:failover-test', 'child:parent-1:failover-test']);
+    expect((accept.mock.calls as unknown as Array<[{ dedupeKey: string }]>).map((c) => c[0].dedupeKey)).toEqual([
+      'child:parent-1:failover-test',
+      'child:parent-1:failover-test',
+    ]);
   });
 
   it('once started, only looks at the child until it has ended (cleanup included)', async () => {

@@ -158,7 +158,10 @@ describe('runbook loader', () => {
   });
 
   it('refuses a parameters block that is not a usable JSON Schema, and a zero timeout', () => {
-    write('schema.yaml', 'id: schema\ntitle: S\nparameters:\n  properties:\n    n: { type: integr }\nguards:\n  timeout: 0s\nsteps:\n  - { id: one, uses: core.noop }\n');
+    write(
+      'schema.yaml',
+      'id: schema\ntitle: S\nparameters:\n  properties:\n    n: { type: integr }\nguards:\n  timeout: 0s\nsteps:\n  - { id: one, uses: core.noop }\n',
+    );
     const problems = problemsOf(() => loadRunbooks(dir, registry));
     expect(problems.map((p) => p.path).sort()).toEqual(['guards.timeout', 'parameters']);
   });

@@ -10,7 +10,14 @@ import { cronProblem, nextTick, ticksBetween } from '../../src/triggers/schedule
 import { tickMillis } from '../../src/triggers/schedules/schedule-worker.service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const fake = (uses: string, outputs: string[]): StepType => ({ uses, description: uses, mutates: false, input: { type: 'object' }, outputs, run: async () => ({ kind: 'done', output: {} }) });
+const fake = (uses: string, outputs: string[]): StepType => ({
+  uses,
+  description: uses,
+  mutates: false,
+  input: { type: 'object' },
+  outputs,
+  run: async () => ({ kind: 'done', output: {} }),
+});
 const registry = new StepRegistry([fake('core.noop', ['echo']), fake('runbook.run', ['childRunId'])]);
 
 describe('cron ticks', () => {
@@ -29,7 +36,13 @@ describe('cron ticks', () => {
 
   it('keeps only the newest ticks of a long outage', () => {
     const ticks = ticksBetween('* * * * * *', 'UTC', new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T01:00:00Z'), 5);
-    expect(ticks.map((d) => d.toISOString())).toEqual(['2026-01-01T00:59:56.000Z', '2026-01-01T00:59:57.000Z', '2026-01-01T00:59:58.000Z', '2026-01-01T00:59:59.000Z', '2026-01-01T01:00:00.000Z']);
+    expect(ticks.map((d) => d.toISOString())).toEqual([
+      '2026-01-01T00:59:56.000Z',
+      '2026-01-01T00:59:57.000Z',
+      '2026-01-01T00:59:58.000Z',
+      '2026-01-01T00:59:59.000Z',
+      '2026-01-01T01:00:00.000Z',
+    ]);
   });
 
   it('says what is wrong with a pattern or a time zone', () => {
@@ -84,7 +97,9 @@ steps:
   it('refuses a composite step naming a runbook that is not loaded', () => {
     write('parent.yaml', 'id: parent\ntitle: Parent\nsteps:\n  - { id: child, uses: runbook.run, with: { runbook: no-such-runbook } }\n');
     const problems = problemsOf(() => loadRunbooks(dir, registry));
-    expect(problems).toEqual([expect.objectContaining({ path: 'steps.child.with.runbook', reason: expect.stringContaining('no runbook "no-such-runbook" is loaded') })]);
+    expect(problems).toEqual([
+      expect.objectContaining({ path: 'steps.child.with.runbook', reason: expect.stringContaining('no runbook "no-such-runbook" is loaded') }),
+    ]);
   });
 
   it('loads the bundled runbooks, the drill with its monthly schedule among them', () => {

@@ -8,7 +8,10 @@ import { loadSecretKeyring } from '../../src/engine/run-secrets.service';
 import { mapSecretValues, secretValuesOf } from '../../src/runbooks/runbook-catalog.service';
 import type { RunbookDefinition } from '../../src/model/runbook.types';
 
-const ring = (id = 'k1', key = randomBytes(32), old: Array<[string, Buffer]> = []): SecretKeyring => ({ current: { id, key }, all: new Map([...old, [id, key]]) });
+const ring = (id = 'k1', key = randomBytes(32), old: Array<[string, Buffer]> = []): SecretKeyring => ({
+  current: { id, key },
+  all: new Map([...old, [id, key]]),
+});
 const codeOf = (fn: () => unknown): string => {
   try {
     fn();

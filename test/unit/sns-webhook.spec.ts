@@ -12,7 +12,7 @@ import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import type { DefinitionProblem } from '../../src/runbooks/runbook.error';
 import { alarmChangeKey, alarmScope, parseAlarmEvent } from '../../src/triggers/sns/alarm-event';
 import { Clock } from '../../src/common/clock';
-import { DirectorySnsCertificateFetcher, HttpsSnsCertificateFetcher, MAX_CERT_BYTES, SnsCertificateFetcher } from '../../src/triggers/sns/sns-certificate.fetcher';
+import { DirectorySnsCertificateFetcher, HttpsSnsCertificateFetcher, MAX_CERT_BYTES } from '../../src/triggers/sns/sns-certificate.fetcher';
 import { parseSnsMessage, stringToSign } from '../../src/triggers/sns/sns-message';
 import { checkSigningCertUrl, SnsSignatureVerifier } from '../../src/triggers/sns/sns-signature.verifier';
 
@@ -176,9 +176,9 @@ describe('webhook configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: key, RUNBOOKD_SNS_CERTS_DIR: '/tmp/certs' })).toThrow(/RUNBOOKD_SNS_CERTS_DIR .* refused when NODE_ENV=production/);
     expect(() => loadConfig({ RUNBOOKD_SNS_TOPICS: 'prod-alarms' })).toThrow(/not an SNS topic ARN/);
     const c = loadConfig({ RUNBOOKD_SNS_TOPICS: 'arn:aws:sns:eu-west-1:123456789012:a, arn:aws:sns:eu-west-1:123456789012:b', RUNBOOKD_SNS_CERTS_DIR: 'certs' });
-    expect(c.snsTopics).toHaveLength(2);
-    expect(c.snsCertsDir).toBe(path.resolve('certs'));
-    expect(c.snsMaxMessageAgeSeconds).toBe(3600);
+    expect(c.sns.topics).toHaveLength(2);
+    expect(c.sns.certsDir).toBe(path.resolve('certs'));
+    expect(c.sns.maxMessageAgeSeconds).toBe(3600);
   });
 });
 
@@ -227,7 +227,7 @@ describe('the HTTPS certificate fetcher', () => {
 
   it('is never asked for a URL the host rule refuses (the verifier checks first)', async () => {
     const fetch = jest.fn();
-    const verifier = new SnsSignatureVerifier({ fetch } as unknown as SnsCertificateFetcher, new Clock());
+    const verifier = new SnsSignatureVerifier({ fetch }, new Clock());
     const m = parseSnsMessage(JSON.stringify({
       Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:eu-west-1:123456789012:t', Message: 'x', Timestamp: new Date().toISOString(),
       SignatureVersion: '2', Signature: 'AA==', SigningCertURL: `${base}/ok.pem`,

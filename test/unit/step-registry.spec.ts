@@ -12,7 +12,9 @@ describe('StepRegistry', () => {
   });
 
   it('checks an input against the compiled schema, filling in defaults', () => {
-    const registry = new StepRegistry([stepType('x.sleep', { type: 'object', required: ['s'], properties: { s: { type: 'number' }, note: { type: 'string', default: 'z' } } })]);
+    const registry = new StepRegistry([
+      stepType('x.sleep', { type: 'object', required: ['s'], properties: { s: { type: 'number' }, note: { type: 'string', default: 'z' } } }),
+    ]);
     const input: Record<string, unknown> = { s: 1 };
     expect(registry.checkInput('x.sleep', input)).toEqual([]);
     expect(input).toEqual({ s: 1, note: 'z' });

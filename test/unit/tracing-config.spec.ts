@@ -21,7 +21,12 @@ describe('tracing configuration (standard OTEL_* variables only)', () => {
   });
 
   it('reads headers and resource attributes as key=value lists, percent-decoded', () => {
-    const t = loadConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=abc%3D%3D,tenant=ops', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod' }).tracing;
+    const t = loadConfig({
+      ...base,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=abc%3D%3D,tenant=ops',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod',
+    }).tracing;
     expect(t.headers).toEqual({ 'x-api-key': 'abc==', tenant: 'ops' });
     expect(t.resourceAttributes).toEqual({ 'deployment.environment': 'prod' });
   });
@@ -30,21 +35,40 @@ describe('tracing configuration (standard OTEL_* variables only)', () => {
     const secret = 'canary-s3cr3t-header-value';
     let err: ConfigError | undefined;
     try {
-      loadConfig({ ...base, OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://c', OTEL_EXPORTER_OTLP_HEADERS: `authorization${secret}`, OTEL_BSP_SCHEDULE_DELAY: '-1' });
+      loadConfig({
+        ...base,
+        OTEL_TRACES_EXPORTER: 'zipkin',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://c',
+        OTEL_EXPORTER_OTLP_HEADERS: `authorization${secret}`,
+        OTEL_BSP_SCHEDULE_DELAY: '-1',
+      });
     } catch (e) {
       err = e as ConfigError;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const text = err!.problems.join('\n');
-    for (const name of ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_BSP_SCHEDULE_DELAY']) expect(text).toContain(name);
+    for (const name of [
+      'OTEL_TRACES_EXPORTER',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+      'OTEL_BSP_SCHEDULE_DELAY',
+    ])
+      expect(text).toContain(name);
     expect(text).not.toContain(secret);
   });
 });
 
 describe('log lines inside a span carry its trace id', () => {
   const span: TraceSpan = {
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7',
-    traceparent: () => '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', setAttributes: () => undefined, addEvent: () => undefined, fail: () => undefined, end: () => undefined,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId: '00f067aa0ba902b7',
+    traceparent: () => '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    setAttributes: () => undefined,
+    addEvent: () => undefined,
+    fail: () => undefined,
+    end: () => undefined,
   };
   const captured = (json: boolean, inSpan: boolean): string => {
     const out: string[] = [];

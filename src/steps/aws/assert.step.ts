@@ -70,7 +70,12 @@ export class AwsAssertStep implements StepType<Input, Output> {
     const result = query(input.that, response);
     const passed = isTruthy(result);
     const measuredRaw = input.measure ? query(input.measure, response) : result;
-    const measured = measuredRaw === undefined ? null : typeof measuredRaw === 'object' ? JSON.stringify(measuredRaw).slice(0, 500) : (measuredRaw as string | number | boolean);
+    const measured =
+      measuredRaw === undefined
+        ? null
+        : typeof measuredRaw === 'object'
+          ? JSON.stringify(measuredRaw).slice(0, 500)
+          : (measuredRaw as string | number | boolean);
     const finding: Finding = { id: ctx.stepId, title: input.title ?? `${input.service}:${input.api} ${input.that}`, passed, measured, target: input.that };
     return done<Output>({ ...namedOutputs(this.outputQueries, response), passed, measured, findings: [finding] });
   }

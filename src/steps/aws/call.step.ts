@@ -80,13 +80,17 @@ export class AwsCallStep implements StepType<Input, Output> {
     const w = def.with ?? {};
     const { problems, mutates } = checkCall(w, 'with');
     if (mutates && def.mutates !== true) {
-      problems.push({ path: 'mutates', reason: `${String(w.service)}:${String(w.api)} can change state: declare mutates: true (it is then audited, planned in dry runs and guarded)` });
+      problems.push({
+        path: 'mutates',
+        reason: `${String(w.service)}:${String(w.api)} can change state: declare mutates: true (it is then audited, planned in dry runs and guarded)`,
+      });
     }
     const look = w.lookFirst as Partial<LookFirst> | undefined;
     if (look) {
       const lc = checkCall({ service: w.service, api: look.api }, 'with.lookFirst');
       problems.push(...lc.problems);
-      if (lc.mutates) problems.push({ path: 'with.lookFirst.api', reason: `${String(look.api)} changes state; a look must be read-only (Describe, List, Get)` });
+      if (lc.mutates)
+        problems.push({ path: 'with.lookFirst.api', reason: `${String(look.api)} changes state; a look must be read-only (Describe, List, Get)` });
       problems.push(...checkQuery(look.found, 'with.lookFirst.found'));
     }
     if (mutates && def.mutates === true && typeof w.service === 'string' && typeof w.api === 'string') {
@@ -170,6 +174,11 @@ export class AwsCallStep implements StepType<Input, Output> {
 
   summarize(o: Output): string {
     const keys = Object.keys(o);
-    return keys.length === 0 ? 'called' : keys.slice(0, 4).map((k) => `${k}=${typeof o[k] === 'object' ? JSON.stringify(o[k]).slice(0, 60) : String(o[k])}`).join(', ');
+    return keys.length === 0
+      ? 'called'
+      : keys
+          .slice(0, 4)
+          .map((k) => `${k}=${typeof o[k] === 'object' ? JSON.stringify(o[k]).slice(0, 60) : String(o[k])}`)
+          .join(', ');
   }
 }

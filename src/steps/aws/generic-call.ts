@@ -33,10 +33,12 @@ export function checkCall(w: Record<string, unknown>, at = ''): { problems: Prob
   const problems: Problem[] = [];
   const service = w.service;
   const api = w.api;
-  if (typeof service !== 'string' || hasExpression(service)) return { problems: [{ path: p('service'), reason: 'must be named literally (it decides what the step may do)' }] };
+  if (typeof service !== 'string' || hasExpression(service))
+    return { problems: [{ path: p('service'), reason: 'must be named literally (it decides what the step may do)' }] };
   const entry = awsService(service);
   if (!entry) return { problems: [{ path: p('service'), reason: `unknown service "${service}" (runbookd ships: ${Object.keys(AWS_SERVICES).join(', ')})` }] };
-  if (typeof api !== 'string' || hasExpression(api)) return { problems: [{ path: p('api'), reason: 'must be named literally (it decides what the step may do)' }] };
+  if (typeof api !== 'string' || hasExpression(api))
+    return { problems: [{ path: p('api'), reason: 'must be named literally (it decides what the step may do)' }] };
   if (!entry.apis.has(api)) {
     const common = (a: string) => {
       let n = 0;

@@ -93,9 +93,16 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
       }
     }
     if (input.timeoutSeconds !== undefined && waitedSeconds >= input.timeoutSeconds) {
-      throw new AwsStepError('AWS_WAIT_TIMEOUT', `${input.service}:${input.api}: "${input.until}" did not hold${input.forSeconds ? ` for ${input.forSeconds}s` : ''} within ${input.timeoutSeconds}s (${polls} looks)`, {
-        ...where, until: input.until, seen: summarise(response, input.until), polls,
-      });
+      throw new AwsStepError(
+        'AWS_WAIT_TIMEOUT',
+        `${input.service}:${input.api}: "${input.until}" did not hold${input.forSeconds ? ` for ${input.forSeconds}s` : ''} within ${input.timeoutSeconds}s (${polls} looks)`,
+        {
+          ...where,
+          until: input.until,
+          seen: summarise(response, input.until),
+          polls,
+        },
+      );
     }
     if (heldSince !== null) {
       const leftS = input.forSeconds! - (nowMs - heldSince) / 1000;

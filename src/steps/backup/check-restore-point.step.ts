@@ -69,7 +69,11 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
   readonly description = 'Finds the newest snapshot or recovery point and checks age, retention, DR copy and encryption';
   readonly mutates = false;
   readonly iamActions = [
-    'backup:ListRecoveryPointsByResource', 'backup:DescribeRecoveryPoint', 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots',
+    'backup:ListRecoveryPointsByResource',
+    'backup:DescribeRecoveryPoint',
+    'rds:DescribeDBInstanceAutomatedBackups',
+    'rds:DescribeDBSnapshots',
+    'rds:DescribeDBClusterSnapshots',
   ];
   readonly input = {
     type: 'object',
@@ -87,7 +91,17 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
       backupRetentionPeriod: { type: ['number', 'null'] },
     },
   };
-  readonly outputs = ['source', 'restorePointId', 'restorePointCreatedAt', 'restorePointAgeMinutes', 'encrypted', 'kmsKeyId', 'drCopyAgeMinutes', 'findings', 'figures'];
+  readonly outputs = [
+    'source',
+    'restorePointId',
+    'restorePointCreatedAt',
+    'restorePointAgeMinutes',
+    'encrypted',
+    'kmsKeyId',
+    'drCopyAgeMinutes',
+    'findings',
+    'figures',
+  ];
 
   constructor(
     private readonly rds: RdsRestoreAdapter,
@@ -102,7 +116,9 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
     const what = input.source === 'aws-backup' ? 'recovery point' : 'snapshot';
     const newest = input.source === 'aws-backup' ? await this.newestRecoveryPoint(ctx, target, input) : await this.newestSnapshot(ctx, target, input);
     if (!newest) {
-      throw new EngineError('PRECONDITION_FAILED', `no available ${what} of ${input.kind} ${input.identifier} in ${target.region}: nothing to restore`, { source: input.source });
+      throw new EngineError('PRECONDITION_FAILED', `no available ${what} of ${input.kind} ${input.identifier} in ${target.region}: nothing to restore`, {
+        source: input.source,
+      });
     }
     const age = newest.createdAt ? minutesBetween(Date.parse(newest.createdAt), now) : null;
     const findings: Finding[] = [
@@ -159,10 +175,18 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
       { id: 'restore-point', label: `Restored from ${what}`, value: newest.id },
       { id: 'backup-kms-key', label: 'Backup encryption key', value: newest.encrypted ? (newest.kmsKeyId ?? 'unknown') : 'not encrypted' },
     ];
-    if (input.drRegion && input.drRegion !== target.region) figures.push({ id: 'dr-copy-age', label: `DR copy age (${input.drRegion})`, value: drAge, unit: 'min' });
+    if (input.drRegion && input.drRegion !== target.region)
+      figures.push({ id: 'dr-copy-age', label: `DR copy age (${input.drRegion})`, value: drAge, unit: 'min' });
     return done<Output>({
-      source: input.source, restorePointId: newest.id, restorePointCreatedAt: newest.createdAt, restorePointAgeMinutes: age,
-      encrypted: newest.encrypted, kmsKeyId: newest.kmsKeyId, drCopyAgeMinutes: drAge, findings, figures,
+      source: input.source,
+      restorePointId: newest.id,
+      restorePointCreatedAt: newest.createdAt,
+      restorePointAgeMinutes: age,
+      encrypted: newest.encrypted,
+      kmsKeyId: newest.kmsKeyId,
+      drCopyAgeMinutes: drAge,
+      findings,
+      figures,
     });
   }
 
@@ -179,8 +203,12 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
     if (!p) return null;
     const detail = p.vaultName ? await this.backup.describeRecoveryPoint(ctx.aws, target, p.vaultName, p.arn) : null;
     return {
-      id: p.arn, createdAt: p.createdAt, encrypted: detail ? detail.encrypted : !!p.encryptionKeyArn, kmsKeyId: detail?.encryptionKeyArn ?? p.encryptionKeyArn,
-      keptDays: detail?.deleteAfterDays ?? null, keptForever: detail !== null && detail.deleteAfterDays === null,
+      id: p.arn,
+      createdAt: p.createdAt,
+      encrypted: detail ? detail.encrypted : !!p.encryptionKeyArn,
+      kmsKeyId: detail?.encryptionKeyArn ?? p.encryptionKeyArn,
+      keptDays: detail?.deleteAfterDays ?? null,
+      keptForever: detail !== null && detail.deleteAfterDays === null,
     };
   }
 
@@ -188,14 +216,16 @@ export class CheckRestorePointStep implements StepType<Input, Output> {
   private async newestCopy(ctx: StepContext, dr: { region: string; roleArn?: string }, input: Input): Promise<{ id: string; at: string } | null> {
     const candidates: Array<{ id: string; at: string }> = [];
     if (input.source === 'aws-backup') {
-      for (const p of await this.backup.listRecoveryPoints(ctx.aws, dr, input.arn)) if (p.status === 'COMPLETED' && p.createdAt) candidates.push({ id: p.arn, at: p.createdAt });
+      for (const p of await this.backup.listRecoveryPoints(ctx.aws, dr, input.arn))
+        if (p.status === 'COMPLETED' && p.createdAt) candidates.push({ id: p.arn, at: p.createdAt });
     } else {
       for (const s of await this.rds.describeSnapshots(ctx.aws, dr, { kind: input.kind, identifier: input.identifier })) {
         if (s.status === 'available' && s.createdAt) candidates.push({ id: s.arn || s.identifier, at: s.createdAt });
       }
       if (input.kind === 'instance') {
         for (const b of await this.rds.describeAutomatedBackups(ctx.aws, dr, input.identifier)) {
-          if (b.latestTime && b.sourceRegion && b.sourceRegion !== dr.region) candidates.push({ id: b.arn ?? `replicated automated backups of ${input.identifier}`, at: b.latestTime });
+          if (b.latestTime && b.sourceRegion && b.sourceRegion !== dr.region)
+            candidates.push({ id: b.arn ?? `replicated automated backups of ${input.identifier}`, at: b.latestTime });
         }
       }
     }

@@ -48,7 +48,8 @@ export class SettleRestoreJobStep implements StepType<Input, Output> {
 
   async run(input: Input, ctx: StepContext) {
     const job = await this.backup.describeRestoreJob(ctx.aws, targetOf(input, this.config), input.restoreJobId);
-    if (!ENDED.has(job.status)) return wait<Output>(input.pollSeconds ?? 30, {}, `restore job ${job.id} is ${job.status}; its copy must exist before it can be deleted`);
+    if (!ENDED.has(job.status))
+      return wait<Output>(input.pollSeconds ?? 30, {}, `restore job ${job.id} is ${job.status}; its copy must exist before it can be deleted`);
     return done<Output>({ status: job.status, createdResourceArn: job.createdResourceArn });
   }
 

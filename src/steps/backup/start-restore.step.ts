@@ -99,7 +99,7 @@ export class StartRestoreStep implements StepType<Input, Output> {
     const earlier = typeof ctx.memory.requestedAtMs === 'number' ? ctx.memory.requestedAtMs : null;
     const requestedAtMs = earlier ?? this.clock.nowMs();
     let restoreJobId: string | null = null;
-    let resumed = false;
+    let resumed: boolean;
     if (input.source === 'aws-backup') {
       // The token makes AWS Backup answer a repeat with the job it already started.
       await ctx.checkpoint({ requestedAtMs });
@@ -127,7 +127,12 @@ export class StartRestoreStep implements StepType<Input, Output> {
     const metadata: Record<string, string> =
       input.kind === 'cluster'
         ? { DBClusterIdentifier: input.identifier, Engine: input.engine }
-        : { DBInstanceIdentifier: input.identifier, PubliclyAccessible: 'false', MultiAZ: 'false', ...(input.instanceClass ? { DBInstanceClass: input.instanceClass } : {}) };
+        : {
+            DBInstanceIdentifier: input.identifier,
+            PubliclyAccessible: 'false',
+            MultiAZ: 'false',
+            ...(input.instanceClass ? { DBInstanceClass: input.instanceClass } : {}),
+          };
     if (input.dbSubnetGroupName) metadata.DBSubnetGroupName = input.dbSubnetGroupName;
     if (input.vpcSecurityGroupIds?.length) metadata.VpcSecurityGroupIds = JSON.stringify(input.vpcSecurityGroupIds);
     return {
@@ -140,6 +145,8 @@ export class StartRestoreStep implements StepType<Input, Output> {
     if (o.restoreJobId) {
       return `AWS Backup restore job ${o.restoreJobId} for ${o.kind} ${o.identifier}${o.resumed ? ' (asked again after a restart: the idempotency token returned the same job)' : ''}`;
     }
-    return o.resumed ? `restore of ${o.kind} ${o.identifier} had already been started; not repeated` : `restore of ${o.kind} ${o.identifier} started at ${o.requestedAt}`;
+    return o.resumed
+      ? `restore of ${o.kind} ${o.identifier} had already been started; not repeated`
+      : `restore of ${o.kind} ${o.identifier} started at ${o.requestedAt}`;
   }
 }

@@ -16,7 +16,15 @@ import {
   toFinding,
   type MetricSpec,
 } from '../../capacity/capacity-model';
-import type { CapacityChart, CapacityFinding, CapacityResource, CapacitySection, CapacityThresholds, MetricAnalysis, ResourceAnalysis } from '../../capacity/capacity.types';
+import type {
+  CapacityChart,
+  CapacityFinding,
+  CapacityResource,
+  CapacitySection,
+  CapacityThresholds,
+  MetricAnalysis,
+  ResourceAnalysis,
+} from '../../capacity/capacity.types';
 import type { FargateSize } from '../../capacity/size-ladders';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../step.contract';
@@ -61,7 +69,10 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     required: ['resources', 'lookbackDays', 'periodSeconds', 'forecastDays', 'thresholds'],
     properties: {
       ...TARGET_PROPERTIES,
-      resources: { type: 'array', items: { type: 'object', required: ['kind', 'id'], properties: { kind: { enum: ['ecs-service', 'rds-instance'] }, id: { type: 'string' } } } },
+      resources: {
+        type: 'array',
+        items: { type: 'object', required: ['kind', 'id'], properties: { kind: { enum: ['ecs-service', 'rds-instance'] }, id: { type: 'string' } } },
+      },
       discoveryCalls: { type: 'object', additionalProperties: { type: 'number' } },
       missing: { type: 'array', items: { type: 'string' } },
       lookbackDays: { type: 'number', minimum: 1, maximum: 63 },
@@ -93,7 +104,12 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     const periodMs = input.periodSeconds * 1000;
     // Anchored on the step's first start, not "now": a retried step asks for the same window.
     const endMs = Math.floor(ctx.startedAt.getTime() / periodMs) * periodMs;
-    const window: SeriesWindow & { forecastDays: number } = { startMs: endMs - input.lookbackDays * DAY_MS, endMs, periodSeconds: input.periodSeconds, forecastDays: input.forecastDays };
+    const window: SeriesWindow & { forecastDays: number } = {
+      startMs: endMs - input.lookbackDays * DAY_MS,
+      endMs,
+      periodSeconds: input.periodSeconds,
+      forecastDays: input.forecastDays,
+    };
     const calls: CallTally = {};
 
     const plan: Array<{ resource: CapacityResource; specs: Array<{ spec: MetricSpec; queryId: string }> }> = [];
@@ -133,7 +149,12 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     const charts: CapacityChart[] = [];
     let chartsOmitted = 0;
     const judged = evaluated
-      .map((e) => ({ ...e, analysis: judgeResource(e.resource, e.metrics, input.thresholds, { taskSize: e.resource.kind === 'ecs-service' ? taskSizes.get(e.resource.taskDefinition) ?? null : undefined }) }))
+      .map((e) => ({
+        ...e,
+        analysis: judgeResource(e.resource, e.metrics, input.thresholds, {
+          taskSize: e.resource.kind === 'ecs-service' ? (taskSizes.get(e.resource.taskDefinition) ?? null) : undefined,
+        }),
+      }))
       .sort((a, b) => compareResources(a.analysis, b.analysis));
     for (const j of judged) {
       resources.push(j.analysis);
@@ -158,14 +179,28 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
       `A series with fewer than 3 points, or covering less than half of the lookback, is reported as insufficient data: no trend, no forecast.`,
     ];
     for (const m of input.missing ?? []) notes.push(`Named in the scope but not found: ${m}.`);
-    if (data.messages.length) notes.push(`CloudWatch said: ${data.messages.slice(0, 10).join('; ')}${data.messages.length > 10 ? ` (and ${data.messages.length - 10} more)` : ''}.`);
-    if (chartsOmitted) notes.push(`${chartsOmitted} resource(s) at risk or over-provisioned are in the table but not charted (at most ${MAX_CHARTS} charts per report).`);
+    if (data.messages.length)
+      notes.push(`CloudWatch said: ${data.messages.slice(0, 10).join('; ')}${data.messages.length > 10 ? ` (and ${data.messages.length - 10} more)` : ''}.`);
+    if (chartsOmitted)
+      notes.push(`${chartsOmitted} resource(s) at risk or over-provisioned are in the table but not charted (at most ${MAX_CHARTS} charts per report).`);
 
     const capacity: CapacitySection = {
       region: target.region,
-      window: { start: new Date(window.startMs).toISOString(), end: new Date(window.endMs).toISOString(), lookbackDays: input.lookbackDays, periodSeconds: input.periodSeconds, forecastDays: input.forecastDays },
+      window: {
+        start: new Date(window.startMs).toISOString(),
+        end: new Date(window.endMs).toISOString(),
+        lookbackDays: input.lookbackDays,
+        periodSeconds: input.periodSeconds,
+        forecastDays: input.forecastDays,
+      },
       thresholds: input.thresholds,
-      counts: { resources: resources.length, atRisk: count('at-risk'), overProvisioned: count('over-provisioned'), insufficientData: count('insufficient-data'), ok: count('ok') },
+      counts: {
+        resources: resources.length,
+        atRisk: count('at-risk'),
+        overProvisioned: count('over-provisioned'),
+        insufficientData: count('insufficient-data'),
+        ok: count('ok'),
+      },
       resources,
       findings,
       charts,

@@ -58,7 +58,12 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
       scope: {
         type: 'object',
         additionalProperties: false,
-        properties: { ecsClusters: NAMES, ecsServices: { type: 'array', items: { type: 'string', pattern: '^[^/]+/[^/]+$' } }, rdsInstances: NAMES, rdsClusters: NAMES },
+        properties: {
+          ecsClusters: NAMES,
+          ecsServices: { type: 'array', items: { type: 'string', pattern: '^[^/]+/[^/]+$' } },
+          rdsInstances: NAMES,
+          rdsClusters: NAMES,
+        },
       },
     },
   };
@@ -79,7 +84,8 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     const missing: string[] = [];
 
     const services = everything || named('ecsClusters') || named('ecsServices') ? await this.ecsServices(ctx, target, scope, everything, calls, missing) : [];
-    const instances = everything || named('rdsInstances') || named('rdsClusters') ? await this.rdsInstances(ctx, target, scope, everything, calls, missing) : [];
+    const instances =
+      everything || named('rdsInstances') || named('rdsClusters') ? await this.rdsInstances(ctx, target, scope, everything, calls, missing) : [];
     const resources: CapacityResource[] = [...services, ...instances];
     return done<Output>({
       region: target.region,
@@ -98,7 +104,14 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     return `${ecs} ECS service(s), ${o.resources.length - ecs} RDS instance(s)${o.missing.length ? `; not found: ${o.missing.join(', ')}` : ''}`;
   }
 
-  private async ecsServices(ctx: StepContext, target: { region: string; roleArn?: string }, scope: CapacityScope, everything: boolean, calls: CallTally, missing: string[]): Promise<EcsServiceResource[]> {
+  private async ecsServices(
+    ctx: StepContext,
+    target: { region: string; roleArn?: string },
+    scope: CapacityScope,
+    everything: boolean,
+    calls: CallTally,
+    missing: string[],
+  ): Promise<EcsServiceResource[]> {
     // cluster name → the service names wanted there (null: all of them)
     const wanted = new Map<string, string[] | null>();
     if (everything) {
@@ -129,7 +142,15 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
       for (const n of list) if (!foundNames.has(n)) missing.push(`ecs service ${cluster}/${n}`);
       for (const s of found) {
         if (s.status !== 'ACTIVE') continue;
-        out.push({ kind: 'ecs-service', id: `${cluster}/${s.name}`, cluster, service: s.name, taskDefinition: s.taskDefinition, launchType: s.launchType, desiredCount: s.desiredCount });
+        out.push({
+          kind: 'ecs-service',
+          id: `${cluster}/${s.name}`,
+          cluster,
+          service: s.name,
+          taskDefinition: s.taskDefinition,
+          launchType: s.launchType,
+          desiredCount: s.desiredCount,
+        });
       }
       return out;
     });
@@ -137,7 +158,14 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     return perCluster.flat();
   }
 
-  private async rdsInstances(ctx: StepContext, target: { region: string; roleArn?: string }, scope: CapacityScope, everything: boolean, calls: CallTally, missing: string[]): Promise<RdsInstanceResource[]> {
+  private async rdsInstances(
+    ctx: StepContext,
+    target: { region: string; roleArn?: string },
+    scope: CapacityScope,
+    everything: boolean,
+    calls: CallTally,
+    missing: string[],
+  ): Promise<RdsInstanceResource[]> {
     const instances = await this.rds.listInstances(ctx.aws, target, calls);
     const clusters = await this.rds.listClusters(ctx.aws, target, calls);
     const include = new Set<string>(scope.rdsInstances ?? []);
@@ -151,7 +179,14 @@ export class DiscoverCapacityResourcesStep implements StepType<Input, Output> {
     return instances
       .filter((i) => everything || include.has(i.identifier))
       .sort((a, b) => a.identifier.localeCompare(b.identifier))
-      .map((i) => ({ kind: 'rds-instance', id: i.identifier, instanceClass: i.instanceClass, engine: i.engine, allocatedStorageGiB: i.allocatedStorageGiB, clusterIdentifier: i.clusterIdentifier }));
+      .map((i) => ({
+        kind: 'rds-instance',
+        id: i.identifier,
+        instanceClass: i.instanceClass,
+        engine: i.engine,
+        allocatedStorageGiB: i.allocatedStorageGiB,
+        clusterIdentifier: i.clusterIdentifier,
+      }));
   }
 }
 

@@ -28,11 +28,13 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
   // The gate calls no AWS API itself; its requests go out through the runbook's notify targets (SNS, counted with the engine's calls).
   readonly iamActions = [];
   readonly input = {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: {
       when: {},
       approvers: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         properties: { roles: { type: 'array', items: { enum: ['operator', 'admin'] } }, keys: { type: 'array', items: { type: 'string' } } },
       },
       minApprovals: { type: 'integer', minimum: 1, maximum: 10 },
@@ -41,8 +43,15 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
       requiredBy: {
         type: 'array',
         items: {
-          type: 'object', additionalProperties: false, required: ['rule', 'minApprovals', 'because'],
-          properties: { rule: { type: 'string' }, minApprovals: { type: 'integer', minimum: 1, maximum: 10 }, because: { type: 'string' }, target: { type: ['string', 'null'] } },
+          type: 'object',
+          additionalProperties: false,
+          required: ['rule', 'minApprovals', 'because'],
+          properties: {
+            rule: { type: 'string' },
+            minApprovals: { type: 'integer', minimum: 1, maximum: 10 },
+            because: { type: 'string' },
+            target: { type: ['string', 'null'] },
+          },
         },
       },
     },
@@ -55,7 +64,12 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
     // The policy's reasons (read from the target at acceptance) hold whatever `when` says; `when` can only add one.
     const requiredBy = [...(input.requiredBy ?? [])];
     if (input.when !== undefined && approvalNeeded(input.when)) {
-      requiredBy.push({ rule: 'runbook:approval.when', minApprovals: input.minApprovals ?? 1, because: 'the runbook\'s approval.when holds for these parameters', target: null });
+      requiredBy.push({
+        rule: 'runbook:approval.when',
+        minApprovals: input.minApprovals ?? 1,
+        because: "the runbook's approval.when holds for these parameters",
+        target: null,
+      });
     }
     const needed = input.when === undefined || requiredBy.length > 0;
     if (ctx.dryRun) {
@@ -76,7 +90,7 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
 export function approvalNeeded(when: ApprovalSpec['when']): boolean {
   if (when === undefined) return true;
   if (when !== null && typeof when === 'object' && Array.isArray((when as { in?: unknown }).in)) {
-    const w = when as { value?: unknown; in: unknown[] };
+    const w = when;
     return w.value !== undefined && w.in.includes(w.value);
   }
   return isTruthy(when);

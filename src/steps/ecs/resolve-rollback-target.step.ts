@@ -52,7 +52,12 @@ export class ResolveRollbackTargetStep implements StepType<Input, Output> {
   readonly description = 'Finds the last known good task definition of an ECS service and says which rule chose it';
   readonly mutates = false;
   readonly iamActions = [
-    'ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 'ecs:ListServiceDeployments', 'ecs:ListTaskDefinitions', 'ecs:DescribeServiceRevisions', 'ecs:ListTagsForResource',
+    'ecs:DescribeServices',
+    'ecs:DescribeTaskDefinition',
+    'ecs:ListServiceDeployments',
+    'ecs:ListTaskDefinitions',
+    'ecs:DescribeServiceRevisions',
+    'ecs:ListTagsForResource',
   ];
   readonly input = {
     type: 'object',
@@ -76,14 +81,21 @@ export class ResolveRollbackTargetStep implements StepType<Input, Output> {
     const { services, missing } = await this.ecs.describeServices(ctx.aws, target, input.cluster, [input.service]);
     const service = services[0];
     if (!service || missing.length > 0 || service.status === 'INACTIVE') {
-      throw new EngineError('PRECONDITION_FAILED', `ECS service ${input.service} not found in cluster ${input.cluster} (${target.region})`, { cluster: input.cluster, service: input.service });
+      throw new EngineError('PRECONDITION_FAILED', `ECS service ${input.service} not found in cluster ${input.cluster} (${target.region})`, {
+        cluster: input.cluster,
+        service: input.service,
+      });
     }
     const current = service.taskDefinition;
     const considered: Considered[] = [];
     const decide = (rule: RollbackRule, targetTd: string, detail: string) =>
       done<Output>({
-        currentTaskDefinition: current, targetTaskDefinition: targetTd, rule, ruleDetail: detail,
-        changeNeeded: targetTd !== current, considered: [...considered, { rule, result: `chose ${targetTd}` }],
+        currentTaskDefinition: current,
+        targetTaskDefinition: targetTd,
+        rule,
+        ruleDetail: detail,
+        changeNeeded: targetTd !== current,
+        considered: [...considered, { rule, result: `chose ${targetTd}` }],
         figures: [
           { id: 'from-task-definition', label: 'From task definition', value: shortName(current) },
           { id: 'to-task-definition', label: 'To task definition', value: shortName(targetTd) },
@@ -107,16 +119,29 @@ export class ResolveRollbackTargetStep implements StepType<Input, Output> {
       const tags = await this.ecs.tagsOf(ctx.aws, target, arn);
       if (tags[KNOWN_GOOD_TAG]) return decide('known-good-tag', arn, `tagged ${KNOWN_GOOD_TAG}=${tags[KNOWN_GOOD_TAG]}`);
     }
-    considered.push({ rule: 'known-good-tag', result: `none of the ${Math.min(others.length, input.knownGoodLookback ?? 20)} newest other revisions is tagged` });
+    considered.push({
+      rule: 'known-good-tag',
+      result: `none of the ${Math.min(others.length, input.knownGoodLookback ?? 20)} newest other revisions is tagged`,
+    });
 
     const currentRevision = revisionOf(current);
     const previous = others.find((a) => revisionOf(a) < currentRevision);
     if (previous) return decide('previous-revision', previous, `revision ${revisionOf(previous)} is the newest ACTIVE one before ${currentRevision}`);
     considered.push({ rule: 'previous-revision', result: `no ACTIVE revision of ${family} before ${currentRevision}` });
-    throw new EngineError('PRECONDITION_FAILED', `no task definition to roll ${input.service} back to: ${considered.map((c) => `${c.rule}: ${c.result}`).join('; ')}`, { considered });
+    throw new EngineError(
+      'PRECONDITION_FAILED',
+      `no task definition to roll ${input.service} back to: ${considered.map((c) => `${c.rule}: ${c.result}`).join('; ')}`,
+      { considered },
+    );
   }
 
-  private async fromDeploymentHistory(ctx: AwsCallContext, target: { region: string; roleArn?: string }, input: Input, current: string, considered: Considered[]): Promise<{ td: string; detail: string } | null> {
+  private async fromDeploymentHistory(
+    ctx: AwsCallContext,
+    target: { region: string; roleArn?: string },
+    input: Input,
+    current: string,
+    considered: Considered[],
+  ): Promise<{ td: string; detail: string } | null> {
     let deployments;
     try {
       deployments = await this.ecs.listServiceDeployments(ctx, target, input.cluster, input.service);
@@ -131,7 +156,11 @@ export class ResolveRollbackTargetStep implements StepType<Input, Output> {
     }
     const completed = deployments.filter((d) => d.status === 'SUCCESSFUL' && d.targetServiceRevisionArn);
     if (completed.length > 0) {
-      const tds = await this.ecs.serviceRevisionTaskDefinitions(ctx, target, completed.map((d) => d.targetServiceRevisionArn!));
+      const tds = await this.ecs.serviceRevisionTaskDefinitions(
+        ctx,
+        target,
+        completed.map((d) => d.targetServiceRevisionArn!),
+      );
       for (const d of completed) {
         const td = tds.get(d.targetServiceRevisionArn!);
         if (td && td !== current) return { td, detail: `deployment ${d.arn.split('/').pop()} completed ${d.finishedAt ?? d.createdAt ?? ''}`.trim() };

@@ -102,6 +102,8 @@ export class UpdateServiceTaskDefinitionStep implements StepType<Input, Output> 
 
   summarize(o: Output): string {
     if (!o.changed) return `already on ${shortName(o.taskDefinition)}; nothing sent`;
-    return o.resumed ? `UpdateService had already been sent at ${o.requestedAt}; not repeated` : `${shortName(o.previousTaskDefinition)} → ${shortName(o.taskDefinition)} requested at ${o.requestedAt}`;
+    return o.resumed
+      ? `UpdateService had already been sent at ${o.requestedAt}; not repeated`
+      : `${shortName(o.previousTaskDefinition)} → ${shortName(o.taskDefinition)} requested at ${o.requestedAt}`;
   }
 }

@@ -62,7 +62,11 @@ export class WaitForSteadyStateStep implements StepType<Input, Output> {
     if (!s) throw new EngineError('PRECONDITION_FAILED', `ECS service ${input.service} not found in cluster ${input.cluster}`);
     const steady = s.deployments.length <= 1 && s.runningCount === s.desiredCount && s.taskDefinition === input.taskDefinition;
     if (!steady) {
-      return wait<Output>(input.pollSeconds ?? 5, {}, `${s.deployments.length} deployment(s), ${s.runningCount}/${s.desiredCount} running, on ${shortName(s.taskDefinition)}`);
+      return wait<Output>(
+        input.pollSeconds ?? 5,
+        {},
+        `${s.deployments.length} deployment(s), ${s.runningCount}/${s.desiredCount} running, on ${shortName(s.taskDefinition)}`,
+      );
     }
     const figures: Figure[] = [{ id: 'steady-at', label: 'Service steady', value: new Date(lookedAtMs).toISOString() }];
     const seconds = secondsBetween(input.requestedAtMs, lookedAtMs);

@@ -2,6 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { CodedError } from '../../common/coded-error';
 import { FaultInjector } from '../../faults/fault-injector';
+import { inheritedPersonFields } from '../../engine/run-access.service';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
 import { RunsService } from '../../engine/runs.service';
@@ -59,11 +60,17 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
   readonly iamActions = [];
   readonly startsRuns = true;
   readonly input = {
-    type: 'object', additionalProperties: false, required: ['runbook', 'fleet'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['runbook', 'fleet'],
     properties: {
       runbook: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$' },
       parameters: { type: 'object' },
-      fleet: { type: 'object', required: ['targets', 'limits', 'bind'], properties: { targets: { type: 'array' }, limits: { type: 'object' }, bind: { type: 'object' } } },
+      fleet: {
+        type: 'object',
+        required: ['targets', 'limits', 'bind'],
+        properties: { targets: { type: 'array' }, limits: { type: 'object' }, bind: { type: 'object' } },
+      },
       pollSeconds: { type: 'number', minimum: 0.2, maximum: 600, default: 15 },
     },
   };
@@ -114,11 +121,17 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
    * Starts pending targets in list order while there is room (maxConcurrency, and per account and
    * region), one at a time so a refusal counts before the next start. Returns the children started.
    */
-  private async startMore(input: Input, ctx: StepContext, now: Tally, children: Map<number, ChildRunState>, refused: Record<string, RunError>): Promise<string[]> {
+  private async startMore(
+    input: Input,
+    ctx: StepContext,
+    now: Tally,
+    children: Map<number, ChildRunState>,
+    refused: Record<string, RunError>,
+  ): Promise<string[]> {
     const { limits, targets } = input.fleet;
     const acceptance = this.moduleRef.get(RunAcceptanceService, { strict: false });
     const parent = await this.runs.get(ctx.runId);
-    const role = parent?.trigger?.role;
+    const person = inheritedPersonFields(parent?.trigger);
     const perPlace = new Map<string, number>();
     for (const i of now.running) perPlace.set(place(targets[i]), (perPlace.get(place(targets[i])) ?? 0) + 1);
     let running = now.running.length;
@@ -136,13 +149,26 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
           dryRun: ctx.dryRun,
           reason: `target ${target.index + 1}/${targets.length} (${target.arn}) of fleet run ${ctx.runId}`,
           trigger: {
-            kind: 'parent', actor: ctx.aws.actor, parentRunId: ctx.runId, parentStepId: ctx.stepId, parentRunbookId: ctx.runbookId,
+            kind: 'parent',
+            actor: ctx.aws.actor,
+            parentRunId: ctx.runId,
+            parentStepId: ctx.stepId,
+            parentRunbookId: ctx.runbookId,
             fleetTarget: { index: target.index, arn: target.arn, account: target.account, region: target.region },
-            ...(typeof role === 'string' ? { role } : {}),
+            ...person,
           },
           dedupeKey: fleetChildKey(ctx.runId, target.index),
         });
-        children.set(i, { id: run.id, dedupeKey: run.dedupeKey, state: run.state, phase: run.phase, error: run.error, createdAt: run.createdAt, startedAt: run.startedAt, endedAt: run.endedAt });
+        children.set(i, {
+          id: run.id,
+          dedupeKey: run.dedupeKey,
+          state: run.state,
+          phase: run.phase,
+          error: run.error,
+          createdAt: run.createdAt,
+          startedAt: run.startedAt,
+          endedAt: run.endedAt,
+        });
         started.push(run.id);
         if (!isTerminal(run.state) || run.phase !== 'done') {
           running++;
@@ -175,14 +201,23 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
       const base = { index: t.index, arn: t.arn, id: t.id, account: t.account, region: t.region };
       if (!child) {
         const r = refused[String(t.index)];
-        return { ...base, outcome: r ? 'refused' : 'skipped', childRunId: null, durationSeconds: null, error: r ? { code: r.code, message: r.message } : null, figures: [], plannedCalls: null };
+        return {
+          ...base,
+          outcome: r ? 'refused' : 'skipped',
+          childRunId: null,
+          durationSeconds: null,
+          error: r ? { code: r.code, message: r.message } : null,
+          figures: [],
+          plannedCalls: null,
+        };
       }
       const report = child.report as unknown as RunReport | null;
       return {
         ...base,
         outcome: child.state as TargetOutcome,
         childRunId: child.id,
-        durationSeconds: report?.run.durationSeconds ?? (child.startedAt && child.endedAt ? (child.endedAt.getTime() - child.startedAt.getTime()) / 1000 : null),
+        durationSeconds:
+          report?.run.durationSeconds ?? (child.startedAt && child.endedAt ? (child.endedAt.getTime() - child.startedAt.getTime()) / 1000 : null),
         error: child.error ? { code: child.error.code, message: child.error.message } : null,
         figures: (report?.figures ?? []).map(({ stepId: _s, ...f }) => f),
         plannedCalls: child.dryRun ? (report?.plannedCalls?.length ?? 0) : null,
@@ -193,17 +228,27 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
     const skipped = rows.filter((r) => r.outcome === 'skipped').length;
     const failed = rows.length - passed - skipped;
     const summary = `${passed} passed, ${failed} failed, ${skipped} skipped`;
-    const fleet: FleetSection = { runbookId: input.runbook, dryRun: ctx.dryRun, limits, counts: { total: rows.length, passed, failed, skipped }, summary, stopped, targets: rows };
+    const fleet: FleetSection = {
+      runbookId: input.runbook,
+      dryRun: ctx.dryRun,
+      limits,
+      counts: { total: rows.length, passed, failed, skipped },
+      summary,
+      stopped,
+      targets: rows,
+    };
     return {
       fleet,
-      findings: [{
-        id: 'fleet-max-errors',
-        title: 'Failed targets within maxErrors',
-        passed: failed <= limits.maxErrors,
-        measured: failed,
-        target: limits.maxErrors,
-        detail: `${summary} of ${rows.length} target(s)${stopped ? '; no target started after the limit was passed' : ''}`,
-      }],
+      findings: [
+        {
+          id: 'fleet-max-errors',
+          title: 'Failed targets within maxErrors',
+          passed: failed <= limits.maxErrors,
+          measured: failed,
+          target: limits.maxErrors,
+          detail: `${summary} of ${rows.length} target(s)${stopped ? '; no target started after the limit was passed' : ''}`,
+        },
+      ],
       figures: [
         { id: 'targets', label: 'Targets', value: rows.length },
         { id: 'passed', label: 'Passed', value: passed },

@@ -37,13 +37,22 @@ export class DeleteExpiredStep implements StepType<Input, Output> {
   readonly mutates = true;
   readonly iamActions = [...LEFTOVER_IAM_ACTIONS.delete];
   readonly input = {
-    type: 'object', additionalProperties: false, required: ['candidates'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['candidates'],
     properties: {
       candidates: {
         type: 'array',
         items: {
-          type: 'object', required: ['type', 'identifier', 'region', 'runId', 'expiresAt'],
-          properties: { type: { enum: LEFTOVER_TYPES }, identifier: { type: 'string', minLength: 1 }, region: { type: 'string' }, runId: { type: 'string' }, expiresAt: { type: 'string' } },
+          type: 'object',
+          required: ['type', 'identifier', 'region', 'runId', 'expiresAt'],
+          properties: {
+            type: { enum: LEFTOVER_TYPES },
+            identifier: { type: 'string', minLength: 1 },
+            region: { type: 'string' },
+            runId: { type: 'string' },
+            expiresAt: { type: 'string' },
+          },
         },
       },
     },
@@ -79,14 +88,36 @@ export class DeleteExpiredStep implements StepType<Input, Output> {
     const counts: LeftoverCount[] = [];
     for (const type of LEFTOVER_TYPES) {
       const n = (list: TaggedResource[]) => list.filter((r) => r.type === type).length;
-      counts.push({ type, state: 'found', count: n(input.candidates) }, { type, state: 'removed', count: n(removed) }, { type, state: 'not-removed', count: n(notRemoved) });
+      counts.push(
+        { type, state: 'found', count: n(input.candidates) },
+        { type, state: 'removed', count: n(removed) },
+        { type, state: 'not-removed', count: n(notRemoved) },
+      );
     }
-    const findings: Finding[] = [{
-      id: 'leftovers-removed', title: 'Expired runbookd resources removed', passed: notRemoved.length === 0,
-      measured: removed.length, target: input.candidates.length,
-      ...(notRemoved.length > 0 ? { detail: notRemoved.map((r) => `${r.type} ${r.identifier}: ${r.reason}`).join('; ').slice(0, 1000) } : {}),
-    }];
-    const resources: CreatedResource[] = removed.map((r) => ({ type: r.type, identifier: r.identifier, region: r.region, ...(r.arn ? { arn: r.arn } : {}), state: 'deleted' }));
+    const findings: Finding[] = [
+      {
+        id: 'leftovers-removed',
+        title: 'Expired runbookd resources removed',
+        passed: notRemoved.length === 0,
+        measured: removed.length,
+        target: input.candidates.length,
+        ...(notRemoved.length > 0
+          ? {
+              detail: notRemoved
+                .map((r) => `${r.type} ${r.identifier}: ${r.reason}`)
+                .join('; ')
+                .slice(0, 1000),
+            }
+          : {}),
+      },
+    ];
+    const resources: CreatedResource[] = removed.map((r) => ({
+      type: r.type,
+      identifier: r.identifier,
+      region: r.region,
+      ...(r.arn ? { arn: r.arn } : {}),
+      state: 'deleted',
+    }));
     return done<Output>({ removed, notRemoved, counts, findings, resources });
   }
 

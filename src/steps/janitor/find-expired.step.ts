@@ -44,7 +44,7 @@ export class FindExpiredStep implements StepType<Input, Output> {
   ) {}
 
   async run(input: Input, ctx: StepContext) {
-    const regions = input.regions && input.regions.length > 0 ? input.regions : [this.config.awsRegion];
+    const regions = input.regions && input.regions.length > 0 ? input.regions : [this.config.aws.region];
     const now = this.clock.nowMs();
     const tagged = (await Promise.all(regions.map((r) => this.rds.listTagged(ctx.aws, r)))).flat();
     const spared: Spared[] = [];

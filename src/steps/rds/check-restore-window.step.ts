@@ -68,7 +68,11 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
     const restoreRegion = crossRegion ? input.targetRegion! : target.region;
     const window = crossRegion ? await this.replicatedWindow(ctx, { ...target, region: restoreRegion }, source) : await this.localWindow(ctx, target, source);
     if (!window.earliest || !window.latest) {
-      throw new EngineError('PRECONDITION_FAILED', `${source.kind} ${source.identifier} has no restorable window in ${restoreRegion} (are automated backups on?)`, { restoreRegion });
+      throw new EngineError(
+        'PRECONDITION_FAILED',
+        `${source.kind} ${source.identifier} has no restorable window in ${restoreRegion} (are automated backups on?)`,
+        { restoreRegion },
+      );
     }
     const requestedPoint = input.useLatestRestorableTime ? window.latest : new Date(input.restoreTime!).toISOString();
     const t = Date.parse(requestedPoint);
@@ -79,7 +83,11 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
       passed: inside,
       measured: requestedPoint,
       target: `${window.earliest} – ${window.latest}`,
-      ...(inside ? {} : { detail: `restoreTime ${requestedPoint} is outside the restorable window of ${source.identifier} in ${restoreRegion}: ${window.earliest} to ${window.latest}` }),
+      ...(inside
+        ? {}
+        : {
+            detail: `restoreTime ${requestedPoint} is outside the restorable window of ${source.identifier} in ${restoreRegion}: ${window.earliest} to ${window.latest}`,
+          }),
     };
     return done<Output>({
       ...source, requestedPoint, earliestRestorableTime: window.earliest, latestRestorableTime: window.latest, restoreRegion,
@@ -100,7 +108,9 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
     const backups = (await this.rds.describeAutomatedBackups(ctx.aws, target, s.identifier)).filter((b) => !b.sourceRegion || b.sourceRegion === s.region);
     let earliest = minIso(backups.map((b) => b.earliestTime));
     if (!earliest) {
-      const automated = (await this.rds.describeSnapshots(ctx.aws, target, { kind: 'instance', identifier: s.identifier })).filter((x) => x.type === 'automated' && x.status === 'available');
+      const automated = (await this.rds.describeSnapshots(ctx.aws, target, { kind: 'instance', identifier: s.identifier })).filter(
+        (x) => x.type === 'automated' && x.status === 'available',
+      );
       earliest = minIso(automated.map((x) => x.createdAt));
     }
     return { earliest, latest: s.latestRestorableTime ?? maxIso(backups.map((b) => b.latestTime)), automatedBackupsArn: null };
@@ -109,19 +119,26 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
   private async replicatedWindow(ctx: StepContext, target: AwsTarget, s: SourceFacts): Promise<Window> {
     const region = typeof target === 'string' ? target : target.region;
     if (s.kind === 'cluster') {
-      throw new EngineError('PRECONDITION_FAILED', `a point-in-time restore of Aurora cluster ${s.identifier} into ${region} needs a global database; targetRegion applies to instances only`);
+      throw new EngineError(
+        'PRECONDITION_FAILED',
+        `a point-in-time restore of Aurora cluster ${s.identifier} into ${region} needs a global database; targetRegion applies to instances only`,
+      );
     }
     const replicated = (await this.rds.describeAutomatedBackups(ctx.aws, target, s.identifier)).filter((b) => b.sourceRegion === s.region && b.arn);
     const newest = replicated.sort((a, b) => (b.latestTime ?? '').localeCompare(a.latestTime ?? ''))[0];
     if (!newest) {
-      throw new EngineError('PRECONDITION_FAILED', `no automated backups of ${s.identifier} (${s.region}) are replicated to ${region}`, { targetRegion: region });
+      throw new EngineError('PRECONDITION_FAILED', `no automated backups of ${s.identifier} (${s.region}) are replicated to ${region}`, {
+        targetRegion: region,
+      });
     }
     return { earliest: newest.earliestTime, latest: newest.latestTime, automatedBackupsArn: newest.arn };
   }
 
   summarize(o: Output): string {
     const f = o.findings[0];
-    return f?.passed ? `restore point ${o.requestedPoint} is inside ${o.earliestRestorableTime} – ${o.latestRestorableTime}` : (f?.detail ?? 'outside the window');
+    return f?.passed
+      ? `restore point ${o.requestedPoint} is inside ${o.earliestRestorableTime} – ${o.latestRestorableTime}`
+      : (f?.detail ?? 'outside the window');
   }
 }
 

@@ -74,7 +74,9 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
     const finish = (outcome: Output['outcome'], state: string, passed: boolean, measured: string, detail?: string) =>
       done<Output>({
         outcome,
-        findings: [{ id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed, measured, target: 'gone or deleting', ...(detail ? { detail } : {}) }],
+        findings: [
+          { id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed, measured, target: 'gone or deleting', ...(detail ? { detail } : {}) },
+        ],
         resources: resourceRecords(input, target.region, state),
       });
     if (input.mode === 'recovery') {
@@ -87,7 +89,16 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
         // Not this run's: it is no resource the run created, so it stays out of `resources`.
         return done<Output>({
           outcome: 'not-deleted',
-          findings: [{ id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed: false, measured: 'left alone: not created by this run', target: 'gone or deleting', detail: `${name} does not carry this run's tag; this run restored nothing under that name` }],
+          findings: [
+            {
+              id: 'restored-copy-deleted',
+              title: `Restored ${name} is deleted`,
+              passed: false,
+              measured: 'left alone: not created by this run',
+              target: 'gone or deleting',
+              detail: `${name} does not carry this run's tag; this run restored nothing under that name`,
+            },
+          ],
           resources: [],
         });
       }
@@ -97,10 +108,16 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
       if (strangerId !== null && before.instanceClusterId === input.identifier) {
         return done<Output>({
           outcome: 'not-deleted',
-          findings: [{
-            id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed: false, measured: 'left alone: holds an instance not created by this run', target: 'gone or deleting',
-            detail: `instance ${strangerId} in ${name} was not created by this run (no runbookd:run-id tag of this run) and was left alone; the cluster cannot be deleted while it holds it`,
-          }],
+          findings: [
+            {
+              id: 'restored-copy-deleted',
+              title: `Restored ${name} is deleted`,
+              passed: false,
+              measured: 'left alone: holds an instance not created by this run',
+              target: 'gone or deleting',
+              detail: `instance ${strangerId} in ${name} was not created by this run (no runbookd:run-id tag of this run) and was left alone; the cluster cannot be deleted while it holds it`,
+            },
+          ],
           resources: resourceRecords(input, target.region, 'not-deleted').filter((r) => r.identifier !== strangerId),
         });
       }
@@ -111,19 +128,32 @@ export class DeleteRestoredStep implements StepType<Input, Output> {
         const clusterState = !after.exists ? 'deleted' : after.status;
         return done<Output>({
           outcome: 'not-deleted',
-          findings: [{
-            id: 'restored-copy-deleted', title: `Restored ${name} is deleted`, passed: false, measured: `cluster ${clusterState}; instance ${strangerId} left alone`, target: 'gone or deleting',
-            detail: `instance ${strangerId} was not created by this run (no runbookd:run-id tag of this run) and was not deleted; cluster ${input.identifier} is ${clusterState}`,
-          }],
+          findings: [
+            {
+              id: 'restored-copy-deleted',
+              title: `Restored ${name} is deleted`,
+              passed: false,
+              measured: `cluster ${clusterState}; instance ${strangerId} left alone`,
+              target: 'gone or deleting',
+              detail: `instance ${strangerId} was not created by this run (no runbookd:run-id tag of this run) and was not deleted; cluster ${input.identifier} is ${clusterState}`,
+            },
+          ],
           resources: resourceRecords(input, target.region, clusterState).filter((r) => r.identifier !== strangerId),
         });
       }
       if (!after.exists) return finish('deleted', 'deleted', true, 'gone');
       if (after.status === 'deleting') return finish('deleting', 'deleting', true, 'deleting');
-      return finish('not-deleted', after.status, false, after.status, `${name} is still ${after.status} after DeleteDB${input.kind === 'cluster' ? 'Cluster' : 'Instance'}`);
+      return finish(
+        'not-deleted',
+        after.status,
+        false,
+        after.status,
+        `${name} is still ${after.status} after DeleteDB${input.kind === 'cluster' ? 'Cluster' : 'Instance'}`,
+      );
     } catch (err) {
       if (!(err instanceof AwsStepError)) throw err;
-      if (err.retryable && this.clock.nowMs() - ctx.startedAt.getTime() < GIVE_UP_AFTER_MS) return wait<Output>(input.pollSeconds ?? 30, {}, `${name}: ${err.code}, trying again`);
+      if (err.retryable && this.clock.nowMs() - ctx.startedAt.getTime() < GIVE_UP_AFTER_MS)
+        return wait<Output>(input.pollSeconds ?? 30, {}, `${name}: ${err.code}, trying again`);
       return finish('not-deleted', 'delete-failed', false, err.code, `could not delete ${name}: ${err.message}`);
     }
   }

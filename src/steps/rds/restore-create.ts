@@ -65,7 +65,11 @@ export const createRestoredResource = {
     const ref = { kind: spec.kind, identifier: spec.identifier, instanceIdentifier: spec.instanceIdentifier };
     const now = await observeRestored(rds, ctx.aws, target, ref);
     if (now.exists && !now.ours) {
-      throw new EngineError('PRECONDITION_FAILED', `${spec.kind} ${spec.identifier} already exists and was not created by this run; choose another target name`, { identifier: spec.identifier });
+      throw new EngineError(
+        'PRECONDITION_FAILED',
+        `${spec.kind} ${spec.identifier} already exists and was not created by this run; choose another target name`,
+        { identifier: spec.identifier },
+      );
     }
     // The cluster's instance is judged on its own: a name already held by someone else's
     // instance is refused before anything is created, never adopted (cleanup would delete it).
@@ -73,7 +77,11 @@ export const createRestoredResource = {
       ? now.instanceStatus !== null && !now.instanceOurs
       : await instanceHeldByAnother(rds, ctx, target, spec.instanceIdentifier));
     if (stranger) {
-      throw new EngineError('PRECONDITION_FAILED', `instance ${spec.instanceIdentifier} already exists and was not created by this run; choose another target name`, { identifier: spec.instanceIdentifier });
+      throw new EngineError(
+        'PRECONDITION_FAILED',
+        `instance ${spec.instanceIdentifier} already exists and was not created by this run; choose another target name`,
+        { identifier: spec.instanceIdentifier },
+      );
     }
     let existed = now.exists;
     let instanceExists = now.instanceStatus !== null;

@@ -47,24 +47,51 @@ export const sourceInputProperties = {
   targetIdentifier: RDS_IDENTIFIER,
 } as const;
 
-export async function describeSource(rds: RdsRestoreAdapter, ctx: AwsCallContext, target: AwsTarget & { region: string }, input: SourceInput): Promise<SourceFacts> {
+export async function describeSource(
+  rds: RdsRestoreAdapter,
+  ctx: AwsCallContext,
+  target: AwsTarget & { region: string },
+  input: SourceInput,
+): Promise<SourceFacts> {
   const region = target.region;
   if (input.clusterIdentifier) {
     const c = await rds.describeClusterDetail(ctx, target, input.clusterIdentifier);
     const names = restoreNames(ctx.runId, 'cluster', input.targetIdentifier);
     return {
-      kind: 'cluster', identifier: c.identifier, region, arn: c.arn, status: c.status, engine: c.engine, engineVersion: c.engineVersion,
-      allocatedStorage: c.allocatedStorage, storageEncrypted: c.storageEncrypted, kmsKeyId: c.kmsKeyId,
-      backupRetentionPeriod: c.backupRetentionPeriod, instanceClass: null, latestRestorableTime: c.latestRestorableTime,
-      restoreIdentifier: names.identifier, restoreInstanceIdentifier: names.instanceIdentifier,
+      kind: 'cluster',
+      identifier: c.identifier,
+      region,
+      arn: c.arn,
+      status: c.status,
+      engine: c.engine,
+      engineVersion: c.engineVersion,
+      allocatedStorage: c.allocatedStorage,
+      storageEncrypted: c.storageEncrypted,
+      kmsKeyId: c.kmsKeyId,
+      backupRetentionPeriod: c.backupRetentionPeriod,
+      instanceClass: null,
+      latestRestorableTime: c.latestRestorableTime,
+      restoreIdentifier: names.identifier,
+      restoreInstanceIdentifier: names.instanceIdentifier,
     };
   }
   const i = await rds.describeInstanceDetail(ctx, target, input.dbInstanceIdentifier!);
   const names = restoreNames(ctx.runId, 'instance', input.targetIdentifier);
   return {
-    kind: 'instance', identifier: i.identifier, region, arn: i.arn, status: i.status, engine: i.engine, engineVersion: i.engineVersion,
-    allocatedStorage: i.allocatedStorage, storageEncrypted: i.storageEncrypted, kmsKeyId: i.kmsKeyId,
-    backupRetentionPeriod: i.backupRetentionPeriod, instanceClass: i.instanceClass, latestRestorableTime: i.latestRestorableTime,
-    restoreIdentifier: names.identifier, restoreInstanceIdentifier: names.instanceIdentifier,
+    kind: 'instance',
+    identifier: i.identifier,
+    region,
+    arn: i.arn,
+    status: i.status,
+    engine: i.engine,
+    engineVersion: i.engineVersion,
+    allocatedStorage: i.allocatedStorage,
+    storageEncrypted: i.storageEncrypted,
+    kmsKeyId: i.kmsKeyId,
+    backupRetentionPeriod: i.backupRetentionPeriod,
+    instanceClass: i.instanceClass,
+    latestRestorableTime: i.latestRestorableTime,
+    restoreIdentifier: names.identifier,
+    restoreInstanceIdentifier: names.instanceIdentifier,
   };
 }

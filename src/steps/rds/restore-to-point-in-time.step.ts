@@ -51,7 +51,13 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   readonly mutates = true;
   // Tags are passed on create, which IAM authorises as rds:AddTagsToResource too.
   readonly iamActions = [
-    ...RDS_READ_SUBJECT_ACTIONS, 'rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime', 'rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance', 'rds:AddTagsToResource',
+    ...RDS_READ_SUBJECT_ACTIONS,
+    'rds:RestoreDBInstanceToPointInTime',
+    'rds:RestoreDBClusterToPointInTime',
+    'rds:RestoreDBInstanceFromDBSnapshot',
+    'rds:RestoreDBClusterFromSnapshot',
+    'rds:CreateDBInstance',
+    'rds:AddTagsToResource',
   ];
   readonly input = {
     type: 'object',
@@ -90,8 +96,13 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
     const requestedAtMs = earlier ?? this.clock.nowMs();
     const resumed = await createRestoredResource.run(this.rds, ctx, target, this.spec(input, ctx), requestedAtMs);
     return done<Output>({
-      kind: input.kind, identifier: input.identifier, instanceIdentifier: instanceIdOf(input), region: target.region,
-      requestedAt: new Date(requestedAtMs).toISOString(), requestedAtMs, resumed,
+      kind: input.kind,
+      identifier: input.identifier,
+      instanceIdentifier: instanceIdOf(input),
+      region: target.region,
+      requestedAt: new Date(requestedAtMs).toISOString(),
+      requestedAtMs,
+      resumed,
       resources: resourceRecords(input, target.region, 'creating', { createdByStepId: ctx.stepId }),
     });
   }
@@ -104,8 +115,12 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   private spec(input: Input, ctx: StepContext): CreateSpec {
     const crossRegion = !!input.sourceAutomatedBackupsArn && input.kind === 'instance';
     return {
-      kind: input.kind, identifier: input.identifier, instanceIdentifier: instanceIdOf(input), engine: input.engine,
-      isolation: input, tags: runResourceTags(ctx),
+      kind: input.kind,
+      identifier: input.identifier,
+      instanceIdentifier: instanceIdOf(input),
+      engine: input.engine,
+      isolation: input,
+      tags: runResourceTags(ctx),
       create: {
         from: 'point-in-time',
         sourceIdentifier: input.sourceIdentifier,
@@ -116,6 +131,8 @@ export class RestoreToPointInTimeStep implements StepType<Input, Output> {
   }
 
   summarize(o: Output): string {
-    return o.resumed ? `${o.kind} ${o.identifier} had already been requested; not repeated` : `restore of ${o.kind} ${o.identifier} in ${o.region} started at ${o.requestedAt}`;
+    return o.resumed
+      ? `${o.kind} ${o.identifier} had already been requested; not repeated`
+      : `restore of ${o.kind} ${o.identifier} in ${o.region} started at ${o.requestedAt}`;
   }
 }

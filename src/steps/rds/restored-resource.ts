@@ -114,14 +114,26 @@ export async function observeRestored(rds: RdsRestoreAdapter, ctx: AwsCallContex
 }
 
 /** The resources entries for a restore in a given state. */
-export function resourceRecords(ref: RestoredRef, region: string, state: string, extra: { arn?: string | null; instanceArn?: string | null; instanceState?: string | null; createdByStepId?: string } = {}): ResourceRecord[] {
+export function resourceRecords(
+  ref: RestoredRef,
+  region: string,
+  state: string,
+  extra: { arn?: string | null; instanceArn?: string | null; instanceState?: string | null; createdByStepId?: string } = {},
+): ResourceRecord[] {
   const by = extra.createdByStepId ? { createdByStepId: extra.createdByStepId } : {};
   if (ref.kind === 'instance') {
     return [{ type: RDS_INSTANCE_TYPE, identifier: ref.identifier, region, ...(extra.arn ? { arn: extra.arn } : {}), state, ...by }];
   }
   return [
     { type: RDS_CLUSTER_TYPE, identifier: ref.identifier, region, ...(extra.arn ? { arn: extra.arn } : {}), state, ...by },
-    { type: RDS_INSTANCE_TYPE, identifier: instanceIdOf(ref), region, ...(extra.instanceArn ? { arn: extra.instanceArn } : {}), state: extra.instanceState ?? state, ...by },
+    {
+      type: RDS_INSTANCE_TYPE,
+      identifier: instanceIdOf(ref),
+      region,
+      ...(extra.instanceArn ? { arn: extra.instanceArn } : {}),
+      state: extra.instanceState ?? state,
+      ...by,
+    },
   ];
 }
 

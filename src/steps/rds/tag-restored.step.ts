@@ -35,7 +35,10 @@ export class TagRestoredStep implements StepType<RestoredRef, Output> {
   async plan(input: RestoredRef, ctx: StepContext): Promise<PlannedCall[]> {
     const target = targetOf(input, this.config);
     // A dry run restored nothing, so there is no ARN yet: the plan names the resource instead.
-    const names = input.kind === 'cluster' ? [`cluster ${input.identifier}`, `instance ${input.instanceIdentifier ?? `${input.identifier}-1`}`] : [`instance ${input.identifier}`];
+    const names =
+      input.kind === 'cluster'
+        ? [`cluster ${input.identifier}`, `instance ${input.instanceIdentifier ?? `${input.identifier}-1`}`]
+        : [`instance ${input.identifier}`];
     return names.map((n) => this.rds.planAddTags(target, `(ARN of the restored ${n})`, runResourceTags(ctx)));
   }
 

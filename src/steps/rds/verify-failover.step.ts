@@ -63,7 +63,13 @@ export class VerifyFailoverStep implements StepType<Input, Output> {
         passed: input.newWriter !== input.previousWriter && now.writer === input.newWriter,
         measured: `${input.previousWriter} → ${now.writer ?? 'none'}`,
       },
-      { id: 'available', title: `${input.identifier} is available after the failover`, passed: now.status === 'available', measured: now.status, target: 'available' },
+      {
+        id: 'available',
+        title: `${input.identifier} is available after the failover`,
+        passed: now.status === 'available',
+        measured: now.status,
+        target: 'available',
+      },
       {
         id: 'switch-time',
         title: 'Switch time within target',

@@ -77,9 +77,21 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
     const now = await observeRestored(this.rds, ctx.aws, target, input);
     const rtoMinutes = minutesBetween(Date.parse(input.acceptedAt), input.availableAtMs);
     const findings: Finding[] = [
-      { id: 'restored-available', title: `Restored ${input.kind} ${input.identifier} is available`, passed: now.status === 'available', measured: now.status, target: 'available' },
+      {
+        id: 'restored-available',
+        title: `Restored ${input.kind} ${input.identifier} is available`,
+        passed: now.status === 'available',
+        measured: now.status,
+        target: 'available',
+      },
       { id: 'engine-matches', title: 'Engine matches the source', passed: now.engine === input.sourceEngine, measured: now.engine, target: input.sourceEngine },
-      { id: 'engine-version-matches', title: 'Engine version matches the source', passed: now.engineVersion === input.sourceEngineVersion, measured: now.engineVersion, target: input.sourceEngineVersion },
+      {
+        id: 'engine-version-matches',
+        title: 'Engine version matches the source',
+        passed: now.engineVersion === input.sourceEngineVersion,
+        measured: now.engineVersion,
+        target: input.sourceEngineVersion,
+      },
       {
         id: 'encryption-matches',
         title: 'Encryption matches the source',
@@ -87,7 +99,13 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
         measured: now.storageEncrypted ? `encrypted (${now.kmsKeyId ?? 'unknown key'})` : 'not encrypted',
         target: input.sourceStorageEncrypted ? 'encrypted' : 'not encrypted',
       },
-      { id: 'not-public', title: 'The restored copy is not publicly accessible', passed: now.publiclyAccessible === false, measured: now.publiclyAccessible === null ? 'unknown' : now.publiclyAccessible ? 'public' : 'private', target: 'private' },
+      {
+        id: 'not-public',
+        title: 'The restored copy is not publicly accessible',
+        passed: now.publiclyAccessible === false,
+        measured: now.publiclyAccessible === null ? 'unknown' : now.publiclyAccessible ? 'public' : 'private',
+        target: 'private',
+      },
     ];
     // Aurora storage grows on its own; only an instance's allocated storage can be compared.
     if (input.kind === 'instance' && typeof input.sourceAllocatedStorage === 'number') {
@@ -96,7 +114,14 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
         measured: now.allocatedStorage, target: input.sourceAllocatedStorage, unit: 'GiB',
       });
     }
-    findings.push({ id: 'rto', title: 'RTO: from the trigger to an available restored copy, within target', passed: rtoMinutes <= input.rtoTargetMinutes, measured: rtoMinutes, target: input.rtoTargetMinutes, unit: 'min' });
+    findings.push({
+      id: 'rto',
+      title: 'RTO: from the trigger to an available restored copy, within target',
+      passed: rtoMinutes <= input.rtoTargetMinutes,
+      measured: rtoMinutes,
+      target: input.rtoTargetMinutes,
+      unit: 'min',
+    });
     let rpoMinutes: number | null = null;
     if (input.requestedPoint && input.latestRestorableTime) {
       rpoMinutes = Math.max(0, minutesBetween(Date.parse(input.requestedPoint), Date.parse(input.latestRestorableTime)));
@@ -113,7 +138,8 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
       { id: 'restored-identifier', label: 'Restored copy', value: input.identifier },
     ];
     if (rpoMinutes !== null) figures.push({ id: 'rpo-minutes', label: 'Achieved RPO', value: rpoMinutes, unit: 'min' });
-    if (input.mode === 'recovery' || now.endpoint) figures.push({ id: 'endpoint', label: input.mode === 'recovery' ? 'New endpoint (kept)' : 'Restored endpoint', value: now.endpoint });
+    if (input.mode === 'recovery' || now.endpoint)
+      figures.push({ id: 'endpoint', label: input.mode === 'recovery' ? 'New endpoint (kept)' : 'Restored endpoint', value: now.endpoint });
     return done<Output>({
       passed: failed.length === 0,
       message: failed.length === 0

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { EngineError } from '../../engine/engine.error';
+import { inheritedPersonFields } from '../../engine/run-access.service';
 import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
 import { isTerminal, type RunRecord } from '../../model/run.types';
@@ -65,7 +66,7 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
     if (!childId) {
       // The person who started the root run is who starts the child: the child's manual-trigger
       // roles apply to them (a schedule or alarm root carries no role; those are configured by admins).
-      const parentRole = (await this.runs.get(ctx.runId))?.trigger?.role;
+      const person = inheritedPersonFields((await this.runs.get(ctx.runId))?.trigger);
       const { run } = await this.moduleRef.get(RunAcceptanceService, { strict: false }).accept({
         runbookId: input.runbook,
         parameters: input.parameters ?? {},
@@ -73,7 +74,7 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
         reason: `step ${ctx.stepId} of ${ctx.runbookId} run ${ctx.runId}`,
         trigger: {
           kind: 'parent', actor: ctx.aws.actor, parentRunId: ctx.runId, parentStepId: ctx.stepId, parentRunbookId: ctx.runbookId,
-          ...(typeof parentRole === 'string' ? { role: parentRole } : {}),
+          ...person,
         },
         dedupeKey: `child:${ctx.runId}:${ctx.stepId}`,
       });
@@ -88,9 +89,16 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
     const output = childOutput(child);
     if (child.state === 'succeeded') return done(output);
     if (!input.continueOnFailure) {
-      throw new EngineError('CHILD_RUN_FAILED', `child run ${child.id} (${child.runbookId}) ended ${child.state}${child.error ? `: ${child.error.message}` : ''}`, {
-        childRunId: child.id, runbookId: child.runbookId, state: child.state, error: child.error,
-      });
+      throw new EngineError(
+        'CHILD_RUN_FAILED',
+        `child run ${child.id} (${child.runbookId}) ended ${child.state}${child.error ? `: ${child.error.message}` : ''}`,
+        {
+          childRunId: child.id,
+          runbookId: child.runbookId,
+          state: child.state,
+          error: child.error,
+        },
+      );
     }
     ctx.log.warn(`child run ${child.id} ended ${child.state}; continuing (continueOnFailure)`);
     return done(output);

@@ -36,7 +36,7 @@ export class ScheduleHousekeepingService implements OnApplicationBootstrap, Befo
   onApplicationBootstrap(): void {
     const timer = setInterval(() => void this.round().catch((err) => {
       if (!this.stopping) this.logger.warn(`schedule housekeeping failed: ${(err as Error).message}`);
-    }), this.config.scheduleHousekeepingIntervalMs);
+    }), this.config.schedules.housekeepingIntervalMs);
     timer.unref();
     this.scheduler.addInterval(INTERVAL_NAME, timer);
   }
@@ -53,7 +53,7 @@ export class ScheduleHousekeepingService implements OnApplicationBootstrap, Befo
     this.busy = true;
     try {
       await this.schedules.heartbeat();
-      const interval = this.config.scheduleHousekeepingIntervalMs;
+      const interval = this.config.schedules.housekeepingIntervalMs;
       const got = await this.queue.connection.set(this.lockKey(), this.owner, 'PX', Math.max(100, interval - 100), 'NX');
       if (got !== 'OK') return false;
       await this.schedules.prune();
@@ -66,6 +66,6 @@ export class ScheduleHousekeepingService implements OnApplicationBootstrap, Befo
 
   private lockKey(): string {
     const set = this.schedules.definitions().map((d) => `${d.id} ${d.cron} ${d.timezone}`).sort().join('\n');
-    return `${this.config.queuePrefix}:schedule-housekeeping:${createHash('sha256').update(set).digest('hex').slice(0, 16)}`;
+    return `${this.config.queue.prefix}:schedule-housekeeping:${createHash('sha256').update(set).digest('hex').slice(0, 16)}`;
   }
 }

@@ -25,7 +25,7 @@ export class ScheduleQueue implements OnModuleDestroy {
     runQueue: RunQueue,
   ) {
     // A Queue (unlike a Worker) may share the run queue's non-blocking connection.
-    this.queue = new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: runQueue.connection, prefix: config.queuePrefix });
+    this.queue = new Queue<ScheduleJobData>(SCHEDULE_QUEUE, { connection: runQueue.connection, prefix: config.queue.prefix });
     this.queue.on('error', () => undefined);
   }
 
@@ -37,8 +37,8 @@ export class ScheduleQueue implements OnModuleDestroy {
         // A tick job that failed on an infrastructure error (the database failing over, AWS
         // throttling its preflight) is retried for minutes, not seconds; its dedupe key keeps it
         // to one run, and the periodic catch-up covers a tick whose attempts all failed.
-        attempts: this.config.scheduleTickAttempts,
-        backoff: { type: TICK_BACKOFF_TYPE, delay: this.config.scheduleTickBackoffMs },
+        attempts: this.config.schedules.tickAttempts,
+        backoff: { type: TICK_BACKOFF_TYPE, delay: this.config.schedules.tickBackoffMs },
         removeOnComplete: { count: 200 },
         removeOnFail: { count: 1000 },
       },

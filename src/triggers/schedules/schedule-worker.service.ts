@@ -32,16 +32,16 @@ export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicat
       // housekeeping (ScheduleHousekeepingService) declares, prunes and catches up then.
       this.logger.warn(`schedules not synchronised at boot: ${(err as Error).message}`);
     }
-    this.connection = new IORedis(this.config.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = new IORedis(this.config.queue.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
     this.worker = new Worker<ScheduleJobData>(SCHEDULE_QUEUE, (job) => this.process(job), {
       connection: this.connection,
-      prefix: this.config.queuePrefix,
+      prefix: this.config.queue.prefix,
       concurrency: 5,
       settings: {
         // BullMQ's own types (exponential, fixed) keep their built-in strategies; this is ours.
         backoffStrategy: (attemptsMade: number, type?: string) =>
-          type === TICK_BACKOFF_TYPE ? scheduleTickBackoff(this.config.scheduleTickBackoffMs, attemptsMade) : this.config.scheduleTickBackoffMs,
+          type === TICK_BACKOFF_TYPE ? scheduleTickBackoff(this.config.schedules.tickBackoffMs, attemptsMade) : this.config.schedules.tickBackoffMs,
       },
     });
     this.worker.on('error', (err) => this.logger.warn(`schedule worker: ${err.message}`));

@@ -96,7 +96,7 @@ export class SchedulesService {
 
   /** A replica whose heartbeat is older than this is taken for gone: three missed rounds. */
   get declarationLiveMs(): number {
-    return 3 * this.config.scheduleHousekeepingIntervalMs;
+    return 3 * this.config.schedules.housekeepingIntervalMs;
   }
 
   definitions(): ScheduleDefinition[] {

@@ -37,13 +37,13 @@ export class AlarmConfirmationService {
     if (!account || !/^\d{12}$/.test(account) || !region) {
       throw notConfirmed(alarm, `alarm ${alarm.name} names no account and region to check it in`);
     }
-    if (this.config.allowedAccounts.length > 0 && !this.config.allowedAccounts.includes(account)) {
+    if (this.config.scope.allowedAccounts.length > 0 && !this.config.scope.allowedAccounts.includes(account)) {
       throw notConfirmed(alarm, `account ${account} is not one runbookd acts in (RUNBOOKD_ALLOWED_ACCOUNTS)`);
     }
-    const roleArn = this.config.alarmRoleArns.find((r) => r.split(':')[4] === account);
+    const roleArn = this.config.aws.alarmRoleArns.find((r) => r.split(':')[4] === account);
     const target: AwsTarget = roleArn ? { region, roleArn } : region;
     const notifiedMs = Date.parse(alarm.stateChangeTime);
-    const toleranceMs = this.config.snsAlarmTimeToleranceSeconds * 1000;
+    const toleranceMs = this.config.sns.alarmTimeToleranceSeconds * 1000;
     const ctx = this.context(alarm);
 
     let real: AlarmConfiguration | null;

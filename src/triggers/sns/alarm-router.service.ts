@@ -37,7 +37,7 @@ export class AlarmRouter {
 
   acceptsTopic(topicArn: string): boolean {
     if (!this.topics) {
-      this.topics = new Set(this.config.snsTopics);
+      this.topics = new Set(this.config.sns.topics);
       for (const t of this.triggers()) if (t.def.topicArn) this.topics.add(t.def.topicArn);
     }
     return this.topics.has(topicArn);

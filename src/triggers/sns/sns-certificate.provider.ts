@@ -7,10 +7,10 @@ export const snsCertificateFetcherProvider: Provider = {
   provide: SnsCertificateFetcher,
   inject: [AppConfig],
   useFactory: (config: AppConfig): SnsCertificateFetcher => {
-    if (config.snsCertsDir) {
-      new Logger('SnsWebhook').warn(`SNS signing certificates are read from ${config.snsCertsDir} (RUNBOOKD_SNS_CERTS_DIR, sandbox only)`);
-      return new DirectorySnsCertificateFetcher(config.snsCertsDir);
+    if (config.sns.certsDir) {
+      new Logger('SnsWebhook').warn(`SNS signing certificates are read from ${config.sns.certsDir} (RUNBOOKD_SNS_CERTS_DIR, sandbox only)`);
+      return new DirectorySnsCertificateFetcher(config.sns.certsDir);
     }
-    return new HttpsSnsCertificateFetcher(config.snsCertTimeoutMs);
+    return new HttpsSnsCertificateFetcher(config.sns.certTimeoutMs);
   },
 };

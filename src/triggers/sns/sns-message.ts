@@ -47,7 +47,7 @@ export function parseSnsMessage(body: unknown, headers: Record<string, string | 
   const required = ['MessageId', 'TopicArn', 'Message', 'Timestamp', 'SignatureVersion', 'Signature', 'SigningCertURL'];
   if (type !== 'Notification') required.push('Token', 'SubscribeURL');
   for (const f of required) {
-    if (typeof m[f] !== 'string' || (m[f] as string).length === 0) throw invalid(`${f} is missing or not a string`, f);
+    if (typeof m[f] !== 'string' || (m[f]).length === 0) throw invalid(`${f} is missing or not a string`, f);
   }
   for (const f of ['Subject', 'Token', 'SubscribeURL', 'UnsubscribeURL']) {
     if (m[f] !== undefined && typeof m[f] !== 'string') throw invalid(`${f} must be a string`, f);

@@ -64,7 +64,7 @@ export class SnsRefusalSampler implements OnModuleDestroy {
 
   private schedule(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => void this.flush(), this.config.snsRefusalAuditIntervalSeconds * 1000);
+    this.timer = setTimeout(() => void this.flush(), this.config.sns.refusalAuditIntervalSeconds * 1000);
     this.timer.unref();
   }
 

@@ -45,7 +45,7 @@ export class SnsSignatureVerifier {
     const key = await this.publicKey(url);
     const verifier = createVerify(m.SignatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256');
     verifier.update(stringToSign(m), 'utf8');
-    let ok = false;
+    let ok: boolean;
     try {
       ok = verifier.verify(key, m.Signature, 'base64');
     } catch {

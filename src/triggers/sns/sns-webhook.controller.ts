@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Ip, Post } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { Public } from '../../auth/roles.decorator';
+import { Public } from '../../auth/permission.decorator';
 import { SnsWebhookService } from './sns-webhook.service';
 
 @ApiTags('webhooks')
@@ -15,7 +15,10 @@ export class SnsWebhookController {
   @ApiOperation({ summary: 'Amazon SNS HTTP(S) endpoint: signed alarm notifications and subscription confirmations' })
   @ApiConsumes('text/plain')
   @ApiBody({ description: 'The SNS message JSON, as SNS posts it (text/plain; charset=UTF-8)', schema: { type: 'string' } })
-  @ApiResponse({ status: 200, description: 'Handled: { type, messageId, outcome, runs: [{ runbookId, outcome, runId }] }; sent only after each run is committed' })
+  @ApiResponse({
+    status: 200,
+    description: 'Handled: { type, messageId, outcome, runs: [{ runbookId, outcome, runId }] }; sent only after each run is committed',
+  })
   @ApiResponse({ status: 400, description: 'SNS_MESSAGE_INVALID, SNS_CERT_URL_REJECTED (nothing fetched) or SNS_MESSAGE_STALE' })
   @ApiResponse({ status: 403, description: 'SNS_SIGNATURE_INVALID or SNS_TOPIC_NOT_ACCEPTED' })
   @ApiResponse({ status: 413, description: 'Body over RUNBOOKD_SNS_BODY_LIMIT_BYTES' })

@@ -75,7 +75,7 @@ export class ApiClient {
     }
     this.onConnection('online');
     const text = await res.text();
-    let body: any = undefined;
+    let body: any;
     try {
       body = text === '' ? undefined : JSON.parse(text);
     } catch {
@@ -113,8 +113,10 @@ export class ApiClient {
   // Approvals
   listApprovals = (q: QueryOf<'ApprovalsController_list'>) => this.request<{ items: ApprovalView[] }>('GET', url('/v1/approvals', {}, q));
   getApproval = (runId: string) => this.request<ApprovalView>('GET', url('/v1/runs/{id}/approval', { id: runId }));
-  approve = (runId: string, body: { planHash: string; comment?: string }) => this.request<ApprovalView>('POST', url('/v1/runs/{id}/approve', { id: runId }), { body });
-  reject = (runId: string, body: { planHash: string; comment?: string }) => this.request<ApprovalView>('POST', url('/v1/runs/{id}/reject', { id: runId }), { body });
+  approve = (runId: string, body: { planHash: string; comment?: string }) =>
+    this.request<ApprovalView>('POST', url('/v1/runs/{id}/approve', { id: runId }), { body });
+  reject = (runId: string, body: { planHash: string; comment?: string }) =>
+    this.request<ApprovalView>('POST', url('/v1/runs/{id}/reject', { id: runId }), { body });
 
   // Audit
   listAudit = (q: QueryOf<'AuditController_list'>) => this.request<AuditList>('GET', url('/v1/audit', {}, q));

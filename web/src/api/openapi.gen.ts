@@ -564,6 +564,8 @@ export interface components {
             anchors: {
                 [key: string]: unknown;
             };
+            /** @description record MACs: rows quarantined by the sealer, sealed rows whose MAC fails, records from before authentication */
+            authentication?: Record<string, never>;
             firstBadRecord?: {
                 position: number | null;
                 reason: string;
@@ -743,6 +745,10 @@ export interface components {
             csrfToken: string | null;
             /** Format: date-time */
             expiresAt: string | null;
+            /** @description The policy groups the signed-in key or SSO user is in */
+            groups: string[];
+            /** @description The actions the policy gives them on some runbook somewhere (each run, approval and cancel is still decided on its runbook and targets) */
+            may: ("view" | "run" | "approve" | "cancel" | "admin")[];
             name: string;
             role: components["schemas"]["Role"];
         };

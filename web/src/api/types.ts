@@ -72,17 +72,22 @@ export interface JsonSchema {
 }
 
 export function parametersOf(runbook: RunbookDetail | undefined): JsonSchema | undefined {
-  return runbook?.parameters as JsonSchema | undefined;
+  return runbook?.parameters;
+}
+
+/** Whether the policy gives the signed-in person `action` anywhere (the API decides per runbook and target). */
+export function may(session: Session | null, action: 'run' | 'approve' | 'cancel' | 'admin'): boolean {
+  return session?.may.includes(action) ?? false;
 }
 
 export function canOperate(session: Session | null): boolean {
-  return session?.role === 'operator' || session?.role === 'admin';
+  return may(session, 'run');
 }
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 /** The service's rule, mirrored to decide which controls to show (the API still decides). */
 export function isApprover(session: Session, a: ApprovalView): boolean {
-  if (!canOperate(session)) return false;
-  return a.approvers.keys.includes(session.name) || a.approvers.roles.some((r) => r in RANK && RANK[session.role] >= RANK[r as Role]);
+  if (!may(session, 'approve')) return false;
+  return a.approvers.keys.includes(session.name) || a.approvers.roles.some((r) => session.groups.includes(r) || (r in RANK && RANK[session.role] >= RANK[r as Role]));
 }

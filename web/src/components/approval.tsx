@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useApi } from '../api/api-context';
 import { ApiError } from '../api/client';
-import { type ApprovalView, isApprover, type Session } from '../api/types';
+import { type ApprovalView, isApprover, type Session, may } from '../api/types';
 import { Time } from '../clock';
 import { ErrorNotice, Json, Section, StateBadge, useLoad } from './common';
 
@@ -19,7 +19,10 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
     () =>
       watch === null
         ? Promise.resolve(undefined)
-        : api.getApproval(runId).catch((e) => (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND' ? undefined : Promise.reject(e))),
+        : api.getApproval(runId).catch((e: unknown) => {
+            if (e instanceof ApiError && e.code === 'APPROVAL_NOT_FOUND') return undefined;
+            throw e;
+          }),
     [runId, watch],
     { keepOnChange: true },
   );
@@ -116,7 +119,8 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
           <ul aria-label="Decisions">
             {approval.decisions.map((d) => (
               <li key={`${d.actor}/${d.at}`}>
-                <StateBadge state={d.decision === 'approve' ? 'approved' : 'rejected'} /> {d.actor} <span className="muted">({d.role})</span>, <Time at={d.at} />
+                <StateBadge state={d.decision === 'approve' ? 'approved' : 'rejected'} /> {d.actor} <span className="muted">({d.role})</span>,{' '}
+                <Time at={d.at} />
                 {d.comment && <>: “{d.comment}”</>}
               </li>
             ))}
@@ -131,7 +135,14 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
             <>
               <div className="field">
                 <label htmlFor="approval-comment">Comment</label>
-                <textarea id="approval-comment" rows={2} maxLength={2000} value={comment} onChange={(e) => setComment(e.target.value)} aria-describedby="approval-comment-help" />
+                <textarea
+                  id="approval-comment"
+                  rows={2}
+                  maxLength={2000}
+                  value={comment}
+                  onChange={(e) => setComment(e.target.value)}
+                  aria-describedby="approval-comment-help"
+                />
                 <span id="approval-comment-help" className="help muted">
                   Recorded in the audit log; required to reject. The decision applies to plan {approval.planHash.slice(0, 12)} as shown.
                 </span>
@@ -150,7 +161,7 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
           )}
         </form>
       )}
-      {pending && !isRequester && !approver && session.role !== 'viewer' && <p className="note">You are not an approver of this run ({who}).</p>}
+      {pending && !isRequester && !approver && may(session, 'approve') && <p className="note">You are not an approver of this run ({who}).</p>}
       <ErrorNotice error={decisionError} title="Not recorded" />
     </Section>
   );

@@ -59,7 +59,11 @@ export function Section({ title, children, actions, id }: { title: string; child
  * Loads something from the API; `reload` runs it again. The last data stays when a later load
  * fails (offline, a restart): the page keeps showing it, and the error says why it is not fresh.
  */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[], opts: { keepOnChange?: boolean } = {}): { data: T | undefined; error: unknown; loading: boolean; reload: () => void; setData: (t: T) => void } {
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+  opts: { keepOnChange?: boolean } = {},
+): { data: T | undefined; error: unknown; loading: boolean; reload: () => void; setData: (t: T) => void } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(true);

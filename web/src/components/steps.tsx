@@ -12,10 +12,25 @@ function plannedCallsOf(step: StepView | undefined): PlannedCall[] {
  * Every step of the runbook, in order, with what the run recorded for it: the ones not reached
  * yet are listed too (state "not reached"), so the whole plan is always visible.
  */
-export function StepsTable({ definition, cleanup, recorded, dryRunPlan, definitionOnly }: { definition: StepDefinition[]; cleanup?: StepDefinition[]; recorded: StepView[]; dryRunPlan?: boolean; definitionOnly?: boolean }) {
+export function StepsTable({
+  definition,
+  cleanup,
+  recorded,
+  dryRunPlan,
+  definitionOnly,
+}: {
+  definition: StepDefinition[];
+  cleanup?: StepDefinition[];
+  recorded: StepView[];
+  dryRunPlan?: boolean;
+  definitionOnly?: boolean;
+}) {
   const rows: Array<{ def: StepDefinition | undefined; phase: 'main' | 'cleanup'; step: StepView | undefined; id: string }> = [];
   const seen = new Set<string>();
-  for (const [phase, defs] of [['main', definition], ['cleanup', cleanup ?? []]] as const) {
+  for (const [phase, defs] of [
+    ['main', definition],
+    ['cleanup', cleanup ?? []],
+  ] as const) {
     for (const def of defs) {
       const step = recorded.find((s) => s.id === def.id && s.phase === phase);
       rows.push({ def, phase, step, id: def.id });

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { useApi } from '../api/api-context';
 import { ApiError } from '../api/client';
-import type { Session, StopSwitch } from '../api/types';
+import { may, type Session, type StopSwitch } from '../api/types';
 import { Time } from '../clock';
 
 /** How often the banner asks whether someone pressed stop-all elsewhere (the API, the CLI). */
@@ -18,7 +18,7 @@ export function StopSwitchBar({ session }: { session: Session }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const admin = session.role === 'admin';
+  const admin = may(session, 'admin');
 
   const load = useCallback(() => api.stopState().then(setState, () => undefined), [api]);
   useEffect(() => {
@@ -77,7 +77,15 @@ export function StopSwitchBar({ session }: { session: Session }) {
         >
           <div className="field">
             <label htmlFor="stop-all-reason">Why stop everything?</label>
-            <input id="stop-all-reason" required maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} aria-describedby="stop-all-help" autoFocus />
+            <input
+              id="stop-all-reason"
+              required
+              maxLength={2000}
+              value={reason}
+              onChange={(e) => setReason(e.target.value)}
+              aria-describedby="stop-all-help"
+              autoFocus
+            />
             <span className="help" id="stop-all-help">
               Every running run stops before its next change and runs its cleanup; new runs are refused, naming you and this reason. Audited.
             </span>

@@ -113,11 +113,21 @@ export function AuditPage() {
         </div>
         <div className="field">
           <label htmlFor="audit-since">From ({zone === 'utc' ? 'UTC' : 'local'})</label>
-          <input id="audit-since" type="datetime-local" value={toLocalInput(filter.since, zone)} onChange={(e) => set({ since: fromLocalInput(e.target.value, zone) })} />
+          <input
+            id="audit-since"
+            type="datetime-local"
+            value={toLocalInput(filter.since, zone)}
+            onChange={(e) => set({ since: fromLocalInput(e.target.value, zone) })}
+          />
         </div>
         <div className="field">
           <label htmlFor="audit-until">To ({zone === 'utc' ? 'UTC' : 'local'})</label>
-          <input id="audit-until" type="datetime-local" value={toLocalInput(filter.until, zone)} onChange={(e) => set({ until: fromLocalInput(e.target.value, zone) })} />
+          <input
+            id="audit-until"
+            type="datetime-local"
+            value={toLocalInput(filter.until, zone)}
+            onChange={(e) => set({ until: fromLocalInput(e.target.value, zone) })}
+          />
         </div>
         <button type="submit">Show</button>
       </form>

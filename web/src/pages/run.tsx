@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '../api/api-context';
-import { canOperate, type Session, TERMINAL_STATES } from '../api/types';
+import { canOperate, may, type Session, TERMINAL_STATES } from '../api/types';
 import { Time } from '../clock';
 import { ApprovalPanel } from '../components/approval';
 import { duration, ErrorNotice, Json, runDuration, Section, Skeleton, StateBadge, useLoad, useTitle } from '../components/common';
@@ -53,16 +53,18 @@ export function RunPage({ id, session }: { id: string; session: Session }) {
               {runbook?.title ?? run.runbookId} <StateBadge state={run.state} />
               {run.dryRun && <span className="tag">dry run</span>}
             </h1>
-            {canOperate(session) && (
+            {(canOperate(session) || may(session, 'cancel')) && (
               <div className="actions">
-                {!ended && (
+                {!ended && may(session, 'cancel') && (
                   <button type="button" className="danger" onClick={() => void cancel()} disabled={cancelling || run.cancelRequestedAt !== null}>
                     {run.cancelRequestedAt ? 'Cancel requested' : cancelling ? 'Cancelling…' : 'Cancel'}
                   </button>
                 )}
-                <button type="button" onClick={() => go(`/runbooks/${encodeURIComponent(run.runbookId)}?rerun=${encodeURIComponent(run.id)}`)}>
-                  Re-run
-                </button>
+                {canOperate(session) && (
+                  <button type="button" onClick={() => go(`/runbooks/${encodeURIComponent(run.runbookId)}?rerun=${encodeURIComponent(run.id)}`)}>
+                    Re-run
+                  </button>
+                )}
               </div>
             )}
           </div>

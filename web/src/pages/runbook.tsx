@@ -80,7 +80,13 @@ function RecentRuns({ runbookId }: { runbookId: string }) {
             <strong>{Math.round((succeeded / ended.length) * 100)}%</strong> succeeded ({succeeded} of the last {ended.length} ended runs); median{' '}
             {duration(median(trend.map((t) => t.ms)))}.
           </p>
-          <svg className="trend" viewBox={`0 0 ${trend.length * 12} 40`} preserveAspectRatio="none" role="img" aria-label={`Duration of the last ${trend.length} runs, oldest first`}>
+          <svg
+            className="trend"
+            viewBox={`0 0 ${trend.length * 12} 40`}
+            preserveAspectRatio="none"
+            role="img"
+            aria-label={`Duration of the last ${trend.length} runs, oldest first`}
+          >
             {trend.map((t, i) => {
               const h = Math.max(2, (t.ms / max) * 38);
               return (

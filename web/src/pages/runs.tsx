@@ -61,16 +61,32 @@ export function RunsPage() {
           <label htmlFor="filter-q">Search</label>
           <input id="filter-q" type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="run id, runbook, actor, reason, parameter" />
         </div>
-        <FilterSelect id="filter-runbook" label="Runbook" value={filter.runbook} options={(runbooks?.items ?? []).map((r) => r.id)} onChange={(v) => set({ runbook: v })} />
+        <FilterSelect
+          id="filter-runbook"
+          label="Runbook"
+          value={filter.runbook}
+          options={(runbooks?.items ?? []).map((r) => r.id)}
+          onChange={(v) => set({ runbook: v })}
+        />
         <FilterSelect id="filter-state" label="State" value={filter.state} options={RUN_STATES} onChange={(v) => set({ state: v })} />
         <FilterSelect id="filter-trigger" label="Trigger" value={filter.trigger} options={TRIGGER_KINDS} onChange={(v) => set({ trigger: v })} />
         <div className="field">
           <label htmlFor="filter-since">From ({zone === 'utc' ? 'UTC' : 'local'})</label>
-          <input id="filter-since" type="datetime-local" value={toLocalInput(filter.since, zone)} onChange={(e) => set({ since: fromLocalInput(e.target.value, zone) })} />
+          <input
+            id="filter-since"
+            type="datetime-local"
+            value={toLocalInput(filter.since, zone)}
+            onChange={(e) => set({ since: fromLocalInput(e.target.value, zone) })}
+          />
         </div>
         <div className="field">
           <label htmlFor="filter-until">To ({zone === 'utc' ? 'UTC' : 'local'})</label>
-          <input id="filter-until" type="datetime-local" value={toLocalInput(filter.until, zone)} onChange={(e) => set({ until: fromLocalInput(e.target.value, zone) })} />
+          <input
+            id="filter-until"
+            type="datetime-local"
+            value={toLocalInput(filter.until, zone)}
+            onChange={(e) => set({ until: fromLocalInput(e.target.value, zone) })}
+          />
         </div>
         <button type="submit">Search</button>
       </form>

@@ -65,7 +65,14 @@ export function SchedulesPage({ session }: { session: Session }) {
             >
               <div className="field">
                 <label htmlFor={`pause-reason-${s.id}`}>Why pause it?</label>
-                <input id={`pause-reason-${s.id}`} required maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} aria-describedby={`pause-help-${s.id}`} />
+                <input
+                  id={`pause-reason-${s.id}`}
+                  required
+                  maxLength={2000}
+                  value={reason}
+                  onChange={(e) => setReason(e.target.value)}
+                  aria-describedby={`pause-help-${s.id}`}
+                />
                 <span className="help" id={`pause-help-${s.id}`}>
                   Recorded in the audit log with your name. Ticks while paused are not caught up.
                 </span>
@@ -123,7 +130,8 @@ export function SchedulesPage({ session }: { session: Session }) {
             <ul className="ticks">
               {s.recentTicks.map((t) => (
                 <li key={t.tickAt}>
-                  <Time at={t.tickAt} />: {t.decision === 'run' && t.runId ? <a href={`#/runs/${t.runId}`}>run {t.runId}</a> : `skipped (${t.reason ?? 'no reason'})`}
+                  <Time at={t.tickAt} />:{' '}
+                  {t.decision === 'run' && t.runId ? <a href={`#/runs/${t.runId}`}>run {t.runId}</a> : `skipped (${t.reason ?? 'no reason'})`}
                 </li>
               ))}
             </ul>

@@ -26,9 +26,19 @@ export function SignInForm({ onSignedIn }: { onSignedIn: (s: Session) => void })
     >
       <div className="field">
         <label htmlFor="api-key">API key</label>
-        <input id="api-key" name="apiKey" type="password" autoComplete="current-password" required value={key} onChange={(e) => setKey(e.target.value)} aria-describedby="api-key-help" />
+        <input
+          id="api-key"
+          name="apiKey"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={key}
+          onChange={(e) => setKey(e.target.value)}
+          aria-describedby="api-key-help"
+        />
         <div className="help" id="api-key-help">
-          A key from RUNBOOKD_API_KEYS (or the development key in <code>.runbookd/admin-api-key</code>). It is exchanged for a session cookie and not kept by the page.
+          A key from RUNBOOKD_API_KEYS (or the development key in <code>.runbookd/admin-api-key</code>). It is exchanged for a session cookie and not kept by
+          the page.
         </div>
       </div>
       <ErrorNotice error={error} />
