@@ -4,6 +4,11 @@ export type AwsErrorCode =
   | 'AWS_THROTTLED'
   | 'AWS_INVALID_STATE'
   | 'AWS_NOT_FOUND'
+  /**
+   * A create refused because the name is taken. For a name runbookd derives from the run it
+   * usually means an earlier request of this run landed late: the step looks and adopts it.
+   */
+  | 'AWS_ALREADY_EXISTS'
   | 'AWS_ACCESS_DENIED'
   | 'AWS_INVALID_INPUT'
   | 'AWS_UNAVAILABLE'
@@ -101,6 +106,7 @@ function classify(name: string, status: number | undefined, e: SdkErrorLike): Aw
     return 'AWS_INVALID_STATE';
   }
   if (name.includes('NotFound')) return 'AWS_NOT_FOUND';
+  if (name.includes('AlreadyExists')) return 'AWS_ALREADY_EXISTS';
   if (INVALID_INPUT_NAMES.has(name) || name.startsWith('InvalidParameter')) return 'AWS_INVALID_INPUT';
   if (TIMEOUT_NAMES.has(name) || networkCodeOf(e) === 'ETIMEDOUT') return 'AWS_TIMEOUT';
   if (UNAVAILABLE_NAMES.has(name) || isNetworkError(e) || e.$fault === 'server' || (status !== undefined && status >= 500)) {

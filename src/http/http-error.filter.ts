@@ -89,6 +89,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'RATE_LIMITED':
       return 429;
     case 'AWS_NOT_FOUND':
+    case 'AWS_ALREADY_EXISTS':
     case 'AWS_INVALID_INPUT':
     case 'AWS_INVALID_STATE':
     case 'AWS_ACCESS_DENIED':

@@ -66,6 +66,11 @@ export interface RecordingProxy {
   rateLimit(action: string, perSecond: number): void;
   /** Calls of `action` the rate limit refused. */
   throttled(action: string): number;
+  /**
+   * Hold each request of `action` for ms before forwarding it (a network that delays the request
+   * itself): requests held together reach the upstream in the order they arrived. 0 stops holding.
+   */
+  holdRequests(action: string, ms: number): void;
   /** Forward at once but hold the upstream's answer to the client for ms; 0 stops holding. */
   holdResponses(action: string, ms: number): void;
   onRequest(action: string, cb: (info: RequestInfo) => void | Promise<void>, phase?: RequestPhase): void;
@@ -90,6 +95,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
   const agent = new http.Agent({ keepAlive: true });
   const recorded: RecordedCall[] = [];
   const holds = new Map<string, number>();
+  const requestHolds = new Map<string, number>();
   const limits = new Map<string, { perSecond: number; recent: number[] }>();
   const throttledCalls: RecordedCall[] = [];
   const overLimit = (call: { action: string; service?: string; at: number }): boolean => {
@@ -211,7 +217,19 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
         },
       );
       upstreamReq.on('error', (e) => fail(502, `upstream ${upstream} failed: ${e.message}`));
-      upstreamReq.end(body);
+      let requestHold = 0;
+      for (const [pattern, ms] of requestHolds) if (matches(pattern, call)) requestHold = Math.max(requestHold, ms);
+      if (requestHold > 0) {
+        // Recorded when it reaches the upstream, as a count of what AWS saw should be.
+        call.forwarded = false;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          call.forwarded = true;
+          call.at = Date.now();
+          upstreamReq.end(body);
+        }, requestHold);
+        timers.add(timer);
+      } else upstreamReq.end(body);
       void notify('received', info);
 
       function fail(status: number, message: string) {
@@ -246,6 +264,10 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
       else limits.delete(action);
     },
     throttled: (action) => throttledCalls.filter((c) => matches(action, c)).length,
+    holdRequests(action, ms) {
+      if (ms > 0) requestHolds.set(action, ms);
+      else requestHolds.delete(action);
+    },
     holdResponses(action, ms) {
       if (ms > 0) holds.set(action, ms);
       else holds.delete(action);
@@ -260,6 +282,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     },
     async stop() {
       holds.clear();
+      requestHolds.clear();
       listeners.length = 0;
       await Promise.allSettled([...pending]);
       for (const t of timers) clearTimeout(t);

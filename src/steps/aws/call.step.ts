@@ -129,22 +129,40 @@ export class AwsCallStep implements StepType<Input, Output> {
     const tokenInput = idempotencyInputOf(input.service, input.api);
     if (!tokenInput) {
       if (ctx.memory[INTENT] !== undefined && input.lookFirst) {
-        const look = await this.aws
-          .call(ctx.aws, target, input.service, input.lookFirst.api, input.lookFirst.input ?? {}, false)
-          // Describe* of a named resource that does not exist answers NotFound: the call did not take effect.
-          .catch((err: unknown) => {
-            if (err instanceof AwsStepError && err.code === 'AWS_NOT_FOUND') return null;
-            throw err;
-          });
-        if (look !== null && isTruthy(query(input.lookFirst.found, look))) {
+        const look = await this.look(input, ctx, target);
+        if (look !== null) {
           ctx.log.log(`${input.service}:${input.api} already took effect (${input.lookFirst.api} found it); not sent again`);
           return done<Output>(namedOutputs(this.outputQueries, look));
         }
       }
       await ctx.checkpoint({ [INTENT]: this.clock.now().toISOString() });
     }
-    const response = await this.aws.call(ctx.aws, target, input.service, input.api, this.sendInput(input, ctx), true);
-    return done<Output>(namedOutputs(this.outputQueries, response));
+    try {
+      const response = await this.aws.call(ctx.aws, target, input.service, input.api, this.sendInput(input, ctx), true);
+      return done<Output>(namedOutputs(this.outputQueries, response));
+    } catch (err) {
+      // A conflict on a name the run owns means an earlier request of this run (one that was still
+      // on the wire when its executor lost the run) landed first: the look decides whether what
+      // exists is what this call would have made. What the look does not find stays the error.
+      if (!(err instanceof AwsStepError && err.code === 'AWS_ALREADY_EXISTS' && input.lookFirst)) throw err;
+      const look = await this.look(input, ctx, target);
+      if (look === null) throw err;
+      ctx.log.log(`${input.service}:${input.api} answered ${err.details.awsCode}; ${input.lookFirst.api} found it is this run's: adopted`);
+      return done<Output>(namedOutputs(this.outputQueries, look));
+    }
+  }
+
+  /** The author's look: the response when its `found` query holds, else null. */
+  private async look(input: Input, ctx: StepContext, target: ReturnType<typeof targetOf>): Promise<unknown> {
+    const lookFirst = input.lookFirst!;
+    const look = await this.aws
+      .call(ctx.aws, target, input.service, lookFirst.api, lookFirst.input ?? {}, false)
+      // Describe* of a named resource that does not exist answers NotFound: the call did not take effect.
+      .catch((err: unknown) => {
+        if (err instanceof AwsStepError && err.code === 'AWS_NOT_FOUND') return null;
+        throw err;
+      });
+    return look !== null && isTruthy(query(lookFirst.found, look)) ? look : null;
   }
 
   private sendInput(input: Input, ctx: Pick<StepContext, 'runId' | 'stepId'>): Record<string, unknown> {

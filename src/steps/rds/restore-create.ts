@@ -2,9 +2,10 @@ import type { PlannedCall } from '../../aws/aws-call.types';
 import type { AwsTarget } from '../../aws/aws-client.factory';
 import type { RdsRestoreAdapter } from '../../aws/rds-restore.adapter';
 import { createdByRun, runResourceName, type ResourceTag } from '../../aws/resource-tags';
+import { AwsStepError } from '../../aws/aws.error';
 import { EngineError } from '../../engine/engine.error';
 import type { StepContext } from '../step.contract';
-import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoreKind } from './restored-resource';
+import { DEFAULT_CLUSTER_INSTANCE_CLASS, observeRestored, type RestoredState, type RestoreKind } from './restored-resource';
 
 /** Where a restored copy lives: never publicly accessible, in the given subnet group and security groups. */
 export interface IsolationInput {
@@ -82,28 +83,60 @@ export const createRestoredResource = {
         { identifier: spec.instanceIdentifier },
       );
     }
-    const existed = now.exists;
+    let existed = now.exists;
+    let instanceExists = now.instanceStatus !== null;
     if (!existed) {
       await ctx.checkpoint({ requestedAtMs });
       const base = baseOf(spec);
       const c = spec.create;
-      if (spec.kind === 'instance') {
-        if (c.from === 'snapshot') await rds.restoreInstanceFromSnapshot(ctx.aws, target, { ...base, snapshotIdentifier: c.snapshotIdentifier });
-        else await rds.restoreInstanceToPointInTime(ctx.aws, target, { ...base, ...c });
-      } else {
-        const { instanceClass: _unused, ...clusterBase } = base;
-        if (c.from === 'snapshot')
-          await rds.restoreClusterFromSnapshot(ctx.aws, target, { ...clusterBase, snapshotIdentifier: c.snapshotIdentifier, engine: spec.engine ?? '' });
-        else await rds.restoreClusterToPointInTime(ctx.aws, target, { ...clusterBase, ...c });
+      const adopted = await adoptingConflict(rds, ctx, target, spec, 'main', async () => {
+        if (spec.kind === 'instance') {
+          if (c.from === 'snapshot') await rds.restoreInstanceFromSnapshot(ctx.aws, target, { ...base, snapshotIdentifier: c.snapshotIdentifier });
+          else await rds.restoreInstanceToPointInTime(ctx.aws, target, { ...base, ...c });
+        } else {
+          const { instanceClass: _unused, ...clusterBase } = base;
+          if (c.from === 'snapshot') await rds.restoreClusterFromSnapshot(ctx.aws, target, { ...clusterBase, snapshotIdentifier: c.snapshotIdentifier, engine: spec.engine ?? '' });
+          else await rds.restoreClusterToPointInTime(ctx.aws, target, { ...clusterBase, ...c });
+        }
+      });
+      if (adopted) {
+        existed = true;
+        instanceExists = adopted.instanceStatus !== null;
       }
     }
-    if (spec.kind === 'cluster' && now.instanceStatus === null) {
+    if (spec.kind === 'cluster' && !instanceExists) {
       await ctx.checkpoint({ requestedAtMs, clusterInstanceRequested: true });
-      await rds.createClusterInstance(ctx.aws, target, clusterInstance(spec));
+      await adoptingConflict(rds, ctx, target, spec, 'instance', () => rds.createClusterInstance(ctx.aws, target, clusterInstance(spec)).then(() => undefined));
     }
     return existed;
   },
 };
+
+/**
+ * Sends one create; an "already exists" answer for the run's own name is read as "made by this
+ * run": a request of an earlier attempt (an executor that lost the run while its request was on
+ * the wire) reached AWS first. The step reads the resource, checks that it is this run's (tag or
+ * derived name) and adopts it; a same-named resource that is not this run's stays an error.
+ * Returns the state adopted, or null when the create went through.
+ */
+async function adoptingConflict(
+  rds: RdsRestoreAdapter, ctx: StepContext, target: AwsTarget, spec: CreateSpec, which: 'main' | 'instance', create: () => Promise<void>,
+): Promise<RestoredState | null> {
+  try {
+    await create();
+    return null;
+  } catch (err) {
+    if (!(err instanceof AwsStepError && err.code === 'AWS_ALREADY_EXISTS')) throw err;
+    const now = await observeRestored(rds, ctx.aws, target, { kind: spec.kind, identifier: spec.identifier, instanceIdentifier: spec.instanceIdentifier });
+    const ours = which === 'main' ? now.exists && now.ours : now.instanceStatus !== null && now.instanceOurs;
+    const name = which === 'main' ? `${spec.kind} ${spec.identifier}` : `instance ${spec.instanceIdentifier}`;
+    if (!ours) {
+      throw new EngineError('PRECONDITION_FAILED', `${name} already exists and was not created by this run; choose another target name`, { identifier: which === 'main' ? spec.identifier : spec.instanceIdentifier, awsCode: err.details.awsCode });
+    }
+    ctx.log.log(`${name} already existed and is this run's (an earlier request of the run landed first); adopted, not created again`);
+    return now;
+  }
+}
 
 /** True when an instance by that name exists and is not this run's (by tag or derived name). */
 async function instanceHeldByAnother(rds: RdsRestoreAdapter, ctx: StepContext, target: AwsTarget, id: string): Promise<boolean> {
