@@ -78,8 +78,15 @@ describe("README's CLI commands, as written", () => {
       if (cmd[0] === 'approve' || cmd[0] === 'reject') {
         const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'readme approve' } });
         await pendingApproval('failover-test');
+        expect(started.status).toBe(202);
         args = cmd.map((w) => (w === '<run>' ? started.body.id : w));
         e = admin;
+        const r = await cli(args, e).done;
+        results.push({ cmd: args.join(' '), code: r.code, err: r.stderr.slice(0, 300) });
+        // An approved failover holds the cluster's concurrency key until it ends: the next
+        // command's run on the same cluster would be refused 409 while it runs.
+        await h.waitForRun(started.body.id, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 90_000);
+        continue;
       } else if (cmd[0] === 'cancel') {
         const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'readme cancel' } });
         args = cmd.map((w) => (w === '<run>' ? started.body.id : w));

@@ -123,7 +123,8 @@ describe('toAwsStepError', () => {
     ['InvalidParameterCombination', 'AWS_INVALID_INPUT', false],
     ['MissingParameter', 'AWS_INVALID_INPUT', false],
     ['TimeoutError', 'AWS_TIMEOUT', true],
-    ['DBClusterAlreadyExistsFault', 'AWS_FAILED', false],
+    // A name runbookd derives from the run already taken: the step looks and adopts it when it is this run's (issue 23, hole 3).
+    ['DBClusterAlreadyExistsFault', 'AWS_ALREADY_EXISTS', false],
   ])('%s → %s (retryable %s)', (name, code, retryable) => {
     const e = toAwsStepError(sdkError(name), where);
     expect(e).toBeInstanceOf(AwsStepError);

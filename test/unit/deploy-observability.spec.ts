@@ -25,7 +25,7 @@ async function exportedMetrics(): Promise<Map<string, Set<string>>> {
   const svc = new MetricsService(
     stub({ stats: async () => ({ byState: [{ runbookId: 'failover-test', state: 'running', count: 1 }], oldestActiveSeconds: 5, deadLettered: 0 }) }),
     stub({ jobCounts: async () => ({ waiting: 1 }) }),
-    stub({ head: async () => ({ seq: 3 }) }),
+    stub({ head: async () => ({ seq: 3 }), countQuarantined: async () => 0 }),
     stub({ pendingStats: async () => ({ pending: 1, oldestSeconds: 2 }) }),
     stub({ lastSweep: async () => [{ type: 'rds:db', state: 'found', count: 1 }] }),
   );
