@@ -1,35 +1,15 @@
-import * as http from 'node:http';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { cloudWatchAlarmMessage } from '../../scripts/sandbox/sns-signer';
 import { checkoutTaskDefinition, SANDBOX_CANARY } from '../../scripts/sandbox/seed-canary';
 import { SnsCertificateFetcher } from '../../src/triggers/sns/sns-certificate.fetcher';
+import { motoCertificate } from '../support/moto-sns';
 import { eventually, Harness, REGION } from '../support/runbookd';
 
 const ACCOUNT = '123456789012';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:${SANDBOX_CANARY.topic}`;
 
-/**
- * moto's SNS signs what it posts (SignatureVersion 2) with a key it makes per subscription and
- * serves the certificate itself, under https://sns.<region>.amazonaws.com/<name>.pem. The test's
- * fetcher answers for that URL from moto; the webhook's host rule is exactly the production one.
- */
-function motoCertificate(motoEndpoint: string) {
-  return async (url: URL): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const moto = new URL(motoEndpoint);
-      // moto tells services apart by the credential scope of the Authorization header.
-      const authorization = `AWS4-HMAC-SHA256 Credential=test/20260101/${REGION}/sns/aws4_request, SignedHeaders=host, Signature=00`;
-      http
-        .get({ host: moto.hostname, port: moto.port, path: url.pathname, headers: { authorization } }, (res) => {
-          let body = '';
-          res.on('data', (c) => (body += c));
-          res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`moto answered ${res.statusCode}`))));
-        })
-        .on('error', reject);
-    });
-}
 
 describe('canary-rollback end to end: moto SNS Publish → webhook → ECS rollback', () => {
   let h: Harness;

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
@@ -9,6 +8,7 @@ import { cloudWatchAlarmMessage } from '../../scripts/sandbox/sns-signer';
 import { checkoutTaskDefinition, SANDBOX_CANARY } from '../../scripts/sandbox/seed-canary';
 import { SnsCertificateFetcher } from '../../src/triggers/sns/sns-certificate.fetcher';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
+import { motoCertificate } from '../support/moto-sns';
 import { eventually, Harness, REGION, ROOT } from '../support/runbookd';
 
 const SERVER = 2;
@@ -191,15 +191,3 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
   });
 });
 
-function motoCertificate(motoEndpoint: string) {
-  return async (url: URL): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const moto = new URL(motoEndpoint);
-      const authorization = `AWS4-HMAC-SHA256 Credential=test/20260101/${REGION}/sns/aws4_request, SignedHeaders=host, Signature=00`;
-      http.get({ host: moto.hostname, port: moto.port, path: url.pathname, headers: { authorization } }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`moto answered ${res.statusCode}`))));
-      }).on('error', reject);
-    });
-}
