@@ -23,18 +23,19 @@ describe('AlarmReaderService: one paced DescribeAlarms stream per region and rol
   /** When each DescribeAlarms went out (performance.now) and what it asked for. */
   let sent: { at: number; names: string[] }[];
   let state: (name: string) => string;
-  let failNext: boolean;
+  /** The next call asking for this alarm fails (by name, not by order: two regions' paced calls race). */
+  let failFor: string | undefined;
 
   beforeEach(() => {
     cw.reset();
     sent = [];
     state = () => 'ALARM';
-    failNext = false;
+    failFor = undefined;
     cw.on(DescribeAlarmsCommand).callsFake(async (input: DescribeAlarmsCommandInput) => {
       const names = input.AlarmNames ?? [];
       sent.push({ at: performance.now(), names });
-      if (failNext) {
-        failNext = false;
+      if (failFor && names.includes(failFor)) {
+        failFor = undefined;
         throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400 } });
       }
       return { MetricAlarms: names.filter((n) => !n.startsWith('missing')).map((n) => ({ AlarmName: n, StateValue: state(n), StateUpdatedTimestamp: new Date() })) };
@@ -91,7 +92,7 @@ describe('AlarmReaderService: one paced DescribeAlarms stream per region and rol
     const reader = newReader();
     await Promise.all([reader.states(ctx, 'eu-west-1', ['x']), reader.states(ctx, 'us-east-1', ['y'])]);
     expect(sent).toHaveLength(2);
-    failNext = true;
+    failFor = 'x';
     const [failed, other] = await Promise.allSettled([reader.states(ctx, 'eu-west-1', ['x']), reader.states(ctx, 'us-east-1', ['y'])]);
     expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'AWS_THROTTLED' } });
     expect(other).toMatchObject({ status: 'fulfilled' });
