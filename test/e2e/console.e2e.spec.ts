@@ -220,9 +220,16 @@ describe('web console in a browser', () => {
     expect((await h.request('GET', `/v1/runs/${started.body.id}`)).body.state).toBe('cancelled');
     await shot(page, 'run-phone-cancelled');
     await expectAccessible(page, 'run (phone)');
-    // Re-run opens the form with the same parameters and says where they came from.
+    // Re-run opens the form with the same parameters and says where they came from. The earlier
+    // run's answer is held back a moment, as a slow network would: the form must not be drawn with
+    // the defaults (seconds is 120 by default too) and an empty reason before it arrives.
+    await page.route(`**/v1/runs/${started.body.id}`, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
     await page.getByRole('button', { name: 'Re-run' }).click();
     await page.getByRole('heading', { name: 'Start a run' }).waitFor();
+    await page.getByRole('status', { name: `Loading the parameters of run ${started.body.id}` }).waitFor();
     await page.getByText(`Parameters of run ${started.body.id}`).waitFor();
     expect(await page.getByLabel('seconds').inputValue()).toBe('120');
     expect(await page.getByLabel('Reason').inputValue()).toBe(`re-run of ${started.body.id}: to be cancelled`);
