@@ -12,7 +12,7 @@ import { FleetError } from './fleet.error';
 import { FLEET_TARGETS_STEP, fleetDefinition } from './fleet-definition';
 import { bindTarget, checkCommonParameters, fleetLimits, parseFleetRequest, type FleetRequestBody } from './fleet-request';
 import { FleetTargetsService } from './fleet-targets.service';
-import type { FleetPlan } from './fleet.types';
+import type { FleetPlan } from '../model/fleet.types';
 
 export interface AcceptFleetCommand extends FleetRequestBody {
   runbookId: string;

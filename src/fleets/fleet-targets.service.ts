@@ -7,7 +7,7 @@ import { countCall, type CallTally } from '../aws/call-tally';
 import { AppConfig } from '../config/app.config';
 import { FleetError } from './fleet.error';
 import { arnOf, parseArn } from './fleet-request';
-import type { FleetTarget, TargetSelector } from './fleet.types';
+import type { FleetTarget, TargetSelector } from '../model/fleet.types';
 
 /** Accounts × regions asked at once while resolving: enough to hide latency, few enough for one account's tagging quota. */
 const RESOLVE_PARALLELISM = 8;

@@ -1,4 +1,4 @@
-import type { FleetResourceType } from '../model/runbook.types';
+import type { FleetResourceType } from './runbook.types';
 
 
 /**
