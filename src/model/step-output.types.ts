@@ -30,3 +30,10 @@ export interface CreatedResource {
   state: string;
   createdByStepId?: string;
 }
+
+/** The janitor sweep's counts per resource type, recorded in its step output and read back for /metrics. */
+export interface LeftoverCount {
+  type: string;
+  state: 'found' | 'removed' | 'not-removed';
+  count: number;
+}
