@@ -18,6 +18,7 @@ import { RunsController } from './http/runs.controller';
 import { SchedulesController } from './http/schedules.controller';
 import { ResourcesController } from './http/resources.controller';
 import { StopSwitchController } from './http/stop-switch.controller';
+import { ResilienceController } from './http/resilience.controller';
 import { ResourceNamesService } from './aws/resource-names.service';
 import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
@@ -46,6 +47,7 @@ import { SnsMessageRecorder } from './triggers/sns/sns-message-recorder.service'
     ApprovalsController,
     ResourcesController,
     StopSwitchController,
+    ResilienceController,
   ],
   providers: [
     ApiKeyService,

@@ -22,6 +22,8 @@ import { TargetPolicyService } from './auth/target-policy.service';
 import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
 import { FleetTargetsService } from './fleets/fleet-targets.service';
 import { PolicyService } from './policy/policy.service';
+import { ResilienceEvidenceRepository } from './persistence/resilience-evidence.repository';
+import { ResiliencePostureService } from './resilience/resilience-posture.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { RunAccessService } from './engine/run-access.service';
@@ -94,6 +96,8 @@ export class InfrastructureModule {
       SchedulesService,
       ApprovalsRepository,
       ApprovalsService,
+      ResilienceEvidenceRepository,
+      ResiliencePostureService,
     ];
     return {
       module: InfrastructureModule,

@@ -131,6 +131,14 @@ export interface FleetsConfig {
   maxTargets: number;
 }
 
+/** Resilience posture (src/resilience/): the tiers resources are held to. */
+export interface ResilienceConfig {
+  /** RUNBOOKD_RESILIENCE_POLICY: tiers of RPO/RTO targets and evidence freshness, and who is in which; unset = every resource untiered. */
+  policyFile: string | undefined;
+  /** RUNBOOKD_RESILIENCE_CACHE_SECONDS: how long one posture (its AWS reads) is served before it is computed again. */
+  cacheSeconds: number;
+}
+
 /** The notification outbox. */
 export interface NotificationsConfig {
   /** How often workers look for notifications due. */
@@ -223,6 +231,7 @@ export class AppConfig {
   aws!: AwsConfig;
   scope!: ScopeConfig;
   fleets!: FleetsConfig;
+  resilience!: ResilienceConfig;
   notifications!: NotificationsConfig;
   schedules!: SchedulesConfig;
   sns!: SnsConfig;
@@ -384,6 +393,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   c.sns = readSns(r);
   c.scope = readScope(r, env);
   c.fleets = readFleets(r, env);
+  c.resilience = {
+    policyFile: env.RUNBOOKD_RESILIENCE_POLICY ? path.resolve(env.RUNBOOKD_RESILIENCE_POLICY) : undefined,
+    cacheSeconds: r.int('RUNBOOKD_RESILIENCE_CACHE_SECONDS', 300, 0, 86_400),
+  };
   c.audit = readAudit(r, env, c.stateDir);
   c.secrets = readSecrets(r, env, c.stateDir);
 
