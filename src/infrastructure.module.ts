@@ -23,7 +23,7 @@ import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
 import { FleetTargetsService } from './fleets/fleet-targets.service';
 import { PolicyService } from './policy/policy.service';
 import { ResilienceEvidenceRepository } from './persistence/resilience-evidence.repository';
-import { ResiliencePostureService } from './resilience/resilience-posture.service';
+import { ResiliencePostureService } from './fleets/resilience-posture.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { RunAccessService } from './engine/run-access.service';

@@ -5,7 +5,7 @@ import { CurrentPrincipal } from '../auth/principal.decorator';
 import { RequirePermission } from '../auth/permission.decorator';
 import { RequestError } from '../common/coded-error';
 import { VERDICTS, type Verdict } from '../resilience/resilience-posture';
-import { ResiliencePostureService } from '../resilience/resilience-posture.service';
+import { ResiliencePostureService } from '../fleets/resilience-posture.service';
 import { apiRef } from './openapi-schemas';
 
 const VERDICT_FILTERS = [...VERDICTS, 'untiered'] as const;

@@ -6,7 +6,7 @@ import { RunQueue } from '../engine/run-queue.adapter';
 import { RUN_STATES } from '../model/run.types';
 import { LeftoversRepository } from '../persistence/leftovers.repository';
 import { RunsRepository } from '../persistence/runs.repository';
-import { ResiliencePostureService } from '../resilience/resilience-posture.service';
+import { ResiliencePostureService } from '../fleets/resilience-posture.service';
 
 /** What one scrape reads from PostgreSQL and the queue; every metric is computed from it. */
 interface Scrape {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/app.config';
 import { parsePolicyDuration, parseResiliencePolicy, ResiliencePolicyFileError } from '../../src/resilience/resilience-policy-file';
-import { ResiliencePostureService } from '../../src/resilience/resilience-posture.service';
+import { ResiliencePostureService } from '../../src/fleets/resilience-posture.service';
 
 const GOOD = `
 version: 1

@@ -7,10 +7,10 @@ import { mergeTallies, type CallTally } from '../aws/call-tally';
 import { ResilienceEstateAdapter, type RdsPostureSubject, type RdsSnapshotSummary } from '../aws/resilience-estate.adapter';
 import { Clock } from '../common/clock';
 import { AppConfig, ConfigError } from '../config/app.config';
-import { FleetTargetsService } from '../fleets/fleet-targets.service';
+import { FleetTargetsService } from './fleet-targets.service';
 import { ResilienceEvidenceRepository, type EvidenceRunRow } from '../persistence/resilience-evidence.repository';
-import { loadResiliencePolicy, ResiliencePolicyFileError } from './resilience-policy-file';
-import type { ResiliencePolicy } from './resilience-policy.types';
+import { loadResiliencePolicy, ResiliencePolicyFileError } from '../resilience/resilience-policy-file';
+import type { ResiliencePolicy } from '../resilience/resilience-policy.types';
 import {
   evidenceKey,
   postureOf,
@@ -20,7 +20,7 @@ import {
   type ResourcePosture,
   type RunEvidence,
   type Verdict,
-} from './resilience-posture';
+} from '../resilience/resilience-posture';
 
 /** Account × region pairs read at once: enough to hide latency, few enough for one account's RDS quota. */
 const READ_PARALLELISM = 8;
