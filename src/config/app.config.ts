@@ -88,6 +88,18 @@ export interface RunsConfig {
   eventsPollMs: number;
 }
 
+/**
+ * Who computes a capacity report's statistics: `cloudwatch` asks GetMetricData for percentiles,
+ * the extreme and coarse trend points over the lookback (about 17 points a series instead of one
+ * per period); `local` fetches every per-period point and computes them here (for an emulator
+ * without percentile statistics, such as moto).
+ */
+export type CapacityStatistics = 'cloudwatch' | 'local';
+
+export interface CapacityConfig {
+  statistics: CapacityStatistics;
+}
+
 /** The AWS SDK clients and the alarm reads they share. */
 export interface AwsConfig {
   region: string;
@@ -222,6 +234,7 @@ export class AppConfig {
   runbooks!: RunbooksConfig;
   runs!: RunsConfig;
   aws!: AwsConfig;
+  capacity!: CapacityConfig;
   scope!: ScopeConfig;
   fleets!: FleetsConfig;
   notifications!: NotificationsConfig;
@@ -369,6 +382,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventsPollMs: r.int('RUNBOOKD_EVENTS_POLL_MS', 1000, 100, 60_000),
   };
   c.aws = readAws(r);
+  c.capacity = { statistics: r.oneOf<CapacityStatistics>('RUNBOOKD_CAPACITY_STATISTICS', 'cloudwatch', ['cloudwatch', 'local']) };
   c.faultPoints = [];
   for (const item of r.list('RUNBOOKD_FAULT_INJECT')) {
     const m = FAULT_POINT.exec(item);

@@ -89,6 +89,8 @@ export class Harness {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // moto answers no percentile statistic (GetMetricData with p95 is a 500).
+      RUNBOOKD_CAPACITY_STATISTICS: 'local',
       RUNBOOKD_WORKER_LOCK_MS: '2000',
       RUNBOOKD_WORKER_STALLED_INTERVAL_MS: '1000',
       RUNBOOKD_RECONCILE_INTERVAL_MS: '1000',
