@@ -38,6 +38,7 @@ export type AuditKind =
   | 'approval.granted'
   | 'approval.expired'
   | 'approval.voided'
+  | 'approval.inherited'
   /** A fleet run's targets as resolved when it was accepted: the list it acts on, nothing else (fleets/fleet-acceptance.service.ts). */
   | 'fleet.targets-resolved'
   /** The stop button (engine/stop-switch.service.ts): who stopped every run and why, how many were asked to stop; who lifted it. */
