@@ -33,6 +33,8 @@ import { SnsWebhookService } from './triggers/sns/sns-webhook.service';
 import { AlarmNotificationService } from './triggers/sns/alarm-notification.service';
 import { SnsEnvelopeCheck } from './triggers/sns/sns-envelope.check';
 import { SnsMessageRecorder } from './triggers/sns/sns-message-recorder.service';
+import { EventBridgeWebhookController } from './triggers/eventbridge/eventbridge-webhook.controller';
+import { EventBridgeWebhookService } from './triggers/eventbridge/eventbridge-webhook.service';
 
 /** The HTTP API: every route needs an API key unless marked @Public. */
 @Module({
@@ -46,6 +48,7 @@ import { SnsMessageRecorder } from './triggers/sns/sns-message-recorder.service'
     SchedulesController,
     ReportsController,
     SnsWebhookController,
+    EventBridgeWebhookController,
     SessionController,
     OidcSessionController,
     ApprovalsController,
@@ -72,6 +75,7 @@ import { SnsMessageRecorder } from './triggers/sns/sns-message-recorder.service'
     SnsMessageRecorder,
     AlarmNotificationService,
     SnsWebhookService,
+    EventBridgeWebhookService,
   ],
 })
 export class ApiModule {}

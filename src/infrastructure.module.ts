@@ -20,6 +20,7 @@ import { StopSwitchService } from './engine/stop-switch.service';
 import { StopSwitchRepository } from './persistence/stop-switch.repository';
 import { TargetPolicyService } from './auth/target-policy.service';
 import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
+import { FleetApprovalService } from './fleets/fleet-approval.service';
 import { FleetTargetsService } from './fleets/fleet-targets.service';
 import { PolicyService } from './policy/policy.service';
 import { RunQueue } from './engine/run-queue.adapter';
@@ -79,6 +80,7 @@ export class InfrastructureModule {
       TargetPolicyService,
       FleetTargetsService,
       FleetAcceptanceService,
+      FleetApprovalService,
       RunsService,
       RunAccessService,
       StopConditionsService,

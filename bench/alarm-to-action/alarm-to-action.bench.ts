@@ -27,6 +27,7 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { cloudWatchAlarmMessage, createTestSnsSigner } from '../../scripts/sandbox/sns-signer';
+import { CpuReference, describeReference, normalize, printNormalized, referenceTable } from '../cpu-reference';
 import { writeDocSection } from '../engine/doc-section';
 import {
   cpuBetween,
@@ -192,6 +193,7 @@ interface RateResult {
 async function main(): Promise<void> {
   const main = path.join(ROOT, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error('dist/main.js is missing: npm run build first (npm run bench:alarm-to-action does)');
+  const reference = await CpuReference.start();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runbookd-bench-sns-'));
   const signer = createTestSnsSigner(dir, REGION);
   const fake = new FakeAws();
@@ -395,8 +397,22 @@ async function main(): Promise<void> {
     ).rows[0];
     await pg.end();
     const at200 = rates.find((r) => r.offeredPerSec === 200);
+    const cpuReference = await reference.finish();
+    const normalized = normalize(cpuReference, {
+      ...Object.fromEntries(
+        rates.flatMap((x) => [
+          [`${x.offeredPerSec}/s alarm → UpdateService p99`, { value: x.notificationToUpdateServiceMs.p99, kind: 'ms' as const }],
+          [`${x.offeredPerSec}/s webhook answer p99`, { value: x.httpAnswerMs.p99, kind: 'ms' as const }],
+          [`${x.offeredPerSec}/s machine CPU per alarm`, { value: x.cpuMsPerAlarm.machine, kind: 'ms' as const }],
+        ]),
+      ),
+      'burst accepted/s': { value: round(acceptedPerSec), kind: 'perSecond' },
+      'raw Queue.add/s': { value: round(rawPerSec), kind: 'perSecond' },
+    });
     const result = {
       benchmark: 'alarm-to-action',
+      cpuReference,
+      normalized,
       at: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', node: process.version, loadavg: os.loadavg().map((l) => round(l)) },
       setup: {
@@ -482,6 +498,8 @@ function print(r: any): void {
   console.log(
     `  targets: p99 at 200/s ≤ ${TARGET.p99MsAt200} ms: ${r.targets.p99MsAt200.met ? 'met' : 'NOT met'} (${r.targets.p99MsAt200.measured} ms; after the confirmation: ${r.targets.p99MsAt200AfterConfirmation.measured} ms, ${r.targets.p99MsAt200AfterConfirmation.met ? 'met' : 'NOT met'}); ratio ≥ ${TARGET.ratio}: ${r.targets.ratio.met ? 'met' : 'NOT met'} (${r.targets.ratio.measured})`,
   );
+  console.log(`  ${describeReference(r.cpuReference)}`);
+  printNormalized(r.normalized);
   console.log(`  results: ${path.relative(ROOT, RESULTS_FILE)}`);
 }
 
@@ -526,6 +544,10 @@ function docSection(r: any): string {
     `Targets: p99 ≤ ${TARGET.p99MsAt200} ms at 200/s — **${r.targets.p99MsAt200.met ? 'met' : 'not met'}** (${r.targets.p99MsAt200.measured} ms); from CloudWatch's answer to the confirmation to UpdateService **${r.targets.p99MsAt200AfterConfirmation.met ? 'met' : 'not met'}** (${r.targets.p99MsAt200AfterConfirmation.measured} ms); ratio ≥ ${TARGET.ratio} — **${r.targets.ratio.met ? 'met' : 'not met'}** (${r.targets.ratio.measured}).`,
     '',
     `Each alarm that ends in a completed rollback leaves ${r.database.auditRecordsPerSucceededRun ?? '(no run completed in the window)'} audit records on its run (plus one \`sns.received\`); the executor group-commits them with other runs' records (docs/architecture.md, "Group commit").`,
+    '',
+    `${describeReference(r.cpuReference)}.`,
+    '',
+    referenceTable(r.normalized),
     '',
     'Latency runs from the moment the benchmark sends the notification (so it includes HTTP, signature check, the committed run + audit records, the queue hop to a worker, and the two steps before the rollback call) to the moment the stand-in ECS receives UpdateService. Each run carries on after that (steady state, alarm OK), so the workers are busy with earlier runs while later notifications arrive.',
   ].join('\n');

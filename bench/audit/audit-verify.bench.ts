@@ -24,6 +24,7 @@ import { Clock } from '../../src/common/clock';
 import { loadConfig } from '../../src/config/app.config';
 import { migrate } from '../../src/persistence/migrator';
 import { PgDatabase } from '../../src/persistence/pg.database';
+import { CpuReference, describeReference, normalize, printNormalized, referenceTable } from '../cpu-reference';
 import { writeDocSection } from '../engine/doc-section';
 import { createScratchDatabase } from '../engine/services';
 
@@ -32,6 +33,7 @@ const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0';
 const RESULTS = path.resolve(__dirname, '..', 'results');
 
 async function main(): Promise<void> {
+  const reference = await CpuReference.start();
   const scratch = await createScratchDatabase();
   const db = new PgDatabase(scratch.url, 4);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'audit-bench-'));
@@ -85,7 +87,16 @@ async function main(): Promise<void> {
     if (!result.ok || result.records !== N) throw new Error(`verify did not pass: ${JSON.stringify(result).slice(0, 400)}`);
 
     const [{ size }] = await db.query<{ size: string }>("SELECT pg_size_pretty(pg_total_relation_size('audit_events')) AS size");
+    const cpuReference = await reference.finish();
+    const normalized = normalize(cpuReference, {
+      'seal wall time': { value: Math.round(sealMs), kind: 'ms' },
+      'seal Node CPU': { value: Math.round(sealCpuMs), kind: 'ms' },
+      'verify wall time': { value: Math.round(verifyMs), kind: 'ms' },
+      'verify Node CPU': { value: Math.round(verifyCpuMs), kind: 'ms' },
+    });
     const figures = {
+      cpuReference,
+      normalized,
       at: new Date().toISOString(),
       records: N,
       tableSize: size,
@@ -101,6 +112,8 @@ async function main(): Promise<void> {
       machine: `${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`,
     };
     console.log(JSON.stringify(figures, null, 2));
+    console.log(describeReference(cpuReference));
+    printNormalized(normalized);
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(path.join(RESULTS, 'audit-verify-latest.json'), `${JSON.stringify(figures, null, 2)}\n`);
     if (WRITE_DOCS) {
@@ -116,6 +129,10 @@ verified by \`AuditService.verify\` (the code behind \`GET /v1/audit/verify\`): 
 |---|---:|---:|---:|---|
 | seal (link into the chain + digest) | ${figures.sealSeconds} s | ${figures.sealRecordsPerSec.toLocaleString('en-US')} records/s | ${figures.sealNodeCpuSeconds} s | ${loadAfterSeal} |
 | verify | ${figures.verifySeconds} s | ${figures.verifyRecordsPerSec.toLocaleString('en-US')} records/s | ${figures.verifyNodeCpuSeconds} s | ${loadAfterVerify} |
+
+${describeReference(cpuReference)}.
+
+${referenceTable(normalized)}
 
 Target: verify of 1,000,000 records ≤ 60 s — ${N >= 1_000_000 ? (verifyMs <= 60_000 ? '**met**' : '**not met**') : 'not measured at full size in this run'}.`,
       );

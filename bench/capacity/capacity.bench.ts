@@ -31,6 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { createEcsServices, putMetricHistory } from '../../scripts/sandbox/seed-metrics';
 import { Harness, REGION } from '../../test/support/runbookd';
+import { CpuReference, describeReference, normalize, printNormalized, referenceTable } from '../cpu-reference';
 import { writeDocSection } from '../engine/doc-section';
 import { forkCloudWatchStandIn } from './cloudwatch-stand-in';
 import { CLUSTERS, metricsFor, scenarioSeries, scenarioServices } from './scenario';
@@ -68,6 +69,7 @@ interface RunFigures {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const reference = await CpuReference.start();
   const now = Date.now();
   const hours = DAYS * 24;
   const scenario = { services: SERVICES, hours, now };
@@ -130,8 +132,15 @@ async function main(): Promise<void> {
     const wall = median(runs.map((r) => r.wallSeconds));
     const first = runs[0];
     const pages = first.getMetricDataCalls / first.batches;
+    const cpuReference = await reference.finish();
+    const normalized = normalize(cpuReference, {
+      'report wall time (median)': { value: Math.round(wall * 1000), kind: 'ms' },
+      'app CPU per report (median)': { value: Math.round(median(runs.map((r) => r.appCpuSeconds)) * 1000), kind: 'ms' },
+    });
     const result = {
       bench: 'capacity',
+      cpuReference,
+      normalized,
       date: new Date().toISOString(),
       commit: gitCommit(),
       benchSeconds: round((performance.now() - started) / 1000, 1),
@@ -167,6 +176,8 @@ async function main(): Promise<void> {
     writeFileSync(path.join(RESULTS_DIR, `capacity-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(path.join(RESULTS_DIR, 'capacity-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     if (WRITE_DOCS) writeDocSection(DOC_SECTION_ID, docSection(result));
+    console.log(describeReference(cpuReference));
+    printNormalized(normalized);
     console.log(
       `\nwall time median ${wall.toFixed(2)} s (target ≤ ${TARGET.wallSeconds} s: ${result.summary.wallTarget}); ` +
         `${first.getMetricDataCalls} GetMetricData calls = ${first.batches} per page × ${pages} pages (target ${TARGET.callsPerPage} per page: ${result.summary.callsTarget})`,
@@ -280,6 +291,10 @@ function docSection(r: any): string {
       .join(
         ', ',
       )}. Findings: ${first.counts.atRisk} at risk, ${first.counts.overProvisioned} over-provisioned, ${first.counts.ok} ok (the seeded mix); ${first.charts} charts (capped). CloudWatch cost of one report: $${first.costUsd} (metrics requested × $0.01 / 1,000, every page billed).`,
+    '',
+    `${describeReference(r.cpuReference)}.`,
+    '',
+    referenceTable(r.normalized),
     '',
     probe.length
       ? [

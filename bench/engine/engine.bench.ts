@@ -32,6 +32,7 @@ import { loadConfig } from '../../src/config/app.config';
 import { RunAcceptanceService } from '../../src/engine/run-acceptance.service';
 import { RunQueue } from '../../src/engine/run-queue.adapter';
 import { RunbookCatalog } from '../../src/runbooks/runbook-catalog.service';
+import { CpuReference, describeReference, normalize, printNormalized, referenceTable, type CpuReferenceRecord, type NormalizedFigure } from '../cpu-reference';
 import { writeDocSection } from './doc-section';
 import { PgProbe, QueryKindStats } from './pg-probe';
 import {
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
   probe.install();
   await sweepLeftovers();
   const environment = await describeEnvironment();
+  const reference = await CpuReference.start();
   const sink = TRACING ? await startOtlpSink() : undefined;
 
   const scenarios: ScenarioResult[] = [];
@@ -130,8 +132,23 @@ async function main(): Promise<void> {
     );
   }
 
+  const cpuReference = await reference.finish();
+  const normalized = normalize(
+    cpuReference,
+    Object.fromEntries(
+      scenarios.flatMap((s) => [
+        [`c=${s.workerConcurrency} Node CPU per step`, { value: s.nodeCpuMsPerStep, kind: 'ms' as const }],
+        [`c=${s.workerConcurrency} PostgreSQL CPU per step`, { value: s.postgresCpuMsPerStep, kind: 'ms' as const }],
+        [`c=${s.workerConcurrency} step overhead p50`, { value: s.stepOverheadMs.p50, kind: 'ms' as const }],
+        [`c=${s.workerConcurrency} step overhead p99`, { value: s.stepOverheadMs.p99, kind: 'ms' as const }],
+        [`c=${s.workerConcurrency} steps/s`, { value: s.stepsPerSec, kind: 'perSecond' as const }],
+      ]),
+    ),
+  );
   const result = {
     benchmark: 'engine',
+    cpuReference,
+    normalized,
     date: startedAt.toISOString(),
     durationSeconds: round((Date.now() - startedAt.getTime()) / 1000, 1),
     environment,
@@ -159,6 +176,8 @@ async function main(): Promise<void> {
   if (sink) process.stdout.write(`tracing: ${sink.spans()} spans received in ${sink.requests()} exports\n`);
 
   process.stdout.write(`\n${consoleTable(scenarios)}\n`);
+  process.stdout.write(`\n${describeReference(cpuReference)}\nfigures ÷ reference:\n`);
+  printNormalized(normalized);
   process.stdout.write(`\nresults: ${path.relative(ROOT, file)}${TRACING ? "" : " (and engine-latest.json)"}\n`);
   if (WRITE_DOCS) {
     writeDocSection(DOC_SECTION_ID, renderDocSection(result));
@@ -210,7 +229,7 @@ async function scenario(concurrency: number, probe: PgProbe, sink?: OtlpSink): P
           next++;
           const { run } = await acceptance.accept({
             runbookId: RUNBOOK_ID, parameters: {}, dryRun: false, reason: 'engine benchmark',
-            trigger: { kind: 'cli', actor: 'bench' }, dedupeKey: null,
+            trigger: { kind: 'cli', actor: 'bench', role: 'admin' }, dedupeKey: null,
           });
           ids.push(run.id);
         }
@@ -422,6 +441,8 @@ async function describeEnvironment() {
 
 type BenchResult = {
   date: string;
+  cpuReference: CpuReferenceRecord;
+  normalized: Record<string, NormalizedFigure>;
   durationSeconds: number;
   environment: Awaited<ReturnType<typeof describeEnvironment>>;
   runbook: { id: string; file: string; steps: number | undefined };
@@ -532,6 +553,10 @@ function renderDocSection(r: BenchResult): string {
         `- Concurrency ${s.workerConcurrency}: ${s.db.statementsPerRun} statements per run of ${s.stepsPerRun} steps (${s.db.statementsPerStep} per step).`,
     ),
     `- Baseline on this server: \`SELECT 1\` round trip p50 ${uncontended.baseline.selectOneMs.p50} ms; one-row autocommit INSERT (one WAL flush) p50 ${uncontended.baseline.insertCommitMs.p50} ms, p99 ${uncontended.baseline.insertCommitMs.p99} ms.`,
+    '',
+    `- ${describeReference(r.cpuReference)}.`,
+    '',
+    referenceTable(r.normalized),
     '',
     'Rerun: `npm run bench:engine` (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; 1 to 1.5 minutes).',
     'It writes `bench/results/engine-<timestamp>.json` and `bench/results/engine-latest.json` and regenerates this section.',

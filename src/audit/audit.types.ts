@@ -17,6 +17,12 @@ export type AuditKind =
   | 'aws.response'
   /** Anything POSTed to the SNS webhook: accepted, duplicate, confirmed or rejected with the reason. */
   | 'sns.received'
+  /** A CloudWatch alarm event an EventBridge API destination posted (key checked): what became of it, as for SNS. */
+  | 'eventbridge.received'
+  /** A PagerDuty v3 webhook event (signature checked): the run it started, or why none. */
+  | 'pagerduty.received'
+  /** A Slack interaction (signature checked): who pressed what, and what runbookd did or refused. */
+  | 'slack.interaction'
   | 'schedule.tick-skipped'
   /** A tick that fired while everything was stopped (stop-all): recorded, no run started. */
   | 'schedule.tick-refused'
@@ -32,6 +38,7 @@ export type AuditKind =
   | 'approval.granted'
   | 'approval.expired'
   | 'approval.voided'
+  | 'approval.inherited'
   /** A fleet run's targets as resolved when it was accepted: the list it acts on, nothing else (fleets/fleet-acceptance.service.ts). */
   | 'fleet.targets-resolved'
   /** The stop button (engine/stop-switch.service.ts): who stopped every run and why, how many were asked to stop; who lifted it. */

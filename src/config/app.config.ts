@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { type EventBridgeConfig, loadChatOpsConfig, type PagerDutyConfig, type SlackConfig } from './chatops.config';
 import { loadOidcConfig, type OidcConfig } from './oidc.config';
 import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
@@ -229,6 +230,10 @@ export class AppConfig {
   notifications!: NotificationsConfig;
   schedules!: SchedulesConfig;
   sns!: SnsConfig;
+  /** Alarms from an EventBridge API destination, PagerDuty incidents, Slack threads and approvals (chatops.config.ts). */
+  eventbridge!: EventBridgeConfig;
+  pagerduty!: PagerDutyConfig;
+  slack!: SlackConfig;
   audit!: AuditConfig;
   secrets!: SecretsConfig;
 
@@ -386,6 +391,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tickBackoffMs: r.int('RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS', 1000, 10, 600_000),
   };
   c.sns = readSns(r);
+  ({ eventbridge: c.eventbridge, pagerduty: c.pagerduty, slack: c.slack } = loadChatOpsConfig(env, r.problems));
   c.scope = readScope(r, env);
   c.fleets = readFleets(r, env);
   c.audit = readAudit(r, env, c.stateDir);

@@ -15,7 +15,7 @@ import { RunsRepository } from '../persistence/runs.repository';
 import { DEFAULT_APPROVAL_TIMEOUT } from '../runbooks/approval-gate';
 import { parseDuration } from '../runbooks/duration';
 import { isTruthy, referencedSteps, resolveValue } from '../runbooks/expressions';
-import type { ApprovalSpec } from '../model/runbook.types';
+import type { ApprovalSpec, FleetApprovalTarget, RunbookDefinition, StepDefinition } from '../model/runbook.types';
 import { ApprovalError } from './approval.error';
 import { EngineError } from './engine.error';
 import { RunAccessService } from './run-access.service';
@@ -34,8 +34,28 @@ export interface ApprovalPlan {
   requiredBy?: NonNullable<ApprovalSpec['requiredBy']>;
   /** The mutating steps still to come, with the exact AWS calls where they can be known now. */
   /** `skipped`: the step's `if:` is already known to be false, so it will not run (the approver is told, not asked). */
-  steps: Array<{ stepId: string; uses: string; calls: PlannedCall[] | null; note?: string; skipped?: true }>;
+  steps: PlannedSteps;
+  /** A fleet's approval: every target it will start a child for, and each child's plan hash. */
+  fleet?: { targets: FleetApprovalTarget[] };
 }
+
+type PlannedSteps = Array<{ stepId: string; uses: string; calls: PlannedCall[] | null; note?: string; skipped?: true }>;
+
+/**
+ * What one fleet target's child will do, as far as it can be known before the child exists: the
+ * runbook (by digest), the parameters its target binds, and its mutating steps planned from
+ * those parameters alone. The same whether the fleet computes it at acceptance or the child at
+ * its gate, so the child can tell whether the fleet's approval covers it.
+ */
+export interface TargetPlan {
+  runbookId: string;
+  runbookDigest: string;
+  parameters: Record<string, unknown>;
+  steps: PlannedSteps;
+}
+
+/** The run identity a target plan is computed with: a plan that names its run would never match. */
+const TARGET_PLAN_RUN = { id: 'fleet-target', dryRun: false, actor: 'fleet', expiresAt: new Date(0).toISOString(), acceptedAt: new Date(0).toISOString() };
 
 export interface ApprovalView {
   id: number;
@@ -88,7 +108,9 @@ export class ApprovalsService {
   async gate(ctx: StepContext, spec: ApprovalSpec): Promise<StepOutcome<Record<string, unknown>>> {
     const run = await this.runs.get(ctx.runId);
     if (!run) throw new EngineError('RUN_NOT_FOUND', `no run "${ctx.runId}"`);
-    const { plan, hash } = await this.planOf(run, await this.runs.steps(run.id), ctx, spec.requiredBy);
+    const covered = await this.fleetCover(run, ctx, spec);
+    if (covered) return covered;
+    const { plan, hash } = await this.planOf(run, await this.runs.steps(run.id), ctx, spec.requiredBy, spec.fleet);
     let current = await this.repo.latest(run.id, ctx.stepId);
 
     if (current?.state === 'rejected') {
@@ -167,8 +189,13 @@ export class ApprovalsService {
    * dry run would record them. A step whose input needs outputs not known yet is listed without
    * calls (it is planned when they exist). Hashed over the unredacted values, shown redacted.
    */
-  async planOf(run: RunRecord, steps: StepResultRecord[], ctx: StepContext, requiredBy?: ApprovalSpec['requiredBy']): Promise<{ plan: ApprovalPlan; hash: string }> {
-    const registry = this.moduleRef.get(StepRegistry, { strict: false });
+  async planOf(
+    run: RunRecord,
+    steps: StepResultRecord[],
+    ctx: StepContext,
+    requiredBy?: ApprovalSpec['requiredBy'],
+    fleet?: ApprovalSpec['fleet'],
+  ): Promise<{ plan: ApprovalPlan; hash: string }> {
     const defs = run.definition.steps;
     const outputs: Record<string, unknown> = {};
     for (const s of steps) if (s.state === 'succeeded') outputs[s.stepId] = s.output ?? {};
@@ -177,9 +204,63 @@ export class ApprovalsService {
       run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
       defaults: { region: this.config.aws.region },
     };
+    const planned = await this.planSteps(defs.slice(defs.findIndex((d) => d.id === ctx.stepId) + 1), outputs, scope, ctx);
+    // Without reasons the plan (and its hash) is what it always was, so approvals given before stay bound.
+    const plan: ApprovalPlan = {
+      parameters: run.parameters, steps: planned, ...(requiredBy && requiredBy.length > 0 ? { requiredBy } : {}), ...(fleet ? { fleet } : {}),
+    };
+    return { plan, hash: createHash('sha256').update(canonicalJson(plan)).digest('hex') };
+  }
+
+  /**
+   * A fleet target's plan and its hash (see TargetPlan), from the runbook's definition and the
+   * parameters the target binds. writeOnly parameters are left out: the child holds them sealed.
+   */
+  async targetPlan(
+    t: { runbookId: string; runbookDigest: string; definition: RunbookDefinition; parameters: Record<string, unknown> },
+    ctx: StepContext,
+  ): Promise<{ plan: TargetPlan; hash: string }> {
+    const props = ((t.definition.parameters as { properties?: Record<string, { writeOnly?: boolean }> }).properties ?? {});
+    const parameters = Object.fromEntries(Object.entries(t.parameters).filter(([k]) => props[k]?.writeOnly !== true));
+    const scope = { params: parameters, steps: {}, run: { ...TARGET_PLAN_RUN, runbookId: t.runbookId }, defaults: { region: this.config.aws.region } };
+    const steps = await this.planSteps(t.definition.steps, {}, scope, ctx);
+    const plan: TargetPlan = { runbookId: t.runbookId, runbookDigest: t.runbookDigest, parameters, steps };
+    return { plan, hash: createHash('sha256').update(canonicalJson(plan)).digest('hex') };
+  }
+
+  /**
+   * A child of a fleet whose approval was granted is covered by it, when the fleet's approval
+   * listed this target with the plan the child would carry out now and had enough approvers:
+   * the gate passes without asking again (audited `approval.inherited`). Anything else (no
+   * approval, another plan, the runbook changed since) and the child asks on its own.
+   */
+  private async fleetCover(run: RunRecord, ctx: StepContext, spec: ApprovalSpec): Promise<StepOutcome<Record<string, unknown>> | null> {
+    const trigger = run.trigger;
+    const target = trigger.fleetTarget as { index?: unknown } | undefined;
+    if (trigger.kind !== 'parent' || typeof trigger.parentRunId !== 'string' || typeof target?.index !== 'number') return null;
+    const a = await this.repo.latestOfRun(trigger.parentRunId);
+    if (!a || a.state !== 'approved') return null;
+    const entry = (a.plan as { fleet?: { targets?: FleetApprovalTarget[] } }).fleet?.targets?.find((x) => x.index === target.index);
+    const approvedBy = approversOf(a);
+    if (!entry || approvedBy.length < (spec.minApprovals ?? 1)) return null;
+    const { hash } = await this.targetPlan(run, ctx);
+    if (hash !== entry.planHash) {
+      ctx.log.warn(`${run.id}: its plan (${hash.slice(0, 12)}) is not the one fleet ${trigger.parentRunId} was approved for (${entry.planHash.slice(0, 12)}): asking on its own`);
+      return null;
+    }
+    await this.audit.append({
+      kind: 'approval.inherited', runId: run.id, actor: 'system',
+      data: { gate: ctx.stepId, fleetRunId: trigger.parentRunId, approvalId: a.id, targetIndex: target.index, planHash: hash, approvedBy },
+    });
+    return done({ required: true, approvalId: a.id, approvedBy, planHash: hash, inheritedFrom: { runId: trigger.parentRunId, approvalId: a.id } });
+  }
+
+  /** The AWS calls the mutating steps among `defs` would make, as a dry run would record them. */
+  private async planSteps(defs: StepDefinition[], outputs: Record<string, unknown>, scope: Record<string, unknown>, ctx: StepContext): Promise<PlannedSteps> {
+    const registry = this.moduleRef.get(StepRegistry, { strict: false });
     const planCtx: StepContext = { ...ctx, dryRun: true, aws: { ...ctx.aws, dryRun: true }, memory: {}, checkpoint: async () => undefined };
-    const planned: ApprovalPlan['steps'] = [];
-    for (const def of defs.slice(defs.findIndex((d) => d.id === ctx.stepId) + 1)) {
+    const planned: PlannedSteps = [];
+    for (const def of defs) {
       const type = registry.get(def.uses);
       if (!type?.mutates || !type.plan) continue;
       // A condition known now decides first: a step that will not run is marked so even when its input needs outputs to come.
@@ -207,9 +288,7 @@ export class ApprovalsService {
         planned.push({ stepId: def.id, uses: def.uses, calls: null, note: `cannot be planned yet: ${(err as Error).message}` });
       }
     }
-    // Without reasons the plan (and its hash) is what it always was, so approvals given before stay bound.
-    const plan: ApprovalPlan = { parameters: run.parameters, steps: planned, ...(requiredBy && requiredBy.length > 0 ? { requiredBy } : {}) };
-    return { plan, hash: createHash('sha256').update(canonicalJson(plan)).digest('hex') };
+    return planned;
   }
 
   /** An approve or reject by `principal`; wakes the run so it acts on the decision now. */

@@ -11,6 +11,7 @@ import { RunbookError } from '../runbooks/runbook.error';
 import { FleetError } from './fleet.error';
 import { FLEET_TARGETS_STEP, fleetDefinition } from './fleet-definition';
 import { bindTarget, checkCommonParameters, fleetLimits, parseFleetRequest, type FleetRequestBody } from './fleet-request';
+import { FleetApprovalService } from './fleet-approval.service';
 import { FleetTargetsService } from './fleet-targets.service';
 import type { FleetPlan } from './fleet.types';
 
@@ -41,12 +42,14 @@ export class FleetAcceptanceService {
     private readonly targets: FleetTargetsService,
     private readonly policy: TargetPolicyService,
     private readonly acceptance: RunAcceptanceService,
+    private readonly approval: FleetApprovalService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
   async accept(cmd: AcceptFleetCommand): Promise<AcceptedRun> {
-    const def = this.catalog.get(cmd.runbookId).definition;
+    const loaded = this.catalog.get(cmd.runbookId);
+    const def = loaded.definition;
     const request = parseFleetRequest(def.id, def.fleet, cmd, this.config.scope.allowedAccounts);
     const fleet = def.fleet!;
     checkCommonParameters(def.id, fleet, cmd.parameters);
@@ -62,6 +65,7 @@ export class FleetAcceptanceService {
     }
     // Every child's parameters, checked now: a bad common parameter or a target outside the
     // allow-list is refused before anything is recorded, not discovered target by target.
+    const bound: Array<{ target: typeof resolved.targets[number]; parameters: Record<string, unknown> }> = [];
     for (const t of resolved.targets) {
       let checked: Record<string, unknown>;
       try {
@@ -71,6 +75,7 @@ export class FleetAcceptanceService {
         throw err;
       }
       this.policy.check(def.id, checked);
+      bound.push({ target: t, parameters: checked });
     }
     if (resolved.targets.length === 0) this.checkCommonNames(def.id, cmd.parameters);
 
@@ -78,8 +83,11 @@ export class FleetAcceptanceService {
     const childSeconds = parseDuration(def.guards.timeout ?? '') ?? this.config.runs.defaultTimeoutSeconds;
     const waves = Math.max(1, Math.ceil(resolved.targets.length / limits.maxConcurrency));
     const timeoutSeconds = Math.min(MAX_FLEET_SECONDS, childSeconds * waves + 3600);
+    // Any target whose own child would ask for approval makes the fleet ask once, before its first child.
+    const approval = await this.approval.judge(def, loaded.digest, bound, ctx);
     const plan: FleetPlan = {
       runbookId: def.id, bind: fleet.bind, targets: resolved.targets, limits, homeAccount: resolved.homeAccount, selector: request.selector, searched: resolved.searched,
+      ...(approval ? { approval: { targets: approval.targets } } : {}),
     };
     const acceptedAt = this.clock.now();
     return this.acceptance.accept({
@@ -89,7 +97,7 @@ export class FleetAcceptanceService {
       reason: cmd.reason,
       trigger: { ...cmd.trigger, fleet: { targets: resolved.targets.length } },
       dedupeKey: cmd.dedupeKey,
-      derived: { definition: fleetDefinition(def, timeoutSeconds), parameters: cmd.parameters },
+      derived: { definition: fleetDefinition(def, timeoutSeconds, approval ?? undefined), parameters: cmd.parameters },
       // The request as asked (not the list it resolved to): a repeat after a resource was tagged is the same request.
       requestScope: {
         targets: request.selector, maxConcurrency: request.maxConcurrency, maxErrors: request.maxErrors,
@@ -123,6 +131,6 @@ function targetsRecord(runId: string, plan: FleetPlan, at: Date): StepResultReco
   return {
     runId, stepId: FLEET_TARGETS_STEP, phase: 'main', position: -1, uses: 'fleet.targets', mutates: false, state: 'succeeded', attempts: 1,
     startedAt: at, endedAt: at, input: { selector: plan.selector }, output: plan, error: null, memory: {},
-    note: `${plan.targets.length} target(s) resolved; maxConcurrency ${plan.limits.maxConcurrency}, maxErrors ${plan.limits.maxErrors}`,
+    note: `${plan.targets.length} target(s) resolved; maxConcurrency ${plan.limits.maxConcurrency}, maxErrors ${plan.limits.maxErrors}${plan.approval ? '; one approval for the fleet' : ''}`,
   };
 }

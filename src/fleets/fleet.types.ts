@@ -1,4 +1,4 @@
-import type { FleetResourceType } from '../model/runbook.types';
+import type { FleetApprovalTarget, FleetResourceType } from '../model/runbook.types';
 
 
 /**
@@ -60,6 +60,8 @@ export interface FleetPlan extends Record<string, unknown> {
   selector: TargetSelector;
   /** Where the tagging API was asked, and how much it found there. */
   searched: Array<{ account: string; region: string; found: number }>;
+  /** Present when the fleet asks one approval: every target with its child's plan hash (what the gate shows and binds to). */
+  approval?: { targets: FleetApprovalTarget[] };
 }
 
 /** How one target ended: a child run's outcome, `skipped` (never started), or `refused` (its child could not be accepted). */

@@ -13,6 +13,7 @@ import { MigrationError } from '../persistence/migration.error';
 import { RunbookError } from '../runbooks/runbook.error';
 import { ScheduleError } from '../triggers/schedules/schedule.error';
 import { SnsError } from '../triggers/sns/sns.error';
+import { WebhookError } from '../triggers/webhook.error';
 
 type AnyCodedError =
   | FleetError
@@ -23,6 +24,7 @@ type AnyCodedError =
   | RunbookError
   | RequestError
   | SnsError
+  | WebhookError
   | ScheduleError
   | DatabaseError
   | MigrationError
@@ -42,8 +44,11 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'SNS_MESSAGE_INVALID':
     case 'SNS_CERT_URL_REJECTED':
     case 'SNS_MESSAGE_STALE':
+    case 'WEBHOOK_STALE':
+    case 'WEBHOOK_EVENT_INVALID':
       return 400;
     case 'UNAUTHENTICATED':
+    case 'WEBHOOK_UNAUTHENTICATED':
       return 401;
     case 'FORBIDDEN':
     case 'TARGET_NOT_ALLOWED':
@@ -57,10 +62,13 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'NOT_FOUND':
     case 'RUNBOOK_NOT_FOUND':
     case 'RUN_NOT_FOUND':
+    // A webhook whose source is not set up here: as if the route were not there.
+    case 'WEBHOOK_NOT_CONFIGURED':
     case 'SCHEDULE_NOT_FOUND':
     case 'APPROVAL_NOT_FOUND':
       return 404;
     case 'CONCURRENCY_CONFLICT':
+    case 'WEBHOOK_REPLAYED':
     case 'RUN_NOT_CANCELLABLE':
     case 'APPROVAL_ALREADY_DECIDED':
     case 'APPROVAL_PLAN_CHANGED':

@@ -60,6 +60,25 @@ export interface ApprovalSpec {
    * request): when non-empty the gate waits whatever `when` says, for at least the largest count.
    */
   requiredBy?: Array<{ rule: string; minApprovals: number; because: string; target: string | null }>;
+  /**
+   * A fleet's one approval (set by fleet acceptance, never by the request): every target and the
+   * hash of its child's plan. Part of what is approved, so a changed list voids the approval, and
+   * a child whose plan still hashes the same is covered by it.
+   */
+  fleet?: { targets: FleetApprovalTarget[] };
+}
+
+/** One target as a fleet's approval shows it. */
+export interface FleetApprovalTarget {
+  index: number;
+  arn: string;
+  id: string;
+  account: string;
+  region: string;
+  /** sha256 of the child's target plan (`ApprovalsService.targetPlan`). */
+  planHash: string;
+  /** Whether this target's own child would have asked (a rule or the runbook's `approval.when` held). */
+  asks: boolean;
 }
 
 export type NotifyOutcome = 'succeeded' | 'failed' | 'aborted' | 'cancelled' | 'rejected';

@@ -1,4 +1,5 @@
 import type { StepRegistry } from '../steps/step-registry';
+import { isTruthy } from './expressions';
 import { parseDuration } from './duration';
 import type { ApprovalSpec, RunbookDefinition, StepDefinition } from '../model/runbook.types';
 
@@ -67,4 +68,14 @@ export function withRequiredApproval(def: RunbookDefinition, registry: StepRegis
     timeout: `${(parseDuration(DEFAULT_APPROVAL_TIMEOUT) ?? 0) + GATE_STEP_MARGIN_S}s`,
   };
   return { ...def, steps: [...def.steps.slice(0, first), gate, ...def.steps.slice(first)] };
+}
+
+/** `when` as resolved: absent → needed; `{ value, in }` → value is one of them; anything else → truthy. */
+export function approvalNeeded(when: ApprovalSpec['when']): boolean {
+  if (when === undefined) return true;
+  if (when !== null && typeof when === 'object' && Array.isArray((when as { in?: unknown }).in)) {
+    const w = when;
+    return w.value !== undefined && w.in.includes(w.value);
+  }
+  return isTruthy(when);
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApprovalsService } from '../../engine/approvals.service';
 import { done, StepContext, StepOutcome, StepType } from '../step.contract';
-import { isTruthy } from '../../runbooks/expressions';
+import { approvalNeeded } from '../../runbooks/approval-gate';
 import type { ApprovalSpec } from '../../model/runbook.types';
 
 interface Output extends Record<string, unknown> {
@@ -11,6 +11,8 @@ interface Output extends Record<string, unknown> {
   approvedBy?: string[];
   planHash?: string;
   requiredBy?: ApprovalSpec['requiredBy'];
+  /** Covered by the fleet's approval instead of asking: the fleet run and its approval. */
+  inheritedFrom?: { runId: string; approvalId: number };
 }
 
 /**
@@ -54,9 +56,24 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
           },
         },
       },
+      fleet: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['targets'],
+        properties: {
+          targets: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['index', 'arn', 'planHash'],
+              properties: { index: { type: 'integer' }, arn: { type: 'string' }, planHash: { type: 'string' } },
+            },
+          },
+        },
+      },
     },
   };
-  readonly outputs = ['required', 'why', 'approvalId', 'approvedBy', 'planHash', 'requiredBy'];
+  readonly outputs = ['required', 'why', 'approvalId', 'approvedBy', 'planHash', 'requiredBy', 'inheritedFrom'];
 
   constructor(private readonly approvals: ApprovalsService) {}
 
@@ -84,14 +101,4 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
   summarize(o: Output): string {
     return o.required ? `approved by ${(o.approvedBy ?? []).join(', ')} (plan ${String(o.planHash).slice(0, 12)})` : `no approval needed: ${o.why}`;
   }
-}
-
-/** `when` as resolved: absent → needed; `{ value, in }` → value is one of them; anything else → truthy. */
-export function approvalNeeded(when: ApprovalSpec['when']): boolean {
-  if (when === undefined) return true;
-  if (when !== null && typeof when === 'object' && Array.isArray((when as { in?: unknown }).in)) {
-    const w = when;
-    return w.value !== undefined && w.in.includes(w.value);
-  }
-  return isTruthy(when);
 }

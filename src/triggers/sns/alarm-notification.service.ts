@@ -10,6 +10,7 @@ import { RunbookError } from '../../runbooks/runbook.error';
 import { AlarmConfirmationService } from './alarm-confirmation.service';
 import { AlarmEvent, alarmChangeKey, alarmScope, parseAlarmEvent } from './alarm-event';
 import { AlarmRouter } from './alarm-router.service';
+import { type AlarmDelivery } from './alarm-delivery';
 import type { SnsMessage } from './sns-message';
 import { SnsMessageRecorder } from './sns-message-recorder.service';
 import { SnsError } from './sns.error';
@@ -53,7 +54,7 @@ export class AlarmNotificationService {
    * preflight or target, AWS throttling, the database): the paths that record their own outcome
    * mark the error, anything else is recorded here as `failed` before it is answered.
    */
-  async handle(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
+  async handle(m: AlarmDelivery, receivedAt: Date): Promise<SnsWebhookResult> {
     try {
       return await this.handleNotification(m, receivedAt);
     } catch (err) {
@@ -69,7 +70,7 @@ export class AlarmNotificationService {
     }
   }
 
-  private async handleNotification(m: SnsMessage, receivedAt: Date): Promise<SnsWebhookResult> {
+  private async handleNotification(m: AlarmDelivery, receivedAt: Date): Promise<SnsWebhookResult> {
     const seen = await this.messages.get(m.MessageId);
     if (seen) {
       await this.recorder.record(m, 'duplicate', { firstReceivedAt: seen.receivedAt.toISOString(), firstOutcome: seen.outcome, runIds: seen.runIds });
@@ -122,7 +123,7 @@ export class AlarmNotificationService {
    * The alarm as CloudWatch confirms it. A refusal is recorded with the message (a redelivery is
    * then a duplicate); CloudWatch being away is only audited, so SNS's redelivery is looked at afresh.
    */
-  private async confirmed(m: SnsMessage, claimed: AlarmEvent, receivedAt: Date): Promise<AlarmEvent> {
+  private async confirmed(m: AlarmDelivery, claimed: AlarmEvent, receivedAt: Date): Promise<AlarmEvent> {
     try {
       return await this.confirmation.confirm(claimed);
     } catch (err) {
@@ -132,7 +133,7 @@ export class AlarmNotificationService {
         code: err.code, reason: err.message,
       };
       if (err.code === 'SNS_ALARM_NOT_CONFIRMED') {
-        this.logger.warn(`refused a signed alarm message ${m.MessageId} on ${m.TopicArn}: ${err.message}`);
+        this.logger.warn(`refused ${m.via === 'eventbridge' ? 'an EventBridge alarm event' : 'a signed alarm message'} ${m.MessageId} on ${m.TopicArn}: ${err.message}`);
         await this.recorder.remember(m, null, 'alarm-not-confirmed', [], receivedAt, data);
       } else {
         await this.recorder.record(m, 'alarm-source-unavailable', data);
@@ -144,7 +145,7 @@ export class AlarmNotificationService {
   private async start(
     runbookId: string,
     parameters: Record<string, unknown>,
-    m: SnsMessage,
+    m: AlarmDelivery,
     alarm: AlarmEvent,
     key: string,
     also?: (runId: string) => AcceptedAlso,
@@ -156,7 +157,7 @@ export class AlarmNotificationService {
         dryRun: false,
         reason: `alarm ${alarm.name} went ${alarm.state} at ${alarm.stateChangeTime}`,
         trigger: {
-          kind: 'alarm', actor: `alarm:${alarm.name}`, topicArn: m.TopicArn, messageId: m.MessageId,
+          kind: 'alarm', actor: `alarm:${alarm.name}`, topicArn: m.TopicArn, messageId: m.MessageId, ...(m.via === 'eventbridge' ? { via: 'eventbridge' } : {}),
           alarmName: alarm.name, alarmArn: alarm.arn, state: alarm.state, stateChangeTime: alarm.stateChangeTime,
         },
         // Per runbook, so one alarm may start several runbooks, each once.

@@ -3,7 +3,7 @@ import { AuditService } from '../../audit/audit.service';
 import type { AuditEventInput } from '../../audit/audit.types';
 import { Database } from '../../persistence/database';
 import { SnsMessagesRepository, type SnsMessageRecord } from '../../persistence/sns-messages.repository';
-import type { SnsMessage } from './sns-message';
+import type { AlarmDelivery } from './alarm-delivery';
 
 /**
  * What became of a signed SNS message: its row (which makes a redelivery a duplicate) and its
@@ -19,7 +19,7 @@ export class SnsMessageRecorder {
   ) {}
 
   /** The message's row and its audit record commit together: one commit, and neither without the other. */
-  async remember(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): Promise<void> {
+  async remember(m: AlarmDelivery, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): Promise<void> {
     const { snsMessage, events } = this.messageRecords(m, alarmKey, outcome, runIds, receivedAt, audit);
     await this.db.transaction(async (tx) => {
       await this.messages.record(snsMessage, tx);
@@ -27,20 +27,24 @@ export class SnsMessageRecorder {
     });
   }
 
-  messageRecords(m: SnsMessage, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): { snsMessage: SnsMessageRecord; events: AuditEventInput[] } {
+  messageRecords(m: AlarmDelivery, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): { snsMessage: SnsMessageRecord; events: AuditEventInput[] } {
     return {
       snsMessage: { messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt },
       events: [this.receivedEvent(m, outcome, audit)],
     };
   }
 
-  async record(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>): Promise<void> {
+  async record(m: AlarmDelivery | null, outcome: string, extra: Record<string, unknown>): Promise<void> {
     await this.audit.append(this.receivedEvent(m, outcome, extra));
   }
 
   /** One audit record per message received; what a sender controls is clipped so it cannot bloat or break the log. */
-  receivedEvent(m: SnsMessage | null, outcome: string, extra: Record<string, unknown>): AuditEventInput {
+  receivedEvent(m: AlarmDelivery | null, outcome: string, extra: Record<string, unknown>): AuditEventInput {
     const verified = outcome !== 'rejected';
+    if (m?.via === 'eventbridge') {
+      // Posted with the connection's key, not signed by AWS: recorded under its own kind.
+      return { kind: 'eventbridge.received', runId: null, actor: 'eventbridge', data: clip({ outcome, eventId: m.MessageId.slice('eventbridge:'.length), time: m.Timestamp, ...extra }) as Record<string, unknown> };
+    }
     return {
       kind: 'sns.received',
       runId: null,
