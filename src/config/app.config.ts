@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type EventBridgeConfig, loadChatOpsConfig, type PagerDutyConfig, type SlackConfig } from './chatops.config';
+import { loadOidcConfig, type OidcConfig } from './oidc.config';
 import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
 /**
@@ -228,6 +229,8 @@ export class AppConfig {
   /** OpenTelemetry traces (standard OTEL_* variables); off unless an endpoint or exporter is set. */
   tracing!: TracingConfig;
   auth!: AuthConfig;
+  /** Console sign-in through an OpenID Connect provider (src/config/oidc.config.ts); undefined: SSO is off. */
+  oidc!: OidcConfig | undefined;
   database!: DatabaseConfig;
   queue!: QueueConfig;
   worker!: WorkerConfig;
@@ -375,6 +378,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
   c.database = readDatabase(r, c);
   c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400) };
+  c.oidc = loadOidcConfig(env, r.problems, c.http.publicUrl);
   c.runbooks = { dir: path.resolve(r.str('RUNBOOKD_RUNBOOKS_DIR', './runbooks')) };
   c.runs = {
     defaultTimeoutSeconds: r.int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400),

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { chromium } from 'playwright-core';
 import { createEcsServices, hourlyPoints, putMetricHistory, type MetricHistory } from '../../scripts/sandbox/seed-metrics';
+import { launchChromium } from '../support/browser';
 import { Harness, REGION, ROOT } from '../support/runbookd';
 
 /**
@@ -16,7 +15,6 @@ import { Harness, REGION, ROOT } from '../support/runbookd';
  * testing anything more.
  */
 const GIB = 1024 ** 3;
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 
 describe('capacity-report against moto', () => {
@@ -202,23 +200,8 @@ describe('capacity-report against moto', () => {
     const file = path.join(ARTIFACTS, 'capacity-report.html');
     await writeFile(file, page);
 
-    expect(existsSync(CHROMIUM)).toBe(true);
-    const profile = await mkdtemp(path.join(tmpdir(), 'runbookd-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    const browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
       const tab = await context.newPage();
       const requests: string[] = [];
@@ -242,8 +225,7 @@ describe('capacity-report against moto', () => {
       expect(requests).toEqual([]);
       await tab.screenshot({ path: path.join(ARTIFACTS, 'capacity-report.png'), fullPage: true });
     } finally {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
+      await browser.close();
     }
     expect(existsSync(path.join(ARTIFACTS, 'capacity-report.png'))).toBe(true);
   }, 60_000);

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium, seriousAxeViolations } from '../support/browser';
 import { eventually, Harness, ROOT } from '../support/runbookd';
 
 /**
@@ -12,9 +12,7 @@ import { eventually, Harness, ROOT } from '../support/runbookd';
  * to its end; a stale plan hash is refused with the API's code; the requester and a viewer get
  * no Approve; a reject from the page ends the run `rejected`; axe on both pages.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts', 'console');
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const RESTORE = 'RestoreDBInstanceToPointInTime';
 /** A second operator ("key B"): approvals must come from someone other than the requester. */
 const OLGA_KEY = `rbd_o2_${randomBytes(12).toString('hex')}`;
@@ -40,26 +38,13 @@ describe('approvals in the web console', () => {
   }
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
-    await mkdir(ARTIFACTS, { recursive: true });
+      await mkdir(ARTIFACTS, { recursive: true });
     h = await Harness.start({
       role: 'all',
       env: { RUNBOOKD_EVENTS_POLL_MS: '250' },
       extraApiKeys: [`olga:operator:${createHash('sha256').update(OLGA_KEY).digest('hex')}`],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -77,11 +62,7 @@ describe('approvals in the web console', () => {
   }
 
   async function expectAccessible(page: Page, name: string): Promise<void> {
-    await page.evaluate(`${AXE}\n;undefined`);
-    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
-      `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
-    );
-    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    const serious = await seriousAxeViolations(page);
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }
 

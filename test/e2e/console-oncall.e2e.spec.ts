@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { Client } from 'pg';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium, seriousAxeViolations } from '../support/browser';
 import { eventually, Harness, ROOT } from '../support/runbookd';
 
 /**
@@ -15,9 +15,7 @@ import { eventually, Harness, ROOT } from '../support/runbookd';
  * schedule in words with a reason to pause, a session that expires mid-form, and axe in light
  * and dark. Also the API answers the console relies on, checked against the OpenAPI document.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts', 'console-oncall');
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const DESKTOP = { width: 1366, height: 900 };
 const PHONE = { width: 390, height: 844 };
 
@@ -47,19 +45,7 @@ describe('web console on call (issue 22)', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     h = await Harness.start({ role: 'all', env: { RUNBOOKD_EVENTS_POLL_MS: '250' } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -81,11 +67,7 @@ describe('web console on call (issue 22)', () => {
   }
 
   async function expectAccessible(page: Page, name: string): Promise<void> {
-    await page.evaluate(`${AXE}\n;undefined`);
-    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
-      `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
-    );
-    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    const serious = await seriousAxeViolations(page);
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }
 

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../support/browser';
 import { Harness, ROOT } from '../support/runbookd';
 
 /**
@@ -8,28 +8,14 @@ import { Harness, ROOT } from '../support/runbookd';
  * is asked why before anything stops, the red banner names who and why on every page and for
  * every role, a viewer gets no button, and Resume all lifts it.
  */
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('stop-all in the web console', () => {
   let h: Harness;
   let browser: Browser;
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
-    h = await Harness.start({ role: 'all', seed: false, runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep') });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+      h = await Harness.start({ role: 'all', seed: false, runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep') });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium, seriousAxeViolations } from '../support/browser';
 import { Harness, ROOT } from '../support/runbookd';
 
 /**
@@ -10,9 +10,7 @@ import { Harness, ROOT } from '../support/runbookd';
  * Redis, moto): sign in, plan then run a failover test, watch it live, read its report, cancel a
  * long run, a viewer's view, the API's field errors in the form, and axe on every page.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts', 'console');
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 describe('web console in a browser', () => {
   let h: Harness;
@@ -24,26 +22,13 @@ describe('web console in a browser', () => {
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
-    // The shipped runbooks plus a long sleep to cancel.
+      // The shipped runbooks plus a long sleep to cancel.
     runbooksDir = await mkdtemp(path.join(tmpdir(), 'runbookd-console-'));
     for (const f of await readdir(path.join(ROOT, 'runbooks'))) if (f.endsWith('.yaml')) await cp(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
     await cp(path.join(ROOT, 'test', 'e2e', 'fixtures', 'console', 'long-sleep.yaml'), path.join(runbooksDir, 'long-sleep.yaml'));
     await mkdir(ARTIFACTS, { recursive: true });
     h = await Harness.start({ role: 'all', runbooksDir, env: { RUNBOOKD_EVENTS_POLL_MS: '250' } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -68,11 +53,7 @@ describe('web console in a browser', () => {
 
   /** axe-core in the page (evaluated, so the page's CSP stays on); fails on serious or critical violations. */
   async function expectAccessible(page: Page, name: string): Promise<void> {
-    await page.evaluate(`${AXE}\n;undefined`);
-    const violations = await page.evaluate<Array<{ id: string; impact: string; help: string; nodes: string[] }>>(
-      `axe.run(document, { iframes: false, resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) })))`,
-    );
-    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    const serious = await seriousAxeViolations(page);
     expect({ page: name, serious }).toEqual({ page: name, serious: [] });
   }
 
@@ -220,9 +201,16 @@ describe('web console in a browser', () => {
     expect((await h.request('GET', `/v1/runs/${started.body.id}`)).body.state).toBe('cancelled');
     await shot(page, 'run-phone-cancelled');
     await expectAccessible(page, 'run (phone)');
-    // Re-run opens the form with the same parameters and says where they came from.
+    // Re-run opens the form with the same parameters and says where they came from. The earlier
+    // run's answer is held back a moment, as a slow network would: the form must not be drawn with
+    // the defaults (seconds is 120 by default too) and an empty reason before it arrives.
+    await page.route(`**/v1/runs/${started.body.id}`, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
     await page.getByRole('button', { name: 'Re-run' }).click();
     await page.getByRole('heading', { name: 'Start a run' }).waitFor();
+    await page.getByRole('status', { name: `Loading the parameters of run ${started.body.id}` }).waitFor();
     await page.getByText(`Parameters of run ${started.body.id}`).waitFor();
     expect(await page.getByLabel('seconds').inputValue()).toBe('120');
     expect(await page.getByLabel('Reason').inputValue()).toBe(`re-run of ${started.body.id}: to be cancelled`);

@@ -38,6 +38,8 @@ export interface HarnessOptions {
    * without approval rules (test/support/fixtures/no-approval-rules.policy.yaml), see there why.
    */
   policy?: string;
+  /** Listen on this port instead of a free one (a URL that must be known before boot: an OIDC redirect URL). */
+  port?: number;
 }
 
 export const NO_APPROVAL_RULES_POLICY = path.join(ROOT, 'test', 'support', 'fixtures', 'no-approval-rules.policy.yaml');
@@ -102,7 +104,7 @@ export class Harness {
     };
     const config = loadConfig({ ...this.env, RUNBOOKD_ROLE: opts.role });
     this.app = await createApp(config);
-    await this.app.listen(0, '127.0.0.1');
+    await this.app.listen(opts.port ?? 0, '127.0.0.1');
     this.baseUrl = await this.app.getUrl();
   }
 

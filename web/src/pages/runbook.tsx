@@ -149,17 +149,30 @@ function StartRun({ runbook }: { runbook: RunbookDetail }) {
   const [plan, setPlan] = useState<{ runId: string; params: string } | null>(null);
   const [runAnyway, setRunAnyway] = useState(false);
   const planRun = useLiveRun(plan?.runId);
+  // A re-run's form waits for the earlier run's parameters. Drawn before they arrive, it showed the
+  // defaults and an empty reason (and whatever was typed meanwhile was overwritten when they came).
+  const [prefill, setPrefill] = useState<'loading' | 'done' | 'failed'>(rerunOf ? 'loading' : 'done');
 
   useEffect(() => {
     if (!rerunOf) return;
+    let live = true;
     api.getRun(rerunOf).then(
       (r: RunView) => {
+        if (!live) return;
         setValues(initialValues(schema, r.parameters));
         setReason(r.reason ? `re-run of ${r.id}: ${r.reason}` : `re-run of ${r.id}`);
+        setPrefill('done');
       },
-      (e) => setFormError(e),
+      (e) => {
+        if (!live) return;
+        setFormError(e);
+        setPrefill('failed');
+      },
     );
-  }, [rerunOf, schema]);
+    return () => {
+      live = false;
+    };
+  }, [api, rerunOf, schema]);
 
   const parameters = useMemo(() => toParameters(schema, values), [schema, values]);
   const paramsJson = JSON.stringify(parameters);
@@ -209,6 +222,13 @@ function StartRun({ runbook }: { runbook: RunbookDetail }) {
     }
   };
 
+  if (prefill === 'loading')
+    return (
+      <Section title="Start a run">
+        <Skeleton lines={4} label={`Loading the parameters of run ${rerunOf}`} />
+      </Section>
+    );
+
   return (
     <Section title="Start a run">
       <form
@@ -219,7 +239,8 @@ function StartRun({ runbook }: { runbook: RunbookDetail }) {
         }}
         noValidate
       >
-        {rerunOf && <p className="note">Parameters of run {rerunOf}; secret fields must be typed again.</p>}
+        {rerunOf && prefill === 'done' && <p className="note">Parameters of run {rerunOf}; secret fields must be typed again.</p>}
+        {rerunOf && prefill === 'failed' && <p className="note">The parameters of run {rerunOf} could not be read: the form shows the runbook&apos;s defaults.</p>}
         <fieldset>
           <legend>Parameters</legend>
           <SchemaFields schema={schema} values={values} onChange={setValues} errors={fieldErrors} disabled={busy !== null} />
