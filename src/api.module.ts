@@ -6,6 +6,10 @@ import { SessionService } from './auth/session.service';
 import { RunEventsService } from './engine/run-events.service';
 import { SessionsRepository } from './persistence/sessions.repository';
 import { SessionController } from './http/session.controller';
+import { OidcSessionController } from './http/oidc-session.controller';
+import { OidcClientAdapter } from './auth/oidc-client.adapter';
+import { OidcSignInService } from './auth/oidc-sign-in.service';
+import { OidcLoginsRepository } from './persistence/oidc-logins.repository';
 import { HealthController } from './observability/health.controller';
 import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
@@ -47,6 +51,7 @@ import { EventBridgeWebhookService } from './triggers/eventbridge/eventbridge-we
     SnsWebhookController,
     EventBridgeWebhookController,
     SessionController,
+    OidcSessionController,
     ApprovalsController,
     ResourcesController,
     StopSwitchController,
@@ -56,6 +61,9 @@ import { EventBridgeWebhookService } from './triggers/eventbridge/eventbridge-we
     ApiKeyService,
     SessionsRepository,
     SessionService,
+    OidcClientAdapter,
+    OidcLoginsRepository,
+    OidcSignInService,
     RunEventsService,
     MetricsService,
     ResourceNamesService,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type EventBridgeConfig, loadChatOpsConfig, type PagerDutyConfig, type SlackConfig } from './chatops.config';
+import { loadOidcConfig, type OidcConfig } from './oidc.config';
 import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
 /**
@@ -86,6 +87,18 @@ export interface RunsConfig {
   maxFailedExecutions: number;
   /** How often an open `GET /v1/runs/:id/events` stream looks at its run in the database. */
   eventsPollMs: number;
+}
+
+/**
+ * Who computes a capacity report's statistics: `cloudwatch` asks GetMetricData for percentiles,
+ * the extreme and coarse trend points over the lookback (about 17 points a series instead of one
+ * per period); `local` fetches every per-period point and computes them here (for an emulator
+ * without percentile statistics, such as moto).
+ */
+export type CapacityStatistics = 'cloudwatch' | 'local';
+
+export interface CapacityConfig {
+  statistics: CapacityStatistics;
 }
 
 /** The AWS SDK clients and the alarm reads they share. */
@@ -224,12 +237,15 @@ export class AppConfig {
   /** OpenTelemetry traces (standard OTEL_* variables); off unless an endpoint or exporter is set. */
   tracing!: TracingConfig;
   auth!: AuthConfig;
+  /** Console sign-in through an OpenID Connect provider (src/config/oidc.config.ts); undefined: SSO is off. */
+  oidc!: OidcConfig | undefined;
   database!: DatabaseConfig;
   queue!: QueueConfig;
   worker!: WorkerConfig;
   runbooks!: RunbooksConfig;
   runs!: RunsConfig;
   aws!: AwsConfig;
+  capacity!: CapacityConfig;
   scope!: ScopeConfig;
   fleets!: FleetsConfig;
   resilience!: ResilienceConfig;
@@ -371,6 +387,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
   c.database = readDatabase(r, c);
   c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400) };
+  c.oidc = loadOidcConfig(env, r.problems, c.http.publicUrl);
   c.runbooks = { dir: path.resolve(r.str('RUNBOOKD_RUNBOOKS_DIR', './runbooks')) };
   c.runs = {
     defaultTimeoutSeconds: r.int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400),
@@ -378,6 +395,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventsPollMs: r.int('RUNBOOKD_EVENTS_POLL_MS', 1000, 100, 60_000),
   };
   c.aws = readAws(r);
+  c.capacity = { statistics: r.oneOf<CapacityStatistics>('RUNBOOKD_CAPACITY_STATISTICS', 'cloudwatch', ['cloudwatch', 'local']) };
   c.faultPoints = [];
   for (const item of r.list('RUNBOOKD_FAULT_INJECT')) {
     const m = FAULT_POINT.exec(item);
