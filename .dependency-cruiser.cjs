@@ -43,9 +43,9 @@ const LAYERS = [
 ];
 
 // The `runbookd` command is a client of the HTTP API: from the server it takes only what it
-// shares (the offline loader with the step catalog it checks against, the policy file's parser).
+// shares (the offline loader with the step catalog it checks against, the policy files' parsers).
 const CLI = '^src/cli/';
-const CLI_MAY_IMPORT = ['^src/cli/', '^src/common/', '^src/model/', '^src/runbooks/', '^src/steps/step-catalog\\.ts$', '^src/steps/step-registry\\.ts$', '^src/steps/step\\.contract\\.ts$', '^src/policy/policy-file\\.ts$', '^src/policy/policy\\.types\\.ts$'];
+const CLI_MAY_IMPORT = ['^src/cli/', '^src/common/', '^src/model/', '^src/runbooks/', '^src/steps/step-catalog\\.ts$', '^src/steps/step-registry\\.ts$', '^src/steps/step\\.contract\\.ts$', '^src/policy/policy-file\\.ts$', '^src/policy/policy\\.types\\.ts$', '^src/resilience/resilience-policy-file\\.ts$', '^src/resilience/resilience-policy\\.types\\.ts$'];
 
 // A path is matched by the first layer that lists it (steps' contract and registry before steps/).
 const layerOf = (index) => LAYERS[index].paths;

@@ -56,6 +56,8 @@ async function main(): Promise<void> {
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // moto answers no percentile statistic: the capacity report computes its figures here.
+      RUNBOOKD_CAPACITY_STATISTICS: 'local',
       RUNBOOKD_SNS_TOPICS: topicArn,
       RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
     },

@@ -6,6 +6,10 @@ import { SessionService } from './auth/session.service';
 import { RunEventsService } from './engine/run-events.service';
 import { SessionsRepository } from './persistence/sessions.repository';
 import { SessionController } from './http/session.controller';
+import { OidcSessionController } from './http/oidc-session.controller';
+import { OidcClientAdapter } from './auth/oidc-client.adapter';
+import { OidcSignInService } from './auth/oidc-sign-in.service';
+import { OidcLoginsRepository } from './persistence/oidc-logins.repository';
 import { HealthController } from './observability/health.controller';
 import { MetricsController } from './observability/metrics.controller';
 import { MetricsService } from './observability/metrics.service';
@@ -18,6 +22,7 @@ import { RunsController } from './http/runs.controller';
 import { SchedulesController } from './http/schedules.controller';
 import { ResourcesController } from './http/resources.controller';
 import { StopSwitchController } from './http/stop-switch.controller';
+import { ResilienceController } from './http/resilience.controller';
 import { ResourceNamesService } from './aws/resource-names.service';
 import { AlarmConfirmationService } from './triggers/sns/alarm-confirmation.service';
 import { AlarmRouter } from './triggers/sns/alarm-router.service';
@@ -46,14 +51,19 @@ import { EventBridgeWebhookService } from './triggers/eventbridge/eventbridge-we
     SnsWebhookController,
     EventBridgeWebhookController,
     SessionController,
+    OidcSessionController,
     ApprovalsController,
     ResourcesController,
     StopSwitchController,
+    ResilienceController,
   ],
   providers: [
     ApiKeyService,
     SessionsRepository,
     SessionService,
+    OidcClientAdapter,
+    OidcLoginsRepository,
+    OidcSignInService,
     RunEventsService,
     MetricsService,
     ResourceNamesService,

@@ -23,6 +23,8 @@ import { FleetAcceptanceService } from './fleets/fleet-acceptance.service';
 import { FleetApprovalService } from './fleets/fleet-approval.service';
 import { FleetTargetsService } from './fleets/fleet-targets.service';
 import { PolicyService } from './policy/policy.service';
+import { ResilienceEvidenceRepository } from './persistence/resilience-evidence.repository';
+import { ResiliencePostureService } from './fleets/resilience-posture.service';
 import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { RunAccessService } from './engine/run-access.service';
@@ -96,6 +98,8 @@ export class InfrastructureModule {
       SchedulesService,
       ApprovalsRepository,
       ApprovalsService,
+      ResilienceEvidenceRepository,
+      ResiliencePostureService,
     ];
     return {
       module: InfrastructureModule,

@@ -34,8 +34,7 @@ interface Query {
 }
 
 export async function startCloudWatchStandIn(series: readonly MetricHistory[]): Promise<CloudWatchStandIn> {
-  const byKey = new Map<string, MetricHistory>();
-  for (const s of series) byKey.set(key(s.namespace, s.metricName, s.dimensions), s);
+  const byKey = indexSeries(series);
   const counters = { requests: 0, queries: 0, datapoints: 0, rejected: 0 };
 
   const server = http.createServer((req, res) => {
@@ -72,33 +71,9 @@ export async function startCloudWatchStandIn(series: readonly MetricHistory[]): 
       }
       counters.requests++;
       counters.queries += queries.length;
-      const startMs = input.StartTime * 1000;
-      const endMs = input.EndTime * 1000;
-      // The token is where the previous page stopped: query index and point index within it.
-      let [qi, pi] = input.NextToken ? (JSON.parse(Buffer.from(input.NextToken, 'base64').toString('utf8')) as [number, number]) : [0, 0];
-      let budget = MAX_DATAPOINTS;
-      const results: Array<{ Id: string; Label: string; Timestamps: number[]; Values: number[]; StatusCode: string }> = [];
-      for (; qi < queries.length && budget > 0; qi++, pi = 0) {
-        const q = queries[qi];
-        const points = bucket(q, byKey, startMs, endMs);
-        const take = points.slice(pi, pi + budget);
-        budget -= take.length;
-        const complete = pi + take.length >= points.length;
-        results.push({
-          Id: q.Id,
-          Label: q.MetricStat?.Metric.MetricName ?? q.Id,
-          Timestamps: take.map((p) => p.t / 1000),
-          Values: take.map((p) => p.v),
-          StatusCode: complete ? 'Complete' : 'PartialData',
-        });
-        counters.datapoints += take.length;
-        if (!complete) {
-          pi += take.length;
-          break;
-        }
-      }
-      const more = qi < queries.length;
-      send(200, { MetricDataResults: results, ...(more ? { NextToken: Buffer.from(JSON.stringify([qi, pi])).toString('base64') } : {}), Messages: [] });
+      const page = answerPage(byKey, input);
+      for (const r of page.MetricDataResults) counters.datapoints += r.Values.length;
+      send(200, page);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -114,6 +89,51 @@ export async function startCloudWatchStandIn(series: readonly MetricHistory[]): 
   };
 }
 
+export type SeriesIndex = Map<string, MetricHistory>;
+
+export function indexSeries(series: readonly MetricHistory[]): SeriesIndex {
+  const byKey: SeriesIndex = new Map();
+  for (const s of series) byKey.set(key(s.namespace, s.metricName, s.dimensions), s);
+  return byKey;
+}
+
+export interface PageAnswer {
+  MetricDataResults: Array<{ Id: string; Label: string; Timestamps: number[]; Values: number[]; StatusCode: string }>;
+  NextToken?: string;
+  Messages: [];
+}
+
+/** One GetMetricData page (times in epoch seconds, as the JSON protocol carries them). */
+export function answerPage(byKey: SeriesIndex, input: { MetricDataQueries?: Query[]; StartTime: number; EndTime: number; NextToken?: string }): PageAnswer {
+  const queries = input.MetricDataQueries ?? [];
+  const startMs = input.StartTime * 1000;
+  const endMs = input.EndTime * 1000;
+  // The token is where the previous page stopped: query index and point index within it.
+  let [qi, pi] = input.NextToken ? (JSON.parse(Buffer.from(input.NextToken, 'base64').toString('utf8')) as [number, number]) : [0, 0];
+  let budget = MAX_DATAPOINTS;
+  const results: PageAnswer['MetricDataResults'] = [];
+  for (; qi < queries.length && budget > 0; qi++, pi = 0) {
+    const q = queries[qi];
+    const points = bucket(q, byKey, startMs, endMs);
+    const take = points.slice(pi, pi + budget);
+    budget -= take.length;
+    const complete = pi + take.length >= points.length;
+    results.push({
+      Id: q.Id,
+      Label: q.MetricStat?.Metric.MetricName ?? q.Id,
+      Timestamps: take.map((p) => p.t / 1000),
+      Values: take.map((p) => p.v),
+      StatusCode: complete ? 'Complete' : 'PartialData',
+    });
+    if (!complete) {
+      pi += take.length;
+      break;
+    }
+  }
+  const more = qi < queries.length;
+  return { MetricDataResults: results, ...(more ? { NextToken: Buffer.from(JSON.stringify([qi, pi])).toString('base64') } : {}), Messages: [] };
+}
+
 /** Points of one query in [start, end), averaged per period (the seeded history is already one point per period). */
 function bucket(q: Query, byKey: Map<string, MetricHistory>, startMs: number, endMs: number): Array<{ t: number; v: number }> {
   if (!q.MetricStat) return [];
@@ -122,11 +142,12 @@ function bucket(q: Query, byKey: Map<string, MetricHistory>, startMs: number, en
   const s = byKey.get(key(m.Namespace, m.MetricName, dims));
   if (!s) return [];
   const periodMs = q.MetricStat.Period * 1000;
-  const sums = new Map<number, { sum: number; n: number; min: number; max: number }>();
+  const sums = new Map<number, { sum: number; n: number; min: number; max: number; values: number[] }>();
   for (const p of s.points) {
     if (p.t < startMs || p.t >= endMs) continue;
     const b = startMs + Math.floor((p.t - startMs) / periodMs) * periodMs;
-    const cur = sums.get(b) ?? { sum: 0, n: 0, min: Infinity, max: -Infinity };
+    const cur = sums.get(b) ?? { sum: 0, n: 0, min: Infinity, max: -Infinity, values: [] };
+    cur.values.push(p.v);
     cur.sum += p.v;
     cur.n++;
     cur.min = Math.min(cur.min, p.v);
@@ -134,9 +155,29 @@ function bucket(q: Query, byKey: Map<string, MetricHistory>, startMs: number, en
     sums.set(b, cur);
   }
   const stat = q.MetricStat.Stat;
+  const pct = /^p(\d+(?:\.\d+)?)$/.exec(stat);
   return [...sums.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([t, c]) => ({ t, v: stat === 'Maximum' ? c.max : stat === 'Minimum' ? c.min : stat === 'Sum' ? c.sum : stat === 'SampleCount' ? c.n : c.sum / c.n }));
+    .map(([t, c]) => ({
+      t,
+      v: pct
+        ? percentileOf(c.values, Number(pct[1]))
+        : stat === 'Maximum' ? c.max : stat === 'Minimum' ? c.min : stat === 'Sum' ? c.sum : stat === 'SampleCount' ? c.n : c.sum / c.n,
+    }));
+}
+
+/**
+ * A percentile statistic over the samples in the period. CloudWatch does not document its
+ * estimator; this one interpolates between ranks (as a spreadsheet does), so where the samples
+ * are one a period the answer equals the app's own percentile of the per-period points.
+ */
+function percentileOf(values: number[], p: number): number {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 1) return sorted[0];
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
 }
 
 function key(namespace: string, metricName: string, dims: Record<string, string>): string {

@@ -23,19 +23,3 @@ export function hashRecord(prevHash: string, content: AuditHashContent): string 
     .update(`${prevHash}\n${canonicalJson({ seq, at, kind, runId, actor, data })}`, 'utf8')
     .digest('hex');
 }
-
-/**
- * The value as it will come back from a jsonb column (Dates become strings, `undefined` goes,
- * NaN becomes null), so the hash computed before the insert equals the one recomputed on read.
- * Strings PostgreSQL's jsonb refuses (NUL, unpaired surrogates) get U+FFFD instead, so odd input
- * cannot make an audit append, and with it the caller's transaction, fail.
- */
-export function asStoredJson<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableString(v) : v))) as T;
-}
-
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-function storableString(s: string): string {
-  return s.replace(UNSTORABLE, '\ufffd');
-}

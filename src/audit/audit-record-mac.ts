@@ -1,5 +1,6 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json';
+import type { AuditRowSigner } from '../persistence/audit-rows';
 import type { AuditKind } from './audit.types';
 
 /** The `auth_key_id` of records written before records were authenticated (migration 17): known unauthenticated, never re-signed. */
@@ -30,7 +31,7 @@ const MAC_BYTES = 32;
  * make a MAC. The digests stay Ed25519, so what the sealer has linked and a digest anchored cannot
  * be rewritten with the MAC key alone; see docs/reliability.md.
  */
-export class AuditRecordMac {
+export class AuditRecordMac implements AuditRowSigner {
   /** First 16 hex digits of SHA-256 over a label and the key: names the key, reveals nothing of it. */
   readonly keyId: string;
 

@@ -4,6 +4,7 @@ import { createFileOnce } from '../common/file-once';
 import { AppConfig } from '../config/app.config';
 import { AuditSigningKey } from './audit-digest';
 import { AuditDigestStore } from './audit-digest-store';
+import { AuditRowSigner } from '../persistence/audit-rows';
 import { AuditRecordMac } from './audit-record-mac';
 import { FileDigestStore } from './file-digest-store.adapter';
 import { S3DigestStore } from './s3-digest-store.adapter';
@@ -41,5 +42,7 @@ export function openDigestStore(config: AppConfig): AuditDigestStore {
 export const AUDIT_PROVIDERS: Provider[] = [
   { provide: AuditSigningKey, inject: [AppConfig], useFactory: loadAuditSigningKey },
   { provide: AuditRecordMac, inject: [AuditSigningKey], useFactory: (key: AuditSigningKey) => key.recordMac() },
+  // The executor's and acceptance's writes sign the audit rows they insert with the same MAC.
+  { provide: AuditRowSigner, useExisting: AuditRecordMac },
   { provide: AuditDigestStore, inject: [AppConfig], useFactory: openDigestStore },
 ];

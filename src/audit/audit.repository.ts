@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
-import { redact } from '../common/redact';
 import { Database, type Queryable } from '../persistence/database';
 import { databaseGroupCommit, GroupCommit } from '../persistence/group-commit';
-import { asStoredJson } from './audit-hash';
+import { storedAuditRows } from '../persistence/audit-rows';
 import { AuditRecordMac } from './audit-record-mac';
 import type { AuditEventInput, AuditKind, AuditListQuery, AuditRecord, SealedAuditRecord, StoredAuditRecord } from './audit.types';
 
@@ -104,7 +103,7 @@ export class AuditRepository {
     return rows.map((r, i) => ({
       position: null,
       at: r.at,
-      kind: r.kind,
+      kind: inputs[i].kind,
       runId: r.run_id,
       actor: r.actor,
       data: r.data,
@@ -351,28 +350,4 @@ function toRecord(row: AuditRow): AuditRecord {
 
 function toStoredRecord(row: AuditRow): StoredAuditRecord {
   return { ...toRecord(row), authKeyId: row.auth_key_id ?? null, authMac: row.auth_mac ?? null, quarantineReason: row.quarantine_reason ?? null };
-}
-
-export interface StoredAuditRow {
-  at: string;
-  kind: AuditKind;
-  run_id: string | null;
-  actor: string;
-  data: Record<string, unknown>;
-  auth_key_id: string;
-  auth_mac: string;
-}
-
-/**
- * Audit records as they are stored: secrets redacted, data as it comes back from jsonb (so the
- * sealer's hash of the stored row matches), all stamped `at`, each authenticated in this process
- * (the MAC is made from the redacted, stored form, so a secret never enters it). Shared by every
- * writer of the log, so no path writes a record the sealer would quarantine.
- */
-export function storedAuditRows(inputs: readonly AuditEventInput[], at: Date, mac: AuditRecordMac): StoredAuditRow[] {
-  const iso = at.toISOString();
-  return inputs.map((input) => {
-    const row = { at: iso, kind: input.kind, run_id: input.runId ?? null, actor: input.actor, data: asStoredJson(redact(input.data, input.secretKeys)) };
-    return { ...row, auth_key_id: mac.keyId, auth_mac: mac.sign({ at: iso, kind: row.kind, runId: row.run_id, actor: row.actor, data: row.data }) };
-  });
 }

@@ -43,7 +43,10 @@ export type AuditKind =
   | 'fleet.targets-resolved'
   /** The stop button (engine/stop-switch.service.ts): who stopped every run and why, how many were asked to stop; who lifted it. */
   | 'governance.stopped-all'
-  | 'governance.resumed-all';
+  | 'governance.resumed-all'
+  /** Console sign-in: who (or `anonymous`), how (`oidc`, ...), the source address, and for a refusal why. */
+  | 'auth.sign-in.succeeded'
+  | 'auth.sign-in.refused';
 
 export interface AuditEventInput {
   kind: AuditKind;

@@ -2,9 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app.config';
-import { SessionsRepository } from '../persistence/sessions.repository';
+import { PolicyService } from '../policy/policy.service';
+import { SessionsRepository, type OidcSessionPrincipal } from '../persistence/sessions.repository';
 import { ApiKeyService } from './api-key.service';
 import { AuthError } from './auth.error';
+import { oidcPrincipal } from './oidc-principal';
 import type { Principal } from './principal';
 
 export interface SessionInfo {
@@ -29,6 +31,7 @@ export class SessionService {
     private readonly sessions: SessionsRepository,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly policy: PolicyService,
   ) {}
 
   get ttlSeconds(): number {
@@ -54,6 +57,16 @@ export class SessionService {
     return { token, principal, csrfToken, expiresAt };
   }
 
+  /** The same cookie session, for a person the identity provider vouched for (OidcSignInService checked them). */
+  async openForOidc(oidc: OidcSessionPrincipal, principal: Principal): Promise<SessionInfo & { token: string }> {
+    const token = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(24).toString('base64url');
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + this.config.auth.sessionTtlSeconds * 1000);
+    await this.sessions.insert({ tokenHash: sha256Hex(token), keyDigest: null, oidc, csrfToken, expiresAt }, now);
+    return { token, principal, csrfToken, expiresAt };
+  }
+
   /**
    * The session behind a cookie, checked for expiry, sign-out and (for a state-changing method)
    * the CSRF header. Throws AuthError: UNAUTHENTICATED for no usable session, FORBIDDEN for CSRF.
@@ -75,7 +88,15 @@ export class SessionService {
     if (row === null || row.revokedAt !== null || row.expiresAt.getTime() <= this.clock.nowMs()) {
       throw new AuthError('UNAUTHENTICATED', 'the console session has ended (signed out or expired): sign in again', { reason: 'session_ended' });
     }
-    const principal = this.apiKeys.principalForDigest(Buffer.from(row.keyDigest, 'hex'));
+    if (row.oidc) {
+      // Mapped again on every request: a group taken out of the policy ends what it gave at once.
+      const p = oidcPrincipal(this.policy, row.oidc.subject, row.oidc.name, row.oidc.claimGroups);
+      if (p === undefined) {
+        throw new AuthError('UNAUTHENTICATED', 'the policy no longer places this SSO user in any group: sign in again', { reason: 'session_ended' });
+      }
+      return { principal: p, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+    }
+    const principal = row.keyDigest === null ? undefined : this.apiKeys.principalForDigest(Buffer.from(row.keyDigest, 'hex'));
     if (principal === undefined) {
       throw new AuthError('UNAUTHENTICATED', 'the API key this session was opened with is no longer configured: sign in again', { reason: 'session_ended' });
     }

@@ -10,6 +10,7 @@ import { RdsEstateAdapter } from './rds-estate.adapter';
 import { RdsFailoverAdapter } from './rds-failover.adapter';
 import { RdsLeftoversAdapter } from './rds-leftovers.adapter';
 import { RdsRestoreAdapter } from './rds-restore.adapter';
+import { ResilienceEstateAdapter } from './resilience-estate.adapter';
 import { SnsAdapter } from './sns.adapter';
 import { TaggingAdapter } from './tagging.adapter';
 
@@ -31,4 +32,5 @@ export const AWS_PROVIDERS: Provider[] = [
   GenericAwsAdapter,
   RdsLeftoversAdapter,
   TaggingAdapter,
+  ResilienceEstateAdapter,
 ];

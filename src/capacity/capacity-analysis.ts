@@ -104,24 +104,83 @@ export const MIN_POINTS = 3;
 export const MIN_COVERAGE = 0.5;
 
 /**
- * Statistics and verdict of one metric of one resource over the lookback window. At risk when
- * the p95 is at or over the threshold, or when the trend reaches it within `forecastDays`.
+ * Statistics and verdict of one metric of one resource over the lookback window, from every
+ * per-period point. At risk when the p95 is at or over the threshold, or when the trend reaches
+ * it within `forecastDays`.
  */
 export function analyzeSeries(raw: readonly Point[], window: SeriesWindow, rules: SeriesRules): SeriesStats {
   const points = raw.filter((p) => Number.isFinite(p.v) && Number.isFinite(p.t)).sort((a, b) => a.t - b.t);
   const expected = Math.max(1, Math.floor((window.endMs - window.startMs) / (window.periodSeconds * 1000)));
-  const coverage = Math.min(1, points.length / expected);
   // A typed array sorts numerically and fast; one sort serves every percentile and the max.
   const sorted = Float64Array.from(points, (p) => p.v).sort();
+  return judgeSeries(
+    {
+      points: points.length,
+      coverage: Math.min(1, points.length / expected),
+      p50: percentileOfSorted(sorted, 50),
+      p95: percentileOfSorted(sorted, 95),
+      max: sorted.length ? sorted[sorted.length - 1] : null,
+      trendPoints: points,
+    },
+    window,
+    rules,
+  );
+}
+
+/**
+ * What CloudWatch aggregated for one series (`aggregated` statistics): percentiles and the
+ * extreme over the whole lookback, computed server-side, and coarse points (one per trend
+ * bucket, e.g. a day) placed at the mean time of the periods they cover, for the trend.
+ */
+export interface AggregatedSeries {
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+  trendPoints: readonly Point[];
+  /** Trend buckets the window holds (the coverage's denominator). */
+  expectedTrendPoints: number;
+}
+
+/** The same statistics and verdict as `analyzeSeries`, from what CloudWatch aggregated. */
+export function analyzeAggregated(agg: AggregatedSeries, window: SeriesWindow, rules: SeriesRules): SeriesStats {
+  const points = agg.trendPoints.filter((p) => Number.isFinite(p.v) && Number.isFinite(p.t)).sort((a, b) => a.t - b.t);
+  // No percentile without data: a window statistic over an empty window is not a figure.
+  const empty = points.length === 0;
+  return judgeSeries(
+    {
+      points: points.length,
+      coverage: Math.min(1, points.length / Math.max(1, agg.expectedTrendPoints)),
+      p50: empty ? null : agg.p50,
+      p95: empty ? null : agg.p95,
+      max: empty ? null : agg.max,
+      trendPoints: points,
+    },
+    window,
+    rules,
+  );
+}
+
+interface SeriesSummary {
+  points: number;
+  coverage: number;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+  /** In time order. */
+  trendPoints: readonly Point[];
+}
+
+function judgeSeries(summary: SeriesSummary, window: SeriesWindow, rules: SeriesRules): SeriesStats {
+  const { points, trendPoints } = summary;
   const base = {
-    points: points.length,
-    coverage: round(coverage, 3),
-    p50: roundOrNull(percentileOfSorted(sorted, 50)),
-    p95: roundOrNull(percentileOfSorted(sorted, 95)),
-    max: sorted.length ? round(sorted[sorted.length - 1]) : null,
+    points,
+    coverage: round(summary.coverage, 3),
+    p50: roundOrNull(summary.p50),
+    p95: roundOrNull(summary.p95),
+    max: roundOrNull(summary.max),
     threshold: rules.threshold,
   };
-  if (points.length < MIN_POINTS || coverage < MIN_COVERAGE) {
+  if (points < MIN_POINTS || summary.coverage < MIN_COVERAGE) {
     return {
       ...base,
       slopePerDay: null,
@@ -130,12 +189,12 @@ export function analyzeSeries(raw: readonly Point[], window: SeriesWindow, rules
       crossesAt: null,
       verdict: 'insufficient-data',
       reason:
-        points.length === 0
+        points === 0
           ? 'no data points in the lookback window'
-          : `${points.length} data point${points.length === 1 ? '' : 's'} cover ${Math.round(coverage * 100)}% of the lookback (need ≥ ${MIN_POINTS} points and ≥ ${MIN_COVERAGE * 100}%)`,
+          : `${points} data point${points === 1 ? '' : 's'} cover ${Math.round(summary.coverage * 100)}% of the lookback (need ≥ ${MIN_POINTS} points and ≥ ${MIN_COVERAGE * 100}%)`,
     };
   }
-  const trend = leastSquares(points)!;
+  const trend = leastSquares(trendPoints)!;
   const trendNow = trend.valueAt(window.endMs);
   const out: SeriesStats = {
     ...base,
@@ -175,8 +234,13 @@ export function analyzeSeries(raw: readonly Point[], window: SeriesWindow, rules
 export function daysUntil(now: number, slopePerDay: number, threshold: number): number | null {
   if (now >= threshold) return 0;
   if (!(slopePerDay > 0)) return null;
-  return (threshold - now) / slopePerDay;
+  const days = (threshold - now) / slopePerDay;
+  // A flat series' fitted slope can be rounding noise (1e-16/day): a crossing centuries away is no crossing.
+  return days > MAX_FORECAST_DAYS ? null : days;
 }
+
+/** Beyond this, a crossing is reported as none (and stays a date JavaScript can write). */
+export const MAX_FORECAST_DAYS = 36_500;
 
 /**
  * At most `maxPoints` points for a chart: the mean of each run of consecutive points, at the

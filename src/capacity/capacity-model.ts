@@ -1,5 +1,5 @@
 import type { MetricQuery } from '../aws/cloudwatch.adapter';
-import { analyzeSeries, DAY_MS, downsample, round, type Point, type SeriesWindow } from './capacity-analysis';
+import { analyzeAggregated, analyzeSeries, DAY_MS, downsample, round, type Point, type SeriesWindow } from './capacity-analysis';
 import type {
   CapacityChart,
   CapacityFinding,
@@ -35,6 +35,11 @@ export interface MetricSpec {
   query: Omit<MetricQuery, 'id' | 'periodSeconds'>;
   /** Raw CloudWatch value → judged figure. */
   transform: (raw: number) => number;
+  /**
+   * False when the judged figure falls as the raw value rises (free storage → % in use): the
+   * judged p95 and maximum are then the raw p5 and minimum, which CloudWatch is asked for instead.
+   */
+  rises: boolean;
   threshold: number | null;
   thresholdBasis: string | null;
 }
@@ -50,6 +55,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
         unit: '%',
         query: { namespace: 'AWS/ECS', metricName: 'CPUUtilization', dimensions: dims, stat: 'Average' },
         transform: identity,
+        rises: true,
         threshold: t.cpuPercent,
         thresholdBasis: `CPU ${t.cpuPercent}%`,
       },
@@ -59,6 +65,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
         unit: '%',
         query: { namespace: 'AWS/ECS', metricName: 'MemoryUtilization', dimensions: dims, stat: 'Average' },
         transform: identity,
+        rises: true,
         threshold: t.memoryPercent,
         thresholdBasis: `memory ${t.memoryPercent}%`,
       },
@@ -73,6 +80,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       unit: '%',
       query: { namespace: 'AWS/RDS', metricName: 'CPUUtilization', dimensions: dims, stat: 'Average' },
       transform: identity,
+      rises: true,
       threshold: t.cpuPercent,
       thresholdBasis: `CPU ${t.cpuPercent}%`,
     },
@@ -82,6 +90,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       metric: 'memory', label: 'Memory in use', unit: '%',
       query: { namespace: 'AWS/RDS', metricName: 'FreeableMemory', dimensions: dims, stat: 'Minimum' },
       transform: (free) => 100 * (1 - free / (size.memoryGiB * GIB)),
+      rises: false,
       threshold: t.memoryPercent,
       thresholdBasis: `memory ${t.memoryPercent}% of ${size.memoryGiB} GiB (${resource.instanceClass}), from FreeableMemory`,
     });
@@ -89,7 +98,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
     specs.push({
       metric: 'memory', label: 'Freeable memory', unit: 'GiB',
       query: { namespace: 'AWS/RDS', metricName: 'FreeableMemory', dimensions: dims, stat: 'Minimum' },
-      transform: (free) => free / GIB, threshold: null,
+      transform: (free) => free / GIB, rises: true, threshold: null,
       thresholdBasis: `class ${resource.instanceClass} is not in the size table: memory in use unknown`,
     });
   }
@@ -99,6 +108,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       metric: 'storage', label: 'Storage in use', unit: '%',
       query: { namespace: 'AWS/RDS', metricName: 'FreeStorageSpace', dimensions: dims, stat: 'Minimum' },
       transform: (free) => 100 * (1 - free / (alloc * GIB)),
+      rises: false,
       threshold: 100 - t.freeStoragePercent,
       thresholdBasis: `free storage ${t.freeStoragePercent}% of ${alloc} GiB allocated`,
     });
@@ -108,6 +118,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
     metric: 'connections', label: 'Connections', unit: 'connections',
     query: { namespace: 'AWS/RDS', metricName: 'DatabaseConnections', dimensions: dims, stat: 'Maximum' },
     transform: identity,
+    rises: true,
     threshold: maxConn ? round((maxConn.value * t.connectionsPercent) / 100, 0) : null,
     thresholdBasis: maxConn
       ? `${t.connectionsPercent}% of max_connections ${maxConn.value} (${resource.engine} default ${maxConn.formula}, ${size!.memoryGiB} GiB)`
@@ -120,6 +131,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       unit: 'IOPS',
       query: { namespace: 'AWS/RDS', metricName: 'ReadIOPS', dimensions: dims, stat: 'Average' },
       transform: identity,
+        rises: true,
       threshold: null,
       thresholdBasis: null,
     },
@@ -129,6 +141,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       unit: 'IOPS',
       query: { namespace: 'AWS/RDS', metricName: 'WriteIOPS', dimensions: dims, stat: 'Average' },
       transform: identity,
+        rises: true,
       threshold: null,
       thresholdBasis: null,
     },
@@ -154,6 +167,65 @@ export function analyzeMetric(
       thresholdBasis: spec.thresholdBasis,
     },
     points,
+  };
+}
+
+/** Points the trend is fitted to when CloudWatch aggregates: a day's points each over 14 days. */
+export const TREND_POINTS = 14;
+
+/**
+ * The trend's period when CloudWatch aggregates: the per-period statistic rolled up into about
+ * TREND_POINTS buckets over the lookback (a day each over 14 days), never finer than the period.
+ */
+export function trendPeriodSeconds(periodSeconds: number, lookbackSeconds: number): number {
+  return periodSeconds * Math.max(1, Math.floor(lookbackSeconds / periodSeconds / TREND_POINTS));
+}
+
+/** The four queries CloudWatch answers for one series when it aggregates; ids are `${base}t|m|p|x`. */
+export function aggregatedQueries(spec: MetricSpec, base: string, window: SeriesWindow): MetricQuery[] {
+  const lookbackSeconds = (window.endMs - window.startMs) / 1000;
+  const q = { ...spec.query };
+  return [
+    { id: `${base}t`, ...q, periodSeconds: trendPeriodSeconds(window.periodSeconds, lookbackSeconds) },
+    { id: `${base}m`, ...q, stat: 'p50', periodSeconds: lookbackSeconds },
+    { id: `${base}p`, ...q, stat: spec.rises ? 'p95' : 'p5', periodSeconds: lookbackSeconds },
+    { id: `${base}x`, ...q, stat: spec.rises ? 'Maximum' : 'Minimum', periodSeconds: lookbackSeconds },
+  ];
+}
+
+/** One series' analysis from the answers to `aggregatedQueries`. */
+export function analyzeAggregatedMetric(
+  spec: MetricSpec,
+  series: (id: string) => readonly Point[],
+  base: string,
+  window: SeriesWindow,
+  forecastDays: number,
+): MetricAnalysis {
+  const lookbackMs = window.endMs - window.startMs;
+  const trendMs = trendPeriodSeconds(window.periodSeconds, lookbackMs / 1000) * 1000;
+  const periodMs = window.periodSeconds * 1000;
+  const one = (id: string) => {
+    const v = series(id)[0]?.v;
+    return v === undefined || !Number.isFinite(v) ? null : spec.transform(v);
+  };
+  // A bucket's value stands for the periods inside it: fitted at their mean time, as the same
+  // line through every per-period point would be (the last bucket may be cut short by the window's end).
+  const trendPoints = series(`${base}t`).map((p) => {
+    const len = Math.min(trendMs, window.endMs - p.t);
+    return { t: p.t + Math.max(0, len - periodMs) / 2, v: spec.transform(p.v) };
+  });
+  const stats = analyzeAggregated(
+    { p50: one(`${base}m`), p95: one(`${base}p`), max: one(`${base}x`), trendPoints, expectedTrendPoints: Math.ceil(lookbackMs / trendMs) },
+    window,
+    { threshold: spec.threshold, forecastDays },
+  );
+  return {
+    ...stats,
+    metric: spec.metric,
+    label: spec.label,
+    unit: spec.unit,
+    source: `${spec.query.namespace} ${spec.query.metricName} (${spec.query.stat}; percentiles, ${spec.rises ? 'maximum' : 'minimum'} and ${trendMs / 3_600_000} h trend points aggregated by CloudWatch)`,
+    thresholdBasis: spec.thresholdBasis,
   };
 }
 

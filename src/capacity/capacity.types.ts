@@ -95,6 +95,10 @@ export interface CapacityCost {
   /** Batches of at most 500 queries: ceil(queries / 500). Calls ÷ batches is the pages each took. */
   batches: number;
   metricsRequested: number;
+  /** Data points CloudWatch returned over every call (what the SDK had to parse). */
+  datapointsFetched?: number;
+  /** Who computed the statistics: CloudWatch (aggregated server-side) or this process from every point. */
+  statistics?: 'cloudwatch' | 'local';
   usdPerThousandMetrics: number;
   usd: number;
   assumption: string;

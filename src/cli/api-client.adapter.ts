@@ -1,5 +1,5 @@
 import { CliError } from './cli.error';
-import type { Profile } from '../config/cli.config';
+import type { Profile } from './cli.config';
 
 export interface ApiResponse<T> {
   status: number;

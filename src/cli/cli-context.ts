@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ApiClient } from './api-client.adapter';
-import { CliEnvironment, resolveConnection } from '../config/cli.config';
+import { CliEnvironment, resolveConnection } from './cli.config';
 import { CliOutput } from './cli-output';
 import { EXIT, ExitCode } from './exit-codes';
 

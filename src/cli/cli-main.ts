@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readEnvironment } from '../config/cli.config';
+import { readEnvironment } from './cli.config';
 import { runCli } from './cli-program';
 
 /** The `runbookd` command (package.json `bin`). */

@@ -1,7 +1,7 @@
 import * as readline from 'node:readline';
 import { Command } from 'commander';
 import { ApiClient } from './api-client.adapter';
-import { writeProfile } from '../config/cli.config';
+import { writeProfile } from './cli.config';
 import { CliContext, CliIo, GlobalOptions } from './cli-context';
 import { CliError } from './cli.error';
 

@@ -4,15 +4,18 @@ import { CliContext } from './cli-context';
 import { CliError } from './cli.error';
 import { EXIT } from './exit-codes';
 
-/** `validate [dir] [--policy FILE]`: the one offline command. */
+/** `validate [dir] [--policy FILE] [--resilience-policy FILE]`: the one offline command. */
 export function registerValidateCommand(program: Command, ctx: CliContext): void {
   program
     .command('validate [dir]')
     .description('check a folder of runbooks, and/or a policy file (--policy), offline with the service\'s own loaders; prints file:path: reason per problem')
     .option('--policy <file>', 'also check this policy file (RUNBOOKD_POLICY) as the service would at boot')
+    .option('--resilience-policy <file>', 'also check this resilience policy (RUNBOOKD_RESILIENCE_POLICY) as the service would at boot')
     .action(ctx.act(async (out, cmd, dir: string | undefined) => {
-      const policyFile = cmd.opts<{ policy?: string }>().policy;
-      if (dir === undefined && policyFile === undefined) throw new CliError('USAGE', 'name a folder of runbooks, or --policy FILE, or both');
+      const { policy: policyFile, resiliencePolicy } = cmd.opts<{ policy?: string; resiliencePolicy?: string }>();
+      if (dir === undefined && policyFile === undefined && resiliencePolicy === undefined) {
+        throw new CliError('USAGE', 'name a folder of runbooks, --policy FILE, --resilience-policy FILE, or several');
+      }
       const problems: string[] = [];
       const doc: Record<string, unknown> = {};
       if (dir !== undefined) {
@@ -33,6 +36,18 @@ export function registerValidateCommand(program: Command, ctx: CliContext): void
         } catch (err) {
           if (!(err instanceof PolicyFileError)) throw err;
           doc.policy = { file: policyFile, valid: false, problems: err.problems };
+          problems.push(...err.problems);
+        }
+      }
+      if (resiliencePolicy !== undefined) {
+        const { loadResiliencePolicy, ResiliencePolicyFileError } = await import('../resilience/resilience-policy-file');
+        try {
+          const p = loadResiliencePolicy(resiliencePolicy)!;
+          doc.resiliencePolicy = { file: resiliencePolicy, valid: true, tiers: Object.keys(p.tiers), assignments: p.assignments.length, tierTag: p.tierTag };
+          if (!out.json) out.line(`${resiliencePolicy}: resilience policy valid: tiers ${Object.keys(p.tiers).join(', ')}; ${p.assignments.length} assignment(s)${p.tierTag ? `; tier tag ${p.tierTag}` : ''}`);
+        } catch (err) {
+          if (!(err instanceof ResiliencePolicyFileError)) throw err;
+          doc.resiliencePolicy = { file: resiliencePolicy, valid: false, problems: err.problems };
           problems.push(...err.problems);
         }
       }

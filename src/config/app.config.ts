@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type EventBridgeConfig, loadChatOpsConfig, type PagerDutyConfig, type SlackConfig } from './chatops.config';
+import { loadOidcConfig, type OidcConfig } from './oidc.config';
 import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
 /**
@@ -88,6 +89,18 @@ export interface RunsConfig {
   eventsPollMs: number;
 }
 
+/**
+ * Who computes a capacity report's statistics: `cloudwatch` asks GetMetricData for percentiles,
+ * the extreme and coarse trend points over the lookback (about 17 points a series instead of one
+ * per period); `local` fetches every per-period point and computes them here (for an emulator
+ * without percentile statistics, such as moto).
+ */
+export type CapacityStatistics = 'cloudwatch' | 'local';
+
+export interface CapacityConfig {
+  statistics: CapacityStatistics;
+}
+
 /** The AWS SDK clients and the alarm reads they share. */
 export interface AwsConfig {
   region: string;
@@ -130,6 +143,14 @@ export interface FleetsConfig {
   accountRoleArnTemplate: string | undefined;
   /** Most targets one fleet run may have (RUNBOOKD_FLEET_MAX_TARGETS); a larger resolution is refused with 422. */
   maxTargets: number;
+}
+
+/** Resilience posture (src/resilience/): the tiers resources are held to. */
+export interface ResilienceConfig {
+  /** RUNBOOKD_RESILIENCE_POLICY: tiers of RPO/RTO targets and evidence freshness, and who is in which; unset = every resource untiered. */
+  policyFile: string | undefined;
+  /** RUNBOOKD_RESILIENCE_CACHE_SECONDS: how long one posture (its AWS reads) is served before it is computed again. */
+  cacheSeconds: number;
 }
 
 /** The notification outbox. */
@@ -216,14 +237,18 @@ export class AppConfig {
   /** OpenTelemetry traces (standard OTEL_* variables); off unless an endpoint or exporter is set. */
   tracing!: TracingConfig;
   auth!: AuthConfig;
+  /** Console sign-in through an OpenID Connect provider (src/config/oidc.config.ts); undefined: SSO is off. */
+  oidc!: OidcConfig | undefined;
   database!: DatabaseConfig;
   queue!: QueueConfig;
   worker!: WorkerConfig;
   runbooks!: RunbooksConfig;
   runs!: RunsConfig;
   aws!: AwsConfig;
+  capacity!: CapacityConfig;
   scope!: ScopeConfig;
   fleets!: FleetsConfig;
+  resilience!: ResilienceConfig;
   notifications!: NotificationsConfig;
   schedules!: SchedulesConfig;
   sns!: SnsConfig;
@@ -362,6 +387,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
   c.database = readDatabase(r, c);
   c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400) };
+  c.oidc = loadOidcConfig(env, r.problems, c.http.publicUrl);
   c.runbooks = { dir: path.resolve(r.str('RUNBOOKD_RUNBOOKS_DIR', './runbooks')) };
   c.runs = {
     defaultTimeoutSeconds: r.int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400),
@@ -369,6 +395,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventsPollMs: r.int('RUNBOOKD_EVENTS_POLL_MS', 1000, 100, 60_000),
   };
   c.aws = readAws(r);
+  c.capacity = { statistics: r.oneOf<CapacityStatistics>('RUNBOOKD_CAPACITY_STATISTICS', 'cloudwatch', ['cloudwatch', 'local']) };
   c.faultPoints = [];
   for (const item of r.list('RUNBOOKD_FAULT_INJECT')) {
     const m = FAULT_POINT.exec(item);
@@ -390,6 +417,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   ({ eventbridge: c.eventbridge, pagerduty: c.pagerduty, slack: c.slack } = loadChatOpsConfig(env, r.problems));
   c.scope = readScope(r, env);
   c.fleets = readFleets(r, env);
+  c.resilience = {
+    policyFile: env.RUNBOOKD_RESILIENCE_POLICY ? path.resolve(env.RUNBOOKD_RESILIENCE_POLICY) : undefined,
+    cacheSeconds: r.int('RUNBOOKD_RESILIENCE_CACHE_SECONDS', 300, 0, 86_400),
+  };
   c.audit = readAudit(r, env, c.stateDir);
   c.secrets = readSecrets(r, env, c.stateDir);
 

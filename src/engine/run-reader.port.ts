@@ -15,6 +15,8 @@ export abstract class RunReader {
   abstract childStates(parentRunId: string): Promise<ChildRunState[]>;
   /** When the run's cancel was requested, if it was. */
   abstract cancelRequest(runId: string): Promise<{ at: Date; by: string | null } | null>;
+  /** The run ids among these whose run has not ended (or is unknown here); the janitor leaves their resources alone. */
+  abstract notEnded(runIds: readonly string[]): Promise<Set<string>>;
   /** The newest ended, non-dry runs of a runbook that have a stored report, newest first. */
   abstract endedWithReports(runbookId: string, limit: number): Promise<RunRecord[]>;
 }

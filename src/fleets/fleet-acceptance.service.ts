@@ -13,7 +13,7 @@ import { FLEET_TARGETS_STEP, fleetDefinition } from './fleet-definition';
 import { bindTarget, checkCommonParameters, fleetLimits, parseFleetRequest, type FleetRequestBody } from './fleet-request';
 import { FleetApprovalService } from './fleet-approval.service';
 import { FleetTargetsService } from './fleet-targets.service';
-import type { FleetPlan } from './fleet.types';
+import type { FleetPlan } from '../model/fleet.types';
 
 export interface AcceptFleetCommand extends FleetRequestBody {
   runbookId: string;

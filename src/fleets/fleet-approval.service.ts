@@ -11,7 +11,7 @@ import { parseDuration } from '../runbooks/duration';
 import { resolveValue, UnresolvedExpression } from '../runbooks/expressions';
 import type { ApprovalSpec, FleetApprovalTarget, RunbookDefinition } from '../model/runbook.types';
 import type { StepContext } from '../steps/step.contract';
-import type { FleetTarget } from './fleet.types';
+import type { FleetTarget } from '../model/fleet.types';
 
 /** Targets looked at once (their facts may be read from AWS). */
 const PARALLELISM = 8;

@@ -1,7 +1,7 @@
 import { resolveValue } from '../runbooks/expressions';
 import { FleetError } from './fleet.error';
 import { FLEET_RESOURCE_TYPES, type FleetResourceType, type FleetSettings } from '../model/runbook.types';
-import type { FleetLimits, FleetRate, FleetRequest, FleetTarget, TargetSelector } from './fleet.types';
+import type { FleetLimits, FleetRate, FleetRequest, FleetTarget, TargetSelector } from '../model/fleet.types';
 
 /** The fleet fields of a run request, as the HTTP API (or a schedule) hands them over, unchecked. */
 export interface FleetRequestBody {

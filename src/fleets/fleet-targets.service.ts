@@ -7,7 +7,7 @@ import { countCall, type CallTally } from '../aws/call-tally';
 import { AppConfig } from '../config/app.config';
 import { FleetError } from './fleet.error';
 import { arnOf, parseArn } from './fleet-request';
-import type { FleetTarget, TargetSelector } from './fleet.types';
+import type { FleetTarget, TargetSelector } from '../model/fleet.types';
 
 /** Accounts × regions asked at once while resolving: enough to hide latency, few enough for one account's tagging quota. */
 const RESOLVE_PARALLELISM = 8;
@@ -117,6 +117,20 @@ export class FleetTargetsService {
       });
     }
     return { targets: unique.map((t, index) => ({ index, ...t })), homeAccount: home, searched, calls };
+  }
+
+  /**
+   * Every account × region a read across the estate goes to, with the role each account is
+   * reached through (none at home): the same roles and allow-list checks a fleet's resolution
+   * uses, for readers that list everything there rather than search by tag (resilience posture).
+   */
+  async reach(purpose: string, accounts: readonly string[], regions: readonly string[], ctx: AwsCallContext): Promise<{ homeAccount: string; places: Array<{ account: string; region: string; roleArn: string | null }> }> {
+    const home = await this.home(ctx);
+    const list = accounts.length > 0 ? [...new Set(accounts)] : [home];
+    const where = regions.length > 0 ? [...new Set(regions)] : [this.config.aws.region];
+    for (const r of where) this.policy.checkRegion(purpose, 'scope.regions', r);
+    const roles = new Map(list.map((a) => [a, this.roleFor(purpose, a, home)]));
+    return { homeAccount: home, places: list.flatMap((account) => where.map((region) => ({ account, region, roleArn: roles.get(account) ?? null }))) };
   }
 
   /** The role a fleet assumes in an account (none in the home account), checked against the allow-lists. */

@@ -103,6 +103,7 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'AWS_ACCESS_DENIED':
     case 'AWS_UNAVAILABLE':
     case 'AWS_FAILED':
+    case 'IDP_UNAVAILABLE':
       return 502;
     case 'AWS_TIMEOUT':
       return 504;

@@ -1,5 +1,6 @@
 import { RESOURCE_NAME_TYPES } from '../aws/resource-names.service';
 import { RUN_STATES, TRIGGER_KINDS } from '../model/run.types';
+import { VERDICTS } from '../resilience/resilience-posture';
 
 /**
  * Response bodies of the HTTP API as JSON Schema, published under `components.schemas` of the
@@ -260,6 +261,41 @@ export const API_SCHEMAS: Record<string, Schema> = {
     region: str,
     names: { type: 'array', items: str },
     fetchedAt: dateTime,
+  }),
+  ResilienceObjective: obj(['objective', 'target', 'measured', 'unit', 'verdict', 'evidenceRunId', 'evidenceAt', 'detail'], {
+    objective: str,
+    target: { type: ['number', 'boolean'] },
+    measured: { type: ['number', 'boolean', 'null'] },
+    unit: str,
+    verdict: { type: 'string', enum: [...VERDICTS] },
+    evidenceRunId: nullableStr,
+    evidenceAt: nullableDateTime,
+    detail: str,
+  }),
+  ResilienceResource: obj(['arn', 'account', 'region', 'type', 'id', 'tier', 'tierSource', 'verdict', 'facts', 'newestRecoveryPoint', 'objectives'], {
+    arn: str,
+    account: str,
+    region: str,
+    type: str,
+    id: str,
+    tier: nullableStr,
+    tierSource: str,
+    verdict: { type: 'string', enum: [...VERDICTS, 'untiered'] },
+    facts: anyObject,
+    newestRecoveryPoint: { type: ['object', 'null'], required: ['at', 'source'], properties: { at: dateTime, source: str } },
+    objectives: { type: 'array', items: ref('ResilienceObjective') },
+  }),
+  ResiliencePosture: obj(['generatedAt', 'auditHead', 'policy', 'searched', 'calls', 'resources'], {
+    generatedAt: dateTime,
+    auditHead: obj(['seq', 'hash', 'digest'], {
+      seq: { type: 'integer' },
+      hash: nullableStr,
+      digest: { type: ['object', 'null'], required: ['number', 'position'], properties: { number: { type: 'integer' }, position: { type: 'integer' } } },
+    }),
+    policy: nullableStr,
+    searched: { type: 'array', items: obj(['account', 'region', 'resources'], { account: str, region: str, resources: { type: 'integer' } }) },
+    calls: { type: 'object', additionalProperties: { type: 'integer' } },
+    resources: { type: 'array', items: ref('ResilienceResource') },
   }),
 };
 

@@ -6,6 +6,7 @@ import { RunQueue } from '../engine/run-queue.adapter';
 import { RUN_STATES } from '../model/run.types';
 import { LeftoversRepository } from '../persistence/leftovers.repository';
 import { RunsRepository } from '../persistence/runs.repository';
+import { ResiliencePostureService } from '../fleets/resilience-posture.service';
 
 /** What one scrape reads from PostgreSQL and the queue; every metric is computed from it. */
 interface Scrape {
@@ -37,6 +38,7 @@ export class MetricsService {
     private readonly audit: AuditService,
     private readonly approvals: ApprovalsService,
     private readonly leftovers: LeftoversRepository,
+    private readonly resilience: ResiliencePostureService,
   ) {
     this.gauge('runbookd_runs', 'Runs recorded, by state (ended states only grow).', ['state'], ({ stats }, set) => {
       const byState = new Map<string, number>(RUN_STATES.map((s) => [s, 0]));
@@ -89,6 +91,26 @@ export class MetricsService {
         for (const c of sweep) set(c.count, { type: c.type, state: c.state });
       },
     );
+    // From the posture last computed (cached; a scrape never waits on AWS): alert on breached > 0.
+    const objectives: Gauge = new Gauge({
+      name: 'runbookd_resilience_objectives',
+      help: 'Objectives of tiered resources in the resilience posture, by tier, objective and verdict (met, breached, no-evidence, stale).',
+      labelNames: ['tier', 'objective', 'verdict'],
+      registers: [this.registry],
+      collect: () => {
+        objectives.reset();
+        const counts = new Map<string, { tier: string; objective: string; verdict: string; n: number }>();
+        for (const r of this.resilience.latest()?.resources ?? []) {
+          for (const o of r.objectives) {
+            const key = `${r.tier}\u0000${o.objective}\u0000${o.verdict}`;
+            const c = counts.get(key) ?? { tier: r.tier ?? '', objective: o.objective, verdict: o.verdict, n: 0 };
+            c.n++;
+            counts.set(key, c);
+          }
+        }
+        for (const c of counts.values()) objectives.set({ tier: c.tier, objective: c.objective, verdict: c.verdict }, c.n);
+      },
+    });
   }
 
   /** The Prometheus text exposition format's content type, as the registry writes it. */

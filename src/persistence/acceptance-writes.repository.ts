@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { AuditRecordMac } from '../audit/audit-record-mac';
-import { storedAuditRows } from '../audit/audit.repository';
-import type { AuditEventInput } from '../audit/audit.types';
 import type { RunRecord, StepResultRecord } from '../model/run.types';
+import { AuditRowSigner, type AuditRowInput, storedAuditRows } from './audit-rows';
 import { Database } from './database';
 import { insertAuditRowsSql, stepRow, upsertStepRowsSql } from './step-rows';
 import { NewRun, RunsRepository } from './runs.repository';
@@ -12,7 +10,7 @@ import type { SnsMessageRecord } from './sns-messages.repository';
 export interface AcceptanceWrite {
   run: NewRun;
   /** Written only if the run is (run.accepted, and the trigger's record of it). */
-  events: readonly AuditEventInput[];
+  events: readonly AuditRowInput[];
   steps: readonly StepResultRecord[];
   snsMessage?: SnsMessageRecord;
 }
@@ -27,7 +25,7 @@ export interface AcceptanceWrite {
 export class AcceptanceWritesRepository {
   constructor(
     private readonly db: Database,
-    private readonly mac: AuditRecordMac,
+    private readonly mac: AuditRowSigner,
   ) {}
 
   async write(items: readonly AcceptanceWrite[], at: Date): Promise<(RunRecord | null)[]> {

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { AuditRecordMac } from '../audit/audit-record-mac';
-import { storedAuditRows } from '../audit/audit.repository';
-import type { AuditEventInput } from '../audit/audit.types';
 import type { RunRecord, StepResultRecord } from '../model/run.types';
+import { AuditRowSigner, type AuditRowInput, storedAuditRows } from './audit-rows';
 import { Database } from './database';
 import { insertAuditRowsSql, stepRow, upsertStepRowsSql } from './step-rows';
 
@@ -17,7 +15,7 @@ export interface ExecutorWrite {
   run?: RunFields;
   /** Step rows to insert or update (distinct steps of this run). */
   steps?: readonly StepResultRecord[];
-  events?: readonly AuditEventInput[];
+  events?: readonly AuditRowInput[];
   /** Gives the lease back in the same commit (a wait, the run's end). */
   release?: boolean;
   /** False lets the commit skip the wait for the WAL flush (a read-only step, run again if lost). */
@@ -38,7 +36,7 @@ const RUN_COLUMNS = `run_id text, epoch int, release boolean, touch boolean, sta
 export class ExecutorWritesRepository {
   constructor(
     private readonly db: Database,
-    private readonly mac: AuditRecordMac,
+    private readonly mac: AuditRowSigner,
   ) {}
 
   /** Returns the ids of the runs whose lease held (their rows are written; the others' are not). */

@@ -1,28 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { ACTIVE_STATES } from '../model/run.types';
+import type { LeftoverCount } from '../model/step-output.types';
 import { Database } from './database';
 
-export interface LeftoverCount {
-  type: string;
-  state: 'found' | 'removed' | 'not-removed';
-  count: number;
-}
-
 /**
- * What the janitor needs to know about runs (which are still active) and what /metrics reports
- * about the last sweep: the counts its `sweep` step recorded, read back from the step results.
+ * What /metrics reports about the janitor's last sweep: the counts its `sweep` step recorded,
+ * read back from the step results. (Which runs are still active, the janitor's steps ask through
+ * the engine's `RunReader`.)
  */
 @Injectable()
 export class LeftoversRepository {
   constructor(private readonly db: Database) {}
-
-  /** The run ids among these whose run has not ended (or is unknown here: a run of another installation is left alone). */
-  async notEnded(runIds: readonly string[]): Promise<Set<string>> {
-    if (runIds.length === 0) return new Set();
-    const rows = await this.db.query<{ id: string }>('SELECT id FROM runs WHERE id = ANY($1::text[]) AND state <> ALL($2::text[])', [runIds, ACTIVE_STATES]);
-    const ended = new Set(rows.map((r) => r.id));
-    return new Set(runIds.filter((id) => !ended.has(id)));
-  }
 
   /** Counts from the newest janitor sweep that ran for real (not a dry run). */
   async lastSweep(): Promise<LeftoverCount[]> {

@@ -9,6 +9,7 @@ import { migration as m0014 } from './migrations/0014-approvals.migration';
 import { migration as m0015 } from './migrations/0015-console-sessions.migration';
 import { migration as m0016 } from './migrations/0016-stop-switch.migration';
 import { migration as m0017 } from './migrations/0017-audit-record-auth.migration';
+import { migration as m0018 } from './migrations/0018-oidc-sign-in.migration';
 
 /**
  * Every migration, in ascending version order; the migrator checks the order and refuses a gap,
@@ -20,6 +21,6 @@ import { migration as m0017 } from './migrations/0017-audit-record-auth.migratio
  * under this order too: 12 touches only the audit tables, 14 and 15 never touch them.
  */
 export const MIGRATION_LIST: MigrationList = {
-  migrations: [m0001, m0002, m0003, m0004, m0011, m0012, m0014, m0015, m0016, m0017],
+  migrations: [m0001, m0002, m0003, m0004, m0011, m0012, m0014, m0015, m0016, m0017, m0018],
   unused: [5, 6, 7, 8, 9, 10, 13],
 };

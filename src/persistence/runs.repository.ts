@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ChildRunState, RunRecord, RunState, StepResultRecord } from '../model/run.types';
+import { ACTIVE_STATES, type ChildRunState, type RunRecord, type RunState, type StepResultRecord } from '../model/run.types';
 import { Database, Queryable } from './database';
 
 type Row = Record<string, any>;
@@ -121,6 +121,14 @@ export class RunsRepository {
       id: r.id, dedupeKey: r.dedupe_key, state: r.state, phase: r.phase, error: r.error,
       createdAt: date(r.created_at)!, startedAt: date(r.started_at), endedAt: date(r.ended_at),
     }));
+  }
+
+  /** The run ids among these whose run has not ended (or is unknown here: a run of another installation is left alone). */
+  async notEnded(runIds: readonly string[]): Promise<Set<string>> {
+    if (runIds.length === 0) return new Set();
+    const rows = await this.db.query<{ id: string }>('SELECT id FROM runs WHERE id = ANY($1::text[]) AND state <> ALL($2::text[])', [runIds, ACTIVE_STATES]);
+    const ended = new Set(rows.map((r) => r.id));
+    return new Set(runIds.filter((id) => !ended.has(id)));
   }
 
   /** The newest ended, non-dry runs of a runbook with their stored reports (drill trends). */

@@ -33,5 +33,6 @@ export function defaultPolicy(): Policy {
     approvalRules: [...DEFAULT_APPROVAL_RULES],
     groups: defaultGroups(),
     grants: [...DEFAULT_GRANTS],
+    sso: { defaultGroup: undefined },
   };
 }

@@ -11,7 +11,7 @@ export class PolicyFileError extends Error {
   }
 }
 
-const TOP_LEVEL = ['version', 'accounts', 'approvals', 'groups', 'grants'];
+const TOP_LEVEL = ['version', 'accounts', 'approvals', 'groups', 'grants', 'sso'];
 const ACCOUNT = /^\d{12}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$/;
 
@@ -93,6 +93,18 @@ export function parsePolicy(text: string, source: string): Policy {
   if (raw.grants !== undefined) {
     if (!Array.isArray(raw.grants)) at('grants', 'must be a list of { group | key | subject, may, runbooks, accounts, regions, environments }');
     else policy.grants = raw.grants.map((g, i) => parseGrant(g, `grants[${i}]`, policy, at)).filter((g): g is PolicyGrant => g !== null);
+  }
+
+  if (raw.sso !== undefined) {
+    if (!isObject(raw.sso)) at('sso', 'must be a mapping such as { defaultGroup: viewer }');
+    else {
+      for (const k of Object.keys(raw.sso)) if (k !== 'defaultGroup') at(`sso.${k}`, 'unknown field (known: defaultGroup)');
+      const g = raw.sso.defaultGroup;
+      if (g !== undefined && g !== null) {
+        if (typeof g !== 'string' || !(g in policy.groups)) at('sso.defaultGroup', `unknown group "${String(g)}" (groups: ${Object.keys(policy.groups).join(', ')})`);
+        else policy.sso.defaultGroup = g;
+      }
+    }
   }
 
   if (problems.length > 0) throw new PolicyFileError(problems);

@@ -37,11 +37,16 @@ export class PolicyService {
     return [...new Set([group, ...Object.entries(this.policy.groups).filter(([, g]) => g.keys.includes(name)).map(([n]) => n)])];
   }
 
-  /** The groups an SSO user is in: those listing their subject, or one of their group-claim values. */
+  /**
+   * The groups an SSO user is in: those listing their subject, or one of their group-claim values;
+   * none matching, the policy's `sso.defaultGroup` if it names one. Empty: the sign-in is refused.
+   */
   groupsOfOidc(subject: string, claimGroups: readonly string[]): string[] {
-    return Object.entries(this.policy.groups)
+    const matched = Object.entries(this.policy.groups)
       .filter(([, g]) => g.subjects.includes(subject) || g.oidcGroups.some((c) => claimGroups.includes(c)))
       .map(([n]) => n);
+    const fallback = this.policy.sso?.defaultGroup;
+    return matched.length > 0 || fallback === undefined ? matched : [fallback];
   }
 
   hasGroup(name: string): boolean {

@@ -47,4 +47,6 @@ export interface Policy {
   approvalRules: ApprovalRule[];
   groups: Record<string, PolicyGroup>;
   grants: PolicyGrant[];
+  /** SSO sign-ins: the group for a user whose subject and group claim match no group; unset, they are refused. */
+  sso: { defaultGroup: string | undefined };
 }

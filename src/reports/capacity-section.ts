@@ -1,8 +1,7 @@
 import { formatUsd } from '../capacity/capacity-model';
 import type { CapacityChart, CapacitySection, ResourceAnalysis, ResourceStatus } from '../capacity/capacity.types';
 import { badge, dataTable, figureCards, html, keyValueList, paragraph, type PageSection, type SafeHtml } from './html-page';
-import { formatNumber, formatTimestamp, type Tone } from './report-format';
-import { mdText } from './report-markdown.renderer';
+import { formatNumber, formatTimestamp, mdText, type Tone } from './report-format';
 import { chartFigure, lineChartSvg } from './svg-charts';
 
 /**

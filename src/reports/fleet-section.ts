@@ -1,7 +1,6 @@
-import type { FleetSection, FleetTargetRow, TargetOutcome } from '../fleets/fleet.types';
+import type { FleetSection, FleetTargetRow, TargetOutcome } from '../model/fleet.types';
 import { badge, dataTable, figureCards, html, keyValueList, type PageSection } from './html-page';
-import type { Tone } from './report-format';
-import { mdText } from './report-markdown.renderer';
+import { mdText, type Tone } from './report-format';
 
 /**
  * A fleet run's part of the report: one table of every target, worst first, with its outcome

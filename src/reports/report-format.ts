@@ -115,3 +115,16 @@ export function triggerLabel(trigger: RunReport['run']['trigger']): string {
 export function prettyJson(value: unknown): string {
   return JSON.stringify(value ?? null, null, 2);
 }
+
+/**
+ * Text outside code: backslashes and pipes escaped (a pipe ends a table cell), angle brackets as
+ * entities (no HTML reaches a renderer), newlines as `<br>` (a newline ends a table row).
+ */
+export function mdText(value: string): string {
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\r\n|\r|\n/g, '<br>');
+}

@@ -24,7 +24,7 @@ import {
   stepStatus,
   triggerLabel,
 } from './report-format';
-import { drillHtmlSections } from './drill-evidence';
+import { drillHtmlSections } from './drill-evidence.renderer';
 import type { ReportError, RunReport } from './report.types';
 import { chartFigure, timelineSvg } from './svg-charts';
 

@@ -6,6 +6,7 @@ import {
   formatOffset,
   formatTimestamp,
   formatValue,
+  mdText,
   prettyJson,
   runClockStart,
   runStatus,
@@ -13,7 +14,7 @@ import {
   triggerLabel,
 } from './report-format';
 import type { ReportError, RunReport } from './report.types';
-import { drillMarkdown } from './drill-evidence';
+import { drillMarkdown } from './drill-evidence.renderer';
 
 /**
  * A run report as Markdown, for pasting into a ticket or a chat and for reading in a terminal.
@@ -175,19 +176,6 @@ function parametersBlock(report: RunReport): string[] {
 function footer(report: RunReport): string {
   const partial = report.final ? '' : ' The run has not finished: this report is partial.';
   return `_Generated ${formatTimestamp(report.generatedAt)} from the steps the run recorded.${partial}_`;
-}
-
-/**
- * Text outside code: backslashes and pipes escaped (a pipe ends a table cell), angle brackets as
- * entities (no HTML reaches a renderer), newlines as `<br>` (a newline ends a table row).
- */
-export function mdText(value: string): string {
-  return value
-    .replace(/\\/g, '\\\\')
-    .replace(/\|/g, '\\|')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\r\n|\r|\n/g, '<br>');
 }
 
 function table(head: string[], rows: string[][]): string {

@@ -1,8 +1,7 @@
 import type { PlannedCall } from '../aws/aws-call.types';
 import type { CapacitySection } from '../capacity/capacity.types';
-import type { Finding } from '../steps/step.contract';
-import type { FleetSection } from '../fleets/fleet.types';
-import type { DrillEvidence } from './drill-evidence';
+import type { Finding } from '../model/step-output.types';
+import type { FleetSection } from '../model/fleet.types';
 
 /**
  * What a run report is built from (the `runs` and `step_results` rows, as the caller read them)
@@ -70,6 +69,42 @@ export interface ReportStepInput {
 }
 
 export type FigureValue = string | number | boolean | null;
+
+/**
+ * DR drill evidence: each objective (RPO, RTO, failover switch time, retention, encryption,
+ * cleanup) with its measured value, target and verdict, taken from the findings the drill's
+ * child runs recorded, and the same objectives over the last drills. Stored in the drill step's
+ * output under `drill`, so the report reads it like any other recorded fact (evaluated in
+ * `drill-evidence.ts`).
+ */
+export type ObjectiveStatus = 'pass' | 'fail' | 'not-measured';
+
+export interface DrillObjective {
+  id: string;
+  title: string;
+  measured: FigureValue;
+  target: string | number | null;
+  unit?: string;
+  /** How measured is held to target. */
+  comparison: '<=' | '>=' | '=';
+  status: ObjectiveStatus;
+  /** The child run and finding it was read from. */
+  source: { runId: string; runbookId: string; findingId: string } | null;
+  detail?: string;
+}
+
+export interface DrillTrendEntry {
+  runId: string;
+  at: string;
+  state: string;
+  objectives: Record<string, { measured: number | null; target: number | null; status: ObjectiveStatus }>;
+}
+
+export interface DrillEvidence {
+  objectives: DrillObjective[];
+  /** Oldest first, this drill last. */
+  trend: DrillTrendEntry[];
+}
 
 /** A key number of the run (old writer, switch seconds, RTO), as a step reported it. */
 export interface ReportFigure {

@@ -2,6 +2,7 @@ import { redact } from '../common/redact';
 import { readCapacitySection } from './capacity-section';
 import { readFleetSection } from './fleet-section';
 import type {
+  DrillEvidence,
   FigureValue,
   ReportError,
   ReportFigure,
@@ -15,7 +16,7 @@ import type {
   RunReport,
 } from './report.types';
 import { TERMINAL_RUN_STATES } from './report.types';
-import { type DrillEvidence, readDrillEvidence } from './drill-evidence';
+import { readDrillEvidence } from './drill-evidence';
 
 /**
  * Builds a run's report from what the run recorded, and nothing else: no AWS call, no clock but

@@ -5,7 +5,7 @@ import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { AWS_SERVICES } from '../aws/aws-services';
 import type { StepRegistry } from '../steps/step-registry';
-import { cronProblem } from '../triggers/schedules/cron-ticks';
+import { cronProblem } from './cron-ticks';
 import { withApprovalGates } from './approval-gate';
 import { parseDuration } from './duration';
 import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, isSingleExpression, ParsedExpression } from './expressions';

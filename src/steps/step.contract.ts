@@ -2,6 +2,8 @@ import type { Logger } from '@nestjs/common';
 import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
 import type { TargetFacts } from '../aws/target-facts';
 import type { JsonSchema } from '../model/runbook.types';
+// What steps record for the report: part of a step's vocabulary, kept in the model so reports need not know the step contract.
+export type { CreatedResource, Finding } from '../model/step-output.types';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -75,33 +77,6 @@ export interface StepDefinitionLike {
 export interface IamNeed {
   action: string;
   resources?: string[];
-}
-
-export interface Finding {
-  id: string;
-  title: string;
-  passed: boolean;
-  /** What was measured, e.g. 4.2 (seconds) or "orders-1 → orders-2". */
-  measured?: string | number | boolean | null;
-  target?: string | number | null;
-  unit?: string;
-  detail?: string;
-}
-
-/**
- * A resource a step created or saw change, for the report's "Resources created" section: a step
- * output may carry `resources: CreatedResource[]`. Entries are merged by type, region and
- * identifier in step order: the first to name `createdByStepId` says who made it, the last
- * record gives its final state (e.g. restore `creating`, wait `available`, cleanup `deleted`).
- */
-export interface CreatedResource {
-  /** `<service>:<resource type>`, e.g. `rds:db-instance`. */
-  type: string;
-  identifier: string;
-  region: string;
-  arn?: string;
-  state: string;
-  createdByStepId?: string;
 }
 
 export type StepOutcome<O> =

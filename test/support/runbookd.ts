@@ -38,6 +38,8 @@ export interface HarnessOptions {
    * without approval rules (test/support/fixtures/no-approval-rules.policy.yaml), see there why.
    */
   policy?: string;
+  /** Listen on this port instead of a free one (a URL that must be known before boot: an OIDC redirect URL). */
+  port?: number;
 }
 
 export const NO_APPROVAL_RULES_POLICY = path.join(ROOT, 'test', 'support', 'fixtures', 'no-approval-rules.policy.yaml');
@@ -89,6 +91,8 @@ export class Harness {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // moto answers no percentile statistic (GetMetricData with p95 is a 500).
+      RUNBOOKD_CAPACITY_STATISTICS: 'local',
       RUNBOOKD_WORKER_LOCK_MS: '2000',
       RUNBOOKD_WORKER_STALLED_INTERVAL_MS: '1000',
       RUNBOOKD_RECONCILE_INTERVAL_MS: '1000',
@@ -100,7 +104,7 @@ export class Harness {
     };
     const config = loadConfig({ ...this.env, RUNBOOKD_ROLE: opts.role });
     this.app = await createApp(config);
-    await this.app.listen(0, '127.0.0.1');
+    await this.app.listen(opts.port ?? 0, '127.0.0.1');
     this.baseUrl = await this.app.getUrl();
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { asStoredJson, GENESIS_HASH, hashRecord } from '../../src/audit/audit-hash';
+import { GENESIS_HASH, hashRecord } from '../../src/audit/audit-hash';
+import { asStoredJson } from '../../src/persistence/audit-rows';
 
 const content = {
   seq: 7,

@@ -28,6 +28,7 @@ async function exportedMetrics(): Promise<Map<string, Set<string>>> {
     stub({ head: async () => ({ seq: 3 }), countQuarantined: async () => 0 }),
     stub({ pendingStats: async () => ({ pending: 1, oldestSeconds: 2 }) }),
     stub({ lastSweep: async () => [{ type: 'rds:db', state: 'found', count: 1 }] }),
+    stub({ latest: () => ({ resources: [{ tier: 'critical', objectives: [{ objective: 'rpo', verdict: 'met' }] }] }) }),
   );
   const text = await svc.render();
   const metrics = new Map<string, Set<string>>();

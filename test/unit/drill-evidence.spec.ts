@@ -1,7 +1,8 @@
 import type { RunRecord } from '../../src/model/run.types';
 import { notificationMessage } from '../../src/notifications/notification-message';
 import { describeWebhook } from '../../src/notifications/webhook.adapter';
-import { type ChildEvidence, drillHtmlSections, drillMarkdown, evaluateObjectives, trendEntry } from '../../src/reports/drill-evidence';
+import { type ChildEvidence, evaluateObjectives, trendEntry } from '../../src/reports/drill-evidence';
+import { drillHtmlSections, drillMarkdown } from '../../src/reports/drill-evidence.renderer';
 import { renderHtml } from '../../src/reports/report-html.renderer';
 import { renderMarkdown } from '../../src/reports/report-markdown.renderer';
 import { buildRunReport } from '../../src/reports/run-report.builder';

@@ -71,7 +71,7 @@ describe('policy file', () => {
         ].join('\n'),
       ),
     ).toEqual([
-      'policy.yaml: versoin: unknown field (known: version, accounts, approvals, groups, grants)',
+      'policy.yaml: versoin: unknown field (known: version, accounts, approvals, groups, grants, sso)',
       'policy.yaml: accounts.production[0]: "12345" is not a 12-digit account id',
       'policy.yaml: approvals[0].minApprovals: must be a whole number from 1 to 10',
       'policy.yaml: approvals[0].when.risk[0]: "extreme" is not a risk (low, medium, high)',

@@ -6,7 +6,7 @@ import type { StepType } from '../../src/steps/step.contract';
 import { loadRunbooks } from '../../src/runbooks/runbook-loader';
 import { RunbookError, type DefinitionProblem } from '../../src/runbooks/runbook.error';
 import { STEP_CLASSES } from '../../src/steps/step-catalog';
-import { cronProblem, nextTick, ticksBetween } from '../../src/triggers/schedules/cron-ticks';
+import { cronProblem, nextTick, ticksBetween } from '../../src/runbooks/cron-ticks';
 import { tickMillis } from '../../src/triggers/schedules/schedule-worker.service';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -7,6 +7,7 @@ import { Skeleton } from './components/common';
 import { StopSwitchBar } from './components/stop-switch';
 import { ApprovalsPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
+import { ResiliencePage } from './pages/resilience';
 import { RunPage } from './pages/run';
 import { RunbookPage } from './pages/runbook';
 import { RunbooksPage } from './pages/runbooks';
@@ -20,6 +21,7 @@ const NAV = [
   ['runs', 'Runs'],
   ['approvals', 'Approvals'],
   ['schedules', 'Schedules'],
+  ['resilience', 'Resilience'],
   ['audit', 'Audit'],
 ] as const;
 
@@ -79,6 +81,7 @@ export function App() {
   else if (page === 'runs') content = <RunsPage />;
   else if (page === 'approvals') content = <ApprovalsPage />;
   else if (page === 'audit') content = <AuditPage />;
+  else if (page === 'resilience') content = <ResiliencePage />;
   else if (page === 'schedules') content = <SchedulesPage session={session} />;
   else content = <RunbooksPage />;
 

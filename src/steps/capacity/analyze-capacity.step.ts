@@ -4,6 +4,8 @@ import { CloudWatchAdapter, type MetricQuery } from '../../aws/cloudwatch.adapte
 import { EcsAdapter } from '../../aws/ecs.adapter';
 import { DAY_MS, round, type Point, type SeriesWindow } from '../../capacity/capacity-analysis';
 import {
+  aggregatedQueries,
+  analyzeAggregatedMetric,
   analyzeMetric,
   chartedMetrics,
   chartFor,
@@ -14,6 +16,7 @@ import {
   MAX_CHARTS,
   metricSpecs,
   toFinding,
+  trendPeriodSeconds,
   type MetricSpec,
 } from '../../capacity/capacity-model';
 import type {
@@ -26,7 +29,7 @@ import type {
   ResourceAnalysis,
 } from '../../capacity/capacity.types';
 import type { FargateSize } from '../../capacity/size-ladders';
-import { AppConfig } from '../../config/app.config';
+import { AppConfig, type CapacityStatistics } from '../../config/app.config';
 import { done, StepContext, StepType } from '../step.contract';
 import { TARGET_PROPERTIES, targetOf } from '../aws-target';
 
@@ -40,6 +43,8 @@ interface Input {
   periodSeconds: 300 | 3600;
   forecastDays: number;
   thresholds: CapacityThresholds;
+  /** Who computes the statistics; unset: the configured default (RUNBOOKD_CAPACITY_STATISTICS). */
+  statistics?: CapacityStatistics;
 }
 
 interface Output extends Record<string, unknown> {
@@ -78,6 +83,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
       lookbackDays: { type: 'number', minimum: 1, maximum: 63 },
       periodSeconds: { enum: [300, 3600] },
       forecastDays: { type: 'number', minimum: 1, maximum: 365 },
+      statistics: { enum: ['cloudwatch', 'local'] },
       thresholds: {
         type: 'object',
         additionalProperties: false,
@@ -112,29 +118,50 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     };
     const calls: CallTally = {};
 
+    const statistics = input.statistics ?? this.config.capacity.statistics;
+    const range = { start: new Date(window.startMs), end: new Date(window.endMs) };
+    const fetched = { calls: 0, batches: 0, metricsRequested: 0, messages: [] as string[], datapoints: 0 };
+    const fetch = async (queries: MetricQuery[]) => {
+      const data = queries.length
+        ? await this.cloudwatch.getMetricData(ctx.aws, target, { queries, ...range }, calls)
+        : { series: {} as Record<string, Point[]>, calls: 0, batches: 0, metricsRequested: 0, messages: [] };
+      fetched.calls += data.calls;
+      fetched.batches += data.batches;
+      fetched.metricsRequested += data.metricsRequested;
+      fetched.messages.push(...data.messages);
+      for (const points of Object.values(data.series)) fetched.datapoints += points.length;
+      return data.series;
+    };
+
     const plan: Array<{ resource: CapacityResource; specs: Array<{ spec: MetricSpec; queryId: string }> }> = [];
     const queries: MetricQuery[] = [];
     for (const resource of input.resources) {
       const specs = metricSpecs(resource, input.thresholds).map((spec) => {
         const queryId = `q${queries.length}`;
-        queries.push({ id: queryId, ...spec.query, periodSeconds: input.periodSeconds });
+        if (statistics === 'local') queries.push({ id: queryId, ...spec.query, periodSeconds: input.periodSeconds });
+        else queries.push(...aggregatedQueries(spec, queryId, window));
         return { spec, queryId };
       });
       plan.push({ resource, specs });
     }
-    const data = queries.length
-      ? await this.cloudwatch.getMetricData(ctx.aws, target, { queries, start: new Date(window.startMs), end: new Date(window.endMs) }, calls)
-      : { series: {}, calls: 0, batches: 0, metricsRequested: 0, messages: [] };
+    const series = await fetch(queries);
+    const seriesOf = (id: string) => series[id] ?? [];
 
+    // Local: every per-period point is here, for the statistics and the charts. CloudWatch: the
+    // statistics came aggregated, and the per-period points are fetched below only for the charts.
     const evaluated = plan.map(({ resource, specs }) => {
       const metrics: MetricAnalysis[] = [];
       const points = new Map<string, Point[]>();
       for (const { spec, queryId } of specs) {
-        const a = analyzeMetric(spec, data.series[queryId] ?? [], window, input.forecastDays);
-        metrics.push(a.analysis);
-        points.set(spec.metric, a.points);
+        if (statistics === 'local') {
+          const a = analyzeMetric(spec, seriesOf(queryId), window, input.forecastDays);
+          metrics.push(a.analysis);
+          points.set(spec.metric, a.points);
+        } else {
+          metrics.push(analyzeAggregatedMetric(spec, seriesOf, queryId, window, input.forecastDays));
+        }
       }
-      return { resource, metrics, points };
+      return { resource, specs, metrics, points };
     });
 
     // Task sizes are read only for the services that look idle: one DescribeTaskDefinition per distinct definition.
@@ -146,7 +173,6 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     }
 
     const resources: ResourceAnalysis[] = [];
-    const charts: CapacityChart[] = [];
     let chartsOmitted = 0;
     const judged = evaluated
       .map((e) => ({
@@ -156,31 +182,42 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
         }),
       }))
       .sort((a, b) => compareResources(a.analysis, b.analysis));
+    const wantedCharts: Array<{ j: (typeof judged)[number]; analysis: MetricAnalysis; spec: MetricSpec; queryId: string }> = [];
     for (const j of judged) {
       resources.push(j.analysis);
       const wanted = chartedMetrics(j.analysis);
       if (wanted.length === 0) continue;
-      if (charts.length + wanted.length > MAX_CHARTS) {
+      if (wantedCharts.length + wanted.length > MAX_CHARTS) {
         chartsOmitted++;
         continue;
       }
       for (const metric of wanted) {
         const analysis = j.metrics.find((m) => m.metric === metric);
-        if (analysis) charts.push(chartFor(j.resource.id, analysis, j.points.get(metric) ?? [], window));
+        const planned = j.specs.find((p) => p.spec.metric === metric);
+        if (analysis && planned) wantedCharts.push({ j, analysis, ...planned });
       }
     }
+    if (statistics === 'cloudwatch') {
+      const chartSeries = await fetch(wantedCharts.map((w) => ({ ...w.spec.query, id: `${w.queryId}c`, periodSeconds: input.periodSeconds })));
+      for (const w of wantedCharts) {
+        w.j.points.set(w.spec.metric, (chartSeries[`${w.queryId}c`] ?? []).map((p) => ({ t: p.t, v: w.spec.transform(p.v) })));
+      }
+    }
+    const charts: CapacityChart[] = wantedCharts.map((w) => chartFor(w.j.resource.id, w.analysis, w.j.points.get(w.spec.metric) ?? [], window));
     const findings = resources.map(toFinding).filter((f): f is CapacityFinding => f !== null);
     const count = (s: ResourceAnalysis['status']) => resources.filter((r) => r.status === s).length;
     const awsCalls = mergeTallies(input.discoveryCalls, calls);
-    const usd = (data.metricsRequested / 1000) * USD_PER_THOUSAND_METRICS;
+    const usd = (fetched.metricsRequested / 1000) * USD_PER_THOUSAND_METRICS;
     const notes: string[] = [
-      `Percentiles, maximum and trend are of the per-period statistic named for each metric (${input.periodSeconds} s periods).`,
+      statistics === 'local'
+        ? `Percentiles, maximum and trend are of the per-period statistic named for each metric (${input.periodSeconds} s periods), every point fetched.`
+        : `CloudWatch aggregated the figures: p50, p95 and maximum are of the metric's samples over the whole lookback, and the trend is fitted to the per-period statistic rolled up into ${Math.round((trendPeriodSeconds(input.periodSeconds, input.lookbackDays * 86_400) / 3600) * 10) / 10} h points; per-period points (${input.periodSeconds} s) were fetched only for the charts.`,
       'Storage and memory are judged as "% in use" (from FreeStorageSpace and FreeableMemory against the allocated storage and the class memory), so every threshold is a ceiling.',
       `A series with fewer than 3 points, or covering less than half of the lookback, is reported as insufficient data: no trend, no forecast.`,
     ];
     for (const m of input.missing ?? []) notes.push(`Named in the scope but not found: ${m}.`);
-    if (data.messages.length)
-      notes.push(`CloudWatch said: ${data.messages.slice(0, 10).join('; ')}${data.messages.length > 10 ? ` (and ${data.messages.length - 10} more)` : ''}.`);
+    if (fetched.messages.length)
+      notes.push(`CloudWatch said: ${fetched.messages.slice(0, 10).join('; ')}${fetched.messages.length > 10 ? ` (and ${fetched.messages.length - 10} more)` : ''}.`);
     if (chartsOmitted)
       notes.push(`${chartsOmitted} resource(s) at risk or over-provisioned are in the table but not charted (at most ${MAX_CHARTS} charts per report).`);
 
@@ -207,9 +244,11 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
       chartsOmitted,
       awsCalls,
       cost: {
-        getMetricDataCalls: data.calls,
-        batches: data.batches,
-        metricsRequested: data.metricsRequested,
+        getMetricDataCalls: fetched.calls,
+        batches: fetched.batches,
+        metricsRequested: fetched.metricsRequested,
+        datapointsFetched: fetched.datapoints,
+        statistics,
         usdPerThousandMetrics: USD_PER_THOUSAND_METRICS,
         usd: round(usd, 6),
         assumption: `GetMetricData billed at $${USD_PER_THOUSAND_METRICS} per 1,000 metrics requested (AWS list price in most regions; each page of a batch bills its metrics again); the List/Describe calls are free`,
@@ -223,7 +262,7 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
         { id: 'at-risk', label: 'At risk', value: capacity.counts.atRisk },
         { id: 'over-provisioned', label: 'Over-provisioned', value: capacity.counts.overProvisioned },
         { id: 'insufficient-data', label: 'Insufficient data', value: capacity.counts.insufficientData },
-        { id: 'get-metric-data-calls', label: 'GetMetricData calls', value: data.calls },
+        { id: 'get-metric-data-calls', label: 'GetMetricData calls', value: fetched.calls },
         { id: 'cloudwatch-cost', label: 'CloudWatch cost of this report', value: formatUsd(usd) },
       ],
     });

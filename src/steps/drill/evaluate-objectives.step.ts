@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { RunReader } from '../../engine/run-reader.port';
 import { done, type StepContext, type StepType } from '../step.contract';
-import { type DrillEvidence, type DrillTargets, evaluateObjectives, readDrillEvidence, trendEntry } from '../../reports/drill-evidence';
+import { type DrillTargets, evaluateObjectives, readDrillEvidence, trendEntry } from '../../reports/drill-evidence';
+import type { DrillEvidence } from '../../reports/report.types';
 import type { RunReport } from '../../reports/report.types';
 
 interface Input extends DrillTargets {

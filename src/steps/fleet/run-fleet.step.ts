@@ -10,7 +10,7 @@ import { isTerminal, type ChildRunState, type RunError, type RunRecord } from '.
 import { isInfrastructureError } from '../../engine/step-runner.service';
 import { done, type Finding, type StepContext, type StepType, wait } from '../../steps/step.contract';
 import { bindTarget } from '../../fleets/fleet-request';
-import type { FleetPlan, FleetSection, FleetTarget, FleetTargetRow, TargetOutcome } from '../../fleets/fleet.types';
+import type { FleetPlan, FleetSection, FleetTarget, FleetTargetRow, TargetOutcome } from '../../model/fleet.types';
 import type { RunReport } from '../../reports/report.types';
 
 interface Input {

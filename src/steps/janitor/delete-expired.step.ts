@@ -3,7 +3,8 @@ import type { PlannedCall } from '../../aws/aws-call.types';
 import { LEFTOVER_TYPES, RdsLeftoversAdapter, TaggedResource, LEFTOVER_IAM_ACTIONS } from '../../aws/rds-leftovers.adapter';
 import { AwsStepError } from '../../aws/aws.error';
 import { done, CreatedResource, Finding, StepContext, StepType } from '../step.contract';
-import { LeftoverCount, LeftoversRepository } from '../../persistence/leftovers.repository';
+import { RunReader } from '../../engine/run-reader.port';
+import type { LeftoverCount } from '../../model/step-output.types';
 
 interface Input {
   candidates: TaggedResource[];
@@ -61,7 +62,7 @@ export class DeleteExpiredStep implements StepType<Input, Output> {
 
   constructor(
     private readonly rds: RdsLeftoversAdapter,
-    private readonly leftovers: LeftoversRepository,
+    private readonly runs: RunReader,
   ) {}
 
   async plan(input: Input): Promise<PlannedCall[]> {
@@ -69,7 +70,7 @@ export class DeleteExpiredStep implements StepType<Input, Output> {
   }
 
   async run(input: Input, ctx: StepContext) {
-    const active = await this.leftovers.notEnded([...new Set(input.candidates.map((r) => r.runId))]);
+    const active = await this.runs.notEnded([...new Set(input.candidates.map((r) => r.runId))]);
     const removed: TaggedResource[] = [];
     const notRemoved: NotRemoved[] = [];
     for (const r of [...input.candidates].sort((a, b) => ORDER(a) - ORDER(b))) {

@@ -3,7 +3,7 @@ import { RdsLeftoversAdapter, TaggedResource, LEFTOVER_IAM_ACTIONS } from '../..
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../config/app.config';
 import { done, StepContext, StepType } from '../step.contract';
-import { LeftoversRepository } from '../../persistence/leftovers.repository';
+import { RunReader } from '../../engine/run-reader.port';
 
 interface Input {
   regions?: string[];
@@ -38,7 +38,7 @@ export class FindExpiredStep implements StepType<Input, Output> {
 
   constructor(
     private readonly rds: RdsLeftoversAdapter,
-    private readonly leftovers: LeftoversRepository,
+    private readonly runs: RunReader,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
@@ -55,7 +55,7 @@ export class FindExpiredStep implements StepType<Input, Output> {
       else if (at > now) continue;
       else expired.push(r);
     }
-    const active = await this.leftovers.notEnded([...new Set(expired.map((r) => r.runId))]);
+    const active = await this.runs.notEnded([...new Set(expired.map((r) => r.runId))]);
     const candidates: TaggedResource[] = [];
     for (const r of expired) {
       if (active.has(r.runId)) spared.push({ ...r, why: `run ${r.runId} has not ended (or is not known here)` });

@@ -12,7 +12,7 @@ import { parseDuration } from '../../runbooks/duration';
 import { RunRedactor } from '../../engine/run-redactor';
 import { RunbookCatalog } from '../../runbooks/runbook-catalog.service';
 import type { ScheduleTrigger } from '../../model/runbook.types';
-import { nextTick, ticksBetween } from './cron-ticks';
+import { nextTick, ticksBetween } from '../../runbooks/cron-ticks';
 import { ScheduleError } from './schedule.error';
 import { ScheduleQueue } from './schedule-queue.adapter';
 

@@ -5,6 +5,7 @@ import type {
   AuditVerifyResult,
   FieldError,
   ResourceNames,
+  ResiliencePosture,
   RunbookDetail,
   RunbookSummary,
   RunList,
@@ -134,4 +135,7 @@ export class ApiClient {
 
   // Resources (the start form's pickers)
   resourceNames = (type: ResourceNames['type'], region?: string) => this.request<ResourceNames>('GET', url('/v1/resources/names', {}, { type, region }));
+
+  // Resilience posture
+  resilience = (q: QueryOf<'ResilienceController_get'>) => this.request<ResiliencePosture>('GET', url('/v1/resilience', {}, q));
 }

@@ -130,6 +130,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/resilience": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ResilienceController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/resources/names": {
         parameters: {
             query?: never;
@@ -434,6 +450,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/session/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["OidcSessionController_describe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["OidcSessionController_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["OidcSessionController_start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stop-all": {
         parameters: {
             query?: never;
@@ -444,6 +508,23 @@ export interface paths {
         get: operations["StopSwitchController_state"];
         put?: never;
         post: operations["StopSwitchController_stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/eventbridge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** EventBridge API destination: CloudWatch "Alarm State Change" events, confirmed at CloudWatch like SNS alarms */
+        post: operations["EventBridgeWebhookController_receive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -609,6 +690,60 @@ export interface components {
             target?: unknown;
             title: string;
             unit?: string;
+        };
+        ResilienceObjective: {
+            detail: string;
+            /** Format: date-time */
+            evidenceAt: string | null;
+            evidenceRunId: string | null;
+            measured: number | boolean | null;
+            objective: string;
+            target: number | boolean;
+            unit: string;
+            /** @enum {string} */
+            verdict: "breached" | "stale" | "no-evidence" | "met";
+        };
+        ResiliencePosture: {
+            auditHead: {
+                digest: {
+                    number: number;
+                    position: number;
+                } | null;
+                hash: string | null;
+                seq: number;
+            };
+            calls: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            generatedAt: string;
+            policy: string | null;
+            resources: components["schemas"]["ResilienceResource"][];
+            searched: {
+                account: string;
+                region: string;
+                resources: number;
+            }[];
+        };
+        ResilienceResource: {
+            account: string;
+            arn: string;
+            facts: {
+                [key: string]: unknown;
+            };
+            id: string;
+            newestRecoveryPoint: {
+                /** Format: date-time */
+                at: string;
+                source: string;
+            } | null;
+            objectives: components["schemas"]["ResilienceObjective"][];
+            region: string;
+            tier: string | null;
+            tierSource: string;
+            type: string;
+            /** @enum {string} */
+            verdict: "breached" | "stale" | "no-evidence" | "met" | "untiered";
         };
         ResourceNames: {
             /** Format: date-time */
@@ -980,6 +1115,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    ResilienceController_get: {
+        parameters: {
+            query?: {
+                /** @description a 12-digit account id */
+                account?: string;
+                /** @description a tier of the policy, or untiered */
+                tier?: string;
+                /** @description resources with at least one objective of this verdict (untiered: resources in no tier) */
+                verdict?: "breached" | "stale" | "no-evidence" | "met" | "untiered";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResiliencePosture"];
+                };
             };
         };
     };
@@ -1530,6 +1691,63 @@ export interface operations {
             };
         };
     };
+    OidcSessionController_describe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        configured?: boolean;
+                        provider?: string | null;
+                        startUrl?: string | null;
+                    };
+                };
+            };
+        };
+    };
+    OidcSessionController_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    OidcSessionController_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     StopSwitchController_state: {
         parameters: {
             query?: never;
@@ -1575,6 +1793,64 @@ export interface operations {
             };
             /** @description STOP_SWITCH_UNCHANGED: already stopped (names who and why) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    EventBridgeWebhookController_receive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The EventBridge event, as the API destination posts it */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Handled: { eventId, outcome, runs: [{ runbookId, outcome, runId }] }; sent only after each run is committed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WEBHOOK_EVENT_INVALID: not a CloudWatch alarm event */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WEBHOOK_UNAUTHENTICATED: the API-key header is missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description SNS_ALARM_NOT_CONFIRMED: CloudWatch does not confirm the state change */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WEBHOOK_NOT_CONFIGURED: no key is configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description SNS_ALARM_SOURCE_UNAVAILABLE: CloudWatch could not be asked now (EventBridge retries) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

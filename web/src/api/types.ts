@@ -23,6 +23,9 @@ export type ScheduleView = S['ScheduleView'];
 export type StopSwitch = S['StopSwitch'];
 export type RunReport = S['RunReport'];
 export type ResourceNames = S['ResourceNames'];
+export type ResiliencePosture = S['ResiliencePosture'];
+export type ResilienceResource = S['ResilienceResource'];
+export type ResilienceObjective = S['ResilienceObjective'];
 export type CodedErrorView = S['CodedErrorView'];
 
 /**

@@ -1,14 +1,15 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CliError } from '../cli/cli.error';
+import { CliError } from './cli.error';
 
 /**
  * Where the CLI finds the service and its key. The CLI is its own entry point, run on an
  * engineer's laptop or a CI job, not the service: `src/config/app.config.ts` (the service's
- * validated boot configuration) does not apply to it. It lives beside that file because this folder
- * is the only one that reads the environment; it reads RUNBOOKD_URL, RUNBOOKD_API_KEY, NO_COLOR, XDG_CONFIG_HOME and
- * HOME. Everything else in the CLI receives what it needs from here.
+ * validated boot configuration) does not apply to it, and the server imports nothing from `src/cli/`.
+ * This file is the CLI's one reader of the environment (as `src/config/` is the server's); it
+ * reads RUNBOOKD_URL, RUNBOOKD_API_KEY, NO_COLOR, XDG_CONFIG_HOME and HOME. Everything else in the
+ * CLI receives what it needs from here.
  */
 export interface CliEnvironment {
   url?: string;

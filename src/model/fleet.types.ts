@@ -1,4 +1,4 @@
-import type { FleetApprovalTarget, FleetResourceType } from '../model/runbook.types';
+import type { FleetApprovalTarget, FleetResourceType } from './runbook.types';
 
 
 /**
