@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type EventBridgeConfig, loadChatOpsConfig, type PagerDutyConfig, type SlackConfig } from './chatops.config';
+import { type Env, EnvReader } from './env-reader';
 import { loadOidcConfig, type OidcConfig } from './oidc.config';
 import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
@@ -280,8 +281,6 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
-
 /** The service's version as traces name it: package.json's, two folders up from src/config and dist/config alike. */
 const SERVICE_VERSION = ((): string => {
   try {
@@ -296,66 +295,6 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/;
-
-/** Typed reads of one environment; every refusal is collected in `problems`, none thrown. */
-class EnvReader {
-  readonly problems: string[] = [];
-
-  constructor(readonly env: Env) {}
-
-  str(name: string, fallback: string): string {
-    const v = this.env[name];
-    return v === undefined || v === '' ? fallback : v;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      this.problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return n;
-  }
-
-  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
-    const v = this.str(name, fallback);
-    if (!(allowed as readonly string[]).includes(v)) {
-      this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
-      return fallback;
-    }
-    return v as T;
-  }
-
-  url(name: string, fallback: string | undefined, protocols: string[]): string | undefined {
-    const v = this.env[name] === '' ? undefined : (this.env[name] ?? fallback);
-    if (v === undefined) return undefined;
-    try {
-      const u = new URL(v);
-      if (!protocols.includes(u.protocol)) this.problems.push(`${name} must use ${protocols.join(' or ')}, got "${u.protocol}"`);
-    } catch {
-      this.problems.push(`${name} is not a URL`);
-    }
-    return v;
-  }
-
-  list(name: string): string[] {
-    return this.str(name, '').split(',').map((t) => t.trim()).filter(Boolean);
-  }
-
-  /** Each item of a list that fails `test` is a problem worded by `why`. */
-  check(name: string, items: string[], test: (item: string) => boolean, why: string): void {
-    for (const item of items) if (!test(item)) this.problems.push(`${name}: "${item}" is not ${why}`);
-  }
-
-  secretKey(name: string, raw: string): Buffer | undefined {
-    const key = /^[A-Za-z0-9+/]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
-    if (key.length === 32) return key;
-    this.problems.push(`${name} must be 32 bytes in base64 (e.g. \`openssl rand -base64 32\`), got ${key.length} bytes`);
-    return undefined;
-  }
-}
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const r = new EnvReader(env);
@@ -373,7 +312,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     format: r.oneOf('RUNBOOKD_LOG_FORMAT', 'text', ['text', 'json']),
     level: r.oneOf('RUNBOOKD_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug']),
   };
-  c.tracing = loadTracingConfig(env, r.problems, SERVICE_VERSION);
+  c.tracing = loadTracingConfig(r, SERVICE_VERSION);
   c.queue = {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
     prefix: r.str('RUNBOOKD_QUEUE_PREFIX', 'runbookd'),
@@ -387,7 +326,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
   c.database = readDatabase(r, c);
   c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400) };
-  c.oidc = loadOidcConfig(env, r.problems, c.http.publicUrl);
+  c.oidc = loadOidcConfig(r, c.http.publicUrl);
   c.runbooks = { dir: path.resolve(r.str('RUNBOOKD_RUNBOOKS_DIR', './runbooks')) };
   c.runs = {
     defaultTimeoutSeconds: r.int('RUNBOOKD_DEFAULT_RUN_TIMEOUT_SECONDS', 3600, 1, 7 * 86400),
@@ -414,7 +353,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tickBackoffMs: r.int('RUNBOOKD_SCHEDULE_TICK_BACKOFF_MS', 1000, 10, 600_000),
   };
   c.sns = readSns(r);
-  ({ eventbridge: c.eventbridge, pagerduty: c.pagerduty, slack: c.slack } = loadChatOpsConfig(env, r.problems));
+  ({ eventbridge: c.eventbridge, pagerduty: c.pagerduty, slack: c.slack } = loadChatOpsConfig(r));
   c.scope = readScope(r, env);
   c.fleets = readFleets(r, env);
   c.resilience = {

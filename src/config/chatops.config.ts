@@ -1,3 +1,4 @@
+import type { EnvReader } from './env-reader';
 /**
  * Where on-call already is: alarms from EventBridge, incidents from PagerDuty, run threads and
  * approvals in Slack. Read here because src/config is the one place that reads the environment;
@@ -38,13 +39,12 @@ export interface SlackConfig {
   maxSkewSeconds: number;
 }
 
-type Env = Record<string, string | undefined>;
-
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const HEADER_NAME = /^[a-z0-9-]{1,64}$/;
 
-export function loadChatOpsConfig(env: Env, problems: string[]): { eventbridge: EventBridgeConfig; pagerduty: PagerDutyConfig; slack: SlackConfig } {
-  const get = (name: string): string | undefined => (env[name] === undefined || env[name].trim() === '' ? undefined : env[name].trim());
+export function loadChatOpsConfig(r: EnvReader): { eventbridge: EventBridgeConfig; pagerduty: PagerDutyConfig; slack: SlackConfig } {
+  const problems = r.problems;
+  const get = (name: string): string | undefined => r.trimmed(name);
   const list = (name: string): string[] => (get(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const url = (name: string, fallback: string): string => {
     const v = get(name) ?? fallback;

@@ -1,3 +1,4 @@
+import type { EnvReader } from './env-reader';
 /**
  * Console sign-in through an OpenID Connect provider (authorization code with PKCE). Off unless
  * RUNBOOKD_OIDC_ISSUER is set; then the client id, secret and a redirect URL the provider knows
@@ -25,8 +26,6 @@ export interface OidcConfig {
   timeoutMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const CLAIM = /^[A-Za-z0-9_.:/-]{1,200}$/;
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,100}$/;
@@ -36,8 +35,9 @@ const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,100}$/;
  * http is accepted only for a provider on this machine (a test or a local IdP): anywhere else an
  * authorization code and ID token would cross the network in the clear.
  */
-export function loadOidcConfig(env: Env, problems: string[], publicUrl: string): OidcConfig | undefined {
-  const get = (name: string): string | undefined => (env[name] === undefined || env[name].trim() === '' ? undefined : env[name].trim());
+export function loadOidcConfig(r: EnvReader, publicUrl: string): OidcConfig | undefined {
+  const problems = r.problems;
+  const get = (name: string): string | undefined => r.trimmed(name);
   const issuer = get('RUNBOOKD_OIDC_ISSUER');
   const others = ['RUNBOOKD_OIDC_CLIENT_ID', 'RUNBOOKD_OIDC_CLIENT_SECRET', 'RUNBOOKD_OIDC_REDIRECT_URL', 'RUNBOOKD_OIDC_GROUPS_CLAIM', 'RUNBOOKD_OIDC_SCOPES', 'RUNBOOKD_OIDC_PROVIDER_NAME'];
   if (issuer === undefined) {
@@ -84,16 +84,6 @@ export function loadOidcConfig(env: Env, problems: string[], publicUrl: string):
   for (const s of scopes) if (!SCOPE.test(s)) problems.push(`RUNBOOKD_OIDC_SCOPES: "${s.slice(0, 100)}" is not a scope token`);
   if (!scopes.includes('openid')) scopes.unshift('openid');
 
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return n;
-  };
 
   return {
     issuer,
@@ -103,8 +93,8 @@ export function loadOidcConfig(env: Env, problems: string[], publicUrl: string):
     groupsClaim,
     scopes,
     providerName: get('RUNBOOKD_OIDC_PROVIDER_NAME')?.slice(0, 80) ?? issuerUrl?.hostname ?? issuer,
-    loginTtlSeconds: int('RUNBOOKD_OIDC_LOGIN_TTL_SECONDS', 600, 30, 3600),
-    clockToleranceSeconds: int('RUNBOOKD_OIDC_CLOCK_TOLERANCE_SECONDS', 30, 0, 300),
-    timeoutMs: int('RUNBOOKD_OIDC_TIMEOUT_MS', 5000, 100, 60_000),
+    loginTtlSeconds: r.int('RUNBOOKD_OIDC_LOGIN_TTL_SECONDS', 600, 30, 3600),
+    clockToleranceSeconds: r.int('RUNBOOKD_OIDC_CLOCK_TOLERANCE_SECONDS', 30, 0, 300),
+    timeoutMs: r.int('RUNBOOKD_OIDC_TIMEOUT_MS', 5000, 100, 60_000),
   };
 }

@@ -1,3 +1,4 @@
+import type { EnvReader } from './env-reader';
 /**
  * Tracing is configured only by the standard OpenTelemetry variables, read here (src/config is
  * the one place that reads the environment). Off unless an OTLP endpoint is named or
@@ -15,12 +16,11 @@ export interface TracingConfig {
   exportTimeoutMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
 const DEFAULT_BASE = 'http://localhost:4318';
 
-export function loadTracingConfig(env: Env, problems: string[], serviceVersion: string): TracingConfig {
-  const get = (name: string): string | undefined => (env[name] === undefined || env[name].trim() === '' ? undefined : env[name].trim());
+export function loadTracingConfig(r: EnvReader, serviceVersion: string): TracingConfig {
+  const problems = r.problems;
+  const get = (name: string): string | undefined => r.trimmed(name);
   const exporter = get('OTEL_TRACES_EXPORTER');
   if (exporter !== undefined && !['otlp', 'none'].includes(exporter)) {
     problems.push(`OTEL_TRACES_EXPORTER must be otlp or none (runbookd exports OTLP over HTTP), got "${exporter}"`);
@@ -44,16 +44,6 @@ export function loadTracingConfig(env: Env, problems: string[], serviceVersion: 
     }
   }
   const disabled = get('OTEL_SDK_DISABLED')?.toLowerCase() === 'true' || exporter === 'none';
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return n;
-  };
   return {
     enabled: !disabled && (signalUrl !== undefined || baseUrl !== undefined || exporter === 'otlp'),
     tracesUrl,
@@ -61,8 +51,8 @@ export function loadTracingConfig(env: Env, problems: string[], serviceVersion: 
     serviceName: get('OTEL_SERVICE_NAME') ?? 'runbookd',
     serviceVersion,
     resourceAttributes: keyValues('OTEL_RESOURCE_ATTRIBUTES', get('OTEL_RESOURCE_ATTRIBUTES'), problems),
-    batchDelayMs: int('OTEL_BSP_SCHEDULE_DELAY', 5000, 1, 600_000),
-    exportTimeoutMs: int('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', int('OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 1, 600_000), 1, 600_000),
+    batchDelayMs: r.int('OTEL_BSP_SCHEDULE_DELAY', 5000, 1, 600_000),
+    exportTimeoutMs: r.int('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', r.int('OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 1, 600_000), 1, 600_000),
   };
 }
 
