@@ -34,8 +34,6 @@ const FORM_VALUES: Record<string, Record<string, string | boolean>> = {
   'point-in-time-restore': { dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, pollSeconds: '0.2' },
   'rds-manual-snapshot': { dbInstanceIdentifier: 'billing-postgres', pollSeconds: '0.2' },
 };
-/** Plans another engineer is making end (dry runs that wait on resources they never made): only their start is asserted here. */
-const PLAN_MAY_NOT_END = new Set(['point-in-time-restore']);
 
 describe('web console on call (issue 22)', () => {
   let h: Harness;
@@ -202,7 +200,89 @@ describe('web console on call (issue 22)', () => {
     expect(plan).toMatchObject({ dryRun: true, parameters: { dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, pollSeconds: 0.2 } });
     await shot(page, 'pitr-form-desktop');
     await expectAccessible(page, 'point-in-time-restore form');
-    await h.request('POST', `/v1/runs/${planId}/cancel`, { key: h.keys.operator });
+
+    // The plan ends within seconds: it does not wait for a restored copy it only planned.
+    const ended = await h.waitForRun(planId, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 20_000);
+    expect(ended.state).toBe('succeeded');
+    await page.locator('.plan .badge.state-succeeded').first().waitFor();
+    const run = page.getByRole('button', { name: 'Run', exact: true });
+    await eventually(async () => ((await run.isDisabled()) ? undefined : true), 10_000, 'Run enabled after the PITR plan');
+    await run.click();
+    await page.waitForURL(/#\/runs\/r/);
+    const runId = /#\/runs\/([^/?]+)/.exec(page.url())![1];
+    const real = await h.waitForRun(runId, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 90_000);
+    expect({ state: real.state, dryRun: real.dryRun, parameters: real.parameters }).toEqual({
+      state: 'succeeded',
+      dryRun: false,
+      parameters: expect.objectContaining({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true }),
+    });
+    await page.locator('h1 .badge.state-succeeded').waitFor({ timeout: 20_000 });
+    await context.close();
+  }, 150_000);
+
+  it("shows a runbook's recent real runs on its page: the success rate, a duration bar per ended run, and links to the runs", async () => {
+    const { context, page } = await newPage();
+    await signIn(page);
+    // One succeeded and one failed real run of failover-test: the failed one names a cluster that is not there.
+    const ok = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' } } });
+    const bad = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'no-such-cluster' } } });
+    for (const r of [ok, bad]) await h.waitForRun(r.body.id, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 90_000);
+    const real = (await runsOf('failover-test')).slice(0, 30).filter((r) => !r.dryRun);
+    const endedRuns = real.filter((r) => ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'].includes(r.state));
+    const succeeded = endedRuns.filter((r) => r.state === 'succeeded').length;
+    expect(succeeded).toBeGreaterThan(0);
+    expect(succeeded).toBeLessThan(endedRuns.length);
+
+    await page.goto(`${h.baseUrl}/#/runbooks/failover-test`);
+    const section = page.getByRole('region', { name: 'Recent runs' });
+    await section.locator('.success-rate').waitFor();
+    expect(await section.locator('.success-rate').textContent()).toMatch(
+      new RegExp(`^${Math.round((succeeded / endedRuns.length) * 100)}% succeeded \\(${succeeded} of the last ${endedRuns.length} ended runs\\); median \\d`),
+    );
+    const trend = section.getByRole('img', { name: `Duration of the last ${endedRuns.length} runs, oldest first` });
+    expect(await trend.locator('rect').count()).toBe(endedRuns.length);
+    expect(await trend.locator('rect.bar-failed').count()).toBeGreaterThan(0);
+    const links = await section.locator('.recent-runs a').allTextContents();
+    expect(links).toEqual(real.slice(0, 5).map((r) => r.id));
+    await section.getByRole('link', { name: 'All runs of this runbook' }).click();
+    await page.waitForURL(/#\/runs\?runbook=failover-test/);
+    await shot(page, 'runbook-recent-runs');
+    await context.close();
+  }, 150_000);
+
+  it('draws skeletons on every page while its data is on the way, and replaces them with the data', async () => {
+    const { context, page } = await newPage();
+    await signIn(page);
+    // Every API read but the session is held until the test lets it through.
+    let release: () => void = () => undefined;
+    let gate = new Promise<void>((r) => (release = r));
+    await page.route(
+      (u) => u.pathname.startsWith('/v1/') && u.pathname !== '/v1/session' && u.pathname !== '/v1/stop-all',
+      async (route) => {
+        if (route.request().method() === 'GET') await gate;
+        await route.continue();
+      },
+    );
+    const run = (await runsOf('failover-test'))[0];
+    for (const [url, skeleton, ready] of [
+      ['#/runbooks', 'Loading runbooks', '.runbook-card'],
+      ['#/runbooks/failover-test', 'Loading the runbook', '#param-clusterIdentifier'],
+      [`#/runs/${run.id}`, 'Loading the run', '[data-step]'],
+      ['#/runs', 'Loading runs', 'tr[data-run]'],
+      ['#/approvals', 'Loading approvals', 'table.approvals tbody tr'],
+      ['#/schedules', 'Loading schedules', '.schedule-words'],
+      ['#/audit', 'Loading audit records', 'tr[data-seq]'],
+    ] as const) {
+      gate = new Promise<void>((r) => (release = r));
+      await page.goto(`${h.baseUrl}/${url}`);
+      const loading = page.getByLabel(skeleton).first();
+      await loading.waitFor();
+      expect({ url, ready: await page.locator(ready).count() }).toEqual({ url, ready: 0 });
+      release();
+      await page.locator(ready).first().waitFor();
+      await loading.waitFor({ state: 'detached' });
+    }
+    release();
     await context.close();
   }, 90_000);
 
@@ -221,11 +301,6 @@ describe('web console on call (issue 22)', () => {
       await page.getByRole('button', { name: 'Show plan' }).click();
       await page.locator('.plan h3 a').waitFor({ timeout: 15_000 });
       const planId = (await page.locator('.plan h3 a').textContent())!.trim();
-      if (PLAN_MAY_NOT_END.has(id)) {
-        outcome[id] = 'planning';
-        await h.request('POST', `/v1/runs/${planId}/cancel`, { key: h.keys.operator });
-        continue;
-      }
       const plan = await h.waitForRun(planId, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 60_000);
       const runButton = page.getByRole('button', { name: /^Run( anyway)?$/ });
       if (plan.state !== 'succeeded') {
