@@ -4,14 +4,18 @@
  * for it and prints the report. Then a bad canary is deployed to the sandbox ECS service, its 5xx
  * alarm fires, and a signed SNS alarm notification (a test key pair and certificate made now,
  * served through RUNBOOKD_SNS_CERTS_DIR) rolls it back; that report is printed too.
- * The failover test names its target as production, so it waits for a second person: a second
- * key approves it with the `runbookd` CLI before anything changes.
+ * The failover test's cluster is tagged environment=production, so it waits for a second person: a
+ * second key approves it with the `runbookd` CLI before anything changes.
  * `--keep` leaves the service running afterwards.
+ *
+ * What it prints is the story, act by act; the service's own log (Nest's start, every route it
+ * maps, each step) goes to a file it names, so the story is not buried, and the log's tail is
+ * printed if anything fails.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DeregisterTaskDefinitionCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { checkoutTaskDefinition, SANDBOX_CANARY } from './sandbox/seed-canary';
@@ -41,9 +45,14 @@ async function main(): Promise<void> {
   // A second person: production changes need someone other than the requester to approve.
   const approverKey = `rbd_demo_${randomBytes(16).toString('hex')}`;
   const approverHash = createHash('sha256').update(approverKey).digest('hex');
+  const logPath = path.join(ROOT, '.runbookd', 'demo', 'runbookd.log');
+  const logFd = openSync(logPath, 'w');
+  console.log(`runbookd demo: the AWS sandbox (moto) at ${endpoint}, Redis at 127.0.0.1:6379, and runbookd on`);
+  console.log(`http://127.0.0.1:${port} (role all, embedded PGlite in .runbookd/demo). The service's own log: ${path.relative(process.cwd(), logPath)}`);
+  const startedAt = Date.now();
   const service = spawn(process.execPath, [path.join(ROOT, 'dist', 'main.js')], {
     cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', logFd, logFd],
     env: {
       ...process.env,
       PORT: String(port),
@@ -62,10 +71,16 @@ async function main(): Promise<void> {
       RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
     },
   });
+  closeSync(logFd);
   const stop = () => {
     if (service.exitCode === null) service.kill('SIGTERM');
   };
+  let stopping = false;
+  service.on('exit', (code, signal) => {
+    if (!stopping) console.error(`runbookd exited on its own (${signal ?? `code ${code}`}); see ${logPath}`);
+  });
   process.on('SIGINT', () => {
+    stopping = true;
     stop();
     process.exit(130);
   });
@@ -83,7 +98,10 @@ async function main(): Promise<void> {
 
   try {
     await until(async () => (await fetch(`${base}/health/ready`)).ok, 120_000, 'runbookd to become ready');
-    const parameters = { clusterIdentifier: SANDBOX_ESTATE.cluster, failback: true, maxSwitchSeconds: 60, environment: 'production' };
+    console.log(`runbookd is ready after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    act(1, 'a failover test of the sandbox Aurora cluster, started over HTTP; the cluster is tagged environment=production, so a second person approves it');
+    // No `environment` parameter: the approval comes from the cluster's own tag, whatever the request says.
+    const parameters = { clusterIdentifier: SANDBOX_ESTATE.cluster, failback: true, maxSwitchSeconds: 60 };
     console.log(`\n→ POST /v1/runbooks/failover-test/runs ${JSON.stringify({ parameters })}`);
     const accepted = (await api('POST', '/v1/runbooks/failover-test/runs', { parameters, reason: 'runbookd demo' })).json();
     console.log(`← ${accepted.state}: run ${accepted.id}`);
@@ -110,7 +128,9 @@ async function main(): Promise<void> {
     }, 120_000, 'the run to end');
     console.log(`← run ${run.id} ended ${run.state}\n`);
     console.log((await api('GET', `/v1/runs/${run.id}/report?format=md`)).text);
+    act(2, 'a bad canary on the sandbox ECS service; its alarm, delivered by SNS, rolls it back');
     const rollback = await canaryRollback({ base, api, signer, topicArn, credentials });
+    act(3, 'the audit log: every AWS call above, chained and checked');
     const verify = (await api('GET', '/v1/audit/verify')).json();
     console.log(`audit chain: ${verify.ok ? 'intact' : 'BROKEN'} (${verify.records} records)`);
     console.log(`HTML report: ${base}/v1/runs/${run.id}/report?format=html  ·  API docs: ${base}/docs`);
@@ -122,8 +142,27 @@ runbookd keeps running on ${base} (Ctrl-C to stop). API keys for this session: $
       await new Promise(() => undefined);
     }
     process.exitCode = run.state === 'succeeded' && rollback ? 0 : 1;
+    if (process.exitCode) printLogTail(logPath);
+  } catch (err) {
+    printLogTail(logPath);
+    throw err;
   } finally {
+    stopping = true;
     if (!keep) stop();
+  }
+}
+
+function act(n: number, what: string): void {
+  console.log(`\n── ${n}. ${what}`);
+}
+
+/** On failure the story alone cannot say why: the service's last lines can. */
+function printLogTail(logPath: string, lines = 40): void {
+  try {
+    const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-lines);
+    console.error(`\nthe last ${tail.length} lines of ${logPath}:\n${tail.join('\n')}`);
+  } catch {
+    /* no log yet */
   }
 }
 
