@@ -254,6 +254,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
       if (type?.checkDefinition) {
         for (const p of type.checkDefinition(s)) add(p.path ? `${where}.${p.path}` : where, p.reason);
       }
+      if (type) for (const p of literalInputProblems(registry, s)) add(p.path ? `${where}.with.${p.path}` : `${where}.with`, p.reason);
       if (s.onFailure !== undefined || s.continueOnFailure !== undefined) {
         for (const p of onFailureProblems(s, list, i, key)) add(`${where}.${p.path}`, p.reason);
       }
@@ -293,6 +294,32 @@ function checkFleet(def: RunbookDefinition, add: (path: string, reason: string) 
     }
   }
   if (fromTarget === 0) add('fleet.bind', 'must take something from the target, e.g. dbInstanceIdentifier: ${{ target.id }}');
+}
+
+/**
+ * What the step's input schema says of the literal values in its `with:` block, so a typo
+ * (`maxSwitchSeconds: sixty`, a missing required field, an unknown key) fails at boot rather than
+ * at the step, mid-run. A value holding an expression is known only at run time: an error about
+ * that value, inside it, or about a whole it is part of (a `oneOf` it may satisfy once resolved)
+ * is not judged here; errors about keys (`required`, `additionalProperties`) are, since an
+ * expression never adds or removes a key. A `with:` that is one expression is skipped whole.
+ */
+function literalInputProblems(registry: StepRegistry, s: StepDefinition): Array<{ path: string; reason: string }> {
+  const input = s.with as unknown;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [];
+  const open: string[] = [];
+  const collect = (v: unknown, at: string): void => {
+    if (typeof v === 'string' && v.includes('${{')) open.push(at);
+    else if (Array.isArray(v)) v.forEach((x, i) => collect(x, `${at}/${i}`));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) collect(x, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+  };
+  collect(input, '');
+  const touchesOpen = (pointer: string) => open.some((o) => o === pointer || o.startsWith(`${pointer}/`) || pointer.startsWith(`${o}/`));
+  return registry
+    .inputErrors(s.uses, input)
+    .filter((e) => e.keyword === 'required' || e.keyword === 'additionalProperties' || !touchesOpen(e.instancePath))
+    .filter((e) => e.keyword !== 'if')
+    .map((e) => ({ path: pointerToPath(e.instancePath), reason: describeAjvError(e) }));
 }
 
 /** "/steps/2/uses" → "steps[2].uses", the form a person finds in the YAML. */

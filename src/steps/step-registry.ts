@@ -1,4 +1,4 @@
-import Ajv, { ValidateFunction } from 'ajv';
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { StepDefinitionLike, StepType } from './step.contract';
 
@@ -50,6 +50,17 @@ export class StepRegistry {
     if (!validate) return [`(input) step type ${uses} is not registered`];
     if (validate(input)) return [];
     return (validate.errors ?? []).map((e) => `${e.instancePath || '(input)'} ${e.message}`);
+  }
+
+  /**
+   * The schema's own errors for an input, for the loader, which checks the literal values of a
+   * `with:` block at load and must tell an expression's placeholder from a wrong literal. The
+   * input is copied: validating fills in defaults.
+   */
+  inputErrors(uses: string, input: unknown): ErrorObject[] {
+    const validate = this.validators.get(uses);
+    if (!validate || validate(structuredClone(input))) return [];
+    return [...(validate.errors ?? [])];
   }
 
   names(): string[] {

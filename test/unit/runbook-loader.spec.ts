@@ -63,7 +63,47 @@ describe('runbook loader', () => {
   it('loads the shipped runbooks against the real step catalog', () => {
     const real = new StepRegistry(STEP_CLASSES.map((C) => new (C as unknown as new (...a: unknown[]) => StepType)()));
     const loaded = loadRunbooks(path.join(ROOT, 'runbooks'), real);
-    expect(loaded.map((l) => l.definition.id)).toContain('failover-test');
+    expect(loaded.map((l) => l.definition.id).sort()).toEqual([
+      'backup-verification', 'canary-rollback', 'capacity-report', 'ecs-deploy-with-target-health', 'ecs-force-new-deployment',
+      'ecs-mark-known-good', 'ecs-scale-with-guard', 'failover-test', 'janitor', 'monthly-dr-drill', 'point-in-time-restore',
+      'rds-manual-snapshot',
+    ]);
+  });
+
+  it("checks a step's literal with: values against its input schema at load, and leaves expressions to run time", () => {
+    const typed: StepType = {
+      ...fake('core.typed', ['ok']),
+      input: {
+        type: 'object',
+        required: ['cluster', 'maxSeconds'],
+        additionalProperties: false,
+        properties: { cluster: { type: 'string', pattern: '^[a-z-]+$' }, maxSeconds: { type: 'integer', minimum: 1 }, tags: { type: 'object' } },
+      },
+    };
+    const reg = new StepRegistry([typed]);
+    const step = (id: string, w: string) => `  - { id: ${id}, uses: core.typed, with: ${w} }`;
+    const file = write(
+      'typed.yaml',
+      [
+        'id: typed',
+        'title: Typed',
+        'parameters:',
+        '  properties:',
+        '    n: { type: string }',
+        'steps:',
+        step('words', '{ cluster: orders, maxSeconds: sixty }'),
+        step('missing', '{ cluster: orders }'),
+        step('extra', '{ cluster: orders, maxSeconds: 5, clustr: x }'),
+        // Known only at run time: not judged at load.
+        step('late', '{ cluster: "${{ params.n }}", maxSeconds: "${{ params.n }}", tags: "${{ params.n }}" }'),
+        step('fine', '{ cluster: orders, maxSeconds: 60 }'),
+      ].join('\n'),
+    );
+    expect(problemsOf(() => loadRunbooks(dir, reg))).toEqual([
+      { file, path: 'steps[0].with.maxSeconds', reason: 'must be integer' },
+      { file, path: 'steps[1].with', reason: 'missing required property "maxSeconds"' },
+      { file, path: 'steps[2].with', reason: 'unknown property "clustr"' },
+    ]);
   });
 
   it('reports every problem in every file at once, each with file and place', () => {
