@@ -29,6 +29,7 @@ import { RunQueue } from './engine/run-queue.adapter';
 import { RunsService } from './engine/runs.service';
 import { RunAccessService } from './engine/run-access.service';
 import { StepRegistry } from './steps/step-registry';
+import { StepTypeCatalog } from './runbooks/step-type-catalog';
 import { StopConditionsService } from './engine/stop-conditions.service';
 import { Database } from './persistence/database';
 import { databaseProvider } from './persistence/database.provider';
@@ -74,6 +75,8 @@ export class InfrastructureModule {
       ...AWS_PROVIDERS,
       ...STEP_CLASSES,
       { provide: StepRegistry, inject: [...STEP_CLASSES], useFactory: (...steps) => new StepRegistry(steps) },
+      // What runbooks/ knows of the step types: the registry, through the port the catalog injects.
+      { provide: StepTypeCatalog, useExisting: StepRegistry },
       RunbookCatalog,
       RunQueue,
       PolicyService,

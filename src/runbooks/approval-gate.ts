@@ -1,4 +1,4 @@
-import type { StepRegistry } from '../steps/step-registry';
+import type { StepTypeCatalog } from './step-type-catalog';
 import { isTruthy } from './expressions';
 import { parseDuration } from './duration';
 import type { ApprovalSpec, RunbookDefinition, StepDefinition } from '../model/runbook.types';
@@ -16,7 +16,7 @@ const GATE_STEP_MARGIN_S = 300;
  * timeline and a resumed run all see the gate as the step it is. `core.approve` steps written by
  * hand get a step timeout that outlasts their approval timeout.
  */
-export function withApprovalGates(def: RunbookDefinition, registry: StepRegistry): RunbookDefinition {
+export function withApprovalGates(def: RunbookDefinition, registry: StepTypeCatalog): RunbookDefinition {
   const gateTimeout = (spec: ApprovalSpec | Record<string, unknown>) =>
     `${(parseDuration(String((spec as ApprovalSpec).timeout ?? DEFAULT_APPROVAL_TIMEOUT)) ?? 0) + GATE_STEP_MARGIN_S}s`;
   let steps: StepDefinition[] = def.steps.map((s) => (s.uses === APPROVE_STEP && s.timeout === undefined ? { ...s, timeout: gateTimeout(s.with) } : s));
@@ -37,7 +37,7 @@ export function withApprovalGates(def: RunbookDefinition, registry: StepRegistry
 }
 
 /** A runbook's risk as the approval rules see it: its own `risk:`, else medium when a step changes anything, else low. */
-export function runbookRisk(def: RunbookDefinition, registry: StepRegistry): 'low' | 'medium' | 'high' {
+export function runbookRisk(def: RunbookDefinition, registry: StepTypeCatalog): 'low' | 'medium' | 'high' {
   if (def.risk) return def.risk;
   return [...def.steps, ...def.cleanup].some((s) => registry.forStep(s)?.mutates || registry.forStep(s)?.startsRuns) ? 'medium' : 'low';
 }
@@ -48,7 +48,7 @@ export function runbookRisk(def: RunbookDefinition, registry: StepRegistry): 'lo
  * count; a runbook without one gets a gate before its first mutating step. Nothing changes
  * when no rule held, so the definition stays the catalog's.
  */
-export function withRequiredApproval(def: RunbookDefinition, registry: StepRegistry, reasons: NonNullable<ApprovalSpec['requiredBy']>): RunbookDefinition {
+export function withRequiredApproval(def: RunbookDefinition, registry: StepTypeCatalog, reasons: NonNullable<ApprovalSpec['requiredBy']>): RunbookDefinition {
   if (reasons.length === 0) return def;
   const min = reasons.reduce((n, r) => Math.max(n, r.minApprovals), 1);
   const raise = (spec: Record<string, unknown>) => ({ ...spec, requiredBy: reasons, minApprovals: Math.max(Number(spec.minApprovals ?? 1), min) });

@@ -1,5 +1,5 @@
-import type { StepRegistry } from '../steps/step-registry';
-import type { IamNeed } from '../steps/step.contract';
+import type { IamNeed } from '../model/step-metadata.types';
+import type { StepTypeCatalog } from './step-type-catalog';
 import type { RunbookDefinition, StepDefinition } from '../model/runbook.types';
 
 export interface IamStatement {
@@ -22,7 +22,7 @@ const hasExpression = (v: unknown) => typeof v === 'string' && v.includes('${{')
  * notification (sns:Publish on its topic), roles it assumes. Unknown step types are refused by
  * the loader, so every step here has a declaration.
  */
-export function iamNeedsOf(def: RunbookDefinition, registry: StepRegistry): IamNeed[] {
+export function iamNeedsOf(def: RunbookDefinition, registry: StepTypeCatalog): IamNeed[] {
   const needs: IamNeed[] = [];
   const steps: StepDefinition[] = [...(def.preflight ?? []), ...def.steps, ...def.cleanup];
   for (const s of steps) {
@@ -49,7 +49,7 @@ export function iamNeedsOf(def: RunbookDefinition, registry: StepRegistry): IamN
 }
 
 /** The least-privilege policy document for some runbooks: one statement per resource set. */
-export function iamPolicyFor(defs: RunbookDefinition[], registry: StepRegistry): IamPolicyDocument {
+export function iamPolicyFor(defs: RunbookDefinition[], registry: StepTypeCatalog): IamPolicyDocument {
   const byResources = new Map<string, Set<string>>();
   for (const def of defs) {
     for (const need of iamNeedsOf(def, registry)) {

@@ -3,9 +3,9 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { isSecretEnvelope } from '../common/secret-envelope';
 import { AppConfig } from '../config/app.config';
-import { StepRegistry } from '../steps/step-registry';
 import { describeAjvError, loadRunbooks, pointerToPath } from './runbook-loader';
 import { DefinitionProblem, definitionError, RunbookError } from './runbook.error';
+import { StepTypeCatalog } from './step-type-catalog';
 import type { LoadedRunbook, RunbookDefinition } from '../model/runbook.types';
 
 interface Entry {
@@ -21,7 +21,7 @@ export class RunbookCatalog implements OnModuleInit {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly steps: StepRegistry,
+    private readonly steps: StepTypeCatalog,
   ) {}
 
   onModuleInit(): void {

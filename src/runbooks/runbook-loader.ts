@@ -4,12 +4,12 @@ import * as path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { AWS_SERVICES } from '../aws/aws-services';
-import type { StepRegistry } from '../steps/step-registry';
 import { cronProblem } from './cron-ticks';
 import { withApprovalGates } from './approval-gate';
 import { parseDuration } from './duration';
 import { ALARM_EXPRESSION_FIELDS, ExpressionSyntaxError, expressionsDeep, isSingleExpression, ParsedExpression } from './expressions';
 import { onFailureProblems } from './on-failure';
+import type { StepTypeCatalog } from './step-type-catalog';
 import { DefinitionProblem, definitionError } from './runbook.error';
 import type { LoadedRunbook, RunbookDefinition, StepDefinition } from '../model/runbook.types';
 
@@ -21,7 +21,7 @@ import type { LoadedRunbook, RunbookDefinition, StepDefinition } from '../model/
 /** The schema ships with runbookd (next to the bundled runbooks), whatever folder runbooks load from. */
 export const RUNBOOK_SCHEMA_FILE = path.resolve(__dirname, '..', '..', 'runbooks', 'schema.json');
 
-export function loadRunbooks(dir: string, registry: StepRegistry, schemaFile = RUNBOOK_SCHEMA_FILE): LoadedRunbook[] {
+export function loadRunbooks(dir: string, registry: StepTypeCatalog, schemaFile = RUNBOOK_SCHEMA_FILE): LoadedRunbook[] {
   let schema: object;
   try {
     schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
@@ -134,7 +134,7 @@ function normalise(def: RunbookDefinition): RunbookDefinition {
 /** What `${{ defaults.* }}` offers (the executor and preflight fill them from the configuration). */
 const DEFAULTS_FIELDS = ['region'];
 
-function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegistry, problems: DefinitionProblem[]): void {
+function checkSemantics(def: RunbookDefinition, file: string, registry: StepTypeCatalog, problems: DefinitionProblem[]): void {
   const add = (p: string, reason: string) => problems.push({ file, path: p, reason });
   const paramNames = new Set(Object.keys(((def.parameters as { properties?: object }).properties ?? {})));
   try {
@@ -245,7 +245,7 @@ function checkSemantics(def: RunbookDefinition, file: string, registry: StepRegi
         scan(`${where}.if`, s.if, seen);
       }
       const type = registry.forStep(s);
-      if (type && !type.forDefinition) {
+      if (type && !registry.isGeneric(s.uses)) {
         // Fixed step types declare these in code; a value here would be silently ignored.
         if (s.mutates !== undefined)
           add(`${where}.mutates`, `only generic steps (aws.*) take mutates:; ${s.uses} ${type.mutates ? 'changes state' : 'is read-only'} by its type`);
@@ -304,7 +304,7 @@ function checkFleet(def: RunbookDefinition, add: (path: string, reason: string) 
  * is not judged here; errors about keys (`required`, `additionalProperties`) are, since an
  * expression never adds or removes a key. A `with:` that is one expression is skipped whole.
  */
-function literalInputProblems(registry: StepRegistry, s: StepDefinition): Array<{ path: string; reason: string }> {
+function literalInputProblems(registry: StepTypeCatalog, s: StepDefinition): Array<{ path: string; reason: string }> {
   const input = s.with as unknown;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return [];
   const open: string[] = [];

@@ -1,5 +1,6 @@
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { StepTypeCatalog } from '../runbooks/step-type-catalog';
 import type { StepDefinitionLike, StepType } from './step.contract';
 
 /**
@@ -8,7 +9,7 @@ import type { StepDefinitionLike, StepType } from './step.contract';
  * error and stops boot, as does a runbook naming a type that is not here. Each input schema is
  * compiled here, once: the executor and preflight check inputs with the same validators.
  */
-export class StepRegistry {
+export class StepRegistry implements StepTypeCatalog {
   private readonly byUses = new Map<string, StepType<any, any>>();
   private readonly validators = new Map<string, ValidateFunction>();
 
@@ -61,6 +62,10 @@ export class StepRegistry {
     const validate = this.validators.get(uses);
     if (!validate || validate(structuredClone(input))) return [];
     return [...(validate.errors ?? [])];
+  }
+
+  isGeneric(uses: string): boolean {
+    return typeof this.byUses.get(uses)?.forDefinition === 'function';
   }
 
   names(): string[] {

@@ -1,9 +1,11 @@
 import type { Logger } from '@nestjs/common';
 import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
 import type { TargetFacts } from '../aws/target-facts';
-import type { JsonSchema } from '../model/runbook.types';
 // What steps record for the report: part of a step's vocabulary, kept in the model so reports need not know the step contract.
 export type { CreatedResource, Finding } from '../model/step-output.types';
+// What a step type says about itself is model too: the runbook loader and the IAM policy read it without knowing the contract.
+export type { IamNeed, StepDefinitionLike, StepMetadata } from '../model/step-metadata.types';
+import type { StepDefinitionLike, StepMetadata } from '../model/step-metadata.types';
 
 /**
  * The step contract. A step is one AWS thing or one wait, with declared input and output.
@@ -14,39 +16,6 @@ export type { CreatedResource, Finding } from '../model/step-output.types';
  * safe to repeat: derive names from the run id, pass ClientTokens, or look before acting. The
  * `memory` it hands to `wait()` is checkpointed and given back on the next look.
  */
-
-/**
- * What a step type says about itself, which is all the runbook loader, the IAM policy and the
- * catalog need: no step is run to know it.
- */
-export interface StepMetadata {
-  /** Name used by runbooks: `<service>.<verb-noun>`, e.g. `rds.failover`. */
-  readonly uses: string;
-  readonly description: string;
-  /** True when the step changes anything outside runbookd; such steps are planned, not run, in dry-run. */
-  readonly mutates: boolean;
-  /**
-   * True when the step starts other runs (`runbook.run`): it changes nothing in AWS itself, but what
-   * it starts will, so it gets the cancel and guard-alarm checks a mutating step gets before it runs.
-   */
-  readonly startsRuns?: boolean;
-  /** JSON Schema of the resolved `with:` input, compiled when the registry is built and checked before every call. */
-  readonly input: JsonSchema;
-  /** Output fields later steps may reference as `steps.<id>.<field>`; checked when runbooks load. */
-  readonly outputs: readonly string[];
-  /**
-   * The IAM actions a fixed step type can call, in every branch (a failover step may fail a
-   * cluster over or reboot an instance): what the runbook's least-privilege policy grants.
-   */
-  readonly iamActions?: readonly string[];
-  /** A generic step's IAM needs for one definition (aws.*), in place of `iamActions`. */
-  iamNeeds?(def: StepDefinitionLike): IamNeed[];
-  /**
-   * Problems with one definition that only this type can see (an unknown API, an undeclared
-   * mutating call, a bad JMESPath), reported by the loader at boot with file and path.
-   */
-  checkDefinition?(def: StepDefinitionLike): Array<{ path: string; reason: string }>;
-}
 
 export interface StepType<I = Record<string, unknown>, O extends Record<string, unknown> = Record<string, unknown>> extends StepMetadata {
   run(input: I, ctx: StepContext): Promise<StepOutcome<O>>;
@@ -64,20 +33,7 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
   forDefinition?(def: StepDefinitionLike): StepType<I, O>;
 }
 
-/** The parts of a runbook step definition a step type may read about itself. */
-export interface StepDefinitionLike {
-  id?: string;
-  uses: string;
-  with?: Record<string, unknown>;
-  mutates?: boolean;
-  outputs?: Record<string, string>;
-}
 
-/** One IAM permission a step needs: an action (`rds:CreateDBSnapshot`) on resources (`*` when not named). */
-export interface IamNeed {
-  action: string;
-  resources?: string[];
-}
 
 export type StepOutcome<O> =
   | { kind: 'done'; output: O }
