@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
 import { roleAllows } from '../auth/principal';
@@ -100,8 +99,8 @@ export class ApprovalsService {
     private readonly config: AppConfig,
     private readonly queue: RunQueue,
     private readonly notifications: NotificationsRepository,
-    // The step registry holds core.approve, which needs this service: looked up on use, not injected.
-    private readonly moduleRef: ModuleRef,
+    private readonly registry: StepRegistry,
+    private readonly access: RunAccessService,
   ) {}
 
   /** One look of a gate: done when approved, wait while pending, a coded error when rejected or expired. */
@@ -257,11 +256,10 @@ export class ApprovalsService {
 
   /** The AWS calls the mutating steps among `defs` would make, as a dry run would record them. */
   private async planSteps(defs: StepDefinition[], outputs: Record<string, unknown>, scope: Record<string, unknown>, ctx: StepContext): Promise<PlannedSteps> {
-    const registry = this.moduleRef.get(StepRegistry, { strict: false });
     const planCtx: StepContext = { ...ctx, dryRun: true, aws: { ...ctx.aws, dryRun: true }, memory: {}, checkpoint: async () => undefined };
     const planned: PlannedSteps = [];
     for (const def of defs) {
-      const type = registry.get(def.uses);
+      const type = this.registry.get(def.uses);
       if (!type?.mutates || !type.plan) continue;
       // A condition known now decides first: a step that will not run is marked so even when its input needs outputs to come.
       const conditionKnown = def.if !== undefined && [...referencedSteps([def.if])].every((id) => id in outputs);
@@ -297,7 +295,7 @@ export class ApprovalsService {
     if (!run) throw new EngineError('RUN_NOT_FOUND', `no run "${runId}"`, { runId });
     // The policy first, on the run's runbook and where it acts; the requester calling off their own run needs no grant.
     if (!(decision === 'reject' && principal.name === run.actor)) {
-      await this.moduleRef.get(RunAccessService, { strict: false }).assertMay(principal, 'approve', run);
+      await this.access.assertMay(principal, 'approve', run);
     }
     await this.db.transaction(async (tx) => {
       const a = await this.repo.latestOfRunForUpdate(runId, tx);

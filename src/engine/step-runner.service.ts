@@ -16,7 +16,10 @@ import type { RunExecution } from './run-execution';
 import { awsContextOf, runScope } from './run-scope';
 import type { RunError, StepResultRecord } from '../model/run.types';
 import { StepAttempt, StepAttemptDeps, StepPlace, StepRun } from './step-attempt';
-import type { StepContext, StepType } from '../steps/step.contract';
+import type { EngineCalls, StepContext, StepType } from '../steps/step.contract';
+import { ApprovalsService } from './approvals.service';
+import { RunAcceptanceService } from './run-acceptance.service';
+import { RunsService } from './runs.service';
 import { StepRegistry } from '../steps/step-registry';
 
 /** Default limit on one step's total time (all its waits and retries) when the runbook sets none. */
@@ -42,6 +45,10 @@ export class StepRunnerService {
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly faults: FaultInjector,
+    // What steps call back into (child runs, approval gates), handed to them in their context.
+    private readonly acceptance: RunAcceptanceService,
+    private readonly runsService: RunsService,
+    private readonly approvals: ApprovalsService,
     // Optional so tests can build the runner without tracing.
     @Optional() private readonly tracing?: TracingService,
   ) {
@@ -167,7 +174,7 @@ export class StepRunnerService {
   private contextFor(x: RunExecution, place: StepPlace, attempt: StepAttempt, n: number): StepContext {
     const { run } = x;
     const { def } = place;
-    return {
+    const ctx: StepContext = {
       runId: run.id, runbookId: run.runbookId, stepId: def.id, attempt: n, startedAt: attempt.current.startedAt,
       memory: Object.fromEntries(Object.entries(attempt.memory).filter(([k]) => !k.startsWith('$'))),
       checkpoint: async (m) => {
@@ -177,6 +184,12 @@ export class StepRunnerService {
       dryRun: run.dryRun, expiresAt: run.expiresAt, aws: awsContextOf(run, def.id, x.fence()),
       log: new Logger(`${run.id}/${def.id}`),
     };
+    const engine: EngineCalls = {
+      startRun: (req) => this.acceptance.accept(req),
+      cancelRun: async (runId, actor) => void (await this.runsService.cancel(runId, actor)),
+      approvalGate: (spec) => this.approvals.gate(ctx, spec),
+    };
+    return { ...ctx, engine };
   }
 
   /** Calls the step (or plans it, in a dry run) and records how it ended, or when to look again. */

@@ -1,6 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { AwsCallContext, PlannedCall } from '../aws/aws-call.types';
 import type { TargetFacts } from '../aws/target-facts';
+import type { RunRecord, RunTrigger } from '../model/run.types';
+import type { ApprovalSpec } from '../model/runbook.types';
 // What steps record for the report: part of a step's vocabulary, kept in the model so reports need not know the step contract.
 export type { CreatedResource, Finding } from '../model/step-output.types';
 // What a step type says about itself is model too: the runbook loader and the IAM policy read it without knowing the contract.
@@ -47,6 +49,31 @@ export function wait<O = never>(afterSeconds: number, memory?: Record<string, un
   return { kind: 'wait', afterSeconds, memory, note };
 }
 
+/** A run a step starts, as a child of the run the step is part of (runbook.run, fleet.run). */
+export interface ChildRunRequest {
+  runbookId: string;
+  parameters: Record<string, unknown>;
+  dryRun: boolean;
+  reason: string;
+  trigger: RunTrigger;
+  /** Makes the start exactly-once: a step resumed after a crash asks again with the same key. */
+  dedupeKey: string;
+}
+
+/**
+ * What a step asks of the engine itself: starting and cancelling child runs, and holding the run
+ * at an approval gate. The engine hands it in with the context. Injected instead, the services
+ * behind it would close a cycle (they need the runbook catalog, which checks every runbook
+ * against every step type at boot), which only a ModuleRef look-up could hide.
+ */
+export interface EngineCalls {
+  startRun(req: ChildRunRequest): Promise<{ run: RunRecord; created: boolean }>;
+  /** Asks a run to stop at its next safe point (the fleet's cancel reaching a child started meanwhile). */
+  cancelRun(runId: string, actor: string): Promise<void>;
+  /** One look of an approval gate for this step: done when approved, wait while pending, an error when rejected. */
+  approvalGate(spec: ApprovalSpec): Promise<StepOutcome<Record<string, unknown>>>;
+}
+
 /** What a step knows about the run it is part of. */
 export interface StepContext {
   runId: string;
@@ -69,4 +96,18 @@ export interface StepContext {
   /** Bound to this run and step, so every AWS call it makes is audited under them. */
   aws: AwsCallContext;
   log: Pick<Logger, 'log' | 'warn' | 'debug'>;
+  /** Absent where no run is being executed (preflight, an approval's plan): nothing can be started there. */
+  engine?: EngineCalls;
+}
+
+/** The engine's calls, or a coded error naming the step that needed them where there are none. */
+export function engineOf(ctx: StepContext): EngineCalls {
+  if (!ctx.engine) throw new EngineCallsMissing(ctx);
+  return ctx.engine;
+}
+
+class EngineCallsMissing extends Error {
+  constructor(ctx: StepContext) {
+    super(`step ${ctx.stepId} of ${ctx.runbookId} needs the engine (to start runs or ask for approval), which this context (a preflight or a plan) does not give`);
+  }
 }

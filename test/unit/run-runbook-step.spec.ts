@@ -1,13 +1,11 @@
 import { EngineError } from '../../src/engine/engine.error';
-import { RunAcceptanceService } from '../../src/engine/run-acceptance.service';
 import type { StepContext } from '../../src/steps/step.contract';
 import { RunRunbookStep } from '../../src/steps/runbook/run-runbook.step';
 
 function setup(child: Record<string, unknown> | null) {
   const accept = jest.fn(async () => ({ run: { id: 'child-1' }, created: true }));
   const runs = { get: jest.fn(async () => child) };
-  const moduleRef = { get: (t: unknown) => (t === RunAcceptanceService ? { accept } : undefined) };
-  const step = new RunRunbookStep(runs as any, moduleRef as any);
+  const step = new RunRunbookStep(runs as any);
   const checkpoints: unknown[] = [];
   const ctx = (memory: Record<string, unknown> = {}): StepContext => ({
     runId: 'parent-1',
@@ -28,6 +26,7 @@ function setup(child: Record<string, unknown> | null) {
       expiresAt: new Date(),
     },
     log: { log: () => undefined, warn: () => undefined, debug: () => undefined },
+    engine: { startRun: accept as any, cancelRun: async () => undefined, approvalGate: async () => ({ kind: 'wait', afterSeconds: 1 }) },
   });
   return { step, accept, checkpoints, ctx };
 }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ApprovalsService } from '../../engine/approvals.service';
-import { done, StepContext, StepOutcome, StepType } from '../step.contract';
+import { done, engineOf, StepContext, StepOutcome, StepType } from '../step.contract';
 import { approvalNeeded } from '../../runbooks/approval-gate';
 import type { ApprovalSpec } from '../../model/runbook.types';
 
@@ -75,8 +74,6 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
   };
   readonly outputs = ['required', 'why', 'approvalId', 'approvedBy', 'planHash', 'requiredBy', 'inheritedFrom'];
 
-  constructor(private readonly approvals: ApprovalsService) {}
-
   async run(input: ApprovalSpec, ctx: StepContext) {
     // The policy's reasons (read from the target at acceptance) hold whatever `when` says; `when` can only add one.
     const requiredBy = [...(input.requiredBy ?? [])];
@@ -94,7 +91,7 @@ export class ApproveStep implements StepType<ApprovalSpec, Output> {
       return done<Output>({ required: false, why: `dry run: nothing changes, no approval needed${would}`, ...(requiredBy.length > 0 ? { requiredBy } : {}) });
     }
     if (!needed) return done<Output>({ required: false, why: 'the approval condition does not hold and no policy rule asks for one' });
-    const outcome = await this.approvals.gate(ctx, { ...input, ...(requiredBy.length > 0 ? { requiredBy } : {}) });
+    const outcome = await engineOf(ctx).approvalGate({ ...input, ...(requiredBy.length > 0 ? { requiredBy } : {}) });
     return (outcome.kind === 'done' && requiredBy.length > 0 ? done({ ...outcome.output, requiredBy }) : outcome) as StepOutcome<Output>;
   }
 

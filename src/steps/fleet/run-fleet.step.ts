@@ -1,14 +1,11 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { CodedError } from '../../common/coded-error';
 import { FaultInjector } from '../../faults/fault-injector';
 import { inheritedPersonFields } from '../../engine/run-access.service';
-import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
-import { RunsService } from '../../engine/runs.service';
 import { isTerminal, type ChildRunState, type RunError, type RunRecord } from '../../model/run.types';
 import { isInfrastructureError } from '../../engine/step-runner.service';
-import { done, type Finding, type StepContext, type StepType, wait } from '../../steps/step.contract';
+import { done, engineOf, type Finding, type StepContext, type StepType, wait } from '../../steps/step.contract';
 import { bindTarget } from '../../fleets/fleet-request';
 import type { FleetPlan, FleetSection, FleetTarget, FleetTargetRow, TargetOutcome } from '../../model/fleet.types';
 import type { RunReport } from '../../reports/report.types';
@@ -77,10 +74,8 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
   readonly outputs = ['fleet', 'findings', 'figures'];
 
   constructor(
+    // Children are started and cancelled through the context's engine calls (see EngineCalls for why not injected).
     private readonly runs: RunReader,
-    // RunAcceptanceService and RunsService need the runbook catalog, which needs every step type
-    // (this one included) at boot; looking them up on first use breaks that cycle.
-    private readonly moduleRef: ModuleRef,
     @Optional() private readonly faults?: FaultInjector,
   ) {}
 
@@ -97,8 +92,7 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
         const started = await this.startMore(input, ctx, now, children, refused);
         if (started.length > 0 && (await this.runs.cancelRequest(ctx.runId))) {
           // Requested while this look started them: the cascade may have read the children before these existed.
-          const service = this.moduleRef.get(RunsService, { strict: false });
-          for (const id of started) await service.cancel(id, 'fleet-cancel').catch(() => undefined);
+          for (const id of started) await engineOf(ctx).cancelRun(id, 'fleet-cancel').catch(() => undefined);
         }
         if (Object.keys(refused).length > 0) await ctx.checkpoint({ refused });
         now = tally();
@@ -129,7 +123,6 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
     refused: Record<string, RunError>,
   ): Promise<string[]> {
     const { limits, targets } = input.fleet;
-    const acceptance = this.moduleRef.get(RunAcceptanceService, { strict: false });
     const parent = await this.runs.get(ctx.runId);
     const person = inheritedPersonFields(parent?.trigger);
     const perPlace = new Map<string, number>();
@@ -143,7 +136,7 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
       const where = place(target);
       if (limits.maxConcurrencyPerAccountRegion !== null && (perPlace.get(where) ?? 0) >= limits.maxConcurrencyPerAccountRegion) continue;
       try {
-        const { run } = await acceptance.accept({
+        const { run } = await engineOf(ctx).startRun({
           runbookId: input.runbook,
           parameters: bindTarget({ resourceTypes: [target.resourceType], bind: input.fleet.bind }, input.parameters ?? {}, target),
           dryRun: ctx.dryRun,

@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { EngineError } from '../../engine/engine.error';
 import { inheritedPersonFields } from '../../engine/run-access.service';
-import { RunAcceptanceService } from '../../engine/run-acceptance.service';
 import { RunReader } from '../../engine/run-reader.port';
 import { isTerminal, type RunRecord } from '../../model/run.types';
-import { done, type Finding, type StepContext, type StepType, wait } from '../step.contract';
+import { done, engineOf, type Finding, type StepContext, type StepType, wait } from '../step.contract';
 import type { RunReport } from '../../reports/report.types';
 
 interface Input {
@@ -53,12 +51,8 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
   };
   readonly outputs = ['childRunId', 'runbookId', 'state', 'durationSeconds', 'error', 'findings', 'figures'];
 
-  constructor(
-    private readonly runs: RunReader,
-    // RunAcceptanceService needs the runbook catalog, which needs every step type (this one
-    // included) to check runbooks at boot; looking it up on first use breaks that cycle.
-    private readonly moduleRef: ModuleRef,
-  ) {}
+  // The child is started through the context's engine calls (see EngineCalls for why not injected).
+  constructor(private readonly runs: RunReader) {}
 
   async run(input: Input, ctx: StepContext) {
     const poll = input.pollSeconds ?? 15;
@@ -67,7 +61,7 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
       // The person who started the root run is who starts the child: the child's manual-trigger
       // roles apply to them (a schedule or alarm root carries no role; those are configured by admins).
       const person = inheritedPersonFields((await this.runs.get(ctx.runId))?.trigger);
-      const { run } = await this.moduleRef.get(RunAcceptanceService, { strict: false }).accept({
+      const { run } = await engineOf(ctx).startRun({
         runbookId: input.runbook,
         parameters: input.parameters ?? {},
         dryRun: ctx.dryRun,
