@@ -3,6 +3,8 @@ import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyService } from './auth/api-key.service';
 import { AuthGuard } from './auth/auth.guard';
 import { SessionService } from './auth/session.service';
+import { SignInAttemptsAdapter } from './auth/sign-in-attempts.adapter';
+import { SignInGate } from './auth/sign-in-gate.service';
 import { RunEventsService } from './engine/run-events.service';
 import { SessionsRepository } from './persistence/sessions.repository';
 import { SessionController } from './http/session.controller';
@@ -61,6 +63,8 @@ import { EventBridgeWebhookService } from './triggers/eventbridge/eventbridge-we
     ApiKeyService,
     SessionsRepository,
     SessionService,
+    SignInAttemptsAdapter,
+    SignInGate,
     OidcClientAdapter,
     OidcLoginsRepository,
     OidcSignInService,

@@ -40,7 +40,13 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 
   const logger = new TraceLogger({ json: config.log.format === 'json', logLevels: LEVELS[config.log.level], prefix: 'runbookd' });
   // frameworkErrors: what Fastify refuses before a route is found (a URL that does not decode) gets the one error shape too.
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error) });
+  // trustProxy: request.ip is the TCP peer unless that peer is a configured proxy (RUNBOOKD_TRUSTED_PROXIES);
+  // only then is X-Forwarded-For read. Sign-in limits, webhook limits and audit records all key on request.ip.
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.http.trustedProxies.length > 0 ? config.http.trustedProxies : false,
+    frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => sendError(reply, error),
+  });
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
     logger,
     abortOnError: false,

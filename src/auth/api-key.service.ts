@@ -94,6 +94,23 @@ export class ApiKeyService implements OnModuleInit {
   }
 }
 
+/**
+ * The token of a well-formed `Bearer <token>` header; undefined for a missing or malformed one.
+ * For the sign-in limiter, which needs the key's prefix before the key is looked at.
+ */
+export function presentedBearerToken(header: string | undefined): string | undefined {
+  try {
+    return parseBearer(header);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when no Authorization header was sent at all (a client that did not try to sign in). */
+export function noAuthorization(header: string | undefined): boolean {
+  return (header?.trim() ?? '') === '';
+}
+
 function parseBearer(header: string | undefined): string {
   const value = header?.trim() ?? '';
   if (value === '') {

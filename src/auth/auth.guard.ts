@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiKeyService } from './api-key.service';
+import { ApiKeyService, noAuthorization, presentedBearerToken } from './api-key.service';
 import { AuthError } from './auth.error';
 import { PolicyService } from '../policy/policy.service';
 import type { PolicyAction } from '../policy/policy.types';
@@ -8,6 +8,7 @@ import type { Principal } from './principal';
 import { PUBLIC_ROUTE_KEY, REQUIRED_PERMISSION_KEY, type RequiredPermission } from './permission.decorator';
 import { CSRF_HEADER, sessionTokenOf } from './session-cookie';
 import { SessionService } from './session.service';
+import { SignInGate } from './sign-in-gate.service';
 
 /** The parts of a Fastify (or Express) request the guard reads and writes. */
 export interface AuthenticatedRequest {
@@ -15,6 +16,8 @@ export interface AuthenticatedRequest {
   method?: string;
   url?: string;
   routeOptions?: { url?: string };
+  /** The source address (Fastify: the TCP peer, or X-Forwarded-For's client behind RUNBOOKD_TRUSTED_PROXIES). */
+  ip?: string;
   principal?: Principal;
 }
 
@@ -38,6 +41,8 @@ export class AuthGuard implements CanActivate {
     private readonly policy: PolicyService,
     // Absent (unit tests of bearer keys), only the Authorization header is looked at.
     @Optional() private readonly sessions?: SessionService,
+    // Absent (the same unit tests), bearer refusals are neither limited nor audited; the API module always provides it.
+    @Optional() private readonly signIns?: SignInGate,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -55,7 +60,23 @@ export class AuthGuard implements CanActivate {
         .authenticate(sessionToken, request.method ?? 'GET', singleHeader(request.headers[CSRF_HEADER]))
         .then((session) => this.authorize(targets, request, session.principal));
     }
-    return this.authorize(targets, request, this.apiKeys.authenticate(singleHeader(request.headers.authorization)));
+    const header = singleHeader(request.headers.authorization);
+    if (this.signIns === undefined || noAuthorization(header)) return this.authorize(targets, request, this.apiKeys.authenticate(header));
+    return this.bearerSignIn(this.signIns, header, request.ip ?? 'unknown').then((principal) => this.authorize(targets, request, principal));
+  }
+
+  /** A bearer key is a sign-in: checked against the lockout first, its refusal counted and audited (its success is not: see SignInGate). */
+  private async bearerSignIn(gate: SignInGate, header: string | undefined, source: string): Promise<Principal> {
+    const token = presentedBearerToken(header);
+    await gate.admit('bearer', source, token);
+    try {
+      return this.apiKeys.authenticate(header);
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'UNAUTHENTICATED') {
+        await gate.refused('bearer', source, token, typeof err.details.reason === 'string' ? err.details.reason : err.code);
+      }
+      throw err;
+    }
   }
 
   private authorize(targets: Array<ReturnType<ExecutionContext['getHandler']>>, request: AuthenticatedRequest, principal: Principal): boolean {

@@ -8,6 +8,7 @@ import { ApiKeyService } from './api-key.service';
 import { AuthError } from './auth.error';
 import { oidcPrincipal } from './oidc-principal';
 import type { Principal } from './principal';
+import { SignInGate } from './sign-in-gate.service';
 
 export interface SessionInfo {
   principal: Principal;
@@ -32,19 +33,25 @@ export class SessionService {
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly policy: PolicyService,
+    private readonly gate: SignInGate,
   ) {}
 
   get ttlSeconds(): number {
     return this.config.auth.sessionTtlSeconds;
   }
 
-  /** Throws AuthError('UNAUTHENTICATED') for a key that is not configured; the key is never echoed. */
-  async signIn(apiKey: string): Promise<SessionInfo & { token: string }> {
+  /**
+   * Throws AuthError('UNAUTHENTICATED') for a key that is not configured, SIGN_IN_THROTTLED while
+   * `source` or the key's prefix is locked out (SignInGate); the key is never echoed. Audited either way.
+   */
+  async signIn(apiKey: string, source: string): Promise<SessionInfo & { token: string }> {
+    await this.gate.admit('api-key', source, apiKey);
     let principal: Principal;
     try {
       principal = this.apiKeys.authenticate(`Bearer ${apiKey}`);
     } catch (err) {
       if (err instanceof AuthError) {
+        await this.gate.refused('api-key', source, apiKey, typeof err.details.reason === 'string' ? err.details.reason : err.code);
         throw new AuthError('UNAUTHENTICATED', 'API key not recognized: sign in with a key listed in RUNBOOKD_API_KEYS', { reason: 'unknown_key', field: 'apiKey' });
       }
       throw err;
@@ -54,6 +61,7 @@ export class SessionService {
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.config.auth.sessionTtlSeconds * 1000);
     await this.sessions.insert({ tokenHash: sha256Hex(token), keyDigest: sha256Hex(apiKey), csrfToken, expiresAt }, now);
+    await this.gate.succeeded('api-key', source, principal);
     return { token, principal, csrfToken, expiresAt };
   }
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { type EventBridgeConfig, loadChatOpsConfig, type PagerDutyConfig, type SlackConfig } from './chatops.config';
 import { type Env, EnvReader } from './env-reader';
 import { loadOidcConfig, type OidcConfig } from './oidc.config';
+import { loadSignInLimitConfig, loadTrustedProxies, type SignInLimitConfig, type TrustedProxies } from './sign-in.config';
 import { loadTracingConfig, type TracingConfig } from './tracing.config';
 
 /**
@@ -32,6 +33,8 @@ export interface HttpConfig {
   host: string;
   /** Base URL people reach the API at: links to reports in notifications. */
   publicUrl: string;
+  /** Reverse proxies whose X-Forwarded-For names the source address (sign-in limits, webhook limits, audit); empty: none. */
+  trustedProxies: TrustedProxies;
 }
 
 export interface LogConfig {
@@ -44,6 +47,8 @@ export interface AuthConfig {
   apiKeys: ApiKeyEntry[];
   /** Web console: how long a sign-in lasts (the session cookie's lifetime). */
   sessionTtlSeconds: number;
+  /** How refused sign-ins (a wrong key at POST /v1/session or as a bearer token) are slowed down. */
+  signInLimits: SignInLimitConfig;
 }
 
 /** PostgreSQL, or the embedded PGlite database when `url` is unset. Connection settings are unused with PGlite. */
@@ -305,6 +310,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port,
     host: r.str('HOST', '0.0.0.0'),
     publicUrl: (r.url('RUNBOOKD_PUBLIC_URL', `http://127.0.0.1:${port}`, ['http:', 'https:']) ?? '').replace(/\/+$/, ''),
+    trustedProxies: loadTrustedProxies(r),
   };
   c.role = r.oneOf<Role>('RUNBOOKD_ROLE', 'all', ['all', 'api', 'worker']);
   c.stateDir = path.resolve(r.str('RUNBOOKD_STATE_DIR', './.runbookd'));
@@ -325,7 +331,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reconcileIntervalMs: r.int('RUNBOOKD_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000),
   };
   c.database = readDatabase(r, c);
-  c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400) };
+  c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400), signInLimits: loadSignInLimitConfig(r) };
   c.oidc = loadOidcConfig(r, c.http.publicUrl);
   c.runbooks = { dir: path.resolve(r.str('RUNBOOKD_RUNBOOKS_DIR', './runbooks')) };
   c.runs = {

@@ -95,6 +95,8 @@ export function httpStatusOf(error: AnyCodedError): number {
     case 'AWS_THROTTLED':
     // The webhook's per-source limit (@fastify/rate-limit): SNS retries a 429 with back-off.
     case 'RATE_LIMITED':
+    // Too many refused sign-ins from one address or with one key prefix (auth/sign-in-gate.service.ts).
+    case 'SIGN_IN_THROTTLED':
       return 429;
     case 'AWS_NOT_FOUND':
     case 'AWS_ALREADY_EXISTS':
@@ -177,6 +179,9 @@ export function sendError(reply: FastifyReply, exception: unknown): void {
     if (coded.code === 'UNAUTHENTICATED') {
       reply.header('WWW-Authenticate', coded.details.reason === 'missing' ? 'Bearer realm="runbookd"' : 'Bearer realm="runbookd", error="invalid_token"');
     }
+    // Any error that knows when trying again makes sense says so the standard way too.
+    const retryAfter = coded.details.retryAfterSeconds;
+    if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter > 0) reply.header('Retry-After', String(retryAfter));
   } else {
     status = 500;
     body = { code: 'INTERNAL', message: 'internal error; see the service log', details: {} };

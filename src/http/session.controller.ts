@@ -44,7 +44,7 @@ export class SessionController {
   @ApiBody({ schema: signInSchema })
   @ApiOkResponse({ schema: apiRef('Session') })
   async signIn(@Body(new JsonSchemaPipe<SignInBody>(signInSchema)) body: SignInBody, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const s = await this.sessions.signIn(body.apiKey);
+    const s = await this.sessions.signIn(body.apiKey, request.ip);
     reply.header('set-cookie', sessionCookie(s.token, this.sessions.ttlSeconds, this.secure(request)));
     reply.header('cache-control', 'no-store');
     return { name: s.principal.name, role: s.principal.role, groups: s.principal.groups, may: this.may(s.principal), csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };

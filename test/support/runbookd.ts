@@ -99,6 +99,9 @@ export class Harness {
       RUNBOOKD_LOG_LEVEL: 'warn',
       PORT: '0',
       HOST: '127.0.0.1',
+      // Every spec signs in from 127.0.0.1, many with wrong keys on purpose; sign-in-limits.e2e.spec.ts puts the real limits back.
+      RUNBOOKD_SIGN_IN_ADDRESS_FAILURES: '100000',
+      RUNBOOKD_SIGN_IN_KEY_FAILURES: '100000',
       ...(opts.policy === 'default' ? {} : { RUNBOOKD_POLICY: opts.policy ?? NO_APPROVAL_RULES_POLICY }),
       ...(opts.env ?? {}),
     };

@@ -13,6 +13,8 @@ import type { Principal } from '../../src/auth/principal';
 import { CurrentPrincipal } from '../../src/auth/principal.decorator';
 import { Public, RequirePermission } from '../../src/auth/permission.decorator';
 import { AppConfig } from '../../src/config/app.config';
+import { EnvReader } from '../../src/config/env-reader';
+import { loadSignInLimitConfig } from '../../src/config/sign-in.config';
 import { PolicyService } from '../../src/policy/policy.service';
 
 /** Stands in for the project's HTTP error filter, which maps every code with an exhaustive switch. */
@@ -56,6 +58,7 @@ describe('AuthGuard on Fastify', () => {
         { name: 'ci', group: 'operator', sha256: sha('o-key') },
       ],
       sessionTtlSeconds: 8 * 3600,
+      signInLimits: loadSignInLimitConfig(new EnvReader({})),
     };
     @Module({
       controllers: [RunsController],

@@ -12,6 +12,8 @@ import { type Principal, type Role, ROLES, roleAllows, roleOfGroups } from '../.
 import { principalFromContext } from '../../src/auth/principal.decorator';
 import { Public, RequirePermission } from '../../src/auth/permission.decorator';
 import { type ApiKeyEntry, AppConfig, ConfigError } from '../../src/config/app.config';
+import { EnvReader } from '../../src/config/env-reader';
+import { loadSignInLimitConfig } from '../../src/config/sign-in.config';
 import { PolicyService } from '../../src/policy/policy.service';
 import { parsePolicy } from '../../src/policy/policy-file';
 
@@ -43,7 +45,7 @@ function captureLogger(): CapturedLogger {
 function makeConfig(over: { apiKeys?: ApiKeyEntry[]; nodeEnv?: string; stateDir?: string } = {}): AppConfig {
   const c = new AppConfig();
   c.nodeEnv = over.nodeEnv ?? 'development';
-  c.auth = { apiKeys: over.apiKeys ?? [], sessionTtlSeconds: 8 * 3600 };
+  c.auth = { apiKeys: over.apiKeys ?? [], sessionTtlSeconds: 8 * 3600, signInLimits: loadSignInLimitConfig(new EnvReader({})) };
   c.stateDir = over.stateDir ?? path.join(os.tmpdir(), 'runbookd-auth-unused');
   return c;
 }
