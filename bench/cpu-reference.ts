@@ -153,8 +153,7 @@ export function normalize(ref: CpuReferenceRecord, figures: Record<string, { val
   const out: Record<string, NormalizedFigure> = {};
   for (const [name, f] of Object.entries(figures)) {
     if (!Number.isFinite(f.value)) continue;
-    const by = (refMs: number | null) =>
-      refMs === null || refMs <= 0 ? null : round(f.kind === 'ms' ? f.value / refMs : (f.value * refMs) / 1000, 4);
+    const by = (refMs: number | null) => (refMs === null || refMs <= 0 ? null : round(f.kind === 'ms' ? f.value / refMs : (f.value * refMs) / 1000, 4));
     out[name] = { value: f.value, kind: f.kind, perNodeReference: by(ref.sha256Ms)!, perPgReference: by(ref.pgQueryMs) };
   }
   return out;
@@ -180,16 +179,14 @@ export function referenceTable(normalized: Record<string, NormalizedFigure>): st
     '|---|---:|---:|---:|',
     ...rows,
     '',
-    '¹ A duration divided by the reference\'s duration (lower is better); a rate multiplied by it, i.e. per reference-time (higher is better). `bench/cpu-reference.ts`.',
+    "¹ A duration divided by the reference's duration (lower is better); a rate multiplied by it, i.e. per reference-time (higher is better). `bench/cpu-reference.ts`.",
   ].join('\n');
 }
 
 /** Prints the normalized figures as aligned lines. */
 export function printNormalized(normalized: Record<string, NormalizedFigure>): void {
   for (const [name, f] of Object.entries(normalized)) {
-    process.stdout.write(
-      `  ${name}: ${f.value}${f.kind === 'ms' ? ' ms' : '/s'}  ÷ Node ref ${f.perNodeReference}  ÷ PG ref ${f.perPgReference ?? 'n/a'}\n`,
-    );
+    process.stdout.write(`  ${name}: ${f.value}${f.kind === 'ms' ? ' ms' : '/s'}  ÷ Node ref ${f.perNodeReference}  ÷ PG ref ${f.perPgReference ?? 'n/a'}\n`);
   }
 }
 

@@ -106,10 +106,17 @@ async function main(): Promise<void> {
     const accepted = (await api('POST', '/v1/runbooks/failover-test/runs', { parameters, reason: 'runbookd demo' })).json();
     console.log(`← ${accepted.state}: run ${accepted.id}`);
     // Production: the run waits before its first change for someone other than demo-operator.
-    const approval = await until(async () => {
-      const a = await api('GET', `/v1/runs/${accepted.id}/approval`).then((r) => r.json(), () => undefined);
-      return a?.state === 'pending' ? a : undefined;
-    }, 60_000, 'the approval request');
+    const approval = await until(
+      async () => {
+        const a = await api('GET', `/v1/runs/${accepted.id}/approval`).then(
+          (r) => r.json(),
+          () => undefined,
+        );
+        return a?.state === 'pending' ? a : undefined;
+      },
+      60_000,
+      'the approval request',
+    );
     console.log(`← run ${accepted.id} waits for approval (requested by ${approval.requestedBy}, plan ${approval.planHash.slice(0, 12)}):`);
     for (const step of approval.plan.steps)
       console.log(
@@ -118,14 +125,19 @@ async function main(): Promise<void> {
     const cli = ['approve', accepted.id, '-m', 'demo: target and guard alarms checked'];
     console.log(`→ (as demo-approver) runbookd ${cli.join(' ')}`);
     const approved = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'cli-main.js'), ...cli], {
-      env: { ...process.env, RUNBOOKD_URL: base, RUNBOOKD_API_KEY: approverKey }, encoding: 'utf8',
+      env: { ...process.env, RUNBOOKD_URL: base, RUNBOOKD_API_KEY: approverKey },
+      encoding: 'utf8',
     });
     process.stdout.write(`← ${approved.stdout}${approved.stderr}`);
     if (approved.status !== 0) throw new Error(`runbookd approve exited ${approved.status}`);
-    const run = await until(async () => {
-      const r = (await api('GET', `/v1/runs/${accepted.id}`)).json();
-      return ['succeeded', 'failed', 'aborted', 'cancelled'].includes(r.state) ? r : undefined;
-    }, 120_000, 'the run to end');
+    const run = await until(
+      async () => {
+        const r = (await api('GET', `/v1/runs/${accepted.id}`)).json();
+        return ['succeeded', 'failed', 'aborted', 'cancelled'].includes(r.state) ? r : undefined;
+      },
+      120_000,
+      'the run to end',
+    );
     console.log(`← run ${run.id} ended ${run.state}\n`);
     console.log((await api('GET', `/v1/runs/${run.id}/report?format=md`)).text);
     act(2, 'a bad canary on the sandbox ECS service; its alarm, delivered by SNS, rolls it back');

@@ -20,7 +20,10 @@ const declarations = () => new StepRegistry(STEP_CLASSES.map((C) => new (C as un
 /** The task role's policy: every runbook in the folder (the image ships `runbooks/`). The CDK app's test compares against it. */
 export function taskRolePolicy(dir = RUNBOOKS_DIR): IamPolicyDocument {
   const registry = declarations();
-  return iamPolicyFor(loadRunbooks(dir, registry).map((l) => l.definition), registry);
+  return iamPolicyFor(
+    loadRunbooks(dir, registry).map((l) => l.definition),
+    registry,
+  );
 }
 
 export function main(argv: string[]): number {
@@ -35,7 +38,16 @@ export function main(argv: string[]): number {
     process.stderr.write(`no runbook ${missing.join(', ')} in ${dir} (loaded: ${loaded.map((l) => l.definition.id).join(', ')})\n`);
     return 2;
   }
-  process.stdout.write(`${JSON.stringify(iamPolicyFor(chosen.map((l) => l.definition), registry), null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify(
+      iamPolicyFor(
+        chosen.map((l) => l.definition),
+        registry,
+      ),
+      null,
+      2,
+    )}\n`,
+  );
   return 0;
 }
 

@@ -21,6 +21,8 @@ npm run --silent build
 npx tsc -p tsconfig.check.json
 # ESLint (eslint.config.mjs) over src, web, test, bench and scripts; cached, so a rerun reads only what changed.
 npm run --silent lint
+# Prettier's layout (.prettierrc; generated files and runbook data in .prettierignore): npm run format fixes it.
+npm run --silent format:check
 # The layers hold and no import closes a cycle (.dependency-cruiser.cjs; the order is in docs/architecture.md).
 npm run --silent lint:deps
 # The CDK app (deploy/aws) is a package of its own: its locked dependencies, where not installed yet, for its template test.

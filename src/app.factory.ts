@@ -79,6 +79,9 @@ export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
   );
   // The schemas use JSON Schema's `type: [x, 'null']`, which is OpenAPI 3.1.
   doc.openapi = '3.1.0';
-  doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), ...(API_SCHEMAS as NonNullable<OpenAPIObject['components']>['schemas']) } };
+  doc.components = {
+    ...doc.components,
+    schemas: { ...(doc.components?.schemas ?? {}), ...(API_SCHEMAS as NonNullable<OpenAPIObject['components']>['schemas']) },
+  };
   return doc;
 }

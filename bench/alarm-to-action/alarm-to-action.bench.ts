@@ -84,7 +84,10 @@ class FakeAws {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
-        const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+        const op =
+          String(req.headers['x-amz-target'] ?? '')
+            .split('.')
+            .pop() ?? '';
         if (op === 'UpdateService') {
           const body = JSON.parse(Buffer.concat(chunks).toString() || '{}');
           if (!this.updateAt.has(body.service)) this.updateAt.set(body.service, nowMs());
@@ -103,8 +106,14 @@ class FakeAws {
   private service(name: string) {
     const td = this.updateAt.has(name) ? GOOD(name) : CANARY(name);
     return {
-      serviceName: name, serviceArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:service/bench/${name}`, clusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/bench`,
-      status: 'ACTIVE', taskDefinition: td, desiredCount: 2, runningCount: 2, pendingCount: 0,
+      serviceName: name,
+      serviceArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:service/bench/${name}`,
+      clusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/bench`,
+      status: 'ACTIVE',
+      taskDefinition: td,
+      desiredCount: 2,
+      runningCount: 2,
+      pendingCount: 0,
       deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: td, desiredCount: 2, runningCount: 2, rolloutState: 'COMPLETED' }],
     };
   }
@@ -203,14 +212,28 @@ async function main(): Promise<void> {
   const port = await freePort();
   const key = `rbd_bench_${randomBytes(12).toString('hex')}`;
   const env = {
-      PATH: process.env.PATH ?? '', NODE_ENV: 'development', PORT: String(port), HOST: '127.0.0.1',
-      DATABASE_URL: db.url, REDIS_URL, RUNBOOKD_QUEUE_PREFIX: prefix, RUNBOOKD_RUNBOOKS_DIR: path.join(ROOT, 'runbooks'),
-      RUNBOOKD_STATE_DIR: path.join(dir, 'state'), RUNBOOKD_API_KEYS: `bench:admin:${createHash('sha256').update(key).digest('hex')}`,
-      RUNBOOKD_SNS_TOPICS: TOPIC, RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
-      // Every notification comes from 127.0.0.1 here; the per-source limit is for a storm from one forger, not for this.
-      RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE: '1000000', RUNBOOKD_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
-      RUNBOOKD_LOG_LEVEL: 'warn', AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench',
-      AWS_ENDPOINT_URL_ECS: fake.url, AWS_ENDPOINT_URL_CLOUDWATCH: fake.url, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    RUNBOOKD_QUEUE_PREFIX: prefix,
+    RUNBOOKD_RUNBOOKS_DIR: path.join(ROOT, 'runbooks'),
+    RUNBOOKD_STATE_DIR: path.join(dir, 'state'),
+    RUNBOOKD_API_KEYS: `bench:admin:${createHash('sha256').update(key).digest('hex')}`,
+    RUNBOOKD_SNS_TOPICS: TOPIC,
+    RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
+    // Every notification comes from 127.0.0.1 here; the per-source limit is for a storm from one forger, not for this.
+    RUNBOOKD_SNS_RATE_LIMIT_PER_MINUTE: '1000000',
+    RUNBOOKD_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+    RUNBOOKD_LOG_LEVEL: 'warn',
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_ENDPOINT_URL_ECS: fake.url,
+    AWS_ENDPOINT_URL_CLOUDWATCH: fake.url,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   // The deployed shape: an API process answering SNS and a worker process running rollbacks, each with its own event loop.
   const roles = ['api', ...Array.from({ length: WORKERS }, () => 'worker' as const)] as const;
@@ -233,8 +256,12 @@ async function main(): Promise<void> {
     machine: machineBusyMs() ?? 0,
   });
   const cpuSince = (a: CpuReading, b: CpuReading, n: number): RateResult['cpuMsPerAlarm'] => ({
-    api: round((b.api - a.api) / n, 2), worker: round((b.worker - a.worker) / n, 2), postgres: round(cpuBetween(a.postgres, b.postgres) / n, 2),
-    redis: round((b.redis - a.redis) / n, 2), bench: round((b.bench - a.bench) / n, 2), machine: round((b.machine - a.machine) / n, 2),
+    api: round((b.api - a.api) / n, 2),
+    worker: round((b.worker - a.worker) / n, 2),
+    postgres: round(cpuBetween(a.postgres, b.postgres) / n, 2),
+    redis: round((b.redis - a.redis) / n, 2),
+    bench: round((b.bench - a.bench) / n, 2),
+    machine: round((b.machine - a.machine) / n, 2),
   });
   const base = `http://127.0.0.1:${port}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -303,9 +330,14 @@ async function main(): Promise<void> {
       const cpu = cpuSince(cpu0, await cpuNow(), count);
       const lat = [...sentAt].filter(([s]) => fake.updateAt.has(s)).map(([s, t]) => fake.updateAt.get(s)! - t);
       rates.push({
-        offeredPerSec: rate, sent: count, accepted: done.filter((d) => d.status === 200 && d.outcome === 'accepted').length,
-        notificationToUpdateServiceMs: summarize(lat), httpAnswerMs: summarize(done.map((d) => d.ms)), missing: count - lat.length,
-        cpuMsPerAlarm: cpu, windowSeconds: round(windowSeconds, 2),
+        offeredPerSec: rate,
+        sent: count,
+        accepted: done.filter((d) => d.status === 200 && d.outcome === 'accepted').length,
+        notificationToUpdateServiceMs: summarize(lat),
+        httpAnswerMs: summarize(done.map((d) => d.ms)),
+        missing: count - lat.length,
+        cpuMsPerAlarm: cpu,
+        windowSeconds: round(windowSeconds, 2),
       });
       await sleep(1000);
     }
@@ -315,13 +347,15 @@ async function main(): Promise<void> {
       const t0 = nowMs();
       let ok = 0;
       let next = 0;
-      await Promise.all(Array.from({ length: INFLIGHT }, async () => {
-        while (next < BURST) {
-          next++;
-          const r = await post(`${label}-${n++}`);
-          if (r.status === 200 && r.outcome === 'accepted') ok++;
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: INFLIGHT }, async () => {
+          while (next < BURST) {
+            next++;
+            const r = await post(`${label}-${n++}`);
+            if (r.status === 200 && r.outcome === 'accepted') ok++;
+          }
+        }),
+      );
       return { accepted: ok, seconds: (nowMs() - t0) / 1000 };
     };
     const withWorker = await burst('burst');
@@ -341,12 +375,14 @@ async function main(): Promise<void> {
     await queue.add('warm', {});
     let added = 0;
     const rawStart = nowMs();
-    await Promise.all(Array.from({ length: INFLIGHT }, async () => {
-      while (added < BURST) {
-        added++;
-        await queue.add('run', { runId: `raw-${added}` }, { jobId: `raw-${added}`, removeOnComplete: true });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: INFLIGHT }, async () => {
+        while (added < BURST) {
+          added++;
+          await queue.add('run', { runId: `raw-${added}` }, { jobId: `raw-${added}`, removeOnComplete: true });
+        }
+      }),
+    );
     const rawPerSec = BURST / ((nowMs() - rawStart) / 1000);
     await queue.close();
     connection.disconnect();
@@ -356,13 +392,15 @@ async function main(): Promise<void> {
     await pg.connect();
     // Where each rate's time went: send → run committed → picked up by the worker → target resolved → UpdateService.
     for (const r of rates) {
-      const rows = (await pg.query(
-        `SELECT r.parameters->>'service' AS service, extract(epoch FROM r.created_at) * 1000 AS created, extract(epoch FROM r.started_at) * 1000 AS started,
+      const rows = (
+        await pg.query(
+          `SELECT r.parameters->>'service' AS service, extract(epoch FROM r.created_at) * 1000 AS created, extract(epoch FROM r.started_at) * 1000 AS started,
                 extract(epoch FROM t.started_at) * 1000 AS target_start, extract(epoch FROM t.ended_at) * 1000 AS target_end
            FROM runs r LEFT JOIN step_results t ON t.run_id = r.id AND t.step_id = 'target'
           WHERE r.parameters->>'service' LIKE $1`,
-        [`r${r.offeredPerSec}-%`],
-      )).rows;
+          [`r${r.offeredPerSec}-%`],
+        )
+      ).rows;
       // sendToConfirmed: until CloudWatch answered the confirmation (the quota-paced batching wait, at most
       // 1000 / RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND ms, plus the call); confirmedToUpdateService: all the rest.
       const ph: Record<string, number[]> = {
@@ -490,7 +528,12 @@ function print(r: any): void {
     console.log(
       `    CPU ms per alarm: api ${c.api}, worker ${c.worker}, PostgreSQL ${c.postgres}, Redis ${c.redis}, bench + stand-in ${c.bench}; machine ${c.machine} (${round((c.machine * x.sent) / x.windowSeconds / 10, 0)}% of one core over ${x.windowSeconds} s)`,
     );
-    if (x.phasesMs) console.log(`    phases p50/p99 ms: ${Object.entries(x.phasesMs).map(([k, v]) => `${k} ${v.p50}/${v.p99}`).join(', ')}`);
+    if (x.phasesMs)
+      console.log(
+        `    phases p50/p99 ms: ${Object.entries(x.phasesMs)
+          .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
+          .join(', ')}`,
+      );
   }
   console.log(
     `  burst: ${r.burst.acceptedPerSec} accepted/s vs raw Queue.add ${r.burst.rawQueueAddPerSec}/s → ratio ${r.burst.ratio} (worker stopped: ${r.burst.workerStopped.acceptedPerSec}/s, ratio ${r.burst.workerStopped.ratio})`,

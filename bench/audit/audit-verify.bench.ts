@@ -47,7 +47,11 @@ async function main(): Promise<void> {
     const sealer = new AuditSealerService(repository, key, store, config, clock, key.recordMac());
     const service = new AuditService(repository, sealer, store, key, key.recordMac());
 
-    const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' / ');
+    const load = () =>
+      os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' / ');
     const t0 = performance.now();
     for (let from = 1; from <= N; from += 100_000) {
       const to = Math.min(N, from + 99_999);
@@ -64,7 +68,10 @@ async function main(): Promise<void> {
     const insertMs = performance.now() - t0;
     const loadAfterInsert = load();
 
-    const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+    const cpu = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
     const c1 = cpu();
     const t1 = performance.now();
     let sealed = 0;

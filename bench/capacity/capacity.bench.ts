@@ -44,7 +44,11 @@ const TARGET = { wallSeconds: 5, callsPerPage: 2 };
 const SERVICES = intEnv('BENCH_SERVICES', 5000, 1);
 const DAYS = intEnv('BENCH_DAYS', 14, 1);
 const RUNS = intEnv('BENCH_RUNS', 3, 1);
-const PROBE = (process.env.BENCH_MOTO_PROBE ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+const PROBE = (process.env.BENCH_MOTO_PROBE ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
+  .map(Number);
 // Writing 3.4 million points into moto takes minutes and nothing reads them back (GetMetricData is the stand-in's).
 const SEED_MOTO_METRICS = process.env.BENCH_SEED_MOTO_METRICS === '1';
 const WRITE_DOCS = process.env.BENCH_WRITE_DOCS !== '0';
@@ -86,7 +90,10 @@ async function main(): Promise<void> {
   console.log(`capacity bench: ${SERVICES} services × 2 metrics × ${hours} h = ${points} points`);
 
   const standIn = await forkCloudWatchStandIn(scenario);
-  const h = await Harness.start({ role: 'all', seed: false, env: {
+  const h = await Harness.start({
+    role: 'all',
+    seed: false,
+    env: {
       AWS_ENDPOINT_URL_CLOUDWATCH: standIn.endpoint,
       RUNBOOKD_LOG_LEVEL: 'warn',
       // Production lock and reconcile settings: the harness's 1–2 s (for fast crash tests) would

@@ -162,7 +162,15 @@ function bucket(q: Query, byKey: Map<string, MetricHistory>, startMs: number, en
       t,
       v: pct
         ? percentileOf(c.values, Number(pct[1]))
-        : stat === 'Maximum' ? c.max : stat === 'Minimum' ? c.min : stat === 'Sum' ? c.sum : stat === 'SampleCount' ? c.n : c.sum / c.n,
+        : stat === 'Maximum'
+          ? c.max
+          : stat === 'Minimum'
+            ? c.min
+            : stat === 'Sum'
+              ? c.sum
+              : stat === 'SampleCount'
+                ? c.n
+                : c.sum / c.n,
     }));
 }
 
@@ -181,7 +189,10 @@ function percentileOf(values: number[], p: number): number {
 }
 
 function key(namespace: string, metricName: string, dims: Record<string, string>): string {
-  return `${namespace}|${metricName}|${Object.entries(dims).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',')}`;
+  return `${namespace}|${metricName}|${Object.entries(dims)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
 }
 
 /**
@@ -204,14 +215,16 @@ export function forkCloudWatchStandIn(scenario: Scenario): Promise<{ endpoint: s
         child.removeAllListeners('exit');
         resolve({
           endpoint: m.endpoint,
-          stats: () => new Promise<StandInStats>((res) => {
-            pending.push(res);
-            child.send('stats');
-          }),
-          stop: () => new Promise<void>((res) => {
-            child.once('exit', () => res());
-            child.kill('SIGTERM');
-          }),
+          stats: () =>
+            new Promise<StandInStats>((res) => {
+              pending.push(res);
+              child.send('stats');
+            }),
+          stop: () =>
+            new Promise<void>((res) => {
+              child.once('exit', () => res());
+              child.kill('SIGTERM');
+            }),
         });
       }
     });

@@ -56,8 +56,21 @@ interface AuditIn {
 type Pattern = { name: string; what: string; step: (pool: Pool, s: Step) => Promise<void>; setup?: (pool: Pool) => Promise<void> };
 
 const upsertParams = (s: Step, state: string, ended: Date | null) => [
-  s.runId, s.stepId, 'main', s.position, 'core.noop', false, state, 1, s.startedAt.toISOString(), ended?.toISOString() ?? null,
-  JSON.stringify({ echo: s.runId }), ended ? JSON.stringify({ echo: s.runId }) : null, null, '{}', null,
+  s.runId,
+  s.stepId,
+  'main',
+  s.position,
+  'core.noop',
+  false,
+  state,
+  1,
+  s.startedAt.toISOString(),
+  ended?.toISOString() ?? null,
+  JSON.stringify({ echo: s.runId }),
+  ended ? JSON.stringify({ echo: s.runId }) : null,
+  null,
+  '{}',
+  null,
 ];
 const started = (s: Step): AuditIn => ({
   kind: 'step.started',
@@ -285,8 +298,12 @@ async function main(): Promise<void> {
         }
         for (const [i, p] of PATTERNS.entries()) {
           const r: PatternResult = {
-            pattern: p.name, what: p.what, concurrency: c, steps: samples[i].times.length,
-            stepMs: summarize(samples[i].times), stepsPerSec: round(samples[i].times.length / (samples[i].elapsedMs / 1000), 0),
+            pattern: p.name,
+            what: p.what,
+            concurrency: c,
+            steps: samples[i].times.length,
+            stepMs: summarize(samples[i].times),
+            stepsPerSec: round(samples[i].times.length / (samples[i].elapsedMs / 1000), 0),
           };
           results.push(r);
           process.stdout.write(

@@ -156,19 +156,24 @@ async function main(): Promise<void> {
     method: {
       runs: RUNS,
       warmupRuns: WARMUP,
-      stepOverhead: 'for each step: its ended_at minus the previous step\'s ended_at (the run\'s started_at for the first), from step_results',
+      stepOverhead: "for each step: its ended_at minus the previous step's ended_at (the run's started_at for the first), from step_results",
       timestampResolutionMs: 1,
       acceptance: 'RunAcceptanceService.accept with the queue paused; CHECKPOINT; execution is measured from queue resume',
       logLevel: 'warn',
     },
     target: TARGET,
-    tracing: sink ? { enabled: true, exporter: 'OTLP/HTTP JSON to an in-bench sink', batchDelayMs: 1000, spansReceived: sink.spans(), exportRequests: sink.requests() } : { enabled: false },
+    tracing: sink
+      ? { enabled: true, exporter: 'OTLP/HTTP JSON to an in-bench sink', batchDelayMs: 1000, spansReceived: sink.spans(), exportRequests: sink.requests() }
+      : { enabled: false },
     scenarios,
   };
   await sink?.close();
 
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const json = `${JSON.stringify(result, null, 2)}\n`;
   const file = path.join(RESULTS_DIR, `engine${TRACING ? '-tracing' : ''}-${stamp}.json`);
   writeFileSync(file, json);
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${consoleTable(scenarios)}\n`);
   process.stdout.write(`\n${describeReference(cpuReference)}\nfigures ÷ reference:\n`);
   printNormalized(normalized);
-  process.stdout.write(`\nresults: ${path.relative(ROOT, file)}${TRACING ? "" : " (and engine-latest.json)"}\n`);
+  process.stdout.write(`\nresults: ${path.relative(ROOT, file)}${TRACING ? '' : ' (and engine-latest.json)'}\n`);
   if (WRITE_DOCS) {
     writeDocSection(DOC_SECTION_ID, renderDocSection(result));
     process.stdout.write('docs: docs/performance.md (section "Engine overhead")\n');
@@ -228,8 +233,12 @@ async function scenario(concurrency: number, probe: PgProbe, sink?: OtlpSink): P
         while (next < n) {
           next++;
           const { run } = await acceptance.accept({
-            runbookId: RUNBOOK_ID, parameters: {}, dryRun: false, reason: 'engine benchmark',
-            trigger: { kind: 'cli', actor: 'bench', role: 'admin' }, dedupeKey: null,
+            runbookId: RUNBOOK_ID,
+            parameters: {},
+            dryRun: false,
+            reason: 'engine benchmark',
+            trigger: { kind: 'cli', actor: 'bench', role: 'admin' },
+            dedupeKey: null,
           });
           ids.push(run.id);
         }
@@ -266,11 +275,13 @@ async function scenario(concurrency: number, probe: PgProbe, sink?: OtlpSink): P
     const byKind = probe.stop();
 
     const { rows: runRows } = await watcher.query<{ id: string; state: string; started_at: Date; ended_at: Date }>(
-      'SELECT id, state, started_at, ended_at FROM runs WHERE id = ANY($1)', [ids],
+      'SELECT id, state, started_at, ended_at FROM runs WHERE id = ANY($1)',
+      [ids],
     );
     const { rows: stepRows } = await watcher.query<{ run_id: string; position: number; state: string; started_at: Date; ended_at: Date }>(
       `SELECT run_id, position, state, started_at, ended_at FROM step_results
-       WHERE run_id = ANY($1) AND phase = 'main' ORDER BY run_id, position`, [ids],
+       WHERE run_id = ANY($1) AND phase = 'main' ORDER BY run_id, position`,
+      [ids],
     );
     const states: Record<string, number> = {};
     for (const r of runRows) states[r.state] = (states[r.state] ?? 0) + 1;
@@ -419,8 +430,12 @@ async function describeEnvironment() {
   const redisVersion = await withRedis(async (r) => /redis_version:(\S+)/.exec(await r.info('server'))?.[1] ?? 'unknown');
   let commit = 'unknown';
   try {
-    commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain -- src', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    commit = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty = execSync('git status --porcelain -- src', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     if (dirty) commit += ' plus uncommitted changes in src/';
   } catch {
     /* not a git checkout */
@@ -469,10 +484,18 @@ function consoleTable(scenarios: ScenarioResult[]): string {
     `p99<=${TARGET.p99Ms}`,
   ];
   const rows = scenarios.map((s) => [
-    String(s.workerConcurrency), String(s.runs),
-    `${s.stepOverheadMs.p50} ms`, `${s.stepOverheadMs.p95} ms`, `${s.stepOverheadMs.p99} ms`, `${s.stepOverheadMs.max} ms`,
-    `${s.runWallMs.p50} ms`, `${s.runWallMs.p99} ms`, String(s.throughputRunsPerSec), String(s.db.statementsPerStep),
-    verdict(s.pass.p50), verdict(s.pass.p99),
+    String(s.workerConcurrency),
+    String(s.runs),
+    `${s.stepOverheadMs.p50} ms`,
+    `${s.stepOverheadMs.p95} ms`,
+    `${s.stepOverheadMs.p99} ms`,
+    `${s.stepOverheadMs.max} ms`,
+    `${s.runWallMs.p50} ms`,
+    `${s.runWallMs.p99} ms`,
+    String(s.throughputRunsPerSec),
+    String(s.db.statementsPerStep),
+    verdict(s.pass.p50),
+    verdict(s.pass.p99),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
@@ -507,8 +530,8 @@ function renderDocSection(r: BenchResult): string {
   }
   lines.push(
     '',
-    `¹ Mean 1-minute load average while the runs executed, on ${e.cpus} cores shared by the app, PostgreSQL and Redis`
-      + ' (and anything else running: other work on the machine inflates every figure here; compare runs on a quiet machine).',
+    `¹ Mean 1-minute load average while the runs executed, on ${e.cpus} cores shared by the app, PostgreSQL and Redis` +
+      ' (and anything else running: other work on the machine inflates every figure here; compare runs on a quiet machine).',
   );
   lines.push(
     '',
@@ -603,5 +626,10 @@ async function startOtlpSink(): Promise<OtlpSink> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  return { endpoint: `http://127.0.0.1:${port}`, spans: () => spans, requests: () => requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    spans: () => spans,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

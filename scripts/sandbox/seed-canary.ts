@@ -82,20 +82,25 @@ export async function seedCanary(config: ClientConfig, note: (created: boolean, 
     const found = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [c.alarm], AlarmTypes: ['MetricAlarm'] }));
     const topicArn = (await sns.send(new CreateTopicCommand({ Name: c.topic }))).TopicArn!;
     if ((found.MetricAlarms ?? []).length === 0) {
-      await cloudwatch.send(new PutMetricAlarmCommand({
-        AlarmName: c.alarm,
-        AlarmDescription: `5xx responses from ${c.service}: a bad deploy rolls back automatically (canary-rollback)`,
-        Namespace: 'AWS/ECS',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Dimensions: [{ Name: 'ClusterName', Value: c.cluster }, { Name: 'ServiceName', Value: c.service }],
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 5,
-        ComparisonOperator: 'GreaterThanThreshold',
-        TreatMissingData: 'notBreaching',
-        AlarmActions: [topicArn],
-      }));
+      await cloudwatch.send(
+        new PutMetricAlarmCommand({
+          AlarmName: c.alarm,
+          AlarmDescription: `5xx responses from ${c.service}: a bad deploy rolls back automatically (canary-rollback)`,
+          Namespace: 'AWS/ECS',
+          MetricName: 'HTTPCode_Target_5XX_Count',
+          Dimensions: [
+            { Name: 'ClusterName', Value: c.cluster },
+            { Name: 'ServiceName', Value: c.service },
+          ],
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 5,
+          ComparisonOperator: 'GreaterThanThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [topicArn],
+        }),
+      );
       await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: c.alarm, StateValue: 'OK', StateReason: 'Seeded by runbookd sandbox' }));
     }
     note((found.MetricAlarms ?? []).length === 0, `alarm ${c.alarm}`);

@@ -203,12 +203,10 @@ async function ensureAlarm(cloudwatch: CloudWatchClient, input: PutMetricAlarmCo
   if ((found.MetricAlarms ?? []).length > 0) return false;
   await cloudwatch.send(new PutMetricAlarmCommand(input));
   // Real CloudWatch starts an alarm in INSUFFICIENT_DATA; the estate is meant to look healthy.
-  await cloudwatch.send(
-    new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: 'Seeded by runbookd sandbox' }),
-  );
+  await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: 'Seeded by runbookd sandbox' }));
   return true;
 }
 
 function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e ? String((e).name) : undefined;
+  return typeof e === 'object' && e !== null && 'name' in e ? String(e.name) : undefined;
 }

@@ -39,9 +39,10 @@ export function createTestSnsSigner(dir: string, region = 'eu-west-1'): TestSnsS
   const sign = (message: Record<string, string>, version: '1' | '2' = '2') => {
     const m: Record<string, string> = { ...message, SignatureVersion: version, SigningCertURL: message.SigningCertURL ?? certUrl };
     // https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
-    const names = m.Type === 'Notification'
-      ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
-      : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+    const names =
+      m.Type === 'Notification'
+        ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+        : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
     let text = '';
     for (const n of names) if (m[n] !== undefined) text += `${n}\n${m[n]}\n`;
     const signer = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256');
@@ -62,12 +63,19 @@ export function createTestSnsSigner(dir: string, region = 'eu-west-1'): TestSnsS
     },
     subscriptionConfirmation(topicArn, token, overrides = {}, version = '2') {
       const r = topicArn.split(':')[3];
-      return sign({
-        Type: 'SubscriptionConfirmation', MessageId: randomUUID(), TopicArn: topicArn, Token: token,
-        Message: `You have chosen to subscribe to the topic ${topicArn}.\nTo confirm the subscription, visit the SubscribeURL included in this message.`,
-        SubscribeURL: `https://sns.${r}.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${topicArn}&Token=${token}`,
-        Timestamp: new Date().toISOString(), ...overrides,
-      }, version);
+      return sign(
+        {
+          Type: 'SubscriptionConfirmation',
+          MessageId: randomUUID(),
+          TopicArn: topicArn,
+          Token: token,
+          Message: `You have chosen to subscribe to the topic ${topicArn}.\nTo confirm the subscription, visit the SubscribeURL included in this message.`,
+          SubscribeURL: `https://sns.${r}.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${topicArn}&Token=${token}`,
+          Timestamp: new Date().toISOString(),
+          ...overrides,
+        },
+        version,
+      );
     },
   };
 }

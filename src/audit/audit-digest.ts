@@ -35,11 +35,16 @@ export function digestPayload(d: UnsignedAuditDigest | AuditDigest): string {
 
 /** What the next digest links to: covers the signature too, so a re-signed digest breaks the link. */
 export function digestHash(d: AuditDigest): string {
-  return createHash('sha256').update(`${digestPayload(d)}\n${d.signature}`, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(`${digestPayload(d)}\n${d.signature}`, 'utf8')
+    .digest('hex');
 }
 
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export class AuditSigningKey {
@@ -97,8 +102,10 @@ function isDigestShape(d: unknown): d is AuditDigest {
   const o = d as Record<string, unknown>;
   return (
     o.version === 1 &&
-    Number.isSafeInteger(o.number) && (o.number as number) >= 1 &&
-    Number.isSafeInteger(o.position) && (o.position as number) >= 0 &&
+    Number.isSafeInteger(o.number) &&
+    (o.number as number) >= 1 &&
+    Number.isSafeInteger(o.position) &&
+    (o.position as number) >= 0 &&
     (o.headHash === null || (typeof o.headHash === 'string' && /^[0-9a-f]{64}$/.test(o.headHash))) &&
     typeof o.at === 'string' &&
     (o.previousDigestHash === null || typeof o.previousDigestHash === 'string') &&

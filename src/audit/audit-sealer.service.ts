@@ -142,7 +142,11 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
     return this.mac.check(r);
   }
 
-  private async digestIfDue(tx: Parameters<Parameters<AuditRepository['asSealer']>[0]>[0], head: { position: number; hash: string | null }, force: boolean): Promise<number | undefined> {
+  private async digestIfDue(
+    tx: Parameters<Parameters<AuditRepository['asSealer']>[0]>[0],
+    head: { position: number; hash: string | null },
+    force: boolean,
+  ): Promise<number | undefined> {
     const previous = await this.repository.lastDigest(tx);
     const now = this.clock.now();
     if (previous && previous.position === head.position && !force) return undefined;
@@ -181,7 +185,9 @@ export class AuditSealerService implements OnApplicationBootstrap, BeforeApplica
         const retryInMs = Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.min(row.attempts, 16));
         const message = describe(err);
         await this.repository.markDigestFailed(row.number, message, retryInMs);
-        this.logger.warn(`audit digest ${row.number} not published to ${this.store.description} (attempt ${row.attempts + 1}): ${message}; retrying in ${retryInMs} ms`);
+        this.logger.warn(
+          `audit digest ${row.number} not published to ${this.store.description} (attempt ${row.attempts + 1}): ${message}; retrying in ${retryInMs} ms`,
+        );
         break;
       }
       await this.repository.markDigestPublished(row.number);

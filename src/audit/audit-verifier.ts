@@ -87,7 +87,10 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     }
     if (record.authKeyId === BEFORE_AUTHENTICATION && record.seq <= (input.authenticatedFrom ?? 0)) authentication.beforeAuthentication.records++;
     else if (input.recordMac) {
-      const reason = record.authKeyId === BEFORE_AUTHENTICATION ? 'marked before-authentication but written after authentication began' : input.recordMac.check({ ...record, authKeyId: record.authKeyId ?? null, authMac: record.authMac ?? null });
+      const reason =
+        record.authKeyId === BEFORE_AUTHENTICATION
+          ? 'marked before-authentication but written after authentication began'
+          : input.recordMac.check({ ...record, authKeyId: record.authKeyId ?? null, authMac: record.authMac ?? null });
       if (reason) authentication.unauthenticated.push({ seq: record.seq, position: record.position, reason });
     }
     if (record.position === (lastGood?.position ?? 0) + 1) firstAfterGood = record;
@@ -154,7 +157,8 @@ export async function verifyAuditLog(input: AuditVerifyInput): Promise<AuditVeri
     });
 
   // A quarantined row is an attempt at forgery that was stopped: nothing in the chain is wrong, but it must not pass unseen.
-  const ok = !firstBad && !missingTail && anchors.badDigests.length === 0 && authentication.unauthenticated.length === 0 && authentication.quarantined.length === 0;
+  const ok =
+    !firstBad && !missingTail && anchors.badDigests.length === 0 && authentication.unauthenticated.length === 0 && authentication.quarantined.length === 0;
   return {
     ok,
     records,

@@ -329,8 +329,13 @@ const DIGEST_COLUMNS = `number, position, head_hash, body, attempts, last_error,
 
 function toDigestRow(r: DigestDbRow): DigestRow {
   return {
-    number: Number(r.number), position: Number(r.position), headHash: r.head_hash, body: r.body,
-    attempts: Number(r.attempts), lastError: r.last_error, createdAt: r.created_at,
+    number: Number(r.number),
+    position: Number(r.position),
+    headHash: r.head_hash,
+    body: r.body,
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+    createdAt: r.created_at,
   };
 }
 

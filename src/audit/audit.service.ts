@@ -83,9 +83,19 @@ export class AuditService {
     });
     // Positions and fixed reasons only: record content may hold data that must not reach logs.
     if (result.firstBadRecord) this.logger.warn(`Audit chain broken at position ${result.firstBadRecord.position}: ${result.firstBadRecord.reason}`);
-    if (result.missingTail) this.logger.warn(`Audit chain lost its tail: positions ${result.missingTail.fromPosition}–${result.missingTail.toPosition} anchored by digest ${result.missingTail.digest} are missing`);
-    for (const r of result.authentication.unauthenticated) this.logger.error(`AUDIT FORGERY SUSPECTED: sealed record seq ${r.seq} at position ${r.position}: ${r.reason}`);
-    if (result.authentication.quarantined.length) this.logger.error(`AUDIT FORGERY SUSPECTED: ${result.authentication.quarantined.length} row(s) quarantined, not in the chain (seq ${result.authentication.quarantined.slice(0, 20).map((q) => q.seq).join(', ')})`);
+    if (result.missingTail)
+      this.logger.warn(
+        `Audit chain lost its tail: positions ${result.missingTail.fromPosition}–${result.missingTail.toPosition} anchored by digest ${result.missingTail.digest} are missing`,
+      );
+    for (const r of result.authentication.unauthenticated)
+      this.logger.error(`AUDIT FORGERY SUSPECTED: sealed record seq ${r.seq} at position ${r.position}: ${r.reason}`);
+    if (result.authentication.quarantined.length)
+      this.logger.error(
+        `AUDIT FORGERY SUSPECTED: ${result.authentication.quarantined.length} row(s) quarantined, not in the chain (seq ${result.authentication.quarantined
+          .slice(0, 20)
+          .map((q) => q.seq)
+          .join(', ')})`,
+      );
     for (const d of result.anchors.badDigests) this.logger.warn(`Audit digest ${d.number} is bad: ${d.reason}`);
     return result;
   }

@@ -41,21 +41,32 @@ export class S3DigestStore extends AuditDigestStore {
   }
 
   async publish(digest: AuditDigest, body: string): Promise<void> {
-    const retain = this.options.retentionDays > 0
-      ? { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: new Date(Date.parse(digest.at) + this.options.retentionDays * 86_400_000) }
-      : {};
-    await this.client.send(new PutObjectCommand({
-      Bucket: this.options.bucket, Key: this.key(digest.number), Body: body, ContentType: 'application/json', ...retain,
-    }));
+    const retain =
+      this.options.retentionDays > 0
+        ? { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: new Date(Date.parse(digest.at) + this.options.retentionDays * 86_400_000) }
+        : {};
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.options.bucket,
+        Key: this.key(digest.number),
+        Body: body,
+        ContentType: 'application/json',
+        ...retain,
+      }),
+    );
   }
 
   async readAll(): Promise<unknown[]> {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.options.bucket, Prefix: `${this.options.prefix}digest-`, ContinuationToken: token,
-      }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: `${this.options.prefix}digest-`,
+          ContinuationToken: token,
+        }),
+      );
       for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -63,15 +74,17 @@ export class S3DigestStore extends AuditDigestStore {
     const out: unknown[] = [];
     // A few at a time: a long log has many digests, and one GET each.
     for (let i = 0; i < keys.length; i += 16) {
-      const bodies = await Promise.all(keys.slice(i, i + 16).map(async (Key) => {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key }));
-        const text = (await res.Body?.transformToString('utf8')) ?? '';
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          return { unparsable: Key };
-        }
-      }));
+      const bodies = await Promise.all(
+        keys.slice(i, i + 16).map(async (Key) => {
+          const res = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key }));
+          const text = (await res.Body?.transformToString('utf8')) ?? '';
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            return { unparsable: Key };
+          }
+        }),
+      );
       out.push(...bodies);
     }
     return out;

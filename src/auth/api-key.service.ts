@@ -41,7 +41,12 @@ export class ApiKeyService implements OnModuleInit {
       // A key in a group the policy does not define could do nothing, silently: refuse to boot instead.
       const unknown = this.keys.filter((k) => !this.policy.hasGroup(k.group));
       if (unknown.length > 0) {
-        throw new ConfigError(unknown.map((k) => `RUNBOOKD_API_KEYS: key "${k.name}" names group "${k.group}", which ${this.policy.policy.source} does not define (groups: ${Object.keys(this.policy.policy.groups).join(', ')})`));
+        throw new ConfigError(
+          unknown.map(
+            (k) =>
+              `RUNBOOKD_API_KEYS: key "${k.name}" names group "${k.group}", which ${this.policy.policy.source} does not define (groups: ${Object.keys(this.policy.policy.groups).join(', ')})`,
+          ),
+        );
       }
       this.logger.log(`API keys configured: ${this.keys.map((k) => `${k.name} (${k.group})`).join(', ')}`);
       return;
@@ -182,9 +187,7 @@ function readDevKey(file: string, logger: Logger): string | undefined {
   const key = fs.readFileSync(file, 'utf8').trim();
   if (!DEV_KEY_PATTERN.test(key)) {
     // The content is not quoted: it may be a real key someone pasted in.
-    throw new ConfigError([
-      `${file} does not hold a runbookd key (rbd_ followed by 43 base64url characters); delete it to have a new one generated`,
-    ]);
+    throw new ConfigError([`${file} does not hold a runbookd key (rbd_ followed by 43 base64url characters); delete it to have a new one generated`]);
   }
   if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
     fs.chmodSync(file, 0o600);

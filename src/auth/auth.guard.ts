@@ -89,7 +89,8 @@ export class AuthGuard implements CanActivate {
     if (!decision.allowed) {
       const tried = required.description ?? `call ${describeRoute(request)}`;
       throw new AuthError('FORBIDDEN', `${principal.name} cannot ${tried}: it needs "${required.action}", and ${decision.why}`, {
-        action: required.action, groups: principal.groups,
+        action: required.action,
+        groups: principal.groups,
       });
     }
     return true;

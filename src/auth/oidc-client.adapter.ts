@@ -123,7 +123,9 @@ export class OidcClientAdapter {
       this.server.catch(() => (this.server = undefined));
     }
     return this.server.catch((err: unknown) => {
-      throw new AuthError('IDP_UNAVAILABLE', `could not read the identity provider's configuration from ${s.issuer}: ${describe(err)}`, { reason: 'idp_unavailable' satisfies OidcRefusal });
+      throw new AuthError('IDP_UNAVAILABLE', `could not read the identity provider's configuration from ${s.issuer}: ${describe(err)}`, {
+        reason: 'idp_unavailable' satisfies OidcRefusal,
+      });
     });
   }
 
@@ -134,7 +136,10 @@ export class OidcClientAdapter {
     }
     if (err instanceof oidc.ResponseBodyError) {
       // invalid_grant: a code used before, expired, or not issued for this verifier and redirect.
-      return refused('code_rejected', `the identity provider refused the authorization code: ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`);
+      return refused(
+        'code_rejected',
+        `the identity provider refused the authorization code: ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`,
+      );
     }
     if (err instanceof oidc.ClientError) {
       const code = String(err.code ?? '');

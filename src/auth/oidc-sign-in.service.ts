@@ -57,7 +57,10 @@ export class OidcSignInService {
     const url = await this.provider.authorizationUrl({ state, nonce, codeVerifier });
     const now = this.clock.now();
     const ttl = this.config.oidc?.loginTtlSeconds ?? 600;
-    await this.logins.insert({ stateHash: sha256Hex(state), bindingHash: sha256Hex(binding), nonce, codeVerifier, expiresAt: new Date(now.getTime() + ttl * 1000) }, now);
+    await this.logins.insert(
+      { stateHash: sha256Hex(state), bindingHash: sha256Hex(binding), nonce, codeVerifier, expiresAt: new Date(now.getTime() + ttl * 1000) },
+      now,
+    );
     return { url, binding };
   }
 
@@ -69,9 +72,13 @@ export class OidcSignInService {
       if (state === null || state === '') throw refused('bad_state', 'the callback carries no state: start the sign-in again from the console');
       const login = await this.logins.take(sha256Hex(state));
       if (login === null) {
-        throw refused('bad_state', 'the sign-in state is unknown or was already used (a callback opened twice, or a forged one): start the sign-in again from the console');
+        throw refused(
+          'bad_state',
+          'the sign-in state is unknown or was already used (a callback opened twice, or a forged one): start the sign-in again from the console',
+        );
       }
-      if (login.expiresAt.getTime() <= this.clock.nowMs()) throw refused('bad_state', 'the sign-in took too long at the identity provider and its state expired: start again');
+      if (login.expiresAt.getTime() <= this.clock.nowMs())
+        throw refused('bad_state', 'the sign-in took too long at the identity provider and its state expired: start again');
       if (binding === undefined || !sameHash(sha256Hex(binding), login.bindingHash)) {
         throw refused('bad_state', 'this sign-in was started in another browser (its cookie is missing here): start the sign-in again from this browser');
       }
@@ -87,13 +94,21 @@ export class OidcSignInService {
         );
       }
       const session = await this.sessions.openForOidc({ subject: identity.subject, name, claimGroups: identity.claimGroups }, principal);
-      await this.audit.append({ kind: 'auth.sign-in.succeeded', actor: name, data: { method: 'oidc', subject: identity.subject, groups: principal.groups, source } });
+      await this.audit.append({
+        kind: 'auth.sign-in.succeeded',
+        actor: name,
+        data: { method: 'oidc', subject: identity.subject, groups: principal.groups, source },
+      });
       return session;
     } catch (err) {
       if (err instanceof AuthError) {
         const actor = identity ? ssoName(identity.label) : 'anonymous';
         await this.audit
-          .append({ kind: 'auth.sign-in.refused', actor, data: { method: 'oidc', reason: err.details.reason ?? err.code, message: err.message, subject: identity?.subject ?? null, source } })
+          .append({
+            kind: 'auth.sign-in.refused',
+            actor,
+            data: { method: 'oidc', reason: err.details.reason ?? err.code, message: err.message, subject: identity?.subject ?? null, source },
+          })
           .catch((e: unknown) => this.logger.error(`could not audit a refused sign-in: ${(e as Error).message}`));
       }
       throw err;

@@ -52,7 +52,10 @@ export class SessionService {
     } catch (err) {
       if (err instanceof AuthError) {
         await this.gate.refused('api-key', source, apiKey, typeof err.details.reason === 'string' ? err.details.reason : err.code);
-        throw new AuthError('UNAUTHENTICATED', 'API key not recognized: sign in with a key listed in RUNBOOKD_API_KEYS', { reason: 'unknown_key', field: 'apiKey' });
+        throw new AuthError('UNAUTHENTICATED', 'API key not recognized: sign in with a key listed in RUNBOOKD_API_KEYS', {
+          reason: 'unknown_key',
+          field: 'apiKey',
+        });
       }
       throw err;
     }

@@ -64,7 +64,12 @@ export class TargetPolicyService {
 
   checkRegion(runbookId: string, field: string, region: string): void {
     if (!this.allowedRegions().has(region)) {
-      throw refused(runbookId, field, `region ${region} is not one runbookd acts in (RUNBOOKD_ALLOWED_REGIONS: ${[...this.allowedRegions()].sort().join(', ')})`, { region });
+      throw refused(
+        runbookId,
+        field,
+        `region ${region} is not one runbookd acts in (RUNBOOKD_ALLOWED_REGIONS: ${[...this.allowedRegions()].sort().join(', ')})`,
+        { region },
+      );
     }
   }
 

@@ -67,11 +67,10 @@ export class AwsCallerService {
     }
 
     if (ctx.dryRun) {
-      throw new AwsStepError(
-        'AWS_DRY_RUN_VIOLATION',
-        `${meta.service}:${meta.operation} changes state and the run is a dry run; the step must plan, not run`,
-        { ...where, stepId: ctx.stepId },
-      );
+      throw new AwsStepError('AWS_DRY_RUN_VIOLATION', `${meta.service}:${meta.operation} changes state and the run is a dry run; the step must plan, not run`, {
+        ...where,
+        stepId: ctx.stepId,
+      });
     }
 
     // Written before sending, so a process that dies mid-call still leaves evidence of the attempt.
@@ -142,24 +141,33 @@ export class AwsCallerService {
   private traced<T>(meta: AwsCallMeta, send: () => Promise<T>): Promise<T> {
     const tracing = this.tracing;
     if (!tracing?.enabled) return send();
-    return tracing.inSpan(`${meta.service}.${meta.operation}`, {
-      kind: 'client',
-      attributes: {
-        'rpc.system': 'aws-api', 'rpc.service': meta.service, 'rpc.method': meta.operation, 'cloud.provider': 'aws',
-        'cloud.region': meta.region, 'cloud.account.id': meta.account, 'runbookd.aws.mutating': meta.mutates,
+    return tracing.inSpan(
+      `${meta.service}.${meta.operation}`,
+      {
+        kind: 'client',
+        attributes: {
+          'rpc.system': 'aws-api',
+          'rpc.service': meta.service,
+          'rpc.method': meta.operation,
+          'cloud.provider': 'aws',
+          'cloud.region': meta.region,
+          'cloud.account.id': meta.account,
+          'runbookd.aws.mutating': meta.mutates,
+        },
       },
-    }, async (span) => {
-      try {
-        const out = await send();
-        const md = (out as SdkOutput | undefined)?.$metadata;
-        span?.setAttributes({ 'aws.request_id': md?.requestId, 'http.response.status_code': md?.httpStatusCode });
-        return out;
-      } catch (err) {
-        const md = (err as SdkOutput | undefined)?.$metadata;
-        span?.setAttributes({ 'aws.request_id': md?.requestId, 'http.response.status_code': md?.httpStatusCode, 'aws.error_code': (err as Error)?.name });
-        throw err;
-      }
-    });
+      async (span) => {
+        try {
+          const out = await send();
+          const md = (out as SdkOutput | undefined)?.$metadata;
+          span?.setAttributes({ 'aws.request_id': md?.requestId, 'http.response.status_code': md?.httpStatusCode });
+          return out;
+        } catch (err) {
+          const md = (err as SdkOutput | undefined)?.$metadata;
+          span?.setAttributes({ 'aws.request_id': md?.requestId, 'http.response.status_code': md?.httpStatusCode, 'aws.error_code': (err as Error)?.name });
+          throw err;
+        }
+      },
+    );
   }
 }
 

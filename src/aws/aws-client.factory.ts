@@ -47,18 +47,20 @@ type Credentials = Awaited<ReturnType<TemporaryCredentials>>;
 function sharedUntilExpiry(provider: TemporaryCredentials): TemporaryCredentials {
   let current: Promise<Credentials> | undefined;
   let expiresAt = 0;
-  return (async (options?: Parameters<TemporaryCredentials>[0]) => {
+  return async (options?: Parameters<TemporaryCredentials>[0]) => {
     if (!current || Date.now() > expiresAt - 5 * 60_000) {
       const next = provider(options);
       current = next;
       // Until it answers, callers share the request in flight.
       expiresAt = Number.MAX_SAFE_INTEGER;
-      next.then((c) => (expiresAt = c.expiration?.getTime() ?? Number.MAX_SAFE_INTEGER)).catch(() => {
-        if (current === next) current = undefined;
-      });
+      next
+        .then((c) => (expiresAt = c.expiration?.getTime() ?? Number.MAX_SAFE_INTEGER))
+        .catch(() => {
+          if (current === next) current = undefined;
+        });
     }
     return current;
-  });
+  };
 }
 
 /** Who an assumed-role session acts for: it is named after the run and carries the actor as SourceIdentity. */
@@ -170,7 +172,13 @@ export class AwsClientFactory implements OnModuleDestroy {
             RoleSessionName: session?.runId ? `${RUNBOOKD_ROLE_SESSION_NAME}-${session.runId}` : RUNBOOKD_ROLE_SESSION_NAME,
             ...(session?.actor ? { SourceIdentity: sourceIdentity(session.actor) } : {}),
           },
-          clientConfig: { region, maxAttempts: this.config.aws.maxAttempts, retryMode: 'adaptive', requestHandler, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) },
+          clientConfig: {
+            region,
+            maxAttempts: this.config.aws.maxAttempts,
+            retryMode: 'adaptive',
+            requestHandler,
+            ...(stsEndpoint ? { endpoint: stsEndpoint } : {}),
+          },
         }),
       );
       this.roleCredentials.set(key, credentials);
@@ -210,6 +218,9 @@ export class AwsClientFactory implements OnModuleDestroy {
  * `schedule=monthly`, `alarm:x` `alarm=x`; a key name is kept as it is.
  */
 export function sourceIdentity(actor: string): string {
-  const s = actor.replace(/:/g, '=').replace(/[^\w+=,.@-]/g, '_').slice(0, 64);
+  const s = actor
+    .replace(/:/g, '=')
+    .replace(/[^\w+=,.@-]/g, '_')
+    .slice(0, 64);
   return s.length >= 2 ? s : `${s}__`.slice(0, 2);
 }

@@ -143,7 +143,7 @@ const MAX_MESSAGE = 500;
 /** Turn whatever the SDK (or the network below it) threw into the one coded error steps see. */
 export function toAwsStepError(err: unknown, where: { service: string; operation: string }): AwsStepError {
   if (err instanceof AwsStepError) return err;
-  const e: SdkErrorLike = err !== null && typeof err === 'object' ? (err) : { message: String(err) };
+  const e: SdkErrorLike = err !== null && typeof err === 'object' ? err : { message: String(err) };
   const rawName = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
   // A bare socket error is named `Error`; its code says more.
   const awsCode = rawName === 'Error' ? (networkCodeOf(e) ?? rawName) : rawName;

@@ -174,4 +174,3 @@ const MAX_VALIDATION_MESSAGE = 2000;
 export function restoreValidationInput(restoreJobId: string, status: RestoreValidationStatus, message: string): PutRestoreValidationResultCommandInput {
   return { RestoreJobId: restoreJobId, ValidationStatus: status, ValidationStatusMessage: message.slice(0, MAX_VALIDATION_MESSAGE) };
 }
-

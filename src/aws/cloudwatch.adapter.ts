@@ -106,10 +106,7 @@ const MAX_PAGES_PER_BATCH = 20;
 export class CloudWatchAdapter {
   private readonly calls: AwsServiceCalls;
 
-  constructor(
-    clients: AwsClientFactory,
-    caller: AwsCallerService,
-  ) {
+  constructor(clients: AwsClientFactory, caller: AwsCallerService) {
     this.calls = caller.forService(CLOUDWATCH_SERVICE, (region, roleArn, kind) => clients.cloudwatch(region, roleArn, kind));
   }
 
@@ -210,7 +207,6 @@ export class CloudWatchAdapter {
     for (const points of Object.values(result.series)) points.sort((a, b) => a.t - b.t);
     return result;
   }
-
 }
 
 function addDimensions(into: Record<string, string>, list: Dimension[] | undefined): void {

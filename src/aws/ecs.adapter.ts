@@ -110,10 +110,7 @@ const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 export class EcsAdapter {
   private readonly calls: AwsServiceCalls;
 
-  constructor(
-    clients: AwsClientFactory,
-    caller: AwsCallerService,
-  ) {
+  constructor(clients: AwsClientFactory, caller: AwsCallerService) {
     this.calls = caller.forService(ECS_SERVICE, (region, roleArn, kind) => clients.ecs(region, roleArn, kind));
   }
 
@@ -202,7 +199,10 @@ export class EcsAdapter {
   /** The service's deployment history, newest first. */
   async listServiceDeployments(ctx: AwsCallContext, target: AwsTarget, cluster: string, service: string): Promise<EcsServiceDeployment[]> {
     const res = await this.calls.read<ListServiceDeploymentsCommandOutput>(
-      ctx, target, 'ListServiceDeployments', new ListServiceDeploymentsCommand({ cluster, service, maxResults: 20 }),
+      ctx,
+      target,
+      'ListServiceDeployments',
+      new ListServiceDeploymentsCommand({ cluster, service, maxResults: 20 }),
     );
     return (res.serviceDeployments ?? [])
       .map((d) => ({
@@ -221,7 +221,10 @@ export class EcsAdapter {
     const out = new Map<string, string>();
     for (let i = 0; i < revisionArns.length; i += 20) {
       const res = await this.calls.read<DescribeServiceRevisionsCommandOutput>(
-        ctx, target, 'DescribeServiceRevisions', new DescribeServiceRevisionsCommand({ serviceRevisionArns: revisionArns.slice(i, i + 20) }),
+        ctx,
+        target,
+        'DescribeServiceRevisions',
+        new DescribeServiceRevisionsCommand({ serviceRevisionArns: revisionArns.slice(i, i + 20) }),
       );
       for (const r of res.serviceRevisions ?? []) if (r.serviceRevisionArn && r.taskDefinition) out.set(r.serviceRevisionArn, r.taskDefinition);
     }
@@ -249,9 +252,6 @@ export class EcsAdapter {
   async tagResource(ctx: AwsCallContext, target: AwsTarget, resourceArn: string, tags: Record<string, string>): Promise<void> {
     await this.calls.mutate(ctx, target, 'TagResource', new TagResourceCommand(tagInput(resourceArn, tags)));
   }
-
-
-
 }
 
 function updateServiceInput(p: UpdateServiceParams): UpdateServiceCommandInput {
@@ -261,7 +261,6 @@ function updateServiceInput(p: UpdateServiceParams): UpdateServiceCommandInput {
 function tagInput(resourceArn: string, tags: Record<string, string>): TagResourceCommandInput {
   return { resourceArn, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) };
 }
-
 
 function toService(s: Service): EcsService {
   return {

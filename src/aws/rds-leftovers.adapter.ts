@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import {
-  DeleteDBClusterCommand, DeleteDBClusterSnapshotCommand, DeleteDBInstanceCommand, DeleteDBSnapshotCommand, paginateDescribeDBClusters,
-  paginateDescribeDBClusterSnapshots, paginateDescribeDBInstances, paginateDescribeDBSnapshots, type RDSClient,
+  DeleteDBClusterCommand,
+  DeleteDBClusterSnapshotCommand,
+  DeleteDBInstanceCommand,
+  DeleteDBSnapshotCommand,
+  paginateDescribeDBClusters,
+  paginateDescribeDBClusterSnapshots,
+  paginateDescribeDBInstances,
+  paginateDescribeDBSnapshots,
+  type RDSClient,
 } from '@aws-sdk/client-rds';
 import type { AwsCallContext, PlannedCall } from './aws-call.types';
 import { AwsCallerService, AwsSdkCommand, AwsServiceCalls } from './aws-caller.service';

@@ -218,7 +218,9 @@ export class RdsRestoreAdapter {
    */
   async describeAutomatedBackups(ctx: AwsCallContext, target: AwsTarget, instanceIdentifier: string): Promise<RdsAutomatedBackup[]> {
     const out = await this.calls.read<DescribeDBInstanceAutomatedBackupsCommandOutput>(
-      ctx, target, 'DescribeDBInstanceAutomatedBackups',
+      ctx,
+      target,
+      'DescribeDBInstanceAutomatedBackups',
       new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: instanceIdentifier }),
     );
     return (out.DBInstanceAutomatedBackups ?? []).filter((b) => b.DBInstanceIdentifier === instanceIdentifier).map(toAutomatedBackup);
@@ -417,27 +419,50 @@ const tagsOf = (list: Tag[] | undefined): ResourceTag[] => (list ?? []).filter((
 
 function toSnapshot(x: DBSnapshot, region: string): RdsSnapshot {
   return {
-    kind: 'instance', identifier: x.DBSnapshotIdentifier ?? '', arn: x.DBSnapshotArn ?? '', sourceIdentifier: x.DBInstanceIdentifier ?? '',
-    type: x.SnapshotType ?? 'unknown', status: x.Status ?? 'unknown',
-    createdAt: iso(x.SnapshotCreateTime ?? x.OriginalSnapshotCreateTime), encrypted: x.Encrypted === true, kmsKeyId: x.KmsKeyId ?? null,
-    engine: x.Engine ?? '', engineVersion: x.EngineVersion ?? '', allocatedStorage: x.AllocatedStorage ?? null, region,
+    kind: 'instance',
+    identifier: x.DBSnapshotIdentifier ?? '',
+    arn: x.DBSnapshotArn ?? '',
+    sourceIdentifier: x.DBInstanceIdentifier ?? '',
+    type: x.SnapshotType ?? 'unknown',
+    status: x.Status ?? 'unknown',
+    createdAt: iso(x.SnapshotCreateTime ?? x.OriginalSnapshotCreateTime),
+    encrypted: x.Encrypted === true,
+    kmsKeyId: x.KmsKeyId ?? null,
+    engine: x.Engine ?? '',
+    engineVersion: x.EngineVersion ?? '',
+    allocatedStorage: x.AllocatedStorage ?? null,
+    region,
   };
 }
 
 function toClusterSnapshot(x: DBClusterSnapshot, region: string): RdsSnapshot {
   return {
-    kind: 'cluster', identifier: x.DBClusterSnapshotIdentifier ?? '', arn: x.DBClusterSnapshotArn ?? '', sourceIdentifier: x.DBClusterIdentifier ?? '',
-    type: x.SnapshotType ?? 'unknown', status: x.Status ?? 'unknown',
-    createdAt: iso(x.SnapshotCreateTime), encrypted: x.StorageEncrypted === true, kmsKeyId: x.KmsKeyId ?? null,
-    engine: x.Engine ?? '', engineVersion: x.EngineVersion ?? '', allocatedStorage: x.AllocatedStorage ?? null, region,
+    kind: 'cluster',
+    identifier: x.DBClusterSnapshotIdentifier ?? '',
+    arn: x.DBClusterSnapshotArn ?? '',
+    sourceIdentifier: x.DBClusterIdentifier ?? '',
+    type: x.SnapshotType ?? 'unknown',
+    status: x.Status ?? 'unknown',
+    createdAt: iso(x.SnapshotCreateTime),
+    encrypted: x.StorageEncrypted === true,
+    kmsKeyId: x.KmsKeyId ?? null,
+    engine: x.Engine ?? '',
+    engineVersion: x.EngineVersion ?? '',
+    allocatedStorage: x.AllocatedStorage ?? null,
+    region,
   };
 }
 
 function toAutomatedBackup(b: DBInstanceAutomatedBackup): RdsAutomatedBackup {
   return {
-    arn: b.DBInstanceAutomatedBackupsArn ?? null, instanceIdentifier: b.DBInstanceIdentifier ?? '', status: b.Status ?? 'unknown',
-    sourceRegion: b.Region ?? null, earliestTime: iso(b.RestoreWindow?.EarliestTime), latestTime: iso(b.RestoreWindow?.LatestTime),
-    encrypted: b.Encrypted === true, kmsKeyId: b.KmsKeyId ?? null,
+    arn: b.DBInstanceAutomatedBackupsArn ?? null,
+    instanceIdentifier: b.DBInstanceIdentifier ?? '',
+    status: b.Status ?? 'unknown',
+    sourceRegion: b.Region ?? null,
+    earliestTime: iso(b.RestoreWindow?.EarliestTime),
+    latestTime: iso(b.RestoreWindow?.LatestTime),
+    encrypted: b.Encrypted === true,
+    kmsKeyId: b.KmsKeyId ?? null,
   };
 }
 

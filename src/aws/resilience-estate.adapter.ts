@@ -60,9 +60,16 @@ export class ResilienceEstateAdapter {
       for (const i of page.DBInstances ?? []) {
         if (!i.DBInstanceIdentifier || !i.DBInstanceArn) continue;
         out.push({
-          kind: 'instance', identifier: i.DBInstanceIdentifier, arn: i.DBInstanceArn, tags: tagMap(i.TagList),
-          multiAz: i.MultiAZ ?? null, encrypted: i.StorageEncrypted ?? null, deletionProtection: i.DeletionProtection ?? null,
-          backupRetentionDays: i.BackupRetentionPeriod ?? null, latestRestorableTime: iso(i.LatestRestorableTime), earliestRestorableTime: null,
+          kind: 'instance',
+          identifier: i.DBInstanceIdentifier,
+          arn: i.DBInstanceArn,
+          tags: tagMap(i.TagList),
+          multiAz: i.MultiAZ ?? null,
+          encrypted: i.StorageEncrypted ?? null,
+          deletionProtection: i.DeletionProtection ?? null,
+          backupRetentionDays: i.BackupRetentionPeriod ?? null,
+          latestRestorableTime: iso(i.LatestRestorableTime),
+          earliestRestorableTime: null,
           clusterIdentifier: i.DBClusterIdentifier ?? null,
         });
       }
@@ -71,9 +78,16 @@ export class ResilienceEstateAdapter {
       for (const c of page.DBClusters ?? []) {
         if (!c.DBClusterIdentifier || !c.DBClusterArn) continue;
         out.push({
-          kind: 'cluster', identifier: c.DBClusterIdentifier, arn: c.DBClusterArn, tags: tagMap(c.TagList),
-          multiAz: c.MultiAZ ?? null, encrypted: c.StorageEncrypted ?? null, deletionProtection: c.DeletionProtection ?? null,
-          backupRetentionDays: c.BackupRetentionPeriod ?? null, latestRestorableTime: iso(c.LatestRestorableTime), earliestRestorableTime: iso(c.EarliestRestorableTime),
+          kind: 'cluster',
+          identifier: c.DBClusterIdentifier,
+          arn: c.DBClusterArn,
+          tags: tagMap(c.TagList),
+          multiAz: c.MultiAZ ?? null,
+          encrypted: c.StorageEncrypted ?? null,
+          deletionProtection: c.DeletionProtection ?? null,
+          backupRetentionDays: c.BackupRetentionPeriod ?? null,
+          latestRestorableTime: iso(c.LatestRestorableTime),
+          earliestRestorableTime: iso(c.EarliestRestorableTime),
           clusterIdentifier: null,
         });
       }
@@ -91,11 +105,19 @@ export class ResilienceEstateAdapter {
         out.push({ kind: 'instance', sourceIdentifier: s.DBInstanceIdentifier, identifier: s.DBSnapshotIdentifier, createdAt: at, type: s.SnapshotType ?? '' });
       }
     }
-    for await (const page of paginateDescribeDBClusterSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots', tally), { MaxRecords: 100 })) {
+    for await (const page of paginateDescribeDBClusterSnapshots(this.calls.paging<RDSClient>(ctx, target, 'DescribeDBClusterSnapshots', tally), {
+      MaxRecords: 100,
+    })) {
       for (const s of page.DBClusterSnapshots ?? []) {
         const at = iso(s.SnapshotCreateTime);
         if (!at || !s.DBClusterIdentifier || !s.DBClusterSnapshotIdentifier || (s.Status && s.Status !== 'available')) continue;
-        out.push({ kind: 'cluster', sourceIdentifier: s.DBClusterIdentifier, identifier: s.DBClusterSnapshotIdentifier, createdAt: at, type: s.SnapshotType ?? '' });
+        out.push({
+          kind: 'cluster',
+          sourceIdentifier: s.DBClusterIdentifier,
+          identifier: s.DBClusterSnapshotIdentifier,
+          createdAt: at,
+          type: s.SnapshotType ?? '',
+        });
       }
     }
     return out;

@@ -47,7 +47,10 @@ export class ResourceNamesService {
   private async fetch(type: ResourceNameType, region: string, actor: string): Promise<string[]> {
     // Not a run: a context of its own, read-only, named so an AWS-side trail says where it came from.
     const ctx = { runId: 'console-lookup', runbookId: '', stepId: 'resource-names', actor, dryRun: true, expiresAt: new Date(this.clock.nowMs() + CACHE_MS) };
-    const names = type === 'rds:db-instance' ? (await this.rds.listInstances(ctx, region)).map((i) => i.identifier) : (await this.rds.listClusters(ctx, region)).map((c) => c.identifier);
+    const names =
+      type === 'rds:db-instance'
+        ? (await this.rds.listInstances(ctx, region)).map((i) => i.identifier)
+        : (await this.rds.listClusters(ctx, region)).map((c) => c.identifier);
     return names.filter(Boolean).sort();
   }
 }

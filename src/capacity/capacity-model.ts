@@ -87,7 +87,9 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
   ];
   if (size) {
     specs.push({
-      metric: 'memory', label: 'Memory in use', unit: '%',
+      metric: 'memory',
+      label: 'Memory in use',
+      unit: '%',
       query: { namespace: 'AWS/RDS', metricName: 'FreeableMemory', dimensions: dims, stat: 'Minimum' },
       transform: (free) => 100 * (1 - free / (size.memoryGiB * GIB)),
       rises: false,
@@ -96,16 +98,22 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
     });
   } else {
     specs.push({
-      metric: 'memory', label: 'Freeable memory', unit: 'GiB',
+      metric: 'memory',
+      label: 'Freeable memory',
+      unit: 'GiB',
       query: { namespace: 'AWS/RDS', metricName: 'FreeableMemory', dimensions: dims, stat: 'Minimum' },
-      transform: (free) => free / GIB, rises: true, threshold: null,
+      transform: (free) => free / GIB,
+      rises: true,
+      threshold: null,
       thresholdBasis: `class ${resource.instanceClass} is not in the size table: memory in use unknown`,
     });
   }
   if (resource.allocatedStorageGiB) {
     const alloc = resource.allocatedStorageGiB;
     specs.push({
-      metric: 'storage', label: 'Storage in use', unit: '%',
+      metric: 'storage',
+      label: 'Storage in use',
+      unit: '%',
       query: { namespace: 'AWS/RDS', metricName: 'FreeStorageSpace', dimensions: dims, stat: 'Minimum' },
       transform: (free) => 100 * (1 - free / (alloc * GIB)),
       rises: false,
@@ -115,7 +123,9 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
   }
   const maxConn = size ? maxConnections(resource.engine, size.memoryGiB) : null;
   specs.push({
-    metric: 'connections', label: 'Connections', unit: 'connections',
+    metric: 'connections',
+    label: 'Connections',
+    unit: 'connections',
     query: { namespace: 'AWS/RDS', metricName: 'DatabaseConnections', dimensions: dims, stat: 'Maximum' },
     transform: identity,
     rises: true,
@@ -131,7 +141,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       unit: 'IOPS',
       query: { namespace: 'AWS/RDS', metricName: 'ReadIOPS', dimensions: dims, stat: 'Average' },
       transform: identity,
-        rises: true,
+      rises: true,
       threshold: null,
       thresholdBasis: null,
     },
@@ -141,7 +151,7 @@ export function metricSpecs(resource: CapacityResource, t: CapacityThresholds): 
       unit: 'IOPS',
       query: { namespace: 'AWS/RDS', metricName: 'WriteIOPS', dimensions: dims, stat: 'Average' },
       transform: identity,
-        rises: true,
+      rises: true,
       threshold: null,
       thresholdBasis: null,
     },

@@ -74,7 +74,12 @@ const STANDARD_VCPU: Record<string, number> = {
   '24xlarge': 96,
 };
 const BURSTABLE: Record<string, [number, number]> = {
-  micro: [2, 1], small: [2, 2], medium: [2, 4], large: [2, 8], xlarge: [4, 16], '2xlarge': [8, 32],
+  micro: [2, 1],
+  small: [2, 2],
+  medium: [2, 4],
+  large: [2, 8],
+  xlarge: [4, 16],
+  '2xlarge': [8, 32],
 };
 /** GiB of memory per vCPU of each family at the standard sizes. */
 const FAMILIES: Record<string, { gibPerVcpu: number; sizes: readonly string[] }> = {

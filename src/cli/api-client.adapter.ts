@@ -44,7 +44,10 @@ export class ApiClient {
     let res: Response;
     try {
       res = await fetch(`${this.profile.url}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       throw unreachable(this.profile.url, err);

@@ -8,28 +8,31 @@ export function registerApprovalCommands(program: Command, ctx: CliContext): voi
     .command('approvals')
     .description('approvals waiting for a decision')
     .addOption(new Option('--state <state>', 'which approvals').choices(['pending', 'approved', 'rejected', 'expired', 'void']).default('pending'))
-    .action(ctx.act(async (out, cmd) => {
-      const body = await (await ctx.clientFor(cmd)).get(`/v1/approvals?state=${cmd.opts<{ state: string }>().state}`);
-      if (out.json) return out.document(body);
-      out.table(
-        ['run', 'runbook', 'gate', 'requested by', 'approvals', 'expires', 'plan'],
-        body.items.map((a: any) => [
-          a.runId,
-          a.runbookId,
-          a.gate,
-          a.requestedBy,
-          `${a.approvals?.length ?? 0}/${a.minApprovals}`,
-          shortTime(a.expiresAt),
-          planLine(a),
-        ]),
-      );
-      for (const a of body.items) out.line(out.dim(`  approve: runbookd approve ${a.runId} -m "…"   reject: runbookd reject ${a.runId} -m "…"`));
-    }));
+    .action(
+      ctx.act(async (out, cmd) => {
+        const body = await (await ctx.clientFor(cmd)).get(`/v1/approvals?state=${cmd.opts<{ state: string }>().state}`);
+        if (out.json) return out.document(body);
+        out.table(
+          ['run', 'runbook', 'gate', 'requested by', 'approvals', 'expires', 'plan'],
+          body.items.map((a: any) => [
+            a.runId,
+            a.runbookId,
+            a.gate,
+            a.requestedBy,
+            `${a.approvals?.length ?? 0}/${a.minApprovals}`,
+            shortTime(a.expiresAt),
+            planLine(a),
+          ]),
+        );
+        for (const a of body.items) out.line(out.dim(`  approve: runbookd approve ${a.runId} -m "…"   reject: runbookd reject ${a.runId} -m "…"`));
+      }),
+    );
 
   for (const decision of ['approve', 'reject'] as const) {
-    const message = decision === 'reject'
-      ? new Option('-m, --message <comment>', 'why (recorded in the audit log)').makeOptionMandatory()
-      : new Option('-m, --message <comment>', 'a comment (recorded in the audit log)');
+    const message =
+      decision === 'reject'
+        ? new Option('-m, --message <comment>', 'why (recorded in the audit log)').makeOptionMandatory()
+        : new Option('-m, --message <comment>', 'a comment (recorded in the audit log)');
     program
       .command(`${decision} <run>`)
       .description(

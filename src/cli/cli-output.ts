@@ -48,7 +48,11 @@ export class CliOutput {
     }
     const cells = rows.map((r) => r.map((c) => cellText(c)));
     const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-    const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+    const fmt = (r: string[]) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd();
     this.line(this.bold(fmt(headers.map((h) => h.toUpperCase()))));
     for (const r of cells) this.line(fmt(r));
   }

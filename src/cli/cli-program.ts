@@ -28,11 +28,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
     .showHelpAfterError('(runbookd --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  program.addHelpText('after', `
+  program.addHelpText(
+    'after',
+    `
 Exit codes: 0 succeeded, 1 failed, 2 aborted by a guard, 3 cancelled, 4 approval rejected or expired,
 5 still running when --timeout ran out, 64 usage error, 69 service unreachable, 77 not authorised.
 Configuration: RUNBOOKD_URL and RUNBOOKD_API_KEY, or the profile written by \`runbookd login\`
-(${io.env.profileFile}).`);
+(${io.env.profileFile}).`,
+  );
 
   registerLoginCommand(program, ctx);
   registerRunbookCommands(program, ctx);

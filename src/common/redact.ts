@@ -11,8 +11,23 @@ export const REDACTED = '[REDACTED]';
  * `x-api-key` and `SessionToken` are.
  */
 const SECRET_WORDS = new Set([
-  'password', 'passwd', 'passphrase', 'pwd', 'pass', 'secret', 'secrets', 'token', 'tokens', 'credential', 'credentials',
-  'authorization', 'authorisation', 'cookie', 'cookies', 'apikey', 'privatekey',
+  'password',
+  'passwd',
+  'passphrase',
+  'pwd',
+  'pass',
+  'secret',
+  'secrets',
+  'token',
+  'tokens',
+  'credential',
+  'credentials',
+  'authorization',
+  'authorisation',
+  'cookie',
+  'cookies',
+  'apikey',
+  'privatekey',
 ]);
 const SECRET_PAIRS = new Set(['api key', 'private key', 'session key', 'signing key']);
 
@@ -93,4 +108,3 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
     );
   return redactValues(out, secrets);
 }
-

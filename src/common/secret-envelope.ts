@@ -39,8 +39,14 @@ export function keyFingerprintId(key: Buffer): string {
 }
 
 export function isSecretEnvelope(v: unknown): v is SecretEnvelope {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && (v as { $enc?: unknown }).$enc === 'v1'
-    && typeof (v as SecretEnvelope).kid === 'string' && typeof (v as SecretEnvelope).ct === 'string';
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    (v as { $enc?: unknown }).$enc === 'v1' &&
+    typeof (v as SecretEnvelope).kid === 'string' &&
+    typeof (v as SecretEnvelope).ct === 'string'
+  );
 }
 
 export function sealSecret(ring: SecretKeyring, value: unknown, aad: string): SecretEnvelope {

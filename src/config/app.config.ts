@@ -331,7 +331,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reconcileIntervalMs: r.int('RUNBOOKD_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000),
   };
   c.database = readDatabase(r, c);
-  c.auth = { apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems), sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400), signInLimits: loadSignInLimitConfig(r) };
+  c.auth = {
+    apiKeys: parseApiKeys(env.RUNBOOKD_API_KEYS ?? '', r.problems),
+    sessionTtlSeconds: r.int('RUNBOOKD_SESSION_TTL_SECONDS', 8 * 3600, 60, 7 * 86400),
+    signInLimits: loadSignInLimitConfig(r),
+  };
   c.oidc = loadOidcConfig(r, c.http.publicUrl);
   c.runbooks = { dir: path.resolve(r.str('RUNBOOKD_RUNBOOKS_DIR', './runbooks')) };
   c.runs = {
@@ -386,7 +390,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   // A generated key file in production would be a key nobody chose to keep (or back up): runs sealed with it die with the disk.
   if (c.isProduction && !env.RUNBOOKD_SECRETS_KEY && !env.RUNBOOKD_SECRETS_KEY_FILE) {
-    problems.push('RUNBOOKD_SECRETS_KEY (32 bytes base64) or RUNBOOKD_SECRETS_KEY_FILE must be set when NODE_ENV=production: it seals writeOnly run parameters');
+    problems.push(
+      'RUNBOOKD_SECRETS_KEY (32 bytes base64) or RUNBOOKD_SECRETS_KEY_FILE must be set when NODE_ENV=production: it seals writeOnly run parameters',
+    );
   }
   if (c.isProduction && c.auth.apiKeys.length === 0) {
     problems.push('RUNBOOKD_API_KEYS must name at least one key when NODE_ENV=production');
@@ -405,7 +411,9 @@ function readDatabase(r: EnvReader, c: AppConfig): DatabaseConfig {
     connectTimeoutMs: r.int('RUNBOOKD_DB_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000),
   };
   if (d.statementTimeoutMs > 0 && d.lockTimeoutMs > d.statementTimeoutMs) {
-    r.problems.push(`RUNBOOKD_DB_LOCK_TIMEOUT_MS (${d.lockTimeoutMs}) must not exceed RUNBOOKD_DB_STATEMENT_TIMEOUT_MS (${d.statementTimeoutMs}): the statement timeout would fire first`);
+    r.problems.push(
+      `RUNBOOKD_DB_LOCK_TIMEOUT_MS (${d.lockTimeoutMs}) must not exceed RUNBOOKD_DB_STATEMENT_TIMEOUT_MS (${d.statementTimeoutMs}): the statement timeout would fire first`,
+    );
   }
   return d;
 }
@@ -458,7 +466,12 @@ function readScope(r: EnvReader, env: Env): ScopeConfig {
   };
   r.check('RUNBOOKD_ALLOWED_ACCOUNTS', s.allowedAccounts, (a) => /^\d{12}$/.test(a), 'a 12-digit account id');
   r.check('RUNBOOKD_ALLOWED_REGIONS', s.allowedRegions, (a) => REGION_CODE.test(a), 'a region code such as eu-west-1');
-  r.check('RUNBOOKD_ALLOWED_ROLE_ARNS', s.allowedRoleArns, (a) => /^arn:aws[a-z-]*:iam::[\d*]{1,12}:role\/.+$/.test(a), 'a role ARN pattern (arn:aws:iam::<account>:role/<name>, * as a wildcard)');
+  r.check(
+    'RUNBOOKD_ALLOWED_ROLE_ARNS',
+    s.allowedRoleArns,
+    (a) => /^arn:aws[a-z-]*:iam::[\d*]{1,12}:role\/.+$/.test(a),
+    'a role ARN pattern (arn:aws:iam::<account>:role/<name>, * as a wildcard)',
+  );
   return s;
 }
 

@@ -45,7 +45,11 @@ const HEADER_NAME = /^[a-z0-9-]{1,64}$/;
 export function loadChatOpsConfig(r: EnvReader): { eventbridge: EventBridgeConfig; pagerduty: PagerDutyConfig; slack: SlackConfig } {
   const problems = r.problems;
   const get = (name: string): string | undefined => r.trimmed(name);
-  const list = (name: string): string[] => (get(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (name: string): string[] =>
+    (get(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const url = (name: string, fallback: string): string => {
     const v = get(name) ?? fallback;
     try {
@@ -62,7 +66,8 @@ export function loadChatOpsConfig(r: EnvReader): { eventbridge: EventBridgeConfi
   // The Authorization header carries runbookd's own API keys; the connection's key goes in its own header.
   if (apiKeyHeader === 'authorization') problems.push('RUNBOOKD_EVENTBRIDGE_API_KEY_HEADER must not be authorization (runbookd API keys use it)');
   const apiKeySha256 = list('RUNBOOKD_EVENTBRIDGE_API_KEY_SHA256').map((h) => h.toLowerCase());
-  for (const h of apiKeySha256) if (!SHA256_HEX.test(h)) problems.push('RUNBOOKD_EVENTBRIDGE_API_KEY_SHA256: each item must be the hex SHA-256 of a key (`printf %s "$KEY" | sha256sum`)');
+  for (const h of apiKeySha256)
+    if (!SHA256_HEX.test(h)) problems.push('RUNBOOKD_EVENTBRIDGE_API_KEY_SHA256: each item must be the hex SHA-256 of a key (`printf %s "$KEY" | sha256sum`)');
 
   const webhookSecrets = list('RUNBOOKD_PAGERDUTY_WEBHOOK_SECRETS');
   const fromEmail = get('RUNBOOKD_PAGERDUTY_FROM');
@@ -75,10 +80,12 @@ export function loadChatOpsConfig(r: EnvReader): { eventbridge: EventBridgeConfi
     else users[m[1]] = m[2];
   }
   const defaultChannel = get('RUNBOOKD_SLACK_CHANNEL');
-  if (defaultChannel && !/^[#@]?[A-Za-z0-9._-]{1,80}$/.test(defaultChannel)) problems.push('RUNBOOKD_SLACK_CHANNEL must be a channel name (#ops) or id (C0123)');
+  if (defaultChannel && !/^[#@]?[A-Za-z0-9._-]{1,80}$/.test(defaultChannel))
+    problems.push('RUNBOOKD_SLACK_CHANNEL must be a channel name (#ops) or id (C0123)');
   const skew = get('RUNBOOKD_SLACK_MAX_SKEW_SECONDS');
   const maxSkewSeconds = skew === undefined ? 300 : Number(skew);
-  if (!Number.isInteger(maxSkewSeconds) || maxSkewSeconds < 1 || maxSkewSeconds > 300) problems.push('RUNBOOKD_SLACK_MAX_SKEW_SECONDS must be an integer from 1 to 300');
+  if (!Number.isInteger(maxSkewSeconds) || maxSkewSeconds < 1 || maxSkewSeconds > 300)
+    problems.push('RUNBOOKD_SLACK_MAX_SKEW_SECONDS must be an integer from 1 to 300');
   const apiUrl = url('RUNBOOKD_SLACK_API_URL', 'https://slack.com/api/');
 
   return {

@@ -51,7 +51,10 @@ export class EnvReader {
   }
 
   list(name: string): string[] {
-    return this.str(name, '').split(',').map((t) => t.trim()).filter(Boolean);
+    return this.str(name, '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
   }
 
   /** Each item of a list that fails `test` is a problem worded by `why`. */

@@ -39,10 +39,20 @@ export function loadOidcConfig(r: EnvReader, publicUrl: string): OidcConfig | un
   const problems = r.problems;
   const get = (name: string): string | undefined => r.trimmed(name);
   const issuer = get('RUNBOOKD_OIDC_ISSUER');
-  const others = ['RUNBOOKD_OIDC_CLIENT_ID', 'RUNBOOKD_OIDC_CLIENT_SECRET', 'RUNBOOKD_OIDC_REDIRECT_URL', 'RUNBOOKD_OIDC_GROUPS_CLAIM', 'RUNBOOKD_OIDC_SCOPES', 'RUNBOOKD_OIDC_PROVIDER_NAME'];
+  const others = [
+    'RUNBOOKD_OIDC_CLIENT_ID',
+    'RUNBOOKD_OIDC_CLIENT_SECRET',
+    'RUNBOOKD_OIDC_REDIRECT_URL',
+    'RUNBOOKD_OIDC_GROUPS_CLAIM',
+    'RUNBOOKD_OIDC_SCOPES',
+    'RUNBOOKD_OIDC_PROVIDER_NAME',
+  ];
   if (issuer === undefined) {
     const stray = others.filter((n) => get(n) !== undefined);
-    if (stray.length > 0) problems.push(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but RUNBOOKD_OIDC_ISSUER is not: set the issuer to turn SSO on, or unset them`);
+    if (stray.length > 0)
+      problems.push(
+        `${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set but RUNBOOKD_OIDC_ISSUER is not: set the issuer to turn SSO on, or unset them`,
+      );
     return undefined;
   }
   const urlOf = (name: string, value: string): URL | undefined => {
@@ -60,7 +70,8 @@ export function loadOidcConfig(r: EnvReader, publicUrl: string): OidcConfig | un
     return u;
   };
   const issuerUrl = urlOf('RUNBOOKD_OIDC_ISSUER', issuer);
-  if (issuerUrl && (issuerUrl.search !== '' || issuerUrl.hash !== '')) problems.push('RUNBOOKD_OIDC_ISSUER must have no query or fragment (it is the issuer identifier)');
+  if (issuerUrl && (issuerUrl.search !== '' || issuerUrl.hash !== ''))
+    problems.push('RUNBOOKD_OIDC_ISSUER must have no query or fragment (it is the issuer identifier)');
 
   const clientId = get('RUNBOOKD_OIDC_CLIENT_ID');
   if (clientId === undefined) problems.push('RUNBOOKD_OIDC_CLIENT_ID is required when RUNBOOKD_OIDC_ISSUER is set');
@@ -78,12 +89,12 @@ export function loadOidcConfig(r: EnvReader, publicUrl: string): OidcConfig | un
   if (redirect && redirect.hash !== '') problems.push('RUNBOOKD_OIDC_REDIRECT_URL must have no fragment');
 
   const groupsClaim = get('RUNBOOKD_OIDC_GROUPS_CLAIM') ?? 'groups';
-  if (!CLAIM.test(groupsClaim)) problems.push(`RUNBOOKD_OIDC_GROUPS_CLAIM must be a claim name (letters, digits and _ . : / -), got "${groupsClaim.slice(0, 200)}"`);
+  if (!CLAIM.test(groupsClaim))
+    problems.push(`RUNBOOKD_OIDC_GROUPS_CLAIM must be a claim name (letters, digits and _ . : / -), got "${groupsClaim.slice(0, 200)}"`);
 
   const scopes = (get('RUNBOOKD_OIDC_SCOPES') ?? 'openid profile groups').split(/[\s,]+/).filter(Boolean);
   for (const s of scopes) if (!SCOPE.test(s)) problems.push(`RUNBOOKD_OIDC_SCOPES: "${s.slice(0, 100)}" is not a scope token`);
   if (!scopes.includes('openid')) scopes.unshift('openid');
-
 
   return {
     issuer,

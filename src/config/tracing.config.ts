@@ -35,7 +35,10 @@ export function loadTracingConfig(r: EnvReader, serviceVersion: string): Tracing
   const baseUrl = get('OTEL_EXPORTER_OTLP_ENDPOINT');
   // As the OpenTelemetry spec says: the per-signal endpoint is used as given, the base one gets /v1/traces.
   const tracesUrl = signalUrl ?? `${(baseUrl ?? DEFAULT_BASE).replace(/\/+$/, '')}/v1/traces`;
-  for (const [name, v] of [['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', signalUrl], ['OTEL_EXPORTER_OTLP_ENDPOINT', baseUrl]] as const) {
+  for (const [name, v] of [
+    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', signalUrl],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', baseUrl],
+  ] as const) {
     if (v === undefined) continue;
     try {
       if (!['http:', 'https:'].includes(new URL(v).protocol)) problems.push(`${name} must be an http or https URL, got "${v}"`);
@@ -60,7 +63,10 @@ export function loadTracingConfig(r: EnvReader, serviceVersion: string): Tracing
 function keyValues(name: string, raw: string | undefined, problems: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   if (!raw) return out;
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
       // The value may be a secret (an authorization header): the problem names its position, never its text.

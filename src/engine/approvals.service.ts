@@ -115,7 +115,10 @@ export class ApprovalsService {
     if (current?.state === 'rejected') {
       const by = current.decisions.find((d) => d.decision === 'reject');
       throw new ApprovalError('APPROVAL_REJECTED', `rejected by ${by?.actor ?? 'unknown'}${by?.comment ? `: ${by.comment}` : ''}`, {
-        approvalId: current.id, reason: 'rejected', rejectedBy: by?.actor ?? null, comment: by?.comment ?? null,
+        approvalId: current.id,
+        reason: 'rejected',
+        rejectedBy: by?.actor ?? null,
+        comment: by?.comment ?? null,
       });
     }
     if (current?.state === 'expired') throw this.expiredError(current);
@@ -123,11 +126,22 @@ export class ApprovalsService {
       // What was agreed to is not what would happen now: the agreement does not carry over.
       await this.db.transaction(async (tx) => {
         await this.repo.update(current!.id, { state: 'void', decidedAt: this.clock.now(), reason: 'plan-changed' }, tx);
-        await this.audit.append({
-          kind: 'approval.voided', runId: run.id, actor: 'system',
-          data: { approvalId: current!.id, gate: ctx.stepId, reason: 'plan-changed', previousPlanHash: current!.planHash, planHash: hash,
-            approvedBy: current!.decisions.filter((d) => d.decision === 'approve').map((d) => d.actor) },
-        }, tx);
+        await this.audit.append(
+          {
+            kind: 'approval.voided',
+            runId: run.id,
+            actor: 'system',
+            data: {
+              approvalId: current!.id,
+              gate: ctx.stepId,
+              reason: 'plan-changed',
+              previousPlanHash: current!.planHash,
+              planHash: hash,
+              approvedBy: current!.decisions.filter((d) => d.decision === 'approve').map((d) => d.actor),
+            },
+          },
+          tx,
+        );
       });
       current = null;
     }
@@ -140,19 +154,36 @@ export class ApprovalsService {
     if (leftMs <= 0) {
       await this.db.transaction(async (tx) => {
         await this.repo.update(current.id, { state: 'expired', decidedAt: this.clock.now(), reason: 'expired' }, tx);
-        await this.audit.append({ kind: 'approval.expired', runId: run.id, actor: 'system', data: { approvalId: current.id, gate: ctx.stepId, expiresAt: current.expiresAt.toISOString(), approvals: approversOf(current) } }, tx);
+        await this.audit.append(
+          {
+            kind: 'approval.expired',
+            runId: run.id,
+            actor: 'system',
+            data: { approvalId: current.id, gate: ctx.stepId, expiresAt: current.expiresAt.toISOString(), approvals: approversOf(current) },
+          },
+          tx,
+        );
       });
       throw this.expiredError(current);
     }
     const have = approversOf(current).length;
-    return wait(Math.min(MAX_LOOK_S, Math.ceil(leftMs / 1000)), { approvalId: current.id },
-      `waiting for approval (${have}/${current.minApprovals}) until ${current.expiresAt.toISOString()}: runbookd approve ${run.id} -m "…"`);
+    return wait(
+      Math.min(MAX_LOOK_S, Math.ceil(leftMs / 1000)),
+      { approvalId: current.id },
+      `waiting for approval (${have}/${current.minApprovals}) until ${current.expiresAt.toISOString()}: runbookd approve ${run.id} -m "…"`,
+    );
   }
 
   private expiredError(a: ApprovalRecord): ApprovalError {
-    return new ApprovalError('APPROVAL_EXPIRED', `no decision before the approval expired at ${a.expiresAt.toISOString()} (${approversOf(a).length}/${a.minApprovals} approvals)`, {
-      approvalId: a.id, reason: 'expired', expiresAt: a.expiresAt.toISOString(),
-    });
+    return new ApprovalError(
+      'APPROVAL_EXPIRED',
+      `no decision before the approval expired at ${a.expiresAt.toISOString()} (${approversOf(a).length}/${a.minApprovals} approvals)`,
+      {
+        approvalId: a.id,
+        reason: 'expired',
+        expiresAt: a.expiresAt.toISOString(),
+      },
+    );
   }
 
   private async request(run: RunRecord, gate: string, spec: ApprovalSpec, plan: ApprovalPlan, hash: string): Promise<ApprovalRecord> {
@@ -161,14 +192,38 @@ export class ApprovalsService {
     const shown = redactorFor(run).apply(plan) as unknown as Record<string, unknown>;
     try {
       return await this.db.transaction(async (tx) => {
-        const a = await this.repo.insert({
-          runId: run.id, gate, requestedBy: run.actor, approvers, minApprovals: spec.minApprovals ?? 1, message: spec.message ?? null,
-          plan: shown, planHash: hash, expiresAt: new Date(this.clock.nowMs() + timeoutS * 1000),
-        }, tx);
-        await this.audit.append({
-          kind: 'approval.requested', runId: run.id, actor: run.actor,
-          data: { approvalId: a.id, gate, planHash: hash, minApprovals: a.minApprovals, approvers, message: a.message, expiresAt: a.expiresAt.toISOString(), plan: shown },
-        }, tx);
+        const a = await this.repo.insert(
+          {
+            runId: run.id,
+            gate,
+            requestedBy: run.actor,
+            approvers,
+            minApprovals: spec.minApprovals ?? 1,
+            message: spec.message ?? null,
+            plan: shown,
+            planHash: hash,
+            expiresAt: new Date(this.clock.nowMs() + timeoutS * 1000),
+          },
+          tx,
+        );
+        await this.audit.append(
+          {
+            kind: 'approval.requested',
+            runId: run.id,
+            actor: run.actor,
+            data: {
+              approvalId: a.id,
+              gate,
+              planHash: hash,
+              minApprovals: a.minApprovals,
+              approvers,
+              message: a.message,
+              expiresAt: a.expiresAt.toISOString(),
+              plan: shown,
+            },
+          },
+          tx,
+        );
         // Asked through the runbook's notify targets whatever outcomes they listen for: a request nobody sees only expires.
         const notify = run.definition.notify;
         if (notify?.sns) await this.notifications.enqueue(run.id, 'sns', notify.sns, tx, a.id);
@@ -199,14 +254,25 @@ export class ApprovalsService {
     const outputs: Record<string, unknown> = {};
     for (const s of steps) if (s.state === 'succeeded') outputs[s.stepId] = s.output ?? {};
     const scope = {
-      params: run.parameters, steps: outputs,
-      run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
+      params: run.parameters,
+      steps: outputs,
+      run: {
+        id: run.id,
+        runbookId: run.runbookId,
+        dryRun: run.dryRun,
+        actor: run.actor,
+        expiresAt: run.expiresAt.toISOString(),
+        acceptedAt: run.createdAt.toISOString(),
+      },
       defaults: { region: this.config.aws.region },
     };
     const planned = await this.planSteps(defs.slice(defs.findIndex((d) => d.id === ctx.stepId) + 1), outputs, scope, ctx);
     // Without reasons the plan (and its hash) is what it always was, so approvals given before stay bound.
     const plan: ApprovalPlan = {
-      parameters: run.parameters, steps: planned, ...(requiredBy && requiredBy.length > 0 ? { requiredBy } : {}), ...(fleet ? { fleet } : {}),
+      parameters: run.parameters,
+      steps: planned,
+      ...(requiredBy && requiredBy.length > 0 ? { requiredBy } : {}),
+      ...(fleet ? { fleet } : {}),
     };
     return { plan, hash: createHash('sha256').update(canonicalJson(plan)).digest('hex') };
   }
@@ -219,7 +285,7 @@ export class ApprovalsService {
     t: { runbookId: string; runbookDigest: string; definition: RunbookDefinition; parameters: Record<string, unknown> },
     ctx: StepContext,
   ): Promise<{ plan: TargetPlan; hash: string }> {
-    const props = ((t.definition.parameters as { properties?: Record<string, { writeOnly?: boolean }> }).properties ?? {});
+    const props = (t.definition.parameters as { properties?: Record<string, { writeOnly?: boolean }> }).properties ?? {};
     const parameters = Object.fromEntries(Object.entries(t.parameters).filter(([k]) => props[k]?.writeOnly !== true));
     const scope = { params: parameters, steps: {}, run: { ...TARGET_PLAN_RUN, runbookId: t.runbookId }, defaults: { region: this.config.aws.region } };
     const steps = await this.planSteps(t.definition.steps, {}, scope, ctx);
@@ -244,11 +310,15 @@ export class ApprovalsService {
     if (!entry || approvedBy.length < (spec.minApprovals ?? 1)) return null;
     const { hash } = await this.targetPlan(run, ctx);
     if (hash !== entry.planHash) {
-      ctx.log.warn(`${run.id}: its plan (${hash.slice(0, 12)}) is not the one fleet ${trigger.parentRunId} was approved for (${entry.planHash.slice(0, 12)}): asking on its own`);
+      ctx.log.warn(
+        `${run.id}: its plan (${hash.slice(0, 12)}) is not the one fleet ${trigger.parentRunId} was approved for (${entry.planHash.slice(0, 12)}): asking on its own`,
+      );
       return null;
     }
     await this.audit.append({
-      kind: 'approval.inherited', runId: run.id, actor: 'system',
+      kind: 'approval.inherited',
+      runId: run.id,
+      actor: 'system',
       data: { gate: ctx.stepId, fleetRunId: trigger.parentRunId, approvalId: a.id, targetIndex: target.index, planHash: hash, approvedBy },
     });
     return done({ required: true, approvalId: a.id, approvedBy, planHash: hash, inheritedFrom: { runId: trigger.parentRunId, approvalId: a.id } });
@@ -300,35 +370,61 @@ export class ApprovalsService {
     await this.db.transaction(async (tx) => {
       const a = await this.repo.latestOfRunForUpdate(runId, tx);
       if (!a) throw new ApprovalError('APPROVAL_NOT_FOUND', `run ${runId} has not asked for an approval`, { runId });
-      if (isTerminal(run.state)) throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `run ${runId} already ended (${run.state})`, { runId, state: 'void', runState: run.state });
-      if (a.state !== 'pending') throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `the approval of run ${runId} is ${a.state}, not pending`, { runId, state: a.state });
+      if (isTerminal(run.state))
+        throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `run ${runId} already ended (${run.state})`, { runId, state: 'void', runState: run.state });
+      if (a.state !== 'pending')
+        throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `the approval of run ${runId} is ${a.state}, not pending`, { runId, state: a.state });
       if (this.clock.nowMs() >= a.expiresAt.getTime()) {
-        throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `the approval of run ${runId} expired at ${a.expiresAt.toISOString()}`, { runId, state: 'expired' });
+        throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `the approval of run ${runId} expired at ${a.expiresAt.toISOString()}`, {
+          runId,
+          state: 'expired',
+        });
       }
       if (decision === 'approve' && principal.name === a.requestedBy) {
-        throw new ApprovalError('APPROVAL_NOT_ALLOWED', `${principal.name} requested run ${runId} and cannot approve it: another person must`, { runId, reason: 'requester' });
+        throw new ApprovalError('APPROVAL_NOT_ALLOWED', `${principal.name} requested run ${runId} and cannot approve it: another person must`, {
+          runId,
+          reason: 'requester',
+        });
       }
       const listed =
-        a.approvers.keys.includes(principal.name) || a.approvers.roles.some((r) => principal.groups.includes(r) || roleAllows(principal.role, r as Principal['role']));
+        a.approvers.keys.includes(principal.name) ||
+        a.approvers.roles.some((r) => principal.groups.includes(r) || roleAllows(principal.role, r as Principal['role']));
       // The requester may always call off their own run; anyone else must be an approver.
       if (!listed && !(decision === 'reject' && principal.name === a.requestedBy)) {
-        throw new ApprovalError('APPROVAL_NOT_ALLOWED', `${principal.name} (${principal.role}) is not an approver of run ${runId} (roles: ${a.approvers.roles.join(', ') || 'none'}; keys: ${a.approvers.keys.join(', ') || 'none'})`, { runId, reason: 'not-an-approver' });
+        throw new ApprovalError(
+          'APPROVAL_NOT_ALLOWED',
+          `${principal.name} (${principal.role}) is not an approver of run ${runId} (roles: ${a.approvers.roles.join(', ') || 'none'}; keys: ${a.approvers.keys.join(', ') || 'none'})`,
+          { runId, reason: 'not-an-approver' },
+        );
       }
       if (a.decisions.some((d) => d.actor === principal.name)) {
-        throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `${principal.name} already decided on run ${runId}; approvals must come from different people`, { runId, reason: 'same-person' });
+        throw new ApprovalError('APPROVAL_ALREADY_DECIDED', `${principal.name} already decided on run ${runId}; approvals must come from different people`, {
+          runId,
+          reason: 'same-person',
+        });
       }
       if (planHash !== undefined && planHash !== a.planHash) {
-        throw new ApprovalError('APPROVAL_PLAN_CHANGED', `the plan changed since you looked (now ${a.planHash.slice(0, 12)}): look at it again`, { runId, planHash: a.planHash, given: planHash });
+        throw new ApprovalError('APPROVAL_PLAN_CHANGED', `the plan changed since you looked (now ${a.planHash.slice(0, 12)}): look at it again`, {
+          runId,
+          planHash: a.planHash,
+          given: planHash,
+        });
       }
       const now = this.clock.now();
       const decisions = [...a.decisions, { actor: principal.name, role: principal.role, decision, comment, at: now.toISOString() }];
-      await this.audit.append({ kind: 'approval.decided', runId, actor: principal.name, data: { approvalId: a.id, gate: a.gate, decision, comment, planHash: a.planHash } }, tx);
+      await this.audit.append(
+        { kind: 'approval.decided', runId, actor: principal.name, data: { approvalId: a.id, gate: a.gate, decision, comment, planHash: a.planHash } },
+        tx,
+      );
       const approvedBy = decisions.filter((d) => d.decision === 'approve').map((d) => d.actor);
       if (decision === 'reject') {
         await this.repo.update(a.id, { state: 'rejected', decisions, decidedAt: now, reason: 'rejected' }, tx);
       } else if (approvedBy.length >= a.minApprovals) {
         await this.repo.update(a.id, { state: 'approved', decisions, decidedAt: now }, tx);
-        await this.audit.append({ kind: 'approval.granted', runId, actor: principal.name, data: { approvalId: a.id, gate: a.gate, approvedBy, planHash: a.planHash } }, tx);
+        await this.audit.append(
+          { kind: 'approval.granted', runId, actor: principal.name, data: { approvalId: a.id, gate: a.gate, approvedBy, planHash: a.planHash } },
+          tx,
+        );
       } else {
         await this.repo.update(a.id, { decisions }, tx);
       }
@@ -355,11 +451,24 @@ export class ApprovalsService {
     // Still pending on a run that ended another way (cancelled, timed out): nothing waits for it any more.
     const orphaned = a.state === 'pending' && a.runState !== undefined && isTerminal(a.runState as RunRecord['state']);
     return {
-      id: a.id, runId: a.runId, runbookId: a.runbookId ?? null, gate: a.gate, state: orphaned ? 'void' : a.state, requestedBy: a.requestedBy, approvers: a.approvers,
-      minApprovals: a.minApprovals, message: a.message, plan: a.plan, planHash: a.planHash, approvals: approversOf(a), decisions: a.decisions,
-      createdAt: a.createdAt.toISOString(), expiresAt: a.expiresAt.toISOString(),
+      id: a.id,
+      runId: a.runId,
+      runbookId: a.runbookId ?? null,
+      gate: a.gate,
+      state: orphaned ? 'void' : a.state,
+      requestedBy: a.requestedBy,
+      approvers: a.approvers,
+      minApprovals: a.minApprovals,
+      message: a.message,
+      plan: a.plan,
+      planHash: a.planHash,
+      approvals: approversOf(a),
+      decisions: a.decisions,
+      createdAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
       ageSeconds: Math.max(0, Math.round((this.clock.nowMs() - a.createdAt.getTime()) / 1000)),
-      decidedAt: a.decidedAt ? a.decidedAt.toISOString() : null, reason: orphaned ? `run ${a.runState}` : a.reason,
+      decidedAt: a.decidedAt ? a.decidedAt.toISOString() : null,
+      reason: orphaned ? `run ${a.runState}` : a.reason,
       commands: { approve: `runbookd approve ${a.runId} -m "<comment>"`, reject: `runbookd reject ${a.runId} -m "<why>"` },
       links: { run: `/v1/runs/${a.runId}`, console: `${this.config.http.publicUrl}/#/runs/${a.runId}` },
     };

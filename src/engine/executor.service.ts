@@ -121,7 +121,14 @@ export class ExecutorService {
     if (run.state === 'running') {
       // Running with no live executor means the previous one died or stalled mid-run: say so in the audit.
       await x.write({
-        events: [{ kind: 'run.resumed', runId: run.id, actor: run.actor, data: { phase: run.phase, epoch: x.lease.epoch, failedExecutions: run.failedExecutions ?? 0 } }],
+        events: [
+          {
+            kind: 'run.resumed',
+            runId: run.id,
+            actor: run.actor,
+            data: { phase: run.phase, epoch: x.lease.epoch, failedExecutions: run.failedExecutions ?? 0 },
+          },
+        ],
         durable: true,
       });
     } else if (run.state === 'waiting') {
@@ -184,9 +191,16 @@ export class ExecutorService {
    * something and at every look during a wait or a resume). A run of quick read-only steps is not
    * stopped between them: nothing they do needs undoing, and it keeps the per-step cost down.
    */
-  private async interruption(run: RunRecord, def: StepDefinition, existing: StepResultRecord | undefined): Promise<{ outcome: RunOutcome; error: RunError } | null> {
+  private async interruption(
+    run: RunRecord,
+    def: StepDefinition,
+    existing: StepResultRecord | undefined,
+  ): Promise<{ outcome: RunOutcome; error: RunError } | null> {
     if (run.timeoutAt && this.clock.nowMs() > run.timeoutAt.getTime()) {
-      return { outcome: 'failed', error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.runs.defaultTimeoutSeconds}s`})` } };
+      return {
+        outcome: 'failed',
+        error: { code: 'RUN_TIMEOUT', message: `run exceeded its timeout (${run.definition.guards.timeout ?? `${this.config.runs.defaultTimeoutSeconds}s`})` },
+      };
     }
     // forStep: a generic step's `mutates:` comes from its definition.
     const type = this.registry.forStep(def);
@@ -225,7 +239,12 @@ export class ExecutorService {
       details: { failedExecutions: run.failedExecutions, phase: run.phase },
     };
     this.logger.error(`run ${run.id}: ${error.message}; dead-lettered`);
-    const event = { kind: 'run.dead-lettered' as const, runId: run.id, actor: 'system', data: { phase: run.phase, failedExecutions: run.failedExecutions, limit } };
+    const event = {
+      kind: 'run.dead-lettered' as const,
+      runId: run.id,
+      actor: 'system',
+      data: { phase: run.phase, failedExecutions: run.failedExecutions, limit },
+    };
     if (run.phase === 'main') {
       await x.record(async (tx) => {
         await this.audit.append(event, tx);
@@ -234,7 +253,9 @@ export class ExecutorService {
       });
       return 'cleanup';
     }
-    const unfinished = run.definition.cleanup.map((d) => d.id).filter((id) => !['succeeded', 'skipped', 'planned', 'failed'].includes(steps.get(id)?.state ?? ''));
+    const unfinished = run.definition.cleanup
+      .map((d) => d.id)
+      .filter((id) => !['succeeded', 'skipped', 'planned', 'failed'].includes(steps.get(id)?.state ?? ''));
     await x.record((tx) => this.audit.append(event, tx));
     await this.finisher.finishForced(x, { ...error, details: { ...error.details, cleanupNotFinished: unfinished } });
     return 'ended';
@@ -244,7 +265,11 @@ export class ExecutorService {
 /** A person's cancel ends the run CANCELLED; stop-all's ends it STOPPED, naming who and why. */
 function cancelError(c: { by: string | null; code: string | null; reason: string | null }): RunError {
   if (c.code === 'STOPPED') {
-    return { code: 'STOPPED', message: `stopped by ${c.by ?? 'unknown'} (stop-all): ${c.reason ?? 'no reason given'}`, details: { stoppedBy: c.by, reason: c.reason } };
+    return {
+      code: 'STOPPED',
+      message: `stopped by ${c.by ?? 'unknown'} (stop-all): ${c.reason ?? 'no reason given'}`,
+      details: { stoppedBy: c.by, reason: c.reason },
+    };
   }
   return { code: 'CANCELLED', message: `cancelled by ${c.by ?? 'unknown'}` };
 }

@@ -63,7 +63,9 @@ export class PreflightService {
     const targets = factsNeeded || rules.some((r) => r.when.account !== undefined || r.when.tags !== undefined) ? await this.targetFacts(req, preflight) : [];
     const requirement = this.policy.approvalFor({ runbookId: req.definition.id, risk, targets });
     if (requirement.reasons.length > 0) {
-      this.logger.log(`${req.runId} (${req.definition.id}) needs ${requirement.minApprovals} approval(s): ${requirement.reasons.map((r) => `${r.rule} (${r.because})`).join('; ')}`);
+      this.logger.log(
+        `${req.runId} (${req.definition.id}) needs ${requirement.minApprovals} approval(s): ${requirement.reasons.map((r) => `${r.rule} (${r.because})`).join('; ')}`,
+      );
     }
     return { definition: withRequiredApproval(req.definition, this.registry, requirement.reasons), requirement, targets };
   }
@@ -74,7 +76,14 @@ export class PreflightService {
    * parameters opened.
    */
   async targetFactsOfRun(run: RunRecord, steps: StepResultRecord[]): Promise<TargetFacts[]> {
-    const req: PreflightRequest = { definition: run.definition, parameters: run.parameters, runId: run.id, actor: run.actor, dryRun: run.dryRun, expiresAt: run.expiresAt };
+    const req: PreflightRequest = {
+      definition: run.definition,
+      parameters: run.parameters,
+      runId: run.id,
+      actor: run.actor,
+      dryRun: run.dryRun,
+      expiresAt: run.expiresAt,
+    };
     return this.targetFacts(req, steps);
   }
 
@@ -83,8 +92,16 @@ export class PreflightService {
     const outputs: Record<string, unknown> = {};
     for (const r of preflight) if (r.state === 'succeeded') outputs[r.stepId] = r.output ?? {};
     const scope = {
-      params: req.parameters, steps: outputs,
-      run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: this.clock.now().toISOString() },
+      params: req.parameters,
+      steps: outputs,
+      run: {
+        id: req.runId,
+        runbookId: req.definition.id,
+        dryRun: req.dryRun,
+        actor: req.actor,
+        expiresAt: req.expiresAt.toISOString(),
+        acceptedAt: this.clock.now().toISOString(),
+      },
       defaults: { region: this.config.aws.region },
     };
     const secretValues = new RunRedactor(req.definition, req.parameters).values;
@@ -105,8 +122,15 @@ export class PreflightService {
       if (this.registry.checkInput(type.uses, input).length > 0) continue;
       const startedAt = this.clock.now();
       const ctx: StepContext = {
-        runId: req.runId, runbookId: req.definition.id, stepId: def.id, attempt: 1, startedAt, memory: {}, checkpoint: async () => undefined,
-        dryRun: true, expiresAt: req.expiresAt,
+        runId: req.runId,
+        runbookId: req.definition.id,
+        stepId: def.id,
+        attempt: 1,
+        startedAt,
+        memory: {},
+        checkpoint: async () => undefined,
+        dryRun: true,
+        expiresAt: req.expiresAt,
         aws: { runId: req.runId, runbookId: req.definition.id, stepId: def.id, actor: req.actor, dryRun: true, expiresAt: req.expiresAt, secretValues },
         log: new Logger(`${req.runId}/${def.id}`),
       };
@@ -116,7 +140,10 @@ export class PreflightService {
       } catch (err) {
         if (err instanceof AwsStepError && err.retryable) throw err;
         // Facts that cannot be read cannot clear a run: refuse it rather than guess.
-        if (err instanceof CodedError) throw refused(def, `the policy needs the facts of its target, and they could not be read: ${err.message}`, { cause: { code: err.code, message: err.message } });
+        if (err instanceof CodedError)
+          throw refused(def, `the policy needs the facts of its target, and they could not be read: ${err.message}`, {
+            cause: { code: err.code, message: err.message },
+          });
         throw err;
       }
       for (const f of found) {
@@ -140,12 +167,32 @@ export class PreflightService {
       const scope = {
         params: req.parameters,
         steps: outputs,
-        run: { id: req.runId, runbookId: req.definition.id, dryRun: req.dryRun, actor: req.actor, expiresAt: req.expiresAt.toISOString(), acceptedAt: acceptedAt.toISOString() },
+        run: {
+          id: req.runId,
+          runbookId: req.definition.id,
+          dryRun: req.dryRun,
+          actor: req.actor,
+          expiresAt: req.expiresAt.toISOString(),
+          acceptedAt: acceptedAt.toISOString(),
+        },
         defaults: { region: this.config.aws.region },
       };
       const base: StepResultRecord = {
-        runId: req.runId, stepId: def.id, phase: 'main', position: i - list.length, uses: def.uses, mutates: false, state: 'succeeded',
-        attempts: 1, startedAt, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
+        runId: req.runId,
+        stepId: def.id,
+        phase: 'main',
+        position: i - list.length,
+        uses: def.uses,
+        mutates: false,
+        state: 'succeeded',
+        attempts: 1,
+        startedAt,
+        endedAt: null,
+        input: null,
+        output: null,
+        error: null,
+        memory: {},
+        note: null,
       };
       const type = this.registry.forStep(def);
       if (!type) throw refused(def, `step type ${def.uses} is not known to this process`);
@@ -163,10 +210,16 @@ export class PreflightService {
       const problems = this.registry.checkInput(type.uses, input);
       if (problems.length > 0) throw refused(def, `input for ${def.uses}: ${problems.join('; ')}`);
       const ctx: StepContext = {
-        runId: req.runId, runbookId: req.definition.id, stepId: def.id, attempt: 1, startedAt, memory: {},
+        runId: req.runId,
+        runbookId: req.definition.id,
+        stepId: def.id,
+        attempt: 1,
+        startedAt,
+        memory: {},
         // Nothing to save: a preflight step is read-only and simply runs again on a retried request.
         checkpoint: async () => undefined,
-        dryRun: req.dryRun, expiresAt: req.expiresAt,
+        dryRun: req.dryRun,
+        expiresAt: req.expiresAt,
         aws: { runId: req.runId, runbookId: req.definition.id, stepId: def.id, actor: req.actor, dryRun: req.dryRun, expiresAt: req.expiresAt, secretValues },
         log: new Logger(`${req.runId}/${def.id}`),
       };

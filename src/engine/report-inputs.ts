@@ -8,9 +8,19 @@ export function toReportInputs(run: RunRecord, steps: StepResultRecord[], regist
   const names = new Map([...(run.definition.preflight ?? []), ...run.definition.steps, ...run.definition.cleanup].map((s) => [s.id, s.name]));
   return redactorFor(run).apply<[ReportRunInput, ReportStepInput[]]>([
     {
-      id: run.id, runbookId: run.runbookId, runbookTitle: run.definition.title, state: run.state, outcome: run.outcome,
-      dryRun: run.dryRun, reason: run.reason, trigger: run.trigger, parameters: run.parameters,
-      error: run.error, createdAt: run.createdAt, startedAt: run.startedAt, endedAt: run.endedAt,
+      id: run.id,
+      runbookId: run.runbookId,
+      runbookTitle: run.definition.title,
+      state: run.state,
+      outcome: run.outcome,
+      dryRun: run.dryRun,
+      reason: run.reason,
+      trigger: run.trigger,
+      parameters: run.parameters,
+      error: run.error,
+      createdAt: run.createdAt,
+      startedAt: run.startedAt,
+      endedAt: run.endedAt,
     },
     steps.map((s) => {
       const type = registry.get(s.uses);
@@ -23,9 +33,20 @@ export function toReportInputs(run: RunRecord, steps: StepResultRecord[], regist
         }
       }
       return {
-        stepId: s.stepId, name: names.get(s.stepId), uses: s.uses, phase: s.phase, position: s.position, mutates: s.mutates,
-        state: s.state, attempts: s.attempts, startedAt: s.startedAt, endedAt: s.endedAt,
-        output: s.output, error: s.error, note: s.note, summary,
+        stepId: s.stepId,
+        name: names.get(s.stepId),
+        uses: s.uses,
+        phase: s.phase,
+        position: s.position,
+        mutates: s.mutates,
+        state: s.state,
+        attempts: s.attempts,
+        startedAt: s.startedAt,
+        endedAt: s.endedAt,
+        output: s.output,
+        error: s.error,
+        note: s.note,
+        summary,
       };
     }),
   ]);

@@ -119,7 +119,9 @@ export class RunAcceptanceService {
     // While everything is stopped no run starts, whatever started it (a person, a schedule tick,
     // an alarm, a parent run): 423 naming who stopped it and why. Checked before preflight asks AWS anything.
     await this.stopSwitch.assertRunning();
-    const requestHash = createHash('sha256').update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun, ...(cmd.requestScope ? { scope: cmd.requestScope } : {}) })).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(canonicalJson({ runbookId: def.id, parameters, dryRun: cmd.dryRun, ...(cmd.requestScope ? { scope: cmd.requestScope } : {}) }))
+      .digest('hex');
 
     // A repeat is found before preflight spends AWS calls on it; without preflight, the insert
     // below finds it anyway (one statement fewer for every new run).
@@ -139,9 +141,19 @@ export class RunAcceptanceService {
     if (person !== null && factsNeeded && !cmd.derived) this.assertMayRun(person, def.id, approval.targets);
     const newRun: NewRun = {
       // Stored sealed: writeOnly values never reach the database in plain text (the request hash above is of the plain request).
-      id, runbookId: def.id, runbookDigest: loaded.digest, definition: approval.definition, parameters: this.secrets.seal(def, id, parameters), dryRun: cmd.dryRun,
-      reason: cmd.reason, trigger: this.traced(cmd.trigger), actor: cmd.trigger.actor, dedupeKey: cmd.dedupeKey,
-      requestHash, concurrencyKey, expiresAt,
+      id,
+      runbookId: def.id,
+      runbookDigest: loaded.digest,
+      definition: approval.definition,
+      parameters: this.secrets.seal(def, id, parameters),
+      dryRun: cmd.dryRun,
+      reason: cmd.reason,
+      trigger: this.traced(cmd.trigger),
+      actor: cmd.trigger.actor,
+      dedupeKey: cmd.dedupeKey,
+      requestHash,
+      concurrencyKey,
+      expiresAt,
       parentRunId: cmd.trigger.kind === 'parent' ? String(cmd.trigger.parentRunId) : null,
     };
     const acceptedEvent: AuditEventInput = {
@@ -149,8 +161,13 @@ export class RunAcceptanceService {
       runId: id,
       actor: cmd.trigger.actor,
       data: new RunRedactor(def, parameters).apply({
-        runbookId: def.id, runbookDigest: loaded.digest, trigger: cmd.trigger,
-        parameters, dryRun: cmd.dryRun, reason: cmd.reason, concurrencyKey,
+        runbookId: def.id,
+        runbookDigest: loaded.digest,
+        trigger: cmd.trigger,
+        parameters,
+        dryRun: cmd.dryRun,
+        reason: cmd.reason,
+        concurrencyKey,
         ...(preflight.length > 0 ? { preflight: preflight.map((p) => ({ stepId: p.stepId, state: p.state, note: p.note })) } : {}),
         ...(approval.requirement.reasons.length > 0 ? { approval: approval.requirement } : {}),
       }),
@@ -160,7 +177,12 @@ export class RunAcceptanceService {
     // New runs from concurrent triggers commit together in one statement. A run that collides with
     // a key comes back null, and the key says why: a repeat (the run that has it) or a concurrency
     // guard (the run that holds it). A holder that ended in between frees the key: try again.
-    const write: AcceptanceWrite = { run: newRun, events: [acceptedEvent, ...(also.events ?? [])], steps: [...preflight, ...(also.steps ?? [])], snsMessage: also.snsMessage };
+    const write: AcceptanceWrite = {
+      run: newRun,
+      events: [acceptedEvent, ...(also.events ?? [])],
+      steps: [...preflight, ...(also.steps ?? [])],
+      snsMessage: also.snsMessage,
+    };
     let run: RunRecord | null = null;
     for (let attempt = 1; !run; attempt++) {
       run = await this.writes.submit(write);
@@ -172,7 +194,10 @@ export class RunAcceptanceService {
       const holder = concurrencyKey ? await this.runs.findActiveByConcurrencyKey(concurrencyKey) : null;
       if (holder) throw this.conflict(concurrencyKey!, holder);
       if (attempt === 3) {
-        throw new EngineError('CONCURRENCY_CONFLICT', `the run's keys changed hands while it was being accepted; try again`, { concurrencyKey, dedupeKey: cmd.dedupeKey });
+        throw new EngineError('CONCURRENCY_CONFLICT', `the run's keys changed hands while it was being accepted; try again`, {
+          concurrencyKey,
+          dedupeKey: cmd.dedupeKey,
+        });
       }
     }
 

@@ -29,7 +29,8 @@ export class RunAccessService {
       const targets = await this.preflight.targetFactsOfRun(this.secrets.open(run), await this.runs.steps(run.id));
       decision = this.policy.decide(actor, action, run.runbookId, targets);
     }
-    if (!decision.allowed) throw new AuthError('FORBIDDEN', `${actor.name} may not ${action} run ${run.id}: ${decision.why}`, { action, runId: run.id, runbookId: run.runbookId });
+    if (!decision.allowed)
+      throw new AuthError('FORBIDDEN', `${actor.name} may not ${action} run ${run.id}: ${decision.why}`, { action, runId: run.id, runbookId: run.runbookId });
   }
 }
 
@@ -41,7 +42,11 @@ export class RunAccessService {
 export function personOfTrigger(trigger: RunTrigger): PolicyActor | null {
   const byPerson = trigger.kind === 'rest' || trigger.kind === 'cli' || (trigger.kind === 'parent' && typeof trigger.role === 'string');
   if (!byPerson) return null;
-  const groups = Array.isArray(trigger.groups) ? trigger.groups.filter((g): g is string => typeof g === 'string') : typeof trigger.role === 'string' ? [trigger.role] : [];
+  const groups = Array.isArray(trigger.groups)
+    ? trigger.groups.filter((g): g is string => typeof g === 'string')
+    : typeof trigger.role === 'string'
+      ? [trigger.role]
+      : [];
   const via = trigger.via === 'oidc' ? 'oidc' : 'key';
   return { name: trigger.actor, via, groups, ...(typeof trigger.subject === 'string' ? { subject: trigger.subject } : {}) };
 }

@@ -43,7 +43,11 @@ export class RunFinisherService {
   async finish(x: RunExecution): Promise<void> {
     // As stored: the report never holds a secret a step's output carried in memory.
     const redactor = redactorFor(x.run);
-    await this.end(x, x.run, [...x.steps.values()].map((s) => storedStep(s, redactor)));
+    await this.end(
+      x,
+      x.run,
+      [...x.steps.values()].map((s) => storedStep(s, redactor)),
+    );
   }
 
   /**
@@ -65,7 +69,9 @@ export class RunFinisherService {
     const report = buildRunReport(...toReportInputs(finished, steps, this.registry), endedAt);
     const fields = { state, phase: 'done' as const, error: error ?? undefined, endedAt, report: report as unknown as Record<string, unknown> };
     const ended = {
-      kind: 'run.ended' as const, runId, actor: run.actor,
+      kind: 'run.ended' as const,
+      runId,
+      actor: run.actor,
       data: redactorFor(run).apply({ state, error, durationMs: run.startedAt ? endedAt.getTime() - run.startedAt.getTime() : null, cleanupFailed }),
     };
     // One commit: an ended run always has its 'run.ended' record, and the record its run (and the

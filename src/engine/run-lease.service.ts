@@ -129,7 +129,12 @@ export class RunLeaseService implements LeaseKeeper {
   assertHeld(lease: Lease, byClock = true): void {
     if (lease.lost) this.lose(lease);
     if (byClock && Date.now() >= lease.deadlineMs) {
-      throw new EngineError('LEASE_LOST', `the lease on run ${lease.runId} ran out (this process was stalled); not acting on it`, { runId: lease.runId, epoch: lease.epoch }, false);
+      throw new EngineError(
+        'LEASE_LOST',
+        `the lease on run ${lease.runId} ran out (this process was stalled); not acting on it`,
+        { runId: lease.runId, epoch: lease.epoch },
+        false,
+      );
     }
   }
 
@@ -197,6 +202,11 @@ export class RunLeaseService implements LeaseKeeper {
   private lose(lease: Lease): never {
     lease.lost = true;
     this.stop(lease);
-    throw new EngineError('LEASE_LOST', `run ${lease.runId} was taken by a newer executor (epoch ${lease.epoch} is gone); stopping without recording`, { runId: lease.runId, epoch: lease.epoch }, false);
+    throw new EngineError(
+      'LEASE_LOST',
+      `run ${lease.runId} was taken by a newer executor (epoch ${lease.epoch} is gone); stopping without recording`,
+      { runId: lease.runId, epoch: lease.epoch },
+      false,
+    );
   }
 }

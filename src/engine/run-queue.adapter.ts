@@ -34,20 +34,24 @@ export class RunQueue implements OnModuleDestroy {
 
   async enqueue(runId: string): Promise<void> {
     await this.whenReady();
-    await this.queue.add('run', { runId }, {
-      jobId: runId,
-      // Infrastructure failures (database away) are retried; step failures never reach BullMQ.
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 5000 },
-      removeOnComplete: { age: 24 * 3600, count: 5000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    await this.queue.add(
+      'run',
+      { runId },
+      {
+        jobId: runId,
+        // Infrastructure failures (database away) are retried; step failures never reach BullMQ.
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 5000 },
+        removeOnComplete: { age: 24 * 3600, count: 5000 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    );
   }
 
   async jobState(runId: string): Promise<RunJobState> {
     const job = await this.queue.getJob(runId);
     if (!job) return 'missing';
-    return (await job.getState());
+    return await job.getState();
   }
 
   async job(runId: string): Promise<Job<RunJobData> | undefined> {

@@ -11,7 +11,14 @@ export function runScope(run: RunRecord, steps: Map<string, StepResultRecord>, c
   return {
     params: run.parameters,
     steps: outputs,
-    run: { id: run.id, runbookId: run.runbookId, dryRun: run.dryRun, actor: run.actor, expiresAt: run.expiresAt.toISOString(), acceptedAt: run.createdAt.toISOString() },
+    run: {
+      id: run.id,
+      runbookId: run.runbookId,
+      dryRun: run.dryRun,
+      actor: run.actor,
+      expiresAt: run.expiresAt.toISOString(),
+      acceptedAt: run.createdAt.toISOString(),
+    },
     defaults: { region: config.aws.region },
   };
 }
@@ -19,7 +26,12 @@ export function runScope(run: RunRecord, steps: Map<string, StepResultRecord>, c
 /** The AWS call context of one step of a run; `fence` binds its mutating calls to the executor's lease. */
 export function awsContextOf(run: RunRecord, stepId: string, fence?: AwsCallContext['fence']): AwsCallContext {
   return {
-    runId: run.id, runbookId: run.runbookId, stepId, actor: run.actor, dryRun: run.dryRun, expiresAt: run.expiresAt,
+    runId: run.id,
+    runbookId: run.runbookId,
+    stepId,
+    actor: run.actor,
+    dryRun: run.dryRun,
+    expiresAt: run.expiresAt,
     secretValues: redactorFor(run).values,
     ...(fence ? { fence } : {}),
   };

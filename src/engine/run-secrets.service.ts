@@ -3,9 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { createFileOnce } from '../common/file-once';
 import { AppConfig } from '../config/app.config';
-import {
-  isSecretEnvelope, keyFingerprintId, openSecret, sealSecret, SECRET_KEY_BYTES, SecretsError, type SecretKeyring,
-} from '../common/secret-envelope';
+import { isSecretEnvelope, keyFingerprintId, openSecret, sealSecret, SECRET_KEY_BYTES, SecretsError, type SecretKeyring } from '../common/secret-envelope';
 import { mapSecretValues } from '../runbooks/runbook-catalog.service';
 import type { RunbookDefinition } from '../model/runbook.types';
 import type { RunError, RunRecord } from '../model/run.types';

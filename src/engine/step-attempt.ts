@@ -54,8 +54,21 @@ export class StepAttempt {
   ) {
     const { def, phase, position } = place;
     this.current = existing ?? {
-      runId: x.run.id, stepId: def.id, phase, position, uses: def.uses, mutates, state: 'running',
-      attempts: 0, startedAt, endedAt: null, input: null, output: null, error: null, memory: {}, note: null,
+      runId: x.run.id,
+      stepId: def.id,
+      phase,
+      position,
+      uses: def.uses,
+      mutates,
+      state: 'running',
+      attempts: 0,
+      startedAt,
+      endedAt: null,
+      input: null,
+      output: null,
+      error: null,
+      memory: {},
+      note: null,
     };
     this.memory = this.current.memory ?? {};
     this.redactor = redactorFor(x.run);
@@ -68,7 +81,9 @@ export class StepAttempt {
     const attempt = this.current.attempts + 1;
     if (!this.existing) {
       this.pendingStart = {
-        kind: 'step.started', runId: run.id, actor: run.actor,
+        kind: 'step.started',
+        runId: run.id,
+        actor: run.actor,
         data: this.redactor.apply({ stepId: def.id, uses: def.uses, phase, mutates: this.mutates, startedAt: this.current.startedAt.toISOString(), input }),
       };
     }
@@ -116,11 +131,25 @@ export class StepAttempt {
     const ended = this.deps.clock.now();
     const next = { ...this.current, ...patch, endedAt: ended };
     const failedMain = next.state === 'failed' && phase === 'main' && next.error;
-    await this.record({ ...patch, endedAt: ended }, {
-      kind: 'step.ended', runId: run.id, actor: run.actor,
-      data: this.redactor.apply({ stepId: def.id, uses: def.uses, phase, state: next.state, attempts: next.attempts,
-        durationMs: ended.getTime() - next.startedAt.getTime(), error: next.error, note: next.note }),
-    }, failedMain ? (tx) => this.endMainOnFailure(tx, redactValues(next.error!, this.redactor.values)) : undefined);
+    await this.record(
+      { ...patch, endedAt: ended },
+      {
+        kind: 'step.ended',
+        runId: run.id,
+        actor: run.actor,
+        data: this.redactor.apply({
+          stepId: def.id,
+          uses: def.uses,
+          phase,
+          state: next.state,
+          attempts: next.attempts,
+          durationMs: ended.getTime() - next.startedAt.getTime(),
+          error: next.error,
+          note: next.note,
+        }),
+      },
+      failedMain ? (tx) => this.endMainOnFailure(tx, redactValues(next.error!, this.redactor.values)) : undefined,
+    );
     this.deps.faults.at(`step:${def.id}:after`);
   }
 

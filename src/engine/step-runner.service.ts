@@ -66,24 +66,33 @@ export class StepRunnerService {
     const { run } = x;
     const { def } = place;
     const parent = typeof run.trigger.traceparent === 'string' ? run.trigger.traceparent : undefined;
-    return tracing.inSpan(`step ${def.id}`, {
-      parent,
-      attributes: {
-        'runbookd.runbook': run.runbookId, 'runbookd.run_id': run.id, 'runbookd.step_id': def.id, 'runbookd.step.uses': def.uses,
-        'runbookd.step.phase': place.phase, 'runbookd.step.mutating': !!this.registry.forStep(def)?.mutates, 'runbookd.dry_run': run.dryRun,
+    return tracing.inSpan(
+      `step ${def.id}`,
+      {
+        parent,
+        attributes: {
+          'runbookd.runbook': run.runbookId,
+          'runbookd.run_id': run.id,
+          'runbookd.step_id': def.id,
+          'runbookd.step.uses': def.uses,
+          'runbookd.step.phase': place.phase,
+          'runbookd.step.mutating': !!this.registry.forStep(def)?.mutates,
+          'runbookd.dry_run': run.dryRun,
+        },
       },
-    }, async (span) => {
-      const result = await this.look(x, place);
-      const row = x.steps.get(def.id);
-      span?.setAttributes({ 'runbookd.step.attempt': row?.attempts, 'runbookd.step.outcome': result.kind === 'wait' ? 'waiting' : row?.state });
-      if (result.kind === 'wait') {
-        const note = row?.note ? redactText(row.note, redactorFor(run).values) : undefined;
-        span?.addEvent('wait', { 'runbookd.wait.next_look_ms': result.afterMs, 'runbookd.wait.note': note });
-      }
-      // The code only: a message can quote an input, and the span leaves runbookd.
-      if (result.kind === 'failed') span?.fail(result.error.code);
-      return result;
-    });
+      async (span) => {
+        const result = await this.look(x, place);
+        const row = x.steps.get(def.id);
+        span?.setAttributes({ 'runbookd.step.attempt': row?.attempts, 'runbookd.step.outcome': result.kind === 'wait' ? 'waiting' : row?.state });
+        if (result.kind === 'wait') {
+          const note = row?.note ? redactText(row.note, redactorFor(run).values) : undefined;
+          span?.addEvent('wait', { 'runbookd.wait.next_look_ms': result.afterMs, 'runbookd.wait.note': note });
+        }
+        // The code only: a message can quote an input, and the span leaves runbookd.
+        if (result.kind === 'failed') span?.fail(result.error.code);
+        return result;
+      },
+    );
   }
 
   private async look(x: RunExecution, place: StepPlace): Promise<StepRun> {
@@ -110,8 +119,21 @@ export class StepRunnerService {
     const { run } = x;
     const now = this.clock.now();
     const row: StepResultRecord = {
-      runId: run.id, stepId: def.id, phase, position, uses: def.uses, mutates: !!this.registry.forStep(def)?.mutates, state: 'skipped',
-      attempts: 0, startedAt: now, endedAt: now, input: null, output: null, error: null, memory: {}, note,
+      runId: run.id,
+      stepId: def.id,
+      phase,
+      position,
+      uses: def.uses,
+      mutates: !!this.registry.forStep(def)?.mutates,
+      state: 'skipped',
+      attempts: 0,
+      startedAt: now,
+      endedAt: now,
+      input: null,
+      output: null,
+      error: null,
+      memory: {},
+      note,
     };
     await x.write({
       steps: [row],
@@ -134,7 +156,11 @@ export class StepRunnerService {
    * (an unresolvable or invalid input, its timeout passed).
    */
   private async inputOf(
-    x: RunExecution, place: StepPlace, type: StepType<any, any>, attempt: StepAttempt, now: Date,
+    x: RunExecution,
+    place: StepPlace,
+    type: StepType<any, any>,
+    attempt: StepAttempt,
+    now: Date,
   ): Promise<{ input: Record<string, unknown> } | { ended: StepRun }> {
     const { def } = place;
     const scope = runScope(x.run, x.steps, this.config);
@@ -175,13 +201,19 @@ export class StepRunnerService {
     const { run } = x;
     const { def } = place;
     const ctx: StepContext = {
-      runId: run.id, runbookId: run.runbookId, stepId: def.id, attempt: n, startedAt: attempt.current.startedAt,
+      runId: run.id,
+      runbookId: run.runbookId,
+      stepId: def.id,
+      attempt: n,
+      startedAt: attempt.current.startedAt,
       memory: Object.fromEntries(Object.entries(attempt.memory).filter(([k]) => !k.startsWith('$'))),
       checkpoint: async (m) => {
         attempt.memory = { ...attempt.memory, ...m };
         await attempt.record({ memory: attempt.memory });
       },
-      dryRun: run.dryRun, expiresAt: run.expiresAt, aws: awsContextOf(run, def.id, x.fence()),
+      dryRun: run.dryRun,
+      expiresAt: run.expiresAt,
+      aws: awsContextOf(run, def.id, x.fence()),
       log: new Logger(`${run.id}/${def.id}`),
     };
     const engine: EngineCalls = {
@@ -194,7 +226,12 @@ export class StepRunnerService {
 
   /** Calls the step (or plans it, in a dry run) and records how it ended, or when to look again. */
   private async call(
-    x: RunExecution, place: StepPlace, type: StepType<any, any>, attempt: StepAttempt, input: Record<string, unknown>, ctx: StepContext,
+    x: RunExecution,
+    place: StepPlace,
+    type: StepType<any, any>,
+    attempt: StepAttempt,
+    input: Record<string, unknown>,
+    ctx: StepContext,
   ): Promise<StepRun> {
     const { run } = x;
     const { def } = place;

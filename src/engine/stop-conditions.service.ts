@@ -30,10 +30,8 @@ export class StopConditionsService {
     }
     const firing = result.alarms.filter((a) => a.state === 'ALARM');
     if (firing.length === 0) return null;
-    return new EngineError(
-      'STOP_CONDITION',
-      `stopped: guard alarm ${firing.map((a) => a.name).join(', ')} is in ALARM`,
-      { alarms: firing.map((a) => ({ name: a.name, reason: a.reason, since: a.updatedAt })) },
-    );
+    return new EngineError('STOP_CONDITION', `stopped: guard alarm ${firing.map((a) => a.name).join(', ')} is in ALARM`, {
+      alarms: firing.map((a) => ({ name: a.name, reason: a.reason, since: a.updatedAt })),
+    });
   }
 }

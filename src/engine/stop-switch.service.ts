@@ -81,10 +81,14 @@ export class StopSwitchService {
       const current = await this.repo.lock(tx);
       if (!current.stopped) throw new EngineError('STOP_SWITCH_UNCHANGED', 'nothing is stopped: resume-all has nothing to lift', { stopped: false });
       const next = await this.repo.resume(actor, tx);
-      await this.audit.append({
-        kind: 'governance.resumed-all', actor,
-        data: { reason, stoppedBy: current.stoppedBy, stoppedAt: iso(current.stoppedAt), stopReason: current.reason },
-      }, tx);
+      await this.audit.append(
+        {
+          kind: 'governance.resumed-all',
+          actor,
+          data: { reason, stoppedBy: current.stoppedBy, stoppedAt: iso(current.stoppedAt), stopReason: current.reason },
+        },
+        tx,
+      );
       return next;
     });
     this.logger.warn(`resume-all by ${actor}${reason ? `: ${reason}` : ''}`);

@@ -54,18 +54,28 @@ export class FleetAcceptanceService {
     const fleet = def.fleet!;
     checkCommonParameters(def.id, fleet, cmd.parameters);
     const ctx: AwsCallContext = {
-      runId: '', runbookId: def.id, stepId: FLEET_TARGETS_STEP, actor: cmd.trigger.actor, dryRun: cmd.dryRun, expiresAt: new Date(this.clock.nowMs() + 3_600_000),
+      runId: '',
+      runbookId: def.id,
+      stepId: FLEET_TARGETS_STEP,
+      actor: cmd.trigger.actor,
+      dryRun: cmd.dryRun,
+      expiresAt: new Date(this.clock.nowMs() + 3_600_000),
     };
     const resolved = await this.targets.resolve(def.id, request.selector, ctx);
     if (resolved.targets.length === 0 && !request.allowEmpty) {
       const where = resolved.searched.map((s) => `${s.account}/${s.region}`).join(', ') || 'the list given';
-      throw new FleetError('FLEET_TARGETS_EMPTY', `the targets resolved to no ${request.selector.resourceType} (searched ${where}); say allowEmpty: true to record an empty fleet`, {
-        field: 'targets', searched: resolved.searched,
-      });
+      throw new FleetError(
+        'FLEET_TARGETS_EMPTY',
+        `the targets resolved to no ${request.selector.resourceType} (searched ${where}); say allowEmpty: true to record an empty fleet`,
+        {
+          field: 'targets',
+          searched: resolved.searched,
+        },
+      );
     }
     // Every child's parameters, checked now: a bad common parameter or a target outside the
     // allow-list is refused before anything is recorded, not discovered target by target.
-    const bound: Array<{ target: typeof resolved.targets[number]; parameters: Record<string, unknown> }> = [];
+    const bound: Array<{ target: (typeof resolved.targets)[number]; parameters: Record<string, unknown> }> = [];
     for (const t of resolved.targets) {
       let checked: Record<string, unknown>;
       try {
@@ -86,7 +96,13 @@ export class FleetAcceptanceService {
     // Any target whose own child would ask for approval makes the fleet ask once, before its first child.
     const approval = await this.approval.judge(def, loaded.digest, bound, ctx);
     const plan: FleetPlan = {
-      runbookId: def.id, bind: fleet.bind, targets: resolved.targets, limits, homeAccount: resolved.homeAccount, selector: request.selector, searched: resolved.searched,
+      runbookId: def.id,
+      bind: fleet.bind,
+      targets: resolved.targets,
+      limits,
+      homeAccount: resolved.homeAccount,
+      selector: request.selector,
+      searched: resolved.searched,
       ...(approval ? { approval: { targets: approval.targets } } : {}),
     };
     const acceptedAt = this.clock.now();
@@ -100,18 +116,30 @@ export class FleetAcceptanceService {
       derived: { definition: fleetDefinition(def, timeoutSeconds, approval ?? undefined), parameters: cmd.parameters },
       // The request as asked (not the list it resolved to): a repeat after a resource was tagged is the same request.
       requestScope: {
-        targets: request.selector, maxConcurrency: request.maxConcurrency, maxErrors: request.maxErrors,
-        maxConcurrencyPerAccountRegion: request.maxConcurrencyPerAccountRegion, allowEmpty: request.allowEmpty,
+        targets: request.selector,
+        maxConcurrency: request.maxConcurrency,
+        maxErrors: request.maxErrors,
+        maxConcurrencyPerAccountRegion: request.maxConcurrencyPerAccountRegion,
+        allowEmpty: request.allowEmpty,
       },
       also: (runId) => ({
         steps: [targetsRecord(runId, plan, acceptedAt)],
-        events: [{
-          kind: 'fleet.targets-resolved', runId, actor: cmd.trigger.actor,
-          data: {
-            runbookId: def.id, count: resolved.targets.length, limits, selector: request.selector, searched: resolved.searched, calls: resolved.calls,
-            targets: resolved.targets.map((t) => ({ index: t.index, arn: t.arn, account: t.account, region: t.region, roleArn: t.roleArn })),
+        events: [
+          {
+            kind: 'fleet.targets-resolved',
+            runId,
+            actor: cmd.trigger.actor,
+            data: {
+              runbookId: def.id,
+              count: resolved.targets.length,
+              limits,
+              selector: request.selector,
+              searched: resolved.searched,
+              calls: resolved.calls,
+              targets: resolved.targets.map((t) => ({ index: t.index, arn: t.arn, account: t.account, region: t.region, roleArn: t.roleArn })),
+            },
           },
-        }],
+        ],
       }),
     });
   }
@@ -121,7 +149,9 @@ export class FleetAcceptanceService {
     const declared = ((this.catalog.get(runbookId).definition.parameters as { properties?: object }).properties ?? {}) as Record<string, unknown>;
     const unknown = Object.keys(parameters).find((k) => !(k in declared));
     if (unknown) {
-      throw new RunbookError('PARAMETERS_INVALID', `parameter "${unknown}" is not one runbook ${runbookId} declares`, { errors: [{ field: unknown, message: 'not declared' }] });
+      throw new RunbookError('PARAMETERS_INVALID', `parameter "${unknown}" is not one runbook ${runbookId} declares`, {
+        errors: [{ field: unknown, message: 'not declared' }],
+      });
     }
   }
 }
@@ -129,8 +159,20 @@ export class FleetAcceptanceService {
 /** The fleet's list as a step result of its parent, written with the run: later steps read it as `steps.targets`. */
 function targetsRecord(runId: string, plan: FleetPlan, at: Date): StepResultRecord {
   return {
-    runId, stepId: FLEET_TARGETS_STEP, phase: 'main', position: -1, uses: 'fleet.targets', mutates: false, state: 'succeeded', attempts: 1,
-    startedAt: at, endedAt: at, input: { selector: plan.selector }, output: plan, error: null, memory: {},
+    runId,
+    stepId: FLEET_TARGETS_STEP,
+    phase: 'main',
+    position: -1,
+    uses: 'fleet.targets',
+    mutates: false,
+    state: 'succeeded',
+    attempts: 1,
+    startedAt: at,
+    endedAt: at,
+    input: { selector: plan.selector },
+    output: plan,
+    error: null,
+    memory: {},
     note: `${plan.targets.length} target(s) resolved; maxConcurrency ${plan.limits.maxConcurrency}, maxErrors ${plan.limits.maxErrors}${plan.approval ? '; one approval for the fleet' : ''}`,
   };
 }

@@ -60,7 +60,12 @@ export class FleetApprovalService {
           for (const g of gates) {
             const spec = (g.with ?? {}) as ApprovalSpec;
             if (spec.when === undefined || this.whenHolds(spec.when, parameters)) {
-              reasons.push({ rule: 'runbook:approval.when', minApprovals: spec.minApprovals ?? 1, because: `${target.id}: runbook ${def.id}'s approval holds for its parameters`, target: target.arn });
+              reasons.push({
+                rule: 'runbook:approval.when',
+                minApprovals: spec.minApprovals ?? 1,
+                because: `${target.id}: runbook ${def.id}'s approval holds for its parameters`,
+                target: target.arn,
+              });
             }
           }
           return { target, parameters, reasons };
@@ -73,8 +78,19 @@ export class FleetApprovalService {
     const planned = await Promise.all(
       judged.map(({ target, parameters, reasons: own }) =>
         limit(async () => {
-          const { hash } = await this.approvals.targetPlan({ runbookId: def.id, runbookDigest: digest, definition: def, parameters }, this.planContext(def, aws, target));
-          const row: FleetApprovalTarget = { index: target.index, arn: target.arn, id: target.id, account: target.account, region: target.region, planHash: hash, asks: own.length > 0 };
+          const { hash } = await this.approvals.targetPlan(
+            { runbookId: def.id, runbookDigest: digest, definition: def, parameters },
+            this.planContext(def, aws, target),
+          );
+          const row: FleetApprovalTarget = {
+            index: target.index,
+            arn: target.arn,
+            id: target.id,
+            account: target.account,
+            region: target.region,
+            planHash: hash,
+            asks: own.length > 0,
+          };
           return row;
         }),
       ),
@@ -86,7 +102,10 @@ export class FleetApprovalService {
     return {
       spec: {
         requiredBy: reasons,
-        minApprovals: Math.min(10, reasons.reduce((n, r) => Math.max(n, r.minApprovals), 1)),
+        minApprovals: Math.min(
+          10,
+          reasons.reduce((n, r) => Math.max(n, r.minApprovals), 1),
+        ),
         timeout: `${timeoutSeconds}s`,
         message: `One approval for a fleet of ${targets.length} ${def.id} run(s): ${asking} of its targets need one on their own.${own[0]?.message ? ` ${own[0].message}` : ''}`,
         ...(own[0]?.approvers ? { approvers: own[0].approvers } : {}),
@@ -108,8 +127,17 @@ export class FleetApprovalService {
 
   private planContext(def: RunbookDefinition, aws: AwsCallContext, target: FleetTarget): StepContext {
     return {
-      runId: aws.runId, runbookId: def.id, stepId: 'approval', attempt: 1, startedAt: this.clock.now(), memory: {}, checkpoint: async () => undefined,
-      dryRun: true, expiresAt: aws.expiresAt, aws: { ...aws, dryRun: true }, log: new Logger(`fleet/${target.arn}`),
+      runId: aws.runId,
+      runbookId: def.id,
+      stepId: 'approval',
+      attempt: 1,
+      startedAt: this.clock.now(),
+      memory: {},
+      checkpoint: async () => undefined,
+      dryRun: true,
+      expiresAt: aws.expiresAt,
+      aws: { ...aws, dryRun: true },
+      log: new Logger(`fleet/${target.arn}`),
     };
   }
 }

@@ -16,17 +16,23 @@ const GATE_MARGIN_S = 300;
  * the parameter schema's properties (so writeOnly common parameters stay sealed and redacted),
  * with nothing required: the binding supplies each target's identity.
  */
-export function fleetDefinition(def: RunbookDefinition, timeoutSeconds: number, approval?: { spec: Omit<ApprovalSpec, 'fleet'>; timeoutSeconds: number }): RunbookDefinition {
+export function fleetDefinition(
+  def: RunbookDefinition,
+  timeoutSeconds: number,
+  approval?: { spec: Omit<ApprovalSpec, 'fleet'>; timeoutSeconds: number },
+): RunbookDefinition {
   const schema = def.parameters as { properties?: Record<string, unknown> };
   // One approval for the fleet: what is approved includes the recorded list with each target's plan hash.
   const gate: StepDefinition[] = approval
-    ? [{
-      id: FLEET_GATE_STEP,
-      uses: APPROVE_STEP,
-      name: 'One approval for every target',
-      timeout: `${approval.timeoutSeconds + GATE_MARGIN_S}s`,
-      with: { ...approval.spec, fleet: `\${{ steps.${FLEET_TARGETS_STEP}.approval }}` },
-    }]
+    ? [
+        {
+          id: FLEET_GATE_STEP,
+          uses: APPROVE_STEP,
+          name: 'One approval for every target',
+          timeout: `${approval.timeoutSeconds + GATE_MARGIN_S}s`,
+          with: { ...approval.spec, fleet: `\${{ steps.${FLEET_TARGETS_STEP}.approval }}` },
+        },
+      ]
     : [];
   const total = timeoutSeconds + (approval ? approval.timeoutSeconds + GATE_MARGIN_S : 0);
   return {
@@ -36,13 +42,16 @@ export function fleetDefinition(def: RunbookDefinition, timeoutSeconds: number, 
     parameters: { type: 'object', properties: schema.properties ?? {} },
     guards: { timeout: `${total}s` },
     preflight: [],
-    steps: [...gate, {
-      id: FLEET_RUN_STEP,
-      uses: 'fleet.run',
-      name: 'Run every target under maxConcurrency and maxErrors',
-      timeout: `${timeoutSeconds}s`,
-      with: { runbook: def.id, parameters: '${{ params }}', fleet: `\${{ steps.${FLEET_TARGETS_STEP} }}` },
-    }],
+    steps: [
+      ...gate,
+      {
+        id: FLEET_RUN_STEP,
+        uses: 'fleet.run',
+        name: 'Run every target under maxConcurrency and maxErrors',
+        timeout: `${timeoutSeconds}s`,
+        with: { runbook: def.id, parameters: '${{ params }}', fleet: `\${{ steps.${FLEET_TARGETS_STEP} }}` },
+      },
+    ],
     cleanup: [],
     triggers: def.triggers,
     ...(def.notify ? { notify: def.notify } : {}),

@@ -202,8 +202,14 @@ export function arnOf(resourceType: FleetResourceType, id: string, account: stri
 export function bindTarget(fleet: FleetSettings, common: Record<string, unknown>, target: FleetTarget): Record<string, unknown> {
   const scope = {
     target: {
-      id: target.id, arn: target.arn, account: target.account, region: target.region, resourceType: target.resourceType,
-      ...(target.roleArn ? { roleArn: target.roleArn } : {}), ...(target.cluster ? { cluster: target.cluster } : {}), tags: target.tags,
+      id: target.id,
+      arn: target.arn,
+      account: target.account,
+      region: target.region,
+      resourceType: target.resourceType,
+      ...(target.roleArn ? { roleArn: target.roleArn } : {}),
+      ...(target.cluster ? { cluster: target.cluster } : {}),
+      tags: target.tags,
     },
   };
   const bound = resolveValue(fleet.bind, scope) as Record<string, unknown>;

@@ -66,7 +66,16 @@ export class FleetTargetsService {
           const a = parseArn(r.arn);
           // The tagging API of one account and region answers for them alone; anything else is not this fleet's to touch.
           if (!a || a.resourceType !== selector.resourceType || a.account !== account || a.region !== region) continue;
-          found.push({ arn: r.arn, id: a.id, resourceType: selector.resourceType, account, region, roleArn, tags: r.tags, ...(a.cluster ? { cluster: a.cluster } : {}) });
+          found.push({
+            arn: r.arn,
+            id: a.id,
+            resourceType: selector.resourceType,
+            account,
+            region,
+            roleArn,
+            tags: r.tags,
+            ...(a.cluster ? { cluster: a.cluster } : {}),
+          });
           n++;
         }
         searched.push({ account, region, found: n });
@@ -87,13 +96,18 @@ export class FleetTargetsService {
           if (!a || a.resourceType !== selector.resourceType || !a.account || !a.region) {
             throw invalid(field, `${raw.slice(0, 200)} is not the ARN of a ${selector.resourceType}`);
           }
-          if (selector.accounts && !selector.accounts.includes(a.account)) throw invalid(field, `${raw} is in account ${a.account}, which targets.accounts does not list`);
-          if (selector.regions && !selector.regions.includes(a.region)) throw invalid(field, `${raw} is in region ${a.region}, which targets.regions does not list`);
+          if (selector.accounts && !selector.accounts.includes(a.account))
+            throw invalid(field, `${raw} is in account ${a.account}, which targets.accounts does not list`);
+          if (selector.regions && !selector.regions.includes(a.region))
+            throw invalid(field, `${raw} is in region ${a.region}, which targets.regions does not list`);
           ({ account, region } = a);
           arn = raw;
         } else {
           if ((selector.accounts?.length ?? 1) > 1 || (selector.regions?.length ?? 1) > 1) {
-            throw invalid(field, `"${raw.slice(0, 200)}" is an id, which names one resource in one account and region: give its ARN, or list one account and one region`);
+            throw invalid(
+              field,
+              `"${raw.slice(0, 200)}" is an id, which names one resource in one account and region: give its ARN, or list one account and one region`,
+            );
           }
           if (selector.resourceType === 'ecs:service' && !/^[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}$/.test(raw)) {
             throw invalid(field, `an ECS service is named <cluster>/<service>, got "${raw.slice(0, 200)}"`);
@@ -112,9 +126,14 @@ export class FleetTargetsService {
     const unique = [...new Map(found.map((t) => [t.arn, t])).values()];
     unique.sort((x, y) => cmp(x.account, y.account) || cmp(x.region, y.region) || cmp(x.arn, y.arn));
     if (unique.length > this.config.fleets.maxTargets) {
-      throw new FleetError('FLEET_TOO_MANY_TARGETS', `the targets resolved to ${unique.length} resources; a fleet takes at most ${this.config.fleets.maxTargets} (RUNBOOKD_FLEET_MAX_TARGETS): narrow the tags, accounts or regions`, {
-        count: unique.length, max: this.config.fleets.maxTargets,
-      });
+      throw new FleetError(
+        'FLEET_TOO_MANY_TARGETS',
+        `the targets resolved to ${unique.length} resources; a fleet takes at most ${this.config.fleets.maxTargets} (RUNBOOKD_FLEET_MAX_TARGETS): narrow the tags, accounts or regions`,
+        {
+          count: unique.length,
+          max: this.config.fleets.maxTargets,
+        },
+      );
     }
     return { targets: unique.map((t, index) => ({ index, ...t })), homeAccount: home, searched, calls };
   }
@@ -124,7 +143,12 @@ export class FleetTargetsService {
    * reached through (none at home): the same roles and allow-list checks a fleet's resolution
    * uses, for readers that list everything there rather than search by tag (resilience posture).
    */
-  async reach(purpose: string, accounts: readonly string[], regions: readonly string[], ctx: AwsCallContext): Promise<{ homeAccount: string; places: Array<{ account: string; region: string; roleArn: string | null }> }> {
+  async reach(
+    purpose: string,
+    accounts: readonly string[],
+    regions: readonly string[],
+    ctx: AwsCallContext,
+  ): Promise<{ homeAccount: string; places: Array<{ account: string; region: string; roleArn: string | null }> }> {
     const home = await this.home(ctx);
     const list = accounts.length > 0 ? [...new Set(accounts)] : [home];
     const where = regions.length > 0 ? [...new Set(regions)] : [this.config.aws.region];
@@ -137,7 +161,10 @@ export class FleetTargetsService {
   private roleFor(runbookId: string, account: string, home: string): string | null {
     const roleArn = account === home ? null : (this.config.fleets.accountRoleArnTemplate?.split('{account}').join(account) ?? undefined);
     if (roleArn === undefined) {
-      throw invalid('targets.accounts', `account ${account} is not the home account (${home}) and RUNBOOKD_ACCOUNT_ROLE_ARN is not set, so runbookd has no way into it`);
+      throw invalid(
+        'targets.accounts',
+        `account ${account} is not the home account (${home}) and RUNBOOKD_ACCOUNT_ROLE_ARN is not set, so runbookd has no way into it`,
+      );
     }
     this.policy.checkAccount(runbookId, 'targets.accounts', account, roleArn);
     return roleArn;

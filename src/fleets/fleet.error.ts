@@ -11,12 +11,7 @@ import { CodedError } from '../common/coded-error';
  * An account outside the allow-list is refused as TARGET_NOT_ALLOWED (auth, 403) like any target.
  */
 export type FleetErrorCode =
-  | 'FLEET_NOT_SUPPORTED'
-  | 'FLEET_TARGETS_INVALID'
-  | 'FLEET_RESOURCE_TYPE_NOT_BOUND'
-  | 'FLEET_RATE_INVALID'
-  | 'FLEET_TARGETS_EMPTY'
-  | 'FLEET_TOO_MANY_TARGETS';
+  'FLEET_NOT_SUPPORTED' | 'FLEET_TARGETS_INVALID' | 'FLEET_RESOURCE_TYPE_NOT_BOUND' | 'FLEET_RATE_INVALID' | 'FLEET_TARGETS_EMPTY' | 'FLEET_TOO_MANY_TARGETS';
 
 export class FleetError extends CodedError<FleetErrorCode> {
   readonly area = 'fleet';

@@ -83,7 +83,10 @@ export class ResiliencePostureService {
       if (err instanceof ResiliencePolicyFileError) throw new ConfigError(err.problems.map((p) => `RUNBOOKD_RESILIENCE_POLICY ${p}`));
       throw err;
     }
-    if (this.policy) this.logger.log(`resilience policy from ${this.policy.source}: tiers ${Object.keys(this.policy.tiers).join(', ')}, ${this.policy.assignments.length} assignment(s)`);
+    if (this.policy)
+      this.logger.log(
+        `resilience policy from ${this.policy.source}: tiers ${Object.keys(this.policy.tiers).join(', ')}, ${this.policy.assignments.length} assignment(s)`,
+      );
   }
 
   /** The posture, filtered; computed anew when the cached one is older than the cache allows. */
@@ -107,7 +110,14 @@ export class ResiliencePostureService {
 
   async compute(actor: string): Promise<ResiliencePostureView> {
     const now = this.clock.now();
-    const ctx: AwsCallContext = { runId: '', runbookId: 'resilience-posture', stepId: 'posture', actor, dryRun: true, expiresAt: new Date(now.getTime() + 3_600_000) };
+    const ctx: AwsCallContext = {
+      runId: '',
+      runbookId: 'resilience-posture',
+      stepId: 'posture',
+      actor,
+      dryRun: true,
+      expiresAt: new Date(now.getTime() + 3_600_000),
+    };
     const scope = this.policy?.scope ?? { accounts: [], regions: [] };
     const { homeAccount, places } = await this.targets.reach('resilience-posture', scope.accounts, scope.regions, ctx);
     const limit = pLimit(READ_PARALLELISM);
@@ -197,7 +207,10 @@ export function rdsResources(read: readonly PlaceRead[]): EstateResource[] {
         facts: {
           multiAz: s.multiAz,
           pitr,
-          pitrWindowSeconds: pitr && s.latestRestorableTime && s.earliestRestorableTime ? Math.round((Date.parse(s.latestRestorableTime) - Date.parse(s.earliestRestorableTime)) / 1000) : null,
+          pitrWindowSeconds:
+            pitr && s.latestRestorableTime && s.earliestRestorableTime
+              ? Math.round((Date.parse(s.latestRestorableTime) - Date.parse(s.earliestRestorableTime)) / 1000)
+              : null,
           encryption: s.encrypted,
           deletionProtection: s.deletionProtection,
           backupRetentionDays: s.backupRetentionDays,
@@ -220,7 +233,15 @@ export function evidenceByResource(runs: readonly EvidenceRunRow[], homeAccount:
     const key = evidenceKey(spec.kind, arn);
     const known = out.get(key);
     if (known && known.endedAt >= run.endedAt) continue;
-    out.set(key, { kind: spec.kind, arn, runId: run.runId, runbookId: run.runbookId, state: run.state, endedAt: run.endedAt, measuredSeconds: measuredSeconds(run.findings, spec.finding) });
+    out.set(key, {
+      kind: spec.kind,
+      arn,
+      runId: run.runId,
+      runbookId: run.runbookId,
+      state: run.state,
+      endedAt: run.endedAt,
+      measuredSeconds: measuredSeconds(run.findings, spec.finding),
+    });
   }
   return out;
 }

@@ -16,7 +16,8 @@ interface DecisionBody {
 }
 
 const approveSchema: Record<string, any> = {
-  type: 'object', additionalProperties: false,
+  type: 'object',
+  additionalProperties: false,
   properties: { comment: { type: 'string', maxLength: 2000 }, planHash: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
 };
 const rejectSchema: Record<string, any> = {

@@ -55,9 +55,15 @@ export class AuditController {
     if (order !== undefined && order !== 'asc' && order !== 'desc') throw new RequestError('INVALID_REQUEST', 'order must be asc or desc', { field: 'order' });
     const desc = order === 'desc';
     const query = {
-      runId: runId || undefined, kind: kind || undefined, actor: actor || undefined,
-      since: timeOf('since', since), until: timeOf('until', until), order: desc ? ('desc' as const) : ('asc' as const),
-      afterSeq: seqOf('afterSeq', afterSeq), beforeSeq: seqOf('beforeSeq', beforeSeq), limit: n,
+      runId: runId || undefined,
+      kind: kind || undefined,
+      actor: actor || undefined,
+      since: timeOf('since', since),
+      until: timeOf('until', until),
+      order: desc ? ('desc' as const) : ('asc' as const),
+      afterSeq: seqOf('afterSeq', afterSeq),
+      beforeSeq: seqOf('beforeSeq', beforeSeq),
+      limit: n,
     };
     const items = await this.audit.list(query);
     const full = items.length === n;

@@ -21,7 +21,9 @@ export function registerHttpTracing(fastify: FastifyInstance, tracing: TracingSe
       const route = request.routeOptions?.url ?? request.url.split('?')[0];
       const header = request.headers.traceparent;
       const span = tracing.start(`${request.method} ${route}`, {
-        kind: 'server', root: true, parent: typeof header === 'string' ? header : undefined,
+        kind: 'server',
+        root: true,
+        parent: typeof header === 'string' ? header : undefined,
         attributes: { 'http.request.method': request.method, 'http.route': route, 'url.path': request.url.split('?')[0] },
       });
       if (span) spans.set(request, span);

@@ -18,6 +18,9 @@ export class IamPolicyController {
   @Get()
   @RequirePermission('view')
   all() {
-    return iamPolicyFor(this.catalog.list().map((l) => l.definition), this.steps);
+    return iamPolicyFor(
+      this.catalog.list().map((l) => l.definition),
+      this.steps,
+    );
   }
 }

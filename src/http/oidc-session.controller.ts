@@ -38,7 +38,9 @@ export class OidcSessionController {
   /** Whether the console should offer "Sign in with <provider>". */
   @Get()
   @Public()
-  @ApiOkResponse({ schema: { type: 'object', properties: { configured: { type: 'boolean' }, provider: { type: ['string', 'null'] }, startUrl: { type: ['string', 'null'] } } } })
+  @ApiOkResponse({
+    schema: { type: 'object', properties: { configured: { type: 'boolean' }, provider: { type: ['string', 'null'] }, startUrl: { type: ['string', 'null'] } } },
+  })
   describe() {
     return this.signIn.enabled
       ? { configured: true, provider: this.signIn.providerName ?? null, startUrl: '/v1/session/oidc/start' }
@@ -65,9 +67,7 @@ export class OidcSessionController {
     reply.header('cache-control', 'no-store');
     try {
       const s = await this.signIn.finish(query, oidcBindingOf(request.headers.cookie), request.ip);
-      void reply
-        .header('set-cookie', [sessionCookie(s.token, this.sessions.ttlSeconds, secure), clearedOidcBindingCookie(secure)])
-        .redirect('/#/', 303);
+      void reply.header('set-cookie', [sessionCookie(s.token, this.sessions.ttlSeconds, secure), clearedOidcBindingCookie(secure)]).redirect('/#/', 303);
     } catch (err) {
       reply.header('set-cookie', clearedOidcBindingCookie(secure));
       if (!(err instanceof AuthError) || !wantsHtml(request)) throw err;
@@ -92,7 +92,8 @@ export class OidcSessionController {
   }
 
   private assertEnabled(): void {
-    if (!this.signIn.enabled) throw new RequestError('NOT_FOUND', 'SSO is not configured on this runbookd (RUNBOOKD_OIDC_ISSUER is unset): sign in with an API key');
+    if (!this.signIn.enabled)
+      throw new RequestError('NOT_FOUND', 'SSO is not configured on this runbookd (RUNBOOKD_OIDC_ISSUER is unset): sign in with an API key');
   }
 
   private secure(request: FastifyRequest): boolean {

@@ -29,7 +29,18 @@ export const API_SCHEMAS: Record<string, Schema> = {
   Role: { type: 'string', enum: ['viewer', 'operator', 'admin'] },
   ApiErrorBody: obj(['error'], { error: obj(['code', 'message'], { code: str, message: str, details: anyObject }) }),
   CodedErrorView: obj(['code', 'message'], { code: str, message: str, details: anyObject }),
-  Session: obj(['name', 'role', 'groups', 'may', 'csrfToken', 'expiresAt'], { name: str, role: ref('Role'), groups: { type: 'array', items: str, description: 'The policy groups the signed-in key or SSO user is in' }, may: { type: 'array', items: { type: 'string', enum: ['view', 'run', 'approve', 'cancel', 'admin'] }, description: 'The actions the policy gives them on some runbook somewhere (each run, approval and cancel is still decided on its runbook and targets)' }, csrfToken: nullableStr, expiresAt: nullableDateTime }),
+  Session: obj(['name', 'role', 'groups', 'may', 'csrfToken', 'expiresAt'], {
+    name: str,
+    role: ref('Role'),
+    groups: { type: 'array', items: str, description: 'The policy groups the signed-in key or SSO user is in' },
+    may: {
+      type: 'array',
+      items: { type: 'string', enum: ['view', 'run', 'approve', 'cancel', 'admin'] },
+      description: 'The actions the policy gives them on some runbook somewhere (each run, approval and cancel is still decided on its runbook and targets)',
+    },
+    csrfToken: nullableStr,
+    expiresAt: nullableDateTime,
+  }),
   StepView: obj(['id', 'uses', 'phase', 'mutates', 'state', 'attempts', 'startedAt', 'endedAt', 'durationMs', 'input', 'output', 'error', 'note'], {
     id: str,
     uses: str,
@@ -191,7 +202,10 @@ export const API_SCHEMAS: Record<string, Schema> = {
     firstBadRecord: obj(['seq', 'position', 'reason'], { seq: { type: ['integer', 'null'] }, position: { type: ['integer', 'null'] }, reason: str }),
     missingTail: anyObject,
     anchors: anyObject,
-    authentication: { type: 'object', description: 'record MACs: rows quarantined by the sealer, sealed rows whose MAC fails, records from before authentication' },
+    authentication: {
+      type: 'object',
+      description: 'record MACs: rows quarantined by the sealer, sealed rows whose MAC fails, records from before authentication',
+    },
   }),
   ScheduleTick: obj(['tickAt', 'decision', 'reason', 'runId'], {
     tickAt: dateTime,

@@ -21,19 +21,20 @@ export class ResilienceController {
   @RequirePermission('view')
   @ApiQuery({ name: 'tier', required: false, description: 'a tier of the policy, or untiered' })
   @ApiQuery({ name: 'account', required: false, description: 'a 12-digit account id' })
-  @ApiQuery({ name: 'verdict', required: false, enum: [...VERDICT_FILTERS], description: 'resources with at least one objective of this verdict (untiered: resources in no tier)' })
+  @ApiQuery({
+    name: 'verdict',
+    required: false,
+    enum: [...VERDICT_FILTERS],
+    description: 'resources with at least one objective of this verdict (untiered: resources in no tier)',
+  })
   @ApiOkResponse({ schema: apiRef('ResiliencePosture') })
-  get(
-    @CurrentPrincipal() principal: Principal,
-    @Query('tier') tier?: string,
-    @Query('account') account?: string,
-    @Query('verdict') verdict?: string,
-  ) {
+  get(@CurrentPrincipal() principal: Principal, @Query('tier') tier?: string, @Query('account') account?: string, @Query('verdict') verdict?: string) {
     const tiers = Object.keys(this.posture.policy?.tiers ?? {});
     if (tier !== undefined && tier !== '' && tier !== 'untiered' && !tiers.includes(tier)) {
       throw new RequestError('INVALID_REQUEST', `tier must be one of ${[...tiers, 'untiered'].join(', ')}`, { field: 'tier' });
     }
-    if (account !== undefined && account !== '' && !/^\d{12}$/.test(account)) throw new RequestError('INVALID_REQUEST', 'account must be a 12-digit account id', { field: 'account' });
+    if (account !== undefined && account !== '' && !/^\d{12}$/.test(account))
+      throw new RequestError('INVALID_REQUEST', 'account must be a 12-digit account id', { field: 'account' });
     if (verdict !== undefined && verdict !== '' && !(VERDICT_FILTERS as readonly string[]).includes(verdict)) {
       throw new RequestError('INVALID_REQUEST', `verdict must be one of ${VERDICT_FILTERS.join(', ')}`, { field: 'verdict' });
     }

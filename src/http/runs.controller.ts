@@ -94,7 +94,7 @@ export class RunsController {
 
   @Get(':id/report')
   @RequirePermission('view')
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html', 'csv'], description: 'csv: a fleet run\'s targets, one row each' })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'md', 'html', 'csv'], description: "csv: a fleet run's targets, one row each" })
   @ApiProduces('application/json', 'text/markdown', 'text/html', 'text/csv')
   @ApiOkResponse({ schema: apiRef('RunReport') })
   async report(@Param('id') id: string, @Query('format') format: string | undefined, @Res() reply: FastifyReply) {

@@ -43,23 +43,47 @@ export class SessionController {
   @Public()
   @ApiBody({ schema: signInSchema })
   @ApiOkResponse({ schema: apiRef('Session') })
-  async signIn(@Body(new JsonSchemaPipe<SignInBody>(signInSchema)) body: SignInBody, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  async signIn(
+    @Body(new JsonSchemaPipe<SignInBody>(signInSchema)) body: SignInBody,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const s = await this.sessions.signIn(body.apiKey, request.ip);
     reply.header('set-cookie', sessionCookie(s.token, this.sessions.ttlSeconds, this.secure(request)));
     reply.header('cache-control', 'no-store');
-    return { name: s.principal.name, role: s.principal.role, groups: s.principal.groups, may: this.may(s.principal), csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+    return {
+      name: s.principal.name,
+      role: s.principal.role,
+      groups: s.principal.groups,
+      may: this.may(s.principal),
+      csrfToken: s.csrfToken,
+      expiresAt: s.expiresAt.toISOString(),
+    };
   }
 
   /** Who is signed in; with a session cookie, also the CSRF token (the console reads it after a reload). */
   @Get()
   @RequirePermission('view')
   @ApiOkResponse({ schema: apiRef('Session') })
-  async current(@CurrentPrincipal() principal: Principal, @Headers('cookie') cookie: string | undefined, @Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+  async current(
+    @CurrentPrincipal() principal: Principal,
+    @Headers('cookie') cookie: string | undefined,
+    @Headers('authorization') authorization: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     reply.header('cache-control', 'no-store');
     const token = authorization === undefined ? sessionTokenOf(cookie) : undefined;
-    if (token === undefined) return { name: principal.name, role: principal.role, groups: principal.groups, may: this.may(principal), csrfToken: null, expiresAt: null };
+    if (token === undefined)
+      return { name: principal.name, role: principal.role, groups: principal.groups, may: this.may(principal), csrfToken: null, expiresAt: null };
     const s = await this.sessions.current(token);
-    return { name: s.principal.name, role: s.principal.role, groups: s.principal.groups, may: this.may(s.principal), csrfToken: s.csrfToken, expiresAt: s.expiresAt.toISOString() };
+    return {
+      name: s.principal.name,
+      role: s.principal.role,
+      groups: s.principal.groups,
+      may: this.may(s.principal),
+      csrfToken: s.csrfToken,
+      expiresAt: s.expiresAt.toISOString(),
+    };
   }
 
   /** Sign out: the session is revoked server-side (a copied cookie stops working too) and the cookie cleared. */

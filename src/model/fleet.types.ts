@@ -1,6 +1,5 @@
 import type { FleetApprovalTarget, FleetResourceType } from './runbook.types';
 
-
 /**
  * A fleet run: one parent run that acts on a fixed list of targets, one child run per target.
  * These are the shapes the request, the runbook's `fleet:` section and the recorded list share.

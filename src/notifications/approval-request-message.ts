@@ -15,11 +15,14 @@ interface PlanStep {
  */
 export function approvalRequestMessage(run: RunRecord, a: ApprovalRecord, publicUrl: string): NotificationMessage {
   const consoleUrl = `${publicUrl}/#/runs/${run.id}`;
-  const steps = ((a.plan as { steps?: PlanStep[] }).steps ?? []);
-  const plan = steps.map((s) => s.calls === null
-    ? `${s.stepId}: ${s.uses} (${s.note ?? 'calls known later'})`
-    : s.calls.length === 0 ? `${s.stepId}: ${s.note ?? 'nothing to call'}`
-      : s.calls.map((c) => `${s.stepId}: ${c.service}:${c.operation}${c.region ? ` in ${c.region}` : ''}${target(c.input)}`).join('\n'));
+  const steps = (a.plan as { steps?: PlanStep[] }).steps ?? [];
+  const plan = steps.map((s) =>
+    s.calls === null
+      ? `${s.stepId}: ${s.uses} (${s.note ?? 'calls known later'})`
+      : s.calls.length === 0
+        ? `${s.stepId}: ${s.note ?? 'nothing to call'}`
+        : s.calls.map((c) => `${s.stepId}: ${c.service}:${c.operation}${c.region ? ` in ${c.region}` : ''}${target(c.input)}`).join('\n'),
+  );
   const approve = `runbookd approve ${run.id} -m "<comment>"`;
   const reject = `runbookd reject ${run.id} -m "<why>"`;
   const who = [...a.approvers.roles.map((r) => `any ${r}`), ...a.approvers.keys].join(', ') || 'nobody';

@@ -57,9 +57,13 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
   ) {}
 
   onApplicationBootstrap(): void {
-    const timer = setInterval(() => void this.dispatchDue().catch((err) => {
-      if (!this.stopping) this.logger.warn(`notification round failed: ${(err as Error).message}`);
-    }), this.config.notifications.intervalMs);
+    const timer = setInterval(
+      () =>
+        void this.dispatchDue().catch((err) => {
+          if (!this.stopping) this.logger.warn(`notification round failed: ${(err as Error).message}`);
+        }),
+      this.config.notifications.intervalMs,
+    );
     timer.unref();
     this.scheduler.addInterval(INTERVAL_NAME, timer);
   }
@@ -99,13 +103,26 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
     const target = n.channel === 'webhook' ? describeWebhook(n.target) : n.target;
     try {
       if (n.channel === 'sns') {
-        const ctx = { runId: run.id, runbookId: run.runbookId, stepId: 'notify', actor: 'system', dryRun: false, expiresAt: run.expiresAt, secretValues: redact.values };
+        const ctx = {
+          runId: run.id,
+          runbookId: run.runbookId,
+          stepId: 'notify',
+          actor: 'system',
+          dryRun: false,
+          expiresAt: run.expiresAt,
+          secretValues: redact.values,
+        };
         await this.sns.publish(ctx, { topicArn: n.target, subject: message.subject, message: redact.apply(message.text) });
       } else {
         await this.webhook.postJson(n.target, redact.apply(message.slack));
       }
       if (!(await this.outbox.markSent(n.id, token))) this.lostClaim(n);
-      await this.audit.append({ kind: 'notification.sent', runId: run.id, actor: 'system', data: { channel: n.channel, target, attempt: n.attempts, state: run.state, ...(approval ? { approvalId: approval.id } : {}) } });
+      await this.audit.append({
+        kind: 'notification.sent',
+        runId: run.id,
+        actor: 'system',
+        data: { channel: n.channel, target, attempt: n.attempts, state: run.state, ...(approval ? { approvalId: approval.id } : {}) },
+      });
     } catch (err) {
       const error = redact.apply({ message: (err as Error).message }).message;
       const willRetry = n.attempts < this.config.notifications.maxAttempts;
@@ -113,10 +130,22 @@ export class NotificationDispatcherService implements OnApplicationBootstrap, Be
       const recorded = willRetry ? await this.outbox.markRetry(n.id, token, error, delayMs) : await this.outbox.markFailed(n.id, token, error);
       if (!recorded) this.lostClaim(n);
       await this.audit.append({
-        kind: 'notification.failed', runId: run.id, actor: 'system',
-        data: { channel: n.channel, target, attempt: n.attempts, maxAttempts: this.config.notifications.maxAttempts, error, willRetry, ...(willRetry ? { retryInMs: delayMs } : {}) },
+        kind: 'notification.failed',
+        runId: run.id,
+        actor: 'system',
+        data: {
+          channel: n.channel,
+          target,
+          attempt: n.attempts,
+          maxAttempts: this.config.notifications.maxAttempts,
+          error,
+          willRetry,
+          ...(willRetry ? { retryInMs: delayMs } : {}),
+        },
       });
-      this.logger.warn(`notification ${n.channel} for run ${run.id} failed (attempt ${n.attempts}/${this.config.notifications.maxAttempts}): ${error}${willRetry ? `; retry in ${delayMs} ms` : '; giving up'}`);
+      this.logger.warn(
+        `notification ${n.channel} for run ${run.id} failed (attempt ${n.attempts}/${this.config.notifications.maxAttempts}): ${error}${willRetry ? `; retry in ${delayMs} ms` : '; giving up'}`,
+      );
     }
   }
 

@@ -36,13 +36,20 @@ export function notificationMessage(run: RunRecord, publicUrl: string): Notifica
     text,
     slack: {
       text: `${summary.join('\n')}\n<${reportUrl}|Report>`,
-      attachments: [{
-        color: COLOUR[run.state] ?? '#57606a',
-        fields: figures.map((f) => ({ title: f.label, value: f.value, short: true })),
-      }],
+      attachments: [
+        {
+          color: COLOUR[run.state] ?? '#57606a',
+          fields: figures.map((f) => ({ title: f.label, value: f.value, short: true })),
+        },
+      ],
       runbookd: {
-        runId: run.id, runbookId: run.runbookId, state: run.state, dryRun: run.dryRun, error: run.error,
-        figures, findings: { passed: findings.length - failed.length, failed: failed.map((f) => f.id) },
+        runId: run.id,
+        runbookId: run.runbookId,
+        state: run.state,
+        dryRun: run.dryRun,
+        error: run.error,
+        figures,
+        findings: { passed: findings.length - failed.length, failed: failed.map((f) => f.id) },
         ...(objectives.length ? { objectives: objectives.map((o) => ({ id: o.id, status: o.status, measured: o.measured, target: o.target })) } : {}),
         reportUrl,
       },

@@ -124,7 +124,10 @@ export class MetricsService {
 
   private gauge(name: string, help: string, labelNames: string[], fill: (s: Scrape, set: SetSample) => void): void {
     const gauge: Gauge = new Gauge({
-      name, help, labelNames, registers: [this.registry],
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
       collect: async () => {
         const s = await this.scrape();
         // Series that are gone since the last scrape (a runbook with no active run) must not linger.
@@ -137,7 +140,9 @@ export class MetricsService {
   /** A total kept in the database: the counter is set to it, never counted up in this process. */
   private counter(name: string, help: string, read: (s: Scrape) => number): void {
     const counter: Counter = new Counter({
-      name, help, registers: [this.registry],
+      name,
+      help,
+      registers: [this.registry],
       collect: async () => {
         const value = finite(read(await this.scrape()));
         counter.reset();

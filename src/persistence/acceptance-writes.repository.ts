@@ -30,18 +30,46 @@ export class AcceptanceWritesRepository {
 
   async write(items: readonly AcceptanceWrite[], at: Date): Promise<(RunRecord | null)[]> {
     const runs = items.map(({ run: r }, ord) => ({
-      id: r.id, runbook_id: r.runbookId, runbook_digest: r.runbookDigest, definition: r.definition, parameters: r.parameters,
-      dry_run: r.dryRun, reason: r.reason, trigger: r.trigger, actor: r.actor, dedupe_key: r.dedupeKey, request_hash: r.requestHash,
-      concurrency_key: r.concurrencyKey, expires_at: r.expiresAt.toISOString(), parent_run_id: r.parentRunId ?? null, ord,
+      id: r.id,
+      runbook_id: r.runbookId,
+      runbook_digest: r.runbookDigest,
+      definition: r.definition,
+      parameters: r.parameters,
+      dry_run: r.dryRun,
+      reason: r.reason,
+      trigger: r.trigger,
+      actor: r.actor,
+      dedupe_key: r.dedupeKey,
+      request_hash: r.requestHash,
+      concurrency_key: r.concurrencyKey,
+      expires_at: r.expiresAt.toISOString(),
+      parent_run_id: r.parentRunId ?? null,
+      ord,
     }));
     const steps = items.flatMap((i) => i.steps.map(stepRow));
-    const messages = items.flatMap((i) => (i.snsMessage ? [{
-      owner: i.run.id, message_id: i.snsMessage.messageId, type: i.snsMessage.type, topic_arn: i.snsMessage.topicArn,
-      alarm_key: i.snsMessage.alarmKey, outcome: i.snsMessage.outcome, run_ids: i.snsMessage.runIds, received_at: i.snsMessage.receivedAt.toISOString(),
-    }] : []));
+    const messages = items.flatMap((i) =>
+      i.snsMessage
+        ? [
+            {
+              owner: i.run.id,
+              message_id: i.snsMessage.messageId,
+              type: i.snsMessage.type,
+              topic_arn: i.snsMessage.topicArn,
+              alarm_key: i.snsMessage.alarmKey,
+              outcome: i.snsMessage.outcome,
+              run_ids: i.snsMessage.runIds,
+              received_at: i.snsMessage.receivedAt.toISOString(),
+            },
+          ]
+        : [],
+    );
     // `owner`: the run a record stands or falls with (an sns.received record has no run id of its own).
     const owners = items.flatMap((i) => i.events.map(() => i.run.id));
-    const events = storedAuditRows(items.flatMap((i) => i.events), at, this.mac).map((e, ord) => ({ ...e, owner: owners[ord], ord }));
+    const events = storedAuditRows(
+      items.flatMap((i) => i.events),
+      at,
+      this.mac,
+    ).map((e, ord) => ({ ...e, owner: owners[ord], ord }));
     const rows = await this.db.query<Record<string, unknown>>(
       `WITH ins AS (
          INSERT INTO runs (id, runbook_id, runbook_digest, definition, parameters, dry_run, reason, trigger, actor,

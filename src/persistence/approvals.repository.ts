@@ -39,9 +39,21 @@ const date = (v: unknown): Date | null => (v === null || v === undefined ? null 
 
 function toRecord(r: Row): ApprovalRecord {
   return {
-    id: Number(r.id), runId: r.run_id, gate: r.gate, state: r.state, requestedBy: r.requested_by, approvers: r.approvers,
-    minApprovals: Number(r.min_approvals), message: r.message, plan: r.plan, planHash: r.plan_hash, decisions: r.decisions ?? [],
-    createdAt: date(r.created_at)!, expiresAt: date(r.expires_at)!, decidedAt: date(r.decided_at), reason: r.reason,
+    id: Number(r.id),
+    runId: r.run_id,
+    gate: r.gate,
+    state: r.state,
+    requestedBy: r.requested_by,
+    approvers: r.approvers,
+    minApprovals: Number(r.min_approvals),
+    message: r.message,
+    plan: r.plan,
+    planHash: r.plan_hash,
+    decisions: r.decisions ?? [],
+    createdAt: date(r.created_at)!,
+    expiresAt: date(r.expires_at)!,
+    decidedAt: date(r.decided_at),
+    reason: r.reason,
     ...(r.runbook_id ? { runbookId: r.runbook_id } : {}),
     ...(r.run_state ? { runState: r.run_state } : {}),
   };

@@ -19,14 +19,19 @@ export async function openDatabase(config: AppConfig): Promise<Database> {
       await migrator.close();
     }
     db = new PgDatabase(config.database.url, {
-      max: config.database.poolMax, statementTimeoutMs: config.database.statementTimeoutMs, lockTimeoutMs: config.database.lockTimeoutMs, connectTimeoutMs: config.database.connectTimeoutMs,
+      max: config.database.poolMax,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      lockTimeoutMs: config.database.lockTimeoutMs,
+      connectTimeoutMs: config.database.connectTimeoutMs,
     });
   } else {
     db = await PgliteDatabase.open(config.database.pgliteDir);
     applied = await migrate(db);
   }
   const logger = new Logger('Database');
-  logger.log(`${db.kind === 'pglite' ? `embedded PGlite at ${config.database.pgliteDir}` : 'PostgreSQL'}; migrations applied: ${applied.length ? applied.join(', ') : 'none pending'}`);
+  logger.log(
+    `${db.kind === 'pglite' ? `embedded PGlite at ${config.database.pgliteDir}` : 'PostgreSQL'}; migrations applied: ${applied.length ? applied.join(', ') : 'none pending'}`,
+  );
   return db;
 }
 

@@ -18,12 +18,9 @@ export abstract class Database implements Queryable {
 export const UNIQUE_VIOLATION = '23505';
 
 export function sqlState(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error).code) : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
 }
 
 export function constraintName(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'constraint' in error
-    ? String((error).constraint)
-    : undefined;
+  return typeof error === 'object' && error !== null && 'constraint' in error ? String(error.constraint) : undefined;
 }
-

@@ -42,12 +42,14 @@ export class ExecutorWritesRepository {
   /** Returns the ids of the runs whose lease held (their rows are written; the others' are not). */
   async write(items: readonly ExecutorWrite[], leaseMs: number, at: Date): Promise<Set<string>> {
     // Rows locked in one order by every batch, so two batches cannot deadlock on each other.
-    const runs = items
-      .map((i) => runRow(i))
-      .sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : 0));
+    const runs = items.map((i) => runRow(i)).sort((a, b) => (a.run_id < b.run_id ? -1 : a.run_id > b.run_id ? 1 : 0));
     const steps = items.flatMap((i) => (i.steps ?? []).map(stepRow));
     // `ord` fixes the records' sequence numbers to the order given (a step's start before its end).
-    const events = storedAuditRows(items.flatMap((i) => i.events ?? []), at, this.mac).map((e, ord) => ({ ...e, owner: e.run_id, ord }));
+    const events = storedAuditRows(
+      items.flatMap((i) => i.events ?? []),
+      at,
+      this.mac,
+    ).map((e, ord) => ({ ...e, owner: e.run_id, ord }));
     const durable = items.some((i) => i.durable);
     const rows = await this.db.query<{ id: string }>(
       `WITH held AS (
@@ -80,9 +82,18 @@ function runRow(i: ExecutorWrite) {
   const f = i.run ?? {};
   const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
   return {
-    run_id: i.runId, epoch: i.epoch, release: !!i.release, touch: Object.values(f).some((v) => v !== undefined),
-    state: f.state ?? null, phase: f.phase ?? null, outcome: f.outcome ?? null,
-    set_error: f.error !== undefined, error: f.error ?? null,
-    started_at: iso(f.startedAt), ended_at: iso(f.endedAt), timeout_at: iso(f.timeoutAt), report: f.report ?? null,
+    run_id: i.runId,
+    epoch: i.epoch,
+    release: !!i.release,
+    touch: Object.values(f).some((v) => v !== undefined),
+    state: f.state ?? null,
+    phase: f.phase ?? null,
+    outcome: f.outcome ?? null,
+    set_error: f.error !== undefined,
+    error: f.error ?? null,
+    started_at: iso(f.startedAt),
+    ended_at: iso(f.endedAt),
+    timeout_at: iso(f.timeoutAt),
+    report: f.report ?? null,
   };
 }

@@ -88,8 +88,16 @@ const date = (v: unknown): Date | null => (v === null || v === undefined ? null 
 
 function toRecord(r: Row): NotificationRecord {
   return {
-    id: Number(r.id), runId: r.run_id, channel: r.channel, target: r.target, state: r.state, attempts: r.attempts,
-    nextAttemptAt: date(r.next_attempt_at)!, lastError: r.last_error, createdAt: date(r.created_at)!, sentAt: date(r.sent_at),
+    id: Number(r.id),
+    runId: r.run_id,
+    channel: r.channel,
+    target: r.target,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: date(r.next_attempt_at)!,
+    lastError: r.last_error,
+    createdAt: date(r.created_at)!,
+    sentAt: date(r.sent_at),
     claimToken: r.claim_token ?? null,
     approvalId: r.approval_id === null || r.approval_id === undefined ? null : Number(r.approval_id),
   };

@@ -19,10 +19,14 @@ export class OidcLoginsRepository {
   async insert(l: OidcLoginRecord, now: Date): Promise<void> {
     // Started sign-ins nobody finished would pile up: each start sweeps the expired ones.
     await this.db.query(`DELETE FROM oidc_logins WHERE expires_at < $1`, [now.toISOString()]);
-    await this.db.query(
-      `INSERT INTO oidc_logins (state_hash, binding_hash, nonce, code_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [l.stateHash, l.bindingHash, l.nonce, l.codeVerifier, now.toISOString(), l.expiresAt.toISOString()],
-    );
+    await this.db.query(`INSERT INTO oidc_logins (state_hash, binding_hash, nonce, code_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      l.stateHash,
+      l.bindingHash,
+      l.nonce,
+      l.codeVerifier,
+      now.toISOString(),
+      l.expiresAt.toISOString(),
+    ]);
   }
 
   /**

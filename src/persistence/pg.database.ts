@@ -41,7 +41,13 @@ export class PgDatabase extends Database {
   /** A bare number is the pool size alone (tools and benches); the service passes every option from its config. */
   constructor(url: string, options: Partial<PgPoolOptions> | number = {}) {
     super();
-    const opts: PgPoolOptions = { max: 10, statementTimeoutMs: 0, lockTimeoutMs: 0, connectTimeoutMs: 0, ...(typeof options === 'number' ? { max: options } : options) };
+    const opts: PgPoolOptions = {
+      max: 10,
+      statementTimeoutMs: 0,
+      lockTimeoutMs: 0,
+      connectTimeoutMs: 0,
+      ...(typeof options === 'number' ? { max: options } : options),
+    };
     this.pool = new Pool({
       connectionString: url,
       max: opts.max,

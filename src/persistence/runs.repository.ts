@@ -54,9 +54,22 @@ export class RunsRepository {
       `INSERT INTO runs (id, runbook_id, runbook_digest, definition, parameters, dry_run, reason, trigger, actor,
          dedupe_key, request_hash, concurrency_key, state, expires_at, parent_run_id)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'queued',$13,$14) RETURNING *`,
-      [run.id, run.runbookId, run.runbookDigest, json(run.definition), json(run.parameters), run.dryRun, run.reason,
-        json(run.trigger), run.actor, run.dedupeKey, run.requestHash, run.concurrencyKey, run.expiresAt.toISOString(),
-        run.parentRunId ?? null],
+      [
+        run.id,
+        run.runbookId,
+        run.runbookDigest,
+        json(run.definition),
+        json(run.parameters),
+        run.dryRun,
+        run.reason,
+        json(run.trigger),
+        run.actor,
+        run.dedupeKey,
+        run.requestHash,
+        run.concurrencyKey,
+        run.expiresAt.toISOString(),
+        run.parentRunId ?? null,
+      ],
     );
     return toRun(rows[0]);
   }
@@ -77,10 +90,7 @@ export class RunsRepository {
   }
 
   async findActiveByConcurrencyKey(key: string, q: Queryable = this.db): Promise<RunRecord | null> {
-    const rows = await q.query<Row>(
-      `SELECT * FROM runs WHERE concurrency_key = $1 AND state IN ('queued','running','waiting')`,
-      [key],
-    );
+    const rows = await q.query<Row>(`SELECT * FROM runs WHERE concurrency_key = $1 AND state IN ('queued','running','waiting')`, [key]);
     return rows[0] ? toRun(rows[0]) : null;
   }
 
@@ -118,8 +128,14 @@ export class RunsRepository {
       [parentRunId],
     );
     return rows.map((r) => ({
-      id: r.id, dedupeKey: r.dedupe_key, state: r.state, phase: r.phase, error: r.error,
-      createdAt: date(r.created_at)!, startedAt: date(r.started_at), endedAt: date(r.ended_at),
+      id: r.id,
+      dedupeKey: r.dedupe_key,
+      state: r.state,
+      phase: r.phase,
+      error: r.error,
+      createdAt: date(r.created_at)!,
+      startedAt: date(r.started_at),
+      endedAt: date(r.ended_at),
     }));
   }
 
@@ -143,10 +159,7 @@ export class RunsRepository {
 
   /** Runs not yet finished, oldest first: what the reconciler checks against the queue. */
   async listUnfinished(limit: number): Promise<RunRecord[]> {
-    const rows = await this.db.query<Row>(
-      `SELECT * FROM runs WHERE state IN ('queued','running','waiting') ORDER BY updated_at ASC LIMIT $1`,
-      [limit],
-    );
+    const rows = await this.db.query<Row>(`SELECT * FROM runs WHERE state IN ('queued','running','waiting') ORDER BY updated_at ASC LIMIT $1`, [limit]);
     return rows.map(toRun);
   }
 
@@ -154,9 +167,7 @@ export class RunsRepository {
   async stats(): Promise<{ byState: Array<{ runbookId: string; state: string; count: number }>; oldestActiveSeconds: number | null; deadLettered: number }> {
     const [byState, oldest, dead] = await Promise.all([
       this.db.query<Row>('SELECT runbook_id, state, count(*)::int AS n FROM runs GROUP BY runbook_id, state ORDER BY runbook_id, state'),
-      this.db.query<Row>(
-        `SELECT EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 AS age FROM runs WHERE state IN ('queued','running','waiting')`,
-      ),
+      this.db.query<Row>(`SELECT EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 AS age FROM runs WHERE state IN ('queued','running','waiting')`),
       this.db.query<Row>(`SELECT count(*)::int AS n FROM runs WHERE error->>'code' = 'RUN_DEAD_LETTERED'`),
     ]);
     return {
@@ -174,8 +185,14 @@ export class RunsRepository {
     const sets: string[] = ['updated_at = now()'];
     const params: unknown[] = [id];
     const col: Record<string, string> = {
-      state: 'state', phase: 'phase', outcome: 'outcome', error: 'error', startedAt: 'started_at',
-      endedAt: 'ended_at', timeoutAt: 'timeout_at', report: 'report',
+      state: 'state',
+      phase: 'phase',
+      outcome: 'outcome',
+      error: 'error',
+      startedAt: 'started_at',
+      endedAt: 'ended_at',
+      timeoutAt: 'timeout_at',
+      report: 'report',
     };
     for (const [key, value] of Object.entries(fields)) {
       if (value === undefined) continue;
@@ -227,10 +244,11 @@ export class RunsRepository {
    * waits for this transaction and then sees what it wrote.
    */
   async holdLease(id: string, epoch: number, leaseMs: number, q: Queryable = this.db): Promise<boolean> {
-    const rows = await q.query(
-      `UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond' WHERE id = $1 AND epoch = $2 RETURNING 1`,
-      [id, epoch, leaseMs],
-    );
+    const rows = await q.query(`UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond' WHERE id = $1 AND epoch = $2 RETURNING 1`, [
+      id,
+      epoch,
+      leaseMs,
+    ]);
     return rows.length > 0;
   }
 
@@ -280,10 +298,7 @@ export class RunsRepository {
   }
 
   async steps(runId: string, q: Queryable = this.db): Promise<StepResultRecord[]> {
-    const rows = await q.query<Row>(
-      `SELECT * FROM step_results WHERE run_id = $1 ORDER BY CASE phase WHEN 'main' THEN 0 ELSE 1 END, position`,
-      [runId],
-    );
+    const rows = await q.query<Row>(`SELECT * FROM step_results WHERE run_id = $1 ORDER BY CASE phase WHEN 'main' THEN 0 ELSE 1 END, position`, [runId]);
     return rows.map(toStep);
   }
 
@@ -295,8 +310,23 @@ export class RunsRepository {
        ON CONFLICT (run_id, step_id) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
          ended_at = EXCLUDED.ended_at, input = EXCLUDED.input, output = EXCLUDED.output, error = EXCLUDED.error,
          memory = EXCLUDED.memory, note = EXCLUDED.note`,
-      [s.runId, s.stepId, s.phase, s.position, s.uses, s.mutates, s.state, s.attempts, s.startedAt.toISOString(),
-        s.endedAt?.toISOString() ?? null, json(s.input), json(s.output), json(s.error), json(s.memory), s.note],
+      [
+        s.runId,
+        s.stepId,
+        s.phase,
+        s.position,
+        s.uses,
+        s.mutates,
+        s.state,
+        s.attempts,
+        s.startedAt.toISOString(),
+        s.endedAt?.toISOString() ?? null,
+        json(s.input),
+        json(s.output),
+        json(s.error),
+        json(s.memory),
+        s.note,
+      ],
     );
   }
 }
@@ -340,8 +370,20 @@ function toRun(r: Row): RunRecord {
 
 function toStep(r: Row): StepResultRecord {
   return {
-    runId: r.run_id, stepId: r.step_id, phase: r.phase, position: r.position, uses: r.uses, mutates: r.mutates,
-    state: r.state, attempts: r.attempts, startedAt: date(r.started_at)!, endedAt: date(r.ended_at), input: r.input,
-    output: r.output, error: r.error, memory: r.memory ?? {}, note: r.note,
+    runId: r.run_id,
+    stepId: r.step_id,
+    phase: r.phase,
+    position: r.position,
+    uses: r.uses,
+    mutates: r.mutates,
+    state: r.state,
+    attempts: r.attempts,
+    startedAt: date(r.started_at)!,
+    endedAt: date(r.ended_at),
+    input: r.input,
+    output: r.output,
+    error: r.error,
+    memory: r.memory ?? {},
+    note: r.note,
   };
 }

@@ -147,14 +147,23 @@ export class SchedulesRepository {
 
 function toState(r: Row): ScheduleStateRecord {
   return {
-    id: r.id, runbookId: r.runbook_id, scheduleId: r.schedule_id, registeredAt: date(r.registered_at)!,
-    lastTickAt: date(r.last_tick_at), pausedAt: date(r.paused_at), pausedBy: r.paused_by,
+    id: r.id,
+    runbookId: r.runbook_id,
+    scheduleId: r.schedule_id,
+    registeredAt: date(r.registered_at)!,
+    lastTickAt: date(r.last_tick_at),
+    pausedAt: date(r.paused_at),
+    pausedBy: r.paused_by,
   };
 }
 
 function toTick(r: Row): ScheduleTickRecord {
   return {
-    scheduleId: r.schedule_id, tickAt: date(r.tick_at)!, decision: r.decision, reason: r.reason, runId: r.run_id,
+    scheduleId: r.schedule_id,
+    tickAt: date(r.tick_at)!,
+    decision: r.decision,
+    reason: r.reason,
+    runId: r.run_id,
     decidedAt: date(r.decided_at)!,
   };
 }

@@ -32,8 +32,14 @@ export class SessionsRepository {
     await this.db.query(
       `INSERT INTO console_sessions (token_hash, key_digest, csrf_token, created_at, expires_at, oidc_subject, oidc_name, oidc_groups) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`,
       [
-        s.tokenHash, s.keyDigest, s.csrfToken, now.toISOString(), s.expiresAt.toISOString(),
-        s.oidc?.subject ?? null, s.oidc?.name ?? null, s.oidc ? JSON.stringify(s.oidc.claimGroups) : null,
+        s.tokenHash,
+        s.keyDigest,
+        s.csrfToken,
+        now.toISOString(),
+        s.expiresAt.toISOString(),
+        s.oidc?.subject ?? null,
+        s.oidc?.name ?? null,
+        s.oidc ? JSON.stringify(s.oidc.claimGroups) : null,
       ],
     );
   }
@@ -43,8 +49,12 @@ export class SessionsRepository {
     const r = rows[0];
     if (!r) return null;
     return {
-      tokenHash: r.token_hash, keyDigest: r.key_digest, csrfToken: r.csrf_token,
-      createdAt: new Date(r.created_at), expiresAt: new Date(r.expires_at), revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
+      tokenHash: r.token_hash,
+      keyDigest: r.key_digest,
+      csrfToken: r.csrf_token,
+      createdAt: new Date(r.created_at),
+      expiresAt: new Date(r.expires_at),
+      revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
       oidc: r.oidc_subject ? { subject: r.oidc_subject, name: r.oidc_name, claimGroups: jsonList(r.oidc_groups) } : null,
     };
   }

@@ -44,7 +44,12 @@ export class SnsMessagesRepository {
 
 function toRecord(r: Row): SnsMessageRecord {
   return {
-    messageId: r.message_id, type: r.type, topicArn: r.topic_arn, alarmKey: r.alarm_key, outcome: r.outcome,
-    runIds: r.run_ids ?? [], receivedAt: new Date(r.received_at),
+    messageId: r.message_id,
+    type: r.type,
+    topicArn: r.topic_arn,
+    alarmKey: r.alarm_key,
+    outcome: r.outcome,
+    runIds: r.run_ids ?? [],
+    receivedAt: new Date(r.received_at),
   };
 }

@@ -6,9 +6,21 @@ import type { StepResultRecord } from '../model/run.types';
  */
 export function stepRow(s: StepResultRecord) {
   return {
-    run_id: s.runId, step_id: s.stepId, phase: s.phase, position: s.position, uses: s.uses, mutates: s.mutates, state: s.state,
-    attempts: s.attempts, started_at: s.startedAt.toISOString(), ended_at: s.endedAt?.toISOString() ?? null,
-    input: s.input, output: s.output, error: s.error, memory: s.memory ?? {}, note: s.note,
+    run_id: s.runId,
+    step_id: s.stepId,
+    phase: s.phase,
+    position: s.position,
+    uses: s.uses,
+    mutates: s.mutates,
+    state: s.state,
+    attempts: s.attempts,
+    started_at: s.startedAt.toISOString(),
+    ended_at: s.endedAt?.toISOString() ?? null,
+    input: s.input,
+    output: s.output,
+    error: s.error,
+    memory: s.memory ?? {},
+    note: s.note,
   };
 }
 

@@ -16,8 +16,12 @@ const date = (v: unknown) => (v ? new Date(v as string) : null);
 
 function toState(r: Row | undefined): StopSwitchState {
   return {
-    stopped: !!r?.stopped_at, stoppedAt: date(r?.stopped_at), stoppedBy: r?.stopped_by ?? null, reason: r?.reason ?? null,
-    resumedAt: date(r?.resumed_at), resumedBy: r?.resumed_by ?? null,
+    stopped: !!r?.stopped_at,
+    stoppedAt: date(r?.stopped_at),
+    stoppedBy: r?.stopped_by ?? null,
+    reason: r?.reason ?? null,
+    resumedAt: date(r?.resumed_at),
+    resumedBy: r?.resumed_by ?? null,
   };
 }
 
@@ -44,10 +48,7 @@ export class StopSwitchRepository {
   }
 
   async resume(actor: string, tx: Queryable): Promise<StopSwitchState> {
-    const rows = await tx.query<Row>(
-      `UPDATE stop_switch SET stopped_at = NULL, resumed_at = now(), resumed_by = $1 WHERE id = 1 RETURNING *`,
-      [actor],
-    );
+    const rows = await tx.query<Row>(`UPDATE stop_switch SET stopped_at = NULL, resumed_at = now(), resumed_by = $1 WHERE id = 1 RETURNING *`, [actor]);
     return toState(rows[0]);
   }
 

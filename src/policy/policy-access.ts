@@ -57,13 +57,19 @@ export function decideAccess(policy: Policy, actor: PolicyActor, action: PolicyA
     return { allowed: false, why: `${who} may "${action}" only on runbooks ${[...new Set(grants.flatMap((g) => g.runbooks))].join(', ')}, not ${runbookId}` };
   }
   if (onRunbook.some(unscoped)) return { allowed: true };
-  if (targets === undefined) return { allowed: false, why: `${who} may "${action}" on ${runbookId} only in some accounts, regions or environments, and its targets are not known` };
+  if (targets === undefined)
+    return { allowed: false, why: `${who} may "${action}" on ${runbookId} only in some accounts, regions or environments, and its targets are not known` };
   if (targets.length === 0) {
-    return { allowed: false, why: `${who} may "${action}" on ${runbookId} only in some accounts, regions or environments, and this run names no target whose facts runbookd can read` };
+    return {
+      allowed: false,
+      why: `${who} may "${action}" on ${runbookId} only in some accounts, regions or environments, and this run names no target whose facts runbookd can read`,
+    };
   }
   for (const t of targets) {
     const env = environmentOf(t);
-    const covered = onRunbook.some((g) => anyGlobMatches(g.accounts, t.account ?? '') && anyGlobMatches(g.regions, t.region) && anyGlobMatches(g.environments, env));
+    const covered = onRunbook.some(
+      (g) => anyGlobMatches(g.accounts, t.account ?? '') && anyGlobMatches(g.regions, t.region) && anyGlobMatches(g.environments, env),
+    );
     if (!covered) {
       const place = `account ${t.account ?? 'unknown'}, region ${t.region}, environment ${env || '(no environment tag)'}`;
       return { allowed: false, why: `${who} may not "${action}" on ${t.type.split(':').pop()} ${t.identifier} (${place}): no grant covers it` };

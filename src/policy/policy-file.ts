@@ -101,7 +101,8 @@ export function parsePolicy(text: string, source: string): Policy {
       for (const k of Object.keys(raw.sso)) if (k !== 'defaultGroup') at(`sso.${k}`, 'unknown field (known: defaultGroup)');
       const g = raw.sso.defaultGroup;
       if (g !== undefined && g !== null) {
-        if (typeof g !== 'string' || !(g in policy.groups)) at('sso.defaultGroup', `unknown group "${String(g)}" (groups: ${Object.keys(policy.groups).join(', ')})`);
+        if (typeof g !== 'string' || !(g in policy.groups))
+          at('sso.defaultGroup', `unknown group "${String(g)}" (groups: ${Object.keys(policy.groups).join(', ')})`);
         else policy.sso.defaultGroup = g;
       }
     }
@@ -196,7 +197,11 @@ function parseGrant(raw: unknown, p: string, policy: Policy, at: (p: string, why
   const scope = (k: 'runbooks' | 'accounts' | 'regions' | 'environments') => (raw[k] === undefined ? ['*'] : stringList(raw[k], `${p}.${k}`, at));
   return {
     who: whoKey === 'group' ? { group: name } : whoKey === 'key' ? { key: name } : { subject: name },
-    may: may as PolicyAction[], runbooks: scope('runbooks'), accounts: scope('accounts'), regions: scope('regions'), environments: scope('environments'),
+    may: may as PolicyAction[],
+    runbooks: scope('runbooks'),
+    accounts: scope('accounts'),
+    regions: scope('regions'),
+    environments: scope('environments'),
   };
 }
 
@@ -220,4 +225,3 @@ function stringList(v: unknown, p: string, at: (p: string, why: string) => void,
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
-

@@ -34,7 +34,14 @@ export class PolicyService {
    * key's), and every policy group that lists its name under `keys`.
    */
   groupsOfKey(name: string, group: string): string[] {
-    return [...new Set([group, ...Object.entries(this.policy.groups).filter(([, g]) => g.keys.includes(name)).map(([n]) => n)])];
+    return [
+      ...new Set([
+        group,
+        ...Object.entries(this.policy.groups)
+          .filter(([, g]) => g.keys.includes(name))
+          .map(([n]) => n),
+      ]),
+    ];
   }
 
   /**

@@ -16,8 +16,14 @@ export function readCapacitySection(value: unknown): CapacitySection | undefined
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const v = value as Partial<CapacitySection>;
   const ok =
-    typeof v.region === 'string' && Array.isArray(v.resources) && Array.isArray(v.findings) && Array.isArray(v.charts) &&
-    v.window !== undefined && v.counts !== undefined && v.cost !== undefined && v.awsCalls !== undefined;
+    typeof v.region === 'string' &&
+    Array.isArray(v.resources) &&
+    Array.isArray(v.findings) &&
+    Array.isArray(v.charts) &&
+    v.window !== undefined &&
+    v.counts !== undefined &&
+    v.cost !== undefined &&
+    v.awsCalls !== undefined;
   return ok ? (value as CapacitySection) : undefined;
 }
 
@@ -178,9 +184,15 @@ export function capacityMarkdownBlocks(cap: CapacitySection): string[] {
         cap.resources.map((r) => {
           const m = keyMetric(r);
           return [
-            r.id, r.size ?? '—', STATUS[r.status].text, m?.label ?? '—',
-            figure(m?.p50 ?? null, m?.unit ?? ''), figure(m?.p95 ?? null, m?.unit ?? ''), figure(m?.max ?? null, m?.unit ?? ''),
-            figure(m?.threshold ?? null, m?.unit ?? ''), days(r.daysToThreshold),
+            r.id,
+            r.size ?? '—',
+            STATUS[r.status].text,
+            m?.label ?? '—',
+            figure(m?.p50 ?? null, m?.unit ?? ''),
+            figure(m?.p95 ?? null, m?.unit ?? ''),
+            figure(m?.max ?? null, m?.unit ?? ''),
+            figure(m?.threshold ?? null, m?.unit ?? ''),
+            days(r.daysToThreshold),
             r.suggestion ? `${r.detail}\nSuggest: ${r.suggestion}` : r.detail,
           ];
         }),

@@ -12,18 +12,26 @@ const target = (o: DrillObjective) =>
 export function drillMarkdown(drill: DrillEvidence, cell: (text: string) => string): string[] {
   const blocks = [
     '## DR objectives',
-    table(['Result', 'Objective', 'Measured', 'Target', 'Source'], drill.objectives.map((o) => [
-      STATUS_LABEL[o.status], cell(o.title), cell(formatValue(o.measured, o.unit)), cell(target(o)),
-      o.source ? `\`${o.source.runbookId}\` run \`${o.source.runId}\`` : cell(o.detail ?? '—'),
-    ])),
+    table(
+      ['Result', 'Objective', 'Measured', 'Target', 'Source'],
+      drill.objectives.map((o) => [
+        STATUS_LABEL[o.status],
+        cell(o.title),
+        cell(formatValue(o.measured, o.unit)),
+        cell(target(o)),
+        o.source ? `\`${o.source.runbookId}\` run \`${o.source.runId}\`` : cell(o.detail ?? '—'),
+      ]),
+    ),
   ];
   if (drill.trend.length > 0) {
     const ids = drill.objectives.map((o) => o.id);
     blocks.push(`## Trend (last ${drill.trend.length} drill${drill.trend.length === 1 ? '' : 's'})`);
-    blocks.push(table(['Drill', ...drill.objectives.map((o) => cell(o.title))], drill.trend.map((t) => [
-      `${formatTimestamp(t.at)} (${t.state})`,
-      ...ids.map((id) => trendCell(t.objectives[id])),
-    ])));
+    blocks.push(
+      table(
+        ['Drill', ...drill.objectives.map((o) => cell(o.title))],
+        drill.trend.map((t) => [`${formatTimestamp(t.at)} (${t.state})`, ...ids.map((id) => trendCell(t.objectives[id]))]),
+      ),
+    );
   }
   return blocks;
 }
@@ -39,18 +47,22 @@ function table(head: string[], rows: string[][]): string {
 }
 
 export function drillHtmlSections(drill: DrillEvidence): PageSection[] {
-  const sections: PageSection[] = [{
-    id: 'objectives',
-    title: `DR objectives — ${drill.objectives.filter((o) => o.status === 'pass').length} of ${drill.objectives.length} met`,
-    body: dataTable(['Result', 'Objective', { label: 'Measured', numeric: true }, { label: 'Target', numeric: true }, 'Source'],
-      drill.objectives.map((o) => [
-        badge(o.status === 'pass' ? 'ok' : o.status === 'fail' ? 'bad' : 'warn', STATUS_LABEL[o.status]),
-        html`${o.title}${o.detail ? html`<span class="sub">${o.detail}</span>` : ''}`,
-        formatValue(o.measured, o.unit),
-        target(o),
-        o.source ? html`<code>${o.source.runbookId}</code> <a href="/v1/runs/${o.source.runId}/report?format=html">${o.source.runId}</a>` : '—',
-      ])),
-  }];
+  const sections: PageSection[] = [
+    {
+      id: 'objectives',
+      title: `DR objectives — ${drill.objectives.filter((o) => o.status === 'pass').length} of ${drill.objectives.length} met`,
+      body: dataTable(
+        ['Result', 'Objective', { label: 'Measured', numeric: true }, { label: 'Target', numeric: true }, 'Source'],
+        drill.objectives.map((o) => [
+          badge(o.status === 'pass' ? 'ok' : o.status === 'fail' ? 'bad' : 'warn', STATUS_LABEL[o.status]),
+          html`${o.title}${o.detail ? html`<span class="sub">${o.detail}</span>` : ''}`,
+          formatValue(o.measured, o.unit),
+          target(o),
+          o.source ? html`<code>${o.source.runbookId}</code> <a href="/v1/runs/${o.source.runId}/report?format=html">${o.source.runId}</a>` : '—',
+        ]),
+      ),
+    },
+  ];
   if (drill.trend.length > 0) {
     const ids = drill.objectives.map((o) => o.id);
     sections.push({

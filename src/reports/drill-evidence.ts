@@ -122,8 +122,14 @@ export function evaluateObjectives(children: readonly ChildEvidence[], targets: 
         // not convert) keeps the child's verdict; a number is held to the drill's own target.
         const passed = typeof measured === 'number' && typeof target === 'number' ? compare(measured, target, spec.comparison) : f.passed;
         return {
-          id: spec.id, title: spec.title, measured, target, ...(spec.unit ? { unit: spec.unit } : {}), comparison: spec.comparison,
-          status: passed ? 'pass' : 'fail', source: { runId: child.runId, runbookId: child.runbookId, findingId: f.id },
+          id: spec.id,
+          title: spec.title,
+          measured,
+          target,
+          ...(spec.unit ? { unit: spec.unit } : {}),
+          comparison: spec.comparison,
+          status: passed ? 'pass' : 'fail',
+          source: { runId: child.runId, runbookId: child.runbookId, findingId: f.id },
           ...(f.detail ? { detail: f.detail } : {}),
         } satisfies DrillObjective;
       }
@@ -162,12 +168,19 @@ export function evaluateObjectives(children: readonly ChildEvidence[], targets: 
 
 export function trendEntry(runId: string, at: string, state: string, objectives: readonly DrillObjective[]): DrillTrendEntry {
   return {
-    runId, at, state,
-    objectives: Object.fromEntries(objectives.map((o) => [o.id, {
-      measured: typeof o.measured === 'number' ? o.measured : null,
-      target: typeof o.target === 'number' ? o.target : null,
-      status: o.status,
-    }])),
+    runId,
+    at,
+    state,
+    objectives: Object.fromEntries(
+      objectives.map((o) => [
+        o.id,
+        {
+          measured: typeof o.measured === 'number' ? o.measured : null,
+          target: typeof o.target === 'number' ? o.target : null,
+          status: o.status,
+        },
+      ]),
+    ),
   };
 }
 

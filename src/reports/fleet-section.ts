@@ -113,7 +113,16 @@ function csvField(v: unknown): string {
 
 export function fleetCsv(f: FleetSection): string {
   const rows = f.targets.map((r) => [
-    r.index + 1, r.arn, r.id, r.account, r.region, r.outcome, r.durationSeconds, r.error?.code, r.error?.message, r.childRunId,
+    r.index + 1,
+    r.arn,
+    r.id,
+    r.account,
+    r.region,
+    r.outcome,
+    r.durationSeconds,
+    r.error?.code,
+    r.error?.message,
+    r.childRunId,
     JSON.stringify(Object.fromEntries(r.figures.map((x) => [x.id, x.value]))),
   ]);
   return [CSV_HEAD, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';

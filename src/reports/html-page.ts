@@ -129,9 +129,10 @@ export function keyValueList(pairs: readonly (readonly [string, HtmlValue])[]): 
 /** Big numbers in cards: the figures a reader looks for first (RTO, switch time, headroom). */
 export function figureCards(figures: readonly { label: string; value: string; hint?: string }[]): SafeHtml {
   return html`<div class="cards">${figures.map(
-    (f) => html`<div class="card"><div class="card-label">${f.label}</div><div class="card-value">${f.value}</div>${
-      f.hint ? html`<div class="card-hint">${f.hint}</div>` : ''
-    }</div>`,
+    (f) =>
+      html`<div class="card"><div class="card-label">${f.label}</div><div class="card-value">${f.value}</div>${
+        f.hint ? html`<div class="card-hint">${f.hint}</div>` : ''
+      }</div>`,
   )}</div>`;
 }
 

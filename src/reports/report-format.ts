@@ -82,13 +82,19 @@ export function formatTimestamp(iso: string | null | undefined): string {
   if (!iso) return '—';
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return iso;
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
 }
 
 /** When the run's clock started: its start, else its first step's, else its acceptance. */
 export function runClockStart(report: Pick<RunReport, 'run' | 'timeline'>): string | null {
   if (report.run.startedAt) return report.run.startedAt;
-  const starts = report.timeline.map((s) => s.startedAt).filter((s): s is string => !!s).sort();
+  const starts = report.timeline
+    .map((s) => s.startedAt)
+    .filter((s): s is string => !!s)
+    .sort();
   return starts[0] ?? report.run.acceptedAt;
 }
 

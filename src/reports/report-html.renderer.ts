@@ -1,17 +1,6 @@
 import { capacityHtmlSections } from './capacity-section';
 import { fleetHtmlSections } from './fleet-section';
-import {
-  badge,
-  codeBlock,
-  dataTable,
-  figureCards,
-  html,
-  htmlPage,
-  keyValueList,
-  paragraph,
-  type PageNotice,
-  type PageSection,
-} from './html-page';
+import { badge, codeBlock, dataTable, figureCards, html, htmlPage, keyValueList, paragraph, type PageNotice, type PageSection } from './html-page';
 import {
   findingsSummary,
   formatDuration,
@@ -113,9 +102,7 @@ function findingsSection(report: RunReport): PageSection[] {
 
 function plannedCallsSection(report: RunReport): PageSection[] {
   if (report.plannedCalls.length === 0) {
-    return report.run.dryRun
-      ? [{ id: 'planned-calls', title: 'Planned calls', body: paragraph('No step planned a call that changes state.', 'muted') }]
-      : [];
+    return report.run.dryRun ? [{ id: 'planned-calls', title: 'Planned calls', body: paragraph('No step planned a call that changes state.', 'muted') }] : [];
   }
   return [
     {

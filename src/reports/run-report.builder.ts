@@ -92,11 +92,7 @@ export function buildRunReport(run: ReportRunInput, steps: readonly ReportStepIn
 const PHASE_ORDER = { main: 0, cleanup: 1 } as const;
 
 function stepOrder(a: ReportStepInput, b: ReportStepInput): number {
-  return (
-    (PHASE_ORDER[a.phase] ?? 2) - (PHASE_ORDER[b.phase] ?? 2) ||
-    a.position - b.position ||
-    (a.stepId < b.stepId ? -1 : a.stepId > b.stepId ? 1 : 0)
-  );
+  return (PHASE_ORDER[a.phase] ?? 2) - (PHASE_ORDER[b.phase] ?? 2) || a.position - b.position || (a.stepId < b.stepId ? -1 : a.stepId > b.stepId ? 1 : 0);
 }
 
 function toTimelineEntry(step: ReportStepInput): ReportTimelineEntry {

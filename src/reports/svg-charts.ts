@@ -17,8 +17,7 @@ export function linearScale([d0, d1]: readonly [number, number], [r0, r1]: reado
 }
 
 const NICE_SECOND_STEPS = [
-  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
-  10800, 21600, 43200, 86400,
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
 ];
 
 /** Tick positions (seconds from 0) at a round step, at most `maxTicks` + 1 of them. */
@@ -232,7 +231,10 @@ export function lineChartSvg(options: LineChartOptions): SafeHtml {
 function pathFor(points: readonly ChartPoint[], x: Scale, y: Scale): string {
   const pts = points.filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
   if (pts.length === 0) return '';
-  const gaps = pts.slice(1).map((p, i) => p.t - pts[i].t).sort((a, b) => a - b);
+  const gaps = pts
+    .slice(1)
+    .map((p, i) => p.t - pts[i].t)
+    .sort((a, b) => a - b);
   const usual = gaps.length ? gaps[Math.floor(gaps.length / 2)] : 0;
   let d = '';
   pts.forEach((p, i) => {

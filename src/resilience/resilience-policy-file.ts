@@ -78,7 +78,10 @@ export function parseResiliencePolicy(text: string, source: string): ResilienceP
   }
 
   if (!isObject(raw.tiers) || Object.keys(raw.tiers).length === 0) {
-    at('tiers', 'is required: a mapping of tier name to { rpo, rto, restoreVerifiedWithin, failoverTestedWithin, pitrDrillWithin, require, minBackupRetention }');
+    at(
+      'tiers',
+      'is required: a mapping of tier name to { rpo, rto, restoreVerifiedWithin, failoverTestedWithin, pitrDrillWithin, require, minBackupRetention }',
+    );
   } else {
     for (const [name, t] of Object.entries(raw.tiers)) {
       const tier = parseTier(name, t, `tiers.${name}`, at);
@@ -125,7 +128,12 @@ function parseTier(name: string, t: unknown, p: string, at: (p: string, why: str
   };
   const rpo = duration('rpo', true);
   const rto = duration('rto', true);
-  const require = strings(t.require, `${p}.require`, at, (v) => (CONFIG_FACTS as readonly string[]).includes(v) || `is not a configuration fact (${CONFIG_FACTS.join(', ')})`) as ConfigFact[];
+  const require = strings(
+    t.require,
+    `${p}.require`,
+    at,
+    (v) => (CONFIG_FACTS as readonly string[]).includes(v) || `is not a configuration fact (${CONFIG_FACTS.join(', ')})`,
+  ) as ConfigFact[];
   const retention = duration('minBackupRetention', false);
   if (retention !== null && retention % 86_400 !== 0) at(`${p}.minBackupRetention`, 'must be whole days (7d): AWS keeps backups by the day');
   return {
@@ -145,7 +153,8 @@ function parseAssignment(a: unknown, p: string, tiers: unknown, at: (p: string, 
     at(p, 'must be a mapping with tier and one of tags, accounts, resources');
     return null;
   }
-  for (const k of Object.keys(a)) if (!['tier', 'tags', 'accounts', 'resources'].includes(k)) at(`${p}.${k}`, 'unknown field (known: tier, tags, accounts, resources)');
+  for (const k of Object.keys(a))
+    if (!['tier', 'tags', 'accounts', 'resources'].includes(k)) at(`${p}.${k}`, 'unknown field (known: tier, tags, accounts, resources)');
   const tier = a.tier;
   if (typeof tier !== 'string' || !isObject(tiers) || !(tier in tiers)) {
     at(`${p}.tier`, `must name a tier of tiers (${isObject(tiers) ? Object.keys(tiers).join(', ') : 'none'})`);
@@ -195,13 +204,19 @@ function overlaps(policy: ResiliencePolicy): Array<{ path: string; why: string }
     if (rule.kind === 'tags') {
       const tagged = policy.tierTag === null ? undefined : rule.tags[policy.tierTag];
       if (tagged !== undefined && tagged !== rule.tier && tagged in policy.tiers) {
-        out.push({ path: rule.path, why: `overlapping assignment: a resource tagged ${policy.tierTag}=${tagged} is in tier ${tagged} by tierTag, and this rule puts it in tier ${rule.tier}` });
+        out.push({
+          path: rule.path,
+          why: `overlapping assignment: a resource tagged ${policy.tierTag}=${tagged} is in tier ${tagged} by tierTag, and this rule puts it in tier ${rule.tier}`,
+        });
       }
       for (const other of tagRules) {
         if (other.tier === rule.tier) continue;
         const disjoint = Object.entries(rule.tags).some(([k, v]) => k in other.tags && other.tags[k] !== v);
         if (!disjoint) {
-          out.push({ path: rule.path, why: `overlapping assignment: a resource tagged ${tagText({ ...other.tags, ...rule.tags })} would be in tier ${rule.tier} and, by ${other.path}, in tier ${other.tier}` });
+          out.push({
+            path: rule.path,
+            why: `overlapping assignment: a resource tagged ${tagText({ ...other.tags, ...rule.tags })} would be in tier ${rule.tier} and, by ${other.path}, in tier ${other.tier}`,
+          });
         }
       }
       tagRules.push(rule);
@@ -209,7 +224,8 @@ function overlaps(policy: ResiliencePolicy): Array<{ path: string; why: string }
       const seen = rule.kind === 'accounts' ? byAccount : byArn;
       for (const key of rule.kind === 'accounts' ? rule.accounts : rule.resources) {
         const other = seen.get(key);
-        if (other && other.tier !== rule.tier) out.push({ path: rule.path, why: `overlapping assignment: ${key} is put in tier ${rule.tier} here and in tier ${other.tier} by ${other.path}` });
+        if (other && other.tier !== rule.tier)
+          out.push({ path: rule.path, why: `overlapping assignment: ${key} is put in tier ${rule.tier} here and in tier ${other.tier} by ${other.path}` });
         else if (!other) seen.set(key, { tier: rule.tier, path: rule.path });
       }
     }
@@ -218,7 +234,9 @@ function overlaps(policy: ResiliencePolicy): Array<{ path: string; why: string }
 }
 
 function tagText(tags: Record<string, string>): string {
-  return Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ');
+  return Object.entries(tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 }
 
 function strings(v: unknown, p: string, at: (p: string, why: string) => void, check: (v: string) => true | string): string[] {

@@ -115,7 +115,17 @@ export function assignTier(policy: ResiliencePolicy | null, r: Pick<EstateResour
 
 export function postureOf(policy: ResiliencePolicy | null, r: EstateResource, evidence: ReadonlyMap<string, RunEvidence>, now: Date): ResourcePosture {
   const { tier, source } = assignTier(policy, r);
-  const base = { arn: r.arn, account: r.account, region: r.region, type: r.type, id: r.id, tier, tierSource: source, facts: r.facts, newestRecoveryPoint: r.newestRecoveryPoint };
+  const base = {
+    arn: r.arn,
+    account: r.account,
+    region: r.region,
+    type: r.type,
+    id: r.id,
+    tier,
+    tierSource: source,
+    facts: r.facts,
+    newestRecoveryPoint: r.newestRecoveryPoint,
+  };
   if (!tier || !policy) return { ...base, verdict: 'untiered', objectives: [] };
   const objectives = objectivesFor(policy.tiers[tier], r, evidence, now);
   return { ...base, verdict: worst(objectives.map((o) => o.verdict)), objectives };
@@ -136,9 +146,15 @@ function objectivesFor(t: ResilienceTier, r: EstateResource, evidence: ReadonlyM
   if (t.minBackupRetentionDays !== null) {
     const measured = r.facts.backupRetentionDays;
     out.push({
-      objective: 'backup-retention', target: t.minBackupRetentionDays, measured, unit: 'days', evidenceRunId: null, evidenceAt: now.toISOString(),
+      objective: 'backup-retention',
+      target: t.minBackupRetentionDays,
+      measured,
+      unit: 'days',
+      evidenceRunId: null,
+      evidenceAt: now.toISOString(),
       verdict: measured === null ? 'no-evidence' : measured >= t.minBackupRetentionDays ? 'met' : 'breached',
-      detail: measured === null ? 'AWS states no backup retention for this resource' : `backups kept ${measured} day(s), at least ${t.minBackupRetentionDays} asked`,
+      detail:
+        measured === null ? 'AWS states no backup retention for this resource' : `backups kept ${measured} day(s), at least ${t.minBackupRetentionDays} asked`,
     });
   }
   for (const fact of t.require) out.push(configFact(fact, r, now));
@@ -149,13 +165,25 @@ function rpo(t: ResilienceTier, r: EstateResource, now: Date): ObjectiveResult {
   const p = r.newestRecoveryPoint;
   if (!p) {
     return {
-      objective: 'rpo', target: t.rpoSeconds, measured: null, unit: 's', verdict: 'breached', evidenceRunId: null, evidenceAt: null,
+      objective: 'rpo',
+      target: t.rpoSeconds,
+      measured: null,
+      unit: 's',
+      verdict: 'breached',
+      evidenceRunId: null,
+      evidenceAt: null,
       detail: 'no recovery point at all: no snapshot, no restorable time, no backup',
     };
   }
   const age = Math.max(0, Math.round((now.getTime() - Date.parse(p.at)) / 1000));
   return {
-    objective: 'rpo', target: t.rpoSeconds, measured: age, unit: 's', verdict: age <= t.rpoSeconds ? 'met' : 'breached', evidenceRunId: null, evidenceAt: p.at,
+    objective: 'rpo',
+    target: t.rpoSeconds,
+    measured: age,
+    unit: 's',
+    verdict: age <= t.rpoSeconds ? 'met' : 'breached',
+    evidenceRunId: null,
+    evidenceAt: p.at,
     detail: `newest recovery point (${p.source}) is ${humanSeconds(age)} old, at most ${humanSeconds(t.rpoSeconds)} asked`,
   };
 }
@@ -172,17 +200,34 @@ function fromRun(
   const what = { restore: 'verified restore', failover: 'failover test', pitr: 'point-in-time restore drill' }[kind];
   const ev = evidence.get(evidenceKey(kind, r.arn));
   if (!ev) {
-    return { objective, target, measured: null, unit: 's', verdict: 'no-evidence', evidenceRunId: null, evidenceAt: null, detail: `no ${what} was ever recorded for this resource` };
+    return {
+      objective,
+      target,
+      measured: null,
+      unit: 's',
+      verdict: 'no-evidence',
+      evidenceRunId: null,
+      evidenceAt: null,
+      detail: `no ${what} was ever recorded for this resource`,
+    };
   }
   const base = { objective, target, measured: ev.measuredSeconds, unit: 's' as const, evidenceRunId: ev.runId, evidenceAt: ev.endedAt };
   const age = Math.max(0, Math.round((now.getTime() - Date.parse(ev.endedAt)) / 1000));
   if (within !== null && age > within) {
-    return { ...base, verdict: 'stale', detail: `the last ${what} (run ${ev.runId}) ended ${humanSeconds(age)} ago, more than the ${humanSeconds(within)} the tier allows` };
+    return {
+      ...base,
+      verdict: 'stale',
+      detail: `the last ${what} (run ${ev.runId}) ended ${humanSeconds(age)} ago, more than the ${humanSeconds(within)} the tier allows`,
+    };
   }
   if (ev.state === 'failed') return { ...base, verdict: 'breached', detail: `the last ${what} (run ${ev.runId}) failed` };
   if (ev.measuredSeconds === null) return { ...base, verdict: 'breached', detail: `the last ${what} (run ${ev.runId}) measured no time` };
   const met = ev.measuredSeconds <= target;
-  return { ...base, verdict: met ? 'met' : 'breached', detail: `measured ${humanSeconds(ev.measuredSeconds)} in run ${ev.runId}, at most ${humanSeconds(target)} asked` };
+  return {
+    ...base,
+    verdict: met ? 'met' : 'breached',
+    detail: `measured ${humanSeconds(ev.measuredSeconds)} in run ${ev.runId}, at most ${humanSeconds(target)} asked`,
+  };
 }
 
 const FACT_WORDS: Record<ConfigFact, string> = {
@@ -197,7 +242,12 @@ function configFact(fact: ConfigFact, r: EstateResource, now: Date): ObjectiveRe
   const measured = r.facts[fact];
   const word = FACT_WORDS[fact];
   return {
-    objective: `config:${fact}`, target: true, measured, unit: '', evidenceRunId: null, evidenceAt: now.toISOString(),
+    objective: `config:${fact}`,
+    target: true,
+    measured,
+    unit: '',
+    evidenceRunId: null,
+    evidenceAt: now.toISOString(),
     verdict: measured === null ? 'no-evidence' : measured ? 'met' : 'breached',
     detail: measured === null ? `AWS states nothing about ${word} for a ${r.type}` : measured ? `${word}: on` : `${word}: off, the tier requires it`,
   };

@@ -35,11 +35,7 @@ export interface StepType<I = Record<string, unknown>, O extends Record<string, 
   forDefinition?(def: StepDefinitionLike): StepType<I, O>;
 }
 
-
-
-export type StepOutcome<O> =
-  | { kind: 'done'; output: O }
-  | { kind: 'wait'; afterSeconds: number; memory?: Record<string, unknown>; note?: string };
+export type StepOutcome<O> = { kind: 'done'; output: O } | { kind: 'wait'; afterSeconds: number; memory?: Record<string, unknown>; note?: string };
 
 export function done<O>(output: O): StepOutcome<O> {
   return { kind: 'done', output };
@@ -108,6 +104,8 @@ export function engineOf(ctx: StepContext): EngineCalls {
 
 class EngineCallsMissing extends Error {
   constructor(ctx: StepContext) {
-    super(`step ${ctx.stepId} of ${ctx.runbookId} needs the engine (to start runs or ask for approval), which this context (a preflight or a plan) does not give`);
+    super(
+      `step ${ctx.stepId} of ${ctx.runbookId} needs the engine (to start runs or ask for approval), which this context (a preflight or a plan) does not give`,
+    );
   }
 }

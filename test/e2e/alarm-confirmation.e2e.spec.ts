@@ -35,11 +35,22 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
 
   /** A real alarm in moto on one ECS service's 5xx count, put in `state`; returns when CloudWatch says it changed. */
   const realAlarm = async (name: string, service: string, state: 'ALARM' | 'OK' = 'ALARM'): Promise<Date> => {
-    await cw.send(new PutMetricAlarmCommand({
-      AlarmName: name, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
-      EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'ClusterName', Value: 'shop' }, { Name: 'ServiceName', Value: service }],
-    }));
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HTTPCode_Target_5XX_Count',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 5,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [
+          { Name: 'ClusterName', Value: 'shop' },
+          { Name: 'ServiceName', Value: service },
+        ],
+      }),
+    );
     await cw.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }));
     return new Date();
   };
@@ -85,7 +96,7 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
     expect(genuine.body).toMatchObject({ outcome: 'accepted', runs: [{ runbookId: 'canary-rollback', outcome: 'accepted' }] });
   });
 
-  it('starts exactly one run for the real alarm, with the alarm\'s own dimensions', async () => {
+  it("starts exactly one run for the real alarm, with the alarm's own dimensions", async () => {
     const at = await realAlarm('cart-api-5xx', 'cart-api');
     const before = (await runs()).length;
     const res = await post(message('cart-api-5xx', 'cart-api', { stateChangeTime: at }));
@@ -98,7 +109,7 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
     expect(run.parameters).toMatchObject({ cluster: 'shop', service: 'cart-api', region: REGION, alarmName: 'cart-api-5xx' });
   });
 
-  it('uses the alarm\'s configured dimensions when the message leaves them out', async () => {
+  it("uses the alarm's configured dimensions when the message leaves them out", async () => {
     const at = await realAlarm('bare-api-5xx', 'bare-api');
     const bare = JSON.parse(message('bare-api-5xx', 'bare-api', { stateChangeTime: at }));
     bare.Trigger.Dimensions = [];
@@ -127,11 +138,22 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
   it('leaves a record for a confirmed alarm whose run is then refused (here: a region outside the allow-list)', async () => {
     const west = new CloudWatchClient({ endpoint: h.moto.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     try {
-      await west.send(new PutMetricAlarmCommand({
-        AlarmName: 'west-api-5xx', Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
-        EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
-        Dimensions: [{ Name: 'ClusterName', Value: 'shop' }, { Name: 'ServiceName', Value: 'west-api' }],
-      }));
+      await west.send(
+        new PutMetricAlarmCommand({
+          AlarmName: 'west-api-5xx',
+          Namespace: 'AWS/ApplicationELB',
+          MetricName: 'HTTPCode_Target_5XX_Count',
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 5,
+          ComparisonOperator: 'GreaterThanThreshold',
+          Dimensions: [
+            { Name: 'ClusterName', Value: 'shop' },
+            { Name: 'ServiceName', Value: 'west-api' },
+          ],
+        }),
+      );
       await west.send(new SetAlarmStateCommand({ AlarmName: 'west-api-5xx', StateValue: 'ALARM', StateReason: 'test' }));
     } finally {
       west.destroy();
@@ -150,9 +172,9 @@ describe('alarm notifications are confirmed at CloudWatch before anything starts
   it('answers 503 (SNS delivers again) and starts nothing when CloudWatch cannot be reached; the redelivery then starts the run', async () => {
     const at = await realAlarm('flaky-api-5xx', 'flaky-api');
     const client = h.app.get(AwsClientFactory).cloudwatch(REGION);
-    const down = jest.spyOn(client, 'send').mockRejectedValue(
-      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: {} }) as never,
-    );
+    const down = jest
+      .spyOn(client, 'send')
+      .mockRejectedValue(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: {} }) as never);
     const before = (await runs()).length;
     const body = JSON.stringify(signer.notification(TOPIC, message('flaky-api-5xx', 'flaky-api', { stateChangeTime: at })));
     const send = () => fetch(`${h.baseUrl}/v1/webhooks/sns`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body });

@@ -39,7 +39,9 @@ describe('an alarm storm within the DescribeAlarms quota', () => {
     h = await Harness.start({
       role: 'all',
       env: {
-        RUNBOOKD_SNS_TOPICS: TOPIC, RUNBOOKD_SNS_CERTS_DIR: signer.certsDir, RUNBOOKD_WORKER_CONCURRENCY: '20',
+        RUNBOOKD_SNS_TOPICS: TOPIC,
+        RUNBOOKD_SNS_CERTS_DIR: signer.certsDir,
+        RUNBOOKD_WORKER_CONCURRENCY: '20',
         // One process does everything here, so its share is the whole quota, less one for safety.
         RUNBOOKD_DESCRIBE_ALARMS_PER_SECOND: String(QUOTA_PER_SECOND - 1),
       },
@@ -56,7 +58,11 @@ describe('an alarm storm within the DescribeAlarms quota', () => {
   });
 
   const taskDefinition = (family: string, tag: string) => ({
-    family, networkMode: 'awsvpc' as const, requiresCompatibilities: ['FARGATE' as const], cpu: '256', memory: '512',
+    family,
+    networkMode: 'awsvpc' as const,
+    requiresCompatibilities: ['FARGATE' as const],
+    cpu: '256',
+    memory: '512',
     containerDefinitions: [{ name: 'app', image: `registry.example/${family}:${tag}`, essential: true }],
   });
 
@@ -66,11 +72,22 @@ describe('an alarm storm within the DescribeAlarms quota', () => {
     await ecs.send(new CreateServiceCommand({ cluster: CLUSTER, serviceName: service, taskDefinition: good, desiredCount: 1, launchType: 'FARGATE' }));
     const canary = (await ecs.send(new RegisterTaskDefinitionCommand(taskDefinition(service, 'canary')))).taskDefinition!.taskDefinitionArn!;
     await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service, taskDefinition: canary, desiredCount: 1 }));
-    await cw.send(new PutMetricAlarmCommand({
-      AlarmName: `${service}-5xx`, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
-      EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'ClusterName', Value: CLUSTER }, { Name: 'ServiceName', Value: service }],
-    }));
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: `${service}-5xx`,
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HTTPCode_Target_5XX_Count',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 5,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [
+          { Name: 'ClusterName', Value: CLUSTER },
+          { Name: 'ServiceName', Value: service },
+        ],
+      }),
+    );
     await cw.send(new SetAlarmStateCommand({ AlarmName: `${service}-5xx`, StateValue: 'ALARM', StateReason: 'canary errors' }));
     return { good, changedAt: new Date() };
   }
@@ -103,10 +120,14 @@ describe('an alarm storm within the DescribeAlarms quota', () => {
     const wave1 = await Promise.all(services.slice(0, WAVE).map((s) => notify(s, seeded.get(s)!.changedAt)));
     expect(wave1.map((r) => [r.status, r.body.outcome])).toEqual(wave1.map(() => [200, 'accepted']));
     const wave1Runs = wave1.map((r) => r.body.runs[0].runId as string);
-    await eventually(async () => {
-      const runs = await Promise.all(wave1Runs.map(async (id) => (await h.request('GET', `/v1/runs/${id}`)).body));
-      return runs.every((r) => r.state === 'waiting' && r.steps.find((s: any) => s.id === 'alarm-ok')?.state === 'waiting') ? true : undefined;
-    }, 30_000, 'the first wave to wait for their alarms');
+    await eventually(
+      async () => {
+        const runs = await Promise.all(wave1Runs.map(async (id) => (await h.request('GET', `/v1/runs/${id}`)).body));
+        return runs.every((r) => r.state === 'waiting' && r.steps.find((s: any) => s.id === 'alarm-ok')?.state === 'waiting') ? true : undefined;
+      },
+      30_000,
+      'the first wave to wait for their alarms',
+    );
 
     // Wave 2 arrives while the first wave polls: every notification is confirmed and accepted.
     const wave2 = await Promise.all(services.slice(WAVE).map((s) => notify(s, seeded.get(s)!.changedAt)));

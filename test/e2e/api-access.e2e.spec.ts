@@ -18,16 +18,16 @@ describe('API access, errors and secrets (all-in-one process)', () => {
 
   beforeAll(async () => {
     // Everything the app writes is kept to search for secrets; stdout (info and debug) is not echoed.
-    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    process.stdout.write = (chunk: unknown, ...rest: unknown[]) => {
       logged.push(String(chunk));
       const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       cb?.();
       return true;
-    });
-    process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+    };
+    process.stderr.write = (chunk: unknown, ...rest: unknown[]) => {
       logged.push(String(chunk));
       return (original.err as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-    });
+    };
     h = await Harness.start({ role: 'all', runbooksDir: FIXTURES, seed: false, env: { RUNBOOKD_LOG_LEVEL: 'debug' } });
   });
 
@@ -267,7 +267,10 @@ describe('API access, errors and secrets (all-in-one process)', () => {
     it('hides a writeOnly property inside an object parameter everywhere a viewer, a report, /metrics or the log could show it', async () => {
       const canary = `nested-canary-${Date.now()}-c0ffee`;
       const res = await trigger('api-notify', {
-        channel: '#ops-nested', webhookToken: 'top-level-1', pagerRoutingKey: 'top-level-2', escalation: { team: 'dba', pagerKey: canary },
+        channel: '#ops-nested',
+        webhookToken: 'top-level-1',
+        pagerRoutingKey: 'top-level-2',
+        escalation: { team: 'dba', pagerKey: canary },
       });
       expect(res.status).toBe(202);
       const run = await h.waitForRun(res.body.id);
@@ -278,9 +281,13 @@ describe('API access, errors and secrets (all-in-one process)', () => {
 
       const seen: Array<[string, string]> = [['POST response', res.text]];
       for (const [what, url] of [
-        ['run (viewer)', `/v1/runs/${run.id}`], ['run list (viewer)', '/v1/runs?runbook=api-notify'], ['report json', `/v1/runs/${run.id}/report`],
-        ['report md', `/v1/runs/${run.id}/report?format=md`], ['report html', `/v1/runs/${run.id}/report?format=html`],
-        ['audit', '/v1/audit?limit=1000'], ['metrics', '/metrics'],
+        ['run (viewer)', `/v1/runs/${run.id}`],
+        ['run list (viewer)', '/v1/runs?runbook=api-notify'],
+        ['report json', `/v1/runs/${run.id}/report`],
+        ['report md', `/v1/runs/${run.id}/report?format=md`],
+        ['report html', `/v1/runs/${run.id}/report?format=html`],
+        ['audit', '/v1/audit?limit=1000'],
+        ['metrics', '/metrics'],
       ]) {
         const r = await h.request('GET', url, { key: what.includes('viewer') ? h.keys.viewer : h.keys.admin });
         seen.push([what, r.text]);

@@ -32,11 +32,15 @@ describe('approvals', () => {
   // The approval request commits inside the step, the run's `waiting` record right after it:
   // a loaded machine can show one without the other for a moment, so wait for both.
   const pending = (runId: string) =>
-    eventually(async () => {
-      const a = await h.request('GET', `/v1/runs/${runId}/approval`);
-      if (a.status !== 200 || a.body.state !== 'pending') return undefined;
-      return (await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? a.body : undefined;
-    }, 30_000, `run ${runId} to ask for approval`);
+    eventually(
+      async () => {
+        const a = await h.request('GET', `/v1/runs/${runId}/approval`);
+        if (a.status !== 200 || a.body.state !== 'pending') return undefined;
+        return (await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? a.body : undefined;
+      },
+      30_000,
+      `run ${runId} to ask for approval`,
+    );
   const decide = (runId: string, key: string, decision: 'approve' | 'reject', body: Record<string, unknown> = {}) =>
     h.request('POST', `/v1/runs/${runId}/${decision}`, { key, body });
   const auditKinds = async (runId: string) => (await h.request('GET', `/v1/audit?runId=${runId}&limit=1000`)).body.items as any[];
@@ -56,7 +60,9 @@ describe('approvals', () => {
       });
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    writeFileSync(path.join(runbooksDir, 'approval-notify.yaml'), `id: approval-notify
+    writeFileSync(
+      path.join(runbooksDir, 'approval-notify.yaml'),
+      `id: approval-notify
 title: A gated change that notifies (test fixture)
 notify: { webhook: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook" }
 parameters: { type: object, properties: { cluster: { type: string } } }
@@ -66,7 +72,8 @@ steps:
   - id: change
     uses: rds.failover
     with: { kind: cluster, identifier: "\${{ params.cluster }}", region: eu-west-1, expectedWriter: orders-aurora-1 }
-`);
+`,
+    );
     h = await Harness.start({ role: 'all', runbooksDir });
   });
   afterAll(async () => {
@@ -177,10 +184,14 @@ steps:
       await db.end();
     }
     expect((await decide(runId, h.keys.admin, 'approve', { comment: 'for billing-first', planHash: first.planHash })).status).toBe(200);
-    const second = await eventually(async () => {
-      const a = (await h.request('GET', `/v1/runs/${runId}/approval`)).body;
-      return a.id !== first.id && a.state === 'pending' ? a : undefined;
-    }, 30_000, 'a new approval request');
+    const second = await eventually(
+      async () => {
+        const a = (await h.request('GET', `/v1/runs/${runId}/approval`)).body;
+        return a.id !== first.id && a.state === 'pending' ? a : undefined;
+      },
+      30_000,
+      'a new approval request',
+    );
     expect(second.planHash).not.toBe(first.planHash);
     expect(second.plan.parameters.targetIdentifier).toBe('billing-other');
     expect(second.approvals).toEqual([]);
@@ -234,7 +245,7 @@ steps:
     expect(staging.steps.find((s: any) => s.id === 'approval').output).toMatchObject({ required: false });
   });
 
-  it('an approval request goes out through the runbook\'s notify targets with the plan, the console link and the CLI command', async () => {
+  it("an approval request goes out through the runbook's notify targets with the plan, the console link and the CLI command", async () => {
     const failovers = h.proxy.count('FailoverDBCluster');
     const runId = await start({ parameters: { cluster: 'orders-aurora' }, reason: 'notify test' }, 'approval-notify');
     const body = await eventually(() => hookBodies.find((b) => b.runbookd?.runId === runId), 30_000, 'the approval notification');

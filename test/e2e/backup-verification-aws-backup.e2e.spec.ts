@@ -52,7 +52,10 @@ describe('backup-verification with source aws-backup', () => {
       ],
     });
     backup.on(DescribeRecoveryPointCommand).resolves({
-      RecoveryPointArn: RECOVERY_POINT, IsEncrypted: true, EncryptionKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k1', Lifecycle: { DeleteAfterDays: 35 },
+      RecoveryPointArn: RECOVERY_POINT,
+      IsEncrypted: true,
+      EncryptionKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k1',
+      Lifecycle: { DeleteAfterDays: 35 },
     });
     backup.on(PutRestoreValidationResultCommand).resolves({});
   });
@@ -84,7 +87,8 @@ describe('backup-verification with source aws-backup', () => {
       );
       return { RestoreJobId: 'job-ok' };
     });
-    backup.on(DescribeRestoreJobCommand)
+    backup
+      .on(DescribeRestoreJobCommand)
       .resolvesOnce({ RestoreJobId: 'job-ok', Status: 'RUNNING', PercentDone: '40%' })
       .resolves({ RestoreJobId: 'job-ok', Status: 'COMPLETED', CreatedResourceArn: 'arn:aws:rds:eu-west-1:123456789012:db:restored' });
     const runId = await start();
@@ -94,7 +98,10 @@ describe('backup-verification with source aws-backup', () => {
     const starts = backup.commandCalls(StartRestoreJobCommand);
     expect(starts).toHaveLength(1);
     expect(starts[0].args[0].input).toEqual({
-      RecoveryPointArn: RECOVERY_POINT, IamRoleArn: ROLE, IdempotencyToken: `${runId}-restore`, ResourceType: 'RDS',
+      RecoveryPointArn: RECOVERY_POINT,
+      IamRoleArn: ROLE,
+      IdempotencyToken: `${runId}-restore`,
+      ResourceType: 'RDS',
       Metadata: { DBInstanceIdentifier: `rbd-${runId}`, PubliclyAccessible: 'false', MultiAZ: 'false', VpcSecurityGroupIds: '["sg-0a1b2c3d"]' },
     });
     expect(backup.commandCalls(DescribeRestoreJobCommand).length).toBeGreaterThanOrEqual(2);
@@ -116,10 +123,18 @@ describe('backup-verification with source aws-backup', () => {
 
   it('a copy that does not match its source: FAILED validation naming the check, the copy still deleted, the run failed', async () => {
     backup.on(StartRestoreJobCommand).callsFake(async (input) => {
-      await rds.send(new CreateDBInstanceCommand({
-        DBInstanceIdentifier: input.Metadata.DBInstanceIdentifier, Engine: 'postgres', EngineVersion: '15.2', DBInstanceClass: 'db.t4g.medium',
-        AllocatedStorage: 100, StorageEncrypted: true, MasterUsername: 'x', MasterUserPassword: 'sandbox-only-password',
-      }));
+      await rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: input.Metadata.DBInstanceIdentifier,
+          Engine: 'postgres',
+          EngineVersion: '15.2',
+          DBInstanceClass: 'db.t4g.medium',
+          AllocatedStorage: 100,
+          StorageEncrypted: true,
+          MasterUsername: 'x',
+          MasterUserPassword: 'sandbox-only-password',
+        }),
+      );
       return { RestoreJobId: 'job-mismatch' };
     });
     backup.on(DescribeRestoreJobCommand).resolves({ RestoreJobId: 'job-mismatch', Status: 'COMPLETED' });
@@ -147,10 +162,14 @@ describe('backup-verification with source aws-backup', () => {
     await h.waitForRun(runId, ['waiting']);
     expect((await h.request('POST', `/v1/runs/${runId}/cancel`, { key: h.keys.operator })).status).toBe(202);
     // Cleanup is now waiting on the job; AWS Backup finishes the copy only afterwards.
-    await eventually(async () => {
-      const r = (await h.request('GET', `/v1/runs/${runId}`)).body;
-      return r.phase === 'cleanup' && stepOf(r, 'settle-job')?.state === 'waiting' ? r : undefined;
-    }, 20_000, 'cleanup to wait on the restore job');
+    await eventually(
+      async () => {
+        const r = (await h.request('GET', `/v1/runs/${runId}`)).body;
+        return r.phase === 'cleanup' && stepOf(r, 'settle-job')?.state === 'waiting' ? r : undefined;
+      },
+      20_000,
+      'cleanup to wait on the restore job',
+    );
     expect(h.proxy.count('DeleteDBInstance')).toBe(0);
     await rds.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: 'billing-postgres-manual', DBInstanceIdentifier: copy }));
     jobStatus = 'COMPLETED';

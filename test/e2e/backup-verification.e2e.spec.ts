@@ -36,21 +36,38 @@ describe('backup-verification against moto (RDS snapshots)', () => {
     const audit = (await h.request('GET', `/v1/audit?runId=${runId}&limit=1000`)).body.items as any[];
     const restore = audit.find((e) => e.kind === 'aws.request' && e.data.operation === 'RestoreDBInstanceFromDBSnapshot').data.input;
     expect(restore).toMatchObject({
-      DBInstanceIdentifier: copy, DBSnapshotIdentifier: 'billing-postgres-manual', PubliclyAccessible: false,
-      VpcSecurityGroupIds: ['sg-0a1b2c3d'], DBInstanceClass: 'db.t4g.medium',
+      DBInstanceIdentifier: copy,
+      DBSnapshotIdentifier: 'billing-postgres-manual',
+      PubliclyAccessible: false,
+      VpcSecurityGroupIds: ['sg-0a1b2c3d'],
+      DBInstanceClass: 'db.t4g.medium',
     });
     expect(Object.fromEntries(restore.Tags.map((t: any) => [t.Key, t.Value]))).toMatchObject({
-      'runbookd:run-id': runId, 'runbookd:runbook': 'backup-verification', 'runbookd:expires-at': expect.stringMatching(/^\d{4}-/),
+      'runbookd:run-id': runId,
+      'runbookd:runbook': 'backup-verification',
+      'runbookd:expires-at': expect.stringMatching(/^\d{4}-/),
     });
     const del = audit.find((e) => e.kind === 'aws.request' && e.data.operation === 'DeleteDBInstance').data.input;
     expect(del).toEqual({ DBInstanceIdentifier: copy, SkipFinalSnapshot: true, DeleteAutomatedBackups: true });
 
     const report = (await h.request('GET', `/v1/runs/${runId}/report`)).body;
     expect(report.findings.filter((f: any) => !f.passed)).toEqual([]);
-    expect(report.findings.map((f: any) => f.id)).toEqual(expect.arrayContaining([
-      'newest-backup-age', 'backup-retention', 'backup-encrypted', 'dr-copy-age', 'restored-available', 'engine-matches',
-      'engine-version-matches', 'encryption-matches', 'not-public', 'storage-matches', 'rto', 'restored-copy-deleted',
-    ]));
+    expect(report.findings.map((f: any) => f.id)).toEqual(
+      expect.arrayContaining([
+        'newest-backup-age',
+        'backup-retention',
+        'backup-encrypted',
+        'dr-copy-age',
+        'restored-available',
+        'engine-matches',
+        'engine-version-matches',
+        'encryption-matches',
+        'not-public',
+        'storage-matches',
+        'rto',
+        'restored-copy-deleted',
+      ]),
+    );
     expect(finding(report, 'backup-retention')).toMatchObject({ measured: 30, target: 30, unit: 'days' });
     expect(finding(report, 'backup-encrypted').measured).toBe('KMS key default_kms_key_id');
     expect(finding(report, 'rto')).toMatchObject({ target: 240, unit: 'min' });
@@ -127,12 +144,16 @@ describe('backup-verification against moto (RDS snapshots)', () => {
     // Someone turns deletion protection on while the test runs: the delete is refused.
     const rds = new RDSClient({ endpoint: h.moto.endpoint, region: REGION, credentials: CREDS });
     let armed = true;
-    h.proxy.onRequest('RestoreDBInstanceFromDBSnapshot', async (info) => {
-      if (!armed) return;
-      armed = false;
-      const id = /DBInstanceIdentifier=([^&]+)/.exec(info.body.toString())![1];
-      await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: decodeURIComponent(id), DeletionProtection: true, ApplyImmediately: true }));
-    }, 'answered');
+    h.proxy.onRequest(
+      'RestoreDBInstanceFromDBSnapshot',
+      async (info) => {
+        if (!armed) return;
+        armed = false;
+        const id = /DBInstanceIdentifier=([^&]+)/.exec(info.body.toString())![1];
+        await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: decodeURIComponent(id), DeletionProtection: true, ApplyImmediately: true }));
+      },
+      'answered',
+    );
     const runId = await start(h, { dbInstanceIdentifier: 'billing-postgres', drRegion: '' });
     const run = await h.waitForRun(runId);
     armed = false;

@@ -10,7 +10,6 @@ import { eventually, Harness, REGION } from '../support/runbookd';
 const ACCOUNT = '123456789012';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:${SANDBOX_CANARY.topic}`;
 
-
 describe('canary-rollback end to end: moto SNS Publish → webhook → ECS rollback', () => {
   let h: Harness;
   const clientConfig = () => ({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -49,14 +48,22 @@ describe('canary-rollback end to end: moto SNS Publish → webhook → ECS rollb
         }),
       );
 
-      const runId = await eventually(async () => {
-        const list = (await h.request('GET', '/v1/runs?runbook=canary-rollback')).body.items;
-        return list[0]?.id as string | undefined;
-      }, 20_000, 'the alarm to start canary-rollback');
-      await eventually(async () => {
-        const s = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0];
-        return s.taskDefinition === stable ? true : undefined;
-      }, 30_000, 'the service to be rolled back');
+      const runId = await eventually(
+        async () => {
+          const list = (await h.request('GET', '/v1/runs?runbook=canary-rollback')).body.items;
+          return list[0]?.id as string | undefined;
+        },
+        20_000,
+        'the alarm to start canary-rollback',
+      );
+      await eventually(
+        async () => {
+          const s = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0];
+          return s.taskDefinition === stable ? true : undefined;
+        },
+        30_000,
+        'the service to be rolled back',
+      );
       expect(h.proxy.count('UpdateService')).toBe(1); // runbookd's calls only (the test's own go straight to moto)
       // The canary's errors stop once the good revision runs again.
       await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: 'OK', StateReason: 'rolled back' }));

@@ -34,10 +34,17 @@ describe('capacity-report against moto', () => {
     const now = Date.now();
     const hours = 72;
     const ecs = (service: string, metricName: string, f: (d: number) => number): MetricHistory => ({
-      namespace: 'AWS/ECS', metricName, unit: 'Percent', dimensions: { ClusterName: 'retail', ServiceName: service }, points: hourlyPoints(now, hours, f),
+      namespace: 'AWS/ECS',
+      metricName,
+      unit: 'Percent',
+      dimensions: { ClusterName: 'retail', ServiceName: service },
+      points: hourlyPoints(now, hours, f),
     });
     const rds = (id: string, metricName: string, f: (d: number) => number): MetricHistory => ({
-      namespace: 'AWS/RDS', metricName, dimensions: { DBInstanceIdentifier: id }, points: hourlyPoints(now, hours, f),
+      namespace: 'AWS/RDS',
+      metricName,
+      dimensions: { DBInstanceIdentifier: id },
+      points: hourlyPoints(now, hours, f),
     });
     await putMetricHistory(target, [
       // checkout: CPU 40% rising 5 points a day → 55% now, 70% in 3 days: at risk within the 30-day forecast

@@ -33,8 +33,28 @@ describe('runbookd run with fleet flags', () => {
   });
 
   it('shows the list, a live progress line, and exits 0 when every target passed', async () => {
-    const r = await runCli(['run', 'fleet-probe', '--target-tag', 'environment=production', '--accounts', 'allowed', '--regions', REGIONS.join(','),
-      '--max-concurrency', '25%', '--max-errors', '2', '-p', 'holdSeconds=1', '--follow', '--timeout', '4m'], env);
+    const r = await runCli(
+      [
+        'run',
+        'fleet-probe',
+        '--target-tag',
+        'environment=production',
+        '--accounts',
+        'allowed',
+        '--regions',
+        REGIONS.join(','),
+        '--max-concurrency',
+        '25%',
+        '--max-errors',
+        '2',
+        '-p',
+        'holdSeconds=1',
+        '--follow',
+        '--timeout',
+        '4m',
+      ],
+      env,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // 25% of 6 targets rounds up to 2.
@@ -49,8 +69,28 @@ describe('runbookd run with fleet flags', () => {
   }, 300_000);
 
   it('exits 1 when the fleet fails past maxErrors, and refuses fleet flags without targets', async () => {
-    const r = await runCli(['run', 'fleet-probe', '--target-tag', 'environment=broken', '--accounts', 'allowed', '--regions', REGIONS.join(','),
-      '--max-concurrency', '1', '--max-errors', '1', '-p', 'holdSeconds=0', '--follow', '--timeout', '4m'], env);
+    const r = await runCli(
+      [
+        'run',
+        'fleet-probe',
+        '--target-tag',
+        'environment=broken',
+        '--accounts',
+        'allowed',
+        '--regions',
+        REGIONS.join(','),
+        '--max-concurrency',
+        '1',
+        '--max-errors',
+        '1',
+        '-p',
+        'holdSeconds=0',
+        '--follow',
+        '--timeout',
+        '4m',
+      ],
+      env,
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('0 passed, 2 failed, 4 skipped');
     const usage = await runCli(['run', 'fleet-probe', '-p', 'dbInstanceIdentifier=x', '--max-errors', '2'], env);

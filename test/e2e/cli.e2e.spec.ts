@@ -126,7 +126,7 @@ describe('runbookd CLI against the service', () => {
     expect(down.stderr).toMatch(/ECONNREFUSED/);
   });
 
-  it('types -p by the schema (the README\'s point-in-time restore), refuses what cannot convert with 64, and records the run as trigger cli', async () => {
+  it("types -p by the schema (the README's point-in-time restore), refuses what cannot convert with 64, and records the run as trigger cli", async () => {
     const pitr = await runCli(
       ['run', 'point-in-time-restore', '-p', 'dbInstanceIdentifier=billing-postgres', '-p', 'useLatestRestorableTime=true', '--dry-run', '--json'],
       env,
@@ -165,7 +165,7 @@ describe('runbookd CLI against the service', () => {
     expect(forged.body.error.details.field).toBe('X-Runbookd-Client');
   });
 
-  it('`runs --trigger cli` lists only the CLI\'s runs, and --cursor pages on', async () => {
+  it("`runs --trigger cli` lists only the CLI's runs, and --cursor pages on", async () => {
     for (let i = 0; i < 2; i++) expect((await runCli(['run', 'cli-sleep', '-p', 'seconds=0'], env)).code).toBe(0);
     const all = JSON.parse((await runCli(['runs', '--trigger', 'cli', '--limit', '200', '--json'], env)).stdout).items;
     expect(all.length).toBeGreaterThanOrEqual(3);
@@ -242,10 +242,12 @@ describe('runbookd validate (offline: no service, no database)', () => {
       const bad = await runCli(['validate', dir], { HOME: os.tmpdir() });
       expect(bad.code).toBe(1);
       const lines = bad.stdout.trim().split('\n');
-      expect(lines).toEqual(expect.arrayContaining([
-        expect.stringMatching(/bad-expression\.yaml:steps\[1\]\.with\.echo: .*no earlier step "nope"/),
-        expect.stringMatching(/unknown-step\.yaml:steps\[\d\]\.uses: unknown step type/),
-      ]));
+      expect(lines).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/bad-expression\.yaml:steps\[1\]\.with\.echo: .*no earlier step "nope"/),
+          expect.stringMatching(/unknown-step\.yaml:steps\[\d\]\.uses: unknown step type/),
+        ]),
+      );
       expect(lines.some((l) => l.includes('failover-test.yaml'))).toBe(false);
       const json = JSON.parse((await runCli(['validate', dir, '--json'], { HOME: os.tmpdir() })).stdout);
       expect(json.problems.length).toBe(lines.length);

@@ -84,7 +84,10 @@ describe('composite runbooks (runbook.run)', () => {
     expect(parent.state).toBe('failed');
     expect(parent.error.code).toBe('FINDINGS_FAILED');
     expect(parent.error.details.findings).toEqual(expect.arrayContaining(['switch-time', 'failover-test-succeeded']));
-    expect(parent.children.map((c: any) => [c.runbookId, c.state])).toEqual([['failover-test', 'failed'], ['sleepy-child', 'succeeded']]);
+    expect(parent.children.map((c: any) => [c.runbookId, c.state])).toEqual([
+      ['failover-test', 'failed'],
+      ['sleepy-child', 'succeeded'],
+    ]);
     expect(parent.steps.find((s: any) => s.id === 'failover').state).toBe('succeeded');
   }, 60_000);
 
@@ -101,11 +104,15 @@ describe('composite runbooks (runbook.run)', () => {
 
   it('cancelling the parent cancels its active child', async () => {
     const id = await start('composite-long');
-    const childId = await eventually(async () => {
-      const p = (await h.request('GET', `/v1/runs/${id}`)).body;
-      const c = p.children?.[0];
-      return c && c.state === 'waiting' ? (c.runId as string) : undefined;
-    }, 20_000, 'the child to be sleeping');
+    const childId = await eventually(
+      async () => {
+        const p = (await h.request('GET', `/v1/runs/${id}`)).body;
+        const c = p.children?.[0];
+        return c && c.state === 'waiting' ? (c.runId as string) : undefined;
+      },
+      20_000,
+      'the child to be sleeping',
+    );
     const res = await h.request('POST', `/v1/runs/${id}/cancel`, { key: h.keys.operator });
     expect(res.status).toBe(202);
     const child = await h.waitForRun(childId, ['cancelled', 'failed', 'succeeded'], 20_000);

@@ -30,15 +30,19 @@ describe('approvals in the web console', () => {
     const res = await h.request('POST', '/v1/runbooks/point-in-time-restore/runs', { key: h.keys.operator, body: recovery(target) });
     expect(res.status).toBe(202);
     const runId = res.body.id as string;
-    const approval = await eventually(async () => {
-      const a = await h.request('GET', `/v1/runs/${runId}/approval`);
-      return a.status === 200 && a.body.state === 'pending' ? a.body : undefined;
-    }, 30_000, `run ${runId} to ask for approval`);
+    const approval = await eventually(
+      async () => {
+        const a = await h.request('GET', `/v1/runs/${runId}/approval`);
+        return a.status === 200 && a.body.state === 'pending' ? a.body : undefined;
+      },
+      30_000,
+      `run ${runId} to ask for approval`,
+    );
     return { runId, approval };
   }
 
   beforeAll(async () => {
-      await mkdir(ARTIFACTS, { recursive: true });
+    await mkdir(ARTIFACTS, { recursive: true });
     h = await Harness.start({
       role: 'all',
       env: { RUNBOOKD_EVENTS_POLL_MS: '250' },

@@ -224,8 +224,14 @@ describe('web console on call (issue 22)', () => {
     const { context, page } = await newPage();
     await signIn(page);
     // One succeeded and one failed real run of failover-test: the failed one names a cluster that is not there.
-    const ok = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' } } });
-    const bad = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'no-such-cluster' } } });
+    const ok = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' } },
+    });
+    const bad = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: h.keys.operator,
+      body: { parameters: { clusterIdentifier: 'no-such-cluster' } },
+    });
     for (const r of [ok, bad]) await h.waitForRun(r.body.id, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 90_000);
     const real = (await runsOf('failover-test')).slice(0, 30).filter((r) => !r.dryRun);
     const endedRuns = real.filter((r) => ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'].includes(r.state));
@@ -409,7 +415,7 @@ describe('web console on call (issue 22)', () => {
     expect(await page.getByLabel('Kind').inputValue()).toBe('run.accepted');
     const kinds = await page.locator('tr[data-seq] td[data-label="Kind"]').allTextContents();
     expect(new Set(kinds)).toEqual(new Set(['run.accepted']));
-    const seqs = (await page.locator('tr[data-seq]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq')))));
+    const seqs = await page.locator('tr[data-seq]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq'))));
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
     await shot(page, 'audit-desktop');
     await context.close();
@@ -531,13 +537,17 @@ describe('web console on call (issue 22)', () => {
         if (name === 'run') {
           // The report frame is as tall as the report.
           const frame = page.locator('iframe.report');
-          await eventually(async () => {
-            const sizes: { frame: number; content: number } = await frame.evaluate((f: any) => ({
-              frame: f.clientHeight,
-              content: f.contentDocument?.documentElement.scrollHeight ?? 0,
-            }));
-            return sizes.content > 200 && Math.abs(sizes.frame - sizes.content) <= 4 ? true : undefined;
-          }, 10_000, 'the report frame to fit its content');
+          await eventually(
+            async () => {
+              const sizes: { frame: number; content: number } = await frame.evaluate((f: any) => ({
+                frame: f.clientHeight,
+                content: f.contentDocument?.documentElement.scrollHeight ?? 0,
+              }));
+              return sizes.content > 200 && Math.abs(sizes.frame - sizes.content) <= 4 ? true : undefined;
+            },
+            10_000,
+            'the report frame to fit its content',
+          );
         }
         await noSidewaysScroll(page, `${name} at ${label}`);
         await expectAccessible(page, `${name} at ${label}`);

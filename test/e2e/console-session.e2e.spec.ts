@@ -169,7 +169,7 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     }
   });
 
-  it('streams a run\'s state and step changes as Server-Sent Events and ends when the run ends', async () => {
+  it("streams a run's state and step changes as Server-Sent Events and ends when the run ends", async () => {
     const run = await h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { parameters: {} } });
     expect(run.status).toBe(202);
     const res = await fetch(`${h.baseUrl}/v1/runs/${run.body.id}/events`, { headers: { authorization: `Bearer ${h.keys.viewer}` } });
@@ -214,7 +214,7 @@ describe('console sessions (cookie, CSRF, sign-out) and GET /v1/runs/:id/events'
     expect((await h.request('GET', '/v1/runs/r-nope/events', { key: null })).status).toBe(401);
   });
 
-  it('serves the console at / from this origin only, and still answers unknown paths with the API\'s JSON 404', async () => {
+  it("serves the console at / from this origin only, and still answers unknown paths with the API's JSON 404", async () => {
     const index = await fetch(`${h.baseUrl}/`);
     expect(index.status).toBe(200);
     const html = await index.text();

@@ -14,7 +14,7 @@ describe('stop-all in the web console', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-      h = await Harness.start({ role: 'all', seed: false, runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep') });
+    h = await Harness.start({ role: 'all', seed: false, runbooksDir: path.join(ROOT, 'test', 'e2e', 'fixtures', 'sleep') });
     browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {

@@ -22,7 +22,7 @@ describe('web console in a browser', () => {
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-      // The shipped runbooks plus a long sleep to cancel.
+    // The shipped runbooks plus a long sleep to cancel.
     runbooksDir = await mkdtemp(path.join(tmpdir(), 'runbookd-console-'));
     for (const f of await readdir(path.join(ROOT, 'runbooks'))) if (f.endsWith('.yaml')) await cp(path.join(ROOT, 'runbooks', f), path.join(runbooksDir, f));
     await cp(path.join(ROOT, 'test', 'e2e', 'fixtures', 'console', 'long-sleep.yaml'), path.join(runbooksDir, 'long-sleep.yaml'));

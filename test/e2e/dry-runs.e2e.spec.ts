@@ -46,7 +46,8 @@ describe('every shipped runbook dry-runs to an end against the seeded sandbox', 
   });
 
   it('has a case for every runbook in runbooks/', () => {
-    const shipped = readdirSync(path.join(ROOT, 'runbooks')).filter((f) => f.endsWith('.yaml'))
+    const shipped = readdirSync(path.join(ROOT, 'runbooks'))
+      .filter((f) => f.endsWith('.yaml'))
       .map((f) => (parse(readFileSync(path.join(ROOT, 'runbooks', f), 'utf8')) as { id: string }).id);
     expect([...new Set(CASES.map((c) => c.runbook))].sort()).toEqual(shipped.sort());
   });
@@ -97,5 +98,5 @@ describe('every shipped runbook dry-runs to an end against the seeded sandbox', 
         });
       }
     }
-    }, 900_000);
+  }, 900_000);
 });

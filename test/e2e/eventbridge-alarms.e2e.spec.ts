@@ -40,7 +40,10 @@ describe('EventBridge alarm events → the same alarm handling as SNS', () => {
   const clientConfig = () => ({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 
   beforeAll(async () => {
-    h = await Harness.start({ role: 'all', env: { RUNBOOKD_EVENTBRIDGE_API_KEY_SHA256: `${'0'.repeat(64)},${createHash('sha256').update(KEY).digest('hex')}` } });
+    h = await Harness.start({
+      role: 'all',
+      env: { RUNBOOKD_EVENTBRIDGE_API_KEY_SHA256: `${'0'.repeat(64)},${createHash('sha256').update(KEY).digest('hex')}` },
+    });
     ecs = new ECSClient(clientConfig());
     cw = new CloudWatchClient(clientConfig());
   });
@@ -73,8 +76,14 @@ describe('EventBridge alarm events → the same alarm handling as SNS', () => {
 
     const notAlarm = { ...event, 'detail-type': 'EC2 Instance State-change Notification', source: 'aws.ec2' };
     expect(await post(notAlarm)).toMatchObject({ status: 400, body: { error: { code: 'WEBHOOK_EVENT_INVALID', details: { field: 'source' } } } });
-    expect(await post({ ...event, id: 'x'.repeat(500) })).toMatchObject({ status: 400, body: { error: { code: 'WEBHOOK_EVENT_INVALID', details: { field: 'id' } } } });
-    expect(await post({ ...event, detail: { ...event.detail, alarmName: 7 } })).toMatchObject({ status: 400, body: { error: { details: { field: 'detail.alarmName' } } } });
+    expect(await post({ ...event, id: 'x'.repeat(500) })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'WEBHOOK_EVENT_INVALID', details: { field: 'id' } } },
+    });
+    expect(await post({ ...event, detail: { ...event.detail, alarmName: 7 } })).toMatchObject({
+      status: 400,
+      body: { error: { details: { field: 'detail.alarmName' } } },
+    });
     expect((await post('{"id": ')).status).toBe(400);
     expect((await post('[1,2]')).status).toBe(400);
     const huge = { ...event, detail: { ...event.detail, padding: 'x'.repeat(2 * 1024 * 1024) } };
@@ -84,11 +93,22 @@ describe('EventBridge alarm events → the same alarm handling as SNS', () => {
   });
 
   it('a forged event naming an alarm that is OK at CloudWatch starts nothing (403), and its redelivery is a duplicate', async () => {
-    await cw.send(new PutMetricAlarmCommand({
-      AlarmName: 'billing-api-5xx', Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
-      EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'ClusterName', Value: SANDBOX_CANARY.cluster }, { Name: 'ServiceName', Value: 'billing-api' }],
-    }));
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'billing-api-5xx',
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HTTPCode_Target_5XX_Count',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 5,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [
+          { Name: 'ClusterName', Value: SANDBOX_CANARY.cluster },
+          { Name: 'ServiceName', Value: 'billing-api' },
+        ],
+      }),
+    );
     await cw.send(new SetAlarmStateCommand({ AlarmName: 'billing-api-5xx', StateValue: 'OK', StateReason: 'quiet' }));
     const forged = alarmEvent('billing-api-5xx', 'billing-api', new Date());
     const res = await post(forged);
@@ -100,14 +120,19 @@ describe('EventBridge alarm events → the same alarm handling as SNS', () => {
   });
 
   it('rolls the canary back as the SNS path does, once across redeliveries', async () => {
-    const stable = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0].taskDefinition!;
-    const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!.taskDefinitionArn!;
+    const stable = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0]
+      .taskDefinition!;
+    const canary = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-api:1.42.0-bad')))).taskDefinition!
+      .taskDefinitionArn!;
     await ecs.send(new UpdateServiceCommand({ cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, taskDefinition: canary }));
     await cw.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: 'ALARM', StateReason: 'canary errors' }));
     const event = alarmEvent(SANDBOX_CANARY.alarm, SANDBOX_CANARY.service, new Date());
 
     const first = await post(event);
-    expect(first).toMatchObject({ status: 200, body: { eventId: event.id, outcome: 'accepted', runs: [{ runbookId: 'canary-rollback', outcome: 'accepted' }] } });
+    expect(first).toMatchObject({
+      status: 200,
+      body: { eventId: event.id, outcome: 'accepted', runs: [{ runbookId: 'canary-rollback', outcome: 'accepted' }] },
+    });
     const runId = first.body.runs[0].runId as string;
     // EventBridge delivers at least once: the same event again, twice at once, starts nothing more.
     const again = await Promise.all([post(event), post(event)]);
@@ -116,10 +141,14 @@ describe('EventBridge alarm events → the same alarm handling as SNS', () => {
     const replayed = await post({ ...event, id: randomUUID() });
     expect(replayed.body.runs).toEqual([expect.objectContaining({ runbookId: 'canary-rollback', outcome: 'duplicate', runId })]);
 
-    await eventually(async () => {
-      const s = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0];
-      return s.taskDefinition === stable ? true : undefined;
-    }, 30_000, 'the service to be rolled back');
+    await eventually(
+      async () => {
+        const s = (await ecs.send(new DescribeServicesCommand({ cluster: SANDBOX_CANARY.cluster, services: [SANDBOX_CANARY.service] }))).services![0];
+        return s.taskDefinition === stable ? true : undefined;
+      },
+      30_000,
+      'the service to be rolled back',
+    );
     expect(h.proxy.count('UpdateService')).toBe(1);
     await cw.send(new SetAlarmStateCommand({ AlarmName: SANDBOX_CANARY.alarm, StateValue: 'OK', StateReason: 'rolled back' }));
     const run = await h.waitForRun(runId, undefined, 30_000);

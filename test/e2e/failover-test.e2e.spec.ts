@@ -136,12 +136,16 @@ describe('failover-test of a Multi-AZ instance whose zone never moves (moto)', (
     });
     expect(res.status).toBe(202);
     const notes: string[] = [];
-    const run = await eventually(async () => {
-      const view = (await h.request('GET', `/v1/runs/${res.body.id}`)).body;
-      const note = view.steps.find((s: any) => s.id === 'switch')?.note;
-      if (note) notes.push(note);
-      return ['failed', 'succeeded', 'aborted', 'cancelled'].includes(view.state) ? view : undefined;
-    }, 120_000, 'the failover run to end');
+    const run = await eventually(
+      async () => {
+        const view = (await h.request('GET', `/v1/runs/${res.body.id}`)).body;
+        const note = view.steps.find((s: any) => s.id === 'switch')?.note;
+        if (note) notes.push(note);
+        return ['failed', 'succeeded', 'aborted', 'cancelled'].includes(view.state) ? view : undefined;
+      },
+      120_000,
+      'the failover run to end',
+    );
     expect(run.state).toBe('failed');
     const switchStep = run.steps.find((s: any) => s.id === 'switch');
     expect(switchStep.state).toBe('failed');

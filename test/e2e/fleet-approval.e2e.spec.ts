@@ -20,15 +20,36 @@ describe('fleet approval (failover tests of production clusters)', () => {
   ];
 
   beforeAll(async () => {
-    h = await Harness.start({ role: 'all', seed: false, policy: 'default', runbooksDir: runbooksDir(['failover-test']), env: { ...FLEET_ENV, RUNBOOKD_WORKER_CONCURRENCY: '10' } });
+    h = await Harness.start({
+      role: 'all',
+      seed: false,
+      policy: 'default',
+      runbooksDir: runbooksDir(['failover-test']),
+      env: { ...FLEET_ENV, RUNBOOKD_WORKER_CONCURRENCY: '10' },
+    });
     for (const c of clusters) {
       const rds = rdsIn(h.moto.endpoint, c.account, c.region);
-      await rds.send(new CreateDBClusterCommand({
-        DBClusterIdentifier: c.id, Engine: 'aurora-postgresql', MasterUsername: 'admin_user', MasterUserPassword: 'sandbox-only-password',
-        Tags: [{ Key: 'environment', Value: 'production' }, { Key: 'fleet', Value: 'failover' }],
-      }));
+      await rds.send(
+        new CreateDBClusterCommand({
+          DBClusterIdentifier: c.id,
+          Engine: 'aurora-postgresql',
+          MasterUsername: 'admin_user',
+          MasterUserPassword: 'sandbox-only-password',
+          Tags: [
+            { Key: 'environment', Value: 'production' },
+            { Key: 'fleet', Value: 'failover' },
+          ],
+        }),
+      );
       for (const n of [1, 2]) {
-        await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: `${c.id}-${n}`, DBClusterIdentifier: c.id, Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }));
+        await rds.send(
+          new CreateDBInstanceCommand({
+            DBInstanceIdentifier: `${c.id}-${n}`,
+            DBClusterIdentifier: c.id,
+            Engine: 'aurora-postgresql',
+            DBInstanceClass: 'db.r6g.large',
+          }),
+        );
       }
       rds.destroy();
     }
@@ -44,10 +65,14 @@ describe('fleet approval (failover tests of production clusters)', () => {
     return res.body.id as string;
   };
   const pendingApproval = (runId: string, notId?: number) =>
-    eventually(async () => {
-      const a = await h.request('GET', `/v1/runs/${runId}/approval`);
-      return a.status === 200 && a.body.state === 'pending' && a.body.id !== notId ? a.body : undefined;
-    }, 30_000, `fleet ${runId} to ask for approval`);
+    eventually(
+      async () => {
+        const a = await h.request('GET', `/v1/runs/${runId}/approval`);
+        return a.status === 200 && a.body.state === 'pending' && a.body.id !== notId ? a.body : undefined;
+      },
+      30_000,
+      `fleet ${runId} to ask for approval`,
+    );
   const approvalsOf = (runIds: string[]) => sql(h, 'SELECT run_id, state FROM approvals WHERE run_id = ANY($1)', [runIds]);
 
   it('asks once with the target list and each plan hash; the requester cannot approve; the children do not ask again', async () => {
@@ -58,7 +83,12 @@ describe('fleet approval (failover tests of production clusters)', () => {
     expect(approval.plan.fleet.targets).toHaveLength(3);
     expect(approval.plan.fleet.targets.map((t: any) => t.id).sort()).toEqual(clusters.map((c) => c.id).sort());
     for (const t of approval.plan.fleet.targets) {
-      expect(t).toMatchObject({ arn: expect.stringMatching(/:cluster:/), account: expect.stringMatching(/^\d{12}$/), region: expect.any(String), planHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(t).toMatchObject({
+        arn: expect.stringMatching(/:cluster:/),
+        account: expect.stringMatching(/^\d{12}$/),
+        region: expect.any(String),
+        planHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
     }
     expect(new Set(approval.plan.fleet.targets.map((t: any) => t.planHash)).size).toBe(3);
     // Why: every target's own production tag.

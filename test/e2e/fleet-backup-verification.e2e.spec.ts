@@ -77,7 +77,9 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
     for (const c of children) {
       const db = tagged.find((d) => d.id === c.parameters.dbInstanceIdentifier)!;
       expect({ id: db.id, region: c.parameters.region, roleArn: c.parameters.roleArn ?? null }).toEqual({
-        id: db.id, region: db.region, roleArn: db.account === ACCOUNTS[0] ? null : `arn:aws:iam::${db.account}:role/runbookd`,
+        id: db.id,
+        region: db.region,
+        roleArn: db.account === ACCOUNTS[0] ? null : `arn:aws:iam::${db.account}:role/runbookd`,
       });
     }
     // 30 restores and 30 deletes reached moto, none naming an untagged instance.
@@ -91,7 +93,10 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
     for (const row of report.fleet.targets) {
       const figures = Object.fromEntries(row.figures.map((f: any) => [f.id, f.value]));
       expect({ arn: row.arn, outcome: row.outcome, rto: typeof figures['rto-minutes'], point: figures['restore-point'] }).toEqual({
-        arn: row.arn, outcome: 'succeeded', rto: 'number', point: `${row.id}-manual`,
+        arn: row.arn,
+        outcome: 'succeeded',
+        rto: 'number',
+        point: `${row.id}-manual`,
       });
     }
     const csv = (await h.request('GET', `/v1/runs/${res.body.id}/report?format=csv`)).text.trim().split('\r\n');
@@ -135,18 +140,23 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
     for (const row of report.fleet.targets) expect({ id: row.id, outcome: row.outcome === 'skipped' }).toEqual({ id: row.id, outcome: !started.has(row.id) });
     expect(report.findings.find((f: any) => f.id === 'fleet-max-errors')).toMatchObject({ passed: false, measured: failed.length, target: 2 });
   }, 400_000);
-  it('a dry-run fleet is the list plus each target\'s plan, and changes nothing at AWS', async () => {
+  it("a dry-run fleet is the list plus each target's plan, and changes nothing at AWS", async () => {
     h.proxy.clear();
     const res = await post({
       targets: { resourceType: 'rds:db', tags: { environment: 'production' }, accounts: 'allowed', regions: REGIONS },
-      parameters: { pollSeconds: 0.2, drRegion: '' }, maxConcurrency: 10, dryRun: true,
+      parameters: { pollSeconds: 0.2, drRegion: '' },
+      maxConcurrency: 10,
+      dryRun: true,
     });
     expect(res.status).toBe(202);
     expect(res.body.steps.find((s: any) => s.id === 'targets').output.targets).toHaveLength(30);
     const run = await h.waitForRun(res.body.id, undefined, 300_000);
     expect(run.state).toBe('succeeded');
     // Nothing that changes state reached moto: no restore, no delete, no tag.
-    const mutating = h.proxy.calls().filter((c) => /^(Restore|Create|Delete|Modify|AddTags|Start|Put)/.test(c.action)).map((c) => c.action);
+    const mutating = h.proxy
+      .calls()
+      .filter((c) => /^(Restore|Create|Delete|Modify|AddTags|Start|Put)/.test(c.action))
+      .map((c) => c.action);
     expect(mutating).toEqual([]);
     const report = (await h.request('GET', `/v1/runs/${res.body.id}/report`)).body;
     expect(report.fleet.dryRun).toBe(true);
@@ -158,8 +168,15 @@ describe('fleet backup-verification (moto: 3 accounts × 2 regions, 40 instances
   }, 400_000);
 
   it('an Idempotency-Key repeat must name the same targets and rate control', async () => {
-    const body = { targets: { tags: { check: 'errors' }, accounts: 'allowed', regions: REGIONS }, parameters: { drRegion: '' }, maxConcurrency: 2, maxErrors: 2, dryRun: true };
-    const send = (b: Record<string, unknown>) => h.request('POST', '/v1/runbooks/backup-verification/runs', { key: h.keys.operator, body: b, headers: { 'idempotency-key': 'fleet-idem-1' } });
+    const body = {
+      targets: { tags: { check: 'errors' }, accounts: 'allowed', regions: REGIONS },
+      parameters: { drRegion: '' },
+      maxConcurrency: 2,
+      maxErrors: 2,
+      dryRun: true,
+    };
+    const send = (b: Record<string, unknown>) =>
+      h.request('POST', '/v1/runbooks/backup-verification/runs', { key: h.keys.operator, body: b, headers: { 'idempotency-key': 'fleet-idem-1' } });
     const first = await send(body);
     expect(first.status).toBe(202);
     const again = await send(body);

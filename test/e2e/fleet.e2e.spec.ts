@@ -9,7 +9,12 @@ describe('fleet runs (REST, moto: 3 accounts × 2 regions)', () => {
   let h: Harness;
   const dbs: SeededDb[] = [];
   beforeAll(async () => {
-    h = await Harness.start({ role: 'all', seed: false, runbooksDir: runbooksDir(['rds-manual-snapshot']), env: { ...FLEET_ENV, RUNBOOKD_WORKER_CONCURRENCY: '20' } });
+    h = await Harness.start({
+      role: 'all',
+      seed: false,
+      runbooksDir: runbooksDir(['rds-manual-snapshot']),
+      env: { ...FLEET_ENV, RUNBOOKD_WORKER_CONCURRENCY: '20' },
+    });
     // Per account and region: two probes, one failing probe, one untagged instance.
     for (const account of ACCOUNTS) {
       for (const region of REGIONS) {
@@ -32,14 +37,61 @@ describe('fleet runs (REST, moto: 3 accounts × 2 regions)', () => {
     const cases: Array<[string, string, Record<string, unknown>, number, string, Record<string, unknown>?]> = [
       ['no fleet: section', 'plain-probe', { targets: ['x'] }, 422, 'FLEET_NOT_SUPPORTED'],
       ['resolves to nothing', 'fleet-probe', byTag({ fleet: 'nothing-has-this' }), 422, 'FLEET_TARGETS_EMPTY'],
-      ['account outside the allow-list', 'fleet-probe', { targets: { tags: { fleet: 'probe' }, accounts: [HOME, '444444444444'] } }, 403, 'TARGET_NOT_ALLOWED', { account: '444444444444' }],
-      ['a type the runbook does not bind', 'fleet-probe', { targets: { resourceType: 'ecs:service', tags: { fleet: 'probe' } } }, 422, 'FLEET_RESOURCE_TYPE_NOT_BOUND'],
-      ['maxErrors not a count or percentage', 'fleet-probe', { ...byTag({ fleet: 'probe' }), maxErrors: 'a few' }, 422, 'FLEET_RATE_INVALID', { field: 'maxErrors' }],
+      [
+        'account outside the allow-list',
+        'fleet-probe',
+        { targets: { tags: { fleet: 'probe' }, accounts: [HOME, '444444444444'] } },
+        403,
+        'TARGET_NOT_ALLOWED',
+        { account: '444444444444' },
+      ],
+      [
+        'a type the runbook does not bind',
+        'fleet-probe',
+        { targets: { resourceType: 'ecs:service', tags: { fleet: 'probe' } } },
+        422,
+        'FLEET_RESOURCE_TYPE_NOT_BOUND',
+      ],
+      [
+        'maxErrors not a count or percentage',
+        'fleet-probe',
+        { ...byTag({ fleet: 'probe' }), maxErrors: 'a few' },
+        422,
+        'FLEET_RATE_INVALID',
+        { field: 'maxErrors' },
+      ],
       ['maxConcurrency zero', 'fleet-probe', { ...byTag({ fleet: 'probe' }), maxConcurrency: '0%' }, 422, 'FLEET_RATE_INVALID', { field: 'maxConcurrency' }],
-      ['explicit ARN in an unlisted region', 'fleet-probe', { targets: { resources: [dbs[0].arn], regions: ['us-east-1'] } }, 422, 'FLEET_TARGETS_INVALID', { field: 'targets.resources[0]' }],
-      ['explicit ARN in an unlisted account', 'fleet-probe', { targets: { resources: [dbs[0].arn], accounts: [A2] } }, 422, 'FLEET_TARGETS_INVALID', { field: 'targets.resources[0]' }],
-      ['a bound parameter given as common', 'fleet-probe', { ...byTag({ fleet: 'probe' }), parameters: { dbInstanceIdentifier: 'x' } }, 422, 'FLEET_TARGETS_INVALID'],
-      ['rate control without targets', 'fleet-probe', { parameters: { dbInstanceIdentifier: 'x' }, maxErrors: 1 }, 400, 'INVALID_REQUEST', { field: 'maxErrors' }],
+      [
+        'explicit ARN in an unlisted region',
+        'fleet-probe',
+        { targets: { resources: [dbs[0].arn], regions: ['us-east-1'] } },
+        422,
+        'FLEET_TARGETS_INVALID',
+        { field: 'targets.resources[0]' },
+      ],
+      [
+        'explicit ARN in an unlisted account',
+        'fleet-probe',
+        { targets: { resources: [dbs[0].arn], accounts: [A2] } },
+        422,
+        'FLEET_TARGETS_INVALID',
+        { field: 'targets.resources[0]' },
+      ],
+      [
+        'a bound parameter given as common',
+        'fleet-probe',
+        { ...byTag({ fleet: 'probe' }), parameters: { dbInstanceIdentifier: 'x' } },
+        422,
+        'FLEET_TARGETS_INVALID',
+      ],
+      [
+        'rate control without targets',
+        'fleet-probe',
+        { parameters: { dbInstanceIdentifier: 'x' }, maxErrors: 1 },
+        400,
+        'INVALID_REQUEST',
+        { field: 'maxErrors' },
+      ],
     ];
     for (const [what, runbook, body, status, code, details] of cases) {
       const res = await post(runbook, body);
@@ -75,7 +127,10 @@ describe('fleet runs (REST, moto: 3 accounts × 2 regions)', () => {
     expect(Math.max(...samples)).toBeGreaterThanOrEqual(2);
 
     const children = await childrenOf(h, res.body.id);
-    const expected = dbs.filter((d) => d.tags.fleet === 'probe').map((d) => d.id).sort();
+    const expected = dbs
+      .filter((d) => d.tags.fleet === 'probe')
+      .map((d) => d.id)
+      .sort();
     expect(children.map((c) => c.parameters.dbInstanceIdentifier).sort()).toEqual(expected);
     expect(new Set(children.map((c) => c.dedupe_key)).size).toBe(12);
     expect(children.every((c) => c.state === 'succeeded')).toBe(true);
@@ -83,7 +138,12 @@ describe('fleet runs (REST, moto: 3 accounts × 2 regions)', () => {
     const audit = (await h.request('GET', `/v1/audit?runId=${res.body.id}&limit=500`)).body.items as any[];
     const resolved = audit.find((e) => e.kind === 'fleet.targets-resolved');
     expect(resolved.data.count).toBe(12);
-    expect(resolved.data.targets.map((t: any) => t.arn).sort()).toEqual(dbs.filter((d) => d.tags.fleet === 'probe').map((d) => d.arn).sort());
+    expect(resolved.data.targets.map((t: any) => t.arn).sort()).toEqual(
+      dbs
+        .filter((d) => d.tags.fleet === 'probe')
+        .map((d) => d.arn)
+        .sort(),
+    );
 
     const report = (await h.request('GET', `/v1/runs/${res.body.id}/report`)).body;
     expect(report.fleet.summary).toBe('12 passed, 0 failed, 0 skipped');
@@ -113,7 +173,11 @@ describe('fleet runs (REST, moto: 3 accounts × 2 regions)', () => {
   }, 120_000);
 
   it('acts on the list fixed at acceptance: a resource tagged afterwards is not touched', async () => {
-    const res = await post('fleet-probe', { targets: { tags: { fleet: 'late' }, accounts: [HOME], regions: ['eu-west-1'] }, allowEmpty: true, parameters: { holdSeconds: 0 } });
+    const res = await post('fleet-probe', {
+      targets: { tags: { fleet: 'late' }, accounts: [HOME], regions: ['eu-west-1'] },
+      allowEmpty: true,
+      parameters: { holdSeconds: 0 },
+    });
     expect(res.status).toBe(202);
     const late = dbs.find((d) => d.account === HOME && d.region === 'eu-west-1' && d.id.startsWith('plain-'))!;
     await tagDb(h.moto.endpoint, late, { fleet: 'late' });

@@ -17,11 +17,15 @@ describe('aws.call resumed after a SIGKILL between intent and answer', () => {
     const a = await h.startWorker();
     let armed = true;
     // 'answered': moto has made the snapshot; the worker dies before it hears so.
-    h.proxy.onRequest('CreateDBSnapshot', () => {
-      if (!armed) return;
-      armed = false;
-      h.kill(a);
-    }, 'answered');
+    h.proxy.onRequest(
+      'CreateDBSnapshot',
+      () => {
+        if (!armed) return;
+        armed = false;
+        h.kill(a);
+      },
+      'answered',
+    );
 
     const res = await h.request('POST', '/v1/runbooks/rds-manual-snapshot/runs', {
       key: h.keys.operator,

@@ -13,7 +13,11 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateServiceCommand, DescribeServicesCommand, ECSClient, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
-  CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBSnapshotsCommand, ListTagsForResourceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { checkoutTaskDefinition, SANDBOX_CANARY } from '../../scripts/sandbox/seed-canary';
@@ -174,11 +178,15 @@ describe('runbooks written with generic steps, against moto', () => {
       const before = await desired();
       // Fire the alarm as soon as the scale has gone out.
       let armed = true;
-      h.proxy.onRequest('UpdateService', () => {
-        if (!armed) return;
-        armed = false;
-        return setAlarm('ALARM');
-      }, 'answered');
+      h.proxy.onRequest(
+        'UpdateService',
+        () => {
+          if (!armed) return;
+          armed = false;
+          return setAlarm('ALARM');
+        },
+        'answered',
+      );
       const runId = await start('ecs-scale-with-guard', {
         cluster: SANDBOX_CANARY.cluster,
         service: SANDBOX_CANARY.service,
@@ -254,10 +262,16 @@ describe('runbooks written with generic steps, against moto', () => {
         await elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instances.map((Id) => ({ Id, Port: 8080 })) }));
         const td = (await ecs.send(new RegisterTaskDefinitionCommand(checkoutTaskDefinition('registry.example/checkout-web:2.3.0')))).taskDefinition!
           .taskDefinitionArn!;
-        await ecs.send(new CreateServiceCommand({
-          cluster: SANDBOX_CANARY.cluster, serviceName: WEB, taskDefinition: td, desiredCount: 2, launchType: 'FARGATE',
-          loadBalancers: [{ targetGroupArn, containerName: 'app', containerPort: 8080 }],
-        }));
+        await ecs.send(
+          new CreateServiceCommand({
+            cluster: SANDBOX_CANARY.cluster,
+            serviceName: WEB,
+            taskDefinition: td,
+            desiredCount: 2,
+            launchType: 'FARGATE',
+            loadBalancers: [{ targetGroupArn, containerName: 'app', containerPort: 8080 }],
+          }),
+        );
         // moto starts a service with no tasks running; setting the count is what makes it steady.
         await ecs.send(new UpdateServiceCommand({ cluster: SANDBOX_CANARY.cluster, service: WEB, desiredCount: 2 }));
       } finally {
@@ -324,11 +338,15 @@ describe('runbooks written with generic steps, against moto', () => {
 
     it('a target unhealthy after the deployment fails the run on the check after', async () => {
       let armed = true;
-      h.proxy.onRequest('ecs:UpdateService', () => {
-        if (!armed) return;
-        armed = false;
-        return stopInstance(instances[0]).then(() => undefined);
-      }, 'answered');
+      h.proxy.onRequest(
+        'ecs:UpdateService',
+        () => {
+          if (!armed) return;
+          armed = false;
+          return stopInstance(instances[0]).then(() => undefined);
+        },
+        'answered',
+      );
       try {
         const runId = await start('ecs-deploy-with-target-health', params());
         const run = await h.waitForRun(runId);

@@ -58,7 +58,12 @@ describe('janitor: removes what ended runs left behind, nothing else', () => {
     const ended = await start('ecs-force-new-deployment', { cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service }, true);
     await h.waitForRun(ended);
     const active = await start('ecs-scale-with-guard', {
-      cluster: SANDBOX_CANARY.cluster, service: SANDBOX_CANARY.service, desiredCount: 2, guardAlarm: SANDBOX_CANARY.alarm, bakeSeconds: 3600, pollSeconds: 60,
+      cluster: SANDBOX_CANARY.cluster,
+      service: SANDBOX_CANARY.service,
+      desiredCount: 2,
+      guardAlarm: SANDBOX_CANARY.alarm,
+      bakeSeconds: 3600,
+      pollSeconds: 60,
     });
     await h.waitForRun(active, ['waiting']);
 

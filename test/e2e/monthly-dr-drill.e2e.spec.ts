@@ -4,7 +4,13 @@ import { Harness, REGION } from '../support/runbookd';
 
 const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const OBJECTIVES = [
-  'rpo-newest-backup-age', 'rpo-cross-region-copy-age', 'rto-restore-to-available', 'failover-switch-time', 'retention', 'encryption', 'cleanup-complete',
+  'rpo-newest-backup-age',
+  'rpo-cross-region-copy-age',
+  'rto-restore-to-available',
+  'failover-switch-time',
+  'retention',
+  'encryption',
+  'cleanup-complete',
 ];
 
 /**
@@ -127,7 +133,9 @@ describe('monthly-dr-drill end to end against moto', () => {
 
     // The trend lines up every drill so far from the stored runs, oldest first.
     expect(report.drill.trend.map((t: any) => [t.runId, t.state])).toEqual([
-      [drills[0], 'succeeded'], [drills[1], 'failed'], [drills[2], 'failed'],
+      [drills[0], 'succeeded'],
+      [drills[1], 'failed'],
+      [drills[2], 'failed'],
     ]);
     expect(report.drill.trend[1].objectives['failover-switch-time'].status).toBe('fail');
     const md = (await h.request('GET', `/v1/runs/${run.id}/report?format=md`)).text;

@@ -107,7 +107,7 @@ describe('deeply nested JSON', () => {
     expect(res.body.error.code).toBe('PARAMETERS_INVALID');
   });
 
-  it('maps a malformed URL into runbookd\'s error shape', async () => {
+  it("maps a malformed URL into runbookd's error shape", async () => {
     const res = await rawRequest('GET', '/v1/runs/%E0%A4%A');
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'INVALID_REQUEST', details: {} } });

@@ -74,21 +74,32 @@ describe('notification outbox: one claim per send, two dispatchers, a slow recei
     // 1.2 s answer miss it: one more attempt than the test counts); eight of them take far longer than one lease.
     receiver = await new SlowReceiver(1200).start();
     dir = await mkdtemp(path.join(os.tmpdir(), 'runbookd-claims-'));
-    await writeFile(path.join(dir, 'notify-slow.yaml'), `id: notify-slow
+    await writeFile(
+      path.join(dir, 'notify-slow.yaml'),
+      `id: notify-slow
 title: notify-slow (test fixture)
 notify: { on: [succeeded], webhook: "${receiver.url}/hook" }
 steps:
   - { id: work, uses: core.noop }
-`);
+`,
+    );
     h = await Harness.start({
-      role: 'all', seed: false, runbooksDir: dir,
+      role: 'all',
+      seed: false,
+      runbooksDir: dir,
       // The dispatchers' own timers stay out of the way: the test drives both rounds.
       env: { RUNBOOKD_NOTIFY_INTERVAL_MS: '600000', RUNBOOKD_NOTIFY_TIMEOUT_MS: '3000', RUNBOOKD_NOTIFY_BACKOFF_MS: '100' },
     });
     a = h.app.get(NotificationDispatcherService);
     b = new NotificationDispatcherService(
-      h.app.get(NotificationsRepository), h.app.get(RunsRepository), h.app.get(SnsAdapter), h.app.get(WebhookAdapter),
-      h.app.get(AuditService), h.app.get(AppConfig), h.app.get(ApprovalsRepository), h.app.get(SchedulerRegistry),
+      h.app.get(NotificationsRepository),
+      h.app.get(RunsRepository),
+      h.app.get(SnsAdapter),
+      h.app.get(WebhookAdapter),
+      h.app.get(AuditService),
+      h.app.get(AppConfig),
+      h.app.get(ApprovalsRepository),
+      h.app.get(SchedulerRegistry),
     );
     db = h.app.get(Database);
   }, 60_000);
@@ -124,12 +135,17 @@ steps:
     expect(sent).toHaveLength(RUNS);
   }, 90_000);
 
-  it('a row whose holder is still sending is not taken; a dead holder\'s row goes out after its lease', async () => {
+  it("a row whose holder is still sending is not taken; a dead holder's row goes out after its lease", async () => {
     receiver.hold = true;
     const runId = await finishedRun();
     // A sends; the receiver holds the request until A's own timeout ends it.
     const sending = a.dispatchDue();
-    await eventually(async () => ((await db.query<{ attempts: number }>('SELECT attempts FROM notifications WHERE run_id = $1', [runId]))[0]?.attempts === 1 ? true : undefined), 5_000, 'A to claim');
+    await eventually(
+      async () =>
+        (await db.query<{ attempts: number }>('SELECT attempts FROM notifications WHERE run_id = $1', [runId]))[0]?.attempts === 1 ? true : undefined,
+      5_000,
+      'A to claim',
+    );
     // While A is still sending, B finds nothing to do.
     for (let i = 0; i < 5; i++) {
       expect(await b.dispatchDue()).toBe(0);
@@ -148,10 +164,14 @@ steps:
     const claimed = await outbox.claimNext(h.app.get(AppConfig).notifications.timeoutMs + 2000);
     expect(claimed?.runId).toBe(runId);
     expect(await b.dispatchDue()).toBe(0);
-    const delivered = await eventually(async () => {
-      await b.dispatchDue();
-      return receiver.deliveries.get(runId);
-    }, 15_000, 'the row to be delivered after the dead holder\'s lease');
+    const delivered = await eventually(
+      async () => {
+        await b.dispatchDue();
+        return receiver.deliveries.get(runId);
+      },
+      15_000,
+      "the row to be delivered after the dead holder's lease",
+    );
     expect(delivered).toBe(1);
     // The dead holder cannot record anything over the new holder's outcome.
     expect(await outbox.markSent(claimed!.id, claimed!.claimToken!)).toBe(false);

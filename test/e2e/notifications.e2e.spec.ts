@@ -121,13 +121,23 @@ describe('run notifications: webhook and SNS, retried, never changing the run', 
     expect(delivered.Message).toContain(`Report: https://runbookd.example.com/v1/runs/${r.id}/report?format=html`);
     expect(h.proxy.count('Publish')).toBe(1);
 
-    const records = await eventually(async () => {
-      const a = await audit(r.id);
-      return a.filter((e) => e.kind === 'notification.sent').length === 2 ? a : undefined;
-    }, 10_000, 'two notification.sent records');
-    const sent = records.filter((e) => e.kind === 'notification.sent').map((e) => [e.data.channel, e.data.target]).sort();
+    const records = await eventually(
+      async () => {
+        const a = await audit(r.id);
+        return a.filter((e) => e.kind === 'notification.sent').length === 2 ? a : undefined;
+      },
+      10_000,
+      'two notification.sent records',
+    );
+    const sent = records
+      .filter((e) => e.kind === 'notification.sent')
+      .map((e) => [e.data.channel, e.data.target])
+      .sort();
     // The webhook's path is its credential (Slack puts the token there): only the origin is recorded.
-    expect(sent).toEqual([['sns', topicArn], ['webhook', `${ok.url}/…`]]);
+    expect(sent).toEqual([
+      ['sns', topicArn],
+      ['webhook', `${ok.url}/…`],
+    ]);
     expect(JSON.stringify(records)).not.toContain('secretpart');
     expect(records.filter((e) => e.kind === 'aws.request' && e.data.operation === 'Publish')).toHaveLength(1);
   }, 30_000);
@@ -145,10 +155,14 @@ describe('run notifications: webhook and SNS, retried, never changing the run', 
     const r = await run('notify-flaky');
     await eventually(() => (flaky.bodies.length === 1 ? true : undefined), 15_000, 'the third attempt to land');
     expect(flaky.statuses).toEqual([503, 503, 200]);
-    const records = await eventually(async () => {
-      const a = await audit(r.id);
-      return a.some((e) => e.kind === 'notification.sent') ? a : undefined;
-    }, 10_000, 'notification.sent');
+    const records = await eventually(
+      async () => {
+        const a = await audit(r.id);
+        return a.some((e) => e.kind === 'notification.sent') ? a : undefined;
+      },
+      10_000,
+      'notification.sent',
+    );
     expect(records.filter((e) => e.kind === 'notification.failed').map((e) => [e.data.attempt, e.data.willRetry, e.data.error])).toEqual([
       [1, true, 'receiver answered 503'],
       [2, true, 'receiver answered 503'],
@@ -160,12 +174,20 @@ describe('run notifications: webhook and SNS, retried, never changing the run', 
   it('gives up on a receiver that is down after the last attempt; the run stays succeeded, the audit says why', async () => {
     const r = await run('notify-down');
     expect(r.state).toBe('succeeded');
-    const records = await eventually(async () => {
-      const a = await audit(r.id);
-      return a.filter((e) => e.kind === 'notification.failed').length === 3 ? a : undefined;
-    }, 15_000, 'three failed attempts');
+    const records = await eventually(
+      async () => {
+        const a = await audit(r.id);
+        return a.filter((e) => e.kind === 'notification.failed').length === 3 ? a : undefined;
+      },
+      15_000,
+      'three failed attempts',
+    );
     const failed = records.filter((e) => e.kind === 'notification.failed');
-    expect(failed.map((e) => [e.data.attempt, e.data.willRetry])).toEqual([[1, true], [2, true], [3, false]]);
+    expect(failed.map((e) => [e.data.attempt, e.data.willRetry])).toEqual([
+      [1, true],
+      [2, true],
+      [3, false],
+    ]);
     expect(failed[0].data.error).toMatch(/POST failed: ECONNREFUSED/);
     const view = (await h.request('GET', `/v1/runs/${r.id}`)).body;
     expect(view.state).toBe('succeeded');

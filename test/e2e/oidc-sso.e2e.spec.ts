@@ -66,7 +66,8 @@ class Browser {
       if (next.startsWith(stopAt)) return next;
       const res = await this.get(next);
       const location = res.headers.get('location');
-      if (res.status < 300 || res.status >= 400 || location === null) throw new Error(`${next} answered ${res.status} without a redirect: ${(await res.text()).slice(0, 300)}`);
+      if (res.status < 300 || res.status >= 400 || location === null)
+        throw new Error(`${next} answered ${res.status} without a redirect: ${(await res.text()).slice(0, 300)}`);
       next = new URL(location, next).href;
     }
     throw new Error(`too many redirects from ${url}`);
@@ -188,7 +189,12 @@ describe('console SSO: OpenID Connect sign-in against oidc-provider', () => {
   async function expectRefusal(b: Browser, url: string, status: number, reason: string, why: RegExp): Promise<void> {
     const before = await sessionRows();
     const res = await b.get(url);
-    const page = (await res.text()).replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    const page = (await res.text())
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
     expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status, type: 'text/html; charset=utf-8' });
     expect(page).toContain('Sign-in refused');
     expect(page).toContain(reason);
@@ -215,7 +221,10 @@ describe('console SSO: OpenID Connect sign-in against oidc-provider', () => {
     const auth = new URL(start.headers.get('location') ?? '');
     expect(auth.origin).toBe(issuer);
     expect(Object.fromEntries(['client_id', 'response_type', 'redirect_uri', 'code_challenge_method'].map((k) => [k, auth.searchParams.get(k)]))).toEqual({
-      client_id: 'runbookd', response_type: 'code', redirect_uri: callbackUrl, code_challenge_method: 'S256',
+      client_id: 'runbookd',
+      response_type: 'code',
+      redirect_uri: callbackUrl,
+      code_challenge_method: 'S256',
     });
     for (const k of ['state', 'nonce', 'code_challenge']) expect(auth.searchParams.get(k)).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     // The verifier, nonce and state stay server-side, hashed where they are secrets; the browser holds only a binding cookie.
@@ -238,7 +247,11 @@ describe('console SSO: OpenID Connect sign-in against oidc-provider', () => {
     expect(runs.status).toBe(200);
     expect(Array.isArray(runs.body.items)).toBe(true);
     // Operator, not admin: an admin route is refused by the policy for this session.
-    const stop = await h.request('POST', '/v1/stop-all', { key: null, headers: { cookie: goodCookie, 'x-csrf-token': me.body.csrfToken }, body: { reason: 'not allowed' } });
+    const stop = await h.request('POST', '/v1/stop-all', {
+      key: null,
+      headers: { cookie: goodCookie, 'x-csrf-token': me.body.csrfToken },
+      body: { reason: 'not allowed' },
+    });
     expect(stop.status).toBe(403);
     expect(stop.body.error.message).toContain('sso:olga@example.com');
 
@@ -281,9 +294,16 @@ describe('console SSO: OpenID Connect sign-in against oidc-provider', () => {
     const verifier = randomBytes(32).toString('base64url');
     const otherAuth = new URL(`${issuer}/auth`);
     for (const [k, v] of Object.entries({
-      client_id: 'other-app', response_type: 'code', redirect_uri: OTHER_REDIRECT, scope: 'openid email groups', state: 'other-state',
-      nonce: auth.searchParams.get('nonce') ?? '', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-    })) otherAuth.searchParams.set(k, v);
+      client_id: 'other-app',
+      response_type: 'code',
+      redirect_uri: OTHER_REDIRECT,
+      scope: 'openid email groups',
+      state: 'other-state',
+      nonce: auth.searchParams.get('nonce') ?? '',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }))
+      otherAuth.searchParams.set(k, v);
     const otherCode = new URL(await new Browser().followUntil(otherAuth.href, OTHER_REDIRECT)).searchParams.get('code') ?? '';
     const tokenRes = await fetch(`${issuer}/token`, {
       method: 'POST',
@@ -302,7 +322,7 @@ describe('console SSO: OpenID Connect sign-in against oidc-provider', () => {
     }
   });
 
-  it('refuses an expired ID token (runbookd\'s clock past its exp and the tolerance)', async () => {
+  it("refuses an expired ID token (runbookd's clock past its exp and the tolerance)", async () => {
     const b = new Browser();
     const cb = await toCallback(b);
     const clock = h.app.get(Clock);

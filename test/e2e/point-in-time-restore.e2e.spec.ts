@@ -37,7 +37,12 @@ describe('point-in-time-restore against moto', () => {
       PubliclyAccessible: false,
       RestoreTime: restoreTime,
     });
-    expect(call.Tags).toEqual(expect.arrayContaining([{ Key: 'runbookd:run-id', Value: run.id }, { Key: 'runbookd:runbook', Value: 'point-in-time-restore' }]));
+    expect(call.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'runbookd:run-id', Value: run.id },
+        { Key: 'runbookd:runbook', Value: 'point-in-time-restore' },
+      ]),
+    );
 
     const report = (await h.request('GET', `/v1/runs/${run.id}/report`)).body;
     const f = (id: string) => report.findings.find((x: any) => x.id === id);
@@ -69,7 +74,7 @@ describe('point-in-time-restore against moto', () => {
     expect((await h.request('GET', '/v1/runs?runbook=point-in-time-restore&limit=200')).body.items.length).toBe(before);
   });
 
-  it('recovery mode waits for a second person\'s approval, then keeps the copy and states its endpoint', async () => {
+  it("recovery mode waits for a second person's approval, then keeps the copy and states its endpoint", async () => {
     // `confirm: true` was the requester vouching for themselves; an approval replaced it.
     const withConfirm = await post({ dbInstanceIdentifier: 'billing-postgres', useLatestRestorableTime: true, mode: 'recovery', confirm: true });
     expect(withConfirm.status).toBe(400);

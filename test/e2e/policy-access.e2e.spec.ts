@@ -42,7 +42,7 @@ grants:
  * past the guard with it). Then run and cancel are decided on the target's own facts: a DBA whose
  * grant is for staging cannot fail over a cluster tagged production by passing `environment=staging`.
  */
-describe('policy: route × principal matrix, and run/cancel decided from the target\'s facts', () => {
+describe("policy: route × principal matrix, and run/cancel decided from the target's facts", () => {
   let h: Harness;
   let dir: string;
   let routes: Route[];
@@ -56,8 +56,24 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
     // The API alone: accepted runs stay queued, so cancel has something to act on and nothing reaches AWS but reads.
     h = await Harness.start({ role: 'api', policy, extraApiKeys: [`dana:dba:${sha(keys.dana)}`, `release-bot:viewer:${sha(keys.bot)}`] });
     const rds = new RDSClient({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    await rds.send(new CreateDBClusterCommand({ DBClusterIdentifier: 'scratch-aurora', Engine: 'aurora-postgresql', MasterUsername: 'admin_user', MasterUserPassword: 'sandbox-only-password', Tags: [{ Key: 'environment', Value: 'staging' }] }));
-    for (const n of [1, 2]) await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: `scratch-aurora-${n}`, DBClusterIdentifier: 'scratch-aurora', Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }));
+    await rds.send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: 'scratch-aurora',
+        Engine: 'aurora-postgresql',
+        MasterUsername: 'admin_user',
+        MasterUserPassword: 'sandbox-only-password',
+        Tags: [{ Key: 'environment', Value: 'staging' }],
+      }),
+    );
+    for (const n of [1, 2])
+      await rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: `scratch-aurora-${n}`,
+          DBClusterIdentifier: 'scratch-aurora',
+          Engine: 'aurora-postgresql',
+          DBInstanceClass: 'db.r6g.large',
+        }),
+      );
     rds.destroy();
 
     routes = [];
@@ -74,7 +90,8 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
           const sub = String(Reflect.getMetadata(PATH_METADATA, handler) ?? '');
           const p = `/${[base, sub].filter((x) => x && x !== '/').join('/')}`.replace(/\/+/g, '/');
           const isPublic = Reflect.getMetadata(PUBLIC_ROUTE_KEY, handler) ?? Reflect.getMetadata(PUBLIC_ROUTE_KEY, cls);
-          const required = (Reflect.getMetadata(REQUIRED_PERMISSION_KEY, handler) ?? Reflect.getMetadata(REQUIRED_PERMISSION_KEY, cls)) as RequiredPermission | undefined;
+          const required = (Reflect.getMetadata(REQUIRED_PERMISSION_KEY, handler) ?? Reflect.getMetadata(REQUIRED_PERMISSION_KEY, cls)) as
+            RequiredPermission | undefined;
           routes.push({ method: RequestMethod[method], path: p, where: `${cls.name}.${name}`, action: isPublic ? 'public' : (required?.action ?? null) });
         }
       }
@@ -90,7 +107,13 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
     expect(routes.filter((r) => r.action === null).map((r) => `${r.method} ${r.path} (${r.where})`)).toEqual([]);
     // Signing out and the webhooks (their own signatures) are the only writes a viewer or nobody may make.
     const writes = routes.filter((r) => r.method !== 'GET' && (r.action === 'view' || r.action === 'public'));
-    expect(writes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['DELETE /v1/session', 'POST /v1/session', ...routes.filter((r) => r.path.startsWith('/v1/webhooks') && r.method !== 'GET').map((r) => `${r.method} ${r.path}`)].sort());
+    expect(writes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
+      [
+        'DELETE /v1/session',
+        'POST /v1/session',
+        ...routes.filter((r) => r.path.startsWith('/v1/webhooks') && r.method !== 'GET').map((r) => `${r.method} ${r.path}`),
+      ].sort(),
+    );
   });
 
   it('answers every route as the policy says, for every principal', async () => {
@@ -113,7 +136,10 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
       for (const [name, key, actor] of who) {
         const res = await fetch(`${h.baseUrl}${url}`, {
           method: r.method,
-          headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            ...(key ? { authorization: `Bearer ${key}` } : {}),
+            ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { 'content-type': 'application/json' }),
+          },
           body: r.method === 'GET' || r.method === 'DELETE' ? undefined : '{}',
           signal: AbortSignal.timeout(10_000),
         });
@@ -125,7 +151,8 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
         // A 403 past the guard would be a service's decision (a scoped grant on a runbook): none of these URLs names a real one.
         const got = res.status === 401 ? '401' : res.status === 403 ? '403' : 'past';
         row.push(`${name}=${got}`);
-        if (got !== expected && !(r.action === 'public' && r.path.startsWith('/v1/webhooks'))) wrong.push(`${r.method} ${r.path} (${r.action}) as ${name}: ${res.status} ${text.slice(0, 160)}, expected ${expected}`);
+        if (got !== expected && !(r.action === 'public' && r.path.startsWith('/v1/webhooks')))
+          wrong.push(`${r.method} ${r.path} (${r.action}) as ${name}: ${res.status} ${text.slice(0, 160)}, expected ${expected}`);
         if (res.status >= 500) wrong.push(`${r.method} ${r.path} as ${name}: ${res.status}`);
       }
       matrix.push(`${r.method} ${r.path} [${r.action}]: ${row.join(' ')}`);
@@ -160,7 +187,7 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
     expect(h.proxy.count('FailoverDBCluster')).toBe(0);
   }, 120_000);
 
-  it('refuses a runbook outside the grant\'s globs before reading anything', async () => {
+  it("refuses a runbook outside the grant's globs before reading anything", async () => {
     const res = await h.request('POST', '/v1/runbooks/capacity-report/runs', { key: keys.dana, body: { parameters: {} } });
     expect(res.status).toBe(403);
     expect(res.body.error.message).toMatch(/dana may not run capacity-report: .*only on runbooks failover-\*, not capacity-report/);
@@ -182,13 +209,21 @@ describe('policy: route × principal matrix, and run/cancel decided from the tar
   }, 120_000);
 
   it('applies the same policy to the console session cookie', async () => {
-    const signIn = await fetch(`${h.baseUrl}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: keys.dana }) });
+    const signIn = await fetch(`${h.baseUrl}/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey: keys.dana }),
+    });
     expect(signIn.status).toBe(200);
     const session = (await signIn.json()) as { csrfToken: string };
     expect(session).toMatchObject({ name: 'dana', groups: ['dba'] });
     const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
     const headers = { cookie, 'x-csrf-token': session.csrfToken };
-    const refused = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: null, headers, body: { parameters: { clusterIdentifier: 'orders-aurora' } } });
+    const refused = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+      key: null,
+      headers,
+      body: { parameters: { clusterIdentifier: 'orders-aurora' } },
+    });
     expect(refused.status).toBe(403);
     expect(refused.body.error.message).toContain('environment production');
   }, 60_000);

@@ -15,7 +15,7 @@ const OTHER_ACCOUNT_ROLE = 'arn:aws:iam::222222222222:role/x';
  * person, and moto (through the recording proxy) sees no FailoverDBCluster until one approves.
  * The same for a cluster in an account the policy lists as production, whatever its tags.
  */
-describe('approvals from the target\'s facts', () => {
+describe("approvals from the target's facts", () => {
   let h: Harness;
   let dir: string;
 
@@ -25,11 +25,15 @@ describe('approvals from the target\'s facts', () => {
     return res.body.id as string;
   };
   const pending = (runId: string) =>
-    eventually(async () => {
-      const a = await h.request('GET', `/v1/runs/${runId}/approval`);
-      if (a.status !== 200 || a.body.state !== 'pending') return undefined;
-      return (await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? a.body : undefined;
-    }, 30_000, `run ${runId} to ask for approval`);
+    eventually(
+      async () => {
+        const a = await h.request('GET', `/v1/runs/${runId}/approval`);
+        if (a.status !== 200 || a.body.state !== 'pending') return undefined;
+        return (await h.request('GET', `/v1/runs/${runId}`)).body.state === 'waiting' ? a.body : undefined;
+      },
+      30_000,
+      `run ${runId} to ask for approval`,
+    );
 
   /** Two clusters moto keeps apart from the sandbox estate: one in the default account tagged staging, one in 222222222222 with no environment tag. */
   const seedClusters = async () => {

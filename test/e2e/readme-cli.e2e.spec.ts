@@ -50,12 +50,35 @@ describe("README's CLI commands, as written", () => {
     return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
   };
   const pendingApproval = (runbook: string) =>
-    eventually(async () => ((await h.request('GET', '/v1/approvals?state=pending', { key: h.keys.admin })).body.items as any[]).find((a) => a.runbookId === runbook), 60_000, `an approval for ${runbook}`);
+    eventually(
+      async () => ((await h.request('GET', '/v1/approvals?state=pending', { key: h.keys.admin })).body.items as any[]).find((a) => a.runbookId === runbook),
+      60_000,
+      `an approval for ${runbook}`,
+    );
 
   it('runs every command README shows, in its order, each ending the way README says', async () => {
     const commands = readmeCommands();
     const verbs = commands.map((c) => c[0]);
-    expect(verbs).toEqual(expect.arrayContaining(['login', 'runbooks', 'run', 'runs', 'show', 'cancel', 'follow', 'report', 'approvals', 'approve', 'reject', 'schedules', 'pause', 'resume', 'audit', 'validate']));
+    expect(verbs).toEqual(
+      expect.arrayContaining([
+        'login',
+        'runbooks',
+        'run',
+        'runs',
+        'show',
+        'cancel',
+        'follow',
+        'report',
+        'approvals',
+        'approve',
+        'reject',
+        'schedules',
+        'pause',
+        'resume',
+        'audit',
+        'validate',
+      ]),
+    );
     let last: string | undefined;
     const results: Array<{ cmd: string; code: number | null; err: string }> = [];
     for (const cmd of commands) {
@@ -76,7 +99,10 @@ describe("README's CLI commands, as written", () => {
         continue;
       }
       if (cmd[0] === 'approve' || cmd[0] === 'reject') {
-        const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'readme approve' } });
+        const started = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+          key: h.keys.operator,
+          body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'readme approve' },
+        });
         await pendingApproval('failover-test');
         expect(started.status).toBe(202);
         args = cmd.map((w) => (w === '<run>' ? started.body.id : w));
@@ -88,7 +114,10 @@ describe("README's CLI commands, as written", () => {
         await h.waitForRun(started.body.id, ['succeeded', 'failed', 'aborted', 'cancelled', 'rejected'], 90_000);
         continue;
       } else if (cmd[0] === 'cancel') {
-        const started = await h.request('POST', '/v1/runbooks/failover-test/runs', { key: h.keys.operator, body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'readme cancel' } });
+        const started = await h.request('POST', '/v1/runbooks/failover-test/runs', {
+          key: h.keys.operator,
+          body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'readme cancel' },
+        });
         args = cmd.map((w) => (w === '<run>' ? started.body.id : w));
       } else args = cmd.map((w) => (w === '<run>' ? last! : w));
       const r = await cli(args, e).done;

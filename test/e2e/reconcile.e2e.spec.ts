@@ -19,8 +19,6 @@ import { eventually, exited, Harness, REDIS_URL, REGION } from '../support/runbo
  * reconciler and runs to the end.
  */
 
-
-
 const logOf = (h: Harness, child: ChildProcess) => (h.workerLogs.get(child) ?? []).join('');
 
 describe('reconciler re-queues accepted runs that have no job', () => {

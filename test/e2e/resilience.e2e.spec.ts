@@ -27,14 +27,17 @@ describe('resilience posture (API, metrics, console)', () => {
     await mkdir(ARTIFACTS, { recursive: true });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rbd-resilience-e2e-'));
     const policy = path.join(dir, 'resilience.yaml');
-    writeFileSync(policy, `
+    writeFileSync(
+      policy,
+      `
 tiers:
   critical: { rpo: 15m, rto: 4h, restoreVerifiedWithin: 31d, failoverTestedWithin: 92d, require: [encryption] }
   standard: { rpo: 24h, rto: 8h, restoreVerifiedWithin: 92d }
 assignments:
   - { tier: critical, resources: ["arn:aws:rds:${REGION}:${ACCOUNT}:db:billing-postgres"] }
   - { tier: standard, tags: { team: orders } }
-`);
+`,
+    );
     h = await Harness.start({ role: 'all', env: { RUNBOOKD_RESILIENCE_POLICY: policy, RUNBOOKD_RESILIENCE_CACHE_SECONDS: '0' } });
     await seedBackups({ endpoint: h.moto.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     const res = await h.request('POST', '/v1/runbooks/backup-verification/runs', {
@@ -47,7 +50,15 @@ assignments:
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+      ],
     });
   }, 180_000);
   afterAll(async () => {
@@ -60,7 +71,13 @@ assignments:
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ generatedAt: expect.any(String), auditHead: { seq: expect.any(Number), hash: expect.any(String) } });
     const billing = res.body.resources.find((r: any) => r.id === 'billing-postgres');
-    expect(billing).toMatchObject({ arn: `arn:aws:rds:${REGION}:${ACCOUNT}:db:billing-postgres`, account: ACCOUNT, region: REGION, type: 'rds:db', tier: 'critical' });
+    expect(billing).toMatchObject({
+      arn: `arn:aws:rds:${REGION}:${ACCOUNT}:db:billing-postgres`,
+      account: ACCOUNT,
+      region: REGION,
+      type: 'rds:db',
+      tier: 'critical',
+    });
     const objectives = Object.fromEntries(billing.objectives.map((o: any) => [o.objective, o]));
     expect(objectives['restore-verified']).toMatchObject({ verdict: 'met', evidenceRunId: runId, target: 14_400, unit: 's' });
     expect(typeof objectives['restore-verified'].measured).toBe('number');
@@ -82,7 +99,11 @@ assignments:
   });
 
   it('refuses bad filters with 400 naming the field, and needs a key', async () => {
-    for (const [q, field] of [['tier=gold', 'tier'], ['account=12', 'account'], ['verdict=fine', 'verdict']]) {
+    for (const [q, field] of [
+      ['tier=gold', 'tier'],
+      ['account=12', 'account'],
+      ['verdict=fine', 'verdict'],
+    ]) {
       const res = await h.request('GET', `/v1/resilience?${q}`);
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({ code: 'INVALID_REQUEST', details: { field } });

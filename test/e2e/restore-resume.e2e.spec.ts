@@ -62,11 +62,15 @@ describe('backup-verification resumed after a SIGKILL', () => {
   it('a worker killed inside the restore call (after RDS acted, before it heard): the resumed step finds the copy and does not call again', async () => {
     const a = await h.startWorker();
     let armed = true;
-    h.proxy.onRequest('RestoreDBInstanceFromDBSnapshot', () => {
-      if (!armed) return;
-      armed = false;
-      h.kill(a);
-    }, 'answered');
+    h.proxy.onRequest(
+      'RestoreDBInstanceFromDBSnapshot',
+      () => {
+        if (!armed) return;
+        armed = false;
+        h.kill(a);
+      },
+      'answered',
+    );
     const runId = await start();
     await exited(a);
     expect(h.proxy.count('RestoreDBInstanceFromDBSnapshot')).toBe(1);

@@ -8,8 +8,6 @@ import { eventually, exited, Harness, REGION } from '../support/runbookd';
  * resumed run never repeats a mutating AWS call.
  */
 
-
-
 /** SIGKILLs every worker this harness started that is still alive, and waits until each is gone. */
 async function killWorkers(h: Harness): Promise<void> {
   for (const w of h.workers) {
@@ -149,9 +147,7 @@ describe('a waiting step frees its worker slot', () => {
   it('with one slot, a second run starts while the first is sleeping, and both succeed', async () => {
     await h.startWorker({ RUNBOOKD_WORKER_CONCURRENCY: '1' });
 
-    const [r1, r2] = await Promise.all(
-      [1, 2].map(() => h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { reason: 'slot e2e' } })),
-    );
+    const [r1, r2] = await Promise.all([1, 2].map(() => h.request('POST', '/v1/runbooks/sleepy/runs', { key: h.keys.operator, body: { reason: 'slot e2e' } })));
     expect(r1.status).toBe(202);
     expect(r2.status).toBe(202);
     const ids = [r1.body.id as string, r2.body.id as string];

@@ -85,7 +85,8 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
   // Fast housekeeping (a replica is live for 1.5 s after its heartbeat; catch-up looks 1 s back),
   // a lock timeout short enough for a held row to fail a tick, and a tick that is tried once.
   const workerEnv = {
-    RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '500', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '300',
+    RUNBOOKD_SCHEDULE_HOUSEKEEPING_INTERVAL_MS: '500',
+    RUNBOOKD_DB_LOCK_TIMEOUT_MS: '300',
     RUNBOOKD_SCHEDULE_TICK_ATTEMPTS: '1',
   };
   const schedulers = async () => (await queue.getJobSchedulers(0, -1)).map((s) => s.key).sort();
@@ -116,7 +117,7 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
     await Promise.all([dirA, dirB, dirC].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   }, 60_000);
 
-  it('a replica booting with another runbook set keeps the first one\'s schedules; they go once no live replica declares them', async () => {
+  it("a replica booting with another runbook set keeps the first one's schedules; they go once no live replica declares them", async () => {
     const a = await h.startWorker({ ...workerEnv, RUNBOOKD_RUNBOOKS_DIR: dirA });
     expect(await schedulers()).toEqual(['set-a.every-2s']);
     await h.startWorker({ ...workerEnv, RUNBOOKD_RUNBOOKS_DIR: dirB });
@@ -157,14 +158,21 @@ describe('schedules across replicas, outages and transient AWS errors', () => {
     await sleep(missedTick + 1200 - Date.now());
     await holder.query('ROLLBACK');
     await holder.end();
-    const caught = await eventually(async () => (await sql(h,
-      `SELECT * FROM schedule_ticks WHERE schedule_id = 'set-b.every-2s' AND tick_at = $1 AND decision = 'run' AND run_id IS NOT NULL`,
-      [new Date(missedTick)]))[0], 15_000, 'the tick from the outage to be caught up and run');
+    const caught = await eventually(
+      async () =>
+        (
+          await sql(h, `SELECT * FROM schedule_ticks WHERE schedule_id = 'set-b.every-2s' AND tick_at = $1 AND decision = 'run' AND run_id IS NOT NULL`, [
+            new Date(missedTick),
+          ])
+        )[0],
+      15_000,
+      'the tick from the outage to be caught up and run',
+    );
     expect(caught.reason).toBe('missed tick caught up by the periodic catch-up');
     expect((await h.waitForRun(caught.run_id)).state).toBe('succeeded');
   }, 60_000);
 
-  it('a transient AWS error in a tick\'s preflight delays its run instead of skipping it; a real refusal still skips', async () => {
+  it("a transient AWS error in a tick's preflight delays its run instead of skipping it; a real refusal still skips", async () => {
     await h.startWorker({
       ...workerEnv,
       RUNBOOKD_RUNBOOKS_DIR: dirC,

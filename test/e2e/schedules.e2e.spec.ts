@@ -36,15 +36,19 @@ describe('a schedule firing every second, three worker processes', () => {
     // The window starts once all three consume: ticks from the next whole second on.
     const from = Math.ceil(Date.now() / 1000) * 1000 + 1000;
     const to = from + 20_000;
-    await eventually(async () => {
-      // Decided, and (when the decision is to run) its run accepted: the run id is recorded after the accept.
-      const rows = await sql(
-        h,
-        `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 AND (decision = 'skipped' OR run_id IS NOT NULL)`,
-        [new Date(from), new Date(to)],
-      );
-      return rows[0].n === 20 ? true : undefined;
-    }, 40_000, '20 ticks to be decided and started');
+    await eventually(
+      async () => {
+        // Decided, and (when the decision is to run) its run accepted: the run id is recorded after the accept.
+        const rows = await sql(
+          h,
+          `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 AND (decision = 'skipped' OR run_id IS NOT NULL)`,
+          [new Date(from), new Date(to)],
+        );
+        return rows[0].n === 20 ? true : undefined;
+      },
+      40_000,
+      '20 ticks to be decided and started',
+    );
 
     const ticks = await sql(h, `SELECT tick_at, decision, run_id FROM schedule_ticks WHERE tick_at >= $1 AND tick_at < $2 ORDER BY tick_at`, [
       new Date(from),
@@ -81,13 +85,17 @@ describe('a schedule firing every second, three worker processes', () => {
         { scheduleId: 'tick-every-second.each-second' },
         { jobId: `retried-${new Date(tick.tick_at).getTime()}`, timestamp: new Date(tick.tick_at).getTime() },
       );
-      await eventually(async () => {
-        const [row] = await sql(h, 'SELECT run_id FROM schedule_ticks WHERE schedule_id = $1 AND tick_at = $2', [
-          'tick-every-second.each-second',
-          tick.tick_at,
-        ]);
-        return row.run_id ? row : undefined;
-      }, 10_000, 'the retried tick to find its run');
+      await eventually(
+        async () => {
+          const [row] = await sql(h, 'SELECT run_id FROM schedule_ticks WHERE schedule_id = $1 AND tick_at = $2', [
+            'tick-every-second.each-second',
+            tick.tick_at,
+          ]);
+          return row.run_id ? row : undefined;
+        },
+        10_000,
+        'the retried tick to find its run',
+      );
     } finally {
       await queue.close();
       redis.disconnect();
@@ -127,10 +135,14 @@ describe('a schedule firing every second, three worker processes', () => {
     const resumedAt = Date.now();
     const resumed = await h.request('POST', '/v1/schedules/tick-every-second.each-second/resume', { key: h.keys.operator });
     expect(resumed.body).toMatchObject({ paused: false, pausedBy: null });
-    await eventually(async () => {
-      const [{ n }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at > $1 AND decision = 'run'`, [new Date(resumedAt)]);
-      return n >= 2 ? true : undefined;
-    }, 10_000, 'ticks after resume');
+    await eventually(
+      async () => {
+        const [{ n }] = await sql(h, `SELECT count(*)::int AS n FROM schedule_ticks WHERE tick_at > $1 AND decision = 'run'`, [new Date(resumedAt)]);
+        return n >= 2 ? true : undefined;
+      },
+      10_000,
+      'ticks after resume',
+    );
     // Ticks that fell into the pause were not "missed": none was caught up or recorded skipped.
     const skipped = await sql(h, `SELECT tick_at, reason FROM schedule_ticks WHERE decision = 'skipped' AND reason NOT LIKE 'schedule paused%'`);
     expect(skipped).toEqual([]);

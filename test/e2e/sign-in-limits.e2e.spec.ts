@@ -92,16 +92,16 @@ describe('sign-in: audited and rate-limited per address and key prefix', () => {
 
   beforeAll(async () => {
     // Every line the service writes is kept, at debug level, to look for the canary key in.
-    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    process.stdout.write = (chunk: unknown, ...rest: unknown[]) => {
       logged.push(String(chunk));
       const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       cb?.();
       return true;
-    });
-    process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+    };
+    process.stderr.write = (chunk: unknown, ...rest: unknown[]) => {
       logged.push(String(chunk));
       return (original.err as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-    });
+    };
     h = await Harness.start({
       role: 'api',
       seed: false,
@@ -137,7 +137,11 @@ describe('sign-in: audited and rate-limited per address and key prefix', () => {
     const retryAfter = Number(throttled!.headers['retry-after']);
     expect(Number.isInteger(retryAfter) && retryAfter >= 1).toBe(true);
     expect(throttled!.body).toEqual({
-      error: { code: 'SIGN_IN_THROTTLED', message: expect.stringMatching(/too many refused sign-ins from 127\.0\.0\.1: wait \d+ s/), details: { reason: 'rate_limited', scope: 'address', retryAfterSeconds: retryAfter } },
+      error: {
+        code: 'SIGN_IN_THROTTLED',
+        message: expect.stringMatching(/too many refused sign-ins from 127\.0\.0\.1: wait \d+ s/),
+        details: { reason: 'rate_limited', scope: 'address', retryAfterSeconds: retryAfter },
+      },
     });
 
     // The right key from the locked-out address is refused too, unread: the lockout is of the address.
@@ -165,8 +169,13 @@ describe('sign-in: audited and rate-limited per address and key prefix', () => {
     const accounted = unknown.reduce((n, r) => n + Number(r.data.throttled), 0);
     expect(accounted).toBeLessThanOrEqual(throttledCount + 1); // +1: the right key's 429 above
     // Once the lockout ends, the next refusal's record counts the 429s answered since the one before.
-    await eventually(async () => ((await send(h.baseUrl, '127.0.0.1', 'POST', '/v1/session', { body: { apiKey: wrongKey() } })).status === 401 ? true : undefined), 20_000);
-    const after = (await auditRows(h.db.url, 'auth.sign-in.refused')).filter((r) => r.data.method === 'api-key' && r.data.source === '127.0.0.1' && r.data.reason === 'unknown_key');
+    await eventually(
+      async () => ((await send(h.baseUrl, '127.0.0.1', 'POST', '/v1/session', { body: { apiKey: wrongKey() } })).status === 401 ? true : undefined),
+      20_000,
+    );
+    const after = (await auditRows(h.db.url, 'auth.sign-in.refused')).filter(
+      (r) => r.data.method === 'api-key' && r.data.source === '127.0.0.1' && r.data.reason === 'unknown_key',
+    );
     expect(Number(after[after.length - 1].data.throttled)).toBeGreaterThan(0);
 
     // The success: audited with its address and the principal's name.
@@ -189,10 +198,13 @@ describe('sign-in: audited and rate-limited per address and key prefix', () => {
 
     // Another address with the right key is served, and API calls with a key add no sign-in record.
     const before = (await auditRows(h.db.url, 'auth.sign-in.succeeded')).length;
-    for (let i = 0; i < 3; i++) expect((await send(h.baseUrl, '127.0.0.4', 'GET', '/v1/runs', { headers: { authorization: `Bearer ${h.keys.viewer}` } })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await send(h.baseUrl, '127.0.0.4', 'GET', '/v1/runs', { headers: { authorization: `Bearer ${h.keys.viewer}` } })).status).toBe(200);
     expect((await auditRows(h.db.url, 'auth.sign-in.succeeded')).length).toBe(before);
 
-    const refusals = (await auditRows(h.db.url, 'auth.sign-in.refused')).filter((r) => r.data.method === 'bearer' && r.data.source === '127.0.0.3' && r.data.reason === 'unknown_key');
+    const refusals = (await auditRows(h.db.url, 'auth.sign-in.refused')).filter(
+      (r) => r.data.method === 'bearer' && r.data.source === '127.0.0.3' && r.data.reason === 'unknown_key',
+    );
     expect(refusals).toHaveLength(statuses.filter((s) => s === 401).length);
     // No Authorization header at all is not a sign-in attempt: not counted, not audited (a browser before sign-in).
     const none = await send(h.baseUrl, '127.0.0.4', 'GET', '/v1/runs');
@@ -201,7 +213,10 @@ describe('sign-in: audited and rate-limited per address and key prefix', () => {
 
   it('a forged X-Forwarded-For does not buy a fresh address: it is ignored unless RUNBOOKD_TRUSTED_PROXIES names the peer', async () => {
     for (let i = 0; i < 6; i++) await send(h.baseUrl, '127.0.0.5', 'POST', '/v1/session', { body: { apiKey: wrongKey() } });
-    const forged = await send(h.baseUrl, '127.0.0.5', 'POST', '/v1/session', { body: { apiKey: h.keys.viewer }, headers: { 'x-forwarded-for': '203.0.113.9' } });
+    const forged = await send(h.baseUrl, '127.0.0.5', 'POST', '/v1/session', {
+      body: { apiKey: h.keys.viewer },
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
     expect(forged.status).toBe(429);
     const audited = (await auditRows(h.db.url, 'auth.sign-in.refused')).filter((r) => r.data.source === '203.0.113.9');
     expect(audited).toEqual([]);
@@ -226,7 +241,9 @@ describe('sign-in: audited and rate-limited per address and key prefix', () => {
     const r3 = await send(h.baseUrl, '127.0.0.9', 'GET', '/v1/runs', { headers: { authorization: canary } });
     expect([r1.status, r2.status, r3.status]).toEqual([401, 401, 401]);
     for (const r of [r1, r2, r3]) expect(JSON.stringify(r)).not.toContain(canary.slice(8));
-    await eventually(async () => ((await auditRows(h.db.url, 'auth.sign-in.refused')).filter((r) => r.data.source === '127.0.0.9').length === 3 ? true : undefined));
+    await eventually(async () =>
+      (await auditRows(h.db.url, 'auth.sign-in.refused')).filter((r) => r.data.source === '127.0.0.9').length === 3 ? true : undefined,
+    );
     const audit = await allAuditText(h.db.url);
     expect(audit).toContain(keyIdentity(canary).keyFingerprint); // the records are there...
     expect(audit).not.toContain(canary.slice(8)); // ...and hold no more of the key than its first 8 characters

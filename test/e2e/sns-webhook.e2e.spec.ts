@@ -55,16 +55,27 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     cloudWatchAlarmMessage({ alarmName: `${service}-5xx`, cluster: 'shop', service, region: 'eu-west-1', accountId: ACCOUNT, ...extra });
   /** The alarm the message describes, made real in moto: runbookd confirms every alarm at CloudWatch before acting. */
   const realAlarm = async (service: string, alarmName = `${service}-5xx`, state: 'ALARM' | 'OK' = 'ALARM'): Promise<Date> => {
-    await cw.send(new PutMetricAlarmCommand({
-      AlarmName: alarmName, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
-      EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'ClusterName', Value: 'shop' }, { Name: 'ServiceName', Value: service }],
-    }));
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: alarmName,
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HTTPCode_Target_5XX_Count',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 5,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [
+          { Name: 'ClusterName', Value: 'shop' },
+          { Name: 'ServiceName', Value: service },
+        ],
+      }),
+    );
     await cw.send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: state, StateReason: 'test' }));
     return new Date();
   };
 
-  it('accepts a valid SignatureVersion 2 alarm notification and starts canary-rollback with the alarm\'s parameters', async () => {
+  it("accepts a valid SignatureVersion 2 alarm notification and starts canary-rollback with the alarm's parameters", async () => {
     await realAlarm('cart-api');
     const msg = signer.notification(TOPIC, alarm('cart-api'), {}, '2');
     const res = await post(msg, { 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-message-id': msg.MessageId, 'x-amz-sns-topic-arn': TOPIC });
@@ -259,7 +270,7 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
     expect(audit.some((r: any) => r.data.runs?.[0]?.outcome === 'already-handled')).toBe(true);
   });
 
-  it('routes the alarm\'s return to OK to ecs-mark-known-good, not to a rollback', async () => {
+  it("routes the alarm's return to OK to ecs-mark-known-good, not to a rollback", async () => {
     await realAlarm('wallet-api', 'wallet-api-5xx', 'OK');
     const res = await post(signer.notification(TOPIC, alarm('wallet-api', { state: 'OK' })));
     expect(res.body).toMatchObject({ outcome: 'accepted', runs: [{ runbookId: 'ecs-mark-known-good', outcome: 'accepted' }] });
@@ -326,12 +337,21 @@ describe('POST /v1/webhooks/sns (signed with a test certificate served from RUNB
       fc.array(fc.string(), { maxLength: 3 }),
       fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
     );
-    const mutated = fc.array(fc.tuple(field, value), { minLength: 1, maxLength: 4 }).map((edits) => {
-      const m: Record<string, unknown> = { ...template };
-      for (const [k, v] of edits) m[k] = v;
-      return m;
-    }).filter((m) => signed.some((k) => m[k] !== template[k])).map((m) => JSON.stringify(m));
-    const body = fc.oneof(mutated, fc.string(), fc.json(), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')));
+    const mutated = fc
+      .array(fc.tuple(field, value), { minLength: 1, maxLength: 4 })
+      .map((edits) => {
+        const m: Record<string, unknown> = { ...template };
+        for (const [k, v] of edits) m[k] = v;
+        return m;
+      })
+      .filter((m) => signed.some((k) => m[k] !== template[k]))
+      .map((m) => JSON.stringify(m));
+    const body = fc.oneof(
+      mutated,
+      fc.string(),
+      fc.json(),
+      fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
+    );
     const headers = fc.record(
       {
         'content-type': fc.constantFrom('text/plain; charset=UTF-8', 'text/plain', 'application/json', 'application/octet-stream', 'text/html', 'x/y'),

@@ -27,11 +27,15 @@ const otelEnv = (receiver: OtlpReceiver) => ({
  */
 async function traceOf(receiver: OtlpReceiver, runId: string, awaiting: string, steps: { id: string; state: string }[] = []): Promise<ReceivedSpan[]> {
   const traceId = await eventually(() => receiver.spans.find((s) => s.attributes['runbookd.run_id'] === runId)?.traceId, 20_000, `spans of ${runId}`);
-  return eventually(() => {
-    const spans = receiver.trace(traceId);
-    const stepsIn = steps.every((st) => spans.some((s) => s.attributes['runbookd.step_id'] === st.id && s.attributes['runbookd.step.outcome'] === st.state));
-    return stepsIn && spans.some((s) => s.name === awaiting) ? spans : undefined;
-  }, 20_000, `span ${awaiting} and every step's in trace ${traceId}`);
+  return eventually(
+    () => {
+      const spans = receiver.trace(traceId);
+      const stepsIn = steps.every((st) => spans.some((s) => s.attributes['runbookd.step_id'] === st.id && s.attributes['runbookd.step.outcome'] === st.state));
+      return stepsIn && spans.some((s) => s.name === awaiting) ? spans : undefined;
+    },
+    20_000,
+    `span ${awaiting} and every step's in trace ${traceId}`,
+  );
 }
 
 describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
@@ -110,7 +114,8 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
   it('a caller that traces sees the run inside its own trace (W3C traceparent honoured)', async () => {
     const callerTrace = 'a'.repeat(31) + '1';
     const res = await h.request('POST', '/v1/runbooks/failover-test/runs', {
-      key: h.keys.operator, headers: { traceparent: `00-${callerTrace}-${'b'.repeat(16)}-01` },
+      key: h.keys.operator,
+      headers: { traceparent: `00-${callerTrace}-${'b'.repeat(16)}-01` },
       body: { parameters: { clusterIdentifier: 'orders-aurora' }, reason: 'traced from CI' },
     });
     const run = await h.waitForRun(res.body.id);
@@ -190,4 +195,3 @@ describe('OpenTelemetry: one trace per run, exported over OTLP/HTTP', () => {
     );
   });
 });
-

@@ -84,20 +84,24 @@ describe('AWS faults from the recording proxy: each mutating call reaches AWS on
 
   afterEach(async () => endActiveRuns(h));
 
-  it.each(CASES)('$name', async (c) => {
-    const rc = byName(c.runbook);
-    await resetSandbox(h, rc);
-    h.proxy.injectFault(c.operation, c.fault);
-    const runId = await startRun(h, rc);
-    const run = await h.waitForRun(runId, undefined, 60_000);
+  it.each(CASES)(
+    '$name',
+    async (c) => {
+      const rc = byName(c.runbook);
+      await resetSandbox(h, rc);
+      h.proxy.injectFault(c.operation, c.fault);
+      const runId = await startRun(h, rc);
+      const run = await h.waitForRun(runId, undefined, 60_000);
 
-    expect({ state: run.state, error: run.error?.code }).toEqual({ state: 'succeeded', error: undefined });
-    expect(h.proxy.count(c.operation)).toBe(1);
-    expect(await leftovers(h)).toEqual([]);
-    const audit = await auditOf(h, runId);
-    const responses = audit.filter((e) => e.kind === 'aws.response' && e.data.operation === c.operation);
-    if (c.recordedError) expect(responses.map((e) => e.data.errorCode)).toContain(c.recordedError);
-    expect(audit.filter((e) => e.kind === 'run.ended')).toHaveLength(1);
-    expect((await h.request('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
-  }, 90_000);
+      expect({ state: run.state, error: run.error?.code }).toEqual({ state: 'succeeded', error: undefined });
+      expect(h.proxy.count(c.operation)).toBe(1);
+      expect(await leftovers(h)).toEqual([]);
+      const audit = await auditOf(h, runId);
+      const responses = audit.filter((e) => e.kind === 'aws.response' && e.data.operation === c.operation);
+      if (c.recordedError) expect(responses.map((e) => e.data.errorCode)).toContain(c.recordedError);
+      expect(audit.filter((e) => e.kind === 'run.ended')).toHaveLength(1);
+      expect((await h.request('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
+    },
+    90_000,
+  );
 });

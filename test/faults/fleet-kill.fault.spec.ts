@@ -30,7 +30,12 @@ describe('fleet: SIGKILL of the worker driving it', () => {
     h.proxy.clear();
     const res = await h.request('POST', '/v1/runbooks/backup-verification/runs', {
       key: h.keys.operator,
-      body: { targets: { tags: { fleet: 'kill' }, accounts: 'allowed', regions: REGIONS }, parameters: { pollSeconds: 0.2, drRegion: '' }, maxConcurrency: 3, maxErrors: 0 },
+      body: {
+        targets: { tags: { fleet: 'kill' }, accounts: 'allowed', regions: REGIONS },
+        parameters: { pollSeconds: 0.2, drRegion: '' },
+        maxConcurrency: 3,
+        maxErrors: 0,
+      },
     });
     if (res.status !== 202) throw new Error(`fleet: ${res.status} ${res.text}`);
     return res.body.id as string;
@@ -44,7 +49,11 @@ describe('fleet: SIGKILL of the worker driving it', () => {
         const rds = rdsIn(h.moto.endpoint, account, region);
         try {
           const all = (await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? [];
-          out.push(...all.filter((i) => i.DBInstanceIdentifier?.startsWith('rbd-') && i.DBInstanceStatus !== 'deleting').map((i) => `${account}/${region}/${i.DBInstanceIdentifier}`));
+          out.push(
+            ...all
+              .filter((i) => i.DBInstanceIdentifier?.startsWith('rbd-') && i.DBInstanceStatus !== 'deleting')
+              .map((i) => `${account}/${region}/${i.DBInstanceIdentifier}`),
+          );
         } finally {
           rds.destroy();
         }
@@ -84,10 +93,14 @@ describe('fleet: SIGKILL of the worker driving it', () => {
   it('killed while children run: the next worker resumes the fleet and its children, each target once', async () => {
     const first = await h.startWorker();
     const fleetId = await startFleet();
-    await eventually(async () => {
-      const running = (await childrenOf(h, fleetId)).filter((c) => c.started_at && c.phase !== 'done');
-      return running.length >= 2 ? true : undefined;
-    }, 120_000, 'two children running');
+    await eventually(
+      async () => {
+        const running = (await childrenOf(h, fleetId)).filter((c) => c.started_at && c.phase !== 'done');
+        return running.length >= 2 ? true : undefined;
+      },
+      120_000,
+      'two children running',
+    );
     first.kill('SIGKILL');
     await eventually(() => (first.signalCode ? true : undefined), 20_000, 'the worker to die');
     await h.startWorker();

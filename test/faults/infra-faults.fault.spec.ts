@@ -107,12 +107,16 @@ describe('PostgreSQL restarted mid-run (a private cluster)', () => {
     await resetSandbox(h, failover);
     await h.startWorker();
     let armed = true;
-    h.proxy.onRequest('FailoverDBCluster', () => {
-      if (!armed) return;
-      armed = false;
-      pg.stop();
-      setTimeout(() => void pg.start(), 4_000);
-    }, 'answered');
+    h.proxy.onRequest(
+      'FailoverDBCluster',
+      () => {
+        if (!armed) return;
+        armed = false;
+        pg.stop();
+        setTimeout(() => void pg.start(), 4_000);
+      },
+      'answered',
+    );
     const runId = await startRun(h, failover);
     const run = await h.waitForRun(runId, undefined, 150_000);
     expect(armed).toBe(false);
@@ -141,15 +145,19 @@ class PrivateRedis {
       ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
       { stdio: 'ignore' },
     );
-    await eventually(async () => {
-      const r = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        r.disconnect();
-      }
-    }, 10_000, 'private redis to answer');
+    await eventually(
+      async () => {
+        const r = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          await r.connect();
+          return (await r.ping()) === 'PONG' ? true : undefined;
+        } finally {
+          r.disconnect();
+        }
+      },
+      10_000,
+      'private redis to answer',
+    );
   }
 
   async kill(): Promise<void> {

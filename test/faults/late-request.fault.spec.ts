@@ -28,36 +28,44 @@ describe('a request delivered after its sender lost the run (held by the network
     await endActiveRuns(h);
   });
 
-  it.each(CASES)('$runbook: the successor hears "already exists" for its own copy, adopts it, and the run succeeds with one copy made', async (c) => {
-    const rc = MUTATING_RUNBOOKS.find((x) => x.runbook === c.runbook)!;
-    await resetSandbox(h, rc);
-    h.proxy.holdRequests(c.operation, HOLD_MS);
-    const a = await h.startWorker();
-    let stalled = false;
-    h.proxy.onRequest(c.operation, () => {
-      if (stalled) return;
-      stalled = true;
-      a.kill('SIGSTOP');
-    }, 'received');
-    const runId = await startRun(h, rc);
-    await eventually(() => (stalled ? true : undefined), 60_000, `${c.operation} to reach the proxy`);
+  it.each(CASES)(
+    '$runbook: the successor hears "already exists" for its own copy, adopts it, and the run succeeds with one copy made',
+    async (c) => {
+      const rc = MUTATING_RUNBOOKS.find((x) => x.runbook === c.runbook)!;
+      await resetSandbox(h, rc);
+      h.proxy.holdRequests(c.operation, HOLD_MS);
+      const a = await h.startWorker();
+      let stalled = false;
+      h.proxy.onRequest(
+        c.operation,
+        () => {
+          if (stalled) return;
+          stalled = true;
+          a.kill('SIGSTOP');
+        },
+        'received',
+      );
+      const runId = await startRun(h, rc);
+      await eventually(() => (stalled ? true : undefined), 60_000, `${c.operation} to reach the proxy`);
 
-    await h.startWorker();
-    const run = await h.waitForRun(runId, undefined, 90_000);
-    a.kill('SIGCONT');
-    await saidOrDied(h, a, 'LEASE_LOST', 20_000).catch(() => undefined);
+      await h.startWorker();
+      const run = await h.waitForRun(runId, undefined, 90_000);
+      a.kill('SIGCONT');
+      await saidOrDied(h, a, 'LEASE_LOST', 20_000).catch(() => undefined);
 
-    expect({ state: run.state, error: run.error?.code }).toEqual({ state: 'succeeded', error: undefined });
-    // Both requests reached AWS; the second was refused, so one copy was made (and deleted once).
-    expect(h.proxy.count(c.operation)).toBe(2);
-    expect(h.proxy.count('DeleteDBInstance')).toBe(1);
-    expect(await leftovers(h)).toEqual([]);
-    const audit = await auditOf(h, runId);
-    const answers = audit.filter((e) => e.kind === 'aws.response' && e.data.operation === c.operation);
-    expect(answers.map((e) => e.data.awsCode)).toContain(c.awsCode);
-    const detail = (await h.request('GET', `/v1/runs/${runId}`)).body;
-    expect(detail.steps.find((s: any) => s.id === 'restore').output.resumed).toBe(true);
-    expect(audit.filter((e) => e.kind === 'run.ended')).toHaveLength(1);
-    expect(logOf(h, a)).toMatch(/LEASE_LOST|newer executor|ran out/);
-  }, 240_000);
+      expect({ state: run.state, error: run.error?.code }).toEqual({ state: 'succeeded', error: undefined });
+      // Both requests reached AWS; the second was refused, so one copy was made (and deleted once).
+      expect(h.proxy.count(c.operation)).toBe(2);
+      expect(h.proxy.count('DeleteDBInstance')).toBe(1);
+      expect(await leftovers(h)).toEqual([]);
+      const audit = await auditOf(h, runId);
+      const answers = audit.filter((e) => e.kind === 'aws.response' && e.data.operation === c.operation);
+      expect(answers.map((e) => e.data.awsCode)).toContain(c.awsCode);
+      const detail = (await h.request('GET', `/v1/runs/${runId}`)).body;
+      expect(detail.steps.find((s: any) => s.id === 'restore').output.resumed).toBe(true);
+      expect(audit.filter((e) => e.kind === 'run.ended')).toHaveLength(1);
+      expect(logOf(h, a)).toMatch(/LEASE_LOST|newer executor|ran out/);
+    },
+    240_000,
+  );
 });

@@ -34,11 +34,15 @@ describe('a stalled worker and its successor (SIGSTOP past the lock, SIGCONT aft
   it('frozen while FailoverDBCluster is in flight: the successor sees the writer moved; the woken worker records nothing', async () => {
     const a = await h.startWorker();
     let armed = true;
-    h.proxy.onRequest('FailoverDBCluster', () => {
-      if (!armed) return;
-      armed = false;
-      a.kill('SIGSTOP');
-    }, 'received');
+    h.proxy.onRequest(
+      'FailoverDBCluster',
+      () => {
+        if (!armed) return;
+        armed = false;
+        a.kill('SIGSTOP');
+      },
+      'received',
+    );
     const runId = await startRun(h, failover);
     await eventually(() => (armed ? undefined : true), 30_000, 'FailoverDBCluster to reach the proxy');
 

@@ -23,7 +23,13 @@ jest.setTimeout(180_000);
 const genuine = (i: number): AuditEventInput => ({ kind: 'step.ended', runId: `run-${i % 7}`, actor: 'system', data: { stepId: `s${i}`, n: i } });
 
 /** The forger's row: what issue 23 tried (a run accepted, by mallory). */
-const FORGED = { at: '2026-12-07T10:00:00.000Z', kind: 'run.accepted', runId: 'run-forged', actor: 'mallory', data: { runbookId: 'failover-test', parameters: {} } };
+const FORGED = {
+  at: '2026-12-07T10:00:00.000Z',
+  kind: 'run.accepted',
+  runId: 'run-forged',
+  actor: 'mallory',
+  data: { runbookId: 'failover-test', parameters: {} },
+};
 
 describe('audit rows runbookd did not write', () => {
   let testDb: TestDatabase;
@@ -67,7 +73,15 @@ describe('audit rows runbookd did not write', () => {
     let out = '';
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => ((out += String(chunk)), true));
     try {
-      const code = await offlineVerify(['--database-url', testDb.url, '--digests', parts.digestFile, '--public-key', pub, ...(withKey ? ['--record-key', recordKey] : [])]);
+      const code = await offlineVerify([
+        '--database-url',
+        testDb.url,
+        '--digests',
+        parts.digestFile,
+        '--public-key',
+        pub,
+        ...(withKey ? ['--record-key', recordKey] : []),
+      ]);
       return { code, out: out ? JSON.parse(out) : undefined };
     } finally {
       write.mockRestore();
@@ -118,7 +132,10 @@ describe('audit rows runbookd did not write', () => {
     await parts.service.append(genuine(99_999));
     const anchored = await parts.service.anchorNow();
     expect(anchored.digest).toBeDefined();
-    const digests = readFileSync(parts.digestFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const digests = readFileSync(parts.digestFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const last = digests[digests.length - 1];
     const h = await head();
     expect(h.pos).toBe(genuineHead.pos + 1);
@@ -151,7 +168,15 @@ describe('audit rows runbookd did not write', () => {
     await genuineChain(3);
     const [g] = await db.query<any>('SELECT at, kind, run_id, actor, data, auth_key_id, auth_mac FROM audit_events ORDER BY seq LIMIT 1');
     await expect(
-      db.query('INSERT INTO audit_events (at, kind, run_id, actor, data, auth_key_id, auth_mac) VALUES ($1, $2, $3, $4, $5, $6, $7)', [g.at, g.kind, g.run_id, g.actor, g.data, g.auth_key_id, g.auth_mac]),
+      db.query('INSERT INTO audit_events (at, kind, run_id, actor, data, auth_key_id, auth_mac) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        g.at,
+        g.kind,
+        g.run_id,
+        g.actor,
+        g.data,
+        g.auth_key_id,
+        g.auth_mac,
+      ]),
     ).rejects.toThrow(/audit_events_auth_mac/);
   });
 
@@ -172,7 +197,14 @@ describe('audit rows runbookd did not write', () => {
     const before = await head();
     const [{ next }] = await db.query<any>(`SELECT nextval('audit_events_seq') AS next`);
     const seq = Number(next);
-    const hash = hashRecord(before.hash, { seq, at: FORGED.at, kind: FORGED.kind as 'run.accepted', runId: FORGED.runId, actor: FORGED.actor, data: FORGED.data });
+    const hash = hashRecord(before.hash, {
+      seq,
+      at: FORGED.at,
+      kind: FORGED.kind as 'run.accepted',
+      runId: FORGED.runId,
+      actor: FORGED.actor,
+      data: FORGED.data,
+    });
     await insertForged({ seq, chain_pos: before.pos + 1, prev_hash: before.hash, hash });
     // The chain itself is consistent: only the record MAC tells it apart.
     const off = await offline(false);
@@ -232,7 +264,10 @@ describe('records written before authentication', () => {
       for (let i = 1; i <= 3; i++) {
         const content = { seq: i, at: `2026-12-01T00:00:0${i}.000Z`, kind: 'run.started' as const, runId: 'old', actor: 'system', data: { i } };
         const hash = hashRecord(prev, content);
-        await db.query('INSERT INTO audit_events (seq, chain_pos, at, kind, run_id, actor, data, prev_hash, hash) VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8)', [i, content.at, content.kind, content.runId, content.actor, JSON.stringify(content.data), prev, hash]);
+        await db.query(
+          'INSERT INTO audit_events (seq, chain_pos, at, kind, run_id, actor, data, prev_hash, hash) VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8)',
+          [i, content.at, content.kind, content.runId, content.actor, JSON.stringify(content.data), prev, hash],
+        );
         prev = hash;
       }
       await db.query(`SELECT setval('audit_events_seq', 3)`);

@@ -2,9 +2,7 @@
 // --experimental-vm-modules, and the jest config transforms .js/.mjs but not .cjs. Its ESM build
 // goes through SWC like the rest of node_modules. Remove once jest.config.js transforms .cjs.
 jest.mock('@electric-sql/pglite', () =>
-  jest.requireActual(
-    jest.requireActual<typeof import('node:path')>('node:path').join(__dirname, '../../node_modules/@electric-sql/pglite/dist/index.js'),
-  ),
+  jest.requireActual(jest.requireActual<typeof import('node:path')>('node:path').join(__dirname, '../../node_modules/@electric-sql/pglite/dist/index.js')),
 );
 
 import { REDACTED } from '../../src/common/redact';
@@ -38,9 +36,7 @@ describe('audit log on PGlite', () => {
       data: { parameters: { cluster: 'orders', token: 'canary-pglite' }, when: new Date() },
     });
     expect(first).toMatchObject({ seq: 1, position: null, prevHash: null });
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) => service.append({ kind: 'step.started', runId: 'run-1', actor: 'system', data: { i } })),
-    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => service.append({ kind: 'step.started', runId: 'run-1', actor: 'system', data: { i } })));
     await db.transaction((tx) => service.append({ kind: 'run.ended', runId: 'run-1', actor: 'system', data: { state: 'succeeded' } }, tx));
 
     await service.anchorNow();

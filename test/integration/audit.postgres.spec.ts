@@ -137,12 +137,17 @@ describe('audit log on PostgreSQL', () => {
     expect(c).toMatchObject({ position: 3, prevHash: b.hash, runId: null });
     expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
 
-    const digests = readFileSync(parts.digestFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const digests = readFileSync(parts.digestFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(digests).toEqual([
       expect.objectContaining({ number: 1, position: 3, headHash: c.hash, previousDigestHash: null, keyId: parts.sealer['key'].keyId }),
     ]);
     expect(await service.verify()).toEqual({
-      ok: true, records: 3, headHash: c.hash,
+      ok: true,
+      records: 3,
+      headHash: c.hash,
       anchors: expect.objectContaining({ readable: true, digests: 1, anchoredRecords: 3, unanchored: [], badDigests: [], unsealed: 0 }),
       authentication: { checked: true, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
@@ -176,7 +181,10 @@ describe('audit log on PostgreSQL', () => {
       'DELETE FROM audit_events WHERE chain_pos = 3',
       'TRUNCATE audit_events',
     ]) {
-      const error = await db.query(sql).then(() => null, (e: unknown) => e);
+      const error = await db.query(sql).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(Error);
       expect(sqlState(error)).toBe('42501');
       expect((error as Error).message).toMatch(/append-only/);
@@ -184,7 +192,7 @@ describe('audit log on PostgreSQL', () => {
     expect(await service.verify()).toMatchObject({ ok: true, records: 4 });
   });
 
-  describe('tampering by someone with the database owner\'s rights (triggers disabled)', () => {
+  describe("tampering by someone with the database owner's rights (triggers disabled)", () => {
     it('detects a changed record', async () => {
       await freshChain(6, 3);
       await asAttacker(`UPDATE audit_events SET data = jsonb_set(data, '{n}', '42') WHERE chain_pos = 3`);
@@ -360,7 +368,10 @@ describe('audit log on PostgreSQL', () => {
     await slow;
     expect(await parts.sealer.sealPending()).toMatchObject({ sealed: 1 });
     const records = await service.list({ limit: 10 });
-    expect(records.map((r) => [r.seq, r.position])).toEqual([[early, 2], [late.seq, 1]]);
+    expect(records.map((r) => [r.seq, r.position])).toEqual([
+      [early, 2],
+      [late.seq, 1],
+    ]);
     expect(await service.verify()).toMatchObject({ ok: true, records: 2 });
   });
 
@@ -417,8 +428,7 @@ describe('audit log on PostgreSQL', () => {
       await moto?.stop();
     });
 
-    const s3Store = (endpoint: string) =>
-      new S3DigestStore({ bucket, prefix: 'prod/', region: 'us-east-1', endpoint, retentionDays: 30, timeoutMs: 1000 });
+    const s3Store = (endpoint: string) => new S3DigestStore({ bucket, prefix: 'prod/', region: 'us-east-1', endpoint, retentionDays: 30, timeoutMs: 1000 });
 
     it('keeps a digest the store could not take, says which records it leaves unanchored, and publishes it after a restart', async () => {
       process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -442,7 +452,7 @@ describe('audit log on PostgreSQL', () => {
       expect(seenBefore.anchors.unanchored).toEqual([
         { fromPosition: 1, toPosition: 4, reason: expect.stringMatching(/^digest 1 not published: store unreachable after 1 attempt/) },
       ]);
-      await db.query("UPDATE audit_digests SET next_attempt_at = now() WHERE number = 1"); // skip the 1 s backoff
+      await db.query('UPDATE audit_digests SET next_attempt_at = now() WHERE number = 1'); // skip the 1 s backoff
       await after.sealer.tick();
       expect(await after.repository.unpublishedDigests(false)).toEqual([]);
       expect(await after.service.verify()).toMatchObject({ ok: true, records: 4, anchors: { readable: true, digests: 1, anchoredRecords: 4, unanchored: [] } });
@@ -475,7 +485,7 @@ describe('audit log on PostgreSQL', () => {
     expect(await service.verify()).toMatchObject({ ok: true, records: 5 });
   });
 
-  it('appends from many callers at once without a transaction in a few INSERTs, each committed before it resolves, in each caller\'s order', async () => {
+  it("appends from many callers at once without a transaction in a few INSERTs, each committed before it resolves, in each caller's order", async () => {
     await freshChain(0);
     const statements: string[] = [];
     const query = db.query.bind(db);

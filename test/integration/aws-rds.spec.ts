@@ -14,7 +14,15 @@ import { freePort, startMoto, type MotoServer } from '../support/moto';
 
 const REGION = 'eu-west-1';
 const CANARY = 'canary-Moto-Secret-91ab';
-const ENV_KEYS = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_RDS', 'AWS_ENDPOINT_URL_CLOUDWATCH', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'];
+const ENV_KEYS = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_RDS',
+  'AWS_ENDPOINT_URL_CLOUDWATCH',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+];
 
 function appConfig(overrides: Partial<AwsConfig> = {}): AppConfig {
   return Object.assign(new AppConfig(), { aws: { region: REGION, maxAttempts: 3, endpoints: {}, ...overrides } });
@@ -74,7 +82,12 @@ beforeAll(async () => {
     new CreateDBClusterCommand({ DBClusterIdentifier: 'lonely', Engine: 'aurora-postgresql', MasterUsername: 'u', MasterUserPassword: CANARY }),
   );
   await seedRds.send(
-    new CreateDBInstanceCommand({ DBInstanceIdentifier: 'lonely-1', DBClusterIdentifier: 'lonely', Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }),
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: 'lonely-1',
+      DBClusterIdentifier: 'lonely',
+      Engine: 'aurora-postgresql',
+      DBInstanceClass: 'db.r6g.large',
+    }),
   );
   await seedRds.send(
     new CreateDBInstanceCommand({

@@ -23,16 +23,39 @@ describe('group-committed executor writes (PostgreSQL)', () => {
   let leases: RunLeaseService;
 
   const step = (runId: string, stepId: string, state: string, extra: Partial<StepResultRecord> = {}): StepResultRecord => ({
-    runId, stepId, phase: 'main', position: 0, uses: 'core.noop', mutates: false, state: state as StepResultRecord['state'],
-    attempts: 1, startedAt: new Date(), endedAt: state === 'running' ? null : new Date(), input: { n: 1 }, output: { ok: true },
-    error: null, memory: {}, note: null, ...extra,
+    runId,
+    stepId,
+    phase: 'main',
+    position: 0,
+    uses: 'core.noop',
+    mutates: false,
+    state: state as StepResultRecord['state'],
+    attempts: 1,
+    startedAt: new Date(),
+    endedAt: state === 'running' ? null : new Date(),
+    input: { n: 1 },
+    output: { ok: true },
+    error: null,
+    memory: {},
+    note: null,
+    ...extra,
   });
 
   async function newRun(id: string): Promise<void> {
     await runs.insert({
-      id, runbookId: 'rb', runbookDigest: 'd', definition: { id: 'rb', steps: [], cleanup: [], guards: {} }, parameters: {},
-      dryRun: false, reason: null, trigger: { kind: 'cli', actor: 't' }, actor: 't', dedupeKey: null, requestHash: null,
-      concurrencyKey: null, expiresAt: new Date(Date.now() + 3_600_000),
+      id,
+      runbookId: 'rb',
+      runbookDigest: 'd',
+      definition: { id: 'rb', steps: [], cleanup: [], guards: {} },
+      parameters: {},
+      dryRun: false,
+      reason: null,
+      trigger: { kind: 'cli', actor: 't' },
+      actor: 't',
+      dedupeKey: null,
+      requestHash: null,
+      concurrencyKey: null,
+      expiresAt: new Date(Date.now() + 3_600_000),
     });
   }
 
@@ -42,7 +65,15 @@ describe('group-committed executor writes (PostgreSQL)', () => {
     await migrate(db);
     runs = new RunsRepository(db);
     audit = auditParts(db, { env: { RUNBOOKD_WORKER_LOCK_MS: '5000' } });
-    leases = new RunLeaseService(db, runs, audit.service, audit.config, new FaultInjector(audit.config), new ExecutorWritesRepository(db, audit.mac), new Clock());
+    leases = new RunLeaseService(
+      db,
+      runs,
+      audit.service,
+      audit.config,
+      new FaultInjector(audit.config),
+      new ExecutorWritesRepository(db, audit.mac),
+      new Clock(),
+    );
   });
 
   afterAll(async () => {
@@ -110,7 +141,7 @@ describe('group-committed executor writes (PostgreSQL)', () => {
     expect(await runs.steps('gc-bad')).toEqual([]);
   });
 
-  it('a run\'s records keep their order in the log, and a release gives the run back in the same commit', async () => {
+  it("a run's records keep their order in the log, and a release gives the run back in the same commit", async () => {
     await newRun('gc-order');
     const lease = await take('gc-order');
     const others = Array.from({ length: 5 }, (_, i) => `gc-order-other-${i}`);
@@ -118,8 +149,10 @@ describe('group-committed executor writes (PostgreSQL)', () => {
     const otherLeases = await Promise.all(others.map(take));
     await Promise.all([
       leases.write(lease, {
-        run: { state: 'waiting' }, release: true, durable: false,
-        events: [1, 2, 3, 4].map((n) => ({ kind: n % 2 ? 'step.started' as const : 'step.ended' as const, runId: 'gc-order', actor: 't', data: { n } })),
+        run: { state: 'waiting' },
+        release: true,
+        durable: false,
+        events: [1, 2, 3, 4].map((n) => ({ kind: n % 2 ? ('step.started' as const) : ('step.ended' as const), runId: 'gc-order', actor: 't', data: { n } })),
       }),
       ...otherLeases.map((l, i) => leases.write(l, { events: [{ kind: 'step.ended', runId: others[i], actor: 't', data: {} }], durable: false })),
     ]);

@@ -10,7 +10,7 @@ describe('migrate() from several processes at once on an empty PostgreSQL databa
       const racers = Array.from({ length: 6 }, () => new PgDatabase(t.url, 2));
       try {
         const results = await Promise.allSettled(racers.map((db) => migrate(db)));
-        const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r).reason));
+        const failures = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
         expect({ round, failures }).toEqual({ round, failures: [] });
         const applied = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
         expect(new Set(applied).size).toBe(applied.length);

@@ -2,9 +2,7 @@
 // --experimental-vm-modules, and the jest config transforms .js/.mjs but not .cjs. Its ESM build
 // goes through SWC like the rest of node_modules. Remove once jest.config.js transforms .cjs.
 jest.mock('@electric-sql/pglite', () =>
-  jest.requireActual(
-    jest.requireActual<typeof import('node:path')>('node:path').join(__dirname, '../../node_modules/@electric-sql/pglite/dist/index.js'),
-  ),
+  jest.requireActual(jest.requireActual<typeof import('node:path')>('node:path').join(__dirname, '../../node_modules/@electric-sql/pglite/dist/index.js')),
 );
 
 import { Database } from '../../src/persistence/database';

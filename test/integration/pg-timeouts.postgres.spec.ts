@@ -17,9 +17,13 @@ describe('PostgreSQL statement and lock timeouts', () => {
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
-    db = await openDatabase(loadConfig({
-      DATABASE_URL: tdb.url, RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '800', RUNBOOKD_DB_LOCK_TIMEOUT_MS: '400',
-    }));
+    db = await openDatabase(
+      loadConfig({
+        DATABASE_URL: tdb.url,
+        RUNBOOKD_DB_STATEMENT_TIMEOUT_MS: '800',
+        RUNBOOKD_DB_LOCK_TIMEOUT_MS: '400',
+      }),
+    );
     await db.query('CREATE TABLE t_lock (id int PRIMARY KEY, v int)');
     await db.query('INSERT INTO t_lock VALUES (1, 0)');
     other = new Client({ connectionString: tdb.url });

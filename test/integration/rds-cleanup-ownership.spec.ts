@@ -30,8 +30,15 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
   let step: DeleteRestoredStep;
   const expiresAt = new Date('2030-01-01T00:00:00Z');
   const ctx = (runId: string, stepId = 'delete-copy'): StepContext => ({
-    runId, runbookId: 'point-in-time-restore', stepId, attempt: 1, startedAt: new Date(), memory: {},
-    checkpoint: jest.fn(async () => undefined), dryRun: false, expiresAt,
+    runId,
+    runbookId: 'point-in-time-restore',
+    stepId,
+    attempt: 1,
+    startedAt: new Date(),
+    memory: {},
+    checkpoint: jest.fn(async () => undefined),
+    dryRun: false,
+    expiresAt,
     aws: { runId, runbookId: 'point-in-time-restore', stepId, actor: 'test', dryRun: false, expiresAt },
     log: new Logger('test'),
   });
@@ -51,10 +58,21 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
   /** This run's restored cluster, made the way the restore steps make it. */
   const restoreCluster = (runId: string, identifier: string) => {
     const c = ctx(runId, 'restore');
-    return createRestoredResource.run(rds, c, region, {
-      kind: 'cluster', identifier, instanceIdentifier: `${identifier}-1`, engine: 'aurora-postgresql', isolation: {},
-      tags: runResourceTags(c), create: { from: 'snapshot', snapshotIdentifier: SANDBOX_BACKUPS.clusterSnapshot },
-    }, 1);
+    return createRestoredResource.run(
+      rds,
+      c,
+      region,
+      {
+        kind: 'cluster',
+        identifier,
+        instanceIdentifier: `${identifier}-1`,
+        engine: 'aurora-postgresql',
+        isolation: {},
+        tags: runResourceTags(c),
+        create: { from: 'snapshot', snapshotIdentifier: SANDBOX_BACKUPS.clusterSnapshot },
+      },
+      1,
+    );
   };
   /** Runs the step to its end (it may ask to look again while the instance goes). */
   const cleanup = async (runId: string, identifier: string) => {
@@ -110,7 +128,7 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
     expect(out.resources.map((r) => r.identifier)).not.toContain('drill-a-1');
   });
 
-  it('leaves another run\'s `<id>-1` instance alone even inside this run\'s cluster, and keeps the cluster it cannot empty', async () => {
+  it("leaves another run's `<id>-1` instance alone even inside this run's cluster, and keeps the cluster it cannot empty", async () => {
     expect(await restoreCluster('r0runb', 'drill-b')).toBe(false);
     // Swap the instance for another run's: drop ours, then a stranger adds its own under the same name.
     await rds.deleteInstance(ctx('r0runb').aws, region, 'drill-b-1');
@@ -118,11 +136,16 @@ describe('rds.delete-restored: ownership checked per resource (moto)', () => {
     const out = await cleanup('r0runb', 'drill-b');
     expect(await instanceIds()).toContain('drill-b-1');
     expect(out.outcome).toBe('not-deleted');
-    expect(out.findings.filter((f) => !f.passed).map((f) => f.detail).join(' ')).toMatch(/drill-b-1.*not created by this run/);
+    expect(
+      out.findings
+        .filter((f) => !f.passed)
+        .map((f) => f.detail)
+        .join(' '),
+    ).toMatch(/drill-b-1.*not created by this run/);
     expect(out.resources.map((r) => r.identifier)).toEqual(['drill-b']);
   });
 
-  it('tagging a restored cluster does not adopt a stranger\'s standalone `<id>-1` instance, so cleanup still leaves it', async () => {
+  it("tagging a restored cluster does not adopt a stranger's standalone `<id>-1` instance, so cleanup still leaves it", async () => {
     expect(await restoreCluster('r0rune', 'drill-e')).toBe(false);
     await rds.deleteInstance(ctx('r0rune').aws, region, 'drill-e-1');
     await foreignInstance('drill-e-1', []);

@@ -22,8 +22,15 @@ describe('RDS restore operations (moto)', () => {
   let factory: AwsClientFactory;
   const expiresAt = new Date('2030-01-01T00:00:00Z');
   const ctx = (runId: string): StepContext => ({
-    runId, runbookId: 'backup-verification', stepId: 'restore', attempt: 1, startedAt: new Date(), memory: {},
-    checkpoint: jest.fn(async () => undefined), dryRun: false, expiresAt,
+    runId,
+    runbookId: 'backup-verification',
+    stepId: 'restore',
+    attempt: 1,
+    startedAt: new Date(),
+    memory: {},
+    checkpoint: jest.fn(async () => undefined),
+    dryRun: false,
+    expiresAt,
     aws: { runId, runbookId: 'backup-verification', stepId: 'restore', actor: 'test', dryRun: false, expiresAt },
     log: new Logger('test'),
   });
@@ -64,8 +71,12 @@ describe('RDS restore operations (moto)', () => {
   it('restores once under the run’s name with its tags; a repeat finds the copy; another run may not take it; delete removes it', async () => {
     const c = ctx('r0one');
     const spec = {
-      kind: 'instance' as const, identifier: 'rbd-r0one', instanceIdentifier: 'rbd-r0one', isolation: { vpcSecurityGroupIds: ['sg-0a1b2c3d'] },
-      tags: runResourceTags(c), create: { from: 'snapshot' as const, snapshotIdentifier: SANDBOX_BACKUPS.instanceSnapshot },
+      kind: 'instance' as const,
+      identifier: 'rbd-r0one',
+      instanceIdentifier: 'rbd-r0one',
+      isolation: { vpcSecurityGroupIds: ['sg-0a1b2c3d'] },
+      tags: runResourceTags(c),
+      create: { from: 'snapshot' as const, snapshotIdentifier: SANDBOX_BACKUPS.instanceSnapshot },
     };
     expect(await createRestoredResource.run(rds, c, region, spec, 1)).toBe(false);
     expect(await createRestoredResource.run(rds, c, region, spec, 1)).toBe(true);

@@ -39,9 +39,7 @@ describe('sandbox seed (moto)', () => {
 
   it('creates both alarms in state OK', async () => {
     const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [...SANDBOX_ESTATE.alarms] }));
-    expect(MetricAlarms!.map((a) => [a.AlarmName, a.StateValue]).sort()).toEqual(
-      [...SANDBOX_ESTATE.alarms].map((name) => [name, 'OK']).sort(),
-    );
+    expect(MetricAlarms!.map((a) => [a.AlarmName, a.StateValue]).sort()).toEqual([...SANDBOX_ESTATE.alarms].map((name) => [name, 'OK']).sort());
   });
 
   it('seeding again changes nothing', async () => {

@@ -38,10 +38,9 @@ async function withAdmin<T>(server: string, fn: (client: Client) => Promise<T>):
   try {
     await client.connect();
   } catch (e) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${server} (${(e as Error).message}); run RUNBOOKD_NEED_POSTGRES=1 scripts/sandbox/ensure-services.sh`,
-      { cause: e },
-    );
+    throw new Error(`PostgreSQL is not reachable at ${server} (${(e as Error).message}); run RUNBOOKD_NEED_POSTGRES=1 scripts/sandbox/ensure-services.sh`, {
+      cause: e,
+    });
   }
   try {
     return await fn(client);

@@ -79,15 +79,7 @@ export interface RecordingProxy {
   stop(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
 export async function startRecordingProxy(upstream: string): Promise<RecordingProxy> {
   const target = new URL(upstream);
@@ -188,32 +180,36 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
           upstreamRes.on('data', (c: Buffer) => out.push(c));
           upstreamRes.on('error', () => fail(502, 'upstream response broke off'));
           // Node does not look at a listener's promise; `void` says so.
-          upstreamRes.on('end', () => void (async () => {
-            const status = upstreamRes.statusCode ?? 502;
-            call.status = status;
-            // Awaited, so a test can kill the caller knowing it never sees this answer.
-            await notify('answered', { ...info, status });
-            if (afterFault?.kind === 'reset') return void req.socket.destroy();
-            if (afterFault?.kind === 'error') return answerError(res, req.headers, afterFault.status, afterFault.code);
-            const payload = Buffer.concat(out);
-            const resHeaders: http.OutgoingHttpHeaders = {};
-            for (const [k, v] of Object.entries(upstreamRes.headers)) {
-              if (!HOP_BY_HOP.has(k) && v !== undefined) resHeaders[k] = v;
-            }
-            resHeaders['content-length'] = String(payload.length);
-            const send = () => {
-              if (res.destroyed || res.writableEnded) return;
-              res.writeHead(status, upstreamRes.statusMessage, resHeaders);
-              res.end(payload);
-            };
-            const hold = afterFault?.kind === 'slow' ? afterFault.ms : holdFor(action, service);
-            if (hold <= 0) return send();
-            const timer = setTimeout(() => {
-              timers.delete(timer);
-              send();
-            }, hold);
-            timers.add(timer);
-          })());
+          upstreamRes.on(
+            'end',
+            () =>
+              void (async () => {
+                const status = upstreamRes.statusCode ?? 502;
+                call.status = status;
+                // Awaited, so a test can kill the caller knowing it never sees this answer.
+                await notify('answered', { ...info, status });
+                if (afterFault?.kind === 'reset') return void req.socket.destroy();
+                if (afterFault?.kind === 'error') return answerError(res, req.headers, afterFault.status, afterFault.code);
+                const payload = Buffer.concat(out);
+                const resHeaders: http.OutgoingHttpHeaders = {};
+                for (const [k, v] of Object.entries(upstreamRes.headers)) {
+                  if (!HOP_BY_HOP.has(k) && v !== undefined) resHeaders[k] = v;
+                }
+                resHeaders['content-length'] = String(payload.length);
+                const send = () => {
+                  if (res.destroyed || res.writableEnded) return;
+                  res.writeHead(status, upstreamRes.statusMessage, resHeaders);
+                  res.end(payload);
+                };
+                const hold = afterFault?.kind === 'slow' ? afterFault.ms : holdFor(action, service);
+                if (hold <= 0) return send();
+                const timer = setTimeout(() => {
+                  timers.delete(timer);
+                  send();
+                }, hold);
+                timers.add(timer);
+              })(),
+          );
         },
       );
       upstreamReq.on('error', (e) => fail(502, `upstream ${upstream} failed: ${e.message}`));
@@ -323,12 +319,7 @@ function answerError(res: http.ServerResponse, headers: http.IncomingHttpHeaders
  * - JSON 1.0/1.1 (CloudWatch in SDK v3 ≥ 2025, ECS, ...): `X-Amz-Target: <ServiceTarget>.<Operation>`;
  * - Smithy RPC v2 CBOR: `POST /service/<ServiceTarget>/operation/<Operation>`.
  */
-export function identify(
-  method: string,
-  path: string,
-  headers: http.IncomingHttpHeaders,
-  body: Buffer,
-): { action: string; service?: string } {
+export function identify(method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer): { action: string; service?: string } {
   const service = signingService(headers.authorization);
   const url = new URL(path, 'http://proxy.invalid');
 

@@ -15,7 +15,8 @@ describe('AlarmConfirmationService: an alarm that moved on since the notificatio
   const cw = mockClient(CloudWatchClient);
   const config = Object.assign(new AppConfig(), {
     aws: { region: 'eu-west-1', maxAttempts: 1, endpoints: {}, alarmRoleArns: [], describeAlarmsPerSecond: 50 },
-    scope: { allowedAccounts: [] }, sns: { alarmTimeToleranceSeconds: 60 },
+    scope: { allowedAccounts: [] },
+    sns: { alarmTimeToleranceSeconds: 60 },
   });
   const confirmationService = (c: AppConfig) => {
     const cloudwatch = new CloudWatchAdapter(factory, new AwsCallerService({} as AuditService));
@@ -28,22 +29,43 @@ describe('AlarmConfirmationService: an alarm that moved on since the notificatio
 
   const notified = new Date(Date.now() - 120_000);
   const event: AlarmEvent = {
-    name: 'flap-api-5xx', arn: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:flap-api-5xx', state: 'ALARM', previousState: 'OK',
-    stateChangeTime: notified.toISOString(), reason: null, description: null, region: 'eu-west-1', accountId: '123456789012',
-    dimensions: { ServiceName: 'flap-api' }, source: 'cloudwatch',
+    name: 'flap-api-5xx',
+    arn: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:flap-api-5xx',
+    state: 'ALARM',
+    previousState: 'OK',
+    stateChangeTime: notified.toISOString(),
+    reason: null,
+    description: null,
+    region: 'eu-west-1',
+    accountId: '123456789012',
+    dimensions: { ServiceName: 'flap-api' },
+    source: 'cloudwatch',
   };
-  const nowOk = () => cw.on(DescribeAlarmsCommand).resolves({
-    MetricAlarms: [{
-      AlarmName: 'flap-api-5xx', AlarmArn: event.arn!, StateValue: 'OK', StateTransitionedTimestamp: new Date(notified.getTime() + 60_000),
-      Dimensions: [{ Name: 'ServiceName', Value: 'flap-api' }],
-    }],
-  });
+  const nowOk = () =>
+    cw.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: [
+        {
+          AlarmName: 'flap-api-5xx',
+          AlarmArn: event.arn!,
+          StateValue: 'OK',
+          StateTransitionedTimestamp: new Date(notified.getTime() + 60_000),
+          Dimensions: [{ Name: 'ServiceName', Value: 'flap-api' }],
+        },
+      ],
+    });
 
-  it('confirms from the history when the alarm is OK again, with CloudWatch\'s own time', async () => {
+  it("confirms from the history when the alarm is OK again, with CloudWatch's own time", async () => {
     nowOk();
     const at = new Date(notified.getTime() + 400);
     cw.on(DescribeAlarmHistoryCommand).resolves({
-      AlarmHistoryItems: [{ AlarmName: 'flap-api-5xx', Timestamp: at, HistoryItemType: 'StateUpdate', HistoryData: JSON.stringify({ oldState: { stateValue: 'OK' }, newState: { stateValue: 'ALARM' } }) }],
+      AlarmHistoryItems: [
+        {
+          AlarmName: 'flap-api-5xx',
+          Timestamp: at,
+          HistoryItemType: 'StateUpdate',
+          HistoryData: JSON.stringify({ oldState: { stateValue: 'OK' }, newState: { stateValue: 'ALARM' } }),
+        },
+      ],
     });
     const confirmed = await service.confirm(event);
     expect(confirmed.stateChangeTime).toBe(at.toISOString());

@@ -38,7 +38,9 @@ describe('AlarmReaderService: one paced DescribeAlarms stream per region and rol
         failFor = undefined;
         throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400 } });
       }
-      return { MetricAlarms: names.filter((n) => !n.startsWith('missing')).map((n) => ({ AlarmName: n, StateValue: state(n), StateUpdatedTimestamp: new Date() })) };
+      return {
+        MetricAlarms: names.filter((n) => !n.startsWith('missing')).map((n) => ({ AlarmName: n, StateValue: state(n), StateUpdatedTimestamp: new Date() })),
+      };
     });
   });
   afterAll(() => factory.destroy());
@@ -51,7 +53,9 @@ describe('AlarmReaderService: one paced DescribeAlarms stream per region and rol
     ]);
     expect(sent).toHaveLength(1);
     expect(sent[0].names).toHaveLength(60);
-    results.slice(0, 30).forEach((r, i) => expect(r).toEqual({ alarms: [{ name: `wait-${i}`, state: 'ALARM', reason: '', updatedAt: expect.any(String) }], missing: [] }));
+    results
+      .slice(0, 30)
+      .forEach((r, i) => expect(r).toEqual({ alarms: [{ name: `wait-${i}`, state: 'ALARM', reason: '', updatedAt: expect.any(String) }], missing: [] }));
     results.slice(30).forEach((r, i) => expect((r as Map<string, any>).get(`confirm-${i}`)?.alarm).toMatchObject({ name: `confirm-${i}`, state: 'ALARM' }));
     expect(await reader.states(ctx, 'eu-west-1', ['missing-1', 'wait-1'])).toMatchObject({ alarms: [{ name: 'wait-1' }], missing: ['missing-1'] });
   });

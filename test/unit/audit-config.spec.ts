@@ -11,7 +11,10 @@ describe('audit configuration', () => {
     expect(c.audit.digestStore).toEqual({ kind: 'file', path: '/var/lib/rb/audit-digests.jsonl' });
     expect(c.audit.signingKeyFile).toBe('/var/lib/rb/audit-signing-key.pem');
     expect(openDigestStore(c)).toBeInstanceOf(FileDigestStore);
-    expect(loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 'file:///srv/digests.jsonl' }).audit.digestStore).toEqual({ kind: 'file', path: path.resolve('/srv/digests.jsonl') });
+    expect(loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 'file:///srv/digests.jsonl' }).audit.digestStore).toEqual({
+      kind: 'file',
+      path: path.resolve('/srv/digests.jsonl'),
+    });
     const s3 = loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 's3://audit-bucket/runbookd/prod' });
     expect(s3.audit.digestStore).toEqual({ kind: 's3', bucket: 'audit-bucket', prefix: 'runbookd/prod/' });
     const store = openDigestStore(s3);
@@ -20,7 +23,9 @@ describe('audit configuration', () => {
   });
 
   it('names what is wrong: an unknown store scheme, a key that is not a private key PEM', () => {
-    expect(() => loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 'gs://bucket/x' })).toThrow(/RUNBOOKD_AUDIT_DIGEST_STORE must be s3:\/\/bucket\/prefix or a file path, got "gs:\/\/bucket\/x"/);
+    expect(() => loadConfig({ RUNBOOKD_AUDIT_DIGEST_STORE: 'gs://bucket/x' })).toThrow(
+      /RUNBOOKD_AUDIT_DIGEST_STORE must be s3:\/\/bucket\/prefix or a file path, got "gs:\/\/bucket\/x"/,
+    );
     const err = (() => {
       try {
         loadConfig({ RUNBOOKD_AUDIT_SIGNING_KEY: 'hunter2', RUNBOOKD_AUDIT_DIGEST_MIN_GAP_MS: '-1' });

@@ -30,10 +30,17 @@ function digestsAt(records: SealedAuditRecord[], positions: number[], signer = k
   const out: AuditDigest[] = [];
   positions.forEach((position, i) => {
     const previous = out[i - 1];
-    out.push(signer.sign({
-      version: 1, number: i + 1, position, headHash: position ? records[position - 1].hash : null,
-      at: new Date(Date.UTC(2024, 0, 2, 0, i)).toISOString(), previousDigestHash: previous ? digestHash(previous) : null, keyId: key.keyId,
-    }));
+    out.push(
+      signer.sign({
+        version: 1,
+        number: i + 1,
+        position,
+        headHash: position ? records[position - 1].hash : null,
+        at: new Date(Date.UTC(2024, 0, 2, 0, i)).toISOString(),
+        previousDigestHash: previous ? digestHash(previous) : null,
+        keyId: key.keyId,
+      }),
+    );
   });
   return out;
 }
@@ -51,8 +58,19 @@ describe('verifyAuditLog', () => {
     const records = chain(6);
     const result = await verify(records, digestsAt(records, [3, 6]));
     expect(result).toEqual({
-      ok: true, records: 6, headHash: records[5].hash,
-      anchors: { store: 'file:/x', readable: true, digests: 2, anchoredRecords: 6, lastDigestAt: expect.any(String), badDigests: [], unanchored: [], unsealed: 0 },
+      ok: true,
+      records: 6,
+      headHash: records[5].hash,
+      anchors: {
+        store: 'file:/x',
+        readable: true,
+        digests: 2,
+        anchoredRecords: 6,
+        lastDigestAt: expect.any(String),
+        badDigests: [],
+        unanchored: [],
+        unsealed: 0,
+      },
       authentication: { checked: false, beforeAuthentication: { records: 0, throughSeq: 0 }, unauthenticated: [], quarantined: [] },
     });
   });
@@ -92,9 +110,15 @@ describe('verifyAuditLog', () => {
     const records = chain(9);
     const digests = digestsAt(records, [3, 6, 9]);
     const rewritten = chain(9);
-    rewritten.forEach((r, i) => { if (i >= 4) Object.assign(r, { actor: 'mallory' }); });
+    rewritten.forEach((r, i) => {
+      if (i >= 4) Object.assign(r, { actor: 'mallory' });
+    });
     let prev = GENESIS_HASH;
-    for (const r of rewritten) { r.prevHash = prev; r.hash = hashRecord(prev, r); prev = r.hash; }
+    for (const r of rewritten) {
+      r.prevHash = prev;
+      r.hash = hashRecord(prev, r);
+      prev = r.hash;
+    }
     const result = await verify(rewritten, digests);
     expect(result.firstBadRecord).toEqual({ seq: 12, position: 4, reason: expect.stringMatching(/signed digest 2 .*positions 4–6/) });
   });

@@ -101,7 +101,9 @@ describe('AuthGuard on Fastify', () => {
   it('403 for a role below the route, naming the Fastify route pattern', async () => {
     const res = await call('POST', '/runs/r-1/cancel?token=abc', 'v-key');
     expect(res.statusCode).toBe(403);
-    expect(res.json().error.message).toBe('grafana cannot call POST /runs/:id/cancel: it needs "cancel", and grafana (groups: viewer) has no grant of "cancel" in the policy (built-in defaults)');
+    expect(res.json().error.message).toBe(
+      'grafana cannot call POST /runs/:id/cancel: it needs "cancel", and grafana (groups: viewer) has no grant of "cancel" in the policy (built-in defaults)',
+    );
     expect((await call('POST', '/runs/r-1/cancel', 'o-key')).json()).toEqual({ actor: { name: 'ci', via: 'key', groups: ['operator'], role: 'operator' } });
   });
 

@@ -107,14 +107,12 @@ describe('AuthError', () => {
 describe('ApiKeyService.authenticate', () => {
   const s = service();
 
-  it.each([
-    [`Bearer ${KEYS.operator}`],
-    [`bearer ${KEYS.operator}`],
-    [`BEARER ${KEYS.operator}`],
-    [`  Bearer \t ${KEYS.operator}  `],
-  ])('accepts %j', (header) => {
-    expect(s.authenticate(header)).toEqual(keyPrincipal('ci', 'operator'));
-  });
+  it.each([[`Bearer ${KEYS.operator}`], [`bearer ${KEYS.operator}`], [`BEARER ${KEYS.operator}`], [`  Bearer \t ${KEYS.operator}  `]])(
+    'accepts %j',
+    (header) => {
+      expect(s.authenticate(header)).toEqual(keyPrincipal('ci', 'operator'));
+    },
+  );
 
   it('maps each key to its own name and role', () => {
     expect(s.authenticate(`Bearer ${KEYS.viewer}`)).toEqual(keyPrincipal('grafana', 'viewer'));
@@ -189,7 +187,12 @@ describe('ApiKeyService.authenticate', () => {
   });
 
   it('puts a key in its configured group and in every policy group that lists its name', () => {
-    const config = makeConfig({ apiKeys: [{ name: 'dana', group: 'dba', sha256: sha('d') }, { name: 'ci', group: 'operator', sha256: sha('c') }] });
+    const config = makeConfig({
+      apiKeys: [
+        { name: 'dana', group: 'dba', sha256: sha('d') },
+        { name: 'ci', group: 'operator', sha256: sha('c') },
+      ],
+    });
     const p = policy();
     (p as { policy: unknown }).policy = parsePolicy('groups: { dba: {}, release: { keys: [ci] } }', 'test.yaml');
     const s = new ApiKeyService(config, p, captureLogger().logger);
@@ -207,15 +210,7 @@ describe('ApiKeyService.authenticate', () => {
 });
 
 describe('the presented key never leaks', () => {
-  const headers = [
-    CANARY,
-    `Basic ${CANARY}`,
-    `${CANARY} ${CANARY}`,
-    `Bearer ${CANARY} trailing`,
-    `Bearer ${CANARY}x`,
-    `Bearer x${CANARY}`,
-    `Token ${CANARY}`,
-  ];
+  const headers = [CANARY, `Basic ${CANARY}`, `${CANARY} ${CANARY}`, `Bearer ${CANARY} trailing`, `Bearer ${CANARY}x`, `Bearer x${CANARY}`, `Token ${CANARY}`];
 
   it.each(headers.map((h) => [h]))('not in the error for %j', (header) => {
     const log = captureLogger();
@@ -285,8 +280,7 @@ function httpContext(cls: new () => object, method: string, req: AuthenticatedRe
 
 describe('AuthGuard', () => {
   const guard = new AuthGuard(new Reflector(), service(), policy());
-  const run = (cls: new () => object, method: string, req: AuthenticatedRequest, type?: string) =>
-    guard.canActivate(httpContext(cls, method, req, type));
+  const run = (cls: new () => object, method: string, req: AuthenticatedRequest, type?: string) => guard.canActivate(httpContext(cls, method, req, type));
 
   it('lets @Public routes through without a key, on a method or a whole controller', () => {
     const req = request();
@@ -320,7 +314,9 @@ describe('AuthGuard', () => {
     expect(DEFAULT_REQUIRED_ACTION).toBe('admin');
     const e = authError(() => run(Routes, 'undecorated', request(`Bearer ${KEYS.operator}`)));
     expect(e.code).toBe('FORBIDDEN');
-    expect(e.message).toBe('ci cannot call POST /runs/purge: it needs "admin", and ci (groups: operator) has no grant of "admin" in the policy (built-in defaults)');
+    expect(e.message).toBe(
+      'ci cannot call POST /runs/purge: it needs "admin", and ci (groups: operator) has no grant of "admin" in the policy (built-in defaults)',
+    );
     expect(run(Routes, 'undecorated', request(`Bearer ${KEYS.admin}`))).toBe(true);
     const fastifyStyle = request(`Bearer ${KEYS.viewer}`, { method: 'POST', url: '/runs/42/cancel', routeOptions: { url: '/runs/:id/cancel' } });
     expect(authError(() => run(Routes, 'cancel', fastifyStyle)).message).toBe(

@@ -34,7 +34,9 @@ const REGION = 'eu-west-1';
 const CANARY = 'canary-Secret-7f3a9c!';
 
 function appConfig(overrides: Partial<AwsConfig> = {}): AppConfig {
-  return Object.assign(new AppConfig(), { aws: { region: 'us-east-2', maxAttempts: 4, endpoints: {}, connectTimeoutMs: 5000, requestTimeoutMs: 60000, ...overrides } });
+  return Object.assign(new AppConfig(), {
+    aws: { region: 'us-east-2', maxAttempts: 4, endpoints: {}, connectTimeoutMs: 5000, requestTimeoutMs: 60000, ...overrides },
+  });
 }
 
 function ctx(overrides: Partial<AwsCallContext> = {}): AwsCallContext {
@@ -217,7 +219,9 @@ describe('AwsClientFactory', () => {
     }
     const c = factory.client('ecs', FakeClient, REGION);
     expect(c.settings).toEqual({
-      region: REGION, maxAttempts: 4, retryMode: 'adaptive',
+      region: REGION,
+      maxAttempts: 4,
+      retryMode: 'adaptive',
       requestHandler: { connectionTimeout: 5000, requestTimeout: 60000, throwOnRequestTimeout: true },
     });
     expect(factory.client('ecs', FakeClient, REGION)).toBe(c);
@@ -260,7 +264,14 @@ describe('AwsCallerService', () => {
       kind: 'aws.response',
       runId: 'run-1',
       actor: 'apikey:alice',
-      data: expect.objectContaining({ stepId: 'failover', service: 'rds', operation: 'CreateDBInstance', outcome: 'ok', requestId: 'req-create', httpStatus: 200 }),
+      data: expect.objectContaining({
+        stepId: 'failover',
+        service: 'rds',
+        operation: 'CreateDBInstance',
+        outcome: 'ok',
+        requestId: 'req-create',
+        httpStatus: 200,
+      }),
     });
     expect(JSON.stringify(append.mock.calls)).not.toContain(CANARY);
     // The command itself still carries the real value: redaction copies, it does not mutate.
@@ -268,15 +279,21 @@ describe('AwsCallerService', () => {
   });
 
   it('audits the failure of a mutating call and throws the coded error', async () => {
-    rdsMock.on(FailoverDBClusterCommand).rejects(
-      new InvalidDBClusterStateFault({ message: 'cluster is busy', $metadata: { httpStatusCode: 400, requestId: 'req-busy' } }),
-    );
+    rdsMock
+      .on(FailoverDBClusterCommand)
+      .rejects(new InvalidDBClusterStateFault({ message: 'cluster is busy', $metadata: { httpStatusCode: 400, requestId: 'req-busy' } }));
     const err = await rds.failoverCluster(ctx(), REGION, { clusterIdentifier: 'orders' }).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(AwsStepError);
     expect(err).toMatchObject({ code: 'AWS_INVALID_STATE', retryable: true, details: { awsCode: 'InvalidDBClusterStateFault', requestId: 'req-busy' } });
     expect(append.mock.calls.map((c) => c[0].kind)).toEqual(['aws.request', 'aws.response']);
-    expect(append.mock.calls[1][0].data).toMatchObject({ outcome: 'error', requestId: 'req-busy', httpStatus: 400, errorCode: 'AWS_INVALID_STATE', awsCode: 'InvalidDBClusterStateFault' });
+    expect(append.mock.calls[1][0].data).toMatchObject({
+      outcome: 'error',
+      requestId: 'req-busy',
+      httpStatus: 400,
+      errorCode: 'AWS_INVALID_STATE',
+      awsCode: 'InvalidDBClusterStateFault',
+    });
   });
 
   it('does not send a mutating call whose request could not be audited', async () => {
@@ -317,9 +334,7 @@ describe('RdsFailoverAdapter', () => {
   });
 
   it('reports a missing cluster as AWS_NOT_FOUND', async () => {
-    rdsMock
-      .on(DescribeDBClustersCommand)
-      .rejects(new DBClusterNotFoundFault({ message: 'DBCluster nope not found.', $metadata: { httpStatusCode: 404 } }));
+    rdsMock.on(DescribeDBClustersCommand).rejects(new DBClusterNotFoundFault({ message: 'DBCluster nope not found.', $metadata: { httpStatusCode: 404 } }));
     await expect(rds.describeCluster(ctx(), REGION, 'nope')).rejects.toMatchObject({
       code: 'AWS_NOT_FOUND',
       retryable: false,
@@ -445,7 +460,7 @@ describe('RdsFailoverAdapter', () => {
 describe('SDK attempts', () => {
   // After a timeout the SDK cannot know whether AWS acted; a retry inside the SDK would send a
   // mutation twice where the step's look-before-act never gets a say.
-  it('sends every adapter\'s mutations through a one-attempt client and its reads through the retrying one', async () => {
+  it("sends every adapter's mutations through a one-attempt client and its reads through the retrying one", async () => {
     rdsMock.on(FailoverDBClusterCommand).resolves({ $metadata: {} });
     rdsMock.on(DeleteDBInstanceCommand).resolves({ $metadata: {} });
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [] });
@@ -458,10 +473,9 @@ describe('SDK attempts', () => {
     await generic.call(ctx(), REGION, 'rds', 'DescribeDBInstances', {}, false);
     await leftovers.listTagged(ctx(), REGION).catch(() => undefined);
 
-    const attempts = await Promise.all(rdsMock.calls().map(async (c) => [
-      (c.args[0] as object).constructor.name,
-      await (c.thisValue as RDSClient).config.maxAttempts(),
-    ]));
+    const attempts = await Promise.all(
+      rdsMock.calls().map(async (c) => [(c.args[0] as object).constructor.name, await (c.thisValue as RDSClient).config.maxAttempts()]),
+    );
     expect(attempts.slice(0, 4)).toEqual([
       ['FailoverDBClusterCommand', 1],
       ['DeleteDBInstanceCommand', 1],
@@ -489,10 +503,7 @@ describe('Paginated reads', () => {
   });
 
   it('turn an SDK error on a later page into the coded error', async () => {
-    rdsMock
-      .on(DescribeDBInstancesCommand)
-      .resolvesOnce({ DBInstances: [], Marker: 'm1' })
-      .rejects(sdkError('Throttling'));
+    rdsMock.on(DescribeDBInstancesCommand).resolvesOnce({ DBInstances: [], Marker: 'm1' }).rejects(sdkError('Throttling'));
     const err = await new RdsEstateAdapter(factory, caller).listInstances(ctx(), REGION).catch((e) => e);
     expect(err).toBeInstanceOf(AwsStepError);
     expect(err).toMatchObject({ code: 'AWS_THROTTLED', retryable: true, details: { service: 'rds', operation: 'DescribeDBInstances' } });

@@ -26,8 +26,18 @@ function harness(answers: Record<string, unknown> = {}) {
   const step = new AwsCallStep(adapter, { aws: { region: 'eu-west-1' } } as AppConfig, { now: () => new Date('2026-12-01T10:00:00Z') } as Clock);
   const checkpoints: Array<Record<string, unknown>> = [];
   const ctx = (over: Partial<StepContext> = {}): StepContext => ({
-    runId: 'r1', runbookId: 'rb', stepId: 'create', attempt: 1, startedAt: new Date(), memory: {},
-    checkpoint: async (m) => void checkpoints.push(m), dryRun: false, expiresAt: new Date(), aws: {} as never, log: { log: () => {}, warn: () => {}, debug: () => {} }, ...over,
+    runId: 'r1',
+    runbookId: 'rb',
+    stepId: 'create',
+    attempt: 1,
+    startedAt: new Date(),
+    memory: {},
+    checkpoint: async (m) => void checkpoints.push(m),
+    dryRun: false,
+    expiresAt: new Date(),
+    aws: {} as never,
+    log: { log: () => {}, warn: () => {}, debug: () => {} },
+    ...over,
   });
   return { step, sent, ctx, checkpoints };
 }
@@ -55,9 +65,15 @@ describe('aws.call: safe to resume', () => {
 
   it('without a token: records intent before sending; on resume looks first and does not send again when found', async () => {
     const { step, sent, ctx, checkpoints } = harness({ DescribeDBSnapshots: { DBSnapshots: [{ DBSnapshotIdentifier: 's', Status: 'creating' }] } });
-    const t = step.forDefinition({ uses: 'aws.call', mutates: true, outputs: { id: 'DBSnapshot.DBSnapshotIdentifier || DBSnapshots[0].DBSnapshotIdentifier' } });
+    const t = step.forDefinition({
+      uses: 'aws.call',
+      mutates: true,
+      outputs: { id: 'DBSnapshot.DBSnapshotIdentifier || DBSnapshots[0].DBSnapshotIdentifier' },
+    });
     const input = {
-      service: 'rds', api: 'CreateDBSnapshot', input: { DBInstanceIdentifier: 'db', DBSnapshotIdentifier: 's' },
+      service: 'rds',
+      api: 'CreateDBSnapshot',
+      input: { DBInstanceIdentifier: 'db', DBSnapshotIdentifier: 's' },
       lookFirst: { api: 'DescribeDBSnapshots', input: { DBSnapshotIdentifier: 's' }, found: 'length(DBSnapshots) > `0`' },
     };
     await t.run(input, ctx());
@@ -74,10 +90,15 @@ describe('aws.call: safe to resume', () => {
     const notFound = new AwsStepError('AWS_NOT_FOUND', 'no snapshot', { service: 'rds', operation: 'DescribeDBSnapshots' });
     const { step, sent, ctx } = harness({ DescribeDBSnapshots: notFound });
     const t = step.forDefinition({ uses: 'aws.call', mutates: true });
-    await t.run({
-      service: 'rds', api: 'CreateDBSnapshot', input: {},
-      lookFirst: { api: 'DescribeDBSnapshots', input: {}, found: 'length(DBSnapshots) > `0`' },
-    }, ctx({ memory: { intentAt: 'x' } }));
+    await t.run(
+      {
+        service: 'rds',
+        api: 'CreateDBSnapshot',
+        input: {},
+        lookFirst: { api: 'DescribeDBSnapshots', input: {}, found: 'length(DBSnapshots) > `0`' },
+      },
+      ctx({ memory: { intentAt: 'x' } }),
+    );
     expect(sent.map((s) => s.api)).toEqual(['DescribeDBSnapshots', 'CreateDBSnapshot']);
   });
 

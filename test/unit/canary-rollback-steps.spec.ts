@@ -58,22 +58,38 @@ const TD = (rev: number, family = 'api') => `arn:aws:ecs:eu-west-1:123456789012:
 
 function ctx(memory: Record<string, unknown> = {}): StepContext {
   return {
-    runId: 'r1', runbookId: 'canary-rollback', stepId: 's', attempt: 1, startedAt: new Date(T0), memory,
-    checkpoint: jest.fn(async () => undefined), dryRun: false, expiresAt: new Date(T0 + 86_400_000),
+    runId: 'r1',
+    runbookId: 'canary-rollback',
+    stepId: 's',
+    attempt: 1,
+    startedAt: new Date(T0),
+    memory,
+    checkpoint: jest.fn(async () => undefined),
+    dryRun: false,
+    expiresAt: new Date(T0 + 86_400_000),
     aws: { runId: 'r1', runbookId: 'canary-rollback', stepId: 's', actor: 'sns:t', dryRun: false, expiresAt: new Date(T0 + 86_400_000) },
     log: new Logger('test'),
   };
 }
 
-const service = (taskDefinition: string, over: Record<string, unknown> = {}): DescribeServicesCommandOutput => ({
-  services: [{
-    serviceName: 'api', serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/prod/api', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/prod',
-    status: 'ACTIVE', taskDefinition, desiredCount: 3, runningCount: 3, pendingCount: 0,
-    deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition, rolloutState: 'COMPLETED', desiredCount: 3, runningCount: 3 }],
-    ...over,
-  }],
-  failures: [],
-} as unknown as DescribeServicesCommandOutput);
+const service = (taskDefinition: string, over: Record<string, unknown> = {}): DescribeServicesCommandOutput =>
+  ({
+    services: [
+      {
+        serviceName: 'api',
+        serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/prod/api',
+        clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/prod',
+        status: 'ACTIVE',
+        taskDefinition,
+        desiredCount: 3,
+        runningCount: 3,
+        pendingCount: 0,
+        deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition, rolloutState: 'COMPLETED', desiredCount: 3, runningCount: 3 }],
+        ...over,
+      },
+    ],
+    failures: [],
+  }) as unknown as DescribeServicesCommandOutput;
 
 const subject = { cluster: 'prod', service: 'api' };
 
@@ -107,7 +123,13 @@ describe('last known good task definition', () => {
     ecsMock.on(ListServiceDeploymentsCommand).resolves({
       serviceDeployments: [
         { serviceDeploymentArn: 'arn:d/3', status: 'IN_PROGRESS', targetServiceRevisionArn: 'rev-7', createdAt: new Date(T0 - 60_000) },
-        { serviceDeploymentArn: 'arn:d/2', status: 'SUCCESSFUL', targetServiceRevisionArn: 'rev-5', createdAt: new Date(T0 - 3_600_000), finishedAt: new Date(T0 - 3_000_000) },
+        {
+          serviceDeploymentArn: 'arn:d/2',
+          status: 'SUCCESSFUL',
+          targetServiceRevisionArn: 'rev-5',
+          createdAt: new Date(T0 - 3_600_000),
+          finishedAt: new Date(T0 - 3_000_000),
+        },
         { serviceDeploymentArn: 'arn:d/1', status: 'SUCCESSFUL', targetServiceRevisionArn: 'rev-4', createdAt: new Date(T0 - 7_200_000) },
         { serviceDeploymentArn: 'arn:d/4', status: 'SUCCESSFUL', targetServiceRevisionArn: 'rev-7b', createdAt: new Date(T0 - 120_000) },
       ],
@@ -133,7 +155,9 @@ describe('last known good task definition', () => {
   });
 
   it('rule 4: the previous ACTIVE revision, also when ECS has no deployment history API (it falls through)', async () => {
-    ecsMock.on(ListServiceDeploymentsCommand).rejects(Object.assign(new Error('not supported'), { name: 'UnsupportedFeatureException', $metadata: { httpStatusCode: 400 } }));
+    ecsMock
+      .on(ListServiceDeploymentsCommand)
+      .rejects(Object.assign(new Error('not supported'), { name: 'UnsupportedFeatureException', $metadata: { httpStatusCode: 400 } }));
     ecsMock.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [TD(8), TD(7), TD(5), TD(3)] });
     const out = await resolve().run(subject, ctx());
     // Revision 8 is newer than the current one (registered, never deployed): not a rollback.
@@ -143,7 +167,10 @@ describe('last known good task definition', () => {
 
   it('refuses to guess when no rule gives an answer', async () => {
     ecsMock.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [TD(7)] });
-    await expect(resolve().run(subject, ctx())).rejects.toMatchObject({ code: 'PRECONDITION_FAILED', message: expect.stringMatching(/no task definition to roll api back to/) });
+    await expect(resolve().run(subject, ctx())).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      message: expect.stringMatching(/no task definition to roll api back to/),
+    });
   });
 });
 
@@ -152,7 +179,10 @@ describe('rolling back', () => {
     ecsMock.on(UpdateServiceCommand).resolves({ service: service(TD(5)).services![0] });
     const step = new UpdateServiceTaskDefinitionStep(ecs, config, new FixedClock(T0));
     const c = ctx();
-    const out = await step.run({ ...subject, taskDefinition: TD(5), receivedAt: new Date(T0 - 500).toISOString(), alarmStateChangeTime: new Date(T0 - 60_500).toISOString() }, c);
+    const out = await step.run(
+      { ...subject, taskDefinition: TD(5), receivedAt: new Date(T0 - 500).toISOString(), alarmStateChangeTime: new Date(T0 - 60_500).toISOString() },
+      c,
+    );
     expect(c.checkpoint).toHaveBeenCalledWith({ requestedAtMs: T0, previousTaskDefinition: TD(7) });
     expect(ecsMock.commandCalls(UpdateServiceCommand).map((x) => x.args[0].input)).toEqual([{ cluster: 'prod', service: 'api', taskDefinition: TD(5) }]);
     const figures = Object.fromEntries((out as any).output.figures.map((f: any) => [f.id, f.value]));
@@ -171,14 +201,20 @@ describe('rolling back', () => {
 
   it('waits for one deployment with running = desired on the target', async () => {
     const step = new WaitForSteadyStateStep(ecs, config, new FixedClock(T0));
-    ecsMock.on(DescribeServicesCommand).resolves(service(TD(5), {
-      runningCount: 1,
-      deployments: [{ id: 'a', status: 'PRIMARY', taskDefinition: TD(5) }, { id: 'b', status: 'ACTIVE', taskDefinition: TD(7) }],
-    }));
+    ecsMock.on(DescribeServicesCommand).resolves(
+      service(TD(5), {
+        runningCount: 1,
+        deployments: [
+          { id: 'a', status: 'PRIMARY', taskDefinition: TD(5) },
+          { id: 'b', status: 'ACTIVE', taskDefinition: TD(7) },
+        ],
+      }),
+    );
     expect(await step.run({ ...subject, taskDefinition: TD(5) }, ctx())).toMatchObject({ kind: 'wait' });
     ecsMock.on(DescribeServicesCommand).resolves(service(TD(5)));
     expect(await step.run({ ...subject, taskDefinition: TD(5), requestedAtMs: T0 - 42_000 }, ctx())).toMatchObject({
-      kind: 'done', output: { steadyAtMs: T0, figures: expect.arrayContaining([{ id: 'rollback-to-steady-seconds', label: expect.any(String), value: 42, unit: 's' }]) },
+      kind: 'done',
+      output: { steadyAtMs: T0, figures: expect.arrayContaining([{ id: 'rollback-to-steady-seconds', label: expect.any(String), value: 42, unit: 's' }]) },
     });
   });
 
@@ -189,7 +225,8 @@ describe('rolling back', () => {
     expect(await step.run({ alarmName: 'api-5xx', windowSeconds: 60, sinceMs: T0 }, ctx())).toMatchObject({ kind: 'wait' });
     clock.ms = T0 + 61_000;
     expect(await step.run({ alarmName: 'api-5xx', windowSeconds: 60, sinceMs: T0 }, ctx())).toMatchObject({
-      kind: 'done', output: { reached: false, findings: [{ id: 'alarm-recovered', passed: false, detail: 'still ALARM after 60s' }] },
+      kind: 'done',
+      output: { reached: false, findings: [{ id: 'alarm-recovered', passed: false, detail: 'still ALARM after 60s' }] },
     });
   });
 
@@ -203,7 +240,8 @@ describe('rolling back', () => {
     clock.ms = T0 + 300_000;
     expect(await step.run(input, ctx())).toMatchObject({ output: { tagged: true } });
     expect(ecsMock.commandCalls(TagResourceCommand)[0].args[0].input).toMatchObject({
-      resourceArn: TD(5), tags: expect.arrayContaining([{ key: 'runbookd:known-good', value: new Date(T0 + 300_000).toISOString() }]),
+      resourceArn: TD(5),
+      tags: expect.arrayContaining([{ key: 'runbookd:known-good', value: new Date(T0 + 300_000).toISOString() }]),
     });
     cwMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'api-5xx', StateValue: 'ALARM' }] });
     expect(await step.run(input, ctx())).toMatchObject({ output: { tagged: false, reason: 'api-5xx is ALARM' } });

@@ -36,7 +36,11 @@ describe('percentile and least squares', () => {
   });
 
   it('fits an exact line exactly', () => {
-    const t = leastSquares([{ t: 0, v: 10 }, { t: DAY_MS, v: 12 }, { t: 2 * DAY_MS, v: 14 }])!;
+    const t = leastSquares([
+      { t: 0, v: 10 },
+      { t: DAY_MS, v: 12 },
+      { t: 2 * DAY_MS, v: 14 },
+    ])!;
     expect(t.slopePerDay).toBeCloseTo(2, 10);
     expect(t.valueAt(5 * DAY_MS)).toBeCloseTo(20, 10);
     expect(leastSquares([{ t: 5, v: 1 }])).toBeNull();
@@ -46,7 +50,11 @@ describe('percentile and least squares', () => {
 describe('analyzeSeries', () => {
   it('linear growth: crosses the threshold on the known day', () => {
     // 30% at the window start, +2 %/day → 58% at the end; 70% is reached 6 days after the end.
-    const s = analyzeSeries(hourly((d) => 30 + 2 * d), window14, rules);
+    const s = analyzeSeries(
+      hourly((d) => 30 + 2 * d),
+      window14,
+      rules,
+    );
     expect(s.slopePerDay).toBeCloseTo(2, 6);
     expect(s.trendNow).toBeCloseTo(58, 1);
     expect(s.daysToThreshold).toBeCloseTo(6, 1);
@@ -59,32 +67,52 @@ describe('analyzeSeries', () => {
   });
 
   it('linear growth crossing beyond the forecast horizon is not at risk, but the day is still given', () => {
-    const s = analyzeSeries(hourly((d) => 10 + 1 * d), window14, rules); // 24% now, 70% in 46 days
+    const s = analyzeSeries(
+      hourly((d) => 10 + 1 * d),
+      window14,
+      rules,
+    ); // 24% now, 70% in 46 days
     expect(s.daysToThreshold).toBeCloseTo(46, 1);
     expect(s.verdict).toBe('ok');
     expect(s.reason).toMatch(/beyond the 30-day forecast/);
   });
 
   it('flat: no trend, no crossing, ok', () => {
-    const s = analyzeSeries(hourly(() => 40), window14, rules);
+    const s = analyzeSeries(
+      hourly(() => 40),
+      window14,
+      rules,
+    );
     expect(s).toMatchObject({ p50: 40, p95: 40, max: 40, slopePerDay: 0, daysToThreshold: null, crossesAt: null, verdict: 'ok' });
   });
 
   it('flat but over the threshold: at risk now', () => {
-    const s = analyzeSeries(hourly(() => 85), window14, rules);
+    const s = analyzeSeries(
+      hourly(() => 85),
+      window14,
+      rules,
+    );
     expect(s).toMatchObject({ p95: 85, daysToThreshold: 0, verdict: 'at-risk' });
     expect(s.reason).toMatch(/p95 85 is at or over the threshold 70/);
   });
 
   it('noisy: the trend comes through the noise', () => {
     const n = noise();
-    const s = analyzeSeries(hourly((d) => 30 + 2 * d + 8 * n()), window14, rules);
+    const s = analyzeSeries(
+      hourly((d) => 30 + 2 * d + 8 * n()),
+      window14,
+      rules,
+    );
     expect(s.slopePerDay!).toBeGreaterThan(1.8);
     expect(s.slopePerDay!).toBeLessThan(2.2);
     expect(s.daysToThreshold!).toBeGreaterThan(5);
     expect(s.daysToThreshold!).toBeLessThan(7.5);
     expect(s.verdict).toBe('at-risk');
-    const flat = analyzeSeries(hourly(() => 40 + 10 * n()), window14, rules);
+    const flat = analyzeSeries(
+      hourly(() => 40 + 10 * n()),
+      window14,
+      rules,
+    );
     expect(Math.abs(flat.slopePerDay!)).toBeLessThan(0.3);
     expect(flat.max!).toBeLessThanOrEqual(50);
     expect(flat.verdict).toBe('ok');

@@ -32,7 +32,12 @@ beforeEach(() => {
 
 describe('CloudWatchAdapter.getMetricData', () => {
   const queries: MetricQuery[] = Array.from({ length: 1200 }, (_, i) => ({
-    id: `q${i}`, namespace: 'AWS/ECS', metricName: 'CPUUtilization', dimensions: { ClusterName: 'c', ServiceName: `s${i}` }, stat: 'Average', periodSeconds: 3600,
+    id: `q${i}`,
+    namespace: 'AWS/ECS',
+    metricName: 'CPUUtilization',
+    dimensions: { ClusterName: 'c', ServiceName: `s${i}` },
+    stat: 'Average',
+    periodSeconds: 3600,
   }));
 
   it('1,200 queries cost 3 calls per page, and every NextToken page is followed', async () => {
@@ -40,12 +45,22 @@ describe('CloudWatchAdapter.getMetricData', () => {
     cwMock.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => {
       const page = input.NextToken ? 2 : 1;
       return {
-        MetricDataResults: input.MetricDataQueries!.map((q) => ({ Id: q.Id, Timestamps: [new Date(T + (page === 1 ? 3 : 1) * 3_600_000)], Values: [page === 1 ? 30 : 10], StatusCode: page === 1 ? 'PartialData' : 'Complete' })),
+        MetricDataResults: input.MetricDataQueries!.map((q) => ({
+          Id: q.Id,
+          Timestamps: [new Date(T + (page === 1 ? 3 : 1) * 3_600_000)],
+          Values: [page === 1 ? 30 : 10],
+          StatusCode: page === 1 ? 'PartialData' : 'Complete',
+        })),
         NextToken: page === 1 ? `next-${input.MetricDataQueries![0].Id}` : undefined,
       };
     });
     const tally: CallTally = {};
-    const res = await new CloudWatchAdapter(factory, caller).getMetricData(aws, 'eu-west-1', { queries, start: new Date(T - 86_400_000), end: new Date(T) }, tally);
+    const res = await new CloudWatchAdapter(factory, caller).getMetricData(
+      aws,
+      'eu-west-1',
+      { queries, start: new Date(T - 86_400_000), end: new Date(T) },
+      tally,
+    );
 
     const calls = cwMock.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input);
     expect(calls).toHaveLength(6);
@@ -63,13 +78,20 @@ describe('CloudWatchAdapter.getMetricData', () => {
     // Billed per metric requested, on every page.
     expect(res.metricsRequested).toBe(2400);
     // Both pages of each series arrive, in time order.
-    expect(res.series.q1199).toEqual([{ t: T + 3_600_000, v: 10 }, { t: T + 3 * 3_600_000, v: 30 }]);
+    expect(res.series.q1199).toEqual([
+      { t: T + 3_600_000, v: 10 },
+      { t: T + 3 * 3_600_000, v: 30 },
+    ]);
     expect(Object.keys(res.series)).toHaveLength(1200);
   });
 
   it('a batch that does not page costs one call', async () => {
     cwMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
-    const res = await new CloudWatchAdapter(factory, caller).getMetricData(aws, 'eu-west-1', { queries: queries.slice(0, 1000), start: new Date(T - 1), end: new Date(T) });
+    const res = await new CloudWatchAdapter(factory, caller).getMetricData(aws, 'eu-west-1', {
+      queries: queries.slice(0, 1000),
+      start: new Date(T - 1),
+      end: new Date(T),
+    });
     expect(res.calls).toBe(2);
     expect(res.series.q0).toEqual([]);
   });
@@ -77,15 +99,23 @@ describe('CloudWatchAdapter.getMetricData', () => {
 
 describe('EcsAdapter discovery', () => {
   it('follows nextToken for clusters and services and describes services ten at a time', async () => {
-    ecsMock.on(ListClustersCommand).callsFake((input) =>
-      input.nextToken ? { clusterArns: ['arn:aws:ecs:eu-west-1:1:cluster/b'] } : { clusterArns: ['arn:aws:ecs:eu-west-1:1:cluster/a'], nextToken: 't1' },
-    );
+    ecsMock
+      .on(ListClustersCommand)
+      .callsFake((input) =>
+        input.nextToken ? { clusterArns: ['arn:aws:ecs:eu-west-1:1:cluster/b'] } : { clusterArns: ['arn:aws:ecs:eu-west-1:1:cluster/a'], nextToken: 't1' },
+      );
     const names = Array.from({ length: 23 }, (_, i) => `arn:aws:ecs:eu-west-1:1:service/a/svc-${i}`);
-    ecsMock.on(ListServicesCommand).callsFake((input) =>
-      input.nextToken ? { serviceArns: names.slice(20) } : { serviceArns: names.slice(0, 20), nextToken: 'p2' },
-    );
+    ecsMock
+      .on(ListServicesCommand)
+      .callsFake((input) => (input.nextToken ? { serviceArns: names.slice(20) } : { serviceArns: names.slice(0, 20), nextToken: 'p2' }));
     ecsMock.on(DescribeServicesCommand).callsFake((input) => ({
-      services: input.services!.map((s: string) => ({ serviceName: s.split('/').pop(), serviceArn: s, status: 'ACTIVE', taskDefinition: 'td:1', desiredCount: 1 })),
+      services: input.services!.map((s: string) => ({
+        serviceName: s.split('/').pop(),
+        serviceArn: s,
+        status: 'ACTIVE',
+        taskDefinition: 'td:1',
+        desiredCount: 1,
+      })),
     }));
     const tally: CallTally = {};
     const ecs = new EcsAdapter(factory, caller);

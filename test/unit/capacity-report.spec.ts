@@ -14,7 +14,14 @@ describe('lineChartSvg', () => {
       unit: '%',
       series: [
         { label: 'measured', points: [0, 1, 2, 3].map((d) => ({ t: T0 + d * DAY, v: 40 + 5 * d })) },
-        { label: 'forecast', points: [{ t: T0 + 3 * DAY, v: 55 }, { t: T0 + 6 * DAY, v: 70 }], dashed: true },
+        {
+          label: 'forecast',
+          points: [
+            { t: T0 + 3 * DAY, v: 55 },
+            { t: T0 + 6 * DAY, v: 70 },
+          ],
+          dashed: true,
+        },
       ],
       thresholds: [{ value: 70, label: 'threshold 70%' }],
     }).toString();

@@ -125,7 +125,7 @@ describe('analyzeAggregated', () => {
   const end = Date.parse('2026-11-22T00:00:00Z');
   const window = { startMs: end - 14 * DAY_MS, endMs: end, periodSeconds: 3600 };
 
-  it('fits the trend to daily points at their periods\' mean time: a line is found exactly', () => {
+  it("fits the trend to daily points at their periods' mean time: a line is found exactly", () => {
     // 30 % at the window start, +2 %/day: the hourly points' day means sit at 11.5 h into each day.
     const daily = Array.from({ length: 14 }, (_, d) => ({ t: window.startMs + d * DAY_MS + 11.5 * HOUR, v: 30 + 2 * (d + 11.5 / 24) }));
     const s = analyzeAggregated({ p50: 44, p95: 56.6, max: 57.9, trendPoints: daily, expectedTrendPoints: 14 }, window, { threshold: 70, forecastDays: 30 });

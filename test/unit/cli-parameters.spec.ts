@@ -11,13 +11,16 @@ const schemaOf = (runbook: string) =>
 /** `-p key=value` is typed by the runbook's own parameter schema; a value that cannot be is refused with exit 64, naming the parameter. */
 describe('CLI -p typing by the parameter schema', () => {
   const refused = async (pairs: string[], schema: Record<string, any>): Promise<CliError> => {
-    const err = await buildParameters(pairs, undefined, schema).then(() => undefined, (e: unknown) => e);
+    const err = await buildParameters(pairs, undefined, schema).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).exitCode).toBe(64);
     return err as CliError;
   };
 
-  it('turns the shipped point-in-time restore\'s `const: true` and its enum into their values', async () => {
+  it("turns the shipped point-in-time restore's `const: true` and its enum into their values", async () => {
     const pitr = schemaOf('point-in-time-restore');
     await expect(
       buildParameters(['dbInstanceIdentifier=billing-postgres', 'useLatestRestorableTime=true', 'mode=recovery', 'rpoTargetMinutes=15'], undefined, pitr),
@@ -31,9 +34,15 @@ describe('CLI -p typing by the parameter schema', () => {
   it('types booleans, numbers, integers, numeric enums, lists and JSON objects; strings stay as typed', async () => {
     const schema = {
       properties: {
-        failback: { type: 'boolean' }, seconds: { type: 'number' }, count: { type: 'integer' }, period: { enum: [300, 3600] },
-        alarms: { type: 'array', items: { type: 'string' } }, ports: { type: 'array', items: { type: 'integer' } },
-        scope: { type: 'object' }, name: { type: 'string' }, maybe: { type: ['integer', 'null'] },
+        failback: { type: 'boolean' },
+        seconds: { type: 'number' },
+        count: { type: 'integer' },
+        period: { enum: [300, 3600] },
+        alarms: { type: 'array', items: { type: 'string' } },
+        ports: { type: 'array', items: { type: 'integer' } },
+        scope: { type: 'object' },
+        name: { type: 'string' },
+        maybe: { type: ['integer', 'null'] },
       },
     };
     await expect(

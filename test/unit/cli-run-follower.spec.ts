@@ -45,7 +45,12 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
 
   const output = () => {
     let text = '';
-    const sink = new Writable({ write: (c, _e, cb) => { text += String(c); cb(); } });
+    const sink = new Writable({
+      write: (c, _e, cb) => {
+        text += String(c);
+        cb();
+      },
+    });
     return { out: new CliOutput({ json: false, colour: false }, sink, sink), text: () => text };
   };
 
@@ -87,7 +92,7 @@ describe('CLI run follower: event stream when there is one, polling otherwise', 
     expect(result.run.state).toBe('running');
   });
 
-  it('stamps a finished run\'s steps with when they ran, not when it was followed', () => {
+  it("stamps a finished run's steps with when they ran, not when it was followed", () => {
     const { out, text } = output();
     const printer = new StepPrinter(out, () => new Date('2026-12-07T15:00:00.000Z'));
     printer.update({

@@ -13,10 +13,51 @@ import { MetricsService } from '../../src/observability/metrics.service';
  */
 const root = path.resolve(__dirname, '..', '..');
 const PROMQL_WORDS = new Set([
-  'abs', 'absent', 'absent_over_time', 'and', 'avg', 'avg_over_time', 'bool', 'by', 'ceil', 'clamp_max', 'clamp_min', 'count', 'count_over_time',
-  'delta', 'deriv', 'floor', 'group_left', 'group_right', 'histogram_quantile', 'idelta', 'ignoring', 'increase', 'irate', 'label_replace', 'max',
-  'max_over_time', 'min', 'min_over_time', 'offset', 'on', 'or', 'quantile', 'rate', 'resets', 'round', 'sort', 'sort_desc', 'sum', 'sum_over_time',
-  'time', 'topk', 'bottomk', 'unless', 'vector', 'without',
+  'abs',
+  'absent',
+  'absent_over_time',
+  'and',
+  'avg',
+  'avg_over_time',
+  'bool',
+  'by',
+  'ceil',
+  'clamp_max',
+  'clamp_min',
+  'count',
+  'count_over_time',
+  'delta',
+  'deriv',
+  'floor',
+  'group_left',
+  'group_right',
+  'histogram_quantile',
+  'idelta',
+  'ignoring',
+  'increase',
+  'irate',
+  'label_replace',
+  'max',
+  'max_over_time',
+  'min',
+  'min_over_time',
+  'offset',
+  'on',
+  'or',
+  'quantile',
+  'rate',
+  'resets',
+  'round',
+  'sort',
+  'sort_desc',
+  'sum',
+  'sum_over_time',
+  'time',
+  'topk',
+  'bottomk',
+  'unless',
+  'vector',
+  'without',
 ]);
 
 /** Every exported metric with the labels its samples carry. */
@@ -109,14 +150,15 @@ describe('deploy/: the Prometheus alert rules and the Grafana dashboard', () => 
   });
 
   const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
-  (promtool ? it : it.skip)('promtool check rules accepts the rule file (promtool from Debian\'s prometheus package)', () => {
+  (promtool ? it : it.skip)("promtool check rules accepts the rule file (promtool from Debian's prometheus package)", () => {
     const r = spawnSync('promtool', ['check', 'rules', path.join(root, 'deploy', 'prometheus', 'alerts.yaml')], { encoding: 'utf8' });
     expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
   });
 
   it('every dashboard panel queries exported metrics, and the dashboard covers runs, queue, approvals and audit', () => {
     const dash = JSON.parse(fs.readFileSync(path.join(root, 'deploy', 'grafana', 'runbookd.json'), 'utf8')) as {
-      uid: string; panels: Array<{ type: string; title: string; id: number; targets?: Array<{ expr: string; datasource: { uid: string } }> }>;
+      uid: string;
+      panels: Array<{ type: string; title: string; id: number; targets?: Array<{ expr: string; datasource: { uid: string } }> }>;
     };
     expect(dash.uid).toBe('runbookd');
     const problems: string[] = [];

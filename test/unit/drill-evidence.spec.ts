@@ -12,21 +12,34 @@ const report = (findings: any[], cleanupFailed: string[] = []) => ({ findings, f
 const f = (id: string, passed: boolean, measured: unknown, unit?: string, target?: unknown) => ({ id, title: id, passed, measured, unit, target, stepId: 's' });
 
 const children: ChildEvidence[] = [
-  { runId: 'r-backup', runbookId: 'backup-verification', state: 'succeeded', report: report([
-    f('newest-backup-age', true, 42, 'min', 60), f('backup-retention', true, 35, 'days', 30), f('backup-encrypted', true, 'KMS key k1', undefined, 'encrypted'),
-    f('dr-copy-age', true, 3660, 's', 60), f('rto', true, 20, 'min', 240),
-  ]) },
+  {
+    runId: 'r-backup',
+    runbookId: 'backup-verification',
+    state: 'succeeded',
+    report: report([
+      f('newest-backup-age', true, 42, 'min', 60),
+      f('backup-retention', true, 35, 'days', 30),
+      f('backup-encrypted', true, 'KMS key k1', undefined, 'encrypted'),
+      f('dr-copy-age', true, 3660, 's', 60),
+      f('rto', true, 20, 'min', 240),
+    ]),
+  },
   { runId: 'r-pitr', runbookId: 'point-in-time-restore', state: 'succeeded', report: report([f('rto', true, 2.5, 'h', 240)]) },
   { runId: 'r-fail', runbookId: 'failover-test', state: 'failed', report: report([f('switch-time', false, 75, 's', 60)], ['tidy']) },
 ];
 
 describe('drill objectives', () => {
-  it('holds each measured value to the drill\'s target, in the objective\'s unit, naming where it came from', () => {
+  it("holds each measured value to the drill's target, in the objective's unit, naming where it came from", () => {
     const objectives = evaluateObjectives(children, TARGETS);
     const byId = Object.fromEntries(objectives.map((o) => [o.id, o]));
     expect(objectives.map((o) => [o.id, o.status])).toEqual([
-      ['rpo-newest-backup-age', 'pass'], ['rpo-cross-region-copy-age', 'fail'], ['rto-restore-to-available', 'pass'],
-      ['failover-switch-time', 'fail'], ['retention', 'pass'], ['encryption', 'pass'], ['cleanup-complete', 'fail'],
+      ['rpo-newest-backup-age', 'pass'],
+      ['rpo-cross-region-copy-age', 'fail'],
+      ['rto-restore-to-available', 'pass'],
+      ['failover-switch-time', 'fail'],
+      ['retention', 'pass'],
+      ['encryption', 'pass'],
+      ['cleanup-complete', 'fail'],
     ]);
     // Recorded in seconds, held to a target in minutes: 3660 s is 61 min, over the 60 min target
     // (the drill's own verdict, whatever the child concluded).
@@ -64,9 +77,19 @@ describe('drill objectives', () => {
     const older = trendEntry('r-old', '2026-10-01T03:00:00.000Z', 'failed', evaluateObjectives(children, TARGETS));
     const drill = { objectives, trend: [older, trendEntry('r-now', '2026-11-01T03:00:00.000Z', 'succeeded', objectives)] };
     const run = {
-      id: 'r-now', runbookId: 'monthly-dr-drill', runbookTitle: 'Monthly DR drill', state: 'succeeded' as const, outcome: 'succeeded' as const, dryRun: false,
-      reason: null, trigger: { kind: 'schedule', actor: 'schedule:monthly-dr-drill.monthly' }, parameters: {}, error: null,
-      createdAt: '2026-11-01T03:00:00.000Z', startedAt: '2026-11-01T03:00:00.100Z', endedAt: '2026-11-01T04:00:00.000Z',
+      id: 'r-now',
+      runbookId: 'monthly-dr-drill',
+      runbookTitle: 'Monthly DR drill',
+      state: 'succeeded' as const,
+      outcome: 'succeeded' as const,
+      dryRun: false,
+      reason: null,
+      trigger: { kind: 'schedule', actor: 'schedule:monthly-dr-drill.monthly' },
+      parameters: {},
+      error: null,
+      createdAt: '2026-11-01T03:00:00.000Z',
+      startedAt: '2026-11-01T03:00:00.100Z',
+      endedAt: '2026-11-01T04:00:00.000Z',
     };
     const built = buildRunReport(
       run,

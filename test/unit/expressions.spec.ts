@@ -130,7 +130,14 @@ describe('expressions: lookups, never code', () => {
 
     it('does not run a getter on the way (lookups use own data properties only)', () => {
       let called = false;
-      const tricky = { params: Object.create({ get secret() { called = true; return 'x'; } }) };
+      const tricky = {
+        params: Object.create({
+          get secret() {
+            called = true;
+            return 'x';
+          },
+        }),
+      };
       expect(resolveValue('${{ params.secret }}', tricky)).toBeUndefined();
       expect(called).toBe(false);
     });

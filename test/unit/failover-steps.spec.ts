@@ -45,27 +45,48 @@ const T0 = Date.parse('2026-11-22T10:00:00Z');
 
 function ctx(memory: Record<string, unknown> = {}, attempt = 1): StepContext {
   return {
-    runId: 'r1', runbookId: 'failover-test', stepId: 's', attempt, startedAt: new Date(T0), memory,
-    checkpoint: jest.fn(async () => undefined), dryRun: false, expiresAt: new Date(T0 + 86_400_000),
+    runId: 'r1',
+    runbookId: 'failover-test',
+    stepId: 's',
+    attempt,
+    startedAt: new Date(T0),
+    memory,
+    checkpoint: jest.fn(async () => undefined),
+    dryRun: false,
+    expiresAt: new Date(T0 + 86_400_000),
     aws: { runId: 'r1', runbookId: 'failover-test', stepId: 's', actor: 'otto', dryRun: false, expiresAt: new Date(T0 + 86_400_000) },
     log: new Logger('test'),
   };
 }
 
 const instance = (over: Record<string, unknown> = {}) => ({
-  DBInstances: [{
-    DBInstanceIdentifier: 'billing-postgres', DBInstanceStatus: 'available', Engine: 'postgres', EngineVersion: '16.4',
-    AvailabilityZone: 'eu-west-1a', SecondaryAvailabilityZone: 'eu-west-1b', MultiAZ: true, DBInstanceArn: 'arn:aws:rds:eu-west-1:1:db:billing-postgres',
-    ...over,
-  }],
+  DBInstances: [
+    {
+      DBInstanceIdentifier: 'billing-postgres',
+      DBInstanceStatus: 'available',
+      Engine: 'postgres',
+      EngineVersion: '16.4',
+      AvailabilityZone: 'eu-west-1a',
+      SecondaryAvailabilityZone: 'eu-west-1b',
+      MultiAZ: true,
+      DBInstanceArn: 'arn:aws:rds:eu-west-1:1:db:billing-postgres',
+      ...over,
+    },
+  ],
 });
 
 const cluster = (writer: string, status = 'available') => ({
-  DBClusters: [{
-    DBClusterIdentifier: 'orders', Status: status, Engine: 'aurora-postgresql', EngineVersion: '15.4', MultiAZ: true,
-    DBClusterArn: 'arn:aws:rds:eu-west-1:1:cluster:orders',
-    DBClusterMembers: ['orders-1', 'orders-2'].map((id) => ({ DBInstanceIdentifier: id, IsClusterWriter: id === writer, PromotionTier: 1 })),
-  }],
+  DBClusters: [
+    {
+      DBClusterIdentifier: 'orders',
+      Status: status,
+      Engine: 'aurora-postgresql',
+      EngineVersion: '15.4',
+      MultiAZ: true,
+      DBClusterArn: 'arn:aws:rds:eu-west-1:1:cluster:orders',
+      DBClusterMembers: ['orders-1', 'orders-2'].map((id) => ({ DBInstanceIdentifier: id, IsClusterWriter: id === writer, PromotionTier: 1 })),
+    },
+  ],
 });
 
 beforeEach(() => {
@@ -147,7 +168,9 @@ describe('a failover step resumed after its worker died', () => {
 
   it('does not call it again when RDS logged a failover since the first attempt', async () => {
     rdsMock.on(DescribeDBClustersCommand).resolves(cluster('orders-1'));
-    rdsMock.on(DescribeEventsCommand).resolves({ Events: [{ Date: new Date(T0 + 800), Message: 'Started cross AZ failover to DB instance: orders-2', EventCategories: ['failover'] }] });
+    rdsMock
+      .on(DescribeEventsCommand)
+      .resolves({ Events: [{ Date: new Date(T0 + 800), Message: 'Started cross AZ failover to DB instance: orders-2', EventCategories: ['failover'] }] });
     await new FailoverStep(rds, config, new FixedClock(T0 + 2_000)).run(input, ctx({ requestedAtMs: T0 }, 2));
     expect(rdsMock.commandCalls(FailoverDBClusterCommand)).toHaveLength(0);
   });

@@ -59,7 +59,11 @@ describe('fleet request parsing', () => {
 
   it('takes an explicit list of ARNs or ids, as a list or under resources', () => {
     expect(parseFleetRequest('b', fleet, { targets: ['arn:aws:rds:us-east-1:111111111111:db:a', 'b-db'] }, []).selector).toEqual({
-      kind: 'list', resourceType: 'rds:db', resources: ['arn:aws:rds:us-east-1:111111111111:db:a', 'b-db'], accounts: null, regions: null,
+      kind: 'list',
+      resourceType: 'rds:db',
+      resources: ['arn:aws:rds:us-east-1:111111111111:db:a', 'b-db'],
+      accounts: null,
+      regions: null,
     });
     expect(parseFleetRequest('b', fleet, { targets: { resources: ['x'], regions: ['eu-west-1'] } }, []).selector).toMatchObject({
       kind: 'list',
@@ -161,7 +165,7 @@ describe('fleet request parsing', () => {
     expect(parseArn('orders-db')).toBeNull();
   });
 
-  it('binds a target into parameters; an absent role (home account) leaves roleArn out; bound parameters are not the caller\'s', () => {
+  it("binds a target into parameters; an absent role (home account) leaves roleArn out; bound parameters are not the caller's", () => {
     const t = {
       index: 0,
       arn: 'arn:aws:rds:eu-west-1:111111111111:db:a',

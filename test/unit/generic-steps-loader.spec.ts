@@ -52,11 +52,14 @@ describe('loader: generic aws.* steps and expressions', () => {
     schema.definitions.awsService.enum = ['rds'];
     const schemaFile = path.join(dir, 'schema.json');
     writeFileSync(schemaFile, JSON.stringify(schema));
-    writeFileSync(path.join(dir, 'probe.yaml'), `id: probe\ntitle: Probe\nsteps:
+    writeFileSync(
+      path.join(dir, 'probe.yaml'),
+      `id: probe\ntitle: Probe\nsteps:
   - id: health
     uses: aws.assert
     with: { service: elbv2, api: DescribeTargetHealth, input: { TargetGroupArn: x }, that: "length(TargetHealthDescriptions) > \`0\`" }
-`);
+`,
+    );
     expect(loadRunbooks(dir, registry, schemaFile).map((l) => l.definition.id)).toEqual(['probe']);
   });
 
@@ -75,11 +78,13 @@ describe('loader: generic aws.* steps and expressions', () => {
     ).toEqual([
       expect.stringMatching(/^probe\.yaml: steps\[0\]\.with\.service: must be equal to one of the allowed values: "rds", "ecs", "cloudwatch", "backup", "sns"/),
     ]);
-    expect(load(`
+    expect(
+      load(`
   - id: b
     uses: aws.call
     with: { service: rds, api: DescribeDBInstance }
-`).problems).toEqual([expect.stringMatching(/^probe\.yaml: steps\[0\]\.with\.api: rds has no API "DescribeDBInstance" \(did you mean .*DescribeDBInstances/)]);
+`).problems,
+    ).toEqual([expect.stringMatching(/^probe\.yaml: steps\[0\]\.with\.api: rds has no API "DescribeDBInstance" \(did you mean .*DescribeDBInstances/)]);
   });
 
   it('refuses a state-changing api not declared mutates: true, and one declared false', () => {
@@ -146,10 +151,17 @@ describe('loader: generic aws.* steps and expressions', () => {
     with: { service: rds, api: CreateDBSnapshot, lookFirst: { api: DeleteDBSnapshot, found: "(" } }
 `);
     const at = problems.map((p) => p.split(': ')[1]);
-    expect(at).toEqual(expect.arrayContaining([
-      'steps[0].with.until', 'steps[0].with.failWhen', 'steps[0].outputs.x', 'steps[1].with.that', 'steps[2].with.api',
-      'steps[3].with.lookFirst.api', 'steps[3].with.lookFirst.found',
-    ]));
+    expect(at).toEqual(
+      expect.arrayContaining([
+        'steps[0].with.until',
+        'steps[0].with.failWhen',
+        'steps[0].outputs.x',
+        'steps[1].with.that',
+        'steps[2].with.api',
+        'steps[3].with.lookFirst.api',
+        'steps[3].with.lookFirst.found',
+      ]),
+    );
     expect(problems.find((p) => p.includes('steps[2].with.api'))).toMatch(/changes state; aws.wait-until polls read-only APIs/);
   });
 

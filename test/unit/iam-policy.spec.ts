@@ -36,7 +36,10 @@ describe('least-privilege IAM policy per runbook', () => {
 
   it("names a service's actions by its IAM prefix, which is not always the name runbooks use (elbv2 → elasticloadbalancing)", () => {
     expect(actionsOf(iamPolicyFor([def('ecs-deploy-with-target-health')], registry))).toEqual([
-      'cloudwatch:DescribeAlarms', 'ecs:DescribeServices', 'ecs:UpdateService', 'elasticloadbalancing:DescribeTargetHealth',
+      'cloudwatch:DescribeAlarms',
+      'ecs:DescribeServices',
+      'ecs:UpdateService',
+      'elasticloadbalancing:DescribeTargetHealth',
     ]);
   });
 
@@ -69,7 +72,7 @@ describe('least-privilege IAM policy per runbook', () => {
     ]);
   });
 
-  it('scripts/iam-policy.ts prints one runbook\'s policy, all of them, and refuses an unknown id', () => {
+  it("scripts/iam-policy.ts prints one runbook's policy, all of them, and refuses an unknown id", () => {
     const out: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);

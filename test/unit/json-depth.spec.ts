@@ -18,7 +18,7 @@ describe('counting JSON nesting without recursion', () => {
     expect(valueDepth(value, 64)).toBe(65);
   });
 
-  it('finds an unstorable string 100,000 levels down, and keeps the recursive walk\'s order', () => {
+  it("finds an unstorable string 100,000 levels down, and keeps the recursive walk's order", () => {
     let deep: unknown = 'a\u0000b';
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(unstorableTextPath(deep)).toBe('[0]'.repeat(100_000));

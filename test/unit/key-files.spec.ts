@@ -48,18 +48,22 @@ describe('key files generated on first boot', () => {
     });
   }
 
-  it.each(['audit', 'secrets'] as const)('%s key: processes that start at once on a fresh folder all load the one key, never a half-written file', async (which) => {
-    for (let round = 0; round < 2; round++) {
-      const file = path.join(dir, `round-${round}`, `${which}-key`);
-      const results = await Promise.all(Array.from({ length: 5 }, () => loadIn(file, which)));
-      for (const r of results) expect({ code: r.code, err: r.err.slice(0, 300) }).toEqual({ code: 0, err: '' });
-      const ids = new Set(results.map((r) => /KEY:([0-9a-zA-Z-]+)/.exec(r.out)?.[1]));
-      expect(ids.size).toBe(1);
-      expect([...ids][0]).toMatch(/^(k-)?[0-9a-f]{12,}$/);
-      if (which === 'audit') expect(readFileSync(file, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-      // No temporary file is left beside it.
-      expect(readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
-      expect(statSync(file).mode & 0o777).toBe(0o600);
-    }
-  }, 120_000);
+  it.each(['audit', 'secrets'] as const)(
+    '%s key: processes that start at once on a fresh folder all load the one key, never a half-written file',
+    async (which) => {
+      for (let round = 0; round < 2; round++) {
+        const file = path.join(dir, `round-${round}`, `${which}-key`);
+        const results = await Promise.all(Array.from({ length: 5 }, () => loadIn(file, which)));
+        for (const r of results) expect({ code: r.code, err: r.err.slice(0, 300) }).toEqual({ code: 0, err: '' });
+        const ids = new Set(results.map((r) => /KEY:([0-9a-zA-Z-]+)/.exec(r.out)?.[1]));
+        expect(ids.size).toBe(1);
+        expect([...ids][0]).toMatch(/^(k-)?[0-9a-f]{12,}$/);
+        if (which === 'audit') expect(readFileSync(file, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+        // No temporary file is left beside it.
+        expect(readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+      }
+    },
+    120_000,
+  );
 });

@@ -20,7 +20,7 @@ describe('node release end of life', () => {
     expect(nodeRelease('v24.22.3', on('2027-04-30')).ended).toBe(false);
   });
 
-  it('an odd (short-lived) major ends on its own date, not its LTS neighbour\'s', () => {
+  it("an odd (short-lived) major ends on its own date, not its LTS neighbour's", () => {
     expect(nodeRelease('v25.0.0', on('2026-06-01')).ended).toBe(true);
     expect(nodeRelease('v26.1.0', on('2026-06-01')).ended).toBe(false);
   });

@@ -28,9 +28,16 @@ describe('SSO configuration (RUNBOOKD_OIDC_*)', () => {
 
   it('takes issuer, client id and secret; derives the redirect URL from the public URL; defaults the claim and scopes', () => {
     expect(loadConfig(GOOD).oidc).toEqual({
-      issuer: 'https://idp.example.com/realms/ops', clientId: 'runbookd', clientSecret: SECRET,
-      redirectUrl: 'https://runbookd.example.com/v1/session/oidc/callback', groupsClaim: 'groups', scopes: ['openid', 'profile', 'groups'],
-      providerName: 'idp.example.com', loginTtlSeconds: 600, clockToleranceSeconds: 30, timeoutMs: 5000,
+      issuer: 'https://idp.example.com/realms/ops',
+      clientId: 'runbookd',
+      clientSecret: SECRET,
+      redirectUrl: 'https://runbookd.example.com/v1/session/oidc/callback',
+      groupsClaim: 'groups',
+      scopes: ['openid', 'profile', 'groups'],
+      providerName: 'idp.example.com',
+      loginTtlSeconds: 600,
+      clockToleranceSeconds: 30,
+      timeoutMs: 5000,
     });
     const c = loadConfig({ ...GOOD, RUNBOOKD_OIDC_GROUPS_CLAIM: 'roles', RUNBOOKD_OIDC_SCOPES: 'profile email', RUNBOOKD_OIDC_PROVIDER_NAME: 'Okta' }).oidc;
     expect(c).toMatchObject({ groupsClaim: 'roles', scopes: ['openid', 'profile', 'email'], providerName: 'Okta' });
@@ -61,7 +68,13 @@ describe('SSO configuration (RUNBOOKD_OIDC_*)', () => {
   });
 
   it('refuses a short secret by its length only, a bad claim name, scope or number', () => {
-    const p = problems({ ...GOOD, RUNBOOKD_OIDC_CLIENT_SECRET: 'abc', RUNBOOKD_OIDC_GROUPS_CLAIM: 'has space', RUNBOOKD_OIDC_SCOPES: 'openid "x"', RUNBOOKD_OIDC_LOGIN_TTL_SECONDS: '5' });
+    const p = problems({
+      ...GOOD,
+      RUNBOOKD_OIDC_CLIENT_SECRET: 'abc',
+      RUNBOOKD_OIDC_GROUPS_CLAIM: 'has space',
+      RUNBOOKD_OIDC_SCOPES: 'openid "x"',
+      RUNBOOKD_OIDC_LOGIN_TTL_SECONDS: '5',
+    });
     expect(p).toEqual([
       'RUNBOOKD_OIDC_CLIENT_SECRET is 3 characters long; a client secret has at least 8',
       'RUNBOOKD_OIDC_GROUPS_CLAIM must be a claim name (letters, digits and _ . : / -), got "has space"',

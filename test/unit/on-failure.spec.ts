@@ -18,7 +18,10 @@ describe('onFailure decisions (pure; the executor records them)', () => {
 
   it('jumpedOver names the steps between a failed step and its target, from the records alone', () => {
     const defs = [{ id: 'a', onFailure: 'step:d' }, { id: 'b' }, { id: 'c' }, { id: 'd' }];
-    expect([...jumpedOver(defs, (id) => id === 'a')]).toEqual([['b', 'a'], ['c', 'a']]);
+    expect([...jumpedOver(defs, (id) => id === 'a')]).toEqual([
+      ['b', 'a'],
+      ['c', 'a'],
+    ]);
     expect([...jumpedOver(defs, () => false)]).toEqual([]);
   });
 });

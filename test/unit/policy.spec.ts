@@ -15,7 +15,12 @@ const problemsOf = (text: string): string[] => {
 };
 
 const cluster = (tags: Record<string, string>, account = '123456789012'): TargetFacts => ({
-  type: 'rds:cluster', identifier: 'orders', arn: `arn:aws:rds:eu-west-1:${account}:cluster:orders`, account, region: 'eu-west-1', tags,
+  type: 'rds:cluster',
+  identifier: 'orders',
+  arn: `arn:aws:rds:eu-west-1:${account}:cluster:orders`,
+  account,
+  region: 'eu-west-1',
+  tags,
 });
 
 describe('policy file', () => {
@@ -92,7 +97,7 @@ describe('approval rules', () => {
   const policy = { ...defaultPolicy(), productionAccounts: ['222222222222'] };
   const need = (risk: 'low' | 'medium' | 'high', targets: TargetFacts[]) => approvalRequirement(policy, { runbookId: 'failover-test', risk, targets });
 
-  it('a production tag on a high-risk runbook\'s target asks for one approval, naming the rule and the fact', () => {
+  it("a production tag on a high-risk runbook's target asks for one approval, naming the rule and the fact", () => {
     expect(need('high', [cluster({ environment: 'production' })])).toEqual({
       minApprovals: 1,
       reasons: [
@@ -150,14 +155,18 @@ grants:
   it('scopes by runbook id or glob', () => {
     expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({ environment: 'staging' })]).allowed).toBe(true);
     expect(decideAccess(p, dana, 'run', 'canary-rollback', [cluster({ environment: 'staging' })])).toEqual({
-      allowed: false, why: 'dana (groups: dba) may "run" only on runbooks failover-*, point-in-time-restore, not canary-rollback',
+      allowed: false,
+      why: 'dana (groups: dba) may "run" only on runbooks failover-*, point-in-time-restore, not canary-rollback',
     });
   });
 
-  it('decides the environment from the target\'s own tag, never from anything typed', () => {
+  it("decides the environment from the target's own tag, never from anything typed", () => {
     expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({ Environment: 'staging' })]).allowed).toBe(true);
     const prod = decideAccess(p, dana, 'run', 'failover-test', [cluster({ environment: 'production' })]);
-    expect(prod).toEqual({ allowed: false, why: 'dana (groups: dba) may not "run" on cluster orders (account 123456789012, region eu-west-1, environment production): no grant covers it' });
+    expect(prod).toEqual({
+      allowed: false,
+      why: 'dana (groups: dba) may not "run" on cluster orders (account 123456789012, region eu-west-1, environment production): no grant covers it',
+    });
     expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({})]).allowed).toBe(false);
     // One target outside the grant is enough to refuse.
     expect(decideAccess(p, dana, 'run', 'failover-test', [cluster({ environment: 'staging' }), cluster({ environment: 'production' })]).allowed).toBe(false);
@@ -185,8 +194,12 @@ grants:
   });
 
   it('refuses an unknown group or action in a grant, naming the field', () => {
-    expect(problemsOf('grants: [{ group: nobody, may: [view] }]')).toEqual(['policy.yaml: grants[0].group: unknown group "nobody" (groups: viewer, operator, admin)']);
-    expect(problemsOf('grants: [{ group: viewer, may: [destroy] }]')).toEqual(['policy.yaml: grants[0].may[0]: "destroy" is not an action (view, run, approve, cancel, admin)']);
+    expect(problemsOf('grants: [{ group: nobody, may: [view] }]')).toEqual([
+      'policy.yaml: grants[0].group: unknown group "nobody" (groups: viewer, operator, admin)',
+    ]);
+    expect(problemsOf('grants: [{ group: viewer, may: [destroy] }]')).toEqual([
+      'policy.yaml: grants[0].may[0]: "destroy" is not an action (view, run, approve, cancel, admin)',
+    ]);
     expect(problemsOf('grants: [{ who: x, may: [view] }]')).toEqual([
       'policy.yaml: grants[0].who: unknown field (known: group, key, subject, may, runbooks, accounts, regions, environments)',
       'policy.yaml: grants[0]: name exactly one of group, key or subject',

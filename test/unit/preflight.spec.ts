@@ -15,7 +15,12 @@ import type { RunbookDefinition } from '../../src/model/runbook.types';
 
 /** The runbook `preflight:` mechanism: what the loader accepts, and how a refusal reads. */
 const step = (uses: string, run: StepType['run'], mutates = false): StepType => ({
-  uses, description: uses, mutates, input: { type: 'object', properties: { n: { type: 'number' } } }, outputs: ['ok', 'findings', 'seen'], run,
+  uses,
+  description: uses,
+  mutates,
+  input: { type: 'object', properties: { n: { type: 'number' } } },
+  outputs: ['ok', 'findings', 'seen'],
+  run,
   ...(mutates ? { plan: async () => [] } : {}),
 });
 
@@ -29,7 +34,14 @@ const config = Object.assign(new AppConfig(), { aws: { region: 'eu-west-1' }, sc
 const service = new PreflightService(registry, config, new Clock(), new PolicyService(config));
 
 const def = (preflight: RunbookDefinition['preflight']): RunbookDefinition => ({
-  id: 'rb', title: 'rb', parameters: {}, guards: {}, steps: [], cleanup: [], triggers: [], preflight,
+  id: 'rb',
+  title: 'rb',
+  parameters: {},
+  guards: {},
+  steps: [],
+  cleanup: [],
+  triggers: [],
+  preflight,
 });
 const request = (d: RunbookDefinition, parameters: Record<string, unknown> = {}) =>
   service.run({ definition: d, parameters, runId: 'r1', actor: 'otto', dryRun: false, expiresAt: new Date('2030-01-01T00:00:00Z') });
@@ -37,16 +49,23 @@ const request = (d: RunbookDefinition, parameters: Record<string, unknown> = {})
 describe('preflight steps at acceptance', () => {
   it('returns each step’s result for the run, later preflight steps seeing earlier outputs and the parameters', async () => {
     behaviour = async () => done({ ok: true, findings: [{ id: 'x', title: 'X', passed: true }] });
-    const results = await request(def([
-      { id: 'a', uses: 'test.check', with: {} },
-      { id: 'b', uses: 'test.echo', with: { n: '${{ params.n }}', from: '${{ steps.a.ok }}' } },
-    ]), { n: 3 });
-    expect(results.map((r) => [r.stepId, r.state, r.phase, r.position])).toEqual([['a', 'succeeded', 'main', -2], ['b', 'succeeded', 'main', -1]]);
+    const results = await request(
+      def([
+        { id: 'a', uses: 'test.check', with: {} },
+        { id: 'b', uses: 'test.echo', with: { n: '${{ params.n }}', from: '${{ steps.a.ok }}' } },
+      ]),
+      { n: 3 },
+    );
+    expect(results.map((r) => [r.stepId, r.state, r.phase, r.position])).toEqual([
+      ['a', 'succeeded', 'main', -2],
+      ['b', 'succeeded', 'main', -1],
+    ]);
     expect(results[1].output).toEqual({ seen: { n: 3, from: true } });
   });
 
   it('a failed finding refuses the run with PREFLIGHT_FAILED naming what failed (the finding’s detail)', async () => {
-    behaviour = async () => done({ findings: [{ id: 'window', title: 'In window', passed: false, detail: 'restoreTime T is outside the restorable window of db: A to B' }] });
+    behaviour = async () =>
+      done({ findings: [{ id: 'window', title: 'In window', passed: false, detail: 'restoreTime T is outside the restorable window of db: A to B' }] });
     const err = await request(def([{ id: 'w', uses: 'test.check', with: {} }])).catch((e) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect(err.code).toBe('PREFLIGHT_FAILED');
@@ -56,10 +75,15 @@ describe('preflight steps at acceptance', () => {
 
   it('a coded error refuses the run too; AWS being throttled or away keeps its own code', async () => {
     behaviour = async () => {
-      throw new AwsStepError('AWS_NOT_FOUND', 'rds:DescribeDBInstances failed (DBInstanceNotFoundFault): no such db', { service: 'rds', operation: 'DescribeDBInstances' });
+      throw new AwsStepError('AWS_NOT_FOUND', 'rds:DescribeDBInstances failed (DBInstanceNotFoundFault): no such db', {
+        service: 'rds',
+        operation: 'DescribeDBInstances',
+      });
     };
     await expect(request(def([{ id: 'w', uses: 'test.check', with: {} }]))).rejects.toMatchObject({
-      code: 'PREFLIGHT_FAILED', message: expect.stringContaining('DBInstanceNotFoundFault'), details: { cause: { code: 'AWS_NOT_FOUND' } },
+      code: 'PREFLIGHT_FAILED',
+      message: expect.stringContaining('DBInstanceNotFoundFault'),
+      details: { cause: { code: 'AWS_NOT_FOUND' } },
     });
     behaviour = async () => {
       throw new AwsStepError('AWS_THROTTLED', 'slow down', { service: 'rds', operation: 'DescribeDBInstances' });
@@ -69,7 +93,10 @@ describe('preflight steps at acceptance', () => {
 
   it('a preflight step may not wait', async () => {
     behaviour = async () => wait(5);
-    await expect(request(def([{ id: 'w', uses: 'test.check', with: {} }]))).rejects.toMatchObject({ code: 'PREFLIGHT_FAILED', message: expect.stringContaining('must answer at once') });
+    await expect(request(def([{ id: 'w', uses: 'test.check', with: {} }]))).rejects.toMatchObject({
+      code: 'PREFLIGHT_FAILED',
+      message: expect.stringContaining('must answer at once'),
+    });
   });
 });
 
@@ -82,7 +109,10 @@ describe('the loader and preflight', () => {
 
   it('refuses a step that changes state in preflight, and lets main steps read preflight outputs', () => {
     writeFileSync(path.join(dir, 'bad.yaml'), 'id: bad\ntitle: Bad\npreflight:\n  - id: p\n    uses: test.change\nsteps:\n  - id: s\n    uses: test.echo\n');
-    writeFileSync(path.join(dir, 'good.yaml'), 'id: good\ntitle: Good\npreflight:\n  - id: p\n    uses: test.check\nsteps:\n  - id: s\n    uses: test.echo\n    with: { n: "${{ steps.p.ok }}" }\n');
+    writeFileSync(
+      path.join(dir, 'good.yaml'),
+      'id: good\ntitle: Good\npreflight:\n  - id: p\n    uses: test.check\nsteps:\n  - id: s\n    uses: test.echo\n    with: { n: "${{ steps.p.ok }}" }\n',
+    );
     let problems: DefinitionProblem[] = [];
     try {
       loadRunbooks(dir, registry);
@@ -90,7 +120,9 @@ describe('the loader and preflight', () => {
       expect(err).toBeInstanceOf(RunbookError);
       problems = (err as RunbookError).details.problems as DefinitionProblem[];
     }
-    expect(problems).toEqual([{ file: path.join(dir, 'bad.yaml'), path: 'preflight[0].uses', reason: 'preflight steps must be read-only; test.change changes state' }]);
+    expect(problems).toEqual([
+      { file: path.join(dir, 'bad.yaml'), path: 'preflight[0].uses', reason: 'preflight steps must be read-only; test.change changes state' },
+    ]);
     rmSync(path.join(dir, 'bad.yaml'));
     expect(loadRunbooks(dir, registry)[0].definition.preflight).toEqual([{ id: 'p', uses: 'test.check', with: {} }]);
   });

@@ -6,13 +6,34 @@ import { buildRunReport } from '../../src/reports/run-report.builder';
 /** The report's "Resources created" section: built from steps' `resources` outputs only. */
 const NOW = new Date('2026-11-22T12:10:00.000Z');
 const run: ReportRunInput = {
-  id: 'r0abc', runbookId: 'backup-verification', runbookTitle: 'Backup verification', state: 'failed', outcome: 'succeeded', dryRun: false,
-  reason: null, trigger: { kind: 'rest', actor: 'otto' }, parameters: {}, error: null,
-  createdAt: '2026-11-22T12:00:00.000Z', startedAt: '2026-11-22T12:00:01.000Z', endedAt: '2026-11-22T12:09:00.000Z',
+  id: 'r0abc',
+  runbookId: 'backup-verification',
+  runbookTitle: 'Backup verification',
+  state: 'failed',
+  outcome: 'succeeded',
+  dryRun: false,
+  reason: null,
+  trigger: { kind: 'rest', actor: 'otto' },
+  parameters: {},
+  error: null,
+  createdAt: '2026-11-22T12:00:00.000Z',
+  startedAt: '2026-11-22T12:00:01.000Z',
+  endedAt: '2026-11-22T12:09:00.000Z',
 };
 const step = (stepId: string, position: number, output: Record<string, unknown> | null, over: Partial<ReportStepInput> = {}): ReportStepInput => ({
-  stepId, position, uses: 'x.y', phase: 'main', mutates: false, state: 'succeeded', attempts: 1,
-  startedAt: '2026-11-22T12:00:02.000Z', endedAt: '2026-11-22T12:00:03.000Z', output, error: null, note: null, ...over,
+  stepId,
+  position,
+  uses: 'x.y',
+  phase: 'main',
+  mutates: false,
+  state: 'succeeded',
+  attempts: 1,
+  startedAt: '2026-11-22T12:00:02.000Z',
+  endedAt: '2026-11-22T12:00:03.000Z',
+  output,
+  error: null,
+  note: null,
+  ...over,
 });
 
 describe('report: resources created and their final state', () => {

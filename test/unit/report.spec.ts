@@ -473,9 +473,7 @@ describe('run report', () => {
     it('escapes every character that matters in text and attributes', () => {
       expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
       expect(escapeHtml(null)).toBe('');
-      expect(html`<p title="${'"><x>'}">${['<a>', html`<b>${'<c>'}</b>`]}</p>`.toString()).toBe(
-        '<p title="&quot;&gt;&lt;x&gt;">&lt;a&gt;<b>&lt;c&gt;</b></p>',
-      );
+      expect(html`<p title="${'"><x>'}">${['<a>', html`<b>${'<c>'}</b>`]}</p>`.toString()).toBe('<p title="&quot;&gt;&lt;x&gt;">&lt;a&gt;<b>&lt;c&gt;</b></p>');
     });
 
     it('escapes the page shell and the chart for any report built on them', () => {
@@ -517,7 +515,11 @@ describe('run report', () => {
 
     /** Cells of a table row, split on pipes that are not escaped. */
     function cells(line: string): string[] {
-      return line.trim().replace(/^\|/, '').replace(/\|$/, '').split(/(?<!\\)\|/);
+      return line
+        .trim()
+        .replace(/^\|/, '')
+        .replace(/\|$/, '')
+        .split(/(?<!\\)\|/);
     }
 
     it('keeps every row to its columns whatever the values hold', () => {

@@ -39,8 +39,14 @@ describe('resilience policy file', () => {
   it('reads tiers, durations in seconds, the tier tag, assignments and scope', () => {
     const p = parseResiliencePolicy(GOOD, 'resilience.yaml');
     expect(p.tiers.critical).toEqual({
-      name: 'critical', rpoSeconds: 900, rtoSeconds: 3600, restoreVerifiedWithinSeconds: 31 * 86400, failoverTestedWithinSeconds: 92 * 86400,
-      pitrDrillWithinSeconds: 92 * 86400, require: ['pitr', 'crossRegionCopy', 'encryption', 'deletionProtection'], minBackupRetentionDays: 7,
+      name: 'critical',
+      rpoSeconds: 900,
+      rtoSeconds: 3600,
+      restoreVerifiedWithinSeconds: 31 * 86400,
+      failoverTestedWithinSeconds: 92 * 86400,
+      pitrDrillWithinSeconds: 92 * 86400,
+      require: ['pitr', 'crossRegionCopy', 'encryption', 'deletionProtection'],
+      minBackupRetentionDays: 7,
     });
     expect(p.tiers.standard).toMatchObject({ rpoSeconds: 86400, rtoSeconds: 14400, failoverTestedWithinSeconds: null, require: [] });
     expect(p.tierTag).toBe('runbookd:tier');
@@ -75,20 +81,28 @@ describe('resilience policy file', () => {
       /^resilience\.yaml: assignments\[3\]: overlapping assignment: arn:aws:rds:us-east-1:222222222222:db:ledger is put in tier standard here and in tier critical by assignments\[1\]/,
     );
     // team=analytics + environment=staging vs team=analytics: a resource with all three tags matches both.
-    expect(problems(GOOD + '  - { tier: critical, tags: { team: analytics } }\n')[0]).toMatch(/^resilience\.yaml: assignments\[3\]: overlapping assignment: a resource tagged .*team=analytics/);
+    expect(problems(GOOD + '  - { tier: critical, tags: { team: analytics } }\n')[0]).toMatch(
+      /^resilience\.yaml: assignments\[3\]: overlapping assignment: a resource tagged .*team=analytics/,
+    );
     // Disjoint: same key, different values.
     expect(() => parseResiliencePolicy(GOOD + '  - { tier: critical, tags: { team: analytics, environment: production } }\n', 'r.yaml')).not.toThrow();
   });
 
-  it('refuses a tag rule that gives the tier tag\'s value another tier', () => {
-    const text = GOOD.replace('  - { tier: standard, tags: { team: analytics, environment: staging } }\n', '  - { tier: standard, tags: { "runbookd:tier": critical } }\n');
+  it("refuses a tag rule that gives the tier tag's value another tier", () => {
+    const text = GOOD.replace(
+      '  - { tier: standard, tags: { team: analytics, environment: staging } }\n',
+      '  - { tier: standard, tags: { "runbookd:tier": critical } }\n',
+    );
     expect(problems(text)).toEqual([
       'resilience.yaml: assignments[2]: overlapping assignment: a resource tagged runbookd:tier=critical is in tier critical by tierTag, and this rule puts it in tier standard',
     ]);
   });
 
   it('refuses unknown facts, unknown tiers in assignments, and a rule matching by two kinds', () => {
-    const p = problems(GOOD.replace('require: [pitr,', 'require: [backups, pitr,') + '  - { tier: gold, accounts: ["333333333333"] }\n  - { tier: standard, accounts: ["333333333333"], tags: { a: b } }\n');
+    const p = problems(
+      GOOD.replace('require: [pitr,', 'require: [backups, pitr,') +
+        '  - { tier: gold, accounts: ["333333333333"] }\n  - { tier: standard, accounts: ["333333333333"], tags: { a: b } }\n',
+    );
     expect(p).toEqual([
       'resilience.yaml: tiers.critical.require[0]: "backups" is not a configuration fact (multiAz, pitr, encryption, deletionProtection, crossRegionCopy)',
       'resilience.yaml: assignments[3].tier: must name a tier of tiers (critical, standard)',
@@ -106,6 +120,9 @@ describe('resilience policy file', () => {
     expect(boot).toThrow(ConfigError);
     expect(boot).toThrow(`RUNBOOKD_RESILIENCE_POLICY ${file}: tiers.critical.rpo: "soon" is not a duration`);
     writeFileSync(file, GOOD);
-    expect(new ResiliencePostureService(config, ...([null, null, null, null, null, null] as unknown as [never, never, never, never, never, never])).policy?.tiers.critical.rpoSeconds).toBe(900);
+    expect(
+      new ResiliencePostureService(config, ...([null, null, null, null, null, null] as unknown as [never, never, never, never, never, never])).policy?.tiers
+        .critical.rpoSeconds,
+    ).toBe(900);
   });
 });

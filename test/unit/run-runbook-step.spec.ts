@@ -84,14 +84,22 @@ describe('runbook.run', () => {
     expect(accept).not.toHaveBeenCalled();
   });
 
-  it('copies a succeeded child\'s findings and figures into its output', async () => {
+  it("copies a succeeded child's findings and figures into its output", async () => {
     const { step, ctx } = setup(ended('succeeded'));
     const out = await step.run({ runbook: 'failover-test' }, ctx({ childRunId: 'child-1' }));
-    expect(out).toMatchObject({ kind: 'done', output: {
-      childRunId: 'child-1', state: 'succeeded', durationSeconds: 12,
-      findings: [{ id: 'switch-time', passed: true }, { id: 'failover-test-succeeded', passed: true }],
-      figures: [{ id: 'switch-seconds', value: 75, unit: 's' }],
-    } });
+    expect(out).toMatchObject({
+      kind: 'done',
+      output: {
+        childRunId: 'child-1',
+        state: 'succeeded',
+        durationSeconds: 12,
+        findings: [
+          { id: 'switch-time', passed: true },
+          { id: 'failover-test-succeeded', passed: true },
+        ],
+        figures: [{ id: 'switch-seconds', value: 75, unit: 's' }],
+      },
+    });
   });
 
   it('a failed child fails the step, or with continueOnFailure becomes a failed finding', async () => {
@@ -99,9 +107,15 @@ describe('runbook.run', () => {
     await expect(step.run({ runbook: 'failover-test' }, ctx({ childRunId: 'child-1' }))).rejects.toMatchObject({ code: 'CHILD_RUN_FAILED', retryable: false });
     await expect(step.run({ runbook: 'failover-test' }, ctx({ childRunId: 'child-1' }))).rejects.toBeInstanceOf(EngineError);
     const out = await step.run({ runbook: 'failover-test', continueOnFailure: true }, ctx({ childRunId: 'child-1' }));
-    expect(out).toMatchObject({ kind: 'done', output: { state: 'failed', findings: [
-      { id: 'switch-time', passed: false },
-      { id: 'failover-test-succeeded', passed: false, measured: 'failed', target: 'succeeded', detail: 'FINDINGS_FAILED: check(s) failed: switch-time' },
-    ] } });
+    expect(out).toMatchObject({
+      kind: 'done',
+      output: {
+        state: 'failed',
+        findings: [
+          { id: 'switch-time', passed: false },
+          { id: 'failover-test-succeeded', passed: false, measured: 'failed', target: 'succeeded', detail: 'FINDINGS_FAILED: check(s) failed: switch-time' },
+        ],
+      },
+    });
   });
 });

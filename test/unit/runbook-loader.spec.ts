@@ -64,8 +64,17 @@ describe('runbook loader', () => {
     const real = new StepRegistry(STEP_CLASSES.map((C) => new (C as unknown as new (...a: unknown[]) => StepType)()));
     const loaded = loadRunbooks(path.join(ROOT, 'runbooks'), real);
     expect(loaded.map((l) => l.definition.id).sort()).toEqual([
-      'backup-verification', 'canary-rollback', 'capacity-report', 'ecs-deploy-with-target-health', 'ecs-force-new-deployment',
-      'ecs-mark-known-good', 'ecs-scale-with-guard', 'failover-test', 'janitor', 'monthly-dr-drill', 'point-in-time-restore',
+      'backup-verification',
+      'canary-rollback',
+      'capacity-report',
+      'ecs-deploy-with-target-health',
+      'ecs-force-new-deployment',
+      'ecs-mark-known-good',
+      'ecs-scale-with-guard',
+      'failover-test',
+      'janitor',
+      'monthly-dr-drill',
+      'point-in-time-restore',
       'rds-manual-snapshot',
     ]);
   });

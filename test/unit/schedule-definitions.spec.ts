@@ -21,13 +21,16 @@ const fake = (uses: string, outputs: string[]): StepType => ({
 const registry = new StepRegistry([fake('core.noop', ['echo']), fake('runbook.run', ['childRunId'])]);
 
 describe('cron ticks', () => {
-  it('lists the ticks after one instant up to another, oldest first, in the pattern\'s time zone', () => {
+  it("lists the ticks after one instant up to another, oldest first, in the pattern's time zone", () => {
     expect(ticksBetween('0 3 1 * *', 'UTC', new Date('2026-01-15T00:00:00Z'), new Date('2026-04-01T03:00:00Z')).map((d) => d.toISOString())).toEqual([
-      '2026-02-01T03:00:00.000Z', '2026-03-01T03:00:00.000Z', '2026-04-01T03:00:00.000Z',
+      '2026-02-01T03:00:00.000Z',
+      '2026-03-01T03:00:00.000Z',
+      '2026-04-01T03:00:00.000Z',
     ]);
     // 03:00 in Berlin is 01:00 UTC in winter and 02:00 UTC in summer.
     expect(ticksBetween('0 3 1 * *', 'Europe/Berlin', new Date('2026-02-15T00:00:00Z'), new Date('2026-04-02T00:00:00Z')).map((d) => d.toISOString())).toEqual([
-      '2026-03-01T02:00:00.000Z', '2026-04-01T01:00:00.000Z',
+      '2026-03-01T02:00:00.000Z',
+      '2026-04-01T01:00:00.000Z',
     ]);
     // "after" is exclusive: the tick last decided is not missed again.
     expect(ticksBetween('* * * * * *', 'UTC', new Date('2026-01-01T00:00:01Z'), new Date('2026-01-01T00:00:03Z'))).toHaveLength(2);
@@ -76,7 +79,9 @@ describe('runbook loader: schedules and composite steps', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('refuses a bad cron pattern, an unknown time zone and a schedule id used twice, naming each', () => {
-    write('ticks.yaml', `id: ticks
+    write(
+      'ticks.yaml',
+      `id: ticks
 title: Ticks
 triggers:
   - schedule: { id: a, cron: "not a cron", timezone: UTC }
@@ -85,7 +90,8 @@ triggers:
   - schedule: { cron: "0 3 1 * *" }
 steps:
   - { id: one, uses: core.noop }
-`);
+`,
+    );
     const problems = problemsOf(() => loadRunbooks(dir, registry));
     // Two schedules without ids are told apart by position (schedule-2, schedule-3): no clash.
     expect(problems.map((p) => p.path)).toEqual(['triggers[0].schedule', 'triggers[1].schedule', 'triggers[1].schedule.id']);
@@ -107,7 +113,9 @@ steps:
     const drill = loaded.find((l) => l.definition.id === 'monthly-dr-drill')!.definition;
     expect(drill.triggers).toContainEqual({ schedule: expect.objectContaining({ id: 'monthly', cron: '0 3 1 * *', timezone: 'UTC' }) });
     expect(drill.steps.map((s) => [s.uses, s.with.runbook])).toEqual([
-      ['runbook.run', 'backup-verification'], ['runbook.run', 'point-in-time-restore'], ['runbook.run', 'failover-test'],
+      ['runbook.run', 'backup-verification'],
+      ['runbook.run', 'point-in-time-restore'],
+      ['runbook.run', 'failover-test'],
     ]);
     expect(drill.cleanup.map((s) => s.uses)).toEqual(['drill.evaluate-objectives']);
   });

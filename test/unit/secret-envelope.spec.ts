@@ -39,7 +39,11 @@ describe('secret envelope (AES-256-GCM)', () => {
   it('refuses a tampered ciphertext, tag or IV, and an envelope moved to another run', () => {
     const r = ring();
     const env = sealSecret(r, 'canary-tamper', 'runbookd/run/r1');
-    const flip = (b64: string) => { const b = Buffer.from(b64, 'base64'); b[0] ^= 1; return b.toString('base64'); };
+    const flip = (b64: string) => {
+      const b = Buffer.from(b64, 'base64');
+      b[0] ^= 1;
+      return b.toString('base64');
+    };
     expect(codeOf(() => openSecret(r, { ...env, ct: flip(env.ct) }, 'runbookd/run/r1'))).toBe('SECRETS_TAMPERED');
     expect(codeOf(() => openSecret(r, { ...env, tag: flip(env.tag) }, 'runbookd/run/r1'))).toBe('SECRETS_TAMPERED');
     expect(codeOf(() => openSecret(r, { ...env, iv: flip(env.iv) }, 'runbookd/run/r1'))).toBe('SECRETS_TAMPERED');

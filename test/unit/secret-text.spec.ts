@@ -19,10 +19,23 @@ describe('free text that is logged or answered passes the redactor', () => {
   });
 
   it('/health/ready says which dependency is down, not its error text', async () => {
-    const db = { query: async () => { throw new Error('password authentication failed for user "runbookd" at 10.1.2.3'); } } as unknown as Database;
+    const db = {
+      query: async () => {
+        throw new Error('password authentication failed for user "runbookd" at 10.1.2.3');
+      },
+    } as unknown as Database;
     const queue = { ping: async () => 'PONG' } as unknown as RunQueue;
     let sent: { code: number; body: any } = { code: 0, body: null };
-    const reply = { status(code: number) { sent.code = code; return { send: (body: unknown) => { sent = { code, body }; } }; } };
+    const reply = {
+      status(code: number) {
+        sent.code = code;
+        return {
+          send: (body: unknown) => {
+            sent = { code, body };
+          },
+        };
+      },
+    };
     await new HealthController(db, queue).ready(reply as any);
     expect(sent.code).toBe(503);
     expect(sent.body).toEqual({ status: 'unavailable', checks: { database: { ok: false, status: 'down' }, redis: { ok: true } } });

@@ -52,18 +52,30 @@ describe('SigningCertURL host rule', () => {
 });
 
 describe('string to sign', () => {
-  const base = { MessageId: 'm1', TopicArn: 'arn:aws:sns:eu-west-1:123456789012:t', Message: 'hello\nworld', Timestamp: '2026-11-22T10:00:00.000Z', SignatureVersion: '2', Signature: 'AA==', SigningCertURL: 'https://sns.eu-west-1.amazonaws.com/c.pem' };
+  const base = {
+    MessageId: 'm1',
+    TopicArn: 'arn:aws:sns:eu-west-1:123456789012:t',
+    Message: 'hello\nworld',
+    Timestamp: '2026-11-22T10:00:00.000Z',
+    SignatureVersion: '2',
+    Signature: 'AA==',
+    SigningCertURL: 'https://sns.eu-west-1.amazonaws.com/c.pem',
+  };
 
   it('Notification: Message, MessageId, Subject only when present, Timestamp, TopicArn, Type', () => {
     const m = parseSnsMessage(JSON.stringify({ ...base, Type: 'Notification' }), {});
-    expect(stringToSign(m)).toBe('Message\nhello\nworld\nMessageId\nm1\nTimestamp\n2026-11-22T10:00:00.000Z\nTopicArn\narn:aws:sns:eu-west-1:123456789012:t\nType\nNotification\n');
+    expect(stringToSign(m)).toBe(
+      'Message\nhello\nworld\nMessageId\nm1\nTimestamp\n2026-11-22T10:00:00.000Z\nTopicArn\narn:aws:sns:eu-west-1:123456789012:t\nType\nNotification\n',
+    );
     const withSubject = parseSnsMessage(JSON.stringify({ ...base, Type: 'Notification', Subject: 'ALARM' }), {});
     expect(stringToSign(withSubject)).toContain('MessageId\nm1\nSubject\nALARM\nTimestamp\n');
   });
 
   it('SubscriptionConfirmation: Message, MessageId, SubscribeURL, Timestamp, Token, TopicArn, Type', () => {
     const m = parseSnsMessage(JSON.stringify({ ...base, Type: 'SubscriptionConfirmation', Token: 'tok', SubscribeURL: 'https://x' }), {});
-    expect(stringToSign(m)).toBe('Message\nhello\nworld\nMessageId\nm1\nSubscribeURL\nhttps://x\nTimestamp\n2026-11-22T10:00:00.000Z\nToken\ntok\nTopicArn\narn:aws:sns:eu-west-1:123456789012:t\nType\nSubscriptionConfirmation\n');
+    expect(stringToSign(m)).toBe(
+      'Message\nhello\nworld\nMessageId\nm1\nSubscribeURL\nhttps://x\nTimestamp\n2026-11-22T10:00:00.000Z\nToken\ntok\nTopicArn\narn:aws:sns:eu-west-1:123456789012:t\nType\nSubscriptionConfirmation\n',
+    );
   });
 
   it('refuses envelopes that are not SNS messages, naming the field', () => {
@@ -71,7 +83,9 @@ describe('string to sign', () => {
     expect(() => parseSnsMessage(JSON.stringify({ ...base, Type: 'Bogus' }), {})).toThrow(/Type must be one of/);
     expect(() => parseSnsMessage(JSON.stringify({ ...base, Type: 'Notification', SignatureVersion: '3' }), {})).toThrow(/SignatureVersion/);
     expect(() => parseSnsMessage(JSON.stringify({ ...base, Type: 'SubscriptionConfirmation' }), {})).toThrow(/Token is missing/);
-    expect(() => parseSnsMessage(JSON.stringify({ ...base, Type: 'Notification' }), { 'x-amz-sns-message-id': 'other' })).toThrow(/header x-amz-sns-message-id/);
+    expect(() => parseSnsMessage(JSON.stringify({ ...base, Type: 'Notification' }), { 'x-amz-sns-message-id': 'other' })).toThrow(
+      /header x-amz-sns-message-id/,
+    );
   });
 });
 
@@ -98,8 +112,14 @@ describe('alarm messages', () => {
     if (!text) return;
     const a = parseAlarmEvent(JSON.parse(text).Message, topic)!;
     expect(a).toMatchObject({
-      name: 'api-service-5xx', state: 'ALARM', previousState: 'OK', region: 'eu-west-1', accountId: '123456789012',
-      stateChangeTime: '2026-11-21T14:04:10.535Z', dimensions: { ClusterName: 'prod', ServiceName: 'api-service' }, source: 'cloudwatch',
+      name: 'api-service-5xx',
+      state: 'ALARM',
+      previousState: 'OK',
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      stateChangeTime: '2026-11-21T14:04:10.535Z',
+      dimensions: { ClusterName: 'prod', ServiceName: 'api-service' },
+      source: 'cloudwatch',
     });
   });
 
@@ -107,32 +127,69 @@ describe('alarm messages', () => {
     const text = sample('cloudwatch-alarm-eventbridge.json');
     if (!text) return;
     const a = parseAlarmEvent(text, topic)!;
-    expect(a).toMatchObject({ name: 'api-service-5xx', state: 'ALARM', region: 'eu-west-1', stateChangeTime: '2026-11-21T14:04:10.535Z', dimensions: { ServiceName: 'api-service' }, source: 'eventbridge' });
+    expect(a).toMatchObject({
+      name: 'api-service-5xx',
+      state: 'ALARM',
+      region: 'eu-west-1',
+      stateChangeTime: '2026-11-21T14:04:10.535Z',
+      dimensions: { ServiceName: 'api-service' },
+      source: 'eventbridge',
+    });
     // Both shapes of one state change are one state change.
     const viaSns = parseAlarmEvent(JSON.parse(sample('cloudwatch-alarm-via-sns.json')!).Message, topic)!;
     expect(alarmChangeKey(a)).toBe(alarmChangeKey(viaSns));
   });
 
   it('reads dimensions of metric-math alarms (Trigger.Metrics), and a region from the topic when the alarm has no ARN', () => {
-    const a = parseAlarmEvent(JSON.stringify({
-      AlarmName: 'old-alarm', NewStateValue: 'ALARM', StateChangeTime: '2026-11-21T14:04:10.535+0000', Region: 'Somewhere New',
-      Trigger: { Metrics: [{ Id: 'e1', Expression: 'm1/m2' }, { Id: 'm1', MetricStat: { Metric: { Dimensions: [{ name: 'ServiceName', value: 'web' }] } } }] },
-    }), topic)!;
+    const a = parseAlarmEvent(
+      JSON.stringify({
+        AlarmName: 'old-alarm',
+        NewStateValue: 'ALARM',
+        StateChangeTime: '2026-11-21T14:04:10.535+0000',
+        Region: 'Somewhere New',
+        Trigger: {
+          Metrics: [
+            { Id: 'e1', Expression: 'm1/m2' },
+            { Id: 'm1', MetricStat: { Metric: { Dimensions: [{ name: 'ServiceName', value: 'web' }] } } },
+          ],
+        },
+      }),
+      topic,
+    )!;
     expect(a).toMatchObject({ region: 'eu-west-1', accountId: '123456789012', arn: null, dimensions: { ServiceName: 'web' } });
     expect(parseAlarmEvent('{"hello":1}', topic)).toBeNull();
     expect(parseAlarmEvent('plain text', topic)).toBeNull();
   });
 
   it('maps trigger parameters with ${{ alarm.* }}', () => {
-    const a = parseAlarmEvent(JSON.stringify({ AlarmName: 'x-5xx', NewStateValue: 'ALARM', StateChangeTime: '2026-11-21T14:04:10Z', Trigger: { Dimensions: [{ name: 'ServiceName', value: 'web' }] } }), topic)!;
+    const a = parseAlarmEvent(
+      JSON.stringify({
+        AlarmName: 'x-5xx',
+        NewStateValue: 'ALARM',
+        StateChangeTime: '2026-11-21T14:04:10Z',
+        Trigger: { Dimensions: [{ name: 'ServiceName', value: 'web' }] },
+      }),
+      topic,
+    )!;
     const scope = { alarm: alarmScope(a, { topicArn: topic, messageId: 'm', receivedAt: '2026-11-21T14:04:11.000Z' }) };
-    expect(resolveValue({ service: '${{ alarm.dimensions.ServiceName }}', cluster: '${{ alarm.dimensions.ClusterName }}', why: '${{ alarm.name }} went ${{ alarm.state }}' }, scope))
-      .toEqual({ service: 'web', why: 'x-5xx went ALARM' });
+    expect(
+      resolveValue(
+        { service: '${{ alarm.dimensions.ServiceName }}', cluster: '${{ alarm.dimensions.ClusterName }}', why: '${{ alarm.name }} went ${{ alarm.state }}' },
+        scope,
+      ),
+    ).toEqual({ service: 'web', why: 'x-5xx went ALARM' });
   });
 });
 
 describe('the loader and the alarm root', () => {
-  const fake = (uses: string): StepType => ({ uses, description: uses, mutates: false, input: { type: 'object' }, outputs: [], run: async () => ({ kind: 'done', output: {} }) });
+  const fake = (uses: string): StepType => ({
+    uses,
+    description: uses,
+    mutates: false,
+    input: { type: 'object' },
+    outputs: [],
+    run: async () => ({ kind: 'done', output: {} }),
+  });
   const registry = new StepRegistry([fake('core.noop')]);
   const problems = (yaml: string): DefinitionProblem[] => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rb-'));
@@ -173,9 +230,14 @@ describe('webhook configuration', () => {
   const key = 'ops:admin:' + 'a'.repeat(64);
 
   it('refuses RUNBOOKD_SNS_CERTS_DIR when NODE_ENV=production, and topics that are not topic ARNs', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: key, RUNBOOKD_SNS_CERTS_DIR: '/tmp/certs' })).toThrow(/RUNBOOKD_SNS_CERTS_DIR .* refused when NODE_ENV=production/);
+    expect(() => loadConfig({ NODE_ENV: 'production', RUNBOOKD_API_KEYS: key, RUNBOOKD_SNS_CERTS_DIR: '/tmp/certs' })).toThrow(
+      /RUNBOOKD_SNS_CERTS_DIR .* refused when NODE_ENV=production/,
+    );
     expect(() => loadConfig({ RUNBOOKD_SNS_TOPICS: 'prod-alarms' })).toThrow(/not an SNS topic ARN/);
-    const c = loadConfig({ RUNBOOKD_SNS_TOPICS: 'arn:aws:sns:eu-west-1:123456789012:a, arn:aws:sns:eu-west-1:123456789012:b', RUNBOOKD_SNS_CERTS_DIR: 'certs' });
+    const c = loadConfig({
+      RUNBOOKD_SNS_TOPICS: 'arn:aws:sns:eu-west-1:123456789012:a, arn:aws:sns:eu-west-1:123456789012:b',
+      RUNBOOKD_SNS_CERTS_DIR: 'certs',
+    });
     expect(c.sns.topics).toHaveLength(2);
     expect(c.sns.certsDir).toBe(path.resolve('certs'));
     expect(c.sns.maxMessageAgeSeconds).toBe(3600);
@@ -190,7 +252,25 @@ describe('the HTTPS certificate fetcher', () => {
   let cert: string;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'fetch-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'k.pem'),
+        '-out',
+        path.join(dir, 'c.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { stdio: 'ignore' },
+    );
     key = readFileSync(path.join(dir, 'k.pem'), 'utf8');
     cert = readFileSync(path.join(dir, 'c.pem'), 'utf8');
     server = https.createServer({ key, cert }, (req, res) => {
@@ -214,7 +294,10 @@ describe('the HTTPS certificate fetcher', () => {
   it('returns the PEM; a missing one is a bad signature; a large one is refused; no redirect is followed', async () => {
     await expect(fetcher().fetch(new URL(`${base}/ok.pem`))).resolves.toBe(cert);
     await expect(fetcher().fetch(new URL(`${base}/nope.pem`))).rejects.toMatchObject({ code: 'SNS_SIGNATURE_INVALID' });
-    await expect(fetcher().fetch(new URL(`${base}/big.pem`))).rejects.toMatchObject({ code: 'SNS_SIGNATURE_INVALID', message: expect.stringMatching(/larger than/) });
+    await expect(fetcher().fetch(new URL(`${base}/big.pem`))).rejects.toMatchObject({
+      code: 'SNS_SIGNATURE_INVALID',
+      message: expect.stringMatching(/larger than/),
+    });
     await expect(fetcher().fetch(new URL(`${base}/moved.pem`))).rejects.toMatchObject({ code: 'SNS_CERT_UNAVAILABLE' });
   });
 
@@ -228,10 +311,19 @@ describe('the HTTPS certificate fetcher', () => {
   it('is never asked for a URL the host rule refuses (the verifier checks first)', async () => {
     const fetch = jest.fn();
     const verifier = new SnsSignatureVerifier({ fetch }, new Clock());
-    const m = parseSnsMessage(JSON.stringify({
-      Type: 'Notification', MessageId: 'm', TopicArn: 'arn:aws:sns:eu-west-1:123456789012:t', Message: 'x', Timestamp: new Date().toISOString(),
-      SignatureVersion: '2', Signature: 'AA==', SigningCertURL: `${base}/ok.pem`,
-    }), {});
+    const m = parseSnsMessage(
+      JSON.stringify({
+        Type: 'Notification',
+        MessageId: 'm',
+        TopicArn: 'arn:aws:sns:eu-west-1:123456789012:t',
+        Message: 'x',
+        Timestamp: new Date().toISOString(),
+        SignatureVersion: '2',
+        Signature: 'AA==',
+        SigningCertURL: `${base}/ok.pem`,
+      }),
+      {},
+    );
     await expect(verifier.verify(m)).rejects.toMatchObject({ code: 'SNS_CERT_URL_REJECTED' });
     expect(fetch).not.toHaveBeenCalled();
   });

@@ -27,11 +27,11 @@ export function useLiveRun(runId: string | undefined): { run: RunView | undefine
         source = new EventSource(api.runEventsUrl(runId));
         setLive(true);
         source.addEventListener('run', (e) => {
-          const header = JSON.parse((e).data) as RunView;
+          const header = JSON.parse(e.data) as RunView;
           setRun((prev) => ({ ...header, steps: prev?.steps ?? [] }));
         });
         source.addEventListener('step', (e) => {
-          const step = JSON.parse((e).data) as StepView;
+          const step = JSON.parse(e.data) as StepView;
           setRun((prev) => (prev ? { ...prev, steps: upsert(prev.steps ?? [], step) } : prev));
         });
         source.addEventListener('end', () => {

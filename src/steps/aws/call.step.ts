@@ -9,7 +9,16 @@ import { done, IamNeed, StepContext, StepDefinitionLike, StepType } from '../ste
 import { isTruthy, query } from '../../runbooks/expressions';
 import { targetOf } from '../aws-target';
 import {
-  callProperties, checkCall, checkOutputs, checkQuery, derivedToken, GenericCallInput, iamNeedsOf, idempotencyInputOf, namedOutputs, Problem,
+  callProperties,
+  checkCall,
+  checkOutputs,
+  checkQuery,
+  derivedToken,
+  GenericCallInput,
+  iamNeedsOf,
+  idempotencyInputOf,
+  namedOutputs,
+  Problem,
 } from './generic-call';
 
 interface LookFirst {

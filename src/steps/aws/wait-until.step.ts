@@ -80,7 +80,10 @@ export class AwsWaitUntilStep implements StepType<Input, Output> {
     const where = { service: input.service, operation: input.api };
     if (input.failWhen && isTruthy(query(input.failWhen, response))) {
       throw new AwsStepError('AWS_WAIT_FAILURE_STATE', `${input.service}:${input.api}: failure state reached (${input.failWhen}) after ${polls} look(s)`, {
-        ...where, failWhen: input.failWhen, seen: summarise(response, input.until), polls,
+        ...where,
+        failWhen: input.failWhen,
+        seen: summarise(response, input.until),
+        polls,
       });
     }
     const nowMs = this.clock.nowMs();

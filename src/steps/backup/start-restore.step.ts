@@ -110,16 +110,28 @@ export class StartRestoreStep implements StepType<Input, Output> {
       resumed = await createRestoredResource.run(this.rds, ctx, target, this.spec(input, ctx), requestedAtMs);
     }
     return done<Output>({
-      source: input.source, kind: input.kind, identifier: input.identifier, instanceIdentifier: instanceIdOf(ref), region: target.region,
-      requestedAt: new Date(requestedAtMs).toISOString(), requestedAtMs, restoreJobId, resumed,
+      source: input.source,
+      kind: input.kind,
+      identifier: input.identifier,
+      instanceIdentifier: instanceIdOf(ref),
+      region: target.region,
+      requestedAt: new Date(requestedAtMs).toISOString(),
+      requestedAtMs,
+      restoreJobId,
+      resumed,
       resources: resourceRecords(ref, target.region, input.source === 'aws-backup' ? 'restore-job-started' : 'creating', { createdByStepId: ctx.stepId }),
     });
   }
 
   private spec(input: Input, ctx: StepContext) {
     return {
-      kind: input.kind, identifier: input.identifier, instanceIdentifier: instanceIdOf(input), engine: input.engine, isolation: input,
-      tags: runResourceTags(ctx), create: { from: 'snapshot' as const, snapshotIdentifier: input.restorePointId },
+      kind: input.kind,
+      identifier: input.identifier,
+      instanceIdentifier: instanceIdOf(input),
+      engine: input.engine,
+      isolation: input,
+      tags: runResourceTags(ctx),
+      create: { from: 'snapshot' as const, snapshotIdentifier: input.restorePointId },
     };
   }
 
@@ -136,8 +148,11 @@ export class StartRestoreStep implements StepType<Input, Output> {
     if (input.dbSubnetGroupName) metadata.DBSubnetGroupName = input.dbSubnetGroupName;
     if (input.vpcSecurityGroupIds?.length) metadata.VpcSecurityGroupIds = JSON.stringify(input.vpcSecurityGroupIds);
     return {
-      recoveryPointArn: input.restorePointId, iamRoleArn: input.backupRoleArn!, metadata,
-      idempotencyToken: `${ctx.runId}-${ctx.stepId}`, resourceType: input.kind === 'cluster' ? 'Aurora' : 'RDS',
+      recoveryPointArn: input.restorePointId,
+      iamRoleArn: input.backupRoleArn!,
+      metadata,
+      idempotencyToken: `${ctx.runId}-${ctx.stepId}`,
+      resourceType: input.kind === 'cluster' ? 'Aurora' : 'RDS',
     };
   }
 

@@ -200,7 +200,10 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     if (statistics === 'cloudwatch') {
       const chartSeries = await fetch(wantedCharts.map((w) => ({ ...w.spec.query, id: `${w.queryId}c`, periodSeconds: input.periodSeconds })));
       for (const w of wantedCharts) {
-        w.j.points.set(w.spec.metric, (chartSeries[`${w.queryId}c`] ?? []).map((p) => ({ t: p.t, v: w.spec.transform(p.v) })));
+        w.j.points.set(
+          w.spec.metric,
+          (chartSeries[`${w.queryId}c`] ?? []).map((p) => ({ t: p.t, v: w.spec.transform(p.v) })),
+        );
       }
     }
     const charts: CapacityChart[] = wantedCharts.map((w) => chartFor(w.j.resource.id, w.analysis, w.j.points.get(w.spec.metric) ?? [], window));
@@ -217,7 +220,9 @@ export class AnalyzeCapacityStep implements StepType<Input, Output> {
     ];
     for (const m of input.missing ?? []) notes.push(`Named in the scope but not found: ${m}.`);
     if (fetched.messages.length)
-      notes.push(`CloudWatch said: ${fetched.messages.slice(0, 10).join('; ')}${fetched.messages.length > 10 ? ` (and ${fetched.messages.length - 10} more)` : ''}.`);
+      notes.push(
+        `CloudWatch said: ${fetched.messages.slice(0, 10).join('; ')}${fetched.messages.length > 10 ? ` (and ${fetched.messages.length - 10} more)` : ''}.`,
+      );
     if (chartsOmitted)
       notes.push(`${chartsOmitted} resource(s) at risk or over-provisioned are in the table but not charted (at most ${MAX_CHARTS} charts per report).`);
 

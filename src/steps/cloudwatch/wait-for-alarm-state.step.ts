@@ -71,8 +71,13 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
     const { alarms, missing } = await this.alarms.states(ctx.aws, targetOf(input, this.config), [input.alarmName]);
     const state = alarms[0]?.state ?? 'MISSING';
     const finding = (passed: boolean, measured: number | null, detail: string): Finding => ({
-      id: 'alarm-recovered', title: `Alarm ${input.alarmName} back to ${want} within the window`, passed,
-      measured, target: windowS, unit: 's', detail,
+      id: 'alarm-recovered',
+      title: `Alarm ${input.alarmName} back to ${want} within the window`,
+      passed,
+      measured,
+      target: windowS,
+      unit: 's',
+      detail,
     });
     if (state === want) {
       const figures: Figure[] = [{ id: 'alarm-ok-at', label: `Alarm ${want}`, value: new Date(nowMs).toISOString() }];
@@ -81,15 +86,25 @@ export class WaitForAlarmStateStep implements StepType<Input, Output> {
       const total = secondsBetween(parseTime(input.alarmStateChangeTime), nowMs);
       if (total !== null) figures.push({ id: 'alarm-to-recovered-seconds', label: `Alarm state change → alarm ${want}`, value: total, unit: 's' });
       return done<Output>({
-        alarmName: input.alarmName, reached: true, state, reachedAt: new Date(nowMs).toISOString(), reachedAtMs: nowMs,
-        findings: [finding(true, s, `${want} at ${new Date(nowMs).toISOString()}`)], figures,
+        alarmName: input.alarmName,
+        reached: true,
+        state,
+        reachedAt: new Date(nowMs).toISOString(),
+        reachedAtMs: nowMs,
+        findings: [finding(true, s, `${want} at ${new Date(nowMs).toISOString()}`)],
+        figures,
       });
     }
     if (nowMs - since >= windowS * 1000) {
       const detail = missing.length > 0 ? `alarm ${input.alarmName} does not exist` : `still ${state} after ${windowS}s`;
       return done<Output>({
-        alarmName: input.alarmName, reached: false, state, reachedAt: null, reachedAtMs: null,
-        findings: [finding(false, secondsBetween(since, nowMs), detail)], figures: [],
+        alarmName: input.alarmName,
+        reached: false,
+        state,
+        reachedAt: null,
+        reachedAtMs: null,
+        findings: [finding(false, secondsBetween(since, nowMs), detail)],
+        figures: [],
       });
     }
     const remainingS = (since + windowS * 1000 - nowMs) / 1000;

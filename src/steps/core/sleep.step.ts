@@ -17,7 +17,9 @@ export class SleepStep implements StepType<Input, { sleptSeconds: number }> {
   readonly mutates = false;
   readonly iamActions = [];
   readonly input = {
-    type: 'object', additionalProperties: false, required: ['seconds'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['seconds'],
     properties: { seconds: { type: 'number', minimum: 0, maximum: 86400 } },
   };
   readonly outputs = ['sleptSeconds'];

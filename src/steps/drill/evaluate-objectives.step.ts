@@ -20,11 +20,12 @@ interface Input extends DrillTargets {
 @Injectable()
 export class EvaluateDrillObjectivesStep implements StepType<Input, { drill: DrillEvidence; figures: unknown[] }> {
   readonly uses = 'drill.evaluate-objectives';
-  readonly description = 'Holds the child runs\' recorded findings to the DR objectives and adds the trend over previous drills';
+  readonly description = "Holds the child runs' recorded findings to the DR objectives and adds the trend over previous drills";
   readonly mutates = false;
   readonly iamActions = [];
   readonly input = {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: {
       rpoTargetMinutes: { type: 'number', exclusiveMinimum: 0, default: 60 },
       rtoTargetMinutes: { type: 'number', exclusiveMinimum: 0, default: 240 },

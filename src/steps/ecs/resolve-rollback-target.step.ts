@@ -34,7 +34,7 @@ interface Output extends Record<string, unknown> {
 }
 
 const RULE_LABEL: Record<RollbackRule, string> = {
-  'explicit': '1 explicit taskDefinition parameter',
+  explicit: '1 explicit taskDefinition parameter',
   'deployment-history': '2 newest completed deployment with another task definition',
   'known-good-tag': `3 newest revision tagged ${KNOWN_GOOD_TAG}`,
   'previous-revision': '4 previous ACTIVE revision of the family',

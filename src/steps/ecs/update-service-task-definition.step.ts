@@ -95,8 +95,14 @@ export class UpdateServiceTaskDefinitionStep implements StepType<Input, Output> 
       if (s !== null) figures.push({ id: 'received-to-rollback-seconds', label: 'Received → rollback call', value: s, unit: 's' });
     }
     return {
-      previousTaskDefinition: previous, taskDefinition: input.taskDefinition, changed,
-      requestedAt: requestedAtMs === null ? null : new Date(requestedAtMs).toISOString(), requestedAtMs, requestId, resumed, figures,
+      previousTaskDefinition: previous,
+      taskDefinition: input.taskDefinition,
+      changed,
+      requestedAt: requestedAtMs === null ? null : new Date(requestedAtMs).toISOString(),
+      requestedAtMs,
+      requestId,
+      resumed,
+      figures,
     };
   }
 

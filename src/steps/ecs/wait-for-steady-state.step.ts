@@ -72,8 +72,12 @@ export class WaitForSteadyStateStep implements StepType<Input, Output> {
     const seconds = secondsBetween(input.requestedAtMs, lookedAtMs);
     if (seconds !== null) figures.push({ id: 'rollback-to-steady-seconds', label: 'Rollback call → steady', value: seconds, unit: 's' });
     return done<Output>({
-      taskDefinition: s.taskDefinition, steadyAt: new Date(lookedAtMs).toISOString(), steadyAtMs: lookedAtMs,
-      runningCount: s.runningCount, desiredCount: s.desiredCount, figures,
+      taskDefinition: s.taskDefinition,
+      steadyAt: new Date(lookedAtMs).toISOString(),
+      steadyAtMs: lookedAtMs,
+      runningCount: s.runningCount,
+      desiredCount: s.desiredCount,
+      figures,
     });
   }
 

@@ -92,7 +92,10 @@ export class RunFleetStep implements StepType<Input, RunFleetOutput> {
         const started = await this.startMore(input, ctx, now, children, refused);
         if (started.length > 0 && (await this.runs.cancelRequest(ctx.runId))) {
           // Requested while this look started them: the cascade may have read the children before these existed.
-          for (const id of started) await engineOf(ctx).cancelRun(id, 'fleet-cancel').catch(() => undefined);
+          for (const id of started)
+            await engineOf(ctx)
+              .cancelRun(id, 'fleet-cancel')
+              .catch(() => undefined);
         }
         if (Object.keys(refused).length > 0) await ctx.checkpoint({ refused });
         now = tally();

@@ -31,7 +31,8 @@ export class FindExpiredStep implements StepType<Input, Output> {
   readonly mutates = false;
   readonly iamActions = [...LEFTOVER_IAM_ACTIONS.list];
   readonly input = {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: { regions: { type: 'array', items: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d$' }, uniqueItems: true } },
   };
   readonly outputs = ['candidates', 'spared', 'regions'];

@@ -37,9 +37,7 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
   readonly uses = 'rds.check-restore-window';
   readonly description = 'Checks a point-in-time restore target against the restorable window';
   readonly mutates = false;
-  readonly iamActions = [
-    ...RDS_READ_SUBJECT_ACTIONS, 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots',
-  ];
+  readonly iamActions = [...RDS_READ_SUBJECT_ACTIONS, 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots'];
   readonly input = {
     type: 'object',
     additionalProperties: false,
@@ -90,8 +88,13 @@ export class CheckRestoreWindowStep implements StepType<Input, Output> {
           }),
     };
     return done<Output>({
-      ...source, requestedPoint, earliestRestorableTime: window.earliest, latestRestorableTime: window.latest, restoreRegion,
-      sourceAutomatedBackupsArn: window.automatedBackupsArn, findings: [finding],
+      ...source,
+      requestedPoint,
+      earliestRestorableTime: window.earliest,
+      latestRestorableTime: window.latest,
+      restoreRegion,
+      sourceAutomatedBackupsArn: window.automatedBackupsArn,
+      findings: [finding],
     });
   }
 
@@ -149,4 +152,8 @@ interface Window {
 }
 
 const minIso = (xs: Array<string | null>): string | null => xs.filter((x): x is string => !!x).sort()[0] ?? null;
-const maxIso = (xs: Array<string | null>): string | null => xs.filter((x): x is string => !!x).sort().reverse()[0] ?? null;
+const maxIso = (xs: Array<string | null>): string | null =>
+  xs
+    .filter((x): x is string => !!x)
+    .sort()
+    .reverse()[0] ?? null;

@@ -76,8 +76,15 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
         throw refuse(`targetInstance ${input.targetInstance} is not a reader of ${c.identifier} (readers: ${readers.join(', ')})`);
       }
       return done<Output>({
-        kind: 'cluster', identifier: c.identifier, region, status: c.status, engine: c.engine, engineVersion: c.engineVersion,
-        writer: c.writer, readers, standbyZone: null,
+        kind: 'cluster',
+        identifier: c.identifier,
+        region,
+        status: c.status,
+        engine: c.engine,
+        engineVersion: c.engineVersion,
+        writer: c.writer,
+        readers,
+        standbyZone: null,
       });
     }
     if (input.targetInstance) throw refuse('targetInstance applies to Aurora clusters only');
@@ -87,8 +94,15 @@ export class DescribeFailoverTargetStep implements StepType<Input, Output> {
     if (i.clusterIdentifier) throw refuse(`instance ${i.identifier} belongs to cluster ${i.clusterIdentifier}: test the cluster instead`);
     if (!i.availabilityZone) throw refuse(`instance ${i.identifier} reports no availability zone`);
     return done<Output>({
-      kind: 'instance', identifier: i.identifier, region, status: i.status, engine: i.engine, engineVersion: i.engineVersion,
-      writer: i.availabilityZone, readers: [], standbyZone: i.secondaryAvailabilityZone,
+      kind: 'instance',
+      identifier: i.identifier,
+      region,
+      status: i.status,
+      engine: i.engine,
+      engineVersion: i.engineVersion,
+      writer: i.availabilityZone,
+      readers: [],
+      standbyZone: i.secondaryAvailabilityZone,
     });
   }
 

@@ -70,8 +70,12 @@ export class FailoverStep implements StepType<Input, Output> {
     if (earlier !== null && (await this.alreadyStarted(input, ctx, target, earlier))) {
       ctx.log.warn(`${operation} was already sent by an earlier attempt at ${new Date(earlier).toISOString()}; not sending it again`);
       return done<Output>({
-        requestedAt: new Date(earlier).toISOString(), requestedAtMs: earlier, previousWriter: input.expectedWriter,
-        operation, requestId: null, resumed: true,
+        requestedAt: new Date(earlier).toISOString(),
+        requestedAtMs: earlier,
+        previousWriter: input.expectedWriter,
+        operation,
+        requestId: null,
+        resumed: true,
       });
     }
     const requestedAtMs = this.clock.nowMs();
@@ -81,8 +85,12 @@ export class FailoverStep implements StepType<Input, Output> {
         ? await this.rds.failoverCluster(ctx.aws, target, { clusterIdentifier: input.identifier, targetInstance: input.targetInstance })
         : await this.rds.rebootWithFailover(ctx.aws, target, input.identifier);
     return done<Output>({
-      requestedAt: new Date(requestedAtMs).toISOString(), requestedAtMs, previousWriter: input.expectedWriter,
-      operation, requestId: receipt.requestId, resumed: false,
+      requestedAt: new Date(requestedAtMs).toISOString(),
+      requestedAtMs,
+      previousWriter: input.expectedWriter,
+      operation,
+      requestId: receipt.requestId,
+      resumed: false,
     });
   }
 

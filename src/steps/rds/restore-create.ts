@@ -73,9 +73,9 @@ export const createRestoredResource = {
     }
     // The cluster's instance is judged on its own: a name already held by someone else's
     // instance is refused before anything is created, never adopted (cleanup would delete it).
-    const stranger = spec.kind === 'cluster' && (now.exists
-      ? now.instanceStatus !== null && !now.instanceOurs
-      : await instanceHeldByAnother(rds, ctx, target, spec.instanceIdentifier));
+    const stranger =
+      spec.kind === 'cluster' &&
+      (now.exists ? now.instanceStatus !== null && !now.instanceOurs : await instanceHeldByAnother(rds, ctx, target, spec.instanceIdentifier));
     if (stranger) {
       throw new EngineError(
         'PRECONDITION_FAILED',
@@ -95,7 +95,8 @@ export const createRestoredResource = {
           else await rds.restoreInstanceToPointInTime(ctx.aws, target, { ...base, ...c });
         } else {
           const { instanceClass: _unused, ...clusterBase } = base;
-          if (c.from === 'snapshot') await rds.restoreClusterFromSnapshot(ctx.aws, target, { ...clusterBase, snapshotIdentifier: c.snapshotIdentifier, engine: spec.engine ?? '' });
+          if (c.from === 'snapshot')
+            await rds.restoreClusterFromSnapshot(ctx.aws, target, { ...clusterBase, snapshotIdentifier: c.snapshotIdentifier, engine: spec.engine ?? '' });
           else await rds.restoreClusterToPointInTime(ctx.aws, target, { ...clusterBase, ...c });
         }
       });
@@ -120,7 +121,12 @@ export const createRestoredResource = {
  * Returns the state adopted, or null when the create went through.
  */
 async function adoptingConflict(
-  rds: RdsRestoreAdapter, ctx: StepContext, target: AwsTarget, spec: CreateSpec, which: 'main' | 'instance', create: () => Promise<void>,
+  rds: RdsRestoreAdapter,
+  ctx: StepContext,
+  target: AwsTarget,
+  spec: CreateSpec,
+  which: 'main' | 'instance',
+  create: () => Promise<void>,
 ): Promise<RestoredState | null> {
   try {
     await create();
@@ -131,7 +137,10 @@ async function adoptingConflict(
     const ours = which === 'main' ? now.exists && now.ours : now.instanceStatus !== null && now.instanceOurs;
     const name = which === 'main' ? `${spec.kind} ${spec.identifier}` : `instance ${spec.instanceIdentifier}`;
     if (!ours) {
-      throw new EngineError('PRECONDITION_FAILED', `${name} already exists and was not created by this run; choose another target name`, { identifier: which === 'main' ? spec.identifier : spec.instanceIdentifier, awsCode: err.details.awsCode });
+      throw new EngineError('PRECONDITION_FAILED', `${name} already exists and was not created by this run; choose another target name`, {
+        identifier: which === 'main' ? spec.identifier : spec.instanceIdentifier,
+        awsCode: err.details.awsCode,
+      });
     }
     ctx.log.log(`${name} already existed and is this run's (an earlier request of the run landed first); adopted, not created again`);
     return now;
@@ -152,7 +161,10 @@ function baseOf(spec: CreateSpec) {
 
 function clusterInstance(spec: CreateSpec) {
   return {
-    identifier: spec.instanceIdentifier, clusterIdentifier: spec.identifier, engine: spec.engine ?? '',
-    instanceClass: spec.isolation.instanceClass ?? DEFAULT_CLUSTER_INSTANCE_CLASS, tags: spec.tags,
+    identifier: spec.instanceIdentifier,
+    clusterIdentifier: spec.identifier,
+    engine: spec.engine ?? '',
+    instanceClass: spec.isolation.instanceClass ?? DEFAULT_CLUSTER_INSTANCE_CLASS,
+    tags: spec.tags,
   };
 }

@@ -25,8 +25,21 @@ export interface SourceFacts extends Record<string, unknown> {
 }
 
 export const SOURCE_OUTPUTS = [
-  'kind', 'identifier', 'region', 'arn', 'status', 'engine', 'engineVersion', 'allocatedStorage', 'storageEncrypted', 'kmsKeyId',
-  'backupRetentionPeriod', 'instanceClass', 'latestRestorableTime', 'restoreIdentifier', 'restoreInstanceIdentifier',
+  'kind',
+  'identifier',
+  'region',
+  'arn',
+  'status',
+  'engine',
+  'engineVersion',
+  'allocatedStorage',
+  'storageEncrypted',
+  'kmsKeyId',
+  'backupRetentionPeriod',
+  'instanceClass',
+  'latestRestorableTime',
+  'restoreIdentifier',
+  'restoreInstanceIdentifier',
 ] as const;
 
 export interface SourceInput {

@@ -75,9 +75,21 @@ export interface RestoredState {
 }
 
 const ABSENT: RestoredState = {
-  exists: false, status: 'absent', instanceStatus: null, arn: null, instanceArn: null, endpoint: null, ours: false,
-  instanceOurs: false, instanceClusterId: null,
-  engine: null, engineVersion: null, allocatedStorage: null, storageEncrypted: null, kmsKeyId: null, publiclyAccessible: null,
+  exists: false,
+  status: 'absent',
+  instanceStatus: null,
+  arn: null,
+  instanceArn: null,
+  endpoint: null,
+  ours: false,
+  instanceOurs: false,
+  instanceClusterId: null,
+  engine: null,
+  engineVersion: null,
+  allocatedStorage: null,
+  storageEncrypted: null,
+  kmsKeyId: null,
+  publiclyAccessible: null,
 };
 
 /**
@@ -94,9 +106,21 @@ export async function observeRestored(rds: RdsRestoreAdapter, ctx: AwsCallContex
     if (!i) return ABSENT;
     const ours = derived || createdByRun(i.tags, ctx.runId);
     return {
-      exists: true, status: i.status, instanceStatus: i.status, arn: i.arn, instanceArn: i.arn, endpoint: i.endpoint,
-      ours, instanceOurs: ours, instanceClusterId: i.clusterIdentifier, engine: i.engine, engineVersion: i.engineVersion,
-      allocatedStorage: i.allocatedStorage, storageEncrypted: i.storageEncrypted, kmsKeyId: i.kmsKeyId, publiclyAccessible: i.publiclyAccessible,
+      exists: true,
+      status: i.status,
+      instanceStatus: i.status,
+      arn: i.arn,
+      instanceArn: i.arn,
+      endpoint: i.endpoint,
+      ours,
+      instanceOurs: ours,
+      instanceClusterId: i.clusterIdentifier,
+      engine: i.engine,
+      engineVersion: i.engineVersion,
+      allocatedStorage: i.allocatedStorage,
+      storageEncrypted: i.storageEncrypted,
+      kmsKeyId: i.kmsKeyId,
+      publiclyAccessible: i.publiclyAccessible,
     };
   }
   const c = await rds.findCluster(ctx, target, ref.identifier);
@@ -104,11 +128,20 @@ export async function observeRestored(rds: RdsRestoreAdapter, ctx: AwsCallContex
   const instanceId = instanceIdOf(ref);
   const i = await rds.findInstance(ctx, target, instanceId);
   return {
-    exists: true, status: c.status, instanceStatus: i?.status ?? null, arn: c.arn, instanceArn: i?.arn ?? null,
-    endpoint: c.endpoint, ours: derived || createdByRun(c.tags, ctx.runId),
+    exists: true,
+    status: c.status,
+    instanceStatus: i?.status ?? null,
+    arn: c.arn,
+    instanceArn: i?.arn ?? null,
+    endpoint: c.endpoint,
+    ours: derived || createdByRun(c.tags, ctx.runId),
     instanceOurs: !!i && (instanceId === `${derivedName}-1` || createdByRun(i.tags, ctx.runId)),
-    instanceClusterId: i?.clusterIdentifier ?? null, engine: c.engine, engineVersion: c.engineVersion,
-    allocatedStorage: c.allocatedStorage, storageEncrypted: c.storageEncrypted, kmsKeyId: c.kmsKeyId,
+    instanceClusterId: i?.clusterIdentifier ?? null,
+    engine: c.engine,
+    engineVersion: c.engineVersion,
+    allocatedStorage: c.allocatedStorage,
+    storageEncrypted: c.storageEncrypted,
+    kmsKeyId: c.kmsKeyId,
     publiclyAccessible: i ? i.publiclyAccessible : null,
   };
 }

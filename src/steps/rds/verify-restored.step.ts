@@ -110,8 +110,12 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
     // Aurora storage grows on its own; only an instance's allocated storage can be compared.
     if (input.kind === 'instance' && typeof input.sourceAllocatedStorage === 'number') {
       findings.push({
-        id: 'storage-matches', title: 'Allocated storage is at least the source’s', passed: (now.allocatedStorage ?? -1) >= input.sourceAllocatedStorage,
-        measured: now.allocatedStorage, target: input.sourceAllocatedStorage, unit: 'GiB',
+        id: 'storage-matches',
+        title: 'Allocated storage is at least the source’s',
+        passed: (now.allocatedStorage ?? -1) >= input.sourceAllocatedStorage,
+        measured: now.allocatedStorage,
+        target: input.sourceAllocatedStorage,
+        unit: 'GiB',
       });
     }
     findings.push({
@@ -127,8 +131,12 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
       rpoMinutes = Math.max(0, minutesBetween(Date.parse(input.requestedPoint), Date.parse(input.latestRestorableTime)));
       if (typeof input.rpoTargetMinutes === 'number') {
         findings.push({
-          id: 'rpo', title: 'Achieved RPO: requested point to the latest restorable time, within target', passed: rpoMinutes <= input.rpoTargetMinutes,
-          measured: rpoMinutes, target: input.rpoTargetMinutes, unit: 'min',
+          id: 'rpo',
+          title: 'Achieved RPO: requested point to the latest restorable time, within target',
+          passed: rpoMinutes <= input.rpoTargetMinutes,
+          measured: rpoMinutes,
+          target: input.rpoTargetMinutes,
+          unit: 'min',
         });
       }
     }
@@ -142,10 +150,15 @@ export class VerifyRestoredStep implements StepType<Input, Output> {
       figures.push({ id: 'endpoint', label: input.mode === 'recovery' ? 'New endpoint (kept)' : 'Restored endpoint', value: now.endpoint });
     return done<Output>({
       passed: failed.length === 0,
-      message: failed.length === 0
-        ? `restored ${input.identifier} matches its source; RTO ${rtoMinutes} min`
-        : `failed: ${failed.map((f) => `${f.id} (measured ${String(f.measured)}, expected ${String(f.target)})`).join('; ')}`,
-      endpoint: now.endpoint, rtoMinutes, rpoMinutes, findings, figures,
+      message:
+        failed.length === 0
+          ? `restored ${input.identifier} matches its source; RTO ${rtoMinutes} min`
+          : `failed: ${failed.map((f) => `${f.id} (measured ${String(f.measured)}, expected ${String(f.target)})`).join('; ')}`,
+      endpoint: now.endpoint,
+      rtoMinutes,
+      rpoMinutes,
+      findings,
+      figures,
     });
   }
 

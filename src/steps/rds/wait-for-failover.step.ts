@@ -85,10 +85,21 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
         throw new EngineError(
           'SWITCH_TARGET_MISSED',
           `no switch ${elapsedS} s after the failover call, past the ${input.targetSeconds} s target by ${pastS} s (margin ${marginS} s); last seen: ${seen} (${looks} looks)`,
-          { lastSeen: { status: now.status, writer: now.writer, members: now.members }, previousWriter: input.previousWriter, expectedWriter: input.expectedWriter ?? null, elapsedSeconds: elapsedS, targetSeconds: input.targetSeconds, marginSeconds: marginS, looks },
+          {
+            lastSeen: { status: now.status, writer: now.writer, members: now.members },
+            previousWriter: input.previousWriter,
+            expectedWriter: input.expectedWriter ?? null,
+            elapsedSeconds: elapsedS,
+            targetSeconds: input.targetSeconds,
+            marginSeconds: marginS,
+            looks,
+          },
         );
       }
-      const when = pastS > 0 ? `${elapsedS} s since the failover call, past the ${input.targetSeconds} s target by ${pastS} s (gives up at ${input.targetSeconds + marginS} s)` : `${elapsedS} s of the ${input.targetSeconds} s target`;
+      const when =
+        pastS > 0
+          ? `${elapsedS} s since the failover call, past the ${input.targetSeconds} s target by ${pastS} s (gives up at ${input.targetSeconds + marginS} s)`
+          : `${elapsedS} s of the ${input.targetSeconds} s target`;
       // Never sleep past the give-up point: the failure is reported when it is due, not a poll later.
       const untilGiveUpS = input.targetSeconds + marginS - elapsedS + 0.1;
       return wait<Output>(Math.max(0.5, Math.min(input.pollSeconds ?? 2, untilGiveUpS)), { lastStatus: now.status, looks }, `${seen}; ${when}`);
@@ -98,7 +109,10 @@ export class WaitForFailoverStep implements StepType<Input, Output> {
       sourceId: input.identifier,
       since: new Date(input.requestedAtMs - 1000),
     });
-    const completed = events.filter((e) => FAILOVER_COMPLETED.test(e.message)).map((e) => Date.parse(e.at)).filter((t) => t >= input.requestedAtMs - 1000);
+    const completed = events
+      .filter((e) => FAILOVER_COMPLETED.test(e.message))
+      .map((e) => Date.parse(e.at))
+      .filter((t) => t >= input.requestedAtMs - 1000);
     const endMs = completed.length > 0 ? Math.min(...completed) : observedAtMs;
     const switchSeconds = Math.max(0, Math.round(endMs - input.requestedAtMs) / 1000);
     const label = input.label ?? 'Writer switch time';

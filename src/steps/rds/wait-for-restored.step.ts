@@ -68,7 +68,8 @@ export class WaitForRestoredStep implements StepType<Input, Output> {
       const job = await this.backup.describeRestoreJob(ctx.aws, target, input.restoreJobId);
       if (JOB_ENDED_BADLY.has(job.status)) {
         throw new EngineError('RESTORE_FAILED', `AWS Backup restore job ${job.id} ended ${job.status}${job.statusMessage ? `: ${job.statusMessage}` : ''}`, {
-          restoreJobId: job.id, status: job.status,
+          restoreJobId: job.id,
+          status: job.status,
         });
       }
       if (job.status !== JOB_DONE) {
@@ -86,8 +87,13 @@ export class WaitForRestoredStep implements StepType<Input, Output> {
     }
     const waitedMinutes = Math.round(((observedAtMs - ctx.startedAt.getTime()) / 60_000) * 100) / 100;
     return done<Output>({
-      status: now.status, availableAt: new Date(observedAtMs).toISOString(), availableAtMs: observedAtMs, endpoint: now.endpoint, arn: now.arn,
-      restoreJobId: input.restoreJobId ?? null, createdResourceArn,
+      status: now.status,
+      availableAt: new Date(observedAtMs).toISOString(),
+      availableAtMs: observedAtMs,
+      endpoint: now.endpoint,
+      arn: now.arn,
+      restoreJobId: input.restoreJobId ?? null,
+      createdResourceArn,
       resources: resourceRecords(input, target.region, 'available', { arn: now.arn, instanceArn: now.instanceArn, instanceState: now.instanceStatus }),
       figures: [{ id: 'restore-wait', label: 'Waited for the restored copy', value: waitedMinutes, unit: 'min' }],
     });

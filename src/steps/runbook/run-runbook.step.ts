@@ -41,7 +41,9 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
   readonly iamActions = [];
   readonly startsRuns = true;
   readonly input = {
-    type: 'object', additionalProperties: false, required: ['runbook'],
+    type: 'object',
+    additionalProperties: false,
+    required: ['runbook'],
     properties: {
       runbook: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$' },
       parameters: { type: 'object' },
@@ -67,7 +69,11 @@ export class RunRunbookStep implements StepType<Input, RunRunbookOutput> {
         dryRun: ctx.dryRun,
         reason: `step ${ctx.stepId} of ${ctx.runbookId} run ${ctx.runId}`,
         trigger: {
-          kind: 'parent', actor: ctx.aws.actor, parentRunId: ctx.runId, parentStepId: ctx.stepId, parentRunbookId: ctx.runbookId,
+          kind: 'parent',
+          actor: ctx.aws.actor,
+          parentRunId: ctx.runId,
+          parentStepId: ctx.stepId,
+          parentRunbookId: ctx.runbookId,
           ...person,
         },
         dedupeKey: `child:${ctx.runId}:${ctx.stepId}`,

@@ -24,7 +24,8 @@ export function checkEventBridgeAlarmEvent(body: unknown): EventBridgeAlarmEnvel
   const d = e.detail;
   if (d === null || typeof d !== 'object' || Array.isArray(d)) throw invalid('detail must be an object', 'detail');
   const detail = d as Record<string, unknown>;
-  if (typeof detail.alarmName !== 'string' || detail.alarmName.length === 0 || detail.alarmName.length > 255) throw invalid('detail.alarmName must be an alarm name', 'detail.alarmName');
+  if (typeof detail.alarmName !== 'string' || detail.alarmName.length === 0 || detail.alarmName.length > 255)
+    throw invalid('detail.alarmName must be an alarm name', 'detail.alarmName');
   const state = detail.state as Record<string, unknown> | undefined;
   if (!state || typeof state !== 'object' || typeof state.value !== 'string') throw invalid('detail.state.value must be the new state', 'detail.state.value');
   return { id: e.id, time: e.time, account: e.account, region: e.region };

@@ -35,7 +35,14 @@ export class EventBridgeWebhookService {
     this.authenticate(headers, source);
     const event = checkEventBridgeAlarmEvent(body);
     const result = await this.alarms.handle(
-      { via: 'eventbridge', Type: 'Notification', MessageId: `eventbridge:${event.id}`, TopicArn: EVENTBRIDGE_TOPIC, Message: JSON.stringify(body), Timestamp: event.time },
+      {
+        via: 'eventbridge',
+        Type: 'Notification',
+        MessageId: `eventbridge:${event.id}`,
+        TopicArn: EVENTBRIDGE_TOPIC,
+        Message: JSON.stringify(body),
+        Timestamp: event.time,
+      },
       receivedAt,
     );
     return { eventId: event.id, outcome: result.outcome, runs: result.runs };
@@ -48,7 +55,9 @@ export class EventBridgeWebhookService {
     }
     const given = headers[apiKeyHeader];
     if (typeof given !== 'string' || given.length === 0) {
-      throw new WebhookError('WEBHOOK_UNAUTHENTICATED', `the ${apiKeyHeader} header is missing (the EventBridge connection's API key)`, { header: apiKeyHeader });
+      throw new WebhookError('WEBHOOK_UNAUTHENTICATED', `the ${apiKeyHeader} header is missing (the EventBridge connection's API key)`, {
+        header: apiKeyHeader,
+      });
     }
     if (!matchesKeyHash(given, apiKeySha256)) {
       this.logger.warn(`refused an EventBridge post from ${source}: wrong API key`);

@@ -34,9 +34,13 @@ export class ScheduleHousekeepingService implements OnApplicationBootstrap, Befo
   ) {}
 
   onApplicationBootstrap(): void {
-    const timer = setInterval(() => void this.round().catch((err) => {
-      if (!this.stopping) this.logger.warn(`schedule housekeeping failed: ${(err as Error).message}`);
-    }), this.config.schedules.housekeepingIntervalMs);
+    const timer = setInterval(
+      () =>
+        void this.round().catch((err) => {
+          if (!this.stopping) this.logger.warn(`schedule housekeeping failed: ${(err as Error).message}`);
+        }),
+      this.config.schedules.housekeepingIntervalMs,
+    );
     timer.unref();
     this.scheduler.addInterval(INTERVAL_NAME, timer);
   }
@@ -65,7 +69,11 @@ export class ScheduleHousekeepingService implements OnApplicationBootstrap, Befo
   }
 
   private lockKey(): string {
-    const set = this.schedules.definitions().map((d) => `${d.id} ${d.cron} ${d.timezone}`).sort().join('\n');
+    const set = this.schedules
+      .definitions()
+      .map((d) => `${d.id} ${d.cron} ${d.timezone}`)
+      .sort()
+      .join('\n');
     return `${this.config.queue.prefix}:schedule-housekeeping:${createHash('sha256').update(set).digest('hex').slice(0, 16)}`;
   }
 }

@@ -30,19 +30,23 @@ export class ScheduleQueue implements OnModuleDestroy {
   }
 
   async upsert(id: string, pattern: string, tz: string): Promise<void> {
-    await this.queue.upsertJobScheduler(id, { pattern, tz }, {
-      name: 'tick',
-      data: { scheduleId: id },
-      opts: {
-        // A tick job that failed on an infrastructure error (the database failing over, AWS
-        // throttling its preflight) is retried for minutes, not seconds; its dedupe key keeps it
-        // to one run, and the periodic catch-up covers a tick whose attempts all failed.
-        attempts: this.config.schedules.tickAttempts,
-        backoff: { type: TICK_BACKOFF_TYPE, delay: this.config.schedules.tickBackoffMs },
-        removeOnComplete: { count: 200 },
-        removeOnFail: { count: 1000 },
+    await this.queue.upsertJobScheduler(
+      id,
+      { pattern, tz },
+      {
+        name: 'tick',
+        data: { scheduleId: id },
+        opts: {
+          // A tick job that failed on an infrastructure error (the database failing over, AWS
+          // throttling its preflight) is retried for minutes, not seconds; its dedupe key keeps it
+          // to one run, and the periodic catch-up covers a tick whose attempts all failed.
+          attempts: this.config.schedules.tickAttempts,
+          backoff: { type: TICK_BACKOFF_TYPE, delay: this.config.schedules.tickBackoffMs },
+          removeOnComplete: { count: 200 },
+          removeOnFail: { count: 1000 },
+        },
       },
-    });
+    );
   }
 
   async remove(id: string): Promise<boolean> {

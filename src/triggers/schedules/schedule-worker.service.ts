@@ -53,8 +53,11 @@ export class ScheduleWorkerService implements OnApplicationBootstrap, OnApplicat
     // A tick is a trigger: the root of the trace of the run it starts.
     const tracing = this.tracing;
     if (!tracing?.enabled) return this.schedules.onTick(job.data.scheduleId, tickAt);
-    await tracing.inSpan('schedule tick', { root: true, kind: 'consumer', attributes: { 'runbookd.schedule_id': job.data.scheduleId, 'runbookd.tick_at': tickAt.toISOString() } },
-      () => this.schedules.onTick(job.data.scheduleId, tickAt));
+    await tracing.inSpan(
+      'schedule tick',
+      { root: true, kind: 'consumer', attributes: { 'runbookd.schedule_id': job.data.scheduleId, 'runbookd.tick_at': tickAt.toISOString() } },
+      () => this.schedules.onTick(job.data.scheduleId, tickAt),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

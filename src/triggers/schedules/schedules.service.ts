@@ -63,8 +63,13 @@ export function scheduleDefinitions(catalog: RunbookCatalog): ScheduleDefinition
       const s: ScheduleTrigger = t.schedule;
       const scheduleId = s.id ?? `schedule-${i}`;
       out.push({
-        id: `${def.id}.${scheduleId}`, runbookId: def.id, scheduleId, cron: s.cron, timezone: s.timezone ?? 'UTC',
-        catchUpSeconds: parseDuration(s.catchUp ?? '') ?? DEFAULT_CATCH_UP_SECONDS, parameters: s.parameters ?? {},
+        id: `${def.id}.${scheduleId}`,
+        runbookId: def.id,
+        scheduleId,
+        cron: s.cron,
+        timezone: s.timezone ?? 'UTC',
+        catchUpSeconds: parseDuration(s.catchUp ?? '') ?? DEFAULT_CATCH_UP_SECONDS,
+        parameters: s.parameters ?? {},
       });
     });
   }
@@ -111,7 +116,10 @@ export class SchedulesService {
    */
   async sync(): Promise<void> {
     const defs = this.definitions();
-    await this.repo.declare(this.replicaId, defs.map((d) => d.id));
+    await this.repo.declare(
+      this.replicaId,
+      defs.map((d) => d.id),
+    );
     for (const d of defs) {
       await this.repo.ensure(d.id, d.runbookId, d.scheduleId);
       const state = await this.repo.get(d.id);
@@ -123,7 +131,10 @@ export class SchedulesService {
 
   /** Heartbeat: this replica still declares its schedules. Every replica, every housekeeping round. */
   async heartbeat(): Promise<void> {
-    await this.repo.declare(this.replicaId, this.definitions().map((d) => d.id));
+    await this.repo.declare(
+      this.replicaId,
+      this.definitions().map((d) => d.id),
+    );
   }
 
   /** On shutdown: the schedules stop being kept alive by this replica at once, not after its heartbeat ages. */
@@ -192,9 +203,12 @@ export class SchedulesService {
         const newest = i === missed.length - 1;
         const inWindow = now.getTime() - tick.getTime() <= d.catchUpSeconds * 1000;
         const decision = newest && inWindow ? 'run' : 'skipped';
-        const reason = decision === 'run' ? `missed tick caught up ${when}`
-          : !inWindow ? `missed (no worker took it, or its job failed); older than the catch-up window (${d.catchUpSeconds}s)`
-          : 'missed (no worker took it, or its job failed); only the newest missed tick is caught up';
+        const reason =
+          decision === 'run'
+            ? `missed tick caught up ${when}`
+            : !inWindow
+              ? `missed (no worker took it, or its job failed); older than the catch-up window (${d.catchUpSeconds}s)`
+              : 'missed (no worker took it, or its job failed); only the newest missed tick is caught up';
         const { tick: t, created } = await this.repo.decide(d.id, tick, decision, reason, tx);
         if (created && t.decision === 'skipped') out.push(t);
       }
@@ -217,8 +231,11 @@ export class SchedulesService {
       if (!state) return [];
       const late = now.getTime() - tickAt.getTime();
       const decision = state.pausedAt || late > d.catchUpSeconds * 1000 ? 'skipped' : 'run';
-      const reason = state.pausedAt ? `schedule paused by ${state.pausedBy ?? 'unknown'}`
-        : decision === 'skipped' ? `fired ${Math.round(late / 1000)}s late, outside the catch-up window (${d.catchUpSeconds}s)` : null;
+      const reason = state.pausedAt
+        ? `schedule paused by ${state.pausedBy ?? 'unknown'}`
+        : decision === 'skipped'
+          ? `fired ${Math.round(late / 1000)}s late, outside the catch-up window (${d.catchUpSeconds}s)`
+          : null;
       const { tick, created } = await this.repo.decide(d.id, tickAt, decision, reason, tx);
       return created && tick.decision === 'skipped' ? [tick] : [];
     });
@@ -248,7 +265,8 @@ export class SchedulesService {
           const reason = `run refused: ${err.code}: ${err.message}`;
           await this.repo.markSkipped(d.id, tick.tickAt, reason, 'refused');
           await this.audit.append({
-            kind: 'schedule.tick-refused', actor: `schedule:${d.id}`,
+            kind: 'schedule.tick-refused',
+            actor: `schedule:${d.id}`,
             data: { scheduleId: d.id, runbookId: d.runbookId, tickAt: tickIso, reason, ...err.details },
           });
           this.logger.warn(`schedule ${d.id}: tick ${tickIso} refused (${err.message})`);
@@ -271,10 +289,13 @@ export class SchedulesService {
 
   private async auditSkipped(d: ScheduleDefinition, ticks: ScheduleTickRecord[]): Promise<void> {
     if (ticks.length === 0) return;
-    await this.audit.appendMany(ticks.map((t) => ({
-      kind: 'schedule.tick-skipped' as const, actor: `schedule:${d.id}`,
-      data: { scheduleId: d.id, runbookId: d.runbookId, tickAt: t.tickAt.toISOString(), reason: t.reason },
-    })));
+    await this.audit.appendMany(
+      ticks.map((t) => ({
+        kind: 'schedule.tick-skipped' as const,
+        actor: `schedule:${d.id}`,
+        data: { scheduleId: d.id, runbookId: d.runbookId, tickAt: t.tickAt.toISOString(), reason: t.reason },
+      })),
+    );
     this.logger.warn(`schedule ${d.id}: ${ticks.length} tick(s) skipped (${ticks[ticks.length - 1].reason})`);
   }
 
@@ -294,17 +315,27 @@ export class SchedulesService {
       }
       const recentTicks = await this.repo.recentTicks(d.id, 10);
       views.push({
-        id: d.id, runbookId: d.runbookId, scheduleId: d.scheduleId, cron: d.cron, timezone: d.timezone,
+        id: d.id,
+        runbookId: d.runbookId,
+        scheduleId: d.scheduleId,
+        cron: d.cron,
+        timezone: d.timezone,
         // The schedule's parameters may hold a writeOnly value written in the YAML: shown redacted.
-        catchUpSeconds: d.catchUpSeconds, parameters: new RunRedactor(this.catalog.get(d.runbookId).definition, d.parameters).apply(d.parameters), paused,
-        pausedAt: s?.pausedAt?.toISOString() ?? null, pausedBy: s?.pausedBy ?? null,
+        catchUpSeconds: d.catchUpSeconds,
+        parameters: new RunRedactor(this.catalog.get(d.runbookId).definition, d.parameters).apply(d.parameters),
+        paused,
+        pausedAt: s?.pausedAt?.toISOString() ?? null,
+        pausedBy: s?.pausedBy ?? null,
         pauseReason: paused ? await this.pauseReason(d.id) : null,
         nextFireAt: nextMs === null ? null : new Date(nextMs).toISOString(),
         nextFires,
         // Not the state's last_tick_at: a resume moves that on (so the catch-up starts there) without a tick.
         lastTickAt: recentTicks[0]?.tickAt.toISOString() ?? null,
         recentTicks: recentTicks.map((t) => ({
-          tickAt: t.tickAt.toISOString(), decision: t.decision, reason: t.reason, runId: t.runId,
+          tickAt: t.tickAt.toISOString(),
+          decision: t.decision,
+          reason: t.reason,
+          runId: t.runId,
         })),
       });
     }
@@ -355,7 +386,8 @@ export class SchedulesService {
 
   private notFound(id: string): ScheduleError {
     return new ScheduleError('SCHEDULE_NOT_FOUND', `no schedule "${id}" (schedule ids are <runbook>.<schedule>)`, {
-      scheduleId: id, known: this.definitions().map((d) => d.id),
+      scheduleId: id,
+      known: this.definitions().map((d) => d.id),
     });
   }
 }

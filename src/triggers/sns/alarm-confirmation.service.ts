@@ -85,7 +85,10 @@ export class AlarmConfirmationService {
     }
 
     if (Object.keys(alarm.dimensions).length > 0 && !sameDimensions(alarm.dimensions, real.dimensions)) {
-      throw notConfirmed(alarm, `the message's dimensions ${JSON.stringify(alarm.dimensions)} are not alarm ${alarm.name}'s (${JSON.stringify(real.dimensions)})`);
+      throw notConfirmed(
+        alarm,
+        `the message's dimensions ${JSON.stringify(alarm.dimensions)} are not alarm ${alarm.name}'s (${JSON.stringify(real.dimensions)})`,
+      );
     }
     return {
       ...alarm,
@@ -113,8 +116,12 @@ function notConfirmed(alarm: AlarmEvent, reason: string): SnsError {
 
 function unavailable(alarm: AlarmEvent, err: unknown): SnsError {
   const code = err instanceof AwsStepError ? err.code : 'INTERNAL';
-  return new SnsError('SNS_ALARM_SOURCE_UNAVAILABLE', `CloudWatch could not be asked about alarm ${alarm.name} just now (${code}); SNS will deliver the message again`, {
-    alarmName: alarm.name,
-    awsCode: code,
-  });
+  return new SnsError(
+    'SNS_ALARM_SOURCE_UNAVAILABLE',
+    `CloudWatch could not be asked about alarm ${alarm.name} just now (${code}); SNS will deliver the message again`,
+    {
+      alarmName: alarm.name,
+      awsCode: code,
+    },
+  );
 }

@@ -48,11 +48,12 @@ function fromCloudWatch(v: Record<string, unknown>, topic: ArnParts | null): Ala
   const addDims = (list: unknown) => {
     if (Array.isArray(list)) {
       // CloudWatch writes {name, value} in lower case; accept the API's {Name, Value} too.
-      for (const d of list) if (isRecord(d)) {
-        const n = str(d.name) ?? str(d.Name);
-        const val = str(d.value) ?? str(d.Value);
-        if (n && val !== null && !(n in dimensions)) dimensions[n] = val;
-      }
+      for (const d of list)
+        if (isRecord(d)) {
+          const n = str(d.name) ?? str(d.Name);
+          const val = str(d.value) ?? str(d.Value);
+          if (n && val !== null && !(n in dimensions)) dimensions[n] = val;
+        }
     }
   };
   addDims(trigger.Dimensions);
@@ -116,12 +117,21 @@ export function alarmChangeKey(a: AlarmEvent): string {
 /** The `${{ alarm.* }}` scope (fields: ALARM_EXPRESSION_FIELDS). */
 export function alarmScope(a: AlarmEvent, extra: { topicArn: string; messageId: string; receivedAt: string }): Record<string, unknown> {
   return {
-    name: a.name, arn: a.arn, state: a.state, previousState: a.previousState, stateChangeTime: a.stateChangeTime,
-    reason: a.reason, description: a.description, region: a.region, accountId: a.accountId, dimensions: a.dimensions,
-    topicArn: extra.topicArn, messageId: extra.messageId, receivedAt: extra.receivedAt,
+    name: a.name,
+    arn: a.arn,
+    state: a.state,
+    previousState: a.previousState,
+    stateChangeTime: a.stateChangeTime,
+    reason: a.reason,
+    description: a.description,
+    region: a.region,
+    accountId: a.accountId,
+    dimensions: a.dimensions,
+    topicArn: extra.topicArn,
+    messageId: extra.messageId,
+    receivedAt: extra.receivedAt,
   };
 }
-
 
 interface ArnParts {
   region: string;
@@ -150,18 +160,43 @@ function isRecord(v: unknown): v is Record<string, any> {
 
 /** CloudWatch's alarm message names the region for people ("EU (Ireland)"). */
 const REGION_NAMES: Record<string, string> = {
-  'US East (N. Virginia)': 'us-east-1', 'US East (Ohio)': 'us-east-2', 'US West (N. California)': 'us-west-1',
-  'US West (Oregon)': 'us-west-2', 'Africa (Cape Town)': 'af-south-1', 'Asia Pacific (Hong Kong)': 'ap-east-1',
-  'Asia Pacific (Mumbai)': 'ap-south-1', 'Asia Pacific (Hyderabad)': 'ap-south-2', 'Asia Pacific (Tokyo)': 'ap-northeast-1',
-  'Asia Pacific (Seoul)': 'ap-northeast-2', 'Asia Pacific (Osaka)': 'ap-northeast-3', 'Asia Pacific (Singapore)': 'ap-southeast-1',
-  'Asia Pacific (Sydney)': 'ap-southeast-2', 'Asia Pacific (Jakarta)': 'ap-southeast-3', 'Asia Pacific (Melbourne)': 'ap-southeast-4',
-  'Canada (Central)': 'ca-central-1', 'Europe (Frankfurt)': 'eu-central-1', 'EU (Frankfurt)': 'eu-central-1',
-  'Europe (Zurich)': 'eu-central-2', 'Europe (Ireland)': 'eu-west-1', 'EU (Ireland)': 'eu-west-1', 'Europe (London)': 'eu-west-2',
-  'EU (London)': 'eu-west-2', 'Europe (Paris)': 'eu-west-3', 'EU (Paris)': 'eu-west-3', 'Europe (Milan)': 'eu-south-1',
-  'Europe (Spain)': 'eu-south-2', 'Europe (Stockholm)': 'eu-north-1', 'EU (Stockholm)': 'eu-north-1',
-  'Middle East (Bahrain)': 'me-south-1', 'Middle East (UAE)': 'me-central-1', 'South America (Sao Paulo)': 'sa-east-1',
-  'South America (São Paulo)': 'sa-east-1', 'AWS GovCloud (US-West)': 'us-gov-west-1', 'AWS GovCloud (US-East)': 'us-gov-east-1',
-  'China (Beijing)': 'cn-north-1', 'China (Ningxia)': 'cn-northwest-1',
+  'US East (N. Virginia)': 'us-east-1',
+  'US East (Ohio)': 'us-east-2',
+  'US West (N. California)': 'us-west-1',
+  'US West (Oregon)': 'us-west-2',
+  'Africa (Cape Town)': 'af-south-1',
+  'Asia Pacific (Hong Kong)': 'ap-east-1',
+  'Asia Pacific (Mumbai)': 'ap-south-1',
+  'Asia Pacific (Hyderabad)': 'ap-south-2',
+  'Asia Pacific (Tokyo)': 'ap-northeast-1',
+  'Asia Pacific (Seoul)': 'ap-northeast-2',
+  'Asia Pacific (Osaka)': 'ap-northeast-3',
+  'Asia Pacific (Singapore)': 'ap-southeast-1',
+  'Asia Pacific (Sydney)': 'ap-southeast-2',
+  'Asia Pacific (Jakarta)': 'ap-southeast-3',
+  'Asia Pacific (Melbourne)': 'ap-southeast-4',
+  'Canada (Central)': 'ca-central-1',
+  'Europe (Frankfurt)': 'eu-central-1',
+  'EU (Frankfurt)': 'eu-central-1',
+  'Europe (Zurich)': 'eu-central-2',
+  'Europe (Ireland)': 'eu-west-1',
+  'EU (Ireland)': 'eu-west-1',
+  'Europe (London)': 'eu-west-2',
+  'EU (London)': 'eu-west-2',
+  'Europe (Paris)': 'eu-west-3',
+  'EU (Paris)': 'eu-west-3',
+  'Europe (Milan)': 'eu-south-1',
+  'Europe (Spain)': 'eu-south-2',
+  'Europe (Stockholm)': 'eu-north-1',
+  'EU (Stockholm)': 'eu-north-1',
+  'Middle East (Bahrain)': 'me-south-1',
+  'Middle East (UAE)': 'me-central-1',
+  'South America (Sao Paulo)': 'sa-east-1',
+  'South America (São Paulo)': 'sa-east-1',
+  'AWS GovCloud (US-West)': 'us-gov-west-1',
+  'AWS GovCloud (US-East)': 'us-gov-east-1',
+  'China (Beijing)': 'cn-north-1',
+  'China (Ningxia)': 'cn-northwest-1',
 };
 
 function regionCode(name: string | null): string | null {

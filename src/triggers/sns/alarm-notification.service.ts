@@ -63,7 +63,9 @@ export class AlarmNotificationService {
         const reason = err instanceof CodedError ? err.message : 'internal error; see the service log';
         await this.recorder.record(m, 'failed', { code, reason }).catch((auditErr) =>
           // The database itself is away: the log is the record of last resort.
-          this.logger.error(`alarm message ${m.MessageId} on ${m.TopicArn} failed (${code}) and could not be audited: ${redactText((auditErr as Error).message)}`),
+          this.logger.error(
+            `alarm message ${m.MessageId} on ${m.TopicArn} failed (${code}) and could not be audited: ${redactText((auditErr as Error).message)}`,
+          ),
         );
       }
       throw err;
@@ -75,7 +77,9 @@ export class AlarmNotificationService {
     if (seen) {
       await this.recorder.record(m, 'duplicate', { firstReceivedAt: seen.receivedAt.toISOString(), firstOutcome: seen.outcome, runIds: seen.runIds });
       return {
-        type: m.Type, messageId: m.MessageId, outcome: 'duplicate',
+        type: m.Type,
+        messageId: m.MessageId,
+        outcome: 'duplicate',
         runs: seen.runIds.map((runId) => ({ runbookId: '', outcome: 'duplicate', runId })),
       };
     }
@@ -97,7 +101,9 @@ export class AlarmNotificationService {
     const routes = this.router.route(alarm, m.TopicArn, alarmScope(alarm, extra));
     const key = alarmChangeKey(alarm);
     const summary = (results: RouteResult[]) => ({
-      alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region }, alarmKey: key, runs: results,
+      alarm: { name: alarm.name, state: alarm.state, stateChangeTime: alarm.stateChangeTime, region: alarm.region },
+      alarmKey: key,
+      runs: results,
     });
     if (routes.length === 1) {
       // The usual case, one runbook: the message's record commits with the run it started.
@@ -130,10 +136,13 @@ export class AlarmNotificationService {
       if (!(err instanceof SnsError)) throw err;
       const data = {
         alarm: { name: claimed.name, state: claimed.state, stateChangeTime: claimed.stateChangeTime, region: claimed.region, accountId: claimed.accountId },
-        code: err.code, reason: err.message,
+        code: err.code,
+        reason: err.message,
       };
       if (err.code === 'SNS_ALARM_NOT_CONFIRMED') {
-        this.logger.warn(`refused ${m.via === 'eventbridge' ? 'an EventBridge alarm event' : 'a signed alarm message'} ${m.MessageId} on ${m.TopicArn}: ${err.message}`);
+        this.logger.warn(
+          `refused ${m.via === 'eventbridge' ? 'an EventBridge alarm event' : 'a signed alarm message'} ${m.MessageId} on ${m.TopicArn}: ${err.message}`,
+        );
         await this.recorder.remember(m, null, 'alarm-not-confirmed', [], receivedAt, data);
       } else {
         await this.recorder.record(m, 'alarm-source-unavailable', data);
@@ -157,8 +166,15 @@ export class AlarmNotificationService {
         dryRun: false,
         reason: `alarm ${alarm.name} went ${alarm.state} at ${alarm.stateChangeTime}`,
         trigger: {
-          kind: 'alarm', actor: `alarm:${alarm.name}`, topicArn: m.TopicArn, messageId: m.MessageId, ...(m.via === 'eventbridge' ? { via: 'eventbridge' } : {}),
-          alarmName: alarm.name, alarmArn: alarm.arn, state: alarm.state, stateChangeTime: alarm.stateChangeTime,
+          kind: 'alarm',
+          actor: `alarm:${alarm.name}`,
+          topicArn: m.TopicArn,
+          messageId: m.MessageId,
+          ...(m.via === 'eventbridge' ? { via: 'eventbridge' } : {}),
+          alarmName: alarm.name,
+          alarmArn: alarm.arn,
+          state: alarm.state,
+          stateChangeTime: alarm.stateChangeTime,
         },
         // Per runbook, so one alarm may start several runbooks, each once.
         dedupeKey: `sns-alarm:${runbookId}:${createHash('sha256').update(key).digest('hex')}`,

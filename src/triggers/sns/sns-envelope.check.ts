@@ -30,17 +30,28 @@ export class SnsEnvelopeCheck {
       m = parseSnsMessage(body, headers);
       checkSigningCertUrl(m.SigningCertURL);
       if (!this.router.acceptsTopic(m.TopicArn)) {
-        throw new SnsError('SNS_TOPIC_NOT_ACCEPTED', `topic ${m.TopicArn} is named by no runbook alarm trigger and not in RUNBOOKD_SNS_TOPICS`, { topicArn: m.TopicArn });
+        throw new SnsError('SNS_TOPIC_NOT_ACCEPTED', `topic ${m.TopicArn} is named by no runbook alarm trigger and not in RUNBOOKD_SNS_TOPICS`, {
+          topicArn: m.TopicArn,
+        });
       }
       const age = receivedAt.getTime() - Date.parse(m.Timestamp);
       if (age > this.config.sns.maxMessageAgeSeconds * 1000 || age < -FUTURE_SKEW_MS) {
-        throw new SnsError('SNS_MESSAGE_STALE', `message timestamp ${m.Timestamp} is outside the ${this.config.sns.maxMessageAgeSeconds}s freshness window`, { timestamp: m.Timestamp });
+        throw new SnsError('SNS_MESSAGE_STALE', `message timestamp ${m.Timestamp} is outside the ${this.config.sns.maxMessageAgeSeconds}s freshness window`, {
+          timestamp: m.Timestamp,
+        });
       }
       await this.verifier.verify(m);
     } catch (err) {
       // Not yet proven to come from SNS: counted and sampled, never one locked audit append per post.
       if (err instanceof SnsError) {
-        await this.refusals.refused(source, err.code, clip({ code: err.code, reason: err.message, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null }) as Record<string, unknown>);
+        await this.refusals.refused(
+          source,
+          err.code,
+          clip({ code: err.code, reason: err.message, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null }) as Record<
+            string,
+            unknown
+          >,
+        );
       }
       throw err;
     }

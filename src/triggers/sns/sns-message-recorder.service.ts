@@ -19,7 +19,14 @@ export class SnsMessageRecorder {
   ) {}
 
   /** The message's row and its audit record commit together: one commit, and neither without the other. */
-  async remember(m: AlarmDelivery, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): Promise<void> {
+  async remember(
+    m: AlarmDelivery,
+    alarmKey: string | null,
+    outcome: string,
+    runIds: string[],
+    receivedAt: Date,
+    audit: Record<string, unknown>,
+  ): Promise<void> {
     const { snsMessage, events } = this.messageRecords(m, alarmKey, outcome, runIds, receivedAt, audit);
     await this.db.transaction(async (tx) => {
       await this.messages.record(snsMessage, tx);
@@ -27,7 +34,14 @@ export class SnsMessageRecorder {
     });
   }
 
-  messageRecords(m: AlarmDelivery, alarmKey: string | null, outcome: string, runIds: string[], receivedAt: Date, audit: Record<string, unknown>): { snsMessage: SnsMessageRecord; events: AuditEventInput[] } {
+  messageRecords(
+    m: AlarmDelivery,
+    alarmKey: string | null,
+    outcome: string,
+    runIds: string[],
+    receivedAt: Date,
+    audit: Record<string, unknown>,
+  ): { snsMessage: SnsMessageRecord; events: AuditEventInput[] } {
     return {
       snsMessage: { messageId: m.MessageId, type: m.Type, topicArn: m.TopicArn, alarmKey, outcome, runIds, receivedAt },
       events: [this.receivedEvent(m, outcome, audit)],
@@ -43,13 +57,25 @@ export class SnsMessageRecorder {
     const verified = outcome !== 'rejected';
     if (m?.via === 'eventbridge') {
       // Posted with the connection's key, not signed by AWS: recorded under its own kind.
-      return { kind: 'eventbridge.received', runId: null, actor: 'eventbridge', data: clip({ outcome, eventId: m.MessageId.slice('eventbridge:'.length), time: m.Timestamp, ...extra }) as Record<string, unknown> };
+      return {
+        kind: 'eventbridge.received',
+        runId: null,
+        actor: 'eventbridge',
+        data: clip({ outcome, eventId: m.MessageId.slice('eventbridge:'.length), time: m.Timestamp, ...extra }) as Record<string, unknown>,
+      };
     }
     return {
       kind: 'sns.received',
       runId: null,
       actor: verified && m ? `sns:${m.TopicArn}` : 'sns:unverified',
-      data: clip({ outcome, type: m?.Type ?? null, messageId: m?.MessageId ?? null, topicArn: m?.TopicArn ?? null, timestamp: m?.Timestamp ?? null, ...extra }) as Record<string, unknown>,
+      data: clip({
+        outcome,
+        type: m?.Type ?? null,
+        messageId: m?.MessageId ?? null,
+        topicArn: m?.TopicArn ?? null,
+        timestamp: m?.Timestamp ?? null,
+        ...extra,
+      }) as Record<string, unknown>,
     };
   }
 }

@@ -47,7 +47,7 @@ export function parseSnsMessage(body: unknown, headers: Record<string, string | 
   const required = ['MessageId', 'TopicArn', 'Message', 'Timestamp', 'SignatureVersion', 'Signature', 'SigningCertURL'];
   if (type !== 'Notification') required.push('Token', 'SubscribeURL');
   for (const f of required) {
-    if (typeof m[f] !== 'string' || (m[f]).length === 0) throw invalid(`${f} is missing or not a string`, f);
+    if (typeof m[f] !== 'string' || m[f].length === 0) throw invalid(`${f} is missing or not a string`, f);
   }
   for (const f of ['Subject', 'Token', 'SubscribeURL', 'UnsubscribeURL']) {
     if (m[f] !== undefined && typeof m[f] !== 'string') throw invalid(`${f} must be a string`, f);
@@ -66,7 +66,11 @@ export function parseSnsMessage(body: unknown, headers: Record<string, string | 
     const v = headers[name];
     return Array.isArray(v) ? v.join(',') : v;
   };
-  for (const [name, field] of [['x-amz-sns-message-type', 'Type'], ['x-amz-sns-message-id', 'MessageId'], ['x-amz-sns-topic-arn', 'TopicArn']] as const) {
+  for (const [name, field] of [
+    ['x-amz-sns-message-type', 'Type'],
+    ['x-amz-sns-message-id', 'MessageId'],
+    ['x-amz-sns-topic-arn', 'TopicArn'],
+  ] as const) {
     const h = header(name);
     if (h !== undefined && h !== m[field]) throw invalid(`header ${name} does not match the body's ${field}`, field);
   }

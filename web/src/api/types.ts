@@ -92,5 +92,7 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 /** The service's rule, mirrored to decide which controls to show (the API still decides). */
 export function isApprover(session: Session, a: ApprovalView): boolean {
   if (!may(session, 'approve')) return false;
-  return a.approvers.keys.includes(session.name) || a.approvers.roles.some((r) => session.groups.includes(r) || (r in RANK && RANK[session.role] >= RANK[r as Role]));
+  return (
+    a.approvers.keys.includes(session.name) || a.approvers.roles.some((r) => session.groups.includes(r) || (r in RANK && RANK[session.role] >= RANK[r as Role]))
+  );
 }

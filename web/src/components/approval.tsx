@@ -15,7 +15,12 @@ export function ApprovalPanel({ runId, session, watch }: { runId: string; sessio
   // `watch` changes when the run's state or its gate step does: the request appears (or is decided)
   // then. It is null while the run has recorded no gate step, so most runs never ask (nor 404).
   const api = useApi();
-  const { data: approval, error, setData, reload } = useLoad<ApprovalView | undefined>(
+  const {
+    data: approval,
+    error,
+    setData,
+    reload,
+  } = useLoad<ApprovalView | undefined>(
     () =>
       watch === null
         ? Promise.resolve(undefined)

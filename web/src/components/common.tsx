@@ -118,7 +118,15 @@ export function Skeleton({ lines = 3, label = 'Loading' }: { lines?: number; lab
 }
 
 /** Previous / next page buttons of a cursor-paged list. */
-export function Pager({ page, hasPrevious, hasNext, onPrevious, onNext, previousLabel = 'Newer', nextLabel = 'Older' }: {
+export function Pager({
+  page,
+  hasPrevious,
+  hasNext,
+  onPrevious,
+  onNext,
+  previousLabel = 'Newer',
+  nextLabel = 'Older',
+}: {
   page: number;
   hasPrevious: boolean;
   hasNext: boolean;
@@ -141,7 +149,14 @@ export function Pager({ page, hasPrevious, hasNext, onPrevious, onNext, previous
 }
 
 /** A labelled filter dropdown with an "all" choice (the empty value). */
-export function FilterSelect({ id, label, value, options, onChange, allLabel = 'all' }: {
+export function FilterSelect({
+  id,
+  label,
+  value,
+  options,
+  onChange,
+  allLabel = 'all',
+}: {
   id: string;
   label: string;
   value: string;

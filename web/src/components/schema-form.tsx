@@ -93,7 +93,10 @@ export function choiceRules(schema: JsonSchema | undefined): ChoiceRule[] {
   if (!schema) return [];
   const rules: ChoiceRule[] = [];
   const visit = (s: JsonSchema) => {
-    for (const [key, exactlyOne] of [['oneOf', true], ['anyOf', false]] as const) {
+    for (const [key, exactlyOne] of [
+      ['oneOf', true],
+      ['anyOf', false],
+    ] as const) {
       const branches = s[key];
       if (Array.isArray(branches) && branches.length > 1 && branches.every((b) => Array.isArray(b.required) && Object.keys(b).every((k) => k === 'required'))) {
         rules.push({ options: branches.flatMap((b) => b.required ?? []), exactlyOne });

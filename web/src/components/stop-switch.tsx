@@ -47,8 +47,8 @@ export function StopSwitchBar({ session }: { session: Session }) {
     return (
       <div className="banner banner-stopped" role="alert">
         <span>
-          Everything is stopped: by {state.stoppedBy ?? '?'} at <Time at={state.stoppedAt} />: “{state.reason}”. Running runs stop at their next safe point
-          and clean up; new runs, schedule ticks and alarms are refused until an admin resumes.
+          Everything is stopped: by {state.stoppedBy ?? '?'} at <Time at={state.stoppedAt} />: “{state.reason}”. Running runs stop at their next safe point and
+          clean up; new runs, schedule ticks and alarms are refused until an admin resumes.
         </span>
         {admin && (
           <button type="button" onClick={() => void act(() => api.resumeAll())} disabled={busy}>

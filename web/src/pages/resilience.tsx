@@ -25,7 +25,12 @@ export function ResiliencePage() {
   const filter = { tier: query.get('tier') ?? '', account: query.get('account') ?? '', verdict: query.get('verdict') ?? '' };
   const key = JSON.stringify(filter);
   const { data, error, loading } = useLoad(
-    () => api.resilience({ tier: filter.tier || undefined, account: filter.account || undefined, verdict: (VERDICTS as readonly string[]).includes(filter.verdict) ? (filter.verdict as (typeof VERDICTS)[number]) : undefined }),
+    () =>
+      api.resilience({
+        tier: filter.tier || undefined,
+        account: filter.account || undefined,
+        verdict: (VERDICTS as readonly string[]).includes(filter.verdict) ? (filter.verdict as (typeof VERDICTS)[number]) : undefined,
+      }),
     [key],
   );
   // The filters offer what the unfiltered estate holds; a filtered answer would narrow its own choices.
@@ -40,8 +45,8 @@ export function ResiliencePage() {
     <>
       <h1>Resilience</h1>
       <p className="muted">
-        Each resource held to its tier of the resilience policy{data?.policy ? ` (${data.policy})` : ''}: recovery points AWS reports now, and the newest run that
-        proved a restore, a failover or a point-in-time drill.
+        Each resource held to its tier of the resilience policy{data?.policy ? ` (${data.policy})` : ''}: recovery points AWS reports now, and the newest run
+        that proved a restore, a failover or a point-in-time drill.
       </p>
       <form className="filters" aria-label="Filter resources" onSubmit={(e) => e.preventDefault()}>
         <FilterSelect id="res-tier" label="Tier" value={filter.tier} options={[...tiers, 'untiered']} onChange={(v) => set({ tier: v })} />
@@ -52,8 +57,11 @@ export function ResiliencePage() {
       {loading && !data && <Skeleton lines={6} label="Loading the resilience posture" />}
       {data && (
         <p role="status" className="summary">
-          {data.resources.length} resource(s): {VERDICTS.filter((v) => counts.get(v)).map((v) => `${counts.get(v)} ${v}`).join(', ') || 'none'} · computed <Time at={data.generatedAt} /> · audit head{' '}
-          <span className="mono">{String(data.auditHead.hash ?? 'empty').slice(0, 16)}</span>
+          {data.resources.length} resource(s):{' '}
+          {VERDICTS.filter((v) => counts.get(v))
+            .map((v) => `${counts.get(v)} ${v}`)
+            .join(', ') || 'none'}{' '}
+          · computed <Time at={data.generatedAt} /> · audit head <span className="mono">{String(data.auditHead.hash ?? 'empty').slice(0, 16)}</span>
           {data.auditHead.digest ? ` (digest ${data.auditHead.digest.number})` : ''}
         </p>
       )}
@@ -70,7 +78,9 @@ export function ResiliencePage() {
             </tr>
           </thead>
           <tbody>
-            {data?.resources.map((r) => <ResourceRow key={r.arn} r={r} />)}
+            {data?.resources.map((r) => (
+              <ResourceRow key={r.arn} r={r} />
+            ))}
             {data && data.resources.length === 0 && (
               <tr>
                 <td colSpan={5} className="muted">

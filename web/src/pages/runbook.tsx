@@ -240,7 +240,9 @@ function StartRun({ runbook }: { runbook: RunbookDetail }) {
         noValidate
       >
         {rerunOf && prefill === 'done' && <p className="note">Parameters of run {rerunOf}; secret fields must be typed again.</p>}
-        {rerunOf && prefill === 'failed' && <p className="note">The parameters of run {rerunOf} could not be read: the form shows the runbook&apos;s defaults.</p>}
+        {rerunOf && prefill === 'failed' && (
+          <p className="note">The parameters of run {rerunOf} could not be read: the form shows the runbook&apos;s defaults.</p>
+        )}
         <fieldset>
           <legend>Parameters</legend>
           <SchemaFields schema={schema} values={values} onChange={setValues} errors={fieldErrors} disabled={busy !== null} />
